@@ -1,0 +1,61 @@
+// Command trent is a self-hosted key management service that speaks the
+// AWS KMS API.
+//
+//	trent serve   run the server
+//	trent audit   list and verify the audit trail
+//	trent bench   load-test an AWS-KMS-compatible endpoint
+//	trent admin   manage accounts and credentials
+//	trent version print the version
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+)
+
+const usage = `usage: trent <command> [flags]
+
+commands:
+  serve     run the Trent server (trent serve -h for flags)
+  audit     list, filter and verify the audit trail
+  bench     closed-loop load generator for AWS-KMS-compatible endpoints
+  admin     create accounts and credentials
+  version   print the version
+`
+
+var version = "0.1.0-dev"
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	var err error
+	args := os.Args[2:]
+	switch os.Args[1] {
+	case "serve":
+		err = runServe(args)
+	case "audit":
+		err = runAudit(args)
+	case "bench":
+		err = runBench(args)
+	case "admin":
+		err = runAdmin(args)
+	case "version", "--version", "-v":
+		fmt.Println("trent", version)
+	case "help", "-h", "--help":
+		fmt.Print(usage)
+	default:
+		fmt.Fprintf(os.Stderr, "trent: unknown command %q\n\n%s", os.Args[1], usage)
+		os.Exit(2)
+	}
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "trent:", err)
+		os.Exit(1)
+	}
+}

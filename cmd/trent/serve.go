@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/trentkms/trent/internal/config"
+	"github.com/trentkms/trent/internal/server"
+)
+
+func runServe(args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	cfgPath := fs.String("config", "", "YAML configuration file (flags override it)")
+	listen := fs.String("listen", "", "address to listen on (default "+config.DefaultListen+")")
+	dataDir := fs.String("data-dir", "", "state directory (default "+config.DefaultDataDir()+")")
+	region := fs.String("region", "", "AWS Region name to serve (default "+config.DefaultRegion+")")
+	account := fs.String("account-id", "", "12-digit account ID of the administrator (default "+config.DefaultAccountID+")")
+	storeURL := fs.String("store", "", "storage: sqlite:PATH (default DATA_DIR/trent.db) or postgres://...")
+	tlsCert := fs.String("tls-cert", "", "TLS certificate (PEM) for HTTPS")
+	tlsKey := fs.String("tls-key", "", "TLS private key (PEM) for HTTPS")
+	insecure := fs.Bool("insecure-http", false, "allow plain HTTP on a non-loopback address")
+	sm2 := fs.Bool("enable-sm2", false, "serve SM2 keys outside China Regions")
+	nodeID := fs.String("node-id", "", "node name for the audit trail and leases (default node1)")
+	logLevel := fs.String("log-level", "", "debug, info, warn or error (default info)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg := &config.File{}
+	if *cfgPath != "" {
+		f, err := config.Load(*cfgPath)
+		if err != nil {
+			return err
+		}
+		cfg = f
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	override := func(name string, dst *string, v string) {
+		if set[name] {
+			*dst = v
+		}
+	}
+	override("listen", &cfg.Listen, *listen)
+	override("data-dir", &cfg.DataDir, *dataDir)
+	override("region", &cfg.Region, *region)
+	override("account-id", &cfg.AccountID, *account)
+	override("store", &cfg.Store, *storeURL)
+	override("tls-cert", &cfg.TLS.Cert, *tlsCert)
+	override("tls-key", &cfg.TLS.Key, *tlsKey)
+	override("node-id", &cfg.NodeID, *nodeID)
+	override("log-level", &cfg.LogLevel, *logLevel)
+	if set["insecure-http"] {
+		cfg.InsecureHTTP = *insecure
+	}
+	if set["enable-sm2"] {
+		cfg.EnableSM2 = *sm2
+	}
+	level := slog.LevelInfo
+	if cfg.LogLevel != "" {
+		if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+			return fmt.Errorf("log level: %w", err)
+		}
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	node, err := server.Start(cfg, server.Options{
+		Logger:               log,
+		AdminAccessKeyID:     os.Getenv("TRENT_ACCESS_KEY_ID"),
+		AdminSecretAccessKey: os.Getenv("TRENT_SECRET_ACCESS_KEY"),
+		RootKeyHex:           os.Getenv("TRENT_ROOT_KEY"),
+	})
+	if err != nil {
+		return err
+	}
+	printBanner(node)
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	select {
+	case s := <-sig:
+		log.Info("shutting down", "signal", s.String())
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		return node.Shutdown(ctx)
+	case err := <-waitErr(node):
+		return err
+	}
+}
+
+func waitErr(n *server.Node) <-chan error {
+	ch := make(chan error, 1)
+	go func() { ch <- n.Wait() }()
+	return ch
+}
+
+func printBanner(n *server.Node) {
+	c := n.Config
+	fmt.Printf("Trent %s is serving the AWS KMS API\n\n", version)
+	fmt.Printf("  endpoint:    %s\n  region:      %s\n  account ID:  %s\n  data dir:    %s\n", n.Endpoint, c.Region, c.AccountID, c.DataDir)
+	fmt.Printf("  access key:  %s\n", n.AdminAccessKeyID)
+	switch {
+	case n.AdminCredentialsFile != "":
+		fmt.Printf("  secret key:  in %s (mode 0600)\n", n.AdminCredentialsFile)
+	default:
+		fmt.Printf("  secret key:  the TRENT_SECRET_ACCESS_KEY this data directory was created with\n")
+	}
+	fmt.Printf("\nTry it:\n  export AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=... AWS_REGION=%s\n  aws kms create-key --endpoint-url %s\n\n", n.AdminAccessKeyID, c.Region, n.Endpoint)
+}

@@ -1,0 +1,254 @@
+package audit
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+)
+
+// recover restores the writer state from disk: the last digest, the last
+// record, and the current segment, cutting torn tails left by a crash.
+func (l *Log) recover() error {
+	if err := l.recoverDigests(); err != nil {
+		return err
+	}
+	all, err := listSegments(l.opts.Dir, l.opts.Node)
+	if err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	segs := all[l.opts.Node]
+	if len(segs) == 0 {
+		l.seq, l.prev = 0, genesis(l.opts.Node)
+		if l.dLast > 0 {
+			return fmt.Errorf("audit: trail of node %q has no segments but digests cover records 1..%d", l.opts.Node, l.dLast)
+		}
+		if err := l.newSegment(); err != nil {
+			return err
+		}
+		l.rotations.Store(0)
+		return nil
+	}
+	cur := segs[len(segs)-1]
+	last, end, ok, err := lastValidRecord(cur.Path)
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(cur.Path, os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("audit: opening segment: %w", err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("audit: %w", err)
+	}
+	if st.Size() > end {
+		if err := f.Truncate(end); err != nil {
+			f.Close()
+			return fmt.Errorf("audit: cutting torn tail: %w", err)
+		}
+		if err := fdatasync(f); err != nil {
+			f.Close()
+			return fmt.Errorf("audit: cutting torn tail: %w", err)
+		}
+		l.recovery.TornBytes = st.Size() - end
+		l.log.Warn("audit: cut an incomplete record at the end of the trail (crash during write; never acknowledged)",
+			"file", cur.Name, "offset", end, "bytes", st.Size()-end)
+	}
+	l.seg, l.segInfo, l.segSize = f, cur, end
+	if ok {
+		l.seq, l.prev = last.Seq, last.Hash
+		l.segRecords = 1 // at least one; only zero-ness matters
+	} else {
+		// Empty current segment: the chain state comes from the record
+		// before it.
+		l.seq = cur.FirstSeq - 1
+		if l.prev, err = l.hashAt(l.seq, segs[:len(segs)-1]); err != nil {
+			f.Close()
+			return err
+		}
+	}
+	l.recovery.LastSeq = l.seq
+	if l.seq < l.dLast {
+		f.Close()
+		return fmt.Errorf("audit: trail of node %q ends at record %d but a signed digest covers records up to %d: records are missing",
+			l.opts.Node, l.seq, l.dLast)
+	}
+	return nil
+}
+
+// hashAt returns the hash of record seq: from the last record of the
+// previous segment, or a digest or retention checkpoint naming it.
+func (l *Log) hashAt(seq uint64, before []segment) (Hash, error) {
+	if seq == 0 {
+		return genesis(l.opts.Node), nil
+	}
+	if len(before) > 0 {
+		if r, _, ok, err := lastValidRecord(before[len(before)-1].Path); err != nil {
+			return Hash{}, err
+		} else if ok && r.Seq == seq {
+			return r.Hash, nil
+		}
+	}
+	if ds, err := readDigests(filepath.Join(l.opts.Dir, digestName(l.opts.Node))); err == nil {
+		for i := len(ds) - 1; i >= 0; i-- {
+			d := ds[i]
+			if d.PrunedThrough == seq {
+				var h Hash
+				if _, ok := cutHex([]byte(d.PrunedHash), &h); ok {
+					return h, nil
+				}
+			}
+			if d.LastSeq == seq {
+				var h Hash
+				if _, ok := cutHex([]byte(d.LastHash), &h); ok {
+					return h, nil
+				}
+			}
+		}
+	}
+	return Hash{}, fmt.Errorf("audit: cannot find the hash of record %d of node %q to continue the chain", seq, l.opts.Node)
+}
+
+// recoverDigests reads the digest file, cuts a torn tail, and restores the
+// digest chain state.
+func (l *Log) recoverDigests() error {
+	p := filepath.Join(l.opts.Dir, digestName(l.opts.Node))
+	f, err := os.OpenFile(p, os.O_RDWR, 0o600)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("audit: opening digest file: %w", err)
+	}
+	lr := newLineReader(f)
+	var end int64
+	var last *parsedDigest
+	for {
+		line, off, torn, err := lr.next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			f.Close()
+			return fmt.Errorf("audit: reading digest file: %w", err)
+		}
+		if torn {
+			break
+		}
+		if allZero(line) {
+			continue
+		}
+		end = off + int64(len(line)) + 1
+		if d, perr := parseDigest(line); perr == nil {
+			last = &d // a malformed line is tampering: Verify reports it
+		}
+	}
+	st, err := f.Stat()
+	if err == nil && st.Size() > end {
+		if err = f.Truncate(end); err == nil {
+			err = fdatasync(f)
+		}
+		l.recovery.TornDigestBytes = st.Size() - end
+		l.log.Warn("audit: cut an incomplete digest at the end of the digest file", "bytes", st.Size()-end)
+	}
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("audit: digest file: %w", err)
+	}
+	if last != nil {
+		l.dSeq, l.dHash, l.dLast = last.DigestSeq, last.payloadHash, last.LastSeq
+	}
+	return nil
+}
+
+// lastValidRecord scans a segment and returns its last record that parses
+// (a record whose hash does not match counts: that is tampering, which
+// Verify reports, not a crash) and the offset just past the last line worth
+// keeping. Bytes after that offset are a torn tail left by a crash: an
+// incomplete final line without newline, and lines of NUL bytes (some
+// filesystems expose zeroed blocks after a crash). ok is false if no line
+// parses.
+func lastValidRecord(path string) (last record, end int64, ok bool, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return record{}, 0, false, fmt.Errorf("audit: %w", err)
+	}
+	defer f.Close()
+	lr := newLineReader(f)
+	for {
+		line, off, torn, err := lr.next()
+		if err == io.EOF {
+			return last, end, ok, nil
+		}
+		if err != nil {
+			return record{}, 0, false, fmt.Errorf("audit: reading %s: %w", filepath.Base(path), err)
+		}
+		if torn {
+			return last, end, ok, nil
+		}
+		if allZero(line) {
+			continue
+		}
+		end = off + int64(len(line)) + 1
+		r, perr := parseRecord(line)
+		if perr != nil && !errors.Is(perr, errBadHash) {
+			continue
+		}
+		r.Event = nil
+		last, ok = r, true
+	}
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// firstRecord returns the first record of a segment.
+func firstRecord(path string) (record, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return record{}, fmt.Errorf("audit: %w", err)
+	}
+	defer f.Close()
+	line, _, torn, err := newLineReader(f).next()
+	if err != nil || torn {
+		return record{}, fmt.Errorf("audit: %s has no complete first record", filepath.Base(path))
+	}
+	r, err := parseRecord(line)
+	if err != nil {
+		return record{}, fmt.Errorf("audit: first record of %s: %w", filepath.Base(path), err)
+	}
+	return r, nil
+}
+
+// readDigests parses every complete line of a digest file, skipping
+// malformed ones.
+func readDigests(path string) ([]parsedDigest, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []parsedDigest
+	lr := newLineReader(f)
+	for {
+		line, _, torn, err := lr.next()
+		if err == io.EOF || torn {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if d, err := parseDigest(line); err == nil {
+			out = append(out, d)
+		}
+	}
+}

@@ -1,0 +1,172 @@
+// Package config turns Trent's YAML configuration file and command-line
+// flags into settings. The file is versioned and parsed strictly: an unknown
+// field is an error, so a typo never silently changes behaviour. Every
+// setting is optional with a safe default; flags override the file.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Defaults.
+const (
+	DefaultListen    = "127.0.0.1:4599"
+	DefaultRegion    = "us-east-1"
+	DefaultAccountID = "111122223333"
+)
+
+// DefaultDataDir is where Trent keeps state when --data-dir is not given:
+// $XDG_DATA_HOME/trent, or ~/.local/share/trent.
+func DefaultDataDir() string {
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "trent")
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".local", "share", "trent")
+	}
+	return "trent-data"
+}
+
+// File is the configuration file model (version 1).
+type File struct {
+	Version      int         `yaml:"version"`
+	Listen       string      `yaml:"listen"`
+	DataDir      string      `yaml:"data_dir"`
+	Region       string      `yaml:"region"`
+	AccountID    string      `yaml:"account_id"`
+	Store        string      `yaml:"store"`
+	InsecureHTTP bool        `yaml:"insecure_http"`
+	EnableSM2    bool        `yaml:"enable_sm2"`
+	NodeID       string      `yaml:"node_id"`
+	TLS          TLSFile     `yaml:"tls"`
+	RootKey      RootKeyFile `yaml:"root_key"`
+	Audit        AuditFile   `yaml:"audit"`
+	Cache        CacheFile   `yaml:"cache"`
+	Principals   string      `yaml:"principals"`
+	LogLevel     string      `yaml:"log_level"`
+}
+
+// TLSFile configures HTTPS.
+type TLSFile struct {
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
+}
+
+// RootKeyFile configures the root of trust.
+type RootKeyFile struct {
+	// Provider is "file" (default) or "pkcs11".
+	Provider string `yaml:"provider"`
+	// File is the key file path (default DATA_DIR/root.key).
+	File     string `yaml:"file"`
+	Module   string `yaml:"pkcs11_module"`
+	Token    string `yaml:"pkcs11_token"`
+	PINFile  string `yaml:"pkcs11_pin_file"`
+	KeyLabel string `yaml:"pkcs11_key_label"`
+}
+
+// AuditFile configures the audit trail.
+type AuditFile struct {
+	Disabled       bool          `yaml:"disabled"`
+	Dir            string        `yaml:"dir"`
+	DigestInterval time.Duration `yaml:"digest_interval"`
+	MaxSegmentMiB  int64         `yaml:"max_segment_mib"`
+	MaxAge         time.Duration `yaml:"max_age"`
+	Stdout         bool          `yaml:"stdout"`
+}
+
+// CacheFile configures the key cache.
+type CacheFile struct {
+	MaxAge time.Duration `yaml:"max_age"`
+	Grace  time.Duration `yaml:"grace"`
+}
+
+// Load reads and strictly parses a configuration file.
+func Load(path string) (*File, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	var f File
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&f); err != nil {
+		return nil, fmt.Errorf("config: %s: %w", path, err)
+	}
+	if f.Version != 0 && f.Version != 1 {
+		return nil, fmt.Errorf("config: %s: unsupported version %d (this Trent reads version 1)", path, f.Version)
+	}
+	return &f, nil
+}
+
+// Validate checks settings and fills in defaults.
+func (f *File) Validate() error {
+	if f.Listen == "" {
+		f.Listen = DefaultListen
+	}
+	if f.Region == "" {
+		f.Region = DefaultRegion
+	}
+	if f.AccountID == "" {
+		f.AccountID = DefaultAccountID
+	}
+	if f.DataDir == "" {
+		f.DataDir = DefaultDataDir()
+	}
+	if len(f.AccountID) != 12 || strings.Trim(f.AccountID, "0123456789") != "" {
+		return fmt.Errorf("config: account ID %q must be 12 digits", f.AccountID)
+	}
+	if !validRegion(f.Region) {
+		return fmt.Errorf("config: region %q is not a region name like us-east-1", f.Region)
+	}
+	if (f.TLS.Cert == "") != (f.TLS.Key == "") {
+		return errors.New("config: --tls-cert and --tls-key go together")
+	}
+	host, _, err := net.SplitHostPort(f.Listen)
+	if err != nil {
+		return fmt.Errorf("config: listen address %q: %w", f.Listen, err)
+	}
+	if f.TLS.Cert == "" && !f.InsecureHTTP && !isLoopback(host) {
+		return fmt.Errorf("config: refusing to serve plain HTTP on non-loopback address %s; configure --tls-cert/--tls-key or pass --insecure-http", f.Listen)
+	}
+	if f.RootKey.Provider == "" {
+		f.RootKey.Provider = "file"
+	}
+	if f.RootKey.File == "" {
+		f.RootKey.File = filepath.Join(f.DataDir, "root.key")
+	}
+	if f.Audit.Dir == "" {
+		f.Audit.Dir = filepath.Join(f.DataDir, "audit")
+	}
+	return nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func validRegion(r string) bool {
+	parts := strings.Split(r, "-")
+	if len(parts) < 3 || len(parts) > 4 {
+		return false
+	}
+	for _, p := range parts[:len(parts)-1] {
+		if p == "" || strings.Trim(p, "abcdefghijklmnopqrstuvwxyz") != "" {
+			return false
+		}
+	}
+	last := parts[len(parts)-1]
+	return last != "" && strings.Trim(last, "0123456789") == ""
+}

@@ -1,0 +1,203 @@
+package iam
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/trentkms/trent/internal/keyring"
+	"github.com/trentkms/trent/internal/kms"
+	"github.com/trentkms/trent/internal/rootkey"
+	"github.com/trentkms/trent/internal/sigv4"
+	"github.com/trentkms/trent/internal/store"
+)
+
+// Record kinds owned by this package.
+const (
+	KindAccessKey = "accesskey"
+	KindAccount   = "account"
+)
+
+// Principal types, as CloudTrail's userIdentity.type names them.
+const (
+	TypeRoot        = "Root"
+	TypeIAMUser     = "IAMUser"
+	TypeAssumedRole = "AssumedRole"
+)
+
+// accessKeyDoc is the stored form of an access key.
+type accessKeyDoc struct {
+	ID           string    `json:"id"`
+	Account      string    `json:"account"`
+	Type         string    `json:"type"`
+	UserName     string    `json:"userName,omitempty"`
+	RoleARN      string    `json:"roleArn,omitempty"`
+	SessionName  string    `json:"sessionName,omitempty"`
+	PrincipalID  string    `json:"principalId"`
+	SealedSecret []byte    `json:"sealedSecret"`
+	SessionToken string    `json:"sessionToken,omitempty"`
+	Status       string    `json:"status"`
+	Created      time.Time `json:"created"`
+	Expires      time.Time `json:"expires,omitzero"`
+}
+
+// identity is an access key as the hot path uses it.
+type identity struct {
+	doc    accessKeyDoc
+	secret []byte
+	caller kms.Caller
+}
+
+// Directory is the principal directory.
+type Directory struct {
+	store     store.Store
+	root      rootkey.Provider
+	partition string
+	now       func() time.Time
+	keys      *keyring.Ring[*identity]
+}
+
+// New returns a Directory over st, sealing secrets with root.
+func New(st store.Store, root rootkey.Provider, partition string, now func() time.Time) *Directory {
+	if now == nil {
+		now = time.Now
+	}
+	d := &Directory{store: st, root: root, partition: partition, now: now}
+	d.keys = keyring.New(d.load, keyring.Options{MaxAge: 30 * time.Second, Now: now})
+	return d
+}
+
+// Invalidate drops a cached access key; the change feed calls it.
+func (d *Directory) Invalidate(id string) { d.keys.Invalidate(id) }
+
+func secretAAD(akid string) []byte { return []byte("trent/access-key/v1\x00" + akid) }
+
+func (d *Directory) load(ctx context.Context, akid string) (*identity, int64, error) {
+	rec, err := d.store.Get(ctx, KindAccessKey, akid)
+	if err != nil {
+		return nil, 0, err
+	}
+	var doc accessKeyDoc
+	if err := json.Unmarshal(rec.Data, &doc); err != nil {
+		return nil, 0, fmt.Errorf("iam: decode access key: %w", err)
+	}
+	secret, err := d.root.Open(doc.SealedSecret, secretAAD(akid))
+	if err != nil {
+		return nil, 0, fmt.Errorf("iam: unseal access key secret: %w", err)
+	}
+	id := &identity{doc: doc, secret: secret}
+	id.caller = kms.Caller{
+		Account: doc.Account, Type: doc.Type, PrincipalID: doc.PrincipalID,
+		UserName: doc.UserName, RoleARN: doc.RoleARN, SessionName: doc.SessionName, AccessKeyID: akid,
+	}
+	switch doc.Type {
+	case TypeRoot:
+		id.caller.ARN = fmt.Sprintf("arn:%s:iam::%s:root", d.partition, doc.Account)
+	case TypeIAMUser:
+		id.caller.ARN = fmt.Sprintf("arn:%s:iam::%s:user/%s", d.partition, doc.Account, doc.UserName)
+	case TypeAssumedRole:
+		role := doc.RoleARN[strings.LastIndex(doc.RoleARN, "/")+1:]
+		id.caller.ARN = fmt.Sprintf("arn:%s:sts::%s:assumed-role/%s/%s", d.partition, doc.Account, role, doc.SessionName)
+	}
+	return id, rec.Version, nil
+}
+
+// Lookup implements sigv4.CredentialSource.
+func (d *Directory) Lookup(ctx context.Context, akid string) (sigv4.Secret, error) {
+	id, err := d.keys.Get(ctx, akid)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return sigv4.Secret{}, sigv4.ErrUnknownAccessKey
+		}
+		return sigv4.Secret{}, err
+	}
+	if id.doc.Status != "Active" {
+		return sigv4.Secret{}, sigv4.ErrUnknownAccessKey
+	}
+	return sigv4.Secret{Key: id.secret, SessionToken: id.doc.SessionToken, Expires: id.doc.Expires}, nil
+}
+
+// Caller returns the principal of an access key verified by Lookup. The
+// result is a copy the server may annotate with request facts.
+func (d *Directory) Caller(ctx context.Context, akid string) (*kms.Caller, error) {
+	id, err := d.keys.Get(ctx, akid)
+	if err != nil {
+		return nil, err
+	}
+	c := id.caller
+	return &c, nil
+}
+
+// NewAccessKeyID returns a fresh access key ID: AKIA (long-term) or ASIA
+// (temporary) followed by 16 base32 characters, as AWS formats them.
+func NewAccessKeyID(temporary bool) string {
+	var b [10]byte
+	rand.Read(b[:])
+	prefix := "AKIA"
+	if temporary {
+		prefix = "ASIA"
+	}
+	return prefix + base32.StdEncoding.EncodeToString(b[:])[:16]
+}
+
+// NewSecret returns a fresh 40-character secret access key.
+func NewSecret() string {
+	var b [30]byte
+	rand.Read(b[:])
+	return base64.StdEncoding.EncodeToString(b[:])
+}
+
+// AccessKey describes a key to create.
+type AccessKey struct {
+	ID, Secret   string
+	Account      string
+	Type         string
+	UserName     string
+	RoleARN      string
+	SessionName  string
+	SessionToken string
+	Expires      time.Time
+}
+
+// ErrExists is returned by CreateAccessKey when the ID is taken.
+var ErrExists = errors.New("iam: access key exists")
+
+// CreateAccessKey stores an access key, sealing its secret.
+func (d *Directory) CreateAccessKey(ctx context.Context, k AccessKey) error {
+	sealed, err := d.root.Seal([]byte(k.Secret), secretAAD(k.ID))
+	if err != nil {
+		return err
+	}
+	pid := k.ID
+	switch k.Type {
+	case TypeRoot:
+		pid = k.Account
+	}
+	doc := accessKeyDoc{ID: k.ID, Account: k.Account, Type: k.Type, UserName: k.UserName, RoleARN: k.RoleARN,
+		SessionName: k.SessionName, PrincipalID: pid, SealedSecret: sealed, SessionToken: k.SessionToken,
+		Status: "Active", Created: d.now().UTC(), Expires: k.Expires}
+	data, err := json.Marshal(doc)
+	if err != nil {
+		return err
+	}
+	err = d.store.Apply(ctx, store.Op{Kind: KindAccessKey, ID: k.ID, Data: data, Create: true})
+	if errors.Is(err, store.ErrExists) {
+		return ErrExists
+	}
+	return err
+}
+
+// Exists reports whether an access key ID is stored.
+func (d *Directory) Exists(ctx context.Context, akid string) (bool, error) {
+	_, err := d.store.Get(ctx, KindAccessKey, akid)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}

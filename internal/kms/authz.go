@@ -1,0 +1,126 @@
+package kms
+
+import (
+	"context"
+
+	"github.com/trentkms/trent/internal/awserr"
+)
+
+// Authorizer decides whether a caller may perform an action. The kms package
+// gathers the facts (key policy, grants, request context); the Authorizer
+// applies the policy language.
+type Authorizer interface {
+	// Prepare parses a key policy document once, when a key is loaded. The
+	// result is handed back in KeyRequest.Policy. It must not fail: a policy
+	// that cannot be parsed was refused when it was stored.
+	Prepare(policy string) any
+	// AuthorizeKey decides an action on a key. It returns nil or an
+	// *awserr.Error (AccessDeniedException).
+	AuthorizeKey(ctx context.Context, req *KeyRequest) error
+	// AuthorizeAccount decides an action that has no key resource
+	// (CreateKey, ListKeys, ListAliases, GenerateRandom, custom key stores).
+	AuthorizeAccount(ctx context.Context, req *AccountRequest) error
+}
+
+// KeyRequest is an authorization question about a key.
+type KeyRequest struct {
+	Caller      *Caller
+	Action      string // "kms:Encrypt"
+	KeyARN      string
+	KeyAccount  string
+	Policy      any
+	KeySpec     string
+	KeyUsage    string
+	KeyOrigin   string
+	MultiRegion bool
+	Tags        map[string]string
+	Aliases     func() []string // the key's alias names; loaded only if a policy asks
+	// Conditions holds request-specific condition keys and values
+	// (kms:EncryptionContext:dept, kms:EncryptionAlgorithm, kms:RequestAlias,
+	// aws:RequestTag/..., aws:TagKeys, ...). Keys are lower-case.
+	Conditions map[string][]string
+	// GrantAllows reports whether a grant authorizes the request.
+	GrantAllows bool
+}
+
+// AccountRequest is an authorization question about an account-level action.
+type AccountRequest struct {
+	Caller     *Caller
+	Action     string
+	Conditions map[string][]string
+}
+
+// defaultAuthorizer lets a principal act on the keys of its own account. It
+// is what a Service uses until SetAuthorizer installs the policy engine.
+type defaultAuthorizer struct{}
+
+func (defaultAuthorizer) Prepare(string) any { return nil }
+
+func (defaultAuthorizer) AuthorizeKey(_ context.Context, r *KeyRequest) error {
+	if r.Caller.Account == r.KeyAccount || r.GrantAllows {
+		return nil
+	}
+	return awserr.Newf(awserr.AccessDenied, "User: %s is not authorized to perform: %s on resource: %s because no resource-based policy allows the %s action", r.Caller.ARN, r.Action, r.KeyARN, r.Action)
+}
+
+func (defaultAuthorizer) AuthorizeAccount(context.Context, *AccountRequest) error { return nil }
+
+// authorizeKey asks the authorizer whether the caller may perform action on
+// lk, given request-specific conditions and grant tokens.
+func (s *Service) authorizeKey(ctx context.Context, lk *loadedKey, action string, conds map[string][]string, grantTokens []string) error {
+	caller := CallerFrom(ctx)
+	req := &KeyRequest{
+		Caller: caller, Action: action, KeyARN: lk.arn, KeyAccount: lk.doc.Account,
+		Policy: lk.policy, KeySpec: lk.doc.Spec, KeyUsage: lk.doc.Usage, KeyOrigin: lk.doc.Origin,
+		MultiRegion: lk.doc.MultiRegion, Conditions: conds,
+	}
+	if len(lk.doc.Tags) > 0 {
+		req.Tags = make(map[string]string, len(lk.doc.Tags))
+		for _, t := range lk.doc.Tags {
+			req.Tags[t.Key] = t.Value
+		}
+	}
+	req.Aliases = func() []string { return s.aliasNamesOf(ctx, lk.doc.Account, lk.doc.ID) }
+	ok, err := s.grantAllows(ctx, lk, action, conds, grantTokens)
+	if err != nil {
+		return err
+	}
+	req.GrantAllows = ok
+	return s.authz.AuthorizeKey(ctx, req)
+}
+
+// authorizeAccount asks whether the caller may perform an account action.
+func (s *Service) authorizeAccount(ctx context.Context, action string, conds map[string][]string) error {
+	return s.authz.AuthorizeAccount(ctx, &AccountRequest{Caller: CallerFrom(ctx), Action: action, Conditions: conds})
+}
+
+// contextConditions returns the kms:EncryptionContext* condition keys for ec.
+func contextConditions(conds map[string][]string, ec map[string]string) map[string][]string {
+	if conds == nil {
+		conds = make(map[string][]string, len(ec)+2)
+	}
+	if len(ec) > 0 {
+		keys := make([]string, 0, len(ec))
+		for k, v := range ec {
+			conds["kms:encryptioncontext:"+lower(k)] = []string{v}
+			keys = append(keys, k)
+		}
+		conds["kms:encryptioncontextkeys"] = keys
+	}
+	return conds
+}
+
+func lower(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 'A' && c <= 'Z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if b[j] >= 'A' && b[j] <= 'Z' {
+					b[j] += 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return s
+}

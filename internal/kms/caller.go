@@ -1,0 +1,91 @@
+package kms
+
+import (
+	"context"
+	"sync"
+)
+
+// Caller is the authenticated principal of a request.
+type Caller struct {
+	// Account is the principal's 12-digit account ID.
+	Account string
+	// ARN is the principal as policies name it: arn:aws:iam::ACCOUNT:root,
+	// ...:user/NAME, or arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION.
+	ARN string
+	// Type is the CloudTrail userIdentity type: Root, IAMUser, AssumedRole.
+	Type string
+	// PrincipalID is the CloudTrail principalId (a unique ID).
+	PrincipalID string
+	// UserName is set for IAM users.
+	UserName string
+	// RoleARN is the role's ARN for assumed-role sessions.
+	RoleARN string
+	// SessionName is the role session name for assumed-role sessions.
+	SessionName string
+	// AccessKeyID is the access key that signed the request.
+	AccessKeyID string
+	// SourceIP is the client address (aws:SourceIp).
+	SourceIP string
+	// SecureTransport reports whether the request came over TLS.
+	SecureTransport bool
+	// UserAgent is the client's User-Agent header.
+	UserAgent string
+}
+
+type callerKey struct{}
+
+// WithCaller returns ctx carrying c.
+func WithCaller(ctx context.Context, c *Caller) context.Context {
+	return context.WithValue(ctx, callerKey{}, c)
+}
+
+// CallerFrom returns the caller in ctx, or nil.
+func CallerFrom(ctx context.Context) *Caller {
+	c, _ := ctx.Value(callerKey{}).(*Caller)
+	return c
+}
+
+// Trace collects what an operation learned that the audit record needs: the
+// keys it touched and the grants that authorized it. The server puts one in
+// the context of every request; the domain fills it in.
+type Trace struct {
+	mu        sync.Mutex
+	KeyARNs   []string
+	GrantIDs  []string
+	KeyMatIDs []string
+}
+
+type traceKey struct{}
+
+// WithTrace returns ctx carrying t.
+func WithTrace(ctx context.Context, t *Trace) context.Context {
+	return context.WithValue(ctx, traceKey{}, t)
+}
+
+// TraceFrom returns the trace in ctx, or nil.
+func TraceFrom(ctx context.Context) *Trace {
+	t, _ := ctx.Value(traceKey{}).(*Trace)
+	return t
+}
+
+func noteKey(ctx context.Context, arn string) {
+	if t := TraceFrom(ctx); t != nil {
+		t.mu.Lock()
+		for _, a := range t.KeyARNs {
+			if a == arn {
+				t.mu.Unlock()
+				return
+			}
+		}
+		t.KeyARNs = append(t.KeyARNs, arn)
+		t.mu.Unlock()
+	}
+}
+
+func noteGrant(ctx context.Context, id string) {
+	if t := TraceFrom(ctx); t != nil {
+		t.mu.Lock()
+		t.GrantIDs = append(t.GrantIDs, id)
+		t.mu.Unlock()
+	}
+}

@@ -1,0 +1,376 @@
+package kms
+
+import (
+	"context"
+	"errors"
+
+	"github.com/trentkms/trent/internal/awserr"
+	"github.com/trentkms/trent/internal/ciphertext"
+)
+
+const symmetricDefault = "SYMMETRIC_DEFAULT"
+
+func isTrue(b *bool) bool { return b != nil && *b }
+
+func dryRun() error { return awserr.New(awserr.DryRunOperation, dryRunMessage) }
+
+// encryptionConditions returns the condition keys of a symmetric crypto request.
+func encryptionConditions(ref *string, alg string, ec map[string]string) map[string][]string {
+	conds := requestAliasCond(ref)
+	if conds == nil {
+		conds = make(map[string][]string, 2+len(ec))
+	}
+	conds["kms:encryptionalgorithm"] = []string{alg}
+	return contextConditions(conds, ec)
+}
+
+func rejectRecipient(r *RecipientInfo) error {
+	if r != nil {
+		return awserr.New(awserr.UnsupportedOperation, "Trent does not support Nitro Enclaves attestation (Recipient).")
+	}
+	return nil
+}
+
+// sealSymmetric encrypts plaintext under a symmetric key's current material.
+func (s *Service) sealSymmetric(lk *loadedKey, plaintext []byte, ec map[string]string) ([]byte, error) {
+	if lk.symCurrent == nil {
+		return nil, awserr.Newf(awserr.KMSInvalidState, "%s is pending import.", lk.arn)
+	}
+	return lk.symCurrent.Seal(s.rand, plaintext, ec)
+}
+
+// Encrypt implements the Encrypt operation.
+func (s *Service) Encrypt(ctx context.Context, in *EncryptInput) (*EncryptOutput, error) {
+	var v validator
+	v.required(in.Plaintext != nil, "plaintext")
+	v.blobLen(in.Plaintext, in.Plaintext != nil, "plaintext", 1, 4096)
+	v.enum(in.EncryptionAlgorithm, "encryptionAlgorithm", enumEncAlg)
+	v.grantTokens(in.GrantTokens)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	lk, err := s.resolveKey(ctx, in.KeyID, refAliasOK, "keyId")
+	if err != nil {
+		return nil, err
+	}
+	alg := symmetricDefault
+	if in.EncryptionAlgorithm != nil {
+		alg = *in.EncryptionAlgorithm
+	}
+	if lk.doc.Usage != "ENCRYPT_DECRYPT" {
+		return nil, invalidUsage(lk, "Encrypt")
+	}
+	if err := s.authorizeKey(ctx, lk, "kms:Encrypt", encryptionConditions(in.KeyID, alg, in.EncryptionContext), in.GrantTokens); err != nil {
+		return nil, err
+	}
+	if err := requireUsable(lk); err != nil {
+		return nil, err
+	}
+	if lk.doc.Spec != symmetricDefault {
+		return s.encryptAsymmetric(ctx, lk, alg, in)
+	}
+	if alg != symmetricDefault {
+		return nil, awserr.Newf(awserr.InvalidKeyUsage, "Algorithm %s is incompatible with key spec %s.", alg, lk.doc.Spec)
+	}
+	if isTrue(in.DryRun) {
+		return nil, dryRun()
+	}
+	blob, err := s.sealSymmetric(lk, in.Plaintext, in.EncryptionContext)
+	if err != nil {
+		return nil, err
+	}
+	return &EncryptOutput{CiphertextBlob: blob, KeyID: lk.arn, EncryptionAlgorithm: symmetricDefault, KeyMaterialID: lk.current}, nil
+}
+
+// openSymmetric parses and decrypts a symmetric ciphertext, returning the
+// key that opened it. wantKey, if non-nil, must name the same key
+// (IncorrectKeyException otherwise). It authorizes action on the key.
+func (s *Service) openSymmetric(ctx context.Context, blob []byte, ec map[string]string, wantKey *string, action string, conds map[string][]string, grantTokens []string, dry, ignoreCiphertext bool) (*loadedKey, []byte, string, error) {
+	b, err := ciphertext.Parse(blob)
+	if err != nil {
+		if wantKey != nil {
+			// An asymmetric ciphertext, or garbage, named by key: let the
+			// caller try the key's own algorithm.
+			return nil, nil, "", errNotSymmetric
+		}
+		return nil, nil, "", awserr.New(awserr.InvalidCiphertext, "")
+	}
+	keyRef := b.KeyID
+	caller := CallerFrom(ctx)
+	account := caller.Account
+	var lk *loadedKey
+	if wantKey != nil {
+		want, err := s.resolveKey(ctx, wantKey, refAliasOK, "keyId")
+		if err != nil {
+			return nil, nil, "", err
+		}
+		if want.doc.ID != keyRef {
+			if want.doc.Spec != symmetricDefault {
+				return nil, nil, "", errNotSymmetric
+			}
+			return nil, nil, "", awserr.New(awserr.IncorrectKey, "The key ID in the request does not identify a CMK that can perform this operation.")
+		}
+		lk = want
+	} else {
+		lk, err = s.getKey(ctx, keyRef)
+		if err != nil {
+			return nil, nil, "", err
+		}
+		if lk == nil {
+			return nil, nil, "", awserr.New(awserr.InvalidCiphertext, "")
+		}
+		noteKey(ctx, lk.arn)
+		_ = account
+	}
+	if lk.doc.Usage != "ENCRYPT_DECRYPT" || lk.doc.Spec != symmetricDefault {
+		return nil, nil, "", awserr.New(awserr.InvalidCiphertext, "")
+	}
+	if err := s.authorizeKey(ctx, lk, action, conds, grantTokens); err != nil {
+		return nil, nil, "", err
+	}
+	if err := requireUsable(lk); err != nil {
+		return nil, nil, "", err
+	}
+	if dry && ignoreCiphertext {
+		return nil, nil, "", dryRun()
+	}
+	ck := lk.sym[b.MaterialID]
+	if ck == nil {
+		return nil, nil, "", awserr.New(awserr.InvalidCiphertext, "")
+	}
+	pt, err := ck.Open(b, ec)
+	if err != nil {
+		return nil, nil, "", awserr.New(awserr.InvalidCiphertext, "")
+	}
+	if dry {
+		clear(pt)
+		return nil, nil, "", dryRun()
+	}
+	return lk, pt, ciphertext.MaterialIDString(b.MaterialID), nil
+}
+
+var errNotSymmetric = errors.New("kms: not a symmetric ciphertext")
+
+// Decrypt implements the Decrypt operation.
+func (s *Service) Decrypt(ctx context.Context, in *DecryptInput) (*DecryptOutput, error) {
+	var v validator
+	v.required(in.CiphertextBlob != nil, "ciphertextBlob")
+	v.blobLen(in.CiphertextBlob, in.CiphertextBlob != nil, "ciphertextBlob", 1, 6144)
+	v.enum(in.EncryptionAlgorithm, "encryptionAlgorithm", enumEncAlg)
+	v.grantTokens(in.GrantTokens)
+	for _, m := range in.DryRunModifiers {
+		v.enum(&m, "dryRunModifiers", enumDryRunMod)
+	}
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	if err := rejectRecipient(in.Recipient); err != nil {
+		return nil, err
+	}
+	alg := symmetricDefault
+	if in.EncryptionAlgorithm != nil {
+		alg = *in.EncryptionAlgorithm
+	}
+	if alg != symmetricDefault {
+		if in.KeyID == nil {
+			return nil, awserr.New(awserr.Validation, "KeyId is required when the EncryptionAlgorithm is not SYMMETRIC_DEFAULT.")
+		}
+		return s.decryptAsymmetric(ctx, in, alg)
+	}
+	conds := encryptionConditions(in.KeyID, alg, in.EncryptionContext)
+	lk, pt, mid, err := s.openSymmetric(ctx, in.CiphertextBlob, in.EncryptionContext, in.KeyID, "kms:Decrypt", conds, in.GrantTokens, isTrue(in.DryRun), ignoreCiphertext(in.DryRunModifiers))
+	if errors.Is(err, errNotSymmetric) {
+		return s.decryptAsymmetric(ctx, in, alg)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &DecryptOutput{KeyID: lk.arn, Plaintext: pt, EncryptionAlgorithm: symmetricDefault, KeyMaterialID: mid}, nil
+}
+
+func ignoreCiphertext(mods []string) bool {
+	for _, m := range mods {
+		if m == "IGNORE_CIPHERTEXT" {
+			return true
+		}
+	}
+	return false
+}
+
+// ReEncrypt implements the ReEncrypt operation: decrypt and encrypt inside
+// the service, so the plaintext never leaves it.
+func (s *Service) ReEncrypt(ctx context.Context, in *ReEncryptInput) (*ReEncryptOutput, error) {
+	var v validator
+	v.required(in.CiphertextBlob != nil, "ciphertextBlob")
+	v.blobLen(in.CiphertextBlob, in.CiphertextBlob != nil, "ciphertextBlob", 1, 6144)
+	v.required(in.DestinationKeyID != nil, "destinationKeyId")
+	v.enum(in.SourceEncryptionAlgorithm, "sourceEncryptionAlgorithm", enumEncAlg)
+	v.enum(in.DestinationEncryptionAlgorithm, "destinationEncryptionAlgorithm", enumEncAlg)
+	v.grantTokens(in.GrantTokens)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	srcAlg, dstAlg := symmetricDefault, symmetricDefault
+	if in.SourceEncryptionAlgorithm != nil {
+		srcAlg = *in.SourceEncryptionAlgorithm
+	}
+	if in.DestinationEncryptionAlgorithm != nil {
+		dstAlg = *in.DestinationEncryptionAlgorithm
+	}
+	dst, err := s.resolveKey(ctx, in.DestinationKeyID, refAliasOK, "destinationKeyId")
+	if err != nil {
+		return nil, err
+	}
+	if dst.doc.Usage != "ENCRYPT_DECRYPT" {
+		return nil, invalidUsage(dst, "ReEncrypt")
+	}
+	var (
+		src    *loadedKey
+		pt     []byte
+		srcMat string
+	)
+	if srcAlg == symmetricDefault {
+		conds := encryptionConditions(in.SourceKeyID, srcAlg, in.SourceEncryptionContext)
+		src, pt, srcMat, err = s.openSymmetric(ctx, in.CiphertextBlob, in.SourceEncryptionContext, in.SourceKeyID, "kms:ReEncryptFrom", conds, in.GrantTokens, false, false)
+		if errors.Is(err, errNotSymmetric) {
+			err = awserr.New(awserr.InvalidCiphertext, "")
+		}
+	} else {
+		if in.SourceKeyID == nil {
+			return nil, awserr.New(awserr.Validation, "SourceKeyId is required when the SourceEncryptionAlgorithm is not SYMMETRIC_DEFAULT.")
+		}
+		src, pt, err = s.openAsymmetric(ctx, in.SourceKeyID, srcAlg, in.CiphertextBlob, "kms:ReEncryptFrom", in.GrantTokens)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer clear(pt)
+	conds := encryptionConditions(in.DestinationKeyID, dstAlg, in.DestinationEncryptionContext)
+	if src.doc.ID == dst.doc.ID {
+		conds["kms:reencryptonsamekey"] = []string{"true"}
+	} else {
+		conds["kms:reencryptonsamekey"] = []string{"false"}
+	}
+	if err := s.authorizeKey(ctx, dst, "kms:ReEncryptTo", conds, in.GrantTokens); err != nil {
+		return nil, err
+	}
+	if err := requireUsable(dst); err != nil {
+		return nil, err
+	}
+	if isTrue(in.DryRun) {
+		return nil, dryRun()
+	}
+	out := &ReEncryptOutput{SourceKeyID: src.arn, KeyID: dst.arn, SourceEncryptionAlgorithm: srcAlg, DestinationEncryptionAlgorithm: dstAlg, SourceKeyMaterialID: srcMat}
+	if dst.doc.Spec == symmetricDefault {
+		if dstAlg != symmetricDefault {
+			return nil, awserr.Newf(awserr.InvalidKeyUsage, "Algorithm %s is incompatible with key spec %s.", dstAlg, dst.doc.Spec)
+		}
+		out.CiphertextBlob, err = s.sealSymmetric(dst, pt, in.DestinationEncryptionContext)
+		out.DestinationKeyMaterialID = dst.current
+	} else {
+		out.CiphertextBlob, err = s.asymEncrypt(dst, dstAlg, pt)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// GenerateDataKey implements GenerateDataKey and, with withPlaintext false,
+// GenerateDataKeyWithoutPlaintext.
+func (s *Service) generateDataKey(ctx context.Context, in *GenerateDataKeyInput, withPlaintext bool, op string) (*GenerateDataKeyOutput, error) {
+	var v validator
+	v.intRange(in.NumberOfBytes, "numberOfBytes", 1, 1024)
+	v.enum(in.KeySpec, "keySpec", enumDataKey)
+	v.grantTokens(in.GrantTokens)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	if err := rejectRecipient(in.Recipient); err != nil {
+		return nil, err
+	}
+	var n int
+	switch {
+	case in.NumberOfBytes != nil && in.KeySpec != nil:
+		return nil, awserr.New(awserr.Validation, "Please specify either number of bytes or key spec.")
+	case in.NumberOfBytes != nil:
+		n = int(*in.NumberOfBytes)
+	case in.KeySpec != nil && *in.KeySpec == "AES_128":
+		n = 16
+	case in.KeySpec != nil:
+		n = 32
+	default:
+		return nil, awserr.New(awserr.Validation, "Please specify either number of bytes or key spec.")
+	}
+	lk, err := s.resolveKey(ctx, in.KeyID, refAliasOK, "keyId")
+	if err != nil {
+		return nil, err
+	}
+	if lk.doc.Usage != "ENCRYPT_DECRYPT" {
+		return nil, invalidUsage(lk, op)
+	}
+	if err := s.authorizeKey(ctx, lk, "kms:"+op, encryptionConditions(in.KeyID, symmetricDefault, in.EncryptionContext), in.GrantTokens); err != nil {
+		return nil, err
+	}
+	if err := requireUsable(lk); err != nil {
+		return nil, err
+	}
+	if lk.doc.Spec != symmetricDefault {
+		return nil, awserr.Newf(awserr.InvalidKeyUsage, "%s key spec is %s which is not valid for %s.", lk.arn, lk.doc.Spec, op)
+	}
+	if isTrue(in.DryRun) {
+		return nil, dryRun()
+	}
+	pt := make([]byte, n)
+	if _, err := s.rand.Read(pt); err != nil {
+		return nil, err
+	}
+	blob, err := s.sealSymmetric(lk, pt, in.EncryptionContext)
+	if err != nil {
+		return nil, err
+	}
+	out := &GenerateDataKeyOutput{CiphertextBlob: blob, KeyID: lk.arn, KeyMaterialID: lk.current}
+	if withPlaintext {
+		out.Plaintext = pt
+	} else {
+		clear(pt)
+	}
+	return out, nil
+}
+
+// GenerateDataKey implements the GenerateDataKey operation.
+func (s *Service) GenerateDataKey(ctx context.Context, in *GenerateDataKeyInput) (*GenerateDataKeyOutput, error) {
+	return s.generateDataKey(ctx, in, true, "GenerateDataKey")
+}
+
+// GenerateDataKeyWithoutPlaintext implements the GenerateDataKeyWithoutPlaintext operation.
+func (s *Service) GenerateDataKeyWithoutPlaintext(ctx context.Context, in *GenerateDataKeyInput) (*GenerateDataKeyOutput, error) {
+	return s.generateDataKey(ctx, in, false, "GenerateDataKeyWithoutPlaintext")
+}
+
+// GenerateRandom implements the GenerateRandom operation.
+func (s *Service) GenerateRandom(ctx context.Context, in *GenerateRandomInput) (*GenerateRandomOutput, error) {
+	if in.NumberOfBytes == nil {
+		return nil, awserr.New(awserr.Validation, "NumberOfBytes is required.")
+	}
+	var v validator
+	v.intRange(in.NumberOfBytes, "numberOfBytes", 1, 1024)
+	v.strLen(in.CustomKeyStoreID, "customKeyStoreId", 1, 64)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	if err := rejectRecipient(in.Recipient); err != nil {
+		return nil, err
+	}
+	if err := s.authorizeAccount(ctx, "kms:GenerateRandom", nil); err != nil {
+		return nil, err
+	}
+	if in.CustomKeyStoreID != nil {
+		return s.generateRandomInStore(ctx, *in.CustomKeyStoreID, int(*in.NumberOfBytes))
+	}
+	b := make([]byte, *in.NumberOfBytes)
+	if _, err := s.rand.Read(b); err != nil {
+		return nil, err
+	}
+	return &GenerateRandomOutput{Plaintext: b}, nil
+}

@@ -1,0 +1,24 @@
+// Package kms is Trent's domain: KMS keys, their states, materials, aliases,
+// tags, policies and grants, and the operations of the AWS KMS API on them.
+//
+// It imports no net/http. Requests arrive as the API's input shapes (types.go)
+// with the authenticated caller in the context (WithCaller); results leave as
+// output shapes or *awserr.Error values that carry AWS's exception names and
+// messages.
+//
+// # Invariants
+//
+//   - Key material is sealed by the root key (rootkey.Provider) before it is
+//     stored, bound to its key ID and material ID by the associated data. It
+//     is held in the clear only in memory, in the keyring cache.
+//   - A key is one store record; its materials, tags and policy live inside
+//     it, so every change to a key is one atomic, versioned write. Aliases,
+//     grants and scheduled jobs are records of their own.
+//   - Every write is read-modify-write with the store's optimistic
+//     concurrency (IfVersion), so several Trent nodes may share a store.
+//   - Every material a key ever had is kept until the key is deleted; a
+//     ciphertext names its material, which is looked up, never guessed.
+//   - Scheduled work (deletion, rotation, expiry) is a job record whose
+//     removal is part of the same atomic write as the work itself, so a job
+//     runs exactly once even when several nodes race for it.
+package kms

@@ -1,0 +1,589 @@
+package kms
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/trentkms/trent/internal/awserr"
+	"github.com/trentkms/trent/internal/store"
+)
+
+const kindAccountKey = "acctkey" // index: account/keyID -> (empty), for ListKeys
+
+// DefaultKeyPolicy returns the key policy AWS KMS gives a key created without
+// one: the account's root principal may do everything, which also lets the
+// account's IAM policies grant access. The text is formatted as AWS returns it.
+func DefaultKeyPolicy(partition, account string) string {
+	return `{
+  "Version" : "2012-10-17",
+  "Id" : "key-default-1",
+  "Statement" : [ {
+    "Sid" : "Enable IAM User Permissions",
+    "Effect" : "Allow",
+    "Principal" : {
+      "AWS" : "arn:` + partition + `:iam::` + account + `:root"
+    },
+    "Action" : "kms:*",
+    "Resource" : "*"
+  } ]
+}`
+}
+
+// PolicyChecker is an optional capability of an Authorizer: it validates a
+// key policy document (MalformedPolicyDocumentException) and applies AWS's
+// policy lockout safety check for the caller unless bypass is set.
+type PolicyChecker interface {
+	CheckKeyPolicy(ctx context.Context, doc string, caller *Caller, keyARN string, bypass bool) error
+}
+
+const maxPolicyBytes = 32768
+
+func (s *Service) checkPolicy(ctx context.Context, doc, keyARN string, bypass bool) error {
+	if len(doc) > maxPolicyBytes {
+		return awserr.Newf(awserr.LimitExceeded, "Policy document exceeds the maximum size of %d bytes.", maxPolicyBytes)
+	}
+	if pc, ok := s.authz.(PolicyChecker); ok {
+		return pc.CheckKeyPolicy(ctx, doc, CallerFrom(ctx), keyARN, bypass)
+	}
+	if !json.Valid([]byte(doc)) {
+		return awserr.New(awserr.MalformedPolicyDocument, "The new key policy will not allow you to update the key policy in the future.")
+	}
+	return nil
+}
+
+// CreateKey implements the CreateKey operation.
+func (s *Service) CreateKey(ctx context.Context, in *CreateKeyInput) (*KeyMetadataOutput, error) {
+	var v validator
+	v.strLen(in.Policy, "policy", 1, 131072)
+	v.strLen(in.Description, "description", 0, 8192)
+	v.enum(in.KeyUsage, "keyUsage", enumKeyUsage)
+	v.enum(in.CustomerMasterKeySpec, "customerMasterKeySpec", enumCMKSpec)
+	v.enum(in.KeySpec, "keySpec", enumKeySpec)
+	v.enum(in.Origin, "origin", enumOrigin)
+	v.strLen(in.CustomKeyStoreID, "customKeyStoreId", 1, 64)
+	v.strLen(in.XksKeyID, "xksKeyId", 1, 128)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	if err := validateTags(in.Tags); err != nil {
+		return nil, err
+	}
+	caller := CallerFrom(ctx)
+	conds := map[string][]string{}
+	spec := "SYMMETRIC_DEFAULT"
+	switch {
+	case in.KeySpec != nil && in.CustomerMasterKeySpec != nil:
+		return nil, awserr.New(awserr.Validation, "You cannot specify KeySpec and CustomerMasterKeySpec in the same request. CustomerMasterKeySpec is deprecated.")
+	case in.KeySpec != nil:
+		spec = *in.KeySpec
+	case in.CustomerMasterKeySpec != nil:
+		spec = *in.CustomerMasterKeySpec
+	}
+	if spec == "SM2" && !s.enableSM2 {
+		return nil, awserr.New(awserr.Validation, "KeySpec SM2 is supported only in China Regions. Start Trent with --enable-sm2 to serve it elsewhere.")
+	}
+	usage := ""
+	if in.KeyUsage != nil {
+		usage = *in.KeyUsage
+	}
+	if usage == "" {
+		if spec != "SYMMETRIC_DEFAULT" {
+			return nil, awserr.New(awserr.Validation, "You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys.")
+		}
+		usage = "ENCRYPT_DECRYPT"
+	}
+	if !usageAllowed(spec, usage) {
+		return nil, awserr.Newf(awserr.Validation, "KeyUsage %s is not compatible with KeySpec %s", usage, spec)
+	}
+	origin := "AWS_KMS"
+	if in.Origin != nil {
+		origin = *in.Origin
+	}
+	multiRegion := in.MultiRegion != nil && *in.MultiRegion
+	conds["kms:keyspec"] = []string{spec}
+	conds["kms:keyusage"] = []string{usage}
+	conds["kms:keyorigin"] = []string{origin}
+	conds["kms:multiregion"] = []string{fmt.Sprint(multiRegion)}
+	bypass := in.BypassPolicyLockoutSafetyCheck != nil && *in.BypassPolicyLockoutSafetyCheck
+	conds["kms:bypasspolicylockoutsafetycheck"] = []string{fmt.Sprint(bypass)}
+	tagConditions(conds, in.Tags)
+	if err := s.authorizeAccount(ctx, "kms:CreateKey", conds); err != nil {
+		return nil, err
+	}
+	if in.Tags != nil {
+		if err := s.authorizeAccount(ctx, "kms:TagResource", conds); err != nil {
+			return nil, err
+		}
+	}
+
+	now := s.now().UTC()
+	d := &keyDoc{
+		ID: newKeyID(multiRegion), Account: caller.Account, Region: s.region, Created: now,
+		Spec: spec, Usage: usage, Origin: origin, State: StateEnabled, Manager: "CUSTOMER",
+		MultiRegion: multiRegion,
+	}
+	if in.Description != nil {
+		d.Description = *in.Description
+	}
+	arn := s.keyARN(d.Account, d.ID)
+	if in.Policy != nil {
+		if err := s.checkPolicy(ctx, *in.Policy, arn, bypass); err != nil {
+			return nil, err
+		}
+		d.Policy = *in.Policy
+	} else {
+		d.Policy = DefaultKeyPolicy(s.partition, d.Account)
+	}
+	for _, t := range in.Tags {
+		d.Tags = append(d.Tags, tagDoc{Key: *t.TagKey, Value: *t.TagValue})
+	}
+	switch origin {
+	case "AWS_KMS":
+		material, err := s.generateMaterial(spec)
+		if err != nil {
+			return nil, err
+		}
+		mid := newMaterialID()
+		sealed, err := s.sealMaterial(d.ID, mid, material)
+		clear(material)
+		if err != nil {
+			return nil, err
+		}
+		d.Materials = []materialDoc{{ID: mid, Sealed: sealed, State: MaterialCurrent, RotationDate: now}}
+		d.CurrentMaterial = mid
+	case "EXTERNAL":
+		if spec != "SYMMETRIC_DEFAULT" && !importableSpec(spec) {
+			return nil, awserr.Newf(awserr.UnsupportedOperation, "KeySpec %s does not support Origin EXTERNAL.", spec)
+		}
+		d.State = StatePendingImport
+	case "AWS_CLOUDHSM", "EXTERNAL_KEY_STORE":
+		if err := s.createInCustomKeyStore(ctx, d, in); err != nil {
+			return nil, err
+		}
+	}
+	if multiRegion && origin != "AWS_KMS" && origin != "EXTERNAL" {
+		return nil, awserr.New(awserr.UnsupportedOperation, "Multi-Region keys are not supported in custom key stores.")
+	}
+	data, err := json.Marshal(d)
+	if err != nil {
+		return nil, err
+	}
+	err = s.store.Apply(ctx,
+		store.Op{Kind: kindKey, ID: d.ID, Data: data, Create: true},
+		store.Op{Kind: kindAccountKey, ID: d.Account + "/" + d.ID, Data: []byte("{}"), Create: true})
+	if err != nil {
+		return nil, s.storeErr(ctx, err)
+	}
+	lk, err := s.materialize(d, 1)
+	if err != nil {
+		return nil, err
+	}
+	s.keys.Put(d.ID, lk, 1)
+	noteKey(ctx, lk.arn)
+	return &KeyMetadataOutput{KeyMetadata: s.metadata(lk)}, nil
+}
+
+// generateMaterial creates fresh key material for spec.
+func (s *Service) generateMaterial(spec string) ([]byte, error) {
+	if spec == "SYMMETRIC_DEFAULT" {
+		b := make([]byte, 32)
+		if _, err := s.rand.Read(b); err != nil {
+			return nil, err
+		}
+		return b, nil
+	}
+	return generateAsymmetric(s.rand, spec)
+}
+
+// metadata builds KeyMetadata for a key.
+func (s *Service) metadata(lk *loadedKey) *KeyMetadata {
+	d := lk.doc
+	m := &KeyMetadata{
+		AWSAccountID: d.Account, KeyID: d.ID, Arn: lk.arn, CreationDate: TS(d.Created),
+		Enabled: enabledState(d.State), Description: d.Description, KeyUsage: d.Usage,
+		KeyState: d.State, Origin: d.Origin, KeyManager: "CUSTOMER", KeySpec: d.Spec,
+		MultiRegion: d.MultiRegion, CustomKeyStoreID: d.CustomKeyStoreID,
+	}
+	if d.Manager != "" {
+		m.KeyManager = d.Manager
+	}
+	if slices.Contains(enumCMKSpec, d.Spec) {
+		m.CustomerMasterKeySpec = d.Spec
+	}
+	m.EncryptionAlgorithms, m.SigningAlgorithms, m.MacAlgorithms, m.KeyAgreementAlgorithms, m.EncapsulationAlgorithms = algorithmsFor(d.Spec, d.Usage)
+	if d.State == StatePendingDeletion {
+		m.DeletionDate = TS(d.DeletionDate)
+		w := d.PendingWindowDays
+		m.PendingDeletionWindowDays = &w
+	}
+	if d.Origin == "EXTERNAL" && d.ExpirationModel != "" {
+		m.ExpirationModel = d.ExpirationModel
+		if d.ExpirationModel == "KEY_MATERIAL_EXPIRES" {
+			m.ValidTo = TS(d.ValidTo)
+		}
+	}
+	if d.Spec == "SYMMETRIC_DEFAULT" && lk.current != "" {
+		m.CurrentKeyMaterialID = lk.current
+	}
+	if d.MultiRegion {
+		m.MultiRegionConfiguration = &MultiRegionConfiguration{
+			MultiRegionKeyType: "PRIMARY",
+			PrimaryKey:         &MultiRegionKey{Arn: lk.arn, Region: s.region},
+			ReplicaKeys:        []MultiRegionKey{},
+		}
+	}
+	if d.XksKeyID != "" {
+		m.XksKeyConfiguration = &XksKeyConfiguration{ID: d.XksKeyID}
+	}
+	return m
+}
+
+// DescribeKey implements the DescribeKey operation.
+func (s *Service) DescribeKey(ctx context.Context, in *KeyIDInput) (*KeyMetadataOutput, error) {
+	var v validator
+	v.grantTokens(in.GrantTokens)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	lk, err := s.resolveKey(ctx, in.KeyID, refAliasOK, "keyId")
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorizeKey(ctx, lk, "kms:DescribeKey", requestAliasCond(in.KeyID), in.GrantTokens); err != nil {
+		return nil, err
+	}
+	return &KeyMetadataOutput{KeyMetadata: s.metadata(lk)}, nil
+}
+
+func requestAliasCond(ref *string) map[string][]string {
+	if ref == nil {
+		return nil
+	}
+	r := *ref
+	if i := strings.Index(r, ":alias/"); i >= 0 && strings.HasPrefix(r, "arn:") {
+		r = r[i+1:]
+	}
+	if strings.HasPrefix(r, "alias/") {
+		return map[string][]string{"kms:requestalias": {r}}
+	}
+	return nil
+}
+
+// pageLimit validates Limit and returns it or the default.
+func pageLimit(v *validator, limit *int64, max, def int64) int {
+	v.intRange(limit, "limit", 1, max)
+	if limit == nil {
+		return int(def)
+	}
+	return int(*limit)
+}
+
+// ListKeys implements the ListKeys operation.
+func (s *Service) ListKeys(ctx context.Context, in *ListInput) (*ListKeysOutput, error) {
+	var v validator
+	limit := pageLimit(&v, in.Limit, 1000, 100)
+	v.strLen(in.Marker, "marker", 1, 1024)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	if err := s.authorizeAccount(ctx, "kms:ListKeys", nil); err != nil {
+		return nil, err
+	}
+	caller := CallerFrom(ctx)
+	prefix := caller.Account + "/"
+	after := ""
+	if in.Marker != nil {
+		if !validKeyID(*in.Marker) {
+			return nil, awserr.New(awserr.InvalidMarker, "Invalid marker")
+		}
+		after = prefix + *in.Marker
+	}
+	recs, err := s.store.List(ctx, kindAccountKey, prefix, after, limit+1)
+	if err != nil {
+		return nil, s.storeErr(ctx, err)
+	}
+	out := &ListKeysOutput{Keys: []KeyListEntry{}}
+	for i, r := range recs {
+		if i == limit {
+			out.Truncated = true
+			out.NextMarker = out.Keys[len(out.Keys)-1].KeyID
+			break
+		}
+		id := strings.TrimPrefix(r.ID, prefix)
+		out.Keys = append(out.Keys, KeyListEntry{KeyID: id, KeyArn: s.keyARN(caller.Account, id)})
+	}
+	return out, nil
+}
+
+// manageKey resolves a key for a management operation (key ID or ARN only),
+// authorizes action and applies fn to it atomically.
+func (s *Service) manageKey(ctx context.Context, ref *string, action string, fn func(d *keyDoc, arn string) ([]store.Op, error)) (*loadedKey, error) {
+	lk, err := s.resolveKey(ctx, ref, refKeyOnly, "keyId")
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorizeKey(ctx, lk, action, nil, nil); err != nil {
+		return nil, err
+	}
+	out, err := s.updateKey(ctx, lk.doc.ID, func(d *keyDoc, _ int64) ([]store.Op, error) { return fn(d, lk.arn) })
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, s.notFoundKey(lk.doc.Account, lk.doc.ID)
+	}
+	if err != nil {
+		return nil, s.storeErr(ctx, err)
+	}
+	return out, nil
+}
+
+// EnableKey implements the EnableKey operation.
+func (s *Service) EnableKey(ctx context.Context, in *KeyIDInput) (*struct{}, error) {
+	_, err := s.manageKey(ctx, in.KeyID, "kms:EnableKey", func(d *keyDoc, arn string) ([]store.Op, error) {
+		switch d.State {
+		case StatePendingDeletion:
+			return nil, awserr.Newf(awserr.KMSInvalidState, "%s is pending deletion.", arn)
+		case StatePendingImport:
+			return nil, awserr.Newf(awserr.KMSInvalidState, "%s is pending import.", arn)
+		case StateUnavailable:
+			return nil, awserr.Newf(awserr.KMSInvalidState, "%s is unavailable.", arn)
+		}
+		d.State = StateEnabled
+		return nil, nil
+	})
+	return &struct{}{}, err
+}
+
+// DisableKey implements the DisableKey operation.
+func (s *Service) DisableKey(ctx context.Context, in *KeyIDInput) (*struct{}, error) {
+	_, err := s.manageKey(ctx, in.KeyID, "kms:DisableKey", func(d *keyDoc, arn string) ([]store.Op, error) {
+		switch d.State {
+		case StatePendingDeletion:
+			return nil, awserr.Newf(awserr.KMSInvalidState, "%s is pending deletion.", arn)
+		case StatePendingImport:
+			return nil, awserr.Newf(awserr.KMSInvalidState, "%s is pending import.", arn)
+		case StateUnavailable:
+			return nil, awserr.Newf(awserr.KMSInvalidState, "%s is unavailable.", arn)
+		}
+		d.State = StateDisabled
+		return nil, nil
+	})
+	return &struct{}{}, err
+}
+
+// ScheduleKeyDeletion implements the ScheduleKeyDeletion operation.
+func (s *Service) ScheduleKeyDeletion(ctx context.Context, in *ScheduleKeyDeletionInput) (*ScheduleKeyDeletionOutput, error) {
+	var v validator
+	v.intRange(in.PendingWindowInDays, "pendingWindowInDays", 7, 30)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	days := int64(30)
+	if in.PendingWindowInDays != nil {
+		days = *in.PendingWindowInDays
+	}
+	var due time.Time
+	lk, err := s.manageKey(ctx, in.KeyID, "kms:ScheduleKeyDeletion", func(d *keyDoc, arn string) ([]store.Op, error) {
+		if d.State == StatePendingDeletion {
+			return nil, awserr.Newf(awserr.KMSInvalidState, "%s is pending deletion.", arn)
+		}
+		due = s.now().UTC().Add(time.Duration(days) * 24 * time.Hour)
+		d.State = StatePendingDeletion
+		d.DeletionDate = due
+		d.PendingWindowDays = int(days)
+		job, _ := json.Marshal(jobDoc{Action: jobDelete, KeyID: d.ID, Due: due})
+		return []store.Op{{Kind: kindJob, ID: jobID(due, jobDelete, d.ID), Data: job}}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &ScheduleKeyDeletionOutput{KeyID: lk.arn, DeletionDate: TS(due), KeyState: StatePendingDeletion, PendingWindowInDays: days}, nil
+}
+
+// CancelKeyDeletion implements the CancelKeyDeletion operation. As in AWS,
+// the key returns to Disabled (PendingImport if it has no material).
+func (s *Service) CancelKeyDeletion(ctx context.Context, in *KeyIDInput) (*KeyIDOutput, error) {
+	lk, err := s.manageKey(ctx, in.KeyID, "kms:CancelKeyDeletion", func(d *keyDoc, arn string) ([]store.Op, error) {
+		if d.State != StatePendingDeletion {
+			return nil, awserr.Newf(awserr.KMSInvalidState, "%s is not pending deletion.", arn)
+		}
+		job := jobID(d.DeletionDate, jobDelete, d.ID)
+		d.State = StateDisabled
+		if d.Origin == "EXTERNAL" && !hasUsableMaterial(d) {
+			d.State = StatePendingImport
+		}
+		d.DeletionDate = time.Time{}
+		d.PendingWindowDays = 0
+		return []store.Op{{Kind: kindJob, ID: job, Delete: true}}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &KeyIDOutput{KeyID: lk.arn}, nil
+}
+
+func hasUsableMaterial(d *keyDoc) bool {
+	for _, m := range d.Materials {
+		if m.Sealed != nil && m.State == MaterialCurrent {
+			return true
+		}
+	}
+	return false
+}
+
+// UpdateKeyDescription implements the UpdateKeyDescription operation.
+func (s *Service) UpdateKeyDescription(ctx context.Context, in *UpdateKeyDescriptionInput) (*struct{}, error) {
+	var v validator
+	if v.required(in.Description != nil, "description") {
+		v.strLen(in.Description, "description", 0, 8192)
+	}
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	_, err := s.manageKey(ctx, in.KeyID, "kms:UpdateKeyDescription", func(d *keyDoc, arn string) ([]store.Op, error) {
+		if err := requireNotPendingDeletion(d, arn); err != nil {
+			return nil, err
+		}
+		d.Description = *in.Description
+		return nil, nil
+	})
+	return &struct{}{}, err
+}
+
+// GetKeyPolicy implements the GetKeyPolicy operation.
+func (s *Service) GetKeyPolicy(ctx context.Context, in *KeyPolicyInput) (*GetKeyPolicyOutput, error) {
+	if err := checkPolicyName(in.PolicyName, false); err != nil {
+		return nil, err
+	}
+	lk, err := s.resolveKey(ctx, in.KeyID, refKeyOnly, "keyId")
+	if err != nil {
+		return nil, err
+	}
+	if err := requireSameAccount(ctx, lk, s); err != nil {
+		return nil, err
+	}
+	if err := s.authorizeKey(ctx, lk, "kms:GetKeyPolicy", nil, nil); err != nil {
+		return nil, err
+	}
+	return &GetKeyPolicyOutput{Policy: lk.doc.Policy, PolicyName: "default"}, nil
+}
+
+func checkPolicyName(name *string, required bool) error {
+	if name == nil {
+		if required {
+			return awserr.ValidationError(awserr.Violation("null", true, "policyName", awserr.ConstraintNotNull))
+		}
+		return nil
+	}
+	if *name != "default" {
+		var v validator
+		v.strLen(name, "policyName", 1, 128)
+		if err := v.err(); err != nil {
+			return err
+		}
+		return awserr.New(awserr.NotFound, "No such policy exists")
+	}
+	return nil
+}
+
+// PutKeyPolicy implements the PutKeyPolicy operation.
+func (s *Service) PutKeyPolicy(ctx context.Context, in *KeyPolicyInput) (*struct{}, error) {
+	var v validator
+	if v.required(in.Policy != nil, "policy") {
+		v.strLen(in.Policy, "policy", 1, 131072)
+	}
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	if err := checkPolicyName(in.PolicyName, false); err != nil {
+		return nil, err
+	}
+	bypass := in.BypassPolicyLockoutSafetyCheck != nil && *in.BypassPolicyLockoutSafetyCheck
+	lk, err := s.resolveKey(ctx, in.KeyID, refKeyOnly, "keyId")
+	if err != nil {
+		return nil, err
+	}
+	if err := requireSameAccount(ctx, lk, s); err != nil {
+		return nil, err
+	}
+	conds := map[string][]string{"kms:bypasspolicylockoutsafetycheck": {fmt.Sprint(bypass)}}
+	if err := s.authorizeKey(ctx, lk, "kms:PutKeyPolicy", conds, nil); err != nil {
+		return nil, err
+	}
+	if err := s.checkPolicy(ctx, *in.Policy, lk.arn, bypass); err != nil {
+		return nil, err
+	}
+	_, err = s.updateKey(ctx, lk.doc.ID, func(d *keyDoc, _ int64) ([]store.Op, error) {
+		d.Policy = *in.Policy
+		return nil, nil
+	})
+	return &struct{}{}, s.storeErr(ctx, err)
+}
+
+// ListKeyPolicies implements the ListKeyPolicies operation.
+func (s *Service) ListKeyPolicies(ctx context.Context, in *ListKeyPoliciesInput) (*ListKeyPoliciesOutput, error) {
+	var v validator
+	pageLimit(&v, in.Limit, 1000, 100)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	lk, err := s.resolveKey(ctx, in.KeyID, refKeyOnly, "keyId")
+	if err != nil {
+		return nil, err
+	}
+	if err := requireSameAccount(ctx, lk, s); err != nil {
+		return nil, err
+	}
+	if err := s.authorizeKey(ctx, lk, "kms:ListKeyPolicies", nil, nil); err != nil {
+		return nil, err
+	}
+	return &ListKeyPoliciesOutput{PolicyNames: []string{"default"}}, nil
+}
+
+// deleteKeyOps returns the operations that destroy a key for good: the key
+// record (with all its materials), its index entry, its aliases and grants.
+func (s *Service) deleteKeyOps(ctx context.Context, d *keyDoc, version int64) ([]store.Op, error) {
+	ops := []store.Op{
+		{Kind: kindKey, ID: d.ID, Delete: true, IfVersion: version},
+		{Kind: kindAccountKey, ID: d.Account + "/" + d.ID, Delete: true},
+	}
+	aliases, err := s.store.List(ctx, kindAlias, d.Account+"/", "", 0)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range aliases {
+		var a aliasDoc
+		if json.Unmarshal(r.Data, &a) == nil && a.KeyID == d.ID {
+			ops = append(ops, store.Op{Kind: kindAlias, ID: r.ID, Delete: true})
+		}
+	}
+	grants, err := s.store.List(ctx, kindGrant, d.ID+"/", "", 0)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range grants {
+		ops = append(ops, store.Op{Kind: kindGrant, ID: r.ID, Delete: true})
+	}
+	return ops, nil
+}
+
+// aliasNamesOf returns the alias names that point at key id, sorted.
+func (s *Service) aliasNamesOf(ctx context.Context, account, id string) []string {
+	recs, err := s.store.List(ctx, kindAlias, account+"/", "", 0)
+	if err != nil {
+		return nil
+	}
+	var names []string
+	for _, r := range recs {
+		var a aliasDoc
+		if json.Unmarshal(r.Data, &a) == nil && a.KeyID == id {
+			names = append(names, a.Name)
+		}
+	}
+	sort.Strings(names)
+	return names
+}

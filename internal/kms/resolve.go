@@ -1,0 +1,179 @@
+package kms
+
+import (
+	"context"
+	"errors"
+
+	"strings"
+
+	"github.com/trentkms/trent/internal/awserr"
+	"github.com/trentkms/trent/internal/store"
+)
+
+// refKind says which forms of key reference an operation accepts.
+type refKind int
+
+const (
+	// refKeyOnly: key ID or key ARN (most management operations).
+	refKeyOnly refKind = iota
+	// refAliasOK: also alias name and alias ARN (crypto operations,
+	// DescribeKey, GetPublicKey).
+	refAliasOK
+)
+
+// keyRef is a parsed KeyId parameter.
+type keyRef struct {
+	raw     string
+	account string // from an ARN; "" for bare IDs and alias names
+	keyID   string // set for key IDs and key ARNs
+	alias   string // "alias/..." for alias names and alias ARNs
+	isARN   bool
+}
+
+// parseKeyRef parses a KeyId parameter without looking anything up.
+func (s *Service) parseKeyRef(raw string, kind refKind) (keyRef, error) {
+	r := keyRef{raw: raw}
+	switch {
+	case strings.HasPrefix(raw, "arn:"):
+		parts := strings.SplitN(raw, ":", 6)
+		if len(parts) != 6 || parts[2] != "kms" || parts[1] == "" {
+			return r, awserr.Newf(awserr.NotFound, "Invalid arn %s", raw)
+		}
+		if parts[1] != s.partition || parts[3] != s.region {
+			return r, awserr.Newf(awserr.NotFound, "Invalid arn %s", parts[3])
+		}
+		if !validAccount(parts[4]) {
+			return r, awserr.Newf(awserr.NotFound, "Invalid arn %s", raw)
+		}
+		r.account, r.isARN = parts[4], true
+		res := parts[5]
+		switch {
+		case strings.HasPrefix(res, "key/"):
+			r.keyID = res[4:]
+			if !validKeyID(r.keyID) {
+				return r, awserr.Newf(awserr.NotFound, "Invalid keyId '%s'", raw)
+			}
+		case strings.HasPrefix(res, "alias/"):
+			if kind != refAliasOK {
+				return r, awserr.Newf(awserr.NotFound, "Invalid keyId '%s'", raw)
+			}
+			r.alias = res
+		default:
+			return r, awserr.Newf(awserr.NotFound, "Invalid arn %s", raw)
+		}
+	case strings.HasPrefix(raw, "alias/"):
+		if kind != refAliasOK {
+			return r, awserr.Newf(awserr.NotFound, "Invalid keyId '%s'", raw)
+		}
+		r.alias = raw
+	default:
+		if !validKeyID(raw) {
+			return r, awserr.Newf(awserr.NotFound, "Invalid keyId '%s'", raw)
+		}
+		r.keyID = raw
+	}
+	return r, nil
+}
+
+func validAccount(s string) bool {
+	if len(s) != 12 {
+		return false
+	}
+	for i := 0; i < 12; i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// resolveKey finds the key a KeyId parameter names, as seen by the caller.
+// Bare key IDs and alias names resolve in the caller's account; ARNs name
+// their account, which is how other accounts' keys are reached.
+func (s *Service) resolveKey(ctx context.Context, raw *string, kind refKind, member string) (*loadedKey, error) {
+	if raw == nil {
+		return nil, awserr.ValidationError(awserr.Violation("null", true, member, awserr.ConstraintNotNull))
+	}
+	if len(*raw) == 0 || len(*raw) > 2048 {
+		c := awserr.MinLength(1)
+		if len(*raw) > 2048 {
+			c = awserr.MaxLength(2048)
+		}
+		return nil, awserr.ValidationError(awserr.Violation(*raw, true, member, c))
+	}
+	caller := CallerFrom(ctx)
+	ref, err := s.parseKeyRef(*raw, kind)
+	if err != nil {
+		return nil, err
+	}
+	account := ref.account
+	if account == "" {
+		account = caller.Account
+	}
+	id := ref.keyID
+	if ref.alias != "" {
+		target, err := s.aliases.Get(ctx, aliasRecordID(account, ref.alias))
+		if err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return nil, awserr.Newf(awserr.NotFound, "Alias %s is not found.", s.aliasARN(account, ref.alias))
+			}
+			return nil, s.storeErr(ctx, err)
+		}
+		id = target
+	}
+	lk, err := s.getKey(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if lk == nil || lk.doc.Account != account {
+		return nil, awserr.Newf(awserr.NotFound, "Key '%s' does not exist", s.keyARN(account, id))
+	}
+	noteKey(ctx, lk.arn)
+	return lk, nil
+}
+
+// requireUsable checks that a key's state allows cryptographic use.
+func requireUsable(lk *loadedKey) error {
+	switch lk.doc.State {
+	case StateEnabled:
+		return nil
+	case StateDisabled:
+		return awserr.Newf(awserr.Disabled, "%s is disabled.", lk.arn)
+	case StatePendingDeletion:
+		return awserr.Newf(awserr.KMSInvalidState, "%s is pending deletion.", lk.arn)
+	case StatePendingImport:
+		return awserr.Newf(awserr.KMSInvalidState, "%s is pending import.", lk.arn)
+	case StateUnavailable:
+		return awserr.Newf(awserr.KMSInvalidState, "%s is unavailable.", lk.arn)
+	case StateCreating:
+		return awserr.Newf(awserr.KMSInvalidState, "%s is creating.", lk.arn)
+	}
+	return awserr.Newf(awserr.KMSInvalidState, "%s is %s.", lk.arn, strings.ToLower(lk.doc.State))
+}
+
+// requireNotPendingDeletion is the check of management operations that fail
+// only for keys pending deletion (footnote [3] of the key-state table).
+func requireNotPendingDeletion(d *keyDoc, arn string) error {
+	if d.State == StatePendingDeletion {
+		return awserr.Newf(awserr.KMSInvalidState, "%s is pending deletion.", arn)
+	}
+	return nil
+}
+
+// invalidUsage is AWS's InvalidKeyUsageException for using a key for an
+// operation its KeyUsage does not allow.
+func invalidUsage(lk *loadedKey, op string) error {
+	return awserr.Newf(awserr.InvalidKeyUsage, "%s key usage is %s which is not valid for %s.", lk.arn, lk.doc.Usage, op)
+}
+
+func (s *Service) notFoundKey(account, id string) error {
+	return awserr.Newf(awserr.NotFound, "Key '%s' does not exist", s.keyARN(account, id))
+}
+
+func requireSameAccount(ctx context.Context, lk *loadedKey, s *Service) error {
+	c := CallerFrom(ctx)
+	if c.Account != lk.doc.Account {
+		return s.notFoundKey(c.Account, lk.doc.ID)
+	}
+	return nil
+}

@@ -1,0 +1,402 @@
+package kms
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/trentkms/trent/internal/awserr"
+	"github.com/trentkms/trent/internal/ciphertext"
+	"github.com/trentkms/trent/internal/keyring"
+	"github.com/trentkms/trent/internal/rootkey"
+	"github.com/trentkms/trent/internal/store"
+)
+
+// Config configures a Service.
+type Config struct {
+	Store  store.Store
+	Root   rootkey.Provider
+	Region string
+	// Now is the clock; tests control it. Default time.Now.
+	Now func() time.Time
+	// Rand is the randomness source for key material and ciphertexts.
+	// Default crypto/rand.
+	Rand   io.Reader
+	Logger *slog.Logger
+	// NodeID names this node for leases and the audit trail.
+	NodeID string
+	// CacheMaxAge and CacheGrace configure the keyring (see package keyring).
+	CacheMaxAge time.Duration
+	CacheGrace  time.Duration
+	// PollInterval is how often the change feed is read when the store
+	// cannot push notifications (default 250ms).
+	PollInterval time.Duration
+	// SchedulerInterval is how often due jobs are looked for (default 1s).
+	SchedulerInterval time.Duration
+	// EnableSM2 serves SM2 keys outside China Regions.
+	EnableSM2 bool
+	// Events receives service events (scheduled rotation, deletion, expiry)
+	// for the audit trail. May be nil.
+	Events func(ctx context.Context, ev ServiceEvent) error
+}
+
+// ServiceEvent is an action Trent took on its own, for the audit trail.
+type ServiceEvent struct {
+	Name    string // RotateKey, DeleteKey, DeleteExpiredKeyMaterial
+	Account string
+	KeyARN  string
+	KeyID   string
+	Time    time.Time
+}
+
+// Service implements the AWS KMS API.
+type Service struct {
+	store     store.Store
+	root      rootkey.Provider
+	region    string
+	partition string
+	now       func() time.Time
+	rand      io.Reader
+	log       *slog.Logger
+	nodeID    string
+	enableSM2 bool
+	events    func(ctx context.Context, ev ServiceEvent) error
+
+	keys    *keyring.Ring[*loadedKey]
+	aliases *keyring.Ring[string]
+
+	pollInterval  time.Duration
+	schedInterval time.Duration
+
+	authz Authorizer
+
+	invMu        sync.RWMutex
+	invalidators map[string][]func(id string)
+
+	stop     chan struct{}
+	wg       sync.WaitGroup
+	feedSeq  int64
+	feedMu   sync.Mutex
+	closeOne sync.Once
+}
+
+// New returns a Service. Call Start to run its background work and Close
+// to stop it.
+func New(cfg Config) (*Service, error) {
+	if cfg.Store == nil || cfg.Root == nil {
+		return nil, errors.New("kms: store and root key provider are required")
+	}
+	if cfg.Region == "" {
+		cfg.Region = "us-east-1"
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Reader
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = 250 * time.Millisecond
+	}
+	if cfg.SchedulerInterval <= 0 {
+		cfg.SchedulerInterval = time.Second
+	}
+	if cfg.NodeID == "" {
+		cfg.NodeID = newMaterialID()[:12]
+	}
+	s := &Service{
+		store: cfg.Store, root: cfg.Root, region: cfg.Region,
+		partition: partitionOf(cfg.Region), now: cfg.Now, rand: cfg.Rand,
+		log: cfg.Logger, nodeID: cfg.NodeID, events: cfg.Events,
+		enableSM2:    cfg.EnableSM2 || strings.HasPrefix(cfg.Region, "cn-"),
+		pollInterval: cfg.PollInterval, schedInterval: cfg.SchedulerInterval,
+		stop: make(chan struct{}),
+	}
+	unavailable := func(err error) bool { return errors.Is(err, store.ErrUnavailable) }
+	s.keys = keyring.New(s.loadKey, keyring.Options{MaxAge: cfg.CacheMaxAge, Grace: cfg.CacheGrace, Now: cfg.Now, Unavailable: unavailable})
+	s.aliases = keyring.New(s.loadAlias, keyring.Options{MaxAge: cfg.CacheMaxAge, Grace: cfg.CacheGrace, Now: cfg.Now, Unavailable: unavailable})
+	s.authz = defaultAuthorizer{}
+	seq, err := s.store.LastSeq(context.Background())
+	if err != nil {
+		return nil, fmt.Errorf("kms: read change feed position: %w", err)
+	}
+	s.feedSeq = seq
+	return s, nil
+}
+
+// OnChange registers fn to be called with the ID of every record of kind
+// that the change feed reports changed, so that other components' caches
+// (access keys, policies) stay coherent across nodes.
+func (s *Service) OnChange(kind string, fn func(id string)) {
+	s.invMu.Lock()
+	defer s.invMu.Unlock()
+	if s.invalidators == nil {
+		s.invalidators = map[string][]func(string){}
+	}
+	s.invalidators[kind] = append(s.invalidators[kind], fn)
+}
+
+// SetAuthorizer replaces the authorization engine.
+func (s *Service) SetAuthorizer(a Authorizer) { s.authz = a }
+
+// Region returns the Region this service serves.
+func (s *Service) Region() string { return s.region }
+
+// Partition returns the ARN partition (aws, aws-cn).
+func (s *Service) Partition() string { return s.partition }
+
+// Start runs the change-feed follower and the job scheduler until Close.
+func (s *Service) Start() {
+	s.wg.Add(2)
+	go s.followChanges()
+	go s.runScheduler()
+}
+
+// Close stops background work. It does not close the store.
+func (s *Service) Close() error {
+	s.closeOne.Do(func() { close(s.stop) })
+	s.wg.Wait()
+	return nil
+}
+
+func partitionOf(region string) string {
+	switch {
+	case strings.HasPrefix(region, "cn-"):
+		return "aws-cn"
+	case strings.HasPrefix(region, "us-gov-"):
+		return "aws-us-gov"
+	}
+	return "aws"
+}
+
+// storeErr turns a store failure into the error a client sees.
+func (s *Service) storeErr(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	if e := awserr.As(err); e != nil {
+		return e
+	}
+	if errors.Is(err, store.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
+		return awserr.New(awserr.DependencyTimeout, "The system timed out while trying to fulfill the request.")
+	}
+	if errors.Is(err, context.Canceled) {
+		return err
+	}
+	s.log.ErrorContext(ctx, "store failure", "err", err)
+	return awserr.Internal()
+}
+
+// loadedKey is a key as the hot path uses it: its document plus its
+// materials unsealed. Immutable once built.
+type loadedKey struct {
+	doc       *keyDoc
+	version   int64
+	arn       string
+	materials map[string][]byte // material ID -> material (nil if not present)
+	current   string            // current material ID, "" if none
+	// sym holds the prepared sealing keys of a SYMMETRIC_DEFAULT key, by raw
+	// material ID; symCurrent is the one new ciphertexts use.
+	sym        map[[32]byte]*ciphertext.Key
+	symCurrent *ciphertext.Key
+	derived    any // lazily parsed asymmetric key etc (see asym.go)
+	policy     any // parsed key policy (authorizer-specific)
+}
+
+func (s *Service) loadKey(ctx context.Context, id string) (*loadedKey, int64, error) {
+	rec, err := s.store.Get(ctx, kindKey, id)
+	if err != nil {
+		return nil, 0, err
+	}
+	var d keyDoc
+	if err := json.Unmarshal(rec.Data, &d); err != nil {
+		return nil, 0, fmt.Errorf("kms: decode key %s: %w", id, err)
+	}
+	lk, err := s.materialize(&d, rec.Version)
+	return lk, rec.Version, err
+}
+
+func materialAAD(keyID, materialID string) []byte {
+	return []byte("trent/key-material/v1\x00" + keyID + "\x00" + materialID)
+}
+
+func (s *Service) materialize(d *keyDoc, version int64) (*loadedKey, error) {
+	lk := &loadedKey{doc: d, version: version, arn: s.keyARN(d.Account, d.ID), materials: make(map[string][]byte, len(d.Materials))}
+	for _, m := range d.Materials {
+		if m.Sealed == nil {
+			continue
+		}
+		pt, err := s.root.Open(m.Sealed, materialAAD(d.ID, m.ID))
+		if err != nil {
+			return nil, fmt.Errorf("kms: unseal material of key %s: %w", d.ID, err)
+		}
+		lk.materials[m.ID] = pt
+		if m.State == MaterialCurrent {
+			lk.current = m.ID
+		}
+		if d.Spec == "SYMMETRIC_DEFAULT" && len(pt) == 32 {
+			mid, err := ciphertext.ParseMaterialID(m.ID)
+			if err != nil {
+				return nil, fmt.Errorf("kms: key %s: %w", d.ID, err)
+			}
+			ck, err := ciphertext.NewKey(pt, d.ID, mid)
+			if err != nil {
+				return nil, fmt.Errorf("kms: key %s: %w", d.ID, err)
+			}
+			if lk.sym == nil {
+				lk.sym = make(map[[32]byte]*ciphertext.Key, len(d.Materials))
+			}
+			lk.sym[mid] = ck
+			if m.State == MaterialCurrent {
+				lk.symCurrent = ck
+			}
+		}
+	}
+	if s.authz != nil {
+		lk.policy = s.authz.Prepare(d.Policy)
+	}
+	if d.Spec != symmetricDefault {
+		lk.derived = &asymCache{}
+	}
+	return lk, nil
+}
+
+func (s *Service) sealMaterial(keyID, materialID string, material []byte) ([]byte, error) {
+	return s.root.Seal(material, materialAAD(keyID, materialID))
+}
+
+func (s *Service) loadAlias(ctx context.Context, id string) (string, int64, error) {
+	rec, err := s.store.Get(ctx, kindAlias, id)
+	if err != nil {
+		return "", 0, err
+	}
+	var a aliasDoc
+	if err := json.Unmarshal(rec.Data, &a); err != nil {
+		return "", 0, err
+	}
+	return a.KeyID, rec.Version, nil
+}
+
+// errRetry tells updateKey to reread and retry.
+var errRetry = errors.New("retry")
+
+// updateKey applies fn to key id with optimistic concurrency, retrying on
+// conflicts. fn may return extra store operations to commit atomically with
+// the key. It returns the key as written. A fn error is returned unchanged.
+func (s *Service) updateKey(ctx context.Context, id string, fn func(d *keyDoc, version int64) ([]store.Op, error)) (*loadedKey, error) {
+	for attempt := 0; attempt < 20; attempt++ {
+		rec, err := s.store.Get(ctx, kindKey, id)
+		if err != nil {
+			return nil, err
+		}
+		var d keyDoc
+		if err := json.Unmarshal(rec.Data, &d); err != nil {
+			return nil, fmt.Errorf("kms: decode key %s: %w", id, err)
+		}
+		extra, err := fn(&d, rec.Version)
+		if err != nil {
+			return nil, err
+		}
+		data, err := json.Marshal(&d)
+		if err != nil {
+			return nil, err
+		}
+		ops := append([]store.Op{{Kind: kindKey, ID: id, Data: data, IfVersion: rec.Version}}, extra...)
+		if err := s.store.Apply(ctx, ops...); err != nil {
+			if errors.Is(err, store.ErrConflict) {
+				continue
+			}
+			return nil, err
+		}
+		lk, err := s.materialize(&d, rec.Version+1)
+		if err != nil {
+			return nil, err
+		}
+		s.keys.Put(id, lk, rec.Version+1)
+		return lk, nil
+	}
+	return nil, fmt.Errorf("kms: key %s: too many concurrent updates", id)
+}
+
+// followChanges keeps the caches coherent with writes made by other nodes.
+func (s *Service) followChanges() {
+	defer s.wg.Done()
+	var notify <-chan struct{}
+	if n, ok := s.store.(store.Notifier); ok {
+		notify = n.Notify()
+	}
+	t := time.NewTicker(s.pollInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		case <-notify:
+		}
+		s.SyncChanges(context.Background())
+	}
+}
+
+// SyncChanges reads the change feed and invalidates cached entries that
+// changed. It is called periodically; tests call it to avoid waiting.
+func (s *Service) SyncChanges(ctx context.Context) {
+	s.feedMu.Lock()
+	defer s.feedMu.Unlock()
+	for {
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		changes, err := s.store.Changes(ctx, s.feedSeq, 1000)
+		cancel()
+		if errors.Is(err, store.ErrFeedTruncated) {
+			s.keys.Purge()
+			s.aliases.Purge()
+			if seq, err := s.store.LastSeq(context.Background()); err == nil {
+				s.feedSeq = seq
+			}
+			return
+		}
+		if err != nil {
+			return
+		}
+		for _, c := range changes {
+			switch c.Kind {
+			case kindKey:
+				s.keys.Invalidate(c.ID)
+			case kindAlias:
+				s.aliases.Invalidate(c.ID)
+			default:
+				s.invMu.RLock()
+				for _, fn := range s.invalidators[c.Kind] {
+					fn(c.ID)
+				}
+				s.invMu.RUnlock()
+			}
+			s.feedSeq = c.Seq
+		}
+		if len(changes) < 1000 {
+			return
+		}
+	}
+}
+
+// getKey returns the cached key, mapping not-found to AWS's message.
+func (s *Service) getKey(ctx context.Context, id string) (*loadedKey, error) {
+	lk, err := s.keys.Get(ctx, id)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, nil
+		}
+		return nil, s.storeErr(ctx, err)
+	}
+	return lk, nil
+}

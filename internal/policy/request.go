@@ -1,0 +1,151 @@
+package policy
+
+import "strings"
+
+// PrincipalType classifies an authenticated caller.
+type PrincipalType string
+
+// Principal types.
+const (
+	// TypeRoot is an account's root principal, arn:aws:iam::ACCOUNT:root
+	// (Trent's bootstrap admin credential).
+	TypeRoot PrincipalType = "Root"
+	// TypeIAMUser is an IAM user, arn:aws:iam::ACCOUNT:user/NAME.
+	TypeIAMUser PrincipalType = "IAMUser"
+	// TypeAssumedRole is a role session,
+	// arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION.
+	TypeAssumedRole PrincipalType = "AssumedRole"
+	// TypeAWSService is a service principal such as "logs.amazonaws.com";
+	// its ARN field holds the service name.
+	TypeAWSService PrincipalType = "AWSService"
+)
+
+// Principal is the authenticated caller of a request.
+type Principal struct {
+	// ARN is the caller's ARN (the session ARN for assumed roles, the
+	// service name for service principals). It appears in denial messages.
+	ARN string
+	// Account is the caller's 12-digit account ID.
+	Account string
+	// Type classifies the caller.
+	Type PrincipalType
+	// RoleARN is, for assumed roles, the role's ARN
+	// (arn:aws:iam::ACCOUNT:role/NAME): the name policies use for the role.
+	RoleARN string
+	// UserID is the value of aws:userid (e.g. "AIDA..." for users,
+	// "AROA...:session" for role sessions).
+	UserID string
+}
+
+// Context supplies request condition values by key. Get must treat keys
+// case-insensitively; the evaluator always passes lowercased keys, so an
+// implementation storing lowercased keys can look them up directly.
+type Context interface {
+	Get(key string) ([]string, bool)
+}
+
+// Values is a Context backed by a map whose keys are stored lowercased.
+// Build it with Set; a nil Values is an empty context.
+type Values map[string][]string
+
+// Set stores the values of a condition key, replacing earlier ones.
+func (v Values) Set(key string, vals ...string) { v[strings.ToLower(key)] = vals }
+
+// Get returns the values stored for key, compared case-insensitively.
+func (v Values) Get(key string) ([]string, bool) {
+	for i := 0; i < len(key); i++ {
+		if c := key[i]; 'A' <= c && c <= 'Z' {
+			key = strings.ToLower(key)
+			break
+		}
+	}
+	x, ok := v[key]
+	return x, ok
+}
+
+// Request is one authorization question: may Principal perform Action on
+// Resource, given the condition values in Context?
+type Request struct {
+	// Action is the IAM action, "kms:Encrypt"; Authorize expects the
+	// canonical spelling.
+	Action string
+	// Resource is the key ARN, or "*" for operations without a key.
+	Resource string
+	// Principal is the caller.
+	Principal Principal
+	// Context holds the request's condition keys (kms:*, aws:SourceIp,
+	// aws:CurrentTime, aws:ResourceTag/..., ...). It may be nil. Keys derived
+	// from Principal (aws:PrincipalArn, aws:PrincipalAccount,
+	// kms:CallerAccount, aws:userid, aws:username, aws:PrincipalType) are
+	// supplied by the evaluator and need not be set.
+	Context Context
+}
+
+// vals is a read-only view of a condition key's values that avoids
+// allocating for the single values derived from the principal.
+type vals struct {
+	one  string
+	many []string
+	n    int
+}
+
+func (v vals) at(i int) string {
+	if v.many != nil {
+		return v.many[i]
+	}
+	return v.one
+}
+
+func single(s string) (vals, bool) {
+	if s == "" {
+		return vals{}, false
+	}
+	return vals{one: s, n: 1}, true
+}
+
+// lookup resolves a lowercased condition key for req.
+func lookup(req *Request, key string) (vals, bool) {
+	p := &req.Principal
+	switch key {
+	case "aws:principalarn":
+		if p.RoleARN != "" {
+			return single(p.RoleARN)
+		}
+		if p.Type == TypeAWSService {
+			return vals{}, false
+		}
+		return single(p.ARN)
+	case "aws:principalaccount", "kms:calleraccount":
+		return single(p.Account)
+	case "aws:userid":
+		return single(p.UserID)
+	case "aws:username":
+		if p.Type != TypeIAMUser {
+			return vals{}, false
+		}
+		return single(p.ARN[strings.LastIndexByte(p.ARN, '/')+1:])
+	case "aws:principaltype":
+		switch p.Type {
+		case TypeRoot:
+			return single("Account")
+		case TypeIAMUser:
+			return single("User")
+		case TypeAssumedRole:
+			return single("AssumedRole")
+		}
+		return vals{}, false
+	case "aws:principalservicename":
+		if p.Type == TypeAWSService {
+			return single(p.ARN)
+		}
+		return vals{}, false
+	}
+	if req.Context == nil {
+		return vals{}, false
+	}
+	l, ok := req.Context.Get(key)
+	if !ok {
+		return vals{}, false
+	}
+	return vals{many: l, n: len(l)}, true
+}

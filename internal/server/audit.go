@@ -1,0 +1,102 @@
+package server
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"github.com/trentkms/trent/internal/audit"
+)
+
+// audit writes the record of call c and returns only when it is durable.
+func (s *Server) audit(r *http.Request, c *call) error {
+	ev := &audit.Event{
+		EventVersion:    "1.11",
+		EventTime:       c.start.UTC().Format("2006-01-02T15:04:05Z"),
+		EventSource:     "kms.amazonaws.com",
+		EventName:       c.name,
+		AWSRegion:       s.cfg.Region,
+		SourceIPAddress: sourceIP(r),
+		UserAgent:       r.UserAgent(),
+		RequestID:       c.reqID,
+		EventID:         audit.NewEventID(),
+		ReadOnly:        c.op == nil || c.op.ReadOnly,
+		EventType:       "AwsApiCall",
+		ManagementEvent: true,
+		EventCategory:   "Management",
+	}
+	if c.caller != nil {
+		ev.UserIdentity = userIdentity(c)
+		ev.RecipientAccountID = c.caller.Account
+	} else if c.akid != "" {
+		ev.UserIdentity = &audit.UserIdentity{AccessKeyID: c.akid}
+	}
+	if r.TLS != nil {
+		ev.TLSDetails = &audit.TLSDetails{ClientProvidedHostHeader: r.Host}
+	}
+	ev.RequestParameters = requestParameters(c.name, c.body)
+	if len(c.trace.GrantIDs) > 0 {
+		if ev.RequestParameters == nil {
+			ev.RequestParameters = map[string]any{}
+		}
+		ev.RequestParameters["grantIds"] = c.trace.GrantIDs
+	}
+	for _, arn := range c.trace.KeyARNs {
+		account := ""
+		if parts := strings.SplitN(arn, ":", 6); len(parts) == 6 {
+			account = parts[4]
+		}
+		ev.Resources = append(ev.Resources, audit.Resource{AccountID: account, Type: "AWS::KMS::Key", ARN: arn})
+		if ev.RecipientAccountID == "" {
+			ev.RecipientAccountID = account
+		}
+	}
+	if c.err != nil {
+		ev.ErrorCode, ev.ErrorMessage = c.err.Code, c.err.Message
+	} else if c.op != nil && !c.op.Crypto && !c.op.ReadOnly {
+		ev.ResponseElements = responseElements(c.name, c.out)
+	}
+	return s.cfg.Audit.Append(r.Context(), ev)
+}
+
+func userIdentity(c *call) *audit.UserIdentity {
+	u := &audit.UserIdentity{
+		Type: c.caller.Type, PrincipalID: c.caller.PrincipalID, ARN: c.caller.ARN,
+		AccountID: c.caller.Account, AccessKeyID: c.caller.AccessKeyID, UserName: c.caller.UserName,
+	}
+	if c.caller.Type == "AssumedRole" {
+		u.SessionContext = &audit.SessionContext{SessionIssuer: &audit.SessionIssuer{
+			Type: "Role", ARN: c.caller.RoleARN, AccountID: c.caller.Account,
+			UserName: c.caller.RoleARN[strings.LastIndex(c.caller.RoleARN, "/")+1:],
+		}}
+	}
+	return u
+}
+
+// requestParameters returns the audit-safe request parameters of a body.
+func requestParameters(op string, body []byte) map[string]any {
+	if len(body) == 0 {
+		return nil
+	}
+	var params map[string]any
+	if err := json.Unmarshal(body, &params); err != nil {
+		return nil
+	}
+	return audit.SafeParameters(op, params)
+}
+
+// responseElements returns the audit-safe response of a management call.
+func responseElements(op string, out any) any {
+	if out == nil {
+		return nil
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		return nil
+	}
+	var m map[string]any
+	if json.Unmarshal(b, &m) != nil || len(m) == 0 {
+		return nil
+	}
+	return audit.SafeParameters(op, m)
+}

@@ -1,0 +1,271 @@
+package server
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/trentkms/trent/internal/audit"
+	"github.com/trentkms/trent/internal/config"
+	"github.com/trentkms/trent/internal/iam"
+	"github.com/trentkms/trent/internal/kms"
+	"github.com/trentkms/trent/internal/rootkey"
+	"github.com/trentkms/trent/internal/store"
+	"github.com/trentkms/trent/internal/store/sqlite"
+)
+
+// Node is a running Trent: its store, root of trust, domain service, audit
+// trail and HTTP server, built from a configuration.
+type Node struct {
+	Config    *config.File
+	Store     store.Store
+	Root      rootkey.Provider
+	Service   *kms.Service
+	Directory *iam.Directory
+	Audit     *audit.Log
+	Server    *Server
+	Listener  net.Listener
+	// Endpoint is the URL clients use (http://ADDR or https://ADDR).
+	Endpoint string
+	// AdminAccessKeyID is the bootstrap administrator's access key ID.
+	AdminAccessKeyID string
+	// AdminCredentialsFile is where a generated administrator credential
+	// was written ("" when it came from the environment).
+	AdminCredentialsFile string
+	log                  *slog.Logger
+	done                 chan error
+}
+
+// Options are the run-time inputs a configuration file cannot hold.
+type Options struct {
+	Logger *slog.Logger
+	// AdminAccessKeyID and AdminSecretAccessKey, when set at first start,
+	// become the bootstrap administrator credential (TRENT_ACCESS_KEY_ID,
+	// TRENT_SECRET_ACCESS_KEY).
+	AdminAccessKeyID     string
+	AdminSecretAccessKey string
+	// RootKeyHex, when set, is the root key itself (TRENT_ROOT_KEY) instead
+	// of a key file.
+	RootKeyHex string
+	// Now overrides the clock (tests).
+	Now func() time.Time
+	// KMS adjusts the domain configuration before the service is built.
+	KMS func(*kms.Config)
+}
+
+// Start builds and starts a node. On error, everything already opened is
+// closed again.
+func Start(cfg *config.File, opt Options) (n *Node, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	log := opt.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	n = &Node{Config: cfg, log: log, done: make(chan error, 1)}
+	defer func() {
+		if err != nil {
+			n.closeAll()
+		}
+	}()
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	if n.Root, err = openRoot(cfg, opt); err != nil {
+		return nil, err
+	}
+	if n.Store, err = openStore(cfg); err != nil {
+		return nil, err
+	}
+	kcfg := kms.Config{Store: n.Store, Root: n.Root, Region: cfg.Region, Logger: log, NodeID: cfg.NodeID,
+		CacheMaxAge: cfg.Cache.MaxAge, CacheGrace: cfg.Cache.Grace, EnableSM2: cfg.EnableSM2, Now: opt.Now}
+	if opt.KMS != nil {
+		opt.KMS(&kcfg)
+	}
+	if !cfg.Audit.Disabled {
+		if n.Audit, err = openAudit(cfg, n, log, opt.Now); err != nil {
+			return nil, err
+		}
+		kcfg.Events = n.serviceEvent
+	}
+	if n.Service, err = kms.New(kcfg); err != nil {
+		return nil, err
+	}
+	partition := n.Service.Partition()
+	n.Directory = iam.New(n.Store, n.Root, partition, opt.Now)
+	n.Service.OnChange(iam.KindAccessKey, n.Directory.Invalidate)
+	if err := n.bootstrap(opt); err != nil {
+		return nil, err
+	}
+	var tlsCfg *tls.Config
+	if cfg.TLS.Cert != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLS.Cert, cfg.TLS.Key)
+		if err != nil {
+			return nil, fmt.Errorf("tls: %w", err)
+		}
+		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	n.Server = New(Config{Service: n.Service, Directory: n.Directory, Audit: n.Audit, Region: cfg.Region,
+		Logger: log, TLS: tlsCfg, Now: opt.Now, Ready: n.ready})
+	if n.Listener, err = net.Listen("tcp", cfg.Listen); err != nil {
+		return nil, err
+	}
+	scheme := "http"
+	if tlsCfg != nil {
+		scheme = "https"
+	}
+	n.Endpoint = scheme + "://" + n.Listener.Addr().String()
+	n.Service.Start()
+	go func() { n.done <- n.Server.Serve(n.Listener) }()
+	return n, nil
+}
+
+func openRoot(cfg *config.File, opt Options) (rootkey.Provider, error) {
+	if opt.RootKeyHex != "" {
+		k, err := rootkey.KeyFromHex(opt.RootKeyHex)
+		if err != nil {
+			return nil, err
+		}
+		return rootkey.NewStatic(k)
+	}
+	switch cfg.RootKey.Provider {
+	case "file":
+		return rootkey.OpenFile(cfg.RootKey.File)
+	case "pkcs11":
+		return openPKCS11(cfg)
+	}
+	return nil, fmt.Errorf("root key provider %q is not one of file, pkcs11", cfg.RootKey.Provider)
+}
+
+func openStore(cfg *config.File) (store.Store, error) {
+	switch {
+	case cfg.Store == "" || strings.HasPrefix(cfg.Store, "sqlite:"):
+		path := strings.TrimPrefix(cfg.Store, "sqlite:")
+		if path == "" {
+			path = filepath.Join(cfg.DataDir, "trent.db")
+		}
+		return sqlite.Open(path)
+	case strings.HasPrefix(cfg.Store, "postgres://") || strings.HasPrefix(cfg.Store, "postgresql://"):
+		return openPostgres(cfg.Store)
+	}
+	return nil, fmt.Errorf("store %q: want sqlite:PATH or postgres://...", cfg.Store)
+}
+
+// auditKeyAAD binds the sealed audit signing key to its purpose.
+var auditKeyAAD = []byte("trent/audit-signing-key/v1")
+
+func openAudit(cfg *config.File, n *Node, log *slog.Logger, now func() time.Time) (*audit.Log, error) {
+	// The digest signing key is sealed by the root key in the data
+	// directory, so a stolen trail directory cannot be re-signed.
+	keyPath := filepath.Join(cfg.DataDir, "audit-signing.key")
+	var priv ed25519.PrivateKey
+	if sealed, err := os.ReadFile(keyPath); err == nil {
+		seed, err := n.Root.Open(sealed, auditKeyAAD)
+		if err != nil {
+			return nil, fmt.Errorf("audit signing key: %w", err)
+		}
+		priv = ed25519.NewKeyFromSeed(seed)
+	} else if errors.Is(err, os.ErrNotExist) {
+		_, p, err := ed25519.GenerateKey(nil)
+		if err != nil {
+			return nil, err
+		}
+		sealed, err := n.Root.Seal(p.Seed(), auditKeyAAD)
+		if err != nil {
+			return nil, err
+		}
+		if err := writeFileSync(keyPath, sealed, 0o600); err != nil {
+			return nil, err
+		}
+		priv = p
+	} else {
+		return nil, err
+	}
+	node := cfg.NodeID
+	if node == "" {
+		node = "node1"
+	}
+	opts := audit.Options{Dir: cfg.Audit.Dir, Node: node, Signer: priv, DigestInterval: cfg.Audit.DigestInterval,
+		MaxSegmentBytes: cfg.Audit.MaxSegmentMiB << 20, MaxAge: cfg.Audit.MaxAge, Logger: log, Now: now}
+	if cfg.Audit.Stdout {
+		opts.Stdout = os.Stdout
+	}
+	return audit.Open(opts)
+}
+
+func writeFileSync(path string, data []byte, mode os.FileMode) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, mode)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// serviceEvent records a scheduled action in the audit trail.
+func (n *Node) serviceEvent(ctx context.Context, ev kms.ServiceEvent) error {
+	return n.Audit.Append(ctx, &audit.Event{
+		EventVersion: "1.11", EventTime: ev.Time.Format("2006-01-02T15:04:05Z"),
+		UserIdentity: &audit.UserIdentity{AccountID: ev.Account, InvokedBy: "kms.amazonaws.com"},
+		EventSource:  "kms.amazonaws.com", EventName: ev.Name, AWSRegion: n.Config.Region,
+		SourceIPAddress: "kms.amazonaws.com", UserAgent: "kms.amazonaws.com",
+		RequestParameters: nil, EventID: audit.NewEventID(), ReadOnly: false,
+		Resources:           []audit.Resource{{AccountID: ev.Account, Type: "AWS::KMS::Key", ARN: ev.KeyARN}},
+		EventType:           "AwsServiceEvent", ManagementEvent: true, RecipientAccountID: ev.Account,
+		ServiceEventDetails: map[string]any{"keyId": ev.KeyID}, EventCategory: "Management",
+	})
+}
+
+func (n *Node) ready(ctx context.Context) error {
+	_, err := n.Store.LastSeq(ctx)
+	return err
+}
+
+// Wait blocks until the server stops and returns its error.
+func (n *Node) Wait() error { return <-n.done }
+
+// Shutdown stops the node gracefully: in-flight requests finish, background
+// work stops, the audit trail is sealed with a final digest, and the store
+// is closed.
+func (n *Node) Shutdown(ctx context.Context) error {
+	err := n.Server.Shutdown(ctx)
+	n.closeAll()
+	return err
+}
+
+func (n *Node) closeAll() {
+	if n.Service != nil {
+		n.Service.Close()
+	}
+	if n.Audit != nil {
+		if err := n.Audit.Close(); err != nil {
+			n.log.Error("close audit trail", "err", err)
+		}
+	}
+	if n.Store != nil {
+		n.Store.Close()
+	}
+	if n.Root != nil {
+		n.Root.Close()
+	}
+}

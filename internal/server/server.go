@@ -1,0 +1,276 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/trentkms/trent/internal/api"
+	"github.com/trentkms/trent/internal/audit"
+	"github.com/trentkms/trent/internal/awserr"
+	"github.com/trentkms/trent/internal/awsjson"
+	"github.com/trentkms/trent/internal/iam"
+	"github.com/trentkms/trent/internal/kms"
+	"github.com/trentkms/trent/internal/sigv4"
+)
+
+// Config configures a Server.
+type Config struct {
+	Service   *kms.Service
+	Directory *iam.Directory
+	// Audit receives a record of every call; nil disables the audit trail.
+	Audit  *audit.Log
+	Region string
+	Logger *slog.Logger
+	// TLS, when set, makes Serve speak HTTPS.
+	TLS *tls.Config
+	// Now is the clock for signature verification (default time.Now).
+	Now func() time.Time
+	// Ready reports whether dependencies are reachable (for /readyz).
+	Ready func(ctx context.Context) error
+	// Extra handles requests that are not KMS JSON requests (the IAM and
+	// STS query APIs); nil answers them with UnknownOperationException.
+	Extra http.Handler
+}
+
+// Server serves the AWS KMS API.
+type Server struct {
+	cfg      Config
+	verifier *sigv4.Verifier
+	log      *slog.Logger
+	http     *http.Server
+	draining atomic.Bool
+}
+
+// New returns a Server.
+func New(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger}
+	s.verifier = &sigv4.Verifier{Source: cfg.Directory, Region: cfg.Region, Services: []string{"kms"}, Now: cfg.Now}
+	s.http = &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		TLSConfig:         cfg.TLS,
+		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
+	}
+	return s
+}
+
+// Serve accepts connections on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	var err error
+	if s.cfg.TLS != nil {
+		err = s.http.ServeTLS(ln, "", "")
+	} else {
+		err = s.http.Serve(ln)
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Shutdown stops accepting requests and waits for in-flight ones to finish.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.draining.Store(true)
+	return s.http.Shutdown(ctx)
+}
+
+// newRequestID returns a random UUID-formatted request ID.
+func newRequestID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	var out [36]byte
+	hex.Encode(out[0:8], b[0:4])
+	out[8] = '-'
+	hex.Encode(out[9:13], b[4:6])
+	out[13] = '-'
+	hex.Encode(out[14:18], b[6:8])
+	out[18] = '-'
+	hex.Encode(out[19:23], b[8:10])
+	out[23] = '-'
+	hex.Encode(out[24:], b[10:])
+	return string(out[:])
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	reqID := newRequestID()
+	w.Header()["X-Amzn-Requestid"] = []string{reqID}
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("panic serving request", "requestId", reqID, "panic", p, "stack", string(debug.Stack()))
+			awsjson.WriteError(w, awserr.Internal())
+		}
+	}()
+	switch {
+	case r.Method == http.MethodGet && r.URL.Path == "/healthz":
+		w.Write([]byte("ok\n"))
+		return
+	case r.Method == http.MethodGet && r.URL.Path == "/readyz":
+		s.readyz(w, r)
+		return
+	}
+	target := r.Header.Get("X-Amz-Target")
+	if target == "" && s.cfg.Extra != nil {
+		s.cfg.Extra.ServeHTTP(w, r)
+		return
+	}
+	if r.Method != http.MethodPost {
+		awsjson.WriteError(w, awserr.New(awserr.UnknownOperation, ""))
+		return
+	}
+	s.serveKMS(w, r, reqID, target)
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if s.draining.Load() {
+		http.Error(w, "draining\n", http.StatusServiceUnavailable)
+		return
+	}
+	if s.cfg.Ready != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := s.cfg.Ready(ctx); err != nil {
+			http.Error(w, "not ready: "+err.Error()+"\n", http.StatusServiceUnavailable)
+			return
+		}
+	}
+	w.Write([]byte("ready\n"))
+}
+
+// call is what the pipeline knows about one request, for the audit record.
+type call struct {
+	reqID  string
+	start  time.Time
+	op     *api.Operation
+	name   string
+	caller *kms.Caller
+	akid   string
+	body   []byte
+	out    any
+	err    *awserr.Error
+	trace  kms.Trace
+}
+
+func (s *Server) serveKMS(w http.ResponseWriter, r *http.Request, reqID, target string) {
+	c := &call{reqID: reqID, start: time.Now()}
+	c.name, c.err = s.resolve(target)
+	if c.err == nil {
+		c.op = api.Operations[c.name]
+		c.err = s.handle(r, c)
+	}
+	if s.cfg.Audit != nil {
+		if err := s.audit(r, c); err != nil {
+			s.log.Error("audit record not written; failing the call", "requestId", reqID, "err", err)
+			c.out, c.err = nil, awserr.Internal()
+		}
+	}
+	if c.err != nil {
+		awsjson.WriteError(w, c.err)
+		return
+	}
+	if err := awsjson.WriteResponse(w, c.out); err != nil {
+		s.log.Warn("write response", "requestId", reqID, "err", err)
+	}
+}
+
+func (s *Server) resolve(target string) (string, *awserr.Error) {
+	name, err := awsjson.ParseTarget(target, "TrentService")
+	if err != nil {
+		return "", awserr.As(err)
+	}
+	if api.Operations[name] == nil {
+		return name, awserr.New(awserr.UnknownOperation, "")
+	}
+	return name, nil
+}
+
+// handle authenticates and runs the operation, leaving its output or error
+// in c. It returns the client-visible error.
+func (s *Server) handle(r *http.Request, c *call) *awserr.Error {
+	body, err := awsjson.ReadBody(r.Body, c.op.MaxBody)
+	if err != nil {
+		if e := awserr.As(err); e != nil {
+			return e
+		}
+		return awserr.New(awserr.Serialization, "The request body could not be read.")
+	}
+	c.body = body
+	ctx := r.Context()
+	res, err := s.verifier.Verify(ctx, r, body)
+	if err != nil {
+		c.akid = accessKeyFromHeader(r.Header.Get("Authorization"))
+		return s.clientError(c.reqID, err)
+	}
+	c.akid = res.AccessKeyID
+	caller, err := s.cfg.Directory.Caller(ctx, res.AccessKeyID)
+	if err != nil {
+		return s.clientError(c.reqID, err)
+	}
+	caller.SourceIP = sourceIP(r)
+	caller.SecureTransport = r.TLS != nil
+	caller.UserAgent = r.UserAgent()
+	c.caller = caller
+	ctx = kms.WithTrace(kms.WithCaller(ctx, caller), &c.trace)
+	out, err := c.op.Invoke(ctx, s.cfg.Service, body)
+	if err != nil {
+		return s.clientError(c.reqID, err)
+	}
+	c.out = out
+	return nil
+}
+
+// clientError returns the error a client sees for err, logging internal ones.
+func (s *Server) clientError(reqID string, err error) *awserr.Error {
+	if e := awserr.As(err); e != nil {
+		return e
+	}
+	if errors.Is(err, context.Canceled) {
+		return awserr.New(awserr.KMSInternal, "The request was cancelled.")
+	}
+	s.log.Error("internal error", "requestId", reqID, "err", err)
+	return awserr.Internal()
+}
+
+func sourceIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// accessKeyFromHeader extracts the access key ID of an Authorization header
+// for the audit record of a request that failed authentication.
+func accessKeyFromHeader(h string) string {
+	i := strings.Index(h, "Credential=")
+	if i < 0 {
+		return ""
+	}
+	v := h[i+len("Credential="):]
+	if j := strings.IndexByte(v, '/'); j > 0 && j <= 128 {
+		return v[:j]
+	}
+	return ""
+}

@@ -1,0 +1,102 @@
+package sigv4
+
+import "strings"
+
+// authorization holds the parts of an Authorization header; the strings are
+// substrings of the header, so parsing does not allocate.
+type authorization struct {
+	algorithm     string
+	credential    string
+	signedHeaders string
+	signature     string
+}
+
+// parseAuthorization splits "ALG Credential=..., SignedHeaders=..., Signature=..."
+// and returns, as msg, AWS's text for every missing parameter (empty if none
+// is missing). Parameters may be separated by commas and/or spaces; unknown
+// parameters are ignored, as AWS does.
+func parseAuthorization(h string) (a authorization, msg string) {
+	alg, rest, _ := strings.Cut(h, " ")
+	a.algorithm = alg
+	for rest != "" {
+		var part string
+		i := strings.IndexAny(rest, ", ")
+		if i < 0 {
+			part, rest = rest, ""
+		} else {
+			part, rest = rest[:i], rest[i+1:]
+		}
+		if part == "" {
+			continue
+		}
+		k, val, ok := strings.Cut(part, "=")
+		if !ok {
+			continue
+		}
+		switch k {
+		case "Credential":
+			a.credential = val
+		case "SignedHeaders":
+			a.signedHeaders = val
+		case "Signature":
+			a.signature = val
+		}
+	}
+	if a.credential == "" {
+		msg += "Authorization header requires 'Credential' parameter. "
+	}
+	if a.signature == "" {
+		msg += "Authorization header requires 'Signature' parameter. "
+	}
+	if a.signedHeaders == "" {
+		msg += "Authorization header requires 'SignedHeaders' parameter. "
+	}
+	return a, msg
+}
+
+// signsHost reports whether host is among the signed headers (in any case).
+func (a *authorization) signsHost() bool {
+	s := a.signedHeaders
+	for s != "" {
+		var name string
+		name, s, _ = strings.Cut(s, ";")
+		if strings.EqualFold(name, "host") {
+			return true
+		}
+	}
+	return false
+}
+
+// scope returns the "date/region/service/aws4_request" part of the credential.
+func (a *authorization) scope() string {
+	_, s, _ := strings.Cut(a.credential, "/")
+	return s
+}
+
+// scope is a parsed credential: AKID/date/region/service/terminator.
+type scope struct {
+	accessKeyID, date, region, service, terminator string
+}
+
+// parseScope splits a credential into its five elements. Access key IDs
+// cannot contain '/', so exactly four slashes are required.
+func parseScope(c string) (scope, bool) {
+	var p [5]string
+	for i := 0; i < 4; i++ {
+		j := strings.IndexByte(c, '/')
+		if j < 0 {
+			return scope{}, false
+		}
+		p[i], c = c[:j], c[j+1:]
+	}
+	if strings.IndexByte(c, '/') >= 0 {
+		return scope{}, false
+	}
+	p[4] = c
+	for _, e := range p {
+		if e == "" {
+			return scope{}, false
+		}
+	}
+	return scope{p[0], p[1], p[2], p[3], p[4]}, true
+}

@@ -1,0 +1,323 @@
+package sigv4
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/trentkms/trent/internal/awserr"
+)
+
+// Algorithm is the only signing algorithm Verify accepts.
+const Algorithm = "AWS4-HMAC-SHA256"
+
+// TimeFormat is the ISO-8601 basic format of X-Amz-Date.
+const TimeFormat = "20060102T150405Z"
+
+// DefaultMaxSkew is the clock skew Verify tolerates when Verifier.MaxSkew is zero.
+const DefaultMaxSkew = 5 * time.Minute
+
+// ErrUnknownAccessKey is returned (wrapped) by a CredentialSource when it has
+// no secret for an access key ID.
+var ErrUnknownAccessKey = errors.New("sigv4: unknown access key")
+
+// Messages AWS sends for authentication failures.
+const (
+	msgMissingToken     = "Missing Authentication Token"
+	msgInvalidToken     = "The security token included in the request is invalid."
+	msgExpiredToken     = "The security token included in the request is expired"
+	msgSignatureInvalid = "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details."
+	msgHostNotSigned    = "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization."
+)
+
+// Secret is what a CredentialSource knows about an access key.
+type Secret struct {
+	// Key is the secret access key. Verify never modifies it.
+	Key []byte
+	// SessionToken is non-empty for temporary credentials; the request must
+	// then carry the same value in X-Amz-Security-Token.
+	SessionToken string
+	// Expires is when temporary credentials stop working; zero means never.
+	Expires time.Time
+}
+
+// CredentialSource looks up the secret of an access key.
+type CredentialSource interface {
+	// Lookup returns the secret for accessKeyID. It returns an error wrapping
+	// ErrUnknownAccessKey if the key does not exist (or is disabled); any
+	// other error is treated as an internal failure and returned by Verify
+	// unchanged.
+	Lookup(ctx context.Context, accessKeyID string) (Secret, error)
+}
+
+// StaticCredentials is a CredentialSource backed by a fixed map from access
+// key ID to secret. It is meant for tests and single-user setups; it must not
+// be modified while in use.
+type StaticCredentials map[string]Secret
+
+// Lookup implements CredentialSource.
+func (s StaticCredentials) Lookup(_ context.Context, accessKeyID string) (Secret, error) {
+	sec, ok := s[accessKeyID]
+	if !ok {
+		return Secret{}, ErrUnknownAccessKey
+	}
+	return sec, nil
+}
+
+// Verifier checks SigV4 signatures. Its exported fields must not change after
+// the first call to Verify; Verify is safe for concurrent use.
+type Verifier struct {
+	// Source maps access key IDs to secrets. Required.
+	Source CredentialSource
+	// Region is the only region accepted in the credential scope. Required.
+	Region string
+	// Services are the accepted scope services, e.g. "kms"; the first one is
+	// named in the error message. Empty means {"kms"}.
+	Services []string
+	// MaxSkew is the tolerated difference between the request date and Now;
+	// zero means DefaultMaxSkew.
+	MaxSkew time.Duration
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+	// CacheSize bounds the derived-key cache; zero means 1024 entries.
+	CacheSize int
+
+	cache keyCache
+}
+
+// Result describes a request whose signature verified.
+type Result struct {
+	AccessKeyID  string
+	SessionToken string // empty for long-term credentials
+	Region       string
+	Service      string
+	SignedAt     time.Time
+}
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// Verify checks the signature of r, whose body the caller has already read
+// into body (r.Body is not touched). On success it returns who signed the
+// request. It returns an *awserr.Error for any failure the client caused:
+//
+//   - MissingAuthenticationTokenException: no Authorization header, or one that
+//     is not an AWS4 signature;
+//   - IncompleteSignatureException: a missing Credential, SignedHeaders or
+//     Signature parameter, a missing or malformed date, an unsupported
+//     algorithm, or a credential that is not key/date/region/service/term;
+//   - InvalidSignatureException: clock skew beyond MaxSkew, Host not signed,
+//     a wrong scope (region, service, terminator, date), a body that does not
+//     match X-Amz-Content-Sha256, or a signature mismatch;
+//   - UnrecognizedClientException: an unknown access key, or a session token
+//     that is missing, unexpected or wrong;
+//   - ExpiredTokenException: temporary credentials past their expiry.
+//
+// Errors from the CredentialSource other than ErrUnknownAccessKey are
+// returned wrapped, and must be treated as internal errors.
+func (v *Verifier) Verify(ctx context.Context, r *http.Request, body []byte) (Result, error) {
+	auth := r.Header.Get("Authorization")
+	if auth == "" || !strings.HasPrefix(auth, "AWS4-") {
+		return Result{}, awserr.New(awserr.MissingAuthenticationToken, msgMissingToken)
+	}
+	dateHdr := r.Header.Get("X-Amz-Date")
+	useDate := false
+	if dateHdr == "" {
+		dateHdr = r.Header.Get("Date")
+		useDate = true
+	}
+	a, msg := parseAuthorization(auth)
+	if dateHdr == "" {
+		msg += "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. "
+	}
+	if msg != "" {
+		return Result{}, awserr.New(awserr.IncompleteSignature, msg+"Authorization="+auth)
+	}
+
+	signedAt, ok := parseAmzDate(dateHdr)
+	if !ok && useDate {
+		if t, err := http.ParseTime(dateHdr); err == nil {
+			signedAt, ok = t.UTC(), true
+		}
+	}
+	if !ok {
+		return Result{}, awserr.Newf(awserr.IncompleteSignature, "Date must be in ISO-8601 'basic format'. Got '%s'. See http://en.wikipedia.org/wiki/ISO_8601", dateHdr)
+	}
+	var amzDate [16]byte
+	signedAt.AppendFormat(amzDate[:0], TimeFormat)
+	if err := v.checkSkew(signedAt); err != nil {
+		return Result{}, err
+	}
+	if !a.signsHost() {
+		return Result{}, awserr.New(awserr.InvalidSignature, msgHostNotSigned)
+	}
+	if a.algorithm != Algorithm {
+		return Result{}, awserr.Newf(awserr.IncompleteSignature, "Unsupported AWS 'algorithm': '%s' (only AWS4-HMAC-SHA256 for now). ", a.algorithm)
+	}
+	sc, ok := parseScope(a.credential)
+	if !ok {
+		return Result{}, awserr.Newf(awserr.IncompleteSignature, "Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, got '%s'", a.credential)
+	}
+	if err := v.checkScope(sc, string(amzDate[:])); err != nil {
+		return Result{}, err
+	}
+
+	sec, err := v.Source.Lookup(ctx, sc.accessKeyID)
+	if err != nil {
+		if errors.Is(err, ErrUnknownAccessKey) {
+			return Result{}, awserr.New(awserr.UnrecognizedClient, msgInvalidToken)
+		}
+		return Result{}, fmt.Errorf("sigv4: looking up access key: %w", err)
+	}
+
+	var bodyHash [64]byte
+	sum := sha256.Sum256(body)
+	hex.Encode(bodyHash[:], sum[:])
+	if h := r.Header.Get("X-Amz-Content-Sha256"); h != "" && h != string(bodyHash[:]) {
+		return Result{}, awserr.New(awserr.InvalidSignature, msgSignatureInvalid)
+	}
+
+	key := v.cache.signingKey(sec.Key, sc, v.cacheSize())
+	bp := bufPool.Get().(*[]byte)
+	buf := appendCanonicalRequest((*bp)[:0], r, a.signedHeaders, bodyHash[:])
+	want := signature(buf, &key, amzDate[:], a.scope())
+	*bp = buf
+	bufPool.Put(bp)
+	var wantHex [64]byte
+	hex.Encode(wantHex[:], want[:])
+	if !hmacEqualString(wantHex[:], a.signature) {
+		return Result{}, awserr.New(awserr.InvalidSignature, msgSignatureInvalid)
+	}
+
+	tok := r.Header.Get("X-Amz-Security-Token")
+	if subtle.ConstantTimeCompare([]byte(tok), []byte(sec.SessionToken)) != 1 {
+		return Result{}, awserr.New(awserr.UnrecognizedClient, msgInvalidToken)
+	}
+	if !sec.Expires.IsZero() && !v.now().Before(sec.Expires) {
+		return Result{}, awserr.New(awserr.ExpiredToken, msgExpiredToken)
+	}
+	return Result{
+		AccessKeyID:  sc.accessKeyID,
+		SessionToken: tok,
+		Region:       sc.region,
+		Service:      sc.service,
+		SignedAt:     signedAt,
+	}, nil
+}
+
+func (v *Verifier) now() time.Time {
+	if v.Now != nil {
+		return v.Now()
+	}
+	return time.Now()
+}
+
+func (v *Verifier) cacheSize() int {
+	if v.CacheSize > 0 {
+		return v.CacheSize
+	}
+	return 1024
+}
+
+func (v *Verifier) checkSkew(signedAt time.Time) error {
+	skew := v.MaxSkew
+	if skew <= 0 {
+		skew = DefaultMaxSkew
+	}
+	now := v.now().UTC().Truncate(time.Second)
+	mins := formatMinutes(skew)
+	if lo := now.Add(-skew); signedAt.Before(lo) {
+		return awserr.Newf(awserr.InvalidSignature, "Signature expired: %s is now earlier than %s (%s - %s min.)",
+			signedAt.Format(TimeFormat), lo.Format(TimeFormat), now.Format(TimeFormat), mins)
+	}
+	if hi := now.Add(skew); signedAt.After(hi) {
+		return awserr.Newf(awserr.InvalidSignature, "Signature not yet current: %s is still later than %s (%s + %s min.)",
+			signedAt.Format(TimeFormat), hi.Format(TimeFormat), now.Format(TimeFormat), mins)
+	}
+	return nil
+}
+
+func formatMinutes(d time.Duration) string {
+	if d%time.Minute == 0 {
+		return fmt.Sprint(int64(d / time.Minute))
+	}
+	return fmt.Sprint(d.Minutes())
+}
+
+// checkScope reports every wrong scope element at once, as AWS does.
+func (v *Verifier) checkScope(sc scope, amzDate string) error {
+	var msg string
+	if sc.region != v.Region {
+		msg += "Credential should be scoped to a valid region. "
+	}
+	services := v.Services
+	if len(services) == 0 {
+		services = []string{"kms"}
+	}
+	okService := false
+	for _, s := range services {
+		if sc.service == s {
+			okService = true
+			break
+		}
+	}
+	if !okService {
+		msg += "Credential should be scoped to correct service: '" + services[0] + "'. "
+	}
+	if sc.terminator != "aws4_request" {
+		msg += "Credential should be scoped with a valid terminator: 'aws4_request', not '" + sc.terminator + "'. "
+	}
+	if sc.date != amzDate[:8] {
+		msg += "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '" + sc.date + "' != '" + amzDate[:8] + "', from '" + amzDate + "'."
+	}
+	if msg != "" {
+		return awserr.New(awserr.InvalidSignature, msg)
+	}
+	return nil
+}
+
+// hmacEqualString compares a computed hex signature with the one the client
+// sent in constant time.
+func hmacEqualString(want []byte, got string) bool {
+	if len(got) != len(want) {
+		return false
+	}
+	var g [64]byte
+	copy(g[:], got)
+	return hmac.Equal(want, g[:len(got)])
+}
+
+// parseAmzDate parses YYYYMMDDTHHMMSSZ without allocating.
+func parseAmzDate(s string) (time.Time, bool) {
+	if len(s) != 16 || s[8] != 'T' || s[15] != 'Z' {
+		return time.Time{}, false
+	}
+	var n [6]int
+	pos := [6][2]int{{0, 4}, {4, 6}, {6, 8}, {9, 11}, {11, 13}, {13, 15}}
+	for i, p := range pos {
+		v := 0
+		for j := p[0]; j < p[1]; j++ {
+			c := s[j]
+			if c < '0' || c > '9' {
+				return time.Time{}, false
+			}
+			v = v*10 + int(c-'0')
+		}
+		n[i] = v
+	}
+	if n[1] < 1 || n[1] > 12 || n[2] < 1 || n[2] > 31 || n[3] > 23 || n[4] > 59 || n[5] > 59 {
+		return time.Time{}, false
+	}
+	t := time.Date(n[0], time.Month(n[1]), n[2], n[3], n[4], n[5], 0, time.UTC)
+	if t.Day() != n[2] { // e.g. Feb 30
+		return time.Time{}, false
+	}
+	return t, true
+}
