@@ -38,6 +38,7 @@ func runBench(args []string) error {
 	fs.StringVar(&cfg.KeyID, "key", "", "key ID, ARN or alias for every operation (default: create suitable keys)")
 	fs.DurationVar(&cfg.Warmup, "warmup", 0, "unmeasured load before the measured run")
 	fs.BoolVar(&cfg.Insecure, "insecure", false, "skip TLS certificate verification")
+	fs.BoolVar(&cfg.NetHTTP, "nethttp", false, "send load through net/http's client (costs the client about twice the CPU)")
 	fs.StringVar(&cfg.CAFile, "ca", "", "PEM CA bundle to verify the endpoint's certificate")
 	if err := fs.Parse(args); err != nil {
 		return err

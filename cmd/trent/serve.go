@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -28,6 +29,7 @@ func runServe(args []string) error {
 	sm2 := fs.Bool("enable-sm2", false, "serve SM2 keys outside China Regions")
 	nodeID := fs.String("node-id", "", "node name for the audit trail and leases (default node1)")
 	logLevel := fs.String("log-level", "", "debug, info, warn or error (default info)")
+	pprofAddr := fs.String("pprof", "", "serve Go profiling endpoints (net/http/pprof) on this loopback address")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -68,6 +70,11 @@ func runServe(args []string) error {
 		}
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	if os.Getenv("GOGC") == "" {
+		// Trent's heap is small and short-lived garbage dominates; trading
+		// memory for fewer collections saves about 5% CPU per request.
+		debug.SetGCPercent(400)
+	}
 	node, err := server.Start(cfg, server.Options{
 		Logger:               log,
 		AdminAccessKeyID:     os.Getenv("TRENT_ACCESS_KEY_ID"),
@@ -78,6 +85,12 @@ func runServe(args []string) error {
 		return err
 	}
 	printBanner(node)
+	if *pprofAddr != "" {
+		if err := servePprof(*pprofAddr); err != nil {
+			node.Shutdown(context.Background())
+			return err
+		}
+	}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	select {

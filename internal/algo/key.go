@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"io"
 
+	"filippo.io/mldsa"
+
 	"github.com/cloudflare/circl/kem"
 	"github.com/cloudflare/circl/kem/mlkem/mlkem1024"
 	"github.com/cloudflare/circl/kem/mlkem/mlkem512"
@@ -24,8 +26,6 @@ import (
 	gmecdh "github.com/emmansun/gmsm/ecdh"
 	"github.com/emmansun/gmsm/sm2"
 	"github.com/emmansun/gmsm/smx509"
-
-	"github.com/trentkms/trent/internal/algo/internal/fips204"
 )
 
 // Key is parsed private key material of one key version, ready for use.
@@ -42,7 +42,7 @@ type Key struct {
 	ed    ed25519.PrivateKey
 	sm2   *sm2.PrivateKey
 	sm2dh *gmecdh.PrivateKey
-	dsa   *fips204.PrivateKey
+	dsa   *mldsa.PrivateKey
 	kem   kemKey
 	mac   []byte
 }
@@ -253,14 +253,14 @@ func (k *Key) parseMLDSA(p pkcs8) error {
 	return nil
 }
 
-func newMLDSA(bits int, seed []byte) (*fips204.PrivateKey, error) {
+func newMLDSA(bits int, seed []byte) (*mldsa.PrivateKey, error) {
 	switch bits {
 	case 44:
-		return fips204.NewPrivateKey44(seed)
+		return mldsa.NewPrivateKey(mldsa.MLDSA44(), seed)
 	case 65:
-		return fips204.NewPrivateKey65(seed)
+		return mldsa.NewPrivateKey(mldsa.MLDSA65(), seed)
 	}
-	return fips204.NewPrivateKey87(seed)
+	return mldsa.NewPrivateKey(mldsa.MLDSA87(), seed)
 }
 
 // mldsaExpanded returns the FIPS 204 private key encoding derived from seed,

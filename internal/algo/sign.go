@@ -8,11 +8,13 @@ import (
 	"encoding/asn1"
 	"io"
 
+	"filippo.io/mldsa"
+	"filippo.io/mldsa/mldsacrypto"
+
 	"github.com/decred/dcrd/dcrec/secp256k1/v4"
 	secpecdsa "github.com/decred/dcrd/dcrec/secp256k1/v4/ecdsa"
 	"github.com/emmansun/gmsm/sm2"
 
-	"github.com/trentkms/trent/internal/algo/internal/fips204"
 	"github.com/trentkms/trent/internal/awserr"
 )
 
@@ -93,7 +95,7 @@ func (k *Key) prepare(alg, messageType string, msg []byte) ([]byte, error) {
 			}
 			return msg, nil
 		}
-		return sm2.CalculateSM2Hash(&k.sm2.PublicKey, msg, sm2UID)
+		return sm2CalculateHash(k, msg)
 	}
 	h := sigHash(alg)
 	switch messageType {
@@ -152,14 +154,12 @@ func (k *Key) Sign(rand io.Reader, alg, messageType string, msg []byte) ([]byte,
 	case famSM2:
 		return sm2.SignASN1(rand, k.sm2, m, nil)
 	case famMLDSA:
-		var rnd [32]byte
-		if _, err := io.ReadFull(rand, rnd[:]); err != nil {
-			return nil, err
-		}
+		// Hedged signing with the module's own randomness (FIPS 204 §3.4);
+		// rand is not used, as for RSA and ECDSA in Go's standard library.
 		if messageType == MessageExternalMu {
-			return fips204.TestingOnlySignExternalMuWithRandom(k.dsa, m, rnd[:])
+			return k.dsa.Sign(nil, m, mldsacrypto.MLDSAMu)
 		}
-		return fips204.TestingOnlySignWithRandom(k.dsa, m, "", rnd[:])
+		return k.dsa.Sign(nil, m, nil)
 	}
 	return nil, ErrKeyUsage
 }
@@ -201,10 +201,9 @@ func (k *Key) Verify(alg, messageType string, msg, sig []byte) error {
 		ok = sm2.VerifyASN1(&k.sm2.PublicKey, m, sig)
 	case famMLDSA:
 		if messageType == MessageExternalMu {
-			ok = fips204.VerifyExternalMu(k.dsa.PublicKey(), m, sig) == nil
-		} else {
-			ok = fips204.Verify(k.dsa.PublicKey(), m, sig, "") == nil
+			return errExternalMuVerify
 		}
+		ok = mldsa.Verify(k.dsa.PublicKey(), m, sig, nil) == nil
 	}
 	if !ok {
 		return errInvalidSignature
@@ -234,3 +233,9 @@ func verifySecp256k1(pub *secp256k1.PublicKey, hash, sig []byte) bool {
 func sm2CalculateHash(k *Key, msg []byte) ([]byte, error) {
 	return sm2.CalculateSM2Hash(&k.sm2.PublicKey, msg, sm2UID)
 }
+
+// errExternalMuVerify is returned by Verify for ML-DSA with MessageType
+// EXTERNAL_MU. No maintained Go ML-DSA module exposes verification from an
+// external μ yet (Go 1.27's crypto/mldsa will); until then Trent signs μ but
+// asks callers to verify such signatures locally with the public key.
+var errExternalMuVerify = awserr.New(awserr.UnsupportedOperation, "Verify with MessageType EXTERNAL_MU is not supported by this server; verify the signature with the public key from GetPublicKey.")

@@ -18,9 +18,10 @@ type Operation struct {
 	Crypto bool
 	// MaxBody is the largest request body accepted, in bytes.
 	MaxBody int64
-	// Invoke decodes body and runs the operation. It returns the output
-	// shape (encoded by the server) or an error.
-	Invoke func(ctx context.Context, s *kms.Service, body []byte) (any, error)
+	// Invoke decodes body and runs the operation. It returns the decoded
+	// input (nil if decoding failed), and the output shape (encoded by the
+	// server) or an error.
+	Invoke func(ctx context.Context, s *kms.Service, body []byte) (in, out any, err error)
 }
 
 const (
@@ -31,23 +32,23 @@ const (
 // op builds a table entry from a domain method.
 func op[I, O any](name string, readOnly, crypto bool, f func(*kms.Service, context.Context, *I) (*O, error)) *Operation {
 	return &Operation{Name: name, ReadOnly: readOnly, Crypto: crypto, MaxBody: defaultMaxBody,
-		Invoke: func(ctx context.Context, s *kms.Service, body []byte) (any, error) {
+		Invoke: func(ctx context.Context, s *kms.Service, body []byte) (any, any, error) {
 			in := new(I)
 			if err := awsjson.Decode(body, in); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			out, err := f(s, ctx, in)
 			if err != nil {
-				return nil, err
+				return in, nil, err
 			}
-			return out, nil
+			return in, out, nil
 		}}
 }
 
 func withBody(o *Operation, max int64) *Operation { o.MaxBody = max; return o }
 
 // Operations is the API table, by operation name.
-var Operations = build(coreOps, asymmetricOps)
+var Operations = build(coreOps, asymmetricOps, lifecycleOps, grantOps, keyStoreOps)
 
 func build(families ...[]*Operation) map[string]*Operation {
 	m := map[string]*Operation{}
@@ -96,4 +97,15 @@ var coreOps = []*Operation{
 }
 
 // asymmetricOps are the operations of asymmetric, HMAC and post-quantum keys.
-var asymmetricOps = []*Operation{}
+var asymmetricOps = []*Operation{
+	op("GetPublicKey", true, false, (*kms.Service).GetPublicKey),
+	op("Sign", true, true, (*kms.Service).Sign),
+	op("Verify", true, true, (*kms.Service).Verify),
+	op("GenerateMac", true, true, (*kms.Service).GenerateMac),
+	op("VerifyMac", true, true, (*kms.Service).VerifyMac),
+	op("DeriveSharedSecret", true, true, (*kms.Service).DeriveSharedSecret),
+	op("Encapsulate", true, true, (*kms.Service).Encapsulate),
+	op("Decapsulate", true, true, (*kms.Service).Decapsulate),
+	op("GenerateDataKeyPair", true, true, (*kms.Service).GenerateDataKeyPair),
+	op("GenerateDataKeyPairWithoutPlaintext", true, true, (*kms.Service).GenerateDataKeyPairWithoutPlaintext),
+}

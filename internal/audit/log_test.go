@@ -329,3 +329,27 @@ func onlySegment(t testing.TB, dir string) string {
 	}
 	return m[0]
 }
+
+// TestReopenWithEmptyCurrentSegment covers a crash between creating a new
+// segment and writing its first record: the chain continues from the last
+// record of the previous segment.
+func TestReopenWithEmptyCurrentSegment(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	l := openLog(t, testOptions(dir, "n"))
+	appendN(t, l, 4)
+	l.Close()
+	empty := filepath.Join(dir, segmentName("n", 5, time.Now()))
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l = openLog(t, testOptions(dir, "n"))
+	appendN(t, l, 2)
+	l.Close()
+	if rep := mustVerifyOK(t, dir); rep.Nodes[0].LastSeq != 6 || rep.Nodes[0].Segments != 2 {
+		t.Fatalf("LastSeq = %d, Segments = %d; want 6, 2", rep.Nodes[0].LastSeq, rep.Nodes[0].Segments)
+	}
+	if st, _ := os.Stat(empty); st.Size() == 0 {
+		t.Fatal("records were not appended to the empty current segment")
+	}
+}

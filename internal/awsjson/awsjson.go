@@ -9,9 +9,11 @@ package awsjson
 
 import (
 	"bytes"
-	"encoding/json"
+	stdjson "encoding/json"
+
 	"errors"
 	"fmt"
+	json "github.com/goccy/go-json"
 	"io"
 	"net/http"
 	"strings"
@@ -29,7 +31,7 @@ const ContentType = "application/x-amz-json-1.1"
 func ParseTarget(target, want string) (string, error) {
 	prefix, op, ok := strings.Cut(target, ".")
 	if !ok || prefix != want || op == "" {
-		return "", awserr.New(awserr.UnknownOperation, "")
+		return "", awserr.New(awserr.UnknownOperation, "The requested operation is not recognized by the service: "+target)
 	}
 	return op, nil
 }
@@ -60,9 +62,21 @@ func serializationError(err error) error {
 		}
 		return awserr.Newf(awserr.Serialization, "Unexpected value type: %s is not valid here.", te.Value)
 	}
+	var ste *stdjson.UnmarshalTypeError
+	if errors.As(err, &ste) {
+		te := ste
+		if te.Field != "" {
+			return awserr.Newf(awserr.Serialization, "Unexpected value type for member '%s': %s is not valid here.", te.Field, te.Value)
+		}
+		return awserr.Newf(awserr.Serialization, "Unexpected value type: %s is not valid here.", te.Value)
+	}
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
 		return awserr.Newf(awserr.Serialization, "Malformed JSON at offset %d.", se.Offset)
+	}
+	var sse *stdjson.SyntaxError
+	if errors.As(err, &sse) {
+		return awserr.Newf(awserr.Serialization, "Malformed JSON at offset %d.", sse.Offset)
 	}
 	if strings.Contains(err.Error(), "base64") || strings.Contains(err.Error(), "illegal") {
 		return awserr.New(awserr.Serialization, "A blob member is not valid base64.")

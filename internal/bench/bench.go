@@ -37,6 +37,9 @@ type Config struct {
 	Warmup          time.Duration // unmeasured load before the measured phase
 	Insecure        bool          // skip TLS verification
 	CAFile          string        // PEM CA bundle for TLS
+	// NetHTTP sends the load through net/http's Transport instead of raw
+	// per-worker connections: slower on the client, for comparison.
+	NetHTTP bool
 	// Progress receives one line per second while load runs; nil for none.
 	Progress io.Writer
 	// Transport, if set, carries every request through net/http with this
@@ -102,7 +105,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		tr := newTransport(cfg.Concurrency, tlsConf)
 		defer tr.CloseIdleConnections()
 		rt = tr
-		raw = &rawTarget{u: u, tlsCfg: tlsConf}
+		if !cfg.NetHTTP {
+			raw = &rawTarget{u: u, tlsCfg: tlsConf}
+		}
 	}
 	c := &client{
 		url: u.String(),

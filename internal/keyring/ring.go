@@ -149,4 +149,3 @@ func (r *Ring[V]) Len() int {
 	defer r.mu.RUnlock()
 	return len(r.entries)
 }
-

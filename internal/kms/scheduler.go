@@ -75,9 +75,19 @@ func (s *Service) RunDueJobs(ctx context.Context) (int, error) {
 }
 
 // runJob performs one job. The job record's deletion is committed with the
-// work itself, so a job that two nodes race for runs once.
+// work itself, in one atomic Apply that also checks the key's version, so a
+// job that two nodes race for runs once: the loser's Apply fails with
+// ErrConflict and changes nothing.
 func (s *Service) runJob(ctx context.Context, rec store.Record, j jobDoc) (bool, error) {
 	jobOp := store.Op{Kind: kindJob, ID: rec.ID, Delete: true, IfVersion: rec.Version}
+	if j.Action == jobPurgeImport {
+		// KeyID holds the import token ID: its wrapping key pair expired.
+		err := s.store.Apply(ctx, jobOp, store.Op{Kind: kindImportParams, ID: j.KeyID, Delete: true})
+		if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
+			return false, nil
+		}
+		return err == nil, err
+	}
 	keyRec, err := s.store.Get(ctx, kindKey, j.KeyID)
 	if errors.Is(err, store.ErrNotFound) {
 		return true, s.store.Apply(ctx, jobOp)
@@ -101,20 +111,29 @@ func (s *Service) runJob(ctx context.Context, rec store.Record, j jobDoc) (bool,
 		if err != nil {
 			return false, err
 		}
-		event = "DeleteKey"
+		event = EventDeleteKey
 	case jobRotate, jobExpire:
-		var changed bool
-		changed, event, err = s.lifecycleJob(&d, j)
+		changed, ev, retry, err := s.lifecycleJob(&d, j, s.now().UTC())
 		if err != nil {
 			return false, err
 		}
+		event = ev
 		if changed {
 			data, err := json.Marshal(&d)
 			if err != nil {
 				return false, err
 			}
 			ops = []store.Op{{Kind: kindKey, ID: d.ID, Data: data, IfVersion: keyRec.Version}}
-			ops = append(ops, s.followUpJobs(&d)...)
+			for _, op := range s.followUpJobs(&d) {
+				if op.ID != rec.ID {
+					ops = append(ops, op)
+				}
+			}
+		}
+		if retry != nil {
+			data, _ := json.Marshal(retry)
+			// A retry is only a trigger: it rereads the key when due.
+			ops = append(ops, store.Op{Kind: kindJob, ID: jobID(retry.Due, retry.Action, d.ID), Data: data})
 		}
 	}
 	if err := s.store.Apply(ctx, append(ops, jobOp)...); err != nil {
@@ -124,8 +143,16 @@ func (s *Service) runJob(ctx context.Context, rec store.Record, j jobDoc) (bool,
 		return false, err
 	}
 	s.keys.Invalidate(d.ID)
+	for _, op := range ops {
+		if op.Kind == kindAlias {
+			s.aliases.Invalidate(op.ID)
+		}
+	}
 	if event != "" && s.events != nil {
-		_ = s.events(ctx, ServiceEvent{Name: event, Account: d.Account, KeyARN: s.keyARN(d.Account, d.ID), KeyID: d.ID, Time: s.now().UTC()})
+		ev := ServiceEvent{Name: event, Account: d.Account, KeyARN: s.keyARN(d.Account, d.ID), KeyID: d.ID, Time: s.now().UTC()}
+		if err := s.events(ctx, ev); err != nil {
+			s.log.Error("record service event", "event", event, "key", ev.KeyARN, "err", err)
+		}
 	}
 	return true, nil
 }

@@ -13,6 +13,7 @@ const (
 	Deny
 )
 
+// String returns "Allow", "Deny" or "NotApplicable".
 func (d Decision) String() string {
 	switch d {
 	case Allow:

@@ -26,6 +26,7 @@ const (
 	MsgLockout              = "The new key policy will not allow you to update the key policy in the future."
 	MsgUnsupportedVersion   = "The policy document specifies an unsupported Version."
 	MsgInvalidCharacters    = "The policy document contains characters that are not allowed."
+	MsgDuplicateSid         = "Statement IDs (SID) in a single policy must be unique."
 	msgUnknownElementPrefix = "The policy document contains an unsupported element: "
 )
 
@@ -138,10 +139,17 @@ func parse(doc string, resource bool) (*Policy, error) {
 	default:
 		return nil, malformed("The Statement element must be an object or an array of objects.")
 	}
+	sids := map[string]bool{}
 	for _, r := range raws {
 		s, err := parseStatement(r, resource, p.vars)
 		if err != nil {
 			return nil, err
+		}
+		if s.Sid != "" {
+			if sids[s.Sid] {
+				return nil, malformed(MsgDuplicateSid)
+			}
+			sids[s.Sid] = true
 		}
 		p.Statements = append(p.Statements, s)
 	}

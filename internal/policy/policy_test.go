@@ -52,6 +52,7 @@ func TestParse(t *testing.T) {
 		{name: "fail/bad-number", doc: doc(`{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*","Condition":{"NumericEquals":{"a":"x"}}}`), wantMsg: "The policy document contains a condition value that is not valid for its operator."},
 		{name: "fail/bad-cidr", doc: doc(`{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*","Condition":{"IpAddress":{"a":"10.0.0.0/40"}}}`), wantMsg: "The policy document contains a condition value that is not valid for its operator."},
 		{name: "fail/condition-object-value", doc: doc(`{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*","Condition":{"StringEquals":{"a":{"b":"c"}}}}`), wantMsg: "Condition values must be strings, numbers or booleans, or a non-empty array of them."},
+		{name: "fail/duplicate-sid", doc: doc(stRootA, stRootA), wantMsg: MsgDuplicateSid},
 		{name: "fail/control-character", doc: doc(stRootA) + "\x01", wantMsg: MsgInvalidCharacters},
 		{name: "fail/non-latin1", doc: `{"Version":"2012-10-17","Id":"ключ","Statement":` + stRootA + `}`, wantMsg: MsgInvalidCharacters},
 	}
@@ -277,5 +278,32 @@ func TestCrossAccountAndIAMOnlyTables(t *testing.T) {
 	}
 	if !IAMOnly("kms:CreateKey") || !IAMOnly("kms:GenerateRandom") || IAMOnly("kms:Encrypt") {
 		t.Error("IAMOnly table wrong")
+	}
+}
+
+func TestCacheConcurrent(t *testing.T) {
+	t.Parallel()
+	c := NewCache(4)
+	docs := []string{defaultKP, doc(stAliceUse), doc(stAllowAll), doc(stRootA, stCrossB), doc(stCrossBAll), doc(stRootA, stAliceUse)}
+	done := make(chan bool)
+	for g := 0; g < 4; g++ {
+		go func(g int) {
+			ok := true
+			for i := 0; i < 200; i++ {
+				p, err := c.Parse(docs[(g+i)%len(docs)])
+				if err != nil || p.Evaluate(&Request{Action: "kms:Encrypt", Resource: keyARN, Principal: rootB}, true) == Deny {
+					ok = false
+				}
+			}
+			done <- ok
+		}(g)
+	}
+	for g := 0; g < 4; g++ {
+		if !<-done {
+			t.Error("concurrent Parse/Evaluate failed")
+		}
+	}
+	if c.Len() > 4 {
+		t.Errorf("Len = %d exceeds bound 4", c.Len())
 	}
 }

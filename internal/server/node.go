@@ -230,8 +230,8 @@ func (n *Node) serviceEvent(ctx context.Context, ev kms.ServiceEvent) error {
 		EventSource:  "kms.amazonaws.com", EventName: ev.Name, AWSRegion: n.Config.Region,
 		SourceIPAddress: "kms.amazonaws.com", UserAgent: "kms.amazonaws.com",
 		RequestParameters: nil, EventID: audit.NewEventID(), ReadOnly: false,
-		Resources:           []audit.Resource{{AccountID: ev.Account, Type: "AWS::KMS::Key", ARN: ev.KeyARN}},
-		EventType:           "AwsServiceEvent", ManagementEvent: true, RecipientAccountID: ev.Account,
+		Resources: []audit.Resource{{AccountID: ev.Account, Type: "AWS::KMS::Key", ARN: ev.KeyARN}},
+		EventType: "AwsServiceEvent", ManagementEvent: true, RecipientAccountID: ev.Account,
 		ServiceEventDetails: map[string]any{"keyId": ev.KeyID}, EventCategory: "Management",
 	})
 }

@@ -137,7 +137,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.Method != http.MethodPost {
-		awsjson.WriteError(w, awserr.New(awserr.UnknownOperation, ""))
+		awsjson.WriteError(w, awserr.New(awserr.UnknownOperation, "Requests must be POST with an X-Amz-Target header."))
 		return
 	}
 	s.serveKMS(w, r, reqID, target)
@@ -168,6 +168,7 @@ type call struct {
 	caller *kms.Caller
 	akid   string
 	body   []byte
+	in     any
 	out    any
 	err    *awserr.Error
 	trace  kms.Trace
@@ -201,7 +202,7 @@ func (s *Server) resolve(target string) (string, *awserr.Error) {
 		return "", awserr.As(err)
 	}
 	if api.Operations[name] == nil {
-		return name, awserr.New(awserr.UnknownOperation, "")
+		return name, awserr.Newf(awserr.UnknownOperation, "The operation %s is not supported by this service.", name)
 	}
 	return name, nil
 }
@@ -233,7 +234,8 @@ func (s *Server) handle(r *http.Request, c *call) *awserr.Error {
 	caller.UserAgent = r.UserAgent()
 	c.caller = caller
 	ctx = kms.WithTrace(kms.WithCaller(ctx, caller), &c.trace)
-	out, err := c.op.Invoke(ctx, s.cfg.Service, body)
+	in, out, err := c.op.Invoke(ctx, s.cfg.Service, body)
+	c.in = in
 	if err != nil {
 		return s.clientError(c.reqID, err)
 	}

@@ -96,12 +96,17 @@ type Store interface {
 
 	// List returns the records of kind whose ID starts with prefix and sorts
 	// strictly after `after` (byte order), in ascending ID order, at most
-	// limit of them (limit <= 0 means all). An empty prefix matches all.
+	// limit of them (limit <= 0 means all). An empty prefix matches all; an
+	// empty after starts from the beginning.
 	List(ctx context.Context, kind, prefix, after string, limit int) ([]Record, error)
 
 	// Apply commits ops atomically and durably. It returns ErrExists or
 	// ErrConflict (wrapped) if a precondition fails, in which case nothing was
-	// written. Two ops in one batch must not name the same record.
+	// written. Two ops in one batch must not name the same record, and an op
+	// must not set both Create and IfVersion. When Apply fails with
+	// ErrUnavailable or a context error, the outcome is unknown (the commit
+	// may have happened), as with any remote database. Deleting a missing
+	// record adds nothing to the change feed.
 	Apply(ctx context.Context, ops ...Op) error
 
 	// Changes returns up to limit changes with Seq > since, in Seq order.
@@ -120,14 +125,16 @@ type Store interface {
 	// ReleaseLease gives up the lease if holder holds it.
 	ReleaseLease(ctx context.Context, name, holder string) error
 
-	// Close releases the backend's resources.
+	// Close releases the backend's resources. It may be called more than once.
 	Close() error
 }
 
 // Notifier is an optional capability of a Store that can push a signal when
 // another node commits a change (PostgreSQL LISTEN/NOTIFY). The channel
 // receives a value after one or more changes; the receiver then reads
-// Changes. A Store without it is polled.
+// Changes. A notification can be lost (a node can die between its commit
+// and its NOTIFY), so a Notifier shortens the feed's delay but does not
+// replace slow polling.
 type Notifier interface {
 	Notify() <-chan struct{}
 }

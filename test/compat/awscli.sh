@@ -125,9 +125,9 @@ signverify() { # SPEC ALG
 		fail "verify $spec $alg: got '$ok' $(oneline <"$T/err")"
 		return
 	fi
-	if q SignatureValid verify --key-id "$kid" --message "fileb://$T/bad" --message-type RAW \
-		--signing-algorithm "$alg" --signature "fileb://$T/sig" >/dev/null; then
-		fail "verify $spec $alg accepted a tampered message"
+	if ok="$(q SignatureValid verify --key-id "$kid" --message "fileb://$T/bad" --message-type RAW \
+		--signing-algorithm "$alg" --signature "fileb://$T/sig")"; then
+		fail "verify $spec $alg of a tampered message returned SignatureValid=$ok, want KMSInvalidSignatureException"
 	elif grep -q KMSInvalidSignatureException "$T/err"; then
 		pass "sign/verify $spec $alg; tampered message gives KMSInvalidSignatureException"
 	else

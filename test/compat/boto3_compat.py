@@ -10,6 +10,7 @@ ignores AWS_ENDPOINT_URL_KMS and would otherwise reach the real AWS.
 
 import base64
 import os
+import re
 import sys
 import traceback
 import uuid
@@ -139,7 +140,7 @@ def _():
 
 @check("create_alias, encrypt by alias name and alias ARN, list_aliases")
 def _():
-    alias = "alias/compat-%s-%s" % (LABEL, uuid.uuid4().hex[:8])
+    alias = "alias/compat-%s-%s" % (re.sub(r"[^a-zA-Z0-9_-]", "-", LABEL), uuid.uuid4().hex[:8])
     kms.create_alias(AliasName=alias, TargetKeyId=ARN)
     ct = kms.encrypt(KeyId=alias, Plaintext=b"by alias")
     assert ct["KeyId"] == ARN, ct["KeyId"]
@@ -251,7 +252,7 @@ def _():
 def _():
     kid = kms.create_key()["KeyMetadata"]["KeyId"]
     out = kms.schedule_key_deletion(KeyId=kid, PendingWindowInDays=7)
-    assert out.get("KeyState") == "PendingDeletion", "response lacks KeyState=PendingDeletion: %r" % out
+    assert out.get("KeyState") == "PendingDeletion", "ScheduleKeyDeletion response KeyState=%r" % out.get("KeyState")
     expect_error(lambda: kms.encrypt(KeyId=kid, Plaintext=b"x"), "KMSInvalidStateException")
     kms.cancel_key_deletion(KeyId=kid)
 

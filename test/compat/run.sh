@@ -74,6 +74,8 @@ if [ -z "$INSIDE" ]; then
 			exit $?
 		fi
 		echo "run.sh: network namespaces unavailable (not root?); running on plain loopback with explicit endpoints"
+	elif [ "$MODE" != env ]; then
+		echo "run.sh: --no-netns: running on plain loopback with explicit endpoints"
 	fi
 	OWNWORK=1
 fi

@@ -75,5 +75,5 @@ if sops rotate -i --encryption-context 'purpose:compat,client:sops' --add-kms "$
 	sops decrypt "$T/enc.yaml" >"$T/dec3.yaml" 2>>"$T/err" && cmp -s "$T/secrets.yaml" "$T/dec3.yaml"; then
 	pass "rotate --add-kms/--rm-kms moves the file to a second key"
 else
-	fail "key change: $(oneline <"$T/err")"
+	fail "key change: $(oneline <"$T/err") (file names: $(grep -o 'arn: .*' "$T/enc.yaml" | oneline))"
 fi

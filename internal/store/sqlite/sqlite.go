@@ -196,8 +196,12 @@ func (s *Store) List(ctx context.Context, kind, prefix, after string, limit int)
 	if s.closed() {
 		return nil, ErrClosed
 	}
-	q := `SELECT id, version, data FROM records WHERE kind = ? AND id > ? AND id >= ?`
-	args := []any{[]byte(kind), []byte(after), []byte(prefix)}
+	q := `SELECT id, version, data FROM records WHERE kind = ? AND id >= ?`
+	args := []any{[]byte(kind), []byte(prefix)}
+	if after != "" { // "" means from the start, so an empty ID is listed
+		q += ` AND id > ?`
+		args = append(args, []byte(after))
+	}
 	if end := prefixEnd(prefix); end != nil {
 		q += ` AND id < ?`
 		args = append(args, end)

@@ -92,11 +92,14 @@ func TestOpen(t *testing.T) {
 			}
 			if err == nil {
 				var mode string
-				if err := s.wdb.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
+				if err := s.rdb.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
 					t.Fatalf("journal_mode = %q, %v; want wal", mode, err)
 				}
 				var sync int
-				if err := s.wdb.QueryRow(`PRAGMA synchronous`).Scan(&sync); err != nil || sync != 2 {
+				err := s.submit(context.Background(), func(w *writer) error {
+					return w.conn.QueryRowContext(context.Background(), `PRAGMA synchronous`).Scan(&sync)
+				})
+				if err != nil || sync != 2 {
 					t.Fatalf("synchronous = %d, %v; want 2 (FULL)", sync, err)
 				}
 			}

@@ -14,6 +14,10 @@
 // durability across Close and reopen, large documents and context
 // cancellation. Sub-tests are named ok/... and fail/....
 //
+// Two points the store contract leaves open are pinned here: List with
+// after == "" lists from the start (so a record with the empty ID is
+// listed), and a Delete of a missing record adds no change to the feed.
+//
 // The suite closes every store it is given (once); the Opener owns the
 // database itself and removes it in a t.Cleanup of its own.
 package storetest

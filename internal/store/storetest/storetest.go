@@ -166,10 +166,10 @@ func testList(t *testing.T, open Opener) {
 	mustApply(t, s, ops...)
 
 	tests := []struct {
-		name                 string
+		name                string
 		kind, prefix, after string
-		limit                int
-		want                 []string
+		limit               int
+		want                []string
 	}{
 		{"ok/all", "key", "", "", 0, []string{"", "a", "a\x00", "ab", "abc", "ac", "b", "b\xff", "c", "\xff", "\xff\x00", "\xff\xff"}},
 		{"ok/negative-limit", "key", "", "", -1, []string{"", "a", "a\x00", "ab", "abc", "ac", "b", "b\xff", "c", "\xff", "\xff\x00", "\xff\xff"}},

@@ -6,12 +6,8 @@ import (
 	"github.com/trentkms/trent/internal/awserr"
 )
 
-// grantAllows reports whether a grant on lk authorizes action. Grants are
-// not implemented yet.
-func (s *Service) grantAllows(ctx context.Context, lk *loadedKey, action string, conds map[string][]string, tokens []string) (bool, error) {
-	return false, nil
-}
-
+// createInCustomKeyStore creates the backing key of a new KMS key in its
+// custom key store. (Custom key stores are being built.)
 func (s *Service) createInCustomKeyStore(ctx context.Context, d *keyDoc, in *CreateKeyInput) error {
 	id := ""
 	if in.CustomKeyStoreID != nil {
@@ -20,6 +16,7 @@ func (s *Service) createInCustomKeyStore(ctx context.Context, d *keyDoc, in *Cre
 	return awserr.Newf(awserr.CustomKeyStoreNotFound, "Custom key store %s does not exist.", id)
 }
 
+// generateRandomInStore implements GenerateRandom with a CustomKeyStoreId.
 func (s *Service) generateRandomInStore(ctx context.Context, id string, n int) (*GenerateRandomOutput, error) {
 	return nil, awserr.Newf(awserr.CustomKeyStoreNotFound, "Custom key store %s does not exist.", id)
 }

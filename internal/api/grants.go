@@ -1,0 +1,4 @@
+package api
+
+// grantOps are the grant operations.
+var grantOps = []*Operation{}

@@ -1,0 +1,4 @@
+package api
+
+// keyStoreOps are the custom key store operations.
+var keyStoreOps = []*Operation{}

@@ -1,0 +1,48 @@
+// Package audit keeps Trent's audit trail: one record for every API call
+// (successful, failed or denied) and every scheduled action, shaped like an
+// AWS CloudTrail event for KMS, durable before the call is answered, and
+// tamper-evident.
+//
+// # Durability
+//
+// Log.Append returns nil only after the record has been written and
+// fdatasync'ed. One writer goroutine batches every record that arrived while
+// the previous fsync ran (group commit), so many concurrent calls share one
+// fsync. If a write or sync fails, Append returns an error and the server
+// must fail the call (fail closed); a failed fsync makes the Log unusable
+// (ErrFailed), because the kernel may have dropped the dirty pages. A
+// record is never acknowledged before it is durable; a record may be
+// durable although its call failed (the process died, or the context
+// ended, between the write and the answer).
+//
+// # Layout and tamper evidence
+//
+// A trail directory holds, per node, segment files of JSON lines, a digest
+// file and the digest public key(s); see docs/audit.md. Each line is
+//
+//	{"seq":N,"prev":"<hex>","hash":"<hex>","event":{...}}
+//
+// where hash = SHA-256(prev ‖ uint64be(N) ‖ event bytes) and the first
+// record's prev is SHA-256("trent-audit-v1\x00" ‖ node). The line must be
+// byte-for-byte that layout, so any modified byte is detected. Sequence
+// numbers are contiguous across segments of a node. Every DigestInterval, at
+// rotation, at retention and at Close, the Log appends to the digest file an
+// Ed25519-signed Digest naming the last sequence number and hash, chained to
+// the previous digest. Verify reports the first record modified, removed,
+// inserted, reordered or truncated, and gaps, forgeries and breaks in the
+// digest chain. Records after the last digest are protected by the hash
+// chain only: whoever can write the files can cut them off undetected.
+//
+// # Invariants
+//
+//   - Only the writer goroutine writes files; Open takes an exclusive flock
+//     per node, so one process writes one node's trail.
+//   - Records never hold plaintext, ciphertext, key material, signatures,
+//     MACs or secrets: callers build requestParameters with SafeParameters.
+//     Nothing in this package logs event contents.
+//   - Open cuts only a torn tail (an unterminated last line, or NUL-filled
+//     lines) left by a crash; it never removes a complete line, and it
+//     refuses a trail that ends before what its own digests cover.
+//   - Retention deletes whole segments only after writing a signed
+//     retention digest, so Verify can tell retention from removal.
+package audit

@@ -1,0 +1,343 @@
+package kms
+
+import (
+	"context"
+	"slices"
+
+	"github.com/trentkms/trent/internal/algo"
+	"github.com/trentkms/trent/internal/awserr"
+)
+
+// usableAsymmetric resolves a key for an asymmetric operation, checks its
+// usage, authorizes action and checks its state.
+func (s *Service) usableAsymmetric(ctx context.Context, ref *string, kind refKind, usage, op string, conds map[string][]string, tokens []string) (*loadedKey, *algo.Key, error) {
+	lk, err := s.resolveKey(ctx, ref, kind, "keyId")
+	if err != nil {
+		return nil, nil, err
+	}
+	if lk.doc.Usage != usage {
+		return nil, nil, invalidUsage(lk, op)
+	}
+	if c := requestAliasCond(ref); c != nil {
+		if conds == nil {
+			conds = c
+		} else {
+			for k, v := range c {
+				conds[k] = v
+			}
+		}
+	}
+	if err := s.authorizeKey(ctx, lk, "kms:"+op, conds, tokens); err != nil {
+		return nil, nil, err
+	}
+	if err := requireUsable(lk); err != nil {
+		return nil, nil, err
+	}
+	if lk.doc.Spec == symmetricDefault {
+		return nil, nil, invalidUsage(lk, op)
+	}
+	k, err := s.asymKey(lk)
+	if err != nil {
+		return nil, nil, err
+	}
+	return lk, k, nil
+}
+
+// GetPublicKey implements the GetPublicKey operation.
+func (s *Service) GetPublicKey(ctx context.Context, in *KeyIDInput) (*GetPublicKeyOutput, error) {
+	var v validator
+	v.grantTokens(in.GrantTokens)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	lk, err := s.resolveKey(ctx, in.KeyID, refAliasOK, "keyId")
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorizeKey(ctx, lk, "kms:GetPublicKey", requestAliasCond(in.KeyID), in.GrantTokens); err != nil {
+		return nil, err
+	}
+	if err := requireUsable(lk); err != nil {
+		return nil, err
+	}
+	spec, ok := algo.LookupSpec(lk.doc.Spec)
+	if !ok || !spec.Asymmetric() {
+		return nil, awserr.Newf(awserr.UnsupportedOperation, "%s key spec is %s which is not valid for GetPublicKey.", lk.arn, lk.doc.Spec)
+	}
+	k, err := s.asymKey(lk)
+	if err != nil {
+		return nil, err
+	}
+	pub, err := k.PublicKeyDER()
+	if err != nil {
+		return nil, err
+	}
+	out := &GetPublicKeyOutput{KeyID: lk.arn, PublicKey: pub, KeySpec: lk.doc.Spec, KeyUsage: lk.doc.Usage}
+	if slices.Contains(enumCMKSpec, lk.doc.Spec) {
+		out.CustomerMasterKeySpec = lk.doc.Spec
+	}
+	out.EncryptionAlgorithms, out.SigningAlgorithms, _, out.KeyAgreementAlgorithms, out.EncapsulationAlgorithms = algorithmsFor(lk.doc.Spec, lk.doc.Usage)
+	return out, nil
+}
+
+func validateSign(v *validator, msg []byte, msgType, alg *string) {
+	v.required(msg != nil, "message")
+	v.blobLen(msg, msg != nil, "message", 1, 4096)
+	v.required(alg != nil, "signingAlgorithm")
+	v.enum(alg, "signingAlgorithm", enumSigningAlg)
+	v.enum(msgType, "messageType", enumMessageType)
+}
+
+func messageType(t *string) string {
+	if t == nil {
+		return "RAW"
+	}
+	return *t
+}
+
+// Sign implements the Sign operation.
+func (s *Service) Sign(ctx context.Context, in *SignInput) (*SignOutput, error) {
+	var v validator
+	validateSign(&v, in.Message, in.MessageType, in.SigningAlgorithm)
+	v.grantTokens(in.GrantTokens)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	mt := messageType(in.MessageType)
+	conds := map[string][]string{"kms:signingalgorithm": {*in.SigningAlgorithm}, "kms:messagetype": {mt}}
+	lk, k, err := s.usableAsymmetric(ctx, in.KeyID, refAliasOK, "SIGN_VERIFY", "Sign", conds, in.GrantTokens)
+	if err != nil {
+		return nil, err
+	}
+	if isTrue(in.DryRun) {
+		return nil, dryRun()
+	}
+	sig, err := k.Sign(s.rand, *in.SigningAlgorithm, mt, in.Message)
+	if err != nil {
+		return nil, algoErr(lk, "Sign", err)
+	}
+	return &SignOutput{KeyID: lk.arn, Signature: sig, SigningAlgorithm: *in.SigningAlgorithm}, nil
+}
+
+// Verify implements the Verify operation. An invalid signature is
+// KMSInvalidSignatureException, never SignatureValid false.
+func (s *Service) Verify(ctx context.Context, in *VerifyInput) (*VerifyOutput, error) {
+	var v validator
+	validateSign(&v, in.Message, in.MessageType, in.SigningAlgorithm)
+	v.required(in.Signature != nil, "signature")
+	v.blobLen(in.Signature, in.Signature != nil, "signature", 1, 6144)
+	v.grantTokens(in.GrantTokens)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	mt := messageType(in.MessageType)
+	conds := map[string][]string{"kms:signingalgorithm": {*in.SigningAlgorithm}, "kms:messagetype": {mt}}
+	lk, k, err := s.usableAsymmetric(ctx, in.KeyID, refAliasOK, "SIGN_VERIFY", "Verify", conds, in.GrantTokens)
+	if err != nil {
+		return nil, err
+	}
+	if isTrue(in.DryRun) {
+		return nil, dryRun()
+	}
+	if err := k.Verify(*in.SigningAlgorithm, mt, in.Message, in.Signature); err != nil {
+		return nil, algoErr(lk, "Verify", err)
+	}
+	return &VerifyOutput{KeyID: lk.arn, SignatureValid: true, SigningAlgorithm: *in.SigningAlgorithm}, nil
+}
+
+func validateMac(v *validator, msg []byte, alg *string) {
+	v.required(msg != nil, "message")
+	v.blobLen(msg, msg != nil, "message", 1, 4096)
+	v.required(alg != nil, "macAlgorithm")
+	v.enum(alg, "macAlgorithm", enumMacAlg)
+}
+
+// GenerateMac implements the GenerateMac operation.
+func (s *Service) GenerateMac(ctx context.Context, in *GenerateMacInput) (*GenerateMacOutput, error) {
+	var v validator
+	validateMac(&v, in.Message, in.MacAlgorithm)
+	v.grantTokens(in.GrantTokens)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	conds := map[string][]string{"kms:macalgorithm": {*in.MacAlgorithm}}
+	lk, k, err := s.usableAsymmetric(ctx, in.KeyID, refKeyOnly, "GENERATE_VERIFY_MAC", "GenerateMac", conds, in.GrantTokens)
+	if err != nil {
+		return nil, err
+	}
+	if isTrue(in.DryRun) {
+		return nil, dryRun()
+	}
+	mac, err := k.MAC(*in.MacAlgorithm, in.Message)
+	if err != nil {
+		return nil, algoErr(lk, "GenerateMac", err)
+	}
+	return &GenerateMacOutput{Mac: mac, MacAlgorithm: *in.MacAlgorithm, KeyID: lk.arn}, nil
+}
+
+// VerifyMac implements the VerifyMac operation.
+func (s *Service) VerifyMac(ctx context.Context, in *VerifyMacInput) (*VerifyMacOutput, error) {
+	var v validator
+	validateMac(&v, in.Message, in.MacAlgorithm)
+	v.required(in.Mac != nil, "mac")
+	v.blobLen(in.Mac, in.Mac != nil, "mac", 1, 6144)
+	v.grantTokens(in.GrantTokens)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	conds := map[string][]string{"kms:macalgorithm": {*in.MacAlgorithm}}
+	lk, k, err := s.usableAsymmetric(ctx, in.KeyID, refKeyOnly, "GENERATE_VERIFY_MAC", "VerifyMac", conds, in.GrantTokens)
+	if err != nil {
+		return nil, err
+	}
+	if isTrue(in.DryRun) {
+		return nil, dryRun()
+	}
+	if err := k.VerifyMAC(*in.MacAlgorithm, in.Message, in.Mac); err != nil {
+		return nil, algoErr(lk, "VerifyMac", err)
+	}
+	return &VerifyMacOutput{KeyID: lk.arn, MacValid: true, MacAlgorithm: *in.MacAlgorithm}, nil
+}
+
+// DeriveSharedSecret implements the DeriveSharedSecret operation.
+func (s *Service) DeriveSharedSecret(ctx context.Context, in *DeriveSharedSecretInput) (*DeriveSharedSecretOutput, error) {
+	var v validator
+	v.required(in.KeyAgreementAlgorithm != nil, "keyAgreementAlgorithm")
+	v.enum(in.KeyAgreementAlgorithm, "keyAgreementAlgorithm", enumAgreeAlg)
+	v.required(in.PublicKey != nil, "publicKey")
+	v.blobLen(in.PublicKey, in.PublicKey != nil, "publicKey", 1, 8192)
+	v.grantTokens(in.GrantTokens)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	if err := rejectRecipient(in.Recipient); err != nil {
+		return nil, err
+	}
+	conds := map[string][]string{"kms:keyagreementalgorithm": {*in.KeyAgreementAlgorithm}}
+	lk, k, err := s.usableAsymmetric(ctx, in.KeyID, refAliasOK, "KEY_AGREEMENT", "DeriveSharedSecret", conds, in.GrantTokens)
+	if err != nil {
+		return nil, err
+	}
+	if isTrue(in.DryRun) {
+		return nil, dryRun()
+	}
+	secret, err := k.DeriveSharedSecret(in.PublicKey)
+	if err != nil {
+		return nil, algoErr(lk, "DeriveSharedSecret", err)
+	}
+	return &DeriveSharedSecretOutput{KeyID: lk.arn, SharedSecret: secret, KeyAgreementAlgorithm: "ECDH", KeyOrigin: lk.doc.Origin}, nil
+}
+
+// Encapsulate implements the Encapsulate operation (ML-KEM).
+func (s *Service) Encapsulate(ctx context.Context, in *EncapsulateInput) (*EncapsulateOutput, error) {
+	var v validator
+	v.required(in.EncapsulationAlgorithm != nil, "encapsulationAlgorithm")
+	v.enum(in.EncapsulationAlgorithm, "encapsulationAlgorithm", enumEncapAlg)
+	v.grantTokens(in.GrantTokens)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	lk, k, err := s.usableAsymmetric(ctx, in.KeyID, refAliasOK, "ENCAPSULATE_DECAPSULATE", "Encapsulate", nil, in.GrantTokens)
+	if err != nil {
+		return nil, err
+	}
+	if isTrue(in.DryRun) {
+		return nil, dryRun()
+	}
+	ss, ct, err := k.Encapsulate(s.rand)
+	if err != nil {
+		return nil, algoErr(lk, "Encapsulate", err)
+	}
+	return &EncapsulateOutput{KeyID: lk.arn, SharedSecret: ss, SharedSecretCiphertextBlob: ct, EncapsulationAlgorithm: "ML_KEM"}, nil
+}
+
+// Decapsulate implements the Decapsulate operation (ML-KEM).
+func (s *Service) Decapsulate(ctx context.Context, in *DecapsulateInput) (*DecapsulateOutput, error) {
+	var v validator
+	v.required(in.SharedSecretCiphertextBlob != nil, "sharedSecretCiphertextBlob")
+	v.blobLen(in.SharedSecretCiphertextBlob, in.SharedSecretCiphertextBlob != nil, "sharedSecretCiphertextBlob", 1, 6144)
+	v.required(in.EncapsulationAlgorithm != nil, "encapsulationAlgorithm")
+	v.enum(in.EncapsulationAlgorithm, "encapsulationAlgorithm", enumEncapAlg)
+	v.grantTokens(in.GrantTokens)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	lk, k, err := s.usableAsymmetric(ctx, in.KeyID, refAliasOK, "ENCAPSULATE_DECAPSULATE", "Decapsulate", nil, in.GrantTokens)
+	if err != nil {
+		return nil, err
+	}
+	if isTrue(in.DryRun) {
+		return nil, dryRun()
+	}
+	ss, err := k.Decapsulate(in.SharedSecretCiphertextBlob)
+	if err != nil {
+		return nil, algoErr(lk, "Decapsulate", err)
+	}
+	return &DecapsulateOutput{KeyID: lk.arn, SharedSecret: ss, EncapsulationAlgorithm: "ML_KEM"}, nil
+}
+
+// generateDataKeyPair implements GenerateDataKeyPair(WithoutPlaintext): a
+// fresh key pair whose PKCS#8 private key is encrypted under a symmetric
+// KMS key exactly like a data key.
+func (s *Service) generateDataKeyPair(ctx context.Context, in *GenerateDataKeyPairInput, withPlaintext bool, op string) (*GenerateDataKeyPairOutput, error) {
+	var v validator
+	v.required(in.KeyPairSpec != nil, "keyPairSpec")
+	v.enum(in.KeyPairSpec, "keyPairSpec", enumKeyPairSpec)
+	v.grantTokens(in.GrantTokens)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	if err := rejectRecipient(in.Recipient); err != nil {
+		return nil, err
+	}
+	if *in.KeyPairSpec == "SM2" && !s.enableSM2 {
+		return nil, awserr.New(awserr.Validation, "KeyPairSpec SM2 is supported only in China Regions. Start Trent with --enable-sm2 to serve it elsewhere.")
+	}
+	lk, err := s.resolveKey(ctx, in.KeyID, refAliasOK, "keyId")
+	if err != nil {
+		return nil, err
+	}
+	if lk.doc.Usage != "ENCRYPT_DECRYPT" {
+		return nil, invalidUsage(lk, op)
+	}
+	conds := encryptionConditions(in.KeyID, symmetricDefault, in.EncryptionContext)
+	conds["kms:datakeypairspec"] = []string{*in.KeyPairSpec}
+	if err := s.authorizeKey(ctx, lk, "kms:"+op, conds, in.GrantTokens); err != nil {
+		return nil, err
+	}
+	if err := requireUsable(lk); err != nil {
+		return nil, err
+	}
+	if lk.doc.Spec != symmetricDefault {
+		return nil, awserr.Newf(awserr.InvalidKeyUsage, "%s key spec is %s which is not valid for %s.", lk.arn, lk.doc.Spec, op)
+	}
+	if isTrue(in.DryRun) {
+		return nil, dryRun()
+	}
+	priv, pub, err := algo.GenerateDataKeyPair(s.rand, *in.KeyPairSpec)
+	if err != nil {
+		return nil, err
+	}
+	blob, err := s.sealSymmetric(lk, priv, in.EncryptionContext)
+	if err != nil {
+		clear(priv)
+		return nil, err
+	}
+	out := &GenerateDataKeyPairOutput{PrivateKeyCiphertextBlob: blob, PublicKey: pub, KeyID: lk.arn, KeyPairSpec: *in.KeyPairSpec, KeyMaterialID: lk.current}
+	if withPlaintext {
+		out.PrivateKeyPlaintext = priv
+	} else {
+		clear(priv)
+	}
+	return out, nil
+}
+
+// GenerateDataKeyPair implements the GenerateDataKeyPair operation.
+func (s *Service) GenerateDataKeyPair(ctx context.Context, in *GenerateDataKeyPairInput) (*GenerateDataKeyPairOutput, error) {
+	return s.generateDataKeyPair(ctx, in, true, "GenerateDataKeyPair")
+}
+
+// GenerateDataKeyPairWithoutPlaintext implements the GenerateDataKeyPairWithoutPlaintext operation.
+func (s *Service) GenerateDataKeyPairWithoutPlaintext(ctx context.Context, in *GenerateDataKeyPairInput) (*GenerateDataKeyPairOutput, error) {
+	return s.generateDataKeyPair(ctx, in, false, "GenerateDataKeyPairWithoutPlaintext")
+}

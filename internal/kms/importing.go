@@ -1,0 +1,709 @@
+package kms
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rsa"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/subtle"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/emmansun/gmsm/sm2"
+	"github.com/emmansun/gmsm/smx509"
+
+	"github.com/trentkms/trent/internal/algo"
+	"github.com/trentkms/trent/internal/awserr"
+	"github.com/trentkms/trent/internal/store"
+)
+
+// Record kind and job action of import parameters.
+const (
+	// kindImportParams records hold one GetParametersForImport answer: the
+	// wrapping private key, sealed by the root key, and what it is bound
+	// to. The record ID is the import token's ID (32 lowercase hex).
+	kindImportParams = "importparams"
+	// jobPurgeImport deletes an importparams record when its token
+	// expires; the job's KeyID field holds the token ID.
+	jobPurgeImport = "purgeimport"
+)
+
+// Import limits.
+const (
+	importTokenValidity = 24 * time.Hour
+	maxValidToAhead     = 365 * day
+	importTokenVersion  = 0x01
+	importTokenIDLen    = 16
+)
+
+// Wrapping algorithms (AlgorithmSpec) and wrapping key specs, in AWS's order.
+var (
+	enumWrappingAlg     = []string{"RSAES_PKCS1_V1_5", "RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256", "RSA_AES_KEY_WRAP_SHA_1", "RSA_AES_KEY_WRAP_SHA_256", "SM2PKE"}
+	enumWrappingKeySpec = []string{"RSA_2048", "RSA_3072", "RSA_4096", "SM2"}
+	enumExpirationModel = []string{expirationExpires, expirationDoesNotExpire}
+	enumImportType      = []string{importNew, importExisting}
+)
+
+// Import types (ImportType enum).
+const (
+	importNew      = "NEW_KEY_MATERIAL"
+	importExisting = "EXISTING_KEY_MATERIAL"
+)
+
+var (
+	materialDescPattern = regexp.MustCompile(`^[a-zA-Z0-9:/_\s.-]+$`)
+	materialIDPattern   = regexp.MustCompile(`^[a-f0-9]+$`)
+)
+
+// GetParametersForImportInput is GetParametersForImport's request.
+type GetParametersForImportInput struct {
+	KeyID             *string `json:"KeyId"`
+	WrappingAlgorithm *string `json:"WrappingAlgorithm"`
+	WrappingKeySpec   *string `json:"WrappingKeySpec"`
+}
+
+// GetParametersForImportOutput is GetParametersForImport's response.
+type GetParametersForImportOutput struct {
+	KeyID             string     `json:"KeyId"`
+	ImportToken       []byte     `json:"ImportToken"`
+	PublicKey         []byte     `json:"PublicKey"`
+	ParametersValidTo *Timestamp `json:"ParametersValidTo"`
+}
+
+// ImportKeyMaterialInput is ImportKeyMaterial's request.
+type ImportKeyMaterialInput struct {
+	KeyID                  *string    `json:"KeyId"`
+	ImportToken            []byte     `json:"ImportToken"`
+	EncryptedKeyMaterial   []byte     `json:"EncryptedKeyMaterial"`
+	ValidTo                *Timestamp `json:"ValidTo"`
+	ExpirationModel        *string    `json:"ExpirationModel"`
+	ImportType             *string    `json:"ImportType"`
+	KeyMaterialDescription *string    `json:"KeyMaterialDescription"`
+	KeyMaterialID          *string    `json:"KeyMaterialId"`
+}
+
+// ImportKeyMaterialOutput is ImportKeyMaterial's response.
+type ImportKeyMaterialOutput struct {
+	KeyID         string `json:"KeyId"`
+	KeyMaterialID string `json:"KeyMaterialId"`
+}
+
+// DeleteImportedKeyMaterialInput is DeleteImportedKeyMaterial's request.
+type DeleteImportedKeyMaterialInput struct {
+	KeyID         *string `json:"KeyId"`
+	KeyMaterialID *string `json:"KeyMaterialId"`
+}
+
+// DeleteImportedKeyMaterialOutput is DeleteImportedKeyMaterial's response.
+type DeleteImportedKeyMaterialOutput struct {
+	KeyID         string `json:"KeyId"`
+	KeyMaterialID string `json:"KeyMaterialId,omitempty"`
+}
+
+// importParamsDoc is the stored form of one set of import parameters.
+type importParamsDoc struct {
+	KeyID        string    `json:"keyId"`
+	Account      string    `json:"account"`
+	Algorithm    string    `json:"algorithm"`
+	WrappingSpec string    `json:"wrappingSpec"`
+	Expires      time.Time `json:"expires"`
+	// SealedPrivate is the PKCS#8 wrapping private key sealed by the root
+	// key with importKeyAAD(token ID).
+	SealedPrivate []byte `json:"sealedPrivate"`
+}
+
+// tokenBinding is what an import token carries, sealed by the root key.
+type tokenBinding struct {
+	KeyID   string `json:"k"`
+	Account string `json:"a"`
+	Expires int64  `json:"e"` // unix seconds
+}
+
+func importKeyAAD(tokenID string) []byte {
+	return []byte("trent/import-wrapping-key/v1\x00" + tokenID)
+}
+
+func importTokenAAD(tokenID string) []byte {
+	return []byte("trent/import-token/v1\x00" + tokenID)
+}
+
+// newImportToken returns an import token: version byte, 16-byte token ID,
+// then the binding sealed by the root key under the token ID. Only Trent
+// can make or read one; a token names its record and proves its key and
+// expiry without a store read.
+func (s *Service) newImportToken(tokenID []byte, b tokenBinding) ([]byte, error) {
+	data, err := json.Marshal(b)
+	if err != nil {
+		return nil, err
+	}
+	sealed, err := s.root.Seal(data, importTokenAAD(hex.EncodeToString(tokenID)))
+	if err != nil {
+		return nil, err
+	}
+	tok := make([]byte, 0, 1+len(tokenID)+len(sealed))
+	tok = append(tok, importTokenVersion)
+	tok = append(tok, tokenID...)
+	return append(tok, sealed...), nil
+}
+
+// errBadImportToken is returned by parseImportToken for every malformed or
+// forged token.
+var errBadImportToken = errors.New("kms: invalid import token")
+
+// parseImportToken checks a token's integrity and returns its ID (hex) and
+// binding. It returns errBadImportToken for anything Trent did not issue.
+func (s *Service) parseImportToken(tok []byte) (string, tokenBinding, error) {
+	var b tokenBinding
+	if len(tok) < 1+importTokenIDLen+1 || tok[0] != importTokenVersion {
+		return "", b, errBadImportToken
+	}
+	id := hex.EncodeToString(tok[1 : 1+importTokenIDLen])
+	data, err := s.root.Open(tok[1+importTokenIDLen:], importTokenAAD(id))
+	if err != nil {
+		return "", b, errBadImportToken
+	}
+	if err := json.Unmarshal(data, &b); err != nil {
+		return "", b, errBadImportToken
+	}
+	return id, b, nil
+}
+
+func invalidImportToken() error {
+	return awserr.New(awserr.InvalidImportToken, "The import token is invalid or does not belong to this KMS key.")
+}
+
+func expiredImportToken() error {
+	return awserr.New(awserr.ExpiredImportToken, "The import token has expired. Call GetParametersForImport to get a new one.")
+}
+
+// GetParametersForImport implements the GetParametersForImport operation.
+// Each call makes a new wrapping key pair (RSA 2048/3072/4096, or SM2 where
+// SM2 is served) whose private key is sealed by the root key and stored
+// with the token; token and public key are valid for 24 hours and only for
+// this key. It returns UnsupportedOperationException for a key whose origin
+// is not EXTERNAL and KMSInvalidStateException for a key pending deletion.
+func (s *Service) GetParametersForImport(ctx context.Context, in *GetParametersForImportInput) (*GetParametersForImportOutput, error) {
+	var v validator
+	if v.required(in.WrappingAlgorithm != nil, "wrappingAlgorithm") {
+		v.enum(in.WrappingAlgorithm, "wrappingAlgorithm", enumWrappingAlg)
+	}
+	if v.required(in.WrappingKeySpec != nil, "wrappingKeySpec") {
+		v.enum(in.WrappingKeySpec, "wrappingKeySpec", enumWrappingKeySpec)
+	}
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	alg, spec := *in.WrappingAlgorithm, *in.WrappingKeySpec
+	lk, err := s.resolveKey(ctx, in.KeyID, refKeyOnly, "keyId")
+	if err != nil {
+		return nil, err
+	}
+	if err := requireSameAccount(ctx, lk, s); err != nil {
+		return nil, err
+	}
+	conds := map[string][]string{"kms:wrappingalgorithm": {alg}, "kms:wrappingkeyspec": {spec}}
+	if err := s.authorizeKey(ctx, lk, "kms:GetParametersForImport", conds, nil); err != nil {
+		return nil, err
+	}
+	d := lk.doc
+	if d.Origin != "EXTERNAL" {
+		return nil, originUnsupported(d, lk.arn)
+	}
+	if err := requireNotPendingDeletion(d, lk.arn); err != nil {
+		return nil, err
+	}
+	switch {
+	case alg == "RSAES_PKCS1_V1_5":
+		return nil, awserr.New(awserr.UnsupportedOperation, "The RSAES_PKCS1_V1_5 wrapping algorithm is no longer supported.")
+	case (alg == "SM2PKE") != (spec == "SM2"):
+		return nil, awserr.Newf(awserr.Validation, "WrappingAlgorithm %s is not compatible with WrappingKeySpec %s.", alg, spec)
+	case spec == "SM2" && !s.enableSM2:
+		return nil, awserr.New(awserr.Validation, "WrappingKeySpec SM2 is supported only in China Regions. Start Trent with --enable-sm2 to serve it elsewhere.")
+	}
+	priv, pub, err := s.generateWrappingKey(spec)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(priv)
+	tokenID := make([]byte, importTokenIDLen)
+	if _, err := s.rand.Read(tokenID); err != nil {
+		return nil, err
+	}
+	id := hex.EncodeToString(tokenID)
+	expires := s.now().UTC().Add(importTokenValidity).Truncate(time.Second)
+	sealed, err := s.root.Seal(priv, importKeyAAD(id))
+	if err != nil {
+		return nil, err
+	}
+	token, err := s.newImportToken(tokenID, tokenBinding{KeyID: d.ID, Account: d.Account, Expires: expires.Unix()})
+	if err != nil {
+		return nil, err
+	}
+	rec, err := json.Marshal(importParamsDoc{KeyID: d.ID, Account: d.Account, Algorithm: alg, WrappingSpec: spec, Expires: expires, SealedPrivate: sealed})
+	if err != nil {
+		return nil, err
+	}
+	job, _ := json.Marshal(jobDoc{Action: jobPurgeImport, KeyID: id, Due: expires})
+	if err := s.store.Apply(ctx,
+		store.Op{Kind: kindImportParams, ID: id, Data: rec, Create: true},
+		store.Op{Kind: kindJob, ID: jobID(expires, jobPurgeImport, id), Data: job, Create: true}); err != nil {
+		return nil, s.storeErr(ctx, err)
+	}
+	return &GetParametersForImportOutput{KeyID: lk.arn, ImportToken: token, PublicKey: pub, ParametersValidTo: TS(expires)}, nil
+}
+
+// generateWrappingKey returns a fresh wrapping key pair: the private key
+// as PKCS#8 DER and the public key as DER SubjectPublicKeyInfo.
+func (s *Service) generateWrappingKey(spec string) (priv, pub []byte, err error) {
+	if spec == "SM2" {
+		k, err := sm2.GenerateKey(s.rand)
+		if err != nil {
+			return nil, nil, err
+		}
+		if priv, err = smx509.MarshalPKCS8PrivateKey(k); err != nil {
+			return nil, nil, err
+		}
+		pub, err = smx509.MarshalPKIXPublicKey(&k.PublicKey)
+		return priv, pub, err
+	}
+	bits, _ := strconv.Atoi(spec[len("RSA_"):])
+	k, err := rsa.GenerateKey(s.rand, bits)
+	if err != nil {
+		return nil, nil, err
+	}
+	if priv, err = x509.MarshalPKCS8PrivateKey(k); err != nil {
+		return nil, nil, err
+	}
+	pub, err = x509.MarshalPKIXPublicKey(&k.PublicKey)
+	return priv, pub, err
+}
+
+// unwrapMaterial decrypts EncryptedKeyMaterial with a wrapping private key
+// (PKCS#8) as the wrapping algorithm prescribes. It returns errUnwrap for
+// any failure, so that no padding oracle is exposed.
+func unwrapMaterial(alg string, privPKCS8, wrapped []byte) ([]byte, error) {
+	if alg == "SM2PKE" {
+		k, err := smx509.ParsePKCS8PrivateKey(privPKCS8)
+		if err != nil {
+			return nil, err
+		}
+		sk, ok := k.(*sm2.PrivateKey)
+		if !ok {
+			return nil, errors.New("kms: wrapping key is not an SM2 key")
+		}
+		pt, err := sm2.Decrypt(sk, wrapped)
+		if err != nil {
+			return nil, errUnwrap
+		}
+		return pt, nil
+	}
+	k, err := x509.ParsePKCS8PrivateKey(privPKCS8)
+	if err != nil {
+		return nil, err
+	}
+	rk, ok := k.(*rsa.PrivateKey)
+	if !ok {
+		return nil, errors.New("kms: wrapping key is not an RSA key")
+	}
+	var h hash.Hash
+	switch alg {
+	case "RSAES_OAEP_SHA_1", "RSA_AES_KEY_WRAP_SHA_1":
+		h = sha1.New()
+	case "RSAES_OAEP_SHA_256", "RSA_AES_KEY_WRAP_SHA_256":
+		h = sha256.New()
+	default:
+		return nil, fmt.Errorf("kms: unknown wrapping algorithm %q", alg)
+	}
+	switch alg {
+	case "RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256":
+		pt, err := rsa.DecryptOAEP(h, nil, rk, wrapped, nil)
+		if err != nil {
+			return nil, errUnwrap
+		}
+		return pt, nil
+	}
+	// RSA_AES_KEY_WRAP: RSA-OAEP(AES key) || AES-KWP(material).
+	n := rk.Size()
+	if len(wrapped) <= n {
+		return nil, errUnwrap
+	}
+	kek, err := rsa.DecryptOAEP(h, nil, rk, wrapped[:n], nil)
+	if err != nil {
+		return nil, errUnwrap
+	}
+	defer clear(kek)
+	if len(kek) != 16 && len(kek) != 24 && len(kek) != 32 {
+		return nil, errUnwrap
+	}
+	pt, err := keyUnwrapPad(kek, wrapped[n:])
+	if err != nil {
+		return nil, errUnwrap
+	}
+	return pt, nil
+}
+
+var errUnwrap = errors.New("kms: key material does not unwrap")
+
+// materialIdentity checks material against a key's spec and returns the
+// bytes that identify it: the material itself for symmetric and HMAC keys,
+// the public key for asymmetric keys (so that another PKCS#8 encoding of the
+// same private key counts as the same material).
+func materialIdentity(spec, usage string, material []byte) ([]byte, error) {
+	if spec == symmetricDefault {
+		if len(material) != 32 {
+			return nil, awserr.New(awserr.IncorrectKeyMaterial, "Key material for a SYMMETRIC_DEFAULT KMS key must be 256 bits (32 bytes).")
+		}
+		return material, nil
+	}
+	k, err := algo.ParseKey(spec, usage, material)
+	if err != nil {
+		return nil, awserr.Newf(awserr.IncorrectKeyMaterial, "The key material is not valid for a KMS key with key spec %s.", spec)
+	}
+	if spec[:4] == "HMAC" {
+		return material, nil
+	}
+	pub, err := k.PublicKeyDER()
+	if err != nil {
+		return nil, awserr.Newf(awserr.IncorrectKeyMaterial, "The key material is not valid for a KMS key with key spec %s.", spec)
+	}
+	return pub, nil
+}
+
+// materialFingerprint returns an HMAC keyed by the material's identity over
+// the key ID: equal for equal material of one key, and useless to anyone
+// who does not already hold the material.
+func materialFingerprint(keyID string, identity []byte) []byte {
+	m := hmac.New(sha256.New, identity)
+	m.Write([]byte("trent/material-fingerprint/v1\x00" + keyID))
+	return m.Sum(nil)
+}
+
+func incorrectMaterial() error {
+	return awserr.New(awserr.IncorrectKeyMaterial, "The key material in the request is not the same key material that was previously imported into this KMS key.")
+}
+
+// ImportKeyMaterial implements the ImportKeyMaterial operation.
+//
+// The first import makes the key Enabled with the material current. Later
+// imports are EXISTING_KEY_MATERIAL by default: the same bits as a material
+// the key had (found by fingerprint, or named by KeyMaterialId) restore that
+// material under its old ID, so ciphertexts made with it decrypt again, and
+// set its expiration anew; different bits are IncorrectKeyMaterialException.
+// NEW_KEY_MATERIAL (symmetric keys only) adds a material PENDING_ROTATION
+// that RotateKeyOnDemand makes current; only one may be pending.
+//
+// ExpirationModel defaults to KEY_MATERIAL_EXPIRES, which requires a ValidTo
+// in the next 365 days; an expiry job deletes the material at ValidTo. Token
+// errors are InvalidImportTokenException (not issued by Trent, or for
+// another key) and ExpiredImportTokenException; material that does not
+// unwrap is InvalidCiphertextException.
+func (s *Service) ImportKeyMaterial(ctx context.Context, in *ImportKeyMaterialInput) (*ImportKeyMaterialOutput, error) {
+	var v validator
+	v.required(in.ImportToken != nil, "importToken")
+	v.blobLen(in.ImportToken, in.ImportToken != nil, "importToken", 1, 6144)
+	v.required(in.EncryptedKeyMaterial != nil, "encryptedKeyMaterial")
+	v.blobLen(in.EncryptedKeyMaterial, in.EncryptedKeyMaterial != nil, "encryptedKeyMaterial", 1, 6144)
+	v.enum(in.ExpirationModel, "expirationModel", enumExpirationModel)
+	v.enum(in.ImportType, "importType", enumImportType)
+	v.strLen(in.KeyMaterialDescription, "keyMaterialDescription", 0, 256)
+	if in.KeyMaterialDescription != nil && *in.KeyMaterialDescription != "" && !materialDescPattern.MatchString(*in.KeyMaterialDescription) {
+		v.add(*in.KeyMaterialDescription, true, "keyMaterialDescription", awserr.Pattern(materialDescPattern.String()))
+	}
+	checkMaterialID(&v, in.KeyMaterialID)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	now := s.now().UTC()
+	model := expirationExpires
+	if in.ExpirationModel != nil {
+		model = *in.ExpirationModel
+	}
+	var validTo time.Time
+	switch {
+	case model == expirationExpires && in.ValidTo == nil:
+		return nil, awserr.New(awserr.Validation, "A validTo date must be set if the ExpirationModel is KEY_MATERIAL_EXPIRES")
+	case model == expirationDoesNotExpire && in.ValidTo != nil:
+		return nil, awserr.New(awserr.Validation, "A validTo date cannot be set if the ExpirationModel is KEY_MATERIAL_DOES_NOT_EXPIRE")
+	case model == expirationExpires:
+		validTo = in.ValidTo.UTC()
+		if !validTo.After(now) || validTo.After(now.Add(maxValidToAhead)) {
+			return nil, awserr.New(awserr.Validation, "The validTo date must be in the future and no more than 365 days from the current date.")
+		}
+	}
+	lk, err := s.resolveKey(ctx, in.KeyID, refKeyOnly, "keyId")
+	if err != nil {
+		return nil, err
+	}
+	if err := requireSameAccount(ctx, lk, s); err != nil {
+		return nil, err
+	}
+	conds := map[string][]string{"kms:expirationmodel": {model}}
+	if !validTo.IsZero() {
+		conds["kms:validto"] = []string{strconv.FormatInt(validTo.Unix(), 10)}
+	}
+	if err := s.authorizeKey(ctx, lk, "kms:ImportKeyMaterial", conds, nil); err != nil {
+		return nil, err
+	}
+	if lk.doc.Origin != "EXTERNAL" {
+		return nil, originUnsupported(lk.doc, lk.arn)
+	}
+	if err := requireNotPendingDeletion(lk.doc, lk.arn); err != nil {
+		return nil, err
+	}
+	material, err := s.openImport(ctx, lk, in.ImportToken, in.EncryptedKeyMaterial, now)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(material)
+	identity, err := materialIdentity(lk.doc.Spec, lk.doc.Usage, material)
+	if err != nil {
+		return nil, err
+	}
+	fp := materialFingerprint(lk.doc.ID, identity)
+	req := importRequest{model: model, validTo: validTo, fingerprint: fp, material: material, now: now}
+	if in.ImportType != nil {
+		req.importType = *in.ImportType
+	}
+	if in.KeyMaterialID != nil {
+		req.materialID = *in.KeyMaterialID
+	}
+	if in.KeyMaterialDescription != nil {
+		req.description = in.KeyMaterialDescription
+	}
+	var mid string
+	out, err := s.updateKey(ctx, lk.doc.ID, func(d *keyDoc, _ int64) ([]store.Op, error) {
+		if err := requireNotPendingDeletion(d, lk.arn); err != nil {
+			return nil, err
+		}
+		var err error
+		mid, err = s.applyImport(d, lk.arn, &req)
+		if err != nil {
+			return nil, err
+		}
+		var ops []store.Op
+		if model == expirationExpires {
+			ops = append(ops, expiryJobOp(d.ID, validTo))
+		}
+		return ops, nil
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, s.notFoundKey(lk.doc.Account, lk.doc.ID)
+	}
+	if err != nil {
+		return nil, s.storeErr(ctx, err)
+	}
+	return &ImportKeyMaterialOutput{KeyID: out.arn, KeyMaterialID: mid}, nil
+}
+
+func checkMaterialID(v *validator, id *string) {
+	if id == nil {
+		return
+	}
+	if len(*id) != 64 {
+		c := awserr.MinLength(64)
+		if len(*id) > 64 {
+			c = awserr.MaxLength(64)
+		}
+		v.add(*id, true, "keyMaterialId", c)
+	} else if !materialIDPattern.MatchString(*id) {
+		v.add(*id, true, "keyMaterialId", awserr.Pattern(materialIDPattern.String()))
+	}
+}
+
+// openImport checks an import token against key lk and unwraps the
+// material with the token's wrapping key.
+func (s *Service) openImport(ctx context.Context, lk *loadedKey, token, wrapped []byte, now time.Time) ([]byte, error) {
+	id, b, err := s.parseImportToken(token)
+	if err != nil || b.KeyID != lk.doc.ID || b.Account != lk.doc.Account {
+		return nil, invalidImportToken()
+	}
+	if !now.Before(time.Unix(b.Expires, 0)) {
+		return nil, expiredImportToken()
+	}
+	rec, err := s.store.Get(ctx, kindImportParams, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, expiredImportToken() // purged: only happens once expired
+	}
+	if err != nil {
+		return nil, s.storeErr(ctx, err)
+	}
+	var p importParamsDoc
+	if err := json.Unmarshal(rec.Data, &p); err != nil || p.KeyID != lk.doc.ID {
+		return nil, invalidImportToken()
+	}
+	priv, err := s.root.Open(p.SealedPrivate, importKeyAAD(id))
+	if err != nil {
+		s.log.ErrorContext(ctx, "unseal import wrapping key", "key", lk.arn, "err", err)
+		return nil, awserr.Internal()
+	}
+	defer clear(priv)
+	material, err := unwrapMaterial(p.Algorithm, priv, wrapped)
+	if errors.Is(err, errUnwrap) {
+		return nil, awserr.New(awserr.InvalidCiphertext, "")
+	}
+	if err != nil {
+		s.log.ErrorContext(ctx, "import wrapping key", "key", lk.arn, "err", err)
+		return nil, awserr.Internal()
+	}
+	return material, nil
+}
+
+// importRequest is a validated ImportKeyMaterial request.
+type importRequest struct {
+	importType  string
+	materialID  string
+	description *string
+	model       string
+	validTo     time.Time
+	fingerprint []byte
+	material    []byte
+	now         time.Time
+}
+
+// applyImport applies an import to d and returns the material ID.
+func (s *Service) applyImport(d *keyDoc, arn string, r *importRequest) (string, error) {
+	match := -1
+	for i, m := range d.Materials {
+		if m.Fingerprint != nil && subtle.ConstantTimeCompare(m.Fingerprint, r.fingerprint) == 1 {
+			match = i
+		}
+	}
+	importType := r.importType
+	if importType == "" {
+		importType = importExisting
+		if len(d.Materials) == 0 {
+			importType = importNew
+		}
+	}
+	desc := func(m *materialDoc) {
+		if r.description != nil {
+			m.Description = *r.description
+		}
+	}
+	seal := func(m *materialDoc) error {
+		sealed, err := s.sealMaterial(d.ID, m.ID, r.material)
+		if err != nil {
+			return err
+		}
+		m.Sealed = sealed
+		m.Imported = true
+		m.ImportState = importStateImported
+		m.ExpirationModel = r.model
+		m.ValidTo = r.validTo
+		return nil
+	}
+	if len(d.Materials) == 0 {
+		if r.materialID != "" {
+			return "", awserr.Newf(awserr.NotFound, "Key material %s does not exist for key %s.", r.materialID, arn)
+		}
+		m := materialDoc{ID: newMaterialID(), State: MaterialCurrent, Fingerprint: r.fingerprint}
+		desc(&m)
+		if err := seal(&m); err != nil {
+			return "", err
+		}
+		d.Materials = append(d.Materials, m)
+		d.CurrentMaterial = m.ID
+		d.ExpirationModel, d.ValidTo = m.ExpirationModel, m.ValidTo
+		if d.State == StatePendingImport {
+			d.State = StateEnabled
+		}
+		return m.ID, nil
+	}
+	if importType == importNew {
+		if d.Spec != symmetricDefault {
+			return "", incorrectMaterial()
+		}
+		mid := newMaterialID()
+		for _, m := range d.Materials {
+			if m.State == MaterialPendingRotation {
+				return "", awserr.Newf(awserr.KMSInvalidState, "New key material (id: %s) cannot be imported into KMS key %s, because another key material (id: %s) is pending rotation.", mid, arn, m.ID)
+			}
+		}
+		if match >= 0 {
+			return "", awserr.Newf(awserr.IncorrectKeyMaterial, "The key material in the request was already imported into this KMS key (id: %s).", d.Materials[match].ID)
+		}
+		m := materialDoc{ID: mid, State: MaterialPendingRotation, Fingerprint: r.fingerprint}
+		desc(&m)
+		if err := seal(&m); err != nil {
+			return "", err
+		}
+		d.Materials = append(d.Materials, m)
+		return mid, nil
+	}
+	// EXISTING_KEY_MATERIAL: the same bits as a material the key had.
+	if match < 0 || (r.materialID != "" && d.Materials[match].ID != r.materialID) {
+		return "", incorrectMaterial()
+	}
+	m := &d.Materials[match]
+	desc(m)
+	if err := seal(m); err != nil {
+		return "", err
+	}
+	if m.State == MaterialCurrent {
+		d.ExpirationModel, d.ValidTo = m.ExpirationModel, m.ValidTo
+		if d.State == StatePendingImport {
+			d.State = StateEnabled
+		}
+	}
+	return m.ID, nil
+}
+
+// DeleteImportedKeyMaterial implements the DeleteImportedKeyMaterial
+// operation. It deletes the named material, or the current one; deleting
+// the current material puts the key in PendingImport (unless it is pending
+// deletion), and a material pending rotation is forgotten entirely. The
+// material's identity stays, so that the same bits can be imported again.
+// It returns UnsupportedOperationException for keys whose origin is not
+// EXTERNAL and NotFoundException for an unknown KeyMaterialId.
+func (s *Service) DeleteImportedKeyMaterial(ctx context.Context, in *DeleteImportedKeyMaterialInput) (*DeleteImportedKeyMaterialOutput, error) {
+	var v validator
+	checkMaterialID(&v, in.KeyMaterialID)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	var mid string
+	lk, err := s.manageKey(ctx, in.KeyID, "kms:DeleteImportedKeyMaterial", func(d *keyDoc, arn string) ([]store.Op, error) {
+		if err := s.ownKey(ctx, d); err != nil {
+			return nil, err
+		}
+		if d.Origin != "EXTERNAL" {
+			return nil, originUnsupported(d, arn)
+		}
+		idx := -1
+		for i, m := range d.Materials {
+			if in.KeyMaterialID != nil && m.ID == *in.KeyMaterialID || in.KeyMaterialID == nil && m.State == MaterialCurrent {
+				idx = i
+			}
+		}
+		if idx < 0 {
+			if in.KeyMaterialID != nil {
+				return nil, awserr.Newf(awserr.NotFound, "Key material %s does not exist for key %s.", *in.KeyMaterialID, arn)
+			}
+			return nil, nil // nothing was ever imported
+		}
+		m := &d.Materials[idx]
+		mid = m.ID
+		if m.State == MaterialPendingRotation {
+			d.Materials = append(d.Materials[:idx], d.Materials[idx+1:]...)
+			return nil, nil
+		}
+		m.Sealed = nil
+		m.ImportState = importStatePending
+		if m.State == MaterialCurrent && d.State != StatePendingDeletion {
+			d.State = StatePendingImport
+		}
+		return nil, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &DeleteImportedKeyMaterialOutput{KeyID: lk.arn, KeyMaterialID: mid}, nil
+}

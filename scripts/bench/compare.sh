@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Measures Trent against the ideal-server fixture and, when available, the
+# emulators a user might pick instead, with the same load generator in the
+# same run. Results go to stdout as one `trent bench` summary per target.
+#
+#   scripts/bench/compare.sh [OP] [DURATION] [CONCURRENCY]
+#
+#   OP           Encrypt (default), Decrypt, GenerateDataKey, ...
+#   DURATION     per target (default 10s), after a 2s warm-up
+#   CONCURRENCY  closed-loop workers (default 64)
+#
+# Environment:
+#   LOCAL_KMS=/path/to/local-kms   a local-kms binary you built yourself
+#                                  (it is not part of this repository)
+#   MOTO=1                         also measure moto_server (python, if installed)
+#   TRENT_BENCH_DATA=DIR           Trent's data dir (default: a fresh temp dir)
+#
+# Every server listens on 127.0.0.1 only and is stopped at the end.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+op=${1:-Encrypt}; dur=${2:-10s}; conc=${3:-64}
+tmp=$(mktemp -d /tmp/trent-compare.XXXXXX)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null; rm -rf "$tmp"; }
+trap cleanup EXIT
+
+go build -o "$tmp/trent" ./cmd/trent
+go build -o "$tmp/ideal" ./test/bench/idealserver
+export AWS_ACCESS_KEY_ID=AKIABENCHBENCHBENCH1 AWS_SECRET_ACCESS_KEY=benchSecretbenchSecretbenchSecret00000000
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() { for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never opened" >&2; return 1; }
+run() { # run NAME URL [extra bench flags]
+	local name=$1 url=$2; shift 2
+	echo "--- $name ($url)"
+	"$tmp/trent" bench --endpoint "$url" --op "$op" --duration "$dur" --warmup 2s --concurrency "$conc" --quiet "$@"
+}
+
+p=$(free_port); "$tmp/ideal" -listen 127.0.0.1:$p >/dev/null 2>&1 & pids+=($!); wait_port $p
+run "ideal server (JSON + AES-GCM, nothing else)" http://127.0.0.1:$p --key ideal
+
+p=$(free_port)
+TRENT_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID TRENT_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY \
+	"$tmp/trent" serve --listen 127.0.0.1:$p --data-dir "${TRENT_BENCH_DATA:-$tmp/trent-data}" >"$tmp/trent.log" 2>&1 & pids+=($!); wait_port $p
+run "Trent (SigV4 + policy + durable audit)" http://127.0.0.1:$p
+
+if [[ -n ${LOCAL_KMS:-} ]]; then
+	p=$(free_port)
+	PORT=$p KMS_DATA_PATH=$tmp/local-kms "$LOCAL_KMS" >"$tmp/local-kms.log" 2>&1 & pids+=($!); wait_port $p
+	run "local-kms (no signature check, no policy, no audit)" http://127.0.0.1:$p
+fi
+if [[ -n ${MOTO:-} ]] && command -v moto_server >/dev/null; then
+	p=$(free_port)
+	moto_server -H 127.0.0.1 -p $p >"$tmp/moto.log" 2>&1 & pids+=($!); wait_port $p
+	run "moto (no signature check, no policy, no audit)" http://127.0.0.1:$p
+fi
