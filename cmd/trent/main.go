@@ -41,6 +41,10 @@ func main() {
 		err = runAudit(args)
 	case "bench":
 		err = runBench(args)
+	case "xks-proxy":
+		err = runXKSProxy(args)
+	case "rotate-root-key":
+		err = runRotateRootKey(args)
 	case "admin":
 		err = runAdmin(args)
 	case "version", "--version", "-v":

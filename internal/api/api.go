@@ -68,6 +68,7 @@ var coreOps = []*Operation{
 	// Keys
 	withBody(op("CreateKey", false, false, (*kms.Service).CreateKey), policyMaxBody),
 	op("DescribeKey", true, false, (*kms.Service).DescribeKey),
+	op("GetKeyLastUsage", true, false, (*kms.Service).GetKeyLastUsage),
 	op("ListKeys", true, false, (*kms.Service).ListKeys),
 	op("EnableKey", false, false, (*kms.Service).EnableKey),
 	op("DisableKey", false, false, (*kms.Service).DisableKey),

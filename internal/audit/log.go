@@ -132,7 +132,28 @@ type Log struct {
 	closeErr   error
 
 	records, syncs, digests, rotations, pruned, sinkDropped atomic.Uint64
+
+	// Pipelined fsync: the writer writes batch after batch and starts an
+	// fdatasync for each without waiting for the previous one (at most
+	// cap(syncSlots) in flight). An fdatasync makes durable everything
+	// written before it started, so when the one started after batch g
+	// returns, every batch up to g is acknowledged, in order.
+	syncSlots  chan struct{}
+	writtenGen uint64 // writer goroutine only
+	pmu        sync.Mutex
+	pending    []pendingBatch
+	durableGen uint64 // guarded by pmu
 }
+
+// pendingBatch is a written batch waiting for its fdatasync.
+type pendingBatch struct {
+	gen    uint64
+	reqs   []*appendReq
+	events [][]byte
+}
+
+// maxSyncsInFlight bounds the overlapping fdatasyncs of one trail.
+const maxSyncsInFlight = 2
 
 type appendReq struct {
 	event []byte
@@ -169,7 +190,8 @@ func Open(opts Options) (*Log, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	l := &Log{opts: opts, log: opts.Logger, reqs: make(chan *appendReq, 4*opts.MaxBatch), done: make(chan struct{})}
+	l := &Log{opts: opts, log: opts.Logger, reqs: make(chan *appendReq, 4*opts.MaxBatch), done: make(chan struct{}),
+		syncSlots: make(chan struct{}, maxSyncsInFlight)}
 	if l.log == nil {
 		l.log = slog.New(slog.DiscardHandler)
 	}
@@ -420,29 +442,82 @@ func (l *Log) commit(batch []*appendReq) {
 		reply(fmt.Errorf("audit: writing trail: %w", err))
 		return
 	}
-	if err := fdatasync(l.seg); err != nil {
-		// After a failed fsync the page cache can no longer be trusted
-		// (the kernel may have dropped the dirty pages): stop for good.
-		reply(l.fail(fmt.Errorf("fdatasync: %w", err)))
-		return
-	}
-	l.syncs.Add(1)
-	l.records.Add(uint64(len(batch)))
 	l.seq, l.prev = seq, prev
 	l.segSize += int64(len(buf))
 	l.segRecords += len(batch)
+	l.writtenGen++
+	pb := pendingBatch{gen: l.writtenGen, reqs: append([]*appendReq(nil), batch...)}
 	if l.sinkq != nil {
-		evs := make([][]byte, len(batch))
+		pb.events = make([][]byte, len(batch))
 		for i, r := range batch {
-			evs[i] = r.event
-		}
-		select {
-		case l.sinkq <- evs:
-		default:
-			l.sinkDropped.Add(uint64(len(batch)))
+			pb.events[i] = r.event
 		}
 	}
-	reply(nil)
+	l.pmu.Lock()
+	l.pending = append(l.pending, pb)
+	l.pmu.Unlock()
+	l.syncSlots <- struct{}{}
+	go l.sync(l.seg, pb.gen)
+}
+
+// sync makes every batch written up to gen durable and acknowledges it.
+func (l *Log) sync(f *os.File, gen uint64) {
+	err := fdatasync(f)
+	<-l.syncSlots
+	if err != nil {
+		// After a failed fsync the page cache can no longer be trusted
+		// (the kernel may have dropped the dirty pages): stop for good, and
+		// fail every batch not yet acknowledged.
+		err = l.fail(fmt.Errorf("fdatasync: %w", err))
+		l.pmu.Lock()
+		failed := l.pending
+		l.pending = nil
+		l.pmu.Unlock()
+		for _, pb := range failed {
+			for _, r := range pb.reqs {
+				r.done <- err
+			}
+		}
+		return
+	}
+	l.syncs.Add(1)
+	l.pmu.Lock()
+	if gen > l.durableGen {
+		l.durableGen = gen
+	}
+	n := 0
+	for n < len(l.pending) && l.pending[n].gen <= l.durableGen {
+		n++
+	}
+	done := l.pending[:n:n]
+	l.pending = l.pending[n:]
+	l.pmu.Unlock()
+	for _, pb := range done {
+		l.records.Add(uint64(len(pb.reqs)))
+		if l.sinkq != nil {
+			select {
+			case l.sinkq <- pb.events:
+			default:
+				l.sinkDropped.Add(uint64(len(pb.reqs)))
+			}
+		}
+		for _, r := range pb.reqs {
+			r.done <- nil
+		}
+	}
+}
+
+// drain waits until every started fdatasync has finished, so that all
+// written records are durable (or the log has failed). The writer calls it
+// before anything that must only cover durable records (digests) or that
+// replaces the segment file.
+func (l *Log) drain() {
+	for i := 0; i < cap(l.syncSlots); i++ {
+		l.syncSlots <- struct{}{}
+	}
+	for i := 0; i < cap(l.syncSlots); i++ {
+		<-l.syncSlots
+	}
 }
 
 func fdatasync(f *os.File) error {
@@ -524,6 +599,7 @@ func (l *Log) newSegment() error {
 // writeDigest writes a signed digest if records arrived since the last one
 // or if reason is DigestRetention (with prunedThrough and prunedHash).
 func (l *Log) writeDigest(reason string, prunedThrough uint64, prunedHash Hash) error {
+	l.drain()
 	if l.opts.Signer == nil {
 		return nil
 	}
@@ -636,6 +712,7 @@ func (l *Log) shutdown() {
 }
 
 func (l *Log) closeFiles() error {
+	l.drain()
 	var errs []error
 	for _, f := range []*os.File{l.seg, l.dfile, l.lock} {
 		if f != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/trentkms/trent/internal/keyring"
 	"github.com/trentkms/trent/internal/kms"
+	"github.com/trentkms/trent/internal/policy"
 	"github.com/trentkms/trent/internal/rootkey"
 	"github.com/trentkms/trent/internal/sigv4"
 	"github.com/trentkms/trent/internal/store"
@@ -61,6 +62,8 @@ type Directory struct {
 	partition string
 	now       func() time.Time
 	keys      *keyring.Ring[*identity]
+	pols      *keyring.Ring[[]string]
+	pcache    *policy.Cache
 }
 
 // New returns a Directory over st, sealing secrets with root.
@@ -70,11 +73,17 @@ func New(st store.Store, root rootkey.Provider, partition string, now func() tim
 	}
 	d := &Directory{store: st, root: root, partition: partition, now: now}
 	d.keys = keyring.New(d.load, keyring.Options{MaxAge: 30 * time.Second, Now: now})
+	d.pols = keyring.New(d.loadPolicies, keyring.Options{MaxAge: 30 * time.Second, Now: now})
+	d.pcache = policy.NewCache(1024)
 	return d
 }
 
 // Invalidate drops a cached access key; the change feed calls it.
 func (d *Directory) Invalidate(id string) { d.keys.Invalidate(id) }
+
+// Purge drops every cached access key; the change feed calls it when it was
+// truncated or cannot be read (kms.Service.OnPurge).
+func (d *Directory) Purge() { d.keys.Purge() }
 
 func secretAAD(akid string) []byte { return []byte("trent/access-key/v1\x00" + akid) }
 
@@ -163,21 +172,35 @@ type AccessKey struct {
 	SessionName  string
 	SessionToken string
 	Expires      time.Time
+	// PrincipalID is CloudTrail's principalId: the user's unique ID for
+	// IAM users, ROLEID:SESSION for role sessions; empty means the account
+	// ID for the root and the access key ID otherwise.
+	PrincipalID string
 }
 
 // ErrExists is returned by CreateAccessKey when the ID is taken.
 var ErrExists = errors.New("iam: access key exists")
 
-// CreateAccessKey stores an access key, sealing its secret.
+// CreateAccessKey stores an access key, sealing its secret. It returns
+// ErrExists if the access key ID is taken.
 func (d *Directory) CreateAccessKey(ctx context.Context, k AccessKey) error {
+	return d.createAccessKey(ctx, k)
+}
+
+// createAccessKey stores k and its owner index entry together with extra
+// ops in one batch.
+func (d *Directory) createAccessKey(ctx context.Context, k AccessKey, extra ...store.Op) error {
 	sealed, err := d.root.Seal([]byte(k.Secret), secretAAD(k.ID))
 	if err != nil {
 		return err
 	}
-	pid := k.ID
-	switch k.Type {
-	case TypeRoot:
+	pid := k.PrincipalID
+	switch {
+	case pid != "":
+	case k.Type == TypeRoot:
 		pid = k.Account
+	default:
+		pid = k.ID
 	}
 	doc := accessKeyDoc{ID: k.ID, Account: k.Account, Type: k.Type, UserName: k.UserName, RoleARN: k.RoleARN,
 		SessionName: k.SessionName, PrincipalID: pid, SealedSecret: sealed, SessionToken: k.SessionToken,
@@ -186,7 +209,11 @@ func (d *Directory) CreateAccessKey(ctx context.Context, k AccessKey) error {
 	if err != nil {
 		return err
 	}
-	err = d.store.Apply(ctx, store.Op{Kind: KindAccessKey, ID: k.ID, Data: data, Create: true})
+	ops := []store.Op{{Kind: KindAccessKey, ID: k.ID, Data: data, Create: true}}
+	if k.Type == TypeRoot || k.Type == TypeIAMUser {
+		ops = append(ops, store.Op{Kind: KindKeyIndex, ID: k.Account + "/" + owner(k.UserName) + "/" + k.ID, Data: []byte("{}")})
+	}
+	err = d.store.Apply(ctx, append(ops, extra...)...)
 	if errors.Is(err, store.ErrExists) {
 		return ErrExists
 	}

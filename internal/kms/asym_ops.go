@@ -318,7 +318,7 @@ func (s *Service) generateDataKeyPair(ctx context.Context, in *GenerateDataKeyPa
 	if err != nil {
 		return nil, err
 	}
-	blob, err := s.sealSymmetric(lk, priv, in.EncryptionContext)
+	blob, err := s.sealSymmetric(ctx, lk, priv, in.EncryptionContext)
 	if err != nil {
 		clear(priv)
 		return nil, err

@@ -32,7 +32,10 @@ func rejectRecipient(r *RecipientInfo) error {
 }
 
 // sealSymmetric encrypts plaintext under a symmetric key's current material.
-func (s *Service) sealSymmetric(lk *loadedKey, plaintext []byte, ec map[string]string) ([]byte, error) {
+func (s *Service) sealSymmetric(ctx context.Context, lk *loadedKey, plaintext []byte, ec map[string]string) ([]byte, error) {
+	if lk.doc.CustomKeyStoreID != "" {
+		return s.sealInStore(ctx, lk, plaintext, ec)
+	}
 	if lk.symCurrent == nil {
 		return nil, awserr.Newf(awserr.KMSInvalidState, "%s is pending import.", lk.arn)
 	}
@@ -75,7 +78,7 @@ func (s *Service) Encrypt(ctx context.Context, in *EncryptInput) (*EncryptOutput
 	if isTrue(in.DryRun) {
 		return nil, dryRun()
 	}
-	blob, err := s.sealSymmetric(lk, in.Plaintext, in.EncryptionContext)
+	blob, err := s.sealSymmetric(ctx, lk, in.Plaintext, in.EncryptionContext)
 	if err != nil {
 		return nil, err
 	}
@@ -133,6 +136,9 @@ func (s *Service) openSymmetric(ctx context.Context, blob []byte, ec map[string]
 	}
 	if dry && ignoreCiphertext {
 		return nil, nil, "", dryRun()
+	}
+	if lk.doc.CustomKeyStoreID != "" {
+		return s.openSymmetricInStore(ctx, lk, b, ec, dry)
 	}
 	ck := lk.sym[b.MaterialID]
 	if ck == nil {
@@ -265,7 +271,7 @@ func (s *Service) ReEncrypt(ctx context.Context, in *ReEncryptInput) (*ReEncrypt
 		if dstAlg != symmetricDefault {
 			return nil, awserr.Newf(awserr.InvalidKeyUsage, "Algorithm %s is incompatible with key spec %s.", dstAlg, dst.doc.Spec)
 		}
-		out.CiphertextBlob, err = s.sealSymmetric(dst, pt, in.DestinationEncryptionContext)
+		out.CiphertextBlob, err = s.sealSymmetric(ctx, dst, pt, in.DestinationEncryptionContext)
 		out.DestinationKeyMaterialID = dst.current
 	} else {
 		out.CiphertextBlob, err = s.asymEncrypt(dst, dstAlg, pt)
@@ -325,7 +331,7 @@ func (s *Service) generateDataKey(ctx context.Context, in *GenerateDataKeyInput,
 	if _, err := s.rand.Read(pt); err != nil {
 		return nil, err
 	}
-	blob, err := s.sealSymmetric(lk, pt, in.EncryptionContext)
+	blob, err := s.sealSymmetric(ctx, lk, pt, in.EncryptionContext)
 	if err != nil {
 		return nil, err
 	}

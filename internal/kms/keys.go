@@ -550,6 +550,7 @@ func (s *Service) deleteKeyOps(ctx context.Context, d *keyDoc, version int64) ([
 	ops := []store.Op{
 		{Kind: kindKey, ID: d.ID, Delete: true, IfVersion: version},
 		{Kind: kindAccountKey, ID: d.Account + "/" + d.ID, Delete: true},
+		{Kind: kindKeyUsage, ID: d.ID, Delete: true},
 	}
 	aliases, err := s.store.List(ctx, kindAlias, d.Account+"/", "", 0)
 	if err != nil {

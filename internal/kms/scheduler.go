@@ -11,6 +11,11 @@ import (
 
 const schedulerLease = "kms-scheduler"
 
+// jobPage is how many job records RunDueJobs reads at a time. Job IDs sort
+// by due time, so an idle tick reads one page and stops at the first job
+// that is not due.
+const jobPage = 32
+
 // runScheduler runs due jobs while this node holds the scheduler lease.
 func (s *Service) runScheduler() {
 	defer s.wg.Done()
@@ -45,7 +50,7 @@ func (s *Service) RunDueJobs(ctx context.Context) (int, error) {
 	ran := 0
 	after := ""
 	for {
-		recs, err := s.store.List(ctx, kindJob, "", after, 100)
+		recs, err := s.store.List(ctx, kindJob, "", after, jobPage)
 		if err != nil {
 			return ran, err
 		}
@@ -67,7 +72,7 @@ func (s *Service) RunDueJobs(ctx context.Context) (int, error) {
 				ran++
 			}
 		}
-		if len(recs) < 100 {
+		if len(recs) < jobPage {
 			return ran, nil
 		}
 		after = recs[len(recs)-1].ID

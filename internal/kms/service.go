@@ -75,7 +75,12 @@ type Service struct {
 	pollInterval  time.Duration
 	schedInterval time.Duration
 
-	authz Authorizer
+	authz  Authorizer
+	grants grantState // grant cache (grants.go)
+
+	cks customKeyStores // custom key store connections (customkeystore_conn.go)
+
+	usage usageTracker
 
 	invMu        sync.RWMutex
 	invalidators map[string][]func(id string)
@@ -85,6 +90,8 @@ type Service struct {
 	feedSeq  int64
 	feedMu   sync.Mutex
 	closeOne sync.Once
+
+	feed feedHealth // change-feed confirmation (coherence.go)
 }
 
 // New returns a Service. Call Start to run its background work and Close
@@ -131,6 +138,8 @@ func New(cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("kms: read change feed position: %w", err)
 	}
 	s.feedSeq = seq
+	s.feed.staleAfter = 2*cfg.PollInterval + cfg.CacheGrace
+	s.feed.lastSync.Store(cfg.Now().UnixNano())
 	return s, nil
 }
 
@@ -157,9 +166,12 @@ func (s *Service) Partition() string { return s.partition }
 
 // Start runs the change-feed follower and the job scheduler until Close.
 func (s *Service) Start() {
-	s.wg.Add(2)
+	s.wg.Add(3)
+	go s.runUsageFlusher()
 	go s.followChanges()
 	go s.runScheduler()
+	s.wg.Add(1)
+	go s.watchFeed()
 }
 
 // Close stops background work. It does not close the store.
@@ -354,14 +366,20 @@ func (s *Service) SyncChanges(ctx context.Context) {
 	s.feedMu.Lock()
 	defer s.feedMu.Unlock()
 	for {
+		start := s.now()
 		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		changes, err := s.store.Changes(ctx, s.feedSeq, 1000)
 		cancel()
 		if errors.Is(err, store.ErrFeedTruncated) {
-			s.keys.Purge()
-			s.aliases.Purge()
-			if seq, err := s.store.LastSeq(context.Background()); err == nil {
+			// Position first, then purge: a change committed in between
+			// is read again next time, never lost.
+			seq, err := s.store.LastSeq(context.Background())
+			if err == nil {
 				s.feedSeq = seq
+			}
+			s.purgeCaches()
+			if err == nil {
+				s.feedConfirmed(start)
 			}
 			return
 		}
@@ -384,6 +402,7 @@ func (s *Service) SyncChanges(ctx context.Context) {
 			s.feedSeq = c.Seq
 		}
 		if len(changes) < 1000 {
+			s.feedConfirmed(start)
 			return
 		}
 	}

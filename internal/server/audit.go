@@ -10,6 +10,7 @@ import (
 
 // audit writes the record of call c and returns only when it is durable.
 func (s *Server) audit(r *http.Request, c *call) error {
+	c.eventID = audit.NewEventID()
 	ev := &audit.Event{
 		EventVersion:    "1.11",
 		EventTime:       c.start.UTC().Format("2006-01-02T15:04:05Z"),
@@ -19,7 +20,7 @@ func (s *Server) audit(r *http.Request, c *call) error {
 		SourceIPAddress: sourceIP(r),
 		UserAgent:       r.UserAgent(),
 		RequestID:       c.reqID,
-		EventID:         audit.NewEventID(),
+		EventID:         c.eventID,
 		ReadOnly:        c.op == nil || c.op.ReadOnly,
 		EventType:       "AwsApiCall",
 		ManagementEvent: true,

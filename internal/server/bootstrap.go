@@ -65,5 +65,11 @@ func (n *Node) bootstrap(opt Options) error {
 		return err
 	}
 	n.AdminAccessKeyID = akid
-	return n.Store.Apply(ctx, store.Op{Kind: kindBootstrap, ID: "admin", Data: []byte(akid), Create: true})
+	err = n.Store.Apply(ctx, store.Op{Kind: kindBootstrap, ID: "admin", Data: []byte(akid), Create: true})
+	if errors.Is(err, store.ErrExists) {
+		// Another node of a cluster bootstrapped at the same moment; adopt
+		// its record (the first branch above).
+		return n.bootstrap(opt)
+	}
+	return err
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/trentkms/trent/internal/audit"
+	"github.com/trentkms/trent/internal/authz"
 	"github.com/trentkms/trent/internal/config"
 	"github.com/trentkms/trent/internal/iam"
 	"github.com/trentkms/trent/internal/kms"
@@ -88,6 +89,7 @@ func Start(cfg *config.File, opt Options) (n *Node, err error) {
 	}
 	kcfg := kms.Config{Store: n.Store, Root: n.Root, Region: cfg.Region, Logger: log, NodeID: cfg.NodeID,
 		CacheMaxAge: cfg.Cache.MaxAge, CacheGrace: cfg.Cache.Grace, EnableSM2: cfg.EnableSM2, Now: opt.Now}
+	applyTestHooks(&kcfg, log)
 	if opt.KMS != nil {
 		opt.KMS(&kcfg)
 	}
@@ -100,9 +102,16 @@ func Start(cfg *config.File, opt Options) (n *Node, err error) {
 	if n.Service, err = kms.New(kcfg); err != nil {
 		return nil, err
 	}
+	if err := wireHSM(n); err != nil {
+		return nil, err
+	}
 	partition := n.Service.Partition()
 	n.Directory = iam.New(n.Store, n.Root, partition, opt.Now)
+	// Before any key is loaded: materialize asks the authorizer to prepare
+	// each key's policy.
+	n.Service.SetAuthorizer(authz.New(authz.Config{Identities: n.Directory, Now: kcfg.Now, Logger: log}))
 	n.Service.OnChange(iam.KindAccessKey, n.Directory.Invalidate)
+	n.Service.OnPurge(n.Directory.Purge)
 	if err := n.bootstrap(opt); err != nil {
 		return nil, err
 	}
@@ -152,6 +161,11 @@ func openStore(cfg *config.File) (store.Store, error) {
 		path := strings.TrimPrefix(cfg.Store, "sqlite:")
 		if path == "" {
 			path = filepath.Join(cfg.DataDir, "trent.db")
+		}
+		// Create the database file 0600 before SQLite does (it would use
+		// 0644); SQLite gives its -wal and -shm files the same mode.
+		if f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600); err == nil {
+			f.Close()
 		}
 		return sqlite.Open(path)
 	case strings.HasPrefix(cfg.Store, "postgres://") || strings.HasPrefix(cfg.Store, "postgresql://"):
@@ -256,6 +270,7 @@ func (n *Node) Shutdown(ctx context.Context) error {
 func (n *Node) closeAll() {
 	if n.Service != nil {
 		n.Service.Close()
+		n.Service.CloseCustomKeyStores()
 	}
 	if n.Audit != nil {
 		if err := n.Audit.Close(); err != nil {

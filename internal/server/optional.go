@@ -1,17 +1,105 @@
 package server
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"time"
 
 	"github.com/trentkms/trent/internal/config"
+	"github.com/trentkms/trent/internal/kms"
+	"github.com/trentkms/trent/internal/reseal"
 	"github.com/trentkms/trent/internal/rootkey"
-	"github.com/trentkms/trent/internal/store"
+	"github.com/trentkms/trent/internal/xks"
 )
 
-func openPKCS11(cfg *config.File) (rootkey.Provider, error) {
-	return nil, errors.New("root key provider pkcs11 is not wired yet")
+// PKCS11Settings resolves the PKCS#11 settings of cfg: the configuration
+// file's root_key fields, falling back to the environment (TRENT_HSM_MODULE,
+// TRENT_HSM_TOKEN, TRENT_HSM_PIN). The PIN is read from pkcs11_pin_file if
+// set, else from TRENT_HSM_PIN. It returns an error naming what is missing,
+// never the PIN.
+func PKCS11Settings(cfg *config.File) (rootkey.PKCS11Config, error) {
+	rk := cfg.RootKey
+	pc := rootkey.PKCS11Config{Module: rk.Module, TokenLabel: rk.Token, KeyLabel: rk.KeyLabel}
+	if pc.Module == "" {
+		pc.Module = os.Getenv("TRENT_HSM_MODULE")
+	}
+	if pc.TokenLabel == "" {
+		pc.TokenLabel = os.Getenv("TRENT_HSM_TOKEN")
+	}
+	if pc.KeyLabel == "" {
+		pc.KeyLabel = "trent-root"
+	}
+	if rk.PINFile != "" {
+		b, err := os.ReadFile(rk.PINFile)
+		if err != nil {
+			return pc, fmt.Errorf("root key: pkcs11_pin_file: %w", err)
+		}
+		pc.PIN = strings.TrimRight(string(b), "\r\n")
+	} else {
+		pc.PIN = os.Getenv("TRENT_HSM_PIN")
+	}
+	switch {
+	case pc.Module == "":
+		return pc, errors.New("root key: pkcs11 needs root_key.pkcs11_module (or TRENT_HSM_MODULE)")
+	case pc.TokenLabel == "":
+		return pc, errors.New("root key: pkcs11 needs root_key.pkcs11_token (or TRENT_HSM_TOKEN)")
+	case pc.PIN == "":
+		return pc, errors.New("root key: pkcs11 needs a PIN in root_key.pkcs11_pin_file or TRENT_HSM_PIN")
+	}
+	return pc, nil
 }
 
-func openPostgres(url string) (store.Store, error) {
-	return nil, errors.New("the PostgreSQL store is not wired yet")
+// openPKCS11 opens the HSM root key provider. In a build without cgo it
+// fails with an error wrapping hsm.ErrUnavailable, which says so.
+func openPKCS11(cfg *config.File) (rootkey.Provider, error) {
+	pc, err := PKCS11Settings(cfg)
+	if err != nil {
+		return nil, err
+	}
+	p, err := rootkey.OpenPKCS11(pc)
+	if err != nil {
+		return nil, fmt.Errorf("root key provider pkcs11: %w", err)
+	}
+	return p, nil
+}
+
+// wireHSM connects the HSM-related parts of a node: custom key stores
+// (PKCS#11 module, XKS client TLS) and the pickup of a root-key rotation
+// done by `trent rotate-root-key` while this node runs.
+func wireHSM(n *Node) error {
+	module := n.Config.RootKey.Module
+	if module == "" {
+		module = os.Getenv("TRENT_HSM_MODULE")
+	}
+	var roots *x509.CertPool
+	if f := os.Getenv("TRENT_XKS_CA_FILE"); f != "" {
+		pem, err := os.ReadFile(f)
+		if err != nil {
+			return fmt.Errorf("TRENT_XKS_CA_FILE: %w", err)
+		}
+		roots = x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(pem) {
+			return errors.New("TRENT_XKS_CA_FILE: no PEM certificate found")
+		}
+	}
+	hc := &http.Client{Transport: &http.Transport{
+		TLSClientConfig:     &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: roots},
+		MaxIdleConnsPerHost: 16, IdleConnTimeout: 90 * time.Second, ForceAttemptHTTP2: true,
+	}}
+	n.Service.ConfigureCustomKeyStores(kms.CustomKeyStoreConfig{
+		PKCS11Module: module,
+		NewXKSClient: func(c xks.ClientConfig) (*xks.Client, error) {
+			c.HTTPClient = hc
+			return xks.NewClient(c)
+		},
+	})
+	reseal.Follow(n.Service, n.Root, func(err error) {
+		n.log.Error("root key: cannot pick up a root-key rotation", "err", err)
+	})
+	return nil
 }

@@ -172,6 +172,8 @@ type call struct {
 	out    any
 	err    *awserr.Error
 	trace  kms.Trace
+	// eventID is the audit record's event ID (CloudTrailEventId).
+	eventID string
 }
 
 func (s *Server) serveKMS(w http.ResponseWriter, r *http.Request, reqID, target string) {
@@ -186,6 +188,9 @@ func (s *Server) serveKMS(w http.ResponseWriter, r *http.Request, reqID, target 
 			s.log.Error("audit record not written; failing the call", "requestId", reqID, "err", err)
 			c.out, c.err = nil, awserr.Internal()
 		}
+	}
+	if c.err == nil && c.op != nil && c.op.Crypto && len(c.trace.KeyARNs) > 0 {
+		s.cfg.Service.RecordUsage(c.trace.KeyARNs, c.name, c.eventID, reqID, c.start)
 	}
 	if c.err != nil {
 		awsjson.WriteError(w, c.err)

@@ -292,17 +292,32 @@ func TestKeyReferenceForms(t *testing.T) {
 			_, err := c.TagResource(ctxT(t), &kms.TagResourceInput{KeyId: &ref, Tags: []types.Tag{{TagKey: aws.String("k"), TagValue: aws.String("v")}}})
 			return err
 		},
-		"ListResourceTags": func(ref string) error { _, err := c.ListResourceTags(ctxT(t), &kms.ListResourceTagsInput{KeyId: &ref}); return err },
-		"GetKeyPolicy":     func(ref string) error { _, err := c.GetKeyPolicy(ctxT(t), &kms.GetKeyPolicyInput{KeyId: &ref}); return err },
-		"ListKeyPolicies":  func(ref string) error { _, err := c.ListKeyPolicies(ctxT(t), &kms.ListKeyPoliciesInput{KeyId: &ref}); return err },
-		"ListAliases":      func(ref string) error { _, err := c.ListAliases(ctxT(t), &kms.ListAliasesInput{KeyId: &ref}); return err },
+		"ListResourceTags": func(ref string) error {
+			_, err := c.ListResourceTags(ctxT(t), &kms.ListResourceTagsInput{KeyId: &ref})
+			return err
+		},
+		"GetKeyPolicy": func(ref string) error {
+			_, err := c.GetKeyPolicy(ctxT(t), &kms.GetKeyPolicyInput{KeyId: &ref})
+			return err
+		},
+		"ListKeyPolicies": func(ref string) error {
+			_, err := c.ListKeyPolicies(ctxT(t), &kms.ListKeyPoliciesInput{KeyId: &ref})
+			return err
+		},
+		"ListAliases": func(ref string) error {
+			_, err := c.ListAliases(ctxT(t), &kms.ListAliasesInput{KeyId: &ref})
+			return err
+		},
 		"CreateAlias": func(ref string) error {
 			_, err := c.CreateAlias(ctxT(t), &kms.CreateAliasInput{AliasName: aws.String(uniq("alias/e2e-ref")), TargetKeyId: &ref})
 			return err
 		},
 	}
 	aliasOK := map[string]func(ref string) error{
-		"DescribeKey": func(ref string) error { _, err := c.DescribeKey(ctxT(t), &kms.DescribeKeyInput{KeyId: &ref}); return err },
+		"DescribeKey": func(ref string) error {
+			_, err := c.DescribeKey(ctxT(t), &kms.DescribeKeyInput{KeyId: &ref})
+			return err
+		},
 		"Encrypt": func(ref string) error {
 			_, err := c.Encrypt(ctxT(t), &kms.EncryptInput{KeyId: &ref, Plaintext: []byte("x")})
 			return err

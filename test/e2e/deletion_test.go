@@ -10,8 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/smithy-go"
 
-	"github.com/trentkms/trent/internal/server"
 	kmsd "github.com/trentkms/trent/internal/kms"
+	"github.com/trentkms/trent/internal/server"
 )
 
 // TestDeletionJob checks that the background job deletes a key at its

@@ -141,7 +141,7 @@ func scanDB(t *testing.T, path string, secrets []secret) int {
 // any file, and with another root key the database is useless.
 func TestDataDirHoldsNoSecrets(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
+	dir := filepath.Join(t.TempDir(), "data") // created by Trent itself
 	n := startNode(t, dir, server.Options{})
 	c := newClient(n.Endpoint)
 	secrets := []secret{{"admin secret access key", []byte(adminSecret)}}
@@ -192,13 +192,15 @@ func TestDataDirHoldsNoSecrets(t *testing.T) {
 		}
 	})
 	t.Run("ok/key files are private", func(t *testing.T) {
-		for _, f := range []string{"root.key", "trent.db"} {
+		// The database holds only sealed material, and it sits in a 0700
+		// directory; the files that unseal things must be 0600 themselves.
+		for f, want := range map[string]os.FileMode{".": 0o700, "root.key": 0o600, "audit-signing.key": 0o600} {
 			fi, err := os.Stat(filepath.Join(dir, f))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if fi.Mode().Perm()&0o077 != 0 {
-				t.Errorf("%s has mode %v, want no group/other access", f, fi.Mode().Perm())
+			if fi.Mode().Perm() != want {
+				t.Errorf("%s has mode %v, want %v", f, fi.Mode().Perm(), want)
 			}
 		}
 	})
@@ -226,11 +228,14 @@ func TestDataDirHoldsNoSecrets(t *testing.T) {
 			return
 		}
 		t.Cleanup(func() { stopNode(t, n2) })
+		t.Log("Start with another root key succeeds; every Decrypt must fail")
 		c2 := newClient(n2.Endpoint)
 		// Through the API: authentication itself needs the sealed secret.
 		for _, b := range blobs {
 			if out, err := c2.Decrypt(ctxT(t), &kms.DecryptInput{CiphertextBlob: b.blob, EncryptionContext: b.ctx}); err == nil {
 				t.Fatalf("Decrypt under another root key succeeded (%d bytes)", len(out.Plaintext))
+			} else {
+				t.Logf("Decrypt through the API: %v", err)
 			}
 		}
 		// Below the API, as the account's root: the key material itself
@@ -240,6 +245,8 @@ func TestDataDirHoldsNoSecrets(t *testing.T) {
 			out, err := n2.Service.Decrypt(ctx, &kmsd.DecryptInput{CiphertextBlob: b.blob, EncryptionContext: b.ctx})
 			if err == nil {
 				t.Fatalf("Service.Decrypt under another root key succeeded (%d bytes)", len(out.Plaintext))
+			} else {
+				t.Logf("Service.Decrypt: %v", err)
 			}
 		}
 	})

@@ -1,0 +1,196 @@
+package authz
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/trentkms/trent/internal/awserr"
+	"github.com/trentkms/trent/internal/kms"
+	"github.com/trentkms/trent/internal/policy"
+)
+
+// IdentitySource supplies the IAM identity policy documents of a caller.
+// *iam.Directory implements it.
+type IdentitySource interface {
+	// IdentityPolicies returns the caller's identity policy documents (the
+	// inline and attached policies of a user, or of the role behind an
+	// assumed-role session). The account root has none. An error means the
+	// policies could not be read; the request is then refused.
+	IdentityPolicies(ctx context.Context, caller *kms.Caller) ([]string, error)
+}
+
+// PrincipalResolver is an optional capability of an IdentitySource: it
+// reports whether an IAM user or role ARN names a principal that exists.
+// When the source implements it, CheckKeyPolicy refuses key policies that
+// name users or roles which do not exist.
+type PrincipalResolver interface {
+	PrincipalExists(ctx context.Context, arn string) (bool, error)
+}
+
+// Config configures an Authorizer.
+type Config struct {
+	// Identities supplies identity policies. Nil means no principal has
+	// any (only key policies and grants can allow).
+	Identities IdentitySource
+	// Now is the clock for aws:CurrentTime and aws:EpochTime (default
+	// time.Now). Pass the service's clock.
+	Now func() time.Time
+	// CacheSize bounds the number of distinct parsed policies kept
+	// (default 10,000).
+	CacheSize int
+	// Logger receives failures to read identity policies.
+	Logger *slog.Logger
+}
+
+// Authorizer implements kms.Authorizer and kms.PolicyChecker. It is safe
+// for concurrent use.
+type Authorizer struct {
+	ids      IdentitySource
+	resolver PrincipalResolver
+	now      func() time.Time
+	cache    *policy.Cache
+	log      *slog.Logger
+	pool     sync.Pool // *state
+}
+
+var (
+	_ kms.Authorizer    = (*Authorizer)(nil)
+	_ kms.PolicyChecker = (*Authorizer)(nil)
+)
+
+// denyAll is what Prepare returns for a document that does not parse: a
+// policy without statements, which allows nothing.
+var denyAll = func() *policy.Policy {
+	p, err := policy.Parse(`{"Version":"2012-10-17","Statement":[]}`)
+	if err != nil {
+		panic(err)
+	}
+	return p
+}()
+
+// New returns an Authorizer.
+func New(cfg Config) *Authorizer {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.CacheSize <= 0 {
+		cfg.CacheSize = 10000
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	a := &Authorizer{ids: cfg.Identities, now: cfg.Now, cache: policy.NewCache(cfg.CacheSize), log: cfg.Logger}
+	if r, ok := cfg.Identities.(PrincipalResolver); ok {
+		a.resolver = r
+	}
+	a.pool.New = func() any { return new(state) }
+	return a
+}
+
+// Prepare parses a key policy document. It returns a *policy.Policy; a
+// document that does not parse (it was refused when stored, so this means
+// corruption) yields a policy that allows nothing.
+func (a *Authorizer) Prepare(doc string) any {
+	p, err := a.cache.Parse(doc)
+	if err != nil {
+		a.log.Error("stored key policy does not parse; the key is denied to everyone")
+		return denyAll
+	}
+	return p
+}
+
+// state is the per-request scratch space, pooled so that authorizing a
+// request allocates nothing in the common case.
+type state struct {
+	req policy.Request
+	ctx reqContext
+	ids [4]*policy.Policy
+	in  policy.Input
+}
+
+func (a *Authorizer) get() *state { return a.pool.Get().(*state) }
+
+func (a *Authorizer) put(s *state) {
+	s.ctx = reqContext{}
+	s.req = policy.Request{}
+	s.in = policy.Input{}
+	clear(s.ids[:])
+	a.pool.Put(s)
+}
+
+// AuthorizeKey decides an action on a key. It returns nil if the request is
+// allowed, an *awserr.Error with code AccessDeniedException if it is not,
+// and KMSInternalException if the caller's identity policies could not be
+// read.
+func (a *Authorizer) AuthorizeKey(ctx context.Context, r *kms.KeyRequest) error {
+	c := r.Caller
+	if c == nil {
+		return policy.DenyNoResourcePolicy("anonymous", r.Action, r.KeyARN)
+	}
+	kp, _ := r.Policy.(*policy.Policy)
+	if kp == nil {
+		return policy.DenyNoResourcePolicy(c.ARN, r.Action, r.KeyARN)
+	}
+	s := a.get()
+	defer a.put(s)
+	s.ctx = reqContext{a: a, caller: c, conds: r.Conditions, key: r}
+	s.req = policy.Request{Action: r.Action, Resource: r.KeyARN, Principal: principalOf(c), Context: &s.ctx}
+	s.in = policy.Input{KeyPolicy: kp, KeyAccount: r.KeyAccount, GrantAllows: r.GrantAllows}
+	if err := a.identities(ctx, c, s); err != nil {
+		return err
+	}
+	return policy.Authorize(&s.req, s.in)
+}
+
+// AuthorizeAccount decides an action without a key resource (resource
+// "*"): identity policies alone decide; the account root is always
+// allowed unless an identity policy denies. Errors are those of
+// AuthorizeKey.
+func (a *Authorizer) AuthorizeAccount(ctx context.Context, r *kms.AccountRequest) error {
+	c := r.Caller
+	if c == nil {
+		return policy.DenyNoIdentityPolicy("anonymous", r.Action, "*")
+	}
+	s := a.get()
+	defer a.put(s)
+	s.ctx = reqContext{a: a, caller: c, conds: r.Conditions}
+	s.req = policy.Request{Action: r.Action, Resource: "*", Principal: principalOf(c), Context: &s.ctx}
+	if err := a.identities(ctx, c, s); err != nil {
+		return err
+	}
+	return policy.Authorize(&s.req, s.in)
+}
+
+// identities loads and parses the caller's identity policies into s.in.
+// The account root has none, so its requests never reach the directory.
+func (a *Authorizer) identities(ctx context.Context, c *kms.Caller, s *state) error {
+	if a.ids == nil || c.Type == string(policy.TypeRoot) {
+		return nil
+	}
+	docs, err := a.ids.IdentityPolicies(ctx, c)
+	if err != nil {
+		a.log.ErrorContext(ctx, "read identity policies", "principal", c.ARN, "err", err)
+		return awserr.Internal()
+	}
+	ps := s.ids[:0]
+	for _, d := range docs {
+		p, err := a.cache.ParseIdentity(d)
+		if err != nil {
+			// A stored identity policy that does not parse allows nothing;
+			// it cannot deny either, so skipping it is the closest safe
+			// reading. The IAM API refuses such documents on the way in.
+			a.log.ErrorContext(ctx, "stored identity policy does not parse", "principal", c.ARN)
+			continue
+		}
+		ps = append(ps, p)
+	}
+	s.in.Identity = ps
+	return nil
+}
+
+// principalOf maps a caller to the policy engine's principal.
+func principalOf(c *kms.Caller) policy.Principal {
+	return policy.Principal{ARN: c.ARN, Account: c.Account, Type: policy.PrincipalType(c.Type), RoleARN: c.RoleARN, UserID: c.PrincipalID}
+}

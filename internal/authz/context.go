@@ -1,0 +1,139 @@
+package authz
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/trentkms/trent/internal/kms"
+)
+
+// maxResourceAliases is the number of aliases above which AWS KMS does not
+// evaluate kms:ResourceAliases (the key is treated as having none).
+const maxResourceAliases = 50
+
+var (
+	valTrue    = []string{"true"}
+	valFalse   = []string{"false"}
+	valPrimary = []string{"PRIMARY"}
+)
+
+// reqContext is the policy.Context of one request: the domain's
+// request-specific condition keys first, then the keys derived from the
+// caller, the key and the clock, computed only when a policy asks.
+type reqContext struct {
+	a      *Authorizer
+	caller *kms.Caller
+	conds  map[string][]string
+	key    *kms.KeyRequest // nil for account actions
+
+	one     [8]string // backing store for computed single values, one slot per key family
+	aliases []string
+	loaded  bool
+}
+
+// Get returns the values of a lowercased condition key.
+func (c *reqContext) Get(key string) ([]string, bool) {
+	if v, ok := c.conds[key]; ok {
+		return v, true
+	}
+	switch key {
+	case "aws:sourceip":
+		if c.caller.SourceIP == "" {
+			return nil, false
+		}
+		return c.single(0, c.caller.SourceIP), true
+	case "aws:securetransport":
+		if c.caller.SecureTransport {
+			return valTrue, true
+		}
+		return valFalse, true
+	case "aws:currenttime":
+		return c.single(1, c.a.now().UTC().Format(time.RFC3339)), true
+	case "aws:epochtime":
+		return c.single(2, strconv.FormatInt(c.a.now().Unix(), 10)), true
+	case "aws:useragent":
+		if c.caller.UserAgent == "" {
+			return nil, false
+		}
+		return c.single(3, c.caller.UserAgent), true
+	}
+	k := c.key
+	if k == nil {
+		return nil, false
+	}
+	switch key {
+	case "aws:requestedregion":
+		if r := arnField(k.KeyARN, 3); r != "" {
+			return c.single(4, r), true
+		}
+		return nil, false
+	case "kms:keyspec", "kms:customermasterkeyspec":
+		return c.nonEmpty(5, k.KeySpec)
+	case "kms:keyusage", "kms:customermasterkeyusage":
+		return c.nonEmpty(6, k.KeyUsage)
+	case "kms:keyorigin":
+		return c.nonEmpty(7, k.KeyOrigin)
+	case "kms:multiregion":
+		if k.MultiRegion {
+			return valTrue, true
+		}
+		return valFalse, true
+	case "kms:multiregionkeytype":
+		if k.MultiRegion {
+			return valPrimary, true
+		}
+		return nil, false
+	case "kms:resourcealiases":
+		if !c.loaded {
+			c.loaded = true
+			if k.Aliases != nil {
+				c.aliases = k.Aliases()
+			}
+			if len(c.aliases) > maxResourceAliases {
+				c.aliases = nil
+			}
+		}
+		if len(c.aliases) == 0 {
+			return nil, false
+		}
+		return c.aliases, true
+	}
+	if tag, ok := strings.CutPrefix(key, "aws:resourcetag/"); ok {
+		// Condition key names are case-insensitive, so the tag key is
+		// matched without regard to case.
+		for tk, tv := range k.Tags {
+			if strings.EqualFold(tk, tag) {
+				return []string{tv}, true
+			}
+		}
+	}
+	return nil, false
+}
+
+func (c *reqContext) single(slot int, v string) []string {
+	c.one[slot] = v
+	return c.one[slot : slot+1 : slot+1]
+}
+
+func (c *reqContext) nonEmpty(slot int, v string) ([]string, bool) {
+	if v == "" {
+		return nil, false
+	}
+	return c.single(slot, v), true
+}
+
+// arnField returns the i-th colon-separated field of an ARN, or "".
+func arnField(arn string, i int) string {
+	for ; i > 0; i-- {
+		j := strings.IndexByte(arn, ':')
+		if j < 0 {
+			return ""
+		}
+		arn = arn[j+1:]
+	}
+	if j := strings.IndexByte(arn, ':'); j >= 0 {
+		return arn[:j]
+	}
+	return arn
+}

@@ -1,0 +1,320 @@
+package iam
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/trentkms/trent/internal/awserr"
+	"github.com/trentkms/trent/internal/store"
+)
+
+// Record kinds of users, roles and their inline policies. IDs are
+// ACCOUNT/NAME for users and roles and ACCOUNT/OWNER/POLICY for policies;
+// names cannot contain '/', so the IDs are unambiguous and a prefix lists
+// one owner's policies.
+const (
+	KindUser       = "user"
+	KindRole       = "role"
+	KindUserPolicy = "userpolicy"
+	KindRolePolicy = "rolepolicy"
+	// KindKeyIndex lists access keys by owner: ACCOUNT/OWNER/AKID, where
+	// OWNER is a user name or rootOwner.
+	KindKeyIndex = "accesskeyidx"
+)
+
+// rootOwner is the owner segment of the root's access keys in the index; it
+// cannot collide with a user name because ':' is not allowed in names.
+const rootOwner = ":root"
+
+// Quotas, as AWS documents them.
+const (
+	MaxAccessKeysPerUser = 2
+	MaxUserPolicyBytes   = 2048
+	MaxRolePolicyBytes   = 10240
+	MaxTrustPolicyBytes  = 2048
+)
+
+// User is an IAM user.
+type User struct {
+	Account string    `json:"account"`
+	Name    string    `json:"name"`
+	UserID  string    `json:"userId"`
+	Path    string    `json:"path"`
+	Created time.Time `json:"created"`
+}
+
+// Role is an IAM role. TrustPolicy is its AssumeRolePolicyDocument.
+type Role struct {
+	Account            string    `json:"account"`
+	Name               string    `json:"name"`
+	RoleID             string    `json:"roleId"`
+	Path               string    `json:"path"`
+	Description        string    `json:"description,omitempty"`
+	TrustPolicy        string    `json:"trustPolicy"`
+	MaxSessionDuration int       `json:"maxSessionDuration"`
+	Created            time.Time `json:"created"`
+}
+
+// AccessKeyInfo describes an access key without its secret.
+type AccessKeyInfo struct {
+	ID       string
+	UserName string // empty for the account root's keys
+	Status   string
+	Created  time.Time
+}
+
+// UserARN returns the ARN of user name in account.
+func (d *Directory) UserARN(account, name, path string) string {
+	if path == "" {
+		path = "/"
+	}
+	return fmt.Sprintf("arn:%s:iam::%s:user%s%s", d.partition, account, path, name)
+}
+
+// RoleARN returns the ARN of role name in account.
+func (d *Directory) RoleARN(account, name, path string) string {
+	if path == "" {
+		path = "/"
+	}
+	return fmt.Sprintf("arn:%s:iam::%s:role%s%s", d.partition, account, path, name)
+}
+
+// Partition returns the ARN partition (aws, aws-cn).
+func (d *Directory) Partition() string { return d.partition }
+
+// newUniqueID returns an IAM unique ID such as AIDA... or AROA....
+func newUniqueID(prefix string) string {
+	var b [10]byte
+	rand.Read(b[:])
+	return prefix + base32.StdEncoding.EncodeToString(b[:])[:17]
+}
+
+func validPath(p string) error {
+	if p == "" || p == "/" {
+		return nil
+	}
+	if len(p) > 512 || p[0] != '/' || p[len(p)-1] != '/' {
+		return validation("The specified value for path is invalid. It must begin and end with / and contain only alphanumeric characters and/or / characters.")
+	}
+	return nil
+}
+
+func (d *Directory) getJSON(ctx context.Context, kind, id string, v any) (int64, error) {
+	rec, err := d.store.Get(ctx, kind, id)
+	if err != nil {
+		return 0, err
+	}
+	if err := json.Unmarshal(rec.Data, v); err != nil {
+		return 0, fmt.Errorf("iam: decode %s %s: %w", kind, id, err)
+	}
+	return rec.Version, nil
+}
+
+// CreateUser creates an IAM user. It returns EntityAlreadyExists if the
+// account has a user of that name and ValidationError for a bad name.
+func (d *Directory) CreateUser(ctx context.Context, account, name, path string) (*User, error) {
+	if err := validName(name, "userName", 64); err != nil {
+		return nil, err
+	}
+	if err := validPath(path); err != nil {
+		return nil, err
+	}
+	if path == "" {
+		path = "/"
+	}
+	u := &User{Account: account, Name: name, UserID: newUniqueID("AIDA"), Path: path, Created: d.now().UTC().Truncate(time.Second)}
+	data, _ := json.Marshal(u)
+	err := d.store.Apply(ctx, store.Op{Kind: KindUser, ID: account + "/" + name, Data: data, Create: true})
+	if errors.Is(err, store.ErrExists) {
+		return nil, awserr.Newf(CodeEntityAlreadyExists, "User with name %s already exists.", name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// GetUser returns a user, or NoSuchEntity.
+func (d *Directory) GetUser(ctx context.Context, account, name string) (*User, error) {
+	u, _, err := d.getUser(ctx, account, name)
+	return u, err
+}
+
+func (d *Directory) getUser(ctx context.Context, account, name string) (*User, int64, error) {
+	if err := validName(name, "userName", 64); err != nil {
+		return nil, 0, err
+	}
+	var u User
+	v, err := d.getJSON(ctx, KindUser, account+"/"+name, &u)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, 0, noSuchEntity("The user with name %s cannot be found.", name)
+	}
+	return &u, v, err
+}
+
+// ListUsers returns the users of an account in name order.
+func (d *Directory) ListUsers(ctx context.Context, account string) ([]*User, error) {
+	recs, err := d.store.List(ctx, KindUser, account+"/", "", 0)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*User, 0, len(recs))
+	for _, r := range recs {
+		var u User
+		if err := json.Unmarshal(r.Data, &u); err != nil {
+			return nil, fmt.Errorf("iam: decode user %s: %w", r.ID, err)
+		}
+		out = append(out, &u)
+	}
+	return out, nil
+}
+
+// DeleteUser deletes a user. It returns NoSuchEntity if there is none and
+// DeleteConflict while the user still has access keys or inline policies.
+func (d *Directory) DeleteUser(ctx context.Context, account, name string) error {
+	for {
+		_, ver, err := d.getUser(ctx, account, name)
+		if err != nil {
+			return err
+		}
+		keys, err := d.store.List(ctx, KindKeyIndex, account+"/"+name+"/", "", 1)
+		if err != nil {
+			return err
+		}
+		if len(keys) > 0 {
+			return awserr.New(CodeDeleteConflict, "Cannot delete entity, must delete access keys first.")
+		}
+		pols, err := d.store.List(ctx, KindUserPolicy, account+"/"+name+"/", "", 1)
+		if err != nil {
+			return err
+		}
+		if len(pols) > 0 {
+			return awserr.New(CodeDeleteConflict, "Cannot delete entity, must delete policies first.")
+		}
+		// IfVersion: creating a key or policy touches the user record, so
+		// one added since the checks above makes this delete conflict.
+		err = d.store.Apply(ctx, store.Op{Kind: KindUser, ID: account + "/" + name, Delete: true, IfVersion: ver})
+		if !errors.Is(err, store.ErrConflict) {
+			return err
+		}
+	}
+}
+
+// touchOp rewrites a record unchanged at version ver, so that a concurrent
+// delete of it (which uses IfVersion) conflicts with the batch.
+func touchOp(kind, id string, v any, ver int64) store.Op {
+	data, _ := json.Marshal(v)
+	return store.Op{Kind: kind, ID: id, Data: data, IfVersion: ver}
+}
+
+// CreateUserAccessKey creates an access key for a user and returns it with
+// its secret, which is never retrievable again. It returns NoSuchEntity
+// for an unknown user and LimitExceeded when the user has
+// MaxAccessKeysPerUser keys.
+func (d *Directory) CreateUserAccessKey(ctx context.Context, account, userName string) (AccessKeyInfo, string, error) {
+	for {
+		u, ver, err := d.getUser(ctx, account, userName)
+		if err != nil {
+			return AccessKeyInfo{}, "", err
+		}
+		keys, err := d.store.List(ctx, KindKeyIndex, account+"/"+userName+"/", "", 0)
+		if err != nil {
+			return AccessKeyInfo{}, "", err
+		}
+		if len(keys) >= MaxAccessKeysPerUser {
+			return AccessKeyInfo{}, "", awserr.Newf(CodeLimitExceeded, "Cannot exceed quota for AccessKeysPerUser: %d", MaxAccessKeysPerUser)
+		}
+		k := AccessKey{ID: NewAccessKeyID(false), Secret: NewSecret(), Account: account, Type: TypeIAMUser,
+			UserName: userName, PrincipalID: u.UserID}
+		err = d.createAccessKey(ctx, k, touchOp(KindUser, account+"/"+userName, u, ver))
+		if errors.Is(err, store.ErrConflict) || errors.Is(err, ErrExists) {
+			continue
+		}
+		if err != nil {
+			return AccessKeyInfo{}, "", err
+		}
+		return AccessKeyInfo{ID: k.ID, UserName: userName, Status: "Active", Created: d.now().UTC().Truncate(time.Second)}, k.Secret, nil
+	}
+}
+
+// CreateRootAccessKey creates an access key for an account's root.
+func (d *Directory) CreateRootAccessKey(ctx context.Context, account string) (AccessKeyInfo, string, error) {
+	for {
+		k := AccessKey{ID: NewAccessKeyID(false), Secret: NewSecret(), Account: account, Type: TypeRoot}
+		err := d.CreateAccessKey(ctx, k)
+		if errors.Is(err, ErrExists) {
+			continue
+		}
+		if err != nil {
+			return AccessKeyInfo{}, "", err
+		}
+		return AccessKeyInfo{ID: k.ID, Status: "Active", Created: d.now().UTC().Truncate(time.Second)}, k.Secret, nil
+	}
+}
+
+func owner(userName string) string {
+	if userName == "" {
+		return rootOwner
+	}
+	return userName
+}
+
+// ListAccessKeys lists the access keys of a user, or of the account root
+// when userName is empty. It returns NoSuchEntity for an unknown user.
+func (d *Directory) ListAccessKeys(ctx context.Context, account, userName string) ([]AccessKeyInfo, error) {
+	if userName != "" {
+		if _, err := d.GetUser(ctx, account, userName); err != nil {
+			return nil, err
+		}
+	}
+	recs, err := d.store.List(ctx, KindKeyIndex, account+"/"+owner(userName)+"/", "", 0)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]AccessKeyInfo, 0, len(recs))
+	for _, r := range recs {
+		akid := r.ID[strings.LastIndexByte(r.ID, '/')+1:]
+		var doc accessKeyDoc
+		if _, err := d.getJSON(ctx, KindAccessKey, akid, &doc); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			return nil, err
+		}
+		out = append(out, AccessKeyInfo{ID: akid, UserName: userName, Status: doc.Status, Created: doc.Created})
+	}
+	return out, nil
+}
+
+// DeleteAccessKey deletes an access key of a user (or of the account root
+// when userName is empty). It returns NoSuchEntity if the key does not
+// exist or belongs to someone else.
+func (d *Directory) DeleteAccessKey(ctx context.Context, account, userName, akid string) error {
+	notFound := noSuchEntity("The Access Key with id %s cannot be found.", akid)
+	var doc accessKeyDoc
+	_, err := d.getJSON(ctx, KindAccessKey, akid, &doc)
+	if errors.Is(err, store.ErrNotFound) {
+		return notFound
+	}
+	if err != nil {
+		return err
+	}
+	wantType := TypeIAMUser
+	if userName == "" {
+		wantType = TypeRoot
+	}
+	if doc.Account != account || doc.Type != wantType || doc.UserName != userName {
+		return notFound
+	}
+	err = d.store.Apply(ctx,
+		store.Op{Kind: KindAccessKey, ID: akid, Delete: true},
+		store.Op{Kind: KindKeyIndex, ID: account + "/" + owner(userName) + "/" + akid, Delete: true})
+	d.keys.Invalidate(akid)
+	return err
+}

@@ -1,0 +1,58 @@
+package iam
+
+import (
+	"fmt"
+
+	"github.com/trentkms/trent/internal/awserr"
+)
+
+// Error codes of the IAM and STS query APIs, as AWS names them. Errors this
+// package returns to callers are *awserr.Error values carrying one of them.
+const (
+	CodeNoSuchEntity            = "NoSuchEntity"
+	CodeEntityAlreadyExists     = "EntityAlreadyExists"
+	CodeDeleteConflict          = "DeleteConflict"
+	CodeLimitExceeded           = "LimitExceeded"
+	CodeMalformedPolicyDocument = "MalformedPolicyDocument"
+	CodeValidationError         = "ValidationError"
+	CodeAccessDenied            = "AccessDenied"
+)
+
+func noSuchEntity(format string, a ...any) *awserr.Error {
+	return awserr.New(CodeNoSuchEntity, fmt.Sprintf(format, a...))
+}
+
+func validation(format string, a ...any) *awserr.Error {
+	return awserr.New(CodeValidationError, fmt.Sprintf(format, a...))
+}
+
+// validName checks an IAM user, role or policy name: 1..max characters of
+// [\w+=,.@-], reporting AWS's validation message for field.
+func validName(v, field string, max int) error {
+	ok := len(v) >= 1 && len(v) <= max
+	for i := 0; ok && i < len(v); i++ {
+		c := v[i]
+		ok = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' ||
+			c == '+' || c == '=' || c == ',' || c == '.' || c == '@' || c == '-'
+	}
+	if ok {
+		return nil
+	}
+	if len(v) < 1 || len(v) > max {
+		return validation("1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must have length less than or equal to %d", v, field, max)
+	}
+	return validation("1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]+", v, field)
+}
+
+// ValidAccountID reports whether s is a 12-digit account ID.
+func ValidAccountID(s string) bool {
+	if len(s) != 12 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}

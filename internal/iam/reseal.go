@@ -1,0 +1,84 @@
+package iam
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/trentkms/trent/internal/rootkey"
+	"github.com/trentkms/trent/internal/store"
+)
+
+// ResealAll re-seals, under the root key provider's current root key, every
+// access key secret sealed under another root key. Each record is
+// rewritten with optimistic concurrency (retrying on conflicts), so it runs
+// while servers use the directory. It calls progress, if not nil, after
+// each rewritten record and returns how many it rewrote.
+func (d *Directory) ResealAll(ctx context.Context, progress func(n int)) (int, error) {
+	cur := d.root.CurrentID()
+	n := 0
+	after := ""
+	for {
+		recs, err := d.store.List(ctx, KindAccessKey, "", after, 200)
+		if err != nil {
+			return n, err
+		}
+		for _, r := range recs {
+			changed, err := d.resealOne(ctx, r, cur)
+			if err != nil {
+				return n, err
+			}
+			if changed {
+				n++
+				if progress != nil {
+					progress(n)
+				}
+			}
+		}
+		if len(recs) < 200 {
+			return n, nil
+		}
+		after = recs[len(recs)-1].ID
+	}
+}
+
+func (d *Directory) resealOne(ctx context.Context, r store.Record, cur string) (bool, error) {
+	for attempt := 0; attempt < 20; attempt++ {
+		var doc accessKeyDoc
+		if err := json.Unmarshal(r.Data, &doc); err != nil {
+			return false, fmt.Errorf("iam: decode access key %s: %w", r.ID, err)
+		}
+		if id, err := rootkey.SealedBy(doc.SealedSecret); err != nil || id == cur {
+			return false, nil
+		}
+		aad := secretAAD(r.ID)
+		pt, err := d.root.Open(doc.SealedSecret, aad)
+		if err != nil {
+			return false, fmt.Errorf("iam: reseal access key %s: %w", r.ID, err)
+		}
+		doc.SealedSecret, err = d.root.Seal(pt, aad)
+		clear(pt)
+		if err != nil {
+			return false, err
+		}
+		data, err := json.Marshal(&doc)
+		if err != nil {
+			return false, err
+		}
+		err = d.store.Apply(ctx, store.Op{Kind: KindAccessKey, ID: r.ID, Data: data, IfVersion: r.Version})
+		if err == nil {
+			d.keys.Invalidate(r.ID)
+			return true, nil
+		}
+		if !errors.Is(err, store.ErrConflict) {
+			return false, err
+		}
+		if r, err = d.store.Get(ctx, KindAccessKey, r.ID); errors.Is(err, store.ErrNotFound) {
+			return false, nil
+		} else if err != nil {
+			return false, err
+		}
+	}
+	return false, fmt.Errorf("iam: reseal access key %s: too many concurrent updates", r.ID)
+}

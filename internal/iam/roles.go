@@ -1,0 +1,360 @@
+package iam
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/trentkms/trent/internal/awserr"
+	"github.com/trentkms/trent/internal/kms"
+	"github.com/trentkms/trent/internal/policy"
+	"github.com/trentkms/trent/internal/store"
+)
+
+// Session duration bounds of AssumeRole.
+const (
+	MinSessionDuration     = 900 * time.Second
+	DefaultSessionDuration = 3600 * time.Second
+	MaxSessionDuration     = 43200 * time.Second
+)
+
+// KindSession indexes temporary credentials by expiry (EXPIRY/AKID, with
+// EXPIRY in a sortable UTC form) so expired ones can be swept.
+const KindSession = "sessionidx"
+
+// withTrustResource returns a trust policy with Resource "*" added to every
+// statement that has neither Resource nor NotResource: trust policies omit
+// the resource (it is the role), but the policy engine treats a statement
+// without one as matching nothing. A document that is not a JSON object is
+// returned unchanged for the parser to reject.
+func withTrustResource(doc string) string {
+	var top map[string]json.RawMessage
+	if json.Unmarshal([]byte(doc), &top) != nil {
+		return doc
+	}
+	raw, ok := top["Statement"]
+	if !ok {
+		return doc
+	}
+	fix := func(r json.RawMessage) json.RawMessage {
+		var st map[string]json.RawMessage
+		if json.Unmarshal(r, &st) != nil {
+			return r
+		}
+		_, a := st["Resource"]
+		_, b := st["NotResource"]
+		if a || b {
+			return r
+		}
+		st["Resource"] = json.RawMessage(`"*"`)
+		out, _ := json.Marshal(st)
+		return out
+	}
+	var list []json.RawMessage
+	if json.Unmarshal(raw, &list) == nil {
+		for i := range list {
+			list[i] = fix(list[i])
+		}
+		top["Statement"], _ = json.Marshal(list)
+	} else {
+		top["Statement"] = fix(raw)
+	}
+	out, err := json.Marshal(top)
+	if err != nil {
+		return doc
+	}
+	return string(out)
+}
+
+// parseTrust parses a role trust policy, or returns MalformedPolicyDocument.
+func parseTrust(doc string) (*policy.Policy, error) {
+	if policySize(doc) > MaxTrustPolicyBytes {
+		return nil, awserr.Newf(CodeLimitExceeded, "Cannot exceed quota for ACLSizePerRole: %d", MaxTrustPolicyBytes)
+	}
+	p, err := policy.Parse(withTrustResource(doc))
+	if err != nil {
+		if e := awserr.As(err); e != nil {
+			return nil, awserr.New(CodeMalformedPolicyDocument, e.Message)
+		}
+		return nil, err
+	}
+	return p, nil
+}
+
+// RoleInput describes a role to create.
+type RoleInput struct {
+	Account     string
+	Name        string
+	Path        string
+	Description string
+	// TrustPolicy is the AssumeRolePolicyDocument.
+	TrustPolicy string
+	// MaxSessionDuration in seconds; 0 means 3600.
+	MaxSessionDuration int
+}
+
+// CreateRole creates a role. It returns EntityAlreadyExists,
+// MalformedPolicyDocument for a bad trust policy, LimitExceeded for one
+// over MaxTrustPolicyBytes, and ValidationError for bad names or durations.
+func (d *Directory) CreateRole(ctx context.Context, in RoleInput) (*Role, error) {
+	if err := validName(in.Name, "roleName", 64); err != nil {
+		return nil, err
+	}
+	if err := validPath(in.Path); err != nil {
+		return nil, err
+	}
+	if in.MaxSessionDuration == 0 {
+		in.MaxSessionDuration = int(DefaultSessionDuration / time.Second)
+	}
+	if in.MaxSessionDuration < 3600 || in.MaxSessionDuration > 43200 {
+		return nil, validation("1 validation error detected: Value '%d' at 'maxSessionDuration' failed to satisfy constraint: Member must have value between 3600 and 43200", in.MaxSessionDuration)
+	}
+	if _, err := parseTrust(in.TrustPolicy); err != nil {
+		return nil, err
+	}
+	if in.Path == "" {
+		in.Path = "/"
+	}
+	r := &Role{Account: in.Account, Name: in.Name, RoleID: newUniqueID("AROA"), Path: in.Path, Description: in.Description,
+		TrustPolicy: in.TrustPolicy, MaxSessionDuration: in.MaxSessionDuration, Created: d.now().UTC().Truncate(time.Second)}
+	data, _ := json.Marshal(r)
+	err := d.store.Apply(ctx, store.Op{Kind: KindRole, ID: in.Account + "/" + in.Name, Data: data, Create: true})
+	if errors.Is(err, store.ErrExists) {
+		return nil, awserr.Newf(CodeEntityAlreadyExists, "Role with name %s already exists.", in.Name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// GetRole returns a role, or NoSuchEntity.
+func (d *Directory) GetRole(ctx context.Context, account, name string) (*Role, error) {
+	r, _, err := d.getRole(ctx, account, name)
+	return r, err
+}
+
+func (d *Directory) getRole(ctx context.Context, account, name string) (*Role, int64, error) {
+	if err := validName(name, "roleName", 64); err != nil {
+		return nil, 0, err
+	}
+	var r Role
+	v, err := d.getJSON(ctx, KindRole, account+"/"+name, &r)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, 0, noSuchEntity("The role with name %s cannot be found.", name)
+	}
+	return &r, v, err
+}
+
+// ListRoles returns the roles of an account in name order.
+func (d *Directory) ListRoles(ctx context.Context, account string) ([]*Role, error) {
+	recs, err := d.store.List(ctx, KindRole, account+"/", "", 0)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Role, 0, len(recs))
+	for _, rec := range recs {
+		var r Role
+		if err := json.Unmarshal(rec.Data, &r); err != nil {
+			return nil, fmt.Errorf("iam: decode role %s: %w", rec.ID, err)
+		}
+		out = append(out, &r)
+	}
+	return out, nil
+}
+
+// UpdateTrustPolicy replaces a role's trust policy (UpdateAssumeRolePolicy).
+func (d *Directory) UpdateTrustPolicy(ctx context.Context, account, name, doc string) error {
+	if _, err := parseTrust(doc); err != nil {
+		return err
+	}
+	for {
+		r, ver, err := d.getRole(ctx, account, name)
+		if err != nil {
+			return err
+		}
+		r.TrustPolicy = doc
+		data, _ := json.Marshal(r)
+		err = d.store.Apply(ctx, store.Op{Kind: KindRole, ID: account + "/" + name, Data: data, IfVersion: ver})
+		if !errors.Is(err, store.ErrConflict) {
+			return err
+		}
+	}
+}
+
+// DeleteRole deletes a role. It returns NoSuchEntity, or DeleteConflict
+// while the role has inline policies. Sessions of the role keep working
+// until they expire, with no permissions from the role (as in AWS).
+func (d *Directory) DeleteRole(ctx context.Context, account, name string) error {
+	for {
+		_, ver, err := d.getRole(ctx, account, name)
+		if err != nil {
+			return err
+		}
+		pols, err := d.store.List(ctx, KindRolePolicy, account+"/"+name+"/", "", 1)
+		if err != nil {
+			return err
+		}
+		if len(pols) > 0 {
+			return awserr.New(CodeDeleteConflict, "Cannot delete entity, must delete policies first.")
+		}
+		err = d.store.Apply(ctx, store.Op{Kind: KindRole, ID: account + "/" + name, Delete: true, IfVersion: ver})
+		if !errors.Is(err, store.ErrConflict) {
+			return err
+		}
+	}
+}
+
+// Credentials are temporary credentials from AssumeRole.
+type Credentials struct {
+	AccessKeyID     string
+	SecretAccessKey string
+	SessionToken    string
+	Expiration      time.Time
+}
+
+// AssumedRole is the result of AssumeRole.
+type AssumedRole struct {
+	Credentials Credentials
+	// AssumedRoleID is ROLEID:SESSIONNAME.
+	AssumedRoleID string
+	// ARN is arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSIONNAME.
+	ARN string
+}
+
+// AssumeRoleInput is a request to assume a role.
+type AssumeRoleInput struct {
+	RoleARN     string
+	SessionName string
+	// Duration is the session length; 0 means DefaultSessionDuration.
+	Duration time.Duration
+}
+
+// AssumeRole issues temporary credentials for a role session to caller.
+//
+// The role's trust policy must allow caller sts:AssumeRole. When it names
+// caller (or its role) directly and caller is in the role's account, that
+// is enough; when it names caller's account, or caller is in another
+// account, caller must also be its account's root or have an identity
+// policy allowing sts:AssumeRole on the role. A missing role and any
+// denial both return AccessDenied with AWS's message (so that role names
+// cannot be probed). Duration outside MinSessionDuration..the role's
+// maximum (one hour for a session assuming another role) is a
+// ValidationError.
+func (d *Directory) AssumeRole(ctx context.Context, caller *kms.Caller, in AssumeRoleInput) (*AssumedRole, error) {
+	if err := validSessionName(in.SessionName); err != nil {
+		return nil, err
+	}
+	if in.Duration == 0 {
+		in.Duration = DefaultSessionDuration
+	}
+	secs := int(in.Duration / time.Second)
+	if in.Duration < MinSessionDuration {
+		return nil, validation("1 validation error detected: Value '%d' at 'durationSeconds' failed to satisfy constraint: Member must have value greater than or equal to 900", secs)
+	}
+	if in.Duration > MaxSessionDuration {
+		return nil, validation("1 validation error detected: Value '%d' at 'durationSeconds' failed to satisfy constraint: Member must have value less than or equal to 43200", secs)
+	}
+	if len(in.RoleARN) < 20 || len(in.RoleARN) > 2048 {
+		return nil, validation("1 validation error detected: Value '%s' at 'roleArn' failed to satisfy constraint: Member must have length greater than or equal to 20", in.RoleARN)
+	}
+	denied := awserr.Newf(CodeAccessDenied, "User: %s is not authorized to perform: sts:AssumeRole on resource: %s", caller.ARN, in.RoleARN)
+	f := strings.SplitN(in.RoleARN, ":", 6)
+	if len(f) != 6 || f[0] != "arn" || f[2] != "iam" || !ValidAccountID(f[4]) || !strings.HasPrefix(f[5], "role/") {
+		return nil, validation("%s is invalid", in.RoleARN)
+	}
+	account, name := f[4], f[5][strings.LastIndexByte(f[5], '/')+1:]
+	role, err := d.GetRole(ctx, account, name)
+	if err != nil {
+		if e := awserr.As(err); e != nil {
+			return nil, denied
+		}
+		return nil, err
+	}
+	if d.RoleARN(account, role.Name, role.Path) != in.RoleARN {
+		return nil, denied
+	}
+	trust, err := parseTrust(role.TrustPolicy)
+	if err != nil {
+		return nil, denied
+	}
+	pr := PolicyPrincipal(caller)
+	req := &policy.Request{Action: "sts:AssumeRole", Resource: in.RoleARN, Principal: pr}
+	if trust.Evaluate(req, true) != policy.Allow {
+		return nil, denied
+	}
+	// Evaluated without the account, only statements naming the caller
+	// itself match: such a statement suffices within the role's account.
+	req.Principal.Account = ""
+	direct := trust.Evaluate(req, true) == policy.Allow
+	if !(direct && caller.Account == account) && caller.Type != TypeRoot {
+		if err := d.AuthorizeIAM(ctx, caller, "sts:AssumeRole", in.RoleARN); err != nil {
+			if awserr.As(err) != nil {
+				return nil, denied
+			}
+			return nil, err
+		}
+	}
+	max := time.Duration(role.MaxSessionDuration) * time.Second
+	if caller.Type == TypeAssumedRole && in.Duration > time.Hour {
+		return nil, validation("The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.")
+	}
+	if in.Duration > max {
+		return nil, validation("The requested DurationSeconds exceeds the MaxSessionDuration set for this role.")
+	}
+	d.sweepSessions(ctx)
+	now := d.now().UTC()
+	k := AccessKey{ID: NewAccessKeyID(true), Secret: NewSecret(), Account: account, Type: TypeAssumedRole,
+		RoleARN: in.RoleARN, SessionName: in.SessionName, SessionToken: newSessionToken(),
+		Expires: now.Add(in.Duration).Truncate(time.Second), PrincipalID: role.RoleID + ":" + in.SessionName}
+	idx := store.Op{Kind: KindSession, ID: k.Expires.Format("20060102T150405Z") + "/" + k.ID, Data: []byte("{}")}
+	if err := d.createAccessKey(ctx, k, idx); err != nil {
+		return nil, err
+	}
+	return &AssumedRole{
+		Credentials:   Credentials{AccessKeyID: k.ID, SecretAccessKey: k.Secret, SessionToken: k.SessionToken, Expiration: k.Expires},
+		AssumedRoleID: k.PrincipalID,
+		ARN:           fmt.Sprintf("arn:%s:sts::%s:assumed-role/%s/%s", d.partition, account, role.Name, in.SessionName),
+	}, nil
+}
+
+func validSessionName(s string) error {
+	if len(s) < 2 {
+		return validation("1 validation error detected: Value '%s' at 'roleSessionName' failed to satisfy constraint: Member must have length greater than or equal to 2", s)
+	}
+	return validName(s, "roleSessionName", 64)
+}
+
+// newSessionToken returns an opaque session token. Its value only needs to
+// be unguessable: the verifier compares it with the stored one.
+func newSessionToken() string {
+	var b [96]byte
+	rand.Read(b[:])
+	return "Tr3nt" + base64.StdEncoding.EncodeToString(b[:])
+}
+
+// sweepSessions deletes a few expired temporary credentials; AssumeRole
+// calls it so that expired sessions do not accumulate in the store.
+func (d *Directory) sweepSessions(ctx context.Context) {
+	recs, err := d.store.List(ctx, KindSession, "", "", 16)
+	if err != nil {
+		return
+	}
+	cut := d.now().UTC().Add(-time.Minute).Format("20060102T150405Z")
+	var ops []store.Op
+	for _, r := range recs {
+		i := strings.IndexByte(r.ID, '/')
+		if i < 0 || r.ID[:i] >= cut {
+			break
+		}
+		ops = append(ops, store.Op{Kind: KindSession, ID: r.ID, Delete: true}, store.Op{Kind: KindAccessKey, ID: r.ID[i+1:], Delete: true})
+	}
+	if len(ops) > 0 {
+		d.store.Apply(ctx, ops...)
+	}
+}

@@ -1,0 +1,100 @@
+package kms_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/trentkms/trent/internal/awserr"
+	"github.com/trentkms/trent/internal/kms"
+	"github.com/trentkms/trent/internal/store"
+)
+
+// TestKeyDeletion: nothing is deleted before the waiting period ends, even
+// across a restart; at its end the key record (with all its material), its
+// aliases and grants are gone from the store, the key ID is NotFound and
+// its ciphertexts no longer decrypt.
+func TestKeyDeletion(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	md := e.createKey(&kms.CreateKeyInput{})
+	id := &md.KeyID
+	must(e.svc.RotateKeyOnDemand(e.ctx, &kms.KeyIDInput{KeyID: id}))(t)
+	must(e.svc.CreateAlias(e.ctx, &kms.AliasInput{AliasName: ptr("alias/doomed"), TargetKeyID: id}))(t)
+	// A grant record as the grants code stores it: ID "<keyID>/<grantID>".
+	if err := e.store.Apply(e.ctx, store.Op{Kind: "grant", ID: md.KeyID + "/g1", Data: []byte("{}"), Create: true}); err != nil {
+		t.Fatal(err)
+	}
+	ct := must(e.svc.Encrypt(e.ctx, &kms.EncryptInput{KeyID: ptr("alias/doomed"), Plaintext: []byte("gone")}))(t)
+	must(e.svc.ScheduleKeyDeletion(e.ctx, &kms.ScheduleKeyDeletionInput{KeyID: id, PendingWindowInDays: ptr[int64](7)}))(t)
+
+	e.svc.Close() // restart
+	svc := e.newService("node-b")
+	e.clock.Add(7*day - time.Second)
+	if n := e.runJobs(svc); n != 0 {
+		t.Fatalf("ran %d jobs before the deletion date", n)
+	}
+	if _, err := e.store.Get(e.ctx, "key", md.KeyID); err != nil {
+		t.Fatalf("key gone early: %v", err)
+	}
+	e.clock.Add(time.Second)
+	if n := e.runJobs(svc); n != 1 {
+		t.Fatalf("ran %d jobs at the deletion date, want 1", n)
+	}
+	for _, r := range []struct{ kind, id string }{
+		{"key", md.KeyID}, {"alias", "111122223333/alias/doomed"}, {"grant", md.KeyID + "/g1"}, {"acctkey", "111122223333/" + md.KeyID},
+	} {
+		if _, err := e.store.Get(e.ctx, r.kind, r.id); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("%s %s still stored (err %v)", r.kind, r.id, err)
+		}
+	}
+	if got := e.eventNames(); len(got) != 1 || got[0] != kms.EventDeleteKey {
+		t.Fatalf("events = %v", got)
+	}
+	_, err := svc.DescribeKey(e.ctx, &kms.KeyIDInput{KeyID: id})
+	wantErr(t, err, awserr.NotFound, "Key '"+md.Arn+"' does not exist")
+	_, err = svc.Encrypt(e.ctx, &kms.EncryptInput{KeyID: ptr("alias/doomed"), Plaintext: []byte("x")})
+	wantErr(t, err, awserr.NotFound, "*")
+	_, err = svc.Decrypt(e.ctx, &kms.DecryptInput{CiphertextBlob: ct.CiphertextBlob})
+	wantErr(t, err, awserr.InvalidCiphertext, "")
+}
+
+// TestCancelledDeletion: a cancelled deletion's job does nothing when due.
+func TestCancelledDeletion(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	md := e.createKey(&kms.CreateKeyInput{})
+	must(e.svc.ScheduleKeyDeletion(e.ctx, &kms.ScheduleKeyDeletionInput{KeyID: &md.KeyID, PendingWindowInDays: ptr[int64](7)}))(t)
+	must(e.svc.CancelKeyDeletion(e.ctx, &kms.KeyIDInput{KeyID: &md.KeyID}))(t)
+	e.clock.Add(8 * day)
+	e.runJobs(e.svc)
+	d := must(e.svc.DescribeKey(e.ctx, &kms.KeyIDInput{KeyID: &md.KeyID}))(t).KeyMetadata
+	if d.KeyState != "Disabled" || len(e.eventNames()) != 0 {
+		t.Fatalf("state %s, events %v", d.KeyState, e.eventNames())
+	}
+}
+
+func BenchmarkRunDueJobsIdle(b *testing.B) {
+	e := newEnv(b)
+	for range 100 {
+		id := e.createKey(&kms.CreateKeyInput{}).KeyID
+		must(e.svc.EnableKeyRotation(e.ctx, &kms.EnableKeyRotationInput{KeyID: &id}))(b)
+	}
+	for b.Loop() {
+		if _, err := e.svc.RunDueJobs(e.ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkAutomaticRotation(b *testing.B) {
+	e := newEnv(b)
+	id := e.createKey(&kms.CreateKeyInput{}).KeyID
+	must(e.svc.EnableKeyRotation(e.ctx, &kms.EnableKeyRotationInput{KeyID: &id, RotationPeriodInDays: ptr[int64](90)}))(b)
+	for b.Loop() {
+		e.clock.Add(90 * day)
+		if n, err := e.svc.RunDueJobs(e.ctx); err != nil || n != 1 {
+			b.Fatalf("ran %d: %v", n, err)
+		}
+	}
+}

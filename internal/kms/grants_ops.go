@@ -1,0 +1,580 @@
+package kms
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/trentkms/trent/internal/awserr"
+	"github.com/trentkms/trent/internal/policy"
+	"github.com/trentkms/trent/internal/store"
+)
+
+const (
+	patPrincipal        = `^[\w+=,.@:/-]+$`
+	patGrantName        = `^[a-zA-Z0-9:/_-]+$`
+	patServicePrincipal = `^([A-Za-z0-9\-]+)\.([A-Za-z0-9\-]+)(\.[A-Za-z0-9\-]+)+$`
+)
+
+func principalChars(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("_+=,.@:/-", c) >= 0) {
+			return false
+		}
+	}
+	return s != ""
+}
+
+func grantNameChars(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte(":/_-", c) >= 0) {
+			return false
+		}
+	}
+	return s != ""
+}
+
+func servicePrincipalChars(s string) bool {
+	parts := strings.Split(s, ".")
+	if len(parts) < 3 {
+		return false
+	}
+	for _, p := range parts {
+		if p == "" {
+			return false
+		}
+		for i := 0; i < len(p); i++ {
+			c := p[i]
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// pattern checks an optional string member against a length range and a
+// character rule named by its AWS pattern.
+func (v *validator) pattern(s *string, member string, min, max int, ok func(string) bool, pat string) {
+	if s == nil {
+		return
+	}
+	before := len(v.v)
+	v.strLen(s, member, min, max)
+	if len(v.v) == before && !ok(*s) {
+		v.add(*s, true, member, awserr.Pattern(pat))
+	}
+}
+
+func (v *validator) constraintMap(m map[string]string, member string) {
+	if m == nil {
+		return
+	}
+	if len(m) > 8 {
+		v.add("", false, member, "Member must have length less than or equal to 8")
+	}
+	for k, x := range m {
+		if len(k) < 1 || len(k) > 384 || len(x) > 384 {
+			v.add("", false, member, "Map value must satisfy constraint: [Member must have length less than or equal to 384]")
+			return
+		}
+	}
+}
+
+func grantNotFound(grantID string) error {
+	return awserr.Newf(awserr.NotFound, "Grant ID %s not found", grantID)
+}
+
+func invalidGrantID() error {
+	return awserr.New(awserr.InvalidGrantID, "Invalid grant ID.")
+}
+
+// authorizeKeyGrant is authorizeKey with the grant decision supplied by
+// the caller (CreateGrant needs to know whether a grant was involved).
+func (s *Service) authorizeKeyGrant(ctx context.Context, lk *loadedKey, action string, conds map[string][]string, grantAllows bool) error {
+	req := &KeyRequest{
+		Caller: CallerFrom(ctx), Action: action, KeyARN: lk.arn, KeyAccount: lk.doc.Account,
+		Policy: lk.policy, KeySpec: lk.doc.Spec, KeyUsage: lk.doc.Usage, KeyOrigin: lk.doc.Origin,
+		MultiRegion: lk.doc.MultiRegion, Conditions: conds, GrantAllows: grantAllows,
+	}
+	if len(lk.doc.Tags) > 0 {
+		req.Tags = make(map[string]string, len(lk.doc.Tags))
+		for _, t := range lk.doc.Tags {
+			req.Tags[t.Key] = t.Value
+		}
+	}
+	req.Aliases = func() []string { return s.aliasNamesOf(ctx, lk.doc.Account, lk.doc.ID) }
+	return s.authz.AuthorizeKey(ctx, req)
+}
+
+// childWithin reports whether a grant with ops and constraints (eq, sub) is
+// no broader than parent: the rule for grants created through a grant.
+func childWithin(parent *grantDoc, ops []string, eq, sub map[string]string) bool {
+	for _, o := range ops {
+		if !slices.Contains(parent.Operations, o) {
+			return false
+		}
+	}
+	switch {
+	case parent.Equals != nil:
+		return eq != nil && maps.Equal(eq, parent.Equals) && (sub == nil || containsPairs(parent.Equals, sub))
+	case parent.Subset != nil:
+		if eq != nil {
+			return containsPairs(eq, parent.Subset)
+		}
+		return sub != nil && containsPairs(sub, parent.Subset)
+	}
+	return true
+}
+
+// containsPairs reports whether every pair of small is in big.
+func containsPairs(big, small map[string]string) bool {
+	for k, v := range small {
+		if x, ok := big[k]; !ok || x != v {
+			return false
+		}
+	}
+	return true
+}
+
+// CreateGrant implements the CreateGrant operation. The grant is usable at
+// once with the returned token, and on every node within the change feed's
+// delay without it. With Name, a retry with identical parameters returns
+// the original grant ID (and a new token).
+func (s *Service) CreateGrant(ctx context.Context, in *CreateGrantInput) (*CreateGrantOutput, error) {
+	var v validator
+	v.pattern(in.GranteePrincipal, "granteePrincipal", 1, 256, principalChars, patPrincipal)
+	v.pattern(in.RetiringPrincipal, "retiringPrincipal", 1, 256, principalChars, patPrincipal)
+	v.pattern(in.GranteeServicePrincipal, "granteeServicePrincipal", 1, 128, servicePrincipalChars, patServicePrincipal)
+	v.pattern(in.RetiringServicePrincipal, "retiringServicePrincipal", 1, 128, servicePrincipalChars, patServicePrincipal)
+	v.pattern(in.Name, "name", 1, 256, grantNameChars, patGrantName)
+	if v.required(in.Operations != nil, "operations") {
+		for _, o := range in.Operations {
+			if !grantOperationSet[o] {
+				v.add("["+strings.Join(in.Operations, ", ")+"]", true, "operations",
+					"Member must satisfy constraint: ["+awserr.EnumSet(grantOperations)+"]")
+				break
+			}
+		}
+	}
+	v.grantTokens(in.GrantTokens)
+	var eq, sub map[string]string
+	var sourceARN string
+	if c := in.Constraints; c != nil {
+		v.constraintMap(c.EncryptionContextEquals, "constraints.encryptionContextEquals")
+		v.constraintMap(c.EncryptionContextSubset, "constraints.encryptionContextSubset")
+		eq, sub = c.EncryptionContextEquals, c.EncryptionContextSubset
+		if c.SourceArn != nil {
+			sourceARN = *c.SourceArn
+			v.strLen(c.SourceArn, "constraints.sourceArn", 20, 512)
+		}
+	}
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	switch {
+	case in.GranteePrincipal == nil && in.GranteeServicePrincipal == nil:
+		return nil, awserr.ValidationError(awserr.Violation("null", true, "granteePrincipal", awserr.ConstraintNotNull))
+	case in.GranteePrincipal != nil && in.GranteeServicePrincipal != nil:
+		return nil, awserr.New(awserr.Validation, "You cannot specify both GranteePrincipal and GranteeServicePrincipal.")
+	case in.RetiringPrincipal != nil && in.RetiringServicePrincipal != nil:
+		return nil, awserr.New(awserr.Validation, "You cannot specify both RetiringPrincipal and RetiringServicePrincipal.")
+	case in.GranteeServicePrincipal != nil && sourceARN == "":
+		return nil, awserr.New(awserr.Validation, "A grant for a service principal requires a SourceArn constraint.")
+	case in.GranteeServicePrincipal != nil && in.RetiringPrincipal == nil && in.RetiringServicePrincipal == nil:
+		return nil, awserr.New(awserr.Validation, "A grant for a service principal requires a retiring principal.")
+	}
+	ops := slices.Clone(in.Operations)
+	slices.Sort(ops)
+	ops = slices.Compact(ops)
+	if len(ops) == 0 {
+		return nil, awserr.ValidationError(awserr.Violation("[]", true, "operations", awserr.MinLength(1)))
+	}
+	if eq != nil || sub != nil {
+		for _, o := range ops {
+			switch o {
+			case "Sign", "Verify", "GetPublicKey", "GenerateMac", "VerifyMac", "DeriveSharedSecret", "Encapsulate", "Decapsulate":
+				return nil, awserr.Newf(awserr.Validation, "Grant constraints are not supported for the %s operation.", o)
+			}
+		}
+	}
+	lk, err := s.resolveKey(ctx, in.KeyID, refKeyOnly, "keyId")
+	if err != nil {
+		return nil, err
+	}
+	caller := CallerFrom(ctx)
+	grantee, retiring := deref(in.GranteePrincipal), deref(in.RetiringPrincipal)
+	conds := map[string][]string{
+		"kms:grantoperations":       ops,
+		"kms:grantisforawsresource": {"false"},
+		"kms:granteeprincipal":      {grantee + deref(in.GranteeServicePrincipal)},
+	}
+	if retiring != "" {
+		conds["kms:retiringprincipal"] = []string{retiring}
+	}
+	var ctypes []string
+	if eq != nil {
+		ctypes = append(ctypes, "EncryptionContextEquals")
+	}
+	if sub != nil {
+		ctypes = append(ctypes, "EncryptionContextSubset")
+	}
+	if ctypes != nil {
+		conds["kms:grantconstrainttype"] = ctypes
+	}
+	constraintEC := make(map[string]string, len(eq)+len(sub))
+	maps.Copy(constraintEC, sub)
+	maps.Copy(constraintEC, eq)
+	contextConditions(conds, constraintEC)
+
+	// The key policy (with IAM) decides first; only if it does not allow
+	// may a grant that includes CreateGrant allow, and then the new grant
+	// must be no broader than that grant.
+	var parent *grant
+	authErr := s.authorizeKeyGrant(ctx, lk, "kms:CreateGrant", conds, false)
+	if authErr != nil && awserr.CodeOf(authErr) == awserr.AccessDenied {
+		parent, err = s.findGrant(ctx, lk, "kms:CreateGrant", conds, in.GrantTokens, func(g *grant) bool {
+			return childWithin(&g.doc, ops, eq, sub)
+		})
+		if err != nil {
+			return nil, err
+		}
+		if parent != nil {
+			authErr = s.authorizeKeyGrant(ctx, lk, "kms:CreateGrant", conds, true)
+		}
+	} else if authErr == nil {
+		// Tokens must still be valid ones.
+		for _, t := range in.GrantTokens {
+			if _, err := s.openGrantToken(t); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if authErr != nil {
+		return nil, authErr
+	}
+	if parent != nil {
+		noteGrant(ctx, parent.doc.ID)
+	}
+	switch lk.doc.State {
+	case StateEnabled, StateUnavailable, StateUpdating:
+	default:
+		if err := requireUsable(lk); err != nil {
+			return nil, err
+		}
+	}
+	set, err := s.grantCache().Get(ctx, lk.doc.ID)
+	if err != nil {
+		return nil, s.storeErr(ctx, err)
+	}
+	d := grantDoc{
+		KeyID: lk.doc.ID, KeyAccount: lk.doc.Account, Name: deref(in.Name), Grantee: grantee,
+		GranteeService: deref(in.GranteeServicePrincipal), Retiring: retiring,
+		RetiringService: deref(in.RetiringServicePrincipal), Operations: ops, Equals: eq, Subset: sub,
+		SourceArn: sourceARN, IssuingAccount: fmt.Sprintf("arn:%s:iam::%s:root", s.partition, caller.Account),
+		CreatorPrincipal: caller.ARN,
+	}
+	if parent != nil {
+		d.ParentGrantID = parent.doc.ID
+	}
+	if d.Name != "" {
+		for _, g := range set.grants {
+			if sameGrant(&g.doc, &d) {
+				if isTrue(in.DryRun) {
+					return nil, dryRun()
+				}
+				tok, err := s.newGrantToken(lk.doc.ID, g.doc.ID)
+				if err != nil {
+					return nil, s.storeErr(ctx, err)
+				}
+				return &CreateGrantOutput{GrantToken: tok, GrantID: g.doc.ID}, nil
+			}
+		}
+	}
+	if len(set.grants) >= maxGrantsPerKey {
+		return nil, awserr.Newf(awserr.LimitExceeded, "The request was rejected because the number of grants on %s exceeds the limit of %d.", lk.arn, maxGrantsPerKey)
+	}
+	if isTrue(in.DryRun) {
+		return nil, dryRun()
+	}
+	d.ID = newMaterialID()
+	d.Created = s.now().UTC()
+	data, err := json.Marshal(&d)
+	if err != nil {
+		return nil, err
+	}
+	ops2 := []store.Op{{Kind: kindGrant, ID: grantRecordID(d.KeyID, d.ID), Data: data, Create: true}}
+	if r := d.Retiring + d.RetiringService; r != "" {
+		ops2 = append(ops2, store.Op{Kind: kindGrantIndex, ID: grantIndexID(r, d.KeyID, d.ID), Data: []byte("{}"), Create: true})
+	}
+	if err := s.store.Apply(ctx, ops2...); err != nil {
+		return nil, s.storeErr(ctx, err)
+	}
+	s.grantCache().Invalidate(d.KeyID)
+	tok, err := s.newGrantToken(d.KeyID, d.ID)
+	if err != nil {
+		return nil, s.storeErr(ctx, err)
+	}
+	return &CreateGrantOutput{GrantToken: tok, GrantID: d.ID}, nil
+}
+
+// sameGrant reports whether two grants have identical parameters (the Name
+// idempotency rule of CreateGrant).
+func sameGrant(a, b *grantDoc) bool {
+	return a.Name == b.Name && a.Grantee == b.Grantee && a.GranteeService == b.GranteeService &&
+		a.Retiring == b.Retiring && a.RetiringService == b.RetiringService && slices.Equal(a.Operations, b.Operations) &&
+		(a.Equals == nil) == (b.Equals == nil) && maps.Equal(a.Equals, b.Equals) &&
+		(a.Subset == nil) == (b.Subset == nil) && maps.Equal(a.Subset, b.Subset) && a.SourceArn == b.SourceArn
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// entry returns the GrantListEntry of a grant.
+func (s *Service) grantEntry(d *grantDoc) GrantListEntry {
+	e := GrantListEntry{
+		KeyID: s.keyARN(d.KeyAccount, d.KeyID), GrantID: d.ID, Name: d.Name, CreationDate: TS(d.Created),
+		GranteePrincipal: d.Grantee, RetiringPrincipal: d.Retiring, IssuingAccount: d.IssuingAccount,
+		Operations: d.Operations, GranteeServicePrincipal: d.GranteeService, RetiringServicePrincipal: d.RetiringService,
+	}
+	if d.Equals != nil || d.Subset != nil || d.SourceArn != "" {
+		e.Constraints = &GrantConstraints{EncryptionContextEquals: d.Equals, EncryptionContextSubset: d.Subset}
+		if d.SourceArn != "" {
+			src := d.SourceArn
+			e.Constraints.SourceArn = &src
+		}
+	}
+	return e
+}
+
+// ListGrants implements the ListGrants operation: the grants of one key,
+// in grant ID order, optionally filtered by grant ID and grantee.
+func (s *Service) ListGrants(ctx context.Context, in *ListGrantsInput) (*ListGrantsOutput, error) {
+	var v validator
+	limit := pageLimit(&v, in.Limit, 1000, 50)
+	v.strLen(in.Marker, "marker", 1, 1024)
+	v.strLen(in.GrantID, "grantId", 1, 128)
+	v.pattern(in.GranteePrincipal, "granteePrincipal", 1, 256, principalChars, patPrincipal)
+	v.pattern(in.GranteeServicePrincipal, "granteeServicePrincipal", 1, 128, servicePrincipalChars, patServicePrincipal)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	lk, err := s.resolveKey(ctx, in.KeyID, refKeyOnly, "keyId")
+	if err != nil {
+		return nil, err
+	}
+	conds := map[string][]string{"kms:grantisforawsresource": {"false"}}
+	if err := s.authorizeKey(ctx, lk, "kms:ListGrants", conds, nil); err != nil {
+		return nil, err
+	}
+	if in.GrantID != nil && !validGrantID(*in.GrantID) {
+		return nil, invalidGrantID()
+	}
+	after := ""
+	if in.Marker != nil {
+		if !validGrantID(*in.Marker) {
+			return nil, awserr.New(awserr.InvalidMarker, "Invalid marker")
+		}
+		after = grantRecordID(lk.doc.ID, *in.Marker)
+	}
+	recs, err := s.store.List(ctx, kindGrant, lk.doc.ID+"/", after, 0)
+	if err != nil {
+		return nil, s.storeErr(ctx, err)
+	}
+	out := &ListGrantsOutput{Grants: []GrantListEntry{}}
+	for _, r := range recs {
+		var d grantDoc
+		if json.Unmarshal(r.Data, &d) != nil {
+			continue
+		}
+		if (in.GrantID != nil && d.ID != *in.GrantID) ||
+			(in.GranteePrincipal != nil && d.Grantee != *in.GranteePrincipal) ||
+			(in.GranteeServicePrincipal != nil && d.GranteeService != *in.GranteeServicePrincipal) {
+			continue
+		}
+		if len(out.Grants) == limit {
+			out.Truncated = true
+			out.NextMarker = out.Grants[limit-1].GrantID
+			break
+		}
+		out.Grants = append(out.Grants, s.grantEntry(&d))
+	}
+	return out, nil
+}
+
+// ListRetirableGrants implements the ListRetirableGrants operation: the
+// grants, on keys of any account, whose retiring principal is the given one.
+func (s *Service) ListRetirableGrants(ctx context.Context, in *ListRetirableGrantsInput) (*ListGrantsOutput, error) {
+	var v validator
+	limit := pageLimit(&v, in.Limit, 1000, 50)
+	v.strLen(in.Marker, "marker", 1, 1024)
+	v.pattern(in.RetiringPrincipal, "retiringPrincipal", 1, 256, principalChars, patPrincipal)
+	v.pattern(in.RetiringServicePrincipal, "retiringServicePrincipal", 1, 128, servicePrincipalChars, patServicePrincipal)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	if in.RetiringPrincipal == nil && in.RetiringServicePrincipal == nil {
+		return nil, awserr.ValidationError(awserr.Violation("null", true, "retiringPrincipal", awserr.ConstraintNotNull))
+	}
+	if err := s.authorizeAccount(ctx, "kms:ListRetirableGrants", nil); err != nil {
+		return nil, err
+	}
+	principal := deref(in.RetiringPrincipal) + deref(in.RetiringServicePrincipal)
+	prefix := principal + " "
+	after := ""
+	if in.Marker != nil {
+		keyID, grantID, ok := strings.Cut(*in.Marker, "/")
+		if !ok || !validKeyID(keyID) || !validGrantID(grantID) {
+			return nil, awserr.New(awserr.InvalidMarker, "Invalid marker")
+		}
+		after = prefix + *in.Marker
+	}
+	out := &ListGrantsOutput{Grants: []GrantListEntry{}}
+	for {
+		recs, err := s.store.List(ctx, kindGrantIndex, prefix, after, limit+1)
+		if err != nil {
+			return nil, s.storeErr(ctx, err)
+		}
+		for _, r := range recs {
+			after = r.ID
+			ref := strings.TrimPrefix(r.ID, prefix)
+			keyID, grantID, _ := strings.Cut(ref, "/")
+			g, err := s.getGrant(ctx, keyID, grantID)
+			if err != nil {
+				return nil, s.storeErr(ctx, err)
+			}
+			if g == nil {
+				continue // the grant went away with its key
+			}
+			if len(out.Grants) == limit {
+				out.Truncated = true
+				last := out.Grants[limit-1]
+				out.NextMarker = last.KeyID[strings.LastIndexByte(last.KeyID, '/')+1:] + "/" + last.GrantID
+				return out, nil
+			}
+			out.Grants = append(out.Grants, s.grantEntry(&g.doc))
+		}
+		if len(recs) < limit+1 {
+			return out, nil
+		}
+	}
+}
+
+// RetireGrant implements the RetireGrant operation: by grant token, or by
+// key and grant ID. The retiring principal, a grantee whose grant includes
+// RetireGrant, or a principal the key policy allows kms:RetireGrant may
+// retire a grant.
+func (s *Service) RetireGrant(ctx context.Context, in *RetireGrantInput) (*struct{}, error) {
+	var v validator
+	v.strLen(in.GrantToken, "grantToken", 1, 8192)
+	v.strLen(in.GrantID, "grantId", 1, 128)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	var lk *loadedKey
+	var grantID string
+	switch {
+	case in.GrantToken != nil:
+		info, err := s.openGrantToken(*in.GrantToken)
+		if err != nil {
+			return nil, err
+		}
+		grantID = info.grantID
+		if lk, err = s.getKey(ctx, info.keyID); err != nil {
+			return nil, err
+		}
+		if lk == nil {
+			return nil, grantNotFound(grantID)
+		}
+		noteKey(ctx, lk.arn)
+	case in.KeyID != nil && in.GrantID != nil:
+		var err error
+		if lk, err = s.resolveKey(ctx, in.KeyID, refKeyOnly, "keyId"); err != nil {
+			return nil, err
+		}
+		if !validGrantID(*in.GrantID) {
+			return nil, invalidGrantID()
+		}
+		grantID = *in.GrantID
+	default:
+		return nil, awserr.New(awserr.Validation, "Either the grant token or both the key ID and the grant ID must be specified.")
+	}
+	g, err := s.getGrant(ctx, lk.doc.ID, grantID)
+	if err != nil {
+		return nil, s.storeErr(ctx, err)
+	}
+	if g == nil {
+		return nil, grantNotFound(grantID)
+	}
+	c := CallerFrom(ctx)
+	p := policy.Principal{ARN: c.ARN, Account: c.Account, Type: policy.PrincipalType(c.Type), RoleARN: c.RoleARN}
+	mayRetire := (g.doc.Retiring != "" && (g.doc.Retiring == c.ARN || g.doc.Retiring == c.RoleARN)) ||
+		g.pg.Allows(p, "RetireGrant", nil)
+	if mayRetire {
+		noteGrant(ctx, g.doc.ID)
+	} else if err := s.authorizeKeyGrant(ctx, lk, "kms:RetireGrant", nil, false); err != nil {
+		return nil, err
+	}
+	if isTrue(in.DryRun) {
+		return nil, dryRun()
+	}
+	return &struct{}{}, s.deleteGrant(ctx, g)
+}
+
+// RevokeGrant implements the RevokeGrant operation.
+func (s *Service) RevokeGrant(ctx context.Context, in *RevokeGrantInput) (*struct{}, error) {
+	var v validator
+	if v.required(in.GrantID != nil, "grantId") {
+		v.strLen(in.GrantID, "grantId", 1, 128)
+	}
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	lk, err := s.resolveKey(ctx, in.KeyID, refKeyOnly, "keyId")
+	if err != nil {
+		return nil, err
+	}
+	conds := map[string][]string{"kms:grantisforawsresource": {"false"}}
+	if err := s.authorizeKey(ctx, lk, "kms:RevokeGrant", conds, nil); err != nil {
+		return nil, err
+	}
+	if !validGrantID(*in.GrantID) {
+		return nil, invalidGrantID()
+	}
+	g, err := s.getGrant(ctx, lk.doc.ID, *in.GrantID)
+	if err != nil {
+		return nil, s.storeErr(ctx, err)
+	}
+	if g == nil {
+		return nil, grantNotFound(*in.GrantID)
+	}
+	if isTrue(in.DryRun) {
+		return nil, dryRun()
+	}
+	return &struct{}{}, s.deleteGrant(ctx, g)
+}
+
+// deleteGrant removes a grant and its index entry and drops the key's
+// cached grants.
+func (s *Service) deleteGrant(ctx context.Context, g *grant) error {
+	ops := []store.Op{{Kind: kindGrant, ID: grantRecordID(g.doc.KeyID, g.doc.ID), Delete: true}}
+	if r := g.doc.Retiring + g.doc.RetiringService; r != "" {
+		ops = append(ops, store.Op{Kind: kindGrantIndex, ID: grantIndexID(r, g.doc.KeyID, g.doc.ID), Delete: true})
+	}
+	err := s.store.Apply(ctx, ops...)
+	s.grantCache().Invalidate(g.doc.KeyID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return s.storeErr(ctx, err)
+	}
+	return nil
+}

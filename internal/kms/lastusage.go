@@ -1,0 +1,196 @@
+package kms
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/trentkms/trent/internal/store"
+)
+
+// Key usage tracking (GetKeyLastUsage).
+//
+// Every successful cryptographic call is noted in memory (RecordUsage, from
+// the request pipeline, after its audit record is durable) and flushed to the
+// store in the background every usageFlushInterval, one record per key, so
+// the hot path never writes to the database for it. Several nodes flush the
+// same record; the later use wins. A node that crashes loses at most the
+// last flush interval of usage notes, which GetKeyLastUsage tolerates: it is
+// advisory, as in AWS.
+
+const (
+	kindKeyUsage       = "keyusage"
+	kindTracking       = "tracking"
+	usageFlushInterval = 10 * time.Second
+)
+
+// trackedOperations are the KeyLastUsageTrackingOperation values.
+var trackedOperations = map[string]bool{
+	"Decrypt": true, "DeriveSharedSecret": true, "Encrypt": true, "GenerateDataKey": true,
+	"GenerateDataKeyPair": true, "GenerateDataKeyPairWithoutPlaintext": true,
+	"GenerateDataKeyWithoutPlaintext": true, "GenerateMac": true, "ReEncrypt": true,
+	"Sign": true, "Verify": true, "VerifyMac": true, "Encapsulate": true, "Decapsulate": true,
+}
+
+// usageDoc is the last successful cryptographic use of a key.
+type usageDoc struct {
+	Operation string    `json:"operation"`
+	Time      time.Time `json:"time"`
+	EventID   string    `json:"eventId,omitempty"`
+	RequestID string    `json:"requestId,omitempty"`
+}
+
+type usageTracker struct {
+	mu    sync.Mutex
+	dirty map[string]usageDoc
+	last  sync.Map // key ID -> usageDoc, newest seen by this node
+}
+
+// RecordUsage notes a successful cryptographic operation on the keys with
+// the given ARNs. Operations that AWS does not track are ignored.
+func (s *Service) RecordUsage(keyARNs []string, op, eventID, requestID string, t time.Time) {
+	if !trackedOperations[op] {
+		return
+	}
+	u := usageDoc{Operation: op, Time: t.UTC(), EventID: eventID, RequestID: requestID}
+	s.usage.mu.Lock()
+	if s.usage.dirty == nil {
+		s.usage.dirty = make(map[string]usageDoc)
+	}
+	for _, arn := range keyARNs {
+		id := arn[strings.LastIndexByte(arn, '/')+1:]
+		s.usage.dirty[id] = u
+		s.usage.last.Store(id, u)
+	}
+	s.usage.mu.Unlock()
+}
+
+// flushUsage writes the usage notes gathered since the last flush.
+func (s *Service) flushUsage(ctx context.Context) {
+	s.usage.mu.Lock()
+	dirty := s.usage.dirty
+	s.usage.dirty = nil
+	s.usage.mu.Unlock()
+	for id, u := range dirty {
+		for attempt := 0; attempt < 3; attempt++ {
+			rec, err := s.store.Get(ctx, kindKeyUsage, id)
+			op := store.Op{Kind: kindKeyUsage, ID: id}
+			switch {
+			case errors.Is(err, store.ErrNotFound):
+				op.Create = true
+			case err != nil:
+				s.log.Warn("key usage flush", "err", err)
+				return
+			default:
+				var old usageDoc
+				if json.Unmarshal(rec.Data, &old) == nil && !old.Time.Before(u.Time) {
+					attempt = 3 // a newer use is already stored
+					continue
+				}
+				op.IfVersion = rec.Version
+			}
+			op.Data, _ = json.Marshal(u)
+			err = s.store.Apply(ctx, op)
+			if err == nil || !(errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrExists)) {
+				break
+			}
+		}
+	}
+}
+
+func (s *Service) runUsageFlusher() {
+	defer s.wg.Done()
+	t := time.NewTicker(usageFlushInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			s.flushUsage(ctx)
+			cancel()
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			s.flushUsage(ctx)
+			cancel()
+		}
+	}
+}
+
+// trackingStart returns when this deployment started tracking key usage,
+// recording it on first call.
+func (s *Service) trackingStart(ctx context.Context) (time.Time, error) {
+	rec, err := s.store.Get(ctx, kindTracking, "start")
+	if err == nil {
+		var t time.Time
+		if err := t.UnmarshalText(rec.Data); err == nil {
+			return t, nil
+		}
+	}
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return time.Time{}, err
+	}
+	now := s.now().UTC().Truncate(time.Second)
+	data, _ := now.MarshalText()
+	if err := s.store.Apply(ctx, store.Op{Kind: kindTracking, ID: "start", Data: data, Create: true}); err != nil && !errors.Is(err, store.ErrExists) {
+		return time.Time{}, err
+	}
+	return s.trackingStart(ctx)
+}
+
+// KeyLastUsageData describes the last successful cryptographic use of a key.
+type KeyLastUsageData struct {
+	Operation         string     `json:"Operation,omitempty"`
+	Timestamp         *Timestamp `json:"Timestamp,omitempty"`
+	CloudTrailEventID string     `json:"CloudTrailEventId,omitempty"`
+	KmsRequestID      string     `json:"KmsRequestId,omitempty"`
+}
+
+// GetKeyLastUsageOutput is GetKeyLastUsage's response.
+type GetKeyLastUsageOutput struct {
+	KeyID             string            `json:"KeyId"`
+	KeyLastUsage      *KeyLastUsageData `json:"KeyLastUsage,omitempty"`
+	TrackingStartDate *Timestamp        `json:"TrackingStartDate"`
+	KeyCreationDate   *Timestamp        `json:"KeyCreationDate"`
+}
+
+// GetKeyLastUsage implements the GetKeyLastUsage operation.
+func (s *Service) GetKeyLastUsage(ctx context.Context, in *KeyIDInput) (*GetKeyLastUsageOutput, error) {
+	lk, err := s.resolveKey(ctx, in.KeyID, refAliasOK, "keyId")
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorizeKey(ctx, lk, "kms:GetKeyLastUsage", requestAliasCond(in.KeyID), in.GrantTokens); err != nil {
+		return nil, err
+	}
+	start, err := s.trackingStart(ctx)
+	if err != nil {
+		return nil, s.storeErr(ctx, err)
+	}
+	if lk.doc.Created.After(start) {
+		start = lk.doc.Created
+	}
+	out := &GetKeyLastUsageOutput{KeyID: lk.arn, TrackingStartDate: TS(start), KeyCreationDate: TS(lk.doc.Created)}
+	var u usageDoc
+	found := false
+	if v, ok := s.usage.last.Load(lk.doc.ID); ok {
+		u, found = v.(usageDoc), true
+	}
+	rec, err := s.store.Get(ctx, kindKeyUsage, lk.doc.ID)
+	switch {
+	case err == nil:
+		var stored usageDoc
+		if json.Unmarshal(rec.Data, &stored) == nil && (!found || stored.Time.After(u.Time)) {
+			u, found = stored, true
+		}
+	case !errors.Is(err, store.ErrNotFound):
+		return nil, s.storeErr(ctx, err)
+	}
+	if found {
+		out.KeyLastUsage = &KeyLastUsageData{Operation: u.Operation, Timestamp: TS(u.Time), CloudTrailEventID: u.EventID, KmsRequestID: u.RequestID}
+	}
+	return out, nil
+}

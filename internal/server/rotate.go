@@ -1,0 +1,63 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/trentkms/trent/internal/config"
+	"github.com/trentkms/trent/internal/iam"
+	"github.com/trentkms/trent/internal/kms"
+	"github.com/trentkms/trent/internal/reseal"
+)
+
+// RotateOptions configure RotateRootKey.
+type RotateOptions struct {
+	// Settle is how long running nodes get to switch to the new root key
+	// (see reseal.Options); 0 means 3 s.
+	Settle time.Duration
+	// KeepOld keeps the old root key instead of retiring it.
+	KeepOld bool
+	// Progress, if set, is told how many records were re-sealed so far.
+	Progress func(n int)
+}
+
+// RotateRootKey rotates the root key of the deployment that cfg describes,
+// online: it opens the same store and root key provider as the running
+// nodes (SQLite allows a second process; with PKCS#11 both share the
+// token), makes a new root key current, re-seals key materials, custom key
+// store secrets, import parameters, access key secrets and the audit
+// signing key, then retires the old root key. Running nodes switch to the
+// new key through the change feed. It returns reseal.ErrNotRotatable
+// (wrapped) for the file provider.
+func RotateRootKey(ctx context.Context, cfg *config.File, o RotateOptions) (reseal.Result, error) {
+	if err := cfg.Validate(); err != nil {
+		return reseal.Result{}, err
+	}
+	root, err := openRoot(cfg, Options{})
+	if err != nil {
+		return reseal.Result{}, err
+	}
+	defer root.Close()
+	st, err := openStore(cfg)
+	if err != nil {
+		return reseal.Result{}, err
+	}
+	defer st.Close()
+	svc, err := kms.New(kms.Config{Store: st, Root: root, Region: cfg.Region})
+	if err != nil {
+		return reseal.Result{}, err
+	}
+	defer svc.Close()
+	dir := iam.New(st, root, svc.Partition(), nil)
+	res, err := reseal.Rotate(ctx, reseal.Options{
+		Store: st, Root: root, Resealers: []reseal.Resealer{svc, dir},
+		Files:  []reseal.File{{Path: filepath.Join(cfg.DataDir, "audit-signing.key"), AAD: auditKeyAAD}},
+		Settle: o.Settle, KeepOld: o.KeepOld, Progress: o.Progress,
+	})
+	if err != nil {
+		return res, fmt.Errorf("rotate root key: %w", err)
+	}
+	return res, nil
+}
