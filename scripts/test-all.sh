@@ -61,7 +61,8 @@ stage "benchmarks compile and run (short)" go test -count=1 -run '^$' -bench . -
 
 if (( ! quick )); then
 	go build -o "$tmp/trent" ./cmd/trent || true
-	stage "AWS CLI script test" test/cli/awscli.sh "$tmp/trent"
+	# test/hsm already ran inside go test ./... with the SoftHSM2 token above.
+	stage "HSM: root key in SoftHSM2, rotate-root-key across processes, XKS proxy" env HSM_SMOKE_SKIP_GO_TEST=1 scripts/ci/hsm-smoke.sh "$tmp/hsm-smoke"
 	stage "install: client libraries (npm, Go modules, sops)" scripts/ci/install-clients.sh
 	stage "client compatibility suite (HTTP and HTTPS)" test/compat/run.sh --trent "$tmp/trent"
 fi

@@ -30,6 +30,7 @@ func runServe(args []string) error {
 	nodeID := fs.String("node-id", "", "node name for the audit trail and leases (default node1)")
 	logLevel := fs.String("log-level", "", "debug, info, warn or error (default info)")
 	pprofAddr := fs.String("pprof", "", "serve Go profiling endpoints (net/http/pprof) on this loopback address")
+	principals := fs.String("principals", "", "YAML file declaring accounts, users, roles and policies, applied at every start")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -57,6 +58,7 @@ func runServe(args []string) error {
 	override("tls-key", &cfg.TLS.Key, *tlsKey)
 	override("node-id", &cfg.NodeID, *nodeID)
 	override("log-level", &cfg.LogLevel, *logLevel)
+	override("principals", &cfg.Principals, *principals)
 	if set["insecure-http"] {
 		cfg.InsecureHTTP = *insecure
 	}

@@ -71,6 +71,7 @@ const (
 	CloudHsmClusterNotActive              = "CloudHsmClusterNotActiveException"
 	CloudHsmClusterNotFound               = "CloudHsmClusterNotFoundException"
 	CloudHsmClusterInUse                  = "CloudHsmClusterInUseException"
+	CloudHsmClusterNotRelated             = "CloudHsmClusterNotRelatedException"
 	Conflict                              = "ConflictException"
 	CustomKeyStoreHasCMKs                 = "CustomKeyStoreHasCMKsException"
 	CustomKeyStoreInvalidState            = "CustomKeyStoreInvalidStateException"

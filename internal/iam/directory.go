@@ -62,7 +62,7 @@ type Directory struct {
 	partition string
 	now       func() time.Time
 	keys      *keyring.Ring[*identity]
-	pols      *keyring.Ring[[]string]
+	pols      *keyring.Ring[*ownerPolicies]
 	pcache    *policy.Cache
 }
 
@@ -83,7 +83,10 @@ func (d *Directory) Invalidate(id string) { d.keys.Invalidate(id) }
 
 // Purge drops every cached access key; the change feed calls it when it was
 // truncated or cannot be read (kms.Service.OnPurge).
-func (d *Directory) Purge() { d.keys.Purge() }
+func (d *Directory) Purge() {
+	d.keys.Purge()
+	d.pols.Purge()
+}
 
 func secretAAD(akid string) []byte { return []byte("trent/access-key/v1\x00" + akid) }
 

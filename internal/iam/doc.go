@@ -1,8 +1,31 @@
 // Package iam holds Trent's principals: accounts, IAM users and roles, their
-// access keys and policies, and temporary credentials from STS. It answers
-// the two questions the server asks of every request: what is the secret of
-// this access key (sigv4.CredentialSource), and who is its principal.
+// access keys and inline policies, and temporary credentials from STS. It
+// answers the questions the server asks of every request: what is the
+// secret of this access key (sigv4.CredentialSource), who is its principal
+// (Caller), and which identity policies apply to it (IdentityPolicies).
 //
-// Secret access keys are sealed by the root key before they are stored and
-// are held in the clear only in memory.
+// # Records
+//
+// Everything lives in the store as JSON records: "account" (ID), "user" and
+// "role" (ACCOUNT/NAME), "userpolicy" and "rolepolicy"
+// (ACCOUNT/OWNER/POLICY), "accesskey" (the key ID), "accesskeyidx"
+// (ACCOUNT/OWNER/KEYID, listing a user's or the root's keys) and
+// "sessionidx" (EXPIRY/KEYID, for sweeping expired temporary credentials).
+// Names cannot contain '/', so ID prefixes list exactly one owner's records.
+//
+// # Invariants
+//
+//   - Secret access keys are sealed by the root key (with the key ID as
+//     additional data) before they are stored, are held in the clear only
+//     in memory, are compared in constant time, and never appear in errors
+//     or logs.
+//   - Creating a key or a policy rewrites its owner's record at the version
+//     read, and deleting an owner requires that version: a user or role is
+//     never deleted while it has keys or policies (DeleteConflict), even
+//     under concurrent writes on several nodes; a user never has more than
+//     MaxAccessKeysPerUser keys.
+//   - Caches (access keys, identity policies) are invalidated at once on
+//     the node that writes and through the change feed (Watch) elsewhere.
+//   - Errors meant for clients are *awserr.Error values with the IAM/STS
+//     query-protocol codes (Code* constants) and AWS's messages.
 package iam

@@ -90,7 +90,7 @@ func (d *Directory) Partition() string { return d.partition }
 
 // newUniqueID returns an IAM unique ID such as AIDA... or AROA....
 func newUniqueID(prefix string) string {
-	var b [10]byte
+	var b [11]byte
 	rand.Read(b[:])
 	return prefix + base32.StdEncoding.EncodeToString(b[:])[:17]
 }
@@ -131,6 +131,7 @@ func (d *Directory) CreateUser(ctx context.Context, account, name, path string) 
 	u := &User{Account: account, Name: name, UserID: newUniqueID("AIDA"), Path: path, Created: d.now().UTC().Truncate(time.Second)}
 	data, _ := json.Marshal(u)
 	err := d.store.Apply(ctx, store.Op{Kind: KindUser, ID: account + "/" + name, Data: data, Create: true})
+	d.pols.Invalidate("user/" + account + "/" + name)
 	if errors.Is(err, store.ErrExists) {
 		return nil, awserr.Newf(CodeEntityAlreadyExists, "User with name %s already exists.", name)
 	}
@@ -200,6 +201,7 @@ func (d *Directory) DeleteUser(ctx context.Context, account, name string) error 
 		// IfVersion: creating a key or policy touches the user record, so
 		// one added since the checks above makes this delete conflict.
 		err = d.store.Apply(ctx, store.Op{Kind: KindUser, ID: account + "/" + name, Delete: true, IfVersion: ver})
+		d.pols.Invalidate("user/" + account + "/" + name)
 		if !errors.Is(err, store.ErrConflict) {
 			return err
 		}
@@ -317,4 +319,39 @@ func (d *Directory) DeleteAccessKey(ctx context.Context, account, userName, akid
 		store.Op{Kind: KindKeyIndex, ID: account + "/" + owner(userName) + "/" + akid, Delete: true})
 	d.keys.Invalidate(akid)
 	return err
+}
+
+// UpdateAccessKey sets the status of an access key of a user (or of the
+// account root when userName is empty) to "Active" or "Inactive"; an
+// inactive key fails authentication like an unknown one. It returns
+// NoSuchEntity if the key does not exist or belongs to someone else, and
+// ValidationError for another status.
+func (d *Directory) UpdateAccessKey(ctx context.Context, account, userName, akid, status string) error {
+	if status != "Active" && status != "Inactive" {
+		return validation("1 validation error detected: Value '%s' at 'status' failed to satisfy constraint: Member must satisfy enum value set: [Active, Inactive]", status)
+	}
+	for {
+		var doc accessKeyDoc
+		ver, err := d.getJSON(ctx, KindAccessKey, akid, &doc)
+		wantType := TypeIAMUser
+		if userName == "" {
+			wantType = TypeRoot
+		}
+		if errors.Is(err, store.ErrNotFound) || err == nil && (doc.Account != account || doc.Type != wantType || doc.UserName != userName) {
+			return noSuchEntity("The Access Key with id %s cannot be found.", akid)
+		}
+		if err != nil {
+			return err
+		}
+		doc.Status = status
+		data, err := json.Marshal(doc)
+		if err != nil {
+			return err
+		}
+		err = d.store.Apply(ctx, store.Op{Kind: KindAccessKey, ID: akid, Data: data, IfVersion: ver})
+		d.keys.Invalidate(akid)
+		if !errors.Is(err, store.ErrConflict) {
+			return err
+		}
+	}
 }

@@ -204,39 +204,74 @@ func policyKey(c *kms.Caller) string {
 	return ""
 }
 
+// ownerPolicies is a cache entry: the owner's unique ID (empty when the
+// owner does not exist) and its policy documents.
+type ownerPolicies struct {
+	ownerID string
+	docs    []string
+}
+
 // loadPolicies is the policy cache's loader; id is a policyKey.
-func (d *Directory) loadPolicies(ctx context.Context, id string) ([]string, int64, error) {
-	kind := KindUserPolicy
+func (d *Directory) loadPolicies(ctx context.Context, id string) (*ownerPolicies, int64, error) {
+	o := userOwner
 	if strings.HasPrefix(id, "role/") {
-		kind = KindRolePolicy
+		o = roleOwner
 	}
-	prefix := id[strings.IndexByte(id, '/')+1:] + "/"
-	recs, err := d.store.List(ctx, kind, prefix, "", 0)
+	name := id[strings.IndexByte(id, '/')+1:]
+	out := &ownerPolicies{}
+	rec, err := d.store.Get(ctx, o.kind, name)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return out, 0, nil
+	case err != nil:
+		return nil, 0, err
+	}
+	var owner struct {
+		UserID string `json:"userId"`
+		RoleID string `json:"roleId"`
+	}
+	if err := json.Unmarshal(rec.Data, &owner); err != nil {
+		return nil, 0, err
+	}
+	out.ownerID = owner.UserID + owner.RoleID
+	recs, err := d.store.List(ctx, o.policyKind, name+"/", "", 0)
 	if err != nil {
 		return nil, 0, err
 	}
-	docs := make([]string, 0, len(recs))
+	out.docs = make([]string, 0, len(recs))
 	for _, r := range recs {
 		var p policyDoc
 		if err := json.Unmarshal(r.Data, &p); err != nil {
 			return nil, 0, err
 		}
-		docs = append(docs, p.Document)
+		out.docs = append(out.docs, p.Document)
 	}
-	return docs, 0, nil
+	return out, rec.Version, nil
 }
 
 // IdentityPolicies returns the IAM policy documents that apply to caller:
 // the inline policies of an IAM user, or of the role behind an assumed-role
 // session. The account root has none (it needs none: key policies name it).
-// The result is cached (coherent through the change feed, see Watch) and
-// must not be modified. Errors are store failures only.
+// A session whose role was deleted (or deleted and re-created under the
+// same name: the role ID differs, as in AWS) has none. The result is
+// cached (coherent through the change feed, see Watch) and must not be
+// modified. Errors are store failures only.
 func (d *Directory) IdentityPolicies(ctx context.Context, caller *kms.Caller) ([]string, error) {
 	key := policyKey(caller)
 	if key == "" {
 		return nil, nil
 	}
-	return d.pols.Get(ctx, key)
+	p, err := d.pols.Get(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	if p.ownerID == "" {
+		return nil, nil
+	}
+	if caller.PrincipalID != "" && caller.PrincipalID != p.ownerID && !strings.HasPrefix(caller.PrincipalID, p.ownerID+":") {
+		return nil, nil
+	}
+	return p.docs, nil
 }
 
 // invalidatePolicy maps a changed policy record to its cache entry.
@@ -253,6 +288,8 @@ func (d *Directory) invalidatePolicy(label string) func(id string) {
 // (kms.Service.OnChange has this shape).
 func (d *Directory) Watch(on func(kind string, fn func(id string))) {
 	on(KindAccessKey, d.Invalidate)
+	on(KindUser, func(id string) { d.pols.Invalidate("user/" + id) })
+	on(KindRole, func(id string) { d.pols.Invalidate("role/" + id) })
 	on(KindUserPolicy, d.invalidatePolicy("user"))
 	on(KindRolePolicy, d.invalidatePolicy("role"))
 }

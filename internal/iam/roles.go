@@ -124,6 +124,7 @@ func (d *Directory) CreateRole(ctx context.Context, in RoleInput) (*Role, error)
 		TrustPolicy: in.TrustPolicy, MaxSessionDuration: in.MaxSessionDuration, Created: d.now().UTC().Truncate(time.Second)}
 	data, _ := json.Marshal(r)
 	err := d.store.Apply(ctx, store.Op{Kind: KindRole, ID: in.Account + "/" + in.Name, Data: data, Create: true})
+	d.pols.Invalidate("role/" + in.Account + "/" + in.Name)
 	if errors.Is(err, store.ErrExists) {
 		return nil, awserr.Newf(CodeEntityAlreadyExists, "Role with name %s already exists.", in.Name)
 	}
@@ -204,6 +205,7 @@ func (d *Directory) DeleteRole(ctx context.Context, account, name string) error 
 			return awserr.New(CodeDeleteConflict, "Cannot delete entity, must delete policies first.")
 		}
 		err = d.store.Apply(ctx, store.Op{Kind: KindRole, ID: account + "/" + name, Delete: true, IfVersion: ver})
+		d.pols.Invalidate("role/" + account + "/" + name)
 		if !errors.Is(err, store.ErrConflict) {
 			return err
 		}
@@ -233,6 +235,9 @@ type AssumeRoleInput struct {
 	SessionName string
 	// Duration is the session length; 0 means DefaultSessionDuration.
 	Duration time.Duration
+	// ExternalID is the sts:ExternalId condition value, if the caller
+	// passed one.
+	ExternalID string
 }
 
 // AssumeRole issues temporary credentials for a role session to caller.
@@ -284,7 +289,16 @@ func (d *Directory) AssumeRole(ctx context.Context, caller *kms.Caller, in Assum
 		return nil, denied
 	}
 	pr := PolicyPrincipal(caller)
-	req := &policy.Request{Action: "sts:AssumeRole", Resource: in.RoleARN, Principal: pr}
+	cond := policy.Values{}
+	if in.ExternalID != "" {
+		cond.Set("sts:ExternalId", in.ExternalID)
+	}
+	cond.Set("sts:RoleSessionName", in.SessionName)
+	if caller.SourceIP != "" {
+		cond.Set("aws:SourceIp", caller.SourceIP)
+	}
+	cond.Set("aws:SecureTransport", fmt.Sprint(caller.SecureTransport))
+	req := &policy.Request{Action: "sts:AssumeRole", Resource: in.RoleARN, Principal: pr, Context: cond}
 	if trust.Evaluate(req, true) != policy.Allow {
 		return nil, denied
 	}

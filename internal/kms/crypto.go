@@ -82,7 +82,7 @@ func (s *Service) Encrypt(ctx context.Context, in *EncryptInput) (*EncryptOutput
 	if err != nil {
 		return nil, err
 	}
-	return &EncryptOutput{CiphertextBlob: blob, KeyID: lk.arn, EncryptionAlgorithm: symmetricDefault, KeyMaterialID: lk.current}, nil
+	return &EncryptOutput{CiphertextBlob: blob, KeyID: lk.arn, EncryptionAlgorithm: symmetricDefault}, nil
 }
 
 // openSymmetric parses and decrypts a symmetric ciphertext, returning the

@@ -19,7 +19,7 @@ import (
 
 // cloudHsmClusterNotRelated is AWS's exception for an UpdateCustomKeyStore
 // that names a cluster unrelated to the store's (awserr has no constant).
-const cloudHsmClusterNotRelated = "CloudHsmClusterNotRelatedException"
+const cloudHsmClusterNotRelated = awserr.CloudHsmClusterNotRelated
 
 // CustomKeyStoreConfig says how custom key stores reach their backends.
 type CustomKeyStoreConfig struct {
@@ -395,6 +395,7 @@ func (s *Service) createInCustomKeyStore(ctx context.Context, d *keyDoc, in *Cre
 		}
 		c.keys.Store(label, k)
 		d.HSMKeyLabel = label
+		d.CloudHsmClusterID = ks.ClusterID
 		return nil
 	}
 	if in.XksKeyID == nil {

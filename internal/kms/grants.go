@@ -102,6 +102,7 @@ func (s *Service) grantCache() *keyring.Ring[*grantSet] {
 				gs.ring.Invalidate(id[:i])
 			}
 		})
+		s.OnPurge(gs.ring.Purge)
 	})
 	return gs.ring
 }

@@ -340,7 +340,7 @@ func deref(s *string) string {
 	return *s
 }
 
-// entry returns the GrantListEntry of a grant.
+// grantEntry returns the GrantListEntry of a grant.
 func (s *Service) grantEntry(d *grantDoc) GrantListEntry {
 	e := GrantListEntry{
 		KeyID: s.keyARN(d.KeyAccount, d.KeyID), GrantID: d.ID, Name: d.Name, CreationDate: TS(d.Created),

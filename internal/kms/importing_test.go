@@ -277,8 +277,8 @@ func TestImportNewMaterialRotation(t *testing.T) {
 	}
 	must(e.svc.RotateKeyOnDemand(e.ctx, &kms.KeyIDInput{KeyID: id}))(t)
 	ct2 := must(e.svc.Encrypt(e.ctx, &kms.EncryptInput{KeyID: id, Plaintext: []byte("2")}))(t)
-	if ct1.KeyMaterialID != first.KeyMaterialID || ct2.KeyMaterialID != second.KeyMaterialID {
-		t.Fatalf("materials used: %s, %s; want %s, %s", ct1.KeyMaterialID, ct2.KeyMaterialID, first.KeyMaterialID, second.KeyMaterialID)
+	if materialOf(t, ct1.CiphertextBlob) != first.KeyMaterialID || materialOf(t, ct2.CiphertextBlob) != second.KeyMaterialID {
+		t.Fatalf("materials used: %s, %s; want %s, %s", materialOf(t, ct1.CiphertextBlob), materialOf(t, ct2.CiphertextBlob), first.KeyMaterialID, second.KeyMaterialID)
 	}
 	for want, ct := range map[string][]byte{"1": ct1.CiphertextBlob, "2": ct2.CiphertextBlob} {
 		if out := must(e.svc.Decrypt(e.ctx, &kms.DecryptInput{CiphertextBlob: ct}))(t); string(out.Plaintext) != want {

@@ -69,8 +69,10 @@ type keyDoc struct {
 	MultiRegion      bool   `json:"multiRegion,omitempty"`
 	CustomKeyStoreID string `json:"customKeyStoreId,omitempty"`
 	XksKeyID         string `json:"xksKeyId,omitempty"`
-	// HSMKeyLabel names the key inside a CloudHSM-type custom key store.
-	HSMKeyLabel string `json:"hsmKeyLabel,omitempty"`
+	// HSMKeyLabel names the key inside a CloudHSM-type custom key store,
+	// and CloudHsmClusterID is that store's cluster ID (DescribeKey shows it).
+	HSMKeyLabel       string `json:"hsmKeyLabel,omitempty"`
+	CloudHsmClusterID string `json:"cloudHsmClusterId,omitempty"`
 }
 
 type tagDoc struct {

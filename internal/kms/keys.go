@@ -208,7 +208,7 @@ func (s *Service) metadata(lk *loadedKey) *KeyMetadata {
 		AWSAccountID: d.Account, KeyID: d.ID, Arn: lk.arn, CreationDate: TS(d.Created),
 		Enabled: enabledState(d.State), Description: d.Description, KeyUsage: d.Usage,
 		KeyState: d.State, Origin: d.Origin, KeyManager: "CUSTOMER", KeySpec: d.Spec,
-		MultiRegion: d.MultiRegion, CustomKeyStoreID: d.CustomKeyStoreID,
+		MultiRegion: d.MultiRegion, CustomKeyStoreID: d.CustomKeyStoreID, CloudHsmClusterID: d.CloudHsmClusterID,
 	}
 	if d.Manager != "" {
 		m.KeyManager = d.Manager
@@ -568,6 +568,12 @@ func (s *Service) deleteKeyOps(ctx context.Context, d *keyDoc, version int64) ([
 	}
 	for _, r := range grants {
 		ops = append(ops, store.Op{Kind: kindGrant, ID: r.ID, Delete: true})
+		var g grantDoc
+		if json.Unmarshal(r.Data, &g) == nil {
+			if ret := g.Retiring + g.RetiringService; ret != "" {
+				ops = append(ops, store.Op{Kind: kindGrantIndex, ID: grantIndexID(ret, g.KeyID, g.ID), Delete: true})
+			}
+		}
 	}
 	return ops, nil
 }

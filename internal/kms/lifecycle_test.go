@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/trentkms/trent/internal/awserr"
+	"github.com/trentkms/trent/internal/ciphertext"
 	"github.com/trentkms/trent/internal/kms"
 	"github.com/trentkms/trent/internal/rootkey"
 	"github.com/trentkms/trent/internal/store"
@@ -123,4 +124,15 @@ func (e *env) createKey(in *kms.CreateKeyInput) *kms.KeyMetadata {
 func (e *env) runJobs(svc *kms.Service) int {
 	e.t.Helper()
 	return must(svc.RunDueJobs(e.ctx))(e.t)
+}
+
+// materialOf returns the key-material ID a symmetric ciphertext names
+// (Encrypt's response does not carry it; Decrypt's does).
+func materialOf(t *testing.T, blob []byte) string {
+	t.Helper()
+	b, err := ciphertext.Parse(blob)
+	if err != nil {
+		t.Fatalf("parse ciphertext: %v", err)
+	}
+	return ciphertext.MaterialIDString(b.MaterialID)
 }

@@ -47,7 +47,7 @@ func TestAutomaticRotation(t *testing.T) {
 		t.Fatalf("rotations = %+v", rot.Rotations)
 	}
 	newMat := rot.Rotations[0].KeyMaterialID
-	if newMat == c1.KeyMaterialID {
+	if newMat == materialOf(t, c1.CiphertextBlob) {
 		t.Fatal("rotation kept the material")
 	}
 	desc := must(e.svc.DescribeKey(e.ctx, &kms.KeyIDInput{KeyID: id}))(t)
@@ -60,22 +60,22 @@ func TestAutomaticRotation(t *testing.T) {
 	}
 
 	c2 := must(e.svc.Encrypt(e.ctx, &kms.EncryptInput{KeyID: id, Plaintext: []byte("two")}))(t)
-	if c2.KeyMaterialID != newMat {
-		t.Fatalf("new encryption used material %s, want %s", c2.KeyMaterialID, newMat)
+	if materialOf(t, c2.CiphertextBlob) != newMat {
+		t.Fatalf("new encryption used material %s, want %s", materialOf(t, c2.CiphertextBlob), newMat)
 	}
 	for _, c := range []struct {
 		blob []byte
 		pt   string
 		mat  string
-	}{{c1.CiphertextBlob, "one", c1.KeyMaterialID}, {c2.CiphertextBlob, "two", newMat}} {
+	}{{c1.CiphertextBlob, "one", materialOf(t, c1.CiphertextBlob)}, {c2.CiphertextBlob, "two", newMat}} {
 		out := must(e.svc.Decrypt(e.ctx, &kms.DecryptInput{CiphertextBlob: c.blob}))(t)
 		if string(out.Plaintext) != c.pt || out.KeyMaterialID != c.mat {
 			t.Fatalf("decrypt = %q with %s, want %q with %s", out.Plaintext, out.KeyMaterialID, c.pt, c.mat)
 		}
 	}
 	re := must(e.svc.ReEncrypt(e.ctx, &kms.ReEncryptInput{CiphertextBlob: c1.CiphertextBlob, DestinationKeyID: id}))(t)
-	if re.SourceKeyMaterialID != c1.KeyMaterialID || re.DestinationKeyMaterialID != newMat {
-		t.Fatalf("ReEncrypt materials = %s -> %s, want %s -> %s", re.SourceKeyMaterialID, re.DestinationKeyMaterialID, c1.KeyMaterialID, newMat)
+	if re.SourceKeyMaterialID != materialOf(t, c1.CiphertextBlob) || re.DestinationKeyMaterialID != newMat {
+		t.Fatalf("ReEncrypt materials = %s -> %s, want %s -> %s", re.SourceKeyMaterialID, re.DestinationKeyMaterialID, materialOf(t, c1.CiphertextBlob), newMat)
 	}
 	out := must(e.svc.Decrypt(e.ctx, &kms.DecryptInput{CiphertextBlob: re.CiphertextBlob}))(t)
 	if string(out.Plaintext) != "one" || out.KeyMaterialID != newMat {

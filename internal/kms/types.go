@@ -167,7 +167,6 @@ type EncryptOutput struct {
 	CiphertextBlob      []byte `json:"CiphertextBlob"`
 	KeyID               string `json:"KeyId"`
 	EncryptionAlgorithm string `json:"EncryptionAlgorithm"`
-	KeyMaterialID       string `json:"KeyMaterialId,omitempty"`
 }
 
 // DecryptInput is Decrypt's request.

@@ -17,6 +17,7 @@ import (
 	"github.com/trentkms/trent/internal/authz"
 	"github.com/trentkms/trent/internal/config"
 	"github.com/trentkms/trent/internal/iam"
+	"github.com/trentkms/trent/internal/iamapi"
 	"github.com/trentkms/trent/internal/kms"
 	"github.com/trentkms/trent/internal/rootkey"
 	"github.com/trentkms/trent/internal/store"
@@ -73,9 +74,10 @@ func Start(cfg *config.File, opt Options) (n *Node, err error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	n = &Node{Config: cfg, log: log, done: make(chan error, 1)}
+	node := n // "return nil, err" clears n before the deferred cleanup runs
 	defer func() {
 		if err != nil {
-			n.closeAll()
+			node.closeAll()
 		}
 	}()
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
@@ -110,10 +112,15 @@ func Start(cfg *config.File, opt Options) (n *Node, err error) {
 	// Before any key is loaded: materialize asks the authorizer to prepare
 	// each key's policy.
 	n.Service.SetAuthorizer(authz.New(authz.Config{Identities: n.Directory, Now: kcfg.Now, Logger: log}))
-	n.Service.OnChange(iam.KindAccessKey, n.Directory.Invalidate)
+	n.Directory.Watch(n.Service.OnChange)
 	n.Service.OnPurge(n.Directory.Purge)
 	if err := n.bootstrap(opt); err != nil {
 		return nil, err
+	}
+	if cfg.Principals != "" {
+		if err := n.Directory.LoadPrincipals(context.Background(), cfg.Principals, os.Getenv); err != nil {
+			return nil, err
+		}
 	}
 	var tlsCfg *tls.Config
 	if cfg.TLS.Cert != "" {
@@ -124,7 +131,8 @@ func Start(cfg *config.File, opt Options) (n *Node, err error) {
 		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
 	n.Server = New(Config{Service: n.Service, Directory: n.Directory, Audit: n.Audit, Region: cfg.Region,
-		Logger: log, TLS: tlsCfg, Now: opt.Now, Ready: n.ready})
+		Logger: log, TLS: tlsCfg, Now: opt.Now, Ready: n.ready,
+		Extra: iamapi.New(iamapi.Config{Directory: n.Directory, Region: cfg.Region, Audit: n.Audit, Logger: log, Now: opt.Now})})
 	if n.Listener, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return nil, err
 	}

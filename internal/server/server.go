@@ -21,6 +21,7 @@ import (
 	"github.com/trentkms/trent/internal/iam"
 	"github.com/trentkms/trent/internal/kms"
 	"github.com/trentkms/trent/internal/sigv4"
+	"github.com/trentkms/trent/internal/store"
 )
 
 // Config configures a Server.
@@ -255,6 +256,12 @@ func (s *Server) clientError(reqID string, err error) *awserr.Error {
 	}
 	if errors.Is(err, context.Canceled) {
 		return awserr.New(awserr.KMSInternal, "The request was cancelled.")
+	}
+	if errors.Is(err, store.ErrUnavailable) {
+		// The database is down or unreachable (for example while the
+		// access key is looked up): a retryable dependency failure.
+		s.log.Warn("store unavailable", "requestId", reqID, "err", err)
+		return awserr.New(awserr.DependencyTimeout, "The system timed out while trying to fulfill the request.")
 	}
 	s.log.Error("internal error", "requestId", reqID, "err", err)
 	return awserr.Internal()

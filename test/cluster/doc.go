@@ -16,8 +16,9 @@
 //	export TRENT_TEST_POSTGRES_URL=$(scripts/ci/postgres.sh)
 //	go test ./test/cluster/ -v
 //
-// The PostgreSQL restart step runs only when scripts/ci/postgres.sh manages
-// the server at that URL (same TRENT_PG_DIR); otherwise it is skipped with
-// a log line, so the test never stops a database it does not own. Each run
-// uses a fresh schema, dropped at the end.
+// TRENT_TEST_POSTGRES_URL says that PostgreSQL is installed and running.
+// The test then starts a PostgreSQL server of its own with
+// scripts/ci/postgres.sh (TRENT_PG_DIR in a fresh temporary directory), so
+// that stopping and starting it mid-load disturbs no other test; if that
+// fails it uses the shared server and skips the restart step, saying so.
 package cluster

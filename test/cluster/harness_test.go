@@ -352,22 +352,32 @@ func (nd *node) verifyAudit(t testing.TB) {
 	t.Logf("audit verify %s: %s", nd.id, strings.TrimSpace(tail(string(out), 300)))
 }
 
-// pgScript runs scripts/ci/postgres.sh with args.
-func pgScript(t testing.TB, args ...string) (string, error) {
+// pgScript runs scripts/ci/postgres.sh with args on the PostgreSQL
+// cluster in dir (TRENT_PG_DIR).
+func pgScript(t testing.TB, dir string, args ...string) (string, error) {
 	cmd := exec.Command(filepath.Join(repoRoot(t), "scripts", "ci", "postgres.sh"), args...)
+	cmd.Env = append(os.Environ(), "TRENT_PG_DIR="+dir)
 	out, err := cmd.Output()
 	return strings.TrimSpace(string(out)), err
 }
 
-// ownsPostgres reports whether scripts/ci/postgres.sh (with this
-// environment's TRENT_PG_DIR) manages the server at base, so that the test
-// may restart it.
-func ownsPostgres(t testing.TB, base string) bool {
-	got, err := pgScript(t, "url")
+// privatePostgres starts a PostgreSQL server of the test's own, so that
+// restarting it disturbs no other test running in parallel. It returns the
+// URL and the server's directory, or "" if it could not be started.
+func privatePostgres(t testing.TB) (string, string) {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "trent-cluster-pg-") // not t.TempDir: the postgres user must reach it
 	if err != nil {
-		return false
+		t.Fatal(err)
 	}
-	a, err1 := url.Parse(got)
-	b, err2 := url.Parse(base)
-	return err1 == nil && err2 == nil && a.Host == b.Host
+	t.Cleanup(func() {
+		pgScript(t, dir, "destroy")
+		os.RemoveAll(dir)
+	})
+	u, err := pgScript(t, dir, "start")
+	if err != nil {
+		t.Logf("private PostgreSQL did not start (%v)", err)
+		return "", ""
+	}
+	return u, dir
 }

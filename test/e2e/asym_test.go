@@ -634,3 +634,51 @@ func hasOpenSSL() bool {
 	_, err := exec.LookPath("openssl")
 	return err == nil
 }
+
+func readFile(t testing.TB, dir, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// BenchmarkAsymCreateKey measures CreateKey through the API per KeySpec,
+// one request at a time (RSA generation time varies widely per key: run
+// with -benchtime of at least 10x).
+func BenchmarkAsymCreateKey(b *testing.B) {
+	c := newClient(shared.Endpoint)
+	for _, spec := range allSpecs() {
+		usage := validUsages[spec][0]
+		b.Run(string(spec), func(b *testing.B) {
+			for b.Loop() {
+				in := &kms.CreateKeyInput{KeySpec: spec}
+				if spec != types.KeySpecSymmetricDefault {
+					in.KeyUsage = usage
+				}
+				if _, err := c.CreateKey(context.Background(), in); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkAsymSign measures Sign through the API per SIGN_VERIFY spec.
+func BenchmarkAsymSign(b *testing.B) {
+	pool := sharedPool()
+	for _, spec := range []types.KeySpec{types.KeySpecRsa2048, types.KeySpecRsa4096, types.KeySpecEccNistP256,
+		types.KeySpecEccSecgP256k1, types.KeySpecEccNistEdwards25519, types.KeySpecMlDsa65} {
+		alg := types.SigningAlgorithmSpec(wantAlgs(spec, types.KeyUsageTypeSignVerify).Sign[0])
+		b.Run(string(spec), func(b *testing.B) {
+			m := pool.get(b, spec, types.KeyUsageTypeSignVerify)
+			msg := []byte("benchmark message")
+			for b.Loop() {
+				if _, err := pool.c.Sign(context.Background(), &kms.SignInput{KeyId: m.KeyId, Message: msg, SigningAlgorithm: alg}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

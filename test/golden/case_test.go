@@ -35,6 +35,9 @@ type goldenCase struct {
 // "#" comments; "target: Encrypt" is short for "TrentService.Encrypt".
 func parseCase(text string) (*goldenCase, error) {
 	text = strings.ReplaceAll(text, "\r\n", "\n")
+	if strings.HasSuffix(text, "\n"+strings.TrimSuffix(responseMarker, "\n")) {
+		text += "\n" // a response marker on the last line, without its newline
+	}
 	i := strings.Index(text, requestMarker)
 	if i < 0 || (i > 0 && text[i-1] != '\n') {
 		return nil, errors.New("no \"---- request\" line")

@@ -24,6 +24,9 @@ func TestMain(m *testing.M) { os.Exit(hsmtest.Main(m)) }
 const (
 	cloudToken   = "trentcloudhsm"
 	cloudCluster = "cluster-" + cloudToken
+	// cloudPIN is the token's user PIN: AWS's KeyStorePassword has 7 to 32
+	// characters.
+	cloudPIN = "kmsuser-pin"
 )
 
 var (
@@ -38,7 +41,7 @@ func hsmConfig(t testing.TB, label string) hsm.Config {
 	cfg := hsmtest.Config(t, hsmtest.TokenA)
 	extraOnce.Do(func() {
 		out, err := exec.Command("softhsm2-util", "--init-token", "--free", "--label", cloudToken,
-			"--so-pin", "12345678", "--pin", hsmtest.PIN).CombinedOutput()
+			"--so-pin", "12345678", "--pin", cloudPIN).CombinedOutput()
 		if err != nil {
 			extraErr = errors.New("softhsm2-util --init-token: " + err.Error() + ": " + string(out))
 		}
@@ -91,10 +94,13 @@ func wantAWS(t testing.TB, err error, code, msg string) {
 	}
 }
 
-func check[T any](t testing.TB, v T, err error) T {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
+// must(f())(t) returns f's value or fails t with f's error.
+func must[T any](v T, err error) func(testing.TB) T {
+	return func(t testing.TB) T {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
 	}
-	return v
 }

@@ -1,0 +1,149 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"text/tabwriter"
+
+	"github.com/trentkms/trent/internal/config"
+	"github.com/trentkms/trent/internal/iam"
+	"github.com/trentkms/trent/internal/server"
+)
+
+const adminUsage = `usage: trent admin <subcommand> [flags]
+
+Subcommands work on a data directory (and its store) directly; they can run
+while the server is up: running servers see the change within seconds.
+
+  create-account     --account-id ID [--name NAME]
+                     register an account and print its first root credential
+  create-access-key  --account-id ID [--user NAME]
+                     print a new access key of the account root or an IAM user
+  list-accounts      list registered accounts
+  apply-principals   --file FILE
+                     apply a declarative principals file (as serve --principals)
+
+Common flags: --config FILE, --data-dir DIR, --store URL, --region REGION.
+The root key comes from the data directory (or TRENT_ROOT_KEY).
+`
+
+func runAdmin(args []string) error { return admin(args, os.Stdout) }
+
+func admin(args []string, out io.Writer) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(out, adminUsage)
+		if len(args) == 0 {
+			return errors.New("admin: missing subcommand")
+		}
+		return nil
+	}
+	sub := args[0]
+	fs := flag.NewFlagSet("admin "+sub, flag.ContinueOnError)
+	cfgPath := fs.String("config", "", "YAML configuration file")
+	dataDir := fs.String("data-dir", "", "state directory (default "+config.DefaultDataDir()+")")
+	storeURL := fs.String("store", "", "storage: sqlite:PATH or postgres://...")
+	region := fs.String("region", "", "region (for ARN partitions)")
+	account := fs.String("account-id", "", "12-digit account ID")
+	name := fs.String("name", "", "account name (create-account)")
+	user := fs.String("user", "", "IAM user name (create-access-key); empty means the account root")
+	file := fs.String("file", "", "principals file (apply-principals)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	cfg := &config.File{}
+	if *cfgPath != "" {
+		f, err := config.Load(*cfgPath)
+		if err != nil {
+			return err
+		}
+		cfg = f
+	}
+	if *dataDir != "" {
+		cfg.DataDir = *dataDir
+	}
+	if *storeURL != "" {
+		cfg.Store = *storeURL
+	}
+	if *region != "" {
+		cfg.Region = *region
+	}
+	switch sub {
+	case "create-account", "create-access-key", "list-accounts", "apply-principals":
+	default:
+		return fmt.Errorf("admin: unknown subcommand %q\n\n%s", sub, adminUsage)
+	}
+	dir, closeFn, err := server.OpenDirectory(cfg, os.Getenv("TRENT_ROOT_KEY"))
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	ctx := context.Background()
+	switch sub {
+	case "create-account":
+		k, secret, err := dir.CreateAccount(ctx, *account, *name)
+		if err != nil {
+			return err
+		}
+		printCredential(out, *account, "root", k.ID, secret)
+	case "create-access-key":
+		if !iam.ValidAccountID(*account) {
+			return fmt.Errorf("admin: --account-id must be 12 digits")
+		}
+		var (
+			k      iam.AccessKeyInfo
+			secret string
+		)
+		if *user == "" {
+			k, secret, err = dir.CreateRootAccessKey(ctx, *account)
+		} else {
+			k, secret, err = dir.CreateUserAccessKey(ctx, *account, *user)
+		}
+		if err != nil {
+			return err
+		}
+		who := "root"
+		if *user != "" {
+			who = "user/" + *user
+		}
+		printCredential(out, *account, who, k.ID, secret)
+	case "list-accounts":
+		accts, err := dir.ListAccounts(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ACCOUNT\tNAME\tCREATED\tROOT KEYS")
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", cfg.AccountID, "(bootstrap)", "-", "-")
+		for _, a := range accts {
+			if a.ID == cfg.AccountID {
+				continue
+			}
+			keys, err := dir.ListAccessKeys(ctx, a.ID, "")
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\n", a.ID, a.Name, a.Created.Format("2006-01-02T15:04:05Z"), len(keys))
+		}
+		return tw.Flush()
+	case "apply-principals":
+		if *file == "" {
+			return errors.New("admin: apply-principals needs --file")
+		}
+		if err := dir.LoadPrincipals(ctx, *file, os.Getenv); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "applied %s\n", *file)
+	}
+	return nil
+}
+
+// printCredential prints a new credential in the AWS shared-credentials
+// format; it is the only time the secret is shown.
+func printCredential(out io.Writer, account, who, akid, secret string) {
+	fmt.Fprintf(out, "# Trent credential for %s of account %s. Shown once; keep it secret.\n[trent-%s]\naws_access_key_id = %s\naws_secret_access_key = %s\n",
+		who, account, account, akid, secret)
+}

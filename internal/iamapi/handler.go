@@ -1,0 +1,218 @@
+package iamapi
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/trentkms/trent/internal/audit"
+	"github.com/trentkms/trent/internal/awserr"
+	"github.com/trentkms/trent/internal/iam"
+	"github.com/trentkms/trent/internal/kms"
+	"github.com/trentkms/trent/internal/sigv4"
+)
+
+// MaxBody bounds a request body: the largest input is a 10 KiB role
+// policy, percent-encoded up to three times its size.
+const MaxBody = 64 << 10
+
+// Config configures a Handler.
+type Config struct {
+	// Directory holds the principals. Required.
+	Directory *iam.Directory
+	// Region is the server's region: STS requests are signed for it (or
+	// for us-east-1, the global endpoint's region); IAM requests are signed
+	// for us-east-1 (or for Region).
+	Region string
+	// Audit, when set, receives a durable record of every call before the
+	// answer is sent.
+	Audit  *audit.Log
+	Logger *slog.Logger
+	// Now is the clock for signature verification (default time.Now).
+	Now func() time.Time
+}
+
+// Handler serves the IAM and STS query APIs. It is safe for concurrent use.
+type Handler struct {
+	dir       *iam.Directory
+	region    string
+	audit     *audit.Log
+	log       *slog.Logger
+	verifiers map[string]*sigv4.Verifier // service + "/" + region
+}
+
+// New returns a Handler.
+func New(cfg Config) *Handler {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	h := &Handler{dir: cfg.Directory, region: cfg.Region, audit: cfg.Audit, log: cfg.Logger, verifiers: map[string]*sigv4.Verifier{}}
+	for _, svc := range []string{"iam", "sts"} {
+		for _, region := range []string{"us-east-1", cfg.Region} {
+			h.verifiers[svc+"/"+region] = &sigv4.Verifier{Source: cfg.Directory, Region: region, Services: []string{svc}, Now: cfg.Now}
+		}
+	}
+	return h
+}
+
+// verifier picks the verifier for a request of service: the one for the
+// region in its credential scope when that region is accepted, else the
+// default one, whose error then names the expected region.
+func (h *Handler) verifier(service string, r *http.Request) *sigv4.Verifier {
+	auth := r.Header.Get("Authorization")
+	if i := strings.Index(auth, "Credential="); i >= 0 {
+		parts := strings.SplitN(auth[i+len("Credential="):], "/", 5)
+		if len(parts) == 5 {
+			if v := h.verifiers[service+"/"+parts[2]]; v != nil {
+				return v
+			}
+		}
+	}
+	if service == "iam" {
+		return h.verifiers["iam/us-east-1"]
+	}
+	return h.verifiers["sts/"+h.region]
+}
+
+// call is one request as the audit record needs it.
+type call struct {
+	reqID  string
+	start  time.Time
+	op     *operation
+	action string
+	form   url.Values
+	caller *kms.Caller
+	akid   string
+	out    any
+	err    *awserr.Error
+}
+
+// ServeHTTP implements http.Handler. It answers every request with AWS's
+// query-protocol XML: a result document, or an ErrorResponse.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	c := &call{reqID: w.Header().Get("X-Amzn-Requestid"), start: time.Now()}
+	if c.reqID == "" {
+		c.reqID = audit.NewEventID()
+		w.Header().Set("X-Amzn-Requestid", c.reqID)
+	}
+	ns := NamespaceIAM
+	c.err = h.handle(r, c)
+	if c.op != nil && c.op.service == "sts" {
+		ns = NamespaceSTS
+	}
+	if h.audit != nil && c.op != nil {
+		if err := h.record(r, c); err != nil {
+			h.log.Error("audit record not written; failing the call", "requestId", c.reqID, "err", err)
+			c.out, c.err = nil, awserr.New("ServiceFailure", "Request processing has failed due to some unknown error, exception or failure.")
+		}
+	}
+	if c.err != nil {
+		writeError(w, ns, c.reqID, c.err)
+		return
+	}
+	if err := writeResult(w, ns, c.action, c.reqID, c.out); err != nil {
+		h.log.Warn("write response", "requestId", c.reqID, "err", err)
+	}
+}
+
+func (h *Handler) handle(r *http.Request, c *call) *awserr.Error {
+	if r.Method != http.MethodPost && r.Method != http.MethodGet {
+		return awserr.New("InvalidAction", "Requests must be POST or GET.")
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBody+1))
+	if err != nil {
+		return awserr.New("ValidationError", "The request body could not be read.")
+	}
+	if len(body) > MaxBody {
+		return awserr.New("ValidationError", "Request body too large.")
+	}
+	form := r.URL.Query()
+	if len(body) > 0 {
+		bf, err := url.ParseQuery(string(body))
+		if err != nil {
+			return awserr.New("ValidationError", "The request body is not a valid form.")
+		}
+		for k, v := range bf {
+			form[k] = append(form[k], v...)
+		}
+	}
+	c.form = form
+	c.action = form.Get("Action")
+	c.op = operations[c.action]
+	if c.op == nil {
+		return awserr.Newf("InvalidAction", "Could not find operation %s for version %s", c.action, form.Get("Version"))
+	}
+	ctx := r.Context()
+	res, err := h.verifier(c.op.service, r).Verify(ctx, r, body)
+	if err != nil {
+		c.akid = accessKeyFromHeader(r.Header.Get("Authorization"))
+		return h.clientError(c, err)
+	}
+	c.akid = res.AccessKeyID
+	caller, err := h.dir.Caller(ctx, res.AccessKeyID)
+	if err != nil {
+		return h.clientError(c, err)
+	}
+	caller.SourceIP = sourceIP(r)
+	caller.SecureTransport = r.TLS != nil
+	caller.UserAgent = r.UserAgent()
+	c.caller = caller
+	in := &input{form: form, caller: caller, h: h}
+	if c.op.action != "" {
+		if err := h.dir.AuthorizeIAM(ctx, caller, c.op.action, c.op.resource(in)); err != nil {
+			return h.clientError(c, err)
+		}
+	}
+	out, err := c.op.run(ctx, in)
+	if err == nil {
+		err = in.err
+	}
+	if err != nil {
+		return h.clientError(c, err)
+	}
+	c.out = out
+	return nil
+}
+
+// clientError returns the error a client sees for err, logging internal
+// failures (which never carry secrets) with the request ID.
+func (h *Handler) clientError(c *call, err error) *awserr.Error {
+	if e := awserr.As(err); e != nil {
+		if strings.HasSuffix(e.Code, "Exception") {
+			return queryError(e)
+		}
+		return e
+	}
+	if errors.Is(err, context.Canceled) {
+		return awserr.New("ServiceFailure", "The request was cancelled.")
+	}
+	h.log.Error("internal error", "requestId", c.reqID, "action", c.action, "err", err)
+	return awserr.New("ServiceFailure", "Request processing has failed due to some unknown error, exception or failure.")
+}
+
+func sourceIP(r *http.Request) string {
+	i := strings.LastIndexByte(r.RemoteAddr, ':')
+	if i < 0 {
+		return r.RemoteAddr
+	}
+	return strings.Trim(r.RemoteAddr[:i], "[]")
+}
+
+// accessKeyFromHeader extracts the access key ID of an Authorization header
+// for the audit record of a request that failed authentication.
+func accessKeyFromHeader(h string) string {
+	i := strings.Index(h, "Credential=")
+	if i < 0 {
+		return ""
+	}
+	v := h[i+len("Credential="):]
+	if j := strings.IndexByte(v, '/'); j > 0 && j <= 128 {
+		return v[:j]
+	}
+	return ""
+}

@@ -1,0 +1,356 @@
+package iamapi
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/trentkms/trent/internal/awserr"
+	"github.com/trentkms/trent/internal/iam"
+	"github.com/trentkms/trent/internal/kms"
+)
+
+// operation is one entry of the API table.
+type operation struct {
+	service  string // "iam" or "sts": the SigV4 scope service and XML namespace
+	action   string // the IAM action authorized before run; "" for none
+	readOnly bool
+	// resource returns the ARN the action is authorized on.
+	resource func(in *input) string
+	run      func(ctx context.Context, in *input) (any, error)
+}
+
+// input gives an operation its parameters. The first missing required
+// parameter is remembered in err and reported instead of the result.
+type input struct {
+	form   url.Values
+	caller *kms.Caller
+	h      *Handler
+	err    error
+}
+
+// required returns a required parameter; field is its name in AWS's
+// validation messages.
+func (in *input) required(param, field string) string {
+	v, ok := in.form[param]
+	if (!ok || len(v) == 0) && in.err == nil {
+		in.err = awserr.Newf(iam.CodeValidationError, "1 validation error detected: Value null at '%s' failed to satisfy constraint: Member must not be null", field)
+		return ""
+	}
+	if !ok || len(v) == 0 {
+		return ""
+	}
+	return v[0]
+}
+
+func (in *input) get(param string) string { return in.form.Get(param) }
+
+func (in *input) account() string { return in.caller.Account }
+
+// userName returns the UserName parameter, or the calling IAM user's own
+// name when it is absent ("" for the root).
+func (in *input) userName() string {
+	if n := in.get("UserName"); n != "" {
+		return n
+	}
+	if in.caller.Type == iam.TypeIAMUser {
+		return in.caller.UserName
+	}
+	return ""
+}
+
+func (in *input) userARN() string {
+	n := in.userName()
+	if n == "" {
+		return fmt.Sprintf("arn:%s:iam::%s:root", in.h.dir.Partition(), in.account())
+	}
+	return in.h.dir.UserARN(in.account(), n, "/")
+}
+
+func (in *input) roleARN() string {
+	return in.h.dir.RoleARN(in.account(), in.get("RoleName"), "/")
+}
+
+func usersARN(in *input) string {
+	return fmt.Sprintf("arn:%s:iam::%s:user/", in.h.dir.Partition(), in.account())
+}
+func rolesARN(in *input) string {
+	return fmt.Sprintf("arn:%s:iam::%s:role/", in.h.dir.Partition(), in.account())
+}
+
+func userRes(in *input) string { return in.userARN() }
+func roleRes(in *input) string { return in.roleARN() }
+
+// errNonUser is AWS's answer when an assumed-role session omits UserName.
+var errNonUser = awserr.New(iam.CodeValidationError, "Must specify userName when calling with non-User credentials")
+
+// operations is the API table: action name -> operation.
+var operations = map[string]*operation{
+	"CreateUser": {service: "iam", action: "iam:CreateUser", resource: userRes, run: func(ctx context.Context, in *input) (any, error) {
+		name := in.required("UserName", "userName")
+		if in.err != nil {
+			return nil, nil
+		}
+		u, err := in.h.dir.CreateUser(ctx, in.account(), name, in.get("Path"))
+		if err != nil {
+			return nil, err
+		}
+		return &userResult{User: in.h.user(u)}, nil
+	}},
+	"GetUser": {service: "iam", action: "iam:GetUser", readOnly: true, resource: userRes, run: func(ctx context.Context, in *input) (any, error) {
+		name := in.userName()
+		if name == "" {
+			if in.caller.Type != iam.TypeRoot {
+				return nil, errNonUser
+			}
+			// The root's own user: AWS answers with the account's root.
+			return &userResult{User: xmlUser{UserID: in.account(), Arn: in.caller.ARN, CreateDate: isoTime(time.Unix(0, 0))}}, nil
+		}
+		u, err := in.h.dir.GetUser(ctx, in.account(), name)
+		if err != nil {
+			return nil, err
+		}
+		return &userResult{User: in.h.user(u)}, nil
+	}},
+	"ListUsers": {service: "iam", action: "iam:ListUsers", readOnly: true, resource: usersARN, run: func(ctx context.Context, in *input) (any, error) {
+		us, err := in.h.dir.ListUsers(ctx, in.account())
+		if err != nil {
+			return nil, err
+		}
+		out := &listUsersResult{Users: make([]xmlUser, 0, len(us))}
+		for _, u := range us {
+			out.Users = append(out.Users, in.h.user(u))
+		}
+		return out, nil
+	}},
+	"DeleteUser": {service: "iam", action: "iam:DeleteUser", resource: userRes, run: func(ctx context.Context, in *input) (any, error) {
+		name := in.required("UserName", "userName")
+		if in.err != nil {
+			return nil, nil
+		}
+		return nil, in.h.dir.DeleteUser(ctx, in.account(), name)
+	}},
+	"CreateAccessKey": {service: "iam", action: "iam:CreateAccessKey", resource: userRes, run: func(ctx context.Context, in *input) (any, error) {
+		name := in.userName()
+		var (
+			k      iam.AccessKeyInfo
+			secret string
+			err    error
+		)
+		switch {
+		case name != "":
+			k, secret, err = in.h.dir.CreateUserAccessKey(ctx, in.account(), name)
+		case in.caller.Type == iam.TypeRoot:
+			k, secret, err = in.h.dir.CreateRootAccessKey(ctx, in.account())
+		default:
+			return nil, errNonUser
+		}
+		if err != nil {
+			return nil, err
+		}
+		return &createAccessKeyResult{AccessKey: xmlAccessKey{UserName: k.UserName, AccessKeyID: k.ID, Status: k.Status,
+			SecretAccessKey: secret, CreateDate: isoTime(k.Created)}}, nil
+	}},
+	"ListAccessKeys": {service: "iam", action: "iam:ListAccessKeys", readOnly: true, resource: userRes, run: func(ctx context.Context, in *input) (any, error) {
+		name := in.userName()
+		if name == "" && in.caller.Type != iam.TypeRoot {
+			return nil, errNonUser
+		}
+		ks, err := in.h.dir.ListAccessKeys(ctx, in.account(), name)
+		if err != nil {
+			return nil, err
+		}
+		out := &listAccessKeysResult{AccessKeyMetadata: make([]xmlAccessKeyMetadata, 0, len(ks))}
+		for _, k := range ks {
+			out.AccessKeyMetadata = append(out.AccessKeyMetadata, xmlAccessKeyMetadata{UserName: k.UserName, AccessKeyID: k.ID, Status: k.Status, CreateDate: isoTime(k.Created)})
+		}
+		return out, nil
+	}},
+	"DeleteAccessKey": {service: "iam", action: "iam:DeleteAccessKey", resource: userRes, run: func(ctx context.Context, in *input) (any, error) {
+		akid := in.required("AccessKeyId", "accessKeyId")
+		if in.err != nil {
+			return nil, nil
+		}
+		name := in.userName()
+		if name == "" && in.caller.Type != iam.TypeRoot {
+			return nil, errNonUser
+		}
+		return nil, in.h.dir.DeleteAccessKey(ctx, in.account(), name, akid)
+	}},
+	"UpdateAccessKey": {service: "iam", action: "iam:UpdateAccessKey", resource: userRes, run: func(ctx context.Context, in *input) (any, error) {
+		akid, status := in.required("AccessKeyId", "accessKeyId"), in.required("Status", "status")
+		if in.err != nil {
+			return nil, nil
+		}
+		name := in.userName()
+		if name == "" && in.caller.Type != iam.TypeRoot {
+			return nil, errNonUser
+		}
+		return nil, in.h.dir.UpdateAccessKey(ctx, in.account(), name, akid, status)
+	}},
+	"PutUserPolicy": {service: "iam", action: "iam:PutUserPolicy", resource: userRes, run: func(ctx context.Context, in *input) (any, error) {
+		user, name, doc := in.required("UserName", "userName"), in.required("PolicyName", "policyName"), in.required("PolicyDocument", "policyDocument")
+		if in.err != nil {
+			return nil, nil
+		}
+		return nil, in.h.dir.PutUserPolicy(ctx, in.account(), user, name, doc)
+	}},
+	"GetUserPolicy": {service: "iam", action: "iam:GetUserPolicy", readOnly: true, resource: userRes, run: func(ctx context.Context, in *input) (any, error) {
+		user, name := in.required("UserName", "userName"), in.required("PolicyName", "policyName")
+		if in.err != nil {
+			return nil, nil
+		}
+		doc, err := in.h.dir.GetUserPolicy(ctx, in.account(), user, name)
+		if err != nil {
+			return nil, err
+		}
+		return &getUserPolicyResult{UserName: user, PolicyName: name, PolicyDocument: encodePolicy(doc)}, nil
+	}},
+	"DeleteUserPolicy": {service: "iam", action: "iam:DeleteUserPolicy", resource: userRes, run: func(ctx context.Context, in *input) (any, error) {
+		user, name := in.required("UserName", "userName"), in.required("PolicyName", "policyName")
+		if in.err != nil {
+			return nil, nil
+		}
+		return nil, in.h.dir.DeleteUserPolicy(ctx, in.account(), user, name)
+	}},
+	"ListUserPolicies": {service: "iam", action: "iam:ListUserPolicies", readOnly: true, resource: userRes, run: func(ctx context.Context, in *input) (any, error) {
+		user := in.required("UserName", "userName")
+		if in.err != nil {
+			return nil, nil
+		}
+		names, err := in.h.dir.ListUserPolicies(ctx, in.account(), user)
+		if err != nil {
+			return nil, err
+		}
+		return &listPoliciesResult{PolicyNames: names}, nil
+	}},
+	"CreateRole": {service: "iam", action: "iam:CreateRole", resource: roleRes, run: func(ctx context.Context, in *input) (any, error) {
+		name, doc := in.required("RoleName", "roleName"), in.required("AssumeRolePolicyDocument", "assumeRolePolicyDocument")
+		if in.err != nil {
+			return nil, nil
+		}
+		max := 0
+		if s := in.get("MaxSessionDuration"); s != "" {
+			n, err := strconv.Atoi(s)
+			if err != nil {
+				return nil, awserr.Newf(iam.CodeValidationError, "Invalid value for MaxSessionDuration: %s", s)
+			}
+			max = n
+		}
+		r, err := in.h.dir.CreateRole(ctx, iam.RoleInput{Account: in.account(), Name: name, Path: in.get("Path"),
+			Description: in.get("Description"), TrustPolicy: doc, MaxSessionDuration: max})
+		if err != nil {
+			return nil, err
+		}
+		return &roleResult{Role: in.h.role(r)}, nil
+	}},
+	"GetRole": {service: "iam", action: "iam:GetRole", readOnly: true, resource: roleRes, run: func(ctx context.Context, in *input) (any, error) {
+		name := in.required("RoleName", "roleName")
+		if in.err != nil {
+			return nil, nil
+		}
+		r, err := in.h.dir.GetRole(ctx, in.account(), name)
+		if err != nil {
+			return nil, err
+		}
+		return &roleResult{Role: in.h.role(r)}, nil
+	}},
+	"ListRoles": {service: "iam", action: "iam:ListRoles", readOnly: true, resource: rolesARN, run: func(ctx context.Context, in *input) (any, error) {
+		rs, err := in.h.dir.ListRoles(ctx, in.account())
+		if err != nil {
+			return nil, err
+		}
+		out := &listRolesResult{Roles: make([]xmlRole, 0, len(rs))}
+		for _, r := range rs {
+			out.Roles = append(out.Roles, in.h.role(r))
+		}
+		return out, nil
+	}},
+	"UpdateAssumeRolePolicy": {service: "iam", action: "iam:UpdateAssumeRolePolicy", resource: roleRes, run: func(ctx context.Context, in *input) (any, error) {
+		name, doc := in.required("RoleName", "roleName"), in.required("PolicyDocument", "policyDocument")
+		if in.err != nil {
+			return nil, nil
+		}
+		return nil, in.h.dir.UpdateTrustPolicy(ctx, in.account(), name, doc)
+	}},
+	"DeleteRole": {service: "iam", action: "iam:DeleteRole", resource: roleRes, run: func(ctx context.Context, in *input) (any, error) {
+		name := in.required("RoleName", "roleName")
+		if in.err != nil {
+			return nil, nil
+		}
+		return nil, in.h.dir.DeleteRole(ctx, in.account(), name)
+	}},
+	"PutRolePolicy": {service: "iam", action: "iam:PutRolePolicy", resource: roleRes, run: func(ctx context.Context, in *input) (any, error) {
+		role, name, doc := in.required("RoleName", "roleName"), in.required("PolicyName", "policyName"), in.required("PolicyDocument", "policyDocument")
+		if in.err != nil {
+			return nil, nil
+		}
+		return nil, in.h.dir.PutRolePolicy(ctx, in.account(), role, name, doc)
+	}},
+	"GetRolePolicy": {service: "iam", action: "iam:GetRolePolicy", readOnly: true, resource: roleRes, run: func(ctx context.Context, in *input) (any, error) {
+		role, name := in.required("RoleName", "roleName"), in.required("PolicyName", "policyName")
+		if in.err != nil {
+			return nil, nil
+		}
+		doc, err := in.h.dir.GetRolePolicy(ctx, in.account(), role, name)
+		if err != nil {
+			return nil, err
+		}
+		return &getRolePolicyResult{RoleName: role, PolicyName: name, PolicyDocument: encodePolicy(doc)}, nil
+	}},
+	"DeleteRolePolicy": {service: "iam", action: "iam:DeleteRolePolicy", resource: roleRes, run: func(ctx context.Context, in *input) (any, error) {
+		role, name := in.required("RoleName", "roleName"), in.required("PolicyName", "policyName")
+		if in.err != nil {
+			return nil, nil
+		}
+		return nil, in.h.dir.DeleteRolePolicy(ctx, in.account(), role, name)
+	}},
+	"ListRolePolicies": {service: "iam", action: "iam:ListRolePolicies", readOnly: true, resource: roleRes, run: func(ctx context.Context, in *input) (any, error) {
+		role := in.required("RoleName", "roleName")
+		if in.err != nil {
+			return nil, nil
+		}
+		names, err := in.h.dir.ListRolePolicies(ctx, in.account(), role)
+		if err != nil {
+			return nil, err
+		}
+		return &listPoliciesResult{PolicyNames: names}, nil
+	}},
+	// GetCallerIdentity needs no permission, as in AWS.
+	"GetCallerIdentity": {service: "sts", readOnly: true, run: func(ctx context.Context, in *input) (any, error) {
+		return &callerIdentityResult{UserID: in.caller.PrincipalID, Account: in.caller.Account, Arn: in.caller.ARN}, nil
+	}},
+	// AssumeRole is authorized by the role's trust policy and the caller's
+	// identity policies inside iam.Directory.AssumeRole.
+	"AssumeRole": {service: "sts", run: func(ctx context.Context, in *input) (any, error) {
+		arn, session := in.required("RoleArn", "roleArn"), in.required("RoleSessionName", "roleSessionName")
+		if in.err != nil {
+			return nil, nil
+		}
+		var dur time.Duration
+		if s := in.get("DurationSeconds"); s != "" {
+			n, err := strconv.Atoi(s)
+			if err != nil {
+				return nil, awserr.Newf(iam.CodeValidationError, "Value '%s' at 'durationSeconds' failed to satisfy constraint: Member must be a number", s)
+			}
+			dur = time.Duration(n) * time.Second
+		}
+		// Session policies would narrow the session's permissions; ignoring
+		// them would grant more than the caller asked for, so refuse them.
+		if in.get("Policy") != "" || in.get("PolicyArns.member.1.arn") != "" {
+			return nil, awserr.New(iam.CodeValidationError, "Session policies (Policy, PolicyArns) are not supported by Trent.")
+		}
+		res, err := in.h.dir.AssumeRole(ctx, in.caller, iam.AssumeRoleInput{RoleARN: arn, SessionName: session, Duration: dur, ExternalID: in.get("ExternalId")})
+		if err != nil {
+			return nil, err
+		}
+		out := &assumeRoleResult{Credentials: xmlCredentials{AccessKeyID: res.Credentials.AccessKeyID,
+			SecretAccessKey: res.Credentials.SecretAccessKey, SessionToken: res.Credentials.SessionToken,
+			Expiration: isoTime(res.Credentials.Expiration)}}
+		out.AssumedRoleUser.AssumedRoleID = res.AssumedRoleID
+		out.AssumedRoleUser.Arn = res.ARN
+		return out, nil
+	}},
+}

@@ -1,0 +1,56 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/trentkms/trent/internal/config"
+	"github.com/trentkms/trent/internal/iam"
+	"github.com/trentkms/trent/internal/store"
+)
+
+// OpenDirectory opens the principal directory of an existing data
+// directory without starting a server, for `trent admin`: the store and
+// root key a server with cfg would use. It works while a server runs on the
+// same store (SQLite in WAL mode or PostgreSQL): the server's change feed
+// picks up what it writes. It refuses a data directory that no server has
+// initialized. Close closes the store and the root key.
+func OpenDirectory(cfg *config.File, rootKeyHex string) (dir *iam.Directory, closeFn func(), err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, nil, err
+	}
+	if rootKeyHex == "" && cfg.RootKey.Provider == "file" {
+		if _, err := os.Stat(cfg.RootKey.File); err != nil {
+			return nil, nil, fmt.Errorf("data directory %s is not initialized (no root key at %s): start `trent serve` once first", cfg.DataDir, cfg.RootKey.File)
+		}
+	}
+	root, err := openRoot(cfg, Options{RootKeyHex: rootKeyHex})
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := openStore(cfg)
+	if err != nil {
+		root.Close()
+		return nil, nil, err
+	}
+	if _, err := st.Get(context.Background(), kindBootstrap, "admin"); errors.Is(err, store.ErrNotFound) {
+		st.Close()
+		root.Close()
+		return nil, nil, fmt.Errorf("data directory %s is not initialized: start `trent serve` once first", cfg.DataDir)
+	}
+	return iam.New(st, root, partitionOf(cfg.Region), time.Now), func() { st.Close(); root.Close() }, nil
+}
+
+func partitionOf(region string) string {
+	switch {
+	case strings.HasPrefix(region, "cn-"):
+		return "aws-cn"
+	case strings.HasPrefix(region, "us-gov-"):
+		return "aws-us-gov"
+	}
+	return "aws"
+}
