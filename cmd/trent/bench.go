@@ -36,6 +36,7 @@ func runBench(args []string) error {
 	fs.Int64Var(&cfg.Requests, "requests", 0, "measured requests in total (instead of --duration)")
 	fs.IntVar(&cfg.Size, "size", 1024, "plaintext/message bytes")
 	fs.StringVar(&cfg.KeyID, "key", "", "key ID, ARN or alias for every operation (default: create suitable keys)")
+	fs.IntVar(&cfg.Keys, "keys", 0, "spread Encrypt/GenerateDataKey/DescribeKey over this many new symmetric keys (large key cache)")
 	fs.DurationVar(&cfg.Warmup, "warmup", 0, "unmeasured load before the measured run")
 	fs.BoolVar(&cfg.Insecure, "insecure", false, "skip TLS certificate verification")
 	fs.BoolVar(&cfg.NetHTTP, "nethttp", false, "send load through net/http's client (costs the client about twice the CPU)")

@@ -34,9 +34,13 @@ type Config struct {
 	Requests        int64         // total measured requests, if > 0
 	Size            int           // plaintext/message bytes; default 1024
 	KeyID           string        // key for every operation; empty: create suitable keys
-	Warmup          time.Duration // unmeasured load before the measured phase
-	Insecure        bool          // skip TLS verification
-	CAFile          string        // PEM CA bundle for TLS
+	// Keys, when above 1, spreads Encrypt, GenerateDataKey and DescribeKey
+	// over that many symmetric keys (created during setup, deleted after),
+	// picked at random per request: the hot path with a large key cache.
+	Keys     int
+	Warmup   time.Duration // unmeasured load before the measured phase
+	Insecure bool          // skip TLS verification
+	CAFile   string        // PEM CA bundle for TLS
 	// NetHTTP sends the load through net/http's Transport instead of raw
 	// per-worker connections: slower on the client, for comparison.
 	NetHTTP bool
@@ -203,7 +207,9 @@ func (cfg *Config) defaults() error {
 
 // setup holds the precomputed request body of every operation in the mix.
 type setup struct {
-	bodies  [][]byte // indexed like Config.Mix
+	bodies [][]byte // indexed like Config.Mix
+	// spread holds, per Mix entry, one body per key when Config.Keys > 1.
+	spread  [][][]byte
 	created []string // key IDs created by prepare
 }
 
@@ -338,7 +344,70 @@ func prepare(ctx context.Context, c *client, cfg *Config) (*setup, error) {
 		}
 		s.bodies = append(s.bodies, b)
 	}
+	if cfg.Keys > 1 && cfg.KeyID == "" {
+		if err := spreadKeys(ctx, c, cfg, s, blob); err != nil {
+			return s, err
+		}
+	}
 	return s, nil
+}
+
+// spreadKeys creates cfg.Keys symmetric keys (16 at a time) and one body per
+// key for each Encrypt, GenerateDataKey and DescribeKey entry of the mix.
+func spreadKeys(ctx context.Context, c *client, cfg *Config, s *setup, blob string) error {
+	ids := make([]string, cfg.Keys)
+	var next atomic.Int64
+	var firstErr atomic.Pointer[error]
+	var wg sync.WaitGroup
+	for w := 0; w < 16; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(ids) || firstErr.Load() != nil {
+					return
+				}
+				var out keyMetadataResponse
+				if err := c.call(ctx, "CreateKey", map[string]any{"Description": "trent bench spread"}, &out); err != nil {
+					firstErr.Store(&err)
+					return
+				}
+				ids[i] = out.KeyMetadata.Arn
+			}
+		}()
+	}
+	wg.Wait()
+	for _, id := range ids {
+		if id != "" {
+			s.created = append(s.created, id)
+		}
+	}
+	if p := firstErr.Load(); p != nil {
+		return *p
+	}
+	s.spread = make([][][]byte, len(cfg.Mix))
+	for i, w := range cfg.Mix {
+		for _, id := range ids {
+			var body any
+			switch w.Op {
+			case "Encrypt":
+				body = map[string]any{"KeyId": id, "Plaintext": blob}
+			case "GenerateDataKey":
+				body = map[string]any{"KeyId": id, "KeySpec": "AES_256"}
+			case "DescribeKey":
+				body = map[string]any{"KeyId": id}
+			default:
+				continue
+			}
+			b, err := json.Marshal(body)
+			if err != nil {
+				return err
+			}
+			s.spread[i] = append(s.spread[i], b)
+		}
+	}
+	return nil
 }
 
 // worker is one closed-loop client with its own statistics.
@@ -410,12 +479,16 @@ func runLoad(ctx context.Context, c *client, s *setup, cfg *Config, dur time.Dur
 				if len(cfg.Mix) > 1 {
 					op = p.pick(rnd.IntN(p.total))
 				}
+				body := s.bodies[op]
+				if s.spread != nil && len(s.spread[op]) > 0 {
+					body = s.spread[op][rnd.IntN(len(s.spread[op]))]
+				}
 				t0 := time.Now()
 				var name outcome
 				if rc != nil {
-					name, _ = rc.do(cfg.Mix[op].Op, s.bodies[op], &buf)
+					name, _ = rc.do(cfg.Mix[op].Op, body, &buf)
 				} else {
-					name, _ = c.do(rctx, cfg.Mix[op].Op, s.bodies[op], &buf)
+					name, _ = c.do(rctx, cfg.Mix[op].Op, body, &buf)
 				}
 				w.hist.Record(time.Since(t0))
 				w.perOp[op]++

@@ -606,3 +606,34 @@ func FuzzParsePrincipals(f *testing.F) {
 		}
 	})
 }
+
+// TestConcurrentKeyLimit: the per-user key quota holds under concurrent
+// creation (the owner record's version serializes them).
+func TestConcurrentKeyLimit(t *testing.T) {
+	t.Parallel()
+	d, _ := newDir(t)
+	ctx := ctxT(t)
+	if _, err := d.CreateUser(ctx, acct, "racer", ""); err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			_, _, err := d.CreateUserAccessKey(ctx, acct, "racer")
+			errs <- err
+		}()
+	}
+	ok := 0
+	for range 8 {
+		err := <-errs
+		if err == nil {
+			ok++
+			continue
+		}
+		wantCode(t, err, iam.CodeLimitExceeded)
+	}
+	ks, _ := d.ListAccessKeys(ctx, acct, "racer")
+	if ok != iam.MaxAccessKeysPerUser || len(ks) != iam.MaxAccessKeysPerUser {
+		t.Fatalf("%d creations succeeded, %d keys stored; want %d", ok, len(ks), iam.MaxAccessKeysPerUser)
+	}
+}

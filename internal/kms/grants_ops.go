@@ -208,6 +208,9 @@ func (s *Service) CreateGrant(ctx context.Context, in *CreateGrantInput) (*Creat
 	if err != nil {
 		return nil, err
 	}
+	if err := grantOperationsFit(lk, in.Operations); err != nil {
+		return nil, err
+	}
 	caller := CallerFrom(ctx)
 	grantee, retiring := deref(in.GranteePrincipal), deref(in.RetiringPrincipal)
 	conds := map[string][]string{
@@ -575,6 +578,40 @@ func (s *Service) deleteGrant(ctx context.Context, g *grant) error {
 	s.grantCache().Invalidate(g.doc.KeyID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return s.storeErr(ctx, err)
+	}
+	return nil
+}
+
+// grantOperationsByUsage lists the grant operations that fit a key, by its
+// KeyUsage (and for ENCRYPT_DECRYPT, whether it is symmetric). CreateGrant,
+// RetireGrant and DescribeKey fit every key.
+var grantOperationsByUsage = map[string][]string{
+	"SYMMETRIC": {"Decrypt", "Encrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext", "ReEncryptFrom", "ReEncryptTo",
+		"GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext"},
+	"ENCRYPT_DECRYPT":         {"Decrypt", "Encrypt", "ReEncryptFrom", "ReEncryptTo", "GetPublicKey"},
+	"SIGN_VERIFY":             {"Sign", "Verify", "GetPublicKey"},
+	"GENERATE_VERIFY_MAC":     {"GenerateMac", "VerifyMac"},
+	"KEY_AGREEMENT":           {"DeriveSharedSecret", "GetPublicKey"},
+	"ENCAPSULATE_DECAPSULATE": {"Encapsulate", "Decapsulate", "GetPublicKey"},
+}
+
+// grantOperationsFit rejects grant operations the key cannot perform, as
+// AWS does (a Sign grant on a symmetric key is a ValidationException).
+func grantOperationsFit(lk *loadedKey, ops []string) error {
+	usage := lk.doc.Usage
+	if lk.doc.Spec == symmetricDefault {
+		usage = "SYMMETRIC"
+	}
+	var bad []string
+	for _, op := range ops {
+		if op == "CreateGrant" || op == "RetireGrant" || op == "DescribeKey" || slices.Contains(grantOperationsByUsage[usage], op) {
+			continue
+		}
+		bad = append(bad, op)
+	}
+	if len(bad) > 0 {
+		return awserr.Newf(awserr.Validation, "Grant operations %s are not valid for a KMS key with KeySpec %s and KeyUsage %s.",
+			strings.Join(bad, ", "), lk.doc.Spec, lk.doc.Usage)
 	}
 	return nil
 }

@@ -180,7 +180,7 @@ def _():
         GranteePrincipal="arn:aws:iam::%s:role/compat-grantee" % ARN.split(":")[4],
         RetiringPrincipal="arn:aws:iam::%s:root" % ARN.split(":")[4],
         Operations=["Encrypt", "Decrypt"],
-        Name="compat-" + LABEL,
+        Name="compat-" + LABEL.replace(".", "-"),
     )
     gid, tok = g["GrantId"], g["GrantToken"]
     assert gid and tok

@@ -32,6 +32,7 @@ var notOnTheWire = map[string]string{
 	"CustomKeyStoreHasCMKsException":                     "needs a custom key store with keys",
 	"CustomKeyStoreNameInUseException":                   "needs a second store of the same name; the first needs a live backend",
 	"CloudHsmClusterInUseException":                      "needs a CloudHSM cluster",
+	"CloudHsmClusterNotRelatedException":                 "needs a CloudHSM cluster (test/hsm covers it with SoftHSM2)",
 	"CloudHsmClusterInvalidConfigurationException":       "needs a CloudHSM cluster",
 	"XksKeyAlreadyInUseException":                        "needs an XKS proxy on loopback",
 	"XksKeyInvalidConfigurationException":                "needs an XKS proxy on loopback",
