@@ -343,33 +343,23 @@ func (s *Service) manageKey(ctx context.Context, ref *string, action string, fn 
 
 // EnableKey implements the EnableKey operation.
 func (s *Service) EnableKey(ctx context.Context, in *KeyIDInput) (*struct{}, error) {
-	_, err := s.manageKey(ctx, in.KeyID, "kms:EnableKey", func(d *keyDoc, arn string) ([]store.Op, error) {
-		switch d.State {
-		case StatePendingDeletion:
-			return nil, awserr.Newf(awserr.KMSInvalidState, "%s is pending deletion.", arn)
-		case StatePendingImport:
-			return nil, awserr.Newf(awserr.KMSInvalidState, "%s is pending import.", arn)
-		case StateUnavailable:
-			return nil, awserr.Newf(awserr.KMSInvalidState, "%s is unavailable.", arn)
-		}
-		d.State = StateEnabled
-		return nil, nil
-	})
-	return &struct{}{}, err
+	return s.setKeyState(ctx, in.KeyID, "kms:EnableKey", StateEnabled)
 }
 
 // DisableKey implements the DisableKey operation.
 func (s *Service) DisableKey(ctx context.Context, in *KeyIDInput) (*struct{}, error) {
-	_, err := s.manageKey(ctx, in.KeyID, "kms:DisableKey", func(d *keyDoc, arn string) ([]store.Op, error) {
+	return s.setKeyState(ctx, in.KeyID, "kms:DisableKey", StateDisabled)
+}
+
+// setKeyState moves a key between Enabled and Disabled. Keys pending
+// deletion or import, or unavailable, keep their state, as in AWS.
+func (s *Service) setKeyState(ctx context.Context, ref *string, action, state string) (*struct{}, error) {
+	_, err := s.manageKey(ctx, ref, action, func(d *keyDoc, arn string) ([]store.Op, error) {
 		switch d.State {
-		case StatePendingDeletion:
-			return nil, awserr.Newf(awserr.KMSInvalidState, "%s is pending deletion.", arn)
-		case StatePendingImport:
-			return nil, awserr.Newf(awserr.KMSInvalidState, "%s is pending import.", arn)
-		case StateUnavailable:
-			return nil, awserr.Newf(awserr.KMSInvalidState, "%s is unavailable.", arn)
+		case StatePendingDeletion, StatePendingImport, StateUnavailable:
+			return nil, requireUsable(&loadedKey{doc: d, arn: arn})
 		}
-		d.State = StateDisabled
+		d.State = state
 		return nil, nil
 	})
 	return &struct{}{}, err
@@ -459,14 +449,8 @@ func (s *Service) GetKeyPolicy(ctx context.Context, in *KeyPolicyInput) (*GetKey
 	if err := checkPolicyName(in.PolicyName, false); err != nil {
 		return nil, err
 	}
-	lk, err := s.resolveKey(ctx, in.KeyID, refKeyOnly, "keyId")
+	lk, err := s.ownedKey(ctx, in.KeyID, "kms:GetKeyPolicy")
 	if err != nil {
-		return nil, err
-	}
-	if err := requireSameAccount(ctx, lk, s); err != nil {
-		return nil, err
-	}
-	if err := s.authorizeKey(ctx, lk, "kms:GetKeyPolicy", nil, nil); err != nil {
 		return nil, err
 	}
 	return &GetKeyPolicyOutput{Policy: lk.doc.Policy, PolicyName: "default"}, nil
@@ -531,14 +515,7 @@ func (s *Service) ListKeyPolicies(ctx context.Context, in *ListKeyPoliciesInput)
 	if err := v.err(); err != nil {
 		return nil, err
 	}
-	lk, err := s.resolveKey(ctx, in.KeyID, refKeyOnly, "keyId")
-	if err != nil {
-		return nil, err
-	}
-	if err := requireSameAccount(ctx, lk, s); err != nil {
-		return nil, err
-	}
-	if err := s.authorizeKey(ctx, lk, "kms:ListKeyPolicies", nil, nil); err != nil {
+	if _, err := s.ownedKey(ctx, in.KeyID, "kms:ListKeyPolicies"); err != nil {
 		return nil, err
 	}
 	return &ListKeyPoliciesOutput{PolicyNames: []string{"default"}}, nil

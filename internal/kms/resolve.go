@@ -177,3 +177,20 @@ func requireSameAccount(ctx context.Context, lk *loadedKey, s *Service) error {
 	}
 	return nil
 }
+
+// ownedKey resolves a key that only its own account may manage (key ID or
+// key ARN), and authorizes action on it: the common start of management
+// operations that are not available cross-account.
+func (s *Service) ownedKey(ctx context.Context, ref *string, action string) (*loadedKey, error) {
+	lk, err := s.resolveKey(ctx, ref, refKeyOnly, "keyId")
+	if err != nil {
+		return nil, err
+	}
+	if err := requireSameAccount(ctx, lk, s); err != nil {
+		return nil, err
+	}
+	if err := s.authorizeKey(ctx, lk, action, nil, nil); err != nil {
+		return nil, err
+	}
+	return lk, nil
+}

@@ -276,14 +276,8 @@ func (s *Service) ListKeyRotations(ctx context.Context, in *ListKeyRotationsInpu
 	if err := v.err(); err != nil {
 		return nil, err
 	}
-	lk, err := s.resolveKey(ctx, in.KeyID, refKeyOnly, "keyId")
+	lk, err := s.ownedKey(ctx, in.KeyID, "kms:ListKeyRotations")
 	if err != nil {
-		return nil, err
-	}
-	if err := requireSameAccount(ctx, lk, s); err != nil {
-		return nil, err
-	}
-	if err := s.authorizeKey(ctx, lk, "kms:ListKeyRotations", nil, nil); err != nil {
 		return nil, err
 	}
 	d := lk.doc

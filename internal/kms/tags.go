@@ -160,14 +160,8 @@ func (s *Service) ListResourceTags(ctx context.Context, in *ListResourceTagsInpu
 	if err := v.err(); err != nil {
 		return nil, err
 	}
-	lk, err := s.resolveKey(ctx, in.KeyID, refKeyOnly, "keyId")
+	lk, err := s.ownedKey(ctx, in.KeyID, "kms:ListResourceTags")
 	if err != nil {
-		return nil, err
-	}
-	if err := requireSameAccount(ctx, lk, s); err != nil {
-		return nil, err
-	}
-	if err := s.authorizeKey(ctx, lk, "kms:ListResourceTags", nil, nil); err != nil {
 		return nil, err
 	}
 	tags := append([]tagDoc(nil), lk.doc.Tags...)
