@@ -281,6 +281,8 @@ func (n *Node) closeAll() {
 		n.Service.CloseCustomKeyStores()
 	}
 	if n.Audit != nil {
+		st := n.Audit.Stats()
+		n.log.Info("audit trail closed", "records", st.Records, "fsyncs", st.Syncs, "digests", st.Digests)
 		if err := n.Audit.Close(); err != nil {
 			n.log.Error("close audit trail", "err", err)
 		}
