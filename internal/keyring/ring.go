@@ -3,6 +3,7 @@ package keyring
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -23,7 +24,6 @@ type Ring[V any] struct {
 
 	mu      sync.RWMutex
 	entries map[string]*entry[V]
-	gen     uint64 // bumped by Purge and Invalidate so racing loads do not resurrect old values
 
 	flight sync.Map // id -> *call[V]
 }
@@ -39,6 +39,9 @@ type call[V any] struct {
 	v    V
 	ver  int64
 	err  error
+	// stale is set when the ID is invalidated while the load runs, so that
+	// a load racing with a change does not cache what it read before it.
+	stale atomic.Bool
 }
 
 // Options configure a Ring.
@@ -99,13 +102,10 @@ func (r *Ring[V]) reload(ctx context.Context, id string) (V, error) {
 			return zero, ctx.Err()
 		}
 	}
-	r.mu.RLock()
-	gen := r.gen
-	r.mu.RUnlock()
 	c.v, c.ver, c.err = r.load(ctx, id)
 	if c.err == nil {
 		r.mu.Lock()
-		if r.gen == gen {
+		if !c.stale.Load() {
 			r.entries[id] = &entry[V]{v: c.v, version: c.ver, loaded: r.now()}
 		}
 		r.mu.Unlock()
@@ -127,19 +127,26 @@ func (r *Ring[V]) Put(id string, v V, version int64) {
 	r.entries[id] = &entry[V]{v: v, version: version, loaded: r.now()}
 }
 
-// Invalidate drops id so the next Get reloads it.
+// Invalidate drops id so the next Get reloads it. A load of id already
+// under way is not cached.
 func (r *Ring[V]) Invalidate(id string) {
 	r.mu.Lock()
 	delete(r.entries, id)
-	r.gen++
+	if c, ok := r.flight.Load(id); ok {
+		c.(*call[V]).stale.Store(true)
+	}
 	r.mu.Unlock()
 }
 
-// Purge drops every entry (after the change feed was truncated).
+// Purge drops every entry (after the change feed was truncated). Loads
+// under way are not cached.
 func (r *Ring[V]) Purge() {
 	r.mu.Lock()
 	clear(r.entries)
-	r.gen++
+	r.flight.Range(func(_, c any) bool {
+		c.(*call[V]).stale.Store(true)
+		return true
+	})
 	r.mu.Unlock()
 }
 

@@ -150,3 +150,41 @@ func BenchmarkGetHit(b *testing.B) {
 		}
 	})
 }
+
+// TestInvalidateDuringLoad checks that a value read before a change is not
+// cached when the change's invalidation arrives while the load runs, and
+// that invalidating another ID does not discard the load.
+func TestInvalidateDuringLoad(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name       string
+		invalidate string
+		wantLoads  int64
+	}{
+		{"ok/other-id-keeps-load", "other", 1},
+		{"ok/same-id-discards-load", "k", 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var loads atomic.Int64
+			started, release := make(chan struct{}, 1), make(chan struct{})
+			r := New(func(ctx context.Context, id string) (string, int64, error) {
+				if loads.Add(1) == 1 {
+					started <- struct{}{}
+					<-release
+				}
+				return "v", 1, nil
+			}, Options{})
+			done := make(chan struct{})
+			go func() { r.Get(context.Background(), "k"); close(done) }()
+			<-started
+			r.Invalidate(tc.invalidate)
+			close(release)
+			<-done
+			r.Get(context.Background(), "k")
+			if got := loads.Load(); got != tc.wantLoads {
+				t.Fatalf("loads = %d, want %d", got, tc.wantLoads)
+			}
+		})
+	}
+}

@@ -30,6 +30,10 @@ import (
 type feedHealth struct {
 	staleAfter time.Duration
 	lastSync   atomic.Int64 // Service.now() in Unix nanoseconds when the last successful read began
+	// progress is when a read of a full batch last succeeded during a long
+	// catch-up: the store is reachable and the node is working through a
+	// burst of changes, so the caches are not purged meanwhile.
+	progress atomic.Int64
 	stale      atomic.Bool
 
 	mu      sync.Mutex
@@ -95,9 +99,13 @@ func (s *Service) watchFeed() {
 // checkFeed purges the caches if the last successful feed read is older
 // than staleAfter. It reports whether it purged.
 func (s *Service) checkFeed() bool {
-	age := s.now().Sub(time.Unix(0, s.feed.lastSync.Load()))
+	now := s.now()
+	age := now.Sub(time.Unix(0, s.feed.lastSync.Load()))
 	if age <= s.feed.staleAfter {
 		return false
+	}
+	if now.Sub(time.Unix(0, s.feed.progress.Load())) <= s.feed.staleAfter {
+		return false // reachable, catching up on a burst of changes
 	}
 	if !s.feed.stale.Swap(true) {
 		s.log.Warn("change feed unreadable; serving keys from the store only", "since", age.Round(time.Millisecond))

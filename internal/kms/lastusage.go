@@ -15,8 +15,10 @@ import (
 //
 // Every successful cryptographic call is noted in memory (RecordUsage, from
 // the request pipeline, after its audit record is durable) and flushed to the
-// store in the background every usageFlushInterval, one record per key, so
-// the hot path never writes to the database for it. Several nodes flush the
+// store in the background every usageFlushInterval, one record per key and
+// at most once per usagePersistInterval per key, so the hot path never
+// writes to the database for it. The node that served a call answers
+// GetKeyLastUsage exactly; other nodes may lag by usagePersistInterval. Several nodes flush the
 // same record; the later use wins. A node that crashes loses at most the
 // last flush interval of usage notes, which GetKeyLastUsage tolerates: it is
 // advisory, as in AWS.
@@ -44,9 +46,10 @@ type usageDoc struct {
 }
 
 type usageTracker struct {
-	mu    sync.Mutex
-	dirty map[string]usageDoc
-	last  sync.Map // key ID -> usageDoc, newest seen by this node
+	mu        sync.Mutex
+	dirty     map[string]usageDoc  // noted since the last flush
+	last      map[string]usageDoc  // newest use seen by this node, by key ID
+	persisted map[string]time.Time // when each key's use was last written
 }
 
 // RecordUsage notes a successful cryptographic operation on the keys with
@@ -60,46 +63,79 @@ func (s *Service) RecordUsage(keyARNs []string, op, eventID, requestID string, t
 	if s.usage.dirty == nil {
 		s.usage.dirty = make(map[string]usageDoc)
 	}
+	if s.usage.last == nil {
+		s.usage.last = make(map[string]usageDoc)
+	}
 	for _, arn := range keyARNs {
 		id := arn[strings.LastIndexByte(arn, '/')+1:]
 		s.usage.dirty[id] = u
-		s.usage.last.Store(id, u)
+		s.usage.last[id] = u
 	}
 	s.usage.mu.Unlock()
 }
 
-// flushUsage writes the usage notes gathered since the last flush.
+// forgetUsage drops the usage notes of a deleted key.
+func (s *Service) forgetUsage(id string) {
+	s.usage.mu.Lock()
+	delete(s.usage.last, id)
+	delete(s.usage.dirty, id)
+	delete(s.usage.persisted, id)
+	s.usage.mu.Unlock()
+}
+
+// flushUsage writes the usage notes gathered since the last flush, in
+// batches of usageFlushBatch records per store write. Notes are written
+// unconditionally: when two nodes flush the same key, the later flush wins,
+// which at worst reports a use a few seconds older than the newest.
 func (s *Service) flushUsage(ctx context.Context) {
+	now := s.now()
 	s.usage.mu.Lock()
 	dirty := s.usage.dirty
 	s.usage.dirty = nil
+	if s.usage.persisted == nil {
+		s.usage.persisted = make(map[string]time.Time)
+	}
+	// A key used continuously is written at most once per
+	// usagePersistInterval: other nodes see its use that late at worst,
+	// and the change feed is not flooded by a large, busy key set.
+	for id := range dirty {
+		if t, ok := s.usage.persisted[id]; ok && now.Sub(t) < usagePersistInterval {
+			delete(dirty, id)
+			continue
+		}
+		s.usage.persisted[id] = now
+	}
 	s.usage.mu.Unlock()
+	ops := make([]store.Op, 0, min(len(dirty), usageFlushBatch))
+	flush := func() bool {
+		if len(ops) == 0 {
+			return true
+		}
+		err := s.store.Apply(ctx, ops...)
+		ops = ops[:0]
+		if err != nil {
+			s.log.Warn("key usage flush", "err", err)
+			return false
+		}
+		return true
+	}
 	for id, u := range dirty {
-		for attempt := 0; attempt < 3; attempt++ {
-			rec, err := s.store.Get(ctx, kindKeyUsage, id)
-			op := store.Op{Kind: kindKeyUsage, ID: id}
-			switch {
-			case errors.Is(err, store.ErrNotFound):
-				op.Create = true
-			case err != nil:
-				s.log.Warn("key usage flush", "err", err)
-				return
-			default:
-				var old usageDoc
-				if json.Unmarshal(rec.Data, &old) == nil && !old.Time.Before(u.Time) {
-					attempt = 3 // a newer use is already stored
-					continue
-				}
-				op.IfVersion = rec.Version
-			}
-			op.Data, _ = json.Marshal(u)
-			err = s.store.Apply(ctx, op)
-			if err == nil || !(errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrExists)) {
-				break
-			}
+		data, _ := json.Marshal(u)
+		ops = append(ops, store.Op{Kind: kindKeyUsage, ID: id, Data: data})
+		if len(ops) == usageFlushBatch && !flush() {
+			return
 		}
 	}
+	flush()
 }
+
+// usageFlushBatch bounds the records written by one store write, and
+// usagePersistInterval is the least time between two writes of one key's
+// usage.
+const (
+	usageFlushBatch      = 500
+	usagePersistInterval = 10 * time.Minute
+)
 
 func (s *Service) runUsageFlusher() {
 	defer s.wg.Done()
@@ -174,11 +210,9 @@ func (s *Service) GetKeyLastUsage(ctx context.Context, in *KeyIDInput) (*GetKeyL
 		start = lk.doc.Created
 	}
 	out := &GetKeyLastUsageOutput{KeyID: lk.arn, TrackingStartDate: TS(start), KeyCreationDate: TS(lk.doc.Created)}
-	var u usageDoc
-	found := false
-	if v, ok := s.usage.last.Load(lk.doc.ID); ok {
-		u, found = v.(usageDoc), true
-	}
+	s.usage.mu.Lock()
+	u, found := s.usage.last[lk.doc.ID]
+	s.usage.mu.Unlock()
 	rec, err := s.store.Get(ctx, kindKeyUsage, lk.doc.ID)
 	switch {
 	case err == nil:

@@ -149,8 +149,11 @@ func (s *Service) runJob(ctx context.Context, rec store.Record, j jobDoc) (bool,
 	}
 	s.keys.Invalidate(d.ID)
 	for _, op := range ops {
-		if op.Kind == kindAlias {
+		switch {
+		case op.Kind == kindAlias:
 			s.aliases.Invalidate(op.ID)
+		case op.Kind == kindKey && op.Delete:
+			s.forgetUsage(op.ID)
 		}
 	}
 	if event != "" && s.events != nil {

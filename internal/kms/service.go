@@ -112,6 +112,13 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.CacheMaxAge <= 0 {
+		// The change feed keeps caches coherent (and the feed watchdog
+		// purges them when the feed cannot be read), so the age limit is
+		// only a safety net; a short one would reload a large key set
+		// continuously.
+		cfg.CacheMaxAge = 5 * time.Minute
+	}
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = 250 * time.Millisecond
 	}
@@ -405,6 +412,7 @@ func (s *Service) SyncChanges(ctx context.Context) {
 			s.feedConfirmed(start)
 			return
 		}
+		s.feed.progress.Store(s.now().UnixNano())
 	}
 }
 

@@ -91,7 +91,7 @@ func OpenOptions(path string, opt Options) (*Store, error) {
 	}
 	busy := opt.BusyTimeout.Milliseconds()
 	base := "file:" + (&url.URL{Path: path}).EscapedPath()
-	wdsn := fmt.Sprintf("%s?_txlock=immediate&_pragma=busy_timeout(%d)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)", base, busy)
+	wdsn := fmt.Sprintf("%s?_txlock=immediate&_pragma=busy_timeout(%d)&_pragma=synchronous(FULL)", base, busy)
 	rdsn := fmt.Sprintf("%s?_pragma=busy_timeout(%d)&_pragma=query_only(1)", base, busy)
 
 	wdb, err := sql.Open("sqlite", wdsn)
@@ -102,6 +102,19 @@ func OpenOptions(path string, opt Options) (*Store, error) {
 	wdb.SetMaxIdleConns(1)
 	wdb.SetConnMaxLifetime(0)
 	wdb.SetConnMaxIdleTime(0)
+	// A new database gets 16 KiB pages before anything is written (the
+	// page size is fixed once the file has a header, and WAL mode writes
+	// one): key records are about 1 KiB, which with 4 KiB pages spills
+	// every row to an overflow page and quadruples the file.
+	if _, err := wdb.Exec("PRAGMA page_size = 16384"); err != nil {
+		wdb.Close()
+		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
+	}
+	var mode string
+	if err := wdb.QueryRow("PRAGMA journal_mode = WAL").Scan(&mode); err != nil || mode != "wal" {
+		wdb.Close()
+		return nil, fmt.Errorf("sqlite: %s: cannot enable WAL mode (got %q): %v", path, mode, err)
+	}
 	if err := migrate(wdb); err != nil {
 		wdb.Close()
 		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
