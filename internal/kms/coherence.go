@@ -34,7 +34,7 @@ type feedHealth struct {
 	// catch-up: the store is reachable and the node is working through a
 	// burst of changes, so the caches are not purged meanwhile.
 	progress atomic.Int64
-	stale      atomic.Bool
+	stale    atomic.Bool
 
 	mu      sync.Mutex
 	purgers []func()
