@@ -293,26 +293,11 @@ func (s *Service) generateDataKeyPair(ctx context.Context, in *GenerateDataKeyPa
 	if *in.KeyPairSpec == "SM2" && !s.enableSM2 {
 		return nil, awserr.New(awserr.Validation, "KeyPairSpec SM2 is supported only in China Regions. Start Trent with --enable-sm2 to serve it elsewhere.")
 	}
-	lk, err := s.resolveKey(ctx, in.KeyID, refAliasOK, "keyId")
-	if err != nil {
-		return nil, err
-	}
-	if lk.doc.Usage != "ENCRYPT_DECRYPT" {
-		return nil, invalidUsage(lk, op)
-	}
 	conds := encryptionConditions(in.KeyID, symmetricDefault, in.EncryptionContext)
 	conds["kms:datakeypairspec"] = []string{*in.KeyPairSpec}
-	if err := s.authorizeKey(ctx, lk, "kms:"+op, conds, in.GrantTokens); err != nil {
+	lk, err := s.dataKeyWrapper(ctx, in.KeyID, op, conds, in.GrantTokens, in.DryRun)
+	if err != nil {
 		return nil, err
-	}
-	if err := requireUsable(lk); err != nil {
-		return nil, err
-	}
-	if lk.doc.Spec != symmetricDefault {
-		return nil, awserr.Newf(awserr.InvalidKeyUsage, "%s key spec is %s which is not valid for %s.", lk.arn, lk.doc.Spec, op)
-	}
-	if isTrue(in.DryRun) {
-		return nil, dryRun()
 	}
 	priv, pub, err := algo.GenerateDataKeyPair(s.rand, *in.KeyPairSpec)
 	if err != nil {

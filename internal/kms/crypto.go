@@ -308,24 +308,10 @@ func (s *Service) generateDataKey(ctx context.Context, in *GenerateDataKeyInput,
 	default:
 		return nil, awserr.New(awserr.Validation, "Please specify either number of bytes or key spec.")
 	}
-	lk, err := s.resolveKey(ctx, in.KeyID, refAliasOK, "keyId")
+	conds := encryptionConditions(in.KeyID, symmetricDefault, in.EncryptionContext)
+	lk, err := s.dataKeyWrapper(ctx, in.KeyID, op, conds, in.GrantTokens, in.DryRun)
 	if err != nil {
 		return nil, err
-	}
-	if lk.doc.Usage != "ENCRYPT_DECRYPT" {
-		return nil, invalidUsage(lk, op)
-	}
-	if err := s.authorizeKey(ctx, lk, "kms:"+op, encryptionConditions(in.KeyID, symmetricDefault, in.EncryptionContext), in.GrantTokens); err != nil {
-		return nil, err
-	}
-	if err := requireUsable(lk); err != nil {
-		return nil, err
-	}
-	if lk.doc.Spec != symmetricDefault {
-		return nil, awserr.Newf(awserr.InvalidKeyUsage, "%s key spec is %s which is not valid for %s.", lk.arn, lk.doc.Spec, op)
-	}
-	if isTrue(in.DryRun) {
-		return nil, dryRun()
 	}
 	pt := make([]byte, n)
 	if _, err := s.rand.Read(pt); err != nil {
@@ -342,6 +328,32 @@ func (s *Service) generateDataKey(ctx context.Context, in *GenerateDataKeyInput,
 		clear(pt)
 	}
 	return out, nil
+}
+
+// dataKeyWrapper resolves and checks the symmetric key that encrypts a new
+// data key or data key pair for op, and authorizes the caller; a dry run
+// ends here with DryRunOperationException.
+func (s *Service) dataKeyWrapper(ctx context.Context, ref *string, op string, conds map[string][]string, tokens []string, dry *bool) (*loadedKey, error) {
+	lk, err := s.resolveKey(ctx, ref, refAliasOK, "keyId")
+	if err != nil {
+		return nil, err
+	}
+	if lk.doc.Usage != "ENCRYPT_DECRYPT" {
+		return nil, invalidUsage(lk, op)
+	}
+	if err := s.authorizeKey(ctx, lk, "kms:"+op, conds, tokens); err != nil {
+		return nil, err
+	}
+	if err := requireUsable(lk); err != nil {
+		return nil, err
+	}
+	if lk.doc.Spec != symmetricDefault {
+		return nil, awserr.Newf(awserr.InvalidKeyUsage, "%s key spec is %s which is not valid for %s.", lk.arn, lk.doc.Spec, op)
+	}
+	if isTrue(dry) {
+		return nil, dryRun()
+	}
+	return lk, nil
 }
 
 // GenerateDataKey implements the GenerateDataKey operation.
