@@ -5,6 +5,8 @@
 //	trent audit   list and verify the audit trail
 //	trent bench   load-test an AWS-KMS-compatible endpoint
 //	trent admin   manage accounts and credentials
+//	trent rotate-root-key  rotate the root key (PKCS#11) and reseal online
+//	trent xks-proxy        serve the XKS proxy API from a PKCS#11 token
 //	trent version print the version
 package main
 
@@ -21,7 +23,9 @@ commands:
   serve     run the Trent server (trent serve -h for flags)
   audit     list, filter and verify the audit trail
   bench     closed-loop load generator for AWS-KMS-compatible endpoints
-  admin     create accounts and credentials
+  admin     create accounts and credentials, apply a principals file
+  rotate-root-key  rotate the PKCS#11 root key and reseal all material online
+  xks-proxy        serve AWS's External Key Store proxy API from a PKCS#11 token
   version   print the version
 `
 
