@@ -15,6 +15,9 @@ import (
 	"strings"
 	"testing"
 
+	"filippo.io/mldsa"
+
+	circlsign "github.com/cloudflare/circl/sign"
 	circldsa44 "github.com/cloudflare/circl/sign/mldsa/mldsa44"
 	circldsa65 "github.com/cloudflare/circl/sign/mldsa/mldsa65"
 	circldsa87 "github.com/cloudflare/circl/sign/mldsa/mldsa87"
@@ -288,6 +291,112 @@ func TestMLDSAExternalMuMatchesPure(t *testing.T) {
 				t.Fatal("signature over the whole message verified for a prefix")
 			}
 			independentVerify(t, k, MLDSASHAKE256, msg, sig)
+		})
+	}
+}
+
+// mldsaSigner is an independent ML-DSA implementation making a pure
+// signature over msg with an empty context; it returns the encoded pk.
+type mldsaSigner struct {
+	name string
+	sign func(t testing.TB, msg []byte) (pk, sig []byte)
+}
+
+// mldsaSigners lists circl and filippo.io/mldsa signers for every parameter set.
+func mldsaSigners() []mldsaSigner {
+	circl := func(s circlsign.Scheme) func(testing.TB, []byte) ([]byte, []byte) {
+		return func(t testing.TB, msg []byte) ([]byte, []byte) {
+			pk, sk, err := s.GenerateKey()
+			if err != nil {
+				t.Fatal(err)
+			}
+			pkb, _ := pk.MarshalBinary()
+			return pkb, s.Sign(sk, msg, nil)
+		}
+	}
+	filippo := func(p mldsa.Parameters) func(testing.TB, []byte) ([]byte, []byte) {
+		return func(t testing.TB, msg []byte) ([]byte, []byte) {
+			sk, err := mldsa.GenerateKey(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sig, err := sk.Sign(nil, msg, &mldsa.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return sk.PublicKey().Bytes(), sig
+		}
+	}
+	return []mldsaSigner{
+		{"circl/ML-DSA-44", circl(circldsa44.Scheme())},
+		{"circl/ML-DSA-65", circl(circldsa65.Scheme())},
+		{"circl/ML-DSA-87", circl(circldsa87.Scheme())},
+		{"filippo/ML-DSA-44", filippo(mldsa.MLDSA44())},
+		{"filippo/ML-DSA-65", filippo(mldsa.MLDSA65())},
+		{"filippo/ML-DSA-87", filippo(mldsa.MLDSA87())},
+	}
+}
+
+// TestMLDSAVerifyMu checks mldsaVerifyMu against signatures made by
+// independent implementations, and that every alteration is rejected.
+func TestMLDSAVerifyMu(t *testing.T) {
+	t.Parallel()
+	for _, s := range mldsaSigners() {
+		t.Run(s.name, func(t *testing.T) {
+			t.Parallel()
+			msg := []byte("Trent verifies this message from mu.")
+			pk, sig := s.sign(t, msg)
+			mu := mlDSAMu(pk, msg)
+			otherPK, _ := s.sign(t, msg)
+			if !mldsaVerifyMu(pk, mu, sig) {
+				t.Fatal("ok/valid: signature rejected")
+			}
+			cases := []struct {
+				name        string
+				pk, mu, sig []byte
+			}{
+				{"fail/other-mu", pk, mlDSAMu(pk, append(msg, '!')), sig},
+				{"fail/mu-of-message-without-tr", pk, sha3.SumSHAKE256(msg, 64), sig},
+				{"fail/other-pk", otherPK, mu, sig},
+				{"fail/short-sig", pk, mu, sig[:len(sig)-1]},
+				{"fail/long-sig", pk, mu, append(append([]byte(nil), sig...), 0)},
+				{"fail/short-mu", pk, mu[:63], sig},
+				{"fail/short-pk", pk[:len(pk)-1], mu, sig},
+				{"fail/empty", nil, nil, nil},
+			}
+			for _, tc := range cases {
+				if mldsaVerifyMu(tc.pk, tc.mu, tc.sig) {
+					t.Errorf("%s: accepted", tc.name)
+				}
+			}
+			// Every single-bit flip anywhere in the signature is rejected.
+			bad := append([]byte(nil), sig...)
+			for i := range bad {
+				for b := 0; b < 8; b += 3 {
+					bad[i] ^= 1 << b
+					if mldsaVerifyMu(pk, mu, bad) {
+						t.Fatalf("fail/flip: signature with byte %d bit %d flipped accepted", i, b)
+					}
+					bad[i] ^= 1 << b
+				}
+			}
+		})
+	}
+}
+
+// TestMLDSAVerifyMuManySignatures checks many independent signatures per
+// parameter set, so that hints and boundary coefficients of varied shape occur.
+func TestMLDSAVerifyMuManySignatures(t *testing.T) {
+	t.Parallel()
+	for _, s := range mldsaSigners() {
+		t.Run("ok/"+s.name, func(t *testing.T) {
+			for i := 0; i < 25; i++ {
+				msg := []byte(fmt.Sprintf("message %d", i))
+				pk, sig := s.sign(t, msg)
+				if !mldsaVerifyMu(pk, mlDSAMu(pk, msg), sig) {
+					t.Fatalf("signature %d rejected", i)
+				}
+			}
 		})
 	}
 }

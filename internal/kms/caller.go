@@ -49,10 +49,9 @@ func CallerFrom(ctx context.Context) *Caller {
 // keys it touched and the grants that authorized it. The server puts one in
 // the context of every request; the domain fills it in.
 type Trace struct {
-	mu        sync.Mutex
-	KeyARNs   []string
-	GrantIDs  []string
-	KeyMatIDs []string
+	mu       sync.Mutex
+	KeyARNs  []string
+	GrantIDs []string
 }
 
 type traceKey struct{}

@@ -99,8 +99,6 @@ func (s *Service) openSymmetric(ctx context.Context, blob []byte, ec map[string]
 		return nil, nil, "", awserr.New(awserr.InvalidCiphertext, "")
 	}
 	keyRef := b.KeyID
-	caller := CallerFrom(ctx)
-	account := caller.Account
 	var lk *loadedKey
 	if wantKey != nil {
 		want, err := s.resolveKey(ctx, wantKey, refAliasOK, "keyId")
@@ -119,11 +117,10 @@ func (s *Service) openSymmetric(ctx context.Context, blob []byte, ec map[string]
 		if err != nil {
 			return nil, nil, "", err
 		}
-		if lk == nil {
+		if lk == nil || (lk.doc.Region != "" && lk.doc.Region != s.region) {
 			return nil, nil, "", awserr.New(awserr.InvalidCiphertext, "")
 		}
 		noteKey(ctx, lk.arn)
-		_ = account
 	}
 	if lk.doc.Usage != "ENCRYPT_DECRYPT" || lk.doc.Spec != symmetricDefault {
 		return nil, nil, "", awserr.New(awserr.InvalidCiphertext, "")

@@ -125,7 +125,9 @@ func (s *Service) resolveKey(ctx context.Context, raw *string, kind refKind, mem
 	if err != nil {
 		return nil, err
 	}
-	if lk == nil || lk.doc.Account != account {
+	// A store may be shared by nodes serving different Regions: a key is
+	// visible only in its own.
+	if lk == nil || lk.doc.Account != account || (lk.doc.Region != "" && lk.doc.Region != s.region) {
 		return nil, awserr.Newf(awserr.NotFound, "Key '%s' does not exist", s.keyARN(account, id))
 	}
 	noteKey(ctx, lk.arn)
