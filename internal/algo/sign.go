@@ -172,7 +172,8 @@ func isPSS(alg string) bool {
 // for a valid signature and a KMSInvalidSignatureException with an empty
 // message for any invalid one (never "false"); the other errors are those of
 // Sign. ECDSA and SM2 signatures must be DER; high-S ECDSA signatures are
-// accepted, as KMS does not normalise S.
+// accepted, as KMS does not normalise S. ML-DSA EXTERNAL_MU signatures are
+// verified from the caller's μ (FIPS 204 Algorithm 8, see mldsaVerifyMu).
 func (k *Key) Verify(alg, messageType string, msg, sig []byte) error {
 	m, err := k.prepare(alg, messageType, msg)
 	if err != nil {
@@ -201,9 +202,10 @@ func (k *Key) Verify(alg, messageType string, msg, sig []byte) error {
 		ok = sm2.VerifyASN1(&k.sm2.PublicKey, m, sig)
 	case famMLDSA:
 		if messageType == MessageExternalMu {
-			return errExternalMuVerify
+			ok = mldsaVerifyMu(k.dsa.PublicKey().Bytes(), m, sig)
+		} else {
+			ok = mldsa.Verify(k.dsa.PublicKey(), m, sig, nil) == nil
 		}
-		ok = mldsa.Verify(k.dsa.PublicKey(), m, sig, nil) == nil
 	}
 	if !ok {
 		return errInvalidSignature
@@ -233,9 +235,3 @@ func verifySecp256k1(pub *secp256k1.PublicKey, hash, sig []byte) bool {
 func sm2CalculateHash(k *Key, msg []byte) ([]byte, error) {
 	return sm2.CalculateSM2Hash(&k.sm2.PublicKey, msg, sm2UID)
 }
-
-// errExternalMuVerify is returned by Verify for ML-DSA with MessageType
-// EXTERNAL_MU. No maintained Go ML-DSA module exposes verification from an
-// external μ yet (Go 1.27's crypto/mldsa will); until then Trent signs μ but
-// asks callers to verify such signatures locally with the public key.
-var errExternalMuVerify = awserr.New(awserr.UnsupportedOperation, "Verify with MessageType EXTERNAL_MU is not supported by this server; verify the signature with the public key from GetPublicKey.")

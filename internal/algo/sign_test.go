@@ -159,14 +159,6 @@ func TestSignVerify(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Sign: %v", err)
 			}
-			if tc.mt == MessageExternalMu {
-				// Verification from an external μ is not offered (see
-				// errExternalMuVerify); the signature must verify as a pure
-				// ML-DSA signature over the message in circl.
-				wantAWS(t, k.Verify(tc.alg, tc.mt, in, sig), awserr.UnsupportedOperation, errExternalMuVerify.Message)
-				independentVerify(t, k, tc.alg, msg, sig)
-				return
-			}
 			if err := k.Verify(tc.alg, tc.mt, in, sig); err != nil {
 				t.Fatalf("Verify: %v", err)
 			}
@@ -290,6 +282,12 @@ func TestMLDSAExternalMuMatchesPure(t *testing.T) {
 			if err := k.Verify(MLDSASHAKE256, MessageRaw, msg[:4096], sig); err == nil {
 				t.Fatal("signature over the whole message verified for a prefix")
 			}
+			if err := k.Verify(MLDSASHAKE256, MessageExternalMu, mu, sig); err != nil {
+				t.Fatalf("Verify EXTERNAL_MU of Trent's own signature: %v", err)
+			}
+			if !mldsaVerifyMu(rawPublicKey(t, k), mu, sig) {
+				t.Fatal("mldsaVerifyMu rejects Trent's own signature")
+			}
 			independentVerify(t, k, MLDSASHAKE256, msg, sig)
 		})
 	}
@@ -395,6 +393,52 @@ func TestMLDSAVerifyMuManySignatures(t *testing.T) {
 				pk, sig := s.sign(t, msg)
 				if !mldsaVerifyMu(pk, mlDSAMu(pk, msg), sig) {
 					t.Fatalf("signature %d rejected", i)
+				}
+			}
+		})
+	}
+}
+
+// FuzzVerifyMu: mldsaVerifyMu never panics on any pk, μ or signature, and
+// never accepts a signature altered from a valid one.
+func FuzzVerifyMu(f *testing.F) {
+	signers := mldsaSigners()[:3]
+	type vec struct{ pk, mu, sig []byte }
+	var vecs []vec
+	for _, s := range signers {
+		pk, sig := s.sign(f, []byte("fuzz"))
+		vecs = append(vecs, vec{pk, mlDSAMu(pk, []byte("fuzz")), sig})
+		f.Add(uint8(len(vecs)-1), uint16(0), byte(0), []byte(nil))
+		f.Add(uint8(len(vecs)-1), uint16(len(sig)-1), byte(0x80), []byte{1, 2})
+	}
+	f.Fuzz(func(t *testing.T, which uint8, pos uint16, x byte, tail []byte) {
+		v := vecs[int(which)%len(vecs)]
+		sig := append([]byte(nil), v.sig...)
+		sig[int(pos)%len(sig)] ^= x
+		sig = append(sig, tail...)
+		altered := x != 0 || len(tail) != 0
+		if mldsaVerifyMu(v.pk, v.mu, sig) == altered {
+			t.Fatalf("mldsaVerifyMu = %v for altered = %v", !altered, altered)
+		}
+		// Arbitrary bytes in every position must not panic.
+		mldsaVerifyMu(v.pk, tail, sig)
+		mldsaVerifyMu(tail, v.mu, sig)
+		mldsaVerifyMu(v.pk, v.mu, tail)
+		if len(tail) >= 64 {
+			mldsaVerifyMu(v.pk, tail[:64], append(tail, sig...)[:len(v.sig)])
+		}
+	})
+}
+
+// BenchmarkVerifyMu measures one verification from μ per parameter set.
+func BenchmarkVerifyMu(b *testing.B) {
+	for _, s := range mldsaSigners()[:3] {
+		pk, sig := s.sign(b, []byte("bench"))
+		mu := mlDSAMu(pk, []byte("bench"))
+		b.Run(s.name, func(b *testing.B) {
+			for b.Loop() {
+				if !mldsaVerifyMu(pk, mu, sig) {
+					b.Fatal("rejected")
 				}
 			}
 		})

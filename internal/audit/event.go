@@ -60,7 +60,7 @@ type Event struct {
 // UserIdentity identifies the caller. For service events Type is
 // "AWSService" and InvokedBy names the service.
 type UserIdentity struct {
-	Type           string          `json:"type"` // IAMUser, AssumedRole, Root, AWSAccount, AWSService
+	Type           string          `json:"type,omitempty"` // IAMUser, AssumedRole, Root, AWSAccount; empty for service events (invokedBy)
 	PrincipalID    string          `json:"principalId,omitempty"`
 	ARN            string          `json:"arn,omitempty"`
 	AccountID      string          `json:"accountId,omitempty"`

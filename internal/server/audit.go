@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/trentkms/trent/internal/audit"
+	"github.com/trentkms/trent/internal/kms"
 )
 
 // audit writes the record of call c and returns only when it is durable.
@@ -46,7 +47,7 @@ func (s *Server) audit(r *http.Request, c *call) error {
 		}
 		ev.RequestParameters["grantIds"] = c.trace.GrantIDs
 	}
-	for _, arn := range c.trace.KeyARNs {
+	for _, arn := range resourceOrder(c) {
 		account := ""
 		if parts := strings.SplitN(arn, ":", 6); len(parts) == 6 {
 			account = parts[4]
@@ -62,6 +63,25 @@ func (s *Server) audit(r *http.Request, c *call) error {
 		ev.ResponseElements = responseElements(c.name, c.out)
 	}
 	return s.cfg.Audit.Append(r.Context(), ev)
+}
+
+// resourceOrder returns the key ARNs of the call in CloudTrail's order: for
+// ReEncrypt the source key comes before the destination key, although the
+// destination key is resolved (and traced) first.
+func resourceOrder(c *call) []string {
+	arns := c.trace.KeyARNs
+	o, ok := c.out.(*kms.ReEncryptOutput)
+	if !ok || o == nil || len(arns) < 2 || arns[0] == o.SourceKeyID {
+		return arns
+	}
+	out := make([]string, 0, len(arns))
+	out = append(out, o.SourceKeyID)
+	for _, a := range arns {
+		if a != o.SourceKeyID {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 func userIdentity(c *call) *audit.UserIdentity {

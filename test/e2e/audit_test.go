@@ -1,13 +1,13 @@
 package e2e
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -70,13 +70,30 @@ func trailOf(t testing.TB, dataDir string) (byReq map[string][]audit.Entry, all 
 }
 
 // noSecretsIn fails the test if any file under dir contains one of secrets,
-// raw, hex or base64 (standard and URL alphabets) encoded.
+// raw, hex or base64 (standard and URL alphabets) encoded. Every window of
+// every file is looked up in a set per form length, so thousands of secrets
+// cost no more than a few.
 func noSecretsIn(t testing.TB, dir string, secrets [][]byte) {
 	t.Helper()
-	var forms [][]byte
-	for _, s := range secrets {
-		forms = append(forms, s, []byte(hex.EncodeToString(s)),
-			[]byte(base64.StdEncoding.EncodeToString(s)), []byte(base64.RawURLEncoding.EncodeToString(s)))
+	for _, h := range findSecrets(t, dir, secrets) {
+		t.Errorf("trail file contains a secret: %s", h)
+	}
+}
+
+// findSecrets returns where the forms of secrets occur in files under dir
+// (at most one hit per file), as "path: secret #i at offset o".
+func findSecrets(t testing.TB, dir string, secrets [][]byte) []string {
+	t.Helper()
+	var hits []string
+	byLen := map[int]map[string]int{} // form length -> form -> secret index
+	for i, s := range secrets {
+		for _, f := range []string{string(s), hex.EncodeToString(s),
+			base64.StdEncoding.EncodeToString(s), base64.RawURLEncoding.EncodeToString(s)} {
+			if byLen[len(f)] == nil {
+				byLen[len(f)] = map[string]int{}
+			}
+			byLen[len(f)][f] = i
+		}
 	}
 	files := 0
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
@@ -88,9 +105,12 @@ func noSecretsIn(t testing.TB, dir string, secrets [][]byte) {
 			return err
 		}
 		files++
-		for i, f := range forms {
-			if bytes.Contains(data, f) {
-				t.Errorf("trail file %s contains secret #%d (form %d)", path, i/4, i%4)
+		for n, set := range byLen {
+			for i := 0; i+n <= len(data); i++ {
+				if j, ok := set[string(data[i:i+n])]; ok {
+					hits = append(hits, fmt.Sprintf("%s: secret #%d at offset %d", path, j, i))
+					return nil
+				}
 			}
 		}
 		return nil
@@ -101,6 +121,7 @@ func noSecretsIn(t testing.TB, dir string, secrets [][]byte) {
 	if files == 0 {
 		t.Fatalf("no trail files under %s", dir)
 	}
+	return hits
 }
 
 // auditCase is one call whose record TestAuditRecords checks.
@@ -110,7 +131,8 @@ type auditCase struct {
 	event    string
 	readOnly bool
 	crypto   bool   // responseElements must be null
-	key      string // ARN expected in resources ("" = not checked)
+	key      string // ARN expected in resources[0] ("" = not checked)
+	key2     string // ARN expected in resources[1] ("" = not checked)
 	errCode  string // "" for success
 	idType   string // userIdentity.type ("" = no caller identified)
 	idARN    string
@@ -190,7 +212,7 @@ func TestAuditRecords(t *testing.T) {
 	re, err := c.ReEncrypt(ctx, &kms.ReEncryptInput{CiphertextBlob: enc.CiphertextBlob, SourceEncryptionContext: ectx, DestinationKeyId: &arn2})
 	must(err)
 	secrets = append(secrets, re.CiphertextBlob)
-	add(auditCase{name: "ok/ReEncrypt", reqID: requestIDOf(t, re.ResultMetadata, nil), event: "ReEncrypt", readOnly: true, crypto: true, key: arn})
+	add(auditCase{name: "ok/ReEncrypt", reqID: requestIDOf(t, re.ResultMetadata, nil), event: "ReEncrypt", readOnly: true, crypto: true, key: arn, key2: arn2})
 
 	sk, err := c.CreateKey(ctx, &kms.CreateKeyInput{KeySpec: types.KeySpecEccNistP256, KeyUsage: types.KeyUsageTypeSignVerify})
 	must(err)
@@ -289,6 +311,11 @@ func TestAuditRecords(t *testing.T) {
 		})
 	}
 	noSecretsIn(t, filepath.Join(dir, "audit"), secrets)
+	// The scan finds what is there: the encryption context value and the
+	// key ID are logged in clear.
+	if hits := findSecrets(t, filepath.Join(dir, "audit"), [][]byte{[]byte("Engineering"), []byte(*ck.KeyMetadata.KeyId)}); len(hits) == 0 {
+		t.Error("secret scan does not find the logged encryption context or key ID")
+	}
 }
 
 func checkAPIRecord(t *testing.T, tc auditCase, e *audit.Event, raw map[string]json.RawMessage) {
@@ -331,6 +358,9 @@ func checkAPIRecord(t *testing.T, tc auditCase, e *audit.Event, raw map[string]j
 		} else if r := e.Resources[0]; r.Type != "AWS::KMS::Key" || r.ARN != tc.key || r.AccountID != account {
 			t.Errorf("resources[0] = %+v, want {%s AWS::KMS::Key %s}", r, account, tc.key)
 		}
+	}
+	if tc.key2 != "" && (len(e.Resources) != 2 || e.Resources[1].ARN != tc.key2) {
+		t.Errorf("resources = %+v, want [%s %s]", e.Resources, tc.key, tc.key2)
 	}
 	for _, k := range []string{"plaintext", "Plaintext", "ciphertextBlob", "CiphertextBlob", "message", "signature", "mac"} {
 		if _, ok := e.RequestParameters[k]; ok {
@@ -422,7 +452,11 @@ func TestAuditServiceEvent(t *testing.T) {
 func TestAuditKill9(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
+	t0 := time.Now()
+	trentBinary(t)
+	t.Logf("build %v", time.Since(t0))
 	ch := startChild(t, dir)
+	t.Logf("start %v", time.Since(t0))
 	c := newClient(ch.endpoint)
 	key := createKey(t, c, nil)
 
@@ -478,7 +512,9 @@ func TestAuditKill9(t *testing.T) {
 		t.Fatalf("only %d calls acknowledged before the kill", len(acked))
 	}
 
+	t.Logf("killed %v", time.Since(t0))
 	ch2 := startChild(t, dir)
+	t.Logf("restarted %v", time.Since(t0))
 	c2 := newClient(ch2.endpoint)
 	after, err := c2.Encrypt(ctxT(t), &kms.EncryptInput{KeyId: key.KeyId, Plaintext: []byte("after the crash")})
 	if err != nil {
@@ -500,7 +536,9 @@ func TestAuditKill9(t *testing.T) {
 		t.Fatal("trent did not stop within 10 s of SIGTERM")
 	}
 
+	t.Logf("stopped %v", time.Since(t0))
 	byReq, _ := trailOf(t, dir)
+	t.Logf("read %v", time.Since(t0))
 	missing := 0
 	for _, id := range append(acked, afterID) {
 		if n := len(byReq[id]); n != 1 {
@@ -519,5 +557,7 @@ func TestAuditKill9(t *testing.T) {
 	if err != nil {
 		t.Fatalf("trent audit verify: %v\n%s", err, out)
 	}
+	t.Logf("verified %v", time.Since(t0))
 	noSecretsIn(t, filepath.Join(dir, "audit"), append(secrets, []byte(adminSecret)))
+	t.Logf("scanned %v", time.Since(t0))
 }
