@@ -81,6 +81,9 @@ type AuditFile struct {
 	MaxSegmentMiB  int64         `yaml:"max_segment_mib"`
 	MaxAge         time.Duration `yaml:"max_age"`
 	Stdout         bool          `yaml:"stdout"`
+	// Syslog, when set, also sends each event to syslog: "local" for the
+	// local daemon, or "udp://host:514", "tcp://host:514".
+	Syslog string `yaml:"syslog"`
 }
 
 // CacheFile configures the key cache.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -220,6 +221,21 @@ func openAudit(cfg *config.File, n *Node, log *slog.Logger, now func() time.Time
 		MaxSegmentBytes: cfg.Audit.MaxSegmentMiB << 20, MaxAge: cfg.Audit.MaxAge, Logger: log, Now: now}
 	if cfg.Audit.Stdout {
 		opts.Stdout = os.Stdout
+	}
+	if cfg.Audit.Syslog != "" {
+		network, addr := "", ""
+		if cfg.Audit.Syslog != "local" {
+			u, err := url.Parse(cfg.Audit.Syslog)
+			if err != nil || (u.Scheme != "udp" && u.Scheme != "tcp") || u.Host == "" {
+				return nil, fmt.Errorf("audit.syslog %q: want local, udp://host:port or tcp://host:port", cfg.Audit.Syslog)
+			}
+			network, addr = u.Scheme, u.Host
+		}
+		w, err := audit.DialSyslog(network, addr, "trent-audit")
+		if err != nil {
+			return nil, fmt.Errorf("audit.syslog: %w", err)
+		}
+		opts.Syslog = w
 	}
 	return audit.Open(opts)
 }
