@@ -169,6 +169,13 @@ func (lr *lineReader) next() (line []byte, off int64, torn bool, err error) {
 	lr.off += int64(len(b))
 	lr.line++
 	if b[len(b)-1] != '\n' {
+		if allZero(b) {
+			// Zero-filled space at the end of a segment is preallocated
+			// (see Log.reserve), never written: the file ends before it.
+			lr.off = off
+			lr.line--
+			return nil, 0, false, io.EOF
+		}
 		return b, off, true, nil
 	}
 	return b[:len(b)-1], off, false, nil

@@ -127,6 +127,7 @@ type Log struct {
 	seg        *os.File
 	segInfo    segment
 	segSize    int64
+	segAlloc   int64 // bytes of the segment on disk: written, or zero-filled ahead (reserve)
 	segRecords int
 	seq        uint64
 	prev       Hash
@@ -441,7 +442,11 @@ func (l *Log) commit(batch []*appendReq) {
 		prev = h
 	}
 	l.buf = buf
-	n, err := l.seg.Write(buf)
+	if err := l.reserve(int64(len(buf))); err != nil {
+		reply(fmt.Errorf("audit: preallocating trail space: %w", err))
+		return
+	}
+	n, err := l.seg.WriteAt(buf, l.segSize)
 	if err != nil {
 		// Roll back so no partial record stays behind the next batch.
 		if n > 0 {
@@ -449,6 +454,7 @@ func (l *Log) commit(batch []*appendReq) {
 				reply(l.fail(terr))
 				return
 			}
+			l.segAlloc = l.segSize
 		}
 		reply(fmt.Errorf("audit: writing trail: %w", err))
 		return
@@ -542,6 +548,53 @@ func (l *Log) gather(batch []*appendReq) []*appendReq {
 	return batch
 }
 
+// preallocChunk is how much zero-filled space reserve adds at a time.
+const preallocChunk = 4 << 20
+
+// reserve makes sure the n bytes after the current end of the segment exist
+// on disk, zero-filled and durable, before records are written over them.
+// An fdatasync after writing into such space carries no change of file
+// size or extents, which makes it much cheaper (measured on the project's
+// virtual disk: 148 instead of 240 µs, and 20% less kernel CPU). Readers
+// treat a zero-filled tail as the end of the file (lineReader).
+func (l *Log) reserve(n int64) error {
+	if l.segSize+n <= l.segAlloc {
+		return nil
+	}
+	target := l.segAlloc
+	for target < l.segSize+n {
+		target += preallocChunk
+	}
+	zeros := make([]byte, 256<<10)
+	for off := max(l.segAlloc, l.segSize); off < target; {
+		k := min(int64(len(zeros)), target-off)
+		if _, err := l.seg.WriteAt(zeros[:k], off); err != nil {
+			l.seg.Truncate(l.segSize)
+			l.segAlloc = l.segSize
+			return err
+		}
+		off += k
+	}
+	if err := l.seg.Sync(); err != nil {
+		return l.fail(fmt.Errorf("fsync: %w", err))
+	}
+	l.segAlloc = target
+	return nil
+}
+
+// sealSegment trims the current segment's unused preallocated space, so a
+// finished segment ends with its last record.
+func (l *Log) sealSegment() error {
+	if l.segAlloc <= l.segSize {
+		return nil
+	}
+	if err := l.seg.Truncate(l.segSize); err != nil {
+		return err
+	}
+	l.segAlloc = l.segSize
+	return fdatasync(l.seg)
+}
+
 // drain waits until every started fdatasync has finished, so that all
 // written records are durable (or the log has failed). The writer calls it
 // before anything that must only cover durable records (digests) or that
@@ -615,7 +668,7 @@ func (l *Log) newSegment() error {
 	s := segment{Node: l.opts.Node, FirstSeq: l.seq + 1, Start: now}
 	s.Name = segmentName(s.Node, s.FirstSeq, s.Start)
 	s.Path = filepath.Join(l.opts.Dir, s.Name)
-	f, err := os.OpenFile(s.Path, os.O_WRONLY|os.O_CREATE|os.O_APPEND|os.O_EXCL, 0o600)
+	f, err := os.OpenFile(s.Path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return fmt.Errorf("audit: creating segment: %w", err)
 	}
@@ -624,9 +677,12 @@ func (l *Log) newSegment() error {
 		return fmt.Errorf("audit: syncing trail directory: %w", err)
 	}
 	if l.seg != nil {
+		if err := l.sealSegment(); err != nil {
+			l.log.Error("audit: trimming the finished segment", "err", err)
+		}
 		l.seg.Close()
 	}
-	l.seg, l.segInfo, l.segSize, l.segRecords = f, s, 0, 0
+	l.seg, l.segInfo, l.segSize, l.segRecords, l.segAlloc = f, s, 0, 0, 0
 	l.rotations.Add(1)
 	return nil
 }
@@ -749,6 +805,9 @@ func (l *Log) shutdown() {
 func (l *Log) closeFiles() error {
 	l.drain()
 	var errs []error
+	if l.seg != nil {
+		errs = append(errs, l.sealSegment())
+	}
 	for _, f := range []*os.File{l.seg, l.dfile, l.lock} {
 		if f != nil {
 			errs = append(errs, f.Close())

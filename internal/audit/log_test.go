@@ -353,3 +353,40 @@ func TestReopenWithEmptyCurrentSegment(t *testing.T) {
 		t.Fatal("records were not appended to the empty current segment")
 	}
 }
+
+// TestPreallocatedTail checks the zero-filled space a live segment keeps
+// ahead of its writer: the live trail verifies and reads in full while the
+// tail is there, a restart cuts it, and a closed segment ends with its last
+// record.
+func TestPreallocatedTail(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	l := openLog(t, testOptions(dir, "n"))
+	for i := 0; i < 10; i++ {
+		if err := l.Append(context.Background(), &Event{EventName: "Encrypt"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seg := l.segInfo.Path
+	st, err := os.Stat(seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Size() < preallocChunk || l.segSize >= st.Size() {
+		t.Fatalf("live segment is %d bytes for %d written: no preallocated tail", st.Size(), l.segSize)
+	}
+	rep, err := Verify(dir, VerifyOptions{})
+	if err != nil || !rep.OK() {
+		t.Fatalf("live trail with a preallocated tail does not verify: %v %+v", err, rep)
+	}
+	n := 0
+	Read(dir, Filter{}, func(Entry) error { n++; return nil })
+	if n != 10 {
+		t.Fatalf("read %d records from the live trail, want 10", n)
+	}
+	written := l.segSize
+	l.Close()
+	if st, _ := os.Stat(seg); st.Size() != written {
+		t.Fatalf("closed segment is %d bytes, want %d (its records)", st.Size(), written)
+	}
+}

@@ -35,7 +35,7 @@ func (l *Log) recover() error {
 	if err != nil {
 		return err
 	}
-	f, err := os.OpenFile(cur.Path, os.O_WRONLY|os.O_APPEND, 0o600)
+	f, err := os.OpenFile(cur.Path, os.O_WRONLY, 0o600)
 	if err != nil {
 		return fmt.Errorf("audit: opening segment: %w", err)
 	}
@@ -54,10 +54,10 @@ func (l *Log) recover() error {
 			return fmt.Errorf("audit: cutting torn tail: %w", err)
 		}
 		l.recovery.TornBytes = st.Size() - end
-		l.log.Warn("audit: cut an incomplete record at the end of the trail (crash during write; never acknowledged)",
+		l.log.Warn("audit: cut the end of the trail after its last complete record (preallocated space, or a record torn by a crash: never acknowledged)",
 			"file", cur.Name, "offset", end, "bytes", st.Size()-end)
 	}
-	l.seg, l.segInfo, l.segSize = f, cur, end
+	l.seg, l.segInfo, l.segSize, l.segAlloc = f, cur, end, end
 	if ok {
 		l.seq, l.prev = last.Seq, last.Hash
 		l.segRecords = 1 // at least one; only zero-ness matters
