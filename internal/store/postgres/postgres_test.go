@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/url"
@@ -483,92 +482,8 @@ func TestPrune(t *testing.T) {
 	}
 }
 
-func benchStore(b *testing.B) *Store {
-	s := open(b, freshSchema(b), Options{MaxConns: 64})
-	b.Cleanup(func() { s.Close() })
-	return s
-}
-
-func BenchmarkGet(b *testing.B) {
-	s := benchStore(b)
-	ctx := context.Background()
-	for i := 0; i < 100; i++ {
-		if err := s.Apply(ctx, store.Op{Kind: "key", ID: strconv.Itoa(i), Data: make([]byte, 512)}); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		i := 0
-		for pb.Next() {
-			if _, err := s.Get(ctx, "key", strconv.Itoa(i%100)); err != nil {
-				b.Fatal(err)
-			}
-			i++
-		}
+func BenchmarkStore(b *testing.B) {
+	storetest.Bench(b, func(b *testing.B) store.Store {
+		return open(b, freshSchema(b), Options{MaxConns: 64})
 	})
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
-}
-
-func BenchmarkApply(b *testing.B) {
-	for _, conc := range []int{1, 64} {
-		b.Run(fmt.Sprintf("concurrency=%d", conc), func(b *testing.B) {
-			s := benchStore(b)
-			ctx := context.Background()
-			var next atomic.Int64
-			data := make([]byte, 512)
-			b.ReportAllocs()
-			b.ResetTimer()
-			var wg sync.WaitGroup
-			per := b.N / conc
-			for g := 0; g < conc; g++ {
-				n := per
-				if g == 0 {
-					n += b.N % conc
-				}
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for j := 0; j < n; j++ {
-						id := strconv.FormatInt(next.Add(1), 10)
-						if err := s.Apply(ctx, store.Op{Kind: "key", ID: id, Data: data, Create: true}); err != nil {
-							b.Error(err)
-							return
-						}
-					}
-				}()
-			}
-			wg.Wait()
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
-		})
-	}
-}
-
-func BenchmarkChanges(b *testing.B) {
-	s := benchStore(b)
-	ctx := context.Background()
-	ops := make([]store.Op, 100)
-	for i := 0; i < 10; i++ {
-		for j := range ops {
-			ops[j] = store.Op{Kind: "key", ID: fmt.Sprint(i, "-", j), Data: []byte("x")}
-		}
-		if err := s.Apply(ctx, ops...); err != nil {
-			b.Fatal(err)
-		}
-	}
-	first, err := s.Changes(ctx, 0, 1)
-	if err != nil {
-		b.Fatal(err)
-	}
-	base := first[0].Seq - 1
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		cs, err := s.Changes(ctx, base+int64(i%900), 100)
-		if err != nil || len(cs) != 100 {
-			b.Fatal(len(cs), err)
-		}
-	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "calls/s")
 }
