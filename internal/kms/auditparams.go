@@ -17,36 +17,31 @@ func auditContext(m map[string]any, member string, ec map[string]string) {
 	}
 }
 
-// AuditParameters implements the server's audit-parameters interface.
-func (in *EncryptInput) AuditParameters() map[string]any {
+// cryptParams is the requestParameters of Encrypt and Decrypt: CloudTrail
+// always names the encryption algorithm, SYMMETRIC_DEFAULT when omitted.
+func cryptParams(keyID *string, ec map[string]string, alg *string, dryRun *bool) map[string]any {
 	m := make(map[string]any, 3)
-	auditKey(m, "keyId", in.KeyID)
-	auditContext(m, "encryptionContext", in.EncryptionContext)
-	alg := symmetricDefault
-	if in.EncryptionAlgorithm != nil {
-		alg = *in.EncryptionAlgorithm
+	auditKey(m, "keyId", keyID)
+	auditContext(m, "encryptionContext", ec)
+	a := symmetricDefault
+	if alg != nil {
+		a = *alg
 	}
-	m["encryptionAlgorithm"] = alg
-	if in.DryRun != nil {
-		m["dryRun"] = *in.DryRun
+	m["encryptionAlgorithm"] = a
+	if dryRun != nil {
+		m["dryRun"] = *dryRun
 	}
 	return m
 }
 
 // AuditParameters implements the server's audit-parameters interface.
+func (in *EncryptInput) AuditParameters() map[string]any {
+	return cryptParams(in.KeyID, in.EncryptionContext, in.EncryptionAlgorithm, in.DryRun)
+}
+
+// AuditParameters implements the server's audit-parameters interface.
 func (in *DecryptInput) AuditParameters() map[string]any {
-	m := make(map[string]any, 3)
-	auditKey(m, "keyId", in.KeyID)
-	auditContext(m, "encryptionContext", in.EncryptionContext)
-	alg := symmetricDefault
-	if in.EncryptionAlgorithm != nil {
-		alg = *in.EncryptionAlgorithm
-	}
-	m["encryptionAlgorithm"] = alg
-	if in.DryRun != nil {
-		m["dryRun"] = *in.DryRun
-	}
-	return m
+	return cryptParams(in.KeyID, in.EncryptionContext, in.EncryptionAlgorithm, in.DryRun)
 }
 
 // AuditParameters implements the server's audit-parameters interface.
