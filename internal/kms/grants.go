@@ -218,6 +218,17 @@ func (s *Service) grantAllows(ctx context.Context, lk *loadedKey, action string,
 	return true, nil
 }
 
+// checkGrantTokens returns InvalidGrantTokenException if any token is not
+// one this service issued.
+func (s *Service) checkGrantTokens(tokens []string) error {
+	for _, t := range tokens {
+		if _, err := s.openGrantToken(t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // findGrant returns a grant of lk that lets the caller perform action, or
 // nil. If accept is non-nil, a grant must also satisfy it.
 func (s *Service) findGrant(ctx context.Context, lk *loadedKey, action string, conds map[string][]string, tokens []string, accept func(*grant) bool) (*grant, error) {
