@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	fastjson "github.com/goccy/go-json"
@@ -111,9 +112,16 @@ type Log struct {
 	pub  ed25519.PublicKey
 	kid  string
 
-	mu     sync.RWMutex // guards closed against the close of reqs
+	// Appenders add their records to the open batch under qmu; the writer
+	// takes whole batches. Every record of a batch shares one write and
+	// one fdatasync, and its appenders are woken together by one close.
+	qmu    sync.Mutex
 	closed bool
-	reqs   chan *appendReq
+	open   *batch   // guarded by qmu: the batch records are added to
+	full   []*batch // guarded by qmu: batches that reached MaxBatch, oldest first
+	target int      // guarded by qmu: batch size at which to kick the writer while it gathers
+	kick   chan struct{}
+	stop   chan struct{}
 	done   chan struct{}
 	failed atomic.Pointer[error]
 
@@ -129,46 +137,35 @@ type Log struct {
 	segSize    int64
 	segAlloc   int64 // bytes of the segment on disk: written, or zero-filled ahead (reserve)
 	segRecords int
-	seq        uint64
-	prev       Hash
-	dfile      *os.File
-	dSeq       uint64 // last digest number
-	dHash      Hash   // payload hash of the last digest
-	dLast      uint64 // LastSeq of the last digest
-	buf        []byte
-	closeErr   error
+	// dseg, when the file system allows it, is the segment opened with
+	// O_DIRECT: batches are written as whole blocks, the last partial
+	// block (tail) rewritten with the records that follow it.
+	dseg     *os.File
+	tail     []byte
+	dbuf     []byte
+	seq      uint64
+	prev     Hash
+	dfile    *os.File
+	dSeq     uint64 // last digest number
+	dHash    Hash   // payload hash of the last digest
+	dLast    uint64 // LastSeq of the last digest
+	buf      []byte
+	closeErr error
 
 	records, syncs, digests, rotations, pruned, sinkDropped atomic.Uint64
 
-	// Pipelined fsync: the writer writes batch after batch and starts an
-	// fdatasync for each without waiting for the previous one (at most
-	// cap(syncSlots) in flight). An fdatasync makes durable everything
-	// written before it started, so when the one started after batch g
-	// returns, every batch up to g is acknowledged, in order.
-	syncSlots  chan struct{}
-	writtenGen uint64  // writer goroutine only
-	avgBatch   float64 // writer goroutine only: running average batch size
-	pmu        sync.Mutex
-	pending    []pendingBatch
-	durableGen uint64 // guarded by pmu
+	avgBatch float64 // writer goroutine only: running average batch size
 }
 
-// pendingBatch is a written batch waiting for its fdatasync.
-type pendingBatch struct {
-	gen    uint64
-	reqs   []*appendReq
+// batch is a group of records committed together. done is closed once err
+// is set: nil when every record of the batch is durable.
+type batch struct {
 	events [][]byte
+	done   chan struct{}
+	err    error
 }
 
-// maxSyncsInFlight bounds the overlapping fdatasyncs of one trail.
-const maxSyncsInFlight = 1
-
-type appendReq struct {
-	event []byte
-	done  chan error
-}
-
-var reqPool = sync.Pool{New: func() any { return &appendReq{done: make(chan error, 1)} }}
+func newBatch() *batch { return &batch{done: make(chan struct{})} }
 
 // Open opens (creating if needed) the trail of opts.Node in opts.Dir,
 // repairs a torn tail left by a crash, and starts the writer. Open returns
@@ -201,8 +198,8 @@ func Open(opts Options) (*Log, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	l := &Log{opts: opts, log: opts.Logger, reqs: make(chan *appendReq, 4*opts.MaxBatch), done: make(chan struct{}),
-		syncSlots: make(chan struct{}, maxSyncsInFlight)}
+	l := &Log{opts: opts, log: opts.Logger, open: newBatch(), kick: make(chan struct{}, 1),
+		stop: make(chan struct{}), done: make(chan struct{})}
 	if l.log == nil {
 		l.log = slog.New(slog.DiscardHandler)
 	}
@@ -270,33 +267,35 @@ func (l *Log) Append(ctx context.Context, e *Event) error {
 	if p := l.failed.Load(); p != nil {
 		return *p
 	}
-	b, err := l.marshal(e)
+	ev, err := l.marshal(e)
 	if err != nil {
 		return err
 	}
-	r := reqPool.Get().(*appendReq)
-	r.event = b
-	l.mu.RLock()
+	l.qmu.Lock()
 	if l.closed {
-		l.mu.RUnlock()
-		reqPool.Put(r)
+		l.qmu.Unlock()
 		return ErrClosed
 	}
-	select {
-	case l.reqs <- r:
-	case <-ctx.Done():
-		l.mu.RUnlock()
-		reqPool.Put(r)
-		return ctx.Err()
+	b := l.open
+	b.events = append(b.events, ev)
+	n := len(b.events)
+	if n >= l.opts.MaxBatch {
+		l.full = append(l.full, b)
+		l.open = newBatch()
 	}
-	l.mu.RUnlock()
+	kick := n == 1 || n == l.target || n >= l.opts.MaxBatch
+	l.qmu.Unlock()
+	if kick {
+		select {
+		case l.kick <- struct{}{}:
+		default:
+		}
+	}
 	select {
-	case err = <-r.done:
-		r.event = nil
-		reqPool.Put(r)
-		return err
+	case <-b.done:
+		return b.err
 	case <-ctx.Done():
-		// r is still owned by the writer; it is not reused.
+		// The record may still become durable.
 		return ctx.Err()
 	}
 }
@@ -341,22 +340,32 @@ func NewEventID() string {
 	}
 	u[6] = u[6]&0x0f | 0x40
 	u[8] = u[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:16])
+	var out [36]byte
+	hex.Encode(out[0:8], u[0:4])
+	out[8] = '-'
+	hex.Encode(out[9:13], u[4:6])
+	out[13] = '-'
+	hex.Encode(out[14:18], u[6:8])
+	out[18] = '-'
+	hex.Encode(out[19:23], u[8:10])
+	out[23] = '-'
+	hex.Encode(out[24:], u[10:16])
+	return string(out[:])
 }
 
 // Close stops accepting records, writes every record already queued, writes
 // a final digest, and closes the files. It returns the first error met.
 // Close is idempotent.
 func (l *Log) Close() error {
-	l.mu.Lock()
+	l.qmu.Lock()
 	if l.closed {
-		l.mu.Unlock()
+		l.qmu.Unlock()
 		<-l.done
 		return l.closeErr
 	}
 	l.closed = true
-	close(l.reqs)
-	l.mu.Unlock()
+	l.qmu.Unlock()
+	close(l.stop)
 	<-l.done
 	if l.sinkq != nil {
 		close(l.sinkq)
@@ -370,30 +379,10 @@ func (l *Log) writer() {
 	defer close(l.done)
 	tick := time.NewTicker(l.opts.DigestInterval)
 	defer tick.Stop()
-	batch := make([]*appendReq, 0, l.opts.MaxBatch)
 	for {
 		select {
-		case r, ok := <-l.reqs:
-			if !ok {
-				l.shutdown()
-				return
-			}
-			batch = append(batch[:0], r)
-		drain:
-			for len(batch) < l.opts.MaxBatch {
-				select {
-				case r, ok := <-l.reqs:
-					if !ok {
-						break drain
-					}
-					batch = append(batch, r)
-				default:
-					break drain
-				}
-			}
-			batch = l.gather(batch)
-			l.commit(batch)
-			clear(batch)
+		case <-l.kick:
+			l.flush(false)
 		case <-tick.C:
 			if l.failed.Load() != nil {
 				continue
@@ -406,8 +395,75 @@ func (l *Log) writer() {
 			if err := l.writeDigest(DigestInterval, 0, Hash{}); err != nil {
 				l.log.Error("audit: writing digest failed", "err", err)
 			}
+		case <-l.stop:
+			l.flush(true)
+			l.shutdown()
+			return
 		}
 	}
+}
+
+// flush commits batches until none has records.
+func (l *Log) flush(closing bool) {
+	for {
+		b := l.take(closing)
+		if b == nil {
+			return
+		}
+		l.commit(b)
+	}
+}
+
+// take returns the next batch to commit, or nil if no record is waiting.
+// When appenders are evidently concurrent (the recent average batch holds
+// more than one record), it first waits up to CommitDelay for the open
+// batch to reach twice that average: an fdatasync has a fixed kernel CPU
+// cost, so fuller batches cost less per record. A lone sequential caller
+// never waits.
+func (l *Log) take(closing bool) *batch {
+	l.qmu.Lock()
+	if len(l.full) > 0 {
+		b := l.full[0]
+		l.full[0] = nil
+		l.full = l.full[1:]
+		l.qmu.Unlock()
+		return b
+	}
+	n := len(l.open.events)
+	if n == 0 {
+		l.qmu.Unlock()
+		return nil
+	}
+	target := min(int(2*l.avgBatch)+1, l.opts.MaxBatch)
+	if !closing && l.opts.CommitDelay > 0 && l.avgBatch >= 2 && n < target {
+		l.target = target
+		l.qmu.Unlock()
+		select { // a kick from before this wait must not end it
+		case <-l.kick:
+		default:
+		}
+		timer := time.NewTimer(l.opts.CommitDelay)
+		select {
+		case <-l.kick:
+		case <-timer.C:
+		case <-l.stop:
+		}
+		timer.Stop()
+		l.qmu.Lock()
+		l.target = 0
+		if len(l.full) > 0 {
+			b := l.full[0]
+			l.full[0] = nil
+			l.full = l.full[1:]
+			l.qmu.Unlock()
+			return b
+		}
+	}
+	b := l.open
+	l.open = newBatch()
+	l.qmu.Unlock()
+	l.avgBatch = 0.8*l.avgBatch + 0.2*float64(len(b.events))
+	return b
 }
 
 func (l *Log) fail(err error) error {
@@ -416,12 +472,11 @@ func (l *Log) fail(err error) error {
 	return *l.failed.Load()
 }
 
-// commit writes one batch, fsyncs it, and answers its callers.
-func (l *Log) commit(batch []*appendReq) {
+// commit writes one batch, fsyncs it, and answers its appenders.
+func (l *Log) commit(b *batch) {
 	reply := func(err error) {
-		for _, r := range batch {
-			r.done <- err
-		}
+		b.err = err
+		close(b.done)
 	}
 	if p := l.failed.Load(); p != nil {
 		reply(*p)
@@ -435,10 +490,10 @@ func (l *Log) commit(batch []*appendReq) {
 	}
 	seq, prev := l.seq, l.prev
 	buf := l.buf[:0]
-	for _, r := range batch {
+	for _, ev := range b.events {
 		seq++
-		h := chainHash(prev, seq, r.event)
-		buf = appendRecord(buf, seq, prev, h, r.event)
+		h := chainHash(prev, seq, ev)
+		buf = appendRecord(buf, seq, prev, h, ev)
 		prev = h
 	}
 	l.buf = buf
@@ -446,8 +501,14 @@ func (l *Log) commit(batch []*appendReq) {
 		reply(fmt.Errorf("audit: preallocating trail space: %w", err))
 		return
 	}
-	n, err := l.seg.WriteAt(buf, l.segSize)
-	if err != nil {
+	if l.dseg != nil {
+		if err := l.writeDirect(buf); err != nil {
+			// Blocks past the last acknowledged record may hold part of
+			// this batch: stop rather than continue the chain over them.
+			reply(l.fail(fmt.Errorf("writing trail: %w", err)))
+			return
+		}
+	} else if n, err := l.seg.WriteAt(buf, l.segSize); err != nil {
 		// Roll back so no partial record stays behind the next batch.
 		if n > 0 {
 			if terr := l.seg.Truncate(l.segSize); terr != nil {
@@ -461,91 +522,23 @@ func (l *Log) commit(batch []*appendReq) {
 	}
 	l.seq, l.prev = seq, prev
 	l.segSize += int64(len(buf))
-	l.segRecords += len(batch)
-	l.writtenGen++
-	pb := pendingBatch{gen: l.writtenGen, reqs: append([]*appendReq(nil), batch...)}
-	if l.sinkq != nil {
-		pb.events = make([][]byte, len(batch))
-		for i, r := range batch {
-			pb.events[i] = r.event
-		}
-	}
-	l.pmu.Lock()
-	l.pending = append(l.pending, pb)
-	l.pmu.Unlock()
-	l.syncSlots <- struct{}{}
-	go l.sync(l.seg, pb.gen)
-}
-
-// sync makes every batch written up to gen durable and acknowledges it.
-func (l *Log) sync(f *os.File, gen uint64) {
-	err := fdatasync(f)
-	<-l.syncSlots
-	if err != nil {
+	l.segRecords += len(b.events)
+	if err := fdatasync(l.seg); err != nil {
 		// After a failed fsync the page cache can no longer be trusted
-		// (the kernel may have dropped the dirty pages): stop for good, and
-		// fail every batch not yet acknowledged.
-		err = l.fail(fmt.Errorf("fdatasync: %w", err))
-		l.pmu.Lock()
-		failed := l.pending
-		l.pending = nil
-		l.pmu.Unlock()
-		for _, pb := range failed {
-			for _, r := range pb.reqs {
-				r.done <- err
-			}
-		}
+		// (the kernel may have dropped the dirty pages): stop for good.
+		reply(l.fail(fmt.Errorf("fdatasync: %w", err)))
 		return
 	}
 	l.syncs.Add(1)
-	l.pmu.Lock()
-	if gen > l.durableGen {
-		l.durableGen = gen
-	}
-	n := 0
-	for n < len(l.pending) && l.pending[n].gen <= l.durableGen {
-		n++
-	}
-	done := l.pending[:n:n]
-	l.pending = l.pending[n:]
-	l.pmu.Unlock()
-	for _, pb := range done {
-		l.records.Add(uint64(len(pb.reqs)))
-		if l.sinkq != nil {
-			select {
-			case l.sinkq <- pb.events:
-			default:
-				l.sinkDropped.Add(uint64(len(pb.reqs)))
-			}
-		}
-		for _, r := range pb.reqs {
-			r.done <- nil
+	l.records.Add(uint64(len(b.events)))
+	if l.sinkq != nil {
+		select {
+		case l.sinkq <- b.events:
+		default:
+			l.sinkDropped.Add(uint64(len(b.events)))
 		}
 	}
-}
-
-// gather waits up to CommitDelay for more records when appenders are
-// concurrent, and keeps the running average batch size it decides on.
-func (l *Log) gather(batch []*appendReq) []*appendReq {
-	if l.opts.CommitDelay > 0 && l.avgBatch >= 2 && len(batch) < l.opts.MaxBatch {
-		target := min(int(2*l.avgBatch)+1, l.opts.MaxBatch)
-		timer := time.NewTimer(l.opts.CommitDelay)
-	wait:
-		for len(batch) < target {
-			select {
-			case r, ok := <-l.reqs:
-				if !ok {
-					break wait
-				}
-				batch = append(batch, r)
-			case <-timer.C:
-				break wait
-			}
-		}
-		timer.Stop()
-	}
-	l.avgBatch = 0.8*l.avgBatch + 0.2*float64(len(batch))
-	return batch
+	reply(nil)
 }
 
 // preallocChunk is how much zero-filled space reserve adds at a time.
@@ -565,6 +558,7 @@ func (l *Log) reserve(n int64) error {
 	for target < l.segSize+n {
 		target += preallocChunk
 	}
+	target = (target + blockSize - 1) &^ (blockSize - 1) // whole blocks for writeDirect
 	zeros := make([]byte, 256<<10)
 	for off := max(l.segAlloc, l.segSize); off < target; {
 		k := min(int64(len(zeros)), target-off)
@@ -593,19 +587,6 @@ func (l *Log) sealSegment() error {
 	}
 	l.segAlloc = l.segSize
 	return fdatasync(l.seg)
-}
-
-// drain waits until every started fdatasync has finished, so that all
-// written records are durable (or the log has failed). The writer calls it
-// before anything that must only cover durable records (digests) or that
-// replaces the segment file.
-func (l *Log) drain() {
-	for i := 0; i < cap(l.syncSlots); i++ {
-		l.syncSlots <- struct{}{}
-	}
-	for i := 0; i < cap(l.syncSlots); i++ {
-		<-l.syncSlots
-	}
 }
 
 func fdatasync(f *os.File) error {
@@ -683,6 +664,7 @@ func (l *Log) newSegment() error {
 		l.seg.Close()
 	}
 	l.seg, l.segInfo, l.segSize, l.segRecords, l.segAlloc = f, s, 0, 0, 0
+	l.openDirect()
 	l.rotations.Add(1)
 	return nil
 }
@@ -690,7 +672,6 @@ func (l *Log) newSegment() error {
 // writeDigest writes a signed digest if records arrived since the last one
 // or if reason is DigestRetention (with prunedThrough and prunedHash).
 func (l *Log) writeDigest(reason string, prunedThrough uint64, prunedHash Hash) error {
-	l.drain()
 	if l.opts.Signer == nil {
 		return nil
 	}
@@ -803,12 +784,11 @@ func (l *Log) shutdown() {
 }
 
 func (l *Log) closeFiles() error {
-	l.drain()
 	var errs []error
 	if l.seg != nil {
 		errs = append(errs, l.sealSegment())
 	}
-	for _, f := range []*os.File{l.seg, l.dfile, l.lock} {
+	for _, f := range []*os.File{l.seg, l.dseg, l.dfile, l.lock} {
 		if f != nil {
 			errs = append(errs, f.Close())
 		}

@@ -58,6 +58,7 @@ func (l *Log) recover() error {
 			"file", cur.Name, "offset", end, "bytes", st.Size()-end)
 	}
 	l.seg, l.segInfo, l.segSize, l.segAlloc = f, cur, end, end
+	l.openDirect()
 	if ok {
 		l.seq, l.prev = last.Seq, last.Hash
 		l.segRecords = 1 // at least one; only zero-ness matters

@@ -16,6 +16,7 @@ import (
 	json "github.com/goccy/go-json"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -86,21 +87,44 @@ func serializationError(err error) error {
 
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
-// WriteResponse encodes v as the response body with status 200.
-func WriteResponse(w http.ResponseWriter, v any) error {
-	buf := bufPool.Get().(*bytes.Buffer)
-	buf.Reset()
-	defer bufPool.Put(buf)
-	enc := json.NewEncoder(buf)
-	enc.SetEscapeHTML(false)
+// GetBuffer returns an empty buffer from a pool; PutBuffer returns it.
+func GetBuffer() *bytes.Buffer {
+	b := bufPool.Get().(*bytes.Buffer)
+	b.Reset()
+	return b
+}
+
+// PutBuffer returns a buffer of GetBuffer to the pool.
+func PutBuffer(b *bytes.Buffer) {
+	if b.Cap() <= 64<<10 {
+		bufPool.Put(b)
+	}
+}
+
+// EncodeResponse appends the response body of v (nil encodes as {}) to buf.
+func EncodeResponse(buf *bytes.Buffer, v any) error {
 	if v == nil {
 		buf.WriteString("{}")
-	} else if err := enc.Encode(v); err != nil {
+		return nil
+	}
+	enc := json.NewEncoder(buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
 		return fmt.Errorf("awsjson: encode response: %w", err)
+	}
+	return nil
+}
+
+// WriteResponse encodes v as the response body with status 200.
+func WriteResponse(w http.ResponseWriter, v any) error {
+	buf := GetBuffer()
+	defer PutBuffer(buf)
+	if err := EncodeResponse(buf, v); err != nil {
+		return err
 	}
 	h := w.Header()
 	h["Content-Type"] = []string{ContentType}
-	h["Content-Length"] = []string{fmt.Sprint(buf.Len())}
+	h["Content-Length"] = []string{strconv.Itoa(buf.Len())}
 	w.WriteHeader(http.StatusOK)
 	_, err := w.Write(buf.Bytes())
 	return err
@@ -111,14 +135,19 @@ type errorBody struct {
 	Message string `json:"message"`
 }
 
+// ErrorBody returns the response body of e.
+func ErrorBody(e *awserr.Error) []byte {
+	body, _ := json.Marshal(errorBody{Type: e.Code, Message: e.Message})
+	return body
+}
+
 // WriteError encodes e with its HTTP status.
 func WriteError(w http.ResponseWriter, e *awserr.Error) {
-	body, _ := json.Marshal(errorBody{Type: e.Code, Message: e.Message})
 	h := w.Header()
 	h["Content-Type"] = []string{ContentType}
 	h["X-Amzn-Errortype"] = []string{e.Code}
 	w.WriteHeader(awserr.HTTPStatus(e.Code))
-	w.Write(body)
+	w.Write(ErrorBody(e))
 }
 
 // ReadBody reads at most limit bytes of r. A longer body is a
@@ -141,7 +170,12 @@ func ReadBody(r io.Reader, limit int64) ([]byte, error) {
 		}
 	}
 	if int64(len(buf)) > limit {
-		return nil, awserr.Newf(awserr.RequestEntityTooLarge, "Request body exceeds the limit of %d bytes.", limit)
+		return nil, ErrTooLarge(limit)
 	}
 	return buf, nil
+}
+
+// ErrTooLarge is the error for a request body over limit bytes.
+func ErrTooLarge(limit int64) error {
+	return awserr.Newf(awserr.RequestEntityTooLarge, "Request body exceeds the limit of %d bytes.", limit)
 }

@@ -2,7 +2,6 @@ package server
 
 import (
 	"encoding/json"
-	"net/http"
 	"strings"
 
 	"github.com/trentkms/trent/internal/audit"
@@ -10,7 +9,7 @@ import (
 )
 
 // audit writes the record of call c and returns only when it is durable.
-func (s *Server) audit(r *http.Request, c *call) error {
+func (s *Server) audit(in *inbound, c *call) error {
 	c.eventID = audit.NewEventID()
 	ev := &audit.Event{
 		EventVersion:    "1.11",
@@ -18,8 +17,8 @@ func (s *Server) audit(r *http.Request, c *call) error {
 		EventSource:     "kms.amazonaws.com",
 		EventName:       c.name,
 		AWSRegion:       s.cfg.Region,
-		SourceIPAddress: sourceIP(r),
-		UserAgent:       r.UserAgent(),
+		SourceIPAddress: in.remoteIP,
+		UserAgent:       in.userAgent,
 		RequestID:       c.reqID,
 		EventID:         c.eventID,
 		ReadOnly:        c.op == nil || c.op.ReadOnly,
@@ -33,8 +32,8 @@ func (s *Server) audit(r *http.Request, c *call) error {
 	} else if c.akid != "" {
 		ev.UserIdentity = &audit.UserIdentity{AccessKeyID: c.akid}
 	}
-	if r.TLS != nil {
-		ev.TLSDetails = &audit.TLSDetails{ClientProvidedHostHeader: r.Host}
+	if in.tls {
+		ev.TLSDetails = &audit.TLSDetails{ClientProvidedHostHeader: in.host}
 	}
 	if p, ok := c.in.(auditParameters); ok {
 		ev.RequestParameters = p.AuditParameters()
@@ -62,7 +61,7 @@ func (s *Server) audit(r *http.Request, c *call) error {
 	} else if c.op != nil && !c.op.Crypto && !c.op.ReadOnly {
 		ev.ResponseElements = responseElements(c.name, c.out)
 	}
-	return s.cfg.Audit.Append(r.Context(), ev)
+	return s.cfg.Audit.Append(in.ctx, ev)
 }
 
 // resourceOrder returns the key ARNs of the call in CloudTrail's order: for

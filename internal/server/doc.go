@@ -2,6 +2,17 @@
 // request pipeline every operation goes through, health endpoints and
 // graceful shutdown.
 //
+// # HTTP servers
+//
+// The listener is served by fasthttp (HTTP/1.1, keep-alive, pipelining,
+// Expect: 100-continue; over TLS only HTTP/1.1 is offered), which parses a
+// request and writes its answer with a fraction of net/http's allocations:
+// the KMS JSON API (requests with X-Amz-Target) runs on it directly
+// (serveFast). Everything else (the IAM and STS query APIs, /healthz,
+// /readyz) goes to ServeHTTP, a net/http handler, through fasthttp's
+// adaptor; tests drive ServeHTTP directly too. Both reach the same pipeline
+// through an inbound request (sigv4.Request for the signature).
+//
 // # Pipeline
 //
 // Every POST / request: request ID → body size limit (per operation, from the

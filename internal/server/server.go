@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"encoding/hex"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -13,6 +14,9 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttpadaptor"
 
 	"github.com/trentkms/trent/internal/api"
 	"github.com/trentkms/trent/internal/audit"
@@ -48,7 +52,11 @@ type Server struct {
 	cfg      Config
 	verifier *sigv4.Verifier
 	log      *slog.Logger
-	http     *http.Server
+	fast     *fasthttp.Server
+	// slowHandler runs ServeHTTP for what serveFast does not serve itself.
+	slowHandler fasthttp.RequestHandler
+	// baseCtx is the context of every KMS request served by fasthttp.
+	baseCtx  context.Context
 	draining atomic.Bool
 }
 
@@ -62,37 +70,24 @@ func New(cfg Config) *Server {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger}
 	s.verifier = &sigv4.Verifier{Source: cfg.Directory, Region: cfg.Region, Services: []string{"kms"}, Now: cfg.Now}
-	s.http = &http.Server{
-		Handler:           s,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		TLSConfig:         cfg.TLS,
-		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
-	}
+	s.fast = s.newFastServer()
+	s.slowHandler = fasthttpadaptor.NewFastHTTPHandler(s)
+	s.baseCtx = context.Background()
 	return s
 }
 
 // Serve accepts connections on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error {
-	var err error
 	if s.cfg.TLS != nil {
-		err = s.http.ServeTLS(ln, "", "")
-	} else {
-		err = s.http.Serve(ln)
+		ln = tlsListener(ln, s.cfg.TLS)
 	}
-	if errors.Is(err, http.ErrServerClosed) {
-		return nil
-	}
-	return err
+	return s.fast.Serve(ln)
 }
 
 // Shutdown stops accepting requests and waits for in-flight ones to finish.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.draining.Store(true)
-	return s.http.Shutdown(ctx)
+	return s.fast.ShutdownWithContext(ctx)
 }
 
 // newRequestID returns a random UUID-formatted request ID.
@@ -141,7 +136,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		awsjson.WriteError(w, awserr.New(awserr.UnknownOperation, "Requests must be POST with an X-Amz-Target header."))
 		return
 	}
-	s.serveKMS(w, r, reqID, target)
+	in := &inbound{ctx: r.Context(), sig: sigv4.HTTPRequest(r), body: r.Body, remoteIP: sourceIP(r),
+		tls: r.TLS != nil, host: r.Host, userAgent: r.UserAgent(), authorization: r.Header.Get("Authorization")}
+	c := s.serveKMS(in, reqID, target)
+	if c.err != nil {
+		awsjson.WriteError(w, c.err)
+		return
+	}
+	if err := awsjson.WriteResponse(w, c.out); err != nil {
+		s.log.Warn("write response", "requestId", reqID, "err", err)
+	}
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
@@ -177,15 +181,46 @@ type call struct {
 	eventID string
 }
 
-func (s *Server) serveKMS(w http.ResponseWriter, r *http.Request, reqID, target string) {
+// inbound is one KMS JSON request as the pipeline sees it, whichever HTTP
+// server parsed it.
+type inbound struct {
+	ctx context.Context
+	sig sigv4.Request
+	// body is read up to the operation's limit, unless raw is set: the
+	// body an HTTP server has already read whole.
+	body          io.Reader
+	raw           []byte
+	hasRaw        bool
+	remoteIP      string
+	tls           bool
+	host          string
+	userAgent     string
+	authorization string
+}
+
+// readBody returns the request body, or RequestEntityTooLargeException if
+// it exceeds limit.
+func (in *inbound) readBody(limit int64) ([]byte, error) {
+	if !in.hasRaw {
+		return awsjson.ReadBody(in.body, limit)
+	}
+	if int64(len(in.raw)) > limit {
+		return nil, awsjson.ErrTooLarge(limit)
+	}
+	return in.raw, nil
+}
+
+// serveKMS runs the whole pipeline for one request and returns the call,
+// whose out or err the caller writes back.
+func (s *Server) serveKMS(in *inbound, reqID, target string) *call {
 	c := &call{reqID: reqID, start: time.Now()}
 	c.name, c.err = s.resolve(target)
 	if c.err == nil {
 		c.op = api.Operations[c.name]
-		c.err = s.handle(r, c)
+		c.err = s.handle(in, c)
 	}
 	if s.cfg.Audit != nil {
-		if err := s.audit(r, c); err != nil {
+		if err := s.audit(in, c); err != nil {
 			s.log.Error("audit record not written; failing the call", "requestId", reqID, "err", err)
 			c.out, c.err = nil, awserr.Internal()
 		}
@@ -193,13 +228,7 @@ func (s *Server) serveKMS(w http.ResponseWriter, r *http.Request, reqID, target 
 	if c.err == nil && c.op != nil && c.op.Crypto && len(c.trace.KeyARNs) > 0 {
 		s.cfg.Service.RecordUsage(c.trace.KeyARNs, c.name, c.eventID, reqID, c.start)
 	}
-	if c.err != nil {
-		awsjson.WriteError(w, c.err)
-		return
-	}
-	if err := awsjson.WriteResponse(w, c.out); err != nil {
-		s.log.Warn("write response", "requestId", reqID, "err", err)
-	}
+	return c
 }
 
 func (s *Server) resolve(target string) (string, *awserr.Error) {
@@ -215,8 +244,8 @@ func (s *Server) resolve(target string) (string, *awserr.Error) {
 
 // handle authenticates and runs the operation, leaving its output or error
 // in c. It returns the client-visible error.
-func (s *Server) handle(r *http.Request, c *call) *awserr.Error {
-	body, err := awsjson.ReadBody(r.Body, c.op.MaxBody)
+func (s *Server) handle(in *inbound, c *call) *awserr.Error {
+	body, err := in.readBody(c.op.MaxBody)
 	if err != nil {
 		if e := awserr.As(err); e != nil {
 			return e
@@ -224,10 +253,10 @@ func (s *Server) handle(r *http.Request, c *call) *awserr.Error {
 		return awserr.New(awserr.Serialization, "The request body could not be read.")
 	}
 	c.body = body
-	ctx := r.Context()
-	res, err := s.verifier.Verify(ctx, r, body)
+	ctx := in.ctx
+	res, err := s.verifier.VerifyRequest(ctx, in.sig, body)
 	if err != nil {
-		c.akid = accessKeyFromHeader(r.Header.Get("Authorization"))
+		c.akid = accessKeyFromHeader(in.authorization)
 		return s.clientError(c.reqID, err)
 	}
 	c.akid = res.AccessKeyID
@@ -235,13 +264,13 @@ func (s *Server) handle(r *http.Request, c *call) *awserr.Error {
 	if err != nil {
 		return s.clientError(c.reqID, err)
 	}
-	caller.SourceIP = sourceIP(r)
-	caller.SecureTransport = r.TLS != nil
-	caller.UserAgent = r.UserAgent()
+	caller.SourceIP = in.remoteIP
+	caller.SecureTransport = in.tls
+	caller.UserAgent = in.userAgent
 	c.caller = caller
 	ctx = kms.WithTrace(kms.WithCaller(ctx, caller), &c.trace)
-	in, out, err := c.op.Invoke(ctx, s.cfg.Service, body)
-	c.in = in
+	in2, out, err := c.op.Invoke(ctx, s.cfg.Service, body)
+	c.in = in2
 	if err != nil {
 		return s.clientError(c.reqID, err)
 	}

@@ -3,10 +3,8 @@ package sigv4
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"net/http"
 	"net/url"
 	"sort"
-	"strconv"
 	"strings"
 )
 
@@ -16,12 +14,12 @@ const upperHex = "0123456789ABCDEF"
 // method, canonical URI, canonical query, canonical headers, signed headers
 // and payload hash, separated by newlines. signedHeaders is the
 // semicolon-separated list exactly as the client sent it.
-func appendCanonicalRequest(buf []byte, r *http.Request, signedHeaders string, payloadHash []byte) []byte {
-	buf = append(buf, r.Method...)
+func appendCanonicalRequest(buf []byte, r Request, signedHeaders string, payloadHash []byte) []byte {
+	buf = append(buf, r.Method()...)
 	buf = append(buf, '\n')
-	buf = appendCanonicalURI(buf, requestPath(r))
+	buf = appendCanonicalURI(buf, r.EscapedPath())
 	buf = append(buf, '\n')
-	buf = appendCanonicalQuery(buf, r.URL.RawQuery)
+	buf = appendCanonicalQuery(buf, r.RawQuery())
 	buf = append(buf, '\n')
 	s := signedHeaders
 	for s != "" {
@@ -37,20 +35,6 @@ func appendCanonicalRequest(buf []byte, r *http.Request, signedHeaders string, p
 	buf = append(buf, '\n')
 	buf = append(buf, payloadHash...)
 	return buf
-}
-
-// requestPath returns the path as it was on the wire (still percent-encoded).
-func requestPath(r *http.Request) string {
-	if u := r.RequestURI; u != "" && u[0] == '/' {
-		if i := strings.IndexByte(u, '?'); i >= 0 {
-			u = u[:i]
-		}
-		return u
-	}
-	if r.URL.Opaque != "" {
-		return r.URL.Opaque
-	}
-	return r.URL.EscapedPath()
 }
 
 // appendCanonicalURI URI-encodes the already-encoded path once more, keeping
@@ -123,41 +107,18 @@ func appendCanonicalQuery(buf []byte, raw string) []byte {
 
 // appendHeaderValue appends the canonical value of the header name (any
 // case): all values joined by commas, each trimmed with runs of spaces folded
-// to one. Host, Content-Length and Transfer-Encoding are taken from the
-// fields net/http moves them to.
-func appendHeaderValue(buf []byte, r *http.Request, name string) []byte {
-	var vals []string
-	var kb [64]byte
-	if len(name) <= len(kb) {
-		k := canonicalKey(kb[:0], name)
-		vals = r.Header[string(k)]
-	} else {
-		vals = r.Header.Values(name)
-	}
-	if len(vals) == 0 {
-		switch {
-		case strings.EqualFold(name, "host"):
-			h := r.Host
-			if h == "" {
-				h = r.URL.Host
-			}
-			return appendTrimmed(buf, h)
-		case strings.EqualFold(name, "content-length"):
-			if r.ContentLength > 0 || (r.ContentLength == 0 && r.Method != http.MethodGet && r.Method != http.MethodHead) {
-				return strconv.AppendInt(buf, r.ContentLength, 10)
-			}
-		case strings.EqualFold(name, "transfer-encoding"):
-			return append(buf, strings.Join(r.TransferEncoding, ",")...)
+// to one.
+func appendHeaderValue(buf []byte, r Request, name string) []byte {
+	for i := 0; ; i++ {
+		v, ok := r.Header(name, i)
+		if !ok {
+			return buf
 		}
-		return buf
-	}
-	for i, v := range vals {
 		if i > 0 {
 			buf = append(buf, ',')
 		}
 		buf = appendTrimmed(buf, v)
 	}
-	return buf
 }
 
 // canonicalKey writes the MIME-canonical form of name ("x-amz-date" ->

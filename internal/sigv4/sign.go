@@ -73,7 +73,7 @@ func (s *Signer) Sign(r *http.Request, body []byte, t time.Time) {
 	scopeStr := date + "/" + s.Region + "/" + s.Service + "/aws4_request"
 
 	bp := bufPool.Get().(*[]byte)
-	buf := appendCanonicalRequest((*bp)[:0], r, signedHeaders, bodyHash[:])
+	buf := appendCanonicalRequest((*bp)[:0], HTTPRequest(r), signedHeaders, bodyHash[:])
 	sig := signature(buf, &key, amzDate[:], scopeStr)
 	*bp = buf
 	bufPool.Put(bp)

@@ -123,14 +123,19 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b 
 // Errors from the CredentialSource other than ErrUnknownAccessKey are
 // returned wrapped, and must be treated as internal errors.
 func (v *Verifier) Verify(ctx context.Context, r *http.Request, body []byte) (Result, error) {
-	auth := r.Header.Get("Authorization")
+	return v.VerifyRequest(ctx, HTTPRequest(r), body)
+}
+
+// VerifyRequest is Verify for a request of any HTTP server.
+func (v *Verifier) VerifyRequest(ctx context.Context, r Request, body []byte) (Result, error) {
+	auth := first(r, "Authorization")
 	if auth == "" || !strings.HasPrefix(auth, "AWS4-") {
 		return Result{}, awserr.New(awserr.MissingAuthenticationToken, msgMissingToken)
 	}
-	dateHdr := r.Header.Get("X-Amz-Date")
+	dateHdr := first(r, "X-Amz-Date")
 	useDate := false
 	if dateHdr == "" {
-		dateHdr = r.Header.Get("Date")
+		dateHdr = first(r, "Date")
 		useDate = true
 	}
 	a, msg := parseAuthorization(auth)
@@ -180,7 +185,7 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, body []byte) (Re
 	var bodyHash [64]byte
 	sum := sha256.Sum256(body)
 	hex.Encode(bodyHash[:], sum[:])
-	if h := r.Header.Get("X-Amz-Content-Sha256"); h != "" && h != string(bodyHash[:]) {
+	if h := first(r, "X-Amz-Content-Sha256"); h != "" && h != string(bodyHash[:]) {
 		return Result{}, awserr.New(awserr.InvalidSignature, msgSignatureInvalid)
 	}
 
@@ -196,7 +201,7 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, body []byte) (Re
 		return Result{}, awserr.New(awserr.InvalidSignature, msgSignatureInvalid)
 	}
 
-	tok := r.Header.Get("X-Amz-Security-Token")
+	tok := first(r, "X-Amz-Security-Token")
 	if subtle.ConstantTimeCompare([]byte(tok), []byte(sec.SessionToken)) != 1 {
 		return Result{}, awserr.New(awserr.UnrecognizedClient, msgInvalidToken)
 	}

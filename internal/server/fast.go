@@ -1,0 +1,188 @@
+package server
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+	"unsafe"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/trentkms/trent/internal/awserr"
+	"github.com/trentkms/trent/internal/awsjson"
+)
+
+// The KMS JSON API is served by fasthttp, which parses a request and writes
+// its response with a fraction of net/http's allocations and CPU (measured
+// in docs/performance.md). Every other request (the IAM and STS query APIs,
+// health checks) goes through ServeHTTP, the same net/http handler tests
+// drive directly.
+
+// maxWireBody bounds what the HTTP server reads of any request body; each
+// operation then applies its own, smaller limit (api.Operation.MaxBody).
+const maxWireBody = 2 << 20
+
+func (s *Server) newFastServer() *fasthttp.Server {
+	return &fasthttp.Server{
+		Handler:               s.serveFast,
+		ErrorHandler:          s.fastError,
+		NoDefaultServerHeader: true,
+		ReadTimeout:           30 * time.Second,
+		WriteTimeout:          60 * time.Second,
+		IdleTimeout:           120 * time.Second,
+		// The read buffer bounds the request line and headers.
+		ReadBufferSize:     16 << 10,
+		MaxRequestBodySize: maxWireBody,
+		Logger:             fastLogger{s},
+		CloseOnShutdown:    true,
+	}
+}
+
+// tlsListener wraps ln for HTTPS. Only HTTP/1.1 is offered: the KMS JSON
+// protocol gains nothing from HTTP/2, and clients fall back to HTTP/1.1.
+func tlsListener(ln net.Listener, cfg *tls.Config) net.Listener {
+	c := cfg.Clone()
+	c.NextProtos = []string{"http/1.1"}
+	return tls.NewListener(ln, c)
+}
+
+func (s *Server) serveFast(ctx *fasthttp.RequestCtx) {
+	h := &ctx.Request.Header
+	target := h.Peek("X-Amz-Target")
+	if len(target) == 0 {
+		s.slow(ctx)
+		return
+	}
+	reqID := newRequestID()
+	ctx.Response.Header.Set("X-Amzn-Requestid", reqID)
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("panic serving request", "requestId", reqID, "panic", p, "stack", string(debug.Stack()))
+			writeFastError(ctx, awserr.Internal())
+		}
+	}()
+	if !h.IsPost() {
+		writeFastError(ctx, awserr.New(awserr.UnknownOperation, "Requests must be POST with an X-Amz-Target header."))
+		return
+	}
+	in := &inbound{
+		ctx:           s.baseCtx,
+		sig:           fastRequest{&ctx.Request},
+		raw:           ctx.PostBody(),
+		hasRaw:        true,
+		remoteIP:      remoteIP(ctx),
+		tls:           ctx.IsTLS(),
+		host:          string(h.Host()),
+		userAgent:     string(h.UserAgent()),
+		authorization: string(h.Peek("Authorization")),
+	}
+	c := s.serveKMS(in, reqID, string(target))
+	if c.err != nil {
+		writeFastError(ctx, c.err)
+		return
+	}
+	buf := awsjson.GetBuffer()
+	defer awsjson.PutBuffer(buf)
+	if err := awsjson.EncodeResponse(buf, c.out); err != nil {
+		s.log.Error("encode response", "requestId", reqID, "err", err)
+		writeFastError(ctx, awserr.Internal())
+		return
+	}
+	ctx.Response.Header.SetContentType(awsjson.ContentType)
+	ctx.Response.SetBody(buf.Bytes())
+}
+
+func writeFastError(ctx *fasthttp.RequestCtx, e *awserr.Error) {
+	ctx.Response.Header.SetContentType(awsjson.ContentType)
+	ctx.Response.Header.Set("X-Amzn-Errortype", e.Code)
+	ctx.SetStatusCode(awserr.HTTPStatus(e.Code))
+	ctx.Response.SetBody(awsjson.ErrorBody(e))
+}
+
+// fastError answers a request fasthttp could not parse.
+func (s *Server) fastError(ctx *fasthttp.RequestCtx, err error) {
+	ctx.Response.Header.Set("X-Amzn-Requestid", newRequestID())
+	switch {
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		writeFastError(ctx, awsjson.ErrTooLarge(maxWireBody).(*awserr.Error))
+	default:
+		var te interface{ Timeout() bool }
+		if errors.As(err, &te) && te.Timeout() {
+			ctx.SetStatusCode(http.StatusRequestTimeout)
+			return
+		}
+		writeFastError(ctx, awserr.New(awserr.Serialization, "The request could not be parsed."))
+	}
+}
+
+// slow serves a request that is not a KMS JSON request with the net/http
+// handler, ServeHTTP.
+func (s *Server) slow(ctx *fasthttp.RequestCtx) { s.slowHandler(ctx) }
+
+func remoteIP(ctx *fasthttp.RequestCtx) string {
+	if a, ok := ctx.RemoteAddr().(*net.TCPAddr); ok {
+		return a.IP.String()
+	}
+	host, _, err := net.SplitHostPort(ctx.RemoteAddr().String())
+	if err != nil {
+		return ctx.RemoteAddr().String()
+	}
+	return host
+}
+
+// fastRequest is a fasthttp request as sigv4 reads it. Its strings alias
+// the request's buffers: they are valid while the request is served.
+type fastRequest struct{ r *fasthttp.Request }
+
+func (f fastRequest) Method() string { return unsafeString(f.r.Header.Method()) }
+
+func (f fastRequest) uri() (path, query string) {
+	u := unsafeString(f.r.Header.RequestURI())
+	if u == "" || u[0] != '/' { // absolute form, or "*"
+		uri := f.r.URI()
+		return unsafeString(uri.PathOriginal()), unsafeString(uri.QueryString())
+	}
+	path, query, _ = strings.Cut(u, "?")
+	return path, query
+}
+
+func (f fastRequest) EscapedPath() string { p, _ := f.uri(); return p }
+func (f fastRequest) RawQuery() string    { _, q := f.uri(); return q }
+
+func (f fastRequest) Header(name string, i int) (string, bool) {
+	h := &f.r.Header
+	if strings.EqualFold(name, "content-length") {
+		// fasthttp keeps the value as sent; a POST without one signs "0"
+		// as net/http reports it.
+		if i != 0 {
+			return "", false
+		}
+		if v := h.Peek("Content-Length"); len(v) > 0 {
+			return unsafeString(v), true
+		}
+		if cl := h.ContentLength(); cl >= 0 && !h.IsGet() && !h.IsHead() {
+			return strconv.Itoa(cl), true
+		}
+		return "", false
+	}
+	vals := h.PeekAll(name)
+	if i < len(vals) {
+		return unsafeString(vals[i]), true
+	}
+	return "", false
+}
+
+func unsafeString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+// fastLogger sends fasthttp's own messages (connection errors) to the debug log.
+type fastLogger struct{ s *Server }
+
+func (l fastLogger) Printf(format string, args ...any) {
+	l.s.log.Debug("http: " + strings.TrimSpace(fmt.Sprintf(format, args...)))
+}
