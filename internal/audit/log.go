@@ -161,6 +161,7 @@ type Log struct {
 // is set: nil when every record of the batch is durable.
 type batch struct {
 	events [][]byte
+	first  time.Time // when the first record joined
 	done   chan struct{}
 	err    error
 }
@@ -279,6 +280,9 @@ func (l *Log) Append(ctx context.Context, e *Event) error {
 	b := l.open
 	b.events = append(b.events, ev)
 	n := len(b.events)
+	if n == 1 {
+		b.first = time.Now()
+	}
 	if n >= l.opts.MaxBatch {
 		l.full = append(l.full, b)
 		l.open = newBatch()
@@ -416,8 +420,8 @@ func (l *Log) flush(closing bool) {
 
 // take returns the next batch to commit, or nil if no record is waiting.
 // When appenders are evidently concurrent (the recent average batch holds
-// more than one record), it first waits up to CommitDelay for the open
-// batch to reach twice that average: an fdatasync has a fixed kernel CPU
+// more than one record), it first waits until the open batch's first record
+// is CommitDelay old, or the batch has reached twice that average: an fdatasync has a fixed kernel CPU
 // cost, so fuller batches cost less per record. A lone sequential caller
 // never waits.
 func (l *Log) take(closing bool) *batch {
@@ -435,14 +439,15 @@ func (l *Log) take(closing bool) *batch {
 		return nil
 	}
 	target := min(int(2*l.avgBatch)+1, l.opts.MaxBatch)
-	if !closing && l.opts.CommitDelay > 0 && l.avgBatch >= 2 && n < target {
+	wait := l.opts.CommitDelay - time.Since(l.open.first)
+	if !closing && wait > 0 && l.avgBatch >= 2 && n < target {
 		l.target = target
 		l.qmu.Unlock()
 		select { // a kick from before this wait must not end it
 		case <-l.kick:
 		default:
 		}
-		timer := time.NewTimer(l.opts.CommitDelay)
+		timer := time.NewTimer(wait)
 		select {
 		case <-l.kick:
 		case <-timer.C:
