@@ -12,6 +12,8 @@
 // presence and shape of the Authorization header, the request date and clock
 // skew, that Host is signed, the algorithm, the credential scope, the access
 // key, the signature and finally the session token and its expiry.
+// Verifier.VerifyRequest does the same for a request of any HTTP server,
+// read through the Request interface (HTTPRequest adapts net/http).
 //
 // # Invariants
 //
