@@ -56,7 +56,7 @@ func (s *Server) serveFast(ctx *fasthttp.RequestCtx) {
 	h := &ctx.Request.Header
 	target := h.Peek("X-Amz-Target")
 	if len(target) == 0 {
-		s.slow(ctx)
+		s.slowHandler(ctx) // not the KMS JSON API: ServeHTTP
 		return
 	}
 	reqID := newRequestID()
@@ -120,10 +120,6 @@ func (s *Server) fastError(ctx *fasthttp.RequestCtx, err error) {
 		writeFastError(ctx, awserr.New(awserr.Serialization, "The request could not be parsed."))
 	}
 }
-
-// slow serves a request that is not a KMS JSON request with the net/http
-// handler, ServeHTTP.
-func (s *Server) slow(ctx *fasthttp.RequestCtx) { s.slowHandler(ctx) }
 
 func remoteIP(ctx *fasthttp.RequestCtx) string {
 	if a, ok := ctx.RemoteAddr().(*net.TCPAddr); ok {
