@@ -4,11 +4,11 @@ import (
 	"context"
 	"crypto"
 	"crypto/ed25519"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	fastjson "github.com/goccy/go-json"
+
+	"github.com/trentkms/trent/internal/uuid"
 	"io"
 	"log/slog"
 	"os"
@@ -337,25 +337,7 @@ func (l *Log) marshal(e *Event) ([]byte, error) {
 }
 
 // NewEventID returns a random (version 4) UUID for Event.EventID.
-func NewEventID() string {
-	var u [16]byte
-	if _, err := rand.Read(u[:]); err != nil {
-		panic(err) // crypto/rand never fails on supported platforms
-	}
-	u[6] = u[6]&0x0f | 0x40
-	u[8] = u[8]&0x3f | 0x80
-	var out [36]byte
-	hex.Encode(out[0:8], u[0:4])
-	out[8] = '-'
-	hex.Encode(out[9:13], u[4:6])
-	out[13] = '-'
-	hex.Encode(out[14:18], u[6:8])
-	out[18] = '-'
-	hex.Encode(out[19:23], u[8:10])
-	out[23] = '-'
-	hex.Encode(out[24:], u[10:16])
-	return string(out[:])
-}
+func NewEventID() string { return uuid.New() }
 
 // Close stops accepting records, writes every record already queued, writes
 // a final digest, and closes the files. It returns the first error met.

@@ -4,6 +4,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+
+	"github.com/trentkms/trent/internal/uuid"
 )
 
 // Sizes of the version 1 format, in bytes.
@@ -184,16 +186,7 @@ func formatKeyID(typ byte, raw []byte) (string, error) {
 	var buf [36]byte
 	switch typ {
 	case keyTypeUUID:
-		hex.Encode(buf[0:8], raw[0:4])
-		buf[8] = '-'
-		hex.Encode(buf[9:13], raw[4:6])
-		buf[13] = '-'
-		hex.Encode(buf[14:18], raw[6:8])
-		buf[18] = '-'
-		hex.Encode(buf[19:23], raw[8:10])
-		buf[23] = '-'
-		hex.Encode(buf[24:36], raw[10:16])
-		return string(buf[:]), nil
+		return uuid.Format(raw), nil
 	case keyTypeMRK:
 		copy(buf[:4], "mrk-")
 		hex.Encode(buf[4:36], raw[:16])

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/trentkms/trent/internal/uuid"
 )
 
 // Store record kinds owned by this package.
@@ -104,17 +106,14 @@ func enabledState(state string) bool { return state == StateEnabled }
 
 // newKeyID returns a fresh UUID v4 key ID, or an mrk- ID for multi-Region keys.
 func newKeyID(multiRegion bool) string {
+	if !multiRegion {
+		return uuid.New()
+	}
 	var b [16]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		panic(err) // crypto/rand never fails on supported platforms
 	}
-	if multiRegion {
-		return "mrk-" + hex.EncodeToString(b[:])
-	}
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+	return "mrk-" + hex.EncodeToString(b[:])
 }
 
 // newMaterialID returns a fresh 64-hex-digit key material ID.
