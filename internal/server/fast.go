@@ -71,15 +71,14 @@ func (s *Server) serveFast(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	in := &inbound{
-		ctx:           s.baseCtx,
-		sig:           fastRequest{&ctx.Request},
-		raw:           ctx.PostBody(),
-		hasRaw:        true,
-		remoteIP:      remoteIP(ctx),
-		tls:           ctx.IsTLS(),
-		host:          string(h.Host()),
-		userAgent:     string(h.UserAgent()),
-		authorization: string(h.Peek("Authorization")),
+		ctx:       s.baseCtx,
+		sig:       fastRequest{&ctx.Request},
+		raw:       ctx.PostBody(),
+		hasRaw:    true,
+		remoteIP:  remoteIP(ctx),
+		tls:       ctx.IsTLS(),
+		host:      string(h.Host()),
+		userAgent: string(h.UserAgent()),
 	}
 	c := s.serveKMS(in, reqID, string(target))
 	if c.err != nil {

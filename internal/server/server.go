@@ -119,7 +119,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	in := &inbound{ctx: r.Context(), sig: sigv4.HTTPRequest(r), body: r.Body, remoteIP: sourceIP(r),
-		tls: r.TLS != nil, host: r.Host, userAgent: r.UserAgent(), authorization: r.Header.Get("Authorization")}
+		tls: r.TLS != nil, host: r.Host, userAgent: r.UserAgent()}
 	c := s.serveKMS(in, reqID, target)
 	if c.err != nil {
 		awsjson.WriteError(w, c.err)
@@ -170,14 +170,13 @@ type inbound struct {
 	sig sigv4.Request
 	// body is read up to the operation's limit, unless raw is set: the
 	// body an HTTP server has already read whole.
-	body          io.Reader
-	raw           []byte
-	hasRaw        bool
-	remoteIP      string
-	tls           bool
-	host          string
-	userAgent     string
-	authorization string
+	body      io.Reader
+	raw       []byte
+	hasRaw    bool
+	remoteIP  string
+	tls       bool
+	host      string
+	userAgent string
 }
 
 // readBody returns the request body, or RequestEntityTooLargeException if
@@ -238,7 +237,8 @@ func (s *Server) handle(in *inbound, c *call) *awserr.Error {
 	ctx := in.ctx
 	res, err := s.verifier.VerifyRequest(ctx, in.sig, body)
 	if err != nil {
-		c.akid = accessKeyFromHeader(in.authorization)
+		auth, _ := in.sig.Header("Authorization", 0)
+		c.akid = accessKeyFromHeader(auth)
 		return s.clientError(c.reqID, err)
 	}
 	c.akid = res.AccessKeyID
