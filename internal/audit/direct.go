@@ -66,7 +66,7 @@ func (l *Log) writeDirect(recs []byte) error {
 	copy(b, l.tail)
 	copy(b[len(l.tail):], recs)
 	clear(b[used:])
-	if _, err := l.dseg.WriteAt(b, start); err != nil {
+	if err := rawPwrite(l.dseg, b, start); err != nil {
 		return err
 	}
 	end := l.segSize + int64(len(recs))
@@ -82,4 +82,48 @@ func alignedBuffer(n int) []byte {
 	b := make([]byte, n+blockSize)
 	off := int(-uintptr(unsafe.Pointer(unsafe.SliceData(b))) & (blockSize - 1))
 	return b[off : off+n : off+n]
+}
+
+// The writer's pwrite and fdatasync of a batch under direct I/O are raw
+// system calls: the goroutine keeps its P (Go's scheduler context) while the
+// device works (about 70 µs for both here, idle), instead of giving it up
+// and queueing for one again afterwards, which under load (every P busy
+// with requests) delayed the writer by hundreds of microseconds per call
+// and cost a thread hand-off each time. Measured at c=64 GenerateDataKey:
+// +6% throughput and 10% less server CPU (docs/performance.md). The price
+// is that while the disk works, one P runs nothing else and a garbage
+// collection waits for the call to return; if the disk stalls, the node
+// stalls, which it would anyway: no call is answered before its record is
+// durable.
+
+// rawPwrite writes all of b at off.
+func rawPwrite(f *os.File, b []byte, off int64) error {
+	for len(b) > 0 {
+		n, _, e := syscall.RawSyscall6(syscall.SYS_PWRITE64, f.Fd(), uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)), uintptr(off), 0, 0)
+		if e == syscall.EINTR {
+			continue
+		}
+		if e != 0 {
+			return &os.PathError{Op: "write", Path: f.Name(), Err: e}
+		}
+		if n == 0 {
+			return &os.PathError{Op: "write", Path: f.Name(), Err: syscall.EIO}
+		}
+		b, off = b[n:], off+int64(n)
+	}
+	return nil
+}
+
+// rawFdatasync is fdatasync as a raw system call.
+func rawFdatasync(f *os.File) error {
+	for {
+		_, _, e := syscall.RawSyscall(syscall.SYS_FDATASYNC, f.Fd(), 0, 0)
+		if e == syscall.EINTR {
+			continue
+		}
+		if e != 0 {
+			return e
+		}
+		return nil
+	}
 }

@@ -510,7 +510,11 @@ func (l *Log) commit(b *batch) {
 	l.seq, l.prev = seq, prev
 	l.segSize += int64(len(buf))
 	l.segRecords += len(b.events)
-	if err := fdatasync(l.seg); err != nil {
+	sync := fdatasync
+	if l.dseg != nil {
+		sync = rawFdatasync
+	}
+	if err := sync(l.seg); err != nil {
 		// After a failed fsync the page cache can no longer be trusted
 		// (the kernel may have dropped the dirty pages): stop for good.
 		reply(l.fail(fmt.Errorf("fdatasync: %w", err)))
