@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/valyala/fasthttp"
 
@@ -130,19 +131,19 @@ func remoteIP(ctx *fasthttp.RequestCtx) string {
 	return host
 }
 
-// fastRequest is a fasthttp request as sigv4 reads it. Every string it
-// returns is a copy: fasthttp reuses a request's buffers for later requests,
-// and strings from here reach caches (the access key ID keys the signing-key
-// and credential caches) and the audit record.
+// fastRequest is a fasthttp request as sigv4 reads it. Its strings alias
+// the request's buffers, which fasthttp reuses for later requests: they are
+// valid only while the request is served, and whatever sigv4 keeps it copies
+// (sigv4.Request). Nothing else may hold on to them.
 type fastRequest struct{ r *fasthttp.Request }
 
-func (f fastRequest) Method() string { return string(f.r.Header.Method()) }
+func (f fastRequest) Method() string { return unsafeString(f.r.Header.Method()) }
 
 func (f fastRequest) uri() (path, query string) {
-	u := string(f.r.Header.RequestURI())
+	u := unsafeString(f.r.Header.RequestURI())
 	if u == "" || u[0] != '/' { // absolute form, or "*"
 		uri := f.r.URI()
-		return string(uri.PathOriginal()), string(uri.QueryString())
+		return unsafeString(uri.PathOriginal()), unsafeString(uri.QueryString())
 	}
 	path, query, _ = strings.Cut(u, "?")
 	return path, query
@@ -160,7 +161,7 @@ func (f fastRequest) Header(name string, i int) (string, bool) {
 			return "", false
 		}
 		if v := h.Peek("Content-Length"); len(v) > 0 {
-			return string(v), true
+			return unsafeString(v), true
 		}
 		if cl := h.ContentLength(); cl >= 0 && !h.IsGet() && !h.IsHead() {
 			return strconv.Itoa(cl), true
@@ -169,10 +170,12 @@ func (f fastRequest) Header(name string, i int) (string, bool) {
 	}
 	vals := h.PeekAll(name)
 	if i < len(vals) {
-		return string(vals[i]), true
+		return unsafeString(vals[i]), true
 	}
 	return "", false
 }
+
+func unsafeString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 // fastLogger sends fasthttp's own messages (connection errors) to the debug log.
 type fastLogger struct{ s *Server }

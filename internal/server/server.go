@@ -238,7 +238,7 @@ func (s *Server) handle(in *inbound, c *call) *awserr.Error {
 	res, err := s.verifier.VerifyRequest(ctx, in.sig, body)
 	if err != nil {
 		auth, _ := in.sig.Header("Authorization", 0)
-		c.akid = accessKeyFromHeader(auth)
+		c.akid = strings.Clone(accessKeyFromHeader(auth)) // auth may alias a reused buffer
 		return s.clientError(c.reqID, err)
 	}
 	c.akid = res.AccessKeyID

@@ -8,7 +8,9 @@ import (
 
 // Request is what Verify reads of an HTTP request, so that requests parsed
 // by any HTTP server can be verified. Implementations must return the
-// request as it was on the wire.
+// request as it was on the wire. The strings may alias buffers the server
+// reuses once the request is served: VerifyRequest copies whatever it keeps
+// beyond the call (the Result, and the access key ID it looks up).
 type Request interface {
 	// Method returns the request method.
 	Method() string

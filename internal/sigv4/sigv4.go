@@ -173,6 +173,9 @@ func (v *Verifier) VerifyRequest(ctx context.Context, r Request, body []byte) (R
 	if err := v.checkScope(sc, string(amzDate[:])); err != nil {
 		return Result{}, err
 	}
+	// The request's strings may alias its server's reusable buffers (see
+	// Request): what outlives the call is copied.
+	sc.accessKeyID = strings.Clone(sc.accessKeyID)
 
 	sec, err := v.Source.Lookup(ctx, sc.accessKeyID)
 	if err != nil {
@@ -210,11 +213,22 @@ func (v *Verifier) VerifyRequest(ctx context.Context, r Request, body []byte) (R
 	}
 	return Result{
 		AccessKeyID:  sc.accessKeyID,
-		SessionToken: tok,
-		Region:       sc.region,
-		Service:      sc.service,
+		SessionToken: strings.Clone(tok),
+		Region:       v.Region, // equal to sc.region (checkScope)
+		Service:      v.service(sc.service),
 		SignedAt:     signedAt,
 	}, nil
+}
+
+// service returns the configured service name equal to s (checkScope
+// accepted s), so the Result does not keep the request's copy.
+func (v *Verifier) service(s string) string {
+	for _, c := range v.Services {
+		if c == s {
+			return c
+		}
+	}
+	return strings.Clone(s)
 }
 
 func (v *Verifier) now() time.Time {
