@@ -48,6 +48,12 @@ func Newf(code, format string, args ...any) *Error {
 
 // As returns the *Error in err's chain, or nil.
 func As(err error) *Error {
+	if err == nil {
+		return nil
+	}
+	if e, ok := err.(*Error); ok {
+		return e
+	}
 	var e *Error
 	if errors.As(err, &e) {
 		return e

@@ -47,10 +47,7 @@ func (s *Server) audit(in *inbound, c *call) error {
 		ev.RequestParameters["grantIds"] = c.trace.GrantIDs
 	}
 	for _, arn := range resourceOrder(c) {
-		account := ""
-		if parts := strings.SplitN(arn, ":", 6); len(parts) == 6 {
-			account = parts[4]
-		}
+		account := arnAccount(arn)
 		ev.Resources = append(ev.Resources, audit.Resource{AccountID: account, Type: "AWS::KMS::Key", ARN: arn})
 		if ev.RecipientAccountID == "" {
 			ev.RecipientAccountID = account
@@ -130,4 +127,20 @@ func responseElements(op string, out any) any {
 		return nil
 	}
 	return audit.SafeParameters(op, m)
+}
+
+// arnAccount returns the account field of an ARN
+// (arn:partition:service:region:account:resource), or "".
+func arnAccount(arn string) string {
+	for i := 0; i < 4; i++ {
+		j := strings.IndexByte(arn, ':')
+		if j < 0 {
+			return ""
+		}
+		arn = arn[j+1:]
+	}
+	if j := strings.IndexByte(arn, ':'); j >= 0 {
+		return arn[:j]
+	}
+	return ""
 }
