@@ -143,6 +143,7 @@ type Log struct {
 	dseg     *os.File
 	tail     []byte
 	dbuf     []byte
+	prep     *prepared // the next segment, being prepared
 	seq      uint64
 	prev     Hash
 	dfile    *os.File
@@ -217,7 +218,9 @@ func Open(opts Options) (*Log, error) {
 	if err := l.lockNode(); err != nil {
 		return nil, err
 	}
+	os.Remove(l.preparedPath()) // left by a crash
 	if err := l.recover(); err != nil {
+		l.dropPrepared()
 		l.lock.Close()
 		return nil, err
 	}
@@ -510,6 +513,9 @@ func (l *Log) commit(b *batch) {
 	l.seq, l.prev = seq, prev
 	l.segSize += int64(len(buf))
 	l.segRecords += len(b.events)
+	if l.prep == nil && l.segSize >= l.opts.MaxSegmentBytes/2 {
+		l.prepareNext()
+	}
 	sync := fdatasync
 	if l.dseg != nil {
 		sync = rawFdatasync
@@ -640,9 +646,12 @@ func (l *Log) newSegment() error {
 	s := segment{Node: l.opts.Node, FirstSeq: l.seq + 1, Start: now}
 	s.Name = segmentName(s.Node, s.FirstSeq, s.Start)
 	s.Path = filepath.Join(l.opts.Dir, s.Name)
-	f, err := os.OpenFile(s.Path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return fmt.Errorf("audit: creating segment: %w", err)
+	f, alloc := l.takePrepared(s.Path)
+	if f == nil {
+		var err error
+		if f, err = os.OpenFile(s.Path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600); err != nil {
+			return fmt.Errorf("audit: creating segment: %w", err)
+		}
 	}
 	if err := syncDir(l.opts.Dir); err != nil {
 		f.Close()
@@ -654,7 +663,7 @@ func (l *Log) newSegment() error {
 		}
 		l.seg.Close()
 	}
-	l.seg, l.segInfo, l.segSize, l.segRecords, l.segAlloc = f, s, 0, 0, 0
+	l.seg, l.segInfo, l.segSize, l.segRecords, l.segAlloc = f, s, 0, 0, alloc
 	l.openDirect()
 	l.rotations.Add(1)
 	return nil
@@ -775,6 +784,7 @@ func (l *Log) shutdown() {
 }
 
 func (l *Log) closeFiles() error {
+	l.dropPrepared()
 	var errs []error
 	if l.seg != nil {
 		errs = append(errs, l.sealSegment())

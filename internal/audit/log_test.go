@@ -439,3 +439,52 @@ func TestDirectWrites(t *testing.T) {
 		t.Fatalf("read %d records, want %d (verify: %+v)", n, total, rep)
 	}
 }
+
+// TestPreparedSegments checks that the next segment is prepared in the
+// background once the current one is half full, that rotation renames it
+// into place (a live segment then has the prepared size, not reserve's
+// 4 MiB), and that no temporary file outlives Close.
+func TestPreparedSegments(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	o := testOptions(dir, "n")
+	o.MaxSegmentBytes = 256 << 10
+	l := openLog(t, o)
+	next := filepath.Join(dir, "next-n.tmp")
+	waitPrepared := func() {
+		t.Helper()
+		for i := 0; i < 500; i++ {
+			if st, err := os.Stat(next); err == nil && st.Size() == o.MaxSegmentBytes {
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		t.Fatal("the next segment was never prepared")
+	}
+	n := 0
+	for l.Stats().Rotations < 4 {
+		appendN(t, l, 1)
+		n++
+		if l.segSize >= o.MaxSegmentBytes/2 && l.Stats().Rotations < 3 {
+			waitPrepared() // so the coming rotation finds it ready
+		}
+		if n > 10000 {
+			t.Fatal("no rotations")
+		}
+	}
+	if st, err := os.Stat(l.segInfo.Path); err != nil || st.Size() != o.MaxSegmentBytes {
+		t.Fatalf("live segment after rotation: %v, %v; want the prepared %d bytes", st.Size(), err, o.MaxSegmentBytes)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(next); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("prepared file left after Close: %v", err)
+	}
+	mustVerifyOK(t, dir)
+	got := 0
+	Read(dir, Filter{}, func(Entry) error { got++; return nil })
+	if got != n {
+		t.Fatalf("read %d records, want %d", got, n)
+	}
+}
