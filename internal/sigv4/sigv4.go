@@ -251,14 +251,13 @@ func (v *Verifier) checkSkew(signedAt time.Time) error {
 		skew = DefaultMaxSkew
 	}
 	now := v.now().UTC().Truncate(time.Second)
-	mins := formatMinutes(skew)
 	if lo := now.Add(-skew); signedAt.Before(lo) {
 		return awserr.Newf(awserr.InvalidSignature, "Signature expired: %s is now earlier than %s (%s - %s min.)",
-			signedAt.Format(TimeFormat), lo.Format(TimeFormat), now.Format(TimeFormat), mins)
+			signedAt.Format(TimeFormat), lo.Format(TimeFormat), now.Format(TimeFormat), formatMinutes(skew))
 	}
 	if hi := now.Add(skew); signedAt.After(hi) {
 		return awserr.Newf(awserr.InvalidSignature, "Signature not yet current: %s is still later than %s (%s + %s min.)",
-			signedAt.Format(TimeFormat), hi.Format(TimeFormat), now.Format(TimeFormat), mins)
+			signedAt.Format(TimeFormat), hi.Format(TimeFormat), now.Format(TimeFormat), formatMinutes(skew))
 	}
 	return nil
 }
