@@ -176,6 +176,6 @@ func ReadBody(r io.Reader, limit int64) ([]byte, error) {
 }
 
 // ErrTooLarge is the error for a request body over limit bytes.
-func ErrTooLarge(limit int64) error {
+func ErrTooLarge(limit int64) *awserr.Error {
 	return awserr.Newf(awserr.RequestEntityTooLarge, "Request body exceeds the limit of %d bytes.", limit)
 }

@@ -109,7 +109,7 @@ func (s *Server) fastError(ctx *fasthttp.RequestCtx, err error) {
 	ctx.Response.Header.Set("X-Amzn-Requestid", newRequestID())
 	switch {
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
-		writeFastError(ctx, awsjson.ErrTooLarge(maxWireBody).(*awserr.Error))
+		writeFastError(ctx, awsjson.ErrTooLarge(maxWireBody))
 	default:
 		var te interface{ Timeout() bool }
 		if errors.As(err, &te) && te.Timeout() {

@@ -168,8 +168,9 @@ type call struct {
 type inbound struct {
 	ctx context.Context
 	sig sigv4.Request
-	// body is read up to the operation's limit, unless raw is set: the
-	// body an HTTP server has already read whole.
+	// body is read up to the operation's limit, unless hasRaw is set: raw
+	// is then the body an HTTP server has already read whole, in a buffer
+	// it reuses once the request is answered (nothing may keep it).
 	body      io.Reader
 	raw       []byte
 	hasRaw    bool
