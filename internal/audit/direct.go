@@ -52,7 +52,14 @@ func (l *Log) openDirect() {
 		}
 	}
 	l.dseg = f
+	l.rawIO.Store(true)
 }
+
+// RawIO reports whether the writer's disk I/O runs as raw system calls,
+// which keep one Go P (scheduler context) out of service while the device
+// works (see rawPwrite). A process that serves requests with every P busy
+// can give the runtime one more P to make up for it: cmd/trent does.
+func (l *Log) RawIO() bool { return l.rawIO.Load() }
 
 // writeDirect writes recs (whole records) at the end of the segment.
 func (l *Log) writeDirect(recs []byte) error {

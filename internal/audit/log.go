@@ -141,6 +141,7 @@ type Log struct {
 	// O_DIRECT: batches are written as whole blocks, the last partial
 	// block (tail) rewritten with the records that follow it.
 	dseg     *os.File
+	rawIO    atomic.Bool // set once dseg has been opened: see RawIO
 	tail     []byte
 	dbuf     []byte
 	prep     *prepared // the next segment, being prepared

@@ -52,7 +52,7 @@ func (lk *loadedKey) parsed() (*algo.Key, error) {
 		return nil, errors.New("kms: key has no parsed material")
 	}
 	c.once.Do(func() {
-		m := lk.materials[lk.current]
+		m := lk.material
 		if m == nil {
 			c.err = errors.New("kms: key has no current material")
 			return

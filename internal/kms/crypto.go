@@ -137,7 +137,7 @@ func (s *Service) openSymmetric(ctx context.Context, blob []byte, ec map[string]
 	if lk.doc.CustomKeyStoreID != "" {
 		return s.openSymmetricInStore(ctx, lk, b, ec, dry)
 	}
-	ck := lk.sym[b.MaterialID]
+	ck := lk.symKey(b.MaterialID)
 	if ck == nil {
 		return nil, nil, "", awserr.New(awserr.InvalidCiphertext, "")
 	}

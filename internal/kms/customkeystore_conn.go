@@ -311,7 +311,7 @@ func (s *Service) openInStore(ctx context.Context, lk *loadedKey, b *ciphertext.
 		}
 		return pt, ciphertext.MaterialIDString(b.MaterialID), nil
 	}
-	ck := lk.sym[b.MaterialID]
+	ck := lk.symKey(b.MaterialID)
 	if ck == nil {
 		return nil, "", awserr.New(awserr.InvalidCiphertext, "")
 	}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unique"
 
 	"github.com/trentkms/trent/internal/awserr"
 	"github.com/trentkms/trent/internal/ciphertext"
@@ -219,17 +220,42 @@ func (s *Service) storeErr(ctx context.Context, err error) error {
 // loadedKey is a key as the hot path uses it: its document plus its
 // materials unsealed. Immutable once built.
 type loadedKey struct {
-	doc       *keyDoc
-	version   int64
-	arn       string
-	materials map[string][]byte // material ID -> material (nil if not present)
-	current   string            // current material ID, "" if none
-	// sym holds the prepared sealing keys of a SYMMETRIC_DEFAULT key, by raw
-	// material ID; symCurrent is the one new ciphertexts use.
-	sym        map[[32]byte]*ciphertext.Key
+	doc     *keyDoc
+	version int64
+	arn     string
+	current string // current material ID, "" if none
+	// material is the current material of a key that is not
+	// SYMMETRIC_DEFAULT (parsed once, see asymCache); nil otherwise. The
+	// material of a SYMMETRIC_DEFAULT key lives only inside its prepared
+	// sealing keys.
+	material []byte
+	// sym holds the prepared sealing keys of a SYMMETRIC_DEFAULT key, one
+	// per material version (rarely more than a few: a slice is smaller and
+	// faster to search than a map, which matters with 100,000 keys cached);
+	// symCurrent is the one new ciphertexts use.
+	sym        []symKey
 	symCurrent *ciphertext.Key
 	derived    any // lazily parsed asymmetric key etc (see asym.go)
 	policy     any // parsed key policy (authorizer-specific)
+	// policyText keeps the interned policy text alive: keys with the same
+	// policy (most keys of an account have the default one) share it.
+	policyText unique.Handle[string]
+}
+
+// symKey is a prepared sealing key and its raw material ID.
+type symKey struct {
+	mid [32]byte
+	key *ciphertext.Key
+}
+
+// symKey returns the prepared sealing key of material mid, or nil.
+func (lk *loadedKey) symKey(mid [32]byte) *ciphertext.Key {
+	for i := range lk.sym {
+		if lk.sym[i].mid == mid {
+			return lk.sym[i].key
+		}
+	}
+	return nil
 }
 
 func (s *Service) loadKey(ctx context.Context, id string) (*loadedKey, int64, error) {
@@ -250,7 +276,9 @@ func materialAAD(keyID, materialID string) []byte {
 }
 
 func (s *Service) materialize(d *keyDoc, version int64) (*loadedKey, error) {
-	lk := &loadedKey{doc: d, version: version, arn: s.keyARN(d.Account, d.ID), materials: make(map[string][]byte, len(d.Materials))}
+	lk := &loadedKey{doc: d, version: version, arn: s.keyARN(d.Account, d.ID)}
+	lk.policyText = unique.Make(d.Policy)
+	d.Policy = lk.policyText.Value()
 	for _, m := range d.Materials {
 		if m.Sealed == nil {
 			continue
@@ -259,26 +287,33 @@ func (s *Service) materialize(d *keyDoc, version int64) (*loadedKey, error) {
 		if err != nil {
 			return nil, fmt.Errorf("kms: unseal material of key %s: %w", d.ID, err)
 		}
-		lk.materials[m.ID] = pt
 		if m.State == MaterialCurrent {
 			lk.current = m.ID
 		}
-		if d.Spec == "SYMMETRIC_DEFAULT" && len(pt) == 32 {
-			mid, err := ciphertext.ParseMaterialID(m.ID)
-			if err != nil {
-				return nil, fmt.Errorf("kms: key %s: %w", d.ID, err)
-			}
-			ck, err := ciphertext.NewKey(pt, d.ID, mid)
-			if err != nil {
-				return nil, fmt.Errorf("kms: key %s: %w", d.ID, err)
-			}
-			if lk.sym == nil {
-				lk.sym = make(map[[32]byte]*ciphertext.Key, len(d.Materials))
-			}
-			lk.sym[mid] = ck
+		if d.Spec != symmetricDefault {
 			if m.State == MaterialCurrent {
-				lk.symCurrent = ck
+				lk.material = pt
+			} else {
+				clear(pt)
 			}
+			continue
+		}
+		if len(pt) != 32 {
+			clear(pt)
+			continue
+		}
+		mid, err := ciphertext.ParseMaterialID(m.ID)
+		if err != nil {
+			return nil, fmt.Errorf("kms: key %s: %w", d.ID, err)
+		}
+		ck, err := ciphertext.NewKey(pt, d.ID, mid)
+		clear(pt)
+		if err != nil {
+			return nil, fmt.Errorf("kms: key %s: %w", d.ID, err)
+		}
+		lk.sym = append(lk.sym, symKey{mid: mid, key: ck})
+		if m.State == MaterialCurrent {
+			lk.symCurrent = ck
 		}
 	}
 	if s.authz != nil {
