@@ -20,8 +20,19 @@ func encryptionConditions(ref *string, alg string, ec map[string]string) map[str
 	if conds == nil {
 		conds = make(map[string][]string, 2+len(ec))
 	}
-	conds["kms:encryptionalgorithm"] = []string{alg}
+	conds["kms:encryptionalgorithm"] = algorithmCondition(alg)
 	return contextConditions(conds, ec)
+}
+
+// symmetricDefaultCond is the kms:EncryptionAlgorithm value of nearly every
+// request, shared read-only (condition values are never modified).
+var symmetricDefaultCond = []string{symmetricDefault}
+
+func algorithmCondition(alg string) []string {
+	if alg == symmetricDefault {
+		return symmetricDefaultCond
+	}
+	return []string{alg}
 }
 
 func rejectRecipient(r *RecipientInfo) error {

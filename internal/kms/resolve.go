@@ -35,8 +35,8 @@ func (s *Service) parseKeyRef(raw string, kind refKind) (keyRef, error) {
 	r := keyRef{raw: raw}
 	switch {
 	case strings.HasPrefix(raw, "arn:"):
-		parts := strings.SplitN(raw, ":", 6)
-		if len(parts) != 6 || parts[2] != "kms" || parts[1] == "" {
+		var parts [6]string
+		if splitN(raw, ':', parts[:]) != 6 || parts[2] != "kms" || parts[1] == "" {
 			return r, awserr.Newf(awserr.NotFound, "Invalid arn %s", raw)
 		}
 		if parts[1] != s.partition || parts[3] != s.region {
@@ -195,4 +195,20 @@ func (s *Service) ownedKey(ctx context.Context, ref *string, action string) (*lo
 		return nil, err
 	}
 	return lk, nil
+}
+
+// splitN is strings.SplitN(s, string(sep), len(parts)) into parts, without
+// allocating; it returns the number of parts filled in.
+func splitN(s string, sep byte, parts []string) int {
+	n := 0
+	for n < len(parts)-1 {
+		i := strings.IndexByte(s, sep)
+		if i < 0 {
+			break
+		}
+		parts[n], s = s[:i], s[i+1:]
+		n++
+	}
+	parts[n] = s
+	return n + 1
 }

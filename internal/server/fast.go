@@ -7,8 +7,10 @@ import (
 	"net"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -120,9 +122,24 @@ func (s *Server) fastError(ctx *fasthttp.RequestCtx, err error) {
 	}
 }
 
+// ipString is an address and its string form.
+type ipString struct {
+	ip net.IP
+	s  string
+}
+
+var lastIP atomic.Pointer[ipString]
+
 func remoteIP(ctx *fasthttp.RequestCtx) string {
 	if a, ok := ctx.RemoteAddr().(*net.TCPAddr); ok {
-		return a.IP.String()
+		// Most requests come from a few addresses (a load balancer, the
+		// same host): reuse the last one's string.
+		if l := lastIP.Load(); l != nil && l.ip.Equal(a.IP) {
+			return l.s
+		}
+		l := &ipString{ip: slices.Clone(a.IP), s: a.IP.String()}
+		lastIP.Store(l)
+		return l.s
 	}
 	host, _, err := net.SplitHostPort(ctx.RemoteAddr().String())
 	if err != nil {
