@@ -77,6 +77,7 @@ type Trace struct {
 	mu       sync.Mutex
 	KeyARNs  []string
 	GrantIDs []string
+	arns     [2]string // KeyARNs' first storage: no call touches more than two keys
 }
 
 type traceKey struct{}
@@ -100,6 +101,9 @@ func noteKey(ctx context.Context, arn string) {
 				t.mu.Unlock()
 				return
 			}
+		}
+		if t.KeyARNs == nil {
+			t.KeyARNs = t.arns[:0]
 		}
 		t.KeyARNs = append(t.KeyARNs, arn)
 		t.mu.Unlock()

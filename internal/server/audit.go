@@ -3,6 +3,8 @@ package server
 import (
 	"encoding/json"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/trentkms/trent/internal/audit"
 	"github.com/trentkms/trent/internal/kms"
@@ -13,7 +15,7 @@ func (s *Server) audit(in *inbound, c *call) error {
 	c.eventID = audit.NewEventID()
 	ev := &audit.Event{
 		EventVersion:    "1.11",
-		EventTime:       c.start.UTC().Format("2006-01-02T15:04:05Z"),
+		EventTime:       eventTime(c.start),
 		EventSource:     "kms.amazonaws.com",
 		EventName:       c.name,
 		AWSRegion:       s.cfg.Region,
@@ -59,6 +61,26 @@ func (s *Server) audit(in *inbound, c *call) error {
 		ev.ResponseElements = responseElements(c.name, c.out)
 	}
 	return s.cfg.Audit.Append(in.ctx, ev)
+}
+
+// secondString is a Unix second and its CloudTrail time format.
+type secondString struct {
+	sec int64
+	s   string
+}
+
+var lastSecond atomic.Pointer[secondString]
+
+// eventTime formats t as CloudTrail does (UTC, second precision), reusing
+// the string of the current second: thousands of records share it.
+func eventTime(t time.Time) string {
+	sec := t.Unix()
+	if l := lastSecond.Load(); l != nil && l.sec == sec {
+		return l.s
+	}
+	l := &secondString{sec: sec, s: t.UTC().Format("2006-01-02T15:04:05Z")}
+	lastSecond.Store(l)
+	return l.s
 }
 
 // resourceOrder returns the key ARNs of the call in CloudTrail's order: for
