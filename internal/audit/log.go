@@ -312,6 +312,11 @@ func (l *Log) marshal(e *Event) ([]byte, error) {
 	if e == nil {
 		return nil, errors.New("audit: nil event")
 	}
+	if e.EventVersion != "" && e.EventSource != "" && e.EventCategory != "" && e.EventType != "" && e.EventTime != "" && e.EventID != "" {
+		// Nothing to fill in (the server sets every field): encode e
+		// itself rather than a copy of this large struct.
+		return marshalEvent(e)
+	}
 	c := *e
 	if c.EventVersion == "" {
 		c.EventVersion = EventVersion
@@ -331,9 +336,13 @@ func (l *Log) marshal(e *Event) ([]byte, error) {
 	if c.EventID == "" {
 		c.EventID = NewEventID()
 	}
-	// The event is encoded with goccy/go-json, a faster encoding/json-
-	// compatible encoder: this runs once per API call.
-	b, err := fastjson.Marshal(&c)
+	return marshalEvent(&c)
+}
+
+// marshalEvent encodes e with goccy/go-json, a faster encoding/json-
+// compatible encoder: this runs once per API call.
+func marshalEvent(e *Event) ([]byte, error) {
+	b, err := fastjson.Marshal(e)
 	if err != nil {
 		return nil, fmt.Errorf("audit: encoding event: %w", err)
 	}
