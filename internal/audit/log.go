@@ -67,7 +67,8 @@ type Options struct {
 	// writing a batch, when concurrent appenders are evidently active (the
 	// recent average batch holds more than one record). An fdatasync has a
 	// fixed kernel CPU cost, so fuller batches cost less per record; a lone
-	// sequential caller never waits. Default 200µs; negative disables.
+	// sequential caller never waits. Default 300µs (the best of 150–500 µs
+	// at c=64 here: docs/performance.md); negative disables.
 	CommitDelay time.Duration
 	// Stdout and Syslog, if not nil, receive each durable event as one
 	// JSON line, after it is on disk, for log shippers. They are written
@@ -193,7 +194,7 @@ func Open(opts Options) (*Log, error) {
 		opts.RotateEvery = DefaultRotateEvery
 	}
 	if opts.CommitDelay == 0 {
-		opts.CommitDelay = 200 * time.Microsecond
+		opts.CommitDelay = 300 * time.Microsecond
 	}
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = DefaultMaxBatch
