@@ -35,15 +35,77 @@ func (s *Server) newFastServer() *fasthttp.Server {
 		Handler:               s.serveFast,
 		ErrorHandler:          s.fastError,
 		NoDefaultServerHeader: true,
-		ReadTimeout:           30 * time.Second,
-		WriteTimeout:          60 * time.Second,
-		IdleTimeout:           120 * time.Second,
+		// One value for reading a request, waiting for the next one
+		// and writing a response: fasthttp then asks for the same
+		// deadline (now + 60 s) three times per request, which
+		// coarseConn turns into about one real update per second.
+		ReadTimeout:  connTimeout,
+		WriteTimeout: connTimeout,
+		IdleTimeout:  connTimeout,
 		// The read buffer bounds the request line and headers.
 		ReadBufferSize:     16 << 10,
 		MaxRequestBodySize: maxWireBody,
 		Logger:             fastLogger{s},
 		CloseOnShutdown:    true,
 	}
+}
+
+// connTimeout bounds reading a request (headers and body), writing a
+// response, and a kept-alive connection's wait for its next request.
+const connTimeout = 60 * time.Second
+
+// coarseListener hands out coarseConns.
+type coarseListener struct{ net.Listener }
+
+func (l coarseListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &coarseConn{Conn: c}, nil
+}
+
+// coarseConn moves a deadline only when it changes by a second or more, or
+// moves earlier, or is cleared: fasthttp sets three deadlines per request,
+// each a runtime timer update (about 0.5 µs per request together), while
+// timeouts of a minute need no sub-second precision. A deadline may thus
+// fire up to one second before the time asked for, never after it. A
+// coarseConn's deadlines are set by the goroutine serving it only.
+type coarseConn struct {
+	net.Conn
+	rd, wd time.Time // deadlines in effect
+}
+
+// skip reports whether the deadline in effect (cur) can stay for next.
+func skip(cur, next time.Time) bool {
+	if cur.IsZero() || next.IsZero() {
+		return cur.IsZero() && next.IsZero()
+	}
+	d := next.Sub(cur)
+	return d >= 0 && d < time.Second
+}
+
+func (c *coarseConn) SetReadDeadline(t time.Time) error {
+	if skip(c.rd, t) {
+		return nil
+	}
+	c.rd = t
+	return c.Conn.SetReadDeadline(t)
+}
+
+func (c *coarseConn) SetWriteDeadline(t time.Time) error {
+	if skip(c.wd, t) {
+		return nil
+	}
+	c.wd = t
+	return c.Conn.SetWriteDeadline(t)
+}
+
+func (c *coarseConn) SetDeadline(t time.Time) error {
+	if err := c.SetReadDeadline(t); err != nil {
+		return err
+	}
+	return c.SetWriteDeadline(t)
 }
 
 // tlsListener wraps ln for HTTPS. Only HTTP/1.1 is offered: the KMS JSON

@@ -76,6 +76,7 @@ func New(cfg Config) *Server {
 
 // Serve accepts connections on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error {
+	ln = coarseListener{ln}
 	if s.cfg.TLS != nil {
 		ln = tlsListener(ln, s.cfg.TLS)
 	}

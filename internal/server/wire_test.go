@@ -197,3 +197,42 @@ func TestARNAccount(t *testing.T) {
 		}
 	}
 }
+
+// A coarseConn may keep a deadline up to a second earlier than asked, but
+// must apply every earlier, cleared or distant one.
+func TestCoarseDeadlines(t *testing.T) {
+	t0 := time.Unix(1_800_000_000, 0)
+	for _, c := range []struct {
+		cur, next time.Time
+		skip      bool
+	}{
+		{time.Time{}, time.Time{}, true},
+		{time.Time{}, t0, false},
+		{t0, time.Time{}, false},
+		{t0, t0, true},
+		{t0, t0.Add(999 * time.Millisecond), true},
+		{t0, t0.Add(time.Second), false},
+		{t0, t0.Add(-time.Nanosecond), false},
+	} {
+		if got := skip(c.cur, c.next); got != c.skip {
+			t.Errorf("skip(%v, %v) = %v, want %v", c.cur, c.next, got, c.skip)
+		}
+	}
+
+	// On a real connection: a deadline moved earlier takes effect.
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	c := &coarseConn{Conn: a}
+	if err := c.SetReadDeadline(time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(time.Minute + 500*time.Millisecond)) // kept at the earlier one
+	if err := c.SetReadDeadline(time.Now().Add(20 * time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.Read(make([]byte, 1))
+	if ne, ok := err.(net.Error); !ok || !ne.Timeout() {
+		t.Fatalf("read after an earlier deadline: %v, want a timeout", err)
+	}
+}
