@@ -101,7 +101,8 @@ func alignedBuffer(n int) []byte {
 // is that while the disk works, one P runs nothing else and a garbage
 // collection waits for the call to return; if the disk stalls, the node
 // stalls, which it would anyway: no call is answered before its record is
-// durable.
+// durable. `trent serve` gives the runtime one more P than CPUs to make up
+// for the P held (RawIO).
 
 // rawPwrite writes all of b at off.
 func rawPwrite(f *os.File, b []byte, off int64) error {
