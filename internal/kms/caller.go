@@ -34,18 +34,18 @@ type Caller struct {
 
 type callerKey struct{}
 
-// Request is a context carrying a request's caller and trace: what
+// RequestContext is a context carrying a request's caller and trace: what
 // WithTrace(WithCaller(ctx, Caller), Trace) returns, in one value that the
 // server embeds in its per-request state instead of allocating two
 // context layers per call. Context must be set; Caller and Trace may be nil.
-type Request struct {
+type RequestContext struct {
 	context.Context
 	Caller *Caller
 	Trace  *Trace
 }
 
 // Value implements context.Context.
-func (r *Request) Value(key any) any {
+func (r *RequestContext) Value(key any) any {
 	switch key.(type) {
 	case callerKey:
 		if r.Caller != nil {

@@ -160,7 +160,7 @@ type call struct {
 	out    any
 	err    *awserr.Error
 	trace  kms.Trace
-	kctx   kms.Request // the context the operation runs in
+	kctx   kms.RequestContext // the context the operation runs in
 	// eventID is the audit record's event ID (CloudTrailEventId).
 	eventID string
 }
@@ -253,7 +253,7 @@ func (s *Server) handle(in *inbound, c *call) *awserr.Error {
 	caller.SecureTransport = in.tls
 	caller.UserAgent = in.userAgent
 	c.caller = caller
-	c.kctx = kms.Request{Context: ctx, Caller: caller, Trace: &c.trace}
+	c.kctx = kms.RequestContext{Context: ctx, Caller: caller, Trace: &c.trace}
 	ctx = &c.kctx
 	in2, out, err := c.op.Invoke(ctx, s.cfg.Service, body)
 	c.in = in2
