@@ -422,10 +422,7 @@ func (l *Log) flush(closing bool) {
 // never waits.
 func (l *Log) take(closing bool) *batch {
 	l.qmu.Lock()
-	if len(l.full) > 0 {
-		b := l.full[0]
-		l.full[0] = nil
-		l.full = l.full[1:]
+	if b := l.popFull(); b != nil {
 		l.qmu.Unlock()
 		return b
 	}
@@ -452,10 +449,7 @@ func (l *Log) take(closing bool) *batch {
 		timer.Stop()
 		l.qmu.Lock()
 		l.target = 0
-		if len(l.full) > 0 {
-			b := l.full[0]
-			l.full[0] = nil
-			l.full = l.full[1:]
+		if b := l.popFull(); b != nil {
 			l.qmu.Unlock()
 			return b
 		}
@@ -464,6 +458,18 @@ func (l *Log) take(closing bool) *batch {
 	l.open = newBatch()
 	l.qmu.Unlock()
 	l.avgBatch = 0.8*l.avgBatch + 0.2*float64(len(b.events))
+	return b
+}
+
+// popFull removes and returns the oldest batch that reached MaxBatch, or
+// nil if there is none. l.qmu must be held.
+func (l *Log) popFull() *batch {
+	if len(l.full) == 0 {
+		return nil
+	}
+	b := l.full[0]
+	l.full[0] = nil
+	l.full = l.full[1:]
 	return b
 }
 

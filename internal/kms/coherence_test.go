@@ -233,19 +233,8 @@ func TestCacheCoherence(t *testing.T) {
 // BenchmarkEncryptCachedKey measures the hot path with the coherence
 // machinery running (feed follower and watchdog at the default interval).
 func BenchmarkEncryptCachedKey(b *testing.B) {
-	st, err := sqlite.Open(filepath.Join(b.TempDir(), "trent.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	root, _ := rootkey.NewStatic(bytes.Repeat([]byte{0x42}, 32))
-	svc, err := kms.New(kms.Config{Store: st, Root: root})
-	if err != nil {
-		b.Fatal(err)
-	}
+	svc, ctx := newBenchService(b)
 	svc.Start()
-	defer svc.Close()
-	ctx := kms.WithCaller(context.Background(), &kms.Caller{Account: "111122223333", ARN: "arn:aws:iam::111122223333:root", Type: "Root"})
 	out, err := svc.CreateKey(ctx, &kms.CreateKeyInput{})
 	if err != nil {
 		b.Fatal(err)

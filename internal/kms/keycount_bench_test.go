@@ -26,18 +26,7 @@ func BenchmarkEncryptHotKeys(b *testing.B) {
 	}
 	for _, n := range counts {
 		b.Run(fmt.Sprintf("keys=%d", n), func(b *testing.B) {
-			st, err := sqlite.Open(filepath.Join(b.TempDir(), "trent.db"))
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer st.Close()
-			root, _ := rootkey.NewStatic(bytes.Repeat([]byte{0x42}, 32))
-			svc, err := kms.New(kms.Config{Store: st, Root: root})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer svc.Close()
-			ctx := kms.WithCaller(context.Background(), &kms.Caller{Account: "111122223333", ARN: "arn:aws:iam::111122223333:root", Type: "Root"})
+			svc, ctx := newBenchService(b)
 			ids := make([]string, n)
 			var wg sync.WaitGroup
 			errs := make(chan error, 8)
@@ -80,4 +69,21 @@ func BenchmarkEncryptHotKeys(b *testing.B) {
 			})
 		})
 	}
+}
+
+// newBenchService returns a Service over a fresh SQLite store, closed with
+// b, and a context calling it as the account's root.
+func newBenchService(b *testing.B) (*kms.Service, context.Context) {
+	st, err := sqlite.Open(filepath.Join(b.TempDir(), "trent.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	root, _ := rootkey.NewStatic(bytes.Repeat([]byte{0x42}, 32))
+	svc, err := kms.New(kms.Config{Store: st, Root: root})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { svc.Close() })
+	return svc, kms.WithCaller(context.Background(), &kms.Caller{Account: "111122223333", ARN: "arn:aws:iam::111122223333:root", Type: "Root"})
 }
