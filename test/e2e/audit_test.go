@@ -2,14 +2,10 @@ package e2e
 
 import (
 	"crypto/rand"
-	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"encoding/xml"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"sync"
@@ -87,37 +83,23 @@ func findSecrets(t testing.TB, dir string, secrets [][]byte) []string {
 	var hits []string
 	byLen := map[int]map[string]int{} // form length -> form -> secret index
 	for i, s := range secrets {
-		for _, f := range []string{string(s), hex.EncodeToString(s),
-			base64.StdEncoding.EncodeToString(s), base64.RawURLEncoding.EncodeToString(s)} {
+		for _, f := range encodings(s) {
 			if byLen[len(f)] == nil {
 				byLen[len(f)] = map[string]int{}
 			}
-			byLen[len(f)][f] = i
+			byLen[len(f)][string(f)] = i
 		}
 	}
-	files := 0
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		files++
+	files := eachFile(t, dir, func(path string, data []byte) {
 		for n, set := range byLen {
 			for i := 0; i+n <= len(data); i++ {
 				if j, ok := set[string(data[i:i+n])]; ok {
 					hits = append(hits, fmt.Sprintf("%s: secret #%d at offset %d", path, j, i))
-					return nil
+					return
 				}
 			}
 		}
-		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	if files == 0 {
 		t.Fatalf("no trail files under %s", dir)
 	}

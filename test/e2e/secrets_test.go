@@ -44,16 +44,7 @@ func encodings(b []byte) map[string][]byte {
 // files allowed for it.
 func scanDir(t *testing.T, dir string, secrets []secret, allowed map[string]string) int {
 	t.Helper()
-	files := 0
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		files++
+	return eachFile(t, dir, func(path string, data []byte) {
 		rel, _ := filepath.Rel(dir, path)
 		for _, s := range secrets {
 			if allowed[s.what] == rel {
@@ -65,6 +56,24 @@ func scanDir(t *testing.T, dir string, secrets []secret, allowed map[string]stri
 				}
 			}
 		}
+	})
+}
+
+// eachFile calls fn with the path and contents of every regular file under
+// dir and returns how many there were.
+func eachFile(t testing.TB, dir string, fn func(path string, data []byte)) int {
+	t.Helper()
+	files := 0
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		files++
+		fn(path, data)
 		return nil
 	})
 	if err != nil {
