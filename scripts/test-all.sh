@@ -4,19 +4,25 @@
 # README names and that CI runs (.ci/run).
 #
 #   scripts/test-all.sh            everything
-#   scripts/test-all.sh --quick    Go unit and end-to-end tests only (no installs,
-#                                  no client suite, no PostgreSQL/SoftHSM)
+#   scripts/test-all.sh --quick    Go unit, end-to-end and attack tests only (no
+#                                  installs, no client suite, no PostgreSQL or
+#                                  SoftHSM2 unless already set up, no fuzzing);
+#                                  it ends with the list of what it skipped
 #
 # Each stage prints its own result; the last line is
 #   "test-all: N passed, M failed"
 # counting stages, and the exit status is non-zero if any stage failed.
+#
+# The full run requires its real parts: a PostgreSQL or SoftHSM2 that cannot
+# be set up fails its stage, and TRENT_TEST_REQUIRE makes every test that
+# needs a missing part fail instead of skipping (internal/testenv).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 quick=0
 [[ ${1:-} == --quick ]] && quick=1
 
-passed=0; failed=0; failures=()
+passed=0; failed=0; failures=(); skipped=()
 stage() { # stage NAME CMD...
 	local name=$1; shift
 	echo
@@ -28,34 +34,54 @@ stage() { # stage NAME CMD...
 		failed=$((failed+1)); failures+=("$name"); echo "=== FAIL $name ($((SECONDS-start))s)"
 	fi
 }
+skip() { skipped+=("$*"); }
 
 export GOFLAGS=${GOFLAGS:--mod=mod}
 tmp=$(mktemp -d /tmp/trent-test.XXXXXX)
+pg_started=0
 cleanup() {
-	[[ -n ${TRENT_TEST_POSTGRES_URL:-} ]] && scripts/ci/postgres.sh stop >/dev/null 2>&1
+	(( pg_started )) && scripts/ci/postgres.sh stop >/dev/null 2>&1
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
 
-if (( ! quick )); then
+start_postgres() {
+	local url
+	url=$(scripts/ci/postgres.sh start) || return 1
+	export TRENT_TEST_POSTGRES_URL=$url
+	pg_started=1
+	echo "PostgreSQL for tests at $url"
+}
+setup_softhsm() {
+	local env
+	env=$(scripts/ci/softhsm.sh "$tmp/softhsm") || return 1
+	eval "$env"
+	echo "SoftHSM2 token ready ($TRENT_HSM_MODULE)"
+}
+# gotest runs go test with JSON output through testsummary, which prints a
+# plain go test's output followed by every skipped test and its reason.
+gotest() {
+	go build -o "$tmp/testsummary" ./scripts/ci/testsummary || return 1
+	go test -json "$@" 2>&1 | "$tmp/testsummary"
+}
+
+if (( quick )); then
+	[[ -n ${TRENT_TEST_POSTGRES_URL:-} ]] || skip "PostgreSQL storage conformance, cluster and PostgreSQL attack tests (TRENT_TEST_POSTGRES_URL is unset)"
+	[[ -n ${TRENT_HSM_MODULE:-} ]] || skip "PKCS#11 tests with SoftHSM2 (no token set up; scripts/ci/softhsm.sh)"
+	skip "installs (Debian packages, npm packages, Go modules)"
+	skip "fuzzing (scripts/ci/fuzz.sh)"
+	skip "HSM smoke test across processes (scripts/ci/hsm-smoke.sh)"
+	skip "client compatibility suite (test/compat/run.sh)"
+else
 	stage "install: Debian packages" scripts/ci/install-debs.sh
-	if url=$(scripts/ci/postgres.sh start); then
-		export TRENT_TEST_POSTGRES_URL=$url
-		echo "PostgreSQL for tests at $url"
-	else
-		echo "WARNING: PostgreSQL could not be started; its tests will skip"
-	fi
-	if env=$(scripts/ci/softhsm.sh "$tmp/softhsm"); then
-		eval "$env"
-		echo "SoftHSM2 token ready ($TRENT_HSM_MODULE)"
-	else
-		echo "WARNING: SoftHSM2 could not be set up; HSM tests will skip"
-	fi
+	stage "PostgreSQL: throwaway server" start_postgres
+	stage "SoftHSM2: token" setup_softhsm
+	export TRENT_TEST_REQUIRE=postgres,softhsm,awscli,openssl
 fi
 
 stage "go vet" go vet ./...
 stage "gofmt" bash -c 'out=$(gofmt -l $(git ls-files "*.go" 2>/dev/null || find . -name "*.go")); [[ -z $out ]] || { echo "gofmt needed:"; echo "$out"; false; }'
-stage "go test (unit, storage conformance, end-to-end)" go test -count=1 -timeout 25m ./...
+stage "go test (unit, storage conformance, end-to-end, attacks)" gotest -count=1 -timeout 30m ./...
 stage "go test -race (domain, cache, authorization, audit, IAM, server, end-to-end)" go test -race -count=1 -timeout 15m ./internal/kms ./internal/keyring ./internal/authz ./internal/audit ./internal/iam ./internal/server ./test/e2e
 stage "go build without cgo (HSM stubs)" env CGO_ENABLED=0 go build -o /dev/null ./cmd/trent
 stage "benchmarks compile and run (short)" go test -count=1 -run '^$' -bench . -benchtime 20x -short ./internal/...
@@ -69,6 +95,11 @@ if (( ! quick )); then
 fi
 
 echo
+if (( ${#skipped[@]} )); then
+	echo "not run by --quick:"
+	printf '  %s\n' "${skipped[@]}"
+	echo "(skipped tests are listed after the go test stage)"
+fi
 if (( failed )); then
 	echo "failed stages: ${failures[*]}"
 fi

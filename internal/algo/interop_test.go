@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/trentkms/trent/internal/testenv"
 )
 
 // These tests check Trent against independent implementations: the
@@ -23,7 +25,11 @@ import (
 func needTool(t *testing.T, name string) {
 	t.Helper()
 	if _, err := exec.LookPath(name); err != nil {
-		t.Skipf("%s not installed", name)
+		part := name
+		if name == "openssl" {
+			part = testenv.OpenSSL
+		}
+		testenv.Missing(t, part, name+" not installed")
 	}
 }
 

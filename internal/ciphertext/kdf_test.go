@@ -10,6 +10,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/trentkms/trent/internal/testenv"
 )
 
 func unhex(t testing.TB, s string) []byte {
@@ -124,7 +126,7 @@ func TestDeriveOpenSSL(t *testing.T) {
 	}
 	path, err := exec.LookPath("openssl")
 	if err != nil {
-		t.Skip("openssl not installed; recorded vector checked only")
+		testenv.Missing(t, testenv.OpenSSL, "openssl not installed; recorded vector checked only")
 	}
 	cmd := exec.Command(path, "kdf", "-keylen", "32", "-kdfopt", "digest:SHA2-256", "-kdfopt", "mac:HMAC",
 		"-kdfopt", "hexkey:"+openSSLVector.material, "-kdfopt", "hexsalt:"+hex.EncodeToString([]byte(kdfLabel)),

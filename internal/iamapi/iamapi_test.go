@@ -28,6 +28,7 @@ import (
 	"github.com/trentkms/trent/internal/audit"
 	"github.com/trentkms/trent/internal/config"
 	"github.com/trentkms/trent/internal/server"
+	"github.com/trentkms/trent/internal/testenv"
 )
 
 const (
@@ -272,7 +273,7 @@ func TestSTSWithSDK(t *testing.T) {
 func TestAWSCLI(t *testing.T) {
 	awsPath, err := exec.LookPath("aws")
 	if err != nil {
-		t.Skip("aws CLI not installed")
+		testenv.Missing(t, testenv.AWSCLI, "aws CLI not installed")
 	}
 	n := startNode(t)
 	home := t.TempDir()

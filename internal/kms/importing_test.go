@@ -21,6 +21,7 @@ import (
 	"github.com/trentkms/trent/internal/awserr"
 	"github.com/trentkms/trent/internal/kms"
 	"github.com/trentkms/trent/internal/store"
+	"github.com/trentkms/trent/internal/testenv"
 )
 
 // opensslWrap wraps material for import the way AWS's documentation shows:
@@ -30,7 +31,7 @@ import (
 func opensslWrap(t *testing.T, alg string, publicKey, material []byte) []byte {
 	t.Helper()
 	if _, err := exec.LookPath("openssl"); err != nil {
-		t.Skip("openssl not installed")
+		testenv.Missing(t, testenv.OpenSSL, "openssl not installed")
 	}
 	dir := t.TempDir()
 	write := func(name string, b []byte) string {

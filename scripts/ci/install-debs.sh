@@ -2,7 +2,8 @@
 # Installs the Debian packages Trent's tests use, if missing: the AWS CLI and
 # boto3 (client tests), PostgreSQL (cluster mode and storage conformance),
 # SoftHSM2 (PKCS#11), OpenSSL (interoperability tests), iproute2 (loopback-only
-# network namespaces for client tests). Idempotent; needs root to install.
+# network namespaces for client tests). Idempotent; needs root to install, and
+# fails when something is missing and cannot be installed.
 set -euo pipefail
 pkgs=(awscli python3-boto3 postgresql softhsm2 opensc openssl iproute2 ca-certificates)
 missing=()
@@ -14,8 +15,8 @@ if ((${#missing[@]} == 0)); then
 	exit 0
 fi
 if [[ $(id -u) != 0 ]]; then
-	echo "install-debs: missing ${missing[*]} and not root; tests that need them will skip" >&2
-	exit 0
+	echo "install-debs: missing ${missing[*]} and not root: install them, or run scripts/test-all.sh --quick" >&2
+	exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
 echo "install-debs: installing ${missing[*]}"

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -16,6 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/trentkms/trent/internal/store/postgres/pgtest"
 )
 
 // propagationBound is the documented bound (docs/cluster.md) for a change
@@ -57,17 +58,14 @@ func (l *ledger) summary() string {
 }
 
 func TestCluster(t *testing.T) {
-	base := os.Getenv(urlEnv)
-	if base == "" {
-		t.Skip(urlEnv + " is unset; start a throwaway server with: export " + urlEnv + "=$(scripts/ci/postgres.sh)")
-	}
+	base := pgtest.BaseURL(t)
 	// The database restart below needs a server of this test's own; the
 	// shared one at TRENT_TEST_POSTGRES_URL is used only if that fails.
 	pgDir := ""
 	if u, dir := privatePostgres(t); u != "" {
 		base, pgDir = u, dir
 	}
-	storeURL := freshSchema(t, base)
+	storeURL := pgtest.FreshSchema(t, base)
 	c := newCluster(t, 3, storeURL)
 	// All three start at once: concurrent migration and bootstrap.
 	for _, nd := range c.nodes {

@@ -19,6 +19,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/cloudflare/circl/kem/mlkem/mlkem512"
+
+	"github.com/trentkms/trent/internal/testenv"
 )
 
 type pkcs8DER struct {
@@ -41,7 +43,7 @@ func publicOfPrivate(t testing.TB, spec types.DataKeyPairSpec, priv []byte) []by
 	switch spec {
 	case types.DataKeyPairSpecEccSecgP256k1, types.DataKeyPairSpecSm2:
 		if !hasOpenSSL() {
-			t.Skip("openssl not installed")
+			testenv.Missing(t, testenv.OpenSSL, "openssl not installed")
 		}
 		dir := t.TempDir()
 		writeFile(t, dir, "priv.der", priv)

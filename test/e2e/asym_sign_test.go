@@ -23,6 +23,8 @@ import (
 	"github.com/cloudflare/circl/sign/mldsa/mldsa44"
 	"github.com/cloudflare/circl/sign/mldsa/mldsa65"
 	"github.com/cloudflare/circl/sign/mldsa/mldsa87"
+
+	"github.com/trentkms/trent/internal/testenv"
 )
 
 // sigHash is the hash a hash-then-sign algorithm uses (0 for the others).
@@ -141,7 +143,7 @@ func verifyLocally(t testing.TB, spec types.KeySpec, alg types.SigningAlgorithmS
 		switch spec {
 		case types.KeySpecEccSecgP256k1:
 			if !hasOpenSSL() {
-				t.Skip("openssl not installed")
+				testenv.Missing(t, testenv.OpenSSL, "openssl not installed")
 			}
 			dir := t.TempDir()
 			writeFile(t, dir, "pub.der", pubDER)

@@ -23,6 +23,7 @@ import (
 
 	"github.com/trentkms/trent/internal/config"
 	"github.com/trentkms/trent/internal/server"
+	"github.com/trentkms/trent/internal/testenv"
 )
 
 // startConfigured starts a node from cfg with the suite's administrator.
@@ -92,7 +93,7 @@ func TestSM2(t *testing.T) {
 		t.Run("ok/Sign SM2DSA "+string(mt)+" verified by openssl", func(t *testing.T) {
 			t.Parallel()
 			if !hasOpenSSL() {
-				t.Skip("openssl not installed")
+				testenv.Missing(t, testenv.OpenSSL, "openssl not installed")
 			}
 			m := pool.get(t, types.KeySpecSm2, types.KeyUsageTypeSignVerify)
 			pk, err := pool.c.GetPublicKey(ctxT(t), &kms.GetPublicKeyInput{KeyId: m.KeyId})
@@ -171,7 +172,7 @@ func TestSM2(t *testing.T) {
 		_, err = pool.c.Encrypt(ctxT(t), &kms.EncryptInput{KeyId: m.KeyId, Plaintext: pt, EncryptionAlgorithm: types.EncryptionAlgorithmSpecRsaesOaepSha256})
 		wantAPIError(t, err, "InvalidKeyUsageException", "Algorithm RSAES_OAEP_SHA_256 is incompatible with key spec SM2.")
 		if !hasOpenSSL() {
-			t.Skip("openssl not installed")
+			testenv.Missing(t, testenv.OpenSSL, "openssl not installed")
 		}
 		pk, err := pool.c.GetPublicKey(ctxT(t), &kms.GetPublicKeyInput{KeyId: m.KeyId})
 		if err != nil {

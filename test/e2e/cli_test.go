@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"runtime"
 	"testing"
+
+	"github.com/trentkms/trent/internal/testenv"
 )
 
 // TestAWSCLI runs test/cli/awscli.sh against a freshly built trent.
@@ -22,7 +24,7 @@ func TestAWSCLI(t *testing.T) {
 		}
 	}
 	if cli == "" {
-		t.Skip("no AWS CLI installed (neither /usr/bin/aws nor aws on PATH); install awscli to run test/cli/awscli.sh")
+		testenv.Missing(t, testenv.AWSCLI, "no AWS CLI installed (neither /usr/bin/aws nor aws on PATH); install awscli to run test/cli/awscli.sh")
 	}
 	_, file, _, _ := runtime.Caller(0)
 	script := filepath.Join(filepath.Dir(file), "..", "cli", "awscli.sh")

@@ -1,8 +1,8 @@
 // Package hsmtest gives tests a real SoftHSM2 token: it creates a private
 // SoftHSM2 configuration with two fresh tokens in a temporary directory the
-// first time a test asks, and skips the test with a clear message when this
-// build has no cgo or SoftHSM2 is not installed (scripts/ci/softhsm.sh
-// installs it).
+// first time a test asks, and skips the test with a clear message (fails it
+// in the full run: package testenv) when this build has no cgo or SoftHSM2
+// is not installed (scripts/ci/softhsm.sh installs it).
 //
 // SoftHSM2 reads SOFTHSM2_CONF once, when the module is initialised, so a
 // test binary uses one configuration throughout: call Main from TestMain so
@@ -18,6 +18,7 @@ import (
 	"testing"
 
 	"github.com/trentkms/trent/internal/hsm"
+	"github.com/trentkms/trent/internal/testenv"
 )
 
 // Labels of the two tokens every test binary gets, and their user PIN.
@@ -92,12 +93,13 @@ func setup() {
 }
 
 // Config returns a configuration for the token labelled label (TokenA or
-// TokenB), or skips tb when no SoftHSM2 can run here.
+// TokenB), or skips tb (fails it, in the full run) when no SoftHSM2 can run
+// here.
 func Config(tb testing.TB, label string) hsm.Config {
 	tb.Helper()
 	once.Do(setup)
 	if skipMsg != "" {
-		tb.Skip(skipMsg)
+		testenv.Missing(tb, testenv.SoftHSM, skipMsg)
 	}
 	if setErr != nil {
 		tb.Fatalf("hsmtest: %v", setErr)

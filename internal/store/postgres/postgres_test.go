@@ -2,66 +2,30 @@ package postgres
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"io"
 	"net"
 	"net/url"
-	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/trentkms/trent/internal/store"
+	"github.com/trentkms/trent/internal/store/postgres/pgtest"
 	"github.com/trentkms/trent/internal/store/storetest"
 )
 
-const urlEnv = "TRENT_TEST_POSTGRES_URL"
+const urlEnv = pgtest.URLEnv
 
-// baseURL returns the test database URL or skips the test.
-func baseURL(t testing.TB) string {
-	u := os.Getenv(urlEnv)
-	if u == "" {
-		t.Skip(urlEnv + " is unset; start a throwaway server with: export " + urlEnv + "=$(scripts/ci/postgres.sh)")
-	}
-	return u
-}
+// baseURL returns the test database URL, or skips (fails, in the full run)
+// the test.
+func baseURL(t testing.TB) string { t.Helper(); return pgtest.BaseURL(t) }
 
 // freshSchema creates an empty schema, dropped when the test ends, and
 // returns a URL whose search_path selects it.
-func freshSchema(t testing.TB) string {
-	t.Helper()
-	base := baseURL(t)
-	var b [6]byte
-	rand.Read(b[:])
-	schema := "trent_test_" + hex.EncodeToString(b[:])
-	ctx := context.Background()
-	admin, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatalf("connect: %v", err)
-	}
-	defer admin.Close(ctx)
-	if _, err := admin.Exec(ctx, `CREATE SCHEMA `+schema); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		admin, err := pgx.Connect(ctx, base)
-		if err != nil {
-			t.Errorf("connect: %v", err)
-			return
-		}
-		defer admin.Close(ctx)
-		if _, err := admin.Exec(ctx, `DROP SCHEMA `+schema+` CASCADE`); err != nil {
-			t.Errorf("drop schema: %v", err)
-		}
-	})
-	return withParam(t, base, "search_path", schema)
-}
+func freshSchema(t testing.TB) string { t.Helper(); return pgtest.FreshSchema(t, "") }
 
 func withParam(t testing.TB, raw, k, v string) string {
 	u, err := url.Parse(raw)
