@@ -13,6 +13,9 @@
 #   LOCAL_KMS=/path/to/local-kms   a local-kms binary you built yourself
 #                                  (it is not part of this repository)
 #   MOTO=1                         also measure moto_server (python, if installed)
+#   TRENT_BASELINE=/path/to/trent  also measure another trent binary (an earlier
+#                                  commit's build), right after this tree's, so
+#                                  that a change is compared in the same run
 #   TRENT_BENCH_DATA=DIR           Trent's data dir (default: a fresh temp dir)
 #
 # Every server listens on 127.0.0.1 only and is stopped at the end.
@@ -48,10 +51,20 @@ run() { # run NAME URL SERVER_PID [extra bench flags]
 p=$(free_port); "$tmp/ideal" -listen 127.0.0.1:$p >/dev/null 2>&1 & pids+=($!); wait_port $p
 run "ideal server (JSON + AES-GCM, nothing else)" http://127.0.0.1:$p "${pids[-1]}" --key ideal
 
+# The root key comes from the environment, so that nothing is written
+# outside the temporary directory.
+export TRENT_ROOT_KEY=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 p=$(free_port)
 TRENT_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID TRENT_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY \
 	"$tmp/trent" serve --listen 127.0.0.1:$p --data-dir "${TRENT_BENCH_DATA:-$tmp/trent-data}" >"$tmp/trent.log" 2>&1 & pids+=($!); wait_port $p
 run "Trent (SigV4 + policy + durable audit)" http://127.0.0.1:$p "${pids[-1]}"
+
+if [[ -n ${TRENT_BASELINE:-} ]]; then
+	p=$(free_port)
+	TRENT_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID TRENT_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY \
+		"$TRENT_BASELINE" serve --listen 127.0.0.1:$p --data-dir "$tmp/trent-baseline-data" >"$tmp/trent-baseline.log" 2>&1 & pids+=($!); wait_port $p
+	run "Trent baseline ($TRENT_BASELINE)" http://127.0.0.1:$p "${pids[-1]}"
+fi
 
 if [[ -n ${LOCAL_KMS:-} ]]; then
 	p=$(free_port)
