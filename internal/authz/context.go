@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/trentkms/trent/internal/kms"
+	"github.com/trentkms/trent/internal/policy"
 )
 
 // maxResourceAliases is the number of aliases above which AWS KMS does not
@@ -101,12 +102,19 @@ func (c *reqContext) Get(key string) ([]string, bool) {
 	}
 	if tag, ok := strings.CutPrefix(key, "aws:resourcetag/"); ok {
 		// Condition key names are case-insensitive, so the tag key is
-		// matched without regard to case.
+		// matched without regard to case; tag keys are not, and a key
+		// tagged both "Dept" and "dept" gives the condition key no single
+		// value.
+		var val []string
 		for tk, tv := range k.Tags {
-			if strings.EqualFold(tk, tag) {
-				return []string{tv}, true
+			if policy.FoldEqual(tk, tag) {
+				if val != nil {
+					return policy.Ambiguous(), true
+				}
+				val = []string{tv}
 			}
 		}
+		return val, val != nil
 	}
 	return nil, false
 }

@@ -43,7 +43,7 @@ func reservedAlias(name string) bool { return strings.HasPrefix(strings.ToLower(
 // aliasTarget resolves the TargetKeyId of CreateAlias/UpdateAlias: a key ID
 // or key ARN of the caller's own account.
 func (s *Service) aliasTarget(ctx context.Context, ref *string, action string) (*loadedKey, error) {
-	lk, err := s.resolveKey(ctx, ref, refKeyOnly, "targetKeyId")
+	lk, err := s.resolveKey(ctx, ref, refKeyOnly, "targetKeyId", action)
 	if err != nil {
 		return nil, err
 	}
@@ -185,7 +185,7 @@ func (s *Service) ListAliases(ctx context.Context, in *ListAliasesInput) (*ListA
 	caller := CallerFrom(ctx)
 	filter := ""
 	if in.KeyID != nil {
-		lk, err := s.resolveKey(ctx, in.KeyID, refKeyOnly, "keyId")
+		lk, err := s.resolveKey(ctx, in.KeyID, refKeyOnly, "keyId", "kms:ListAliases")
 		if err != nil {
 			return nil, err
 		}

@@ -119,12 +119,12 @@ func (s *Service) asymEncrypt(lk *loadedKey, alg string, pt []byte) ([]byte, err
 
 // openAsymmetric decrypts an asymmetric ciphertext with the key ref names.
 func (s *Service) openAsymmetric(ctx context.Context, ref *string, alg string, ct []byte, action string, grantTokens []string) (*loadedKey, []byte, error) {
-	lk, err := s.resolveKey(ctx, ref, refAliasOK, "keyId")
+	lk, err := s.resolveKey(ctx, ref, refAliasOK, "keyId", action)
 	if err != nil {
 		return nil, nil, err
 	}
 	if lk.doc.Usage != "ENCRYPT_DECRYPT" {
-		return nil, nil, invalidUsage(lk, "Decrypt")
+		return nil, nil, s.beforeAuth(ctx, lk, action, encryptionConditions(ref, alg, nil), grantTokens, invalidUsage(lk, "Decrypt"))
 	}
 	if err := s.authorizeKey(ctx, lk, action, encryptionConditions(ref, alg, nil), grantTokens); err != nil {
 		return nil, nil, err
@@ -151,7 +151,7 @@ func (s *Service) decryptAsymmetric(ctx context.Context, in *DecryptInput, alg s
 		return nil, awserr.New(awserr.InvalidCiphertext, "")
 	}
 	if isTrue(in.DryRun) {
-		lk, err := s.resolveKey(ctx, in.KeyID, refAliasOK, "keyId")
+		lk, err := s.resolveKey(ctx, in.KeyID, refAliasOK, "keyId", "kms:Decrypt")
 		if err != nil {
 			return nil, err
 		}

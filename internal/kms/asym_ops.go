@@ -11,12 +11,9 @@ import (
 // usableAsymmetric resolves a key for an asymmetric operation, checks its
 // usage, authorizes action and checks its state.
 func (s *Service) usableAsymmetric(ctx context.Context, ref *string, kind refKind, usage, op string, conds map[string][]string, tokens []string) (*loadedKey, *algo.Key, error) {
-	lk, err := s.resolveKey(ctx, ref, kind, "keyId")
+	lk, err := s.resolveKey(ctx, ref, kind, "keyId", "kms:"+op)
 	if err != nil {
 		return nil, nil, err
-	}
-	if lk.doc.Usage != usage {
-		return nil, nil, invalidUsage(lk, op)
 	}
 	if c := requestAliasCond(ref); c != nil {
 		if conds == nil {
@@ -26,6 +23,9 @@ func (s *Service) usableAsymmetric(ctx context.Context, ref *string, kind refKin
 				conds[k] = v
 			}
 		}
+	}
+	if lk.doc.Usage != usage {
+		return nil, nil, s.beforeAuth(ctx, lk, "kms:"+op, conds, tokens, invalidUsage(lk, op))
 	}
 	if err := s.authorizeKey(ctx, lk, "kms:"+op, conds, tokens); err != nil {
 		return nil, nil, err
@@ -50,7 +50,7 @@ func (s *Service) GetPublicKey(ctx context.Context, in *KeyIDInput) (*GetPublicK
 	if err := v.err(); err != nil {
 		return nil, err
 	}
-	lk, err := s.resolveKey(ctx, in.KeyID, refAliasOK, "keyId")
+	lk, err := s.resolveKey(ctx, in.KeyID, refAliasOK, "keyId", "kms:GetPublicKey")
 	if err != nil {
 		return nil, err
 	}

@@ -2,8 +2,10 @@ package kms
 
 import (
 	"context"
+	"strings"
 
 	"github.com/trentkms/trent/internal/awserr"
+	"github.com/trentkms/trent/internal/policy"
 )
 
 // Authorizer decides whether a caller may perform an action. The kms package
@@ -109,7 +111,14 @@ func (s *Service) authorizeAccount(ctx context.Context, action string, conds map
 	return s.authz.AuthorizeAccount(ctx, &AccountRequest{Caller: CallerFrom(ctx), Action: action, Conditions: conds})
 }
 
-// contextConditions returns the kms:EncryptionContext* condition keys for ec.
+// contextConditions returns the kms:EncryptionContext* condition keys for
+// ec. Condition key names are case-insensitive (lowercased here as the
+// policy engine lowercases the names in policies), but encryption-context
+// keys are not: two context keys that differ only in case ("dept" and
+// "Dept") give kms:EncryptionContext:dept no single value, so it is set to
+// policy.Ambiguous, which no Allow condition accepts and every Deny
+// condition does, whatever the order in which the map yields the keys.
+// kms:EncryptionContextKeys lists the keys as sent.
 func contextConditions(conds map[string][]string, ec map[string]string) map[string][]string {
 	if conds == nil {
 		conds = make(map[string][]string, len(ec)+2)
@@ -117,25 +126,17 @@ func contextConditions(conds map[string][]string, ec map[string]string) map[stri
 	if len(ec) > 0 {
 		keys := make([]string, 0, len(ec))
 		for k, v := range ec {
-			conds["kms:encryptioncontext:"+lower(k)] = []string{v}
+			name := "kms:encryptioncontext:" + strings.ToLower(k)
+			n := len(conds)
+			conds[name] = []string{v}
+			if len(conds) == n {
+				// The name was already set by another key of ec: a
+				// collision under case folding.
+				conds[name] = policy.Ambiguous()
+			}
 			keys = append(keys, k)
 		}
 		conds["kms:encryptioncontextkeys"] = keys
 	}
 	return conds
-}
-
-func lower(s string) string {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c >= 'A' && c <= 'Z' {
-			b := []byte(s)
-			for j := i; j < len(b); j++ {
-				if b[j] >= 'A' && b[j] <= 'Z' {
-					b[j] += 'a' - 'A'
-				}
-			}
-			return string(b)
-		}
-	}
-	return s
 }

@@ -63,7 +63,7 @@ func (s *Service) Encrypt(ctx context.Context, in *EncryptInput) (*EncryptOutput
 	if err := v.err(); err != nil {
 		return nil, err
 	}
-	lk, err := s.resolveKey(ctx, in.KeyID, refAliasOK, "keyId")
+	lk, err := s.resolveKey(ctx, in.KeyID, refAliasOK, "keyId", "kms:Encrypt")
 	if err != nil {
 		return nil, err
 	}
@@ -72,7 +72,7 @@ func (s *Service) Encrypt(ctx context.Context, in *EncryptInput) (*EncryptOutput
 		alg = *in.EncryptionAlgorithm
 	}
 	if lk.doc.Usage != "ENCRYPT_DECRYPT" {
-		return nil, invalidUsage(lk, "Encrypt")
+		return nil, s.beforeAuth(ctx, lk, "kms:Encrypt", encryptionConditions(in.KeyID, alg, in.EncryptionContext), in.GrantTokens, invalidUsage(lk, "Encrypt"))
 	}
 	if err := s.authorizeKey(ctx, lk, "kms:Encrypt", encryptionConditions(in.KeyID, alg, in.EncryptionContext), in.GrantTokens); err != nil {
 		return nil, err
@@ -112,7 +112,7 @@ func (s *Service) openSymmetric(ctx context.Context, blob []byte, ec map[string]
 	keyRef := b.KeyID
 	var lk *loadedKey
 	if wantKey != nil {
-		want, err := s.resolveKey(ctx, wantKey, refAliasOK, "keyId")
+		want, err := s.resolveKey(ctx, wantKey, refAliasOK, "keyId", action)
 		if err != nil {
 			return nil, nil, "", err
 		}
@@ -120,7 +120,8 @@ func (s *Service) openSymmetric(ctx context.Context, blob []byte, ec map[string]
 			if want.doc.Spec != symmetricDefault {
 				return nil, nil, "", errNotSymmetric
 			}
-			return nil, nil, "", awserr.New(awserr.IncorrectKey, "The key ID in the request does not identify a CMK that can perform this operation.")
+			return nil, nil, "", s.beforeAuth(ctx, want, action, conds, grantTokens,
+				awserr.New(awserr.IncorrectKey, "The key ID in the request does not identify a CMK that can perform this operation."))
 		}
 		lk = want
 	} else {
@@ -231,12 +232,13 @@ func (s *Service) ReEncrypt(ctx context.Context, in *ReEncryptInput) (*ReEncrypt
 	if in.DestinationEncryptionAlgorithm != nil {
 		dstAlg = *in.DestinationEncryptionAlgorithm
 	}
-	dst, err := s.resolveKey(ctx, in.DestinationKeyID, refAliasOK, "destinationKeyId")
+	dst, err := s.resolveKey(ctx, in.DestinationKeyID, refAliasOK, "destinationKeyId", "kms:ReEncryptTo")
 	if err != nil {
 		return nil, err
 	}
 	if dst.doc.Usage != "ENCRYPT_DECRYPT" {
-		return nil, invalidUsage(dst, "ReEncrypt")
+		return nil, s.beforeAuth(ctx, dst, "kms:ReEncryptTo", encryptionConditions(in.DestinationKeyID, dstAlg, in.DestinationEncryptionContext),
+			in.GrantTokens, invalidUsage(dst, "ReEncrypt"))
 	}
 	var (
 		src    *loadedKey
@@ -342,12 +344,12 @@ func (s *Service) generateDataKey(ctx context.Context, in *GenerateDataKeyInput,
 // data key or data key pair for op, and authorizes the caller; a dry run
 // ends here with DryRunOperationException.
 func (s *Service) dataKeyWrapper(ctx context.Context, ref *string, op string, conds map[string][]string, tokens []string, dry *bool) (*loadedKey, error) {
-	lk, err := s.resolveKey(ctx, ref, refAliasOK, "keyId")
+	lk, err := s.resolveKey(ctx, ref, refAliasOK, "keyId", "kms:"+op)
 	if err != nil {
 		return nil, err
 	}
 	if lk.doc.Usage != "ENCRYPT_DECRYPT" {
-		return nil, invalidUsage(lk, op)
+		return nil, s.beforeAuth(ctx, lk, "kms:"+op, conds, tokens, invalidUsage(lk, op))
 	}
 	if err := s.authorizeKey(ctx, lk, "kms:"+op, conds, tokens); err != nil {
 		return nil, err

@@ -294,13 +294,16 @@ func (gs *grantSet) has(grantID string) bool {
 	return false
 }
 
-// contextFromConditions rebuilds the request's encryption context from the
-// kms:EncryptionContext* condition keys (contextConditions).
+// contextFromConditions rebuilds the request's encryption context, keys as
+// sent, from the kms:EncryptionContext* condition keys (contextConditions).
+// Keys that collide under case folding share one ambiguous condition value;
+// they are kept, with that marker as their value, so that a grant
+// constraint sees the collision (policy.Grant.Allows) and refuses.
 func contextFromConditions(conds map[string][]string) map[string]string {
 	keys := conds["kms:encryptioncontextkeys"]
 	ec := make(map[string]string, len(keys))
 	for _, k := range keys {
-		if v := conds["kms:encryptioncontext:"+lower(k)]; len(v) == 1 {
+		if v := conds["kms:encryptioncontext:"+strings.ToLower(k)]; len(v) == 1 {
 			ec[k] = v[0]
 		}
 	}

@@ -204,11 +204,8 @@ func (s *Service) CreateGrant(ctx context.Context, in *CreateGrantInput) (*Creat
 			}
 		}
 	}
-	lk, err := s.resolveKey(ctx, in.KeyID, refKeyOnly, "keyId")
+	lk, err := s.resolveKey(ctx, in.KeyID, refKeyOnly, "keyId", "kms:CreateGrant")
 	if err != nil {
-		return nil, err
-	}
-	if err := grantOperationsFit(lk, in.Operations); err != nil {
 		return nil, err
 	}
 	caller := CallerFrom(ctx)
@@ -261,6 +258,11 @@ func (s *Service) CreateGrant(ctx context.Context, in *CreateGrantInput) (*Creat
 	}
 	if authErr != nil {
 		return nil, authErr
+	}
+	// Only now, so that a caller the key's policies do not allow (another
+	// account's above all) learns nothing of the key's spec and usage.
+	if err := grantOperationsFit(lk, in.Operations); err != nil {
+		return nil, err
 	}
 	if parent != nil {
 		noteGrant(ctx, parent.doc.ID)
@@ -372,7 +374,7 @@ func (s *Service) ListGrants(ctx context.Context, in *ListGrantsInput) (*ListGra
 	if err := v.err(); err != nil {
 		return nil, err
 	}
-	lk, err := s.resolveKey(ctx, in.KeyID, refKeyOnly, "keyId")
+	lk, err := s.resolveKey(ctx, in.KeyID, refKeyOnly, "keyId", "kms:ListGrants")
 	if err != nil {
 		return nil, err
 	}
@@ -433,6 +435,13 @@ func (s *Service) ListRetirableGrants(ctx context.Context, in *ListRetirableGran
 		return nil, err
 	}
 	principal := deref(in.RetiringPrincipal) + deref(in.RetiringServicePrincipal)
+	// AWS authorizes the call on the retiring principal, which must be a
+	// principal of the caller's account; the grants listed may be on keys
+	// of any account. The RetiringServicePrincipal filter is only for
+	// callers that are service principals, and Trent has none.
+	if caller := CallerFrom(ctx); in.RetiringServicePrincipal != nil || !s.principalOfAccount(principal, caller.Account) {
+		return nil, policy.DenyNoResourcePolicy(caller.ARN, "kms:ListRetirableGrants", principal)
+	}
 	prefix := principal + " "
 	after := ""
 	if in.Marker != nil {
@@ -473,6 +482,17 @@ func (s *Service) ListRetirableGrants(ctx context.Context, in *ListRetirableGran
 	}
 }
 
+// principalOfAccount reports whether arn is the ARN of a principal of
+// account in this partition: arn:PARTITION:iam::ACCOUNT:... (the root, a
+// user or a role) or arn:PARTITION:sts::ACCOUNT:... (a role session).
+func (s *Service) principalOfAccount(arn, account string) bool {
+	var parts [6]string
+	if splitN(arn, ':', parts[:]) != 6 || parts[0] != "arn" || parts[1] != s.partition || parts[3] != "" || parts[5] == "" {
+		return false
+	}
+	return (parts[2] == "iam" || parts[2] == "sts") && parts[4] == account
+}
+
 // RetireGrant implements the RetireGrant operation: by grant token, or by
 // key and grant ID. The retiring principal, a grantee whose grant includes
 // RetireGrant, or a principal the key policy allows kms:RetireGrant may
@@ -502,11 +522,13 @@ func (s *Service) RetireGrant(ctx context.Context, in *RetireGrantInput) (*struc
 		noteKey(ctx, lk.arn)
 	case in.KeyID != nil && in.GrantID != nil:
 		var err error
-		if lk, err = s.resolveKey(ctx, in.KeyID, refKeyOnly, "keyId"); err != nil {
-			return nil, err
-		}
+		// The grant ID's form is checked first: after the key is found it
+		// would tell another account that the key exists.
 		if !validGrantID(*in.GrantID) {
 			return nil, invalidGrantID()
+		}
+		if lk, err = s.resolveKey(ctx, in.KeyID, refKeyOnly, "keyId", "kms:RetireGrant"); err != nil {
+			return nil, err
 		}
 		grantID = *in.GrantID
 	default:
@@ -516,10 +538,17 @@ func (s *Service) RetireGrant(ctx context.Context, in *RetireGrantInput) (*struc
 	if err != nil {
 		return nil, s.storeErr(ctx, err)
 	}
+	c := CallerFrom(ctx)
 	if g == nil {
+		if in.GrantToken == nil && c.Account != lk.doc.Account {
+			// Another account's key: which grants it has is for its
+			// policy to reveal.
+			if err := s.authorizeKeyGrant(ctx, lk, "kms:RetireGrant", nil, false); err != nil {
+				return nil, err
+			}
+		}
 		return nil, grantNotFound(grantID)
 	}
-	c := CallerFrom(ctx)
 	p := policy.Principal{ARN: c.ARN, Account: c.Account, Type: policy.PrincipalType(c.Type), RoleARN: c.RoleARN}
 	mayRetire := (g.doc.Retiring != "" && (g.doc.Retiring == c.ARN || g.doc.Retiring == c.RoleARN)) ||
 		g.pg.Allows(p, "RetireGrant", nil)
@@ -543,7 +572,7 @@ func (s *Service) RevokeGrant(ctx context.Context, in *RevokeGrantInput) (*struc
 	if err := v.err(); err != nil {
 		return nil, err
 	}
-	lk, err := s.resolveKey(ctx, in.KeyID, refKeyOnly, "keyId")
+	lk, err := s.resolveKey(ctx, in.KeyID, refKeyOnly, "keyId", "kms:RevokeGrant")
 	if err != nil {
 		return nil, err
 	}

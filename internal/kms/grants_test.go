@@ -179,11 +179,17 @@ func TestGrantConstraints(t *testing.T) {
 		{"ok/subset exact", id, map[string]string{"dept": "finance"}, ""},
 		{"ok/subset with more pairs", id, map[string]string{"dept": "finance", "app": "x"}, ""},
 		{"fail/subset other value", id, map[string]string{"dept": "hr"}, awserr.AccessDenied},
-		{"fail/subset key case differs", id, map[string]string{"Dept": "finance"}, awserr.AccessDenied},
+		// Grant constraints match keys without regard to case, values
+		// exactly (AWS KMS Developer Guide, GrantConstraints).
+		{"ok/subset key case differs", id, map[string]string{"Dept": "finance"}, ""},
+		{"fail/subset keys collide under case folding", id, map[string]string{"dept": "finance", "Dept": "finance"}, awserr.AccessDenied},
+		{"fail/subset colliding key hides another value", id, map[string]string{"dept": "hr", "Dept": "finance"}, awserr.AccessDenied},
 		{"fail/subset value case differs", id, map[string]string{"dept": "Finance"}, awserr.AccessDenied},
 		{"fail/subset no context", id, nil, awserr.AccessDenied},
 		{"ok/equals exact", eq, map[string]string{"dept": "finance"}, ""},
+		{"ok/equals key case differs", eq, map[string]string{"DEPT": "finance"}, ""},
 		{"fail/equals with more pairs", eq, map[string]string{"dept": "finance", "app": "x"}, awserr.AccessDenied},
+		{"fail/equals keys collide under case folding", eq, map[string]string{"dept": "finance", "Dept": "finance"}, awserr.AccessDenied},
 		{"fail/equals no context", eq, nil, awserr.AccessDenied},
 	}
 	for _, c := range cases {

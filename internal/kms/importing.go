@@ -202,7 +202,7 @@ func (s *Service) GetParametersForImport(ctx context.Context, in *GetParametersF
 		return nil, err
 	}
 	alg, spec := *in.WrappingAlgorithm, *in.WrappingKeySpec
-	lk, err := s.resolveKey(ctx, in.KeyID, refKeyOnly, "keyId")
+	lk, err := s.resolveKey(ctx, in.KeyID, refKeyOnly, "keyId", "kms:GetParametersForImport")
 	if err != nil {
 		return nil, err
 	}
@@ -438,7 +438,7 @@ func (s *Service) ImportKeyMaterial(ctx context.Context, in *ImportKeyMaterialIn
 			return nil, awserr.New(awserr.Validation, "The validTo date must be in the future and no more than 365 days from the current date.")
 		}
 	}
-	lk, err := s.resolveKey(ctx, in.KeyID, refKeyOnly, "keyId")
+	lk, err := s.resolveKey(ctx, in.KeyID, refKeyOnly, "keyId", "kms:ImportKeyMaterial")
 	if err != nil {
 		return nil, err
 	}

@@ -251,7 +251,7 @@ func (s *Service) DescribeKey(ctx context.Context, in *KeyIDInput) (*KeyMetadata
 	if err := v.err(); err != nil {
 		return nil, err
 	}
-	lk, err := s.resolveKey(ctx, in.KeyID, refAliasOK, "keyId")
+	lk, err := s.resolveKey(ctx, in.KeyID, refAliasOK, "keyId", "kms:DescribeKey")
 	if err != nil {
 		return nil, err
 	}
@@ -324,7 +324,7 @@ func (s *Service) ListKeys(ctx context.Context, in *ListInput) (*ListKeysOutput,
 // manageKey resolves a key for a management operation (key ID or ARN only),
 // authorizes action and applies fn to it atomically.
 func (s *Service) manageKey(ctx context.Context, ref *string, action string, fn func(d *keyDoc, arn string) ([]store.Op, error)) (*loadedKey, error) {
-	lk, err := s.resolveKey(ctx, ref, refKeyOnly, "keyId")
+	lk, err := s.resolveKey(ctx, ref, refKeyOnly, "keyId", action)
 	if err != nil {
 		return nil, err
 	}
@@ -487,7 +487,7 @@ func (s *Service) PutKeyPolicy(ctx context.Context, in *KeyPolicyInput) (*struct
 		return nil, err
 	}
 	bypass := in.BypassPolicyLockoutSafetyCheck != nil && *in.BypassPolicyLockoutSafetyCheck
-	lk, err := s.resolveKey(ctx, in.KeyID, refKeyOnly, "keyId")
+	lk, err := s.resolveKey(ctx, in.KeyID, refKeyOnly, "keyId", "kms:PutKeyPolicy")
 	if err != nil {
 		return nil, err
 	}

@@ -195,7 +195,7 @@ type GetKeyLastUsageOutput struct {
 
 // GetKeyLastUsage implements the GetKeyLastUsage operation.
 func (s *Service) GetKeyLastUsage(ctx context.Context, in *KeyIDInput) (*GetKeyLastUsageOutput, error) {
-	lk, err := s.resolveKey(ctx, in.KeyID, refAliasOK, "keyId")
+	lk, err := s.resolveKey(ctx, in.KeyID, refAliasOK, "keyId", "kms:GetKeyLastUsage")
 	if err != nil {
 		return nil, err
 	}

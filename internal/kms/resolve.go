@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/trentkms/trent/internal/awserr"
+	"github.com/trentkms/trent/internal/policy"
 	"github.com/trentkms/trent/internal/store"
 )
 
@@ -87,10 +88,17 @@ func validAccount(s string) bool {
 	return true
 }
 
-// resolveKey finds the key a KeyId parameter names, as seen by the caller.
-// Bare key IDs and alias names resolve in the caller's account; ARNs name
-// their account, which is how other accounts' keys are reached.
-func (s *Service) resolveKey(ctx context.Context, raw *string, kind refKind, member string) (*loadedKey, error) {
+// resolveKey finds the key a KeyId parameter names, as seen by the caller
+// who asks to perform action on it. Bare key IDs and alias names resolve in
+// the caller's account; ARNs name their account, which is how other
+// accounts' keys are reached.
+//
+// A reference to another account's key never tells the caller whether the
+// key exists: if action cannot be performed across accounts, or the key or
+// alias does not exist, the answer is the one AccessDeniedException that
+// AWS gives for every cross-account denial (policy.DenyCrossAccount), the
+// same the key policy gives when it does not allow the caller.
+func (s *Service) resolveKey(ctx context.Context, raw *string, kind refKind, member, action string) (*loadedKey, error) {
 	if raw == nil {
 		return nil, awserr.ValidationError(awserr.Violation("null", true, member, awserr.ConstraintNotNull))
 	}
@@ -110,11 +118,18 @@ func (s *Service) resolveKey(ctx context.Context, raw *string, kind refKind, mem
 	if account == "" {
 		account = caller.Account
 	}
+	foreign := account != caller.Account
+	if foreign && !policy.CrossAccountAllowed(action) {
+		return nil, policy.DenyCrossAccount(caller.ARN, action)
+	}
 	id := ref.keyID
 	if ref.alias != "" {
 		target, err := s.aliases.Get(ctx, aliasRecordID(account, ref.alias))
 		if err != nil {
 			if errors.Is(err, store.ErrNotFound) {
+				if foreign {
+					return nil, policy.DenyCrossAccount(caller.ARN, action)
+				}
 				return nil, awserr.Newf(awserr.NotFound, "Alias %s is not found.", s.aliasARN(account, ref.alias))
 			}
 			return nil, s.storeErr(ctx, err)
@@ -128,10 +143,27 @@ func (s *Service) resolveKey(ctx context.Context, raw *string, kind refKind, mem
 	// A store may be shared by nodes serving different Regions: a key is
 	// visible only in its own.
 	if lk == nil || lk.doc.Account != account || (lk.doc.Region != "" && lk.doc.Region != s.region) {
+		if foreign {
+			return nil, policy.DenyCrossAccount(caller.ARN, action)
+		}
 		return nil, awserr.Newf(awserr.NotFound, "Key '%s' does not exist", s.keyARN(account, id))
 	}
 	noteKey(ctx, lk.arn)
 	return lk, nil
+}
+
+// beforeAuth returns err, the answer of a check of lk's properties that an
+// operation makes before it authorizes action (the order of AWS's errors),
+// unless the caller is of another account and may not perform action on
+// lk: then it returns that denial, so that the check tells another account
+// nothing about a key it may not use.
+func (s *Service) beforeAuth(ctx context.Context, lk *loadedKey, action string, conds map[string][]string, tokens []string, err error) error {
+	if c := CallerFrom(ctx); c != nil && c.Account != lk.doc.Account {
+		if aerr := s.authorizeKey(ctx, lk, action, conds, tokens); aerr != nil {
+			return aerr
+		}
+	}
+	return err
 }
 
 // requireUsable checks that a key's state allows cryptographic use.
@@ -184,7 +216,7 @@ func requireSameAccount(ctx context.Context, lk *loadedKey, s *Service) error {
 // key ARN), and authorizes action on it: the common start of management
 // operations that are not available cross-account.
 func (s *Service) ownedKey(ctx context.Context, ref *string, action string) (*loadedKey, error) {
-	lk, err := s.resolveKey(ctx, ref, refKeyOnly, "keyId")
+	lk, err := s.resolveKey(ctx, ref, refKeyOnly, "keyId", action)
 	if err != nil {
 		return nil, err
 	}

@@ -168,7 +168,7 @@ func (s *Service) DisableKeyRotation(ctx context.Context, in *KeyIDInput) (*stru
 // UnsupportedOperationException for keys that are not SYMMETRIC_DEFAULT,
 // keys in custom key stores and imported keys awaiting material.
 func (s *Service) GetKeyRotationStatus(ctx context.Context, in *KeyIDInput) (*GetKeyRotationStatusOutput, error) {
-	lk, err := s.resolveKey(ctx, in.KeyID, refKeyOnly, "keyId")
+	lk, err := s.resolveKey(ctx, in.KeyID, refKeyOnly, "keyId", "kms:GetKeyRotationStatus")
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/trentkms/trent/internal/awserr"
+	"github.com/trentkms/trent/internal/policy"
 	"github.com/trentkms/trent/internal/store"
 )
 
@@ -48,13 +49,21 @@ func validateTags(tags []Tag) error {
 }
 
 // tagConditions adds aws:RequestTag/* and aws:TagKeys for tags in a request.
+// Tag keys are case-sensitive but condition key names are not: tag keys
+// that differ only in case make their aws:RequestTag/ key ambiguous (see
+// contextConditions), rather than letting the last one win.
 func tagConditions(conds map[string][]string, tags []Tag) {
 	if len(tags) == 0 {
 		return
 	}
 	keys := make([]string, 0, len(tags))
 	for _, t := range tags {
-		conds["aws:requesttag/"+lower(*t.TagKey)] = []string{*t.TagValue}
+		name := "aws:requesttag/" + strings.ToLower(*t.TagKey)
+		n := len(conds)
+		conds[name] = []string{*t.TagValue}
+		if len(conds) == n {
+			conds[name] = policy.Ambiguous()
+		}
 		keys = append(keys, *t.TagKey)
 	}
 	conds["aws:tagkeys"] = keys
@@ -70,7 +79,7 @@ func (s *Service) TagResource(ctx context.Context, in *TagResourceInput) (*struc
 	if err := validateTags(in.Tags); err != nil {
 		return nil, err
 	}
-	lk, err := s.resolveKey(ctx, in.KeyID, refKeyOnly, "keyId")
+	lk, err := s.resolveKey(ctx, in.KeyID, refKeyOnly, "keyId", "kms:TagResource")
 	if err != nil {
 		return nil, err
 	}
@@ -120,7 +129,7 @@ func (s *Service) UntagResource(ctx context.Context, in *UntagResourceInput) (*s
 			return nil, awserr.New(awserr.Tag, "Tags beginning with aws: are reserved")
 		}
 	}
-	lk, err := s.resolveKey(ctx, in.KeyID, refKeyOnly, "keyId")
+	lk, err := s.resolveKey(ctx, in.KeyID, refKeyOnly, "keyId", "kms:UntagResource")
 	if err != nil {
 		return nil, err
 	}

@@ -28,7 +28,9 @@ type Input struct {
 //   - an explicit Deny in an identity policy: DenyExplicitIdentity;
 //   - the key policy delegates to IAM but no identity policy allows (or, for
 //     IAMOnly actions, no identity policy allows): DenyNoIdentityPolicy;
-//   - otherwise: DenyNoResourcePolicy.
+//   - otherwise: DenyNoResourcePolicy;
+//   - whatever the reason, for a principal of another account than the
+//     key's: DenyCrossAccount, which names no resource.
 //
 // The account root principal is allowed every IAMOnly action of its account
 // and every key action its account's root-delegation statement covers,
@@ -51,6 +53,23 @@ func Authorize(req *Request, in Input) error {
 	}
 	// Service principals belong to no account; the key policy alone decides.
 	cross := p.Type != TypeAWSService && p.Account != in.KeyAccount
+	if err := authorizeKey(req, in, cross); err != nil {
+		if cross {
+			// One answer for every denial across accounts, as AWS KMS
+			// gives: which policy refused, or whether the key exists at
+			// all, is the key owner's business.
+			return DenyCrossAccount(p.ARN, req.Action)
+		}
+		return err
+	}
+	return nil
+}
+
+// authorizeKey is Authorize for an action on a key (in.KeyPolicy != nil);
+// cross reports that the principal is of another account than the key.
+func authorizeKey(req *Request, in Input, cross bool) error {
+	p := &req.Principal
+	isRoot := p.Type == TypeRoot
 	if cross && !CrossAccountAllowed(req.Action) {
 		return DenyNoResourcePolicy(p.ARN, req.Action, req.Resource)
 	}
@@ -154,6 +173,18 @@ var iamOnly = map[string]bool{
 // "*"). Alias operations also need IAM permission on the alias resource in
 // addition to the key-policy check on the key.
 func IAMOnly(action string) bool { return iamOnly[action] }
+
+// DenyCrossAccount returns the AccessDeniedException AWS KMS gives a
+// principal for an action on another account's key that it may not
+// perform, whether the key exists or not: "User: P is not authorized to
+// perform: A on this resource because the resource does not exist in this
+// Region, no resource-based policies allow access, or a resource-based
+// policy explicitly denies access". It names no resource, so it tells the
+// caller nothing about the other account's keys.
+func DenyCrossAccount(principal, action string) *awserr.Error {
+	return awserr.New(awserr.AccessDenied, "User: "+principal+" is not authorized to perform: "+action+
+		" on this resource because the resource does not exist in this Region, no resource-based policies allow access, or a resource-based policy explicitly denies access")
+}
 
 func denied(principal, action, resource, tail string) *awserr.Error {
 	return awserr.New(awserr.AccessDenied,

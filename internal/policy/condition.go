@@ -249,12 +249,18 @@ func parseCIDR(s string) (netip.Prefix, bool) {
 	return netip.PrefixFrom(a, a.BitLen()), true
 }
 
-// eval evaluates the condition against the request. Semantics follow IAM:
-// a missing key fails positive operators and satisfies negated ones;
-// ...IfExists is satisfied by a missing key; ForAllValues is satisfied by an
-// empty or missing set and ForAnyValue fails it; Null checks presence only.
-func (c *condition) eval(req *Request) bool {
+// eval evaluates the condition of a statement whose effect is Allow (allow)
+// or Deny against the request. Semantics follow IAM: a missing key fails
+// positive operators and satisfies negated ones; ...IfExists is satisfied
+// by a missing key; ForAllValues is satisfied by an empty or missing set and
+// ForAnyValue fails it; Null checks presence only. A condition that reads
+// an ambiguous key (see Ambiguous) fails in an Allow statement and holds in
+// a Deny statement, whatever its operator.
+func (c *condition) eval(req *Request, allow bool) bool {
 	v, ok := lookup(req, c.key)
+	if (ok && isAmbiguous(v.many)) || c.readsAmbiguous(req) {
+		return !allow
+	}
 	present := ok && v.n > 0
 	if c.kind == opNull {
 		for i := range c.vals {
@@ -300,6 +306,22 @@ func (c *condition) eval(req *Request) bool {
 		}
 	}
 	return m != c.negate
+}
+
+// readsAmbiguous reports whether a policy variable in the condition's
+// values names an ambiguous key.
+func (c *condition) readsAmbiguous(req *Request) bool {
+	for i := range c.vals {
+		for _, sg := range c.vals[i].segs {
+			if sg.key == "" {
+				continue
+			}
+			if v, ok := lookup(req, sg.key); ok && isAmbiguous(v.many) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // matchAny reports whether the request value s matches any policy value

@@ -31,6 +31,15 @@
 //     parsing and, for policies without variables, no allocation.
 //   - Condition key names are case-insensitive; action names are matched
 //     case-insensitively; resources and principals case-sensitively.
+//   - A condition key the request supplies twice under case folding
+//     (Ambiguous: kms:EncryptionContext:dept for a context with "dept" and
+//     "Dept") never helps an Allow statement match and always lets a Deny
+//     statement match; grant constraints match context keys without regard
+//     to case and never through a colliding key. No decision depends on
+//     map iteration order.
+//   - A principal of another account than the key's is refused with one
+//     message (DenyCrossAccount) whatever the reason, so that a refusal
+//     tells nothing about another account's key.
 //   - Errors carry AWS exception names (*awserr.Error) and never include
 //     request context values, which may be encryption-context data.
 package policy

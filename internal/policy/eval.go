@@ -124,7 +124,7 @@ func (s *Statement) matchPrincipal(p *Principal) int {
 
 func (s *Statement) matchConditions(req *Request) bool {
 	for _, c := range s.conds {
-		if !c.eval(req) {
+		if !c.eval(req, s.Allow) {
 			return false
 		}
 	}

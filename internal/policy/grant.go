@@ -12,21 +12,30 @@ type Grant struct {
 	// ("Encrypt", "ReEncryptFrom", ...).
 	Operations []string
 	// EncryptionContextEquals, when non-nil, requires the request's
-	// encryption context to equal it exactly.
+	// encryption context to have exactly its pairs: the same keys, matched
+	// without regard to case, with the same values, matched exactly.
 	EncryptionContextEquals map[string]string
 	// EncryptionContextSubset, when non-nil, requires every pair in it to be
-	// in the request's encryption context.
+	// in the request's encryption context (keys matched without regard to
+	// case, values exactly).
 	EncryptionContextSubset map[string]string
 }
 
 // Allows reports whether g lets principal perform operation (a
 // GrantOperation such as "Decrypt"; "kms:Decrypt" is accepted too) with
-// encryption context ec. Encryption-context constraints do not apply to
-// DescribeKey, RetireGrant and CreateGrant (the caller must check that a
-// child grant's constraints are at least as strict); a constrained grant
-// never allows other operations that take no encryption context (Sign,
-// Verify, GetPublicKey, GenerateMac, VerifyMac, DeriveSharedSecret,
-// Encapsulate, Decapsulate). Keys and values compare case-sensitively.
+// encryption context ec, the request's context with its keys as sent.
+// Encryption-context constraints do not apply to DescribeKey, RetireGrant
+// and CreateGrant (the caller must check that a child grant's constraints
+// are at least as strict); a constrained grant never allows other
+// operations that take no encryption context (Sign, Verify, GetPublicKey,
+// GenerateMac, VerifyMac, DeriveSharedSecret, Encapsulate, Decapsulate).
+//
+// As the AWS KMS Developer Guide states for grant constraints, context keys
+// match without regard to case (FoldEqual) and values match exactly. A
+// constraint key that more than one key of ec matches ("dept" against a
+// context holding "dept" and "Dept") is never satisfied, and neither is an
+// EncryptionContextEquals whose own keys collide under case folding: the
+// answer is a deny that does not depend on map order.
 func (g *Grant) Allows(principal Principal, operation string, ec map[string]string) bool {
 	operation = strings.TrimPrefix(operation, "kms:")
 	if g.GranteePrincipal == "" || (g.GranteePrincipal != principal.ARN && g.GranteePrincipal != principal.RoleARN) {
@@ -54,17 +63,59 @@ func (g *Grant) Allows(principal Principal, operation string, ec map[string]stri
 		return false
 	}
 	if eq := g.EncryptionContextEquals; eq != nil {
-		if len(eq) != len(ec) {
+		if len(eq) != len(ec) || !foldDistinct(eq) {
 			return false
 		}
-		for k, v := range eq {
-			if x, ok := ec[k]; !ok || x != v {
-				return false
-			}
+		// Every key of eq matches exactly one key of ec, distinct keys of
+		// eq match distinct keys of ec, and the sizes are equal: ec holds
+		// no other key.
+		if !pairsIn(eq, ec) {
+			return false
 		}
 	}
-	for k, v := range g.EncryptionContextSubset {
-		if x, ok := ec[k]; !ok || x != v {
+	return pairsIn(g.EncryptionContextSubset, ec)
+}
+
+// pairsIn reports whether every pair of want is in ec: exactly one key of
+// ec equals the pair's key under case folding, and its value equals the
+// pair's value exactly.
+func pairsIn(want, ec map[string]string) bool {
+	for k, v := range want {
+		x, ok := foldLookup(ec, k)
+		if !ok || x != v {
+			return false
+		}
+	}
+	return true
+}
+
+// foldLookup returns the value of the one key of ec that equals k under
+// case folding; ok is false if no key or more than one does.
+func foldLookup(ec map[string]string, k string) (string, bool) {
+	var val string
+	n := 0
+	for ek, ev := range ec {
+		if FoldEqual(ek, k) {
+			if n++; n > 1 {
+				return "", false
+			}
+			val = ev
+		}
+	}
+	return val, n == 1
+}
+
+// foldDistinct reports whether no two keys of m are equal under case
+// folding.
+func foldDistinct(m map[string]string) bool {
+	for a := range m {
+		n := 0
+		for b := range m {
+			if FoldEqual(a, b) {
+				n++
+			}
+		}
+		if n > 1 {
 			return false
 		}
 	}

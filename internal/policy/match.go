@@ -98,6 +98,8 @@ func (p *pattern) expand(req *Request, literal bool) (string, bool) {
 		}
 		v, ok := lookup(req, sg.key)
 		switch {
+		case ok && isAmbiguous(v.many):
+			return "", false // no default stands in for a value the request gave twice
 		case ok && v.n == 1:
 			s := v.at(0)
 			if literal {

@@ -317,6 +317,11 @@ func TestAuthorizeMatrix(t *testing.T) {
 			case denyIdentity:
 				wantErr = DenyExplicitIdentity(tc.who.ARN, tc.action, res)
 			}
+			if wantErr != nil && in.KeyPolicy != nil && tc.who.Type != TypeAWSService && tc.who.Account != acctA {
+				// Every denial across accounts gives one message, whatever
+				// its reason (tc.want).
+				wantErr = DenyCrossAccount(tc.who.ARN, tc.action)
+			}
 			if wantErr == nil {
 				if err != nil {
 					t.Fatalf("Authorize = %v, want allowed", err)

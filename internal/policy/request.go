@@ -1,6 +1,10 @@
 package policy
 
-import "strings"
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
 
 // PrincipalType classifies an authenticated caller.
 type PrincipalType string
@@ -61,6 +65,46 @@ func (v Values) Get(key string) ([]string, bool) {
 	}
 	x, ok := v[key]
 	return x, ok
+}
+
+// ambiguous is the marker of a condition key whose value the request does
+// not determine; see Ambiguous. Conditions recognize it by identity, so no
+// request value (even an equal string) can be mistaken for it.
+var ambiguous = []string{"\x00ambiguous"}
+
+// Ambiguous returns the values a Context gives for a condition key that the
+// request supplies more than once under case folding, such as
+// kms:EncryptionContext:dept for an encryption context holding both "dept"
+// and "Dept" (condition key names are case-insensitive, encryption-context
+// keys are not). A condition that reads such a key, directly or through a
+// policy variable, is false in an Allow statement and true in a Deny
+// statement: the key never helps a request to be allowed, and the decision
+// does not depend on which of the colliding values a map yields first. The
+// slice is shared; callers must not modify it.
+func Ambiguous() []string { return ambiguous }
+
+func isAmbiguous(l []string) bool { return len(l) == 1 && &l[0] == &ambiguous[0] }
+
+// FoldEqual reports whether a and b are equal under the case folding of
+// condition key names, strings.ToLower(a) == strings.ToLower(b), without
+// allocating. Trent applies the same folding to encryption-context keys in
+// grant constraints and to tag keys in aws:ResourceTag/ and aws:RequestTag/.
+func FoldEqual(a, b string) bool {
+	for a != "" && b != "" {
+		ra, na := rune(a[0]), 1
+		if ra >= utf8.RuneSelf {
+			ra, na = utf8.DecodeRuneInString(a)
+		}
+		rb, nb := rune(b[0]), 1
+		if rb >= utf8.RuneSelf {
+			rb, nb = utf8.DecodeRuneInString(b)
+		}
+		a, b = a[na:], b[nb:]
+		if ra != rb && unicode.ToLower(ra) != unicode.ToLower(rb) {
+			return false
+		}
+	}
+	return a == "" && b == ""
 }
 
 // Request is one authorization question: may Principal perform Action on

@@ -1,0 +1,98 @@
+package kms_test
+
+import (
+	"testing"
+
+	"github.com/trentkms/trent/internal/awserr"
+	"github.com/trentkms/trent/internal/kms"
+)
+
+// TestGrantConstraintCollidingContext: a grant constrained to
+// {dept: finance} never allows Encrypt or Decrypt with a context that also
+// holds "Dept" (or "dept") under another case, on any try; a context whose
+// only key differs in case is allowed, as AWS documents.
+func TestGrantConstraintCollidingContext(t *testing.T) {
+	t.Parallel()
+	e := newGrantEnv(t)
+	id := e.key("")
+	e.grant(e.svc, gRoot, &kms.CreateGrantInput{KeyID: &id, GranteePrincipal: sp(gBob.ARN), Operations: []string{"Encrypt", "Decrypt"},
+		Constraints: &kms.GrantConstraints{EncryptionContextSubset: map[string]string{"dept": "finance"}}})
+	for _, ec := range []map[string]string{
+		{"dept": "hr", "Dept": "finance"},
+		{"Dept": "hr", "dept": "finance"},
+		{"dept": "finance", "DEPT": "finance"},
+	} {
+		ct, err := e.svc.Encrypt(e.as(gRoot), &kms.EncryptInput{KeyID: &id, Plaintext: []byte("x"), EncryptionContext: ec})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 20; i++ {
+			wantCode(t, encrypt(e.svc, e.as(gBob), id, ec), awserr.AccessDenied)
+			_, err := e.svc.Decrypt(e.as(gBob), &kms.DecryptInput{CiphertextBlob: ct.CiphertextBlob, EncryptionContext: ec})
+			wantCode(t, err, awserr.AccessDenied)
+		}
+	}
+	wantCode(t, encrypt(e.svc, e.as(gBob), id, map[string]string{"Dept": "finance", "app": "x"}), "")
+}
+
+// TestPolicyConditionCollidingContext: kms:EncryptionContext:dept in a key
+// policy is satisfied by "Dept" too (condition key names are
+// case-insensitive), but a context holding both never satisfies an Allow
+// and always satisfies a Deny.
+func TestPolicyConditionCollidingContext(t *testing.T) {
+	t.Parallel()
+	e := newGrantEnv(t)
+	p := `{"Version":"2012-10-17","Statement":[
+	 {"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"},
+	 {"Effect":"Allow","Principal":{"AWS":"` + gBob.ARN + `"},"Action":["kms:Encrypt","kms:Decrypt"],"Resource":"*",
+	  "Condition":{"StringEquals":{"kms:EncryptionContext:dept":"finance"}}},
+	 {"Effect":"Deny","Principal":"*","Action":"kms:*","Resource":"*","Condition":{"StringEquals":{"kms:EncryptionContext:class":"secret"}}}]}`
+	id := e.key(p)
+	wantCode(t, encrypt(e.svc, e.as(gBob), id, map[string]string{"Dept": "finance"}), "")
+	collide := map[string]string{"dept": "hr", "Dept": "finance"}
+	ct, err := e.svc.Encrypt(e.as(gRoot), &kms.EncryptInput{KeyID: &id, Plaintext: []byte("x"), EncryptionContext: collide})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 20; i++ {
+		wantCode(t, encrypt(e.svc, e.as(gBob), id, collide), awserr.AccessDenied)
+		_, err := e.svc.Decrypt(e.as(gBob), &kms.DecryptInput{CiphertextBlob: ct.CiphertextBlob, EncryptionContext: collide})
+		wantCode(t, err, awserr.AccessDenied)
+		// The Deny holds whichever of class/Class a map yields first.
+		wantCode(t, encrypt(e.svc, e.as(gRoot), id, map[string]string{"class": "secret", "Class": "public"}), awserr.AccessDenied)
+		wantCode(t, encrypt(e.svc, e.as(gRoot), id, map[string]string{"Class": "secret", "class": "public"}), awserr.AccessDenied)
+	}
+	wantCode(t, encrypt(e.svc, e.as(gRoot), id, map[string]string{"Class": "public"}), "")
+}
+
+// TestTagConditionCollidingKeys: tag keys are case-sensitive but condition
+// key names are not. aws:RequestTag/dept for a request tagging both "dept"
+// and "Dept", and aws:ResourceTag/dept for a key tagged with both, never
+// satisfy an Allow and always satisfy a Deny, whatever their order.
+func TestTagConditionCollidingKeys(t *testing.T) {
+	t.Parallel()
+	e := newGrantEnv(t)
+	p := `{"Version":"2012-10-17","Statement":[
+	 {"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"},
+	 {"Effect":"Allow","Principal":{"AWS":"` + gBob.ARN + `"},"Action":"kms:Encrypt","Resource":"*",
+	  "Condition":{"StringEquals":{"aws:ResourceTag/dept":"finance"}}},
+	 {"Effect":"Deny","Principal":"*","Action":"kms:TagResource","Resource":"*","Condition":{"StringEquals":{"aws:RequestTag/dept":"secret"}}}]}`
+	id := e.key(p)
+	tag := func(pairs ...string) error {
+		var tags []kms.Tag
+		for i := 0; i < len(pairs); i += 2 {
+			tags = append(tags, kms.Tag{TagKey: sp(pairs[i]), TagValue: sp(pairs[i+1])})
+		}
+		_, err := e.svc.TagResource(e.as(gRoot), &kms.TagResourceInput{KeyID: &id, Tags: tags})
+		return err
+	}
+	wantCode(t, tag("dept", "secret", "Dept", "public"), awserr.AccessDenied)
+	wantCode(t, tag("Dept", "public", "dept", "secret"), awserr.AccessDenied)
+	wantCode(t, tag("DEPT", "secret"), awserr.AccessDenied)
+	wantCode(t, tag("Dept", "finance"), "")
+	wantCode(t, encrypt(e.svc, e.as(gBob), id, nil), "")
+	wantCode(t, tag("dept", "hr"), "")
+	for i := 0; i < 20; i++ {
+		wantCode(t, encrypt(e.svc, e.as(gBob), id, nil), awserr.AccessDenied)
+	}
+}
