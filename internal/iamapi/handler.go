@@ -162,9 +162,13 @@ func (h *Handler) handle(r *http.Request, c *call) *awserr.Error {
 	caller.SecureTransport = r.TLS != nil
 	caller.UserAgent = r.UserAgent()
 	c.caller = caller
-	in := &input{form: form, caller: caller, h: h}
+	in := &input{form: form, caller: caller, h: h, creates: c.action == "CreateUser" || c.action == "CreateRole"}
 	if c.op.action != "" {
-		if err := h.dir.AuthorizeIAM(ctx, caller, c.op.action, c.op.resource(in)); err != nil {
+		resource, err := c.op.resource(ctx, in)
+		if err != nil {
+			return h.clientError(c, err)
+		}
+		if err := h.dir.AuthorizeIAM(ctx, caller, c.op.action, resource); err != nil {
 			return h.clientError(c, err)
 		}
 	}
