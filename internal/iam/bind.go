@@ -116,3 +116,39 @@ func (d *Directory) renderBound(ctx context.Context, doc string, ids map[string]
 	}
 	return policy.RenderPrincipals(doc, gone), nil
 }
+
+// ErrTargetChanged is returned by the Directory methods that act on a user
+// or role when the context names it (WithTarget) and it is no longer the
+// user or role the request was authorized on: it was created, or deleted
+// and re-created (perhaps under another path), in between. The caller
+// authorizes the request again, on the target's ARN as it is now, and
+// retries; nothing was written.
+var ErrTargetChanged = errors.New("iam: the user or role changed after the request was authorized")
+
+type targetKey struct{}
+
+type target struct{ kind, account, name, id string }
+
+// WithTarget returns ctx naming the user (kind KindUser) or role (KindRole)
+// an IAM request was authorized on, with the unique ID it had then ("" if
+// it did not exist). IAM actions are authorized on the target's ARN, path
+// included; this makes the action fail with ErrTargetChanged rather than
+// act on a different principal of the same name, which the authorization
+// did not cover.
+func WithTarget(ctx context.Context, kind, account, name, id string) context.Context {
+	return context.WithValue(ctx, targetKey{}, &target{kind, account, name, id})
+}
+
+// checkTarget returns ErrTargetChanged if ctx names the existing user or
+// role (kind, account, name) with another unique ID than id; idOf is
+// called only then, to read the ID.
+func checkTarget(ctx context.Context, kind, account, name string, idOf func() string) error {
+	t, _ := ctx.Value(targetKey{}).(*target)
+	if t == nil || t.kind != kind || t.account != account || t.name != name {
+		return nil
+	}
+	if idOf() != t.id {
+		return ErrTargetChanged
+	}
+	return nil
+}

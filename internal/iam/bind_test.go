@@ -1,6 +1,7 @@
 package iam_test
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -220,5 +221,63 @@ accounts:
 	err = d.ApplyPrincipals(ctx, bad, nil)
 	if err == nil || !strings.Contains(err.Error(), "Invalid principal in policy") {
 		t.Fatalf("self-trusting role: %v", err)
+	}
+}
+
+// TestTargetChanged: an action authorized on a user or role that has
+// since been created or re-created (perhaps under a path the
+// authorization would have denied) fails with ErrTargetChanged and writes
+// nothing, for the caller to authorize again.
+func TestTargetChanged(t *testing.T) {
+	t.Parallel()
+	d, _ := newDir(t)
+	ctx := ctxT(t)
+	u, err := d.CreateUser(ctx, acct, "boss", "/admins/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := d.CreateRole(ctx, iam.RoleInput{Account: acct, Name: "ops", Path: "/admins/", TrustPolicy: trustFor(acct)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Authorized while boss and ops did not exist (ID ""), or were others.
+	for _, id := range []string{"", "AIDAOLDBOSS"} {
+		uctx := iam.WithTarget(ctx, iam.KindUser, acct, "boss", id)
+		_, _, err := d.CreateUserAccessKey(uctx, acct, "boss")
+		if !errors.Is(err, iam.ErrTargetChanged) {
+			t.Fatalf("CreateUserAccessKey: %v", err)
+		}
+		if err := d.PutUserPolicy(uctx, acct, "boss", "p", allowKMS); !errors.Is(err, iam.ErrTargetChanged) {
+			t.Fatalf("PutUserPolicy: %v", err)
+		}
+		if err := d.DeleteUser(uctx, acct, "boss"); !errors.Is(err, iam.ErrTargetChanged) {
+			t.Fatalf("DeleteUser: %v", err)
+		}
+		rctx := iam.WithTarget(ctx, iam.KindRole, acct, "ops", id)
+		if err := d.PutRolePolicy(rctx, acct, "ops", "p", allowKMS); !errors.Is(err, iam.ErrTargetChanged) {
+			t.Fatalf("PutRolePolicy: %v", err)
+		}
+		if err := d.UpdateTrustPolicy(rctx, acct, "ops", trustFor(acct)); !errors.Is(err, iam.ErrTargetChanged) {
+			t.Fatalf("UpdateTrustPolicy: %v", err)
+		}
+		if err := d.DeleteRole(rctx, acct, "ops"); !errors.Is(err, iam.ErrTargetChanged) {
+			t.Fatalf("DeleteRole: %v", err)
+		}
+	}
+	if keys, _ := d.ListAccessKeys(ctx, acct, "boss"); len(keys) != 0 {
+		t.Fatalf("keys written: %v", keys)
+	}
+	if ps, _ := d.ListUserPolicies(ctx, acct, "boss"); len(ps) != 0 {
+		t.Fatalf("user policies written: %v", ps)
+	}
+	if ps, _ := d.ListRolePolicies(ctx, acct, "ops"); len(ps) != 0 {
+		t.Fatalf("role policies written: %v", ps)
+	}
+	// Authorized on the same principals, the actions proceed.
+	if _, _, err := d.CreateUserAccessKey(iam.WithTarget(ctx, iam.KindUser, acct, "boss", u.UserID), acct, "boss"); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.PutRolePolicy(iam.WithTarget(ctx, iam.KindRole, acct, "ops", r.RoleID), acct, "ops", "p", allowKMS); err != nil {
+		t.Fatal(err)
 	}
 }

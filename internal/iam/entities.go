@@ -174,6 +174,9 @@ func (d *Directory) getUser(ctx context.Context, account, name string) (*User, i
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, 0, noSuchEntity("The user with name %s cannot be found.", name)
 	}
+	if err == nil {
+		err = checkTarget(ctx, KindUser, account, name, func() string { return u.UserID })
+	}
 	return &u, v, err
 }
 

@@ -157,6 +157,9 @@ func (d *Directory) getRole(ctx context.Context, account, name string) (*Role, i
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, 0, noSuchEntity("The role with name %s cannot be found.", name)
 	}
+	if err == nil {
+		err = checkTarget(ctx, KindRole, account, name, func() string { return r.RoleID })
+	}
 	return &r, v, err
 }
 

@@ -33,6 +33,9 @@ type input struct {
 	// creates is set for CreateUser and CreateRole, whose target's path is
 	// the Path parameter.
 	creates bool
+	// target is the user or role the request was authorized on, once the
+	// resource was resolved (kind "" for none).
+	targetKind, targetName, targetID string
 }
 
 // required returns a required parameter; field is its name in AWS's
@@ -97,23 +100,24 @@ func (in *input) targetPath(ctx context.Context, kind, name string) (string, err
 		return "/", nil
 	}
 	var (
-		path string
-		err  error
+		path, id string
+		err      error
 	)
 	if kind == iam.KindUser {
 		var u *iam.User
 		if u, err = in.h.dir.GetUser(ctx, in.account(), name); err == nil {
-			path = u.Path
+			path, id = u.Path, u.UserID
 		}
 	} else {
 		var r *iam.Role
 		if r, err = in.h.dir.GetRole(ctx, in.account(), name); err == nil {
-			path = r.Path
+			path, id = r.Path, r.RoleID
 		}
 	}
 	if err != nil && awserr.As(err) == nil {
 		return "", err
 	}
+	in.targetKind, in.targetName, in.targetID = kind, name, id
 	if path == "" {
 		path = "/"
 	}

@@ -75,8 +75,7 @@ func (s *Service) policyView(ctx context.Context, d *keyDoc) (string, error) {
 	for arn, id := range d.PolicyPrincipals {
 		cur, _, err := r.PrincipalID(ctx, arn)
 		if err != nil {
-			s.log.ErrorContext(ctx, "look up principal", "principal", arn, "err", err)
-			return "", awserr.Internal()
+			return "", s.storeErr(ctx, err)
 		}
 		if cur != id {
 			if gone == nil {
