@@ -221,3 +221,75 @@ func TestPrincipalArnDenyWithPath(t *testing.T) {
 		t.Fatalf("no audit record of the contractor's Encrypt in:\n%s", out)
 	}
 }
+
+// TestRoleSessionPaths: a session of a role under a path has an ARN
+// without the path (assumed-role/ROLE/SESSION), as in AWS, but its
+// aws:PrincipalArn is the role's ARN with the path, so a key-policy Deny on
+// role/untrusted/* stops it; the audit record's sessionIssuer names the
+// role with its path.
+func TestRoleSessionPaths(t *testing.T) {
+	t.Parallel()
+	s := Start(t, Opts{})
+	const roleARN = "arn:aws:iam::" + account + ":role/untrusted/batch"
+	s.MustQuery(t, Admin, "iam", "Action", "CreateRole", "RoleName", "batch", "Path", "/untrusted/", "AssumeRolePolicyDocument", identTrustAccount)
+	s.MustQuery(t, Admin, "iam", "Action", "PutRolePolicy", "RoleName", "batch", "PolicyName", "kms", "PolicyDocument",
+		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]}`)
+	var ar struct {
+		AKID   string `xml:"AssumeRoleResult>Credentials>AccessKeyId"`
+		Secret string `xml:"AssumeRoleResult>Credentials>SecretAccessKey"`
+		Token  string `xml:"AssumeRoleResult>Credentials>SessionToken"`
+		ARN    string `xml:"AssumeRoleResult>AssumedRoleUser>Arn"`
+	}
+	if err := xml.Unmarshal(s.MustQuery(t, Admin, "sts", "Action", "AssumeRole", "RoleArn", roleARN, "RoleSessionName", "job"), &ar); err != nil {
+		t.Fatal(err)
+	}
+	sess := Creds{AKID: ar.AKID, Secret: ar.Secret, Token: ar.Token}
+	const sessionARN = "arn:aws:sts::" + account + ":assumed-role/batch/job"
+	var gci struct {
+		Arn string `xml:"GetCallerIdentityResult>Arn"`
+	}
+	xml.Unmarshal(s.MustQuery(t, sess, "sts", "Action", "GetCallerIdentity"), &gci)
+	if ar.ARN != sessionARN || gci.Arn != sessionARN {
+		t.Fatalf("session ARN: AssumeRole %q, GetCallerIdentity %q, want %q", ar.ARN, gci.Arn, sessionARN)
+	}
+	policy := `{"Version":"2012-10-17","Statement":[` +
+		`{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + account + `:root"},"Action":"kms:*","Resource":"*"},` +
+		`{"Effect":"Deny","Principal":{"AWS":"*"},"Action":"kms:Decrypt","Resource":"*",` +
+		`"Condition":{"ArnLike":{"aws:PrincipalArn":"arn:aws:iam::` + account + `:role/untrusted/*"}}}]}`
+	key := s.CreateKey(t, Admin, map[string]any{"Policy": policy})
+	r := s.Call(t, sess, "Encrypt", map[string]any{"KeyId": key, "Plaintext": "aGVsbG8="})
+	if r.Status != http.StatusOK {
+		t.Fatalf("session Encrypt: %d %s %s", r.Status, r.ErrorType, r.Message)
+	}
+	var ct struct{ CiphertextBlob string }
+	json.Unmarshal(r.Body, &ct)
+	r = s.Call(t, sess, "Decrypt", map[string]any{"CiphertextBlob": ct.CiphertextBlob})
+	if r.Status != http.StatusBadRequest || r.ErrorType != "AccessDeniedException" || !strings.HasSuffix(r.Message, "with an explicit deny in a resource-based policy") {
+		t.Fatalf("session Decrypt under the path Deny: %d %s %s", r.Status, r.ErrorType, r.Message)
+	}
+	out, err := Trent(t, nil, "audit", "list", "--dir", filepath.Join(s.DataDir, "audit"), "--event", "Encrypt")
+	if err != nil {
+		t.Fatalf("trent audit list: %v\n%s", err, out)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var ev struct {
+			UserIdentity struct {
+				ARN            string `json:"arn"`
+				AccessKeyID    string `json:"accessKeyId"`
+				SessionContext struct {
+					SessionIssuer struct {
+						ARN string `json:"arn"`
+					} `json:"sessionIssuer"`
+				} `json:"sessionContext"`
+			} `json:"userIdentity"`
+		}
+		if json.Unmarshal([]byte(line), &ev) != nil || ev.UserIdentity.AccessKeyID != sess.AKID {
+			continue
+		}
+		if ev.UserIdentity.ARN != sessionARN || ev.UserIdentity.SessionContext.SessionIssuer.ARN != roleARN {
+			t.Fatalf("audit record of the session's Encrypt: %s", line)
+		}
+		return
+	}
+	t.Fatalf("no audit record of the session's Encrypt in:\n%s", out)
+}
