@@ -89,6 +89,14 @@ func TestPrincipalsBoundToUniqueIDs(t *testing.T) {
 		t.Fatalf("ListGrants after re-creation: %v %+v", err, lg)
 	}
 
+	// Listing by ARN finds the principals of today, not the deleted ones.
+	if lg, err := e.svc.ListGrants(e.as(gRoot), &kms.ListGrantsInput{KeyID: &grantKey, GranteePrincipal: sp(gBob.ARN)}); err != nil || len(lg.Grants) != 0 {
+		t.Fatalf("ListGrants by the re-created grantee: %v %+v", err, lg)
+	}
+	if rg, err := e.svc.ListRetirableGrants(e.as(gRoot), &kms.ListRetirableGrantsInput{RetiringPrincipal: sp(gAlice.ARN)}); err != nil || len(rg.Grants) != 0 {
+		t.Fatalf("ListRetirableGrants by the re-created retiring principal: %v %+v", err, rg)
+	}
+
 	// The same named grant for the new bob is a new grant, bound to him.
 	g2 := e.grant(e.svc, gRoot, &kms.CreateGrantInput{KeyID: &grantKey, GranteePrincipal: sp(gBob.ARN), RetiringPrincipal: sp(gAlice.ARN),
 		Operations: []string{"Encrypt"}, Name: sp("bob")})
@@ -96,6 +104,13 @@ func TestPrincipalsBoundToUniqueIDs(t *testing.T) {
 		t.Fatal("CreateGrant with the same Name returned the old principal's grant")
 	}
 	wantCode(t, encrypt(e.svc, e.as(&newBob), grantKey, nil, g2.GrantToken), "")
+	if lg, err := e.svc.ListGrants(e.as(gRoot), &kms.ListGrantsInput{KeyID: &grantKey, GranteePrincipal: sp(gBob.ARN)}); err != nil ||
+		len(lg.Grants) != 1 || lg.Grants[0].GrantID != g2.GrantID || lg.Grants[0].GranteePrincipal != gBob.ARN {
+		t.Fatalf("ListGrants by the new grantee: %v %+v", err, lg)
+	}
+	if rg, err := e.svc.ListRetirableGrants(e.as(gRoot), &kms.ListRetirableGrantsInput{RetiringPrincipal: sp(gAlice.ARN)}); err != nil || len(rg.Grants) != 1 {
+		t.Fatalf("ListRetirableGrants by the new retiring principal: %v %+v", err, rg)
+	}
 	// A policy put again binds the new bob.
 	if _, err := e.svc.PutKeyPolicy(e.as(gRoot), &kms.KeyPolicyInput{KeyID: &key, Policy: &policyDoc}); err != nil {
 		t.Fatal(err)

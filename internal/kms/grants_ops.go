@@ -369,31 +369,39 @@ func (s *Service) bindGrantPrincipal(ctx context.Context, arn string) (string, e
 	return id, nil
 }
 
+// stillBound reports whether arn, bound to id in a grant, still names that
+// principal; an unbound one (id "") always does. seen is showUnbound's
+// memo.
+func (s *Service) stillBound(ctx context.Context, arn, id string, seen map[string]string) (bool, error) {
+	r, ok := s.authz.(PrincipalResolver)
+	if !ok || id == "" {
+		return true, nil
+	}
+	cur, ok := seen[arn]
+	if !ok {
+		var err error
+		if cur, _, err = r.PrincipalID(ctx, arn); err != nil {
+			return false, s.storeErr(ctx, err)
+		}
+		seen[arn] = cur
+	}
+	return cur == id, nil
+}
+
 // showUnbound makes a grant list entry show, as AWS does, the unique ID a
 // grantee or retiring principal was bound to in place of its ARN once that
 // principal no longer exists (or was re-created). seen memoizes the current
 // ID of each ARN for one listing.
 func (s *Service) showUnbound(ctx context.Context, e *GrantListEntry, d *grantDoc, seen map[string]string) error {
-	r, ok := s.authz.(PrincipalResolver)
-	if !ok {
-		return nil
-	}
 	for _, x := range []struct {
 		arn, id string
 		out     *string
 	}{{d.Grantee, d.GranteeID, &e.GranteePrincipal}, {d.Retiring, d.RetiringID, &e.RetiringPrincipal}} {
-		if x.id == "" {
-			continue
+		ok, err := s.stillBound(ctx, x.arn, x.id, seen)
+		if err != nil {
+			return err
 		}
-		cur, ok := seen[x.arn]
 		if !ok {
-			id, _, err := r.PrincipalID(ctx, x.arn)
-			if err != nil {
-				return s.storeErr(ctx, err)
-			}
-			cur, seen[x.arn] = id, id
-		}
-		if cur != x.id {
 			*x.out = x.id
 		}
 	}
@@ -470,6 +478,16 @@ func (s *Service) ListGrants(ctx context.Context, in *ListGrantsInput) (*ListGra
 			(in.GranteeServicePrincipal != nil && d.GranteeService != *in.GranteeServicePrincipal) {
 			continue
 		}
+		if in.GranteePrincipal != nil {
+			// The ARN names its principal of today, not a deleted one.
+			ok, err := s.stillBound(ctx, d.Grantee, d.GranteeID, seen)
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				continue
+			}
+		}
 		if len(out.Grants) == limit {
 			out.Truncated = true
 			out.NextMarker = out.Grants[limit-1].GrantID
@@ -528,6 +546,13 @@ func (s *Service) ListRetirableGrants(ctx context.Context, in *ListRetirableGran
 			}
 			if g == nil {
 				continue // the grant went away with its key
+			}
+			ok, err := s.stillBound(ctx, g.doc.Retiring, g.doc.RetiringID, seen)
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				continue // its retiring principal is gone: the ARN names another
 			}
 			if len(out.Grants) == limit {
 				out.Truncated = true
