@@ -21,12 +21,17 @@ type IdentitySource interface {
 	IdentityPolicies(ctx context.Context, caller *kms.Caller) ([]string, error)
 }
 
-// PrincipalResolver is an optional capability of an IdentitySource: it
-// reports whether an IAM user or role ARN names a principal that exists.
-// When the source implements it, CheckKeyPolicy refuses key policies that
-// name users or roles which do not exist.
+// PrincipalResolver is an optional capability of an IdentitySource
+// (*iam.Directory implements it): it resolves a principal ARN to the unique
+// ID of the principal it names now, as AWS does when it stores a policy or
+// grant. id is "" when an IAM user, role or role session ARN names no
+// existing principal; bindable is false for principals that are not
+// resolved (account roots, services). When the source implements it,
+// CheckKeyPolicy refuses key policies that name users or roles which do not
+// exist and binds the others to their unique IDs, and the Authorizer
+// resolves grant principals for kms (kms.PrincipalResolver).
 type PrincipalResolver interface {
-	PrincipalExists(ctx context.Context, arn string) (bool, error)
+	PrincipalID(ctx context.Context, arn string) (id string, bindable bool, err error)
 }
 
 // Config configures an Authorizer.
@@ -56,8 +61,9 @@ type Authorizer struct {
 }
 
 var (
-	_ kms.Authorizer    = (*Authorizer)(nil)
-	_ kms.PolicyChecker = (*Authorizer)(nil)
+	_ kms.Authorizer        = (*Authorizer)(nil)
+	_ kms.PolicyChecker     = (*Authorizer)(nil)
+	_ kms.PrincipalResolver = (*Authorizer)(nil)
 )
 
 // denyAll is what Prepare returns for a document that does not parse: a
@@ -89,16 +95,27 @@ func New(cfg Config) *Authorizer {
 	return a
 }
 
-// Prepare parses a key policy document. It returns a *policy.Policy; a
-// document that does not parse (it was refused when stored, so this means
-// corruption) yields a policy that allows nothing.
-func (a *Authorizer) Prepare(doc string) any {
+// Prepare parses a key policy document and binds the principals it names
+// to the unique IDs in principals (ARN -> ID, as CheckKeyPolicy returned
+// them when the policy was stored; see policy.Policy.Bind). It returns a
+// *policy.Policy; a document that does not parse (it was refused when
+// stored, so this means corruption) yields a policy that allows nothing.
+func (a *Authorizer) Prepare(doc string, principals map[string]string) any {
 	p, err := a.cache.Parse(doc)
 	if err != nil {
 		a.log.Error("stored key policy does not parse; the key is denied to everyone")
 		return denyAll
 	}
-	return p
+	return p.Bind(principals)
+}
+
+// PrincipalID implements kms.PrincipalResolver with the identity source's
+// PrincipalResolver; without one no principal is bindable.
+func (a *Authorizer) PrincipalID(ctx context.Context, arn string) (string, bool, error) {
+	if a.resolver == nil {
+		return "", false, nil
+	}
+	return a.resolver.PrincipalID(ctx, arn)
 }
 
 // state is the per-request scratch space, pooled so that authorizing a

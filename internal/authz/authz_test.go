@@ -36,7 +36,7 @@ var (
 type policies struct {
 	mu    sync.Mutex
 	m     map[string][]string
-	users map[string]bool
+	users map[string]string // IAM user and role ARN -> unique ID
 	calls int
 	err   error
 }
@@ -54,8 +54,11 @@ func (p *policies) IdentityPolicies(_ context.Context, c *kms.Caller) ([]string,
 	return p.m[c.ARN], nil
 }
 
-func (p *policies) PrincipalExists(_ context.Context, arn string) (bool, error) {
-	return p.users[arn], nil
+func (p *policies) PrincipalID(_ context.Context, arn string) (string, bool, error) {
+	if !strings.Contains(arn, ":user/") && !strings.Contains(arn, ":role/") {
+		return "", false, nil
+	}
+	return p.users[arn], true, nil
 }
 
 func doc(stmts ...string) string {
@@ -305,7 +308,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 				}
 				aliasCalls := 0
 				req := &kms.KeyRequest{Caller: c.caller, Action: c.action, KeyARN: keyA, KeyAccount: acct,
-					Policy: a.Prepare(kp), KeySpec: "SYMMETRIC_DEFAULT", KeyUsage: "ENCRYPT_DECRYPT", KeyOrigin: "AWS_KMS",
+					Policy: a.Prepare(kp, nil), KeySpec: "SYMMETRIC_DEFAULT", KeyUsage: "ENCRYPT_DECRYPT", KeyOrigin: "AWS_KMS",
 					Tags: c.tags, Conditions: c.conds, GrantAllows: c.grant,
 					Aliases: func() []string { aliasCalls++; return c.aliases }}
 				err = a.AuthorizeKey(context.Background(), req)
@@ -347,7 +350,7 @@ func TestRootSkipsIdentityLookup(t *testing.T) {
 	t.Parallel()
 	src := &policies{err: errors.New("directory down")}
 	a := authz.New(authz.Config{Identities: src})
-	req := &kms.KeyRequest{Caller: rootA, Action: "kms:Encrypt", KeyARN: keyA, KeyAccount: acctA, Policy: a.Prepare(defaultKP)}
+	req := &kms.KeyRequest{Caller: rootA, Action: "kms:Encrypt", KeyARN: keyA, KeyAccount: acctA, Policy: a.Prepare(defaultKP, nil)}
 	if err := a.AuthorizeKey(context.Background(), req); err != nil {
 		t.Fatalf("root denied: %v", err)
 	}
@@ -369,7 +372,7 @@ func TestFailClosed(t *testing.T) {
 		policy any
 	}{
 		{"fail/no prepared policy", nil},
-		{"fail/unparseable stored policy", a.Prepare("{not json")},
+		{"fail/unparseable stored policy", a.Prepare("{not json", nil)},
 		{"fail/foreign prepared value", "a string"},
 	}
 	for _, c := range cases {
@@ -384,7 +387,7 @@ func TestFailClosed(t *testing.T) {
 
 func TestCheckKeyPolicy(t *testing.T) {
 	t.Parallel()
-	src := &policies{users: map[string]bool{alice.ARN: true, "arn:aws:iam::111122223333:role/Admin": true}}
+	src := &policies{users: map[string]string{alice.ARN: "AIDAALICE", "arn:aws:iam::111122223333:role/Admin": "AROAADMIN"}}
 	a := authz.New(authz.Config{Identities: src})
 	lockout := doc(allowKP(alice.ARN, "kms:*"))
 	cases := []struct {
@@ -410,7 +413,7 @@ func TestCheckKeyPolicy(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			err := a.CheckKeyPolicy(context.Background(), c.doc, c.caller, keyA, c.bypass)
+			_, err := a.CheckKeyPolicy(context.Background(), c.doc, c.caller, keyA, c.bypass)
 			if c.wantMsg == "" {
 				if err != nil {
 					t.Fatalf("refused: %v", err)
@@ -425,12 +428,83 @@ func TestCheckKeyPolicy(t *testing.T) {
 	}
 }
 
+// TestBoundKeyPolicy: the principals a key policy names are bound to the
+// unique IDs they had when it was stored; a user or role deleted and
+// re-created under the same name (a new ID) is not allowed.
+func TestBoundKeyPolicy(t *testing.T) {
+	t.Parallel()
+	const adminRole = "arn:aws:iam::111122223333:role/Admin"
+	src := &policies{users: map[string]string{alice.ARN: "AIDAALICE", adminRole: "AROAADMIN"}}
+	a := authz.New(authz.Config{Identities: src})
+	kp := doc(rootStmtA, allowKP(alice.ARN, "kms:Encrypt"), allowKP(adminRole, "kms:Encrypt"))
+	ids, err := a.CheckKeyPolicy(context.Background(), kp, rootA, keyA, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ids) != 2 || ids[alice.ARN] != "AIDAALICE" || ids[adminRole] != "AROAADMIN" {
+		t.Fatalf("bindings = %v", ids)
+	}
+	newAlice := *alice
+	newAlice.PrincipalID = "AIDANEWALICE"
+	newAdmin := *admin
+	newAdmin.PrincipalID = "AROANEWADMIN:s1"
+	bound := a.Prepare(kp, ids)
+	for _, c := range []struct {
+		name   string
+		caller *kms.Caller
+		policy any
+		allow  bool
+	}{
+		{"ok/bound user", alice, bound, true},
+		{"ok/bound role session", admin, bound, true},
+		{"fail/re-created user", &newAlice, bound, false},
+		{"fail/re-created role's session", &newAdmin, bound, false},
+		{"ok/unbound policy of a key stored before binding", &newAlice, a.Prepare(kp, nil), true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			err := a.AuthorizeKey(context.Background(), &kms.KeyRequest{Caller: c.caller, Action: "kms:Encrypt", KeyARN: keyA, KeyAccount: acctA, Policy: c.policy})
+			if (err == nil) != c.allow {
+				t.Fatalf("AuthorizeKey = %v, want allow %v", err, c.allow)
+			}
+		})
+	}
+}
+
+// BenchmarkAuthorizeEncryptBoundUser is a user named directly in a key
+// policy bound to unique IDs: the binding costs a string comparison.
+func BenchmarkAuthorizeEncryptBoundUser(b *testing.B) {
+	src := &policies{users: map[string]string{alice.ARN: "AIDAALICE"}}
+	a := authz.New(authz.Config{Identities: src})
+	kp := doc(rootStmtA, allowKP(alice.ARN, "kms:Encrypt"))
+	ids, err := a.CheckKeyPolicy(context.Background(), kp, rootA, keyA, false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, bind := range []bool{false, true} {
+		name := "unbound"
+		p := a.Prepare(kp, nil)
+		if bind {
+			name, p = "bound", a.Prepare(kp, ids)
+		}
+		b.Run(name, func(b *testing.B) {
+			req := &kms.KeyRequest{Caller: alice, Action: "kms:Encrypt", KeyARN: keyA, KeyAccount: acctA, Policy: p}
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := a.AuthorizeKey(ctx, req); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
 // BenchmarkAuthorizeEncryptDefaultPolicy is the hot path: the account root
 // encrypting under the default key policy.
 func BenchmarkAuthorizeEncryptDefaultPolicy(b *testing.B) {
 	a := authz.New(authz.Config{Identities: &policies{}})
 	req := &kms.KeyRequest{Caller: rootA, Action: "kms:Encrypt", KeyARN: keyA, KeyAccount: acctA,
-		Policy: a.Prepare(defaultKP), KeySpec: "SYMMETRIC_DEFAULT", KeyUsage: "ENCRYPT_DECRYPT",
+		Policy: a.Prepare(defaultKP, nil), KeySpec: "SYMMETRIC_DEFAULT", KeyUsage: "ENCRYPT_DECRYPT",
 		Conditions: map[string][]string{"kms:encryptionalgorithm": {"SYMMETRIC_DEFAULT"}}}
 	ctx := context.Background()
 	b.ReportAllocs()
@@ -445,7 +519,7 @@ func BenchmarkAuthorizeEncryptDefaultPolicy(b *testing.B) {
 // policy's delegation and an identity policy.
 func BenchmarkAuthorizeEncryptIAMUser(b *testing.B) {
 	a := authz.New(authz.Config{Identities: &policies{m: map[string][]string{alice.ARN: {doc(allowID("kms:*", "arn:aws:kms:*:111122223333:key/*"))}}}})
-	req := &kms.KeyRequest{Caller: alice, Action: "kms:Encrypt", KeyARN: keyA, KeyAccount: acctA, Policy: a.Prepare(defaultKP)}
+	req := &kms.KeyRequest{Caller: alice, Action: "kms:Encrypt", KeyARN: keyA, KeyAccount: acctA, Policy: a.Prepare(defaultKP, nil)}
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
@@ -461,10 +535,10 @@ func FuzzCheckKeyPolicy(f *testing.F) {
 	f.Add(defaultKP)
 	f.Add(doc(allowKP(alice.ARN, "kms:*")))
 	f.Add(`{"Statement":{"Effect":"Allow","Principal":{"AWS":["arn:aws:iam::111122223333:user/x",1]},"Action":"*","Resource":"*"}}`)
-	src := &policies{users: map[string]bool{}}
+	src := &policies{users: map[string]string{}}
 	a := authz.New(authz.Config{Identities: src})
 	f.Fuzz(func(t *testing.T, d string) {
-		err := a.CheckKeyPolicy(context.Background(), d, rootA, keyA, true)
+		_, err := a.CheckKeyPolicy(context.Background(), d, rootA, keyA, true)
 		if err != nil && awserr.As(err) == nil {
 			t.Fatalf("non-AWS error %v", err)
 		}

@@ -2,8 +2,6 @@ package authz
 
 import (
 	"context"
-	"encoding/json"
-	"strings"
 
 	"github.com/trentkms/trent/internal/awserr"
 	"github.com/trentkms/trent/internal/kms"
@@ -20,70 +18,39 @@ import (
 //     policy lockout safety check, as lenient as AWS's: conditions are
 //     assumed to hold and delegation to the caller's account counts);
 //   - with policy.MsgInvalidPrincipals if the policy names an IAM user or
-//     role that does not exist, when the identity source can tell.
+//     role that does not exist, when the identity source can tell
+//     (PrincipalResolver).
 //
+// On success it returns the unique ID of each IAM user and role the policy
+// names (ARN -> ID; nil without a PrincipalResolver): the key stores them
+// with the policy and Prepare binds the policy to them, so that a principal
+// deleted and re-created under the same name does not match, as in AWS.
 // The 32 KiB size limit is checked by the service before this is called.
-func (a *Authorizer) CheckKeyPolicy(ctx context.Context, doc string, caller *kms.Caller, keyARN string, bypass bool) error {
+func (a *Authorizer) CheckKeyPolicy(ctx context.Context, doc string, caller *kms.Caller, keyARN string, bypass bool) (map[string]string, error) {
 	p, err := a.cache.Parse(doc)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if !bypass && caller != nil && !policy.WouldAllow(p, principalOf(caller), "kms:PutKeyPolicy") {
-		return awserr.New(awserr.MalformedPolicyDocument, policy.MsgLockout)
+		return nil, awserr.New(awserr.MalformedPolicyDocument, policy.MsgLockout)
 	}
-	if a.resolver != nil {
-		for _, arn := range namedPrincipals(doc) {
-			if !strings.Contains(arn, ":user/") && !strings.Contains(arn, ":role/") {
-				continue
-			}
-			ok, err := a.resolver.PrincipalExists(ctx, arn)
-			if err != nil {
-				a.log.ErrorContext(ctx, "look up principal", "principal", arn, "err", err)
-				return awserr.Internal()
-			}
-			if !ok {
-				return awserr.New(awserr.MalformedPolicyDocument, policy.MsgInvalidPrincipals)
-			}
+	if a.resolver == nil {
+		return nil, nil
+	}
+	var ids map[string]string
+	for _, arn := range p.Principals() {
+		id, _, err := a.resolver.PrincipalID(ctx, arn)
+		if err != nil {
+			a.log.ErrorContext(ctx, "look up principal", "principal", arn, "err", err)
+			return nil, awserr.Internal()
 		}
-	}
-	return nil
-}
-
-// namedPrincipals returns the AWS principals (ARNs and account IDs) that
-// the Principal and NotPrincipal elements of a parsed-valid policy name.
-func namedPrincipals(doc string) []string {
-	var top struct {
-		Statement json.RawMessage
-	}
-	if json.Unmarshal([]byte(doc), &top) != nil {
-		return nil
-	}
-	var stmts []map[string]json.RawMessage
-	if json.Unmarshal(top.Statement, &stmts) != nil {
-		var one map[string]json.RawMessage
-		if json.Unmarshal(top.Statement, &one) != nil {
-			return nil
+		if id == "" {
+			return nil, awserr.New(awserr.MalformedPolicyDocument, policy.MsgInvalidPrincipals)
 		}
-		stmts = []map[string]json.RawMessage{one}
-	}
-	var out []string
-	for _, s := range stmts {
-		for _, k := range []string{"Principal", "NotPrincipal"} {
-			var m map[string]json.RawMessage
-			if json.Unmarshal(s[k], &m) != nil {
-				continue
-			}
-			raw := m["AWS"]
-			var one string
-			if json.Unmarshal(raw, &one) == nil {
-				out = append(out, one)
-				continue
-			}
-			var many []string
-			if json.Unmarshal(raw, &many) == nil {
-				out = append(out, many...)
-			}
+		if ids == nil {
+			ids = make(map[string]string)
 		}
+		ids[arn] = id
 	}
-	return out
+	return ids, nil
 }

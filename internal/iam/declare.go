@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/trentkms/trent/internal/awserr"
 	"github.com/trentkms/trent/internal/store"
 	"gopkg.in/yaml.v3"
 )
@@ -129,8 +130,11 @@ func (d *Directory) LoadPrincipals(ctx context.Context, path string, getenv func
 // idempotent: missing accounts, users, roles, policies and keys are
 // created; declared policies, trust policies and key secrets that differ
 // are replaced. It never deletes: a principal or policy removed from the
-// file stays until it is deleted through the IAM API. Errors name the
-// principal but never contain a secret.
+// file stays until it is deleted through the IAM API. Users of every
+// account are applied before roles, and a role whose trust policy names a
+// role declared after it is retried once that role exists, since a trust
+// policy may only name principals that exist. Errors name the principal
+// but never contain a secret.
 func (d *Directory) ApplyPrincipals(ctx context.Context, p *Principals, getenv func(string) string) error {
 	for _, a := range p.Accounts {
 		if _, err := d.EnsureAccount(ctx, a.ID, a.Name); err != nil {
@@ -142,47 +146,88 @@ func (d *Directory) ApplyPrincipals(ctx context.Context, p *Principals, getenv f
 			}
 		}
 		for _, u := range a.Users {
-			if _, err := d.GetUser(ctx, a.ID, u.Name); err != nil {
-				if _, err := d.CreateUser(ctx, a.ID, u.Name, u.Path); err != nil {
-					return fmt.Errorf("principals: user %s/%s: %w", a.ID, u.Name, err)
-				}
-			}
-			for name, doc := range u.Policies {
-				if cur, err := d.GetUserPolicy(ctx, a.ID, u.Name, name); err == nil && cur == string(doc) {
-					continue
-				}
-				if err := d.PutUserPolicy(ctx, a.ID, u.Name, name, string(doc)); err != nil {
-					return fmt.Errorf("principals: user %s/%s policy %s: %w", a.ID, u.Name, name, err)
-				}
-			}
-			for _, k := range u.AccessKeys {
-				if err := d.declareKey(ctx, a.ID, u.Name, k, getenv); err != nil {
-					return err
-				}
-			}
-		}
-		for _, r := range a.Roles {
-			cur, err := d.GetRole(ctx, a.ID, r.Name)
-			if err != nil {
-				_, err = d.CreateRole(ctx, RoleInput{Account: a.ID, Name: r.Name, Path: r.Path, Description: r.Description,
-					TrustPolicy: string(r.TrustPolicy), MaxSessionDuration: r.MaxSessionDuration})
-			} else if cur.TrustPolicy != string(r.TrustPolicy) {
-				err = d.UpdateTrustPolicy(ctx, a.ID, r.Name, string(r.TrustPolicy))
-			}
-			if err != nil {
-				return fmt.Errorf("principals: role %s/%s: %w", a.ID, r.Name, err)
-			}
-			for name, doc := range r.Policies {
-				if cur, err := d.GetRolePolicy(ctx, a.ID, r.Name, name); err == nil && cur == string(doc) {
-					continue
-				}
-				if err := d.PutRolePolicy(ctx, a.ID, r.Name, name, string(doc)); err != nil {
-					return fmt.Errorf("principals: role %s/%s policy %s: %w", a.ID, r.Name, name, err)
-				}
+			if err := d.declareUser(ctx, a.ID, u, getenv); err != nil {
+				return err
 			}
 		}
 	}
+	type pending struct {
+		account string
+		role    DeclaredRole
+	}
+	var todo []pending
+	for _, a := range p.Accounts {
+		for _, r := range a.Roles {
+			todo = append(todo, pending{a.ID, r})
+		}
+	}
+	for len(todo) > 0 {
+		var later []pending
+		var lastErr error
+		for _, x := range todo {
+			retry, err := d.declareRole(ctx, x.account, x.role)
+			if retry {
+				later, lastErr = append(later, x), err
+				continue
+			}
+			if err != nil {
+				return err
+			}
+		}
+		if len(later) == len(todo) {
+			return lastErr
+		}
+		todo = later
+	}
 	return nil
+}
+
+func (d *Directory) declareUser(ctx context.Context, account string, u DeclaredUser, getenv func(string) string) error {
+	if _, err := d.GetUser(ctx, account, u.Name); err != nil {
+		if _, err := d.CreateUser(ctx, account, u.Name, u.Path); err != nil {
+			return fmt.Errorf("principals: user %s/%s: %w", account, u.Name, err)
+		}
+	}
+	for name, doc := range u.Policies {
+		if cur, err := d.GetUserPolicy(ctx, account, u.Name, name); err == nil && cur == string(doc) {
+			continue
+		}
+		if err := d.PutUserPolicy(ctx, account, u.Name, name, string(doc)); err != nil {
+			return fmt.Errorf("principals: user %s/%s policy %s: %w", account, u.Name, name, err)
+		}
+	}
+	for _, k := range u.AccessKeys {
+		if err := d.declareKey(ctx, account, u.Name, k, getenv); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// declareRole applies one declared role. retry reports that its trust
+// policy names a principal that does not exist (yet).
+func (d *Directory) declareRole(ctx context.Context, account string, r DeclaredRole) (retry bool, err error) {
+	cur, err := d.GetRole(ctx, account, r.Name)
+	if err != nil {
+		_, err = d.CreateRole(ctx, RoleInput{Account: account, Name: r.Name, Path: r.Path, Description: r.Description,
+			TrustPolicy: string(r.TrustPolicy), MaxSessionDuration: r.MaxSessionDuration})
+	} else if cur.TrustPolicy != string(r.TrustPolicy) {
+		err = d.UpdateTrustPolicy(ctx, account, r.Name, string(r.TrustPolicy))
+	}
+	if err != nil {
+		e := awserr.As(err)
+		retry = e != nil && e.Code == CodeMalformedPolicyDocument && strings.HasPrefix(e.Message, "Invalid principal")
+		return retry, fmt.Errorf("principals: role %s/%s: %w", account, r.Name, err)
+	}
+	for name, doc := range r.Policies {
+		if cur, err := d.GetRolePolicy(ctx, account, r.Name, name); err == nil && cur == string(doc) {
+			continue
+		}
+		if err := d.PutRolePolicy(ctx, account, r.Name, name, string(doc)); err != nil {
+			return false, fmt.Errorf("principals: role %s/%s policy %s: %w", account, r.Name, name, err)
+		}
+	}
+	return false, nil
 }
 
 // declareKey makes access key k of user (or of the root when user is "")
@@ -231,7 +276,7 @@ func (d *Directory) declareKey(ctx context.Context, account, user string, k Decl
 		if err != nil {
 			return err
 		}
-		ak.PrincipalID = u.UserID
+		ak.PrincipalID, ak.UserPath = u.UserID, u.Path
 		err = d.createAccessKey(ctx, ak, touchOp(KindUser, account+"/"+user, u, ver))
 		if err != nil {
 			return fmt.Errorf("principals: access key %s: %w", k.ID, err)

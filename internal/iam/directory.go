@@ -46,6 +46,10 @@ type accessKeyDoc struct {
 	Status       string    `json:"status"`
 	Created      time.Time `json:"created"`
 	Expires      time.Time `json:"expires,omitzero"`
+
+	// UserPath is the IAM user's path, part of its ARN. Keys stored before
+	// it was recorded have none; load reads it from the user then.
+	UserPath string `json:"userPath,omitempty"`
 }
 
 // identity is an access key as the hot path uses it.
@@ -112,12 +116,36 @@ func (d *Directory) load(ctx context.Context, akid string) (*identity, int64, er
 	case TypeRoot:
 		id.caller.ARN = fmt.Sprintf("arn:%s:iam::%s:root", d.partition, doc.Account)
 	case TypeIAMUser:
-		id.caller.ARN = fmt.Sprintf("arn:%s:iam::%s:user/%s", d.partition, doc.Account, doc.UserName)
+		path := doc.UserPath
+		if path == "" {
+			if path, err = d.legacyUserPath(ctx, doc); err != nil {
+				return nil, 0, err
+			}
+		}
+		id.caller.ARN = d.UserARN(doc.Account, doc.UserName, path)
 	case TypeAssumedRole:
+		// The session ARN has no path; aws:PrincipalArn (RoleARN) does.
 		role := doc.RoleARN[strings.LastIndex(doc.RoleARN, "/")+1:]
 		id.caller.ARN = fmt.Sprintf("arn:%s:sts::%s:assumed-role/%s/%s", d.partition, doc.Account, role, doc.SessionName)
 	}
 	return id, rec.Version, nil
+}
+
+// legacyUserPath returns the path of the user owning an access key stored
+// before keys recorded it. A user cannot be deleted while it has keys, so
+// the user is the key's own; "/" if it is gone all the same.
+func (d *Directory) legacyUserPath(ctx context.Context, doc accessKeyDoc) (string, error) {
+	var u User
+	_, err := d.getJSON(ctx, KindUser, doc.Account+"/"+doc.UserName, &u)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return "/", nil
+	case err != nil:
+		return "", err
+	case u.UserID != doc.PrincipalID || u.Path == "":
+		return "/", nil
+	}
+	return u.Path, nil
 }
 
 // Lookup implements sigv4.CredentialSource.
@@ -179,6 +207,10 @@ type AccessKey struct {
 	// IAM users, ROLEID:SESSION for role sessions; empty means the account
 	// ID for the root and the access key ID otherwise.
 	PrincipalID string
+
+	// UserPath is an IAM user's path; when empty, the user's is looked up
+	// when the key is loaded.
+	UserPath string
 }
 
 // ErrExists is returned by CreateAccessKey when the ID is taken.
@@ -208,6 +240,9 @@ func (d *Directory) createAccessKey(ctx context.Context, k AccessKey, extra ...s
 	doc := accessKeyDoc{ID: k.ID, Account: k.Account, Type: k.Type, UserName: k.UserName, RoleARN: k.RoleARN,
 		SessionName: k.SessionName, PrincipalID: pid, SealedSecret: sealed, SessionToken: k.SessionToken,
 		Status: "Active", Created: d.now().UTC(), Expires: k.Expires}
+	if k.Type == TypeIAMUser {
+		doc.UserPath = k.UserPath // when empty, load reads it from the user
+	}
 	data, err := json.Marshal(doc)
 	if err != nil {
 		return err

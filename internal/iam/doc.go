@@ -26,6 +26,11 @@
 //     MaxAccessKeysPerUser keys.
 //   - Caches (access keys, identity policies) are invalidated at once on
 //     the node that writes and through the change feed (Watch) elsewhere.
+//   - A user's or role's ARN includes its path, everywhere: the caller ARN
+//     of its access keys, the resource IAM actions are authorized on.
+//   - A trust policy names the users and roles that existed when it was
+//     stored: Role.TrustPrincipals holds their unique IDs (PrincipalID),
+//     and AssumeRole matches the caller by ARN and unique ID.
 //   - Errors meant for clients are *awserr.Error values with the IAM/STS
 //     query-protocol codes (Code* constants) and AWS's messages.
 package iam

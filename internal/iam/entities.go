@@ -49,16 +49,19 @@ type User struct {
 	Created time.Time `json:"created"`
 }
 
-// Role is an IAM role. TrustPolicy is its AssumeRolePolicyDocument.
+// Role is an IAM role. TrustPolicy is its AssumeRolePolicyDocument, as
+// given; TrustPrincipals maps each user and role ARN it names to the unique
+// ID that principal had when the policy was stored (see PrincipalID).
 type Role struct {
-	Account            string    `json:"account"`
-	Name               string    `json:"name"`
-	RoleID             string    `json:"roleId"`
-	Path               string    `json:"path"`
-	Description        string    `json:"description,omitempty"`
-	TrustPolicy        string    `json:"trustPolicy"`
-	MaxSessionDuration int       `json:"maxSessionDuration"`
-	Created            time.Time `json:"created"`
+	Account            string            `json:"account"`
+	Name               string            `json:"name"`
+	RoleID             string            `json:"roleId"`
+	Path               string            `json:"path"`
+	Description        string            `json:"description,omitempty"`
+	TrustPolicy        string            `json:"trustPolicy"`
+	TrustPrincipals    map[string]string `json:"trustPrincipals,omitempty"`
+	MaxSessionDuration int               `json:"maxSessionDuration"`
+	Created            time.Time         `json:"created"`
 }
 
 // AccessKeyInfo describes an access key without its secret.
@@ -95,11 +98,26 @@ func newUniqueID(prefix string) string {
 	return prefix + base32.StdEncoding.EncodeToString(b[:])[:17]
 }
 
+// MaxPathLength is the longest IAM path AWS accepts.
+const MaxPathLength = 512
+
+// validPath checks an IAM path as AWS does: "" (meaning "/") or 1..512
+// characters matching (\u002F)|(\u002F[\u0021-\u007E]+\u002F): it begins
+// and ends with '/' and holds only printable ASCII other than space. The
+// path is part of the principal's ARN, which policies match.
 func validPath(p string) error {
 	if p == "" || p == "/" {
 		return nil
 	}
-	if len(p) > 512 || p[0] != '/' || p[len(p)-1] != '/' {
+	if len(p) > MaxPathLength {
+		return validation("1 validation error detected: Value '%s' at 'path' failed to satisfy constraint: Member must have length less than or equal to %d", p, MaxPathLength)
+	}
+	for i := 0; i < len(p); i++ {
+		if p[i] < 0x21 || p[i] > 0x7e {
+			return validation("1 validation error detected: Value '%s' at 'path' failed to satisfy constraint: Member must satisfy regular expression pattern: (\\u002F)|(\\u002F[\\u0021-\\u007E]+\\u002F)", p)
+		}
+	}
+	if len(p) < 3 || p[0] != '/' || p[len(p)-1] != '/' {
 		return validation("The specified value for path is invalid. It must begin and end with / and contain only alphanumeric characters and/or / characters.")
 	}
 	return nil
@@ -155,6 +173,9 @@ func (d *Directory) getUser(ctx context.Context, account, name string) (*User, i
 	v, err := d.getJSON(ctx, KindUser, account+"/"+name, &u)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, 0, noSuchEntity("The user with name %s cannot be found.", name)
+	}
+	if err == nil {
+		err = checkTarget(ctx, KindUser, account, name, func() string { return u.UserID })
 	}
 	return &u, v, err
 }
@@ -233,7 +254,7 @@ func (d *Directory) CreateUserAccessKey(ctx context.Context, account, userName s
 			return AccessKeyInfo{}, "", awserr.Newf(CodeLimitExceeded, "Cannot exceed quota for AccessKeysPerUser: %d", MaxAccessKeysPerUser)
 		}
 		k := AccessKey{ID: NewAccessKeyID(false), Secret: NewSecret(), Account: account, Type: TypeIAMUser,
-			UserName: userName, PrincipalID: u.UserID}
+			UserName: userName, UserPath: u.Path, PrincipalID: u.UserID}
 		err = d.createAccessKey(ctx, k, touchOp(KindUser, account+"/"+userName, u, ver))
 		if errors.Is(err, store.ErrConflict) || errors.Is(err, ErrExists) {
 			continue

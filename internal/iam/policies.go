@@ -49,6 +49,16 @@ func (d *Directory) ownerRecord(ctx context.Context, o ownerKind, account, name 
 	if errors.Is(err, store.ErrNotFound) {
 		return rec, noSuchEntity("The %s with name %s cannot be found.", o.label, name)
 	}
+	if err == nil {
+		err = checkTarget(ctx, o.kind, account, name, func() string {
+			var owner struct {
+				UserID string `json:"userId"`
+				RoleID string `json:"roleId"`
+			}
+			json.Unmarshal(rec.Data, &owner)
+			return owner.UserID + owner.RoleID
+		})
+	}
 	return rec, err
 }
 

@@ -99,8 +99,11 @@ type RoleInput struct {
 }
 
 // CreateRole creates a role. It returns EntityAlreadyExists,
-// MalformedPolicyDocument for a bad trust policy, LimitExceeded for one
-// over MaxTrustPolicyBytes, and ValidationError for bad names or durations.
+// MalformedPolicyDocument for a bad trust policy or one naming a user or
+// role that does not exist, LimitExceeded for one over MaxTrustPolicyBytes,
+// and ValidationError for bad names, paths or durations. The users and
+// roles the trust policy names are bound to their unique IDs (see
+// PrincipalID).
 func (d *Directory) CreateRole(ctx context.Context, in RoleInput) (*Role, error) {
 	if err := validName(in.Name, "roleName", 64); err != nil {
 		return nil, err
@@ -114,16 +117,21 @@ func (d *Directory) CreateRole(ctx context.Context, in RoleInput) (*Role, error)
 	if in.MaxSessionDuration < 3600 || in.MaxSessionDuration > 43200 {
 		return nil, validation("1 validation error detected: Value '%d' at 'maxSessionDuration' failed to satisfy constraint: Member must have value between 3600 and 43200", in.MaxSessionDuration)
 	}
-	if _, err := parseTrust(in.TrustPolicy); err != nil {
+	trust, err := parseTrust(in.TrustPolicy)
+	if err != nil {
+		return nil, err
+	}
+	ids, err := d.bindTrust(ctx, trust)
+	if err != nil {
 		return nil, err
 	}
 	if in.Path == "" {
 		in.Path = "/"
 	}
 	r := &Role{Account: in.Account, Name: in.Name, RoleID: newUniqueID("AROA"), Path: in.Path, Description: in.Description,
-		TrustPolicy: in.TrustPolicy, MaxSessionDuration: in.MaxSessionDuration, Created: d.now().UTC().Truncate(time.Second)}
+		TrustPolicy: in.TrustPolicy, TrustPrincipals: ids, MaxSessionDuration: in.MaxSessionDuration, Created: d.now().UTC().Truncate(time.Second)}
 	data, _ := json.Marshal(r)
-	err := d.store.Apply(ctx, store.Op{Kind: KindRole, ID: in.Account + "/" + in.Name, Data: data, Create: true})
+	err = d.store.Apply(ctx, store.Op{Kind: KindRole, ID: in.Account + "/" + in.Name, Data: data, Create: true})
 	d.pols.Invalidate("role/" + in.Account + "/" + in.Name)
 	if errors.Is(err, store.ErrExists) {
 		return nil, awserr.Newf(CodeEntityAlreadyExists, "Role with name %s already exists.", in.Name)
@@ -149,6 +157,9 @@ func (d *Directory) getRole(ctx context.Context, account, name string) (*Role, i
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, 0, noSuchEntity("The role with name %s cannot be found.", name)
 	}
+	if err == nil {
+		err = checkTarget(ctx, KindRole, account, name, func() string { return r.RoleID })
+	}
 	return &r, v, err
 }
 
@@ -169,9 +180,16 @@ func (d *Directory) ListRoles(ctx context.Context, account string) ([]*Role, err
 	return out, nil
 }
 
-// UpdateTrustPolicy replaces a role's trust policy (UpdateAssumeRolePolicy).
+// UpdateTrustPolicy replaces a role's trust policy (UpdateAssumeRolePolicy),
+// binding the users and roles it names to their unique IDs as CreateRole
+// does.
 func (d *Directory) UpdateTrustPolicy(ctx context.Context, account, name, doc string) error {
-	if _, err := parseTrust(doc); err != nil {
+	trust, err := parseTrust(doc)
+	if err != nil {
+		return err
+	}
+	ids, err := d.bindTrust(ctx, trust)
+	if err != nil {
 		return err
 	}
 	for {
@@ -179,7 +197,7 @@ func (d *Directory) UpdateTrustPolicy(ctx context.Context, account, name, doc st
 		if err != nil {
 			return err
 		}
-		r.TrustPolicy = doc
+		r.TrustPolicy, r.TrustPrincipals = doc, ids
 		data, _ := json.Marshal(r)
 		err = d.store.Apply(ctx, store.Op{Kind: KindRole, ID: account + "/" + name, Data: data, IfVersion: ver})
 		if !errors.Is(err, store.ErrConflict) {
@@ -288,6 +306,9 @@ func (d *Directory) AssumeRole(ctx context.Context, caller *kms.Caller, in Assum
 	if err != nil {
 		return nil, denied
 	}
+	// The principals the trust policy names are the ones that existed when
+	// it was stored: a user or role re-created under the same name is not.
+	trust = trust.Bind(role.TrustPrincipals)
 	pr := PolicyPrincipal(caller)
 	cond := policy.Values{}
 	if in.ExternalID != "" {

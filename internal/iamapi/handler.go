@@ -162,21 +162,39 @@ func (h *Handler) handle(r *http.Request, c *call) *awserr.Error {
 	caller.SecureTransport = r.TLS != nil
 	caller.UserAgent = r.UserAgent()
 	c.caller = caller
-	in := &input{form: form, caller: caller, h: h}
-	if c.op.action != "" {
-		if err := h.dir.AuthorizeIAM(ctx, caller, c.op.action, c.op.resource(in)); err != nil {
+	in := &input{form: form, caller: caller, h: h, creates: c.action == "CreateUser" || c.action == "CreateRole"}
+	for attempt := 1; ; attempt++ {
+		runCtx := ctx
+		if c.op.action != "" {
+			in.targetKind = ""
+			resource, err := c.op.resource(ctx, in)
+			if err != nil {
+				return h.clientError(c, err)
+			}
+			if err := h.dir.AuthorizeIAM(ctx, caller, c.op.action, resource); err != nil {
+				return h.clientError(c, err)
+			}
+			if in.targetKind != "" {
+				// The action must act on the user or role it was
+				// authorized on, not on one created since under
+				// another path.
+				runCtx = iam.WithTarget(ctx, in.targetKind, in.account(), in.targetName, in.targetID)
+			}
+		}
+		in.err = nil
+		out, err := c.op.run(runCtx, in)
+		if errors.Is(err, iam.ErrTargetChanged) && attempt < 3 {
+			continue
+		}
+		if err == nil {
+			err = in.err
+		}
+		if err != nil {
 			return h.clientError(c, err)
 		}
+		c.out = out
+		return nil
 	}
-	out, err := c.op.run(ctx, in)
-	if err == nil {
-		err = in.err
-	}
-	if err != nil {
-		return h.clientError(c, err)
-	}
-	c.out = out
-	return nil
 }
 
 // clientError returns the error a client sees for err, logging internal

@@ -17,8 +17,9 @@ type operation struct {
 	service  string // "iam" or "sts": the SigV4 scope service and XML namespace
 	action   string // the IAM action authorized before run; "" for none
 	readOnly bool
-	// resource returns the ARN the action is authorized on.
-	resource func(in *input) string
+	// resource returns the ARN the action is authorized on: the target's
+	// full ARN, path included, as AWS authorizes IAM actions.
+	resource func(ctx context.Context, in *input) (string, error)
 	run      func(ctx context.Context, in *input) (any, error)
 }
 
@@ -29,6 +30,12 @@ type input struct {
 	caller *kms.Caller
 	h      *Handler
 	err    error
+	// creates is set for CreateUser and CreateRole, whose target's path is
+	// the Path parameter.
+	creates bool
+	// target is the user or role the request was authorized on, once the
+	// resource was resolved (kind "" for none).
+	targetKind, targetName, targetID string
 }
 
 // required returns a required parameter; field is its name in AWS's
@@ -61,27 +68,71 @@ func (in *input) userName() string {
 	return ""
 }
 
-func (in *input) userARN() string {
+// userARN returns the ARN of the user the request targets (the UserName
+// parameter, else the caller itself), with its path: that of the Path
+// parameter for CreateUser, that of the existing user otherwise, "/" for a
+// user that does not exist. The account root's ARN when no user is named.
+func (in *input) userARN(ctx context.Context) (string, error) {
 	n := in.userName()
 	if n == "" {
-		return fmt.Sprintf("arn:%s:iam::%s:root", in.h.dir.Partition(), in.account())
+		return fmt.Sprintf("arn:%s:iam::%s:root", in.h.dir.Partition(), in.account()), nil
 	}
-	return in.h.dir.UserARN(in.account(), n, "/")
+	path, err := in.targetPath(ctx, iam.KindUser, n)
+	return in.h.dir.UserARN(in.account(), n, path), err
 }
 
-func (in *input) roleARN() string {
-	return in.h.dir.RoleARN(in.account(), in.get("RoleName"), "/")
+// roleARN is userARN for the role named by RoleName.
+func (in *input) roleARN(ctx context.Context) (string, error) {
+	n := in.get("RoleName")
+	path, err := in.targetPath(ctx, iam.KindRole, n)
+	return in.h.dir.RoleARN(in.account(), n, path), err
 }
 
-func usersARN(in *input) string {
-	return fmt.Sprintf("arn:%s:iam::%s:user/", in.h.dir.Partition(), in.account())
-}
-func rolesARN(in *input) string {
-	return fmt.Sprintf("arn:%s:iam::%s:role/", in.h.dir.Partition(), in.account())
+// targetPath returns the path of the user or role name of the caller's
+// account that the request targets. Lookup failures other than "no such
+// entity" are errors: authorizing on a path-less ARN instead would let a
+// path-scoped Deny be bypassed.
+func (in *input) targetPath(ctx context.Context, kind, name string) (string, error) {
+	if in.creates {
+		if p := in.get("Path"); p != "" {
+			return p, nil
+		}
+		return "/", nil
+	}
+	var (
+		path, id string
+		err      error
+	)
+	if kind == iam.KindUser {
+		var u *iam.User
+		if u, err = in.h.dir.GetUser(ctx, in.account(), name); err == nil {
+			path, id = u.Path, u.UserID
+		}
+	} else {
+		var r *iam.Role
+		if r, err = in.h.dir.GetRole(ctx, in.account(), name); err == nil {
+			path, id = r.Path, r.RoleID
+		}
+	}
+	if err != nil && awserr.As(err) == nil {
+		return "", err
+	}
+	in.targetKind, in.targetName, in.targetID = kind, name, id
+	if path == "" {
+		path = "/"
+	}
+	return path, nil
 }
 
-func userRes(in *input) string { return in.userARN() }
-func roleRes(in *input) string { return in.roleARN() }
+func usersARN(_ context.Context, in *input) (string, error) {
+	return fmt.Sprintf("arn:%s:iam::%s:user/", in.h.dir.Partition(), in.account()), nil
+}
+func rolesARN(_ context.Context, in *input) (string, error) {
+	return fmt.Sprintf("arn:%s:iam::%s:role/", in.h.dir.Partition(), in.account()), nil
+}
+
+func userRes(ctx context.Context, in *input) (string, error) { return in.userARN(ctx) }
+func roleRes(ctx context.Context, in *input) (string, error) { return in.roleARN(ctx) }
 
 // errNonUser is AWS's answer when an assumed-role session omits UserName.
 var errNonUser = awserr.New(iam.CodeValidationError, "Must specify userName when calling with non-User credentials")
@@ -244,7 +295,8 @@ var operations = map[string]*operation{
 		if err != nil {
 			return nil, err
 		}
-		return &roleResult{Role: in.h.role(r)}, nil
+		x, err := in.h.role(ctx, r)
+		return &roleResult{Role: x}, err
 	}},
 	"GetRole": {service: "iam", action: "iam:GetRole", readOnly: true, resource: roleRes, run: func(ctx context.Context, in *input) (any, error) {
 		name := in.required("RoleName", "roleName")
@@ -255,7 +307,8 @@ var operations = map[string]*operation{
 		if err != nil {
 			return nil, err
 		}
-		return &roleResult{Role: in.h.role(r)}, nil
+		x, err := in.h.role(ctx, r)
+		return &roleResult{Role: x}, err
 	}},
 	"ListRoles": {service: "iam", action: "iam:ListRoles", readOnly: true, resource: rolesARN, run: func(ctx context.Context, in *input) (any, error) {
 		rs, err := in.h.dir.ListRoles(ctx, in.account())
@@ -264,7 +317,11 @@ var operations = map[string]*operation{
 		}
 		out := &listRolesResult{Roles: make([]xmlRole, 0, len(rs))}
 		for _, r := range rs {
-			out.Roles = append(out.Roles, in.h.role(r))
+			x, err := in.h.role(ctx, r)
+			if err != nil {
+				return nil, err
+			}
+			out.Roles = append(out.Roles, x)
 		}
 		return out, nil
 	}},

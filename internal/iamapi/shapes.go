@@ -1,6 +1,8 @@
 package iamapi
 
 import (
+	"context"
+
 	"github.com/trentkms/trent/internal/iam"
 )
 
@@ -111,8 +113,14 @@ func (h *Handler) user(u *iam.User) xmlUser {
 	return xmlUser{Path: u.Path, UserName: u.Name, UserID: u.UserID, Arn: h.dir.UserARN(u.Account, u.Name, u.Path), CreateDate: isoTime(u.Created)}
 }
 
-func (h *Handler) role(r *iam.Role) xmlRole {
+// role returns the XML shape of r. Its trust policy shows the unique ID of
+// a principal it names that no longer exists, as AWS shows it.
+func (h *Handler) role(ctx context.Context, r *iam.Role) (xmlRole, error) {
+	trust, err := h.dir.TrustPolicyView(ctx, r)
+	if err != nil {
+		return xmlRole{}, err
+	}
 	return xmlRole{Path: r.Path, RoleName: r.Name, RoleID: r.RoleID, Arn: h.dir.RoleARN(r.Account, r.Name, r.Path),
-		CreateDate: isoTime(r.Created), AssumeRolePolicyDocument: encodePolicy(r.TrustPolicy),
-		Description: r.Description, MaxSessionDuration: r.MaxSessionDuration}
+		CreateDate: isoTime(r.Created), AssumeRolePolicyDocument: encodePolicy(trust),
+		Description: r.Description, MaxSessionDuration: r.MaxSessionDuration}, nil
 }

@@ -12,16 +12,29 @@ import (
 // gathers the facts (key policy, grants, request context); the Authorizer
 // applies the policy language.
 type Authorizer interface {
-	// Prepare parses a key policy document once, when a key is loaded. The
+	// Prepare parses a key policy document once, when a key is loaded, and
+	// binds the principals it names to the unique IDs in principals (what
+	// PolicyChecker.CheckKeyPolicy returned when the policy was stored). The
 	// result is handed back in KeyRequest.Policy. It must not fail: a policy
 	// that cannot be parsed was refused when it was stored.
-	Prepare(policy string) any
+	Prepare(policy string, principals map[string]string) any
 	// AuthorizeKey decides an action on a key. It returns nil or an
 	// *awserr.Error (AccessDeniedException).
 	AuthorizeKey(ctx context.Context, req *KeyRequest) error
 	// AuthorizeAccount decides an action that has no key resource
 	// (CreateKey, ListKeys, ListAliases, GenerateRandom, custom key stores).
 	AuthorizeAccount(ctx context.Context, req *AccountRequest) error
+}
+
+// PrincipalResolver is an optional capability of an Authorizer: it resolves
+// a principal ARN to the unique ID of the principal it names now, as AWS
+// does when it stores a grant. For an IAM user or role ARN, or a role
+// session ARN (resolved to its role), id is that principal's unique ID, or
+// "" if none exists; bindable is false for principals that are not
+// resolved (account roots, services, anything else). Errors are failures to
+// read the directory. Without it grants are matched by ARN alone.
+type PrincipalResolver interface {
+	PrincipalID(ctx context.Context, arn string) (id string, bindable bool, err error)
 }
 
 // KeyRequest is an authorization question about a key.
@@ -56,7 +69,7 @@ type AccountRequest struct {
 // is what a Service uses until SetAuthorizer installs the policy engine.
 type defaultAuthorizer struct{}
 
-func (defaultAuthorizer) Prepare(string) any { return nil }
+func (defaultAuthorizer) Prepare(string, map[string]string) any { return nil }
 
 func (defaultAuthorizer) AuthorizeKey(_ context.Context, r *KeyRequest) error {
 	if r.Caller.Account == r.KeyAccount || r.GrantAllows {

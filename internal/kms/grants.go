@@ -52,6 +52,13 @@ type grantDoc struct {
 	IssuingAccount   string            `json:"issuingAccount"`
 	CreatorPrincipal string            `json:"creator,omitempty"`
 	ParentGrantID    string            `json:"parent,omitempty"`
+
+	// GranteeID and RetiringID are the unique IDs Grantee and Retiring
+	// were bound to when the grant was created (see bindGrantPrincipal);
+	// empty for principals that are not bound (account roots, services)
+	// and for grants created before principals were bound.
+	GranteeID  string `json:"granteeId,omitempty"`
+	RetiringID string `json:"retiringId,omitempty"`
 }
 
 // grant is a grant as the hot path uses it.
@@ -62,7 +69,7 @@ type grant struct {
 
 func newGrant(d grantDoc) *grant {
 	g := &grant{doc: d, pg: policy.Grant{Operations: d.Operations, EncryptionContextEquals: d.Equals, EncryptionContextSubset: d.Subset}}
-	g.pg.GranteePrincipal = d.Grantee
+	g.pg.GranteePrincipal, g.pg.GranteeID = d.Grantee, d.GranteeID
 	if d.GranteeService != "" {
 		g.pg.GranteePrincipal = d.GranteeService
 	}
@@ -251,7 +258,7 @@ func (s *Service) findGrant(ctx context.Context, lk *loadedKey, action string, c
 	if err != nil {
 		return nil, s.storeErr(ctx, err)
 	}
-	p := policy.Principal{ARN: c.ARN, Account: c.Account, Type: policy.PrincipalType(c.Type), RoleARN: c.RoleARN}
+	p := policy.Principal{ARN: c.ARN, Account: c.Account, Type: policy.PrincipalType(c.Type), RoleARN: c.RoleARN, UserID: c.PrincipalID}
 	var ec map[string]string
 	ecDone := false
 	allows := func(g *grant) bool {

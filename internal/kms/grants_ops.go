@@ -274,6 +274,14 @@ func (s *Service) CreateGrant(ctx context.Context, in *CreateGrantInput) (*Creat
 			return nil, err
 		}
 	}
+	granteeID, err := s.bindGrantPrincipal(ctx, grantee)
+	if err != nil {
+		return nil, err
+	}
+	retiringID, err := s.bindGrantPrincipal(ctx, retiring)
+	if err != nil {
+		return nil, err
+	}
 	set, err := s.grantCache().Get(ctx, lk.doc.ID)
 	if err != nil {
 		return nil, s.storeErr(ctx, err)
@@ -288,6 +296,7 @@ func (s *Service) CreateGrant(ctx context.Context, in *CreateGrantInput) (*Creat
 	if parent != nil {
 		d.ParentGrantID = parent.doc.ID
 	}
+	d.GranteeID, d.RetiringID = granteeID, retiringID
 	if d.Name != "" {
 		for _, g := range set.grants {
 			if sameGrant(&g.doc, &d) {
@@ -335,7 +344,70 @@ func sameGrant(a, b *grantDoc) bool {
 	return a.Name == b.Name && a.Grantee == b.Grantee && a.GranteeService == b.GranteeService &&
 		a.Retiring == b.Retiring && a.RetiringService == b.RetiringService && slices.Equal(a.Operations, b.Operations) &&
 		(a.Equals == nil) == (b.Equals == nil) && maps.Equal(a.Equals, b.Equals) &&
-		(a.Subset == nil) == (b.Subset == nil) && maps.Equal(a.Subset, b.Subset) && a.SourceArn == b.SourceArn
+		(a.Subset == nil) == (b.Subset == nil) && maps.Equal(a.Subset, b.Subset) && a.SourceArn == b.SourceArn &&
+		a.GranteeID == b.GranteeID && a.RetiringID == b.RetiringID
+}
+
+// bindGrantPrincipal resolves a grantee or retiring principal ARN to the
+// unique ID of the principal it names, which the grant stores so that a
+// principal deleted and re-created under the same name is not its grantee
+// or retiring principal (AWS binds grant principals the same way: ListGrants
+// shows the unique ID once the principal is gone). A user, role or role
+// session ARN naming no existing principal is refused with
+// InvalidArnException, AWS's answer; other principals (account roots) are
+// not bound. Without a PrincipalResolver nothing is bound.
+func (s *Service) bindGrantPrincipal(ctx context.Context, arn string) (string, error) {
+	r, ok := s.authz.(PrincipalResolver)
+	if !ok || arn == "" {
+		return "", nil
+	}
+	id, bindable, err := r.PrincipalID(ctx, arn)
+	if err != nil {
+		return "", s.storeErr(ctx, err)
+	}
+	if bindable && id == "" {
+		return "", awserr.Newf(awserr.InvalidArn, "ARN does not refer to a valid principal: %s", arn)
+	}
+	return id, nil
+}
+
+// stillBound reports whether arn, bound to id in a grant, still names that
+// principal; an unbound one (id "") always does. seen is showUnbound's
+// memo.
+func (s *Service) stillBound(ctx context.Context, arn, id string, seen map[string]string) (bool, error) {
+	r, ok := s.authz.(PrincipalResolver)
+	if !ok || id == "" {
+		return true, nil
+	}
+	cur, ok := seen[arn]
+	if !ok {
+		var err error
+		if cur, _, err = r.PrincipalID(ctx, arn); err != nil {
+			return false, s.storeErr(ctx, err)
+		}
+		seen[arn] = cur
+	}
+	return cur == id, nil
+}
+
+// showUnbound makes a grant list entry show, as AWS does, the unique ID a
+// grantee or retiring principal was bound to in place of its ARN once that
+// principal no longer exists (or was re-created). seen memoizes the current
+// ID of each ARN for one listing.
+func (s *Service) showUnbound(ctx context.Context, e *GrantListEntry, d *grantDoc, seen map[string]string) error {
+	for _, x := range []struct {
+		arn, id string
+		out     *string
+	}{{d.Grantee, d.GranteeID, &e.GranteePrincipal}, {d.Retiring, d.RetiringID, &e.RetiringPrincipal}} {
+		ok, err := s.stillBound(ctx, x.arn, x.id, seen)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			*x.out = x.id
+		}
+	}
+	return nil
 }
 
 func deref(s *string) string {
@@ -397,6 +469,7 @@ func (s *Service) ListGrants(ctx context.Context, in *ListGrantsInput) (*ListGra
 		return nil, s.storeErr(ctx, err)
 	}
 	out := &ListGrantsOutput{Grants: []GrantListEntry{}}
+	seen := map[string]string{}
 	for _, r := range recs {
 		var d grantDoc
 		if json.Unmarshal(r.Data, &d) != nil {
@@ -407,12 +480,26 @@ func (s *Service) ListGrants(ctx context.Context, in *ListGrantsInput) (*ListGra
 			(in.GranteeServicePrincipal != nil && d.GranteeService != *in.GranteeServicePrincipal) {
 			continue
 		}
+		if in.GranteePrincipal != nil {
+			// The ARN names its principal of today, not a deleted one.
+			ok, err := s.stillBound(ctx, d.Grantee, d.GranteeID, seen)
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				continue
+			}
+		}
 		if len(out.Grants) == limit {
 			out.Truncated = true
 			out.NextMarker = out.Grants[limit-1].GrantID
 			break
 		}
-		out.Grants = append(out.Grants, s.grantEntry(&d))
+		e := s.grantEntry(&d)
+		if err := s.showUnbound(ctx, &e, &d, seen); err != nil {
+			return nil, err
+		}
+		out.Grants = append(out.Grants, e)
 	}
 	return out, nil
 }
@@ -452,6 +539,7 @@ func (s *Service) ListRetirableGrants(ctx context.Context, in *ListRetirableGran
 		after = prefix + *in.Marker
 	}
 	out := &ListGrantsOutput{Grants: []GrantListEntry{}}
+	seen := map[string]string{}
 	for {
 		recs, err := s.store.List(ctx, kindGrantIndex, prefix, after, limit+1)
 		if err != nil {
@@ -468,13 +556,24 @@ func (s *Service) ListRetirableGrants(ctx context.Context, in *ListRetirableGran
 			if g == nil {
 				continue // the grant went away with its key
 			}
+			ok, err := s.stillBound(ctx, g.doc.Retiring, g.doc.RetiringID, seen)
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				continue // its retiring principal is gone: the ARN names another
+			}
 			if len(out.Grants) == limit {
 				out.Truncated = true
 				last := out.Grants[limit-1]
 				out.NextMarker = last.KeyID[strings.LastIndexByte(last.KeyID, '/')+1:] + "/" + last.GrantID
 				return out, nil
 			}
-			out.Grants = append(out.Grants, s.grantEntry(&g.doc))
+			e := s.grantEntry(&g.doc)
+			if err := s.showUnbound(ctx, &e, &g.doc, seen); err != nil {
+				return nil, err
+			}
+			out.Grants = append(out.Grants, e)
 		}
 		if len(recs) < limit+1 {
 			return out, nil
@@ -549,9 +648,9 @@ func (s *Service) RetireGrant(ctx context.Context, in *RetireGrantInput) (*struc
 		}
 		return nil, grantNotFound(grantID)
 	}
-	p := policy.Principal{ARN: c.ARN, Account: c.Account, Type: policy.PrincipalType(c.Type), RoleARN: c.RoleARN}
-	mayRetire := (g.doc.Retiring != "" && (g.doc.Retiring == c.ARN || g.doc.Retiring == c.RoleARN)) ||
-		g.pg.Allows(p, "RetireGrant", nil)
+	p := policy.Principal{ARN: c.ARN, Account: c.Account, Type: policy.PrincipalType(c.Type), RoleARN: c.RoleARN, UserID: c.PrincipalID}
+	retirer := policy.Grant{GranteePrincipal: g.doc.Retiring, GranteeID: g.doc.RetiringID, Operations: []string{"RetireGrant"}}
+	mayRetire := retirer.Allows(p, "RetireGrant", nil) || g.pg.Allows(p, "RetireGrant", nil)
 	if mayRetire {
 		noteGrant(ctx, g.doc.ID)
 	} else if err := s.authorizeKeyGrant(ctx, lk, "kms:RetireGrant", nil, false); err != nil {

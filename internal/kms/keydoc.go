@@ -56,6 +56,12 @@ type keyDoc struct {
 	Policy string   `json:"policy"`
 	Tags   []tagDoc `json:"tags,omitempty"`
 
+	// PolicyPrincipals maps each IAM user and role ARN the policy names to
+	// the unique ID that principal had when the policy was stored: the
+	// policy matches only that principal (see Authorizer.Prepare), and
+	// GetKeyPolicy shows the ID once the principal is gone.
+	PolicyPrincipals map[string]string `json:"policyPrincipals,omitempty"`
+
 	Materials       []materialDoc `json:"materials,omitempty"`
 	CurrentMaterial string        `json:"currentMaterial,omitempty"`
 

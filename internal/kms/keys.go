@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/trentkms/trent/internal/awserr"
+	"github.com/trentkms/trent/internal/policy"
 	"github.com/trentkms/trent/internal/store"
 )
 
@@ -36,25 +37,54 @@ func DefaultKeyPolicy(partition, account string) string {
 }
 
 // PolicyChecker is an optional capability of an Authorizer: it validates a
-// key policy document (MalformedPolicyDocumentException) and applies AWS's
-// policy lockout safety check for the caller unless bypass is set.
+// key policy document (MalformedPolicyDocumentException, also for a policy
+// naming a user or role that does not exist) and applies AWS's policy
+// lockout safety check for the caller unless bypass is set. It returns the
+// unique ID of each IAM user and role the policy names (ARN -> ID), which
+// the key stores with the policy and hands back to Authorizer.Prepare.
 type PolicyChecker interface {
-	CheckKeyPolicy(ctx context.Context, doc string, caller *Caller, keyARN string, bypass bool) error
+	CheckKeyPolicy(ctx context.Context, doc string, caller *Caller, keyARN string, bypass bool) (map[string]string, error)
 }
 
 const maxPolicyBytes = 32768
 
-func (s *Service) checkPolicy(ctx context.Context, doc, keyARN string, bypass bool) error {
+// checkPolicy validates a key policy and returns the principals it binds.
+func (s *Service) checkPolicy(ctx context.Context, doc, keyARN string, bypass bool) (map[string]string, error) {
 	if len(doc) > maxPolicyBytes {
-		return awserr.Newf(awserr.LimitExceeded, "Policy document exceeds the maximum size of %d bytes.", maxPolicyBytes)
+		return nil, awserr.Newf(awserr.LimitExceeded, "Policy document exceeds the maximum size of %d bytes.", maxPolicyBytes)
 	}
 	if pc, ok := s.authz.(PolicyChecker); ok {
 		return pc.CheckKeyPolicy(ctx, doc, CallerFrom(ctx), keyARN, bypass)
 	}
 	if !json.Valid([]byte(doc)) {
-		return awserr.New(awserr.MalformedPolicyDocument, "The new key policy will not allow you to update the key policy in the future.")
+		return nil, awserr.New(awserr.MalformedPolicyDocument, "The new key policy will not allow you to update the key policy in the future.")
 	}
-	return nil
+	return nil, nil
+}
+
+// policyView returns a key's policy as GetKeyPolicy shows it: as stored,
+// except that a user or role it names that no longer exists (or was
+// re-created, with a new unique ID) is shown as the unique ID the policy
+// was bound to, as AWS shows it.
+func (s *Service) policyView(ctx context.Context, d *keyDoc) (string, error) {
+	r, ok := s.authz.(PrincipalResolver)
+	if !ok || len(d.PolicyPrincipals) == 0 {
+		return d.Policy, nil
+	}
+	var gone map[string]string
+	for arn, id := range d.PolicyPrincipals {
+		cur, _, err := r.PrincipalID(ctx, arn)
+		if err != nil {
+			return "", s.storeErr(ctx, err)
+		}
+		if cur != id {
+			if gone == nil {
+				gone = make(map[string]string)
+			}
+			gone[arn] = id
+		}
+	}
+	return policy.RenderPrincipals(d.Policy, gone), nil
 }
 
 // CreateKey implements the CreateKey operation.
@@ -133,10 +163,11 @@ func (s *Service) CreateKey(ctx context.Context, in *CreateKeyInput) (*KeyMetada
 	}
 	arn := s.keyARN(d.Account, d.ID)
 	if in.Policy != nil {
-		if err := s.checkPolicy(ctx, *in.Policy, arn, bypass); err != nil {
+		ids, err := s.checkPolicy(ctx, *in.Policy, arn, bypass)
+		if err != nil {
 			return nil, err
 		}
-		d.Policy = *in.Policy
+		d.Policy, d.PolicyPrincipals = *in.Policy, ids
 	} else {
 		d.Policy = DefaultKeyPolicy(s.partition, d.Account)
 	}
@@ -453,7 +484,11 @@ func (s *Service) GetKeyPolicy(ctx context.Context, in *KeyPolicyInput) (*GetKey
 	if err != nil {
 		return nil, err
 	}
-	return &GetKeyPolicyOutput{Policy: lk.doc.Policy, PolicyName: "default"}, nil
+	doc, err := s.policyView(ctx, lk.doc)
+	if err != nil {
+		return nil, err
+	}
+	return &GetKeyPolicyOutput{Policy: doc, PolicyName: "default"}, nil
 }
 
 func checkPolicyName(name *string, required bool) error {
@@ -498,11 +533,12 @@ func (s *Service) PutKeyPolicy(ctx context.Context, in *KeyPolicyInput) (*struct
 	if err := s.authorizeKey(ctx, lk, "kms:PutKeyPolicy", conds, nil); err != nil {
 		return nil, err
 	}
-	if err := s.checkPolicy(ctx, *in.Policy, lk.arn, bypass); err != nil {
+	ids, err := s.checkPolicy(ctx, *in.Policy, lk.arn, bypass)
+	if err != nil {
 		return nil, err
 	}
 	_, err = s.updateKey(ctx, lk.doc.ID, func(d *keyDoc, _ int64) ([]store.Op, error) {
-		d.Policy = *in.Policy
+		d.Policy, d.PolicyPrincipals = *in.Policy, ids
 		return nil, nil
 	})
 	return &struct{}{}, s.storeErr(ctx, err)

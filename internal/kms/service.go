@@ -317,7 +317,7 @@ func (s *Service) materialize(d *keyDoc, version int64) (*loadedKey, error) {
 		}
 	}
 	if s.authz != nil {
-		lk.policy = s.authz.Prepare(d.Policy)
+		lk.policy = s.authz.Prepare(d.Policy, d.PolicyPrincipals)
 	}
 	if d.Spec != symmetricDefault {
 		lk.derived = &asymCache{}

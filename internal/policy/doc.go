@@ -29,6 +29,10 @@
 //   - A *Policy is immutable after Parse and safe for concurrent use; parsing
 //     compiles every pattern and condition so that evaluation does no
 //     parsing and, for policies without variables, no allocation.
+//   - A policy bound to unique IDs (Policy.Bind) and a grant with a
+//     GranteeID match a named user or role only if the caller's aws:userid
+//     is that ID (or ID:SESSION for a role): the check is a string
+//     comparison, so binding costs the hot path nothing measurable.
 //   - Condition key names are case-insensitive; action names are matched
 //     case-insensitively; resources and principals case-sensitively.
 //   - A condition key the request supplies twice under case folding

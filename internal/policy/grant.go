@@ -8,6 +8,12 @@ type Grant struct {
 	// sessions; an account root ARN matches only the root principal. For a
 	// service-principal grantee it is the service name.
 	GranteePrincipal string
+	// GranteeID, when set, is the unique ID GranteePrincipal was bound to
+	// when the grant was created (a user's AIDA..., a role's AROA..., also
+	// for a role session grantee): only a caller whose aws:userid is that
+	// ID, or ID:SESSION for a role, is the grantee. A principal deleted and
+	// re-created under the same name is not.
+	GranteeID string
 	// Operations are GrantOperation values without the "kms:" prefix
 	// ("Encrypt", "ReEncryptFrom", ...).
 	Operations []string
@@ -39,6 +45,9 @@ type Grant struct {
 func (g *Grant) Allows(principal Principal, operation string, ec map[string]string) bool {
 	operation = strings.TrimPrefix(operation, "kms:")
 	if g.GranteePrincipal == "" || (g.GranteePrincipal != principal.ARN && g.GranteePrincipal != principal.RoleARN) {
+		return false
+	}
+	if !boundTo(g.GranteeID, principal.UserID) {
 		return false
 	}
 	found := false

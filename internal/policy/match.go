@@ -231,6 +231,9 @@ type principalSet struct {
 	any      bool
 	accounts []string // account IDs named as "123456789012" or as their root ARN
 	arns     []string // IAM user, role and assumed-role session ARNs
+	// ids, when not nil, holds the unique ID each entry of arns is bound to
+	// ("" for an unbound entry); see Policy.Bind.
+	ids      []string
 	services []string
 }
 
@@ -361,8 +364,11 @@ func (ps *principalSet) match(p *Principal) int {
 		}
 		return pmNone
 	}
-	for _, a := range ps.arns {
+	for i, a := range ps.arns {
 		if a == p.ARN || (p.RoleARN != "" && a == p.RoleARN) {
+			if ps.ids != nil && !boundTo(ps.ids[i], p.UserID) {
+				continue
+			}
 			return pmDirect
 		}
 	}
@@ -393,8 +399,8 @@ func (ps *principalSet) excludes(p *Principal) bool {
 		}
 		return false
 	}
-	for _, a := range ps.arns {
-		if a == p.ARN {
+	for i, a := range ps.arns {
+		if a == p.ARN && (ps.ids == nil || boundTo(ps.ids[i], p.UserID)) {
 			return true
 		}
 	}
@@ -406,4 +412,16 @@ func (ps *principalSet) excludes(p *Principal) bool {
 		}
 	}
 	return false
+}
+
+// boundTo reports whether a caller whose aws:userid is userID is the
+// principal with unique ID id: the user itself (userID == id) or a session
+// of the role (userID is id + ":" + session). An empty id binds nothing.
+// It does not allocate: it runs on every request that a bound statement
+// could match.
+func boundTo(id, userID string) bool {
+	if id == "" || userID == id {
+		return true
+	}
+	return len(userID) > len(id) && userID[len(id)] == ':' && userID[:len(id)] == id
 }

@@ -175,9 +175,11 @@ def _():
 
 @check("create_grant, list_grants, retire_grant")
 def _():
+    # The account's root: a grant may only name IAM users and roles that
+    # exist (AWS and Trent resolve them to unique IDs); this suite creates none.
     g = kms.create_grant(
         KeyId=ARN,
-        GranteePrincipal="arn:aws:iam::%s:role/compat-grantee" % ARN.split(":")[4],
+        GranteePrincipal="arn:aws:iam::%s:root" % ARN.split(":")[4],
         RetiringPrincipal="arn:aws:iam::%s:root" % ARN.split(":")[4],
         Operations=["Encrypt", "Decrypt"],
         Name="compat-" + LABEL.replace(".", "-"),

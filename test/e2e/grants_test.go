@@ -10,18 +10,21 @@ import (
 	"github.com/trentkms/trent/internal/iam"
 )
 
-// newUser creates an IAM user credential of account on the shared node
-// directly in the directory and returns a client signed as that user and
-// the user's ARN.
+// newUser creates an IAM user of account and an access key for it on the
+// shared node directly in the directory and returns a client signed as
+// that user and the user's ARN. (Key policies and grants may only name
+// users that exist, as in AWS.)
 func newUser(t testing.TB, acct string) (*kms.Client, string) {
 	t.Helper()
 	name := uniq("user")
-	akid, secret := iam.NewAccessKeyID(false), iam.NewSecret()
-	err := shared.Directory.CreateAccessKey(ctxT(t), iam.AccessKey{ID: akid, Secret: secret, Account: acct, Type: iam.TypeIAMUser, UserName: name})
+	if _, err := shared.Directory.CreateUser(ctxT(t), acct, name, "/"); err != nil {
+		t.Fatal(err)
+	}
+	k, secret, err := shared.Directory.CreateUserAccessKey(ctxT(t), acct, name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return newClient(shared.Endpoint, withCredentials(akid, secret)), "arn:aws:iam::" + acct + ":user/" + name
+	return newClient(shared.Endpoint, withCredentials(k.ID, secret)), "arn:aws:iam::" + acct + ":user/" + name
 }
 
 func denyMsg(principal, action, keyID, why string) string {
@@ -245,7 +248,8 @@ func TestIdentityPolicyDelegation(t *testing.T) {
 	if err := enc(delegating); err != nil {
 		t.Fatalf("with an identity policy and the root statement: %v", err)
 	}
-	p := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + account + `:user/nobody"},"Action":"kms:*","Resource":"*"}]}`
+	_, otherARN := newUser(t, account)
+	p := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"` + otherARN + `"},"Action":"kms:*","Resource":"*"}]}`
 	closed := *createKey(t, admin, &kms.CreateKeyInput{Policy: &p, BypassPolicyLockoutSafetyCheck: true}).KeyId
 	wantAPIError(t, enc(closed), "AccessDeniedException", denyMsg(userARN, "kms:Encrypt", closed, "resource"))
 

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/trentkms/trent/internal/config"
+	"github.com/trentkms/trent/internal/iam"
 	"github.com/trentkms/trent/internal/server"
 	"github.com/trentkms/trent/internal/sigv4"
 )
@@ -63,6 +64,15 @@ func startNode(t *testing.T) *harness {
 			t.Errorf("shutdown: %v", err)
 		}
 	})
+	// The roles grant cases name: grants may only name principals that
+	// exist, as in AWS.
+	for _, role := range []string{"golden", "golden-retirer"} {
+		_, err := n.Directory.CreateRole(context.Background(), iam.RoleInput{Account: account, Name: role,
+			TrustPolicy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"` + account + `"},"Action":"sts:AssumeRole"}]}`})
+		if err != nil {
+			t.Fatalf("create role %s: %v", role, err)
+		}
+	}
 	return newHarness(n.Endpoint, []byte(secretHex))
 }
 

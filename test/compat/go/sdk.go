@@ -331,10 +331,14 @@ func sdkChecks(t target) []check {
 			return wantAPIError(err, "ValidationException")
 		}),
 		ck("grants: CreateGrant, ListGrants, ListRetirableGrants, RevokeGrant", func(ctx context.Context) error {
+			// The account's root: a grant may only name IAM users and roles
+			// that exist (AWS and Trent resolve them to unique IDs), and
+			// this suite creates none.
 			acct := regexp.MustCompile(`:(\d{12}):`).FindStringSubmatch(arn)[1]
+			root := aws.String("arn:aws:iam::" + acct + ":root")
 			g, err := c.CreateGrant(ctx, &kms.CreateGrantInput{
-				KeyId: &id, GranteePrincipal: aws.String("arn:aws:iam::" + acct + ":role/compat"),
-				RetiringPrincipal: aws.String("arn:aws:iam::" + acct + ":role/retirer"),
+				KeyId: &id, GranteePrincipal: root,
+				RetiringPrincipal: root,
 				Operations:        []types.GrantOperation{types.GrantOperationDecrypt},
 			})
 			if err != nil {
@@ -347,7 +351,7 @@ func sdkChecks(t target) []check {
 			if !slices.ContainsFunc(lg.Grants, func(x types.GrantListEntry) bool { return aws.ToString(x.GrantId) == aws.ToString(g.GrantId) }) {
 				return errors.New("ListGrants lacks the grant")
 			}
-			rg, err := c.ListRetirableGrants(ctx, &kms.ListRetirableGrantsInput{RetiringPrincipal: aws.String("arn:aws:iam::" + acct + ":role/retirer")})
+			rg, err := c.ListRetirableGrants(ctx, &kms.ListRetirableGrantsInput{RetiringPrincipal: root})
 			if err != nil {
 				return err
 			}
