@@ -83,6 +83,9 @@ func (t *truncation) String() string {
 	if t.lostFrom != 0 {
 		s += fmt.Sprintf(": records %d..%d are missing", t.lostFrom, t.lostThrough)
 	}
+	if t.anchor != nil {
+		s += fmt.Sprintf(" (or another node uses the node ID %q with this store: every node needs its own)", t.anchor.Node)
+	}
 	return s
 }
 

@@ -134,7 +134,7 @@ func parseDigest(line []byte) (parsedDigest, error) {
 	}
 	d2 := json.NewDecoder(bytes.NewReader(dl.Digest))
 	d2.DisallowUnknownFields()
-	if err := d2.Decode(&p.Digest); err != nil {
+	if err := d2.Decode(&p.Digest); err != nil || p.Version < 1 || p.Version > DigestVersion {
 		return p, errMalformed
 	}
 	sig, err := base64.StdEncoding.DecodeString(dl.Signature)

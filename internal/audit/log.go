@@ -357,9 +357,14 @@ func Open(opts Options) (*Log, error) {
 			return nil, err
 		}
 	}
+	if opts.Stdout != nil || opts.Syslog != nil {
+		// Started below; records written during Open wait in the queue.
+		l.sinkq = make(chan [][]byte, 1024)
+		l.sinkDone = make(chan struct{})
+	}
 	// From here on the Log writes. A volume that is already full does
-	// not stop it from starting: it starts refusing records, as it would
-	// if the volume filled while it ran.
+	// not stop it from starting: it starts refusing new calls, as it
+	// would if the volume filled while it ran.
 	var noSpace error
 	if err := l.makeReserve(); err != nil {
 		if !isNoSpace(err) {
@@ -399,11 +404,9 @@ func Open(opts Options) (*Log, error) {
 			l.closeFiles()
 			return nil, fmt.Errorf("audit: no space to open the trail: %w", noSpace)
 		}
-		l.enterFull(noSpace)
+		l.fullAfter(noSpace)
 	}
-	if opts.Stdout != nil || opts.Syslog != nil {
-		l.sinkq = make(chan [][]byte, 1024)
-		l.sinkDone = make(chan struct{})
+	if l.sinkq != nil {
 		go l.sinkLoop()
 	}
 	if l.opts.Anchor != nil {
@@ -586,7 +589,7 @@ func (l *Log) tick() {
 	if !l.volFull.Load() && l.segRecords > 0 && l.needRotate(0) {
 		if err := l.rotate(); err != nil {
 			if isNoSpace(err) {
-				l.enterFull(err)
+				l.fullAfter(err)
 			} else {
 				l.log.Error("audit: segment rotation failed", "err", err)
 			}
@@ -601,7 +604,7 @@ func (l *Log) tick() {
 	}
 	if err := l.digest(reason, nil); err != nil {
 		if isNoSpace(err) && !l.volFull.Load() {
-			l.enterFull(err)
+			l.fullAfter(err)
 		} else {
 			l.log.Error("audit: writing digest failed", "err", err)
 		}
@@ -684,8 +687,8 @@ func (l *Log) fail(err error) error {
 	return *l.failed.Load()
 }
 
-// errRefusedFull answers the records of a batch refused while the volume
-// is full.
+// errRefusedFull answers calls and records refused while the volume is
+// full.
 var errRefusedFull = fmt.Errorf("%w: calls are refused until space is freed", ErrVolumeFull)
 
 // commit writes one batch, fsyncs it, and answers its appenders.
@@ -698,29 +701,33 @@ func (l *Log) commit(b *batch) {
 		reply(*p)
 		return
 	}
-	if l.volFull.Load() {
-		l.noteRefused(len(b.events))
-		reply(errRefusedFull)
-		return
-	}
 	if l.segRecords > 0 && l.needRotate(0) {
 		if err := l.rotate(); err != nil {
-			if isNoSpace(err) {
-				reply(fmt.Errorf("%w: %w", ErrVolumeFull, err))
-				l.enterFull(err)
+			if !isNoSpace(err) {
+				reply(l.fail(err))
 				return
 			}
-			reply(l.fail(err))
-			return
+			// Without space for a new segment, the current one takes
+			// the batch (the reserve freed room for it).
+			if l.enterFull(err) {
+				defer l.recordFull(err)
+			}
 		}
 	}
 	err := l.writeRecords(b.events)
 	if err != nil && isNoSpace(err) && l.failed.Load() == nil {
-		// Answer first: the callers fail at once while the writer
-		// records the event.
-		reply(fmt.Errorf("%w: %w", ErrVolumeFull, err))
-		l.enterFull(err)
-		return
+		// The batch's calls have already acted: write their records in
+		// the space the reserve frees, then record that the volume is
+		// full. New calls are refused before they act (Accepting).
+		if l.enterFull(err) {
+			defer l.recordFull(err)
+			err = l.writeRecords(b.events)
+		}
+		if err != nil {
+			l.noteRefused(len(b.events))
+			l.log.Error("audit: no space left for the records of calls already under way; they fail", "records", len(b.events), "err", err)
+			err = fmt.Errorf("%w: %w", ErrVolumeFull, err)
+		}
 	}
 	reply(err)
 }

@@ -22,10 +22,13 @@ import (
 //     AuditVolumeLow event is recorded when the volume crosses it. Calls
 //     are still served.
 //   - Full: when a write to the trail fails for lack of space (ENOSPC,
-//     EDQUOT), the Log refuses every record (Append returns an error
-//     matching ErrVolumeFull, the server answers KMSInternalException and
-//     does not act), deletes its reserve file and uses the space it frees
-//     to record an AuditVolumeFull event and a digest.
+//     EDQUOT), the Log deletes its reserve file, writes the failed batch
+//     again in the space that frees (its calls have already acted), and
+//     records an AuditVolumeFull event and a digest there. From then on
+//     Accepting reports ErrVolumeFull, so the server refuses new calls
+//     (KMSInternalException) before acting on them; records of calls
+//     already under way are still written while the reserve lasts, and
+//     refused (ErrVolumeFull) once it is spent.
 //   - Recovery: once the monitor sees enough free space again, the writer
 //     re-creates the reserve, records AuditVolumeRecovered and a digest,
 //     and accepts records again. No restart is needed.
@@ -181,17 +184,24 @@ func (l *Log) monitor() {
 }
 
 // enterFull puts the Log into the full state after a write failed for
-// lack of space: it refuses records from now on, frees the reserve and
-// records the event (and a digest) in the space it freed. Writer only.
-func (l *Log) enterFull(cause error) {
+// lack of space: Accepting refuses new calls from now on, and the reserve
+// is freed for the records of calls under way and for the Log's own.
+// Writer only. It reports whether the Log was not full before.
+func (l *Log) enterFull(cause error) bool {
 	if l.volFull.Load() {
-		return
+		return false
 	}
 	l.volFull.Store(true)
 	l.fullSince = time.Now()
-	l.log.Error("audit: the trail's volume is full: every call is refused until space is freed (no restart needed)",
+	l.log.Error("audit: the trail's volume is full: new calls are refused until space is freed (no restart needed)",
 		"dir", l.opts.Dir, "err", cause)
 	l.releaseReserve()
+	return true
+}
+
+// recordFull records the AuditVolumeFull event, and a digest, in the space
+// the reserve freed. Writer only.
+func (l *Log) recordFull(cause error) {
 	details := map[string]any{"cause": cause.Error()}
 	if s := l.space.Load(); s != nil && s.err == nil {
 		details["totalBytes"] = s.total
@@ -202,6 +212,14 @@ func (l *Log) enterFull(cause error) {
 	}
 	if err := l.digest(DigestInterval, nil); err != nil {
 		l.log.Error("audit: writing a digest after the volume filled", "err", err)
+	}
+}
+
+// fullAfter enters the full state after a failed start-up or background
+// write and records it.
+func (l *Log) fullAfter(cause error) {
+	if l.enterFull(cause) {
+		l.recordFull(cause)
 	}
 }
 
@@ -230,7 +248,7 @@ func (l *Log) tryResume() {
 	}
 	if err != nil {
 		if isNoSpace(err) {
-			l.enterFull(err)
+			l.fullAfter(err)
 			return
 		}
 		l.log.Error("audit: recording the recovery of the volume", "err", err)
@@ -240,7 +258,7 @@ func (l *Log) tryResume() {
 
 // Health returns nil if the trail is writable and its volume above the
 // watermark, else an error that says why: the Log failed, its volume is
-// full (calls are refused), or it is below the watermark (calls are
+// full (new calls are refused), or it is below the watermark (calls are
 // served, but the volume will fill). A readiness check reports it.
 func (l *Log) Health() error {
 	if p := l.failed.Load(); p != nil {
@@ -260,11 +278,12 @@ func (l *Log) Health() error {
 	return nil
 }
 
-// Accepting returns nil if the Log accepts records, else the error every
-// Append returns now (the volume is full: ErrVolumeFull; or the Log
-// failed: ErrFailed). A server checks it before acting on a call that it
-// could not record; each refusal counts in Stats.Refused and is logged at
-// a bounded rate. While records are accepted it costs two atomic loads.
+// Accepting returns nil if the server may act on a new call, else why not:
+// the volume is full (ErrVolumeFull: the space left is kept for the
+// records of calls already under way and for the Log's own), or the Log
+// failed (ErrFailed: every Append fails). A server checks it before acting
+// on a call; each refusal counts in Stats.Refused and is logged at a
+// bounded rate. While calls are accepted it costs two atomic loads.
 func (l *Log) Accepting() error {
 	if !l.volFull.Load() {
 		if p := l.failed.Load(); p != nil {
@@ -276,8 +295,8 @@ func (l *Log) Accepting() error {
 	return errRefusedFull
 }
 
-// noteRefused counts records refused while the volume is full and logs
-// them at a bounded rate.
+// noteRefused counts calls or records refused while the volume is full and
+// logs them at a bounded rate.
 func (l *Log) noteRefused(n int) {
 	total := l.refused.Add(uint64(n))
 	now := time.Now().UnixNano()

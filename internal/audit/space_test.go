@@ -141,10 +141,13 @@ func fillVolume(t *testing.T, dir string) string {
 	}
 }
 
-// TestVolumeFullAndRecovery fills a small real volume under a Log: the
-// Log refuses records (fail closed) with ErrVolumeFull, records
-// AuditVolumeFull in the space of its reserve, and once space is freed it
-// accepts records again without a restart and records the recovery.
+// TestVolumeFullAndRecovery fills a small real volume under a Log. The
+// batch that finds the volume full is still written, in the space of the
+// reserve (its calls have acted), and the Log records AuditVolumeFull
+// there; from then on Accepting refuses new calls, while records of calls
+// under way are written until the reserve is spent, and then refused
+// (ErrVolumeFull), never acknowledged unwritten. Once space is freed the
+// Log accepts calls again without a restart and records the recovery.
 // Every acknowledged record is in the trail, which verifies.
 func TestVolumeFullAndRecovery(t *testing.T) {
 	t.Parallel()
@@ -178,22 +181,32 @@ func TestVolumeFullAndRecovery(t *testing.T) {
 		}
 	}
 	filler := fillVolume(t, vol)
-	var err error
 	i := 10
-	for ; i < 20000; i++ {
-		if err = appendOne(i); err != nil {
+	for ; l.Accepting() == nil; i++ {
+		if i == 20000 {
+			t.Fatal("the Log never noticed the full volume")
+		}
+		if err := appendOne(i); err != nil {
+			t.Fatalf("record %d, before the Log refused calls: %v", i, err)
+		}
+	}
+	t.Logf("the volume filled at record %d, which was written from the reserve", i-1)
+	if n := len(eventsNamed(t, dir, EventVolumeFull)); n != 1 {
+		t.Fatalf("%d AuditVolumeFull records, want 1", n)
+	}
+	// Calls under way keep appending until the reserve is spent.
+	var err error
+	j := i
+	for ; j < i+5000; j++ {
+		if err = appendOne(j); err != nil {
 			break
 		}
 	}
 	if !errors.Is(err, ErrVolumeFull) {
-		t.Fatalf("after %d records on a full volume: Append = %v, want ErrVolumeFull", i, err)
+		t.Fatalf("after %d more records: Append = %v, want ErrVolumeFull once the reserve is spent", j-i, err)
 	}
-	t.Logf("the volume filled after %d records", i)
-	for j := range 3 {
-		if err := appendOne(i + 1 + j); !errors.Is(err, ErrVolumeFull) {
-			t.Fatalf("Append while full = %v", err)
-		}
-	}
+	t.Logf("%d records of calls under way were written from the reserve", j-i)
+	i = j + 1
 	if l.Accepting() == nil || !errors.Is(l.Health(), ErrVolumeFull) {
 		t.Fatalf("Accepting = %v, Health = %v; want the volume full", l.Accepting(), l.Health())
 	}
@@ -203,21 +216,18 @@ func TestVolumeFullAndRecovery(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "reserve-n")); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("the reserve was not released: %v", err)
 	}
-	if n := len(eventsNamed(t, dir, EventVolumeFull)); n != 1 {
-		t.Fatalf("%d AuditVolumeFull records, want 1", n)
-	}
 
 	// Free space: the Log resumes by itself.
 	os.Remove(filler)
 	deadline := time.Now().Add(10 * time.Second)
-	for appendOne(i+100) != nil {
+	for l.Accepting() != nil {
 		if time.Now().After(deadline) {
-			t.Fatalf("Append still fails 10 s after space was freed; Health: %v", l.Health())
+			t.Fatalf("calls still refused 10 s after space was freed; Health: %v", l.Health())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if l.Accepting() != nil {
-		t.Fatal("still refusing")
+	if err := appendOne(i + 100); err != nil {
+		t.Fatal(err)
 	}
 	if st, err := os.Stat(filepath.Join(dir, "reserve-n")); err != nil || st.Size() != o.ReserveBytes {
 		t.Fatalf("the reserve was not re-created: %v", err)
@@ -310,7 +320,6 @@ func TestRetentionArchiveAndSize(t *testing.T) {
 		})
 	}
 }
-
 
 // TestArchiveAcrossFileSystems moves a segment from a tmpfs to the disk:
 // a copy, synced, then the source removed.
