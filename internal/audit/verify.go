@@ -244,14 +244,15 @@ type digestState struct {
 
 // allowedGap is the longest time after digest d before the next one: the
 // heartbeat, plus two digest intervals (the heartbeat is checked at each
-// interval tick) and a tenth of the heartbeat for a busy machine. Zero
-// (no limit) for version-1 digests, which do not state their periods.
+// interval tick) and a tenth of the heartbeat, at least a second, for a
+// busy machine. Zero (no limit) for version-1 digests, which do not state
+// their periods.
 func allowedGap(d *Digest) time.Duration {
 	if d.HeartbeatMs <= 0 {
 		return 0
 	}
 	hb := time.Duration(d.HeartbeatMs) * time.Millisecond
-	return hb + 2*time.Duration(d.IntervalMs)*time.Millisecond + hb/10
+	return hb + 2*time.Duration(d.IntervalMs)*time.Millisecond + max(hb/10, time.Second)
 }
 
 func verifyDigests(dir, node string, keys map[string]ed25519.PublicKey, anchor *AnchorState) digestState {
