@@ -32,6 +32,7 @@ func runServe(args []string) error {
 	logLevel := fs.String("log-level", "", "debug, info, warn or error (default info)")
 	pprofAddr := fs.String("pprof", "", "serve Go profiling endpoints (net/http/pprof) on this loopback address")
 	principals := fs.String("principals", "", "YAML file declaring accounts, users, roles and policies, applied at every start")
+	acceptTrunc := fs.Bool("accept-audit-truncation", false, "start although the audit trail is shorter than its anchor or its digests, recording the loss in the trail (use once, after investigating)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -79,10 +80,11 @@ func runServe(args []string) error {
 		debug.SetGCPercent(400)
 	}
 	node, err := server.Start(cfg, server.Options{
-		Logger:               log,
-		AdminAccessKeyID:     os.Getenv("TRENT_ACCESS_KEY_ID"),
-		AdminSecretAccessKey: os.Getenv("TRENT_SECRET_ACCESS_KEY"),
-		RootKeyHex:           os.Getenv("TRENT_ROOT_KEY"),
+		Logger:                log,
+		AdminAccessKeyID:      os.Getenv("TRENT_ACCESS_KEY_ID"),
+		AdminSecretAccessKey:  os.Getenv("TRENT_SECRET_ACCESS_KEY"),
+		RootKeyHex:            os.Getenv("TRENT_ROOT_KEY"),
+		AcceptAuditTruncation: *acceptTrunc,
 	})
 	if err != nil {
 		return err

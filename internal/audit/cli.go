@@ -15,35 +15,99 @@ import (
 // ErrVerifyFailed is returned by Run when "verify" found a problem.
 var ErrVerifyFailed = errors.New("audit trail verification failed")
 
-// Run implements "trent audit": args are the arguments after "audit".
-//
-//	trent audit [list] --dir D [--since T] [--until T] [--key ID|ARN]
-//	    [--principal ARN] [--event NAME] [--error CODE|*] [--node N]
-//	trent audit verify --dir D [--public-key F] [--node N] [--require-digests] [--json]
-//
-// list prints matching events as JSON lines, merged by time across nodes;
-// times are RFC 3339 or a duration back from now ("24h"). verify prints OK or
-// each node's first problem, and returns ErrVerifyFailed if there is one.
-// Usage errors are returned as errors; nothing is printed to stdout then.
+// DataDir is what "trent audit" needs to know about a data directory, from
+// the rest of Trent (cmd/trent supplies it): where the trail of a data
+// directory is, and its store, which holds the trail anchors. The
+// arguments are the --config, --data-dir and --store flags, read as
+// `trent serve` reads them.
+type DataDir struct {
+	// TrailDir returns the trail directory and this data directory's
+	// node ID.
+	TrailDir func(configPath, dataDir, storeURL string) (dir, node string, err error)
+	// OpenAnchor opens the store's trail anchors; close releases the
+	// store.
+	OpenAnchor func(configPath, dataDir, storeURL string) (a Anchor, close func(), err error)
+}
+
+const (
+	listUsage   = "usage: trent audit [list] (--dir D | --data-dir D [--config F]) [--since T] [--until T] [--key ID|ARN] [--principal ARN] [--event NAME] [--error CODE|*] [--node N]"
+	verifyUsage = "usage: trent audit verify (--dir D | --data-dir D [--config F] [--store URL]) [--public-key F] [--node N] [--require-digests] [--json]"
+)
+
+// Run implements "trent audit" without data-directory support (--dir only).
 func Run(args []string, stdout, stderr io.Writer) error {
+	return RunWith(args, stdout, stderr, DataDir{})
+}
+
+// RunWith implements "trent audit": args are the arguments after "audit".
+//
+//	trent audit [list] (--dir D | --data-dir D [--config F]) [--since T] [--until T]
+//	    [--key ID|ARN] [--principal ARN] [--event NAME] [--error CODE|*] [--node N]
+//	trent audit verify (--dir D | --data-dir D [--config F] [--store URL])
+//	    [--public-key F] [--node N] [--require-digests] [--json]
+//
+// --data-dir (with --config and --store, as for `trent serve`) names the
+// data directory instead of the trail directory; verify then also checks
+// each trail against its anchor in the store, and expects the trail of the
+// configuration's node. list prints matching events as JSON lines, merged
+// by time across nodes; times are RFC 3339 or a duration back from now
+// ("24h"). verify prints OK or each node's first problems, and returns
+// ErrVerifyFailed if there is one. Usage errors are returned as errors;
+// nothing is printed to stdout then.
+func RunWith(args []string, stdout, stderr io.Writer, dd DataDir) error {
 	cmd := "list"
 	if len(args) > 0 && (args[0] == "list" || args[0] == "verify") {
 		cmd, args = args[0], args[1:]
 	}
 	fs := flag.NewFlagSet("trent audit "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dir := fs.String("dir", "", "trail directory (required)")
+	dir := fs.String("dir", "", "trail directory")
+	dataDir := fs.String("data-dir", "", "data directory of trent serve (its trail, and with verify its store's anchors)")
+	cfgPath := fs.String("config", "", "trent serve's configuration file (with --data-dir, or for its data_dir)")
+	storeURL := fs.String("store", "", "store of the data directory, as for trent serve (default DATA_DIR/trent.db)")
 	node := fs.String("node", "", "only this node's trail")
+	usage := listUsage
+	if cmd == "verify" {
+		usage = verifyUsage
+	}
+	// resolve finds the trail directory and, for verify, the anchors.
+	resolve := func(anchors bool) (trail, cfgNode string, a Anchor, closeFn func(), err error) {
+		closeFn = func() {}
+		fromData := *dataDir != "" || *cfgPath != ""
+		if *dir == "" && !fromData {
+			return "", "", nil, nil, errors.New(usage)
+		}
+		trail = *dir
+		if !fromData {
+			return trail, "", nil, closeFn, nil
+		}
+		if dd.TrailDir == nil {
+			return "", "", nil, nil, errors.New("audit: --data-dir is not supported here")
+		}
+		d, n, err := dd.TrailDir(*cfgPath, *dataDir, *storeURL)
+		if err != nil {
+			return "", "", nil, nil, err
+		}
+		if trail == "" {
+			trail = d
+		}
+		if anchors {
+			if a, closeFn, err = dd.OpenAnchor(*cfgPath, *dataDir, *storeURL); err != nil {
+				return "", "", nil, nil, err
+			}
+		}
+		return trail, n, a, closeFn, nil
+	}
 	switch cmd {
 	case "verify":
 		pubFile := fs.String("public-key", "", "PEM file with the trusted Ed25519 public key(s) of the digests")
-		req := fs.Bool("require-digests", false, "fail if a trail has no signed digests")
+		req := fs.Bool("require-digests", false, "fail if a trail has no signed digests, or there is no trail")
 		asJSON := fs.Bool("json", false, "print the report as JSON")
 		if err := fs.Parse(args); err != nil {
 			return err
 		}
-		if *dir == "" || fs.NArg() > 0 {
-			return errors.New("usage: trent audit verify --dir D [--public-key F] [--node N] [--require-digests] [--json]")
+		if fs.NArg() > 0 {
+			return errors.New(usage)
 		}
 		opts := VerifyOptions{Node: *node, RequireDigests: *req}
 		if *pubFile != "" {
@@ -55,7 +119,16 @@ func Run(args []string, stdout, stderr io.Writer) error {
 				return err
 			}
 		}
-		rep, err := Verify(*dir, opts)
+		trail, cfgNode, anchor, closeFn, err := resolve(true)
+		if err != nil {
+			return err
+		}
+		defer closeFn()
+		opts.Anchor = anchor
+		if cfgNode != "" {
+			opts.ExpectNodes = []string{cfgNode}
+		}
+		rep, err := Verify(trail, opts)
 		if err != nil {
 			return err
 		}
@@ -83,11 +156,15 @@ func Run(args []string, stdout, stderr io.Writer) error {
 		if err := fs.Parse(args); err != nil {
 			return err
 		}
-		if *dir == "" || fs.NArg() > 0 {
-			return errors.New("usage: trent audit [list] --dir D [--since T] [--until T] [--key ID|ARN] [--principal ARN] [--event NAME] [--error CODE] [--node N]")
+		if fs.NArg() > 0 {
+			return errors.New(usage)
 		}
+		trail, _, _, closeFn, err := resolve(false)
+		if err != nil {
+			return err
+		}
+		defer closeFn()
 		f.Node = *node
-		var err error
 		now := time.Now()
 		if f.Since, err = parseWhen(*since, now); err != nil {
 			return fmt.Errorf("--since: %w", err)
@@ -96,7 +173,7 @@ func Run(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("--until: %w", err)
 		}
 		w := bufio.NewWriterSize(stdout, 1<<16)
-		err = Read(*dir, f, func(e Entry) error {
+		err = Read(trail, f, func(e Entry) error {
 			w.Write(e.Raw)
 			return w.WriteByte('\n')
 		})
@@ -121,9 +198,14 @@ func printReport(w io.Writer, rep *Report) {
 	if len(rep.Nodes) == 0 {
 		fmt.Fprintln(w, "no trails found")
 	}
+	for _, p := range rep.Problems {
+		fmt.Fprintf(w, "problem: %s: %s\n", p.Kind, p.Detail)
+	}
 	for _, n := range rep.Nodes {
 		status := "OK"
-		if len(n.Problems) > 0 {
+		if n.Truncated() {
+			status = "TRUNCATED"
+		} else if len(n.Problems) > 0 {
 			status = "FAILED"
 		}
 		fmt.Fprintf(w, "node %s: %s: records %d..%d in %d segment(s), %d digest(s) covering through %d",
@@ -132,6 +214,15 @@ func printReport(w io.Writer, rep *Report) {
 			fmt.Fprintf(w, ", records through %d removed by retention", n.PrunedThrough)
 		}
 		fmt.Fprintln(w)
+		if n.From != "" {
+			fmt.Fprintf(w, "  records from %s to %s\n", n.From, n.Until)
+		}
+		if n.DigestsUntil != "" {
+			fmt.Fprintf(w, "  digests from %s to %s: complete through %s\n", n.DigestsFrom, n.DigestsUntil, n.DigestsUntil)
+		}
+		if a := n.Anchor; a != nil {
+			fmt.Fprintf(w, "  anchor in the store: digest %d of %s, records through %d\n", a.DigestSeq, a.Time.UTC().Format(time.RFC3339), a.LastSeq)
+		}
 		for _, p := range n.Problems {
 			fmt.Fprintf(w, "  problem: %s\n", p)
 		}

@@ -17,18 +17,35 @@ import (
 
 // Digest reasons.
 const (
-	DigestInterval  = "interval"
-	DigestRotation  = "rotation"
-	DigestShutdown  = "shutdown"
-	DigestRetention = "retention"
+	DigestInterval  = "interval"  // records arrived since the previous digest
+	DigestHeartbeat = "heartbeat" // no record arrived for HeartbeatInterval
+	DigestRotation  = "rotation"  // a segment was closed
+	DigestShutdown  = "shutdown"  // the Log was closed cleanly
+	DigestRetention = "retention" // segments are about to be deleted or archived
+	DigestStart     = "start"     // the Log was opened
+	// DigestTruncation marks a trail that was found shorter than its
+	// anchor or its own digests and that the operator accepted
+	// (Options.AcceptTruncation); LostFrom..LostThrough name the records
+	// that are gone.
+	DigestTruncation = "truncation-accepted"
 )
+
+// DigestVersion is the version of the digests the Log writes. Version 2
+// added PrevSignature, IntervalMs, HeartbeatMs, LostFrom and LostThrough;
+// Verify reads versions 1 and 2.
+const DigestVersion = 2
 
 // Digest is the signed payload of one line of a node's digest file. It
 // covers the records FirstSeq..LastSeq (none when FirstSeq is 0), names the
 // hash of record LastSeq, and chains to the previous digest by the SHA-256
-// of that digest's payload bytes. A retention digest also records that the
-// records 1..PrunedThrough were deleted on purpose and that the first
-// remaining record's prev hash is PrunedHash.
+// of that digest's payload bytes and by its signature. A retention digest
+// also records that the records 1..PrunedThrough were deleted on purpose
+// and that the first remaining record's prev hash is PrunedHash.
+//
+// A node writes a digest at least every IntervalMs while records arrive and
+// at least every HeartbeatMs while none do, so a period without a digest
+// (other than between a shutdown digest and the next start) is a gap that
+// Verify reports.
 type Digest struct {
 	Version       int    `json:"version"`
 	Node          string `json:"node"`
@@ -42,6 +59,20 @@ type Digest struct {
 	PrunedThrough uint64 `json:"prunedThrough,omitempty"`
 	PrunedHash    string `json:"prunedHash,omitempty"`
 	KeyID         string `json:"keyId"`
+	// PrevSignature is the base64 signature of the previous digest (""
+	// for the first).
+	PrevSignature string `json:"prevDigestSignature,omitempty"`
+	// IntervalMs and HeartbeatMs are the node's digest periods when it
+	// wrote this digest, in milliseconds.
+	IntervalMs  int64 `json:"intervalMs,omitempty"`
+	HeartbeatMs int64 `json:"heartbeatMs,omitempty"`
+	// LostFrom..LostThrough, in a DigestTruncation digest, are the
+	// records that were missing when the operator accepted the
+	// truncation; the chain continues at LostThrough+1 from the hash of
+	// record LastSeq (= LostFrom-1). Zero when no record was lost (only
+	// digests were).
+	LostFrom    uint64 `json:"lostFrom,omitempty"`
+	LostThrough uint64 `json:"lostThrough,omitempty"`
 }
 
 // digestLine is the JSON layout of a digest-file line: the payload bytes as
@@ -63,21 +94,22 @@ func KeyID(pub ed25519.PublicKey) string {
 }
 
 // signDigest marshals d, signs it and returns the digest-file line (with
-// newline) and the hash of the payload, which the next digest chains to.
-func signDigest(s crypto.Signer, d *Digest) ([]byte, Hash, error) {
+// newline), the hash of the payload and the signature, which the next
+// digest chains to.
+func signDigest(s crypto.Signer, d *Digest) ([]byte, Hash, []byte, error) {
 	payload, err := json.Marshal(d)
 	if err != nil {
-		return nil, Hash{}, err
+		return nil, Hash{}, nil, err
 	}
 	sig, err := s.Sign(rand.Reader, payload, crypto.Hash(0))
 	if err != nil {
-		return nil, Hash{}, fmt.Errorf("audit: signing digest: %w", err)
+		return nil, Hash{}, nil, fmt.Errorf("audit: signing digest: %w", err)
 	}
 	line, err := json.Marshal(digestLine{Digest: payload, Signature: base64.StdEncoding.EncodeToString(sig)})
 	if err != nil {
-		return nil, Hash{}, err
+		return nil, Hash{}, nil, err
 	}
-	return append(line, '\n'), sha256.Sum256(payload), nil
+	return append(line, '\n'), sha256.Sum256(payload), sig, nil
 }
 
 var errBadSignature = errors.New("digest signature does not verify")
@@ -102,7 +134,7 @@ func parseDigest(line []byte) (parsedDigest, error) {
 	}
 	d2 := json.NewDecoder(bytes.NewReader(dl.Digest))
 	d2.DisallowUnknownFields()
-	if err := d2.Decode(&p.Digest); err != nil {
+	if err := d2.Decode(&p.Digest); err != nil || p.Version < 1 || p.Version > DigestVersion {
 		return p, errMalformed
 	}
 	sig, err := base64.StdEncoding.DecodeString(dl.Signature)

@@ -25,13 +25,30 @@
 // where hash = SHA-256(prev ‖ uint64be(N) ‖ event bytes) and the first
 // record's prev is SHA-256("trent-audit-v1\x00" ‖ node). The line must be
 // byte-for-byte that layout, so any modified byte is detected. Sequence
-// numbers are contiguous across segments of a node. Every DigestInterval, at
-// rotation, at retention and at Close, the Log appends to the digest file an
-// Ed25519-signed Digest naming the last sequence number and hash, chained to
-// the previous digest. Verify reports the first record modified, removed,
-// inserted, reordered or truncated, and gaps, forgeries and breaks in the
-// digest chain. Records after the last digest are protected by the hash
-// chain only: whoever can write the files can cut them off undetected.
+// numbers are contiguous across segments of a node. At Open, every
+// DigestInterval while records arrive, at least every HeartbeatInterval
+// while none do, at rotation, at retention and at Close, the Log appends
+// to the digest file an Ed25519-signed Digest naming the last sequence
+// number and hash, chained to the previous digest by its hash and its
+// signature. Verify reports the first record modified, removed, inserted,
+// reordered or truncated, and gaps, forgeries and breaks in the digest
+// chain, including a period without a digest while the node ran.
+//
+// # Completeness
+//
+// A chain of digests cannot show that its own end was cut. The Log saves
+// each durable digest to an Anchor outside the trail directory (Trent's
+// store): Open refuses a trail that ends before its anchor (ErrTruncated)
+// unless the operator accepts the loss, which is then recorded, and Verify
+// reports such a trail as truncated. Records after the last digest are
+// protected by the hash chain only.
+//
+// # Space
+//
+// A free-space monitor reports a volume below its watermark (Health). When
+// a write fails for lack of space, the Log frees its reserve file, records
+// the event there, and Accepting refuses new calls until space is back;
+// then it resumes by itself.
 //
 // # Invariants
 //
@@ -42,7 +59,13 @@
 //     Nothing in this package logs event contents.
 //   - Open cuts only a torn tail (an unterminated last line, or NUL-filled
 //     lines) left by a crash; it never removes a complete line, and it
-//     refuses a trail that ends before what its own digests cover.
-//   - Retention deletes whole segments only after writing a signed
+//     refuses a trail that ends before what its own digests or its anchor
+//     cover.
+//   - The anchor is saved only after the digest it names is durable, in
+//     digest order: it is never ahead of the disk.
+//   - No record is acknowledged unless durable, full volume or not; record
+//     numbers are never reused, even after an accepted truncation.
+//   - Retention removes whole segments, only those a signed digest covers,
+//     only after recording an AuditRetention event and writing a signed
 //     retention digest, so Verify can tell retention from removal.
 package audit

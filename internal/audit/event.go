@@ -226,3 +226,23 @@ func lowerCamel(s string) string {
 	// "KMSKey": the last capital starts the next word.
 	return strings.ToLower(s[:i-1]) + s[i-1:]
 }
+
+// Names of the events the Log records about the trail itself. They are
+// service events (EventTypeServiceEvent) with EventSource EventSourceTrent;
+// ServiceEventDetails says what happened.
+const (
+	// EventSourceTrent is the eventSource of the trail's own events.
+	EventSourceTrent = "trent.audit"
+	// EventVolumeLow: the volume's free space fell below the watermark.
+	EventVolumeLow = "AuditVolumeLow"
+	// EventVolumeFull: a write failed for lack of space; calls are
+	// refused from now on. Written in the space of the reserve.
+	EventVolumeFull = "AuditVolumeFull"
+	// EventVolumeRecovered: space is back; calls are served again.
+	EventVolumeRecovered = "AuditVolumeRecovered"
+	// EventRetention: retention is about to delete or archive segments.
+	EventRetention = "AuditRetention"
+	// EventTruncationAccepted: the trail was found shorter than its
+	// anchor or its digests and the operator let the node start anyway.
+	EventTruncationAccepted = "AuditTrailTruncationAccepted"
+)

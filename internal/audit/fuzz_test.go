@@ -31,7 +31,11 @@ func FuzzParseRecord(f *testing.F) {
 // accepted digest whose signature verifies was signed by the test key.
 func FuzzParseDigest(f *testing.F) {
 	d := Digest{Version: 1, Node: "n", DigestSeq: 1, FirstSeq: 1, LastSeq: 2, KeyID: KeyID(testKey.Public().(ed25519.PublicKey))}
-	line, _, _ := signDigest(testKey, &d)
+	line, _, _, _ := signDigest(testKey, &d)
+	f.Add(bytes.TrimSuffix(line, []byte("\n")))
+	d2 := Digest{Version: DigestVersion, Node: "n", DigestSeq: 2, Reason: DigestTruncation, LastSeq: 2, KeyID: d.KeyID,
+		PrevSignature: "AAAA", IntervalMs: 60000, HeartbeatMs: 3600000, LostFrom: 3, LostThrough: 9}
+	line, _, _, _ = signDigest(testKey, &d2)
 	f.Add(bytes.TrimSuffix(line, []byte("\n")))
 	f.Add([]byte(`{"digest":{},"signature":""}`))
 	keys := map[string]ed25519.PublicKey{d.KeyID: testKey.Public().(ed25519.PublicKey)}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/ed25519"
 	"fmt"
+	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 )
@@ -65,3 +67,72 @@ func mustVerifyOK(t testing.TB, dir string) *Report {
 	}
 	return rep
 }
+
+// memAnchor is an in-memory Anchor. With dir set, every save checks the
+// ordering contract: the digest it names is already in the digest file.
+type memAnchor struct {
+	mu    sync.Mutex
+	m     map[string]AnchorState
+	saves int
+	dir   string
+	t     testing.TB
+}
+
+func newMemAnchor(t testing.TB, dir string) *memAnchor {
+	return &memAnchor{m: map[string]AnchorState{}, dir: dir, t: t}
+}
+
+func (a *memAnchor) LoadAnchor(_ context.Context, node string) (AnchorState, bool, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	s, ok := a.m[node]
+	return s, ok, nil
+}
+
+func (a *memAnchor) SaveAnchor(_ context.Context, s AnchorState) error {
+	if a.dir != "" {
+		ds, err := readDigests(filepath.Join(a.dir, digestName(s.Node)))
+		found := false
+		for _, d := range ds {
+			found = found || (d.DigestSeq == s.DigestSeq && d.payloadHash.String() == s.DigestHash)
+		}
+		if err != nil || !found {
+			a.t.Errorf("anchor saved for digest %d before the digest was on disk (%v)", s.DigestSeq, err)
+		}
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.m[s.Node] = s
+	a.saves++
+	return nil
+}
+
+func (a *memAnchor) get(node string) (AnchorState, bool) {
+	s, ok, _ := a.LoadAnchor(context.Background(), node)
+	return s, ok
+}
+
+// fakeClock is a settable clock for Options.Now.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *fakeClock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// eventsNamed returns the records of dir whose eventName is name.
+func eventsNamed(t testing.TB, dir, name string) []Entry {
+	t.Helper()
+	var out []Entry
+	if err := Read(dir, Filter{EventName: name}, func(e Entry) error { out = append(out, e); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func pubKeys() []ed25519.PublicKey { return []ed25519.PublicKey{testKey.Public().(ed25519.PublicKey)} }

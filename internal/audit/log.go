@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/ed25519"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	fastjson "github.com/goccy/go-json"
@@ -22,6 +23,7 @@ import (
 // Defaults of Options.
 const (
 	DefaultDigestInterval  = 60 * time.Second
+	DefaultHeartbeat       = time.Hour
 	DefaultMaxSegmentBytes = 64 << 20
 	DefaultRotateEvery     = 24 * time.Hour
 	DefaultMaxBatch        = 4096
@@ -47,20 +49,39 @@ type Options struct {
 	// nil, no digests are written and verification can only check the
 	// hash chain.
 	Signer crypto.Signer
-	// DigestInterval is the period of signed digests (default 60 s). A
-	// digest is also written at segment rotation, retention and Close.
+	// DigestInterval is the period of signed digests while records
+	// arrive (default 60 s). A digest is also written at Open, segment
+	// rotation, retention and Close.
 	DigestInterval time.Duration
+	// HeartbeatInterval is the longest time without a digest while no
+	// record arrives (default 1 h): a heartbeat digest covers no record
+	// but proves the trail was complete at its time, so Verify can report
+	// a missing period.
+	HeartbeatInterval time.Duration
 	// MaxSegmentBytes rotates a segment once it holds this many bytes
 	// (default 64 MiB).
 	MaxSegmentBytes int64
 	// RotateEvery rotates segments at UTC-aligned boundaries of this
 	// period (default 24 h: at midnight UTC). Negative disables it.
 	RotateEvery time.Duration
+	// Retention (all off by default; it needs a Signer, because only a
+	// signed retention digest lets Verify tell retention from removal).
+	// At each rotation, closed segments covered by a signed digest are
+	// deleted, or moved to ArchiveDir, while one of these limits is
+	// exceeded. The current segment is never touched.
+	//
 	// MaxAge deletes segments whose records are all older than this; 0
 	// keeps them forever.
 	MaxAge time.Duration
 	// MaxSegments keeps at most this many segments; 0 means no limit.
 	MaxSegments int
+	// MaxTotalBytes keeps the node's segments under this many bytes in
+	// total; 0 means no limit.
+	MaxTotalBytes int64
+	// ArchiveDir, if set, receives the segments retention removes
+	// (renamed, or copied and synced across file systems) instead of
+	// deleting them.
+	ArchiveDir string
 	// MaxBatch bounds the records written per fsync (default 4096).
 	MaxBatch int
 	// CommitDelay is how long the writer may wait for more records before
@@ -81,6 +102,36 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+
+	// Region is the awsRegion of the Log's own events (space,
+	// retention, truncation).
+	Region string
+
+	// Free space (see space.go). MinFreeBytes (default 256 MiB) and
+	// MinFreePercent (default 5) set the watermark: below the larger of
+	// the two, Health reports an error. Negative disables either.
+	MinFreeBytes   int64
+	MinFreePercent float64
+	// ReserveBytes is the size of the reserve file that holds space for
+	// the Log's own records when the volume fills (default 1 MiB;
+	// negative disables).
+	ReserveBytes int64
+	// SpaceCheckInterval is the period of the free-space check (default
+	// 5 s).
+	SpaceCheckInterval time.Duration
+	// FreeSpace returns the free and total bytes of the volume that holds
+	// dir (default: statfs). Tests inject it.
+	FreeSpace func(dir string) (free, total uint64, err error)
+
+	// Anchor, if set (with a Signer), keeps the node's latest digest
+	// outside the trail directory: Open refuses a trail that ends before
+	// it (ErrTruncated), and every durable digest is saved to it.
+	Anchor Anchor
+	// AcceptTruncation lets Open continue on a trail shorter than its
+	// anchor or its own digests: it records the loss (a signed
+	// truncation-accepted digest and an AuditTrailTruncationAccepted
+	// event) and goes on after it.
+	AcceptTruncation bool
 }
 
 // Recovery describes what Open repaired.
@@ -101,8 +152,9 @@ type Stats struct {
 	Syncs       uint64 // fdatasync calls for records
 	Digests     uint64 // digests written
 	Rotations   uint64 // segments started
-	Pruned      uint64 // segments deleted by retention
+	Pruned      uint64 // segments deleted or archived by retention
 	SinkDropped uint64 // events not delivered to Stdout/Syslog
+	Refused     uint64 // records refused since the volume last filled
 }
 
 // Log is one node's append-only audit trail. Its methods are safe for
@@ -141,19 +193,45 @@ type Log struct {
 	// dseg, when the file system allows it, is the segment opened with
 	// O_DIRECT: batches are written as whole blocks, the last partial
 	// block (tail) rewritten with the records that follow it.
-	dseg     *os.File
-	rawIO    atomic.Bool // set once dseg has been opened: see RawIO
-	tail     []byte
-	dbuf     []byte
-	prep     *prepared // the next segment, being prepared
-	seq      uint64
-	prev     Hash
-	dfile    *os.File
-	dSeq     uint64 // last digest number
-	dHash    Hash   // payload hash of the last digest
-	dLast    uint64 // LastSeq of the last digest
-	buf      []byte
-	closeErr error
+	dseg      *os.File
+	rawIO     atomic.Bool // set once dseg has been opened: see RawIO
+	tail      []byte
+	dbuf      []byte
+	prep      *prepared // the next segment, being prepared
+	prepTried bool      // prepareNext ran for the current segment
+	seq       uint64
+	prev      Hash
+	dfile     *os.File
+	dSeq      uint64    // last digest number
+	dHash     Hash      // payload hash of the last digest
+	dSig      []byte    // signature of the last digest
+	dTime     time.Time // time of the last digest
+	dLast     uint64    // last record number the digests account for
+	buf       []byte
+	closeErr  error
+
+	// Space (space.go). volFull, space, refused and refusedLogged are
+	// used by any goroutine; the rest belongs to the writer (fullSince)
+	// or to the monitor (low, spaceLogged).
+	volFull       atomic.Bool
+	space         atomic.Pointer[spaceState]
+	resume        chan struct{}
+	refused       atomic.Uint64
+	fullSince     time.Time
+	refusedLogged atomic.Int64 // UnixNano
+	low           bool
+	spaceLogged   time.Time
+	monitorDone   chan struct{}
+	retentionWarn bool
+
+	// Anchor (anchor.go): the writer queues the state of each durable
+	// digest; anchorLoop saves the newest.
+	anchorMu      sync.Mutex
+	anchorNext    AnchorState
+	anchorPending bool
+	anchorKick    chan struct{}
+	anchorStop    chan struct{}
+	anchorDone    chan struct{}
 
 	records, syncs, digests, rotations, pruned, sinkDropped atomic.Uint64
 
@@ -172,11 +250,13 @@ type batch struct {
 func newBatch() *batch { return &batch{done: make(chan struct{})} }
 
 // Open opens (creating if needed) the trail of opts.Node in opts.Dir,
-// repairs a torn tail left by a crash, and starts the writer. Open returns
-// an error if the directory cannot be used, another process holds the
-// node's lock, or the trail is behind its own signed digests (records that
-// were once durable are missing: the operator must investigate; Trent must
-// not continue the chain over the hole).
+// repairs a torn tail left by a crash, writes a start digest and starts the
+// writer. Open returns an error if the directory cannot be used or another
+// process holds the node's lock. It returns an error matching ErrTruncated
+// if the trail is shorter than its anchor (Options.Anchor) or than its own
+// signed digests (records or digests that were once durable are missing:
+// the operator must investigate; Trent must not continue the chain over
+// the hole) unless opts.AcceptTruncation is set.
 func Open(opts Options) (*Log, error) {
 	if !ValidNodeID(opts.Node) {
 		return nil, fmt.Errorf("audit: invalid node ID %q", opts.Node)
@@ -186,6 +266,9 @@ func Open(opts Options) (*Log, error) {
 	}
 	if opts.DigestInterval <= 0 {
 		opts.DigestInterval = DefaultDigestInterval
+	}
+	if opts.HeartbeatInterval <= 0 {
+		opts.HeartbeatInterval = DefaultHeartbeat
 	}
 	if opts.MaxSegmentBytes <= 0 {
 		opts.MaxSegmentBytes = DefaultMaxSegmentBytes
@@ -202,8 +285,25 @@ func Open(opts Options) (*Log, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.MinFreeBytes == 0 {
+		opts.MinFreeBytes = DefaultMinFreeBytes
+	}
+	if opts.MinFreePercent == 0 {
+		opts.MinFreePercent = DefaultMinFreePercent
+	}
+	if opts.ReserveBytes == 0 {
+		opts.ReserveBytes = DefaultReserveBytes
+	}
+	if opts.SpaceCheckInterval <= 0 {
+		opts.SpaceCheckInterval = DefaultSpaceCheckInterval
+	}
+	if opts.FreeSpace == nil {
+		opts.FreeSpace = statfsFree
+	}
 	l := &Log{opts: opts, log: opts.Logger, open: newBatch(), kick: make(chan struct{}, 1),
-		stop: make(chan struct{}), done: make(chan struct{})}
+		stop: make(chan struct{}), done: make(chan struct{}), resume: make(chan struct{}, 1),
+		monitorDone: make(chan struct{}), anchorKick: make(chan struct{}, 1),
+		anchorStop: make(chan struct{}), anchorDone: make(chan struct{})}
 	if l.log == nil {
 		l.log = slog.New(slog.DiscardHandler)
 	}
@@ -213,18 +313,43 @@ func Open(opts Options) (*Log, error) {
 			return nil, errors.New("audit: digest signer is not Ed25519")
 		}
 		l.pub, l.kid = pub, KeyID(pub)
+	} else {
+		l.opts.Anchor = nil // nothing to anchor without digests
 	}
 	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("audit: %w", err)
+	}
+	if opts.ArchiveDir != "" {
+		if err := os.MkdirAll(opts.ArchiveDir, 0o700); err != nil {
+			return nil, fmt.Errorf("audit: archive directory: %w", err)
+		}
 	}
 	if err := l.lockNode(); err != nil {
 		return nil, err
 	}
 	os.Remove(l.preparedPath()) // left by a crash
-	if err := l.recover(); err != nil {
-		l.dropPrepared()
-		l.lock.Close()
+	var anchor *AnchorState
+	if l.opts.Anchor != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), anchorTimeout)
+		a, ok, err := l.opts.Anchor.LoadAnchor(ctx, opts.Node)
+		cancel()
+		if err != nil {
+			l.lock.Close()
+			return nil, fmt.Errorf("audit: reading the anchor of node %q's trail: %w", opts.Node, err)
+		}
+		if ok {
+			anchor = &a
+		}
+	}
+	anchorHash, err := l.recover(anchor)
+	if err != nil {
+		l.closeFiles()
 		return nil, err
+	}
+	trunc := l.checkTruncation(anchor, anchorHash)
+	if trunc != nil && !opts.AcceptTruncation {
+		l.closeFiles()
+		return nil, fmt.Errorf("%w: node %q: %s", ErrTruncated, opts.Node, trunc)
 	}
 	if l.pub != nil {
 		if err := l.writePublicKey(); err != nil {
@@ -233,11 +358,65 @@ func Open(opts Options) (*Log, error) {
 		}
 	}
 	if opts.Stdout != nil || opts.Syslog != nil {
+		// Started below; records written during Open wait in the queue.
 		l.sinkq = make(chan [][]byte, 1024)
 		l.sinkDone = make(chan struct{})
+	}
+	// From here on the Log writes. A volume that is already full does
+	// not stop it from starting: it starts refusing new calls, as it
+	// would if the volume filled while it ran.
+	var noSpace error
+	if err := l.makeReserve(); err != nil {
+		if !isNoSpace(err) {
+			l.closeFiles()
+			return nil, fmt.Errorf("audit: making the reserve file: %w", err)
+		}
+		os.Remove(l.reservePath())
+		noSpace = err
+	}
+	if trunc != nil && noSpace == nil {
+		if err := l.acceptTruncation(trunc); err != nil && !isNoSpace(err) {
+			l.closeFiles()
+			return nil, err
+		} else if err != nil {
+			noSpace = err
+		}
+	}
+	if l.seg == nil && noSpace == nil {
+		if err := l.newSegment(); err != nil {
+			l.closeFiles()
+			return nil, err
+		}
+		l.rotations.Store(0)
+	}
+	if noSpace == nil {
+		if err := l.digest(DigestStart, nil); err != nil && !isNoSpace(err) {
+			l.closeFiles()
+			return nil, err
+		} else if err != nil {
+			noSpace = err
+		}
+	}
+	if noSpace != nil {
+		if l.seg == nil || trunc != nil {
+			// Nothing can be recorded; the start-up writes cannot be
+			// resumed later.
+			l.closeFiles()
+			return nil, fmt.Errorf("audit: no space to open the trail: %w", noSpace)
+		}
+		l.fullAfter(noSpace)
+	}
+	if l.sinkq != nil {
 		go l.sinkLoop()
 	}
+	if l.opts.Anchor != nil {
+		go l.anchorLoop()
+	} else {
+		close(l.anchorDone)
+	}
 	go l.writer()
+	l.checkSpace()
+	go l.monitor()
 	return l, nil
 }
 
@@ -252,6 +431,7 @@ func (l *Log) Stats() Stats {
 	return Stats{
 		Records: l.records.Load(), Syncs: l.syncs.Load(), Digests: l.digests.Load(),
 		Rotations: l.rotations.Load(), Pruned: l.pruned.Load(), SinkDropped: l.sinkDropped.Load(),
+		Refused: l.refused.Load(),
 	}
 }
 
@@ -354,19 +534,23 @@ func marshalEvent(e *Event) ([]byte, error) {
 func NewEventID() string { return uuid.New() }
 
 // Close stops accepting records, writes every record already queued, writes
-// a final digest, and closes the files. It returns the first error met.
-// Close is idempotent.
+// a final digest, saves it to the anchor, and closes the files. It returns
+// the first error met. Close is idempotent.
 func (l *Log) Close() error {
 	l.qmu.Lock()
 	if l.closed {
 		l.qmu.Unlock()
 		<-l.done
+		<-l.anchorDone
 		return l.closeErr
 	}
 	l.closed = true
 	l.qmu.Unlock()
 	close(l.stop)
 	<-l.done
+	<-l.monitorDone
+	close(l.anchorStop)
+	<-l.anchorDone
 	if l.sinkq != nil {
 		close(l.sinkq)
 		<-l.sinkDone
@@ -383,22 +567,46 @@ func (l *Log) writer() {
 		select {
 		case <-l.kick:
 			l.flush(false)
+		case <-l.resume:
+			l.tryResume()
 		case <-tick.C:
-			if l.failed.Load() != nil {
-				continue
-			}
-			if l.segRecords > 0 && l.needRotate(0) {
-				if err := l.rotate(); err != nil {
-					l.log.Error("audit: segment rotation failed", "err", err)
-				}
-			}
-			if err := l.writeDigest(DigestInterval, 0, Hash{}); err != nil {
-				l.log.Error("audit: writing digest failed", "err", err)
-			}
+			l.tick()
 		case <-l.stop:
 			l.flush(true)
 			l.shutdown()
 			return
+		}
+	}
+}
+
+// tick rotates a segment whose period ended and writes the periodic
+// digest: an interval digest if records arrived since the last one, a
+// heartbeat digest if none did for HeartbeatInterval.
+func (l *Log) tick() {
+	if l.failed.Load() != nil {
+		return
+	}
+	if !l.volFull.Load() && l.segRecords > 0 && l.needRotate(0) {
+		if err := l.rotate(); err != nil {
+			if isNoSpace(err) {
+				l.fullAfter(err)
+			} else {
+				l.log.Error("audit: segment rotation failed", "err", err)
+			}
+		}
+	}
+	reason := DigestInterval
+	if l.seq == l.dLast {
+		if l.opts.Now().Sub(l.dTime) < l.opts.HeartbeatInterval {
+			return
+		}
+		reason = DigestHeartbeat
+	}
+	if err := l.digest(reason, nil); err != nil {
+		if isNoSpace(err) && !l.volFull.Load() {
+			l.fullAfter(err)
+		} else {
+			l.log.Error("audit: writing digest failed", "err", err)
 		}
 	}
 }
@@ -479,6 +687,10 @@ func (l *Log) fail(err error) error {
 	return *l.failed.Load()
 }
 
+// errRefusedFull answers calls and records refused while the volume is
+// full.
+var errRefusedFull = fmt.Errorf("%w: calls are refused until space is freed", ErrVolumeFull)
+
 // commit writes one batch, fsyncs it, and answers its appenders.
 func (l *Log) commit(b *batch) {
 	reply := func(err error) {
@@ -491,13 +703,46 @@ func (l *Log) commit(b *batch) {
 	}
 	if l.segRecords > 0 && l.needRotate(0) {
 		if err := l.rotate(); err != nil {
-			reply(l.fail(err))
-			return
+			if !isNoSpace(err) {
+				reply(l.fail(err))
+				return
+			}
+			// Without space for a new segment, the current one takes
+			// the batch (the reserve freed room for it).
+			if l.enterFull(err) {
+				defer l.recordFull(err)
+			}
 		}
+	}
+	err := l.writeRecords(b.events)
+	if err != nil && isNoSpace(err) && l.failed.Load() == nil {
+		// The batch's calls have already acted: write their records in
+		// the space the reserve frees, then record that the volume is
+		// full. New calls are refused before they act (Accepting).
+		if l.enterFull(err) {
+			defer l.recordFull(err)
+			err = l.writeRecords(b.events)
+		}
+		if err != nil {
+			l.noteRefused(len(b.events))
+			l.log.Error("audit: no space left for the records of calls already under way; they fail", "records", len(b.events), "err", err)
+			err = fmt.Errorf("%w: %w", ErrVolumeFull, err)
+		}
+	}
+	reply(err)
+}
+
+// writeRecords chains events to the trail, writes them with one write and
+// makes them durable with one fdatasync. It returns nil only if every
+// record is durable. An error that leaves the trail in an unknown state
+// fails the Log (ErrFailed); otherwise nothing was written. Writer only.
+func (l *Log) writeRecords(events [][]byte) error {
+	if l.seg == nil {
+		return errors.New("audit: no open segment")
 	}
 	seq, prev := l.seq, l.prev
 	buf := l.buf[:0]
-	for _, ev := range b.events {
+	for _, ev := range events {
 		seq++
 		h := chainHash(prev, seq, ev)
 		buf = appendRecord(buf, seq, prev, h, ev)
@@ -505,32 +750,29 @@ func (l *Log) commit(b *batch) {
 	}
 	l.buf = buf
 	if err := l.reserve(int64(len(buf))); err != nil {
-		reply(fmt.Errorf("audit: preallocating trail space: %w", err))
-		return
+		return fmt.Errorf("audit: preallocating trail space: %w", err)
 	}
 	if l.dseg != nil {
 		if err := l.writeDirect(buf); err != nil {
 			// Blocks past the last acknowledged record may hold part of
 			// this batch: stop rather than continue the chain over them.
-			reply(l.fail(fmt.Errorf("writing trail: %w", err)))
-			return
+			return l.fail(fmt.Errorf("writing trail: %w", err))
 		}
 	} else if n, err := l.seg.WriteAt(buf, l.segSize); err != nil {
 		// Roll back so no partial record stays behind the next batch.
 		if n > 0 {
 			if terr := l.seg.Truncate(l.segSize); terr != nil {
-				reply(l.fail(terr))
-				return
+				return l.fail(terr)
 			}
 			l.segAlloc = l.segSize
 		}
-		reply(fmt.Errorf("audit: writing trail: %w", err))
-		return
+		return fmt.Errorf("audit: writing trail: %w", err)
 	}
 	l.seq, l.prev = seq, prev
 	l.segSize += int64(len(buf))
-	l.segRecords += len(b.events)
-	if l.prep == nil && l.segSize >= l.opts.MaxSegmentBytes/2 {
+	l.segRecords += len(events)
+	if l.prep == nil && !l.prepTried && l.segSize >= l.opts.MaxSegmentBytes/2 {
+		l.prepTried = true // once per segment
 		l.prepareNext()
 	}
 	sync := fdatasync
@@ -540,19 +782,43 @@ func (l *Log) commit(b *batch) {
 	if err := sync(l.seg); err != nil {
 		// After a failed fsync the page cache can no longer be trusted
 		// (the kernel may have dropped the dirty pages): stop for good.
-		reply(l.fail(fmt.Errorf("fdatasync: %w", err)))
-		return
+		return l.fail(fmt.Errorf("fdatasync: %w", err))
 	}
 	l.syncs.Add(1)
-	l.records.Add(uint64(len(b.events)))
+	l.records.Add(uint64(len(events)))
 	if l.sinkq != nil {
 		select {
-		case l.sinkq <- b.events:
+		case l.sinkq <- events:
 		default:
-			l.sinkDropped.Add(uint64(len(b.events)))
+			l.sinkDropped.Add(uint64(len(events)))
 		}
 	}
-	reply(nil)
+	return nil
+}
+
+// systemEvent returns an event the Log records about the trail itself.
+func (l *Log) systemEvent(name string, details map[string]any) *Event {
+	if details == nil {
+		details = map[string]any{}
+	}
+	details["node"] = l.opts.Node
+	return &Event{
+		EventVersion: EventVersion, UserIdentity: &UserIdentity{InvokedBy: EventSourceTrent},
+		EventTime: l.opts.Now().UTC().Format("2006-01-02T15:04:05Z"), EventSource: EventSourceTrent,
+		EventName: name, AWSRegion: l.opts.Region, EventID: NewEventID(), EventType: EventTypeServiceEvent,
+		ManagementEvent: true, ServiceEventDetails: details, EventCategory: EventCategory,
+	}
+}
+
+// writeSystemEvent records one of the Log's own events, durably, whether
+// or not the volume is full (it is written in the space the reserve
+// freed). Writer only (or Open, before the writer starts).
+func (l *Log) writeSystemEvent(name string, details map[string]any) error {
+	ev, err := marshalEvent(l.systemEvent(name, details))
+	if err != nil {
+		return err
+	}
+	return l.writeRecords([][]byte{ev})
 }
 
 // preallocChunk is how much zero-filled space reserve adds at a time.
@@ -564,15 +830,43 @@ const preallocChunk = 4 << 20
 // size or extents, which makes it much cheaper (measured on the project's
 // virtual disk: 148 instead of 240 µs, and 20% less kernel CPU). Readers
 // treat a zero-filled tail as the end of the file (lineReader).
+//
+// Near a full volume the chunk may not fit: then only the blocks the
+// batch needs are allocated, so that records are refused only when the
+// volume is really full.
 func (l *Log) reserve(n int64) error {
-	if l.segSize+n <= l.segAlloc {
+	need := l.segSize + n
+	if need <= l.segAlloc {
 		return nil
 	}
 	target := l.segAlloc
-	for target < l.segSize+n {
+	for target < need {
 		target += preallocChunk
 	}
-	target = (target + blockSize - 1) &^ (blockSize - 1) // whole blocks for writeDirect
+	// A chunk never reaches far past the segment's size limit: a small
+	// segment does not allocate 4 MiB.
+	target = min(target, max(need, l.opts.MaxSegmentBytes))
+	target = roundBlock(target) // whole blocks for writeDirect
+	err := l.zeroFill(target)
+	if err != nil && isNoSpace(err) && roundBlock(need) < target {
+		target = roundBlock(need)
+		err = l.zeroFill(target)
+	}
+	if err != nil {
+		return err
+	}
+	if err := l.seg.Sync(); err != nil {
+		return l.fail(fmt.Errorf("fsync: %w", err))
+	}
+	l.segAlloc = target
+	return nil
+}
+
+func roundBlock(n int64) int64 { return (n + blockSize - 1) &^ (blockSize - 1) }
+
+// zeroFill writes zeros from the end of the allocated space to target. On
+// error it cuts the segment back to its records.
+func (l *Log) zeroFill(target int64) error {
 	zeros := make([]byte, 256<<10)
 	for off := max(l.segAlloc, l.segSize); off < target; {
 		k := min(int64(len(zeros)), target-off)
@@ -583,10 +877,6 @@ func (l *Log) reserve(n int64) error {
 		}
 		off += k
 	}
-	if err := l.seg.Sync(); err != nil {
-		return l.fail(fmt.Errorf("fsync: %w", err))
-	}
-	l.segAlloc = target
 	return nil
 }
 
@@ -644,8 +934,10 @@ func (l *Log) needRotate(extra int64) bool {
 // rotate closes the current segment with a digest, starts a new one and
 // applies retention.
 func (l *Log) rotate() error {
-	if err := l.writeDigest(DigestRotation, 0, Hash{}); err != nil {
-		return err
+	if l.seq > l.dLast {
+		if err := l.digest(DigestRotation, nil); err != nil {
+			return err
+		}
 	}
 	if err := l.newSegment(); err != nil {
 		return err
@@ -681,33 +973,38 @@ func (l *Log) newSegment() error {
 		l.seg.Close()
 	}
 	l.seg, l.segInfo, l.segSize, l.segRecords, l.segAlloc = f, s, 0, 0, alloc
+	l.prepTried = false
 	l.openDirect()
 	l.rotations.Add(1)
 	return nil
 }
 
-// writeDigest writes a signed digest if records arrived since the last one
-// or if reason is DigestRetention (with prunedThrough and prunedHash).
-func (l *Log) writeDigest(reason string, prunedThrough uint64, prunedHash Hash) error {
+// digest writes a signed digest for reason, covering the records since the
+// previous one (none if no record arrived), makes it durable, and queues it
+// for the anchor. set, if not nil, adds reason-specific fields. Without a
+// Signer it does nothing. Writer only (or Open, before the writer starts).
+func (l *Log) digest(reason string, set func(*Digest)) error {
 	if l.opts.Signer == nil {
 		return nil
 	}
-	if l.seq == l.dLast && reason != DigestRetention {
-		return nil
-	}
+	now := l.opts.Now()
 	d := Digest{
-		Version: 1, Node: l.opts.Node, DigestSeq: l.dSeq + 1,
-		Time:   l.opts.Now().UTC().Format(time.RFC3339Nano),
+		Version: DigestVersion, Node: l.opts.Node, DigestSeq: l.dSeq + 1,
+		Time:   now.UTC().Format(time.RFC3339Nano),
 		Reason: reason, LastSeq: l.seq, LastHash: l.prev.String(),
 		PrevDigest: l.dHash.String(), KeyID: l.kid,
+		IntervalMs: l.opts.DigestInterval.Milliseconds(), HeartbeatMs: l.opts.HeartbeatInterval.Milliseconds(),
+	}
+	if l.dSig != nil {
+		d.PrevSignature = base64.StdEncoding.EncodeToString(l.dSig)
 	}
 	if l.seq > l.dLast {
 		d.FirstSeq = l.dLast + 1
 	}
-	if reason == DigestRetention {
-		d.PrunedThrough, d.PrunedHash = prunedThrough, prunedHash.String()
+	if set != nil {
+		set(&d)
 	}
-	line, h, err := signDigest(l.opts.Signer, &d)
+	line, h, sig, err := signDigest(l.opts.Signer, &d)
 	if err != nil {
 		return err
 	}
@@ -731,68 +1028,25 @@ func (l *Log) writeDigest(reason string, prunedThrough uint64, prunedHash Hash) 
 		return fmt.Errorf("audit: writing digest: %w", err)
 	}
 	if err := fdatasync(l.dfile); err != nil {
+		// The digest may or may not be on disk: take it back, so that
+		// the next one does not repeat its number.
+		if terr := l.dfile.Truncate(st.Size()); terr != nil || fdatasync(l.dfile) != nil {
+			return l.fail(fmt.Errorf("syncing digest: %w", err))
+		}
 		return fmt.Errorf("audit: syncing digest: %w", err)
 	}
-	l.dSeq, l.dHash, l.dLast = d.DigestSeq, h, l.seq
+	l.dSeq, l.dHash, l.dSig, l.dTime, l.dLast = d.DigestSeq, h, sig, now, l.seq
 	l.digests.Add(1)
+	// The digest is durable: only now may the anchor name it.
+	l.queueAnchor(AnchorState{Node: l.opts.Node, DigestSeq: d.DigestSeq, DigestHash: h.String(),
+		LastSeq: d.LastSeq, LastHash: d.LastHash, Time: now.UTC()})
 	return nil
-}
-
-// applyRetention deletes old segments (never the current one). Before
-// deleting, it writes a retention digest naming the last deleted sequence
-// number and the hash the first kept record chains to, so that Verify can
-// tell retention from removal.
-func (l *Log) applyRetention() error {
-	if l.opts.MaxAge <= 0 && l.opts.MaxSegments <= 0 {
-		return nil
-	}
-	all, err := listSegments(l.opts.Dir, l.opts.Node)
-	if err != nil {
-		return err
-	}
-	segs := all[l.opts.Node]
-	cut := 0 // segs[:cut] go
-	if l.opts.MaxSegments > 0 && len(segs) > l.opts.MaxSegments {
-		cut = len(segs) - l.opts.MaxSegments
-	}
-	if l.opts.MaxAge > 0 {
-		limit := l.opts.Now().Add(-l.opts.MaxAge)
-		// Segment i's records all precede segment i+1's start.
-		for cut < len(segs)-1 && segs[cut+1].Start.Before(limit) {
-			cut++
-		}
-	}
-	if cut >= len(segs) {
-		cut = len(segs) - 1
-	}
-	if cut <= 0 {
-		return nil
-	}
-	keep := segs[cut]
-	anchor := l.prev
-	if keep.FirstSeq <= l.seq {
-		r, err := firstRecord(keep.Path)
-		if err != nil {
-			return err
-		}
-		anchor = r.Prev
-	}
-	if err := l.writeDigest(DigestRetention, keep.FirstSeq-1, anchor); err != nil && l.opts.Signer != nil {
-		return err
-	}
-	for _, s := range segs[:cut] {
-		if err := os.Remove(s.Path); err != nil {
-			return err
-		}
-		l.pruned.Add(1)
-	}
-	return syncDir(l.opts.Dir)
 }
 
 func (l *Log) shutdown() {
 	var errs []error
 	if l.failed.Load() == nil {
-		if err := l.writeDigest(DigestShutdown, 0, Hash{}); err != nil {
+		if err := l.digest(DigestShutdown, nil); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -39,6 +39,12 @@ func (l *Log) preparedPath() string {
 // writer calls it.
 func (l *Log) prepareNext() {
 	size := min((l.opts.MaxSegmentBytes+blockSize-1)&^(blockSize-1), maxPrepared)
+	if free, _, err := l.opts.FreeSpace(l.opts.Dir); err == nil && free < uint64(size)+l.resumeFree() {
+		// Zero-filling it would briefly take the last free space, and
+		// a record written meanwhile could find the volume full:
+		// rotation creates the segment itself instead.
+		return
+	}
 	p := &prepared{path: l.preparedPath(), size: size, done: make(chan struct{})}
 	l.prep = p
 	go func() {

@@ -6,52 +6,58 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 )
 
 // recover restores the writer state from disk: the last digest, the last
-// record, and the current segment, cutting torn tails left by a crash.
-func (l *Log) recover() error {
-	if err := l.recoverDigests(); err != nil {
-		return err
+// record, and the current segment, cutting torn tails left by a crash. If
+// the node has no segment, it leaves l.seg nil and Open creates one. It
+// returns the payload hash of the digest on disk that has the anchor's
+// number (nil if none). Whether records or digests are missing is for
+// checkTruncation to decide.
+func (l *Log) recover(anchor *AnchorState) (*Hash, error) {
+	rd, err := l.recoverDigests(anchor)
+	if err != nil {
+		return nil, err
 	}
 	all, err := listSegments(l.opts.Dir, l.opts.Node)
 	if err != nil {
-		return fmt.Errorf("audit: %w", err)
+		return nil, fmt.Errorf("audit: %w", err)
 	}
 	segs := all[l.opts.Node]
 	if len(segs) == 0 {
-		l.seq, l.prev = 0, genesis(l.opts.Node)
-		if l.dLast > 0 {
-			return fmt.Errorf("audit: trail of node %q has no segments but digests cover records 1..%d", l.opts.Node, l.dLast)
+		// A new trail, or one whose segments were all removed: the
+		// chain starts after the last record retention removed.
+		l.seq, l.prev = rd.pruned, genesis(l.opts.Node)
+		if rd.pruned > 0 {
+			l.prev = rd.prunedHash
 		}
-		if err := l.newSegment(); err != nil {
-			return err
-		}
-		l.rotations.Store(0)
-		return nil
+		l.holeAfter(rd)
+		l.recovery.LastSeq = l.seq
+		return rd.anchorHash, nil
 	}
 	cur := segs[len(segs)-1]
 	last, end, ok, err := lastValidRecord(cur.Path)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	f, err := os.OpenFile(cur.Path, os.O_WRONLY, 0o600)
 	if err != nil {
-		return fmt.Errorf("audit: opening segment: %w", err)
+		return nil, fmt.Errorf("audit: opening segment: %w", err)
 	}
 	st, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return fmt.Errorf("audit: %w", err)
+		return nil, fmt.Errorf("audit: %w", err)
 	}
 	if st.Size() > end {
 		if err := f.Truncate(end); err != nil {
 			f.Close()
-			return fmt.Errorf("audit: cutting torn tail: %w", err)
+			return nil, fmt.Errorf("audit: cutting torn tail: %w", err)
 		}
 		if err := fdatasync(f); err != nil {
 			f.Close()
-			return fmt.Errorf("audit: cutting torn tail: %w", err)
+			return nil, fmt.Errorf("audit: cutting torn tail: %w", err)
 		}
 		l.recovery.TornBytes = st.Size() - end
 		l.log.Warn("audit: cut the end of the trail after its last complete record (preallocated space, or a record torn by a crash: never acknowledged)",
@@ -67,17 +73,21 @@ func (l *Log) recover() error {
 		// before it.
 		l.seq = cur.FirstSeq - 1
 		if l.prev, err = l.hashAt(l.seq, segs[:len(segs)-1]); err != nil {
-			f.Close()
-			return err
+			return nil, err
 		}
 	}
+	l.holeAfter(rd)
 	l.recovery.LastSeq = l.seq
-	if l.seq < l.dLast {
-		f.Close()
-		return fmt.Errorf("audit: trail of node %q ends at record %d but a signed digest covers records up to %d: records are missing",
-			l.opts.Node, l.seq, l.dLast)
+	return rd.anchorHash, nil
+}
+
+// holeAfter continues the numbering after the records that the last
+// digest declares lost (a truncation accepted just before a crash, before
+// any record followed it).
+func (l *Log) holeAfter(rd recoveredDigests) {
+	if rd.lostFrom != 0 && l.seq+1 == rd.lostFrom && rd.lostThrough > l.seq {
+		l.seq = rd.lostThrough
 	}
-	return nil
 }
 
 // hashAt returns the hash of record seq: from the last record of the
@@ -102,7 +112,9 @@ func (l *Log) hashAt(seq uint64, before []segment) (Hash, error) {
 					return h, nil
 				}
 			}
-			if d.LastSeq == seq {
+			// After an accepted truncation the chain continues at
+			// LostThrough+1 from the hash of record LastSeq.
+			if d.LastSeq == seq || (d.LostThrough == seq && d.LostFrom != 0) {
 				var h Hash
 				if _, ok := cutHex([]byte(d.LastHash), &h); ok {
 					return h, nil
@@ -113,16 +125,25 @@ func (l *Log) hashAt(seq uint64, before []segment) (Hash, error) {
 	return Hash{}, fmt.Errorf("audit: cannot find the hash of record %d of node %q to continue the chain", seq, l.opts.Node)
 }
 
+// recoveredDigests is what recoverDigests found.
+type recoveredDigests struct {
+	anchorHash            *Hash // payload hash of the digest numbered like the anchor
+	pruned                uint64
+	prunedHash            Hash
+	lostFrom, lostThrough uint64 // hole declared by the last digest
+}
+
 // recoverDigests reads the digest file, cuts a torn tail, and restores the
 // digest chain state.
-func (l *Log) recoverDigests() error {
+func (l *Log) recoverDigests(anchor *AnchorState) (recoveredDigests, error) {
+	var rd recoveredDigests
 	p := filepath.Join(l.opts.Dir, digestName(l.opts.Node))
 	f, err := os.OpenFile(p, os.O_RDWR, 0o600)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil
+		return rd, nil
 	}
 	if err != nil {
-		return fmt.Errorf("audit: opening digest file: %w", err)
+		return rd, fmt.Errorf("audit: opening digest file: %w", err)
 	}
 	lr := newLineReader(f)
 	var end int64
@@ -134,7 +155,7 @@ func (l *Log) recoverDigests() error {
 		}
 		if err != nil {
 			f.Close()
-			return fmt.Errorf("audit: reading digest file: %w", err)
+			return rd, fmt.Errorf("audit: reading digest file: %w", err)
 		}
 		if torn {
 			break
@@ -143,8 +164,20 @@ func (l *Log) recoverDigests() error {
 			continue
 		}
 		end = off + int64(len(line)) + 1
-		if d, perr := parseDigest(line); perr == nil {
-			last = &d // a malformed line is tampering: Verify reports it
+		d, perr := parseDigest(line)
+		if perr != nil {
+			continue // a malformed line is tampering: Verify reports it
+		}
+		last = &d
+		if anchor != nil && d.DigestSeq == anchor.DigestSeq {
+			h := d.payloadHash
+			rd.anchorHash = &h
+		}
+		if d.PrunedThrough > rd.pruned {
+			var h Hash
+			if _, ok := cutHex([]byte(d.PrunedHash), &h); ok {
+				rd.pruned, rd.prunedHash = d.PrunedThrough, h
+			}
 		}
 	}
 	st, err := f.Stat()
@@ -157,12 +190,19 @@ func (l *Log) recoverDigests() error {
 	}
 	f.Close()
 	if err != nil {
-		return fmt.Errorf("audit: digest file: %w", err)
+		return rd, fmt.Errorf("audit: digest file: %w", err)
 	}
 	if last != nil {
-		l.dSeq, l.dHash, l.dLast = last.DigestSeq, last.payloadHash, last.LastSeq
+		l.dSeq, l.dHash, l.dSig, l.dLast = last.DigestSeq, last.payloadHash, last.sig, last.LastSeq
+		if t, err := time.Parse(time.RFC3339Nano, last.Time); err == nil {
+			l.dTime = t
+		}
+		if last.Reason == DigestTruncation && last.LostFrom != 0 {
+			rd.lostFrom, rd.lostThrough = last.LostFrom, last.LostThrough
+			l.dLast = max(l.dLast, last.LostThrough)
+		}
 	}
-	return nil
+	return rd, nil
 }
 
 // lastValidRecord scans a segment and returns its last record that parses

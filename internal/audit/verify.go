@@ -1,13 +1,18 @@
 package audit
 
 import (
+	"context"
 	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"time"
 )
 
 // Kinds of Problem.
@@ -19,7 +24,9 @@ const (
 	ProblemTruncated       = "truncated"        // the trail ends before what digests cover, or mid-record
 	ProblemDigestMalformed = "digest-malformed" // a digest line does not parse
 	ProblemDigestSignature = "digest-signature" // a digest's signature does not verify
-	ProblemDigestGap       = "digest-gap"       // a digest is missing, or digests do not chain
+	ProblemDigestGap       = "digest-gap"       // a digest is missing, digests do not chain, or a period has no digest
+	ProblemAnchor          = "anchor-mismatch"  // the digest the store's anchor names differs from the one on disk
+	ProblemNoTrail         = "no-trail"         // no trail where one is required
 )
 
 // Problem is one verification failure, located as precisely as the damage
@@ -53,24 +60,43 @@ func (p Problem) String() string {
 
 // NodeReport is the verification result of one node's trail.
 type NodeReport struct {
-	Node            string    `json:"node"`
-	Segments        int       `json:"segments"`
-	FirstSeq        uint64    `json:"firstSeq"`
-	LastSeq         uint64    `json:"lastSeq"`
-	PrunedThrough   uint64    `json:"prunedThrough,omitempty"`
-	Digests         int       `json:"digests"`
-	DigestedThrough uint64    `json:"digestedThrough"`
-	Problems        []Problem `json:"problems,omitempty"`
-	Warnings        []string  `json:"warnings,omitempty"`
+	Node            string `json:"node"`
+	Segments        int    `json:"segments"`
+	FirstSeq        uint64 `json:"firstSeq"`
+	LastSeq         uint64 `json:"lastSeq"`
+	PrunedThrough   uint64 `json:"prunedThrough,omitempty"`
+	Digests         int    `json:"digests"`
+	DigestedThrough uint64 `json:"digestedThrough"`
+	// From and Until are the eventTime of the first and the last record
+	// checked; DigestsFrom and DigestsUntil the time of the first and the
+	// last digest: the trail is proven complete up to DigestsUntil.
+	From         string `json:"from,omitempty"`
+	Until        string `json:"until,omitempty"`
+	DigestsFrom  string `json:"digestsFrom,omitempty"`
+	DigestsUntil string `json:"digestsUntil,omitempty"`
+	// Anchor is the node's anchor in the store, when one was checked.
+	Anchor   *AnchorState `json:"anchor,omitempty"`
+	Problems []Problem    `json:"problems,omitempty"`
+	Warnings []string     `json:"warnings,omitempty"`
+}
+
+// Truncated reports whether one of n's problems is a truncation.
+func (n *NodeReport) Truncated() bool {
+	return slices.ContainsFunc(n.Problems, func(p Problem) bool { return p.Kind == ProblemTruncated })
 }
 
 // Report is the result of Verify.
 type Report struct {
 	Nodes []NodeReport `json:"nodes"`
+	// Problems are about the directory as a whole (no trail at all).
+	Problems []Problem `json:"problems,omitempty"`
 }
 
 // OK reports whether no node has a problem.
 func (r *Report) OK() bool {
+	if len(r.Problems) > 0 {
+		return false
+	}
 	for _, n := range r.Nodes {
 		if len(n.Problems) > 0 {
 			return false
@@ -87,20 +113,36 @@ type VerifyOptions struct {
 	PublicKeys []ed25519.PublicKey
 	// Node restricts verification to one node; "" verifies all.
 	Node string
-	// RequireDigests makes a trail without digests a problem instead of
-	// a warning.
+	// RequireDigests makes a trail without digests, or a directory
+	// without a trail, a problem instead of a warning.
 	RequireDigests bool
+	// Anchor, if set, holds each node's latest digest outside the trail
+	// (Trent's store): a trail that ends before its anchor is reported
+	// truncated. Without it, removal of the end of a trail together with
+	// its digests cannot be detected (a warning says so).
+	Anchor Anchor
+	// ExpectNodes are nodes whose trail belongs in dir (the node ID of a
+	// data directory's configuration): a node missing from dir whose
+	// anchor exists is reported truncated.
+	ExpectNodes []string
+	// Now is the clock against which the age of the last digest is
+	// judged (default time.Now).
+	Now func() time.Time
 }
 
 // Verify checks every node trail in dir: the hash chain of the records,
-// their continuity across segments, the signatures and the chain of the
-// digests, and that every record a digest covers is present and unchanged.
+// their continuity across segments, the signatures, the chain and the
+// periods of the digests, that every record a digest covers is present and
+// unchanged, and, with opts.Anchor, that no trail ends before its anchor.
 // Each node's report holds at most the first record problem and the first
-// digest problem. Verify returns an error only if dir cannot be read;
-// damage is reported in the Report.
+// digest problem. Verify returns an error only if dir cannot be read or
+// the anchor store cannot be asked; damage is reported in the Report.
 func Verify(dir string, opts VerifyOptions) (*Report, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
 	nodes, err := listNodes(dir)
-	if err != nil {
+	if err != nil && !(errors.Is(err, os.ErrNotExist) && (opts.Anchor != nil || opts.RequireDigests)) {
 		return nil, fmt.Errorf("audit: %w", err)
 	}
 	keys := map[string]ed25519.PublicKey{}
@@ -122,19 +164,55 @@ func Verify(dir string, opts VerifyOptions) (*Report, error) {
 	for _, k := range opts.PublicKeys {
 		keys[KeyID(k)] = k
 	}
+	present := map[string]bool{}
+	for _, n := range nodes {
+		present[n] = true
+	}
+	for _, n := range append(opts.ExpectNodes, opts.Node) {
+		if n != "" && !present[n] {
+			present[n] = false
+			nodes = append(nodes, n)
+		}
+	}
+	slices.Sort(nodes)
 	rep := &Report{}
 	for _, n := range nodes {
 		if opts.Node != "" && n != opts.Node {
 			continue
 		}
-		nr := verifyNode(dir, n, keys, opts)
+		var anchor *AnchorState
+		if opts.Anchor != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), anchorTimeout)
+			a, ok, err := opts.Anchor.LoadAnchor(ctx, n)
+			cancel()
+			if err != nil {
+				return nil, fmt.Errorf("audit: reading the anchor of node %q: %w", n, err)
+			}
+			if ok {
+				anchor = &a
+			}
+		}
+		if !present[n] {
+			// Expected here but absent: a removed trail if the store
+			// knows it, else a node that never wrote one.
+			if anchor != nil {
+				rep.Nodes = append(rep.Nodes, NodeReport{Node: n, Anchor: anchor, Problems: []Problem{{Node: n, Kind: ProblemTruncated,
+					Detail: fmt.Sprintf("no trail of this node in %s, but the anchor in the store names digest %d of %s, covering records up to %d: the trail was removed",
+						dir, anchor.DigestSeq, anchor.Time.UTC().Format(time.RFC3339), anchor.LastSeq)}}})
+			} else if n == opts.Node {
+				rep.Nodes = append(rep.Nodes, NodeReport{Node: n, Problems: []Problem{{Node: n, Kind: ProblemNoTrail,
+					Detail: fmt.Sprintf("no trail of this node in %s", dir)}}})
+			}
+			continue
+		}
+		nr := verifyNode(dir, n, keys, anchor, opts)
 		if fromDir && nr.Digests > 0 {
 			nr.Warnings = append(nr.Warnings, "digest signatures checked with the public keys found in the trail directory; pass a trusted public key to rule out a replaced key")
 		}
 		rep.Nodes = append(rep.Nodes, nr)
 	}
-	if opts.Node != "" && len(rep.Nodes) == 0 {
-		return nil, fmt.Errorf("audit: no trail of node %q in %s", opts.Node, dir)
+	if len(rep.Nodes) == 0 && opts.RequireDigests {
+		rep.Problems = append(rep.Problems, Problem{Kind: ProblemNoTrail, Detail: fmt.Sprintf("no trail in %s", dir)})
 	}
 	return rep, nil
 }
@@ -142,7 +220,7 @@ func Verify(dir string, opts VerifyOptions) (*Report, error) {
 // digestState is what the records check needs from the digests.
 type digestState struct {
 	count       int
-	lastSeq     uint64          // highest LastSeq of a valid digest
+	lastSeq     uint64          // LastSeq of the last valid digest
 	lastDigest  uint64          // DigestSeq of that digest
 	hashAt      map[uint64]Hash // LastSeq -> LastHash of valid digests
 	digestAt    map[uint64]uint64
@@ -150,10 +228,35 @@ type digestState struct {
 	prunedHash  Hash
 	problem     *Problem
 	digestsFile string
+	// holes are the records declared lost by accepted truncations:
+	// LostFrom -> LostThrough.
+	holes map[uint64]uint64
+	// anchorHash is the payload hash of the digest numbered like the
+	// anchor, if there is one.
+	anchorHash *Hash
+	// Times of the first and last digest; the last one's reason and the
+	// longest gap it allows before the next.
+	firstTime, lastTime time.Time
+	lastReason          string
+	lastAllowed         time.Duration
+	warnings            []string
 }
 
-func verifyDigests(dir, node string, keys map[string]ed25519.PublicKey) digestState {
-	ds := digestState{hashAt: map[uint64]Hash{}, digestAt: map[uint64]uint64{}, digestsFile: digestName(node)}
+// allowedGap is the longest time after digest d before the next one: the
+// heartbeat, plus two digest intervals (the heartbeat is checked at each
+// interval tick) and a tenth of the heartbeat, at least a second, for a
+// busy machine. Zero (no limit) for version-1 digests, which do not state
+// their periods.
+func allowedGap(d *Digest) time.Duration {
+	if d.HeartbeatMs <= 0 {
+		return 0
+	}
+	hb := time.Duration(d.HeartbeatMs) * time.Millisecond
+	return hb + 2*time.Duration(d.IntervalMs)*time.Millisecond + max(hb/10, time.Second)
+}
+
+func verifyDigests(dir, node string, keys map[string]ed25519.PublicKey, anchor *AnchorState) digestState {
+	ds := digestState{hashAt: map[uint64]Hash{}, digestAt: map[uint64]uint64{}, digestsFile: digestName(node), holes: map[uint64]uint64{}}
 	f, err := os.Open(filepath.Join(dir, ds.digestsFile))
 	if err != nil {
 		if !errors.Is(err, os.ErrNotExist) {
@@ -169,6 +272,10 @@ func verifyDigests(dir, node string, keys map[string]ed25519.PublicKey) digestSt
 	lr := newLineReader(f)
 	var prevSeq, prevLast uint64
 	var prevHash Hash
+	var prevSig []byte
+	var prevTime time.Time
+	var prevReason string
+	var prevAllowed time.Duration
 	for {
 		line, _, torn, err := lr.next()
 		if err == io.EOF {
@@ -197,8 +304,44 @@ func verifyDigests(dir, node string, keys map[string]ed25519.PublicKey) digestSt
 			return fail(ProblemDigestGap, lr.line, 0, "digest %d appears after digest %d (duplicated or reordered)", d.DigestSeq, prevSeq)
 		case d.PrevDigest != prevHash.String():
 			return fail(ProblemDigestGap, lr.line, 0, "digest %d does not chain to digest %d", d.DigestSeq, prevSeq)
+		case d.Version >= 2 && prevSeq > 0 && d.PrevSignature != base64.StdEncoding.EncodeToString(prevSig):
+			return fail(ProblemDigestGap, lr.line, 0, "digest %d does not chain to the signature of digest %d", d.DigestSeq, prevSeq)
 		}
-		if d.FirstSeq != 0 {
+		t, err := time.Parse(time.RFC3339Nano, d.Time)
+		if err != nil {
+			return fail(ProblemDigestMalformed, lr.line, 0, "digest %d has a malformed time", d.DigestSeq)
+		}
+		if prevSeq > 0 && prevAllowed > 0 && prevReason != DigestShutdown {
+			// After a shutdown digest any pause is a stop; otherwise a
+			// running node writes the next digest within prevAllowed.
+			restart := d.Reason == DigestStart || d.Reason == DigestTruncation
+			gap := t.Sub(prevTime)
+			switch {
+			case gap > prevAllowed && !restart:
+				return fail(ProblemDigestGap, lr.line, 0, "no digest for %s between digest %d (%s) and digest %d (%s), but the node writes one at least every %s: a period is missing",
+					gap.Round(time.Second), prevSeq, prevTime.UTC().Format(time.RFC3339), d.DigestSeq, t.UTC().Format(time.RFC3339), prevAllowed.Round(time.Second))
+			case restart:
+				ds.warnings = append(ds.warnings, fmt.Sprintf("the node started again at %s (digest %d) after digest %d of %s without a shutdown digest: it crashed or was killed",
+					t.UTC().Format(time.RFC3339), d.DigestSeq, prevSeq, prevTime.UTC().Format(time.RFC3339)))
+			}
+		}
+		if d.Reason == DigestTruncation {
+			w := fmt.Sprintf("truncation accepted by the operator at %s (digest %d): the trail was shorter than its anchor or its digests", t.UTC().Format(time.RFC3339), d.DigestSeq)
+			if d.LostFrom != 0 {
+				w += fmt.Sprintf("; records %d..%d are lost", d.LostFrom, d.LostThrough)
+			}
+			ds.warnings = append(ds.warnings, w)
+		}
+		if d.Reason == DigestTruncation && d.LostFrom != 0 {
+			// The chain continues at LostThrough+1 from record LastSeq.
+			if d.LostFrom != d.LastSeq+1 || d.LostThrough < d.LostFrom || d.LostThrough < prevLast {
+				return fail(ProblemDigestMalformed, lr.line, 0, "digest %d declares lost records %d..%d that do not follow record %d and digest coverage %d", d.DigestSeq, d.LostFrom, d.LostThrough, d.LastSeq, prevLast)
+			}
+			if d.FirstSeq != 0 && d.FirstSeq != prevLast+1 {
+				return fail(ProblemDigestGap, lr.line, 0, "digest %d covers records from %d but the previous digest ended at %d", d.DigestSeq, d.FirstSeq, prevLast)
+			}
+			ds.holes[d.LostFrom] = d.LostThrough
+		} else if d.FirstSeq != 0 {
 			if d.FirstSeq != prevLast+1 {
 				return fail(ProblemDigestGap, lr.line, 0, "digest %d covers records from %d but the previous digest ended at %d", d.DigestSeq, d.FirstSeq, prevLast)
 			}
@@ -213,8 +356,15 @@ func verifyDigests(dir, node string, keys map[string]ed25519.PublicKey) digestSt
 			return fail(ProblemDigestMalformed, lr.line, 0, "digest %d has a malformed lastHash", d.DigestSeq)
 		}
 		if d.LastSeq > 0 {
+			if old, ok := ds.hashAt[d.LastSeq]; ok && old != h {
+				return fail(ProblemDigestGap, lr.line, d.LastSeq, "digest %d names another hash for record %d than digest %d", d.DigestSeq, d.LastSeq, ds.digestAt[d.LastSeq])
+			}
 			ds.hashAt[d.LastSeq] = h
 			ds.digestAt[d.LastSeq] = d.DigestSeq
+		}
+		if anchor != nil && d.DigestSeq == anchor.DigestSeq {
+			ah := d.payloadHash
+			ds.anchorHash = &ah
 		}
 		if d.PrunedThrough > ds.pruned {
 			if _, ok := cutHex([]byte(d.PrunedHash), &ds.prunedHash); !ok {
@@ -224,7 +374,15 @@ func verifyDigests(dir, node string, keys map[string]ed25519.PublicKey) digestSt
 		}
 		ds.count++
 		ds.lastSeq, ds.lastDigest = d.LastSeq, d.DigestSeq
-		prevSeq, prevLast, prevHash = d.DigestSeq, d.LastSeq, d.payloadHash
+		if ds.count == 1 {
+			ds.firstTime = t
+		}
+		ds.lastTime, ds.lastReason, ds.lastAllowed = t, d.Reason, allowedGap(&d.Digest)
+		prevSeq, prevLast, prevHash, prevSig = d.DigestSeq, d.LastSeq, d.payloadHash, d.sig
+		prevTime, prevReason, prevAllowed = t, d.Reason, ds.lastAllowed
+		if d.Reason == DigestTruncation && d.LostFrom != 0 {
+			prevLast = d.LostThrough
+		}
 	}
 }
 
@@ -298,19 +456,41 @@ func (s *segLines) close() {
 	}
 }
 
-func verifyNode(dir, node string, keys map[string]ed25519.PublicKey, opts VerifyOptions) NodeReport {
-	nr := NodeReport{Node: node}
-	ds := verifyDigests(dir, node, keys)
+func verifyNode(dir, node string, keys map[string]ed25519.PublicKey, anchor *AnchorState, opts VerifyOptions) NodeReport {
+	nr := NodeReport{Node: node, Anchor: anchor}
+	ds := verifyDigests(dir, node, keys, anchor)
 	nr.Digests, nr.DigestedThrough, nr.PrunedThrough = ds.count, ds.lastSeq, ds.pruned
+	nr.Warnings = append(nr.Warnings, ds.warnings...)
+	if ds.count > 0 {
+		nr.DigestsFrom, nr.DigestsUntil = ds.firstTime.UTC().Format(time.RFC3339), ds.lastTime.UTC().Format(time.RFC3339)
+	}
 	if ds.problem != nil {
 		nr.Problems = append(nr.Problems, *ds.problem)
 	}
-	if ds.count == 0 && ds.problem == nil {
+	if ds.count == 0 && ds.problem == nil && anchor == nil {
 		msg := "no signed digests: only the hash chain was checked; removal of records at the end cannot be detected"
 		if opts.RequireDigests {
 			nr.Problems = append(nr.Problems, Problem{Node: node, Kind: ProblemDigestGap, Detail: msg})
 		} else {
 			nr.Warnings = append(nr.Warnings, msg)
+		}
+	}
+	switch {
+	case anchor != nil && ds.problem == nil && ds.lastDigest < anchor.DigestSeq:
+		// Reported after the records are checked, which says which
+		// records are missing.
+	case anchor != nil && ds.problem == nil && (ds.anchorHash == nil || ds.anchorHash.String() != anchor.DigestHash):
+		nr.Problems = append(nr.Problems, Problem{Node: node, Kind: ProblemAnchor, File: ds.digestsFile,
+			Detail: fmt.Sprintf("digest %d differs from the one the anchor in the store names (of %s): the digests were replaced", anchor.DigestSeq, anchor.Time.UTC().Format(time.RFC3339))})
+	case anchor == nil && opts.Anchor != nil && ds.count > 0:
+		nr.Warnings = append(nr.Warnings, "the store holds no anchor for this node: removal of the end of the trail together with its digests cannot be ruled out")
+	case opts.Anchor == nil && ds.count > 0:
+		nr.Warnings = append(nr.Warnings, "no anchor checked (give --data-dir): removal of the end of the trail together with its digests cannot be ruled out")
+	}
+	if ds.count > 0 && ds.lastAllowed > 0 && ds.lastReason != DigestShutdown {
+		if age := opts.Now().Sub(ds.lastTime); age > ds.lastAllowed {
+			nr.Warnings = append(nr.Warnings, fmt.Sprintf("the last digest (%s) is %s old and is not a shutdown digest: the node is not running (it crashed or was killed), or digests after it were removed",
+				nr.DigestsUntil, age.Round(time.Second)))
 		}
 	}
 	all, err := listSegments(dir, node)
@@ -328,7 +508,33 @@ func verifyNode(dir, node string, keys map[string]ed25519.PublicKey, opts Verify
 	if p := checkRecords(node, segs, ds, &nr); p != nil {
 		nr.Problems = append(nr.Problems, *p)
 	}
+	if anchor != nil && ds.problem == nil && ds.lastDigest < anchor.DigestSeq {
+		last := "has no digest"
+		if ds.count > 0 {
+			last = fmt.Sprintf("ends at digest %d of %s", ds.lastDigest, nr.DigestsUntil)
+		}
+		p := Problem{Node: node, Kind: ProblemTruncated, File: ds.digestsFile,
+			Detail: fmt.Sprintf("the trail %s, but the anchor in the store names digest %d of %s: digests %d..%d are missing",
+				last, anchor.DigestSeq, anchor.Time.UTC().Format(time.RFC3339), ds.lastDigest+1, anchor.DigestSeq)}
+		if anchor.LastSeq > nr.LastSeq {
+			p.Seq = nr.LastSeq + 1
+			p.Detail += fmt.Sprintf(", and records %d..%d they covered", nr.LastSeq+1, anchor.LastSeq)
+		}
+		p.Detail += ": the end of the trail was removed"
+		nr.Problems = append(nr.Problems, p)
+	}
 	return nr
+}
+
+// eventTimeOf returns the eventTime of a record's event bytes, or "".
+func eventTimeOf(ev []byte) string {
+	var e struct {
+		EventTime string `json:"eventTime"`
+	}
+	if json.Unmarshal(ev, &e) != nil {
+		return ""
+	}
+	return e.EventTime
 }
 
 func checkRecords(node string, segs []segment, ds digestState, nr *NodeReport) *Problem {
@@ -339,6 +545,7 @@ func checkRecords(node string, segs []segment, ds digestState, nr *NodeReport) *
 	}
 	var lastPrev Hash // prev field of the last accepted record
 	var lastLoc *segLine
+	var firstEvent, lastEvent []byte
 	nr.FirstSeq = e
 	it := &segLines{segs: segs}
 	defer it.close()
@@ -363,6 +570,9 @@ func checkRecords(node string, segs []segment, ds digestState, nr *NodeReport) *
 						Detail: fmt.Sprintf("empty segment should start at record %d", e)}
 				}
 			}
+			if th, ok := ds.holes[e]; ok && l.seg.FirstSeq == th+1 {
+				e = th + 1 // records declared lost when a truncation was accepted
+			}
 			if l.seg.FirstSeq > e {
 				return prob(ProblemRemoved, l, e, "records %d..%d are missing: segment %s starts at %d (a segment was deleted)", e, l.seg.FirstSeq-1, l.seg.Name, l.seg.FirstSeq)
 			}
@@ -379,6 +589,11 @@ func checkRecords(node string, segs []segment, ds digestState, nr *NodeReport) *
 				return prob(ProblemModified, l, e, "record content does not match its hash")
 			}
 			return prob(ProblemModified, l, e, "record content does not match its hash (its seq field reads %d)", r.Seq)
+		}
+		if len(ds.holes) > 0 && r.Seq > e {
+			if th, ok := ds.holes[e]; ok && r.Seq == th+1 {
+				e = th + 1 // records declared lost when a truncation was accepted
+			}
 		}
 		switch {
 		case r.Seq == e:
@@ -412,11 +627,21 @@ func checkRecords(node string, segs []segment, ds digestState, nr *NodeReport) *
 		if h, ok := ds.hashAt[e]; ok && h != r.Hash {
 			return prob(ProblemModified, l, e, "record differs from signed digest %d (the chain was rewritten)", ds.digestAt[e])
 		}
+		if firstEvent == nil {
+			firstEvent = r.Event
+		}
+		lastEvent = r.Event
 		lastPrev, prev, lastLoc = r.Prev, r.Hash, l
 		e++
 	}
+	if firstEvent != nil {
+		nr.From, nr.Until = eventTimeOf(firstEvent), eventTimeOf(lastEvent)
+	}
 	if it.err != nil {
 		return prob(ProblemRemoved, nil, e, "reading segment: %v", it.err)
+	}
+	if th, ok := ds.holes[e]; ok {
+		e = th + 1 // the trail ends at an accepted truncation
 	}
 	// Empty trailing segments must start where the chain ends.
 	for i := max(segIdx+1, 0); i < len(segs); i++ {

@@ -11,8 +11,9 @@ import (
 )
 
 // makeTrail writes records 1..10 for node "n": two sessions of five, so
-// there are digests at 5 and at 10, and with small segments records span
-// several files (segBytes 0 keeps one segment).
+// there are digests 1 (start, 0 records), 2 (shutdown, through 5), 3
+// (start) and 4 (shutdown, through 10), and with small segments records
+// span several files (segBytes 0 keeps one segment).
 func makeTrail(t *testing.T, segBytes int64) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -123,7 +124,7 @@ func TestVerifyTampering(t *testing.T) {
 			os.Truncate(p, st.Size()-40)
 		}, kind: ProblemTruncated, seq: 10, line: 10, detail: "mid-record"},
 		{name: "fail/truncate-whole-lines", tamper: editSegment(func(l [][]byte) [][]byte { return l[:7] }),
-			kind: ProblemTruncated, seq: 8, line: 8, detail: "records 8..10, covered by signed digest 2"},
+			kind: ProblemTruncated, seq: 8, line: 8, detail: "records 8..10, covered by signed digest 4"},
 		{name: "fail/rewrite-chain-from-record-7", tamper: editSegment(func(l [][]byte) [][]byte {
 			r6, _ := parseRecord(bytes.TrimSuffix(l[5], []byte("\n")))
 			prev := r6.Hash
@@ -135,7 +136,7 @@ func TestVerifyTampering(t *testing.T) {
 				prev = h
 			}
 			return l
-		}), kind: ProblemModified, seq: 10, line: 10, detail: "differs from signed digest 2"},
+		}), kind: ProblemModified, seq: 10, line: 10, detail: "differs from signed digest 4"},
 		{name: "fail/delete-middle-segment", segBytes: 2500, tamper: func(t *testing.T, dir string) {
 			segs, _ := listSegments(dir, "n")
 			os.Remove(segs["n"][1].Path)
@@ -149,16 +150,16 @@ func TestVerifyTampering(t *testing.T) {
 			os.Remove(segs["n"][len(segs["n"])-1].Path)
 		}, kind: ProblemTruncated, detail: "covered by signed digest"},
 		{name: "fail/forge-digest-payload", tamper: editDigests(func(l [][]byte) [][]byte {
-			l[0] = bytes.Replace(l[0], []byte(`\"lastSeq\":5`), []byte(`\"lastSeq\":4`), 1)
-			l[0] = bytes.Replace(l[0], []byte(`"lastSeq":5`), []byte(`"lastSeq":4`), 1)
+			l[1] = bytes.Replace(l[1], []byte(`\"lastSeq\":5`), []byte(`\"lastSeq\":4`), 1)
+			l[1] = bytes.Replace(l[1], []byte(`"lastSeq":5`), []byte(`"lastSeq":4`), 1)
 			return l
-		}), kind: ProblemDigestSignature, line: 1, detail: "does not verify"},
+		}), kind: ProblemDigestSignature, line: 2, detail: "does not verify"},
 		{name: "fail/digest-signed-by-other-key", tamper: editDigests(func(l [][]byte) [][]byte {
 			var dl digestLine
 			json.Unmarshal(l[1], &dl)
 			var d Digest
 			json.Unmarshal(dl.Digest, &d)
-			line, _, _ := signDigest(otherKey, &d)
+			line, _, _, _ := signDigest(otherKey, &d)
 			l[1] = line
 			return l
 		}), kind: ProblemDigestSignature, line: 2},
@@ -168,7 +169,7 @@ func TestVerifyTampering(t *testing.T) {
 			p := filepath.Join(dir, digestName("n"))
 			st, _ := os.Stat(p)
 			os.Truncate(p, st.Size()-5)
-		}, kind: ProblemTruncated, line: 2, detail: "digest"},
+		}, kind: ProblemTruncated, line: 4, detail: "digest"},
 	}
 	pub := []ed25519.PublicKey{testKey.Public().(ed25519.PublicKey)}
 	for _, tc := range tests {

@@ -84,6 +84,28 @@ type AuditFile struct {
 	// Syslog, when set, also sends each event to syslog: "local" for the
 	// local daemon, or "udp://host:514", "tcp://host:514".
 	Syslog string `yaml:"syslog"`
+	// HeartbeatInterval is the longest time without a digest while no
+	// call arrives (default 1h); DigestInterval the period while calls
+	// arrive (default 60s). Verify reports a longer gap.
+	HeartbeatInterval time.Duration `yaml:"heartbeat_interval"`
+	// The free-space watermark of the trail's volume: below the larger of
+	// MinFreeMiB (default 256) and MinFreePercent (default 5) of the
+	// volume, /readyz reports not ready and an error is logged. Negative
+	// disables either.
+	MinFreeMiB     int64   `yaml:"min_free_mib"`
+	MinFreePercent float64 `yaml:"min_free_percent"`
+	// ReserveMiB is the space held back for the trail's own records when
+	// the volume fills (default 1; negative disables).
+	ReserveMiB int64 `yaml:"reserve_mib"`
+	// SpaceCheckInterval is the period of the free-space check (default
+	// 5s).
+	SpaceCheckInterval time.Duration `yaml:"space_check_interval"`
+	// MaxTotalMiB keeps this node's segments under this size in total
+	// (retention, off by default, like MaxAge).
+	MaxTotalMiB int64 `yaml:"max_total_mib"`
+	// ArchiveDir, if set, receives the segments retention removes instead
+	// of deleting them.
+	ArchiveDir string `yaml:"archive_dir"`
 }
 
 // CacheFile configures the key cache.

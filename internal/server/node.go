@@ -62,6 +62,11 @@ type Options struct {
 	Now func() time.Time
 	// KMS adjusts the domain configuration before the service is built.
 	KMS func(*kms.Config)
+	// AcceptAuditTruncation lets the node start on an audit trail that is
+	// shorter than its anchor in the store or than its own digests
+	// (--accept-audit-truncation); the loss is recorded in the trail.
+	// Without it such a node refuses to start.
+	AcceptAuditTruncation bool
 }
 
 // Start builds and starts a node. On error, everything already opened is
@@ -97,7 +102,7 @@ func Start(cfg *config.File, opt Options) (n *Node, err error) {
 		opt.KMS(&kcfg)
 	}
 	if !cfg.Audit.Disabled {
-		if n.Audit, err = openAudit(cfg, n, log, opt.Now); err != nil {
+		if n.Audit, err = openAudit(cfg, n, log, opt); err != nil {
 			return nil, err
 		}
 		kcfg.Events = n.serviceEvent
@@ -186,7 +191,7 @@ func openStore(cfg *config.File) (store.Store, error) {
 // auditKeyAAD binds the sealed audit signing key to its purpose.
 var auditKeyAAD = []byte("trent/audit-signing-key/v1")
 
-func openAudit(cfg *config.File, n *Node, log *slog.Logger, now func() time.Time) (*audit.Log, error) {
+func openAudit(cfg *config.File, n *Node, log *slog.Logger, opt Options) (*audit.Log, error) {
 	// The digest signing key is sealed by the root key in the data
 	// directory, so a stolen trail directory cannot be re-signed.
 	keyPath := filepath.Join(cfg.DataDir, "audit-signing.key")
@@ -213,12 +218,16 @@ func openAudit(cfg *config.File, n *Node, log *slog.Logger, now func() time.Time
 	} else {
 		return nil, err
 	}
-	node := cfg.NodeID
-	if node == "" {
-		node = "node1"
+	a := cfg.Audit
+	if a.MinFreePercent >= 100 {
+		return nil, fmt.Errorf("audit.min_free_percent %v: must be below 100", a.MinFreePercent)
 	}
-	opts := audit.Options{Dir: cfg.Audit.Dir, Node: node, Signer: priv, DigestInterval: cfg.Audit.DigestInterval,
-		MaxSegmentBytes: cfg.Audit.MaxSegmentMiB << 20, MaxAge: cfg.Audit.MaxAge, Logger: log, Now: now}
+	opts := audit.Options{Dir: a.Dir, Node: auditNode(cfg), Signer: priv, DigestInterval: a.DigestInterval,
+		MaxSegmentBytes: a.MaxSegmentMiB << 20, MaxAge: a.MaxAge, Logger: log, Now: opt.Now,
+		Region: cfg.Region, HeartbeatInterval: a.HeartbeatInterval,
+		MinFreeBytes: a.MinFreeMiB << 20, MinFreePercent: a.MinFreePercent, ReserveBytes: a.ReserveMiB << 20,
+		SpaceCheckInterval: a.SpaceCheckInterval, MaxTotalBytes: a.MaxTotalMiB << 20, ArchiveDir: a.ArchiveDir,
+		Anchor: storeAnchor{n.Store}, AcceptTruncation: opt.AcceptAuditTruncation}
 	if cfg.Audit.Stdout {
 		opts.Stdout = os.Stdout
 	}
@@ -237,7 +246,19 @@ func openAudit(cfg *config.File, n *Node, log *slog.Logger, now func() time.Time
 		}
 		opts.Syslog = w
 	}
-	return audit.Open(opts)
+	l, err := audit.Open(opts)
+	if errors.Is(err, audit.ErrTruncated) {
+		return nil, fmt.Errorf("%w\nRecords that were durable are gone: investigate (restore the trail from a backup if you have one). To start anyway and record the loss in the trail, run trent serve once with --accept-audit-truncation", err)
+	}
+	return l, err
+}
+
+// auditNode is the node ID of cfg's audit trail and anchor.
+func auditNode(cfg *config.File) string {
+	if cfg.NodeID == "" {
+		return "node1"
+	}
+	return cfg.NodeID
 }
 
 func writeFileSync(path string, data []byte, mode os.FileMode) error {
@@ -275,8 +296,14 @@ func (n *Node) serviceEvent(ctx context.Context, ev kms.ServiceEvent) error {
 }
 
 func (n *Node) ready(ctx context.Context) error {
-	_, err := n.Store.LastSeq(ctx)
-	return err
+	if _, err := n.Store.LastSeq(ctx); err != nil {
+		return err
+	}
+	if n.Audit != nil {
+		// Failed, full (calls refused) or below its free-space watermark.
+		return n.Audit.Health()
+	}
+	return nil
 }
 
 // Wait blocks until the server stops and returns its error.

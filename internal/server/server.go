@@ -198,6 +198,13 @@ func (in *inbound) readBody(limit int64) ([]byte, error) {
 // whose out or err the caller writes back.
 func (s *Server) serveKMS(in *inbound, reqID, target string) *call {
 	c := &call{reqID: reqID, start: time.Now()}
+	if s.cfg.Audit != nil && s.cfg.Audit.Accepting() != nil {
+		// The trail refuses every record (its volume is full, or it
+		// failed): do not act on a call that cannot be recorded. The
+		// Log logs why, at a bounded rate; /readyz reports it.
+		c.err = awserr.Internal()
+		return c
+	}
 	c.name, c.err = s.resolve(target)
 	if c.err == nil {
 		c.op = api.Operations[c.name]
