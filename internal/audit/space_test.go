@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/trentkms/trent/internal/testenv"
 )
 
 func TestWatermarkLevel(t *testing.T) {
@@ -99,14 +101,13 @@ func TestWatermark(t *testing.T) {
 }
 
 // mountTmpfs mounts a tmpfs of size bytes on a new directory and returns
-// it. It needs root (CI runs as root); the unit test skips without it, and
-// test/security performs the same attack on a real server and fails
-// instead.
+// it. It needs root (CI runs as root); without it the test skips (fails, in
+// the full run: package testenv).
 func mountTmpfs(t *testing.T, size int) string {
 	t.Helper()
 	dir := t.TempDir()
 	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, fmt.Sprintf("size=%d,mode=0700", size)); err != nil {
-		t.Skipf("cannot mount a tmpfs (needs root): %v; test/security covers a full volume", err)
+		testenv.Missing(t, testenv.Root, fmt.Sprintf("cannot mount a tmpfs (needs root): %v", err))
 	}
 	t.Cleanup(func() {
 		if err := syscall.Unmount(dir, syscall.MNT_DETACH); err != nil {

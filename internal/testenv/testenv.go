@@ -16,7 +16,7 @@ import (
 )
 
 // RequireEnv names the environment variable listing the parts the run
-// requires, comma-separated: "postgres,softhsm,awscli,openssl", or "all".
+// requires, comma-separated: "postgres,softhsm,awscli,openssl,root", or "all".
 const RequireEnv = "TRENT_TEST_REQUIRE"
 
 // Parts a test can need.
@@ -25,6 +25,9 @@ const (
 	SoftHSM  = "softhsm"
 	AWSCLI   = "awscli"
 	OpenSSL  = "openssl"
+	// Root is the privilege to mount file systems (a small tmpfs for the
+	// full-volume tests).
+	Root = "root"
 )
 
 // Required reports whether the run requires part.

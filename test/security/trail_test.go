@@ -2,9 +2,7 @@ package security
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -14,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/trentkms/trent/internal/store/postgres/pgtest"
 )
 
 // Trail completeness (issue 16.5): an attacker who can write the audit
@@ -321,51 +319,13 @@ type errString string
 
 func (e errString) Error() string { return string(e) }
 
-// trailPostgresSchema creates a schema of its own in the PostgreSQL server
-// at TRENT_TEST_POSTGRES_URL and returns a store URL for it (dropped when
-// the test ends). Without the variable the test is skipped, as the cluster
-// tests are; CI sets it.
-func trailPostgresSchema(t *testing.T) string {
-	t.Helper()
-	base := os.Getenv("TRENT_TEST_POSTGRES_URL")
-	if base == "" {
-		t.Skip("TRENT_TEST_POSTGRES_URL is unset; start a throwaway server with: export TRENT_TEST_POSTGRES_URL=$(scripts/ci/postgres.sh)")
-	}
-	schema := "trent_sec_trail_" + randHex(5)
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatalf("connect to TRENT_TEST_POSTGRES_URL: %v", err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, `CREATE SCHEMA `+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		conn, err := pgx.Connect(context.Background(), base)
-		if err != nil {
-			return
-		}
-		defer conn.Close(context.Background())
-		conn.Exec(context.Background(), `DROP SCHEMA `+schema+` CASCADE`)
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
-
 // TestTrailAnchorInPostgres: in cluster mode each node's anchor lives in
 // PostgreSQL, keyed by node ID. Cutting one node's trail is reported for
 // that node only, and that node refuses to restart; the other node is
 // unaffected.
 func TestTrailAnchorInPostgres(t *testing.T) {
 	t.Parallel()
-	storeURL := trailPostgresSchema(t)
+	storeURL := pgtest.FreshSchema(t, "")
 	rootKey := randHex(32)
 	cfg := trailConfig(t, "  digest_interval: 200ms\n")
 	dirs := map[string]string{"n1": t.TempDir(), "n2": t.TempDir()}
