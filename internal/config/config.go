@@ -37,21 +37,37 @@ func DefaultDataDir() string {
 	return "trent-data"
 }
 
-// DefaultRootKeyFile is where the file root key provider keeps its key when
-// root_key.file is not set: $XDG_CONFIG_HOME/trent/root.key, or
-// ~/.config/trent/root.key. It is outside the default data directory, so
-// that a copy of the data directory (a backup, a volume snapshot) does not
-// carry the key that unseals it. It returns "" when neither
-// XDG_CONFIG_HOME nor a home directory is known.
-func DefaultRootKeyFile() string {
+// ConfigDir is Trent's per-user configuration directory: $XDG_CONFIG_HOME/trent,
+// or ~/.config/trent. It holds what must not travel with the data
+// directory: the default root key file and generated administrator
+// credentials. It returns "" when neither XDG_CONFIG_HOME nor a home
+// directory is known.
+func ConfigDir() string {
 	if d := os.Getenv("XDG_CONFIG_HOME"); d != "" {
-		return filepath.Join(d, "trent", "root.key")
+		return filepath.Join(d, "trent")
 	}
 	if h, err := os.UserHomeDir(); err == nil && h != "" {
-		return filepath.Join(h, ".config", "trent", "root.key")
+		return filepath.Join(h, ".config", "trent")
 	}
 	return ""
 }
+
+// DefaultRootKeyFile is where the file root key provider keeps its key when
+// root_key.file is not set: ConfigDir()/root.key, i.e.
+// $XDG_CONFIG_HOME/trent/root.key or ~/.config/trent/root.key. It is
+// outside the default data directory, so that a copy of the data directory
+// (a backup, a volume snapshot) does not carry the key that unseals it. It
+// returns "" when ConfigDir does.
+func DefaultRootKeyFile() string {
+	if d := ConfigDir(); d != "" {
+		return filepath.Join(d, "root.key")
+	}
+	return ""
+}
+
+// LegacyRootKeyFile is where Trent kept the root key file before it moved
+// out of the data directory: DATA_DIR/root.key.
+func LegacyRootKeyFile(dataDir string) string { return filepath.Join(dataDir, "root.key") }
 
 // RootKeyPath is the file provider's key file: root_key.file when set
 // (explicit is then true), else DefaultRootKeyFile(). Every command that
@@ -66,10 +82,6 @@ func (f *File) RootKeyPath() (path string, explicit bool, err error) {
 	}
 	return "", false, errors.New("config: no home directory or XDG_CONFIG_HOME to keep the root key in; set root_key.file (--root-key-file)")
 }
-
-// LegacyRootKeyFile is where Trent kept the root key file before it moved
-// out of the data directory: DATA_DIR/root.key.
-func LegacyRootKeyFile(dataDir string) string { return filepath.Join(dataDir, "root.key") }
 
 // File is the configuration file model (version 1).
 type File struct {

@@ -56,8 +56,8 @@ func openRoot(ctx context.Context, cfg *config.File, st store.Store, o rootOptio
 	)
 	switch {
 	case o.hex != "":
-		if legacy := config.LegacyRootKeyFile(cfg.DataDir); exists(legacy) {
-			o.log.Warn("a root key file is in the data directory although the root key comes from TRENT_ROOT_KEY; every copy of the data directory carries it: move it out or delete it", "file", legacy)
+		if err := noStrayKeyFile(cfg, "TRENT_ROOT_KEY"); err != nil {
+			return nil, "", err
 		}
 		k, kerr := rootkey.KeyFromHex(o.hex)
 		if kerr != nil {
@@ -71,9 +71,12 @@ func openRoot(ctx context.Context, cfg *config.File, st store.Store, o rootOptio
 		if path, err = rootKeyFile(cfg); err != nil {
 			return nil, "", err
 		}
-		root, err = openRootFile(ctx, cfg, st, path, o.create)
+		root, err = openRootFile(ctx, st, path, o.create, o.log)
 		source = path
 	case cfg.RootKey.Provider == "pkcs11":
+		if err := noStrayKeyFile(cfg, "the PKCS#11 token"); err != nil {
+			return nil, "", err
+		}
 		root, err = openPKCS11(cfg)
 		source = "PKCS#11 token"
 	default:
@@ -107,6 +110,11 @@ func rootKeyFile(cfg *config.File) (string, error) {
 		}
 		path = legacy
 	}
+	if explicit && resolve(path) != resolve(legacy) {
+		if err := noStrayKeyFile(cfg, path); err != nil {
+			return "", err
+		}
+	}
 	if where, inside := insideState(cfg, path); inside && !cfg.RootKey.AllowInDataDir {
 		return "", fmt.Errorf("the root key file %s is inside the %s, so every copy of it (a backup, a snapshot) would carry the key that unseals it. "+
 			"Keep the key elsewhere (--root-key-file / root_key.file); to move an existing key file, with the server stopped, run:\n\n    trent root-key move --data-dir %s --from %s --to PATH\n\n"+
@@ -115,12 +123,30 @@ func rootKeyFile(cfg *config.File) (string, error) {
 	return path, nil
 }
 
+// noStrayKeyFile refuses a root key file left at DATA_DIR/root.key while
+// the root key comes from elsewhere (using): every copy of the data
+// directory would carry it, though the node does not even read it.
+func noStrayKeyFile(cfg *config.File, using string) error {
+	legacy := config.LegacyRootKeyFile(cfg.DataDir)
+	if cfg.RootKey.AllowInDataDir || !exists(legacy) {
+		return nil
+	}
+	return fmt.Errorf("a root key file is inside the data directory (%s), although this node's root key comes from %s: every copy of the data directory carries it. "+
+		"If it is a copy of the key in use or an old key no store needs, delete it; to keep it, move it out with the server stopped:\n\n    trent root-key move --data-dir %s --to PATH\n\n(see docs/threat-model.md)", legacy, using, cfg.DataDir)
+}
+
 // openRootFile opens the key file at path, or creates it if create is set
 // and st holds nothing sealed yet.
-func openRootFile(ctx context.Context, cfg *config.File, st store.Store, path string, create bool) (rootkey.Provider, error) {
+func openRootFile(ctx context.Context, st store.Store, path string, create bool, log *slog.Logger) (rootkey.Provider, error) {
 	p, err := rootkey.OpenFile(path)
-	if err == nil || !errors.Is(err, fs.ErrNotExist) {
-		return p, err
+	if err == nil {
+		if fi, serr := os.Stat(path); serr == nil && fi.Mode().Perm()&0o077 != 0 {
+			log.Warn("the root key file can be read by other users than its owner; chmod 600 it", "file", path, "mode", fi.Mode().Perm().String())
+		}
+		return p, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
 	}
 	need, sealed, err := storeSealedBy(ctx, st)
 	if err != nil {

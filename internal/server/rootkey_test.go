@@ -121,3 +121,24 @@ func TestRootKeyCanaryUpgrade(t *testing.T) {
 		t.Fatalf("a new key file was made: %v", err)
 	}
 }
+
+// TestRootKeyStrayFile: a root.key left in the data directory is refused
+// while the key comes from elsewhere, unless explicitly allowed.
+func TestRootKeyStrayFile(t *testing.T) {
+	t.Parallel()
+	data := t.TempDir()
+	os.WriteFile(config.LegacyRootKeyFile(data), []byte("x"), 0o600)
+	cfg := &config.File{DataDir: data, RootKey: config.RootKeyFile{File: filepath.Join(t.TempDir(), "root.key")}}
+	cfg.Validate()
+	if _, err := rootKeyFile(cfg); err == nil || !strings.Contains(err.Error(), "although this node's root key comes from "+cfg.RootKey.File) {
+		t.Fatalf("explicit key file elsewhere: %v", err)
+	}
+	_, _, err := openRoot(context.Background(), cfg, nil, rootOptions{hex: strings.Repeat("01", 32)})
+	if err == nil || !strings.Contains(err.Error(), "comes from TRENT_ROOT_KEY") {
+		t.Fatalf("TRENT_ROOT_KEY: %v", err)
+	}
+	cfg.RootKey.AllowInDataDir = true
+	if _, err := rootKeyFile(cfg); err != nil {
+		t.Fatalf("allowed: %v", err)
+	}
+}

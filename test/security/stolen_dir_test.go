@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -353,4 +354,38 @@ func TestStolenDataDirRootKeyMove(t *testing.T) {
 	}
 	s = Start(t, Opts{DataDir: dir, ConfigHome: home, NoRootKeyEnv: true})
 	decrypts(t, s)
+}
+
+// TestStolenDataDirGeneratedCredential: the administrator credential
+// generated at first start is written outside the data directory, so a
+// copy of the data directory holds no working credential for the live
+// server either.
+func TestStolenDataDirGeneratedCredential(t *testing.T) {
+	t.Parallel()
+	home := t.TempDir()
+	s := Start(t, Opts{ConfigHome: home, NoRootKeyEnv: true, Env: []string{"TRENT_ACCESS_KEY_ID=", "TRENT_SECRET_ACCESS_KEY="}})
+	m := regexp.MustCompile(`secret key:\s+in (\S+) \(mode 0600\)`).FindStringSubmatch(s.Output())
+	if m == nil {
+		t.Fatalf("no credential file in the banner:\n%s", s.Output())
+	}
+	if filepath.Dir(m[1]) != filepath.Join(home, "trent") {
+		t.Fatalf("credential file %s is not in %s", m[1], filepath.Join(home, "trent"))
+	}
+	data, err := os.ReadFile(m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv := regexp.MustCompile(`aws_access_key_id = (\S+)\naws_secret_access_key = (\S+)\n`).FindStringSubmatch(string(data))
+	if kv == nil {
+		t.Fatalf("credential file:\n%s", data)
+	}
+	admin := Creds{AKID: kv[1], Secret: kv[2]}
+	if r := s.Call(t, admin, "ListKeys", nil); r.Status != http.StatusOK {
+		t.Fatalf("ListKeys with the generated credential: %d %s", r.Status, r.Body)
+	}
+	s.Stop(t)
+	found, files := atrestScan(t, s.DataDir, []byte(admin.Secret))
+	if files < 3 || len(found) > 0 {
+		t.Fatalf("generated secret in the data directory (%d files scanned): %v", files, found)
+	}
 }
