@@ -43,7 +43,8 @@ func DefaultDataDir() string {
 // credentials. It returns "" when neither XDG_CONFIG_HOME nor a home
 // directory is known.
 func ConfigDir() string {
-	if d := os.Getenv("XDG_CONFIG_HOME"); d != "" {
+	// The XDG specification says to ignore a relative XDG_CONFIG_HOME.
+	if d := os.Getenv("XDG_CONFIG_HOME"); d != "" && filepath.IsAbs(d) {
 		return filepath.Join(d, "trent")
 	}
 	if h, err := os.UserHomeDir(); err == nil && h != "" {

@@ -45,9 +45,11 @@ func TestRootKeyPath(t *testing.T) {
 	if p, explicit, err := f.RootKeyPath(); p != "/xdg/trent/root.key" || explicit || err != nil {
 		t.Fatalf("default with XDG_CONFIG_HOME: %q %v %v", p, explicit, err)
 	}
-	t.Setenv("XDG_CONFIG_HOME", "")
-	if p, _, _ := f.RootKeyPath(); p != "/home/u/.config/trent/root.key" {
-		t.Fatalf("default with HOME: %q", p)
+	for _, xdg := range []string{"", "relative/dir"} {
+		t.Setenv("XDG_CONFIG_HOME", xdg)
+		if p, _, _ := f.RootKeyPath(); p != "/home/u/.config/trent/root.key" {
+			t.Fatalf("default with HOME and XDG_CONFIG_HOME=%q: %q", xdg, p)
+		}
 	}
 	f.RootKey.File = "/etc/trent/root.key"
 	if p, explicit, err := f.RootKeyPath(); p != "/etc/trent/root.key" || !explicit || err != nil {

@@ -59,7 +59,7 @@ func (n *Node) bootstrap(opt Options) error {
 		content := fmt.Sprintf("# Trent administrator credential (account root of %s, data directory %s). Keep this file secret.\n[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n", n.Config.AccountID, n.Config.DataDir, akid, secret)
 		path, err := n.writeCredentialsFile(akid, []byte(content))
 		if err != nil {
-			return fmt.Errorf("write administrator credential: %w", err)
+			return fmt.Errorf("write the generated administrator credential: %w (set XDG_CONFIG_HOME to a writable directory, or choose the credential with TRENT_ACCESS_KEY_ID and TRENT_SECRET_ACCESS_KEY)", err)
 		}
 		n.AdminCredentialsFile = path
 	}

@@ -159,7 +159,11 @@ func openRootFile(ctx context.Context, st store.Store, path string, create bool,
 	if !create {
 		return nil, fmt.Errorf("the root key file %s does not exist: start `trent serve` once first", path)
 	}
-	return rootkey.CreateFile(path)
+	p, err = rootkey.CreateFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("create the root key file: %w (choose where it goes with --root-key-file / root_key.file)", err)
+	}
+	return p, nil
 }
 
 // storeSealedBy reports whether st holds secrets sealed by a root key, and
@@ -172,12 +176,22 @@ func storeSealedBy(ctx context.Context, st store.Store) (need string, sealed boo
 	if !errors.Is(err, reseal.ErrNoCanary) {
 		return "", false, err
 	}
-	if _, err := st.Get(ctx, kindBootstrap, "admin"); err == nil {
-		return "(unknown: the store predates root key canaries)", true, nil
-	} else if !errors.Is(err, store.ErrNotFound) {
+	rec, err := st.Get(ctx, kindBootstrap, "admin")
+	if errors.Is(err, store.ErrNotFound) {
+		return "", false, nil
+	}
+	if err != nil {
 		return "", false, err
 	}
-	return "", false, nil
+	// A store written before canaries: the administrator's sealed secret
+	// names its root key (reading it needs no root key).
+	need = "(unknown)"
+	if blob, _, err := iam.New(st, nil, "aws", nil).SealedSecret(ctx, string(rec.Data)); err == nil {
+		if id, err := rootkey.SealedBy(blob); err == nil {
+			need = id
+		}
+	}
+	return need, true, nil
 }
 
 // checkRoot checks that root opens what st holds: the canary, or, in a

@@ -114,7 +114,7 @@ func TestRootKeyCanaryUpgrade(t *testing.T) {
 	n.Shutdown(context.Background())
 	// fail/missing key file: a sealed store never gets a new key.
 	os.Rename(key, key+".away")
-	if _, err := Start(cfg(), Options{}); err == nil || !strings.Contains(err.Error(), "does not exist, but the store was sealed") {
+	if _, err := Start(cfg(), Options{}); err == nil || !strings.Contains(err.Error(), "does not exist, but the store was sealed under root key "+me.Need) {
 		t.Fatalf("missing key file: %v", err)
 	}
 	if _, err := os.Stat(key); !errors.Is(err, os.ErrNotExist) {
