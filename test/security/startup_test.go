@@ -15,14 +15,25 @@ import (
 // Start-up refusals (issue 15, item 8): a node that cannot work refuses to
 // start, loudly, instead of starting and failing every request.
 
+// atrestBanner waits for the banner line that re matches (Start returns at
+// the endpoint line, before the rest of the banner is read) and returns
+// its submatches.
+func atrestBanner(t testing.TB, s *Server, re string) []string {
+	t.Helper()
+	var m []string
+	WaitFor(t, 5*time.Second, func() error {
+		if m = regexp.MustCompile(re).FindStringSubmatch(s.Output()); m == nil {
+			return fmt.Errorf("no %q in the banner:\n%s", re, s.Output())
+		}
+		return nil
+	})
+	return m
+}
+
 // atrestRootKeyID is the root key ID a server printed in its banner.
 func atrestRootKeyID(t testing.TB, s *Server) string {
 	t.Helper()
-	m := regexp.MustCompile(`root key:\s+(\S+)`).FindStringSubmatch(s.Output())
-	if m == nil {
-		t.Fatalf("no root key ID in the banner:\n%s", s.Output())
-	}
-	return m[1]
+	return atrestBanner(t, s, `root key:\s+(\S+)`)[1]
 }
 
 // atrestRefused checks that a server started with ExpectFail exited with a

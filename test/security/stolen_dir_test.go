@@ -145,7 +145,7 @@ func TestStolenDataDir(t *testing.T) {
 
 	keyFile := filepath.Join(home, "trent", "root.key")
 	t.Run("ok/default root key outside the data directory", func(t *testing.T) {
-		if !strings.Contains(s.Output(), keyFile) {
+		if !strings.Contains(atrestBanner(t, s, `root key:.*`)[0], keyFile) {
 			t.Errorf("the banner does not name %s:\n%s", keyFile, s.Output())
 		}
 		fi, err := os.Stat(keyFile)
@@ -364,10 +364,7 @@ func TestStolenDataDirGeneratedCredential(t *testing.T) {
 	t.Parallel()
 	home := t.TempDir()
 	s := Start(t, Opts{ConfigHome: home, NoRootKeyEnv: true, Env: []string{"TRENT_ACCESS_KEY_ID=", "TRENT_SECRET_ACCESS_KEY="}})
-	m := regexp.MustCompile(`secret key:\s+in (\S+) \(mode 0600\)`).FindStringSubmatch(s.Output())
-	if m == nil {
-		t.Fatalf("no credential file in the banner:\n%s", s.Output())
-	}
+	m := atrestBanner(t, s, `secret key:\s+in (\S+) \(mode 0600\)`)
 	if filepath.Dir(m[1]) != filepath.Join(home, "trent") {
 		t.Fatalf("credential file %s is not in %s", m[1], filepath.Join(home, "trent"))
 	}
