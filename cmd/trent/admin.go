@@ -27,8 +27,10 @@ while the server is up: running servers see the change within seconds.
   apply-principals   --file FILE
                      apply a declarative principals file (as serve --principals)
 
-Common flags: --config FILE, --data-dir DIR, --store URL, --region REGION.
-The root key comes from the data directory (or TRENT_ROOT_KEY).
+Common flags: --config FILE, --data-dir DIR, --store URL, --region REGION,
+--root-key-file FILE. The root key is found as trent serve finds it:
+TRENT_ROOT_KEY, the PKCS#11 token of the configuration, or the key file
+(default $XDG_CONFIG_HOME/trent/root.key, i.e. ~/.config/trent/root.key).
 `
 
 func runAdmin(args []string) error { return admin(args, os.Stdout) }
@@ -47,6 +49,7 @@ func admin(args []string, out io.Writer) error {
 	dataDir := fs.String("data-dir", "", "state directory (default "+config.DefaultDataDir()+")")
 	storeURL := fs.String("store", "", "storage: sqlite:PATH or postgres://...")
 	region := fs.String("region", "", "region (for ARN partitions)")
+	rootKeyFile := fs.String("root-key-file", "", "root key file (default "+defaultRootKeyFile()+")")
 	account := fs.String("account-id", "", "12-digit account ID")
 	name := fs.String("name", "", "account name (create-account)")
 	user := fs.String("user", "", "IAM user name (create-access-key); empty means the account root")
@@ -70,6 +73,9 @@ func admin(args []string, out io.Writer) error {
 	}
 	if *region != "" {
 		cfg.Region = *region
+	}
+	if *rootKeyFile != "" {
+		cfg.RootKey.File = *rootKeyFile
 	}
 	switch sub {
 	case "create-account", "create-access-key", "list-accounts", "apply-principals":

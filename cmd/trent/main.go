@@ -6,6 +6,7 @@
 //	trent bench   load-test an AWS-KMS-compatible endpoint
 //	trent admin   manage accounts and credentials
 //	trent rotate-root-key  rotate the root key (PKCS#11) and reseal online
+//	trent root-key move    move the root key file out of the data directory
 //	trent xks-proxy        serve the XKS proxy API from a PKCS#11 token
 //	trent version print the version
 package main
@@ -25,6 +26,7 @@ commands:
   bench     closed-loop load generator for AWS-KMS-compatible endpoints
   admin     create accounts and credentials, apply a principals file
   rotate-root-key  rotate the PKCS#11 root key and reseal all material online
+  root-key move    move the root key file (out of the data directory)
   xks-proxy        serve AWS's External Key Store proxy API from a PKCS#11 token
   version   print the version
 `
@@ -49,6 +51,8 @@ func main() {
 		err = runXKSProxy(args)
 	case "rotate-root-key":
 		err = runRotateRootKey(args)
+	case "root-key":
+		err = runRootKey(args, os.Stdout)
 	case "admin":
 		err = runAdmin(args)
 	case "version", "--version", "-v":

@@ -33,6 +33,8 @@ func runServe(args []string) error {
 	pprofAddr := fs.String("pprof", "", "serve Go profiling endpoints (net/http/pprof) on this loopback address")
 	principals := fs.String("principals", "", "YAML file declaring accounts, users, roles and policies, applied at every start")
 	acceptTrunc := fs.Bool("accept-audit-truncation", false, "start although the audit trail is shorter than its anchor or its digests, recording the loss in the trail (use once, after investigating)")
+	rootKeyFile := fs.String("root-key-file", "", "root key file (default "+defaultRootKeyFile()+"); never inside the data directory")
+	allowInData := fs.Bool("allow-root-key-in-data-dir", false, "UNSAFE: accept a root key file inside the data directory, where every copy of the directory carries it")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -61,6 +63,10 @@ func runServe(args []string) error {
 	override("node-id", &cfg.NodeID, *nodeID)
 	override("log-level", &cfg.LogLevel, *logLevel)
 	override("principals", &cfg.Principals, *principals)
+	override("root-key-file", &cfg.RootKey.File, *rootKeyFile)
+	if set["allow-root-key-in-data-dir"] {
+		cfg.RootKey.AllowInDataDir = *allowInData
+	}
 	if set["insecure-http"] {
 		cfg.InsecureHTTP = *insecure
 	}
@@ -117,6 +123,14 @@ func runServe(args []string) error {
 	}
 }
 
+// defaultRootKeyFile is the default root key file for flag help.
+func defaultRootKeyFile() string {
+	if p := config.DefaultRootKeyFile(); p != "" {
+		return p
+	}
+	return "$XDG_CONFIG_HOME/trent/root.key"
+}
+
 func waitErr(n *server.Node) <-chan error {
 	ch := make(chan error, 1)
 	go func() { ch <- n.Wait() }()
@@ -127,6 +141,7 @@ func printBanner(n *server.Node) {
 	c := n.Config
 	fmt.Printf("Trent %s is serving the AWS KMS API\n\n", version)
 	fmt.Printf("  endpoint:    %s\n  region:      %s\n  account ID:  %s\n  data dir:    %s\n", n.Endpoint, c.Region, c.AccountID, c.DataDir)
+	fmt.Printf("  root key:    %s (%s)\n", n.Root.CurrentID(), n.RootKeySource)
 	fmt.Printf("  access key:  %s\n", n.AdminAccessKeyID)
 	switch {
 	case n.AdminCredentialsFile != "":

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -34,6 +35,53 @@ func DefaultDataDir() string {
 		return filepath.Join(h, ".local", "share", "trent")
 	}
 	return "trent-data"
+}
+
+// ConfigDir is Trent's per-user configuration directory: $XDG_CONFIG_HOME/trent,
+// or ~/.config/trent. It holds what must not travel with the data
+// directory: the default root key file and generated administrator
+// credentials. It returns "" when neither XDG_CONFIG_HOME nor a home
+// directory is known.
+func ConfigDir() string {
+	// The XDG specification says to ignore a relative XDG_CONFIG_HOME.
+	if d := os.Getenv("XDG_CONFIG_HOME"); d != "" && filepath.IsAbs(d) {
+		return filepath.Join(d, "trent")
+	}
+	if h, err := os.UserHomeDir(); err == nil && h != "" {
+		return filepath.Join(h, ".config", "trent")
+	}
+	return ""
+}
+
+// DefaultRootKeyFile is where the file root key provider keeps its key when
+// root_key.file is not set: ConfigDir()/root.key, i.e.
+// $XDG_CONFIG_HOME/trent/root.key or ~/.config/trent/root.key. It is
+// outside the default data directory, so that a copy of the data directory
+// (a backup, a volume snapshot) does not carry the key that unseals it. It
+// returns "" when ConfigDir does.
+func DefaultRootKeyFile() string {
+	if d := ConfigDir(); d != "" {
+		return filepath.Join(d, "root.key")
+	}
+	return ""
+}
+
+// LegacyRootKeyFile is where Trent kept the root key file before it moved
+// out of the data directory: DATA_DIR/root.key.
+func LegacyRootKeyFile(dataDir string) string { return filepath.Join(dataDir, "root.key") }
+
+// RootKeyPath is the file provider's key file: root_key.file when set
+// (explicit is then true), else DefaultRootKeyFile(). Every command that
+// reads the root key resolves it here. It returns an error when neither is
+// known.
+func (f *File) RootKeyPath() (path string, explicit bool, err error) {
+	if f.RootKey.File != "" {
+		return f.RootKey.File, true, nil
+	}
+	if p := DefaultRootKeyFile(); p != "" {
+		return p, false, nil
+	}
+	return "", false, errors.New("config: no home directory or XDG_CONFIG_HOME to keep the root key in; set root_key.file (--root-key-file)")
 }
 
 // File is the configuration file model (version 1).
@@ -65,12 +113,17 @@ type TLSFile struct {
 type RootKeyFile struct {
 	// Provider is "file" (default) or "pkcs11".
 	Provider string `yaml:"provider"`
-	// File is the key file path (default DATA_DIR/root.key).
-	File     string `yaml:"file"`
-	Module   string `yaml:"pkcs11_module"`
-	Token    string `yaml:"pkcs11_token"`
-	PINFile  string `yaml:"pkcs11_pin_file"`
-	KeyLabel string `yaml:"pkcs11_key_label"`
+	// File is the key file path (default DefaultRootKeyFile()). It must
+	// not be inside the data directory unless AllowInDataDir is set.
+	File string `yaml:"file"`
+	// AllowInDataDir accepts a key file inside the data directory. Unsafe:
+	// every copy of the data directory then carries the key that unseals
+	// it. For throwaway installations only.
+	AllowInDataDir bool   `yaml:"allow_in_data_dir"`
+	Module         string `yaml:"pkcs11_module"`
+	Token          string `yaml:"pkcs11_token"`
+	PINFile        string `yaml:"pkcs11_pin_file"`
+	KeyLabel       string `yaml:"pkcs11_key_label"`
 }
 
 // AuditFile configures the audit trail.
@@ -124,6 +177,11 @@ func Load(path string) (*File, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&f); err != nil {
+		if errors.Is(err, io.EOF) {
+			// yaml.v3 reports a file without a document (empty, or only
+			// comments) as a bare EOF, which names neither file nor cause.
+			return nil, fmt.Errorf("config: %s is empty (it holds no settings); write at least \"version: 1\", or leave out --config to use the defaults", path)
+		}
 		return nil, fmt.Errorf("config: %s: %w", path, err)
 	}
 	if f.Version != 0 && f.Version != 1 {
@@ -164,9 +222,6 @@ func (f *File) Validate() error {
 	}
 	if f.RootKey.Provider == "" {
 		f.RootKey.Provider = "file"
-	}
-	if f.RootKey.File == "" {
-		f.RootKey.File = filepath.Join(f.DataDir, "root.key")
 	}
 	if f.Audit.Dir == "" {
 		f.Audit.Dir = filepath.Join(f.DataDir, "audit")

@@ -3,6 +3,7 @@ package iam
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base32"
 	"encoding/base64"
 	"encoding/json"
@@ -34,22 +35,35 @@ const (
 
 // accessKeyDoc is the stored form of an access key.
 type accessKeyDoc struct {
-	ID           string    `json:"id"`
-	Account      string    `json:"account"`
-	Type         string    `json:"type"`
-	UserName     string    `json:"userName,omitempty"`
-	RoleARN      string    `json:"roleArn,omitempty"`
-	SessionName  string    `json:"sessionName,omitempty"`
-	PrincipalID  string    `json:"principalId"`
-	SealedSecret []byte    `json:"sealedSecret"`
-	SessionToken string    `json:"sessionToken,omitempty"`
-	Status       string    `json:"status"`
-	Created      time.Time `json:"created"`
-	Expires      time.Time `json:"expires,omitzero"`
+	ID           string `json:"id"`
+	Account      string `json:"account"`
+	Type         string `json:"type"`
+	UserName     string `json:"userName,omitempty"`
+	RoleARN      string `json:"roleArn,omitempty"`
+	SessionName  string `json:"sessionName,omitempty"`
+	PrincipalID  string `json:"principalId"`
+	SealedSecret []byte `json:"sealedSecret"`
+	// SessionTokenHash is the SHA-256 of a temporary credential's session
+	// token. The token itself is never stored, so that whoever reads the
+	// store (a backup, a copied data directory) cannot use the session.
+	SessionTokenHash []byte `json:"sessionTokenSha256,omitempty"`
+	// LegacySessionToken is a session token stored in the clear by a Trent
+	// that did not hash them; it is read (as its hash) until the session
+	// expires and is swept, and never written.
+	LegacySessionToken string    `json:"sessionToken,omitempty"`
+	Status             string    `json:"status"`
+	Created            time.Time `json:"created"`
+	Expires            time.Time `json:"expires,omitzero"`
 
 	// UserPath is the IAM user's path, part of its ARN. Keys stored before
 	// it was recorded have none; load reads it from the user then.
 	UserPath string `json:"userPath,omitempty"`
+}
+
+// sessionTokenHash is what the store keeps of a session token.
+func sessionTokenHash(token string) []byte {
+	h := sha256.Sum256([]byte(token))
+	return h[:]
 }
 
 // identity is an access key as the hot path uses it.
@@ -102,6 +116,9 @@ func (d *Directory) load(ctx context.Context, akid string) (*identity, int64, er
 	var doc accessKeyDoc
 	if err := json.Unmarshal(rec.Data, &doc); err != nil {
 		return nil, 0, fmt.Errorf("iam: decode access key: %w", err)
+	}
+	if doc.SessionTokenHash == nil && doc.LegacySessionToken != "" {
+		doc.SessionTokenHash, doc.LegacySessionToken = sessionTokenHash(doc.LegacySessionToken), ""
 	}
 	secret, err := d.root.Open(doc.SealedSecret, secretAAD(akid))
 	if err != nil {
@@ -160,7 +177,7 @@ func (d *Directory) Lookup(ctx context.Context, akid string) (sigv4.Secret, erro
 	if id.doc.Status != "Active" {
 		return sigv4.Secret{}, sigv4.ErrUnknownAccessKey
 	}
-	return sigv4.Secret{Key: id.secret, SessionToken: id.doc.SessionToken, Expires: id.doc.Expires}, nil
+	return sigv4.Secret{Key: id.secret, SessionTokenSHA256: id.doc.SessionTokenHash, Expires: id.doc.Expires}, nil
 }
 
 // Caller returns the principal of an access key verified by Lookup. The
@@ -238,10 +255,13 @@ func (d *Directory) createAccessKey(ctx context.Context, k AccessKey, extra ...s
 		pid = k.ID
 	}
 	doc := accessKeyDoc{ID: k.ID, Account: k.Account, Type: k.Type, UserName: k.UserName, RoleARN: k.RoleARN,
-		SessionName: k.SessionName, PrincipalID: pid, SealedSecret: sealed, SessionToken: k.SessionToken,
+		SessionName: k.SessionName, PrincipalID: pid, SealedSecret: sealed,
 		Status: "Active", Created: d.now().UTC(), Expires: k.Expires}
 	if k.Type == TypeIAMUser {
 		doc.UserPath = k.UserPath // when empty, load reads it from the user
+	}
+	if k.SessionToken != "" {
+		doc.SessionTokenHash = sessionTokenHash(k.SessionToken)
 	}
 	data, err := json.Marshal(doc)
 	if err != nil {

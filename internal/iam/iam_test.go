@@ -1,7 +1,9 @@
 package iam_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"os"
@@ -400,7 +402,8 @@ func TestAssumeRole(t *testing.T) {
 				t.Fatalf("result = %+v", res)
 			}
 			sec, err := d.Lookup(ctx, res.Credentials.AccessKeyID)
-			if err != nil || sec.SessionToken != res.Credentials.SessionToken || sec.Expires.IsZero() {
+			tok := sha256.Sum256([]byte(res.Credentials.SessionToken))
+			if err != nil || sec.SessionToken != "" || !bytes.Equal(sec.SessionTokenSHA256, tok[:]) || sec.Expires.IsZero() {
 				t.Fatalf("Lookup = %+v, %v", sec.Expires, err)
 			}
 			c, _ := d.Caller(ctx, res.Credentials.AccessKeyID)

@@ -43,6 +43,22 @@ func (d *Directory) ResealAll(ctx context.Context, progress func(n int)) (int, e
 	}
 }
 
+// SealedSecret returns the sealed secret of access key akid as stored, and
+// the associated data it was sealed with, so that a node can check at start
+// that its root key opens what the store holds (store.ErrNotFound if there
+// is no such key).
+func (d *Directory) SealedSecret(ctx context.Context, akid string) (blob, aad []byte, err error) {
+	rec, err := d.store.Get(ctx, KindAccessKey, akid)
+	if err != nil {
+		return nil, nil, err
+	}
+	var doc accessKeyDoc
+	if err := json.Unmarshal(rec.Data, &doc); err != nil {
+		return nil, nil, fmt.Errorf("iam: decode access key %s: %w", akid, err)
+	}
+	return doc.SealedSecret, secretAAD(akid), nil
+}
+
 func (d *Directory) resealOne(ctx context.Context, r store.Record, cur string) (bool, error) {
 	for attempt := 0; attempt < 20; attempt++ {
 		var doc accessKeyDoc
@@ -59,6 +75,10 @@ func (d *Directory) resealOne(ctx context.Context, r store.Record, cur string) (
 		}
 		doc.SealedSecret, err = d.root.Seal(pt, aad)
 		clear(pt)
+		if doc.SessionTokenHash == nil && doc.LegacySessionToken != "" {
+			// A rewrite is the moment to stop storing a legacy token.
+			doc.SessionTokenHash, doc.LegacySessionToken = sessionTokenHash(doc.LegacySessionToken), ""
+		}
 		if err != nil {
 			return false, err
 		}

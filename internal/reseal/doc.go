@@ -10,11 +10,20 @@
 //     see it through the change feed (Follow) and switch their provider to
 //     the new key (Refresh), so new writes are sealed with it.
 //  3. After a settle delay, every Resealer (the KMS domain, the principal
-//     directory) and every sealed file is re-sealed under the new key, with
-//     optimistic concurrency, record by record.
+//     directory), the root key canary and every sealed file is re-sealed
+//     under the new key, with optimistic concurrency, record by record.
 //  4. Further passes run until one finds nothing left to re-seal (writes
 //     made by a node that had not yet switched are caught here).
 //  5. The old root key is retired: blobs sealed under it never open again.
+//
+// # Root key canary
+//
+// The store keeps one record (CanaryKind) sealed under the root key that
+// seals it. A node checks it at start (CheckCanary) and refuses to run with
+// a root key that cannot open it, naming the root key IDs it holds and the
+// one the store needs (MismatchError), instead of answering every request
+// with an internal error. Rotation re-seals the canary with everything
+// else, so after it the store needs the new root key.
 //
 // # Invariants
 //

@@ -157,6 +157,13 @@ func pass(ctx context.Context, o Options, base int) (int, error) {
 		}
 	}
 	cur := o.Root.CurrentID()
+	changed, err := resealCanary(ctx, o.Store, o.Root, cur)
+	if err != nil {
+		return total, err
+	}
+	if changed {
+		total++
+	}
 	for _, f := range o.Files {
 		changed, err := resealFile(o.Root, f, cur)
 		if err != nil {

@@ -1,6 +1,7 @@
 package rootkey
 
 import (
+	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
@@ -8,8 +9,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -18,8 +21,13 @@ import (
 //
 // The key file holds one root key per line as "id:hex(32 bytes)"; the last
 // line is the current key. The file is written with mode 0600 and never
-// holds anything else. Protect it as you would the database: whoever has
-// both can read all key material. Use an HSM provider in production.
+// holds anything else. Whoever has both the key file and the store can read
+// all key material, so the key file lives outside the data directory (see
+// config.DefaultRootKeyFile); an HSM provider is better still.
+//
+// A root key's ID is "file-" and the first 6 bytes of SHA-256 over a fixed
+// label and the key: it names the key in sealed blobs and error messages
+// without revealing anything that helps to find the key.
 type FileProvider struct {
 	path string
 	mu   sync.RWMutex
@@ -47,46 +55,165 @@ func NewStatic(key []byte) (*FileProvider, error) {
 	return p, nil
 }
 
-// OpenFile loads the key file at path, creating it with a fresh random root
-// key if it does not exist.
+// OpenFile loads the key file at path. It returns an error wrapping
+// fs.ErrNotExist if there is none; CreateFile makes one.
 func OpenFile(path string) (*FileProvider, error) {
-	p := &FileProvider{path: path, keys: map[string]cipher.AEAD{}}
 	data, err := os.ReadFile(path)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		key := make([]byte, 32)
-		if _, err := rand.Read(key); err != nil {
-			return nil, err
-		}
-		if err := p.add(keyID(key), key); err != nil {
-			return nil, err
-		}
-		if err := p.write(map[string][]byte{keyID(key): key}); err != nil {
-			return nil, err
-		}
-		clear(key)
-		return p, nil
-	case err != nil:
+	if err != nil {
 		return nil, fmt.Errorf("rootkey: read %s: %w", path, err)
 	}
+	p := &FileProvider{path: path, keys: map[string]cipher.AEAD{}}
+	if err := p.parse(data); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// parse loads the keys of a key file's contents.
+func (p *FileProvider) parse(data []byte) error {
 	for i, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
 		id, hexKey, ok := strings.Cut(strings.TrimSpace(line), ":")
 		if !ok {
-			return nil, fmt.Errorf("rootkey: %s line %d: want id:hex", path, i+1)
+			return fmt.Errorf("rootkey: %s line %d: want id:hex", p.path, i+1)
 		}
 		key, err := KeyFromHex(hexKey)
 		if err != nil {
-			return nil, fmt.Errorf("rootkey: %s line %d: %w", path, i+1, err)
+			return fmt.Errorf("rootkey: %s line %d: %w", p.path, i+1, err)
 		}
-		if err := p.add(id, key); err != nil {
-			return nil, err
-		}
+		err = p.add(id, key)
 		clear(key)
+		if err != nil {
+			return err
+		}
 	}
 	if len(p.ids) == 0 {
-		return nil, fmt.Errorf("rootkey: %s holds no key", path)
+		return fmt.Errorf("rootkey: %s holds no key", p.path)
 	}
-	return p, nil
+	return nil
+}
+
+// CreateFile makes a key file at path holding a fresh random root key, and
+// the directories above it (mode 0700), and returns its provider. If a key
+// file appears at path meanwhile (another process created it first), that
+// one is opened instead: the file is never replaced, so two processes
+// starting at once end up with the same key.
+func CreateFile(path string) (*FileProvider, error) {
+	key := make([]byte, 32)
+	defer clear(key)
+	if _, err := rand.Read(key); err != nil {
+		return nil, err
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s:%s\n", keyID(key), hex.EncodeToString(key))
+	line := []byte(b.String())
+	defer clear(line)
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("rootkey: %w", err)
+	}
+	if err := linkNew(path, line); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return OpenFile(path)
+		}
+		return nil, err
+	}
+	return OpenFile(path)
+}
+
+// linkNew writes data to a new file at path, mode 0600, durably: a
+// temporary file in the same directory is written and synced, then linked
+// to path, which fails (wrapping fs.ErrExist) if path exists, so that an
+// existing file is never replaced and a reader never sees a partial one.
+func linkNew(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, ".root.key-*")
+	if err != nil {
+		return fmt.Errorf("rootkey: %w", err)
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	err = f.Chmod(0o600)
+	if err == nil {
+		_, err = f.Write(data)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("rootkey: write %s: %w", tmp, err)
+	}
+	if err := os.Link(tmp, path); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("rootkey: %s: %w", path, fs.ErrExist)
+		}
+		return fmt.Errorf("rootkey: %w", err)
+	}
+	return syncDir(dir)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("rootkey: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("rootkey: sync %s: %w", dir, err)
+	}
+	return nil
+}
+
+// MoveFile moves the key file at from to to, which must not exist (an
+// error wrapping fs.ErrExist otherwise, unless it already holds exactly the
+// same keys: then a move that was interrupted after the copy is finished).
+// The new file is written (mode 0600), synced and read back before the old
+// one is overwritten with zeros, synced and removed, so that a crash at any
+// point leaves at least one complete key file. The keys are never printed.
+func MoveFile(from, to string) error {
+	data, err := os.ReadFile(from)
+	if err != nil {
+		return fmt.Errorf("rootkey: read %s: %w", from, err)
+	}
+	defer clear(data)
+	if err := (&FileProvider{path: from, keys: map[string]cipher.AEAD{}}).parse(data); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(to), 0o700); err != nil {
+		return fmt.Errorf("rootkey: %w", err)
+	}
+	if err := linkNew(to, data); errors.Is(err, fs.ErrExist) {
+		have, rerr := os.ReadFile(to)
+		same := rerr == nil && bytes.Equal(have, data)
+		clear(have)
+		if !same {
+			return err
+		}
+	} else if err != nil {
+		return err
+	}
+	check, err := os.ReadFile(to)
+	if err != nil {
+		return fmt.Errorf("rootkey: read back %s: %w", to, err)
+	}
+	same := bytes.Equal(check, data)
+	clear(check)
+	if !same {
+		return fmt.Errorf("rootkey: %s does not read back as written; %s is kept", to, from)
+	}
+	// Overwriting first keeps the key out of the old file's blocks on file
+	// systems that rewrite in place; on copy-on-write file systems and SSDs
+	// it is best effort, which docs/threat-model.md says.
+	if f, err := os.OpenFile(from, os.O_WRONLY, 0); err == nil {
+		f.Write(make([]byte, len(data)))
+		f.Sync()
+		f.Close()
+	}
+	if err := os.Remove(from); err != nil {
+		return fmt.Errorf("rootkey: remove %s: %w", from, err)
+	}
+	return syncDir(filepath.Dir(from))
 }
 
 func keyID(key []byte) string {
@@ -111,40 +238,11 @@ func (p *FileProvider) add(id string, key []byte) error {
 	return nil
 }
 
-// write replaces the key file atomically (temp file, fsync, rename).
-func (p *FileProvider) write(keys map[string][]byte) error {
-	var b strings.Builder
-	for _, id := range p.ids {
-		k, ok := keys[id]
-		if !ok {
-			return errors.New("rootkey: internal: key bytes missing for write")
-		}
-		fmt.Fprintf(&b, "%s:%s\n", id, hex.EncodeToString(k))
-	}
-	tmp := p.path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err != nil {
-		return fmt.Errorf("rootkey: %w", err)
-	}
-	if _, err := f.WriteString(b.String()); err != nil {
-		f.Close()
-		return fmt.Errorf("rootkey: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("rootkey: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("rootkey: %w", err)
-	}
-	if err := os.Rename(tmp, p.path); err != nil {
-		return fmt.Errorf("rootkey: %w", err)
-	}
-	if d, err := os.Open(filepath.Dir(p.path)); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
+// IDs implements Lister.
+func (p *FileProvider) IDs() []string {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return slices.Clone(p.ids)
 }
 
 // CurrentID implements Provider.

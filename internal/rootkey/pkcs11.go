@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -121,6 +122,21 @@ func (p *PKCS11Provider) CurrentID() string {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	return pkcs11IDPrefix + p.current
+}
+
+// IDs implements Lister: the root keys of this key label found in the token
+// so far (the current one first).
+func (p *PKCS11Provider) IDs() []string {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	ids := []string{pkcs11IDPrefix + p.current}
+	for label := range p.keys {
+		if label != p.current {
+			ids = append(ids, pkcs11IDPrefix+label)
+		}
+	}
+	slices.Sort(ids[1:])
+	return ids
 }
 
 // Seal implements Provider: AES-256-GCM inside the HSM under the current
@@ -302,4 +318,6 @@ func (p *PKCS11Provider) Close() error { return p.tok.Close() }
 var (
 	_ Provider = (*PKCS11Provider)(nil)
 	_ Rotator  = (*PKCS11Provider)(nil)
+	_ Lister   = (*PKCS11Provider)(nil)
+	_ Lister   = (*FileProvider)(nil)
 )

@@ -51,6 +51,14 @@ type Rotator interface {
 	Retire(id string) error
 }
 
+// Lister is an optional capability: a provider that can name every root key
+// it holds, so that an error can say which keys a node has when the store
+// needs another.
+type Lister interface {
+	// IDs returns the IDs of the root keys the provider can open with.
+	IDs() []string
+}
+
 const formatV1 = 0x01
 
 // SealedBy returns the ID of the root key that sealed blob.

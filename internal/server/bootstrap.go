@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/trentkms/trent/internal/config"
 	"github.com/trentkms/trent/internal/iam"
 	"github.com/trentkms/trent/internal/store"
 )
@@ -19,7 +20,8 @@ const (
 
 // bootstrap makes sure the administrator credential exists. At first start
 // it is taken from Options (the environment) or generated and written once
-// to a 0600 file in the data directory. Its principal is the account root.
+// to a 0600 file outside the data directory (writeCredentialsFile). Its
+// principal is the account root.
 func (n *Node) bootstrap(opt Options) error {
 	ctx := context.Background()
 	rec, err := n.Store.Get(ctx, kindBootstrap, "admin")
@@ -34,8 +36,9 @@ func (n *Node) bootstrap(opt Options) error {
 				return fmt.Errorf("TRENT_ACCESS_KEY_ID %s differs from the administrator credential this data directory was created with (%s); unset it or use a fresh data directory", opt.AdminAccessKeyID, n.AdminAccessKeyID)
 			}
 		}
-		if _, err := os.Stat(filepath.Join(n.Config.DataDir, credFileName)); err == nil {
-			n.AdminCredentialsFile = filepath.Join(n.Config.DataDir, credFileName)
+		n.AdminCredentialsFile = n.findCredentialsFile()
+		if n.AdminCredentialsFile != "" && filepath.Dir(n.AdminCredentialsFile) == filepath.Clean(n.Config.DataDir) {
+			n.log.Warn("the administrator credential file is in the data directory, so every copy of the data directory carries a working administrator credential: move it out (or delete it once it is kept elsewhere)", "file", n.AdminCredentialsFile)
 		}
 		return nil
 	}
@@ -53,10 +56,10 @@ func (n *Node) bootstrap(opt Options) error {
 		return errors.New("TRENT_ACCESS_KEY_ID must be 16-128 characters without '/', ' ', '=' or ','; TRENT_SECRET_ACCESS_KEY at least 16 characters")
 	}
 	if generated {
-		path := filepath.Join(n.Config.DataDir, credFileName)
-		content := fmt.Sprintf("# Trent administrator credential (account root of %s). Keep this file secret.\n[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n", n.Config.AccountID, akid, secret)
-		if err := writeFileSync(path, []byte(content), 0o600); err != nil {
-			return fmt.Errorf("write administrator credential: %w", err)
+		content := fmt.Sprintf("# Trent administrator credential (account root of %s, data directory %s). Keep this file secret.\n[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n", n.Config.AccountID, n.Config.DataDir, akid, secret)
+		path, err := n.writeCredentialsFile(akid, []byte(content))
+		if err != nil {
+			return fmt.Errorf("write the generated administrator credential: %w (set XDG_CONFIG_HOME to a writable directory, or choose the credential with TRENT_ACCESS_KEY_ID and TRENT_SECRET_ACCESS_KEY)", err)
 		}
 		n.AdminCredentialsFile = path
 	}
@@ -72,4 +75,65 @@ func (n *Node) bootstrap(opt Options) error {
 		return n.bootstrap(opt)
 	}
 	return err
+}
+
+// writeCredentialsFile writes a generated administrator credential, mode
+// 0600, outside the data directory (so that a copy of the data directory
+// does not carry it): config.ConfigDir()/admin-credentials, or
+// admin-credentials-AKID there if another installation's file has that
+// name. Without a configuration directory (no home directory) it falls
+// back to the data directory.
+func (n *Node) writeCredentialsFile(akid string, content []byte) (string, error) {
+	dir := config.ConfigDir()
+	if dir == "" {
+		path := filepath.Join(n.Config.DataDir, credFileName)
+		n.log.Warn("no home directory or XDG_CONFIG_HOME: the administrator credential file goes into the data directory; move it out", "file", path)
+		return path, writeFileSync(path, content, 0o600)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	for _, name := range []string{credFileName, credFileName + "-" + akid} {
+		path := filepath.Join(dir, name)
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		if errors.Is(err, os.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return "", err
+		}
+		_, err = f.Write(content)
+		if err == nil {
+			err = f.Sync()
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			os.Remove(path)
+			return "", err
+		}
+		return path, nil
+	}
+	return "", fmt.Errorf("%s and %s-%s exist", filepath.Join(dir, credFileName), filepath.Join(dir, credFileName), akid)
+}
+
+// findCredentialsFile returns the generated administrator credential file
+// of this installation, if it is still where writeCredentialsFile (or an
+// older Trent, in the data directory) put it, for the banner.
+func (n *Node) findCredentialsFile() string {
+	var paths []string
+	if dir := config.ConfigDir(); dir != "" {
+		paths = append(paths, filepath.Join(dir, credFileName+"-"+n.AdminAccessKeyID), filepath.Join(dir, credFileName))
+	}
+	paths = append(paths, filepath.Join(n.Config.DataDir, credFileName))
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err == nil && strings.Contains(string(b), "aws_access_key_id = "+n.AdminAccessKeyID+"\n") {
+			clear(b)
+			return p
+		}
+		clear(b)
+	}
+	return ""
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
@@ -18,29 +17,28 @@ import (
 // root key a server with cfg would use. It works while a server runs on the
 // same store (SQLite in WAL mode or PostgreSQL): the server's change feed
 // picks up what it writes. It refuses a data directory that no server has
-// initialized. Close closes the store and the root key.
+// initialized, and a root key that cannot open what the store holds (see
+// openRoot). It takes no lock: a running server keeps the data directory's.
+// Close closes the store and the root key.
 func OpenDirectory(cfg *config.File, rootKeyHex string) (dir *iam.Directory, closeFn func(), err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, nil, err
 	}
-	if rootKeyHex == "" && cfg.RootKey.Provider == "file" {
-		if _, err := os.Stat(cfg.RootKey.File); err != nil {
-			return nil, nil, fmt.Errorf("data directory %s is not initialized (no root key at %s): start `trent serve` once first", cfg.DataDir, cfg.RootKey.File)
-		}
-	}
-	root, err := openRoot(cfg, Options{RootKeyHex: rootKeyHex})
-	if err != nil {
-		return nil, nil, err
-	}
 	st, err := openStore(cfg)
 	if err != nil {
-		root.Close()
 		return nil, nil, err
 	}
-	if _, err := st.Get(context.Background(), kindBootstrap, "admin"); errors.Is(err, store.ErrNotFound) {
+	if _, err := st.Get(context.Background(), kindBootstrap, "admin"); err != nil {
 		st.Close()
-		root.Close()
-		return nil, nil, fmt.Errorf("data directory %s is not initialized: start `trent serve` once first", cfg.DataDir)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, nil, fmt.Errorf("data directory %s is not initialized: start `trent serve` once first", cfg.DataDir)
+		}
+		return nil, nil, err
+	}
+	root, _, err := openRoot(context.Background(), cfg, st, rootOptions{hex: rootKeyHex})
+	if err != nil {
+		st.Close()
+		return nil, nil, err
 	}
 	return iam.New(st, root, partitionOf(cfg.Region), time.Now), func() { st.Close(); root.Close() }, nil
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/trentkms/trent/internal/audit"
 	"github.com/trentkms/trent/internal/authz"
 	"github.com/trentkms/trent/internal/config"
+	"github.com/trentkms/trent/internal/dirlock"
 	"github.com/trentkms/trent/internal/iam"
 	"github.com/trentkms/trent/internal/iamapi"
 	"github.com/trentkms/trent/internal/kms"
@@ -43,8 +44,14 @@ type Node struct {
 	// AdminCredentialsFile is where a generated administrator credential
 	// was written ("" when it came from the environment).
 	AdminCredentialsFile string
-	log                  *slog.Logger
-	done                 chan error
+	// RootKeySource says where the root key came from: a key file's path,
+	// TRENT_ROOT_KEY or a PKCS#11 token.
+	RootKeySource string
+	log           *slog.Logger
+	done          chan error
+	// locks are the data directory's (and an outside SQLite database's)
+	// locks, held for the node's lifetime.
+	locks []*dirlock.Lock
 }
 
 // Options are the run-time inputs a configuration file cannot hold.
@@ -89,10 +96,15 @@ func Start(cfg *config.File, opt Options) (n *Node, err error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
-	if n.Root, err = openRoot(cfg, opt); err != nil {
+	if n.locks, err = lockDataDir(cfg, "Two servers on one data directory would corrupt its audit trail, whatever their --node-id: stop the other one, or give each node its own --data-dir."); err != nil {
 		return nil, err
 	}
 	if n.Store, err = openStore(cfg); err != nil {
+		return nil, err
+	}
+	// After the store: whether a missing key file may be created, and
+	// whether the key opens what is stored, depend on what the store holds.
+	if n.Root, n.RootKeySource, err = openRoot(context.Background(), cfg, n.Store, rootOptions{hex: opt.RootKeyHex, create: true, log: log}); err != nil {
 		return nil, err
 	}
 	kcfg := kms.Config{Store: n.Store, Root: n.Root, Region: cfg.Region, Logger: log, NodeID: cfg.NodeID,
@@ -150,23 +162,6 @@ func Start(cfg *config.File, opt Options) (n *Node, err error) {
 	n.Service.Start()
 	go func() { n.done <- n.Server.Serve(n.Listener) }()
 	return n, nil
-}
-
-func openRoot(cfg *config.File, opt Options) (rootkey.Provider, error) {
-	if opt.RootKeyHex != "" {
-		k, err := rootkey.KeyFromHex(opt.RootKeyHex)
-		if err != nil {
-			return nil, err
-		}
-		return rootkey.NewStatic(k)
-	}
-	switch cfg.RootKey.Provider {
-	case "file":
-		return rootkey.OpenFile(cfg.RootKey.File)
-	case "pkcs11":
-		return openPKCS11(cfg)
-	}
-	return nil, fmt.Errorf("root key provider %q is not one of file, pkcs11", cfg.RootKey.Provider)
 }
 
 func openStore(cfg *config.File) (store.Store, error) {
@@ -335,5 +330,8 @@ func (n *Node) closeAll() {
 	}
 	if n.Root != nil {
 		n.Root.Close()
+	}
+	for _, l := range n.locks {
+		l.Release()
 	}
 }

@@ -35,16 +35,16 @@ func RotateRootKey(ctx context.Context, cfg *config.File, o RotateOptions) (rese
 	if err := cfg.Validate(); err != nil {
 		return reseal.Result{}, err
 	}
-	root, err := openRoot(cfg, Options{})
-	if err != nil {
-		return reseal.Result{}, err
-	}
-	defer root.Close()
 	st, err := openStore(cfg)
 	if err != nil {
 		return reseal.Result{}, err
 	}
 	defer st.Close()
+	root, _, err := openRoot(ctx, cfg, st, rootOptions{})
+	if err != nil {
+		return reseal.Result{}, err
+	}
+	defer root.Close()
 	svc, err := kms.New(kms.Config{Store: st, Root: root, Region: cfg.Region})
 	if err != nil {
 		return reseal.Result{}, err

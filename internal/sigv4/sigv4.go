@@ -45,6 +45,11 @@ type Secret struct {
 	// SessionToken is non-empty for temporary credentials; the request must
 	// then carry the same value in X-Amz-Security-Token.
 	SessionToken string
+	// SessionTokenSHA256, when set, replaces SessionToken: the request must
+	// carry a session token whose SHA-256 it is. A CredentialSource that
+	// stores only the hash of a token (so that its store cannot be used to
+	// forge sessions) sets this instead.
+	SessionTokenSHA256 []byte
 	// Expires is when temporary credentials stop working; zero means never.
 	Expires time.Time
 }
@@ -205,7 +210,14 @@ func (v *Verifier) VerifyRequest(ctx context.Context, r Request, body []byte) (R
 	}
 
 	tok := first(r, "X-Amz-Security-Token")
-	if subtle.ConstantTimeCompare([]byte(tok), []byte(sec.SessionToken)) != 1 {
+	if sec.SessionTokenSHA256 != nil {
+		// Hashing first makes the comparison's time independent of the
+		// token's length and contents as well.
+		h := sha256.Sum256([]byte(tok))
+		if tok == "" || subtle.ConstantTimeCompare(h[:], sec.SessionTokenSHA256) != 1 {
+			return Result{}, awserr.New(awserr.UnrecognizedClient, msgInvalidToken)
+		}
+	} else if subtle.ConstantTimeCompare([]byte(tok), []byte(sec.SessionToken)) != 1 {
 		return Result{}, awserr.New(awserr.UnrecognizedClient, msgInvalidToken)
 	}
 	if !sec.Expires.IsZero() && !v.now().Before(sec.Expires) {

@@ -34,6 +34,9 @@ export AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1
 export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_PAGER="" AWS_EC2_METADATA_DISABLED=true
 unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL AWS_ENDPOINT_URL_KMS
 
+# The server's root key file goes beside its data directory, not into the
+# home directory of whoever runs this.
+export XDG_CONFIG_HOME="$T/config"
 "$TRENT" serve --listen 127.0.0.1:0 --data-dir "$T/data" >"$T/trent.out" 2>"$T/trent.err" &
 PID=$!
 ENDPOINT=""

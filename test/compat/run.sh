@@ -273,6 +273,9 @@ trent)
 	export TRENT_ACCESS_KEY_ID=AKIACOMPATTEST000001
 	export TRENT_SECRET_ACCESS_KEY=compatTestSecret/0000000000000000000000000
 	export AWS_ACCESS_KEY_ID="$TRENT_ACCESS_KEY_ID" AWS_SECRET_ACCESS_KEY="$TRENT_SECRET_ACCESS_KEY"
+	# The servers' root key file goes into the work directory, not into the
+	# home directory of whoever runs this.
+	export XDG_CONFIG_HOME="$WORK/config"
 	mkdir -p "$WORK/certs" "$WORK/data-http" "$WORK/data-https"
 	if ! make_certs "$WORK/certs"; then
 		emit FAIL trent "openssl could not make the test certificates"

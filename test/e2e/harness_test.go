@@ -43,6 +43,15 @@ var adminSecret = "e2e-" + randHex(20)
 var shared *server.Node
 
 func TestMain(m *testing.M) {
+	// The nodes' root key files (config.DefaultRootKeyFile) go to a
+	// temporary directory, never to the home directory of whoever runs
+	// the tests.
+	cfgHome, err := os.MkdirTemp("", "trent-e2e-config-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Setenv("XDG_CONFIG_HOME", cfgHome)
 	dir, err := os.MkdirTemp("", "trent-e2e-shared-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -60,6 +69,7 @@ func TestMain(m *testing.M) {
 	}
 	cancel()
 	os.RemoveAll(dir)
+	os.RemoveAll(cfgHome)
 	os.Exit(code)
 }
 

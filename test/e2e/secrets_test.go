@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 	_ "modernc.org/sqlite"
 
+	"github.com/trentkms/trent/internal/config"
 	kmsd "github.com/trentkms/trent/internal/kms"
 	"github.com/trentkms/trent/internal/server"
 )
@@ -203,14 +204,18 @@ func TestDataDirHoldsNoSecrets(t *testing.T) {
 	t.Run("ok/key files are private", func(t *testing.T) {
 		// The database holds only sealed material, and it sits in a 0700
 		// directory; the files that unseal things must be 0600 themselves.
-		for f, want := range map[string]os.FileMode{".": 0o700, "root.key": 0o600, "audit-signing.key": 0o600} {
-			fi, err := os.Stat(filepath.Join(dir, f))
+		// The root key file is outside the data directory (docs/threat-model.md).
+		for f, want := range map[string]os.FileMode{dir: 0o700, filepath.Join(dir, "audit-signing.key"): 0o600, config.DefaultRootKeyFile(): 0o600} {
+			fi, err := os.Stat(f)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if fi.Mode().Perm() != want {
 				t.Errorf("%s has mode %v, want %v", f, fi.Mode().Perm(), want)
 			}
+		}
+		if _, err := os.Stat(filepath.Join(dir, "root.key")); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("a root key file is in the data directory: %v", err)
 		}
 	})
 
@@ -266,8 +271,10 @@ func TestDataDirHoldsNoSecrets(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if g.AdminCredentialsFile != filepath.Join(gdir, "admin-credentials") {
-			t.Fatalf("AdminCredentialsFile = %q", g.AdminCredentialsFile)
+		// Outside the data directory: a copy of it must not carry a working
+		// administrator credential (docs/threat-model.md).
+		if filepath.Dir(g.AdminCredentialsFile) != config.ConfigDir() || !strings.HasPrefix(filepath.Base(g.AdminCredentialsFile), "admin-credentials") {
+			t.Fatalf("AdminCredentialsFile = %q, want admin-credentials in %s", g.AdminCredentialsFile, config.ConfigDir())
 		}
 		fi, err := os.Stat(g.AdminCredentialsFile)
 		if err != nil || fi.Mode().Perm() != 0o600 {
@@ -295,6 +302,6 @@ func TestDataDirHoldsNoSecrets(t *testing.T) {
 		_, err = newClient(g.Endpoint, withCredentials(akid, sec[:len(sec)-1]+"x")).ListKeys(ctxT(t), &kms.ListKeysInput{})
 		wantAPIError(t, err, "InvalidSignatureException", msgSignatureMismatch)
 		stopNode(t, g)
-		scanDir(t, gdir, []secret{{"generated secret", []byte(sec)}}, map[string]string{"generated secret": "admin-credentials"})
+		scanDir(t, gdir, []secret{{"generated secret", []byte(sec)}}, nil)
 	})
 }
