@@ -32,6 +32,8 @@ func runServe(args []string) error {
 	logLevel := fs.String("log-level", "", "debug, info, warn or error (default info)")
 	pprofAddr := fs.String("pprof", "", "serve Go profiling endpoints (net/http/pprof) on this loopback address")
 	principals := fs.String("principals", "", "YAML file declaring accounts, users, roles and policies, applied at every start")
+	maxConns := fs.Int("max-connections", 0, "maximum open client connections (default: from the open file limit; -1: no limit)")
+	maxConnsPerClient := fs.Int("max-connections-per-client", 0, "maximum open connections per client address (default: a quarter of --max-connections; -1: no limit)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -66,6 +68,12 @@ func runServe(args []string) error {
 	if set["enable-sm2"] {
 		cfg.EnableSM2 = *sm2
 	}
+	if set["max-connections"] {
+		cfg.Limits.MaxConnections = *maxConns
+	}
+	if set["max-connections-per-client"] {
+		cfg.Limits.MaxConnectionsPerClient = *maxConnsPerClient
+	}
 	level := slog.LevelInfo
 	if cfg.LogLevel != "" {
 		if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
@@ -73,6 +81,13 @@ func runServe(args []string) error {
 		}
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	// Every client connection holds a file descriptor: take all the
+	// process may have (the default connection limit is derived from it).
+	if soft, hard, err := server.RaiseFileLimit(); err != nil {
+		log.Warn("open file limit not raised", "soft", soft, "hard", hard, "err", err)
+	} else {
+		log.Info("open file limit raised to the hard limit", "limit", soft, "hard", hard)
+	}
 	if os.Getenv("GOGC") == "" {
 		// Trent's heap is small and short-lived garbage dominates; trading
 		// memory for fewer collections saves about 5% CPU per request.
