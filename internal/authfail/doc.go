@@ -32,9 +32,11 @@
 // # Invariants
 //
 //   - A source is an IPv4 address or an IPv6 /64 prefix (SourceKey).
-//   - Memory is bounded: at most MaxSources sources are tracked; failures
-//     from further sources share one overflow entry, limited and summarized
-//     together. Idle entries are dropped.
+//   - Memory and records are bounded: at most MaxSources sources are
+//     tracked; failures from further sources share one overflow entry,
+//     limited and summarized together. Idle entries are dropped. Failures
+//     write at most 2 × (MaxSources + 1) records per interval, each under
+//     2 KiB.
 //   - Signed requests that authenticate never reach this package; the only
 //     cost on their path is Limited's atomic load while no source is
 //     limited.

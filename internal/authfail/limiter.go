@@ -19,7 +19,7 @@ const (
 	DefaultRate       = 5
 	DefaultBurst      = 25
 	DefaultInterval   = time.Minute
-	DefaultMaxSources = 10000
+	DefaultMaxSources = 1000
 )
 
 // Sizes a failure record's attacker-chosen fields are cut to, in bytes.
