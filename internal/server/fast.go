@@ -35,7 +35,10 @@ import (
 // before reading the body (bodyLimit).
 const maxWireBody = 2 << 20
 
-func (s *Server) newFastServer(idle time.Duration) *fasthttp.Server {
+func (s *Server) newFastServer(l Limits) *fasthttp.Server {
+	// fasthttp's own read deadline only backs up the tracker's read
+	// timeout: it must not cut a request the tracker still allows.
+	conn := max(l.IdleTimeout, l.ReadTimeout)
 	return &fasthttp.Server{
 		Handler:               s.serveFast,
 		ErrorHandler:          s.fastError,
@@ -49,9 +52,9 @@ func (s *Server) newFastServer(idle time.Duration) *fasthttp.Server {
 		// tighter read timeout (Limits.ReadTimeout) is kept by the
 		// tracker from connection states, without a deadline per
 		// request.
-		ReadTimeout:  idle,
-		WriteTimeout: idle,
-		IdleTimeout:  idle,
+		ReadTimeout:  conn,
+		WriteTimeout: conn,
+		IdleTimeout:  l.IdleTimeout,
 		// The read buffer bounds the request line and headers.
 		ReadBufferSize:     16 << 10,
 		MaxRequestBodySize: maxWireBody,

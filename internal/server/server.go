@@ -79,12 +79,15 @@ func New(cfg Config) *Server {
 	if cfg.Limits.IdleTimeout <= 0 {
 		cfg.Limits.IdleTimeout = DefaultIdleTimeout
 	}
+	if cfg.Limits.ReadTimeout <= 0 {
+		cfg.Limits.ReadTimeout = DefaultReadTimeout
+	}
 	if cfg.FailedAuth == nil {
 		cfg.FailedAuth = authfail.New(authfail.Config{Audit: cfg.Audit, Logger: cfg.Logger})
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, failed: cfg.FailedAuth}
 	s.verifier = &sigv4.Verifier{Source: cfg.Directory, Region: cfg.Region, Services: []string{"kms"}, Now: cfg.Now}
-	s.fast = s.newFastServer(cfg.Limits.IdleTimeout)
+	s.fast = s.newFastServer(cfg.Limits)
 	s.slowHandler = fasthttpadaptor.NewFastHTTPHandler(s)
 	s.baseCtx = context.Background()
 	return s
