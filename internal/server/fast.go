@@ -97,8 +97,9 @@ const (
 // bodyLimit is fasthttp's HeaderReceived hook: it sets the request's body
 // limit from its operation before any of the body is read, so that a body
 // over it is refused from its Content-Length (or, chunked, as soon as the
-// chunks pass it) without being buffered. It runs for every request: one
-// header lookup and one map lookup.
+// chunks pass it) without being buffered. It runs for every request: a
+// declared length within every limit (1 KiB) returns at once; a longer or
+// chunked body costs one header lookup and one map lookup.
 func bodyLimit(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
 	if n := h.ContentLength(); n >= 0 && n <= minBodyLimit {
 		// Within every limit (most requests): no lookup. fasthttp
