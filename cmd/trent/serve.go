@@ -35,6 +35,8 @@ func runServe(args []string) error {
 	acceptTrunc := fs.Bool("accept-audit-truncation", false, "start although the audit trail is shorter than its anchor or its digests, recording the loss in the trail (use once, after investigating)")
 	rootKeyFile := fs.String("root-key-file", "", "root key file (default "+defaultRootKeyFile()+"); never inside the data directory")
 	allowInData := fs.Bool("allow-root-key-in-data-dir", false, "UNSAFE: accept a root key file inside the data directory, where every copy of the directory carries it")
+	maxConns := fs.Int("max-connections", 0, "maximum open client connections (default: from the open file limit; -1: no limit)")
+	maxConnsPerClient := fs.Int("max-connections-per-client", 0, "maximum open connections per client address (default: a quarter of --max-connections; -1: no limit)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -73,6 +75,12 @@ func runServe(args []string) error {
 	if set["enable-sm2"] {
 		cfg.EnableSM2 = *sm2
 	}
+	if set["max-connections"] {
+		cfg.Limits.MaxConnections = *maxConns
+	}
+	if set["max-connections-per-client"] {
+		cfg.Limits.MaxConnectionsPerClient = *maxConnsPerClient
+	}
 	level := slog.LevelInfo
 	if cfg.LogLevel != "" {
 		if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
@@ -80,6 +88,13 @@ func runServe(args []string) error {
 		}
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	// Every client connection holds a file descriptor: take all the
+	// process may have (the default connection limit is derived from it).
+	if soft, hard, err := server.RaiseFileLimit(); err != nil {
+		log.Warn("open file limit not raised", "soft", soft, "hard", hard, "err", err)
+	} else {
+		log.Info("open file limit raised to the hard limit", "limit", soft, "hard", hard)
+	}
 	if os.Getenv("GOGC") == "" {
 		// Trent's heap is small and short-lived garbage dominates; trading
 		// memory for fewer collections saves about 5% CPU per request.

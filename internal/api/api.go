@@ -16,7 +16,10 @@ type Operation struct {
 	// Crypto marks cryptographic operations: CloudTrail records their
 	// responseElements as null.
 	Crypto bool
-	// MaxBody is the largest request body accepted, in bytes.
+	// MaxBody is the largest request body accepted, in bytes: the size of
+	// the operation's largest valid request, derived from the AWS API
+	// model (limits.go, genlimits.go). The server refuses a longer body
+	// from its headers, before reading it.
 	MaxBody int64
 	// Invoke decodes body and runs the operation. It returns the decoded
 	// input (nil if decoding failed), and the output shape (encoded by the
@@ -24,14 +27,15 @@ type Operation struct {
 	Invoke func(ctx context.Context, s *kms.Service, body []byte) (in, out any, err error)
 }
 
-const (
-	defaultMaxBody = 64 << 10
-	policyMaxBody  = 1 << 20 // policies are up to 131,072 characters, JSON-escaped
-)
+//go:generate go run genlimits.go -model $TRENT_KMS_MODEL
 
 // op builds a table entry from a domain method.
 func op[I, O any](name string, readOnly, crypto bool, f func(*kms.Service, context.Context, *I) (*O, error)) *Operation {
-	return &Operation{Name: name, ReadOnly: readOnly, Crypto: crypto, MaxBody: defaultMaxBody,
+	limit, ok := bodyLimits[name]
+	if !ok {
+		panic("api: no body limit for " + name + " (regenerate limits.go)")
+	}
+	return &Operation{Name: name, ReadOnly: readOnly, Crypto: crypto, MaxBody: limit,
 		Invoke: func(ctx context.Context, s *kms.Service, body []byte) (any, any, error) {
 			in := new(I)
 			if err := awsjson.Decode(body, in); err != nil {
@@ -44,8 +48,6 @@ func op[I, O any](name string, readOnly, crypto bool, f func(*kms.Service, conte
 			return in, out, nil
 		}}
 }
-
-func withBody(o *Operation, max int64) *Operation { o.MaxBody = max; return o }
 
 // Operations is the API table, by operation name.
 var Operations = build(coreOps, asymmetricOps, lifecycleOps, grantOps, keyStoreOps)
@@ -66,7 +68,7 @@ func build(families ...[]*Operation) map[string]*Operation {
 // coreOps are the key, policy, alias, tag and symmetric operations.
 var coreOps = []*Operation{
 	// Keys
-	withBody(op("CreateKey", false, false, (*kms.Service).CreateKey), policyMaxBody),
+	op("CreateKey", false, false, (*kms.Service).CreateKey),
 	op("DescribeKey", true, false, (*kms.Service).DescribeKey),
 	op("GetKeyLastUsage", true, false, (*kms.Service).GetKeyLastUsage),
 	op("ListKeys", true, false, (*kms.Service).ListKeys),
@@ -77,7 +79,7 @@ var coreOps = []*Operation{
 	op("UpdateKeyDescription", false, false, (*kms.Service).UpdateKeyDescription),
 	// Policies
 	op("GetKeyPolicy", true, false, (*kms.Service).GetKeyPolicy),
-	withBody(op("PutKeyPolicy", false, false, (*kms.Service).PutKeyPolicy), policyMaxBody),
+	op("PutKeyPolicy", false, false, (*kms.Service).PutKeyPolicy),
 	op("ListKeyPolicies", true, false, (*kms.Service).ListKeyPolicies),
 	// Aliases
 	op("CreateAlias", false, false, (*kms.Service).CreateAlias),

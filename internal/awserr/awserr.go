@@ -138,13 +138,15 @@ const (
 
 // HTTPStatus returns the HTTP status AWS KMS uses for an exception name.
 // AWS answers 400 for every client error, including the ones its model tags
-// 404, 409 or 412 (see shared/kms-aws-observed.md); 500 for internal faults
-// and 503 for dependency timeouts and throttling.
+// 404, 409 or 412 (see shared/kms-aws-observed.md) and ThrottlingException
+// ("Status Code: 400; Error Code: ThrottlingException" in AWS's
+// troubleshooting guide); 500 for internal faults and 503 for dependency
+// timeouts.
 func HTTPStatus(code string) int {
 	switch code {
 	case KMSInternal, KeyUnavailable, InternalFailure:
 		return http.StatusInternalServerError
-	case DependencyTimeout, Throttling:
+	case DependencyTimeout:
 		return http.StatusServiceUnavailable
 	case RequestEntityTooLarge:
 		return http.StatusRequestEntityTooLarge

@@ -101,6 +101,7 @@ type File struct {
 	Cache        CacheFile   `yaml:"cache"`
 	Principals   string      `yaml:"principals"`
 	LogLevel     string      `yaml:"log_level"`
+	Limits       LimitsFile  `yaml:"limits"`
 }
 
 // TLSFile configures HTTPS.
@@ -167,6 +168,63 @@ type CacheFile struct {
 	Grace  time.Duration `yaml:"grace"`
 }
 
+// LimitsFile bounds what clients, authenticated or not, can hold and cost.
+// Zero values take the defaults; a negative count or rate disables the
+// limit.
+type LimitsFile struct {
+	// MaxConnections bounds open client connections (default: derived
+	// from the file descriptor limit, keeping a reserve for the store, the
+	// audit trail and an HSM; see server.DefaultMaxConnections).
+	MaxConnections int `yaml:"max_connections"`
+	// MaxConnectionsPerClient bounds the connections of one client
+	// address, an IPv4 address or an IPv6 /64 (default a quarter of
+	// MaxConnections).
+	MaxConnectionsPerClient int `yaml:"max_connections_per_client"`
+	// ReadTimeout bounds how long a new connection may take to deliver its
+	// first request (TLS handshake included) and any request from its
+	// first byte to its last (default 10s).
+	ReadTimeout time.Duration `yaml:"read_timeout"`
+	// IdleTimeout bounds a kept-alive connection's wait for its next
+	// request (default 60s).
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// FailedAuthRate is how many requests per second that fail
+	// authentication one source address may send, after a burst of
+	// FailedAuthBurst, before it gets ThrottlingException (default 5).
+	FailedAuthRate float64 `yaml:"failed_auth_rate"`
+	// FailedAuthBurst is the size of that token bucket (default 25).
+	FailedAuthBurst int `yaml:"failed_auth_burst"`
+	// FailedAuthInterval is the interval over which failed requests of one
+	// source are summarized by one audit record (default 1m).
+	FailedAuthInterval time.Duration `yaml:"failed_auth_interval"`
+}
+
+// validate checks the limits and fills in the defaults that do not depend
+// on the process (the connection limits do: see server.Start).
+func (l *LimitsFile) validate() error {
+	if l.ReadTimeout < 0 || l.IdleTimeout < 0 || l.FailedAuthInterval < 0 {
+		return errors.New("config: limits: timeouts and intervals must not be negative")
+	}
+	if l.ReadTimeout == 0 {
+		l.ReadTimeout = 10 * time.Second
+	}
+	if l.IdleTimeout == 0 {
+		l.IdleTimeout = 60 * time.Second
+	}
+	if l.FailedAuthRate == 0 {
+		l.FailedAuthRate = 5
+	}
+	if l.FailedAuthBurst == 0 {
+		l.FailedAuthBurst = 25
+	}
+	if l.FailedAuthBurst < 0 {
+		return errors.New("config: limits.failed_auth_burst must not be negative")
+	}
+	if l.FailedAuthInterval == 0 {
+		l.FailedAuthInterval = time.Minute
+	}
+	return nil
+}
+
 // Load reads and strictly parses a configuration file.
 func Load(path string) (*File, error) {
 	data, err := os.ReadFile(path)
@@ -226,7 +284,7 @@ func (f *File) Validate() error {
 	if f.Audit.Dir == "" {
 		f.Audit.Dir = filepath.Join(f.DataDir, "audit")
 	}
-	return nil
+	return f.Limits.validate()
 }
 
 func isLoopback(host string) bool {

@@ -22,7 +22,11 @@
 //     the call that creates them: never in errors, logs or audit records.
 //   - When an audit log is configured, the record of a call is durable
 //     before the answer is sent; if it cannot be written the call fails
-//     with ServiceFailure.
+//     with ServiceFailure. A request that fails before its caller is
+//     authenticated (unsigned, badly signed, unknown key, unknown action,
+//     body too large) is handed to the authfail.Limiter the KMS API shares:
+//     a small fixed-size record, summarized per source address, and
+//     Throttling ("Rate exceeded") past the source's budget.
 //   - Errors are *awserr.Error values with AWS's query-protocol codes
 //     (NoSuchEntity, EntityAlreadyExists, DeleteConflict, LimitExceeded,
 //     MalformedPolicyDocument, ValidationError, AccessDenied,

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/trentkms/trent/internal/audit"
+	"github.com/trentkms/trent/internal/authfail"
 	"github.com/trentkms/trent/internal/awserr"
 	"github.com/trentkms/trent/internal/iam"
 	"github.com/trentkms/trent/internal/kms"
@@ -35,7 +36,17 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock for signature verification (default time.Now).
 	Now func() time.Time
+	// FailedAuth limits and records requests that fail before their caller
+	// is authenticated (the KMS server shares it); nil gets one with
+	// default settings writing to Audit.
+	FailedAuth *authfail.Limiter
 }
+
+// ErrThrottled is the query APIs' answer to a caller over its rate.
+var ErrThrottled = awserr.New("Throttling", "Rate exceeded")
+
+// ErrTooLarge is the answer to a body over MaxBody.
+var ErrTooLarge = awserr.New("ValidationError", "Request body too large.")
 
 // Handler serves the IAM and STS query APIs. It is safe for concurrent use.
 type Handler struct {
@@ -44,6 +55,7 @@ type Handler struct {
 	audit     *audit.Log
 	log       *slog.Logger
 	verifiers map[string]*sigv4.Verifier // service + "/" + region
+	failed    *authfail.Limiter
 }
 
 // New returns a Handler.
@@ -51,7 +63,11 @@ func New(cfg Config) *Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	h := &Handler{dir: cfg.Directory, region: cfg.Region, audit: cfg.Audit, log: cfg.Logger, verifiers: map[string]*sigv4.Verifier{}}
+	if cfg.FailedAuth == nil {
+		cfg.FailedAuth = authfail.New(authfail.Config{Audit: cfg.Audit, Logger: cfg.Logger})
+	}
+	h := &Handler{dir: cfg.Directory, region: cfg.Region, audit: cfg.Audit, log: cfg.Logger, verifiers: map[string]*sigv4.Verifier{},
+		failed: cfg.FailedAuth}
 	for _, svc := range []string{"iam", "sts"} {
 		for _, region := range []string{"us-east-1", cfg.Region} {
 			h.verifiers[svc+"/"+region] = &sigv4.Verifier{Source: cfg.Directory, Region: region, Services: []string{svc}, Now: cfg.Now}
@@ -94,6 +110,9 @@ type call struct {
 
 // ServeHTTP implements http.Handler. It answers every request with AWS's
 // query-protocol XML: a result document, or an ErrorResponse.
+// errServiceFailure is IAM's and STS's internal error.
+var errServiceFailure = awserr.New("ServiceFailure", "Request processing has failed due to some unknown error, exception or failure.")
+
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c := &call{reqID: w.Header().Get("X-Amzn-Requestid"), start: time.Now()}
 	if c.reqID == "" {
@@ -101,14 +120,22 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Amzn-Requestid", c.reqID)
 	}
 	ns := NamespaceIAM
+	if h.audit != nil && h.audit.Accepting() != nil {
+		// The trail refuses every record (its volume is full, or it
+		// failed): act on no call that cannot be recorded.
+		writeError(w, ns, c.reqID, errServiceFailure)
+		return
+	}
 	c.err = h.handle(r, c)
 	if c.op != nil && c.op.service == "sts" {
 		ns = NamespaceSTS
 	}
-	if h.audit != nil && c.op != nil {
+	if c.caller == nil && c.err != nil {
+		h.failedAuth(r, c)
+	} else if h.audit != nil && c.op != nil {
 		if err := h.record(r, c); err != nil {
 			h.log.Error("audit record not written; failing the call", "requestId", c.reqID, "err", err)
-			c.out, c.err = nil, awserr.New("ServiceFailure", "Request processing has failed due to some unknown error, exception or failure.")
+			c.out, c.err = nil, errServiceFailure
 		}
 	}
 	if c.err != nil {
@@ -129,7 +156,7 @@ func (h *Handler) handle(r *http.Request, c *call) *awserr.Error {
 		return awserr.New("ValidationError", "The request body could not be read.")
 	}
 	if len(body) > MaxBody {
-		return awserr.New("ValidationError", "Request body too large.")
+		return ErrTooLarge
 	}
 	form := r.URL.Query()
 	if len(body) > 0 {
@@ -148,6 +175,12 @@ func (h *Handler) handle(r *http.Request, c *call) *awserr.Error {
 		return awserr.Newf("InvalidAction", "Could not find operation %s for version %s", c.action, form.Get("Version"))
 	}
 	ctx := r.Context()
+	if h.failed.Limited(sourceIP(r)) && !h.mayVerify(r) {
+		// A source past its failure budget is not verified, unless its
+		// request names an access key in use (or may look one up, once
+		// a second): a flood of made-up keys costs no store lookups.
+		return ErrThrottled
+	}
 	res, err := h.verifier(c.op.service, r).Verify(ctx, r, body)
 	if err != nil {
 		c.akid = accessKeyFromHeader(r.Header.Get("Authorization"))
@@ -196,6 +229,82 @@ func (h *Handler) handle(r *http.Request, c *call) *awserr.Error {
 		return nil
 	}
 }
+
+// mayVerify reports whether a request from a limited source is verified
+// anyway: it must name an access key, one this node has in use or, once a
+// second per source, another.
+func (h *Handler) mayVerify(r *http.Request) bool {
+	akid := accessKeyFromHeader(r.Header.Get("Authorization"))
+	if akid == "" {
+		return false
+	}
+	return h.dir.Known(akid) || h.failed.AllowLookup(sourceIP(r))
+}
+
+// failedAuth hands a request that ended before its caller was
+// authenticated (unsigned, badly signed, unknown key, unknown action, body
+// too large) to the failure limiter, which records it in a small fixed
+// shape, never its parameters, and may turn its error into Throttling.
+func (h *Handler) failedAuth(r *http.Request, c *call) {
+	service := ScopeService(r.Header.Get("Authorization"))
+	readOnly := true
+	if c.op != nil {
+		service, readOnly = c.op.service, c.op.readOnly
+	}
+	region := h.region
+	if service == "iam" {
+		region = "us-east-1"
+	}
+	if c.akid == "" {
+		c.akid = accessKeyFromHeader(r.Header.Get("Authorization"))
+	}
+	f := &authfail.Failure{
+		Time: c.start, Source: sourceIP(r), EventSource: service + ".amazonaws.com", EventName: c.action,
+		Region: region, ReadOnly: readOnly, AccessKeyID: c.akid, UserAgent: r.UserAgent(),
+		TLS: r.TLS != nil, Host: r.Host, RequestID: c.reqID, Err: c.err,
+		Fault: statusOf(c.err.Code) >= 500,
+	}
+	answer, err := h.failed.Fail(r.Context(), f, ErrThrottled)
+	if err != nil {
+		h.log.Error("audit record not written; failing the call", "requestId", c.reqID, "err", err)
+		answer = awserr.New("ServiceFailure", "Request processing has failed due to some unknown error, exception or failure.")
+	}
+	c.out, c.err = nil, answer
+}
+
+// ScopeService returns the service of an Authorization header's credential
+// scope when it is "sts", else "iam".
+func ScopeService(auth string) string {
+	if i := strings.Index(auth, "Credential="); i >= 0 {
+		parts := strings.SplitN(auth[i+len("Credential="):], "/", 5)
+		if len(parts) == 5 && parts[3] == "sts" {
+			return "sts"
+		}
+	}
+	return "iam"
+}
+
+// ErrorDocument is the query-protocol error response (status and XML body)
+// for e, in service's namespace ("iam" or "sts").
+func ErrorDocument(service, reqID string, e *awserr.Error) (status int, body []byte) {
+	ns := NamespaceIAM
+	if service == "sts" {
+		ns = NamespaceSTS
+	}
+	w := &bufferWriter{h: http.Header{}}
+	writeError(w, ns, reqID, e)
+	return w.status, w.b
+}
+
+type bufferWriter struct {
+	h      http.Header
+	status int
+	b      []byte
+}
+
+func (w *bufferWriter) Header() http.Header         { return w.h }
+func (w *bufferWriter) WriteHeader(status int)      { w.status = status }
+func (w *bufferWriter) Write(p []byte) (int, error) { w.b = append(w.b, p...); return len(p), nil }
 
 // clientError returns the error a client sees for err, logging internal
 // failures (which never carry secrets) with the request ID.

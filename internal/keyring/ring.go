@@ -156,3 +156,11 @@ func (r *Ring[V]) Len() int {
 	defer r.mu.RUnlock()
 	return len(r.entries)
 }
+
+// Has reports whether id has an entry, fresh or not, without loading it.
+func (r *Ring[V]) Has(id string) bool {
+	r.mu.RLock()
+	_, ok := r.entries[id]
+	r.mu.RUnlock()
+	return ok
+}

@@ -13,13 +13,33 @@
 // adaptor; tests drive ServeHTTP directly too. Both reach the same pipeline
 // through an inbound request (sigv4.Request for the signature).
 //
+// # Connections
+//
+// The listener is wrapped (conn.go) so that no client can exhaust the
+// process: a failed accept (EMFILE, ENFILE, ECONNABORTED, ...) is counted,
+// logged at a bounded rate and retried with backoff, never returned to
+// fasthttp (which would stop serving); connections are counted against a
+// limit derived from RLIMIT_NOFILE and a per-client-address cap, and over
+// them the connection idle longest is closed or the new one refused at once;
+// a connection that does not deliver a request within Limits.ReadTimeout
+// (from accept, TLS handshake included, or from a request's first byte) is
+// closed. The bookkeeping is per connection and per state change (two
+// atomic stores per request, from fasthttp's ConnState hook), never a lock
+// or a deadline per request: the 60 s deadlines stay the same request after
+// request, which coarseConn turns into about one timer update a second.
+//
 // # Pipeline
 //
-// Every POST / request: request ID → body size limit (per operation, from the
-// api table) → operation lookup (X-Amz-Target) → SigV4 verification → caller
-// identity → domain call (which authorizes) → audit record, durable before
-// the answer (fail closed: if the record cannot be written the client gets
-// KMSInternalException) → response. Errors a client caused are answered with
-// AWS's exception; anything else is logged with the request ID and answered
-// with KMSInternalException, never with a dropped connection.
+// Every POST / request: body size limit (per operation, from the api table,
+// applied from the headers before the body is read: bodyLimit) → request ID
+// → failure budget of the source address (authfail) → operation lookup
+// (X-Amz-Target) → SigV4 verification → caller identity → domain call (which
+// authorizes) → audit record, durable before the answer (fail closed: if the
+// record cannot be written the client gets KMSInternalException) → response.
+// A request that fails before its caller is authenticated goes to the
+// authfail.Limiter instead of the audit step: a small fixed-size record,
+// summarized per source and interval, and ThrottlingException past the
+// source's budget. Errors a client caused are answered with AWS's exception;
+// anything else is logged with the request ID and answered with
+// KMSInternalException, never with a dropped connection.
 package server

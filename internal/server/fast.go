@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -16,8 +17,11 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/trentkms/trent/internal/api"
+	"github.com/trentkms/trent/internal/authfail"
 	"github.com/trentkms/trent/internal/awserr"
 	"github.com/trentkms/trent/internal/awsjson"
+	"github.com/trentkms/trent/internal/iamapi"
 )
 
 // The KMS JSON API is served by fasthttp, which parses a request and writes
@@ -27,42 +31,89 @@ import (
 // drive directly.
 
 // maxWireBody bounds what the HTTP server reads of any request body; each
-// operation then applies its own, smaller limit (api.Operation.MaxBody).
+// operation then applies its own, smaller limit (api.Operation.MaxBody),
+// before reading the body (bodyLimit).
 const maxWireBody = 2 << 20
 
-func (s *Server) newFastServer() *fasthttp.Server {
+func (s *Server) newFastServer(l Limits) *fasthttp.Server {
+	// fasthttp's own read deadline only backs up the tracker's read
+	// timeout: it must not cut a request the tracker still allows.
+	conn := max(l.IdleTimeout, l.ReadTimeout)
 	return &fasthttp.Server{
 		Handler:               s.serveFast,
 		ErrorHandler:          s.fastError,
+		HeaderReceived:        bodyLimit,
+		ConnState:             s.connState,
 		NoDefaultServerHeader: true,
 		// One value for reading a request, waiting for the next one
 		// and writing a response: fasthttp then asks for the same
 		// deadline (now + 60 s) three times per request, which
-		// coarseConn turns into about one real update per second.
-		ReadTimeout:  connTimeout,
-		WriteTimeout: connTimeout,
-		IdleTimeout:  connTimeout,
+		// coarseConn turns into about one real update per second. The
+		// tighter read timeout (Limits.ReadTimeout) is kept by the
+		// tracker from connection states, without a deadline per
+		// request.
+		ReadTimeout:  conn,
+		WriteTimeout: conn,
+		IdleTimeout:  l.IdleTimeout,
 		// The read buffer bounds the request line and headers.
 		ReadBufferSize:     16 << 10,
 		MaxRequestBodySize: maxWireBody,
-		Logger:             fastLogger{s},
-		CloseOnShutdown:    true,
+		// A multipart body would be parsed (and spooled to disk when
+		// large) before any handler could refuse it.
+		DisablePreParseMultipartForm: true,
+		Logger:                       fastLogger{s},
+		CloseOnShutdown:              true,
 	}
 }
 
-// connTimeout bounds reading a request (headers and body), writing a
-// response, and a kept-alive connection's wait for its next request.
-const connTimeout = 60 * time.Second
-
-// coarseListener hands out coarseConns.
-type coarseListener struct{ net.Listener }
-
-func (l coarseListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
+// targetLimits are the body limits by X-Amz-Target value.
+var targetLimits = func() map[string]int {
+	m := make(map[string]int, len(api.Operations))
+	for name, op := range api.Operations {
+		m["TrentService."+name] = int(op.MaxBody)
 	}
-	return &coarseConn{Conn: c}, nil
+	return m
+}()
+
+// minBodyLimit is the smallest body limit bodyLimit may set.
+var minBodyLimit = func() int {
+	n := min(unknownTargetMaxBody, queryMaxBody)
+	for _, l := range targetLimits {
+		n = min(n, l)
+	}
+	return n
+}()
+
+// Body limits of requests that name no operation of the table.
+const (
+	// unknownTargetMaxBody is for an X-Amz-Target naming no operation:
+	// its answer (UnknownOperationException) needs no body.
+	unknownTargetMaxBody = 4 << 10
+	// queryMaxBody is for requests without X-Amz-Target: the IAM and
+	// STS query APIs (and health checks, which have no body).
+	queryMaxBody = iamapi.MaxBody
+)
+
+// bodyLimit is fasthttp's HeaderReceived hook: it sets the request's body
+// limit from its operation before any of the body is read, so that a body
+// over it is refused from its Content-Length (or, chunked, as soon as the
+// chunks pass it) without being buffered. It runs for every request: a
+// declared length within every limit (1 KiB) returns at once; a longer or
+// chunked body costs one header lookup and one map lookup.
+func bodyLimit(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
+	if n := h.ContentLength(); n >= 0 && n <= minBodyLimit {
+		// Within every limit (most requests): no lookup. fasthttp
+		// reads no more than the declared length.
+		return fasthttp.RequestConfig{}
+	}
+	t := h.Peek("X-Amz-Target")
+	if len(t) == 0 {
+		return fasthttp.RequestConfig{MaxRequestBodySize: queryMaxBody}
+	}
+	if n, ok := targetLimits[string(t)]; ok {
+		return fasthttp.RequestConfig{MaxRequestBodySize: n}
+	}
+	return fasthttp.RequestConfig{MaxRequestBodySize: unknownTargetMaxBody}
 }
 
 // coarseConn moves a deadline only when it changes by a second or more, or
@@ -71,9 +122,25 @@ func (l coarseListener) Accept() (net.Conn, error) {
 // timeouts of a minute need no sub-second precision. A deadline may thus
 // fire up to one second before the time asked for, never after it. A
 // coarseConn's deadlines are set by the goroutine serving it only.
+//
+// A coarseConn is also the tracker's record of the connection (conn.go):
+// its stamp is written by the serving goroutine and read by the tracker;
+// closed and the tracker's maps are how it is counted.
 type coarseConn struct {
 	net.Conn
 	rd, wd time.Time // deadlines in effect
+
+	t   *tracker // nil when not tracked
+	key netip.Addr
+	// stamp is the state (connNew, ...) in its low 2 bits and the
+	// tracker's clock at the last change of state above them: one store
+	// per change.
+	stamp atomic.Int64
+	// closed is set once the connection is unregistered.
+	closed atomic.Bool
+	// lingerOnClose asks Close to drain the unread request before closing
+	// (set by the serving goroutine; Shutdown may close from another).
+	lingerOnClose atomic.Bool
 }
 
 // skip reports whether the deadline in effect (cur) can stay for next.
@@ -117,6 +184,9 @@ func tlsListener(ln net.Listener, cfg *tls.Config) net.Listener {
 }
 
 func (s *Server) serveFast(ctx *fasthttp.RequestCtx) {
+	if cc := trackedConn(ctx.Conn()); cc != nil {
+		cc.setState(connHandling) // read in full: the read clock stops
+	}
 	h := &ctx.Request.Header
 	target := h.Peek("X-Amz-Target")
 	if len(target) == 0 {
@@ -161,6 +231,60 @@ func (s *Server) serveFast(ctx *fasthttp.RequestCtx) {
 	ctx.Response.SetBody(buf.Bytes())
 }
 
+// tooLarge answers a request whose body is over its operation's limit, as
+// a request that failed before authentication: its body was never read.
+func (s *Server) tooLarge(ctx *fasthttp.RequestCtx, reqID string) {
+	h := &ctx.Request.Header
+	in := &inbound{
+		ctx:       s.baseCtx,
+		sig:       fastRequest{&ctx.Request},
+		remoteIP:  remoteIP(ctx),
+		tls:       ctx.IsTLS(),
+		host:      string(h.Host()),
+		userAgent: string(h.UserAgent()),
+	}
+	c := &call{reqID: reqID, start: time.Now()}
+	target := string(h.Peek("X-Amz-Target"))
+	if len(h.Host()) == 0 && target == "" {
+		// fasthttp resets a request whose chunked body went over the
+		// limit: which operation it named is lost.
+		c.err = awserr.New(awserr.RequestEntityTooLarge, "Request body exceeds the limit of its operation.")
+		s.failedAuth(in, c, "")
+		writeFastError(ctx, c.err)
+		return
+	}
+	if target == "" {
+		// The IAM and STS query APIs: the body naming the action is
+		// unread; the signature's scope names the service.
+		auth, _ := in.sig.Header("Authorization", 0)
+		svc := iamapi.ScopeService(auth)
+		region := s.cfg.Region
+		if svc == "iam" {
+			region = "us-east-1"
+		}
+		f := &authfail.Failure{Time: c.start, Source: in.remoteIP, EventSource: svc + ".amazonaws.com",
+			Region: region, ReadOnly: true, AccessKeyID: accessKeyFromHeader(auth), UserAgent: in.userAgent,
+			TLS: in.tls, Host: in.host, RequestID: reqID, Err: iamapi.ErrTooLarge}
+		e, err := s.failed.Fail(in.ctx, f, iamapi.ErrThrottled)
+		if err != nil {
+			s.log.Error("audit record not written; failing the call", "requestId", reqID, "err", err)
+			e = awserr.New("ServiceFailure", "Request processing has failed due to some unknown error, exception or failure.")
+		}
+		status, body := iamapi.ErrorDocument(svc, reqID, e)
+		ctx.Response.Header.SetContentType("text/xml")
+		ctx.SetStatusCode(status)
+		ctx.Response.SetBody(body)
+		return
+	}
+	c.name, c.err = s.resolve(target)
+	if c.err == nil {
+		c.op = api.Operations[c.name]
+		c.err = awsjson.ErrTooLarge(c.op.MaxBody)
+	}
+	s.failedAuth(in, c, target)
+	writeFastError(ctx, c.err)
+}
+
 func writeFastError(ctx *fasthttp.RequestCtx, e *awserr.Error) {
 	ctx.Response.Header.SetContentType(awsjson.ContentType)
 	ctx.Response.Header.Set("X-Amzn-Errortype", e.Code)
@@ -168,12 +292,20 @@ func writeFastError(ctx *fasthttp.RequestCtx, e *awserr.Error) {
 	ctx.Response.SetBody(awsjson.ErrorBody(e))
 }
 
-// fastError answers a request fasthttp could not parse.
+// fastError answers a request fasthttp could not read: a body over its
+// operation's limit (bodyLimit), a malformed request, or a read that timed
+// out. fasthttp closes the connection afterwards.
 func (s *Server) fastError(ctx *fasthttp.RequestCtx, err error) {
-	ctx.Response.Header.Set("X-Amzn-Requestid", newRequestID())
+	reqID := newRequestID()
+	ctx.Response.Header.Set("X-Amzn-Requestid", reqID)
 	switch {
 	case errors.Is(err, fasthttp.ErrBodyTooLarge):
-		writeFastError(ctx, awsjson.ErrTooLarge(maxWireBody))
+		if cc := trackedConn(ctx.Conn()); cc != nil {
+			// The body is unread: drain it while closing, or the client
+			// may get a reset instead of this answer.
+			cc.lingerOnClose.Store(true)
+		}
+		s.tooLarge(ctx, reqID)
 	default:
 		var te interface{ Timeout() bool }
 		if errors.As(err, &te) && te.Timeout() {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/trentkms/trent/internal/audit"
+	"github.com/trentkms/trent/internal/authfail"
 	"github.com/trentkms/trent/internal/authz"
 	"github.com/trentkms/trent/internal/config"
 	"github.com/trentkms/trent/internal/dirlock"
@@ -148,9 +149,18 @@ func Start(cfg *config.File, opt Options) (n *Node, err error) {
 		}
 		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
+	nofile := fileLimit()
+	limits := connLimits(cfg.Limits, nofile)
+	log.Info("connection limits", "maxConnections", limits.MaxConns, "maxConnectionsPerClient", limits.MaxConnsPerClient,
+		"openFileLimit", nofile, "readTimeout", limits.ReadTimeout.String(), "idleTimeout", limits.IdleTimeout.String())
+	// One failure limiter for the KMS and the IAM/STS APIs: a source's
+	// budget is the same whichever it floods.
+	failed := authfail.New(authfail.Config{Audit: n.Audit, Rate: cfg.Limits.FailedAuthRate,
+		Burst: cfg.Limits.FailedAuthBurst, Interval: cfg.Limits.FailedAuthInterval, Logger: log})
 	n.Server = New(Config{Service: n.Service, Directory: n.Directory, Audit: n.Audit, Region: cfg.Region,
-		Logger: log, TLS: tlsCfg, Now: opt.Now, Ready: n.ready,
-		Extra: iamapi.New(iamapi.Config{Directory: n.Directory, Region: cfg.Region, Audit: n.Audit, Logger: log, Now: opt.Now})})
+		Logger: log, TLS: tlsCfg, Now: opt.Now, Ready: n.ready, Limits: limits, FailedAuth: failed,
+		Extra: iamapi.New(iamapi.Config{Directory: n.Directory, Region: cfg.Region, Audit: n.Audit, Logger: log, Now: opt.Now,
+			FailedAuth: failed})})
 	if n.Listener, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return nil, err
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/trentkms/trent/internal/api"
 	"github.com/trentkms/trent/internal/audit"
+	"github.com/trentkms/trent/internal/authfail"
 	"github.com/trentkms/trent/internal/awserr"
 	"github.com/trentkms/trent/internal/awsjson"
 	"github.com/trentkms/trent/internal/iam"
@@ -43,6 +44,12 @@ type Config struct {
 	// Extra handles requests that are not KMS JSON requests (the IAM and
 	// STS query APIs); nil answers them with UnknownOperationException.
 	Extra http.Handler
+	// Limits bound client connections.
+	Limits Limits
+	// FailedAuth limits and records the requests that fail before their
+	// caller is authenticated; nil gets one with default settings that
+	// writes to Audit. Shutdown closes it.
+	FailedAuth *authfail.Limiter
 }
 
 // Server serves the AWS KMS API.
@@ -56,6 +63,9 @@ type Server struct {
 	// baseCtx is the context of every KMS request served by fasthttp.
 	baseCtx  context.Context
 	draining atomic.Bool
+	failed   *authfail.Limiter
+	// tracker is the connection tracker of the listener being served.
+	tracker atomic.Pointer[tracker]
 }
 
 // New returns a Server.
@@ -66,27 +76,64 @@ func New(cfg Config) *Server {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger}
+	if cfg.Limits.IdleTimeout <= 0 {
+		cfg.Limits.IdleTimeout = DefaultIdleTimeout
+	}
+	if cfg.Limits.ReadTimeout <= 0 {
+		cfg.Limits.ReadTimeout = DefaultReadTimeout
+	}
+	if cfg.FailedAuth == nil {
+		cfg.FailedAuth = authfail.New(authfail.Config{Audit: cfg.Audit, Logger: cfg.Logger})
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, failed: cfg.FailedAuth}
 	s.verifier = &sigv4.Verifier{Source: cfg.Directory, Region: cfg.Region, Services: []string{"kms"}, Now: cfg.Now}
-	s.fast = s.newFastServer()
+	s.fast = s.newFastServer(cfg.Limits)
 	s.slowHandler = fasthttpadaptor.NewFastHTTPHandler(s)
 	s.baseCtx = context.Background()
 	return s
 }
 
-// Serve accepts connections on ln until Shutdown.
+// Serve accepts connections on ln until Shutdown, within Config.Limits.
+// Failed accepts (out of file descriptors, aborted connections) are
+// retried, never returned.
 func (s *Server) Serve(ln net.Listener) error {
-	ln = coarseListener{ln}
+	t := newTracker(s.cfg.Limits, s.cfg.TLS != nil, s.log)
+	s.tracker.Store(t)
+	go t.reap()
+	ln = &limitListener{Listener: ln, t: t}
 	if s.cfg.TLS != nil {
 		ln = tlsListener(ln, s.cfg.TLS)
 	}
 	return s.fast.Serve(ln)
 }
 
-// Shutdown stops accepting requests and waits for in-flight ones to finish.
+// Shutdown stops accepting requests and waits for in-flight ones to finish,
+// then writes the aggregated records of failed requests still pending.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.draining.Store(true)
-	return s.fast.ShutdownWithContext(ctx)
+	err := s.fast.ShutdownWithContext(ctx)
+	s.failed.Close()
+	st := s.Stats()
+	s.log.Info("server stopped", "connections", st.Connections.Accepted, "refused", st.Connections.Rejected,
+		"evicted", st.Connections.Evicted, "timedOut", st.Connections.TimedOut, "acceptErrors", st.Connections.AcceptErrors,
+		"failedAuthentications", st.FailedAuth.Failures, "throttled", st.FailedAuth.Throttled)
+	return err
+}
+
+// Stats are a Server's counters, for metrics.
+type Stats struct {
+	Connections ConnStats
+	FailedAuth  authfail.Stats
+}
+
+// Stats returns the Server's counters.
+func (s *Server) Stats() Stats {
+	var st Stats
+	if t := s.tracker.Load(); t != nil {
+		st.Connections = t.stats()
+	}
+	st.FailedAuth = s.failed.Stats()
+	return st
 }
 
 // newRequestID returns a random UUID-formatted request ID.
@@ -198,6 +245,17 @@ func (in *inbound) readBody(limit int64) ([]byte, error) {
 // whose out or err the caller writes back.
 func (s *Server) serveKMS(in *inbound, reqID, target string) *call {
 	c := &call{reqID: reqID, start: time.Now()}
+	if s.failed.Limited(in.remoteIP) && !s.mayVerify(in) {
+		// A source past its failure budget is not verified, unless its
+		// request names an access key in use (or may look one up, once
+		// a second): a flood of made-up keys costs no store lookups.
+		c.name, _ = s.resolve(target)
+		c.op = api.Operations[c.name]
+		c.err = errThrottled
+
+		s.failedAuth(in, c, target)
+		return c
+	}
 	if s.cfg.Audit != nil && s.cfg.Audit.Accepting() != nil {
 		// The trail refuses every record (its volume is full, or it
 		// failed): do not act on a call that cannot be recorded. The
@@ -209,6 +267,10 @@ func (s *Server) serveKMS(in *inbound, reqID, target string) *call {
 	if c.err == nil {
 		c.op = api.Operations[c.name]
 		c.err = s.handle(in, c)
+	}
+	if c.caller == nil && c.err != nil {
+		s.failedAuth(in, c, target)
+		return c
 	}
 	if s.cfg.Audit != nil {
 		if err := s.audit(in, c); err != nil {
@@ -269,6 +331,51 @@ func (s *Server) handle(in *inbound, c *call) *awserr.Error {
 	}
 	c.out = out
 	return nil
+}
+
+// errThrottled is AWS KMS's answer to a caller over its rate.
+var errThrottled = awserr.New(awserr.Throttling, "You have exceeded the rate at which you may call KMS. Reduce the frequency of your calls.")
+
+// mayVerify reports whether a request from a limited source is verified
+// anyway: it must name an access key, one this node has in use (verifying
+// it costs no store lookup) or, once a second per source, another (so that
+// a client whose key dropped out of the cache gets in again).
+func (s *Server) mayVerify(in *inbound) bool {
+	auth, _ := in.sig.Header("Authorization", 0)
+	akid := accessKeyFromHeader(auth)
+	if akid == "" {
+		return false
+	}
+	if s.cfg.Directory != nil && s.cfg.Directory.Known(akid) {
+		return true
+	}
+	return s.failed.AllowLookup(in.remoteIP)
+}
+
+// failedAuth hands a request that ended before its caller was
+// authenticated to the failure limiter, which records it in a small fixed
+// shape (never its body) and may turn its error into ThrottlingException.
+func (s *Server) failedAuth(in *inbound, c *call, target string) {
+	if c.akid == "" {
+		auth, _ := in.sig.Header("Authorization", 0)
+		c.akid = strings.Clone(accessKeyFromHeader(auth)) // auth may alias a reused buffer
+	}
+	name := c.name
+	if name == "" {
+		name = target
+	}
+	f := &authfail.Failure{
+		Time: c.start, Source: in.remoteIP, EventSource: audit.EventSource, EventName: name,
+		Region: s.cfg.Region, ReadOnly: c.op == nil || c.op.ReadOnly, AccessKeyID: c.akid,
+		UserAgent: in.userAgent, TLS: in.tls, Host: in.host, RequestID: c.reqID, Err: c.err,
+		Fault: awserr.HTTPStatus(c.err.Code) >= 500,
+	}
+	answer, err := s.failed.Fail(in.ctx, f, errThrottled)
+	if err != nil {
+		s.log.Error("audit record not written; failing the call", "requestId", c.reqID, "err", err)
+		answer = awserr.Internal()
+	}
+	c.err = answer
 }
 
 // clientError returns the error a client sees for err, logging internal ones.

@@ -36,7 +36,7 @@ func TestRawRequests(t *testing.T) {
 	t.Parallel()
 	ep := shared.Endpoint
 	listKeys := []byte(`{}`)
-	big := []byte(`{"KeyId":"alias/x","Plaintext":"` + strings.Repeat("A", 70<<10) + `"}`)
+	big := []byte(`{"KeyId":"alias/x","Plaintext":"` + strings.Repeat("A", 1<<20) + `"}`)
 	cases := []struct {
 		name      string
 		op        string

@@ -1,0 +1,311 @@
+package server
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/trentkms/trent/internal/authfail"
+	"github.com/trentkms/trent/internal/config"
+)
+
+// addrConn is one end of a pipe that claims a TCP peer address.
+type addrConn struct {
+	net.Conn
+	peer *net.TCPAddr
+}
+
+func (c addrConn) RemoteAddr() net.Addr { return c.peer }
+
+// pipeFrom returns a server-side connection from ip and its client end.
+func pipeFrom(ip string) (net.Conn, net.Conn) {
+	a, b := net.Pipe()
+	return addrConn{Conn: a, peer: &net.TCPAddr{IP: net.ParseIP(ip), Port: 40000}}, b
+}
+
+// closedSoon reports whether the server closed the client end c.
+func closedSoon(c net.Conn) bool {
+	c.SetReadDeadline(time.Now().Add(time.Second))
+	_, err := io.Copy(io.Discard, c)
+	return err == nil || errors.Is(err, io.EOF) || errors.Is(err, io.ErrClosedPipe)
+}
+
+func newTestTracker(l Limits) *tracker {
+	return newTracker(l, false, slog.New(slog.DiscardHandler))
+}
+
+func TestTrackerLimits(t *testing.T) {
+	t.Parallel()
+	t.Run("fail/over the per-client cap", func(t *testing.T) {
+		t.Parallel()
+		tr := newTestTracker(Limits{MaxConnsPerClient: 2})
+		for i := 0; i < 2; i++ {
+			s, _ := pipeFrom("192.0.2.1")
+			if tr.admit(s) == nil {
+				t.Fatalf("connection %d under the cap refused", i)
+			}
+		}
+		s, c := pipeFrom("192.0.2.1")
+		go func() {
+			// The 503 is written to the pipe, which needs a reader.
+			b, _ := io.ReadAll(c)
+			if len(b) == 0 {
+				t.Error("no 503 before the close")
+			}
+		}()
+		if tr.admit(s) != nil {
+			t.Fatal("connection over the cap admitted")
+		}
+		if s2, _ := pipeFrom("192.0.2.2"); tr.admit(s2) == nil {
+			t.Fatal("another client refused")
+		}
+		if st := tr.stats(); st.Open != 3 || st.Rejected != 1 {
+			t.Fatalf("stats %+v", st)
+		}
+	})
+	t.Run("ok/at the limit the connection idle longest makes room", func(t *testing.T) {
+		t.Parallel()
+		tr := newTestTracker(Limits{MaxConns: 3})
+		var conns []*coarseConn
+		var clients []net.Conn
+		for i := 0; i < 3; i++ {
+			tr.clock.Add(1000)
+			s, c := pipeFrom("192.0.2.1")
+			cc := tr.admit(s)
+			conns, clients = append(conns, cc), append(clients, c)
+		}
+		conns[0].setState(connHandling) // busy: never evicted
+		tr.clock.Add(1000)
+		conns[1].setState(connIdle) // idle since now
+		// conns[2] is new since before conns[1] went idle: it goes first.
+		s, _ := pipeFrom("192.0.2.9")
+		if tr.admit(s) == nil {
+			t.Fatal("refused at the limit with idle connections open")
+		}
+		if !closedSoon(clients[2]) {
+			t.Fatal("the connection idle longest is still open")
+		}
+		s, _ = pipeFrom("192.0.2.9")
+		if tr.admit(s) == nil {
+			t.Fatal("refused with an idle connection open")
+		}
+		if !closedSoon(clients[1]) {
+			t.Fatal("the idle connection is still open")
+		}
+		if conns[0].closed.Load() {
+			t.Fatal("the busy connection was closed")
+		}
+		if st := tr.stats(); st.Open != 3 || st.Evicted != 2 {
+			t.Fatalf("stats %+v", st)
+		}
+	})
+	t.Run("fail/at the limit with every connection busy", func(t *testing.T) {
+		t.Parallel()
+		tr := newTestTracker(Limits{MaxConns: 2})
+		for i := 0; i < 2; i++ {
+			s, _ := pipeFrom("192.0.2.1")
+			tr.admit(s).setState(connReading)
+		}
+		s, c := pipeFrom("192.0.2.3")
+		go io.ReadAll(c)
+		if tr.admit(s) != nil {
+			t.Fatal("admitted with every connection busy")
+		}
+	})
+	t.Run("ok/closing unregisters once", func(t *testing.T) {
+		t.Parallel()
+		tr := newTestTracker(Limits{MaxConns: 1, MaxConnsPerClient: 1})
+		s, _ := pipeFrom("192.0.2.1")
+		cc := tr.admit(s)
+		cc.setState(connHandling)
+		cc.Close()
+		cc.Close()
+		if st := tr.stats(); st.Open != 0 || len(tr.clients) != 0 {
+			t.Fatalf("after Close: %+v, clients %v", st, tr.clients)
+		}
+		s, _ = pipeFrom("192.0.2.1")
+		if tr.admit(s) == nil {
+			t.Fatal("a closed connection still counts")
+		}
+	})
+}
+
+func TestTrackerTimeouts(t *testing.T) {
+	t.Parallel()
+	tr := newTestTracker(Limits{ReadTimeout: 10 * time.Second})
+	states := []int64{connNew, connReading, connHandling, connIdle}
+	var clients []net.Conn
+	var conns []*coarseConn
+	for _, st := range states {
+		s, c := pipeFrom("192.0.2.1")
+		cc := tr.admit(s)
+		cc.setState(st)
+		conns, clients = append(conns, cc), append(clients, c)
+	}
+	now := tr.clock.Load()
+	tr.closeSlow(now + 9000)
+	if tr.stats().TimedOut != 0 {
+		t.Fatal("closed before the read timeout")
+	}
+	tr.closeSlow(now + 11000)
+	for i, st := range states {
+		closed := conns[i].closed.Load()
+		if want := st == connNew || st == connReading; closed != want {
+			t.Errorf("state %d: closed %v, want %v", st, closed, want)
+		}
+	}
+	if !closedSoon(clients[0]) || !closedSoon(clients[1]) {
+		t.Fatal("timed-out connections are open")
+	}
+	if st := tr.stats(); st.TimedOut != 2 || st.Open != 2 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+// errListener fails Accept with errs, then hands out conns.
+type errListener struct {
+	mu     sync.Mutex
+	errs   []error
+	conns  []net.Conn
+	closed chan struct{}
+}
+
+func (l *errListener) Accept() (net.Conn, error) {
+	l.mu.Lock()
+	if len(l.errs) > 0 {
+		err := l.errs[0]
+		l.errs = l.errs[1:]
+		l.mu.Unlock()
+		return nil, err
+	}
+	if len(l.conns) > 0 {
+		c := l.conns[0]
+		l.conns = l.conns[1:]
+		l.mu.Unlock()
+		return c, nil
+	}
+	l.mu.Unlock()
+	<-l.closed
+	return nil, net.ErrClosed
+}
+
+func (l *errListener) Close() error   { close(l.closed); return nil }
+func (l *errListener) Addr() net.Addr { return &net.TCPAddr{} }
+
+func TestAcceptErrors(t *testing.T) {
+	t.Parallel()
+	tr := newTestTracker(Limits{})
+	// One idle connection, which an EMFILE should close to make room.
+	idle, idleClient := pipeFrom("192.0.2.7")
+	tr.admit(idle)
+	s, _ := pipeFrom("192.0.2.1")
+	op := func(errno syscall.Errno) error {
+		return &net.OpError{Op: "accept", Net: "tcp", Err: os.NewSyscallError("accept4", errno)}
+	}
+	inner := &errListener{errs: []error{op(syscall.EMFILE), op(syscall.ECONNABORTED), op(syscall.ENOBUFS), op(syscall.ENFILE)},
+		conns: []net.Conn{s}, closed: make(chan struct{})}
+	ln := &limitListener{Listener: inner, t: tr}
+	start := time.Now()
+	c, err := ln.Accept()
+	if err != nil || c == nil {
+		t.Fatalf("Accept after transient errors: %v", err)
+	}
+	// Backoff 5 + 10 ms for the two errors that closed nothing; the
+	// EMFILE closed the idle connection and was retried at once, the
+	// ENFILE found none to close.
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("Accept took %v", d)
+	}
+	if !closedSoon(idleClient) {
+		t.Fatal("EMFILE did not close the idle connection")
+	}
+	if st := tr.stats(); st.AcceptErrors != 4 || st.Evicted != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+	done := make(chan error)
+	go func() { _, err := ln.Accept(); done <- err }()
+	ln.Close()
+	if err := <-done; !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("Accept after Close: %v", err)
+	}
+}
+
+func TestDefaultMaxConns(t *testing.T) {
+	t.Parallel()
+	for nofile, want := range map[uint64]int{0: 0, 64: 16, 144: 16, 1024: 896, 4096: 3584, 65536: 16384, 1 << 20: 16384} {
+		if got := DefaultMaxConns(nofile); got != want {
+			t.Errorf("DefaultMaxConns(%d) = %d, want %d", nofile, got, want)
+		}
+	}
+	l := connLimits(config.LimitsFile{}, 1024)
+	if l.MaxConns != 896 || l.MaxConnsPerClient != 224 {
+		t.Errorf("defaults for 1024 files: %+v", l)
+	}
+	l = connLimits(config.LimitsFile{MaxConnections: -1, MaxConnectionsPerClient: -1}, 1024)
+	if l.MaxConns != 0 || l.MaxConnsPerClient != 0 {
+		t.Errorf("disabled limits: %+v", l)
+	}
+	l = connLimits(config.LimitsFile{MaxConnections: 100}, 1024)
+	if l.MaxConns != 100 || l.MaxConnsPerClient != 25 {
+		t.Errorf("explicit limit: %+v", l)
+	}
+}
+
+// The per-request work the limits add to the fast path: the body-limit
+// hook (one header lookup, one map lookup), the two connection-state
+// hooks and the handling mark (atomic stores), and the failure limiter's
+// check while no source is limited (an atomic load).
+func BenchmarkPerRequestLimits(b *testing.B) {
+	var h fasthttp.RequestHeader
+	h.SetMethod("POST")
+	h.Set("Host", "127.0.0.1:4599")
+	h.Set("Content-Type", "application/x-amz-json-1.1")
+	h.Set("X-Amz-Date", "20260102T030405Z")
+	h.Set("X-Amz-Target", "TrentService.Encrypt")
+	h.Set("Authorization", "AWS4-HMAC-SHA256 Credential=AKIA/20260102/us-east-1/kms/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=0000")
+	h.SetContentLength(1400)
+	b.Run("bodyLimit/1400 bytes", func(b *testing.B) {
+		for b.Loop() {
+			if bodyLimit(&h).MaxRequestBodySize == 0 {
+				b.Fatal("no limit")
+			}
+		}
+	})
+	var small fasthttp.RequestHeader
+	h.CopyTo(&small)
+	small.SetContentLength(300)
+	b.Run("bodyLimit/300 bytes", func(b *testing.B) {
+		for b.Loop() {
+			bodyLimit(&small)
+		}
+	})
+	tr := newTestTracker(Limits{})
+	s, _ := pipeFrom("192.0.2.1")
+	cc := tr.admit(s)
+	srv := &Server{}
+	b.Run("connState", func(b *testing.B) {
+		for b.Loop() {
+			srv.connState(cc, fasthttp.StateActive)
+			if c := trackedConn(cc); c != nil {
+				c.setState(connHandling)
+			}
+			srv.connState(cc, fasthttp.StateIdle)
+		}
+	})
+	l := authfail.New(authfail.Config{})
+	b.Run("failedAuth.Limited", func(b *testing.B) {
+		for b.Loop() {
+			if l.Limited("192.0.2.1") {
+				b.Fatal("limited")
+			}
+		}
+	})
+}
