@@ -267,7 +267,7 @@ func (h *Handler) failedAuth(r *http.Request, c *call) {
 	answer, err := h.failed.Fail(r.Context(), f, ErrThrottled)
 	if err != nil {
 		h.log.Error("audit record not written; failing the call", "requestId", c.reqID, "err", err)
-		answer = awserr.New("ServiceFailure", "Request processing has failed due to some unknown error, exception or failure.")
+		answer = errServiceFailure
 	}
 	c.out, c.err = nil, answer
 }
@@ -319,7 +319,7 @@ func (h *Handler) clientError(c *call, err error) *awserr.Error {
 		return awserr.New("ServiceFailure", "The request was cancelled.")
 	}
 	h.log.Error("internal error", "requestId", c.reqID, "action", c.action, "err", err)
-	return awserr.New("ServiceFailure", "Request processing has failed due to some unknown error, exception or failure.")
+	return errServiceFailure
 }
 
 func sourceIP(r *http.Request) string {
