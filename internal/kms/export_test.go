@@ -32,3 +32,9 @@ func (s *Service) PutGrantsForTest(ctx context.Context, keyID, account string, n
 	}
 	return nil
 }
+
+// GrantCountForTest is readGrantCount for tests.
+func (s *Service) GrantCountForTest(ctx context.Context, keyID string) (int, error) {
+	n, _, err := s.readGrantCount(ctx, keyID)
+	return n, err
+}

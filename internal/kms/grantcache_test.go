@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -80,15 +81,17 @@ func TestGrantSetFindMatchesScan(t *testing.T) {
 // after telling listing.
 type pausingStore struct {
 	store.Store
+	once             sync.Once
 	listing, release chan struct{}
 }
 
 func (p *pausingStore) List(ctx context.Context, kind, prefix, after string, limit int) ([]store.Record, error) {
 	recs, err := p.Store.List(ctx, kind, prefix, after, limit)
-	if kind == kindGrant && p.listing != nil {
-		close(p.listing)
-		p.listing = nil
-		<-p.release
+	if kind == kindGrant {
+		p.once.Do(func() {
+			close(p.listing)
+			<-p.release
+		})
 	}
 	return recs, err
 }

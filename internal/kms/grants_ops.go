@@ -300,8 +300,8 @@ func (s *Service) CreateGrant(ctx context.Context, in *CreateGrantInput) (*Creat
 		if err != nil {
 			return err
 		}
-		if n >= maxGrantsPerKey {
-			return awserr.Newf(awserr.LimitExceeded, "The request was rejected because the number of grants on %s exceeds the limit of %d.", lk.arn, maxGrantsPerKey)
+		if n >= s.grantsPerKey {
+			return awserr.Newf(awserr.LimitExceeded, "The request was rejected because the number of grants on %s exceeds the limit of %d.", lk.arn, s.grantsPerKey)
 		}
 		if isTrue(in.DryRun) {
 			return dryRun()

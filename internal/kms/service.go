@@ -46,6 +46,10 @@ type Config struct {
 	// Events receives service events (scheduled rotation, deletion, expiry)
 	// for the audit trail. May be nil.
 	Events func(ctx context.Context, ev ServiceEvent) error
+	// GrantsPerKey lowers AWS's quota of 50,000 grants per key, for tests
+	// of the quota that cannot afford that many grants. 0 (what every
+	// deployment uses) means AWS's quota.
+	GrantsPerKey int
 }
 
 // ServiceEvent is an action Trent took on its own, for the audit trail.
@@ -78,6 +82,7 @@ type Service struct {
 	pollInterval  time.Duration
 	schedInterval time.Duration
 	cacheMaxAge   time.Duration
+	grantsPerKey  int
 
 	authz  Authorizer
 	grants grantState // grant cache (grants.go)
@@ -133,6 +138,9 @@ func New(cfg Config) (*Service, error) {
 	if cfg.SchedulerInterval <= 0 {
 		cfg.SchedulerInterval = time.Second
 	}
+	if cfg.GrantsPerKey <= 0 || cfg.GrantsPerKey > maxGrantsPerKey {
+		cfg.GrantsPerKey = maxGrantsPerKey
+	}
 	if cfg.NodeID == "" {
 		cfg.NodeID = newMaterialID()[:12]
 	}
@@ -142,7 +150,7 @@ func New(cfg Config) (*Service, error) {
 		log: cfg.Logger, nodeID: cfg.NodeID, events: cfg.Events,
 		enableSM2:    cfg.EnableSM2 || strings.HasPrefix(cfg.Region, "cn-"),
 		pollInterval: cfg.PollInterval, schedInterval: cfg.SchedulerInterval,
-		cacheMaxAge: cfg.CacheMaxAge, stop: make(chan struct{}),
+		cacheMaxAge: cfg.CacheMaxAge, grantsPerKey: cfg.GrantsPerKey, stop: make(chan struct{}),
 	}
 	unavailable := func(err error) bool { return errors.Is(err, store.ErrUnavailable) }
 	s.keys = keyring.New(s.loadKey, keyring.Options{MaxAge: cfg.CacheMaxAge, Grace: cfg.CacheGrace, Now: cfg.Now, Unavailable: unavailable})
