@@ -155,13 +155,17 @@ func concMutations(t *testing.T, servers []*Server) {
 	var first string
 	for i, srv := range servers {
 		WaitFor(t, 5*time.Second, func() error {
-			var d struct{ KeyMetadata struct{ Description, KeyState string } }
+			var d struct {
+				KeyMetadata struct{ Description, KeyState string }
+			}
 			json.Unmarshal(concMust(t, srv, "DescribeKey", map[string]any{"KeyId": key}), &d)
 			var tags struct{ Tags []struct{ TagKey string } }
 			json.Unmarshal(concMust(t, srv, "ListResourceTags", map[string]any{"KeyId": key}), &tags)
 			var pol struct{ Policy string }
 			json.Unmarshal(concMust(t, srv, "GetKeyPolicy", map[string]any{"KeyId": key, "PolicyName": "default"}), &pol)
-			var al struct{ Aliases []struct{ AliasName, TargetKeyId string } }
+			var al struct {
+				Aliases []struct{ AliasName, TargetKeyId string }
+			}
 			json.Unmarshal(concMust(t, srv, "ListAliases", map[string]any{}), &al)
 			target := ""
 			for _, a := range al.Aliases {
