@@ -185,7 +185,7 @@ type grantCache struct {
 	s      *Service
 	maxAge time.Duration
 
-	mu      sync.Mutex
+	mu      sync.RWMutex
 	sets    map[string]*grantEntry
 	loading map[string]*grantLoad
 }
@@ -210,11 +210,13 @@ type grantLoad struct {
 // older than maxAge.
 func (c *grantCache) get(ctx context.Context, keyID string) (*grantSet, error) {
 	now := c.s.now()
-	c.mu.Lock()
-	if e := c.sets[keyID]; e != nil && now.Sub(e.loaded) < c.maxAge {
-		c.mu.Unlock()
+	c.mu.RLock()
+	e := c.sets[keyID]
+	c.mu.RUnlock()
+	if e != nil && now.Sub(e.loaded) < c.maxAge {
 		return e.set, nil
 	}
+	c.mu.Lock()
 	l := c.loading[keyID]
 	if l == nil {
 		l = &grantLoad{done: make(chan struct{})}
@@ -244,7 +246,7 @@ func (c *grantCache) load(ctx context.Context, keyID string, l *grantLoad) {
 			if !l.discard {
 				c.sets[keyID] = &grantEntry{set: set, loaded: c.s.now()}
 			}
-			delete(c.loading, keyID)
+			c.endLoad(keyID, l)
 			c.mu.Unlock()
 			break
 		}
@@ -257,12 +259,20 @@ func (c *grantCache) load(ctx context.Context, keyID string, l *grantLoad) {
 	}
 	if err != nil {
 		c.mu.Lock()
-		delete(c.loading, keyID)
+		c.endLoad(keyID, l)
 		c.mu.Unlock()
 		set = nil
 	}
 	l.set, l.err = set, err
 	close(l.done)
+}
+
+// endLoad unregisters load l of keyID, unless a purge already replaced it.
+// Callers hold mu.
+func (c *grantCache) endLoad(keyID string, l *grantLoad) {
+	if c.loading[keyID] == l {
+		delete(c.loading, keyID)
+	}
 }
 
 // changed brings the cached grants of keyID up to date with a change of
@@ -318,13 +328,16 @@ func (c *grantCache) drop(keyID string, e *grantEntry) {
 	c.mu.Unlock()
 }
 
-// purge forgets every set; loads under way are not cached.
+// purge forgets every set. Loads under way are not cached, and callers
+// that come after the purge do not join them: they may have read the store
+// before a change the purge stands for.
 func (c *grantCache) purge() {
 	c.mu.Lock()
 	clear(c.sets)
 	for _, l := range c.loading {
 		l.discard = true
 	}
+	clear(c.loading)
 	c.mu.Unlock()
 }
 
