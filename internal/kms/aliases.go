@@ -108,7 +108,7 @@ func (s *Service) CreateAlias(ctx context.Context, in *AliasInput) (*struct{}, e
 		if err != nil {
 			return err
 		}
-		s.cacheKeyAliases(setOp, names)
+		s.forgetKeyAliases(setOp)
 		return nil
 	})
 	if err != nil {
@@ -219,8 +219,8 @@ func (s *Service) UpdateAlias(ctx context.Context, in *AliasInput) (*struct{}, e
 			return err
 		}
 		if from != lk.doc.ID {
-			s.cacheKeyAliases(fromOp, fromNames)
-			s.cacheKeyAliases(toOp, toNames)
+			s.forgetKeyAliases(fromOp)
+			s.forgetKeyAliases(toOp)
 		}
 		version = ver + 1
 		return nil
@@ -282,7 +282,7 @@ func (s *Service) DeleteAlias(ctx context.Context, in *AliasInput) (*struct{}, e
 		if err != nil {
 			return err
 		}
-		s.cacheKeyAliases(setOp, names)
+		s.forgetKeyAliases(setOp)
 		return nil
 	})
 	if err != nil {

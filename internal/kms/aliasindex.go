@@ -84,9 +84,12 @@ func keyAliasesOp(op store.Op, names []string) store.Op {
 	return op
 }
 
-// cacheKeyAliases caches names as what op (just applied) wrote.
-func (s *Service) cacheKeyAliases(op store.Op, names []string) {
-	s.keyAliases.Put(op.ID, names, op.IfVersion+1)
+// forgetKeyAliases drops the cached alias names of the key that op (just
+// applied) rewrote. It does not cache names: by the time it runs, another
+// node may have written a newer list, and the change feed may already have
+// reported it, so the next reader loads the list from the store.
+func (s *Service) forgetKeyAliases(op store.Op) {
+	s.keyAliases.Invalidate(op.ID)
 }
 
 // withName returns names with name added, in order (a new slice).
