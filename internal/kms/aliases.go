@@ -81,6 +81,7 @@ func (s *Service) CreateAlias(ctx context.Context, in *AliasInput) (*struct{}, e
 	now := s.now().UTC()
 	data, _ := json.Marshal(aliasDoc{Account: caller.Account, Name: *in.AliasName, KeyID: lk.doc.ID, Created: now, Updated: now})
 	id := aliasRecordID(caller.Account, *in.AliasName)
+	var epoch uint64
 	exists := func() error {
 		return awserr.Newf(awserr.AlreadyExists, "An alias with the name %s already exists", s.aliasARN(caller.Account, *in.AliasName))
 	}
@@ -94,6 +95,7 @@ func (s *Service) CreateAlias(ctx context.Context, in *AliasInput) (*struct{}, e
 		}
 		names = withName(names, *in.AliasName)
 		setOp = keyAliasesOp(setOp, names)
+		epoch = s.aliases.Epoch()
 		err = s.store.Apply(ctx, store.Op{Kind: kindAlias, ID: id, Data: data, Create: true}, setOp)
 		if errors.Is(err, store.ErrExists) {
 			// The alias exists, or another node created the key's
@@ -114,7 +116,7 @@ func (s *Service) CreateAlias(ctx context.Context, in *AliasInput) (*struct{}, e
 	if err != nil {
 		return nil, s.storeErr(ctx, err)
 	}
-	s.aliases.Put(id, lk.doc.ID, 1)
+	s.aliases.PutAt(id, lk.doc.ID, 1, epoch)
 	return &struct{}{}, nil
 }
 
@@ -177,6 +179,7 @@ func (s *Service) UpdateAlias(ctx context.Context, in *AliasInput) (*struct{}, e
 	}
 	checked := a.KeyID
 	var version int64
+	var epoch uint64
 	locks := []string{lockAlias(id), lockKeyAliases(a.KeyID), lockKeyAliases(lk.doc.ID)}
 	err = store.Update(ctx, &s.locks, locks, func() error {
 		a, ver, err := s.readAlias(ctx, caller.Account, *in.AliasName, id)
@@ -211,6 +214,7 @@ func (s *Service) UpdateAlias(ctx context.Context, in *AliasInput) (*struct{}, e
 			fromOp, toOp = keyAliasesOp(fromOp, fromNames), keyAliasesOp(toOp, toNames)
 			ops = append(ops, fromOp, toOp)
 		}
+		epoch = s.aliases.Epoch()
 		err = s.store.Apply(ctx, ops...)
 		if errors.Is(err, store.ErrExists) {
 			return fmt.Errorf("%w: %w", store.ErrConflict, err) // a key's alias list was created meanwhile
@@ -228,7 +232,7 @@ func (s *Service) UpdateAlias(ctx context.Context, in *AliasInput) (*struct{}, e
 	if err != nil {
 		return nil, s.storeErr(ctx, err)
 	}
-	s.aliases.Put(id, lk.doc.ID, version)
+	s.aliases.PutAt(id, lk.doc.ID, version, epoch)
 	return &struct{}{}, nil
 }
 

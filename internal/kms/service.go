@@ -396,13 +396,14 @@ func (s *Service) updateKey(ctx context.Context, id string, fn func(d *keyDoc, v
 			return err
 		}
 		ops := append([]store.Op{{Kind: kindKey, ID: id, Data: data, IfVersion: rec.Version}}, extra...)
+		epoch := s.keys.Epoch()
 		if err := s.store.Apply(ctx, ops...); err != nil {
 			return err
 		}
 		if lk, err = s.materialize(&d, rec.Version+1); err != nil {
 			return err
 		}
-		s.keys.Put(id, lk, rec.Version+1)
+		s.keys.PutAt(id, lk, rec.Version+1, epoch)
 		return nil
 	})
 	if err != nil {
