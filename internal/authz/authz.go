@@ -139,8 +139,9 @@ func (a *Authorizer) put(s *state) {
 
 // AuthorizeKey decides an action on a key. It returns nil if the request is
 // allowed, an *awserr.Error with code AccessDeniedException if it is not,
-// and KMSInternalException if the caller's identity policies could not be
-// read.
+// KMSInternalException if the caller's identity policies could not be
+// read, and the error of KeyRequest.Aliases if a policy asked for the key's
+// aliases and they could not be read.
 func (a *Authorizer) AuthorizeKey(ctx context.Context, r *kms.KeyRequest) error {
 	c := r.Caller
 	if c == nil {
@@ -158,7 +159,13 @@ func (a *Authorizer) AuthorizeKey(ctx context.Context, r *kms.KeyRequest) error 
 	if err := a.identities(ctx, c, s); err != nil {
 		return err
 	}
-	return policy.Authorize(&s.req, s.in)
+	err := policy.Authorize(&s.req, s.in)
+	if s.ctx.err != nil {
+		// A condition key the policies asked for could not be read
+		// (kms:ResourceAliases from the store): no decision.
+		return s.ctx.err
+	}
+	return err
 }
 
 // AuthorizeAccount decides an action without a key resource (resource
@@ -177,7 +184,13 @@ func (a *Authorizer) AuthorizeAccount(ctx context.Context, r *kms.AccountRequest
 	if err := a.identities(ctx, c, s); err != nil {
 		return err
 	}
-	return policy.Authorize(&s.req, s.in)
+	err := policy.Authorize(&s.req, s.in)
+	if s.ctx.err != nil {
+		// A condition key the policies asked for could not be read
+		// (kms:ResourceAliases from the store): no decision.
+		return s.ctx.err
+	}
+	return err
 }
 
 // identities loads and parses the caller's identity policies into s.in.

@@ -310,7 +310,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 				req := &kms.KeyRequest{Caller: c.caller, Action: c.action, KeyARN: keyA, KeyAccount: acct,
 					Policy: a.Prepare(kp, nil), KeySpec: "SYMMETRIC_DEFAULT", KeyUsage: "ENCRYPT_DECRYPT", KeyOrigin: "AWS_KMS",
 					Tags: c.tags, Conditions: c.conds, GrantAllows: c.grant,
-					Aliases: func() []string { aliasCalls++; return c.aliases }}
+					Aliases: func() ([]string, error) { aliasCalls++; return c.aliases, nil }}
 				err = a.AuthorizeKey(context.Background(), req)
 				if aliasCalls > 1 {
 					t.Errorf("aliases loaded %d times", aliasCalls)
@@ -543,4 +543,40 @@ func FuzzCheckKeyPolicy(f *testing.F) {
 			t.Fatalf("non-AWS error %v", err)
 		}
 	})
+}
+
+// TestAliasesErrorRefuses checks that a key's aliases that cannot be read
+// (the store is down) refuse the request with that error: a Deny
+// conditioned on kms:ResourceAliases must not fall away because the
+// aliases looked absent, nor an Allow conditioned on them be decided.
+func TestAliasesErrorRefuses(t *testing.T) {
+	t.Parallel()
+	down := awserr.New(awserr.DependencyTimeout, "The system timed out while trying to fulfill the request.")
+	denySecret := doc(rootStmtA, allowKP(bob.ARN, "kms:*"),
+		`{"Effect":"Deny","Principal":"*","Action":"kms:*","Resource":"*","Condition":{"ForAnyValue:StringLike":{"kms:ResourceAliases":"alias/secret-*"}}}`)
+	allowApp := doc(rootStmtA, allowKPCond(bob.ARN, "kms:Encrypt", `{"ForAnyValue:StringLike":{"kms:ResourceAliases":"alias/app-*"}}`))
+	for _, tc := range []struct {
+		name, kp string
+		aliases  []string
+		err      error
+		wantCode string
+	}{
+		{name: "ok/deny-does-not-match", kp: denySecret, aliases: []string{"alias/app-1"}},
+		{name: "fail/deny-matches", kp: denySecret, aliases: []string{"alias/secret-1"}, wantCode: awserr.AccessDenied},
+		{name: "fail/deny-aliases-unreadable", kp: denySecret, err: down, wantCode: awserr.DependencyTimeout},
+		{name: "ok/allow-matches", kp: allowApp, aliases: []string{"alias/app-1"}},
+		{name: "fail/allow-aliases-unreadable", kp: allowApp, err: down, wantCode: awserr.DependencyTimeout},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			a := authz.New(authz.Config{Identities: &policies{}})
+			req := &kms.KeyRequest{Caller: bob, Action: "kms:Encrypt", KeyARN: keyA, KeyAccount: acctA, Policy: a.Prepare(tc.kp),
+				KeySpec: "SYMMETRIC_DEFAULT", KeyUsage: "ENCRYPT_DECRYPT", KeyOrigin: "AWS_KMS",
+				Aliases: func() ([]string, error) { return tc.aliases, tc.err }}
+			err := a.AuthorizeKey(context.Background(), req)
+			if got := awserr.CodeOf(err); got != tc.wantCode {
+				t.Fatalf("AuthorizeKey = %v; want code %q", err, tc.wantCode)
+			}
+		})
+	}
 }

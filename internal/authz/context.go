@@ -31,6 +31,10 @@ type reqContext struct {
 	one     [8]string // backing store for computed single values, one slot per key family
 	aliases []string
 	loaded  bool
+	// err is why a condition key's values could not be computed. The
+	// key then looks absent to the evaluation, so AuthorizeKey refuses
+	// the request with err whatever the evaluation decided.
+	err error
 }
 
 // Get returns the values of a lowercased condition key.
@@ -89,7 +93,7 @@ func (c *reqContext) Get(key string) ([]string, bool) {
 		if !c.loaded {
 			c.loaded = true
 			if k.Aliases != nil {
-				c.aliases = k.Aliases()
+				c.aliases, c.err = k.Aliases()
 			}
 			if len(c.aliases) > maxResourceAliases {
 				c.aliases = nil

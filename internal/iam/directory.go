@@ -82,6 +82,8 @@ type Directory struct {
 	keys      *keyring.Ring[*identity]
 	pols      *keyring.Ring[*ownerPolicies]
 	pcache    *policy.Cache
+	// locks queue this process's writers of one record (update).
+	locks store.Locks
 }
 
 // New returns a Directory over st, sealing secrets with root.

@@ -24,6 +24,9 @@
 //     never deleted while it has keys or policies (DeleteConflict), even
 //     under concurrent writes on several nodes; a user never has more than
 //     MaxAccessKeysPerUser keys.
+//   - Writers of one user, role or access key queue inside a process and
+//     retry with backoff across nodes (store.Update); only a record
+//     contended past the retry budget fails, with ConcurrentModification.
 //   - Caches (access keys, identity policies) are invalidated at once on
 //     the node that writes and through the change feed (Watch) elsewhere.
 //   - A user's or role's ARN includes its path, everywhere: the caller ARN

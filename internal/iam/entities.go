@@ -200,7 +200,7 @@ func (d *Directory) ListUsers(ctx context.Context, account string) ([]*User, err
 // DeleteUser deletes a user. It returns NoSuchEntity if there is none and
 // DeleteConflict while the user still has access keys or inline policies.
 func (d *Directory) DeleteUser(ctx context.Context, account, name string) error {
-	for {
+	return d.update(ctx, func() error {
 		_, ver, err := d.getUser(ctx, account, name)
 		if err != nil {
 			return err
@@ -223,10 +223,8 @@ func (d *Directory) DeleteUser(ctx context.Context, account, name string) error 
 		// one added since the checks above makes this delete conflict.
 		err = d.store.Apply(ctx, store.Op{Kind: KindUser, ID: account + "/" + name, Delete: true, IfVersion: ver})
 		d.pols.Invalidate("user/" + account + "/" + name)
-		if !errors.Is(err, store.ErrConflict) {
-			return err
-		}
-	}
+		return err
+	}, KindUser, account+"/"+name)
 }
 
 // touchOp rewrites a record unchanged at version ver, so that a concurrent
@@ -241,29 +239,33 @@ func touchOp(kind, id string, v any, ver int64) store.Op {
 // for an unknown user and LimitExceeded when the user has
 // MaxAccessKeysPerUser keys.
 func (d *Directory) CreateUserAccessKey(ctx context.Context, account, userName string) (AccessKeyInfo, string, error) {
-	for {
+	var k AccessKey
+	err := d.update(ctx, func() error {
 		u, ver, err := d.getUser(ctx, account, userName)
 		if err != nil {
-			return AccessKeyInfo{}, "", err
+			return err
 		}
 		keys, err := d.store.List(ctx, KindKeyIndex, account+"/"+userName+"/", "", 0)
 		if err != nil {
-			return AccessKeyInfo{}, "", err
+			return err
 		}
 		if len(keys) >= MaxAccessKeysPerUser {
-			return AccessKeyInfo{}, "", awserr.Newf(CodeLimitExceeded, "Cannot exceed quota for AccessKeysPerUser: %d", MaxAccessKeysPerUser)
+			return awserr.Newf(CodeLimitExceeded, "Cannot exceed quota for AccessKeysPerUser: %d", MaxAccessKeysPerUser)
 		}
-		k := AccessKey{ID: NewAccessKeyID(false), Secret: NewSecret(), Account: account, Type: TypeIAMUser,
+		k = AccessKey{ID: NewAccessKeyID(false), Secret: NewSecret(), Account: account, Type: TypeIAMUser,
 			UserName: userName, UserPath: u.Path, PrincipalID: u.UserID}
+		// Touching the user makes a concurrent creation conflict, so
+		// the count above holds; an ID collision is retried likewise.
 		err = d.createAccessKey(ctx, k, touchOp(KindUser, account+"/"+userName, u, ver))
-		if errors.Is(err, store.ErrConflict) || errors.Is(err, ErrExists) {
-			continue
+		if errors.Is(err, ErrExists) {
+			return fmt.Errorf("%w: %w", store.ErrConflict, err)
 		}
-		if err != nil {
-			return AccessKeyInfo{}, "", err
-		}
-		return AccessKeyInfo{ID: k.ID, UserName: userName, Status: "Active", Created: d.now().UTC().Truncate(time.Second)}, k.Secret, nil
+		return err
+	}, KindUser, account+"/"+userName)
+	if err != nil {
+		return AccessKeyInfo{}, "", err
 	}
+	return AccessKeyInfo{ID: k.ID, UserName: userName, Status: "Active", Created: d.now().UTC().Truncate(time.Second)}, k.Secret, nil
 }
 
 // CreateRootAccessKey creates an access key for an account's root.
@@ -351,7 +353,7 @@ func (d *Directory) UpdateAccessKey(ctx context.Context, account, userName, akid
 	if status != "Active" && status != "Inactive" {
 		return validation("1 validation error detected: Value '%s' at 'status' failed to satisfy constraint: Member must satisfy enum value set: [Active, Inactive]", status)
 	}
-	for {
+	return d.update(ctx, func() error {
 		var doc accessKeyDoc
 		ver, err := d.getJSON(ctx, KindAccessKey, akid, &doc)
 		wantType := TypeIAMUser
@@ -371,8 +373,6 @@ func (d *Directory) UpdateAccessKey(ctx context.Context, account, userName, akid
 		}
 		err = d.store.Apply(ctx, store.Op{Kind: KindAccessKey, ID: akid, Data: data, IfVersion: ver})
 		d.keys.Invalidate(akid)
-		if !errors.Is(err, store.ErrConflict) {
-			return err
-		}
-	}
+		return err
+	}, KindAccessKey, akid)
 }

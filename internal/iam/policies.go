@@ -80,7 +80,7 @@ func (d *Directory) putPolicy(ctx context.Context, o ownerKind, account, owner, 
 		return err
 	}
 	data, _ := json.Marshal(policyDoc{Document: doc})
-	for {
+	return d.update(ctx, func() error {
 		rec, err := d.ownerRecord(ctx, o, account, owner)
 		if err != nil {
 			return err
@@ -102,15 +102,14 @@ func (d *Directory) putPolicy(ctx context.Context, o ownerKind, account, owner, 
 		if total > o.maxBytes {
 			return awserr.Newf(CodeLimitExceeded, "Maximum policy size of %d bytes exceeded for %s %s", o.maxBytes, o.label, owner)
 		}
+		// Touching the owner orders this write against every other
+		// write of its policies, so the size quota holds.
 		err = d.store.Apply(ctx,
 			store.Op{Kind: o.policyKind, ID: account + "/" + owner + "/" + name, Data: data},
 			store.Op{Kind: o.kind, ID: rec.ID, Data: rec.Data, IfVersion: rec.Version})
-		if errors.Is(err, store.ErrConflict) {
-			continue
-		}
 		d.pols.Invalidate(o.label + "/" + account + "/" + owner)
 		return err
-	}
+	}, o.kind, account+"/"+owner)
 }
 
 func (d *Directory) getPolicy(ctx context.Context, o ownerKind, account, owner, name string) (string, error) {

@@ -60,18 +60,28 @@ func (d *Directory) SealedSecret(ctx context.Context, akid string) (blob, aad []
 }
 
 func (d *Directory) resealOne(ctx context.Context, r store.Record, cur string) (bool, error) {
-	for attempt := 0; attempt < 20; attempt++ {
+	changed, reread := false, false
+	err := store.Update(ctx, &d.locks, []string{KindAccessKey + "/" + r.ID}, func() error {
+		if reread {
+			var err error
+			if r, err = d.store.Get(ctx, KindAccessKey, r.ID); errors.Is(err, store.ErrNotFound) {
+				return nil
+			} else if err != nil {
+				return err
+			}
+		}
+		reread = true
 		var doc accessKeyDoc
 		if err := json.Unmarshal(r.Data, &doc); err != nil {
-			return false, fmt.Errorf("iam: decode access key %s: %w", r.ID, err)
+			return fmt.Errorf("iam: decode access key %s: %w", r.ID, err)
 		}
 		if id, err := rootkey.SealedBy(doc.SealedSecret); err != nil || id == cur {
-			return false, nil
+			return nil
 		}
 		aad := secretAAD(r.ID)
 		pt, err := d.root.Open(doc.SealedSecret, aad)
 		if err != nil {
-			return false, fmt.Errorf("iam: reseal access key %s: %w", r.ID, err)
+			return fmt.Errorf("iam: reseal access key %s: %w", r.ID, err)
 		}
 		doc.SealedSecret, err = d.root.Seal(pt, aad)
 		clear(pt)
@@ -80,25 +90,18 @@ func (d *Directory) resealOne(ctx context.Context, r store.Record, cur string) (
 			doc.SessionTokenHash, doc.LegacySessionToken = sessionTokenHash(doc.LegacySessionToken), ""
 		}
 		if err != nil {
-			return false, err
+			return err
 		}
 		data, err := json.Marshal(&doc)
 		if err != nil {
-			return false, err
+			return err
 		}
-		err = d.store.Apply(ctx, store.Op{Kind: KindAccessKey, ID: r.ID, Data: data, IfVersion: r.Version})
-		if err == nil {
-			d.keys.Invalidate(r.ID)
-			return true, nil
+		if err := d.store.Apply(ctx, store.Op{Kind: KindAccessKey, ID: r.ID, Data: data, IfVersion: r.Version}); err != nil {
+			return err
 		}
-		if !errors.Is(err, store.ErrConflict) {
-			return false, err
-		}
-		if r, err = d.store.Get(ctx, KindAccessKey, r.ID); errors.Is(err, store.ErrNotFound) {
-			return false, nil
-		} else if err != nil {
-			return false, err
-		}
-	}
-	return false, fmt.Errorf("iam: reseal access key %s: too many concurrent updates", r.ID)
+		d.keys.Invalidate(r.ID)
+		changed = true
+		return nil
+	})
+	return changed, err
 }

@@ -192,25 +192,22 @@ func (d *Directory) UpdateTrustPolicy(ctx context.Context, account, name, doc st
 	if err != nil {
 		return err
 	}
-	for {
+	return d.update(ctx, func() error {
 		r, ver, err := d.getRole(ctx, account, name)
 		if err != nil {
 			return err
 		}
 		r.TrustPolicy, r.TrustPrincipals = doc, ids
 		data, _ := json.Marshal(r)
-		err = d.store.Apply(ctx, store.Op{Kind: KindRole, ID: account + "/" + name, Data: data, IfVersion: ver})
-		if !errors.Is(err, store.ErrConflict) {
-			return err
-		}
-	}
+		return d.store.Apply(ctx, store.Op{Kind: KindRole, ID: account + "/" + name, Data: data, IfVersion: ver})
+	}, KindRole, account+"/"+name)
 }
 
 // DeleteRole deletes a role. It returns NoSuchEntity, or DeleteConflict
 // while the role has inline policies. Sessions of the role keep working
 // until they expire, with no permissions from the role (as in AWS).
 func (d *Directory) DeleteRole(ctx context.Context, account, name string) error {
-	for {
+	return d.update(ctx, func() error {
 		_, ver, err := d.getRole(ctx, account, name)
 		if err != nil {
 			return err
@@ -224,10 +221,8 @@ func (d *Directory) DeleteRole(ctx context.Context, account, name string) error 
 		}
 		err = d.store.Apply(ctx, store.Op{Kind: KindRole, ID: account + "/" + name, Delete: true, IfVersion: ver})
 		d.pols.Invalidate("role/" + account + "/" + name)
-		if !errors.Is(err, store.ErrConflict) {
-			return err
-		}
-	}
+		return err
+	}, KindRole, account+"/"+name)
 }
 
 // Credentials are temporary credentials from AssumeRole.

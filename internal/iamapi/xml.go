@@ -66,7 +66,7 @@ func statusOf(code string) int {
 	switch code {
 	case "NoSuchEntity":
 		return http.StatusNotFound
-	case "EntityAlreadyExists", "DeleteConflict", "LimitExceeded":
+	case "EntityAlreadyExists", "DeleteConflict", "LimitExceeded", "ConcurrentModification":
 		return http.StatusConflict
 	case "AccessDenied", "InvalidClientTokenId", "SignatureDoesNotMatch", "MissingAuthenticationToken", "ExpiredToken":
 		return http.StatusForbidden

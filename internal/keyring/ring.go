@@ -24,6 +24,8 @@ type Ring[V any] struct {
 
 	mu      sync.RWMutex
 	entries map[string]*entry[V]
+	// epoch counts invalidations and purges (see PutAt).
+	epoch atomic.Uint64
 
 	flight sync.Map // id -> *call[V]
 }
@@ -127,10 +129,31 @@ func (r *Ring[V]) Put(id string, v V, version int64) {
 	r.entries[id] = &entry[V]{v: v, version: version, loaded: r.now()}
 }
 
+// Epoch returns the ring's count of invalidations and purges, for PutAt.
+func (r *Ring[V]) Epoch() uint64 { return r.epoch.Load() }
+
+// PutAt is Put for a writer that read Epoch before its store write: if
+// any entry was invalidated or the ring purged since, the change feed may
+// already have reported a newer write of id by another node, so v is not
+// cached and id is dropped, for the next Get to load.
+func (r *Ring[V]) PutAt(id string, v V, version int64, epoch uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.epoch.Load() != epoch {
+		delete(r.entries, id)
+		return
+	}
+	if e := r.entries[id]; e != nil && e.version > version {
+		return
+	}
+	r.entries[id] = &entry[V]{v: v, version: version, loaded: r.now()}
+}
+
 // Invalidate drops id so the next Get reloads it. A load of id already
 // under way is not cached.
 func (r *Ring[V]) Invalidate(id string) {
 	r.mu.Lock()
+	r.epoch.Add(1)
 	delete(r.entries, id)
 	if c, ok := r.flight.Load(id); ok {
 		c.(*call[V]).stale.Store(true)
@@ -142,6 +165,7 @@ func (r *Ring[V]) Invalidate(id string) {
 // under way are not cached.
 func (r *Ring[V]) Purge() {
 	r.mu.Lock()
+	r.epoch.Add(1)
 	clear(r.entries)
 	r.flight.Range(func(_, c any) bool {
 		c.(*call[V]).stale.Store(true)

@@ -129,6 +129,32 @@ func TestPutKeepsNewerVersion(t *testing.T) {
 	}
 }
 
+// TestPutAtAfterInvalidate: a writer's value is not cached when an
+// invalidation (the change feed reporting a newer write by another node)
+// came between its store write and its PutAt.
+func TestPutAtAfterInvalidate(t *testing.T) {
+	t.Parallel()
+	var loads atomic.Int64
+	r := New(counter(&loads, "stored-"), Options{})
+	epoch := r.Epoch()
+	r.PutAt("k", "mine", 2, epoch)
+	if v, _ := r.Get(context.Background(), "k"); v != "mine" {
+		t.Fatalf("PutAt without invalidation: Get = %q", v)
+	}
+	epoch = r.Epoch()
+	r.Invalidate("k") // a newer write elsewhere, reported first
+	r.PutAt("k", "mine-v3", 3, epoch)
+	if v, _ := r.Get(context.Background(), "k"); v != "stored-k" || loads.Load() != 1 {
+		t.Fatalf("PutAt after an invalidation: Get = %q after %d loads; want the stored value", v, loads.Load())
+	}
+	epoch = r.Epoch()
+	r.Purge()
+	r.PutAt("k", "mine-v4", 4, epoch)
+	if r.Len() != 0 {
+		t.Fatal("PutAt after a purge cached its value")
+	}
+}
+
 // BenchmarkGetHit measures the hot-path key lookup with 100,000 cached keys.
 func BenchmarkGetHit(b *testing.B) {
 	r := New(func(ctx context.Context, id string) (string, int64, error) { return id, 1, nil }, Options{MaxAge: time.Hour})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"regexp"
 	"sort"
 	"strings"
@@ -59,7 +60,9 @@ func (s *Service) aliasTarget(ctx context.Context, ref *string, action string) (
 	return lk, nil
 }
 
-// CreateAlias implements the CreateAlias operation.
+// CreateAlias implements the CreateAlias operation. The alias and the
+// alias list of its key are written in one Apply conditioned on that list,
+// so the quota of aliases per key holds under any concurrency.
 func (s *Service) CreateAlias(ctx context.Context, in *AliasInput) (*struct{}, error) {
 	if err := validateAliasName(in.AliasName); err != nil {
 		return nil, err
@@ -75,24 +78,66 @@ func (s *Service) CreateAlias(ctx context.Context, in *AliasInput) (*struct{}, e
 	if err != nil {
 		return nil, err
 	}
-	if n := len(s.aliasNamesOf(ctx, caller.Account, lk.doc.ID)); n >= maxAliasesPerKey {
-		return nil, awserr.Newf(awserr.LimitExceeded, "Too many aliases for key %s: the limit is %d.", lk.arn, maxAliasesPerKey)
-	}
 	now := s.now().UTC()
 	data, _ := json.Marshal(aliasDoc{Account: caller.Account, Name: *in.AliasName, KeyID: lk.doc.ID, Created: now, Updated: now})
 	id := aliasRecordID(caller.Account, *in.AliasName)
-	err = s.store.Apply(ctx, store.Op{Kind: kindAlias, ID: id, Data: data, Create: true})
-	if errors.Is(err, store.ErrExists) {
-		return nil, awserr.Newf(awserr.AlreadyExists, "An alias with the name %s already exists", s.aliasARN(caller.Account, *in.AliasName))
+	var epoch uint64
+	exists := func() error {
+		return awserr.Newf(awserr.AlreadyExists, "An alias with the name %s already exists", s.aliasARN(caller.Account, *in.AliasName))
 	}
+	err = store.Update(ctx, &s.locks, []string{lockAlias(id), lockKeyAliases(lk.doc.ID)}, func() error {
+		names, setOp, err := s.readKeyAliases(ctx, lk.doc.ID)
+		if err != nil {
+			return err
+		}
+		if len(names) >= maxAliasesPerKey {
+			return awserr.Newf(awserr.LimitExceeded, "Too many aliases for key %s: the limit is %d.", lk.arn, maxAliasesPerKey)
+		}
+		names = withName(names, *in.AliasName)
+		setOp = keyAliasesOp(setOp, names)
+		epoch = s.aliases.Epoch()
+		err = s.store.Apply(ctx, store.Op{Kind: kindAlias, ID: id, Data: data, Create: true}, setOp)
+		if errors.Is(err, store.ErrExists) {
+			// The alias exists, or another node created the key's
+			// alias list since it was read: then read it again.
+			if _, gerr := s.store.Get(ctx, kindAlias, id); gerr == nil {
+				return exists()
+			} else if !errors.Is(gerr, store.ErrNotFound) {
+				return gerr
+			}
+			return fmt.Errorf("%w: %w", store.ErrConflict, err)
+		}
+		if err != nil {
+			return err
+		}
+		s.forgetKeyAliases(setOp)
+		return nil
+	})
 	if err != nil {
 		return nil, s.storeErr(ctx, err)
 	}
-	s.aliases.Put(id, lk.doc.ID, 1)
+	s.aliases.PutAt(id, lk.doc.ID, 1, epoch)
 	return &struct{}{}, nil
 }
 
-// UpdateAlias implements the UpdateAlias operation.
+// readAlias reads the alias record id, or returns NotFoundException.
+func (s *Service) readAlias(ctx context.Context, account, name, id string) (aliasDoc, int64, error) {
+	var a aliasDoc
+	rec, err := s.store.Get(ctx, kindAlias, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return a, 0, awserr.Newf(awserr.NotFound, "Alias %s is not found.", s.aliasARN(account, name))
+	}
+	if err != nil {
+		return a, 0, err
+	}
+	if err := json.Unmarshal(rec.Data, &a); err != nil {
+		return a, 0, fmt.Errorf("kms: decode alias %s: %w", id, err)
+	}
+	return a, rec.Version, nil
+}
+
+// UpdateAlias implements the UpdateAlias operation. The alias and the alias
+// lists of the key it leaves and the key it joins are written in one Apply.
 func (s *Service) UpdateAlias(ctx context.Context, in *AliasInput) (*struct{}, error) {
 	if err := validateAliasName(in.AliasName); err != nil {
 		return nil, err
@@ -102,16 +147,9 @@ func (s *Service) UpdateAlias(ctx context.Context, in *AliasInput) (*struct{}, e
 		return nil, awserr.New(awserr.InvalidAliasName, "Alias names that begin with alias/aws/ are reserved for AWS managed keys.")
 	}
 	id := aliasRecordID(caller.Account, *in.AliasName)
-	rec, err := s.store.Get(ctx, kindAlias, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, awserr.Newf(awserr.NotFound, "Alias %s is not found.", s.aliasARN(caller.Account, *in.AliasName))
-	}
+	a, _, err := s.readAlias(ctx, caller.Account, *in.AliasName, id)
 	if err != nil {
 		return nil, s.storeErr(ctx, err)
-	}
-	var a aliasDoc
-	if err := json.Unmarshal(rec.Data, &a); err != nil {
-		return nil, err
 	}
 	if err := s.authorizeAccount(ctx, "kms:UpdateAlias", nil); err != nil {
 		return nil, err
@@ -120,25 +158,81 @@ func (s *Service) UpdateAlias(ctx context.Context, in *AliasInput) (*struct{}, e
 	if err != nil {
 		return nil, err
 	}
-	if old, err := s.getKey(ctx, a.KeyID); err == nil && old != nil {
+	// checkOld authorizes the caller on the key the alias leaves, which
+	// must be of the same type as the new one.
+	checkOld := func(keyID string) error {
+		old, err := s.getKey(ctx, keyID)
+		if err != nil || old == nil {
+			return err
+		}
 		if err := s.authorizeKey(ctx, old, "kms:UpdateAlias", nil, nil); err != nil {
-			return nil, err
+			return err
 		}
 		if old.doc.Spec != lk.doc.Spec || old.doc.Usage != lk.doc.Usage {
-			return nil, awserr.Newf(awserr.Validation, "Alias %s cannot be changed from a key of type %s/%s to a key of type %s/%s.",
+			return awserr.Newf(awserr.Validation, "Alias %s cannot be changed from a key of type %s/%s to a key of type %s/%s.",
 				*in.AliasName, old.doc.Spec, old.doc.Usage, lk.doc.Spec, lk.doc.Usage)
 		}
+		return nil
 	}
-	a.KeyID = lk.doc.ID
-	a.Updated = s.now().UTC()
-	data, _ := json.Marshal(a)
-	if err := s.store.Apply(ctx, store.Op{Kind: kindAlias, ID: id, Data: data, IfVersion: rec.Version}); err != nil {
-		if errors.Is(err, store.ErrConflict) {
-			return nil, awserr.New(awserr.Conflict, "The alias was changed concurrently. Retry the request.")
+	if err := checkOld(a.KeyID); err != nil {
+		return nil, err
+	}
+	checked := a.KeyID
+	var version int64
+	var epoch uint64
+	locks := []string{lockAlias(id), lockKeyAliases(a.KeyID), lockKeyAliases(lk.doc.ID)}
+	err = store.Update(ctx, &s.locks, locks, func() error {
+		a, ver, err := s.readAlias(ctx, caller.Account, *in.AliasName, id)
+		if err != nil {
+			return err
 		}
+		if a.KeyID != checked {
+			// Moved by another writer since it was authorized.
+			if err := checkOld(a.KeyID); err != nil {
+				return err
+			}
+			checked = a.KeyID
+		}
+		from := a.KeyID
+		a.KeyID = lk.doc.ID
+		a.Updated = s.now().UTC()
+		data, _ := json.Marshal(a)
+		ops := []store.Op{{Kind: kindAlias, ID: id, Data: data, IfVersion: ver}}
+		var fromNames, toNames []string
+		var fromOp, toOp store.Op
+		if from != lk.doc.ID {
+			if fromNames, fromOp, err = s.readKeyAliases(ctx, from); err != nil {
+				return err
+			}
+			if toNames, toOp, err = s.readKeyAliases(ctx, lk.doc.ID); err != nil {
+				return err
+			}
+			if len(toNames) >= maxAliasesPerKey {
+				return awserr.Newf(awserr.LimitExceeded, "Too many aliases for key %s: the limit is %d.", lk.arn, maxAliasesPerKey)
+			}
+			fromNames, toNames = withoutName(fromNames, a.Name), withName(toNames, a.Name)
+			fromOp, toOp = keyAliasesOp(fromOp, fromNames), keyAliasesOp(toOp, toNames)
+			ops = append(ops, fromOp, toOp)
+		}
+		epoch = s.aliases.Epoch()
+		err = s.store.Apply(ctx, ops...)
+		if errors.Is(err, store.ErrExists) {
+			return fmt.Errorf("%w: %w", store.ErrConflict, err) // a key's alias list was created meanwhile
+		}
+		if err != nil {
+			return err
+		}
+		if from != lk.doc.ID {
+			s.forgetKeyAliases(fromOp)
+			s.forgetKeyAliases(toOp)
+		}
+		version = ver + 1
+		return nil
+	})
+	if err != nil {
 		return nil, s.storeErr(ctx, err)
 	}
-	s.aliases.Put(id, lk.doc.ID, rec.Version+1)
+	s.aliases.PutAt(id, lk.doc.ID, version, epoch)
 	return &struct{}{}, nil
 }
 
@@ -149,25 +243,53 @@ func (s *Service) DeleteAlias(ctx context.Context, in *AliasInput) (*struct{}, e
 	}
 	caller := CallerFrom(ctx)
 	id := aliasRecordID(caller.Account, *in.AliasName)
-	rec, err := s.store.Get(ctx, kindAlias, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, awserr.Newf(awserr.NotFound, "Alias %s is not found.", s.aliasARN(caller.Account, *in.AliasName))
-	}
+	a, _, err := s.readAlias(ctx, caller.Account, *in.AliasName, id)
 	if err != nil {
 		return nil, s.storeErr(ctx, err)
 	}
-	var a aliasDoc
-	_ = json.Unmarshal(rec.Data, &a)
 	if err := s.authorizeAccount(ctx, "kms:DeleteAlias", nil); err != nil {
 		return nil, err
 	}
-	if lk, err := s.getKey(ctx, a.KeyID); err == nil && lk != nil {
-		noteKey(ctx, lk.arn)
-		if err := s.authorizeKey(ctx, lk, "kms:DeleteAlias", nil, nil); err != nil {
-			return nil, err
+	checkKey := func(keyID string) error {
+		lk, err := s.getKey(ctx, keyID)
+		if err != nil || lk == nil {
+			return err
 		}
+		noteKey(ctx, lk.arn)
+		return s.authorizeKey(ctx, lk, "kms:DeleteAlias", nil, nil)
 	}
-	if err := s.store.Apply(ctx, store.Op{Kind: kindAlias, ID: id, Delete: true}); err != nil {
+	if err := checkKey(a.KeyID); err != nil {
+		return nil, err
+	}
+	checked := a.KeyID
+	err = store.Update(ctx, &s.locks, []string{lockAlias(id), lockKeyAliases(a.KeyID)}, func() error {
+		a, ver, err := s.readAlias(ctx, caller.Account, *in.AliasName, id)
+		if err != nil {
+			return err
+		}
+		if a.KeyID != checked {
+			if err := checkKey(a.KeyID); err != nil {
+				return err
+			}
+			checked = a.KeyID
+		}
+		names, setOp, err := s.readKeyAliases(ctx, a.KeyID)
+		if err != nil {
+			return err
+		}
+		names = withoutName(names, a.Name)
+		setOp = keyAliasesOp(setOp, names)
+		err = s.store.Apply(ctx, store.Op{Kind: kindAlias, ID: id, Delete: true, IfVersion: ver}, setOp)
+		if errors.Is(err, store.ErrExists) {
+			return fmt.Errorf("%w: %w", store.ErrConflict, err)
+		}
+		if err != nil {
+			return err
+		}
+		s.forgetKeyAliases(setOp)
+		return nil
+	})
+	if err != nil {
 		return nil, s.storeErr(ctx, err)
 	}
 	s.aliases.Invalidate(id)

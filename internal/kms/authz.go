@@ -49,7 +49,11 @@ type KeyRequest struct {
 	KeyOrigin   string
 	MultiRegion bool
 	Tags        map[string]string
-	Aliases     func() []string // the key's alias names; loaded only if a policy asks
+	// Aliases returns the key's alias names (sorted; the caller must not
+	// modify them). It is called only if a policy asks. An error means the
+	// names could not be read: the authorizer must then refuse the request
+	// with that error, never evaluate as if the key had no aliases.
+	Aliases func() ([]string, error)
 	// Conditions holds request-specific condition keys and values
 	// (kms:EncryptionContext:dept, kms:EncryptionAlgorithm, kms:RequestAlias,
 	// aws:RequestTag/..., aws:TagKeys, ...). Keys are lower-case.
@@ -95,7 +99,7 @@ func (s *Service) authorizeKey(ctx context.Context, lk *loadedKey, action string
 			req.Tags[t.Key] = t.Value
 		}
 	}
-	req.Aliases = func() []string { return s.aliasNamesOf(ctx, lk.doc.Account, lk.doc.ID) }
+	req.Aliases = func() ([]string, error) { return s.aliasNamesOf(ctx, lk.doc.ID) }
 	// Grant tokens are checked on every request, as AWS does, but grants
 	// are consulted only when the policies alone do not allow: the common
 	// case costs no grant lookup, and the audit trail names a grant only

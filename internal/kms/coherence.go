@@ -73,6 +73,7 @@ func (s *Service) feedConfirmed(start time.Time) {
 func (s *Service) purgeCaches() {
 	s.keys.Purge()
 	s.aliases.Purge()
+	s.keyAliases.Purge()
 	s.feed.mu.Lock()
 	fns := append([]func(){}, s.feed.purgers...)
 	s.feed.mu.Unlock()

@@ -25,6 +25,7 @@ func TestKeyDeletion(t *testing.T) {
 	if err := e.store.Apply(e.ctx, store.Op{Kind: "grant", ID: md.KeyID + "/g1", Data: []byte("{}"), Create: true}); err != nil {
 		t.Fatal(err)
 	}
+	g := must(e.svc.CreateGrant(e.ctx, &kms.CreateGrantInput{KeyID: id, GranteePrincipal: ptr("arn:aws:iam::111122223333:user/bob"), Operations: []string{"Decrypt"}}))(t)
 	ct := must(e.svc.Encrypt(e.ctx, &kms.EncryptInput{KeyID: ptr("alias/doomed"), Plaintext: []byte("gone")}))(t)
 	must(e.svc.ScheduleKeyDeletion(e.ctx, &kms.ScheduleKeyDeletionInput{KeyID: id, PendingWindowInDays: ptr[int64](7)}))(t)
 
@@ -43,6 +44,7 @@ func TestKeyDeletion(t *testing.T) {
 	}
 	for _, r := range []struct{ kind, id string }{
 		{"key", md.KeyID}, {"alias", "111122223333/alias/doomed"}, {"grant", md.KeyID + "/g1"}, {"acctkey", "111122223333/" + md.KeyID},
+		{"keyaliases", md.KeyID}, {"grantcount", md.KeyID}, {"grant", md.KeyID + "/" + g.GrantID},
 	} {
 		if _, err := e.store.Get(e.ctx, r.kind, r.id); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("%s %s still stored (err %v)", r.kind, r.id, err)

@@ -16,6 +16,15 @@
 //     grants and scheduled jobs are records of their own.
 //   - Every write is read-modify-write with the store's optimistic
 //     concurrency (IfVersion), so several Trent nodes may share a store.
+//     Writers of one key, alias or key's grants queue inside a node and
+//     retry with backoff across nodes (store.Update): concurrent mutations
+//     all succeed, in some order.
+//   - Quotas per key (aliases, grants, tags) are checked against a record
+//     that the creating write is conditioned on (the key's alias list, its
+//     grant count, the key itself), so no interleaving exceeds them.
+//   - No request costs in proportion to the aliases of an account or the
+//     grants of a key: aliases are indexed by key (aliasindex.go), and the
+//     grant cache by grantee and operation (grantcache.go).
 //   - Every material a key ever had is kept until the key is deleted; a
 //     ciphertext names its material, which is looked up, never guessed.
 //   - Scheduled work (deletion, rotation, expiry) is a job record whose

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/trentkms/trent/internal/awserr"
-	"github.com/trentkms/trent/internal/keyring"
 	"github.com/trentkms/trent/internal/policy"
 	"github.com/trentkms/trent/internal/store"
 )
@@ -18,16 +17,21 @@ import (
 // Grants are store records of kind "grant" with ID keyID + "/" + grantID,
 // so that a key's grants are one prefix scan and are deleted with the key.
 // A second record kind indexes grants by retiring principal for
-// ListRetirableGrants; index entries whose grant is gone are skipped.
+// ListRetirableGrants; index entries whose grant is gone are skipped. A
+// third holds the number of a key's grants (grantcount), written in the
+// same Apply as every grant created or deleted and conditioned on its
+// version, so that the quota of grants per key holds under any
+// concurrency.
 //
-// The hot path reads a key's grants from an in-memory cache (a keyring.Ring
-// keyed by key ID) that the change feed invalidates. A grant token names its
-// key and grant, sealed by the root key, so a request that presents one is
-// checked against the store itself: a new grant is usable at once on every
-// node, before caches learn of it.
+// The hot path reads a key's grants from an in-memory cache indexed by
+// grantee and operation (grantcache.go) that the change feed keeps
+// current. A grant token names its key and grant, sealed by the root key,
+// so a request that presents one is checked against the store itself: a
+// new grant is usable at once on every node, before caches learn of it.
 
 const (
 	kindGrantIndex = "grantret"
+	kindGrantCount = "grantcount"
 	// maxGrantsPerKey is AWS's quota of grants per KMS key.
 	maxGrantsPerKey = 50000
 	grantTokenAAD   = "trent/grant-token/v1"
@@ -82,14 +86,11 @@ func grantIndexID(retiring, keyID, grantID string) string {
 	return retiring + " " + keyID + "/" + grantID
 }
 
-// grantSet is the immutable set of a key's grants.
-type grantSet struct{ grants []*grant }
-
 // grantState is the Service's grant cache and verified-token memo. Its zero
 // value is ready; init runs on first use.
 type grantState struct {
-	once sync.Once
-	ring *keyring.Ring[*grantSet]
+	once  sync.Once
+	cache *grantCache
 
 	tokMu  sync.Mutex
 	tokens map[string]grantTokenInfo
@@ -99,37 +100,32 @@ type grantTokenInfo struct{ keyID, grantID string }
 
 // grantCache returns the grant cache, creating it and subscribing it to the
 // change feed on first use.
-func (s *Service) grantCache() *keyring.Ring[*grantSet] {
+func (s *Service) grantCache() *grantCache {
 	gs := &s.grants
 	gs.once.Do(func() {
-		gs.ring = keyring.New(s.loadGrants, keyring.Options{Now: s.now,
-			Unavailable: func(err error) bool { return errors.Is(err, store.ErrUnavailable) }})
-		s.OnChange(kindGrant, func(id string) {
-			if i := strings.IndexByte(id, '/'); i > 0 {
-				gs.ring.Invalidate(id[:i])
-			}
-		})
-		s.OnPurge(gs.ring.Purge)
+		gs.cache = &grantCache{s: s, maxAge: s.cacheMaxAge, sets: map[string]*grantEntry{}, loading: map[string]*grantLoad{}}
+		s.OnChange(kindGrant, s.onGrantChange)
+		s.OnPurge(gs.cache.purge)
 	})
-	return gs.ring
+	return gs.cache
 }
 
 // loadGrants reads all grants of a key from the store.
-func (s *Service) loadGrants(ctx context.Context, keyID string) (*grantSet, int64, error) {
+func (s *Service) loadGrants(ctx context.Context, keyID string) (*grantSet, error) {
 	recs, err := s.store.List(ctx, kindGrant, keyID+"/", "", 0)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
-	set := &grantSet{grants: make([]*grant, 0, len(recs))}
+	set := newGrantSet(len(recs))
 	for _, r := range recs {
 		var d grantDoc
 		if err := json.Unmarshal(r.Data, &d); err != nil {
 			s.log.Error("undecodable grant record", "id", r.ID)
 			continue
 		}
-		set.grants = append(set.grants, newGrant(d))
+		set.insert(newGrant(d), true) // List returns them in ID order
 	}
-	return set, 0, nil
+	return set, nil
 }
 
 // getGrant reads one grant from the store; it returns nil if there is none.
@@ -254,7 +250,7 @@ func (s *Service) findGrant(ctx context.Context, lk *loadedKey, action string, c
 	if c == nil || !grantOperationSet[op] {
 		return nil, nil
 	}
-	set, err := s.grantCache().Get(ctx, lk.doc.ID)
+	set, err := s.grantCache().get(ctx, lk.doc.ID)
 	if err != nil {
 		return nil, s.storeErr(ctx, err)
 	}
@@ -270,10 +266,8 @@ func (s *Service) findGrant(ctx context.Context, lk *loadedKey, action string, c
 		}
 		return g.pg.Allows(p, op, ec) && (accept == nil || accept(g))
 	}
-	for _, g := range set.grants {
-		if allows(g) {
-			return g, nil
-		}
+	if g := set.find(grantLookupKeys(p.ARN, p.RoleARN), op, allows); g != nil {
+		return g, nil
 	}
 	// A token names a grant the cache may not know yet: read it from the
 	// store, which every node shares.
@@ -290,15 +284,6 @@ func (s *Service) findGrant(ctx context.Context, lk *loadedKey, action string, c
 		}
 	}
 	return nil, nil
-}
-
-func (gs *grantSet) has(grantID string) bool {
-	for _, g := range gs.grants {
-		if g.doc.ID == grantID {
-			return true
-		}
-	}
-	return false
 }
 
 // contextFromConditions rebuilds the request's encryption context, keys as

@@ -109,7 +109,7 @@ func (s *Service) authorizeKeyGrant(ctx context.Context, lk *loadedKey, action s
 			req.Tags[t.Key] = t.Value
 		}
 	}
-	req.Aliases = func() []string { return s.aliasNamesOf(ctx, lk.doc.Account, lk.doc.ID) }
+	req.Aliases = func() ([]string, error) { return s.aliasNamesOf(ctx, lk.doc.ID) }
 	return s.authz.AuthorizeKey(ctx, req)
 }
 
@@ -282,10 +282,6 @@ func (s *Service) CreateGrant(ctx context.Context, in *CreateGrantInput) (*Creat
 	if err != nil {
 		return nil, err
 	}
-	set, err := s.grantCache().Get(ctx, lk.doc.ID)
-	if err != nil {
-		return nil, s.storeErr(ctx, err)
-	}
 	d := grantDoc{
 		KeyID: lk.doc.ID, KeyAccount: lk.doc.Account, Name: deref(in.Name), Grantee: grantee,
 		GranteeService: deref(in.GranteeServicePrincipal), Retiring: retiring,
@@ -297,40 +293,60 @@ func (s *Service) CreateGrant(ctx context.Context, in *CreateGrantInput) (*Creat
 		d.ParentGrantID = parent.doc.ID
 	}
 	d.GranteeID, d.RetiringID = granteeID, retiringID
-	if d.Name != "" {
-		for _, g := range set.grants {
-			if sameGrant(&g.doc, &d) {
-				if isTrue(in.DryRun) {
-					return nil, dryRun()
-				}
-				tok, err := s.newGrantToken(lk.doc.ID, g.doc.ID)
-				if err != nil {
-					return nil, s.storeErr(ctx, err)
-				}
-				return &CreateGrantOutput{GrantToken: tok, GrantID: g.doc.ID}, nil
+	// Creators of grants on one key queue on this node, so that the
+	// idempotency check by name sees the grant a concurrent twin just
+	// created; the grant count's IfVersion orders them across nodes.
+	var existing *grant
+	err = store.Update(ctx, &s.locks, []string{lockGrants(lk.doc.ID)}, func() error {
+		if d.Name != "" {
+			set, err := s.grantCache().get(ctx, lk.doc.ID)
+			if err != nil {
+				return err
+			}
+			if existing = set.named(d.Name, func(g *grant) bool { return sameGrant(&g.doc, &d) }); existing != nil {
+				return nil
 			}
 		}
-	}
-	if len(set.grants) >= maxGrantsPerKey {
-		return nil, awserr.Newf(awserr.LimitExceeded, "The request was rejected because the number of grants on %s exceeds the limit of %d.", lk.arn, maxGrantsPerKey)
-	}
-	if isTrue(in.DryRun) {
-		return nil, dryRun()
-	}
-	d.ID = newMaterialID()
-	d.Created = s.now().UTC()
-	data, err := json.Marshal(&d)
+		n, countOp, err := s.readGrantCount(ctx, lk.doc.ID)
+		if err != nil {
+			return err
+		}
+		if n >= s.grantsPerKey {
+			return awserr.Newf(awserr.LimitExceeded, "The request was rejected because the number of grants on %s exceeds the limit of %d.", lk.arn, s.grantsPerKey)
+		}
+		if isTrue(in.DryRun) {
+			return dryRun()
+		}
+		d.ID = newMaterialID()
+		d.Created = s.now().UTC()
+		data, err := json.Marshal(&d)
+		if err != nil {
+			return err
+		}
+		batch := []store.Op{{Kind: kindGrant, ID: grantRecordID(d.KeyID, d.ID), Data: data, Create: true}, grantCountOp(countOp, n+1)}
+		if r := d.Retiring + d.RetiringService; r != "" {
+			batch = append(batch, store.Op{Kind: kindGrantIndex, ID: grantIndexID(r, d.KeyID, d.ID), Data: []byte("{}"), Create: true})
+		}
+		err = s.store.Apply(ctx, batch...)
+		if errors.Is(err, store.ErrExists) {
+			return fmt.Errorf("%w: %w", store.ErrConflict, err) // the count was created meanwhile
+		}
+		return err
+	})
 	if err != nil {
-		return nil, err
-	}
-	ops2 := []store.Op{{Kind: kindGrant, ID: grantRecordID(d.KeyID, d.ID), Data: data, Create: true}}
-	if r := d.Retiring + d.RetiringService; r != "" {
-		ops2 = append(ops2, store.Op{Kind: kindGrantIndex, ID: grantIndexID(r, d.KeyID, d.ID), Data: []byte("{}"), Create: true})
-	}
-	if err := s.store.Apply(ctx, ops2...); err != nil {
 		return nil, s.storeErr(ctx, err)
 	}
-	s.grantCache().Invalidate(d.KeyID)
+	if existing != nil {
+		if isTrue(in.DryRun) {
+			return nil, dryRun()
+		}
+		tok, err := s.newGrantToken(lk.doc.ID, existing.doc.ID)
+		if err != nil {
+			return nil, s.storeErr(ctx, err)
+		}
+		return &CreateGrantOutput{GrantToken: tok, GrantID: existing.doc.ID}, nil
+	}
+	s.grantCache().added(newGrant(d))
 	tok, err := s.newGrantToken(d.KeyID, d.ID)
 	if err != nil {
 		return nil, s.storeErr(ctx, err)
@@ -695,19 +711,83 @@ func (s *Service) RevokeGrant(ctx context.Context, in *RevokeGrantInput) (*struc
 	return &struct{}{}, s.deleteGrant(ctx, g)
 }
 
-// deleteGrant removes a grant and its index entry and drops the key's
-// cached grants.
+// deleteGrant removes a grant, its index entry and its place in the key's
+// grant count. A grant already gone is not an error.
 func (s *Service) deleteGrant(ctx context.Context, g *grant) error {
-	ops := []store.Op{{Kind: kindGrant, ID: grantRecordID(g.doc.KeyID, g.doc.ID), Delete: true}}
-	if r := g.doc.Retiring + g.doc.RetiringService; r != "" {
-		ops = append(ops, store.Op{Kind: kindGrantIndex, ID: grantIndexID(r, g.doc.KeyID, g.doc.ID), Delete: true})
-	}
-	err := s.store.Apply(ctx, ops...)
-	s.grantCache().Invalidate(g.doc.KeyID)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
+	keyID, id := g.doc.KeyID, grantRecordID(g.doc.KeyID, g.doc.ID)
+	err := store.Update(ctx, &s.locks, []string{lockGrants(keyID)}, func() error {
+		rec, err := s.store.Get(ctx, kindGrant, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		n, countOp, err := s.readGrantCount(ctx, keyID)
+		if err != nil {
+			return err
+		}
+		ops := []store.Op{{Kind: kindGrant, ID: id, Delete: true, IfVersion: rec.Version}, grantCountOp(countOp, max(n-1, 0))}
+		if r := g.doc.Retiring + g.doc.RetiringService; r != "" {
+			ops = append(ops, store.Op{Kind: kindGrantIndex, ID: grantIndexID(r, keyID, g.doc.ID), Delete: true})
+		}
+		err = s.store.Apply(ctx, ops...)
+		if errors.Is(err, store.ErrExists) {
+			return fmt.Errorf("%w: %w", store.ErrConflict, err)
+		}
+		return err
+	})
+	if err != nil {
 		return s.storeErr(ctx, err)
 	}
+	s.grantCache().removed(keyID, g.doc.ID)
 	return nil
+}
+
+// grantCountDoc is the stored number of a key's grants.
+type grantCountDoc struct {
+	N int `json:"n"`
+}
+
+// readGrantCount returns the number of grants of keyID and the op that
+// rewrites it on the condition that it has not changed meanwhile (Kind, ID
+// and IfVersion or Create set; grantCountOp sets Data). A key whose count
+// was never written (grants stored by an earlier version) is counted: the
+// count is read before the grants, so a writer that changes them meanwhile
+// also creates the count and makes this caller's Create fail.
+func (s *Service) readGrantCount(ctx context.Context, keyID string) (int, store.Op, error) {
+	op := store.Op{Kind: kindGrantCount, ID: keyID}
+	rec, err := s.store.Get(ctx, kindGrantCount, keyID)
+	switch {
+	case err == nil:
+		var d grantCountDoc
+		if err := json.Unmarshal(rec.Data, &d); err != nil {
+			return 0, op, fmt.Errorf("kms: decode grant count of key %s: %w", keyID, err)
+		}
+		op.IfVersion = rec.Version
+		return d.N, op, nil
+	case !errors.Is(err, store.ErrNotFound):
+		return 0, op, err
+	}
+	op.Create = true
+	n, after := 0, ""
+	for {
+		recs, err := s.store.List(ctx, kindGrant, keyID+"/", after, 1000)
+		if err != nil {
+			return 0, op, err
+		}
+		n += len(recs)
+		if len(recs) < 1000 {
+			return n, op, nil
+		}
+		after = recs[len(recs)-1].ID
+	}
+}
+
+// grantCountOp returns op writing the count n.
+func grantCountOp(op store.Op, n int) store.Op {
+	op.Data, _ = json.Marshal(grantCountDoc{N: n})
+	return op
 }
 
 // grantOperationsByUsage lists the grant operations that fit a key, by its

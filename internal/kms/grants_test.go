@@ -70,8 +70,12 @@ func newGrantEnv(t testing.TB) *grantEnv {
 }
 
 // node returns a Service over e's store with the policy engine installed.
-func (e *grantEnv) node() *kms.Service {
-	svc, err := kms.New(kms.Config{Store: e.st, Root: e.root, PollInterval: time.Hour})
+func (e *grantEnv) node() *kms.Service { return e.nodeWith(kms.Config{}) }
+
+// nodeWith is node with cfg's settings (its store and root key are e's).
+func (e *grantEnv) nodeWith(cfg kms.Config) *kms.Service {
+	cfg.Store, cfg.Root, cfg.PollInterval = e.st, e.root, time.Hour
+	svc, err := kms.New(cfg)
 	if err != nil {
 		e.t.Fatal(err)
 	}

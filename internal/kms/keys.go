@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -565,15 +564,25 @@ func (s *Service) deleteKeyOps(ctx context.Context, d *keyDoc, version int64) ([
 		{Kind: kindAccountKey, ID: d.Account + "/" + d.ID, Delete: true},
 		{Kind: kindKeyUsage, ID: d.ID, Delete: true},
 	}
-	aliases, err := s.store.List(ctx, kindAlias, d.Account+"/", "", 0)
+	// The key's alias list, conditioned on its version, so that an alias
+	// that joins or leaves the key meanwhile makes this batch conflict.
+	names, setOp, err := s.readKeyAliases(ctx, d.ID)
 	if err != nil {
 		return nil, err
 	}
-	for _, r := range aliases {
-		var a aliasDoc
-		if json.Unmarshal(r.Data, &a) == nil && a.KeyID == d.ID {
-			ops = append(ops, store.Op{Kind: kindAlias, ID: r.ID, Delete: true})
-		}
+	if !setOp.Create {
+		ops = append(ops, store.Op{Kind: kindKeyAliases, ID: d.ID, Delete: true, IfVersion: setOp.IfVersion})
+	}
+	for _, name := range names {
+		ops = append(ops, store.Op{Kind: kindAlias, ID: aliasRecordID(d.Account, name), Delete: true})
+	}
+	// The grant count likewise: a grant created meanwhile makes the
+	// batch conflict instead of outliving its key.
+	switch rec, err := s.store.Get(ctx, kindGrantCount, d.ID); {
+	case err == nil:
+		ops = append(ops, store.Op{Kind: kindGrantCount, ID: d.ID, Delete: true, IfVersion: rec.Version})
+	case !errors.Is(err, store.ErrNotFound):
+		return nil, err
 	}
 	grants, err := s.store.List(ctx, kindGrant, d.ID+"/", "", 0)
 	if err != nil {
@@ -589,21 +598,4 @@ func (s *Service) deleteKeyOps(ctx context.Context, d *keyDoc, version int64) ([
 		}
 	}
 	return ops, nil
-}
-
-// aliasNamesOf returns the alias names that point at key id, sorted.
-func (s *Service) aliasNamesOf(ctx context.Context, account, id string) []string {
-	recs, err := s.store.List(ctx, kindAlias, account+"/", "", 0)
-	if err != nil {
-		return nil
-	}
-	var names []string
-	for _, r := range recs {
-		var a aliasDoc
-		if json.Unmarshal(r.Data, &a) == nil && a.KeyID == id {
-			names = append(names, a.Name)
-		}
-	}
-	sort.Strings(names)
-	return names
 }

@@ -123,28 +123,29 @@ func (s *Service) reseal(blob, aad []byte) ([]byte, error) {
 	return s.root.Seal(pt, aad)
 }
 
-// resealRecord rewrites one record with fn, retrying on conflicts.
+// resealRecord rewrites one record with fn, rereading it after a conflict.
 func (s *Service) resealRecord(ctx context.Context, r store.Record, _ func([]byte) bool, fn func([]byte) ([]byte, bool, error), done func()) error {
-	for attempt := 0; attempt < 20; attempt++ {
+	reread := false
+	return store.Update(ctx, &s.locks, []string{r.Kind + "/" + r.ID}, func() error {
+		if reread {
+			var err error
+			if r, err = s.store.Get(ctx, r.Kind, r.ID); errors.Is(err, store.ErrNotFound) {
+				return nil
+			} else if err != nil {
+				return err
+			}
+		}
+		reread = true
 		data, changed, err := fn(r.Data)
 		if err != nil || !changed {
 			return err
 		}
-		err = s.store.Apply(ctx, store.Op{Kind: r.Kind, ID: r.ID, Data: data, IfVersion: r.Version})
-		if err == nil {
-			done()
-			return nil
-		}
-		if !errors.Is(err, store.ErrConflict) {
+		if err := s.store.Apply(ctx, store.Op{Kind: r.Kind, ID: r.ID, Data: data, IfVersion: r.Version}); err != nil {
 			return err
 		}
-		if r, err = s.store.Get(ctx, r.Kind, r.ID); errors.Is(err, store.ErrNotFound) {
-			return nil
-		} else if err != nil {
-			return err
-		}
-	}
-	return fmt.Errorf("kms: reseal %s %s: too many concurrent updates", r.Kind, r.ID)
+		done()
+		return nil
+	})
 }
 
 // eachRecord calls fn for every record of kind, in pages.

@@ -46,6 +46,10 @@ type Config struct {
 	// Events receives service events (scheduled rotation, deletion, expiry)
 	// for the audit trail. May be nil.
 	Events func(ctx context.Context, ev ServiceEvent) error
+	// GrantsPerKey lowers AWS's quota of 50,000 grants per key, for tests
+	// of the quota that cannot afford that many grants. 0 (what every
+	// deployment uses) means AWS's quota.
+	GrantsPerKey int
 }
 
 // ServiceEvent is an action Trent took on its own, for the audit trail.
@@ -72,12 +76,20 @@ type Service struct {
 
 	keys    *keyring.Ring[*loadedKey]
 	aliases *keyring.Ring[string]
+	// keyAliases caches the alias names of keys (aliasindex.go).
+	keyAliases *keyring.Ring[[]string]
 
 	pollInterval  time.Duration
 	schedInterval time.Duration
+	cacheMaxAge   time.Duration
+	grantsPerKey  int
 
 	authz  Authorizer
 	grants grantState // grant cache (grants.go)
+
+	// locks queue this node's writers of one record (store.Update); the
+	// lock names are built by the lock* functions.
+	locks store.Locks
 
 	cks customKeyStores // custom key store connections (customkeystore_conn.go)
 
@@ -126,6 +138,9 @@ func New(cfg Config) (*Service, error) {
 	if cfg.SchedulerInterval <= 0 {
 		cfg.SchedulerInterval = time.Second
 	}
+	if cfg.GrantsPerKey <= 0 || cfg.GrantsPerKey > maxGrantsPerKey {
+		cfg.GrantsPerKey = maxGrantsPerKey
+	}
 	if cfg.NodeID == "" {
 		cfg.NodeID = newMaterialID()[:12]
 	}
@@ -135,12 +150,16 @@ func New(cfg Config) (*Service, error) {
 		log: cfg.Logger, nodeID: cfg.NodeID, events: cfg.Events,
 		enableSM2:    cfg.EnableSM2 || strings.HasPrefix(cfg.Region, "cn-"),
 		pollInterval: cfg.PollInterval, schedInterval: cfg.SchedulerInterval,
-		stop: make(chan struct{}),
+		cacheMaxAge: cfg.CacheMaxAge, grantsPerKey: cfg.GrantsPerKey, stop: make(chan struct{}),
 	}
 	unavailable := func(err error) bool { return errors.Is(err, store.ErrUnavailable) }
 	s.keys = keyring.New(s.loadKey, keyring.Options{MaxAge: cfg.CacheMaxAge, Grace: cfg.CacheGrace, Now: cfg.Now, Unavailable: unavailable})
 	s.aliases = keyring.New(s.loadAlias, keyring.Options{MaxAge: cfg.CacheMaxAge, Grace: cfg.CacheGrace, Now: cfg.Now, Unavailable: unavailable})
+	s.keyAliases = keyring.New(s.loadKeyAliases, keyring.Options{MaxAge: cfg.CacheMaxAge, Grace: cfg.CacheGrace, Now: cfg.Now, Unavailable: unavailable})
 	s.authz = defaultAuthorizer{}
+	if err := s.migrateAliasIndex(context.Background()); err != nil {
+		return nil, fmt.Errorf("kms: index aliases by key: %w", err)
+	}
 	seq, err := s.store.LastSeq(context.Background())
 	if err != nil {
 		return nil, fmt.Errorf("kms: read change feed position: %w", err)
@@ -207,7 +226,9 @@ func (s *Service) storeErr(ctx context.Context, err error) error {
 	if e := awserr.As(err); e != nil {
 		return e
 	}
-	if errors.Is(err, store.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
+	// A record kept busy by other writers past the retry budget gets the
+	// same retryable answer as a slow database: AWS's clients retry it.
+	if errors.Is(err, store.ErrUnavailable) || errors.Is(err, store.ErrContended) || errors.Is(err, context.DeadlineExceeded) {
 		return awserr.New(awserr.DependencyTimeout, "The system timed out while trying to fulfill the request.")
 	}
 	if errors.Is(err, context.Canceled) {
@@ -341,45 +362,54 @@ func (s *Service) loadAlias(ctx context.Context, id string) (string, int64, erro
 	return a.KeyID, rec.Version, nil
 }
 
-// errRetry tells updateKey to reread and retry.
-var errRetry = errors.New("retry")
+// Names of the in-process locks (Service.locks) that queue the writers of
+// one record, or of one set of records that share a limit.
+func lockKey(id string) string        { return "key/" + id }
+func lockAlias(recID string) string   { return "alias/" + recID }
+func lockKeyAliases(id string) string { return "keyaliases/" + id }
+func lockGrants(keyID string) string  { return "grants/" + keyID }
 
-// updateKey applies fn to key id with optimistic concurrency, retrying on
-// conflicts. fn may return extra store operations to commit atomically with
-// the key. It returns the key as written. A fn error is returned unchanged.
+// updateKey applies fn to key id and commits the result with IfVersion.
+// Writers of one key on this node queue (store.Update); a conflict with
+// another node rereads the key and applies fn again, so fn must be a pure
+// function of the document it is given. fn may return extra store
+// operations to commit atomically with the key. It returns the key as
+// written. A fn error is returned unchanged; if other writers keep the key
+// busy past store.RetryBudget, the error wraps store.ErrContended.
 func (s *Service) updateKey(ctx context.Context, id string, fn func(d *keyDoc, version int64) ([]store.Op, error)) (*loadedKey, error) {
-	for attempt := 0; attempt < 20; attempt++ {
+	var lk *loadedKey
+	err := store.Update(ctx, &s.locks, []string{lockKey(id)}, func() error {
 		rec, err := s.store.Get(ctx, kindKey, id)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		var d keyDoc
 		if err := json.Unmarshal(rec.Data, &d); err != nil {
-			return nil, fmt.Errorf("kms: decode key %s: %w", id, err)
+			return fmt.Errorf("kms: decode key %s: %w", id, err)
 		}
 		extra, err := fn(&d, rec.Version)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		data, err := json.Marshal(&d)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		ops := append([]store.Op{{Kind: kindKey, ID: id, Data: data, IfVersion: rec.Version}}, extra...)
+		epoch := s.keys.Epoch()
 		if err := s.store.Apply(ctx, ops...); err != nil {
-			if errors.Is(err, store.ErrConflict) {
-				continue
-			}
-			return nil, err
+			return err
 		}
-		lk, err := s.materialize(&d, rec.Version+1)
-		if err != nil {
-			return nil, err
+		if lk, err = s.materialize(&d, rec.Version+1); err != nil {
+			return err
 		}
-		s.keys.Put(id, lk, rec.Version+1)
-		return lk, nil
+		s.keys.PutAt(id, lk, rec.Version+1, epoch)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	return nil, fmt.Errorf("kms: key %s: too many concurrent updates", id)
+	return lk, nil
 }
 
 // followChanges keeps the caches coherent with writes made by other nodes.
@@ -434,6 +464,8 @@ func (s *Service) SyncChanges(ctx context.Context) {
 				s.keys.Invalidate(c.ID)
 			case kindAlias:
 				s.aliases.Invalidate(c.ID)
+			case kindKeyAliases:
+				s.keyAliases.Invalidate(c.ID)
 			default:
 				s.invMu.RLock()
 				for _, fn := range s.invalidators[c.Kind] {

@@ -15,6 +15,9 @@
 // that version, and an Op with Create fails it with ErrExists if the record
 // exists. Callers read, modify and Apply with IfVersion, retrying on
 // ErrConflict; this is safe with several Trent nodes on one database.
+// Update (update.go) is that loop: it queues the writers of one record
+// inside a process and retries with backoff across processes, so that
+// concurrent writers all succeed in some order.
 //
 // # Durability
 //

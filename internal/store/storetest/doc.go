@@ -10,7 +10,9 @@
 // with prefix, after and limit, byte ordering, binary-safe IDs), Apply
 // atomicity and its preconditions (Create, IfVersion), version increments,
 // deletes, the change feed (every committed change exactly once, in strictly
-// increasing Seq order), optimistic concurrency under many goroutines, leases,
+// increasing Seq order), optimistic concurrency under many goroutines,
+// writers serialized by store.Update (all succeed; a counted limit is never
+// exceeded), leases,
 // durability across Close and reopen, large documents and context
 // cancellation. Sub-tests are named ok/... and fail/....
 //

@@ -35,6 +35,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("apply", func(t *testing.T) { testApply(t, fresh) })
 	t.Run("feed", func(t *testing.T) { testFeed(t, fresh) })
 	t.Run("concurrency", func(t *testing.T) { testConcurrency(t, fresh) })
+	t.Run("update", func(t *testing.T) { testUpdate(t, fresh) })
 	t.Run("lease", func(t *testing.T) { testLease(t, fresh) })
 	t.Run("durability", func(t *testing.T) { testDurability(t, fresh) })
 	t.Run("large", func(t *testing.T) { testLarge(t, fresh) })
@@ -815,6 +816,110 @@ func testContext(t *testing.T, open Opener) {
 		assertMissing(t, s, "key", "ctx")
 		if ok, err := s.TryLease(ctx(t), "ctx", "other", time.Minute); err != nil || !ok {
 			t.Fatalf("lease taken by a canceled call: %v, %v", ok, err)
+		}
+	})
+}
+
+// testUpdate races writers through store.Update as two nodes would: each
+// "node" has its own Locks (its goroutines queue), and the nodes meet only
+// through IfVersion and Create, retrying with backoff.
+func testUpdate(t *testing.T, open Opener) {
+	const nodes, perNode = 2, 25
+	t.Run("ok/every-writer-succeeds", func(t *testing.T) {
+		s, _ := open(t)
+		c := ctx(t)
+		mustApply(t, s, put("counter", "c", "0"))
+		var wg sync.WaitGroup
+		var attempts atomic.Int64
+		for n := 0; n < nodes; n++ {
+			locks := &store.Locks{}
+			for g := 0; g < perNode; g++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					err := store.Update(c, locks, []string{"counter/c"}, func() error {
+						attempts.Add(1)
+						r, err := s.Get(c, "counter", "c")
+						if err != nil {
+							return err
+						}
+						var v int
+						fmt.Sscan(string(r.Data), &v)
+						return s.Apply(c, store.Op{Kind: "counter", ID: "c", Data: []byte(fmt.Sprint(v + 1)), IfVersion: r.Version})
+					})
+					if err != nil {
+						t.Errorf("Update: %v", err)
+					}
+				}()
+			}
+		}
+		wg.Wait()
+		r := mustGet(t, s, "counter", "c")
+		if want := nodes * perNode; string(r.Data) != fmt.Sprint(want) {
+			t.Fatalf("counter = %s; want %d (%d attempts)", r.Data, want, attempts.Load())
+		}
+		t.Logf("%d writers, %d attempts", nodes*perNode, attempts.Load())
+	})
+	t.Run("ok/limit-exact", func(t *testing.T) {
+		// Each writer creates an item and raises the count in one Apply,
+		// refusing once the count reaches the limit: no interleaving may
+		// create more items than the limit, and none may be refused
+		// while the limit is not reached.
+		s, _ := open(t)
+		c := ctx(t)
+		const limit = 10
+		errLimit := errors.New("limit reached")
+		var wg sync.WaitGroup
+		var created, refused atomic.Int32
+		for n := 0; n < nodes; n++ {
+			locks := &store.Locks{}
+			for g := 0; g < perNode; g++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					item := fmt.Sprintf("n%d-g%02d", n, g)
+					err := store.Update(c, locks, []string{"count/c"}, func() error {
+						count := store.Op{Kind: "count", ID: "c", Create: true}
+						v := 0
+						r, err := s.Get(c, "count", "c")
+						switch {
+						case err == nil:
+							fmt.Sscan(string(r.Data), &v)
+							count = store.Op{Kind: "count", ID: "c", IfVersion: r.Version}
+						case !errors.Is(err, store.ErrNotFound):
+							return err
+						}
+						if v >= limit {
+							return errLimit
+						}
+						count.Data = []byte(fmt.Sprint(v + 1))
+						err = s.Apply(c, count, store.Op{Kind: "item", ID: item, Data: []byte("x"), Create: true})
+						if errors.Is(err, store.ErrExists) {
+							return fmt.Errorf("%w: %w", store.ErrConflict, err) // another node created the count
+						}
+						return err
+					})
+					switch {
+					case err == nil:
+						created.Add(1)
+					case errors.Is(err, errLimit):
+						refused.Add(1)
+					default:
+						t.Errorf("Update: %v", err)
+					}
+				}()
+			}
+		}
+		wg.Wait()
+		items, err := s.List(c, "item", "", "", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if created.Load() != limit || len(items) != limit || refused.Load() != nodes*perNode-limit {
+			t.Fatalf("%d created, %d items stored, %d refused; want %d, %d, %d", created.Load(), len(items), refused.Load(), limit, limit, nodes*perNode-limit)
+		}
+		if r := mustGet(t, s, "count", "c"); string(r.Data) != fmt.Sprint(limit) {
+			t.Fatalf("count = %s; want %d", r.Data, limit)
 		}
 	})
 }
