@@ -570,7 +570,7 @@ func TestAliasesErrorRefuses(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			a := authz.New(authz.Config{Identities: &policies{}})
-			req := &kms.KeyRequest{Caller: bob, Action: "kms:Encrypt", KeyARN: keyA, KeyAccount: acctA, Policy: a.Prepare(tc.kp),
+			req := &kms.KeyRequest{Caller: bob, Action: "kms:Encrypt", KeyARN: keyA, KeyAccount: acctA, Policy: a.Prepare(tc.kp, nil),
 				KeySpec: "SYMMETRIC_DEFAULT", KeyUsage: "ENCRYPT_DECRYPT", KeyOrigin: "AWS_KMS",
 				Aliases: func() ([]string, error) { return tc.aliases, tc.err }}
 			err := a.AuthorizeKey(context.Background(), req)

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -14,10 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/trentkms/trent/internal/store"
 	"github.com/trentkms/trent/internal/store/postgres"
+	"github.com/trentkms/trent/internal/store/postgres/pgtest"
 	"github.com/trentkms/trent/internal/store/sqlite"
 )
 
@@ -29,14 +26,6 @@ import (
 // on SQLite and on two nodes sharing PostgreSQL, and count the answers:
 // every mutation succeeds (or gets the one error AWS would give it), never
 // a 500 or a 503, and quotas land exactly on their limit.
-
-const (
-	concPostgresEnv = "TRENT_TEST_POSTGRES_URL"
-	// concRequirePostgresEnv, when set (as the full CI run sets it), turns
-	// the skip of the PostgreSQL variants without a database into a
-	// failure.
-	concRequirePostgresEnv = "TRENT_TEST_REQUIRE_POSTGRES"
-)
 
 // concOutcomes counts answers by "status ErrorType" ("200" for success).
 type concOutcomes map[string]int
@@ -315,54 +304,9 @@ func TestConcurrentMutationsSQLite(t *testing.T) {
 	concGrantLimit(t, []*Server{s}, key)
 }
 
-// concPostgresURL returns TRENT_TEST_POSTGRES_URL with a fresh schema of
-// this test selected (dropped at the end), or skips the test when the
-// variable is unset, unless TRENT_TEST_REQUIRE_POSTGRES says it must run.
-func concPostgresURL(t *testing.T) string {
-	t.Helper()
-	base := os.Getenv(concPostgresEnv)
-	if base == "" {
-		if os.Getenv(concRequirePostgresEnv) != "" {
-			t.Fatalf("%s is unset but %s requires the PostgreSQL tests", concPostgresEnv, concRequirePostgresEnv)
-		}
-		t.Skip(concPostgresEnv + " is unset; start a throwaway server with: export " + concPostgresEnv + "=$(scripts/ci/postgres.sh)")
-	}
-	schema := "trent_security_" + randHex(5)
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatalf("connect %s: %v", concPostgresEnv, err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, `CREATE SCHEMA `+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, base)
-		if err != nil {
-			t.Logf("drop schema %s: %v", schema, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, `DROP SCHEMA `+schema+` CASCADE`); err != nil {
-			t.Logf("drop schema %s: %v", schema, err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
-
 func TestConcurrentMutationsPostgresTwoNodes(t *testing.T) {
 	t.Parallel()
-	storeURL := concPostgresURL(t)
+	storeURL := pgtest.FreshSchema(t, "")
 	rootKey := randHex(32)
 	var servers []*Server
 	for _, id := range []string{"n1", "n2"} {
