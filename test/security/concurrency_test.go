@@ -266,6 +266,8 @@ func concPutGrants(t *testing.T, st store.Store, key string, withCount bool) {
 // of grants: exactly 10 succeed.
 func concGrantLimit(t *testing.T, servers []*Server, key string) {
 	grantee := "arn:aws:iam::" + account + ":user/bob"
+	// A grantee must exist: CreateGrant binds it to its unique ID.
+	servers[0].MustQuery(t, Admin, "iam", "Action", "CreateUser", "UserName", "bob")
 	got := concRace(t, servers, 32, func(i int) concCall {
 		return concCall{"CreateGrant", map[string]any{"KeyId": key, "GranteePrincipal": grantee, "Operations": []string{"Decrypt"}}}
 	})
