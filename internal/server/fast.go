@@ -254,6 +254,13 @@ func (f fastRequest) Header(name string, i int) (string, bool) {
 	return "", false
 }
 
+func (f fastRequest) AppendHeaderNames(dst []string) []string {
+	for k := range f.r.Header.All() {
+		dst = append(dst, unsafeString(k))
+	}
+	return dst
+}
+
 func unsafeString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 // fastLogger sends fasthttp's own messages (connection errors) to the debug log.

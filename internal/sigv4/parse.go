@@ -55,16 +55,46 @@ func parseAuthorization(h string) (a authorization, msg string) {
 }
 
 // signsHost reports whether host is among the signed headers (in any case).
-func (a *authorization) signsHost() bool {
+func (a *authorization) signsHost() bool { return a.signs("host") }
+
+// signs reports whether header is among the signed headers (in any case).
+func (a *authorization) signs(header string) bool {
 	s := a.signedHeaders
 	for s != "" {
 		var name string
 		name, s, _ = strings.Cut(s, ";")
-		if strings.EqualFold(name, "host") {
+		if strings.EqualFold(name, header) {
 			return true
 		}
 	}
 	return false
+}
+
+// mustSign reports whether a header present on a request must be signed:
+// Content-Type and every X-Amz-* header (X-Amz-Target names the operation,
+// X-Amz-Date and X-Amz-Security-Token the time and the credentials), so
+// that nothing that selects or qualifies the operation can be changed or
+// added after signing. X-Amzn-* headers (trace IDs added by proxies) are
+// not X-Amz-* headers.
+func mustSign(name string) bool {
+	const prefix = "x-amz-"
+	if len(name) >= len(prefix) && strings.EqualFold(name[:len(prefix)], prefix) {
+		return true
+	}
+	return strings.EqualFold(name, "content-type")
+}
+
+// unsignedHeader returns the name of a header in names that must be signed
+// but is not, or "" if there is none. Of several it returns the smallest,
+// so that the answer does not depend on the order of names.
+func (a *authorization) unsignedHeader(names []string) string {
+	var bad string
+	for _, n := range names {
+		if mustSign(n) && !a.signs(n) && (bad == "" || n < bad) {
+			bad = n
+		}
+	}
+	return bad
 }
 
 // scope returns the "date/region/service/aws4_request" part of the credential.
