@@ -119,7 +119,7 @@ func tlsListener(ln net.Listener, cfg *tls.Config) net.Listener {
 func (s *Server) serveFast(ctx *fasthttp.RequestCtx) {
 	h := &ctx.Request.Header
 	target := h.Peek("X-Amz-Target")
-	if len(target) == 0 {
+	if len(target) == 0 && !awsjson.IsJSONContentType(unsafeString(h.ContentType())) {
 		s.slowHandler(ctx) // not the KMS JSON API: ServeHTTP
 		return
 	}
