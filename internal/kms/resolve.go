@@ -92,7 +92,7 @@ func validAccount(s string) bool {
 // their account, which is how other accounts' keys are reached.
 func (s *Service) resolveKey(ctx context.Context, raw *string, kind refKind, member string) (*loadedKey, error) {
 	if raw == nil {
-		return nil, awserr.ValidationError(awserr.Violation("null", true, member, awserr.ConstraintNotNull))
+		return nil, awserr.ValidationError(awserr.NullViolation(member))
 	}
 	if len(*raw) == 0 || len(*raw) > 2048 {
 		c := awserr.MinLength(1)
