@@ -19,14 +19,18 @@ const (
 // ParseIdentity. MsgInvalidPrincipals and MsgLockout are the texts AWS KMS
 // sends; the others follow AWS's style where no AWS text is known.
 const (
-	MsgInvalidJSON          = "The policy document is not valid JSON."
-	MsgInvalidPrincipals    = "Policy contains a statement with one or more invalid principals."
-	MsgNoPrincipal          = "Each statement in the key policy must contain one or more principals."
-	MsgPrincipalInIdentity  = "Policy document should not specify a principal."
-	MsgLockout              = "The new key policy will not allow you to update the key policy in the future."
-	MsgUnsupportedVersion   = "The policy document specifies an unsupported Version."
-	MsgInvalidCharacters    = "The policy document contains characters that are not allowed."
-	MsgDuplicateSid         = "Statement IDs (SID) in a single policy must be unique."
+	MsgInvalidJSON         = "The policy document is not valid JSON."
+	MsgInvalidPrincipals   = "Policy contains a statement with one or more invalid principals."
+	MsgNoPrincipal         = "Each statement in the key policy must contain one or more principals."
+	MsgPrincipalInIdentity = "Policy document should not specify a principal."
+	MsgLockout             = "The new key policy will not allow you to update the key policy in the future."
+	MsgUnsupportedVersion  = "The policy document specifies an unsupported Version."
+	MsgInvalidCharacters   = "The policy document contains characters that are not allowed."
+	MsgDuplicateSid        = "Statement IDs (SID) in a single policy must be unique."
+	// MsgSidNotAlphanumeric is IAM's text for a Sid of an IAM policy
+	// with other characters than ASCII letters and digits. Key policies
+	// take any Sid (AWS's default key policy's Sids have spaces).
+	MsgSidNotAlphanumeric   = "Statement IDs (SID) must be alpha-numeric. Check that your input satisfies the regular expression [0-9A-Za-z]*"
 	msgUnknownElementPrefix = "The policy document contains an unsupported element: "
 )
 
@@ -145,6 +149,9 @@ func parse(doc string, resource bool) (*Policy, error) {
 		if err != nil {
 			return nil, err
 		}
+		if !resource && !ValidIAMSid(s.Sid) {
+			return nil, malformed(MsgSidNotAlphanumeric)
+		}
 		if s.Sid != "" {
 			if sids[s.Sid] {
 				return nil, malformed(MsgDuplicateSid)
@@ -164,6 +171,18 @@ func parse(doc string, resource bool) (*Policy, error) {
 		}
 	}
 	return p, nil
+}
+
+// ValidIAMSid reports whether sid is a valid Sid of an IAM policy (identity
+// or trust policy): ASCII letters and digits only, possibly empty.
+func ValidIAMSid(sid string) bool {
+	for i := 0; i < len(sid); i++ {
+		c := sid[i]
+		if !('0' <= c && c <= '9' || 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z') {
+			return false
+		}
+	}
+	return true
 }
 
 func firstByte(b []byte) byte {
