@@ -169,3 +169,62 @@ func BenchmarkDecodeEncrypt(b *testing.B) {
 		}
 	}
 }
+
+// The hot operations' input shapes (as in internal/kms, which this
+// package does not import).
+type (
+	benchEncryptInput struct {
+		KeyID               *string           `json:"KeyId"`
+		Plaintext           []byte            `json:"Plaintext"`
+		EncryptionContext   map[string]string `json:"EncryptionContext"`
+		GrantTokens         []string          `json:"GrantTokens"`
+		EncryptionAlgorithm *string           `json:"EncryptionAlgorithm"`
+		DryRun              *bool             `json:"DryRun"`
+	}
+	benchDecryptInput struct {
+		CiphertextBlob      []byte            `json:"CiphertextBlob"`
+		EncryptionContext   map[string]string `json:"EncryptionContext"`
+		GrantTokens         []string          `json:"GrantTokens"`
+		KeyID               *string           `json:"KeyId"`
+		EncryptionAlgorithm *string           `json:"EncryptionAlgorithm"`
+		DryRun              *bool             `json:"DryRun"`
+		DryRunModifiers     []string          `json:"DryRunModifiers"`
+	}
+	benchGenerateDataKeyInput struct {
+		KeyID             *string           `json:"KeyId"`
+		EncryptionContext map[string]string `json:"EncryptionContext"`
+		NumberOfBytes     *int64            `json:"NumberOfBytes"`
+		KeySpec           *string           `json:"KeySpec"`
+		GrantTokens       []string          `json:"GrantTokens"`
+		DryRun            *bool             `json:"DryRun"`
+	}
+)
+
+const benchARN = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+// BenchmarkDecode decodes the request bodies of the hot operations as the
+// SDKs send them: Encrypt of 1 KiB, Decrypt of its ciphertext, and
+// GenerateDataKey of 32 bytes with the Encryption SDK's context.
+func BenchmarkDecode(b *testing.B) {
+	run := func(b *testing.B, s string, newIn func() any) {
+		body := []byte(s)
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := Decode(body, newIn()); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.Run("Encrypt", func(b *testing.B) {
+		run(b, `{"KeyId":"`+benchARN+`","Plaintext":"`+strings.Repeat("QUFB", 342)+`","EncryptionContext":{"app":"bench"}}`,
+			func() any { return new(benchEncryptInput) })
+	})
+	b.Run("Decrypt", func(b *testing.B) {
+		run(b, `{"CiphertextBlob":"`+strings.Repeat("QUFB", 400)+`","KeyId":"`+benchARN+`","EncryptionContext":{"app":"bench"}}`,
+			func() any { return new(benchDecryptInput) })
+	})
+	b.Run("GenerateDataKey", func(b *testing.B) {
+		run(b, `{"KeyId":"`+benchARN+`","NumberOfBytes":32,"EncryptionContext":{"aws-crypto-public-key":"`+strings.Repeat("A", 88)+`"}}`,
+			func() any { return new(benchGenerateDataKeyInput) })
+	})
+}

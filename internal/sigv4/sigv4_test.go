@@ -528,3 +528,29 @@ func TestParseAmzDate(t *testing.T) {
 		}
 	}
 }
+
+// TestUnsignedHeaderMany covers requests with more headers that must be
+// signed than unsignedHeader keeps on its stack.
+func TestUnsignedHeaderMany(t *testing.T) {
+	t.Parallel()
+	var names, signed []string
+	for i := 0; i < 20; i++ {
+		n := fmt.Sprintf("X-Amz-Meta-%02d", i)
+		names = append(names, n)
+		signed = append(signed, strings.ToLower(n))
+	}
+	names = append(names, "Content-Type", "Host", "User-Agent")
+	signed = append(signed, "content-type", "host")
+	a := authorization{signedHeaders: strings.Join(signed, ";")}
+	if got := a.unsignedHeader(names); got != "" {
+		t.Fatalf("all signed: unsignedHeader = %q", got)
+	}
+	a.signedHeaders = strings.Join(append(signed[:7:7], signed[8:]...), ";") // drop x-amz-meta-07
+	if got := a.unsignedHeader(names); got != "X-Amz-Meta-07" {
+		t.Fatalf("one unsigned: unsignedHeader = %q, want X-Amz-Meta-07", got)
+	}
+	a.signedHeaders = "HOST;CONTENT-TYPE;" + strings.ToUpper(strings.Join(signed[1:20], ";"))
+	if got := a.unsignedHeader(names); got != "X-Amz-Meta-00" {
+		t.Fatalf("upper-case list: unsignedHeader = %q, want X-Amz-Meta-00", got)
+	}
+}
