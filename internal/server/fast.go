@@ -119,7 +119,9 @@ func tlsListener(ln net.Listener, cfg *tls.Config) net.Listener {
 func (s *Server) serveFast(ctx *fasthttp.RequestCtx) {
 	h := &ctx.Request.Header
 	target := h.Peek("X-Amz-Target")
-	if len(target) == 0 && !awsjson.IsJSONContentType(unsafeString(h.ContentType())) {
+	// A POST of a JSON body is a KMS JSON request even without a target
+	// (it gets the JSON error); anything else without one is not.
+	if len(target) == 0 && !(h.IsPost() && awsjson.IsJSONContentType(unsafeString(h.ContentType()))) {
 		s.slowHandler(ctx) // not the KMS JSON API: ServeHTTP
 		return
 	}
