@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"strings"
 
+	"github.com/go-json-experiment/json/jsontext"
+
 	"github.com/trentkms/trent/internal/awserr"
 )
 
@@ -19,19 +21,27 @@ const (
 // ParseIdentity. MsgInvalidPrincipals and MsgLockout are the texts AWS KMS
 // sends; the others follow AWS's style where no AWS text is known.
 const (
-	MsgInvalidJSON         = "The policy document is not valid JSON."
-	MsgInvalidPrincipals   = "Policy contains a statement with one or more invalid principals."
-	MsgNoPrincipal         = "Each statement in the key policy must contain one or more principals."
-	MsgPrincipalInIdentity = "Policy document should not specify a principal."
-	MsgLockout             = "The new key policy will not allow you to update the key policy in the future."
-	MsgUnsupportedVersion  = "The policy document specifies an unsupported Version."
-	MsgInvalidCharacters   = "The policy document contains characters that are not allowed."
-	MsgDuplicateSid        = "Statement IDs (SID) in a single policy must be unique."
+	MsgInvalidJSON          = "The policy document is not valid JSON."
+	MsgInvalidPrincipals    = "Policy contains a statement with one or more invalid principals."
+	MsgNoPrincipal          = "Each statement in the key policy must contain one or more principals."
+	MsgPrincipalInIdentity  = "Policy document should not specify a principal."
+	MsgLockout              = "The new key policy will not allow you to update the key policy in the future."
+	MsgUnsupportedVersion   = "The policy document specifies an unsupported Version."
+	MsgInvalidCharacters    = "The policy document contains characters that are not allowed."
+	MsgDuplicateSid         = "Statement IDs (SID) in a single policy must be unique."
+	msgUnknownElementPrefix = "The policy document contains an unsupported element: "
+)
+
+// Messages of MalformedPolicyDocumentException for JSON and Sid rules.
+const (
 	// MsgSidNotAlphanumeric is IAM's text for a Sid of an IAM policy
 	// with other characters than ASCII letters and digits. Key policies
 	// take any Sid (AWS's default key policy's Sids have spaces).
-	MsgSidNotAlphanumeric   = "Statement IDs (SID) must be alpha-numeric. Check that your input satisfies the regular expression [0-9A-Za-z]*"
-	msgUnknownElementPrefix = "The policy document contains an unsupported element: "
+	MsgSidNotAlphanumeric = "Statement IDs (SID) must be alpha-numeric. Check that your input satisfies the regular expression [0-9A-Za-z]*"
+	// MsgDuplicateKey refuses a document with a key twice in one object:
+	// the evaluator would read one of the two values, a person reviewing
+	// the stored document the other.
+	MsgDuplicateKey = "The policy document contains the same key twice in one object."
 )
 
 // Policy is a parsed, compiled policy document. It is immutable and safe for
@@ -98,6 +108,9 @@ func ParseIdentity(doc string) (*Policy, error) {
 func malformed(msg string) *awserr.Error { return awserr.New(awserr.MalformedPolicyDocument, msg) }
 
 func parse(doc string, resource bool) (*Policy, error) {
+	if !jsontext.Value(doc).IsValid() && jsontext.Value(doc).IsValid(jsontext.AllowDuplicateNames(true)) {
+		return nil, malformed(MsgDuplicateKey)
+	}
 	dec := json.NewDecoder(strings.NewReader(doc))
 	dec.UseNumber()
 	var top map[string]json.RawMessage
