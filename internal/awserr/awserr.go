@@ -182,6 +182,14 @@ func Violation(value string, showValue bool, member, constraint string) string {
 	return fmt.Sprintf("Value '%s' at '%s' failed to satisfy constraint: %s", value, member, constraint)
 }
 
+// NullViolation formats the violation of a required member that is absent
+// (or JSON null). AWS writes the value without quotes, unlike a string's:
+// "Value null at 'keyId' failed to satisfy constraint: Member must not be
+// null".
+func NullViolation(member string) string {
+	return fmt.Sprintf("Value null at '%s' failed to satisfy constraint: %s", member, ConstraintNotNull)
+}
+
 // Common validation constraint texts.
 const (
 	ConstraintNotNull = "Member must not be null"

@@ -9,16 +9,18 @@ package awsjson
 
 import (
 	"bytes"
-	stdjson "encoding/json"
-
 	"errors"
 	"fmt"
-	json "github.com/goccy/go-json"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
+
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+	json "github.com/goccy/go-json"
 
 	"github.com/trentkms/trent/internal/awserr"
 )
@@ -26,10 +28,25 @@ import (
 // ContentType is the media type of AWS JSON 1.1 requests and responses.
 const ContentType = "application/x-amz-json-1.1"
 
+// IsJSONContentType reports whether a Content-Type header value names an
+// AWS JSON protocol body (application/x-amz-json-1.0 or -1.1, or
+// application/json), whatever its parameters. A request with such a body
+// is a JSON protocol request even without an X-Amz-Target header, and is
+// answered in JSON; query-protocol requests (IAM, STS) are form-encoded.
+func IsJSONContentType(ct string) bool {
+	mt, _, _ := strings.Cut(ct, ";")
+	mt = strings.TrimSpace(mt)
+	return strings.EqualFold(mt, ContentType) || strings.EqualFold(mt, "application/x-amz-json-1.0") ||
+		strings.EqualFold(mt, "application/json")
+}
+
 // ParseTarget splits an X-Amz-Target header value into service prefix and
-// operation name. It returns UnknownOperationException for a malformed
-// value or a prefix other than want.
+// operation name. It returns UnknownOperationException for a missing or
+// malformed value or a prefix other than want.
 func ParseTarget(target, want string) (string, error) {
+	if target == "" {
+		return "", awserr.New(awserr.UnknownOperation, "Requests must be POST with an X-Amz-Target header.")
+	}
 	prefix, op, ok := strings.Cut(target, ".")
 	if !ok || prefix != want || op == "" {
 		return "", awserr.New(awserr.UnknownOperation, "The requested operation is not recognized by the service: "+target)
@@ -37,52 +54,171 @@ func ParseTarget(target, want string) (string, error) {
 	return op, nil
 }
 
-// Decode decodes a request body into v. An empty body decodes as {}.
-// Malformed JSON and members of the wrong type are SerializationException,
-// as AWS reports them; unknown members are ignored, so that newer clients
-// keep working.
+// MaxDepth is the deepest nesting of objects and arrays a request body may
+// have. No KMS request shape nests deeper than 3 (CreateKey: request >
+// Tags > Tag); the margin leaves room for members AWS may add, which are
+// parsed and ignored.
+const MaxDepth = 32
+
+// Decode decodes a request body into v, a pointer to an input shape, as
+// AWS parses JSON 1.1 requests:
+//
+//   - an empty body (or only whitespace) decodes as {};
+//   - member names are case-sensitive: "keyId" is not KeyId but an unknown
+//     member, and unknown members are ignored, so that newer clients keep
+//     working;
+//   - a member name that occurs twice in one object (in any nested object
+//     or map too) is refused, so no reader of the request can see another
+//     value than the operation acts on;
+//   - strings must be valid UTF-8 (escapes included: no lone surrogates);
+//   - the body is one JSON object, nested at most MaxDepth deep, with
+//     nothing after it;
+//   - blobs are standard base64 with padding; integers are JSON integers
+//     within the member's range.
+//
+// Every refusal is a SerializationException. Decode uses a decoder that
+// keeps these rules by construction (github.com/go-json-experiment/json,
+// the encoding/json/v2 candidate) rather than a faster one that folds case
+// and keeps the last duplicate: the measurements are in docs/performance.md.
 func Decode(body []byte, v any) error {
-	body = bytes.TrimSpace(body)
-	if len(body) == 0 {
+	i := skipSpace(body, 0)
+	if i == len(body) {
 		return nil
 	}
-	if body[0] != '{' {
+	if body[i] != '{' {
 		return awserr.New(awserr.Serialization, "Start of structure or map found where not expected.")
 	}
-	if err := json.Unmarshal(body, v); err != nil {
-		return serializationError(err)
+	// Offsets in messages count from the first byte of the object, and
+	// the end of a truncated body is where the last token ends.
+	j := len(body)
+	for j > i && (body[j-1] == ' ' || body[j-1] == '\t' || body[j-1] == '\n' || body[j-1] == '\r') {
+		j--
+	}
+	body = body[i:j]
+	if tooDeep(body) {
+		return awserr.Newf(awserr.Serialization, "The request is nested deeper than %d levels.", MaxDepth)
+	}
+	if err := jsonv2.Unmarshal(body, v); err != nil {
+		return serializationError(body, err)
 	}
 	return nil
 }
 
-func serializationError(err error) error {
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		if te.Field != "" {
-			return awserr.Newf(awserr.Serialization, "Unexpected value type for member '%s': %s is not valid here.", te.Field, te.Value)
-		}
-		return awserr.Newf(awserr.Serialization, "Unexpected value type: %s is not valid here.", te.Value)
+// skipSpace returns the index of the first byte of b at or after i that is
+// not JSON whitespace.
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
 	}
-	var ste *stdjson.UnmarshalTypeError
-	if errors.As(err, &ste) {
-		te := ste
-		if te.Field != "" {
-			return awserr.Newf(awserr.Serialization, "Unexpected value type for member '%s': %s is not valid here.", te.Field, te.Value)
-		}
-		return awserr.Newf(awserr.Serialization, "Unexpected value type: %s is not valid here.", te.Value)
+	return i
+}
+
+// tooDeep reports whether the JSON text b nests objects and arrays more than
+// MaxDepth deep. Most bodies hold fewer brackets than that in all, which two
+// vectorized counts show; others are scanned, skipping strings. Malformed
+// text is left for the decoder to report.
+func tooDeep(b []byte) bool {
+	if bytes.Count(b, []byte{'{'})+bytes.Count(b, []byte{'['}) <= MaxDepth {
+		return false
 	}
-	var se *json.SyntaxError
+	depth := 0
+	for i := 0; i < len(b); i++ {
+		switch b[i] {
+		case '"':
+			// Find the closing quote: one preceded by an even number of
+			// backslashes.
+			j := i + 1
+			for {
+				k := bytes.IndexByte(b[j:], '"')
+				if k < 0 {
+					return false
+				}
+				j += k
+				n := 0
+				for p := j - 1; p > i && b[p] == '\\'; p-- {
+					n++
+				}
+				if n%2 == 0 {
+					break
+				}
+				j++
+			}
+			i = j
+		case '{', '[':
+			depth++
+			if depth > MaxDepth {
+				return true
+			}
+		case '}', ']':
+			depth--
+		}
+	}
+	return false
+}
+
+// serializationError maps a decoding error of body to AWS's exception.
+func serializationError(body []byte, err error) error {
+	var se *jsonv2.SemanticError
 	if errors.As(err, &se) {
-		return awserr.Newf(awserr.Serialization, "Malformed JSON at offset %d.", se.Offset)
+		kind := kindName(se.JSONKind)
+		if name := topMember(string(se.JSONPointer)); name != "" {
+			return awserr.Newf(awserr.Serialization, "Unexpected value type for member '%s': %s is not valid here.", name, kind)
+		}
+		return awserr.Newf(awserr.Serialization, "Unexpected value type: %s is not valid here.", kind)
 	}
-	var sse *stdjson.SyntaxError
-	if errors.As(err, &sse) {
-		return awserr.Newf(awserr.Serialization, "Malformed JSON at offset %d.", sse.Offset)
-	}
-	if strings.Contains(err.Error(), "base64") || strings.Contains(err.Error(), "illegal") {
-		return awserr.New(awserr.Serialization, "A blob member is not valid base64.")
+	var ye *jsontext.SyntacticError
+	if errors.As(err, &ye) {
+		switch {
+		case errors.Is(ye.Err, jsontext.ErrDuplicateName):
+			// The pointer ends with the repeated name: a member of the
+			// request, or a name within one (possibly a map key: data,
+			// not named).
+			name := topMember(string(ye.JSONPointer))
+			if strings.Count(string(ye.JSONPointer), "/") > 1 {
+				return awserr.Newf(awserr.Serialization, "Duplicate member name within member '%s' at offset %d.", name, ye.ByteOffset)
+			}
+			return awserr.Newf(awserr.Serialization, "Duplicate member '%s' at offset %d.", name, ye.ByteOffset)
+		case !utf8.Valid(body) || strings.Contains(ye.Err.Error(), "surrogate"):
+			return awserr.Newf(awserr.Serialization, "Invalid UTF-8 in a string at offset %d.", ye.ByteOffset)
+		}
+		return awserr.Newf(awserr.Serialization, "Malformed JSON at offset %d.", ye.ByteOffset)
 	}
 	return awserr.New(awserr.Serialization, "The request body could not be parsed.")
+}
+
+// topMember returns the first token of a JSON pointer ("/Tags/0/TagKey" ->
+// "Tags"): the member of the request the error is in. Only a member name
+// of the request shape is named, never a key of a map member (data), and
+// only up to 64 bytes of it.
+func topMember(ptr string) string {
+	if ptr == "" || ptr[0] != '/' {
+		return ""
+	}
+	name, _, _ := strings.Cut(ptr[1:], "/")
+	name = strings.NewReplacer("~1", "/", "~0", "~").Replace(name)
+	if len(name) > 64 {
+		name = strings.ToValidUTF8(name[:64], "")
+	}
+	return name
+}
+
+// kindName names a JSON kind as AWS's messages do.
+func kindName(k jsontext.Kind) string {
+	switch k {
+	case '"':
+		return "string"
+	case '0':
+		return "number"
+	case 't', 'f':
+		return "boolean"
+	case 'n':
+		return "null"
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	}
+	return "value"
 }
 
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}

@@ -83,6 +83,13 @@ func parseTrust(doc string) (*policy.Policy, error) {
 		}
 		return nil, err
 	}
+	// Parsed as a resource policy (it names principals), but an IAM
+	// policy: IAM's Sid rule applies.
+	for _, s := range p.Statements {
+		if !policy.ValidIAMSid(s.Sid) {
+			return nil, awserr.New(CodeMalformedPolicyDocument, policy.MsgSidNotAlphanumeric)
+		}
+	}
 	return p, nil
 }
 

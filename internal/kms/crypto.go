@@ -117,7 +117,13 @@ func (s *Service) openSymmetric(ctx context.Context, blob []byte, ec map[string]
 			return nil, nil, "", err
 		}
 		if want.doc.ID != keyRef {
-			if want.doc.Spec != symmetricDefault {
+			// A symmetric ciphertext of another key. AWS checks the
+			// ciphertext's key first: IncorrectKeyException, also when
+			// the named key cannot decrypt at all (signing, MAC, key
+			// agreement). Only an asymmetric encryption key goes on to
+			// its own algorithm: the blob may be one of its ciphertexts
+			// that happens to parse.
+			if want.doc.Spec != symmetricDefault && want.doc.Usage == "ENCRYPT_DECRYPT" {
 				return nil, nil, "", errNotSymmetric
 			}
 			return nil, nil, "", s.beforeAuth(ctx, want, action, conds, grantTokens,

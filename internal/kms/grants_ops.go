@@ -180,7 +180,7 @@ func (s *Service) CreateGrant(ctx context.Context, in *CreateGrantInput) (*Creat
 	}
 	switch {
 	case in.GranteePrincipal == nil && in.GranteeServicePrincipal == nil:
-		return nil, awserr.ValidationError(awserr.Violation("null", true, "granteePrincipal", awserr.ConstraintNotNull))
+		return nil, awserr.ValidationError(awserr.NullViolation("granteePrincipal"))
 	case in.GranteePrincipal != nil && in.GranteeServicePrincipal != nil:
 		return nil, awserr.New(awserr.Validation, "You cannot specify both GranteePrincipal and GranteeServicePrincipal.")
 	case in.RetiringPrincipal != nil && in.RetiringServicePrincipal != nil:
@@ -532,7 +532,7 @@ func (s *Service) ListRetirableGrants(ctx context.Context, in *ListRetirableGran
 		return nil, err
 	}
 	if in.RetiringPrincipal == nil && in.RetiringServicePrincipal == nil {
-		return nil, awserr.ValidationError(awserr.Violation("null", true, "retiringPrincipal", awserr.ConstraintNotNull))
+		return nil, awserr.ValidationError(awserr.NullViolation("retiringPrincipal"))
 	}
 	if err := s.authorizeAccount(ctx, "kms:ListRetirableGrants", nil); err != nil {
 		return nil, err

@@ -493,7 +493,7 @@ func (s *Service) GetKeyPolicy(ctx context.Context, in *KeyPolicyInput) (*GetKey
 func checkPolicyName(name *string, required bool) error {
 	if name == nil {
 		if required {
-			return awserr.ValidationError(awserr.Violation("null", true, "policyName", awserr.ConstraintNotNull))
+			return awserr.ValidationError(awserr.NullViolation("policyName"))
 		}
 		return nil
 	}

@@ -100,7 +100,7 @@ func validAccount(s string) bool {
 // same the key policy gives when it does not allow the caller.
 func (s *Service) resolveKey(ctx context.Context, raw *string, kind refKind, member, action string) (*loadedKey, error) {
 	if raw == nil {
-		return nil, awserr.ValidationError(awserr.Violation("null", true, member, awserr.ConstraintNotNull))
+		return nil, awserr.ValidationError(awserr.NullViolation(member))
 	}
 	if len(*raw) == 0 || len(*raw) > 2048 {
 		c := awserr.MinLength(1)

@@ -17,7 +17,7 @@ func (v *validator) add(value string, show bool, member, constraint string) {
 // required checks that a member is present.
 func (v *validator) required(present bool, member string) bool {
 	if !present {
-		v.add("null", true, member, awserr.ConstraintNotNull)
+		v.v = append(v.v, awserr.NullViolation(member))
 	}
 	return present
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"strings"
 
+	"github.com/go-json-experiment/json/jsontext"
+
 	"github.com/trentkms/trent/internal/awserr"
 )
 
@@ -28,6 +30,18 @@ const (
 	MsgInvalidCharacters    = "The policy document contains characters that are not allowed."
 	MsgDuplicateSid         = "Statement IDs (SID) in a single policy must be unique."
 	msgUnknownElementPrefix = "The policy document contains an unsupported element: "
+)
+
+// Messages of MalformedPolicyDocumentException for JSON and Sid rules.
+const (
+	// MsgSidNotAlphanumeric is IAM's text for a Sid of an IAM policy
+	// with other characters than ASCII letters and digits. Key policies
+	// take any Sid (AWS's default key policy's Sids have spaces).
+	MsgSidNotAlphanumeric = "Statement IDs (SID) must be alpha-numeric. Check that your input satisfies the regular expression [0-9A-Za-z]*"
+	// MsgDuplicateKey refuses a document with a key twice in one object:
+	// the evaluator would read one of the two values, a person reviewing
+	// the stored document the other.
+	MsgDuplicateKey = "The policy document contains the same key twice in one object."
 )
 
 // Policy is a parsed, compiled policy document. It is immutable and safe for
@@ -94,6 +108,9 @@ func ParseIdentity(doc string) (*Policy, error) {
 func malformed(msg string) *awserr.Error { return awserr.New(awserr.MalformedPolicyDocument, msg) }
 
 func parse(doc string, resource bool) (*Policy, error) {
+	if !jsontext.Value(doc).IsValid() && jsontext.Value(doc).IsValid(jsontext.AllowDuplicateNames(true)) {
+		return nil, malformed(MsgDuplicateKey)
+	}
 	dec := json.NewDecoder(strings.NewReader(doc))
 	dec.UseNumber()
 	var top map[string]json.RawMessage
@@ -145,6 +162,9 @@ func parse(doc string, resource bool) (*Policy, error) {
 		if err != nil {
 			return nil, err
 		}
+		if !resource && !ValidIAMSid(s.Sid) {
+			return nil, malformed(MsgSidNotAlphanumeric)
+		}
 		if s.Sid != "" {
 			if sids[s.Sid] {
 				return nil, malformed(MsgDuplicateSid)
@@ -164,6 +184,18 @@ func parse(doc string, resource bool) (*Policy, error) {
 		}
 	}
 	return p, nil
+}
+
+// ValidIAMSid reports whether sid is a valid Sid of an IAM policy (identity
+// or trust policy): ASCII letters and digits only, possibly empty.
+func ValidIAMSid(sid string) bool {
+	for i := 0; i < len(sid); i++ {
+		c := sid[i]
+		if !('0' <= c && c <= '9' || 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z') {
+			return false
+		}
+	}
+	return true
 }
 
 func firstByte(b []byte) byte {

@@ -53,6 +53,19 @@ func TestParse(t *testing.T) {
 		{name: "fail/bad-cidr", doc: doc(`{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*","Condition":{"IpAddress":{"a":"10.0.0.0/40"}}}`), wantMsg: "The policy document contains a condition value that is not valid for its operator."},
 		{name: "fail/condition-object-value", doc: doc(`{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*","Condition":{"StringEquals":{"a":{"b":"c"}}}}`), wantMsg: "Condition values must be strings, numbers or booleans, or a non-empty array of them."},
 		{name: "fail/duplicate-sid", doc: doc(stRootA, stRootA), wantMsg: MsgDuplicateSid},
+		{name: "fail/duplicate-effect", doc: doc(`{"Effect":"Deny","Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"}`), wantMsg: MsgDuplicateKey},
+		{name: "fail/duplicate-condition-operator", doc: doc(`{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*","Condition":{"StringEquals":{"kms:CallerAccount":"1"},"StringEquals":{"kms:CallerAccount":"2"}}}`), wantMsg: MsgDuplicateKey},
+		{name: "fail/duplicate-condition-key", doc: doc(`{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*","Condition":{"StringEquals":{"kms:CallerAccount":"1","kms:CallerAccount":"2"}}}`), wantMsg: MsgDuplicateKey},
+		{name: "fail/duplicate-top-level", doc: `{"Version":"2012-10-17","Version":"2008-10-17","Statement":` + stRootA + `}`, wantMsg: MsgDuplicateKey},
+		{name: "fail/duplicate-identity", doc: doc(`{"Effect":"Allow","Action":"kms:Decrypt","Action":"kms:*","Resource":"*"}`), identity: true, wantMsg: MsgDuplicateKey},
+		// Key policy Sids may hold spaces and punctuation (AWS's default
+		// key policy's do); IAM policy Sids only ASCII letters and digits.
+		{name: "ok/key-policy-sid-punctuation", doc: doc(`{"Sid":"Allow use of the key (app-1_x.y/z)","Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*"}`)},
+		{name: "ok/identity-sid-alphanumeric", doc: doc(`{"Sid":"AllowUse1","Effect":"Allow","Action":"kms:*","Resource":"*"}`), identity: true},
+		{name: "ok/identity-sid-empty", doc: doc(`{"Sid":"","Effect":"Allow","Action":"kms:*","Resource":"*"}`), identity: true},
+		{name: "fail/identity-sid-space", doc: doc(`{"Sid":"Allow use","Effect":"Allow","Action":"kms:*","Resource":"*"}`), identity: true, wantMsg: MsgSidNotAlphanumeric},
+		{name: "fail/identity-sid-hyphen", doc: doc(`{"Sid":"allow-use","Effect":"Allow","Action":"kms:*","Resource":"*"}`), identity: true, wantMsg: MsgSidNotAlphanumeric},
+		{name: "fail/identity-sid-non-ascii", doc: doc(`{"Sid":"Allowé","Effect":"Allow","Action":"kms:*","Resource":"*"}`), identity: true, wantMsg: MsgSidNotAlphanumeric},
 		{name: "fail/control-character", doc: doc(stRootA) + "\x01", wantMsg: MsgInvalidCharacters},
 		{name: "fail/non-latin1", doc: `{"Version":"2012-10-17","Id":"ключ","Statement":` + stRootA + `}`, wantMsg: MsgInvalidCharacters},
 	}

@@ -37,10 +37,13 @@ func (s *Server) audit(in *inbound, c *call) error {
 	if in.tls {
 		ev.TLSDetails = &audit.TLSDetails{ClientProvidedHostHeader: in.host}
 	}
+	// The parameters come from the input the operation decoded (none if
+	// it was not decoded), never from a second parse of the body: the
+	// record names what the operation acted on.
 	if p, ok := c.in.(auditParameters); ok {
 		ev.RequestParameters = p.AuditParameters()
-	} else {
-		ev.RequestParameters = requestParameters(c.name, c.body)
+	} else if c.in != nil {
+		ev.RequestParameters = audit.SafeInput(c.name, c.in)
 	}
 	if len(c.trace.GrantIDs) > 0 {
 		if ev.RequestParameters == nil {
@@ -121,18 +124,6 @@ func userIdentity(c *call) *audit.UserIdentity {
 // body. The result must follow audit.SafeParameters' rules.
 type auditParameters interface {
 	AuditParameters() map[string]any
-}
-
-// requestParameters returns the audit-safe request parameters of a body.
-func requestParameters(op string, body []byte) map[string]any {
-	if len(body) == 0 {
-		return nil
-	}
-	var params map[string]any
-	if err := json.Unmarshal(body, &params); err != nil {
-		return nil
-	}
-	return audit.SafeParameters(op, params)
 }
 
 // responseElements returns the audit-safe response of a management call.

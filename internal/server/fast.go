@@ -189,7 +189,9 @@ func (s *Server) serveFast(ctx *fasthttp.RequestCtx) {
 	}
 	h := &ctx.Request.Header
 	target := h.Peek("X-Amz-Target")
-	if len(target) == 0 {
+	// A POST of a JSON body is a KMS JSON request even without a target
+	// (it gets the JSON error); anything else without one is not.
+	if len(target) == 0 && !(h.IsPost() && awsjson.IsJSONContentType(unsafeString(h.ContentType()))) {
 		s.slowHandler(ctx) // not the KMS JSON API: ServeHTTP
 		return
 	}
@@ -384,6 +386,13 @@ func (f fastRequest) Header(name string, i int) (string, bool) {
 		return unsafeString(vals[i]), true
 	}
 	return "", false
+}
+
+func (f fastRequest) AppendHeaderNames(dst []string) []string {
+	for k := range f.r.Header.All() {
+		dst = append(dst, unsafeString(k))
+	}
+	return dst
 }
 
 func unsafeString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }

@@ -158,7 +158,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	target := r.Header.Get("X-Amz-Target")
-	if target == "" && s.cfg.Extra != nil {
+	if target == "" && s.cfg.Extra != nil && !(r.Method == http.MethodPost && awsjson.IsJSONContentType(r.Header.Get("Content-Type"))) {
 		s.cfg.Extra.ServeHTTP(w, r)
 		return
 	}

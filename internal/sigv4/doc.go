@@ -10,13 +10,20 @@
 // and the JavaScript SDK v3 compute it and returns *awserr.Error values with
 // the exception names and messages AWS uses, checking in AWS's order:
 // presence and shape of the Authorization header, the request date and clock
-// skew, that Host is signed, the algorithm, the credential scope, the access
-// key, the signature and finally the session token and its expiry.
+// skew, that Host is signed, the algorithm, the credential scope, that the
+// headers that must be signed are, the access key, the signature and finally
+// the session token and its expiry.
 // Verifier.VerifyRequest does the same for a request of any HTTP server,
 // read through the Request interface (HTTPRequest adapts net/http).
 //
 // # Invariants
 //
+//   - The signature covers the operation: Host, and Content-Type and every
+//     X-Amz-* header present on the request (X-Amz-Target, X-Amz-Date,
+//     X-Amz-Security-Token, X-Amz-Content-Sha256, ...), must be among the
+//     signed headers, as every AWS SDK and the AWS CLI sign them. A
+//     signature over fewer headers cannot be replayed with another
+//     X-Amz-Target, and no X-Amz-* header can be added to a signed request.
 //   - The payload hash is always computed from the body handed to Verify; an
 //     X-Amz-Content-Sha256 header that does not match the body fails, so a
 //     tampered body can never verify (UNSIGNED-PAYLOAD is not accepted).

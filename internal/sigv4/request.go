@@ -23,6 +23,11 @@ type Request interface {
 	// does not matter, and whether there is one. Host, Content-Length and
 	// Transfer-Encoding are headers like any other.
 	Header(name string, i int) (string, bool)
+	// AppendHeaderNames appends the name of every header the request
+	// carries to dst, in any order and case (a name may repeat), and
+	// returns the extended slice. Verify uses it to find headers that must
+	// be signed but are not, so no header may be left out.
+	AppendHeaderNames(dst []string) []string
 }
 
 // HTTPRequest adapts a net/http request.
@@ -80,6 +85,22 @@ func (h httpRequest) Header(name string, i int) (string, bool) {
 		return vals[i], true
 	}
 	return "", false
+}
+
+func (h httpRequest) AppendHeaderNames(dst []string) []string {
+	r := h.r
+	for k := range r.Header {
+		dst = append(dst, k)
+	}
+	// net/http moves these out of the header map; none of them has to be
+	// signed, but the list is complete.
+	if r.Host != "" || r.URL.Host != "" {
+		dst = append(dst, "Host")
+	}
+	if len(r.TransferEncoding) > 0 {
+		dst = append(dst, "Transfer-Encoding")
+	}
+	return dst
 }
 
 // first returns the first value of a header, or "".

@@ -72,11 +72,10 @@ func (s *Signer) Sign(r *http.Request, body []byte, t time.Time) {
 	key := s.cache.signingKey(s.Secret, sc, 16)
 	scopeStr := date + "/" + s.Region + "/" + s.Service + "/aws4_request"
 
-	bp := bufPool.Get().(*[]byte)
-	buf := appendCanonicalRequest((*bp)[:0], HTTPRequest(r), signedHeaders, bodyHash[:])
-	sig := signature(buf, &key, amzDate[:], scopeStr)
-	*bp = buf
-	bufPool.Put(bp)
+	sp := getScratch()
+	sp.buf = appendCanonicalRequest(sp.buf[:0], HTTPRequest(r), signedHeaders, bodyHash[:])
+	sig := signature(sp.buf, &key, amzDate[:], scopeStr)
+	putScratch(sp)
 
 	var sigHex [64]byte
 	hex.Encode(sigHex[:], sig[:])

@@ -36,6 +36,9 @@ const (
 	msgExpiredToken     = "The security token included in the request is expired"
 	msgSignatureInvalid = "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details."
 	msgHostNotSigned    = "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization."
+	// msgNotSigned is AWS's message for an unsigned Host, for any header
+	// that must be signed (see mustSign).
+	msgNotSigned = "'%s' must be a 'SignedHeader' in the AWS Authorization."
 )
 
 // Secret is what a CredentialSource knows about an access key.
@@ -107,7 +110,27 @@ type Result struct {
 	SignedAt     time.Time
 }
 
-var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+// scratch is the reusable memory of one Verify or Sign.
+type scratch struct {
+	buf   []byte   // the canonical request
+	names []string // the request's header names
+}
+
+var scratchPool = sync.Pool{New: func() any {
+	return &scratch{buf: make([]byte, 0, 1024), names: make([]string, 0, 32)}
+}}
+
+func getScratch() *scratch { return scratchPool.Get().(*scratch) }
+
+func putScratch(s *scratch) {
+	if cap(s.names) > 256 || cap(s.buf) > 64<<10 {
+		return // grown by an outsized request: let it go
+	}
+	// The names alias the request's buffers: drop them.
+	clear(s.names[:cap(s.names)])
+	s.names = s.names[:0]
+	scratchPool.Put(s)
+}
 
 // Verify checks the signature of r, whose body the caller has already read
 // into body (r.Body is not touched). On success it returns who signed the
@@ -119,7 +142,8 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b 
 //     Signature parameter, a missing or malformed date, an unsupported
 //     algorithm, or a credential that is not key/date/region/service/term;
 //   - InvalidSignatureException: clock skew beyond MaxSkew, Host not signed,
-//     a wrong scope (region, service, terminator, date), a body that does not
+//     a wrong scope (region, service, terminator, date), a Content-Type or
+//     X-Amz-* header on the request that is not signed, a body that does not
 //     match X-Amz-Content-Sha256, or a signature mismatch;
 //   - UnrecognizedClientException: an unknown access key, or a session token
 //     that is missing, unexpected or wrong;
@@ -178,6 +202,12 @@ func (v *Verifier) VerifyRequest(ctx context.Context, r Request, body []byte) (R
 	if err := v.checkScope(sc, string(amzDate[:])); err != nil {
 		return Result{}, err
 	}
+	sp := getScratch()
+	defer putScratch(sp)
+	sp.names = r.AppendHeaderNames(sp.names[:0])
+	if h := a.unsignedHeader(sp.names); h != "" {
+		return Result{}, awserr.Newf(awserr.InvalidSignature, msgNotSigned, h)
+	}
 	// The request's strings may alias its server's reusable buffers (see
 	// Request): what outlives the call is copied.
 	sc.accessKeyID = strings.Clone(sc.accessKeyID)
@@ -198,11 +228,8 @@ func (v *Verifier) VerifyRequest(ctx context.Context, r Request, body []byte) (R
 	}
 
 	key := v.cache.signingKey(sec.Key, sc, v.cacheSize())
-	bp := bufPool.Get().(*[]byte)
-	buf := appendCanonicalRequest((*bp)[:0], r, a.signedHeaders, bodyHash[:])
-	want := signature(buf, &key, amzDate[:], a.scope())
-	*bp = buf
-	bufPool.Put(bp)
+	sp.buf = appendCanonicalRequest(sp.buf[:0], r, a.signedHeaders, bodyHash[:])
+	want := signature(sp.buf, &key, amzDate[:], a.scope())
 	var wantHex [64]byte
 	hex.Encode(wantHex[:], want[:])
 	if !hmacEqualString(wantHex[:], a.signature) {

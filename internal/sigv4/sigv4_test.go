@@ -95,6 +95,7 @@ func TestVerifySDKSigned(t *testing.T) {
 		region  string
 		service string
 		at      time.Time
+		before  func(r *http.Request)        // changes the request before it is signed
 		tamper  func(r *http.Request) []byte // returns the body the server sees
 		code    string
 		msg     string
@@ -131,10 +132,54 @@ func TestVerifySDKSigned(t *testing.T) {
 			r.Host = "127.0.0.1:4600"
 			return body
 		}, code: awserr.InvalidSignature, msg: msgSignatureInvalid},
-		{name: "fail/content-sha256-mismatch", tamper: func(r *http.Request) []byte {
+		{name: "fail/content-sha256-mismatch", before: func(r *http.Request) {
 			r.Header.Set("X-Amz-Content-Sha256", strings.Repeat("0", 64))
-			return body
 		}, code: awserr.InvalidSignature, msg: msgSignatureInvalid},
+		{name: "fail/content-sha256-unsigned", tamper: func(r *http.Request) []byte {
+			sum := sha256.Sum256(body)
+			r.Header.Set("X-Amz-Content-Sha256", hex.EncodeToString(sum[:]))
+			return body
+		}, code: awserr.InvalidSignature, msg: "'X-Amz-Content-Sha256' must be a 'SignedHeader' in the AWS Authorization."},
+		// A signature over host and x-amz-date only, replayed with the
+		// operation of the attacker's choice.
+		{name: "fail/target-unsigned", before: func(r *http.Request) { r.Header.Del("X-Amz-Target") },
+			tamper: func(r *http.Request) []byte {
+				r.Header.Set("X-Amz-Target", "TrentService.DisableKey")
+				return body
+			}, code: awserr.InvalidSignature, msg: "'X-Amz-Target' must be a 'SignedHeader' in the AWS Authorization."},
+		{name: "fail/content-type-unsigned", before: func(r *http.Request) { r.Header.Del("Content-Type") },
+			tamper: func(r *http.Request) []byte {
+				r.Header.Set("Content-Type", "application/x-amz-json-1.1")
+				return body
+			}, code: awserr.InvalidSignature, msg: "'Content-Type' must be a 'SignedHeader' in the AWS Authorization."},
+		{name: "fail/lower-case-unsigned", before: func(r *http.Request) { r.Header.Del("X-Amz-Target") },
+			tamper: func(r *http.Request) []byte {
+				r.Header["x-amz-target"] = []string{"TrentService.DisableKey"}
+				return body
+			}, code: awserr.InvalidSignature, msg: "'x-amz-target' must be a 'SignedHeader' in the AWS Authorization."},
+		{name: "fail/extra-amz-header-unsigned", tamper: func(r *http.Request) []byte {
+			r.Header.Set("X-Amz-Meta-Evil", "1")
+			return body
+		}, code: awserr.InvalidSignature, msg: "'X-Amz-Meta-Evil' must be a 'SignedHeader' in the AWS Authorization."},
+		{name: "fail/several-unsigned-smallest-named", tamper: func(r *http.Request) []byte {
+			r.Header.Set("X-Amz-Zz", "1")
+			r.Header.Set("X-Amz-Aa", "1")
+			r.Header.Set("X-Amz-Mm", "1")
+			return body
+		}, code: awserr.InvalidSignature, msg: "'X-Amz-Aa' must be a 'SignedHeader' in the AWS Authorization."},
+		{name: "fail/session-token-unsigned", akid: tempAKID, secret: tempSecret, tamper: func(r *http.Request) []byte {
+			r.Header.Set("X-Amz-Security-Token", tempToken)
+			return body
+		}, code: awserr.InvalidSignature, msg: "'X-Amz-Security-Token' must be a 'SignedHeader' in the AWS Authorization."},
+		// Headers that SDKs leave unsigned and proxies add may stay unsigned.
+		{name: "ok/unsigned-non-amz-headers", tamper: func(r *http.Request) []byte {
+			r.Header.Set("X-Amzn-Trace-Id", "Root=1-5759e988-bd862e3fe1be46a994272793")
+			r.Header.Set("User-Agent", "aws-sdk-go-v2/1.47.7")
+			r.Header.Set("Amz-Sdk-Invocation-Id", "b0e1c5a2-6c8e-4f5e-9f57-0d6f4e7f2c11")
+			r.Header.Set("Amz-Sdk-Request", "attempt=1; max=3")
+			r.Header.Set("X-Forwarded-For", "192.0.2.1")
+			return body
+		}},
 		{name: "fail/wrong-secret", secret: "x" + testSecret[1:], code: awserr.InvalidSignature, msg: msgSignatureInvalid},
 		{name: "fail/unknown-key", akid: "AKIDUNKNOWN", code: awserr.UnrecognizedClient, msg: msgInvalidToken},
 		{name: "fail/wrong-region", region: "eu-west-1", code: awserr.InvalidSignature, msg: "Credential should be scoped to a valid region. "},
@@ -174,6 +219,9 @@ func TestVerifySDKSigned(t *testing.T) {
 			if tc.name == "ok/content-sha256-header" {
 				sum := sha256.Sum256(body)
 				r.Header.Set("X-Amz-Content-Sha256", hex.EncodeToString(sum[:]))
+			}
+			if tc.before != nil {
+				tc.before(r)
 			}
 			sdkSign(t, r, body, akid, secret, tc.token, region, service, at)
 			got := body
@@ -233,7 +281,13 @@ func TestVerifyMalformed(t *testing.T) {
 		{name: "fail/scope-all-wrong", auth: "AWS4-HMAC-SHA256 Credential=AKID/20261122/eu-west-1/s3/aws4_reques, SignedHeaders=host, Signature=00",
 			code: awserr.InvalidSignature,
 			msg:  "Credential should be scoped to a valid region. Credential should be scoped to correct service: 'kms'. Credential should be scoped with a valid terminator: 'aws4_request', not 'aws4_reques'. Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '20261122' != '20261123', from '20261123T103000Z'."},
-		{name: "fail/bad-signature-length", auth: "AWS4-HMAC-SHA256 " + good + ", SignedHeaders=host;x-amz-date, Signature=00",
+		{name: "fail/host-date-only-signed", auth: "AWS4-HMAC-SHA256 " + good + ", SignedHeaders=host;x-amz-date, Signature=00",
+			code: awserr.InvalidSignature, msg: "'Content-Type' must be a 'SignedHeader' in the AWS Authorization."},
+		{name: "fail/target-not-signed", auth: "AWS4-HMAC-SHA256 " + good + ", SignedHeaders=content-type;host;x-amz-date, Signature=00",
+			code: awserr.InvalidSignature, msg: "'X-Amz-Target' must be a 'SignedHeader' in the AWS Authorization."},
+		{name: "fail/date-not-signed", auth: "AWS4-HMAC-SHA256 " + good + ", SignedHeaders=content-type;host;x-amz-target, Signature=00",
+			code: awserr.InvalidSignature, msg: "'X-Amz-Date' must be a 'SignedHeader' in the AWS Authorization."},
+		{name: "fail/bad-signature-length", auth: "AWS4-HMAC-SHA256 " + good + ", SignedHeaders=Content-Type;host;X-AMZ-DATE;x-amz-target, Signature=00",
 			code: awserr.InvalidSignature, msg: msgSignatureInvalid},
 	}
 	for _, tc := range tests {
@@ -472,5 +526,31 @@ func TestParseAmzDate(t *testing.T) {
 				t.Errorf("parseAmzDate(%q) = %v, want %v", tc.in, got, want)
 			}
 		}
+	}
+}
+
+// TestUnsignedHeaderMany covers requests with more headers that must be
+// signed than unsignedHeader keeps on its stack.
+func TestUnsignedHeaderMany(t *testing.T) {
+	t.Parallel()
+	var names, signed []string
+	for i := 0; i < 20; i++ {
+		n := fmt.Sprintf("X-Amz-Meta-%02d", i)
+		names = append(names, n)
+		signed = append(signed, strings.ToLower(n))
+	}
+	names = append(names, "Content-Type", "Host", "User-Agent")
+	signed = append(signed, "content-type", "host")
+	a := authorization{signedHeaders: strings.Join(signed, ";")}
+	if got := a.unsignedHeader(names); got != "" {
+		t.Fatalf("all signed: unsignedHeader = %q", got)
+	}
+	a.signedHeaders = strings.Join(append(signed[:7:7], signed[8:]...), ";") // drop x-amz-meta-07
+	if got := a.unsignedHeader(names); got != "X-Amz-Meta-07" {
+		t.Fatalf("one unsigned: unsignedHeader = %q, want X-Amz-Meta-07", got)
+	}
+	a.signedHeaders = "HOST;CONTENT-TYPE;" + strings.ToUpper(strings.Join(signed[1:20], ";"))
+	if got := a.unsignedHeader(names); got != "X-Amz-Meta-00" {
+		t.Fatalf("upper-case list: unsignedHeader = %q, want X-Amz-Meta-00", got)
 	}
 }

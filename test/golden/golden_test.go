@@ -175,6 +175,8 @@ func (h *harness) run(c *goldenCase) (string, error) {
 //	no-date             signed, then X-Amz-Date removed
 //	tampered-body       signed over a different body
 //	raw VALUE           Authorization: VALUE, X-Amz-Date now
+//	sign-without NAME   the administrator's signature over the request
+//	                    without header NAME, which is then put back
 func (h *harness) sign(r *http.Request, body []byte, mode string) error {
 	now := time.Now()
 	akid, secret, reg, svc := adminAKID, h.secret, region, "kms"
@@ -202,6 +204,13 @@ func (h *harness) sign(r *http.Request, body []byte, mode string) error {
 		sigv4.Sign(r, append([]byte(" "), body...), akid, secret, "", reg, svc, now)
 		return nil
 	default:
+		if name, ok := strings.CutPrefix(mode, "sign-without "); ok {
+			vals := r.Header.Values(name)
+			r.Header.Del(name)
+			sigv4.Sign(r, body, akid, secret, "", reg, svc, now)
+			r.Header[http.CanonicalHeaderKey(name)] = vals
+			return nil
+		}
 		v, ok := strings.CutPrefix(mode, "raw ")
 		if !ok {
 			return fmt.Errorf("unknown auth mode %q", mode)
