@@ -87,6 +87,7 @@ stage "go build without cgo (HSM stubs)" env CGO_ENABLED=0 go build -o /dev/null
 stage "benchmarks compile and run (short)" go test -count=1 -run '^$' -bench . -benchtime 20x -short ./internal/...
 
 if (( ! quick )); then
+	stage "fuzzing: every fuzz target, ${FUZZTIME:-10s} each" scripts/ci/fuzz.sh
 	go build -o "$tmp/trent" ./cmd/trent || true
 	# test/hsm already ran inside go test ./... with the SoftHSM2 token above.
 	stage "HSM: root key in SoftHSM2, rotate-root-key across processes, XKS proxy" env HSM_SMOKE_SKIP_GO_TEST=1 scripts/ci/hsm-smoke.sh "$tmp/hsm-smoke"

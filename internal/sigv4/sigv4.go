@@ -41,6 +41,12 @@ const (
 	msgNotSigned = "'%s' must be a 'SignedHeader' in the AWS Authorization."
 )
 
+// MaxSignedHeaders is the most headers a signature may cover. The SDKs
+// sign fewer than 15; building the canonical request looks each one up
+// among the request's headers, so an unbounded list would let any client
+// holding an access key ID (not its secret) make verification quadratic.
+const MaxSignedHeaders = 64
+
 // Secret is what a CredentialSource knows about an access key.
 type Secret struct {
 	// Key is the secret access key. Verify never modifies it.
@@ -191,6 +197,11 @@ func (v *Verifier) VerifyRequest(ctx context.Context, r Request, body []byte) (R
 	}
 	if !a.signsHost() {
 		return Result{}, awserr.New(awserr.InvalidSignature, msgHostNotSigned)
+	}
+	if strings.Count(a.signedHeaders, ";") >= MaxSignedHeaders {
+		// Each signed header is looked up among the request's headers
+		// to build the canonical request: a bound keeps that linear.
+		return Result{}, awserr.Newf(awserr.IncompleteSignature, "SignedHeaders names more than %d headers.", MaxSignedHeaders)
 	}
 	if a.algorithm != Algorithm {
 		return Result{}, awserr.Newf(awserr.IncompleteSignature, "Unsupported AWS 'algorithm': '%s' (only AWS4-HMAC-SHA256 for now). ", a.algorithm)

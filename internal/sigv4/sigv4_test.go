@@ -14,6 +14,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -552,5 +553,26 @@ func TestUnsignedHeaderMany(t *testing.T) {
 	a.signedHeaders = "HOST;CONTENT-TYPE;" + strings.ToUpper(strings.Join(signed[1:20], ";"))
 	if got := a.unsignedHeader(names); got != "X-Amz-Meta-00" {
 		t.Fatalf("upper-case list: unsignedHeader = %q, want X-Amz-Meta-00", got)
+	}
+}
+
+// TestTooManySignedHeaders: a SignedHeaders list longer than
+// MaxSignedHeaders is refused before the canonical request is built.
+func TestTooManySignedHeaders(t *testing.T) {
+	names := []string{"content-type", "host", "x-amz-date", "x-amz-target"}
+	for i := len(names); i < MaxSignedHeaders+1; i++ {
+		names = append(names, fmt.Sprintf("x-pad-%03d", i))
+	}
+	sort.Strings(names)
+	r := httptest.NewRequest(http.MethodPost, "http://kms.us-east-1.amazonaws.com/", strings.NewReader("{}"))
+	r.Header.Set("Content-Type", "application/x-amz-json-1.1")
+	r.Header.Set("X-Amz-Target", "TrentService.ListKeys")
+	now := time.Now().UTC()
+	r.Header.Set("X-Amz-Date", now.Format(TimeFormat))
+	r.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/"+now.Format("20060102")+"/us-east-1/kms/aws4_request, SignedHeaders="+strings.Join(names, ";")+", Signature=00")
+	v := &Verifier{Source: StaticCredentials{"AKIDEXAMPLE": {Key: []byte("s")}}, Region: "us-east-1", Services: []string{"kms"}}
+	_, err := v.Verify(context.Background(), r, []byte("{}"))
+	if e := awserr.As(err); e == nil || e.Code != awserr.IncompleteSignature || !strings.Contains(e.Message, "more than 64") {
+		t.Fatalf("Verify = %v; want IncompleteSignatureException naming the bound", err)
 	}
 }
