@@ -57,19 +57,9 @@ func admin(args []string, out io.Writer) error {
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
-	cfg := &config.File{}
-	if *cfgPath != "" {
-		f, err := config.Load(*cfgPath)
-		if err != nil {
-			return err
-		}
-		cfg = f
-	}
-	if *dataDir != "" {
-		cfg.DataDir = *dataDir
-	}
-	if *storeURL != "" {
-		cfg.Store = *storeURL
+	cfg, err := loadConfig(*cfgPath, *dataDir, *storeURL)
+	if err != nil {
+		return err
 	}
 	if *region != "" {
 		cfg.Region = *region

@@ -16,6 +16,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
+
+	"github.com/trentkms/trent/internal/config"
 )
 
 const usage = `usage: trent <command> [flags]
@@ -70,4 +72,25 @@ func main() {
 		fmt.Fprintln(os.Stderr, "trent:", err)
 		os.Exit(1)
 	}
+}
+
+// loadConfig reads the configuration file at configPath (none when empty)
+// and sets dataDir and storeURL over it when they are not empty: every
+// subcommand reads a data directory's configuration as `trent serve` does.
+func loadConfig(configPath, dataDir, storeURL string) (*config.File, error) {
+	cfg := &config.File{}
+	if configPath != "" {
+		f, err := config.Load(configPath)
+		if err != nil {
+			return nil, err
+		}
+		cfg = f
+	}
+	if dataDir != "" {
+		cfg.DataDir = dataDir
+	}
+	if storeURL != "" {
+		cfg.Store = storeURL
+	}
+	return cfg, nil
 }

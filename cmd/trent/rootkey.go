@@ -46,16 +46,9 @@ func runRootKey(args []string, out io.Writer) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("root-key move: unexpected arguments %q", fs.Args())
 	}
-	cfg := &config.File{}
-	if *cfgPath != "" {
-		f, err := config.Load(*cfgPath)
-		if err != nil {
-			return err
-		}
-		cfg = f
-	}
-	if *dataDir != "" {
-		cfg.DataDir = *dataDir
+	cfg, err := loadConfig(*cfgPath, *dataDir, "")
+	if err != nil {
+		return err
 	}
 	res, err := server.MoveRootKey(cfg, *from, *to)
 	if err != nil {

@@ -40,13 +40,9 @@ func runServe(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg := &config.File{}
-	if *cfgPath != "" {
-		f, err := config.Load(*cfgPath)
-		if err != nil {
-			return err
-		}
-		cfg = f
+	cfg, err := loadConfig(*cfgPath, "", "")
+	if err != nil {
+		return err
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })

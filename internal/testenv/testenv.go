@@ -9,6 +9,7 @@
 package testenv
 
 import (
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -44,4 +45,21 @@ func Missing(tb testing.TB, part, why string) {
 		tb.Fatalf("%s is required by this run (%s=%s) but missing: %s", part, RequireEnv, os.Getenv(RequireEnv), why)
 	}
 	tb.Skip(why)
+}
+
+// Main runs a package's tests with XDG_CONFIG_HOME pointing at a temporary
+// directory, removed afterwards, so that the root key files and credential
+// files of the servers the tests start (config.DefaultRootKeyFile) never
+// land in the home directory of whoever runs them. Use it from TestMain:
+//
+//	func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
+func Main(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "trent-test-config-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	os.Setenv("XDG_CONFIG_HOME", dir)
+	return m.Run()
 }
