@@ -113,6 +113,14 @@ func (s *Service) authorizeKey(ctx context.Context, lk *loadedKey, action string
 	// when one authorized the call. Asking again with GrantAllows keeps
 	// explicit denies winning over grants.
 	if err := s.checkGrantTokens(grantTokens); err != nil {
+		if caller != nil && caller.Account != lk.doc.Account {
+			// A refused token would tell another account that the key
+			// exists: unless the key's policies allow that account, it
+			// gets the denial a missing key gets.
+			if aerr := s.authz.AuthorizeKey(ctx, req); aerr != nil {
+				return aerr
+			}
+		}
 		return err
 	}
 	err := s.authz.AuthorizeKey(ctx, req)
