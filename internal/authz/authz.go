@@ -226,5 +226,6 @@ func (a *Authorizer) identities(ctx context.Context, c *kms.Caller, s *state) er
 
 // principalOf maps a caller to the policy engine's principal.
 func principalOf(c *kms.Caller) policy.Principal {
-	return policy.Principal{ARN: c.ARN, Account: c.Account, Type: policy.PrincipalType(c.Type), RoleARN: c.RoleARN, UserID: c.PrincipalID}
+	return policy.Principal{ARN: c.ARN, Account: c.Account, Type: policy.PrincipalType(c.Type), RoleARN: c.RoleARN, UserID: c.PrincipalID,
+		TokenIssueTime: c.TokenIssueTime}
 }

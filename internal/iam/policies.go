@@ -333,6 +333,7 @@ func (d *Directory) AuthorizeIAM(ctx context.Context, caller *kms.Caller, action
 
 // PolicyPrincipal returns the policy engine's view of caller.
 func PolicyPrincipal(c *kms.Caller) policy.Principal {
-	p := policy.Principal{ARN: c.ARN, Account: c.Account, Type: policy.PrincipalType(c.Type), RoleARN: c.RoleARN, UserID: c.PrincipalID}
+	p := policy.Principal{ARN: c.ARN, Account: c.Account, Type: policy.PrincipalType(c.Type), RoleARN: c.RoleARN, UserID: c.PrincipalID,
+		TokenIssueTime: c.TokenIssueTime}
 	return p
 }

@@ -39,6 +39,10 @@ type Principal struct {
 	// UserID is the value of aws:userid (e.g. "AIDA..." for users,
 	// "AROA...:session" for role sessions).
 	UserID string
+	// TokenIssueTime is aws:TokenIssueTime, when the caller's temporary
+	// credential was issued (RFC 3339); empty, and the key absent, for
+	// long-term credentials.
+	TokenIssueTime string
 }
 
 // Context supplies request condition values by key. Get must treat keys
@@ -120,8 +124,8 @@ type Request struct {
 	// Context holds the request's condition keys (kms:*, aws:SourceIp,
 	// aws:CurrentTime, aws:ResourceTag/..., ...). It may be nil. Keys derived
 	// from Principal (aws:PrincipalArn, aws:PrincipalAccount,
-	// kms:CallerAccount, aws:userid, aws:username, aws:PrincipalType) are
-	// supplied by the evaluator and need not be set.
+	// kms:CallerAccount, aws:userid, aws:username, aws:PrincipalType,
+	// aws:TokenIssueTime) are supplied by the evaluator and need not be set.
 	Context Context
 }
 
@@ -163,6 +167,8 @@ func lookup(req *Request, key string) (vals, bool) {
 		return single(p.Account)
 	case "aws:userid":
 		return single(p.UserID)
+	case "aws:tokenissuetime":
+		return single(p.TokenIssueTime)
 	case "aws:username":
 		if p.Type != TypeIAMUser {
 			return vals{}, false
