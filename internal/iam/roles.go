@@ -320,15 +320,11 @@ func (d *Directory) AssumeRole(ctx context.Context, caller *kms.Caller, in Assum
 	// it was stored: a user or role re-created under the same name is not.
 	trust = trust.Bind(role.TrustPrincipals)
 	pr := PolicyPrincipal(caller)
-	cond := policy.Values{}
+	cond := d.requestValues(caller)
 	if in.ExternalID != "" {
 		cond.Set("sts:ExternalId", in.ExternalID)
 	}
 	cond.Set("sts:RoleSessionName", in.SessionName)
-	if caller.SourceIP != "" {
-		cond.Set("aws:SourceIp", caller.SourceIP)
-	}
-	cond.Set("aws:SecureTransport", fmt.Sprint(caller.SecureTransport))
 	req := &policy.Request{Action: "sts:AssumeRole", Resource: in.RoleARN, Principal: pr, Context: cond}
 	if trust.Evaluate(req, true) != policy.Allow {
 		return nil, denied

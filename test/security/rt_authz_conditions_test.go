@@ -68,3 +68,44 @@ func TestGuardrailConditionKeysAlwaysPresent(t *testing.T) {
 		t.Fatalf("user DescribeKey (the key is absent for long-term keys): %d %s %s", r.Status, r.ErrorType, r.Message)
 	}
 }
+
+// TestIAMActionsSeeRequestConditions: IAM and STS actions are authorized
+// on identity policies with the request's global condition keys, as KMS
+// actions are. Before the fix they were evaluated without aws:SecureTransport,
+// aws:SourceIp or aws:CurrentTime, so the standard guardrails ("Deny * if
+// Bool aws:SecureTransport false", "Deny * after an expiry date") held for
+// KMS and failed open for IAM: a user the TLS guardrail shut out of KMS
+// still created users and access keys over plain HTTP, and a contractor
+// past its expiry date still administered IAM.
+func TestIAMActionsSeeRequestConditions(t *testing.T) {
+	t.Parallel()
+	s := Start(t, Opts{})
+	s.MustQuery(t, Admin, "iam", "Action", "CreateRole", "RoleName", "ops", "AssumeRolePolicyDocument", identTrustAccount)
+	for _, c := range []struct{ name, deny string }{
+		{"tls-only", `{"Bool":{"aws:SecureTransport":"false"}}`},
+		{"expired", `{"DateGreaterThan":{"aws:CurrentTime":"2001-01-01T00:00:00Z"}}`},
+		{"bad-range", `{"IpAddress":{"aws:SourceIp":"127.0.0.0/8"}}`},
+	} {
+		identCreateUser(t, s, Admin, c.name, "")
+		s.MustQuery(t, Admin, "iam", "Action", "PutUserPolicy", "UserName", c.name, "PolicyName", "p", "PolicyDocument",
+			`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"},`+
+				`{"Effect":"Deny","Action":"*","Resource":"*","Condition":`+c.deny+`}]}`)
+		creds := identAccessKey(t, s, Admin, c.name)
+		t.Run(c.name, func(t *testing.T) {
+			if r := s.Call(t, creds, "ListKeys", nil); r.ErrorType != "AccessDeniedException" {
+				t.Fatalf("KMS ListKeys: %d %s", r.Status, r.ErrorType)
+			}
+			for _, kv := range [][]string{
+				{"iam", "Action", "CreateUser", "UserName", c.name + "-sneaky"},
+				{"iam", "Action", "CreateAccessKey", "UserName", c.name},
+				{"iam", "Action", "ListUsers"},
+				{"sts", "Action", "AssumeRole", "RoleArn", "arn:aws:iam::" + account + ":role/ops", "RoleSessionName", "sneaky"},
+			} {
+				status, body := s.Query(t, creds, kv[0], kv[1:]...)
+				if e := identParseError(t, body); status != http.StatusForbidden || e.Code != "AccessDenied" {
+					t.Errorf("%s %s: %d %s, want 403 AccessDenied", kv[0], kv[2], status, e.Code)
+				}
+			}
+		})
+	}
+}
