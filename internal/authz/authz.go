@@ -169,9 +169,9 @@ func (a *Authorizer) AuthorizeKey(ctx context.Context, r *kms.KeyRequest) error 
 }
 
 // AuthorizeAccount decides an action without a key resource (resource
-// "*"): identity policies alone decide; the account root is always
-// allowed unless an identity policy denies. Errors are those of
-// AuthorizeKey.
+// "*", or r.Resource when set, such as an alias ARN): identity policies
+// alone decide; the account root is always allowed unless an identity
+// policy denies. Errors are those of AuthorizeKey.
 func (a *Authorizer) AuthorizeAccount(ctx context.Context, r *kms.AccountRequest) error {
 	c := r.Caller
 	if c == nil {
@@ -179,8 +179,12 @@ func (a *Authorizer) AuthorizeAccount(ctx context.Context, r *kms.AccountRequest
 	}
 	s := a.get()
 	defer a.put(s)
+	resource := r.Resource
+	if resource == "" {
+		resource = "*"
+	}
 	s.ctx = reqContext{a: a, caller: c, conds: r.Conditions}
-	s.req = policy.Request{Action: r.Action, Resource: "*", Principal: principalOf(c), Context: &s.ctx}
+	s.req = policy.Request{Action: r.Action, Resource: resource, Principal: principalOf(c), Context: &s.ctx}
 	if err := a.identities(ctx, c, s); err != nil {
 		return err
 	}
@@ -222,5 +226,6 @@ func (a *Authorizer) identities(ctx context.Context, c *kms.Caller, s *state) er
 
 // principalOf maps a caller to the policy engine's principal.
 func principalOf(c *kms.Caller) policy.Principal {
-	return policy.Principal{ARN: c.ARN, Account: c.Account, Type: policy.PrincipalType(c.Type), RoleARN: c.RoleARN, UserID: c.PrincipalID}
+	return policy.Principal{ARN: c.ARN, Account: c.Account, Type: policy.PrincipalType(c.Type), RoleARN: c.RoleARN, UserID: c.PrincipalID,
+		TokenIssueTime: c.TokenIssueTime}
 }

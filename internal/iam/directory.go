@@ -146,6 +146,7 @@ func (d *Directory) load(ctx context.Context, akid string) (*identity, int64, er
 		// The session ARN has no path; aws:PrincipalArn (RoleARN) does.
 		role := doc.RoleARN[strings.LastIndex(doc.RoleARN, "/")+1:]
 		id.caller.ARN = fmt.Sprintf("arn:%s:sts::%s:assumed-role/%s/%s", d.partition, doc.Account, role, doc.SessionName)
+		id.caller.TokenIssueTime = doc.Created.UTC().Format(time.RFC3339)
 	}
 	return id, rec.Version, nil
 }

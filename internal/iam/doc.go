@@ -9,8 +9,10 @@
 // Everything lives in the store as JSON records: "account" (ID), "user" and
 // "role" (ACCOUNT/NAME), "userpolicy" and "rolepolicy"
 // (ACCOUNT/OWNER/POLICY), "accesskey" (the key ID), "accesskeyidx"
-// (ACCOUNT/OWNER/KEYID, listing a user's or the root's keys) and
-// "sessionidx" (EXPIRY/KEYID, for sweeping expired temporary credentials).
+// (ACCOUNT/OWNER/KEYID, listing a user's or the root's keys),
+// "sessionidx" (EXPIRY/KEYID, for sweeping expired temporary credentials)
+// and "iamnamefold" (user/ACCOUNT/name or role/ACCOUNT/name, lower-cased:
+// IAM names are unique without regard to case).
 // Names cannot contain '/', so ID prefixes list exactly one owner's records.
 //
 // # Invariants
@@ -29,6 +31,8 @@
 //     contended past the retry budget fails, with ConcurrentModification.
 //   - Caches (access keys, identity policies) are invalidated at once on
 //     the node that writes and through the change feed (Watch) elsewhere.
+//   - An account never has two users, or two roles, whose names differ only
+//     in case ("boss" and "BOSS"), as in AWS.
 //   - A user's or role's ARN includes its path, everywhere: the caller ARN
 //     of its access keys, the resource IAM actions are authorized on.
 //   - A trust policy names the users and roles that existed when it was

@@ -26,7 +26,35 @@ const (
 	// KindKeyIndex lists access keys by owner: ACCOUNT/OWNER/AKID, where
 	// OWNER is a user name or rootOwner.
 	KindKeyIndex = "accesskeyidx"
+	// KindNameFold reserves a user's or role's name without regard to
+	// case (IAM names are unique so: "boss" and "BOSS" cannot both
+	// exist): KIND/ACCOUNT/lowercased name, written in the batch that
+	// creates the user or role and deleted with it.
+	KindNameFold = "iamnamefold"
 )
+
+// nameFoldID is the KindNameFold record of a user (kind KindUser) or role.
+// Names are ASCII ([\w+=,.@-]), so lower-casing them is ASCII folding.
+func nameFoldID(kind, account, name string) string {
+	return kind + "/" + account + "/" + strings.ToLower(name)
+}
+
+// nameTaken reports whether account has a user (kind KindUser) or role
+// whose name equals name without regard to case. The KindNameFold record
+// makes concurrent creations exclusive; this scan finds the users and
+// roles created before names were reserved, which have none.
+func (d *Directory) nameTaken(ctx context.Context, kind, account, name string) (bool, error) {
+	recs, err := d.store.List(ctx, kind, account+"/", "", 0)
+	if err != nil {
+		return false, err
+	}
+	for _, r := range recs {
+		if strings.EqualFold(r.ID[len(account)+1:], name) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
 
 // rootOwner is the owner segment of the root's access keys in the index; it
 // cannot collide with a user name because ':' is not allowed in names.
@@ -146,12 +174,19 @@ func (d *Directory) CreateUser(ctx context.Context, account, name, path string) 
 	if path == "" {
 		path = "/"
 	}
+	exists := awserr.Newf(CodeEntityAlreadyExists, "User with name %s already exists.", name)
+	if taken, err := d.nameTaken(ctx, KindUser, account, name); err != nil {
+		return nil, err
+	} else if taken {
+		return nil, exists
+	}
 	u := &User{Account: account, Name: name, UserID: newUniqueID("AIDA"), Path: path, Created: d.now().UTC().Truncate(time.Second)}
 	data, _ := json.Marshal(u)
-	err := d.store.Apply(ctx, store.Op{Kind: KindUser, ID: account + "/" + name, Data: data, Create: true})
+	err := d.store.Apply(ctx, store.Op{Kind: KindUser, ID: account + "/" + name, Data: data, Create: true},
+		store.Op{Kind: KindNameFold, ID: nameFoldID(KindUser, account, name), Data: []byte("{}"), Create: true})
 	d.pols.Invalidate("user/" + account + "/" + name)
 	if errors.Is(err, store.ErrExists) {
-		return nil, awserr.Newf(CodeEntityAlreadyExists, "User with name %s already exists.", name)
+		return nil, exists
 	}
 	if err != nil {
 		return nil, err
@@ -221,7 +256,8 @@ func (d *Directory) DeleteUser(ctx context.Context, account, name string) error 
 		}
 		// IfVersion: creating a key or policy touches the user record, so
 		// one added since the checks above makes this delete conflict.
-		err = d.store.Apply(ctx, store.Op{Kind: KindUser, ID: account + "/" + name, Delete: true, IfVersion: ver})
+		err = d.store.Apply(ctx, store.Op{Kind: KindUser, ID: account + "/" + name, Delete: true, IfVersion: ver},
+			store.Op{Kind: KindNameFold, ID: nameFoldID(KindUser, account, name), Delete: true})
 		d.pols.Invalidate("user/" + account + "/" + name)
 		return err
 	}, KindUser, account+"/"+name)

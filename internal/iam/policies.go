@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/trentkms/trent/internal/awserr"
@@ -321,7 +323,7 @@ func (d *Directory) AuthorizeIAM(ctx context.Context, caller *kms.Caller, action
 		}
 		ps = append(ps, p)
 	}
-	req := &policy.Request{Action: action, Resource: resource, Principal: PolicyPrincipal(caller)}
+	req := &policy.Request{Action: action, Resource: resource, Principal: PolicyPrincipal(caller), Context: d.requestValues(caller)}
 	if err := policy.Authorize(req, policy.Input{Identity: ps}); err != nil {
 		if e := awserr.As(err); e != nil {
 			return awserr.New(CodeAccessDenied, e.Message)
@@ -331,8 +333,32 @@ func (d *Directory) AuthorizeIAM(ctx context.Context, caller *kms.Caller, action
 	return nil
 }
 
+// requestValues returns the global condition keys of an IAM or STS request
+// by caller that do not come from the principal: aws:SourceIp,
+// aws:SecureTransport, aws:UserAgent, aws:CurrentTime and aws:EpochTime, as
+// KMS requests have them. Without them a guardrail such as "Deny * if Bool
+// aws:SecureTransport false" or "Deny * if DateGreaterThan aws:CurrentTime
+// EXPIRY" would never apply to IAM actions (a condition on a missing key is
+// false): it would fail open.
+func (d *Directory) requestValues(caller *kms.Caller) policy.Values {
+	now := d.now()
+	v := policy.Values{
+		"aws:securetransport": {strconv.FormatBool(caller.SecureTransport)},
+		"aws:currenttime":     {now.UTC().Format(time.RFC3339)},
+		"aws:epochtime":       {strconv.FormatInt(now.Unix(), 10)},
+	}
+	if caller.SourceIP != "" {
+		v["aws:sourceip"] = []string{caller.SourceIP}
+	}
+	if caller.UserAgent != "" {
+		v["aws:useragent"] = []string{caller.UserAgent}
+	}
+	return v
+}
+
 // PolicyPrincipal returns the policy engine's view of caller.
 func PolicyPrincipal(c *kms.Caller) policy.Principal {
-	p := policy.Principal{ARN: c.ARN, Account: c.Account, Type: policy.PrincipalType(c.Type), RoleARN: c.RoleARN, UserID: c.PrincipalID}
+	p := policy.Principal{ARN: c.ARN, Account: c.Account, Type: policy.PrincipalType(c.Type), RoleARN: c.RoleARN, UserID: c.PrincipalID,
+		TokenIssueTime: c.TokenIssueTime}
 	return p
 }

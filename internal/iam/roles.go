@@ -137,11 +137,18 @@ func (d *Directory) CreateRole(ctx context.Context, in RoleInput) (*Role, error)
 	}
 	r := &Role{Account: in.Account, Name: in.Name, RoleID: newUniqueID("AROA"), Path: in.Path, Description: in.Description,
 		TrustPolicy: in.TrustPolicy, TrustPrincipals: ids, MaxSessionDuration: in.MaxSessionDuration, Created: d.now().UTC().Truncate(time.Second)}
+	exists := awserr.Newf(CodeEntityAlreadyExists, "Role with name %s already exists.", in.Name)
+	if taken, err := d.nameTaken(ctx, KindRole, in.Account, in.Name); err != nil {
+		return nil, err
+	} else if taken {
+		return nil, exists
+	}
 	data, _ := json.Marshal(r)
-	err = d.store.Apply(ctx, store.Op{Kind: KindRole, ID: in.Account + "/" + in.Name, Data: data, Create: true})
+	err = d.store.Apply(ctx, store.Op{Kind: KindRole, ID: in.Account + "/" + in.Name, Data: data, Create: true},
+		store.Op{Kind: KindNameFold, ID: nameFoldID(KindRole, in.Account, in.Name), Data: []byte("{}"), Create: true})
 	d.pols.Invalidate("role/" + in.Account + "/" + in.Name)
 	if errors.Is(err, store.ErrExists) {
-		return nil, awserr.Newf(CodeEntityAlreadyExists, "Role with name %s already exists.", in.Name)
+		return nil, exists
 	}
 	if err != nil {
 		return nil, err
@@ -226,7 +233,8 @@ func (d *Directory) DeleteRole(ctx context.Context, account, name string) error 
 		if len(pols) > 0 {
 			return awserr.New(CodeDeleteConflict, "Cannot delete entity, must delete policies first.")
 		}
-		err = d.store.Apply(ctx, store.Op{Kind: KindRole, ID: account + "/" + name, Delete: true, IfVersion: ver})
+		err = d.store.Apply(ctx, store.Op{Kind: KindRole, ID: account + "/" + name, Delete: true, IfVersion: ver},
+			store.Op{Kind: KindNameFold, ID: nameFoldID(KindRole, account, name), Delete: true})
 		d.pols.Invalidate("role/" + account + "/" + name)
 		return err
 	}, KindRole, account+"/"+name)
@@ -312,15 +320,11 @@ func (d *Directory) AssumeRole(ctx context.Context, caller *kms.Caller, in Assum
 	// it was stored: a user or role re-created under the same name is not.
 	trust = trust.Bind(role.TrustPrincipals)
 	pr := PolicyPrincipal(caller)
-	cond := policy.Values{}
+	cond := d.requestValues(caller)
 	if in.ExternalID != "" {
 		cond.Set("sts:ExternalId", in.ExternalID)
 	}
 	cond.Set("sts:RoleSessionName", in.SessionName)
-	if caller.SourceIP != "" {
-		cond.Set("aws:SourceIp", caller.SourceIP)
-	}
-	cond.Set("aws:SecureTransport", fmt.Sprint(caller.SecureTransport))
 	req := &policy.Request{Action: "sts:AssumeRole", Resource: in.RoleARN, Principal: pr, Context: cond}
 	if trust.Evaluate(req, true) != policy.Allow {
 		return nil, denied

@@ -35,10 +35,16 @@ func (h *Handler) record(r *http.Request, c *call) error {
 	}
 	params := map[string]any{}
 	for k, v := range c.form {
-		if k == "Action" || k == "Version" || len(v) == 0 || k == "" {
+		// AWS's parameter names begin with an upper-case letter, and the
+		// operations read only those. Another spelling (userName for
+		// UserName) is no parameter: recording it under the camelCased
+		// name too would let map order pick which of the two the record
+		// shows, so the trail could name another user or policy than the
+		// one the call acted on.
+		if k == "Action" || k == "Version" || len(v) == 0 || k == "" || k[0] < 'A' || k[0] > 'Z' {
 			continue
 		}
-		params[strings.ToLower(k[:1])+k[1:]] = v[0]
+		params[string(k[0]+'a'-'A')+k[1:]] = v[0]
 	}
 	if len(params) > 0 {
 		ev.RequestParameters = params

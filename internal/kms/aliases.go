@@ -71,7 +71,7 @@ func (s *Service) CreateAlias(ctx context.Context, in *AliasInput) (*struct{}, e
 	if reservedAlias(*in.AliasName) {
 		return nil, awserr.New(awserr.InvalidAliasName, "Alias names that begin with alias/aws/ are reserved for AWS managed keys.")
 	}
-	if err := s.authorizeAccount(ctx, "kms:CreateAlias", map[string][]string{"kms:requestalias": {*in.AliasName}}); err != nil {
+	if err := s.authorizeAlias(ctx, "kms:CreateAlias", *in.AliasName, map[string][]string{"kms:requestalias": {*in.AliasName}}); err != nil {
 		return nil, err
 	}
 	lk, err := s.aliasTarget(ctx, in.TargetKeyID, "kms:CreateAlias")
@@ -151,7 +151,7 @@ func (s *Service) UpdateAlias(ctx context.Context, in *AliasInput) (*struct{}, e
 	if err != nil {
 		return nil, s.storeErr(ctx, err)
 	}
-	if err := s.authorizeAccount(ctx, "kms:UpdateAlias", nil); err != nil {
+	if err := s.authorizeAlias(ctx, "kms:UpdateAlias", *in.AliasName, nil); err != nil {
 		return nil, err
 	}
 	lk, err := s.aliasTarget(ctx, in.TargetKeyID, "kms:UpdateAlias")
@@ -247,7 +247,7 @@ func (s *Service) DeleteAlias(ctx context.Context, in *AliasInput) (*struct{}, e
 	if err != nil {
 		return nil, s.storeErr(ctx, err)
 	}
-	if err := s.authorizeAccount(ctx, "kms:DeleteAlias", nil); err != nil {
+	if err := s.authorizeAlias(ctx, "kms:DeleteAlias", *in.AliasName, nil); err != nil {
 		return nil, err
 	}
 	checkKey := func(keyID string) error {

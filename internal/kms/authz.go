@@ -62,10 +62,17 @@ type KeyRequest struct {
 	GrantAllows bool
 }
 
-// AccountRequest is an authorization question about an account-level action.
+// AccountRequest is an authorization question that identity policies alone
+// decide: an account-level action (resource "*"), or the alias half of an
+// alias operation (resource the alias ARN).
 type AccountRequest struct {
-	Caller     *Caller
-	Action     string
+	Caller *Caller
+	Action string
+	// Resource is the ARN the action is authorized on; "" means "*".
+	// CreateAlias, UpdateAlias and DeleteAlias name the alias, as AWS
+	// authorizes them: an identity policy must allow the action on the
+	// alias ARN (and the key policy on the key, see KeyRequest).
+	Resource   string
 	Conditions map[string][]string
 }
 
@@ -106,6 +113,14 @@ func (s *Service) authorizeKey(ctx context.Context, lk *loadedKey, action string
 	// when one authorized the call. Asking again with GrantAllows keeps
 	// explicit denies winning over grants.
 	if err := s.checkGrantTokens(grantTokens); err != nil {
+		if caller != nil && caller.Account != lk.doc.Account {
+			// A refused token would tell another account that the key
+			// exists: unless the key's policies allow that account, it
+			// gets the denial a missing key gets.
+			if aerr := s.authz.AuthorizeKey(ctx, req); aerr != nil {
+				return aerr
+			}
+		}
 		return err
 	}
 	err := s.authz.AuthorizeKey(ctx, req)
@@ -126,6 +141,16 @@ func (s *Service) authorizeKey(ctx context.Context, lk *loadedKey, action string
 // authorizeAccount asks whether the caller may perform an account action.
 func (s *Service) authorizeAccount(ctx context.Context, action string, conds map[string][]string) error {
 	return s.authz.AuthorizeAccount(ctx, &AccountRequest{Caller: CallerFrom(ctx), Action: action, Conditions: conds})
+}
+
+// authorizeAlias asks whether the caller's identity policies allow action
+// on the alias ARN of name in the caller's account: the IAM half of
+// CreateAlias, UpdateAlias and DeleteAlias, which AWS authorizes on the
+// alias resource (so that a Deny on arn:...:alias/prod/* holds).
+func (s *Service) authorizeAlias(ctx context.Context, action, name string, conds map[string][]string) error {
+	c := CallerFrom(ctx)
+	return s.authz.AuthorizeAccount(ctx, &AccountRequest{Caller: c, Action: action,
+		Resource: s.aliasARN(c.Account, name), Conditions: conds})
 }
 
 // contextConditions returns the kms:EncryptionContext* condition keys for

@@ -30,6 +30,12 @@ type Caller struct {
 	SecureTransport bool
 	// UserAgent is the client's User-Agent header.
 	UserAgent string
+	// TokenIssueTime is when a temporary credential (a role session) was
+	// issued, in RFC 3339 UTC to the second: aws:TokenIssueTime, which
+	// AWS's way of revoking sessions (a Deny on DateLessThan
+	// aws:TokenIssueTime in the role's policies) reads. Empty for
+	// long-term access keys, which have none.
+	TokenIssueTime string
 }
 
 type callerKey struct{}

@@ -124,6 +124,13 @@ func (s *Service) openSymmetric(ctx context.Context, blob []byte, ec map[string]
 			// its own algorithm: the blob may be one of its ciphertexts
 			// that happens to parse.
 			if want.doc.Spec != symmetricDefault && want.doc.Usage == "ENCRYPT_DECRYPT" {
+				// Whatever the caller makes of it (Decrypt tries the
+				// key's algorithm, ReEncrypt refuses the ciphertext),
+				// another account the key's policies do not allow
+				// learns nothing about the key from it.
+				if err := s.beforeAuth(ctx, want, action, conds, grantTokens, nil); err != nil {
+					return nil, nil, "", err
+				}
 				return nil, nil, "", errNotSymmetric
 			}
 			return nil, nil, "", s.beforeAuth(ctx, want, action, conds, grantTokens,
@@ -251,20 +258,25 @@ func (s *Service) ReEncrypt(ctx context.Context, in *ReEncryptInput) (*ReEncrypt
 		pt     []byte
 		srcMat string
 	)
-	if srcAlg == symmetricDefault {
+	switch {
+	case srcAlg == symmetricDefault:
 		conds := encryptionConditions(in.SourceKeyID, srcAlg, in.SourceEncryptionContext)
 		src, pt, srcMat, err = s.openSymmetric(ctx, in.CiphertextBlob, in.SourceEncryptionContext, in.SourceKeyID, "kms:ReEncryptFrom", conds, in.GrantTokens, false, false)
 		if errors.Is(err, errNotSymmetric) {
 			err = awserr.New(awserr.InvalidCiphertext, "")
 		}
-	} else {
-		if in.SourceKeyID == nil {
-			return nil, awserr.New(awserr.Validation, "SourceKeyId is required when the SourceEncryptionAlgorithm is not SYMMETRIC_DEFAULT.")
-		}
+	case in.SourceKeyID == nil:
+		err = awserr.New(awserr.Validation, "SourceKeyId is required when the SourceEncryptionAlgorithm is not SYMMETRIC_DEFAULT.")
+	default:
 		src, pt, err = s.openAsymmetric(ctx, in.SourceKeyID, srcAlg, in.CiphertextBlob, "kms:ReEncryptFrom", in.GrantTokens)
 	}
 	if err != nil {
-		return nil, err
+		// The destination is resolved but not yet authorized (its
+		// conditions need the source): another account that may not
+		// use it gets the denial a missing key gets, not the source's
+		// error, which would tell it that the key exists.
+		return nil, s.beforeAuth(ctx, dst, "kms:ReEncryptTo",
+			encryptionConditions(in.DestinationKeyID, dstAlg, in.DestinationEncryptionContext), in.GrantTokens, err)
 	}
 	defer clear(pt)
 	conds := encryptionConditions(in.DestinationKeyID, dstAlg, in.DestinationEncryptionContext)

@@ -243,6 +243,11 @@ func (s *Service) CreateGrant(ctx context.Context, in *CreateGrantInput) (*Creat
 			return childWithin(&g.doc, ops, eq, sub)
 		})
 		if err != nil {
+			if caller := CallerFrom(ctx); caller != nil && caller.Account != lk.doc.Account && awserr.CodeOf(err) == awserr.InvalidGrantToken {
+				// Another account that may not create grants on the
+				// key learns nothing of it from a refused token.
+				return nil, authErr
+			}
 			return nil, err
 		}
 		if parent != nil {

@@ -39,6 +39,10 @@ type Principal struct {
 	// UserID is the value of aws:userid (e.g. "AIDA..." for users,
 	// "AROA...:session" for role sessions).
 	UserID string
+	// TokenIssueTime is aws:TokenIssueTime, when the caller's temporary
+	// credential was issued (RFC 3339); empty, and the key absent, for
+	// long-term credentials.
+	TokenIssueTime string
 }
 
 // Context supplies request condition values by key. Get must treat keys
@@ -120,8 +124,10 @@ type Request struct {
 	// Context holds the request's condition keys (kms:*, aws:SourceIp,
 	// aws:CurrentTime, aws:ResourceTag/..., ...). It may be nil. Keys derived
 	// from Principal (aws:PrincipalArn, aws:PrincipalAccount,
-	// kms:CallerAccount, aws:userid, aws:username, aws:PrincipalType) are
-	// supplied by the evaluator and need not be set.
+	// kms:CallerAccount, aws:userid, aws:username, aws:PrincipalType,
+	// aws:TokenIssueTime, aws:PrincipalIsAWSService, aws:ViaAWSService,
+	// aws:MultiFactorAuthPresent) are supplied by the evaluator and need
+	// not be set.
 	Context Context
 }
 
@@ -163,6 +169,8 @@ func lookup(req *Request, key string) (vals, bool) {
 		return single(p.Account)
 	case "aws:userid":
 		return single(p.UserID)
+	case "aws:tokenissuetime":
+		return single(p.TokenIssueTime)
 	case "aws:username":
 		if p.Type != TypeIAMUser {
 			return vals{}, false
@@ -181,6 +189,27 @@ func lookup(req *Request, key string) (vals, bool) {
 	case "aws:principalservicename":
 		if p.Type == TypeAWSService {
 			return single(p.ARN)
+		}
+		return vals{}, false
+	case "aws:principalisawsservice":
+		// In every signed request, as in AWS: a Deny on "Bool
+		// aws:PrincipalIsAWSService false" must apply, not be skipped
+		// for want of the key.
+		if p.Type == TypeAWSService {
+			return single("true")
+		}
+		return single("false")
+	case "aws:viaawsservice":
+		// In every request, as in AWS; no AWS service calls Trent on a
+		// principal's behalf (forward access sessions), so a guardrail
+		// "Deny ... Bool aws:ViaAWSService false" (only through a
+		// service) denies every direct call, as it does in AWS.
+		return single("false")
+	case "aws:multifactorauthpresent":
+		// Present for temporary credentials (AssumeRole without MFA:
+		// false), absent for long-term access keys, as in AWS.
+		if p.TokenIssueTime != "" {
+			return single("false")
 		}
 		return vals{}, false
 	}
