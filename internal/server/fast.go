@@ -184,9 +184,19 @@ func tlsListener(ln net.Listener, cfg *tls.Config) net.Listener {
 }
 
 func (s *Server) serveFast(ctx *fasthttp.RequestCtx) {
-	if cc := trackedConn(ctx.Conn()); cc != nil {
+	cc := trackedConn(ctx.Conn())
+	if cc != nil {
 		cc.setState(connHandling) // read in full: the read clock stops
 	}
+	s.serveRequest(ctx)
+	if cc != nil {
+		// Answered: what is left is writing the response, which a
+		// client that does not read can stall (conn.go).
+		cc.setState(connWriting)
+	}
+}
+
+func (s *Server) serveRequest(ctx *fasthttp.RequestCtx) {
 	h := &ctx.Request.Header
 	target := h.Peek("X-Amz-Target")
 	// A POST of a JSON body is a KMS JSON request even without a target
