@@ -402,6 +402,13 @@ func (f fastRequest) AppendHeaderNames(dst []string) []string {
 	for k := range f.r.Header.All() {
 		dst = append(dst, unsafeString(k))
 	}
+	// The fields of a chunked body's trailer section (announced or
+	// received) are not in All, but Peek and PeekAll return them like
+	// headers, to the router and to the canonical request: they must be
+	// signed like headers.
+	for _, k := range f.r.Header.PeekTrailerKeys() {
+		dst = append(dst, unsafeString(k))
+	}
 	return dst
 }
 
