@@ -1,12 +1,14 @@
 package server
 
 import (
+	"bytes"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -202,6 +204,11 @@ func (s *Server) serveRequest(ctx *fasthttp.RequestCtx) {
 	// A POST of a JSON body is a KMS JSON request even without a target
 	// (it gets the JSON error); anything else without one is not.
 	if len(target) == 0 && !(h.IsPost() && awsjson.IsJSONContentType(unsafeString(h.ContentType()))) {
+		if !adaptableURI(h.RequestURI()) {
+			// fasthttpadaptor would answer a plain-text 500.
+			writeFastError(ctx, awserr.New(awserr.Serialization, "The request could not be parsed."))
+			return
+		}
 		s.slowHandler(ctx) // not the KMS JSON API: ServeHTTP
 		return
 	}
@@ -241,6 +248,17 @@ func (s *Server) serveRequest(ctx *fasthttp.RequestCtx) {
 	}
 	ctx.Response.Header.SetContentType(awsjson.ContentType)
 	ctx.Response.SetBody(buf.Bytes())
+}
+
+// adaptableURI reports whether the net/http adapter can turn a request
+// with this request target into an http.Request (url.ParseRequestURI). A
+// path without escapes, the usual case, needs no parsing.
+func adaptableURI(u []byte) bool {
+	if len(u) > 0 && u[0] == '/' && bytes.IndexByte(u, '%') < 0 {
+		return true
+	}
+	_, err := url.ParseRequestURI(string(u))
+	return err == nil
 }
 
 // tooLarge answers a request whose body is over its operation's limit, as

@@ -115,3 +115,40 @@ func TestRTNetTrailerHeaders(t *testing.T) {
 		t.Fatalf("signed chunked DescribeKey with an unrelated trailer: %d %s %s", r.Status, r.ErrorType, r.Message)
 	}
 }
+
+// TestRTNetMalformedRequestURI sends requests whose target the net/http
+// adapter of the IAM/STS path cannot parse (a bad percent escape, the
+// authority form of CONNECT): they got a plain-text "500 Internal Server
+// Error" from fasthttpadaptor. A client's malformed request is a 400.
+func TestRTNetMalformedRequestURI(t *testing.T) {
+	t.Parallel()
+	s := Start(t, Opts{})
+	for _, line := range []string{"GET /%zz HTTP/1.1", "POST /a% HTTP/1.1", "CONNECT 127.0.0.1:1 HTTP/1.1", "GET /healthz%G0 HTTP/1.1"} {
+		c, err := connDialer("127.0.0.96").Dial("tcp", s.connHost())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		fmt.Fprintf(c, "%s\r\nHost: %s\r\nContent-Length: 0\r\n\r\n", line, s.connHost())
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		c.Close()
+		if err != nil {
+			t.Fatalf("%s: %v", line, err)
+		}
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("%s: %s, want 400", line, resp.Status)
+		}
+	}
+	if r := Do(t, mustRequest(t, http.MethodGet, s.Endpoint+"/healthz")); r.Status != http.StatusOK {
+		t.Fatalf("/healthz: %d", r.Status)
+	}
+}
+
+func mustRequest(t *testing.T, method, url string) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return req
+}
