@@ -362,8 +362,8 @@ func TestDefaultMaxConns(t *testing.T) {
 
 // The per-request work the limits add to the fast path: the body-limit
 // hook (one header lookup, one map lookup), the two connection-state
-// hooks and the handling mark (atomic stores), and the failure limiter's
-// check while no source is limited (an atomic load).
+// hooks and the handling and writing marks (atomic stores), and the
+// failure limiter's check while no source is limited (an atomic load).
 func BenchmarkPerRequestLimits(b *testing.B) {
 	var h fasthttp.RequestHeader
 	h.SetMethod("POST")
@@ -397,6 +397,7 @@ func BenchmarkPerRequestLimits(b *testing.B) {
 			srv.connState(cc, fasthttp.StateActive)
 			if c := trackedConn(cc); c != nil {
 				c.setState(connHandling)
+				c.setState(connWriting)
 			}
 			srv.connState(cc, fasthttp.StateIdle)
 		}
