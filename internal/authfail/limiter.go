@@ -22,14 +22,18 @@ const (
 	DefaultMaxSources = 1000
 )
 
-// Sizes a failure record's attacker-chosen fields are cut to, in bytes.
+// Sizes a failure record's attacker-chosen fields are cut to: bytes as
+// the record's JSON encoder writes them, escapes included. Together with
+// the record's fixed fields and an aggregated record's counts they stay
+// under 2 KiB.
 const (
 	MaxEventName    = 128
 	MaxUserAgent    = 256
-	MaxErrorMessage = 512
+	MaxErrorMessage = 384
 	MaxAccessKeyID  = 128
-	MaxHost         = 256
+	MaxHost         = 192
 	MaxSource       = 64
+	MaxRequestID    = 64
 )
 
 // Config configures a Limiter.
@@ -439,24 +443,47 @@ func cut(f *Failure) {
 	f.AccessKeyID = strings.Clone(clip(f.AccessKeyID, MaxAccessKeyID))
 	f.UserAgent = strings.Clone(clip(f.UserAgent, MaxUserAgent))
 	f.Host = strings.Clone(clip(f.Host, MaxHost))
-	f.RequestID = strings.Clone(clip(f.RequestID, MaxAccessKeyID))
+	f.RequestID = strings.Clone(clip(f.RequestID, MaxRequestID))
 }
 
-// clip returns s as valid UTF-8 of at most n bytes; a cut string ends
-// with "…" so that a reader sees it was cut.
+// clip returns s as valid UTF-8 that takes at most n bytes in the record,
+// as its JSON encoder writes it: '<' is written as \u003c, a control
+// character as \u0001, so a client could otherwise make a field six times
+// its size. A cut string ends with "…" so that a reader sees it was cut.
 func clip(s string, n int) string {
 	if !utf8.ValidString(s) {
 		s = strings.ToValidUTF8(s, "\uFFFD")
 	}
-	if len(s) <= n {
-		return s
+	if len(s)*maxEscape <= n {
+		return s // within n however it is escaped
 	}
 	const mark = "…"
-	i := n - len(mark)
-	for i > 0 && !utf8.RuneStart(s[i]) {
-		i--
+	size, cut := 0, -1
+	for i, r := range s {
+		if cut < 0 && size+encodedLen(r) > n-len(mark) {
+			cut = i
+		}
+		if size += encodedLen(r); size > n {
+			return s[:cut] + mark
+		}
 	}
-	return s[:i] + mark
+	return s
+}
+
+// maxEscape is the most bytes the record's encoder writes per byte of a
+// string: \u003c for '<'.
+const maxEscape = 6
+
+// encodedLen is the length of rune r in a JSON string as encoding/json
+// and goccy/go-json write it, HTML-safe (the audit trail's encoder).
+func encodedLen(r rune) int {
+	switch {
+	case r == '"' || r == '\\' || r == '\n' || r == '\r' || r == '\t':
+		return 2
+	case r < 0x20 || r == '<' || r == '>' || r == '&' || r == '\u2028' || r == '\u2029':
+		return maxEscape
+	}
+	return utf8.RuneLen(r)
 }
 
 const timeFormat = "2006-01-02T15:04:05Z"

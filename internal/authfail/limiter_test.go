@@ -2,6 +2,7 @@ package authfail
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -243,13 +244,21 @@ func TestClip(t *testing.T) {
 		{strings.Repeat("é", 1000), 256},
 		{strings.Repeat("😀", 1000), 255},
 		{"bad \xff\xfe utf-8 " + strings.Repeat("z", 600), 512},
+		{strings.Repeat("<", 1000), 256},
+		{strings.Repeat("a\x01", 1000), 256},
+		{strings.Repeat("\"\\", 1000), 128},
+		{strings.Repeat("\u2028x", 1000), 512},
+		{strings.Repeat("<", 42), 256},
+		{strings.Repeat("<", 43), 256},
 	} {
 		got := clip(tc.in, tc.n)
-		if len(got) > tc.n || !utf8.ValidString(got) {
-			t.Errorf("clip(%.20q, %d) = %d bytes, valid %v", tc.in, tc.n, len(got), utf8.ValidString(got))
+		enc, _ := json.Marshal(got) // HTML-safe, as the trail's encoder
+		if len(enc)-2 > tc.n || !utf8.ValidString(got) {
+			t.Errorf("clip(%.20q, %d) = %d bytes encoded, valid %v", tc.in, tc.n, len(enc)-2, utf8.ValidString(got))
 		}
-		if len(tc.in) > tc.n && !strings.HasSuffix(got, "…") {
-			t.Errorf("clip(%.20q, %d) has no cut mark", tc.in, tc.n)
+		full, _ := json.Marshal(tc.in)
+		if cut := len(full)-2 > tc.n; cut != strings.HasSuffix(got, "…") || !cut && got != tc.in {
+			t.Errorf("clip(%.20q, %d) = %.20q: cut %v", tc.in, tc.n, got, cut)
 		}
 	}
 }
@@ -258,18 +267,31 @@ func TestClip(t *testing.T) {
 // bound, whatever the client sent.
 func TestRecordSize(t *testing.T) {
 	t.Parallel()
-	l, clk, dir := newTestLimiter(t, Config{})
-	huge := strings.Repeat("\xffA", 20000)
-	f := &Failure{Time: clk.now(), Source: huge, EventSource: "kms.amazonaws.com", EventName: huge, Region: "us-east-1",
-		AccessKeyID: huge, UserAgent: huge, TLS: true, Host: huge, RequestID: huge,
-		Err: awserr.New(awserr.IncompleteSignature, "Authorization="+huge)}
-	if _, err := l.Fail(context.Background(), f, errThrottle); err != nil {
-		t.Fatal(err)
-	}
-	var raw int
-	audit.Read(dir, audit.Filter{}, func(e audit.Entry) error { raw = len(e.Raw); return nil })
-	if raw == 0 || raw > 2048 {
-		t.Fatalf("record of %d bytes", raw)
+	// Invalid UTF-8 (replaced by three bytes each), and characters the
+	// encoder escapes: '<' and a control character as \u003c and \u0001.
+	for _, fill := range []string{"\xffA", "<", ">&", "\x01", "\"", "\\", "\n", "\u2028"} {
+		l, clk, dir := newTestLimiter(t, Config{})
+		huge := strings.Repeat(fill, 20000)
+		for i := 0; i < 2; i++ { // one record, and one aggregated
+			f := &Failure{Time: clk.now(), Source: huge, EventSource: "kms.amazonaws.com", EventName: huge, Region: "us-east-1",
+				AccessKeyID: huge, UserAgent: huge, TLS: true, Host: huge, RequestID: huge,
+				Err: awserr.New(awserr.IncompleteSignature, "Authorization="+huge)}
+			if _, err := l.Fail(context.Background(), f, errThrottle); err != nil {
+				t.Fatal(err)
+			}
+		}
+		l.Close()
+		var n int
+		audit.Read(dir, audit.Filter{}, func(e audit.Entry) error {
+			n++
+			if len(e.Raw) > 2048 {
+				t.Errorf("%q: record of %d bytes", fill, len(e.Raw))
+			}
+			return nil
+		})
+		if n != 2 {
+			t.Errorf("%q: %d records", fill, n)
+		}
 	}
 }
 

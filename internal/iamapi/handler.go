@@ -1,6 +1,7 @@
 package iamapi
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -158,6 +159,23 @@ func (h *Handler) handle(r *http.Request, c *call) *awserr.Error {
 	if len(body) > MaxBody {
 		return ErrTooLarge
 	}
+	// Parsing the form costs an allocation or two per parameter: before
+	// the caller is known, a source past its failure budget gets no
+	// parsing at all, and any other request at most MaxParams.
+	query := r.URL.RawQuery
+	if h.failed.Limited(sourceIP(r)) && !h.mayVerify(r) {
+		// A source past its failure budget is not verified, unless its
+		// request names an access key in use (or may look one up, once
+		// a second): a flood of made-up keys costs no store lookups.
+		c.action = firstValue(query, body, "Action")
+		c.op = operations[c.action]
+		return ErrThrottled
+	}
+	if strings.Count(query, "&")+bytes.Count(body, []byte{'&'}) >= MaxParams {
+		c.action = firstValue(query, body, "Action")
+		c.op = operations[c.action]
+		return awserr.Newf("ValidationError", "The request has more than %d parameters.", MaxParams)
+	}
 	form := r.URL.Query()
 	if len(body) > 0 {
 		bf, err := url.ParseQuery(string(body))
@@ -175,12 +193,6 @@ func (h *Handler) handle(r *http.Request, c *call) *awserr.Error {
 		return awserr.Newf("InvalidAction", "Could not find operation %s for version %s", c.action, form.Get("Version"))
 	}
 	ctx := r.Context()
-	if h.failed.Limited(sourceIP(r)) && !h.mayVerify(r) {
-		// A source past its failure budget is not verified, unless its
-		// request names an access key in use (or may look one up, once
-		// a second): a flood of made-up keys costs no store lookups.
-		return ErrThrottled
-	}
 	res, err := h.verifier(c.op.service, r).Verify(ctx, r, body)
 	if err != nil {
 		c.akid = accessKeyFromHeader(r.Header.Get("Authorization"))
@@ -228,6 +240,45 @@ func (h *Handler) handle(r *http.Request, c *call) *awserr.Error {
 		c.out = out
 		return nil
 	}
+}
+
+// MaxParams bounds the parameters of a request, query string and body
+// together; the largest action takes fewer than 20.
+const MaxParams = 256
+
+// firstValue returns the value of the first parameter named name in the
+// query string, else in the form body, without parsing the rest (an
+// escaped name is not recognized): the action of a request refused before
+// its form is parsed, for its record.
+func firstValue(query string, body []byte, name string) string {
+	if v, ok := scanValue(query, name); ok {
+		return v
+	}
+	v, _ := scanValue(body, name)
+	return v
+}
+
+func scanValue[S ~string | ~[]byte](s S, name string) (string, bool) {
+	for len(s) > 0 {
+		i := 0
+		for i < len(s) && s[i] != '&' {
+			i++
+		}
+		pair := s[:i]
+		if i < len(s) {
+			s = s[i+1:]
+		} else {
+			s = s[:0]
+		}
+		if len(pair) > len(name) && pair[len(name)] == '=' && string(pair[:len(name)]) == name {
+			v, err := url.QueryUnescape(string(pair[len(name)+1:]))
+			if err != nil {
+				return "", true
+			}
+			return v, true
+		}
+	}
+	return "", false
 }
 
 // mayVerify reports whether a request from a limited source is verified

@@ -24,10 +24,16 @@ import (
 // has no connection limits and default timeouts.
 type Limits struct {
 	// MaxConns bounds the open client connections (0: no limit). At the
-	// limit, a new connection replaces the connection that has waited
-	// longest without sending a request (a kept-alive one between
-	// requests, or a new one that has sent nothing yet); if every
-	// connection is busy, the new one is refused.
+	// limit, a new connection replaces another that is not being acted
+	// on, oldest first: one that has sent nothing yet or is kept alive
+	// between requests, of a client holding at least as many
+	// connections as the newcomer's; or one still reading its request
+	// or writing its response, of a client holding at least two more
+	// connections than the newcomer's, or slow (at it for SlowAfter) and
+	// of a client holding at least as many. So a few addresses holding
+	// the limit with half-sent requests or unread answers cannot keep
+	// out a client that holds none. If there is no such connection, the
+	// new one is refused.
 	MaxConns int
 	// MaxConnsPerClient bounds the open connections of one client address
 	// (an IPv4 address or an IPv6 /64; 0: no limit). Connections over it
@@ -53,9 +59,19 @@ const (
 const (
 	connNew      int64 = iota // accepted, no request byte yet
 	connReading               // reading a request
-	connHandling              // request read, being answered
+	connHandling              // request read, being acted on
 	connIdle                  // kept alive between requests
+	connWriting               // answered, the response being written
 )
+
+// stateBits is the width of the state in coarseConn.stamp.
+const stateBits = 3
+
+// SlowAfter is how long a connection may read one request or write one
+// response before it counts as slow: at the connection limit, a slow
+// connection may be replaced like an idle one (Limits.MaxConns). It is
+// at most half of Limits.ReadTimeout.
+const SlowAfter = time.Second
 
 // tracker counts, limits and times out the connections of one listener.
 // Its bookkeeping is per connection (accept, close) and per state change
@@ -71,12 +87,17 @@ type tracker struct {
 	mu      sync.Mutex
 	conns   map[*coarseConn]struct{}
 	clients map[netip.Addr]int
-	// victims are the connections that had waited longest, oldest last,
-	// when last scanned: eviction pops them instead of scanning every
-	// connection for each one.
-	victims []*coarseConn
-	closed  bool
-	done    chan struct{}
+	// victims are the connections that were not being acted on, oldest
+	// last, when last scanned (at scannedAt, tracker clock): eviction
+	// takes from them instead of scanning every connection for each one.
+	// taken counts the victims taken since.
+	victims   []*coarseConn
+	scannedAt int64
+	taken     int
+	// slowMs is SlowAfter (at most half the read timeout) in ms.
+	slowMs int64
+	closed bool
+	done   chan struct{}
 
 	open                                                atomic.Int64
 	accepted, acceptErrors, rejected, evicted, timedOut atomic.Uint64
@@ -95,7 +116,8 @@ func newTracker(l Limits, isTLS bool, log *slog.Logger) *tracker {
 	}
 	t := &tracker{limits: l, tls: isTLS, log: log, conns: map[*coarseConn]struct{}{},
 		clients: map[netip.Addr]int{}, done: make(chan struct{}),
-		lastLog: map[string]time.Time{}, suppressed: map[string]int{}}
+		lastLog: map[string]time.Time{}, suppressed: map[string]int{},
+		slowMs: min(SlowAfter, l.ReadTimeout/2).Milliseconds(), scannedAt: -1}
 	t.clock.Store(time.Now().UnixMilli())
 	return t
 }
@@ -185,7 +207,7 @@ func (t *tracker) admit(c net.Conn) *coarseConn {
 		return nil
 	}
 	if n := t.limits.MaxConns; n > 0 && len(t.conns) >= n {
-		if victim = t.victimLocked(); victim == nil {
+		if victim = t.victimLocked(t.clients[key]); victim == nil {
 			t.mu.Unlock()
 			t.reject(c, "the connection limit; every connection is busy", "limit", n)
 			return nil
@@ -202,16 +224,16 @@ func (t *tracker) admit(c net.Conn) *coarseConn {
 	if victim != nil {
 		t.evicted.Add(1)
 		victim.Conn.Close()
-		t.logf("evict", "at the connection limit: closed the connection idle longest", "limit", t.limits.MaxConns)
+		t.logf("evict", "at the connection limit: closed an idle or slow connection", "limit", t.limits.MaxConns)
 	}
 	return cc
 }
 
-// evictOne closes the connection idle longest, if any, and reports
-// whether it did.
+// evictOne closes the connection idle longest (or a slow one), if any,
+// and reports whether it did.
 func (t *tracker) evictOne() bool {
 	t.mu.Lock()
-	v := t.victimLocked()
+	v := t.victimLocked(-1)
 	if v != nil && !t.dropLocked(v) {
 		v = nil
 	}
@@ -224,40 +246,69 @@ func (t *tracker) evictOne() bool {
 	return true
 }
 
-// evictable reports whether c waits for a request: closing it loses no
-// work.
-func (c *coarseConn) evictable() bool {
-	s, _ := c.load()
-	return s == connNew || s == connIdle
+// replaceable reports whether a new connection whose client holds have
+// connections (-1: unknown) may replace c (see Limits.MaxConns), and
+// whether c is a candidate at all (open, and not being acted on). now is
+// the tracker clock. It runs under mu.
+func (t *tracker) replaceable(c *coarseConn, have int, now int64) (ok, candidate bool) {
+	if _, open := t.conns[c]; !open || c.closed.Load() {
+		return false, false
+	}
+	s, since := c.load()
+	if s == connHandling {
+		return false, false
+	}
+	theirs := t.clients[c.key]
+	if s == connNew || s == connIdle {
+		return have < 0 || theirs >= have, true
+	}
+	// Reading a request or writing a response.
+	if have >= 0 && theirs >= have+2 {
+		return true, true
+	}
+	return now-since >= t.slowMs && (have < 0 || theirs >= have), true
 }
 
 // victimBatch is how many eviction candidates one scan keeps.
 const victimBatch = 64
 
-// victimLocked returns the evictable connection that has waited longest,
-// or nil. It runs under mu.
-func (t *tracker) victimLocked() *coarseConn {
+// victimLocked returns the oldest connection a new connection whose
+// client holds have connections (-1: unknown) may replace, or nil. It
+// runs under mu. Candidates come from a batch of the oldest connections
+// not being acted on, rescanned when the batch is used up, when a victim
+// was taken from it, or at the next tick of the tracker clock.
+func (t *tracker) victimLocked(have int) *coarseConn {
+	now := t.clock.Load()
 	for pass := 0; pass < 2; pass++ {
-		for len(t.victims) > 0 {
-			v := t.victims[len(t.victims)-1]
-			t.victims = t.victims[:len(t.victims)-1]
-			if _, ok := t.conns[v]; ok && v.evictable() && !v.closed.Load() {
+		for i := len(t.victims) - 1; i >= 0; i-- {
+			v := t.victims[i]
+			ok, candidate := t.replaceable(v, have, now)
+			if !candidate || ok {
+				t.victims = slices.Delete(t.victims, i, i+1)
+			}
+			if ok {
+				t.taken++
 				return v
 			}
 		}
-		if pass == 1 {
+		if pass == 1 || (t.scannedAt == now && t.taken == 0) {
+			// Nothing in the batch will do, and nothing changed since
+			// it was made that a scan would see.
 			break
 		}
-		cand := make([]*coarseConn, 0, len(t.conns))
+		cand := t.victims[:0]
 		for c := range t.conns {
-			if c.evictable() && !c.closed.Load() {
+			if _, candidate := t.replaceable(c, -1, now); candidate {
 				cand = append(cand, c)
 			}
 		}
-		slices.SortFunc(cand, func(a, b *coarseConn) int { return cmp.Compare(a.stamp.Load()>>2, b.stamp.Load()>>2) })
+		slices.SortFunc(cand, func(a, b *coarseConn) int {
+			return cmp.Compare(a.stamp.Load()>>stateBits, b.stamp.Load()>>stateBits)
+		})
+		clear(cand[min(len(cand), victimBatch):])
 		cand = cand[:min(len(cand), victimBatch)]
 		slices.Reverse(cand) // oldest last
-		t.victims = cand
+		t.victims, t.scannedAt, t.taken = cand, now, 0
 	}
 	return nil
 }
@@ -404,13 +455,13 @@ func (c *coarseConn) setState(s int64) {
 	if c.t == nil {
 		return
 	}
-	c.stamp.Store(c.t.clock.Load()<<2 | s)
+	c.stamp.Store(c.t.clock.Load()<<stateBits | s)
 }
 
 // load returns c's state and when it began (tracker clock).
 func (c *coarseConn) load() (state, since int64) {
 	v := c.stamp.Load()
-	return v & 3, v >> 2
+	return v & (1<<stateBits - 1), v >> stateBits
 }
 
 // Close unregisters c and closes it. After an error answered before the

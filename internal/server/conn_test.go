@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -109,15 +110,115 @@ func TestTrackerLimits(t *testing.T) {
 	})
 	t.Run("fail/at the limit with every connection busy", func(t *testing.T) {
 		t.Parallel()
-		tr := newTestTracker(Limits{MaxConns: 2})
-		for i := 0; i < 2; i++ {
-			s, _ := pipeFrom("192.0.2.1")
-			tr.admit(s).setState(connReading)
+		tr := newTestTracker(Limits{MaxConns: 3})
+		// Reading or writing for less than SlowAfter, each client
+		// holding one connection; or being acted on.
+		for i, st := range []int64{connReading, connWriting, connHandling} {
+			s, _ := pipeFrom(fmt.Sprintf("192.0.2.%d", i+1))
+			tr.admit(s).setState(st)
 		}
-		s, c := pipeFrom("192.0.2.3")
+		tr.clock.Add(SlowAfter.Milliseconds() - 1)
+		s, c := pipeFrom("192.0.2.9")
 		go io.ReadAll(c)
 		if tr.admit(s) != nil {
 			t.Fatal("admitted with every connection busy")
+		}
+	})
+	t.Run("ok/a client holding the limit in requests or answers makes room for one holding none", func(t *testing.T) {
+		t.Parallel()
+		tr := newTestTracker(Limits{MaxConns: 4})
+		var conns []*coarseConn
+		var clients []net.Conn
+		for _, st := range []int64{connHandling, connReading, connWriting, connReading} {
+			tr.clock.Add(1)
+			s, c := pipeFrom("192.0.2.1")
+			cc := tr.admit(s)
+			cc.setState(st)
+			conns, clients = append(conns, cc), append(clients, c)
+		}
+		// A newcomer of the same client may not replace them (they are
+		// not slow), nor one whose client holds three (4 < 3+2).
+		s, c := pipeFrom("192.0.2.1")
+		go io.ReadAll(c)
+		if tr.admit(s) != nil {
+			t.Fatal("the client holding the limit replaced its own busy connection")
+		}
+		// A client holding none: the oldest reading or writing goes
+		// (the one being acted on never does).
+		s, _ = pipeFrom("192.0.2.2")
+		if cc := tr.admit(s); cc == nil {
+			t.Fatal("a client holding no connection was refused")
+		} else {
+			cc.setState(connHandling)
+		}
+		if !closedSoon(clients[1]) || conns[0].closed.Load() {
+			t.Fatal("not the oldest connection reading its request was replaced")
+		}
+		s, _ = pipeFrom("192.0.2.3")
+		if cc := tr.admit(s); cc == nil || !closedSoon(clients[2]) {
+			t.Fatal("the connection writing its answer was not replaced for a client holding none")
+		} else {
+			cc.setState(connHandling)
+		}
+		// 192.0.2.1 now holds two: 192.0.2.2, holding one, may not
+		// replace its connection reading a request (2 < 1+2).
+		s, c = pipeFrom("192.0.2.2")
+		go io.ReadAll(c)
+		if tr.admit(s) != nil {
+			t.Fatal("a client holding one replaced a busy connection of a client holding two")
+		}
+	})
+	t.Run("ok/slow connections are replaced like idle ones", func(t *testing.T) {
+		t.Parallel()
+		tr := newTestTracker(Limits{MaxConns: 2, ReadTimeout: 10 * time.Second})
+		var clients []net.Conn
+		for i, st := range []int64{connReading, connWriting} {
+			s, c := pipeFrom(fmt.Sprintf("192.0.2.%d", i+1))
+			tr.admit(s).setState(st)
+			clients = append(clients, c)
+		}
+		tr.clock.Add(SlowAfter.Milliseconds())
+		for i := range 2 {
+			s, _ := pipeFrom(fmt.Sprintf("192.0.2.%d", 10+i))
+			if tr.admit(s) == nil {
+				t.Fatalf("newcomer %d refused with a slow connection open", i)
+			}
+		}
+		if !closedSoon(clients[0]) || !closedSoon(clients[1]) {
+			t.Fatal("slow connections are still open")
+		}
+		// A newcomer's own client holding more than the slow one's
+		// does not replace it.
+		tr2 := newTestTracker(Limits{MaxConns: 3})
+		s, _ := pipeFrom("192.0.2.1")
+		tr2.admit(s).setState(connReading)
+		for range 2 {
+			s, _ := pipeFrom("192.0.2.2")
+			tr2.admit(s).setState(connHandling)
+		}
+		tr2.clock.Add(SlowAfter.Milliseconds())
+		s, c := pipeFrom("192.0.2.2")
+		go io.ReadAll(c)
+		if tr2.admit(s) != nil {
+			t.Fatal("a client holding two replaced the slow connection of a client holding one")
+		}
+	})
+	t.Run("ok/a client holding many cannot replace a newcomer of a client holding few", func(t *testing.T) {
+		t.Parallel()
+		tr := newTestTracker(Limits{MaxConns: 4})
+		for range 3 {
+			s, _ := pipeFrom("192.0.2.1")
+			tr.admit(s).setState(connReading)
+		}
+		s, _ := pipeFrom("192.0.2.2")
+		legit := tr.admit(s) // new: has sent nothing yet
+		tr.clock.Add(SlowAfter.Milliseconds())
+		s, _ = pipeFrom("192.0.2.1")
+		if tr.admit(s) == nil {
+			t.Fatal("the slow connections of the newcomer's own client were not replaced")
+		}
+		if legit.closed.Load() {
+			t.Fatal("a client holding three replaced the new connection of a client holding one")
 		}
 	})
 	t.Run("ok/closing unregisters once", func(t *testing.T) {
@@ -141,7 +242,7 @@ func TestTrackerLimits(t *testing.T) {
 func TestTrackerTimeouts(t *testing.T) {
 	t.Parallel()
 	tr := newTestTracker(Limits{ReadTimeout: 10 * time.Second})
-	states := []int64{connNew, connReading, connHandling, connIdle}
+	states := []int64{connNew, connReading, connHandling, connIdle, connWriting}
 	var clients []net.Conn
 	var conns []*coarseConn
 	for _, st := range states {
@@ -165,7 +266,7 @@ func TestTrackerTimeouts(t *testing.T) {
 	if !closedSoon(clients[0]) || !closedSoon(clients[1]) {
 		t.Fatal("timed-out connections are open")
 	}
-	if st := tr.stats(); st.TimedOut != 2 || st.Open != 2 {
+	if st := tr.stats(); st.TimedOut != 2 || st.Open != 3 {
 		t.Fatalf("stats %+v", st)
 	}
 }
@@ -261,8 +362,8 @@ func TestDefaultMaxConns(t *testing.T) {
 
 // The per-request work the limits add to the fast path: the body-limit
 // hook (one header lookup, one map lookup), the two connection-state
-// hooks and the handling mark (atomic stores), and the failure limiter's
-// check while no source is limited (an atomic load).
+// hooks and the handling and writing marks (atomic stores), and the
+// failure limiter's check while no source is limited (an atomic load).
 func BenchmarkPerRequestLimits(b *testing.B) {
 	var h fasthttp.RequestHeader
 	h.SetMethod("POST")
@@ -296,6 +397,7 @@ func BenchmarkPerRequestLimits(b *testing.B) {
 			srv.connState(cc, fasthttp.StateActive)
 			if c := trackedConn(cc); c != nil {
 				c.setState(connHandling)
+				c.setState(connWriting)
 			}
 			srv.connState(cc, fasthttp.StateIdle)
 		}

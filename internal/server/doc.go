@@ -20,11 +20,14 @@
 // logged at a bounded rate and retried with backoff, never returned to
 // fasthttp (which would stop serving); connections are counted against a
 // limit derived from RLIMIT_NOFILE and a per-client-address cap, and over
-// them the connection idle longest is closed or the new one refused at once;
-// a connection that does not deliver a request within Limits.ReadTimeout
-// (from accept, TLS handshake included, or from a request's first byte) is
-// closed. The bookkeeping is per connection and per state change (two
-// atomic stores per request, from fasthttp's ConnState hook), never a lock
+// them another connection not being acted on is closed (the oldest idle
+// one, or one stuck reading a request or writing an answer, so that a few
+// addresses cannot hold the limit against a client holding none: see
+// Limits.MaxConns) or the new one refused at once; a connection that does
+// not deliver a request within Limits.ReadTimeout (from accept, TLS
+// handshake included, or from a request's first byte) is closed. The
+// bookkeeping is per connection and per state change (three atomic stores
+// per request, from fasthttp's ConnState hook and the handler), never a lock
 // or a deadline per request: the 60 s deadlines stay the same request after
 // request, which coarseConn turns into about one timer update a second.
 //

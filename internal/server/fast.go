@@ -1,12 +1,14 @@
 package server
 
 import (
+	"bytes"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -184,14 +186,29 @@ func tlsListener(ln net.Listener, cfg *tls.Config) net.Listener {
 }
 
 func (s *Server) serveFast(ctx *fasthttp.RequestCtx) {
-	if cc := trackedConn(ctx.Conn()); cc != nil {
+	cc := trackedConn(ctx.Conn())
+	if cc != nil {
 		cc.setState(connHandling) // read in full: the read clock stops
 	}
+	s.serveRequest(ctx)
+	if cc != nil {
+		// Answered: what is left is writing the response, which a
+		// client that does not read can stall (conn.go).
+		cc.setState(connWriting)
+	}
+}
+
+func (s *Server) serveRequest(ctx *fasthttp.RequestCtx) {
 	h := &ctx.Request.Header
 	target := h.Peek("X-Amz-Target")
 	// A POST of a JSON body is a KMS JSON request even without a target
 	// (it gets the JSON error); anything else without one is not.
 	if len(target) == 0 && !(h.IsPost() && awsjson.IsJSONContentType(unsafeString(h.ContentType()))) {
+		if !adaptableURI(h.RequestURI()) {
+			// fasthttpadaptor would answer a plain-text 500.
+			writeFastError(ctx, awserr.New(awserr.Serialization, "The request could not be parsed."))
+			return
+		}
 		s.slowHandler(ctx) // not the KMS JSON API: ServeHTTP
 		return
 	}
@@ -231,6 +248,17 @@ func (s *Server) serveFast(ctx *fasthttp.RequestCtx) {
 	}
 	ctx.Response.Header.SetContentType(awsjson.ContentType)
 	ctx.Response.SetBody(buf.Bytes())
+}
+
+// adaptableURI reports whether the net/http adapter can turn a request
+// with this request target into an http.Request (url.ParseRequestURI). A
+// path without escapes, the usual case, needs no parsing.
+func adaptableURI(u []byte) bool {
+	if len(u) > 0 && u[0] == '/' && bytes.IndexByte(u, '%') < 0 {
+		return true
+	}
+	_, err := url.ParseRequestURI(string(u))
+	return err == nil
 }
 
 // tooLarge answers a request whose body is over its operation's limit, as
@@ -390,6 +418,13 @@ func (f fastRequest) Header(name string, i int) (string, bool) {
 
 func (f fastRequest) AppendHeaderNames(dst []string) []string {
 	for k := range f.r.Header.All() {
+		dst = append(dst, unsafeString(k))
+	}
+	// The fields of a chunked body's trailer section (announced or
+	// received) are not in All, but Peek and PeekAll return them like
+	// headers, to the router and to the canonical request: they must be
+	// signed like headers.
+	for _, k := range f.r.Header.PeekTrailerKeys() {
 		dst = append(dst, unsafeString(k))
 	}
 	return dst
