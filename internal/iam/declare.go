@@ -401,7 +401,7 @@ func (a *applier) user(ctx context.Context, account string, u DeclaredUser) erro
 		return nil
 	}
 	var id string
-	for attempt := 0; id == ""; attempt++ {
+	for attempt := 0; ; attempt++ {
 		cur, err := d.GetUser(ctx, account, u.Name)
 		var e *existing
 		switch {
@@ -439,6 +439,7 @@ func (a *applier) user(ctx context.Context, account string, u DeclaredUser) erro
 				return fmt.Errorf("principals: user %s/%s: %w", account, u.Name, err)
 			}
 		}
+		break
 	}
 	// From here on, the user must stay the one judged: re-created since,
 	// it is someone else's (ErrTargetChanged).
@@ -702,12 +703,13 @@ func (a *applier) role(ctx context.Context, t *roleTask) (retry bool, err error)
 }
 
 // sessionCut is how far ahead of the adopting node's clock adoptRole sets
-// Role.SessionsNotBefore: a session authorized by the role before the
-// adoption is dated earlier (by its node's clock, if less than this ahead,
-// and however long the adoption's write took up to this), or else it sees
-// the adoption when AssumeRole re-reads the role, and withdraws itself.
-// Sessions authorized after the adoption are dated no earlier than the cut
-// by AssumeRole, so legitimate ones lose nothing.
+// Role.SessionsNotBefore. A session that the role's previous trust policy
+// authorized was either written before the adoption, and so dated before
+// the cut (unless its node's clock runs ahead, or the adoption's write
+// took, more than this), or its AssumeRole re-reads the role after the
+// adoption, sees the new cut and withdraws it. AssumeRole dates the
+// sessions it authorizes after the adoption at the cut at the earliest, so
+// those keep the role's policies.
 const sessionCut = time.Minute
 
 // adoptRole marks the existing role r.Name as the file's, at path. With
@@ -716,7 +718,8 @@ const sessionCut = time.Minute
 // declared ones, deletes its inline policies that r does not declare, and
 // sets Role.SessionsNotBefore, so that sessions issued until now (perhaps
 // to whoever made the role) get none of the policies the file puts on it;
-// it then deletes those sessions' credentials. Without takeOver (an
+// it then deletes those sessions' credentials (should the node stop first,
+// they expire on their own, and the cut holds). Without takeOver (an
 // earlier Trent's role) it only marks. A role the file owns already is
 // left alone. It returns the role's unique ID.
 func (d *Directory) adoptRole(ctx context.Context, account string, r DeclaredRole, path string, takeOver bool) (string, error) {
@@ -813,7 +816,6 @@ func (d *Directory) revokeSessions(ctx context.Context, roleID string, notBefore
 // skipped; one of u made before u's path or unique ID changed (u was
 // adopted) is replaced.
 func (a *applier) key(ctx context.Context, account string, u *DeclaredUser, k DeclaredKey) error {
-	d := a.d
 	var secret string
 	switch {
 	case k.SecretEnv != "":
@@ -832,20 +834,41 @@ func (a *applier) key(ctx context.Context, account string, u *DeclaredUser, k De
 		return fmt.Errorf("principals: access key %s: the secret must be at least 16 characters", k.ID)
 	}
 	typ, user := TypeRoot, ""
-	var owner *User
-	var ownerVer int64
 	if u != nil {
 		typ, user = TypeIAMUser, u.Name
+	}
+	for attempt := 0; ; attempt++ {
+		err := a.putKey(ctx, account, typ, user, k.ID, secret)
+		// Another node applying the file wrote (or replaced) the key, or
+		// wrote the user, meanwhile: look again.
+		if attempt < 2 && (errors.Is(err, ErrExists) || errors.Is(err, store.ErrConflict) || isCode(err, CodeNoSuchEntity)) {
+			continue
+		}
+		if err != nil && !errors.Is(err, ErrTargetChanged) {
+			return fmt.Errorf("principals: access key %s: %w", k.ID, err)
+		}
+		return err
+	}
+}
+
+// putKey makes the access key akid of user (the root when user is "")
+// exist with secret, replacing one with another secret, or made before the
+// user's path or unique ID changed.
+func (a *applier) putKey(ctx context.Context, account, typ, user, akid, secret string) error {
+	d := a.d
+	var owner *User
+	var ownerVer int64
+	if user != "" {
 		var err error
 		if owner, ownerVer, err = d.getUser(ctx, account, user); err != nil {
 			return err
 		}
 	}
-	id, _, err := d.load(ctx, k.ID)
+	id, _, err := d.load(ctx, akid)
 	switch {
 	case err == nil:
 		if id.doc.Account != account || id.doc.Type != typ || id.doc.UserName != user {
-			a.skip(account, "access key", k.ID, "the access key ID belongs to another principal")
+			a.skip(account, "access key", akid, "the access key ID belongs to another principal")
 			return nil
 		}
 		same := subtle.ConstantTimeCompare(id.secret, []byte(secret)) == 1
@@ -857,23 +880,18 @@ func (a *applier) key(ctx context.Context, account string, u *DeclaredUser, k De
 		}
 		// The secret was rotated in the environment, or the user moved:
 		// replace the key.
-		if err := d.DeleteAccessKey(ctx, account, user, k.ID); err != nil {
-			return fmt.Errorf("principals: access key %s: %w", k.ID, err)
+		if err := d.DeleteAccessKey(ctx, account, user, akid); err != nil {
+			return err
 		}
 	case !isNotFound(err):
-		return fmt.Errorf("principals: access key %s: %w", k.ID, err)
+		return err
 	}
-	ak := AccessKey{ID: k.ID, Secret: secret, Account: account, Type: typ, UserName: user}
-	if owner != nil {
-		ak.PrincipalID, ak.UserPath = owner.UserID, owner.Path
-		err = d.createAccessKey(ctx, ak, touchOp(KindUser, account+"/"+user, owner, ownerVer))
-	} else {
-		err = d.CreateAccessKey(ctx, ak)
+	ak := AccessKey{ID: akid, Secret: secret, Account: account, Type: typ, UserName: user}
+	if owner == nil {
+		return d.CreateAccessKey(ctx, ak)
 	}
-	if err != nil {
-		return fmt.Errorf("principals: access key %s: %w", k.ID, err)
-	}
-	return nil
+	ak.PrincipalID, ak.UserPath = owner.UserID, owner.Path
+	return d.createAccessKey(ctx, ak, touchOp(KindUser, account+"/"+user, owner, ownerVer))
 }
 
 func isNotFound(err error) bool {

@@ -498,3 +498,68 @@ func TestPrincipalsEpochOnce(t *testing.T) {
 		t.Fatalf("meta record = %s v%d (%v)", rec.Data, rec.Version, err)
 	}
 }
+
+// TestPrincipalsFileConcurrentNodes: nodes of a cluster starting together
+// apply the file at once; none takes the principals another just created
+// for squats, and none fails.
+func TestPrincipalsFileConcurrentNodes(t *testing.T) {
+	t.Parallel()
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "t.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	root, err := rootkey.NewStatic(make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := iam.ParsePrincipals([]byte(`accounts:
+  - id: "111122223333"
+    users:
+      - name: ci
+        path: /ci/
+        policies: {use: ` + declUseKMS + `}
+        access_keys:
+          - {id: AKIADECLAREDCI00001, secret_env: S}
+      - name: ops
+        policies: {all: ` + declAllKMS + `}
+    roles:
+      - name: first
+        trust_policy: '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:role/second"},"Action":"sts:AssumeRole"}]}'
+        policies: {all: ` + declAllKMS + `}
+      - name: second
+        trust_policy: '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:user/ci/ci"},"Action":"sts:AssumeRole"}]}'
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := func(string) string { return "declared-secret-0123456789" }
+	const nodes = 4
+	type result struct {
+		skipped []iam.Skipped
+		err     error
+	}
+	results := make(chan result, nodes)
+	for range nodes {
+		d := iam.New(st, root, "aws", nil)
+		go func() {
+			skipped, err := d.ApplyPrincipals(ctxT(t), p, env)
+			results <- result{skipped, err}
+		}()
+	}
+	for range nodes {
+		r := <-results
+		if r.err != nil || len(r.skipped) != 0 {
+			t.Fatalf("a node applying the file: %v, skipped %v", r.err, r.skipped)
+		}
+	}
+	d := iam.New(st, root, "aws", nil)
+	for _, n := range []string{"ci", "ops"} {
+		if u, err := d.GetUser(ctxT(t), acct, n); err != nil || !u.Declared {
+			t.Fatalf("user %s = %+v, %v", n, u, err)
+		}
+	}
+	if docs := keyPolicies(t, d, "AKIADECLAREDCI00001"); len(docs) != 1 {
+		t.Fatalf("declared key gets %v", docs)
+	}
+}
