@@ -129,8 +129,17 @@ func admin(args []string, out io.Writer) error {
 		if *file == "" {
 			return errors.New("admin: apply-principals needs --file")
 		}
-		if err := dir.LoadPrincipals(ctx, *file, os.Getenv); err != nil {
+		skipped, err := dir.LoadPrincipals(ctx, *file, os.Getenv)
+		for _, s := range skipped {
+			fmt.Fprintf(os.Stderr, "error: %v\n", s)
+		}
+		if err != nil {
 			return err
+		}
+		if len(skipped) > 0 {
+			// Unlike serve, which starts all the same: a command run by
+			// hand or by a pipeline says that the file is not all applied.
+			return fmt.Errorf("admin: applied %s except %d declared principal(s) or key(s), listed above", *file, len(skipped))
 		}
 		fmt.Fprintf(out, "applied %s\n", *file)
 	}

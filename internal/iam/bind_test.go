@@ -203,7 +203,7 @@ accounts:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := d.ApplyPrincipals(ctx, p, nil); err != nil {
+	if _, err := d.ApplyPrincipals(ctx, p, nil); err != nil {
 		t.Fatal(err)
 	}
 	for _, n := range []string{"first", "second"} {
@@ -218,7 +218,7 @@ accounts:
       - name: self
         trust_policy: '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:role/self"},"Action":"sts:AssumeRole"}]}'
 `))
-	err = d.ApplyPrincipals(ctx, bad, nil)
+	_, err = d.ApplyPrincipals(ctx, bad, nil)
 	if err == nil || !strings.Contains(err.Error(), "Invalid principal in policy") {
 		t.Fatalf("self-trusting role: %v", err)
 	}

@@ -231,6 +231,9 @@ type AccessKey struct {
 	// UserPath is an IAM user's path; when empty, the user's is looked up
 	// when the key is loaded.
 	UserPath string
+	// Created is when the key was issued (a session's aws:TokenIssueTime);
+	// zero means now.
+	Created time.Time
 }
 
 // ErrExists is returned by CreateAccessKey when the ID is taken.
@@ -257,9 +260,13 @@ func (d *Directory) createAccessKey(ctx context.Context, k AccessKey, extra ...s
 	default:
 		pid = k.ID
 	}
+	created := k.Created
+	if created.IsZero() {
+		created = d.now()
+	}
 	doc := accessKeyDoc{ID: k.ID, Account: k.Account, Type: k.Type, UserName: k.UserName, RoleARN: k.RoleARN,
 		SessionName: k.SessionName, PrincipalID: pid, SealedSecret: sealed,
-		Status: "Active", Created: d.now().UTC(), Expires: k.Expires}
+		Status: "Active", Created: created.UTC(), Expires: k.Expires}
 	if k.Type == TypeIAMUser {
 		doc.UserPath = k.UserPath // when empty, load reads it from the user
 	}

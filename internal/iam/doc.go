@@ -11,8 +11,9 @@
 // (ACCOUNT/OWNER/POLICY), "accesskey" (the key ID), "accesskeyidx"
 // (ACCOUNT/OWNER/KEYID, listing a user's or the root's keys),
 // "sessionidx" (EXPIRY/KEYID, for sweeping expired temporary credentials)
-// and "iamnamefold" (user/ACCOUNT/name or role/ACCOUNT/name, lower-cased:
-// IAM names are unique without regard to case).
+// "iamnamefold" (user/ACCOUNT/name or role/ACCOUNT/name, lower-cased:
+// IAM names are unique without regard to case) and "iammeta" (one-time
+// records: "principals", the principals file's upgrade epoch).
 // Names cannot contain '/', so ID prefixes list exactly one owner's records.
 //
 // # Invariants
@@ -38,6 +39,10 @@
 //   - A trust policy names the users and roles that existed when it was
 //     stored: Role.TrustPrincipals holds their unique IDs (PrincipalID),
 //     and AssumeRole matches the caller by ARN and unique ID.
+//   - The principals file changes only the users and roles it owns: those
+//     it created (marked Declared in the creating write) or that the
+//     operator told it to adopt. Nothing else of a declared name receives
+//     its policies, trust policy or keys (ApplyPrincipals).
 //   - Errors meant for clients are *awserr.Error values with the IAM/STS
 //     query-protocol codes (Code* constants) and AWS's messages.
 package iam

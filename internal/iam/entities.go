@@ -68,18 +68,27 @@ const (
 	MaxTrustPolicyBytes  = 2048
 )
 
-// User is an IAM user.
+// User is an IAM user. Declared marks a user the principals file created
+// or adopted, which is the only kind it applies its declarations to (see
+// ApplyPrincipals); it is set in the write that creates the user, and no
+// API request sets it.
 type User struct {
-	Account string    `json:"account"`
-	Name    string    `json:"name"`
-	UserID  string    `json:"userId"`
-	Path    string    `json:"path"`
-	Created time.Time `json:"created"`
+	Account  string    `json:"account"`
+	Name     string    `json:"name"`
+	UserID   string    `json:"userId"`
+	Path     string    `json:"path"`
+	Created  time.Time `json:"created"`
+	Declared bool      `json:"declared,omitempty"`
 }
 
 // Role is an IAM role. TrustPolicy is its AssumeRolePolicyDocument, as
 // given; TrustPrincipals maps each user and role ARN it names to the unique
 // ID that principal had when the policy was stored (see PrincipalID).
+// Declared is User.Declared for roles. SessionsNotBefore, set when the
+// principals file adopts the role (a little ahead of the clock, see
+// sessionCut), withholds the role's policies from its sessions dated
+// before it (IdentityPolicies); AssumeRole dates the sessions it issues
+// afterwards no earlier.
 type Role struct {
 	Account            string            `json:"account"`
 	Name               string            `json:"name"`
@@ -90,6 +99,8 @@ type Role struct {
 	TrustPrincipals    map[string]string `json:"trustPrincipals,omitempty"`
 	MaxSessionDuration int               `json:"maxSessionDuration"`
 	Created            time.Time         `json:"created"`
+	Declared           bool              `json:"declared,omitempty"`
+	SessionsNotBefore  time.Time         `json:"sessionsNotBefore,omitzero"`
 }
 
 // AccessKeyInfo describes an access key without its secret.
@@ -165,6 +176,12 @@ func (d *Directory) getJSON(ctx context.Context, kind, id string, v any) (int64,
 // CreateUser creates an IAM user. It returns EntityAlreadyExists if the
 // account has a user of that name and ValidationError for a bad name.
 func (d *Directory) CreateUser(ctx context.Context, account, name, path string) (*User, error) {
+	return d.createUser(ctx, account, name, path, false)
+}
+
+// createUser is CreateUser, marking the user as the principals file's when
+// declared is set.
+func (d *Directory) createUser(ctx context.Context, account, name, path string, declared bool) (*User, error) {
 	if err := validName(name, "userName", 64); err != nil {
 		return nil, err
 	}
@@ -180,7 +197,7 @@ func (d *Directory) CreateUser(ctx context.Context, account, name, path string) 
 	} else if taken {
 		return nil, exists
 	}
-	u := &User{Account: account, Name: name, UserID: newUniqueID("AIDA"), Path: path, Created: d.now().UTC().Truncate(time.Second)}
+	u := &User{Account: account, Name: name, UserID: newUniqueID("AIDA"), Path: path, Created: d.now().UTC().Truncate(time.Second), Declared: declared}
 	data, _ := json.Marshal(u)
 	err := d.store.Apply(ctx, store.Op{Kind: KindUser, ID: account + "/" + name, Data: data, Create: true},
 		store.Op{Kind: KindNameFold, ID: nameFoldID(KindUser, account, name), Data: []byte("{}"), Create: true})

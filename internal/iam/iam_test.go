@@ -516,7 +516,7 @@ func TestPrincipalsFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 0; i < 2; i++ { // idempotent
-		if err := d.ApplyPrincipals(ctx, p, func(k string) string { return env[k] }); err != nil {
+		if _, err := d.ApplyPrincipals(ctx, p, func(k string) string { return env[k] }); err != nil {
 			t.Fatalf("apply %d: %v", i, err)
 		}
 	}
@@ -534,7 +534,7 @@ func TestPrincipalsFile(t *testing.T) {
 	}
 	// A rotated secret replaces the key.
 	env["ROOT_SECRET"] = "rotated-secret-0123456789"
-	if err := d.ApplyPrincipals(ctx, p, func(k string) string { return env[k] }); err != nil {
+	if _, err := d.ApplyPrincipals(ctx, p, func(k string) string { return env[k] }); err != nil {
 		t.Fatal(err)
 	}
 	if sec, _ := d.Lookup(ctx, "AKIADECLAREDROOT0001"); string(sec.Key) != "rotated-secret-0123456789" {
@@ -559,7 +559,7 @@ func TestPrincipalsFile(t *testing.T) {
 	}
 	// An empty environment variable is an error that names the variable,
 	// never a value.
-	err = d.ApplyPrincipals(ctx, p, func(string) string { return "" })
+	_, err = d.ApplyPrincipals(ctx, p, func(string) string { return "" })
 	if err == nil || !strings.Contains(err.Error(), "ROOT_SECRET") {
 		t.Fatalf("error = %v", err)
 	}

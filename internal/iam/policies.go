@@ -216,10 +216,13 @@ func policyKey(c *kms.Caller) string {
 }
 
 // ownerPolicies is a cache entry: the owner's unique ID (empty when the
-// owner does not exist) and its policy documents.
+// owner does not exist) and its policy documents. notBefore is a role's
+// SessionsNotBefore in the form of kms.Caller.TokenIssueTime (RFC 3339,
+// UTC, whole seconds), which orders as the times do; "" if unset.
 type ownerPolicies struct {
-	ownerID string
-	docs    []string
+	ownerID   string
+	docs      []string
+	notBefore string
 }
 
 // loadPolicies is the policy cache's loader; id is a policyKey.
@@ -238,13 +241,17 @@ func (d *Directory) loadPolicies(ctx context.Context, id string) (*ownerPolicies
 		return nil, 0, err
 	}
 	var owner struct {
-		UserID string `json:"userId"`
-		RoleID string `json:"roleId"`
+		UserID    string    `json:"userId"`
+		RoleID    string    `json:"roleId"`
+		NotBefore time.Time `json:"sessionsNotBefore"`
 	}
 	if err := json.Unmarshal(rec.Data, &owner); err != nil {
 		return nil, 0, err
 	}
 	out.ownerID = owner.UserID + owner.RoleID
+	if !owner.NotBefore.IsZero() {
+		out.notBefore = owner.NotBefore.UTC().Format(time.RFC3339)
+	}
 	recs, err := d.store.List(ctx, o.policyKind, name+"/", "", 0)
 	if err != nil {
 		return nil, 0, err
@@ -264,7 +271,9 @@ func (d *Directory) loadPolicies(ctx context.Context, id string) (*ownerPolicies
 // the inline policies of an IAM user, or of the role behind an assumed-role
 // session. The account root has none (it needs none: key policies name it).
 // A session whose role was deleted (or deleted and re-created under the
-// same name: the role ID differs, as in AWS) has none. The result is
+// same name: the role ID differs, as in AWS) has none, and so has a session
+// issued before the principals file adopted its role (Role.SessionsNotBefore:
+// the session may be the previous owner's). The result is
 // cached (coherent through the change feed, see Watch) and must not be
 // modified. Errors are store failures only.
 func (d *Directory) IdentityPolicies(ctx context.Context, caller *kms.Caller) ([]string, error) {
@@ -280,6 +289,9 @@ func (d *Directory) IdentityPolicies(ctx context.Context, caller *kms.Caller) ([
 		return nil, nil
 	}
 	if caller.PrincipalID != "" && caller.PrincipalID != p.ownerID && !strings.HasPrefix(caller.PrincipalID, p.ownerID+":") {
+		return nil, nil
+	}
+	if p.notBefore != "" && caller.Type == TypeAssumedRole && caller.TokenIssueTime < p.notBefore {
 		return nil, nil
 	}
 	return p.docs, nil

@@ -103,6 +103,9 @@ type RoleInput struct {
 	TrustPolicy string
 	// MaxSessionDuration in seconds; 0 means 3600.
 	MaxSessionDuration int
+
+	// declared marks the role as the principals file's (Role.Declared).
+	declared bool
 }
 
 // CreateRole creates a role. It returns EntityAlreadyExists,
@@ -136,7 +139,8 @@ func (d *Directory) CreateRole(ctx context.Context, in RoleInput) (*Role, error)
 		in.Path = "/"
 	}
 	r := &Role{Account: in.Account, Name: in.Name, RoleID: newUniqueID("AROA"), Path: in.Path, Description: in.Description,
-		TrustPolicy: in.TrustPolicy, TrustPrincipals: ids, MaxSessionDuration: in.MaxSessionDuration, Created: d.now().UTC().Truncate(time.Second)}
+		TrustPolicy: in.TrustPolicy, TrustPrincipals: ids, MaxSessionDuration: in.MaxSessionDuration, Created: d.now().UTC().Truncate(time.Second),
+		Declared: in.declared}
 	exists := awserr.Newf(CodeEntityAlreadyExists, "Role with name %s already exists.", in.Name)
 	if taken, err := d.nameTaken(ctx, KindRole, in.Account, in.Name); err != nil {
 		return nil, err
@@ -353,9 +357,26 @@ func (d *Directory) AssumeRole(ctx context.Context, caller *kms.Caller, in Assum
 	k := AccessKey{ID: NewAccessKeyID(true), Secret: NewSecret(), Account: account, Type: TypeAssumedRole,
 		RoleARN: in.RoleARN, SessionName: in.SessionName, SessionToken: newSessionToken(),
 		Expires: now.Add(in.Duration).Truncate(time.Second), PrincipalID: role.RoleID + ":" + in.SessionName}
+	// A session the role authorized after the principals file adopted it
+	// is dated no earlier than the adoption's cut (SessionsNotBefore), so
+	// that it gets the role's policies.
+	if role.SessionsNotBefore.After(now) {
+		k.Created = role.SessionsNotBefore
+	}
 	idx := store.Op{Kind: KindSession, ID: k.Expires.Format("20060102T150405Z") + "/" + k.ID, Data: []byte("{}")}
 	if err := d.createAccessKey(ctx, k, idx); err != nil {
 		return nil, err
+	}
+	// The file adopted the role after the trust policy above authorized
+	// this session (perhaps for the role's previous owner): withdraw it.
+	// The adoption's cut and revocation cover sessions written before it.
+	if cur, err := d.GetRole(ctx, account, name); err == nil && !cur.SessionsNotBefore.Equal(role.SessionsNotBefore) {
+		err := d.store.Apply(ctx, store.Op{Kind: KindAccessKey, ID: k.ID, Delete: true}, store.Op{Kind: KindSession, ID: idx.ID, Delete: true})
+		d.keys.Invalidate(k.ID)
+		if err != nil {
+			return nil, err
+		}
+		return nil, denied
 	}
 	return &AssumedRole{
 		Credentials:   Credentials{AccessKeyID: k.ID, SecretAccessKey: k.Secret, SessionToken: k.SessionToken, Expiration: k.Expires},

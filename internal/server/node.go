@@ -136,8 +136,17 @@ func Start(cfg *config.File, opt Options) (n *Node, err error) {
 	if err := n.bootstrap(opt); err != nil {
 		return nil, err
 	}
+	if err := n.Directory.StartPrincipalsEpoch(context.Background()); err != nil {
+		return nil, err
+	}
 	if cfg.Principals != "" {
-		if err := n.Directory.LoadPrincipals(context.Background(), cfg.Principals, os.Getenv); err != nil {
+		skipped, err := n.Directory.LoadPrincipals(context.Background(), cfg.Principals, os.Getenv)
+		// Logged, not fatal: whoever squatted a declared name could
+		// otherwise stop every start.
+		for _, s := range skipped {
+			log.Error("principals file: declared principal not applied", "account", s.Account, "kind", s.Kind, "name", s.Name, "reason", s.Reason)
+		}
+		if err != nil {
 			return nil, err
 		}
 	}
