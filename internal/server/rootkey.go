@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/trentkms/trent/internal/config"
 	"github.com/trentkms/trent/internal/dirlock"
@@ -283,36 +284,55 @@ func exists(path string) bool {
 // lockFileName is the lock file `trent serve` holds in its data directory.
 const lockFileName = "trent.lock"
 
-// lockDataDir takes the data directory's lock (and, for a SQLite database
-// outside it, the database's), so that a second server on the same state
-// is refused whatever its node ID. Admin commands do not take it: they are
-// made to run beside a live server (docs/principals.md).
-// The refusal ends with advice.
+// lockDataDir takes the data directory's lock and, for SQLite, the
+// database's (DB.lock beside the database file, named by its path with
+// symbolic links resolved), so that a second server on the same state is
+// refused whatever its node ID and whatever name it gives the database: the
+// same path, a symbolic link to the file or to a directory above it, or
+// another data directory with --store naming this one's database. A
+// database file with another hard link is refused too: a second server
+// could open it by the other name, which no path comparison sees (and
+// SQLite would keep a second -wal beside it). Admin commands do not take
+// the locks: they are made to run beside a live server
+// (docs/principals.md). The refusal ends with advice.
 func lockDataDir(cfg *config.File, advice string) ([]*dirlock.Lock, error) {
-	paths := []string{filepath.Join(cfg.DataDir, lockFileName)}
-	if db, ok := sqlitePath(cfg); ok {
-		if rel, err := filepath.Rel(resolve(cfg.DataDir), resolve(db)); err != nil || strings.HasPrefix(rel, "..") {
-			paths = append(paths, db+".lock")
-		}
+	type lockPath struct{ path, what string }
+	paths := []lockPath{{filepath.Join(cfg.DataDir, lockFileName), "data directory " + cfg.DataDir}}
+	db, sqlite := sqlitePath(cfg)
+	if sqlite {
+		db = resolve(db)
+		paths = append(paths, lockPath{db + ".lock", "database " + db})
 	}
 	var locks []*dirlock.Lock
+	release := func() {
+		for _, l := range locks {
+			l.Release()
+		}
+	}
 	for _, p := range paths {
-		l, err := dirlock.Acquire(p)
+		l, err := dirlock.Acquire(p.path)
 		if err != nil {
-			for _, l := range locks {
-				l.Release()
-			}
+			release()
 			var le *dirlock.LockedError
 			if errors.As(err, &le) {
 				who := "another process"
 				if le.PID > 0 {
 					who = fmt.Sprintf("another process (PID %d)", le.PID)
 				}
-				return nil, fmt.Errorf("the data directory %s is in use: %s holds its lock %s. %s", cfg.DataDir, who, p, advice)
+				return nil, fmt.Errorf("the %s is in use: %s holds its lock %s. %s", p.what, who, p.path, advice)
 			}
 			return nil, err
 		}
 		locks = append(locks, l)
+	}
+	if sqlite {
+		if fi, err := os.Stat(db); err == nil {
+			if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Nlink > 1 {
+				release()
+				return nil, fmt.Errorf("the database %s has %d hard links: a server given another of its names would not see this one's lock and would corrupt it. "+
+					"Remove the other links (find / -samefile %s) or give each server a copy of its own", db, st.Nlink, db)
+			}
+		}
 	}
 	return locks, nil
 }
