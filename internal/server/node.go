@@ -119,6 +119,7 @@ func Start(cfg *config.File, opt Options) (n *Node, err error) {
 			return nil, err
 		}
 		kcfg.Events = n.serviceEvent
+		kcfg.EventsReady = n.Audit.Recording
 	}
 	if n.Service, err = kms.New(kcfg); err != nil {
 		return nil, err
