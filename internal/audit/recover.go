@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
@@ -173,7 +174,7 @@ func (l *Log) recoverDigests(anchor *AnchorState) (recoveredDigests, error) {
 			h := d.payloadHash
 			rd.anchorHash = &h
 		}
-		if d.PrunedThrough > rd.pruned {
+		if d.PrunedThrough > rd.pruned && l.signedByNode(&d) {
 			var h Hash
 			if _, ok := cutHex([]byte(d.PrunedHash), &h); ok {
 				rd.pruned, rd.prunedHash = d.PrunedThrough, h
@@ -197,12 +198,28 @@ func (l *Log) recoverDigests(anchor *AnchorState) (recoveredDigests, error) {
 		if t, err := time.Parse(time.RFC3339Nano, last.Time); err == nil {
 			l.dTime = t
 		}
-		if last.Reason == DigestTruncation && last.LostFrom != 0 {
+		if last.Reason == DigestTruncation && last.LostFrom != 0 && l.signedByNode(last) {
 			rd.lostFrom, rd.lostThrough = last.LostFrom, last.LostThrough
 			l.dLast = max(l.dLast, last.LostThrough)
 		}
 	}
 	return rd, nil
+}
+
+// signedByNode reports whether d is signed by this node's signing key.
+// Open reads the digest file without checking signatures (Verify does),
+// except for the digests that relax its truncation check: a retention
+// digest (records up to PrunedThrough were removed on purpose) and an
+// accepted truncation (records LostFrom..LostThrough are declared lost).
+// Whoever can write the trail directory can append such a line; only the
+// node can sign it. A digest signed by another key (one the node no longer
+// has) relaxes nothing: if the trail is then short, the node refuses to
+// start and the operator decides (--accept-audit-truncation).
+func (l *Log) signedByNode(d *parsedDigest) bool {
+	if l.pub == nil || d.KeyID != l.kid {
+		return false
+	}
+	return d.verify(map[string]ed25519.PublicKey{l.kid: l.pub}) == nil
 }
 
 // lastValidRecord scans a segment and returns its last record that parses
