@@ -186,3 +186,33 @@ func TestRTRestForgedDigestBypassesTruncationRefusal(t *testing.T) {
 		})
 	}
 }
+
+// TestRTRestGhostNodeTrail: on a SQLite data directory, a server is run
+// once under another node ID with its trail in another directory, serves
+// a call, and that directory is removed. The store keeps the ghost node's
+// anchor; verify of the data directory must report the missing trail
+// instead of calling the data directory's trail complete.
+func TestRTRestGhostNodeTrail(t *testing.T) {
+	t.Parallel()
+	data := t.TempDir()
+	s := Start(t, Opts{DataDir: data})
+	pub := trustedPublicKey(t, filepath.Join(data, "audit"))
+	s.CreateKey(t, Admin, nil)
+	s.Stop(t)
+
+	elsewhere := filepath.Join(t.TempDir(), "ghost-audit")
+	cfg := trailConfig(t, "  dir: "+elsewhere+"\n")
+	g := Start(t, Opts{DataDir: data, RootKeyHex: s.RootKeyHex, ConfigHome: s.ConfigHome, Args: []string{"--config", cfg, "--node-id", "ghost"}})
+	unrecorded := g.CreateKey(t, Admin, nil)
+	g.Stop(t)
+	if err := os.RemoveAll(elsewhere); err != nil {
+		t.Fatal(err)
+	}
+	s2 := Start(t, Opts{DataDir: data, RootKeyHex: s.RootKeyHex, ConfigHome: s.ConfigHome})
+	s2.Stop(t)
+
+	out, err := Trent(t, nil, "audit", "verify", "--data-dir", data, "--public-key", pub, "--require-digests")
+	if err == nil || !strings.Contains(out, "ghost") || !strings.Contains(out, "TRUNCATED") {
+		t.Fatalf("verify of the data directory after the ghost node's trail (which recorded CreateKey %s) was removed = %v, want a failure naming node ghost:\n%s", unrecorded, err, out)
+	}
+}
