@@ -51,18 +51,22 @@ func (l *Log) recover(anchor *AnchorState) (*Hash, error) {
 		f.Close()
 		return nil, fmt.Errorf("audit: %w", err)
 	}
-	if st.Size() > end {
-		if err := f.Truncate(end); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("audit: cutting torn tail: %w", err)
-		}
-		if err := fdatasync(f); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("audit: cutting torn tail: %w", err)
-		}
-		l.recovery.TornBytes = st.Size() - end
-		l.log.Warn("audit: cut the end of the trail after its last complete record (preallocated space, or a record torn by a crash: never acknowledged)",
-			"file", cur.Name, "offset", end, "bytes", st.Size()-end)
+	if size := st.Size(); size > end {
+		// Cut once Open has decided to go on: a start refused because
+		// records are missing leaves the files as they are, the torn
+		// bytes included, for the investigation.
+		l.cuts = append(l.cuts, func() error {
+			if err := f.Truncate(end); err != nil {
+				return fmt.Errorf("audit: cutting torn tail: %w", err)
+			}
+			if err := fdatasync(f); err != nil {
+				return fmt.Errorf("audit: cutting torn tail: %w", err)
+			}
+			l.recovery.TornBytes = size - end
+			l.log.Warn("audit: cut the end of the trail after its last complete record (preallocated space, or a record torn by a crash: never acknowledged)",
+				"file", cur.Name, "offset", end, "bytes", size-end)
+			return nil
+		})
 	}
 	l.seg, l.segInfo, l.segSize, l.segAlloc = f, cur, end, end
 	l.openDirect()
@@ -182,16 +186,26 @@ func (l *Log) recoverDigests(anchor *AnchorState) (recoveredDigests, error) {
 		}
 	}
 	st, err := f.Stat()
-	if err == nil && st.Size() > end {
-		if err = f.Truncate(end); err == nil {
-			err = fdatasync(f)
-		}
-		l.recovery.TornDigestBytes = st.Size() - end
-		l.log.Warn("audit: cut an incomplete digest at the end of the digest file", "bytes", st.Size()-end)
-	}
 	f.Close()
 	if err != nil {
 		return rd, fmt.Errorf("audit: digest file: %w", err)
+	}
+	if size := st.Size(); size > end {
+		l.cuts = append(l.cuts, func() error { // see recover
+			f, err := os.OpenFile(p, os.O_RDWR, 0o600)
+			if err == nil {
+				if err = f.Truncate(end); err == nil {
+					err = fdatasync(f)
+				}
+				f.Close()
+			}
+			if err != nil {
+				return fmt.Errorf("audit: digest file: %w", err)
+			}
+			l.recovery.TornDigestBytes = size - end
+			l.log.Warn("audit: cut an incomplete digest at the end of the digest file", "bytes", size-end)
+			return nil
+		})
 	}
 	if last != nil {
 		l.dSeq, l.dHash, l.dSig, l.dLast = last.DigestSeq, last.payloadHash, last.sig, last.LastSeq

@@ -216,3 +216,53 @@ func TestRTRestGhostNodeTrail(t *testing.T) {
 		t.Fatalf("verify of the data directory after the ghost node's trail (which recorded CreateKey %s) was removed = %v, want a failure naming node ghost:\n%s", unrecorded, err, out)
 	}
 }
+
+// TestRTRestRefusedStartKeepsEvidence: the last segment is cut in the
+// middle of a record that a signed digest covers (a torn write, or a cut).
+// The server refuses to start, and the refused start leaves the trail as
+// it found it: the torn bytes of the covered record stay for the
+// investigation (they used to be cut before the refusal).
+func TestRTRestRefusedStartKeepsEvidence(t *testing.T) {
+	t.Parallel()
+	data := t.TempDir()
+	s := Start(t, Opts{DataDir: data})
+	auditDir := filepath.Join(data, "audit")
+	pub := trustedPublicKey(t, auditDir)
+	for range 3 {
+		s.CreateKey(t, Admin, nil)
+	}
+	s.Stop(t)
+	segs := trailSegments(t, auditDir)
+	seg := segs[len(segs)-1]
+	b, err := os.ReadFile(seg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	torn := b[:len(b)-100] // the last record loses its end
+	if err := os.WriteFile(seg, torn, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	digests, err := os.ReadFile(filepath.Join(auditDir, "digest-node1.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := Start(t, Opts{DataDir: data, RootKeyHex: s.RootKeyHex, ConfigHome: s.ConfigHome, ExpectFail: true})
+	atrestRefused(t, f, "truncated", "--accept-audit-truncation")
+	if after, _ := os.ReadFile(seg); string(after) != string(torn) {
+		t.Errorf("the refused start changed the segment: %d bytes before, %d after", len(torn), len(after))
+	}
+	if after, _ := os.ReadFile(filepath.Join(auditDir, "digest-node1.jsonl")); string(after) != string(digests) {
+		t.Error("the refused start changed the digest file")
+	}
+	if out, err := Trent(t, nil, "audit", "verify", "--data-dir", data, "--public-key", pub, "--require-digests"); err == nil || !strings.Contains(out, "truncated") {
+		t.Fatalf("verify of the torn trail = %v:\n%s", err, out)
+	}
+	// Accepted, the node cuts the torn record, records the loss and
+	// serves.
+	a := Start(t, Opts{DataDir: data, RootKeyHex: s.RootKeyHex, ConfigHome: s.ConfigHome, Args: []string{"--accept-audit-truncation"}})
+	a.CreateKey(t, Admin, nil)
+	a.Stop(t)
+	if out, err := Trent(t, nil, "audit", "verify", "--data-dir", data, "--public-key", pub, "--require-digests"); err != nil || !strings.Contains(out, "truncation accepted") {
+		t.Fatalf("verify after the accepted truncation = %v:\n%s", err, out)
+	}
+}
