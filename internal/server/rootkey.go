@@ -395,7 +395,11 @@ func MoveRootKey(cfg *config.File, from, to string) (MoveResult, error) {
 	if !exists(from) {
 		return MoveResult{}, fmt.Errorf("no root key file at %s; name the one to move with --from", from)
 	}
-	p, err := rootkey.OpenFile(from)
+	keys := from
+	if rootkey.Overwritten(from) {
+		keys = to // an interrupted move: MoveFile finishes it
+	}
+	p, err := rootkey.OpenFile(keys)
 	if err != nil {
 		return MoveResult{}, err
 	}
