@@ -78,6 +78,9 @@ func openRoot(ctx context.Context, cfg *config.File, st store.Store, o rootOptio
 		if err := noStrayKeyFile(cfg, "the PKCS#11 token"); err != nil {
 			return nil, "", err
 		}
+		if err := pinFileOutside(cfg, o.log); err != nil {
+			return nil, "", err
+		}
 		root, err = openPKCS11(cfg)
 		source = "PKCS#11 token"
 	default:
@@ -134,6 +137,27 @@ func noStrayKeyFile(cfg *config.File, using string) error {
 	}
 	return fmt.Errorf("a root key file is inside the data directory (%s), although this node's root key comes from %s: every copy of the data directory carries it. "+
 		"If it is a copy of the key in use or an old key no store needs, delete it; to keep it, move it out with the server stopped:\n\n    trent root-key move --data-dir %s --to PATH\n\n(see docs/threat-model.md)", legacy, using, cfg.DataDir)
+}
+
+// pinFileOutside refuses a PKCS#11 PIN file inside a directory that holds
+// sealed state, as rootKeyFile refuses a key file there: the token's PIN
+// is what stands between whoever holds the token (a SoftHSM token
+// directory, a network HSM reachable from the host) and the root key, so a
+// copy of the data directory must not carry it. It warns if others than
+// its owner can read it.
+func pinFileOutside(cfg *config.File, log *slog.Logger) error {
+	pin := cfg.RootKey.PINFile
+	if pin == "" {
+		return nil
+	}
+	if where, inside := insideState(cfg, pin); inside && !cfg.RootKey.AllowInDataDir {
+		return fmt.Errorf("the PKCS#11 PIN file %s is inside the %s, so every copy of it (a backup, a snapshot) would carry the PIN that opens the token's root key. "+
+			"Keep it elsewhere (root_key.pkcs11_pin_file) or give the PIN in TRENT_HSM_PIN (root_key.allow_in_data_dir accepts it, unsafely; see docs/threat-model.md)", pin, where)
+	}
+	if fi, err := os.Stat(pin); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		log.Warn("the PKCS#11 PIN file can be read by other users than its owner; chmod 600 it", "file", pin, "mode", fi.Mode().Perm().String())
+	}
+	return nil
 }
 
 // openRootFile opens the key file at path, or creates it if create is set

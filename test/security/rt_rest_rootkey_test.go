@@ -63,3 +63,27 @@ func TestRTRestRootKeyMoveInterrupted(t *testing.T) {
 		t.Fatalf("Decrypt after the finished move: %d %s", r.Status, r.Body)
 	}
 }
+
+// TestRTRestPINFileInDataDir: with the PKCS#11 provider, the token's PIN
+// is what stands between whoever holds the token and the root key; a PIN
+// file inside the data directory travels with every copy of it, as a key
+// file there would. It is refused like the key file, before the module is
+// even loaded (so this test needs no HSM).
+func TestRTRestPINFileInDataDir(t *testing.T) {
+	t.Parallel()
+	data := t.TempDir()
+	pin := filepath.Join(data, "hsm.pin")
+	if err := os.WriteFile(pin, []byte("123456\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(t.TempDir(), "trent.yaml")
+	content := "version: 1\nroot_key:\n  provider: pkcs11\n  pkcs11_module: /nonexistent/libsofthsm2.so\n  pkcs11_token: trent\n  pkcs11_pin_file: " + pin + "\n"
+	if err := os.WriteFile(cfg, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := Start(t, Opts{DataDir: data, NoRootKeyEnv: true, Args: []string{"--config", cfg}, ExpectFail: true})
+	atrestRefused(t, s, "PIN file "+pin+" is inside the data directory")
+	if strings.Contains(s.Output(), "123456") {
+		t.Fatal("the PIN is in the output")
+	}
+}
