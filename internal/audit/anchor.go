@@ -49,6 +49,16 @@ type Anchor interface {
 	SaveAnchor(ctx context.Context, s AnchorState) error
 }
 
+// AnchorLister is implemented by the Anchor of a store that belongs to one
+// data directory (SQLite): every node it anchors wrote its trail there, so
+// Verify of that data directory expects each of them, and a node whose
+// trail is absent (run under another node ID with its trail elsewhere,
+// then removed) is reported truncated. A store shared by a cluster does
+// not implement it: the other nodes' trails are in their own directories.
+type AnchorLister interface {
+	AnchoredNodes(ctx context.Context) ([]string, error)
+}
+
 // ErrTruncated is returned by Open when the trail on disk is shorter than
 // its anchor or its own digests (records or digests that were once
 // durable are gone) and Options.AcceptTruncation is not set.

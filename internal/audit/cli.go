@@ -2,6 +2,7 @@ package audit
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -127,6 +128,17 @@ func RunWith(args []string, stdout, stderr io.Writer, dd DataDir) error {
 		opts.Anchor = anchor
 		if cfgNode != "" {
 			opts.ExpectNodes = []string{cfgNode}
+		}
+		if l, ok := anchor.(AnchorLister); ok {
+			// A store of one data directory: every node it anchors
+			// kept its trail here.
+			ctx, cancel := context.WithTimeout(context.Background(), anchorTimeout)
+			nodes, err := l.AnchoredNodes(ctx)
+			cancel()
+			if err != nil {
+				return fmt.Errorf("audit: listing the nodes anchored in the store: %w", err)
+			}
+			opts.ExpectNodes = append(opts.ExpectNodes, nodes...)
 		}
 		rep, err := Verify(trail, opts)
 		if err != nil {

@@ -164,6 +164,9 @@ type Log struct {
 	log  *slog.Logger
 	pub  ed25519.PublicKey
 	kid  string
+	// cuts are the torn tails recover found, cut by Open once it has
+	// decided to go on (a refused start changes no file).
+	cuts []func() error
 
 	// Appenders add their records to the open batch under qmu; the writer
 	// takes whole batches. Every record of a batch shares one write and
@@ -351,6 +354,13 @@ func Open(opts Options) (*Log, error) {
 		l.closeFiles()
 		return nil, fmt.Errorf("%w: node %q: %s", ErrTruncated, opts.Node, trunc)
 	}
+	for _, cut := range l.cuts {
+		if err := cut(); err != nil {
+			l.closeFiles()
+			return nil, err
+		}
+	}
+	l.cuts = nil
 	if l.pub != nil {
 		if err := l.writePublicKey(); err != nil {
 			l.closeFiles()

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
@@ -50,18 +51,22 @@ func (l *Log) recover(anchor *AnchorState) (*Hash, error) {
 		f.Close()
 		return nil, fmt.Errorf("audit: %w", err)
 	}
-	if st.Size() > end {
-		if err := f.Truncate(end); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("audit: cutting torn tail: %w", err)
-		}
-		if err := fdatasync(f); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("audit: cutting torn tail: %w", err)
-		}
-		l.recovery.TornBytes = st.Size() - end
-		l.log.Warn("audit: cut the end of the trail after its last complete record (preallocated space, or a record torn by a crash: never acknowledged)",
-			"file", cur.Name, "offset", end, "bytes", st.Size()-end)
+	if size := st.Size(); size > end {
+		// Cut once Open has decided to go on: a start refused because
+		// records are missing leaves the files as they are, the torn
+		// bytes included, for the investigation.
+		l.cuts = append(l.cuts, func() error {
+			if err := f.Truncate(end); err != nil {
+				return fmt.Errorf("audit: cutting torn tail: %w", err)
+			}
+			if err := fdatasync(f); err != nil {
+				return fmt.Errorf("audit: cutting torn tail: %w", err)
+			}
+			l.recovery.TornBytes = size - end
+			l.log.Warn("audit: cut the end of the trail after its last complete record (preallocated space, or a record torn by a crash: never acknowledged)",
+				"file", cur.Name, "offset", end, "bytes", size-end)
+			return nil
+		})
 	}
 	l.seg, l.segInfo, l.segSize, l.segAlloc = f, cur, end, end
 	l.openDirect()
@@ -173,7 +178,7 @@ func (l *Log) recoverDigests(anchor *AnchorState) (recoveredDigests, error) {
 			h := d.payloadHash
 			rd.anchorHash = &h
 		}
-		if d.PrunedThrough > rd.pruned {
+		if d.PrunedThrough > rd.pruned && l.signedByNode(&d) {
 			var h Hash
 			if _, ok := cutHex([]byte(d.PrunedHash), &h); ok {
 				rd.pruned, rd.prunedHash = d.PrunedThrough, h
@@ -181,28 +186,54 @@ func (l *Log) recoverDigests(anchor *AnchorState) (recoveredDigests, error) {
 		}
 	}
 	st, err := f.Stat()
-	if err == nil && st.Size() > end {
-		if err = f.Truncate(end); err == nil {
-			err = fdatasync(f)
-		}
-		l.recovery.TornDigestBytes = st.Size() - end
-		l.log.Warn("audit: cut an incomplete digest at the end of the digest file", "bytes", st.Size()-end)
-	}
 	f.Close()
 	if err != nil {
 		return rd, fmt.Errorf("audit: digest file: %w", err)
+	}
+	if size := st.Size(); size > end {
+		l.cuts = append(l.cuts, func() error { // see recover
+			f, err := os.OpenFile(p, os.O_RDWR, 0o600)
+			if err == nil {
+				if err = f.Truncate(end); err == nil {
+					err = fdatasync(f)
+				}
+				f.Close()
+			}
+			if err != nil {
+				return fmt.Errorf("audit: digest file: %w", err)
+			}
+			l.recovery.TornDigestBytes = size - end
+			l.log.Warn("audit: cut an incomplete digest at the end of the digest file", "bytes", size-end)
+			return nil
+		})
 	}
 	if last != nil {
 		l.dSeq, l.dHash, l.dSig, l.dLast = last.DigestSeq, last.payloadHash, last.sig, last.LastSeq
 		if t, err := time.Parse(time.RFC3339Nano, last.Time); err == nil {
 			l.dTime = t
 		}
-		if last.Reason == DigestTruncation && last.LostFrom != 0 {
+		if last.Reason == DigestTruncation && last.LostFrom != 0 && l.signedByNode(last) {
 			rd.lostFrom, rd.lostThrough = last.LostFrom, last.LostThrough
 			l.dLast = max(l.dLast, last.LostThrough)
 		}
 	}
 	return rd, nil
+}
+
+// signedByNode reports whether d is signed by this node's signing key.
+// Open reads the digest file without checking signatures (Verify does),
+// except for the digests that relax its truncation check: a retention
+// digest (records up to PrunedThrough were removed on purpose) and an
+// accepted truncation (records LostFrom..LostThrough are declared lost).
+// Whoever can write the trail directory can append such a line; only the
+// node can sign it. A digest signed by another key (one the node no longer
+// has) relaxes nothing: if the trail is then short, the node refuses to
+// start and the operator decides (--accept-audit-truncation).
+func (l *Log) signedByNode(d *parsedDigest) bool {
+	if l.pub == nil || d.KeyID != l.kid {
+		return false
+	}
+	return d.verify(map[string]ed25519.PublicKey{l.kid: l.pub}) == nil
 }
 
 // lastValidRecord scans a segment and returns its last record that parses

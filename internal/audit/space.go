@@ -295,6 +295,20 @@ func (l *Log) Accepting() error {
 	return errRefusedFull
 }
 
+// Recording returns nil if the Log takes new records, else why not (the
+// volume is full, or the Log failed), like Accepting but without counting
+// a refused call: for the node's own background work (scheduled deletion,
+// rotation, expiry), which waits while it could not be recorded.
+func (l *Log) Recording() error {
+	if p := l.failed.Load(); p != nil {
+		return *p
+	}
+	if l.volFull.Load() {
+		return errRefusedFull
+	}
+	return nil
+}
+
 // noteRefused counts calls or records refused while the volume is full and
 // logs them at a bounded rate.
 func (l *Log) noteRefused(n int) {

@@ -231,6 +231,7 @@ func Load(path string) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
+	empty := fmt.Errorf("config: %s is empty (it holds no settings); write at least \"version: 1\", or leave out --config to use the defaults", path)
 	var f File
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
@@ -238,9 +239,30 @@ func Load(path string) (*File, error) {
 		if errors.Is(err, io.EOF) {
 			// yaml.v3 reports a file without a document (empty, or only
 			// comments) as a bare EOF, which names neither file nor cause.
-			return nil, fmt.Errorf("config: %s is empty (it holds no settings); write at least \"version: 1\", or leave out --config to use the defaults", path)
+			return nil, empty
 		}
 		return nil, fmt.Errorf("config: %s: %w", path, err)
+	}
+	// A document that is only "---", "null" or "~" decodes as no
+	// settings at all, like an empty file.
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err == nil && (len(doc.Content) == 0 || doc.Content[0].Tag == "!!null") {
+		return nil, empty
+	}
+	// Only the first document is decoded: settings in a second one
+	// ("---" and more) would be ignored without a word.
+	for {
+		var extra yaml.Node
+		err := dec.Decode(&extra)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("config: %s: %w", path, err)
+		}
+		if len(extra.Content) > 0 && extra.Content[0].Tag != "!!null" {
+			return nil, fmt.Errorf("config: %s: line %d: a second YAML document (after \"---\"); Trent reads one document: merge the settings into the first", path, extra.Line)
+		}
 	}
 	if f.Version != 0 && f.Version != 1 {
 		return nil, fmt.Errorf("config: %s: unsupported version %d (this Trent reads version 1)", path, f.Version)

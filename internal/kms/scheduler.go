@@ -41,7 +41,15 @@ func (s *Service) runScheduler() {
 // RunDueJobs runs every job that is due, if this node holds (or can take)
 // the scheduler lease. It returns how many jobs ran. Tests with a controlled
 // clock call it directly.
+//
+// While the audit trail cannot take records (Config.EventsReady), it runs
+// nothing and does not take the lease (another node whose trail can may):
+// a job acts first and records its event after, so running it then would
+// destroy or rotate keys unrecorded.
 func (s *Service) RunDueJobs(ctx context.Context) (int, error) {
+	if !s.canRecordEvents() {
+		return 0, nil
+	}
 	ok, err := s.store.TryLease(ctx, schedulerLease, s.nodeID, 3*s.schedInterval+5*time.Second)
 	if err != nil || !ok {
 		return 0, err
@@ -63,6 +71,9 @@ func (s *Service) RunDueJobs(ctx context.Context) (int, error) {
 			if j.Due.After(now) {
 				return ran, nil
 			}
+			if !s.canRecordEvents() {
+				return ran, nil // the trail filled meanwhile: the rest waits
+			}
 			done, err := s.runJob(ctx, r, j)
 			if err != nil {
 				s.log.Warn("job failed", "job", r.ID, "err", err)
@@ -77,6 +88,11 @@ func (s *Service) RunDueJobs(ctx context.Context) (int, error) {
 		}
 		after = recs[len(recs)-1].ID
 	}
+}
+
+// canRecordEvents reports whether a job's service event can be recorded now.
+func (s *Service) canRecordEvents() bool {
+	return s.eventsReady == nil || s.eventsReady() == nil
 }
 
 // runJob performs one job. The job record's deletion is committed with the

@@ -46,6 +46,12 @@ type Config struct {
 	// Events receives service events (scheduled rotation, deletion, expiry)
 	// for the audit trail. May be nil.
 	Events func(ctx context.Context, ev ServiceEvent) error
+	// EventsReady, if set, reports whether Events can record an event now
+	// (nil) or not (the audit trail's volume is full, or the trail
+	// failed). While it cannot, the scheduler runs no job: due jobs wait
+	// and run once their events can be recorded, so that no scheduled
+	// deletion, rotation or expiry happens unrecorded.
+	EventsReady func() error
 	// GrantsPerKey lowers AWS's quota of 50,000 grants per key, for tests
 	// of the quota that cannot afford that many grants. 0 (what every
 	// deployment uses) means AWS's quota.
@@ -73,6 +79,8 @@ type Service struct {
 	nodeID    string
 	enableSM2 bool
 	events    func(ctx context.Context, ev ServiceEvent) error
+	// eventsReady is Config.EventsReady (nil: always ready).
+	eventsReady func() error
 
 	keys    *keyring.Ring[*loadedKey]
 	aliases *keyring.Ring[string]
@@ -147,7 +155,7 @@ func New(cfg Config) (*Service, error) {
 	s := &Service{
 		store: cfg.Store, root: cfg.Root, region: cfg.Region,
 		partition: partitionOf(cfg.Region), now: cfg.Now, rand: cfg.Rand,
-		log: cfg.Logger, nodeID: cfg.NodeID, events: cfg.Events,
+		log: cfg.Logger, nodeID: cfg.NodeID, events: cfg.Events, eventsReady: cfg.EventsReady,
 		enableSM2:    cfg.EnableSM2 || strings.HasPrefix(cfg.Region, "cn-"),
 		pollInterval: cfg.PollInterval, schedInterval: cfg.SchedulerInterval,
 		cacheMaxAge: cfg.CacheMaxAge, grantsPerKey: cfg.GrantsPerKey, stop: make(chan struct{}),

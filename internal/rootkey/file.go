@@ -171,12 +171,24 @@ func syncDir(dir string) error {
 // The new file is written (mode 0600), synced and read back before the old
 // one is overwritten with zeros, synced and removed, so that a crash at any
 // point leaves at least one complete key file. The keys are never printed.
+//
+// A move interrupted after the old file was overwritten (it holds only
+// zeros) is finished: if to opens as a key file, from is removed.
 func MoveFile(from, to string) error {
 	data, err := os.ReadFile(from)
 	if err != nil {
 		return fmt.Errorf("rootkey: read %s: %w", from, err)
 	}
 	defer clear(data)
+	if Overwritten(from) {
+		if _, err := OpenFile(to); err != nil {
+			return fmt.Errorf("rootkey: %s holds only zeros (a move that was interrupted after overwriting it), and %s is not a key file: %w", from, to, err)
+		}
+		if err := os.Remove(from); err != nil {
+			return fmt.Errorf("rootkey: remove %s: %w", from, err)
+		}
+		return syncDir(filepath.Dir(from))
+	}
 	if err := (&FileProvider{path: from, keys: map[string]cipher.AEAD{}}).parse(data); err != nil {
 		return err
 	}
@@ -214,6 +226,17 @@ func MoveFile(from, to string) error {
 		return fmt.Errorf("rootkey: remove %s: %w", from, err)
 	}
 	return syncDir(filepath.Dir(from))
+}
+
+// Overwritten reports whether the file at path is non-empty and holds only
+// zero bytes: what MoveFile leaves if it is interrupted between
+// overwriting the old key file and removing it.
+func Overwritten(path string) bool {
+	data, err := os.ReadFile(path)
+	if err != nil || len(data) == 0 {
+		return false
+	}
+	return !slices.ContainsFunc(data, func(b byte) bool { return b != 0 })
 }
 
 func keyID(key []byte) string {

@@ -48,6 +48,28 @@ func (a storeAnchor) SaveAnchor(ctx context.Context, s audit.AnchorState) error 
 	return a.st.Apply(ctx, store.Op{Kind: kindAuditAnchor, ID: s.Node, Data: data})
 }
 
+// dataDirAnchor is the storeAnchor of a SQLite store, which belongs to one
+// data directory: it lists the nodes it anchors (audit.AnchorLister).
+type dataDirAnchor struct{ storeAnchor }
+
+func (a dataDirAnchor) AnchoredNodes(ctx context.Context) ([]string, error) {
+	var nodes []string
+	after := ""
+	for {
+		recs, err := a.st.List(ctx, kindAuditAnchor, "", after, 100)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range recs {
+			nodes = append(nodes, r.ID)
+		}
+		if len(recs) < 100 {
+			return nodes, nil
+		}
+		after = recs[len(recs)-1].ID
+	}
+}
+
 // AuditDataDir gives `trent audit` a data directory's trail and anchors,
 // read from cfg (the --config file, with --data-dir and --store applied)
 // as `trent serve` reads them. It needs no root key: anchors are not
@@ -72,7 +94,8 @@ func AuditDataDir(load func(configPath, dataDir, storeURL string) (*config.File,
 			if err := cfg.Validate(); err != nil {
 				return nil, nil, err
 			}
-			if cfg.Store == "" || strings.HasPrefix(cfg.Store, "sqlite:") {
+			sqlite := cfg.Store == "" || strings.HasPrefix(cfg.Store, "sqlite:")
+			if sqlite {
 				// Opening would create an empty database, whose missing
 				// anchors would pass for a new installation.
 				path := strings.TrimPrefix(cfg.Store, "sqlite:")
@@ -86,6 +109,9 @@ func AuditDataDir(load func(configPath, dataDir, storeURL string) (*config.File,
 			st, err := openStore(cfg)
 			if err != nil {
 				return nil, nil, err
+			}
+			if sqlite {
+				return dataDirAnchor{storeAnchor{st}}, func() { st.Close() }, nil
 			}
 			return storeAnchor{st}, func() { st.Close() }, nil
 		},

@@ -114,11 +114,17 @@ func Start(cfg *config.File, opt Options) (n *Node, err error) {
 	if opt.KMS != nil {
 		opt.KMS(&kcfg)
 	}
-	if !cfg.Audit.Disabled {
+	if cfg.Audit.Disabled {
+		if err := refuseUnaudited(n.Store); err != nil {
+			return nil, err
+		}
+		log.Warn("the audit trail is disabled (audit.disabled): calls are served without any record; for tests and benchmarks only")
+	} else {
 		if n.Audit, err = openAudit(cfg, n, log, opt); err != nil {
 			return nil, err
 		}
 		kcfg.Events = n.serviceEvent
+		kcfg.EventsReady = n.Audit.Recording
 	}
 	if n.Service, err = kms.New(kcfg); err != nil {
 		return nil, err
@@ -265,6 +271,24 @@ func openAudit(cfg *config.File, n *Node, log *slog.Logger, opt Options) (*audit
 		return nil, fmt.Errorf("%w\nRecords that were durable are gone: investigate (restore the trail from a backup if you have one). To start anyway and record the loss in the trail, run trent serve once with --accept-audit-truncation", err)
 	}
 	return l, err
+}
+
+// refuseUnaudited refuses to serve without an audit trail a store that
+// has been audited (some node's anchor is in it): calls would be served
+// that no trail records, and since the node writes no digest, no anchor
+// and no gap, `trent audit verify` would call the trail complete.
+func refuseUnaudited(st store.Store) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	recs, err := st.List(ctx, kindAuditAnchor, "", "", 1)
+	if err != nil {
+		return fmt.Errorf("audit.disabled: checking the store for audit trails: %w", err)
+	}
+	if len(recs) > 0 {
+		return fmt.Errorf("audit.disabled: this store is audited (node %q keeps a trail anchored in it); a node without a trail would serve calls that no record shows and that `trent audit verify` could not see missing. "+
+			"Remove audit.disabled; an unaudited node (tests, benchmarks) needs a store of its own", recs[0].ID)
+	}
+	return nil
 }
 
 // auditNode is the node ID of cfg's audit trail and anchor.

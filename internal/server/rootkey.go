@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/trentkms/trent/internal/config"
 	"github.com/trentkms/trent/internal/dirlock"
@@ -77,6 +78,9 @@ func openRoot(ctx context.Context, cfg *config.File, st store.Store, o rootOptio
 		if err := noStrayKeyFile(cfg, "the PKCS#11 token"); err != nil {
 			return nil, "", err
 		}
+		if err := pinFileOutside(cfg, o.log); err != nil {
+			return nil, "", err
+		}
 		root, err = openPKCS11(cfg)
 		source = "PKCS#11 token"
 	default:
@@ -133,6 +137,27 @@ func noStrayKeyFile(cfg *config.File, using string) error {
 	}
 	return fmt.Errorf("a root key file is inside the data directory (%s), although this node's root key comes from %s: every copy of the data directory carries it. "+
 		"If it is a copy of the key in use or an old key no store needs, delete it; to keep it, move it out with the server stopped:\n\n    trent root-key move --data-dir %s --to PATH\n\n(see docs/threat-model.md)", legacy, using, cfg.DataDir)
+}
+
+// pinFileOutside refuses a PKCS#11 PIN file inside a directory that holds
+// sealed state, as rootKeyFile refuses a key file there: the token's PIN
+// is what stands between whoever holds the token (a SoftHSM token
+// directory, a network HSM reachable from the host) and the root key, so a
+// copy of the data directory must not carry it. It warns if others than
+// its owner can read it.
+func pinFileOutside(cfg *config.File, log *slog.Logger) error {
+	pin := cfg.RootKey.PINFile
+	if pin == "" {
+		return nil
+	}
+	if where, inside := insideState(cfg, pin); inside && !cfg.RootKey.AllowInDataDir {
+		return fmt.Errorf("the PKCS#11 PIN file %s is inside the %s, so every copy of it (a backup, a snapshot) would carry the PIN that opens the token's root key. "+
+			"Keep it elsewhere (root_key.pkcs11_pin_file) or give the PIN in TRENT_HSM_PIN (root_key.allow_in_data_dir accepts it, unsafely; see docs/threat-model.md)", pin, where)
+	}
+	if fi, err := os.Stat(pin); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		log.Warn("the PKCS#11 PIN file can be read by other users than its owner; chmod 600 it", "file", pin, "mode", fi.Mode().Perm().String())
+	}
+	return nil
 }
 
 // openRootFile opens the key file at path, or creates it if create is set
@@ -283,36 +308,55 @@ func exists(path string) bool {
 // lockFileName is the lock file `trent serve` holds in its data directory.
 const lockFileName = "trent.lock"
 
-// lockDataDir takes the data directory's lock (and, for a SQLite database
-// outside it, the database's), so that a second server on the same state
-// is refused whatever its node ID. Admin commands do not take it: they are
-// made to run beside a live server (docs/principals.md).
-// The refusal ends with advice.
+// lockDataDir takes the data directory's lock and, for SQLite, the
+// database's (DB.lock beside the database file, named by its path with
+// symbolic links resolved), so that a second server on the same state is
+// refused whatever its node ID and whatever name it gives the database: the
+// same path, a symbolic link to the file or to a directory above it, or
+// another data directory with --store naming this one's database. A
+// database file with another hard link is refused too: a second server
+// could open it by the other name, which no path comparison sees (and
+// SQLite would keep a second -wal beside it). Admin commands do not take
+// the locks: they are made to run beside a live server
+// (docs/principals.md). The refusal ends with advice.
 func lockDataDir(cfg *config.File, advice string) ([]*dirlock.Lock, error) {
-	paths := []string{filepath.Join(cfg.DataDir, lockFileName)}
-	if db, ok := sqlitePath(cfg); ok {
-		if rel, err := filepath.Rel(resolve(cfg.DataDir), resolve(db)); err != nil || strings.HasPrefix(rel, "..") {
-			paths = append(paths, db+".lock")
-		}
+	type lockPath struct{ path, what string }
+	paths := []lockPath{{filepath.Join(cfg.DataDir, lockFileName), "data directory " + cfg.DataDir}}
+	db, sqlite := sqlitePath(cfg)
+	if sqlite {
+		db = resolve(db)
+		paths = append(paths, lockPath{db + ".lock", "database " + db})
 	}
 	var locks []*dirlock.Lock
+	release := func() {
+		for _, l := range locks {
+			l.Release()
+		}
+	}
 	for _, p := range paths {
-		l, err := dirlock.Acquire(p)
+		l, err := dirlock.Acquire(p.path)
 		if err != nil {
-			for _, l := range locks {
-				l.Release()
-			}
+			release()
 			var le *dirlock.LockedError
 			if errors.As(err, &le) {
 				who := "another process"
 				if le.PID > 0 {
 					who = fmt.Sprintf("another process (PID %d)", le.PID)
 				}
-				return nil, fmt.Errorf("the data directory %s is in use: %s holds its lock %s. %s", cfg.DataDir, who, p, advice)
+				return nil, fmt.Errorf("the %s is in use: %s holds its lock %s. %s", p.what, who, p.path, advice)
 			}
 			return nil, err
 		}
 		locks = append(locks, l)
+	}
+	if sqlite {
+		if fi, err := os.Stat(db); err == nil {
+			if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Nlink > 1 {
+				release()
+				return nil, fmt.Errorf("the database %s has %d hard links: a server given another of its names would not see this one's lock and would corrupt it. "+
+					"Remove the other links (find / -samefile %s) or give each server a copy of its own", db, st.Nlink, db)
+			}
+		}
 	}
 	return locks, nil
 }
@@ -375,7 +419,11 @@ func MoveRootKey(cfg *config.File, from, to string) (MoveResult, error) {
 	if !exists(from) {
 		return MoveResult{}, fmt.Errorf("no root key file at %s; name the one to move with --from", from)
 	}
-	p, err := rootkey.OpenFile(from)
+	keys := from
+	if rootkey.Overwritten(from) {
+		keys = to // an interrupted move: MoveFile finishes it
+	}
+	p, err := rootkey.OpenFile(keys)
 	if err != nil {
 		return MoveResult{}, err
 	}
