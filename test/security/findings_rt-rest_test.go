@@ -22,7 +22,7 @@ import (
 // missing root key file for a sealed store, a missing signing key for a
 // trail that has digests (or an anchor) should stop the start with a
 // message that names the key the trail needs.
-func TestRTRestFindingSigningKeyDeleted(t *testing.T) {
+func TestFindingSigningKeyDeleted(t *testing.T) {
 	t.Parallel()
 	data := t.TempDir()
 	s := Start(t, Opts{DataDir: data})

@@ -117,14 +117,14 @@ func rtCutRecords(t *testing.T, dir string, keep uint64) {
 	}
 }
 
-// TestRTRestForgedDigestBypassesTruncationRefusal: the last records of a
+// TestForgedDigestBypassesTruncationRefusal: the last records of a
 // trail are cut (their digests, the anchor's among them, are left in
 // place), and an unsigned digest line is appended that declares the cut
 // records lost by an accepted truncation; in a second attack every segment
 // is removed and an unsigned retention digest claims they were pruned. The
 // server must still refuse to start, and verify with the trusted key must
 // fail.
-func TestRTRestForgedDigestBypassesTruncationRefusal(t *testing.T) {
+func TestForgedDigestBypassesTruncationRefusal(t *testing.T) {
 	t.Parallel()
 	attacks := []struct {
 		name string
@@ -187,12 +187,12 @@ func TestRTRestForgedDigestBypassesTruncationRefusal(t *testing.T) {
 	}
 }
 
-// TestRTRestGhostNodeTrail: on a SQLite data directory, a server is run
+// TestGhostNodeTrail: on a SQLite data directory, a server is run
 // once under another node ID with its trail in another directory, serves
 // a call, and that directory is removed. The store keeps the ghost node's
 // anchor; verify of the data directory must report the missing trail
 // instead of calling the data directory's trail complete.
-func TestRTRestGhostNodeTrail(t *testing.T) {
+func TestGhostNodeTrail(t *testing.T) {
 	t.Parallel()
 	data := t.TempDir()
 	s := Start(t, Opts{DataDir: data})
@@ -217,12 +217,12 @@ func TestRTRestGhostNodeTrail(t *testing.T) {
 	}
 }
 
-// TestRTRestRefusedStartKeepsEvidence: the last segment is cut in the
+// TestRefusedStartKeepsEvidence: the last segment is cut in the
 // middle of a record that a signed digest covers (a torn write, or a cut).
 // The server refuses to start, and the refused start leaves the trail as
 // it found it: the torn bytes of the covered record stay for the
 // investigation (they used to be cut before the refusal).
-func TestRTRestRefusedStartKeepsEvidence(t *testing.T) {
+func TestRefusedStartKeepsEvidence(t *testing.T) {
 	t.Parallel()
 	data := t.TempDir()
 	s := Start(t, Opts{DataDir: data})

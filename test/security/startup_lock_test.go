@@ -13,13 +13,13 @@ import (
 // whatever its --node-id; the lock must not depend on how the database
 // was named.
 
-// TestRTRestSecondServerSameDatabase: the first server uses the default
+// TestSecondServerSameDatabase: the first server uses the default
 // database DATA_DIR/trent.db; a second one, with a data directory of its
 // own, names that database through --store: directly, through a symbolic
 // link to the file, through a symbolic link to its directory, and through
 // a hard link. Every second server must be refused, and the first keeps
 // serving.
-func TestRTRestSecondServerSameDatabase(t *testing.T) {
+func TestSecondServerSameDatabase(t *testing.T) {
 	t.Parallel()
 	dirA := t.TempDir()
 	a := Start(t, Opts{DataDir: dirA})

@@ -70,7 +70,7 @@ func rtnetLegit(s *Server, ip string, n int, every time.Duration) (errs []string
 	return errs
 }
 
-// TestRTNetSlowlorisAtLimit fills the server's connection limit from four
+// TestSlowlorisAtLimit fills the server's connection limit from four
 // addresses (each within the per-client cap of a quarter of the limit)
 // with connections that send one line of a request and then nothing. They
 // are "reading a request", which the tracker never replaces, and the read
@@ -79,7 +79,7 @@ func rtnetLegit(s *Server, ip string, n int, every time.Duration) (errs []string
 // over 30 s with a limit of 100). A legitimate client holding no
 // connection must get one in: a connection stuck in a request is replaced
 // for a client that holds fewer connections.
-func TestRTNetSlowlorisAtLimit(t *testing.T) {
+func TestSlowlorisAtLimit(t *testing.T) {
 	t.Parallel()
 	cfg := connWriteConfig(t, "limits:\n  max_connections: 40\n")
 	s := Start(t, Opts{Args: []string{"--config", cfg}})
@@ -107,13 +107,13 @@ func TestRTNetSlowlorisAtLimit(t *testing.T) {
 	}
 }
 
-// TestRTNetSlowResponseReader fills the connection limit with connections
+// TestSlowResponseReader fills the connection limit with connections
 // that pipeline many small unsigned requests and never read the answers
 // (a tiny receive buffer): once the kernel's buffers are full the server
 // blocks writing an answer, a state the tracker counts as busy and the
 // read timeout does not cover, for up to the write timeout (60 s) per
 // answer. A legitimate client holding no connection must still get one.
-func TestRTNetSlowResponseReader(t *testing.T) {
+func TestSlowResponseReader(t *testing.T) {
 	t.Parallel()
 	cfg := connWriteConfig(t, "limits:\n  max_connections: 8\n")
 	s := Start(t, Opts{Args: []string{"--config", cfg}})

@@ -17,10 +17,10 @@ import (
 // its new place: the server refuses to start and names `trent root-key
 // move`, which must then finish the move instead of failing on the zeros.
 
-// TestRTRestRootKeyMoveInterrupted: the state an interrupted move leaves is
+// TestRootKeyMoveInterrupted: the state an interrupted move leaves is
 // finished by running the command again, and the server then decrypts what
 // it encrypted before.
-func TestRTRestRootKeyMoveInterrupted(t *testing.T) {
+func TestRootKeyMoveInterrupted(t *testing.T) {
 	t.Parallel()
 	home := t.TempDir()
 	dir := t.TempDir()
@@ -64,12 +64,12 @@ func TestRTRestRootKeyMoveInterrupted(t *testing.T) {
 	}
 }
 
-// TestRTRestPINFileInDataDir: with the PKCS#11 provider, the token's PIN
+// TestPINFileInDataDir: with the PKCS#11 provider, the token's PIN
 // is what stands between whoever holds the token and the root key; a PIN
 // file inside the data directory travels with every copy of it, as a key
 // file there would. It is refused like the key file, before the module is
 // even loaded (so this test needs no HSM).
-func TestRTRestPINFileInDataDir(t *testing.T) {
+func TestPINFileInDataDir(t *testing.T) {
 	t.Parallel()
 	data := t.TempDir()
 	pin := filepath.Join(data, "hsm.pin")

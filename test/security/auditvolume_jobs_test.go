@@ -17,14 +17,14 @@ import (
 // and the trail is the only evidence of who scheduled it and when it
 // happened.
 
-// TestRTRestScheduledDeletionOnFullVolume: a key is scheduled for deletion;
+// TestScheduledDeletionOnFullVolume: a key is scheduled for deletion;
 // the trail's volume fills (calls are refused) and then loses the space
 // the reserve freed as well (another writer on the volume); the deletion
 // window ends (the domain clock is moved 8 days ahead through the test
 // hook). Once space is back, the key may be deleted only with its
 // DeleteKey service record in the trail. IAM calls on the full volume are
 // refused without acting, like KMS calls.
-func TestRTRestScheduledDeletionOnFullVolume(t *testing.T) {
+func TestScheduledDeletionOnFullVolume(t *testing.T) {
 	t.Parallel()
 	vol := auditVolumeTmpfs(t, 16<<20)
 	data := t.TempDir()

@@ -12,13 +12,13 @@ import (
 // Red team (rt-rest): start-up refuses what would silently not do what the
 // operator wrote, and what would serve calls that no record shows.
 
-// TestRTRestOddConfigFiles: a configuration file whose only document is
+// TestOddConfigFiles: a configuration file whose only document is
 // "---", "null" or "~" holds no settings, like an empty file; settings in
 // a second YAML document would be ignored without a word (here: the
 // second document moves the listener and accepts a root key in the data
 // directory). Each is refused with a message naming the file; a trailing
 // empty document is harmless and accepted.
-func TestRTRestOddConfigFiles(t *testing.T) {
+func TestOddConfigFiles(t *testing.T) {
 	t.Parallel()
 	write := func(t *testing.T, content string) string {
 		f := filepath.Join(t.TempDir(), "trent.yaml")
@@ -52,12 +52,12 @@ func TestRTRestOddConfigFiles(t *testing.T) {
 	})
 }
 
-// TestRTRestAuditDisabledOnAuditedStore: `audit: {disabled: true}` on a
+// TestAuditDisabledOnAuditedStore: `audit: {disabled: true}` on a
 // data directory that has an audit trail served calls with no record, and
 // the trail, restarted afterwards, verified as complete through the
 // unaudited period (a clean shutdown digest allows any pause). A store
 // that has been audited must not be served without a trail.
-func TestRTRestAuditDisabledOnAuditedStore(t *testing.T) {
+func TestAuditDisabledOnAuditedStore(t *testing.T) {
 	t.Parallel()
 	data := t.TempDir()
 	s := Start(t, Opts{DataDir: data})

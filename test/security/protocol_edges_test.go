@@ -63,14 +63,14 @@ func rtnetChunked(t *testing.T, s *Server, req *http.Request, body []byte, trail
 	return out
 }
 
-// TestRTNetTrailerHeaders replays a request signed over host and
+// TestTrailerHeaders replays a request signed over host and
 // x-amz-date only (the captured request of TestSignatureScopeSwap) with
 // X-Amz-Target sent in the trailer section of a chunked body, announced
 // or not. fasthttp keeps trailer fields apart from the header section:
 // the router and the canonical request (Peek, PeekAll) see them, the
 // check that every X-Amz-* header is signed (All) did not, so the replay
 // disabled the key. The same goes for X-Amz-Security-Token.
-func TestRTNetTrailerHeaders(t *testing.T) {
+func TestTrailerHeaders(t *testing.T) {
 	t.Parallel()
 	s := Start(t, Opts{})
 	id := s.CreateKey(t, Admin, nil)
@@ -116,11 +116,11 @@ func TestRTNetTrailerHeaders(t *testing.T) {
 	}
 }
 
-// TestRTNetMalformedRequestURI sends requests whose target the net/http
+// TestMalformedRequestURI sends requests whose target the net/http
 // adapter of the IAM/STS path cannot parse (a bad percent escape, the
 // authority form of CONNECT): they got a plain-text "500 Internal Server
 // Error" from fasthttpadaptor. A client's malformed request is a 400.
-func TestRTNetMalformedRequestURI(t *testing.T) {
+func TestMalformedRequestURI(t *testing.T) {
 	t.Parallel()
 	s := Start(t, Opts{})
 	for _, line := range []string{"GET /%zz HTTP/1.1", "POST /a% HTTP/1.1", "CONNECT 127.0.0.1:1 HTTP/1.1", "GET /healthz%G0 HTTP/1.1"} {

@@ -53,7 +53,7 @@ func rtnetTrailLines(t *testing.T, s *Server) [][]byte {
 	return lines
 }
 
-// TestRTNetFailedAuthRecordSize sends unauthenticated requests whose
+// TestFailedAuthRecordSize sends unauthenticated requests whose
 // recorded fields (operation name, user agent, access key ID, the
 // Authorization header that an IncompleteSignatureException message
 // quotes, the Host header over TLS) are made of the characters the
@@ -62,7 +62,7 @@ func rtnetTrailLines(t *testing.T, s *Server) [][]byte {
 // encoding, so a record grew to 4.8 KB and more, though "such a record is
 // under 2 KiB whatever the client sent" (docs/audit.md), which is what
 // bounds the trail's growth under a flood from many addresses.
-func TestRTNetFailedAuthRecordSize(t *testing.T) {
+func TestFailedAuthRecordSize(t *testing.T) {
 	t.Parallel()
 	cert, key := connSelfSigned(t)
 	cfg := connWriteConfig(t, "limits:\n  failed_auth_interval: 1s\n")
@@ -127,7 +127,7 @@ func rtnetCPU(t *testing.T, pid int) time.Duration {
 	return time.Duration(ticks) * (time.Second / 100) // USER_HZ
 }
 
-// TestRTNetQueryFormCost sends unsigned (or badly signed) IAM/STS query
+// TestQueryFormCost sends unsigned (or badly signed) IAM/STS query
 // requests whose 64 KiB
 // body (the query API's limit) holds 8,000 parameters. The handler parsed
 // the whole form into maps (two of them, query and body, then merged)
@@ -135,7 +135,7 @@ func rtnetCPU(t *testing.T, pid int) time.Duration {
 // CPU per request, so four connections without credentials raised a
 // signed client's p99 from about 1.5 ms to 31 ms (2 cores). A request that
 // fails before authentication must cost about what reading it costs.
-func TestRTNetQueryFormCost(t *testing.T) {
+func TestQueryFormCost(t *testing.T) {
 	s := Start(t, Opts{})
 	var b strings.Builder
 	b.WriteString("Action=GetCallerIdentity&Version=2011-06-15")
