@@ -3,6 +3,7 @@ package authfail
 import (
 	"context"
 	"log/slog"
+	"math"
 	"net/netip"
 	"strings"
 	"sync"
@@ -20,6 +21,9 @@ const (
 	DefaultBurst      = 25
 	DefaultInterval   = time.Minute
 	DefaultMaxSources = 1000
+	DefaultMaxTracked = 65536
+	DefaultRetention  = 10 * time.Minute
+	DefaultLookupRate = 100
 )
 
 // Sizes a failure record's attacker-chosen fields are cut to: bytes as
@@ -43,15 +47,32 @@ type Config struct {
 	Audit *audit.Log
 	// Rate is how many failures per second a source may cause before it is
 	// throttled, once its burst is spent (default DefaultRate); negative
-	// disables throttling.
+	// disables throttling by source (the lookup budget still applies).
 	Rate float64
 	// Burst is the bucket's size (default DefaultBurst).
 	Burst int
 	// Interval is the aggregation interval (default DefaultInterval).
 	Interval time.Duration
-	// MaxSources bounds the sources tracked (default DefaultMaxSources).
+	// MaxSources bounds the sources whose failures are recorded and
+	// summarized on their own (default DefaultMaxSources); the failures of
+	// further sources share one summary.
 	MaxSources int
-	Logger     *slog.Logger
+	// MaxTracked bounds the sources with a bucket of their own (default
+	// DefaultMaxTracked); further sources share one bucket and count as
+	// suspect.
+	MaxTracked int
+	// Retention is how long a source stays tracked, and suspect, after
+	// its last verified failure (default DefaultRetention).
+	Retention time.Duration
+	// LookupRate is the node's budget, per second, of store lookups of
+	// access keys not in use for requests from suspect sources, after a
+	// burst of LookupBurst (default DefaultLookupRate); negative disables
+	// the budget.
+	LookupRate float64
+	// LookupBurst is the budget's size (default twice LookupRate, at
+	// least 1).
+	LookupBurst int
+	Logger      *slog.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -83,6 +104,11 @@ type Failure struct {
 	// reached while the access key was looked up): it is recorded but
 	// takes no token from the source.
 	Fault bool
+	// UnknownKey marks a request whose access key was looked up in the
+	// store and not found (or not active) and is not in use on the node:
+	// a lookup that a flood of made-up keys makes. It spends the node's
+	// lookup budget, and AllowLookup refuses the key for a few seconds.
+	UnknownKey bool
 }
 
 // Stats are a Limiter's counters since it started.
@@ -93,8 +119,16 @@ type Stats struct {
 	Throttled uint64
 	// Aggregated counts aggregated records written.
 	Aggregated uint64
+	// UnknownKeys counts failures reported with UnknownKey.
+	UnknownKeys uint64
+	// LookupsRefused counts the lookups AllowLookup refused.
+	LookupsRefused uint64
+	// Floods counts the times the lookup budget ran out.
+	Floods uint64
 	// Sources is the number of sources tracked now.
 	Sources int
+	// Flooding reports that the node is in flood mode now (see Limited).
+	Flooding bool
 }
 
 // Limiter rate-limits and records failed requests per source address. It
@@ -104,28 +138,56 @@ type Limiter struct {
 	audit *audit.Log
 	log   *slog.Logger
 	now   func() time.Time
+	// epoch is the origin of the buckets' times, kept as int64
+	// nanoseconds to keep a bucket small.
+	epoch time.Time
 
-	// limited counts entries whose bucket was last seen empty: while it
-	// is zero, Limited answers without taking mu.
+	// limited counts the buckets last seen empty, plus one in flood
+	// mode: while it is zero, Limited answers without taking mu.
 	limited atomic.Int64
 
-	mu       sync.Mutex
+	mu sync.Mutex
+	// buckets are the tracked sources; sources beyond MaxTracked share
+	// over (overUsed while it holds anything).
+	buckets  map[netip.Addr]bucket
+	over     bucket
+	overUsed bool
+	// nextSweep is when the sweeper next visits every bucket.
+	nextSweep int64
+	// entries hold the aggregation intervals of the first MaxSources
+	// sources; further sources share overflow.
 	entries  map[netip.Addr]*entry
 	overflow *entry
+	lookups  lookupBudget
+	unknown  negativeCache
+	// flood is a flood mode change (+1 began, -1 ended) to log once mu
+	// is released.
+	flood    int
 	sweeping bool
 	closed   bool
 	stop     chan struct{}
 	swept    chan struct{}
 
-	failures, throttled, aggregated atomic.Uint64
+	failures, throttled, aggregated, unknownKeys, refused, floods atomic.Uint64
 }
 
-// entry is one source's bucket and its open aggregation interval.
+// bucket is one source's failure budget: 40 bytes, so that many sources
+// can be tracked (plus 24 for its key in the map). Times are nanoseconds
+// since Limiter.epoch.
+type bucket struct {
+	tokens float64
+	last   int64 // of the last refill
+	seen   int64 // of the last verified failure
+	next   int64 // the earliest time AllowLookup may grant a lookup
+	// limited is set while the bucket is counted in Limiter.limited.
+	limited bool
+	// failed marks a verified failure within Retention: the source is
+	// suspect. A request refused unverified does not set it.
+	failed bool
+}
+
+// entry is one source's open aggregation interval.
 type entry struct {
-	tokens  float64
-	last    time.Time // of the last refill
-	limited bool      // counted in Limiter.limited
-	lookup  time.Time // of the last AllowLookup granted
 	// open is set from the interval's first failure (recorded on its own)
 	// until the interval ends at end.
 	open bool
@@ -159,14 +221,29 @@ func New(cfg Config) *Limiter {
 	if cfg.MaxSources <= 0 {
 		cfg.MaxSources = DefaultMaxSources
 	}
+	if cfg.MaxTracked <= 0 {
+		cfg.MaxTracked = DefaultMaxTracked
+	}
+	if cfg.Retention <= 0 {
+		cfg.Retention = DefaultRetention
+	}
+	if cfg.LookupRate == 0 {
+		cfg.LookupRate = DefaultLookupRate
+	}
+	if cfg.LookupBurst <= 0 {
+		cfg.LookupBurst = max(1, int(2*cfg.LookupRate))
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Limiter{cfg: cfg, audit: cfg.Audit, log: cfg.Logger, now: cfg.Now,
-		entries: map[netip.Addr]*entry{}}
+	l := &Limiter{cfg: cfg, audit: cfg.Audit, log: cfg.Logger, now: cfg.Now, epoch: cfg.Now(),
+		buckets: map[netip.Addr]bucket{}, entries: map[netip.Addr]*entry{}}
+	l.over = l.newBucket(0)
+	l.lookups = lookupBudget{tokens: float64(cfg.LookupBurst)}
+	return l
 }
 
 // SourceKey is the source a limit applies to: the address itself for
@@ -192,71 +269,140 @@ func parseSource(s string) netip.Addr {
 	return SourceKey(a)
 }
 
-// Limited reports whether source has spent its failure budget: the caller
-// then answers with the throttling error without authenticating the
-// request, unless it names an access key the server has in use or
-// AllowLookup says yes. It costs one atomic load while no source is
-// limited.
-func (l *Limiter) Limited(source string) bool {
-	if l.limited.Load() == 0 || l.cfg.Rate < 0 {
-		return false
-	}
-	key := parseSource(source)
-	now := l.now()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	e := l.entries[key]
-	if e == nil {
-		// Untracked sources (never failed, or in the overflow entry)
-		// are verified: the overflow's state must not throttle a
-		// legitimate client that never failed.
-		return false
-	}
-	l.refill(e, now)
-	return e.tokens < 1
+// at is t as a bucket keeps it.
+func (l *Limiter) at(t time.Time) int64 { return int64(t.Sub(l.epoch)) }
+
+func (l *Limiter) newBucket(t int64) bucket {
+	return bucket{tokens: float64(l.cfg.Burst), last: t, next: math.MinInt64}
 }
 
-// lookupEvery is how often a limited source may have a request naming an
-// access key that is not in use verified (which costs a store lookup): a
-// legitimate client whose key dropped out of the cache gets in again, a
-// flood of made-up keys costs one lookup a second.
-const lookupEvery = time.Second
-
-// AllowLookup reports whether a request from a limited source that names
-// an access key not in use may be verified anyway; it says yes at most
-// once per lookupEvery per source.
-func (l *Limiter) AllowLookup(source string) bool {
-	key := parseSource(source)
-	now := l.now()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	e := l.entries[key]
-	if e == nil {
-		return true
+// source returns the bucket of the source key, refilled: a copy of its
+// own in *own (tracked), a new one in *own if fewer than MaxTracked
+// sources are tracked (tracked and fresh), or the shared one of the
+// sources beyond. The caller stores *own with l.buckets[key] = *own
+// whenever it changed, or is new and is to be kept. It runs under mu.
+func (l *Limiter) source(key netip.Addr, t int64, own *bucket) (b *bucket, tracked, fresh bool) {
+	if o, ok := l.buckets[key]; ok {
+		*own = o
+		l.refill(own, t)
+		return own, true, false
 	}
-	if now.Sub(e.lookup) < lookupEvery {
+	if len(l.buckets) < l.cfg.MaxTracked {
+		*own = l.newBucket(t)
+		return own, true, true
+	}
+	l.refill(&l.over, t)
+	return &l.over, false, false
+}
+
+// Limited reports whether the caller must not verify a request from
+// source (answering it with the throttling error instead) unless it names
+// an access key the server has in use or AllowLookup says yes: when the
+// source has spent its failure budget, and in flood mode, which begins
+// when lookups of keys that do not exist have spent the node's lookup
+// budget and ends once none has been made for a minute. It costs one
+// atomic load while neither is the case.
+func (l *Limiter) Limited(source string) bool {
+	if l.limited.Load() == 0 {
 		return false
 	}
-	e.lookup = now
+	key := parseSource(source)
+	t := l.at(l.now())
+	l.mu.Lock()
+	defer l.unlock()
+	l.refillLookups(t)
+	var own bucket
+	b, tracked, fresh := l.source(key, t, &own)
+	if tracked && !fresh {
+		l.buckets[key] = own
+	}
+	return b.limited || l.lookups.flooding
+}
+
+// lookupEvery is how often AllowLookup may grant one source a lookup:
+// a legitimate client whose key dropped out of the cache, or new to the
+// node, gets in, a flood of made-up keys costs one lookup a second per
+// source at most.
+const lookupEvery = time.Second
+
+// AllowLookup reports whether a request that Limited refused may be
+// verified all the same, when it names the access key accessKeyID ("" for
+// none) that the server does not have in use (the caller checks that
+// first: a key in use is always verified). Verifying it costs a store
+// lookup, so:
+//
+//   - A request naming no key costs none: yes unless the source has spent
+//     its failure budget.
+//   - A key that was looked up and not found in the last few seconds: no.
+//   - A source that has no verified failure within Retention (a client new
+//     to the node, say, during a flood): yes, once a second.
+//   - A suspect source (one that has, or any beyond the MaxTracked
+//     tracked): once a second for a tracked one, and only while the node's
+//     lookup budget (LookupRate a second) lasts.
+func (l *Limiter) AllowLookup(source, accessKeyID string) bool {
+	key := parseSource(source)
+	t := l.at(l.now())
+	l.mu.Lock()
+	defer l.unlock()
+	l.refillLookups(t)
+	var own bucket
+	b, tracked, fresh := l.source(key, t, &own)
+	ok := l.allow(b, tracked, accessKeyID, t)
+	if tracked && (!fresh || ok && accessKeyID != "") {
+		l.buckets[key] = own // refilled, or granted a lookup
+	}
+	return ok
+}
+
+// allow is AllowLookup for the source whose bucket is b; it runs under mu.
+func (l *Limiter) allow(b *bucket, tracked bool, accessKeyID string, t int64) bool {
+	if accessKeyID == "" {
+		return !b.limited
+	}
+	if l.unknown.has(accessKeyID, t) || tracked && t < b.next {
+		l.refused.Add(1)
+		return false
+	}
+	if (!tracked || b.failed) && !l.takeLookup(t) {
+		l.refused.Add(1)
+		return false
+	}
+	if tracked {
+		b.next = t + int64(lookupEvery)
+	}
 	return true
 }
 
-// refill adds the tokens earned since e.last and keeps Limiter.limited in
-// step with e. It runs under mu.
-func (l *Limiter) refill(e *entry, now time.Time) {
+// refill adds the tokens earned since b.last and keeps Limiter.limited in
+// step with b. It runs under mu.
+func (l *Limiter) refill(b *bucket, t int64) {
 	if l.cfg.Rate < 0 {
-		e.tokens = float64(l.cfg.Burst)
-	} else if d := now.Sub(e.last); d > 0 {
-		e.tokens = min(float64(l.cfg.Burst), e.tokens+d.Seconds()*l.cfg.Rate)
-		e.last = now
+		b.tokens = float64(l.cfg.Burst)
+	} else if d := t - b.last; d > 0 {
+		b.tokens = min(float64(l.cfg.Burst), b.tokens+time.Duration(d).Seconds()*l.cfg.Rate)
+		b.last = t
 	}
-	if lim := e.tokens < 1; lim != e.limited {
-		e.limited = lim
+	if lim := b.tokens < 1; lim != b.limited {
+		b.limited = lim
 		if lim {
 			l.limited.Add(1)
 		} else {
 			l.limited.Add(-1)
 		}
+	}
+}
+
+// unlock releases mu and logs a flood mode change.
+func (l *Limiter) unlock() {
+	flood := l.flood
+	l.flood = 0
+	l.mu.Unlock()
+	switch flood {
+	case 1:
+		l.log.Warn("flood mode: lookups of unknown access keys spent the lookup budget; keys not in use are looked up for suspect sources within it only",
+			"lookupRate", l.cfg.LookupRate, "lookupBurst", l.cfg.LookupBurst)
+	case -1:
+		l.log.Info("flood mode ended: no lookup of an unknown access key for a minute")
 	}
 }
 
@@ -272,33 +418,51 @@ func (l *Limiter) Fail(ctx context.Context, f *Failure, throttle *awserr.Error) 
 	l.failures.Add(1)
 	key := parseSource(f.Source)
 	cut(f)
+	t := l.at(f.Time)
+	// The caller may have answered with throttle before verifying: such a
+	// failure takes a token but does not make its source suspect.
+	refused := f.Err.Code == throttle.Code
 	l.mu.Lock()
-	e := l.entries[key]
-	if e == nil {
-		e = &entry{tokens: float64(l.cfg.Burst), last: f.Time}
-		if len(l.entries) < l.cfg.MaxSources {
-			l.entries[key] = e
-		} else {
-			if l.overflow == nil {
-				l.overflow = &entry{tokens: float64(l.cfg.Burst), last: f.Time, overflow: true}
-			}
-			e = l.overflow
-		}
+	var own bucket
+	b, tracked, _ := l.source(key, t, &own)
+	if b == &l.over {
+		l.overUsed = true
 	}
-	l.refill(e, f.Time)
 	answer := f.Err
 	if l.cfg.Rate >= 0 && !f.Fault {
-		if e.tokens >= 1 {
-			e.tokens--
+		if b.tokens >= 1 {
+			b.tokens--
 		} else {
 			answer = throttle
 		}
-		l.refill(e, f.Time) // keep limited in step with the token taken
+		l.refill(b, t) // keep limited in step with the token taken
 	}
-	// The caller may have answered with throttle before verifying.
+	if !refused && !f.Fault {
+		b.failed, b.seen = true, max(b.seen, t)
+	}
+	if tracked {
+		l.buckets[key] = own
+	}
+	if f.UnknownKey {
+		l.unknownKeys.Add(1)
+		l.unknown.add(f.AccessKeyID, t)
+		l.spendLookup(t)
+	}
 	throttled := answer.Code == throttle.Code
 	if throttled {
 		l.throttled.Add(1)
+	}
+	e := l.entries[key]
+	if e == nil {
+		if len(l.entries) < l.cfg.MaxSources {
+			e = &entry{}
+			l.entries[key] = e
+		} else {
+			if l.overflow == nil {
+				l.overflow = &entry{overflow: true}
+			}
+			e = l.overflow
+		}
 	}
 	var rec *audit.Event
 	if !e.open {
@@ -312,7 +476,7 @@ func (l *Limiter) Fail(ctx context.Context, f *Failure, throttle *awserr.Error) 
 		l.stop, l.swept = make(chan struct{}), make(chan struct{})
 		go l.sweep(l.stop, l.swept)
 	}
-	l.mu.Unlock()
+	l.unlock()
 	if rec != nil && l.audit != nil {
 		if err := l.audit.Append(ctx, rec); err != nil {
 			return answer, err
@@ -345,6 +509,10 @@ func (e *entry) add(f *Failure, answer *awserr.Error, throttled bool) {
 // sweep closes the intervals that have ended, writing their aggregated
 // records, and drops idle entries. It returns when no source is tracked or
 // stop is closed.
+
+// sweep closes the intervals that have ended, writing their aggregated
+// records, and drops idle entries and buckets. It returns when nothing is
+// tracked or stop is closed.
 func (l *Limiter) sweep(stop, done chan struct{}) {
 	defer close(done)
 	tick := time.NewTicker(min(time.Second, l.cfg.Interval/4))
@@ -363,23 +531,30 @@ func (l *Limiter) sweep(stop, done chan struct{}) {
 	}
 }
 
+// sweepEvery is how often the sweeper visits every bucket (at most a
+// tenth of Retention): with many sources tracked a visit takes a
+// millisecond or two, under mu.
+const sweepEvery = 10 * time.Second
+
 // collect takes the aggregated records of the intervals that have ended
-// (of every open interval when all is set) and drops entries that are idle
-// with a full bucket. more reports whether entries remain; when none do,
-// the sweeper is marked stopped.
+// (of every open interval when all is set) and drops closed entries; at
+// most every sweepEvery, it drops the buckets that are full and hold
+// nothing more to remember: no verified failure within Retention, no
+// lookup spacing pending. more reports whether anything remains tracked;
+// when nothing does, the sweeper is marked stopped.
 func (l *Limiter) collect(all bool) (recs []*audit.Event, more bool) {
 	now := l.now()
+	t := l.at(now)
 	l.mu.Lock()
-	defer l.mu.Unlock()
+	defer l.unlock()
 	visit := func(e *entry) (drop bool) {
-		l.refill(e, now)
 		if e.open && (all || !now.Before(e.end)) {
 			if e.count > 0 {
 				recs = append(recs, e.aggregate())
 			}
-			*e = entry{tokens: e.tokens, last: e.last, limited: e.limited, lookup: e.lookup, overflow: e.overflow}
+			*e = entry{overflow: e.overflow}
 		}
-		return !e.open && !e.limited && e.tokens >= float64(l.cfg.Burst)
+		return !e.open
 	}
 	for k, e := range l.entries {
 		if visit(e) {
@@ -389,7 +564,30 @@ func (l *Limiter) collect(all bool) (recs []*audit.Event, more bool) {
 	if l.overflow != nil && visit(l.overflow) {
 		l.overflow = nil
 	}
-	more = len(l.entries) > 0 || l.overflow != nil
+	l.refillLookups(t)
+	if t >= l.nextSweep {
+		l.nextSweep = t + int64(min(sweepEvery, l.cfg.Retention/10))
+		idle := func(b *bucket) bool {
+			l.refill(b, t)
+			return b.tokens >= float64(l.cfg.Burst) && t >= b.next &&
+				(!b.failed || t-b.seen >= int64(l.cfg.Retention))
+		}
+		for k, b := range l.buckets {
+			was := b.limited
+			if idle(&b) {
+				delete(l.buckets, k)
+			} else if b.limited != was {
+				// Only the flag must be kept: the tokens refill the
+				// same from the old time.
+				l.buckets[k] = b
+			}
+		}
+		if l.overUsed && idle(&l.over) {
+			l.overUsed = false
+			l.over = l.newBucket(t)
+		}
+	}
+	more = len(l.entries) > 0 || l.overflow != nil || len(l.buckets) > 0 || l.overUsed || l.lookups.flooding
 	if !more && !all {
 		l.sweeping = false
 	}
@@ -429,14 +627,14 @@ func (l *Limiter) Close() {
 // Stats returns the Limiter's counters.
 func (l *Limiter) Stats() Stats {
 	l.mu.Lock()
-	n := len(l.entries)
+	n := len(l.buckets)
+	flooding := l.lookups.flooding
 	l.mu.Unlock()
-	return Stats{Failures: l.failures.Load(), Throttled: l.throttled.Load(), Aggregated: l.aggregated.Load(), Sources: n}
+	return Stats{Failures: l.failures.Load(), Throttled: l.throttled.Load(), Aggregated: l.aggregated.Load(),
+		UnknownKeys: l.unknownKeys.Load(), LookupsRefused: l.refused.Load(), Floods: l.floods.Load(),
+		Sources: n, Flooding: flooding}
 }
 
-// cut bounds f's client-chosen strings, and copies them: a caller's
-// strings may alias its HTTP server's reusable buffers, and the latest
-// failure of an interval is kept until the interval ends.
 func cut(f *Failure) {
 	f.Source = strings.Clone(clip(f.Source, MaxSource))
 	f.EventName = strings.Clone(clip(f.EventName, MaxEventName))

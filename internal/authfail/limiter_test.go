@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -53,6 +54,29 @@ func records(t *testing.T, dir string) []*audit.Event {
 	return out
 }
 
+// checkLimited fails unless Limiter.limited counts exactly the buckets
+// marked limited and flood mode.
+func checkLimited(t *testing.T, l *Limiter) {
+	t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var n int64
+	for _, b := range l.buckets {
+		if b.limited {
+			n++
+		}
+	}
+	if l.over.limited {
+		n++
+	}
+	if l.lookups.flooding {
+		n++
+	}
+	if got := l.limited.Load(); got != n {
+		t.Fatalf("limited counts %d, want %d", got, n)
+	}
+}
+
 func fail(t *testing.T, l *Limiter, clk *clock, src string) *awserr.Error {
 	t.Helper()
 	f := &Failure{Time: clk.now(), Source: src, EventSource: "kms.amazonaws.com", EventName: "ListKeys",
@@ -99,6 +123,7 @@ func TestBucket(t *testing.T) {
 	if st := l.Stats(); st.Failures != 29 || st.Throttled != 2 {
 		t.Fatalf("stats %+v", st)
 	}
+	checkLimited(t, l)
 }
 
 func TestDisabledRate(t *testing.T) {
@@ -166,48 +191,308 @@ func TestAggregation(t *testing.T) {
 
 func TestBoundedSources(t *testing.T) {
 	t.Parallel()
-	l, clk, dir := newTestLimiter(t, Config{Rate: 1, Burst: 2, Interval: time.Minute, MaxSources: 100})
+	l, clk, dir := newTestLimiter(t, Config{Rate: 1, Burst: 2, Interval: time.Minute, MaxSources: 100, MaxTracked: 200})
 	for i := 0; i < 1000; i++ {
 		fail(t, l, clk, fmt.Sprintf("10.0.%d.%d", i/256, i%256))
 	}
-	if st := l.Stats(); st.Sources != 100 {
-		t.Fatalf("%d sources tracked, want 100", st.Sources)
+	if st := l.Stats(); st.Sources != 200 || len(l.entries) != 100 {
+		t.Fatalf("%d sources tracked, %d with records of their own: want 200 and 100", st.Sources, len(l.entries))
 	}
 	// 100 sources with a record each, the overflow's first record; the
-	// overflow shares one bucket, so most of the 900 others are throttled.
+	// sources beyond the 200 tracked share one bucket, so most of the 800
+	// are throttled.
 	if n := len(records(t, dir)); n != 101 {
 		t.Fatalf("%d records, want 101", n)
 	}
-	if st := l.Stats(); st.Throttled < 890 {
-		t.Fatalf("overflow throttled %d of 900", st.Throttled)
+	if st := l.Stats(); st.Throttled < 790 {
+		t.Fatalf("overflow throttled %d of 800", st.Throttled)
 	}
-	// Idle entries are dropped once their interval ended and their bucket
-	// refilled.
+	// Record entries are dropped once their interval ended, buckets once
+	// they refilled and Retention passed since their last failure.
 	clk.add(2 * time.Minute)
 	recs, more := l.collect(false)
 	l.write(recs)
-	if more || l.Stats().Sources != 0 {
-		t.Fatalf("entries left after they went idle: %d", l.Stats().Sources)
+	if !more || len(l.entries) != 0 || l.Stats().Sources != 200 {
+		t.Fatalf("after the interval: %d entries, %d sources", len(l.entries), l.Stats().Sources)
 	}
 	last := records(t, dir)
 	if ad := last[len(last)-1].AdditionalEventData; ad["sourceOverflow"] != true || ad["count"] != float64(899) {
 		t.Fatalf("overflow aggregate %+v", ad)
 	}
+	clk.add(DefaultRetention)
+	if _, more := l.collect(false); more || l.Stats().Sources != 0 || l.overUsed {
+		t.Fatalf("sources left after they went idle: %d", l.Stats().Sources)
+	}
+}
+
+// unknownKey reports a request whose made-up access key was looked up
+// and not found, as the server does, and returns its answer.
+func unknownKey(t *testing.T, l *Limiter, clk *clock, src, akid string) *awserr.Error {
+	t.Helper()
+	f := &Failure{Time: clk.now(), Source: src, EventSource: "kms.amazonaws.com", EventName: "Encrypt",
+		AccessKeyID: akid, Err: errUnrecognized, UnknownKey: true}
+	answer, err := l.Fail(context.Background(), f, errThrottle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return answer
+}
+
+var errUnrecognized = awserr.New(awserr.UnrecognizedClient, "The security token included in the request is invalid.")
+
+// refuse reports a request the server answered with the throttling
+// error before verifying it.
+func refuse(t *testing.T, l *Limiter, clk *clock, src, akid string) {
+	t.Helper()
+	f := &Failure{Time: clk.now(), Source: src, AccessKeyID: akid, Err: errThrottle}
+	if _, err := l.Fail(context.Background(), f, errThrottle); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestAllowLookup(t *testing.T) {
 	t.Parallel()
-	l, clk, _ := newTestLimiter(t, Config{Rate: 0.001, Burst: 1})
-	if !l.AllowLookup("192.0.2.9") {
-		t.Fatal("an untracked source may not look up")
+	l, clk, _ := newTestLimiter(t, Config{Rate: 0.001, Burst: 1, LookupRate: 0.001, LookupBurst: 3})
+	// A source with no failure: once a second, without spending the
+	// node's budget.
+	for i := 0; i < 5; i++ {
+		if !l.AllowLookup("192.0.2.9", "AKIAEXAMPLE") || l.AllowLookup("192.0.2.9", "AKIAEXAMPLE2") {
+			t.Fatalf("second %d: want one lookup a second for a source with no failure", i)
+		}
+		clk.add(time.Second)
 	}
+	if l.lookups.tokens != 3 {
+		t.Fatalf("a source with no failure spent the node's budget: %v left", l.lookups.tokens)
+	}
+	// Once it failed, it is suspect: once a second, within the budget.
 	fail(t, l, clk, "192.0.2.9")
-	if !l.AllowLookup("192.0.2.9") || l.AllowLookup("192.0.2.9") {
-		t.Fatal("want one lookup per second")
+	if !l.Limited("192.0.2.9") {
+		t.Fatal("not limited after its burst of 1")
+	}
+	// A request naming no key costs no lookup: only its own budget counts.
+	if l.AllowLookup("192.0.2.9", "") || !l.AllowLookup("192.0.2.10", "") {
+		t.Fatal("a request naming no key: want no from the limited source, yes from another")
+	}
+	if !l.AllowLookup("192.0.2.9", "AKIAEXAMPLE") || l.AllowLookup("192.0.2.9", "AKIAEXAMPLE") {
+		t.Fatal("want one lookup a second for a suspect source")
+	}
+	if l.lookups.tokens != 2 {
+		t.Fatalf("budget %v, want 2", l.lookups.tokens)
 	}
 	clk.add(time.Second)
-	if !l.AllowLookup("192.0.2.9") {
-		t.Fatal("no lookup a second later")
+	fail(t, l, clk, "192.0.2.11")
+	fail(t, l, clk, "192.0.2.12")
+	if !l.AllowLookup("192.0.2.11", "AKIAEXAMPLE") || !l.AllowLookup("192.0.2.9", "AKIAEXAMPLE") {
+		t.Fatal("suspect sources refused within the budget")
+	}
+	// The budget is spent: flood mode.
+	if l.AllowLookup("192.0.2.12", "AKIAEXAMPLE") {
+		t.Fatal("a lookup granted past the budget")
+	}
+	if st := l.Stats(); !st.Flooding || st.Floods != 1 || st.LookupsRefused != 7 {
+		t.Fatalf("stats %+v", st)
+	}
+	// In flood mode every source is asked about, and one with no failure
+	// still gets its lookups.
+	if !l.Limited("192.0.2.13") || !l.AllowLookup("192.0.2.13", "AKIANEWCLIENT") {
+		t.Fatal("a source with no failure in flood mode: want Limited, and a lookup")
+	}
+	checkLimited(t, l)
+	// A limited source's bucket refilled by AllowLookup is kept so.
+	clk.add(time.Hour)
+	if !l.AllowLookup("192.0.2.9", "") {
+		t.Fatal("a refilled source may not send a request naming no key")
+	}
+	checkLimited(t, l)
+}
+
+// The finding TestFindingOverflowSourcesLookUpEveryKey at the unit level:
+// once the shared bucket of the sources beyond those tracked is empty,
+// their requests are refused unless the node's lookup budget lasts.
+func TestOverflowLookups(t *testing.T) {
+	t.Parallel()
+	l, clk, _ := newTestLimiter(t, Config{MaxTracked: 100, LookupRate: 10, LookupBurst: 20})
+	for i := 0; i < 100; i++ {
+		fail(t, l, clk, fmt.Sprintf("10.1.0.%d", i))
+	}
+	lookups := 0
+	for i := 0; i < 10000; i++ { // 1,000 a second for 10 s, from 1,000 addresses
+		src, akid := fmt.Sprintf("10.2.%d.%d", i%1000/250, i%250), fmt.Sprintf("AKIAMADEUP%08d", i)
+		if l.Limited(src) && !l.AllowLookup(src, akid) {
+			refuse(t, l, clk, src, akid)
+		} else {
+			lookups++
+			unknownKey(t, l, clk, src, akid)
+		}
+		clk.add(time.Millisecond)
+	}
+	// Before flood mode, the shared bucket's burst and the budget's; in
+	// it, the budget's rate.
+	if max := DefaultBurst + 20 + 10*10; lookups > max {
+		t.Fatalf("%d lookups for 10,000 made-up keys from sources beyond those tracked, want at most %d", lookups, max)
+	}
+	t.Logf("%d lookups for 10,000 made-up keys", lookups)
+	checkLimited(t, l)
+}
+
+// fakeFlood sends made-up keys from n sources (round robin) at rate a
+// second for d, as the server would handle them, and returns how many cost
+// a lookup. A legitimate client new to the node, from its own address,
+// asks after d/2 with a key that exists: newClient is how long it waited
+// for its first lookup.
+func fakeFlood(t *testing.T, l *Limiter, clk *clock, n, rate int, d time.Duration) (lookups int, newClient time.Duration) {
+	t.Helper()
+	every := time.Second / time.Duration(rate)
+	asked := time.Duration(-1)
+	for i := 0; time.Duration(i)*every < d; i++ {
+		src := fmt.Sprintf("%d.%d.%d.%d", 10+i%n>>24, i%n>>16&255, i%n>>8&255, i%n&255)
+		akid := fmt.Sprintf("AKIAMADEUP%08d", i)
+		if l.Limited(src) && !l.AllowLookup(src, akid) {
+			refuse(t, l, clk, src, akid)
+		} else {
+			lookups++
+			unknownKey(t, l, clk, src, akid)
+		}
+		if elapsed := time.Duration(i) * every; elapsed >= d/2 && newClient == 0 {
+			if asked < 0 {
+				asked = elapsed
+			}
+			// The client retries after every refusal (an SDK backs
+			// off; asking each time is the worst case for it).
+			if l.Limited("192.0.2.200") && !l.AllowLookup("192.0.2.200", "AKIAREALKEY") {
+				refuse(t, l, clk, "192.0.2.200", "AKIAREALKEY")
+			} else {
+				newClient = elapsed - asked + 1
+			}
+		}
+		clk.add(every)
+	}
+	return lookups, newClient
+}
+
+// A flood of made-up keys, from any number of addresses, costs at most
+// the budget (burst, then rate) plus one lookup per address tracked; a
+// client new to the node gets its first lookup at once while the
+// flooding addresses are fewer than the tracked.
+func TestFloodLookupsBounded(t *testing.T) {
+	t.Parallel()
+	const tracked, rate, burst = 2000, 20, 40
+	for _, n := range []int{1, 50, 1500, 5000, 100000} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			t.Parallel()
+			l, clk, _ := newTestLimiter(t, Config{MaxTracked: tracked, LookupRate: rate, LookupBurst: burst})
+			const secs = 30
+			lookups, waited := fakeFlood(t, l, clk, n, 2000, secs*time.Second)
+			bound := burst + rate*secs + min(n, tracked)
+			t.Logf("%d sources, 60,000 made-up keys in %d s: %d lookups (bound %d); a new client waited %v; %+v",
+				n, secs, lookups, bound, waited, l.Stats())
+			if lookups > bound {
+				t.Errorf("%d lookups, want at most %d", lookups, bound)
+			}
+			if n < tracked && waited != 1 {
+				t.Errorf("a new client waited %v for its first lookup with the flood from fewer addresses than tracked", waited)
+			}
+			if n > 1 && !l.Stats().Flooding {
+				t.Error("not in flood mode")
+			}
+			checkLimited(t, l)
+		})
+	}
+}
+
+func TestFloodModeEnds(t *testing.T) {
+	t.Parallel()
+	l, clk, _ := newTestLimiter(t, Config{LookupRate: 10, LookupBurst: 5})
+	for i := 0; i < 5; i++ {
+		unknownKey(t, l, clk, fmt.Sprintf("192.0.2.%d", i), fmt.Sprintf("AKIAMADEUP%d", i))
+	}
+	if !l.Stats().Flooding || l.limited.Load() != 1 {
+		t.Fatalf("not in flood mode after the budget was spent: %+v", l.Stats())
+	}
+	clk.add(floodQuiet - time.Second)
+	if !l.Limited("192.0.2.50") {
+		t.Fatal("flood mode ended before a quiet minute")
+	}
+	clk.add(time.Second)
+	if l.Limited("192.0.2.50") || l.Stats().Flooding || l.limited.Load() != 0 {
+		t.Fatalf("flood mode did not end after a quiet minute: %+v", l.Stats())
+	}
+}
+
+func TestUnknownKeyCache(t *testing.T) {
+	t.Parallel()
+	l, clk, _ := newTestLimiter(t, Config{Rate: 1, Burst: 1, LookupRate: 1000})
+	unknownKey(t, l, clk, "192.0.2.1", "AKIAMADEUP")
+	clk.add(time.Second)
+	// A key that just missed is refused, from any source, without
+	// spending the budget; another key is not.
+	before := l.lookups.tokens
+	if l.AllowLookup("192.0.2.1", "AKIAMADEUP") || l.AllowLookup("192.0.2.2", "AKIAMADEUP") {
+		t.Fatal("a key that missed was granted a lookup again")
+	}
+	if l.lookups.tokens < before || !l.AllowLookup("192.0.2.1", "AKIAOTHER") {
+		t.Fatal("refusing a known-missing key spent the budget, or another key was refused")
+	}
+	clk.add(2 * unknownFor)
+	if !l.AllowLookup("192.0.2.2", "AKIAMADEUP") {
+		t.Fatal("a key that missed is still refused after twice unknownFor")
+	}
+	// Bounded: two generations of maxUnknown keys.
+	for i := 0; i < 5*maxUnknown; i++ {
+		unknownKey(t, l, clk, "192.0.2.3", fmt.Sprintf("AKIAMADEUP%08d", i))
+	}
+	if n := len(l.unknown.cur) + len(l.unknown.old); n > 2*maxUnknown {
+		t.Fatalf("%d keys remembered", n)
+	}
+}
+
+// A request refused before verification does not make a source suspect:
+// a new client refused for asking twice in a second keeps its lookups.
+func TestRefusedStaysClean(t *testing.T) {
+	t.Parallel()
+	l, clk, _ := newTestLimiter(t, Config{Rate: 1, Burst: 2, LookupRate: 1, LookupBurst: 1})
+	unknownKey(t, l, clk, "192.0.2.1", "AKIAMADEUP") // flood mode
+	for i := 0; i < 20; i++ {
+		if l.AllowLookup("192.0.2.7", "AKIANEW") {
+			continue
+		}
+		refuse(t, l, clk, "192.0.2.7", "AKIANEW")
+		clk.add(100 * time.Millisecond)
+	}
+	clk.add(time.Second)
+	if !l.AllowLookup("192.0.2.7", "AKIANEW") {
+		t.Fatal("a source refused, never failed, lost its lookups")
+	}
+	checkLimited(t, l)
+}
+
+// Tracking many sources is cheap: a tracked source takes about 150 bytes.
+func TestTrackedMemory(t *testing.T) {
+	l, clk, _ := newTestLimiter(t, Config{})
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	// Through AllowLookup: no records (fail writes one per source).
+	for i := 0; i < DefaultMaxTracked+1000; i++ {
+		l.AllowLookup(fmt.Sprintf("2001:db8:%x:%x::1", i>>16, i&0xffff), "AKIANEW")
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	per := float64(after.HeapAlloc-before.HeapAlloc) / DefaultMaxTracked
+	t.Logf("%d sources tracked: %.0f bytes each", l.Stats().Sources, per)
+	if l.Stats().Sources != DefaultMaxTracked {
+		t.Fatalf("%d sources tracked, want %d", l.Stats().Sources, DefaultMaxTracked)
+	}
+	if per > 160 {
+		t.Fatalf("%.0f bytes per tracked source", per)
+	}
+	// A sweep visits every bucket under the lock (every sweepEvery).
+	clk.add(sweepEvery)
+	t0 := time.Now()
+	l.collect(false)
+	t.Logf("a sweep of %d buckets: %v", DefaultMaxTracked, time.Since(t0))
+	if l.Stats().Sources != 0 {
+		t.Fatalf("%d sources left after their lookup spacing passed; none failed", l.Stats().Sources)
 	}
 }
 
@@ -313,8 +598,9 @@ func TestConcurrent(t *testing.T) {
 			for i := 0; i < 200; i++ {
 				src := fmt.Sprintf("192.0.2.%d", i%7)
 				l.Limited(src)
-				l.AllowLookup(src)
+				l.AllowLookup(src, "AKIAEXAMPLE")
 				l.Fail(context.Background(), &Failure{Source: src, Err: errMissing}, errThrottle)
+				l.Fail(context.Background(), &Failure{Source: src, AccessKeyID: fmt.Sprint("AKIA", i%13), Err: errUnrecognized, UnknownKey: true}, errThrottle)
 				if i%50 == 0 {
 					time.Sleep(25 * time.Millisecond)
 				}
@@ -322,6 +608,7 @@ func TestConcurrent(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	checkLimited(t, l)
 	l.Close()
 	var count float64
 	var recs int
@@ -334,7 +621,25 @@ func TestConcurrent(t *testing.T) {
 		}
 		return nil
 	})
-	if count != 1600 {
-		t.Fatalf("records account for %v failures, want 1600 (%d records)", count, recs)
+	if count != 3200 {
+		t.Fatalf("records account for %v failures, want 3200 (%d records)", count, recs)
+	}
+}
+
+// BenchmarkSweep: a sweep of DefaultMaxTracked buckets that all stay.
+func BenchmarkSweep(b *testing.B) {
+	clk := &clock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	l := New(Config{Now: clk.now, Retention: 1e6 * time.Hour})
+	defer l.Close()
+	for i := 0; i < DefaultMaxTracked; i++ {
+		src := fmt.Sprintf("2001:db8:%x:%x::1", i>>16, i&0xffff)
+		l.Fail(context.Background(), &Failure{Time: clk.now(), Source: src, Err: errMissing}, errThrottle)
+	}
+	for b.Loop() {
+		clk.add(sweepEvery)
+		l.collect(false)
+	}
+	if l.Stats().Sources != DefaultMaxTracked {
+		b.Fatal("buckets dropped")
 	}
 }

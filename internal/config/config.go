@@ -196,6 +196,16 @@ type LimitsFile struct {
 	// FailedAuthInterval is the interval over which failed requests of one
 	// source are summarized by one audit record (default 1m).
 	FailedAuthInterval time.Duration `yaml:"failed_auth_interval"`
+	// FailedAuthLookupRate is how many store lookups per second of access
+	// keys not in use the node grants, after a burst of twice as many,
+	// to requests from addresses that failed authentication within ten
+	// minutes, once lookups of keys that do not exist have spent that
+	// budget (default 100).
+	FailedAuthLookupRate float64 `yaml:"failed_auth_lookup_rate"`
+	// FailedAuthSources bounds the source addresses tracked for failed
+	// authentication (default 65,536, about 150 bytes each); further
+	// addresses share one budget and are treated as having failed.
+	FailedAuthSources int `yaml:"failed_auth_sources"`
 }
 
 // validate checks the limits and fills in the defaults that do not depend
@@ -221,6 +231,15 @@ func (l *LimitsFile) validate() error {
 	}
 	if l.FailedAuthInterval == 0 {
 		l.FailedAuthInterval = time.Minute
+	}
+	if l.FailedAuthLookupRate == 0 {
+		l.FailedAuthLookupRate = 100
+	}
+	if l.FailedAuthSources == 0 {
+		l.FailedAuthSources = 65536
+	}
+	if l.FailedAuthSources < 0 {
+		return errors.New("config: limits.failed_auth_sources must not be negative")
 	}
 	return nil
 }

@@ -28,7 +28,8 @@ func TestLimits(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := LimitsFile{ReadTimeout: 10 * time.Second, IdleTimeout: time.Minute, FailedAuthRate: 5, FailedAuthBurst: 25, FailedAuthInterval: time.Minute}
+		want := LimitsFile{ReadTimeout: 10 * time.Second, IdleTimeout: time.Minute, FailedAuthRate: 5, FailedAuthBurst: 25, FailedAuthInterval: time.Minute,
+			FailedAuthLookupRate: 100, FailedAuthSources: 65536}
 		if f.Limits != want {
 			t.Fatalf("defaults %+v", f.Limits)
 		}
@@ -46,6 +47,7 @@ func TestLimits(t *testing.T) {
 	for _, tc := range []struct{ name, yaml, want string }{
 		{"fail/negative timeout", "limits:\n  read_timeout: -1s\n", "must not be negative"},
 		{"fail/negative burst", "limits:\n  failed_auth_burst: -3\n", "failed_auth_burst"},
+		{"fail/negative sources", "limits:\n  failed_auth_sources: -1\n", "failed_auth_sources"},
 		{"fail/unknown field", "limits:\n  max_conns: 3\n", "max_conns"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

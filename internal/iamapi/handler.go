@@ -164,9 +164,10 @@ func (h *Handler) handle(r *http.Request, c *call) *awserr.Error {
 	// parsing at all, and any other request at most MaxParams.
 	query := r.URL.RawQuery
 	if h.failed.Limited(sourceIP(r)) && !h.mayVerify(r) {
-		// A source past its failure budget is not verified, unless its
-		// request names an access key in use (or may look one up, once
-		// a second): a flood of made-up keys costs no store lookups.
+		// A source past its failure budget (or, in flood mode, any) is
+		// not verified, unless its request names an access key in use
+		// or the limiter grants it a lookup: a flood of made-up keys
+		// costs a bounded number of store lookups.
 		c.action = firstValue(query, body, "Action")
 		c.op = operations[c.action]
 		return ErrThrottled
@@ -282,14 +283,14 @@ func scanValue[S ~string | ~[]byte](s S, name string) (string, bool) {
 }
 
 // mayVerify reports whether a request from a limited source is verified
-// anyway: it must name an access key, one this node has in use or, once a
-// second per source, another.
+// anyway: one naming an access key this node has in use, or one the
+// limiter lets through (authfail.Limiter.AllowLookup).
 func (h *Handler) mayVerify(r *http.Request) bool {
 	akid := accessKeyFromHeader(r.Header.Get("Authorization"))
-	if akid == "" {
-		return false
+	if akid != "" && h.dir.Known(akid) {
+		return true
 	}
-	return h.dir.Known(akid) || h.failed.AllowLookup(sourceIP(r))
+	return h.failed.AllowLookup(sourceIP(r), akid)
 }
 
 // failedAuth hands a request that ended before its caller was
@@ -314,6 +315,9 @@ func (h *Handler) failedAuth(r *http.Request, c *call) {
 		Region: region, ReadOnly: readOnly, AccessKeyID: c.akid, UserAgent: r.UserAgent(),
 		TLS: r.TLS != nil, Host: r.Host, RequestID: c.reqID, Err: c.err,
 		Fault: statusOf(c.err.Code) >= 500,
+		// A key found (with a wrong signature or session token, say) is
+		// in use now; one not found cost a lookup.
+		UnknownKey: c.err.Code == "InvalidClientTokenId" && c.akid != "" && !h.dir.Known(c.akid),
 	}
 	answer, err := h.failed.Fail(r.Context(), f, ErrThrottled)
 	if err != nil {

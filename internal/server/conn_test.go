@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/trentkms/trent/internal/authfail"
+	"github.com/trentkms/trent/internal/awserr"
 	"github.com/trentkms/trent/internal/config"
 )
 
@@ -407,6 +409,21 @@ func BenchmarkPerRequestLimits(b *testing.B) {
 		for b.Loop() {
 			if l.Limited("192.0.2.1") {
 				b.Fatal("limited")
+			}
+		}
+	})
+	// In flood mode every request takes the limiter's lock (a request
+	// with a key in use is then verified all the same).
+	flood := authfail.New(authfail.Config{LookupRate: 1, LookupBurst: 1})
+	defer flood.Close()
+	for i := range 3 {
+		flood.Fail(context.Background(), &authfail.Failure{Source: fmt.Sprintf("198.51.100.%d", i), AccessKeyID: "AKIAMADEUP",
+			Err: awserr.New(awserr.UnrecognizedClient, "invalid"), UnknownKey: true}, errThrottled)
+	}
+	b.Run("failedAuth.Limited/flood mode", func(b *testing.B) {
+		for b.Loop() {
+			if !flood.Limited("192.0.2.1") {
+				b.Fatal("not in flood mode")
 			}
 		}
 	})

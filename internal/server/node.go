@@ -171,7 +171,8 @@ func Start(cfg *config.File, opt Options) (n *Node, err error) {
 	// One failure limiter for the KMS and the IAM/STS APIs: a source's
 	// budget is the same whichever it floods.
 	failed := authfail.New(authfail.Config{Audit: n.Audit, Rate: cfg.Limits.FailedAuthRate,
-		Burst: cfg.Limits.FailedAuthBurst, Interval: cfg.Limits.FailedAuthInterval, Logger: log})
+		Burst: cfg.Limits.FailedAuthBurst, Interval: cfg.Limits.FailedAuthInterval,
+		LookupRate: cfg.Limits.FailedAuthLookupRate, MaxTracked: cfg.Limits.FailedAuthSources, Logger: log})
 	n.Server = New(Config{Service: n.Service, Directory: n.Directory, Audit: n.Audit, Region: cfg.Region,
 		Logger: log, TLS: tlsCfg, Now: opt.Now, Ready: n.ready, Limits: limits, FailedAuth: failed,
 		Extra: iamapi.New(iamapi.Config{Directory: n.Directory, Region: cfg.Region, Audit: n.Audit, Logger: log, Now: opt.Now,

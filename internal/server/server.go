@@ -116,7 +116,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	st := s.Stats()
 	s.log.Info("server stopped", "connections", st.Connections.Accepted, "refused", st.Connections.Rejected,
 		"evicted", st.Connections.Evicted, "timedOut", st.Connections.TimedOut, "acceptErrors", st.Connections.AcceptErrors,
-		"failedAuthentications", st.FailedAuth.Failures, "throttled", st.FailedAuth.Throttled)
+		"failedAuthentications", st.FailedAuth.Failures, "throttled", st.FailedAuth.Throttled,
+		"unknownKeys", st.FailedAuth.UnknownKeys, "lookupsRefused", st.FailedAuth.LookupsRefused, "floods", st.FailedAuth.Floods)
 	return err
 }
 
@@ -246,9 +247,10 @@ func (in *inbound) readBody(limit int64) ([]byte, error) {
 func (s *Server) serveKMS(in *inbound, reqID, target string) *call {
 	c := &call{reqID: reqID, start: time.Now()}
 	if s.failed.Limited(in.remoteIP) && !s.mayVerify(in) {
-		// A source past its failure budget is not verified, unless its
-		// request names an access key in use (or may look one up, once
-		// a second): a flood of made-up keys costs no store lookups.
+		// A source past its failure budget (or, in flood mode, any) is
+		// not verified, unless its request names an access key in use
+		// or the limiter grants it a lookup: a flood of made-up keys
+		// costs a bounded number of store lookups.
 		c.name, _ = s.resolve(target)
 		c.op = api.Operations[c.name]
 		c.err = errThrottled
@@ -337,19 +339,18 @@ func (s *Server) handle(in *inbound, c *call) *awserr.Error {
 var errThrottled = awserr.New(awserr.Throttling, "You have exceeded the rate at which you may call KMS. Reduce the frequency of your calls.")
 
 // mayVerify reports whether a request from a limited source is verified
-// anyway: it must name an access key, one this node has in use (verifying
-// it costs no store lookup) or, once a second per source, another (so that
-// a client whose key dropped out of the cache gets in again).
+// anyway: one naming an access key this node has in use (verifying it
+// costs no store lookup), or one the limiter lets through (see
+// authfail.Limiter.AllowLookup: a client new to the node or whose key
+// dropped out of the cache gets in, a flood of made-up keys costs a
+// bounded number of lookups).
 func (s *Server) mayVerify(in *inbound) bool {
 	auth, _ := in.sig.Header("Authorization", 0)
 	akid := accessKeyFromHeader(auth)
-	if akid == "" {
-		return false
-	}
-	if s.cfg.Directory != nil && s.cfg.Directory.Known(akid) {
+	if akid != "" && s.cfg.Directory != nil && s.cfg.Directory.Known(akid) {
 		return true
 	}
-	return s.failed.AllowLookup(in.remoteIP)
+	return s.failed.AllowLookup(in.remoteIP, akid)
 }
 
 // failedAuth hands a request that ended before its caller was
@@ -369,6 +370,10 @@ func (s *Server) failedAuth(in *inbound, c *call, target string) {
 		Region: s.cfg.Region, ReadOnly: c.op == nil || c.op.ReadOnly, AccessKeyID: c.akid,
 		UserAgent: in.userAgent, TLS: in.tls, Host: in.host, RequestID: c.reqID, Err: c.err,
 		Fault: awserr.HTTPStatus(c.err.Code) >= 500,
+		// A key found (with a wrong signature or session token, say) is
+		// in use now; one not found cost a lookup.
+		UnknownKey: c.err.Code == awserr.UnrecognizedClient && c.akid != "" &&
+			(s.cfg.Directory == nil || !s.cfg.Directory.Known(c.akid)),
 	}
 	answer, err := s.failed.Fail(in.ctx, f, errThrottled)
 	if err != nil {
