@@ -33,6 +33,7 @@ func runServe(args []string) error {
 	pprofAddr := fs.String("pprof", "", "serve Go profiling endpoints (net/http/pprof) on this loopback address")
 	principals := fs.String("principals", "", "YAML file declaring accounts, users, roles and policies, applied at every start")
 	acceptTrunc := fs.Bool("accept-audit-truncation", false, "start although the audit trail is shorter than its anchor or its digests, recording the loss in the trail (use once, after investigating)")
+	replaceSigner := fs.Bool("replace-audit-signing-key", false, "start although the sealed audit signing key that signed the trail is missing or cannot be unsealed: sign with a new key from now on, recording the replacement in the trail (use once, after trying to restore the key from a backup)")
 	rootKeyFile := fs.String("root-key-file", "", "root key file (default "+defaultRootKeyFile()+"); never inside the data directory")
 	allowInData := fs.Bool("allow-root-key-in-data-dir", false, "UNSAFE: accept a root key file inside the data directory, where every copy of the directory carries it")
 	maxConns := fs.Int("max-connections", 0, "maximum open client connections (default: from the open file limit; -1: no limit)")
@@ -101,11 +102,12 @@ func runServe(args []string) error {
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	node, err := server.Start(cfg, server.Options{
-		Logger:                log,
-		AdminAccessKeyID:      os.Getenv("TRENT_ACCESS_KEY_ID"),
-		AdminSecretAccessKey:  os.Getenv("TRENT_SECRET_ACCESS_KEY"),
-		RootKeyHex:            os.Getenv("TRENT_ROOT_KEY"),
-		AcceptAuditTruncation: *acceptTrunc,
+		Logger:                 log,
+		AdminAccessKeyID:       os.Getenv("TRENT_ACCESS_KEY_ID"),
+		AdminSecretAccessKey:   os.Getenv("TRENT_SECRET_ACCESS_KEY"),
+		RootKeyHex:             os.Getenv("TRENT_ROOT_KEY"),
+		AcceptAuditTruncation:  *acceptTrunc,
+		ReplaceAuditSigningKey: *replaceSigner,
 	})
 	if err != nil {
 		return err

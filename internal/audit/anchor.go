@@ -36,6 +36,10 @@ type AnchorState struct {
 	LastHash string `json:"lastHash"`
 	// Time is the digest's time.
 	Time time.Time `json:"time"`
+	// KeyID names the key that signed the digest ("" in anchors saved
+	// before anchors named it), so that a node whose signing key and
+	// digest file are both gone can still say which key its trail needs.
+	KeyID string `json:"keyId,omitempty"`
 }
 
 // Anchor keeps each node's AnchorState outside the trail directory.

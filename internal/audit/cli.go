@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/syslog"
 	"os"
+	"strings"
 	"time"
 )
 
@@ -32,7 +33,7 @@ type DataDir struct {
 
 const (
 	listUsage   = "usage: trent audit [list] (--dir D | --data-dir D [--config F]) [--since T] [--until T] [--key ID|ARN] [--principal ARN] [--event NAME] [--error CODE|*] [--node N]"
-	verifyUsage = "usage: trent audit verify (--dir D | --data-dir D [--config F] [--store URL]) [--public-key F] [--node N] [--require-digests] [--json]"
+	verifyUsage = "usage: trent audit verify (--dir D | --data-dir D [--config F] [--store URL]) [--public-key F]... [--node N] [--require-digests] [--json]"
 )
 
 // Run implements "trent audit" without data-directory support (--dir only).
@@ -45,12 +46,14 @@ func Run(args []string, stdout, stderr io.Writer) error {
 //	trent audit [list] (--dir D | --data-dir D [--config F]) [--since T] [--until T]
 //	    [--key ID|ARN] [--principal ARN] [--event NAME] [--error CODE|*] [--node N]
 //	trent audit verify (--dir D | --data-dir D [--config F] [--store URL])
-//	    [--public-key F] [--node N] [--require-digests] [--json]
+//	    [--public-key F]... [--node N] [--require-digests] [--json]
 //
 // --data-dir (with --config and --store, as for `trent serve`) names the
 // data directory instead of the trail directory; verify then also checks
 // each trail against its anchor in the store, and expects the trail of the
-// configuration's node. list prints matching events as JSON lines, merged
+// configuration's node; --public-key may be repeated (every key of every
+// file is trusted: the keys before and after a signing-key replacement).
+// list prints matching events as JSON lines, merged
 // by time across nodes; times are RFC 3339 or a duration back from now
 // ("24h"). verify prints OK or each node's first problems, and returns
 // ErrVerifyFailed if there is one. Usage errors are returned as errors;
@@ -101,7 +104,8 @@ func RunWith(args []string, stdout, stderr io.Writer, dd DataDir) error {
 	}
 	switch cmd {
 	case "verify":
-		pubFile := fs.String("public-key", "", "PEM file with the trusted Ed25519 public key(s) of the digests")
+		var pubFiles fileList
+		fs.Var(&pubFiles, "public-key", "PEM file with trusted Ed25519 public key(s) of the digests; repeat it to trust the keys of several files")
 		req := fs.Bool("require-digests", false, "fail if a trail has no signed digests, or there is no trail")
 		asJSON := fs.Bool("json", false, "print the report as JSON")
 		if err := fs.Parse(args); err != nil {
@@ -111,14 +115,16 @@ func RunWith(args []string, stdout, stderr io.Writer, dd DataDir) error {
 			return errors.New(usage)
 		}
 		opts := VerifyOptions{Node: *node, RequireDigests: *req}
-		if *pubFile != "" {
-			b, err := os.ReadFile(*pubFile)
+		for _, f := range pubFiles {
+			b, err := os.ReadFile(f)
 			if err != nil {
 				return err
 			}
-			if opts.PublicKeys, err = ParsePublicKeyPEM(b); err != nil {
-				return err
+			ks, err := ParsePublicKeyPEM(b)
+			if err != nil {
+				return fmt.Errorf("%s: %w", f, err)
 			}
+			opts.PublicKeys = append(opts.PublicKeys, ks...)
 		}
 		trail, cfgNode, anchor, closeFn, err := resolve(true)
 		if err != nil {
@@ -194,6 +200,19 @@ func RunWith(args []string, stdout, stderr io.Writer, dd DataDir) error {
 		}
 		return err
 	}
+}
+
+// fileList is a repeatable flag of file names.
+type fileList []string
+
+func (f *fileList) String() string { return strings.Join(*f, ",") }
+
+func (f *fileList) Set(v string) error {
+	if v == "" {
+		return errors.New("empty file name")
+	}
+	*f = append(*f, v)
+	return nil
 }
 
 func parseWhen(s string, now time.Time) (time.Time, error) {

@@ -28,12 +28,24 @@ const (
 	// (Options.AcceptTruncation); LostFrom..LostThrough name the records
 	// that are gone.
 	DigestTruncation = "truncation-accepted"
+	// DigestKeyReplaced is the first digest signed by a new signing key
+	// that replaced a lost one (Options.ReplaceSigner): it names the key
+	// that signed the digests before it (PrevKeyID) and carries the new
+	// public key, so that Verify can say where and by which key the
+	// trail's signer changed.
+	DigestKeyReplaced = "signing-key-replaced"
 )
 
 // DigestVersion is the version of the digests the Log writes. Version 2
-// added PrevSignature, IntervalMs, HeartbeatMs, LostFrom and LostThrough;
-// Verify reads versions 1 and 2.
-const DigestVersion = 2
+// added PrevSignature, IntervalMs, HeartbeatMs, LostFrom and LostThrough.
+// Version 3 added PrevKeyID and PublicKey, which only a DigestKeyReplaced
+// digest carries: the Log writes version 3 for that digest alone, so that
+// a verifier that reads version 2 still reads every other digest. Verify
+// reads versions 1 to 3.
+const (
+	DigestVersion            = 2
+	DigestVersionKeyReplaced = 3
+)
 
 // Digest is the signed payload of one line of a node's digest file. It
 // covers the records FirstSeq..LastSeq (none when FirstSeq is 0), names the
@@ -73,6 +85,12 @@ type Digest struct {
 	// digests were).
 	LostFrom    uint64 `json:"lostFrom,omitempty"`
 	LostThrough uint64 `json:"lostThrough,omitempty"`
+	// PrevKeyID and PublicKey, in a DigestKeyReplaced digest (version
+	// 3), are the ID of the key that signed the digests before it (""
+	// if the node could not tell) and the new key's public key (base64
+	// PKIX DER), whose ID is KeyID.
+	PrevKeyID string `json:"prevKeyId,omitempty"`
+	PublicKey string `json:"publicKey,omitempty"`
 }
 
 // digestLine is the JSON layout of a digest-file line: the payload bytes as
@@ -134,7 +152,7 @@ func parseDigest(line []byte) (parsedDigest, error) {
 	}
 	d2 := json.NewDecoder(bytes.NewReader(dl.Digest))
 	d2.DisallowUnknownFields()
-	if err := d2.Decode(&p.Digest); err != nil || p.Version < 1 || p.Version > DigestVersion {
+	if err := d2.Decode(&p.Digest); err != nil || p.Version < 1 || p.Version > DigestVersionKeyReplaced {
 		return p, errMalformed
 	}
 	sig, err := base64.StdEncoding.DecodeString(dl.Signature)

@@ -43,6 +43,17 @@
 // reports such a trail as truncated. Records after the last digest are
 // protected by the hash chain only.
 //
+// # Signing key
+//
+// Operators verify digests with a trusted copy of the signer's public key,
+// so the signer never changes silently: Open refuses a Signer that is not
+// the key of the trail's latest digest (or of its anchor) with
+// ErrSignerChanged, unless Options.ReplaceSigner says the old key is lost;
+// then the first digest under the new key is a signed DigestKeyReplaced
+// digest naming the previous key and carrying the new public key, and an
+// AuditSigningKeyReplaced event follows. Verify reports a replacement by a
+// key it does not trust (ProblemKeyReplaced) and names the new key.
+//
 // # Space
 //
 // A free-space monitor reports a volume below its watermark (Health). When

@@ -245,4 +245,8 @@ const (
 	// EventTruncationAccepted: the trail was found shorter than its
 	// anchor or its digests and the operator let the node start anyway.
 	EventTruncationAccepted = "AuditTrailTruncationAccepted"
+	// EventSigningKeyReplaced: the key that signed the trail's digests
+	// was lost (or could not be unsealed) and the operator started the
+	// node with a new one (Options.ReplaceSigner).
+	EventSigningKeyReplaced = "AuditSigningKeyReplaced"
 )

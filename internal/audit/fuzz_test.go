@@ -37,6 +37,10 @@ func FuzzParseDigest(f *testing.F) {
 		PrevSignature: "AAAA", IntervalMs: 60000, HeartbeatMs: 3600000, LostFrom: 3, LostThrough: 9}
 	line, _, _, _ = signDigest(testKey, &d2)
 	f.Add(bytes.TrimSuffix(line, []byte("\n")))
+	d3 := Digest{Version: DigestVersionKeyReplaced, Node: "n", DigestSeq: 3, Reason: DigestKeyReplaced, LastSeq: 2, KeyID: d.KeyID,
+		PrevKeyID: "0011223344556677", PublicKey: "MCowBQYDK2VwAyEAO2onvM62pC1io6jQKm8Nc2UyFXcd4kOmOsBIoYtZ2ik="}
+	line, _, _, _ = signDigest(testKey, &d3)
+	f.Add(bytes.TrimSuffix(line, []byte("\n")))
 	f.Add([]byte(`{"digest":{},"signature":""}`))
 	keys := map[string]ed25519.PublicKey{d.KeyID: testKey.Public().(ed25519.PublicKey)}
 	f.Fuzz(func(t *testing.T, line []byte) {

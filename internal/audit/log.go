@@ -132,6 +132,15 @@ type Options struct {
 	// truncation-accepted digest and an AuditTrailTruncationAccepted
 	// event) and goes on after it.
 	AcceptTruncation bool
+	// ReplaceSigner lets Open continue a trail whose latest digest was
+	// signed by another key than Signer (the operator lost that key and
+	// gives a new one): it records the change, a signed
+	// DigestKeyReplaced digest (the first under the new key) and an
+	// AuditSigningKeyReplaced event with ReplaceReason. Without it Open
+	// refuses such a trail (ErrSignerChanged). It has no effect when the
+	// trail is new or was signed by Signer.
+	ReplaceSigner bool
+	ReplaceReason string
 }
 
 // Recovery describes what Open repaired.
@@ -210,6 +219,7 @@ type Log struct {
 	dSig      []byte    // signature of the last digest
 	dTime     time.Time // time of the last digest
 	dLast     uint64    // last record number the digests account for
+	dLastHash string    // LastHash of the last digest
 	buf       []byte
 	closeErr  error
 
@@ -349,6 +359,28 @@ func Open(opts Options) (*Log, error) {
 		l.closeFiles()
 		return nil, err
 	}
+	// Before the truncation check, which trusts only digests the
+	// node's own key signed.
+	var replace *TrailSigner
+	if l.pub != nil {
+		disk, err := lastDigestOnDisk(filepath.Join(opts.Dir, digestName(opts.Node)), l.pub)
+		if err != nil {
+			l.closeFiles()
+			return nil, fmt.Errorf("audit: digest file: %w", err)
+		}
+		if !disk.Signed && l.seq > 0 {
+			disk.Signed = true // records whose digests are gone: key unknown
+		}
+		if ts := latestSigner(disk, anchor); ts.Signed && ts.KeyID != l.kid {
+			switch {
+			case opts.ReplaceSigner:
+				replace = &ts
+			case ts.KeyID != "":
+				l.closeFiles()
+				return nil, fmt.Errorf("%w: node %q: %s, but the signing key given is %s", ErrSignerChanged, opts.Node, ts, l.kid)
+			}
+		}
+	}
 	trunc := l.checkTruncation(anchor, anchorHash)
 	if trunc != nil && !opts.AcceptTruncation {
 		l.closeFiles()
@@ -384,6 +416,16 @@ func Open(opts Options) (*Log, error) {
 		os.Remove(l.reservePath())
 		noSpace = err
 	}
+	if replace != nil && noSpace == nil {
+		// The first digest under the new key says so, before any other
+		// (an accepted truncation's) is signed with it.
+		if err := l.replaceSigner(*replace); err != nil && !isNoSpace(err) {
+			l.closeFiles()
+			return nil, err
+		} else if err != nil {
+			noSpace = err
+		}
+	}
 	if trunc != nil && noSpace == nil {
 		if err := l.acceptTruncation(trunc); err != nil && !isNoSpace(err) {
 			l.closeFiles()
@@ -399,6 +441,14 @@ func Open(opts Options) (*Log, error) {
 		}
 		l.rotations.Store(0)
 	}
+	if replace != nil && noSpace == nil {
+		if err := l.recordReplacement(*replace); err != nil && !isNoSpace(err) {
+			l.closeFiles()
+			return nil, err
+		} else if err != nil {
+			noSpace = err
+		}
+	}
 	if noSpace == nil {
 		if err := l.digest(DigestStart, nil); err != nil && !isNoSpace(err) {
 			l.closeFiles()
@@ -408,7 +458,7 @@ func Open(opts Options) (*Log, error) {
 		}
 	}
 	if noSpace != nil {
-		if l.seg == nil || trunc != nil {
+		if l.seg == nil || trunc != nil || replace != nil {
 			// Nothing can be recorded; the start-up writes cannot be
 			// resumed later.
 			l.closeFiles()
@@ -1046,10 +1096,11 @@ func (l *Log) digest(reason string, set func(*Digest)) error {
 		return fmt.Errorf("audit: syncing digest: %w", err)
 	}
 	l.dSeq, l.dHash, l.dSig, l.dTime, l.dLast = d.DigestSeq, h, sig, now, l.seq
+	l.dLastHash = d.LastHash
 	l.digests.Add(1)
 	// The digest is durable: only now may the anchor name it.
 	l.queueAnchor(AnchorState{Node: l.opts.Node, DigestSeq: d.DigestSeq, DigestHash: h.String(),
-		LastSeq: d.LastSeq, LastHash: d.LastHash, Time: now.UTC()})
+		LastSeq: d.LastSeq, LastHash: d.LastHash, Time: now.UTC(), KeyID: d.KeyID})
 	return nil
 }
 

@@ -209,6 +209,7 @@ func (l *Log) recoverDigests(anchor *AnchorState) (recoveredDigests, error) {
 	}
 	if last != nil {
 		l.dSeq, l.dHash, l.dSig, l.dLast = last.DigestSeq, last.payloadHash, last.sig, last.LastSeq
+		l.dLastHash = last.LastHash
 		if t, err := time.Parse(time.RFC3339Nano, last.Time); err == nil {
 			l.dTime = t
 		}

@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -27,6 +28,7 @@ const (
 	ProblemDigestGap       = "digest-gap"       // a digest is missing, digests do not chain, or a period has no digest
 	ProblemAnchor          = "anchor-mismatch"  // the digest the store's anchor names differs from the one on disk
 	ProblemNoTrail         = "no-trail"         // no trail where one is required
+	ProblemKeyReplaced     = "key-replaced"     // the signing key was replaced by a key not among the trusted ones
 )
 
 // Problem is one verification failure, located as precisely as the damage
@@ -276,6 +278,7 @@ func verifyDigests(dir, node string, keys map[string]ed25519.PublicKey, anchor *
 	var prevTime time.Time
 	var prevReason string
 	var prevAllowed time.Duration
+	var prevKeyID string
 	for {
 		line, _, torn, err := lr.next()
 		if err == io.EOF {
@@ -292,7 +295,20 @@ func verifyDigests(dir, node string, keys map[string]ed25519.PublicKey, anchor *
 			return fail(ProblemDigestMalformed, lr.line, 0, "line is not a well-formed digest (modified)")
 		}
 		if err := d.verify(keys); err != nil {
+			if _, known := keys[d.KeyID]; !known && (d.Reason == DigestKeyReplaced || (prevSeq > 0 && d.KeyID != prevKeyID)) {
+				return failKeyChange(&ds, node, &d, lr.line, prevSeq, prevKeyID)
+			}
 			return fail(ProblemDigestSignature, lr.line, 0, "digest %d: %v (forged or modified)", d.DigestSeq, err)
+		}
+		if d.Reason == DigestKeyReplaced || d.PrevKeyID != "" || d.PublicKey != "" {
+			if msg := checkReplacement(&d, prevSeq, prevKeyID); msg != "" {
+				return fail(ProblemDigestMalformed, lr.line, 0, "%s", msg)
+			}
+			ds.warnings = append(ds.warnings, fmt.Sprintf("the signing key was replaced at %s (digest %d): the digests before it are signed by key %s, from it on by key %s; both are among the trusted keys",
+				digestTime(&d.Digest), d.DigestSeq, orUnknown(d.PrevKeyID), d.KeyID))
+		} else if prevSeq > 0 && d.KeyID != prevKeyID {
+			ds.warnings = append(ds.warnings, fmt.Sprintf("digest %d (%s) is signed by key %s, digest %d by key %s, and no signing-key-replaced digest records the change (a signing key file replaced before Trent recorded replacements?); both are among the trusted keys",
+				d.DigestSeq, digestTime(&d.Digest), d.KeyID, prevSeq, prevKeyID))
 		}
 		if d.Node != node {
 			return fail(ProblemDigestMalformed, lr.line, 0, "digest %d names node %q", d.DigestSeq, d.Node)
@@ -314,13 +330,16 @@ func verifyDigests(dir, node string, keys map[string]ed25519.PublicKey, anchor *
 		if prevSeq > 0 && prevAllowed > 0 && prevReason != DigestShutdown {
 			// After a shutdown digest any pause is a stop; otherwise a
 			// running node writes the next digest within prevAllowed.
-			restart := d.Reason == DigestStart || d.Reason == DigestTruncation
+			restart := d.Reason == DigestStart || d.Reason == DigestTruncation || d.Reason == DigestKeyReplaced
+			// A key replacement or an accepted truncation is written
+			// at start, just before the start digest of the same start.
+			sameStart := prevReason == DigestKeyReplaced || prevReason == DigestTruncation
 			gap := t.Sub(prevTime)
 			switch {
 			case gap > prevAllowed && !restart:
 				return fail(ProblemDigestGap, lr.line, 0, "no digest for %s between digest %d (%s) and digest %d (%s), but the node writes one at least every %s: a period is missing",
 					gap.Round(time.Second), prevSeq, prevTime.UTC().Format(time.RFC3339), d.DigestSeq, t.UTC().Format(time.RFC3339), prevAllowed.Round(time.Second))
-			case restart:
+			case restart && !sameStart:
 				ds.warnings = append(ds.warnings, fmt.Sprintf("the node started again at %s (digest %d) after digest %d of %s without a shutdown digest: it crashed or was killed",
 					t.UTC().Format(time.RFC3339), d.DigestSeq, prevSeq, prevTime.UTC().Format(time.RFC3339)))
 			}
@@ -380,10 +399,76 @@ func verifyDigests(dir, node string, keys map[string]ed25519.PublicKey, anchor *
 		ds.lastTime, ds.lastReason, ds.lastAllowed = t, d.Reason, allowedGap(&d.Digest)
 		prevSeq, prevLast, prevHash, prevSig = d.DigestSeq, d.LastSeq, d.payloadHash, d.sig
 		prevTime, prevReason, prevAllowed = t, d.Reason, ds.lastAllowed
+		prevKeyID = d.KeyID
 		if d.Reason == DigestTruncation && d.LostFrom != 0 {
 			prevLast = d.LostThrough
 		}
 	}
+}
+
+// failKeyChange reports digest d, signed by a key that is not trusted and
+// that is not the key of the digest before it: where the trail's signing
+// key changed. A signing-key-replaced digest names the new key and asks
+// the operator to add it if they trust it; any other digest is a change
+// nothing recorded.
+func failKeyChange(ds *digestState, node string, d *parsedDigest, line int, prevSeq uint64, prevKeyID string) digestState {
+	p := Problem{Node: node, Kind: ProblemKeyReplaced, File: ds.digestsFile, Line: line}
+	if d.Reason == DigestKeyReplaced {
+		before := ""
+		if prevSeq > 0 {
+			before = fmt.Sprintf(" (which signed digests up to %d)", prevSeq)
+		}
+		p.Detail = fmt.Sprintf("the signing key was replaced at %s (digest %d): key %s%s by key ID %s, which is not among the trusted public keys, so digests %d and later are not verified. "+
+			"If you trust that key (an operator started the node with --replace-audit-signing-key then), add its public key (pubkey-%s.pem from the trail directory, once you have checked it) with another --public-key",
+			digestTime(&d.Digest), d.DigestSeq, orUnknown(d.PrevKeyID), before, d.KeyID, d.DigestSeq, d.KeyID)
+	} else {
+		p.Kind = ProblemDigestSignature
+		p.Detail = fmt.Sprintf("digest %d (%s) is signed by key %s, which is not among the trusted public keys, but digest %d by key %s, and no signing-key-replaced digest records a change of key: "+
+			"the signing key was replaced without a record (a deleted audit-signing.key, before Trent refused that), or the digest is forged",
+			d.DigestSeq, digestTime(&d.Digest), d.KeyID, prevSeq, prevKeyID)
+	}
+	ds.problem = &p
+	return *ds
+}
+
+// checkReplacement checks the fields of a signing-key-replaced digest whose
+// signature verified: the public key it carries is the one that signed it,
+// and it names the key of the digest before it. It returns "" if they
+// hold.
+func checkReplacement(d *parsedDigest, prevSeq uint64, prevKeyID string) string {
+	der, err := base64.StdEncoding.DecodeString(d.PublicKey)
+	if err != nil {
+		return fmt.Sprintf("digest %d has a malformed publicKey", d.DigestSeq)
+	}
+	k, err := x509.ParsePKIXPublicKey(der)
+	pub, ok := k.(ed25519.PublicKey)
+	if err != nil || !ok || KeyID(pub) != d.KeyID {
+		return fmt.Sprintf("digest %d carries a publicKey that is not key %s, which signed it", d.DigestSeq, d.KeyID)
+	}
+	if d.Reason != DigestKeyReplaced {
+		return fmt.Sprintf("digest %d (%s) carries signing-key replacement fields", d.DigestSeq, d.Reason)
+	}
+	if prevSeq > 0 && d.PrevKeyID != prevKeyID {
+		return fmt.Sprintf("digest %d says it replaces key %s, but digest %d is signed by key %s", d.DigestSeq, orUnknown(d.PrevKeyID), prevSeq, prevKeyID)
+	}
+	return ""
+}
+
+// digestTime is d's time in RFC 3339 to the second (as written if it does
+// not parse).
+func digestTime(d *Digest) string {
+	t, err := time.Parse(time.RFC3339Nano, d.Time)
+	if err != nil {
+		return d.Time
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+func orUnknown(keyID string) string {
+	if keyID == "" {
+		return "(unknown)"
+	}
+	return keyID
 }
 
 // segLines iterates over the lines of a node's segments, with one line of

@@ -75,6 +75,14 @@ type Options struct {
 	// (--accept-audit-truncation); the loss is recorded in the trail.
 	// Without it such a node refuses to start.
 	AcceptAuditTruncation bool
+	// ReplaceAuditSigningKey lets the node start when the sealed audit
+	// signing key that signed its trail is missing, cannot be unsealed,
+	// or holds another key (--replace-audit-signing-key): a new key
+	// signs the trail from then on (an unusable file is kept aside), and
+	// the replacement is recorded in the trail. Without it such a node
+	// refuses to start. It acts once: once the trail is signed by the
+	// new key there is nothing left to replace.
+	ReplaceAuditSigningKey bool
 }
 
 // Start builds and starts a node. On error, everything already opened is
@@ -212,31 +220,135 @@ func openStore(cfg *config.File) (store.Store, error) {
 // auditKeyAAD binds the sealed audit signing key to its purpose.
 var auditKeyAAD = []byte("trent/audit-signing-key/v1")
 
-func openAudit(cfg *config.File, n *Node, log *slog.Logger, opt Options) (*audit.Log, error) {
-	// The digest signing key is sealed by the root key in the data
-	// directory, so a stolen trail directory cannot be re-signed.
-	keyPath := filepath.Join(cfg.DataDir, "audit-signing.key")
-	var priv ed25519.PrivateKey
-	if sealed, err := os.ReadFile(keyPath); err == nil {
+// auditKeyFile is the sealed audit signing key's file in the data
+// directory.
+const auditKeyFile = "audit-signing.key"
+
+// auditSigner returns the trail's digest signing key, sealed by the root
+// key in DATA_DIR/audit-signing.key so that a stolen trail directory cannot
+// be re-signed; the first start makes it. The operator verifies digests
+// with a trusted copy of its public key, so a key that is missing, cannot
+// be unsealed or is not the one the trail's latest digest (or its anchor)
+// names is never replaced silently: the start is refused, naming the key
+// the trail needs, unless opt.ReplaceAuditSigningKey is set. Then replace
+// says why the key changed, for the trail to record; it is "" otherwise.
+func auditSigner(cfg *config.File, n *Node, log *slog.Logger, opt Options) (priv ed25519.PrivateKey, replace string, err error) {
+	keyPath := filepath.Join(cfg.DataDir, auditKeyFile)
+	node := auditNode(cfg)
+	// The key the trail needs; pub is the key this node holds, if any.
+	lastSigner := func(pub ed25519.PublicKey) (audit.TrailSigner, error) {
+		return audit.LastSigner(cfg.Audit.Dir, node, storeAnchor{n.Store}, pub)
+	}
+	sealed, err := os.ReadFile(keyPath)
+	switch {
+	case err == nil:
 		seed, err := n.Root.Open(sealed, auditKeyAAD)
+		if err == nil && len(seed) != ed25519.SeedSize {
+			err = fmt.Errorf("%w: %d bytes, not an Ed25519 seed", rootkey.ErrOpen, len(seed))
+		}
+		if err == nil {
+			priv = ed25519.NewKeyFromSeed(seed)
+			pub := priv.Public().(ed25519.PublicKey)
+			kid := audit.KeyID(pub)
+			trail, err := lastSigner(pub)
+			if err != nil {
+				return nil, "", err
+			}
+			if trail.Signed && trail.KeyID != "" && trail.KeyID != kid {
+				if !opt.ReplaceAuditSigningKey {
+					return nil, "", signingKeyRefusal(keyPath, "holds key "+kid, node, trail, "", "key "+kid+", which the file holds (sealed under this root key),")
+				}
+				// Sealed under this root key, so made by a Trent of
+				// this installation (a start with this flag that failed
+				// later, or another node's file): it can sign as well
+				// as a new one.
+				return priv, fmt.Sprintf("%s held key %s instead of key %s", auditKeyFile, kid, trail.KeyID), nil
+			}
+			if opt.ReplaceAuditSigningKey {
+				log.Warn("--replace-audit-signing-key has no effect: the audit signing key is the one the trail was signed with; remove the flag", "keyId", kid)
+			}
+			return priv, "", nil
+		}
+		if !errors.Is(err, rootkey.ErrOpen) {
+			// Not the file's fault (an HSM that does not answer): never
+			// a reason to replace it.
+			return nil, "", fmt.Errorf("audit signing key %s: %w", keyPath, err)
+		}
+		trail, terr := lastSigner(nil)
+		if terr != nil {
+			return nil, "", terr
+		}
+		aside := keyPath + ".unusable-" + time.Now().UTC().Format("20060102T150405Z")
+		what := fmt.Sprintf("cannot be unsealed (%v): the file is damaged, or was sealed under a root key this node does not have", err)
+		if !opt.ReplaceAuditSigningKey {
+			return nil, "", signingKeyRefusal(keyPath, what, node, trail, fmt.Sprintf(" (the file is then kept as %s.unusable-<time>)", auditKeyFile), "a new key")
+		}
+		// Kept for the investigation.
+		if err := os.Rename(keyPath, aside); err != nil {
+			return nil, "", fmt.Errorf("audit signing key: %w", err)
+		}
+		log.Warn("audit signing key could not be unsealed; kept aside, a new key is made (--replace-audit-signing-key)", "file", aside, "err", err)
+		replace = fmt.Sprintf("%s could not be unsealed (%v); it is kept as %s", auditKeyFile, err, filepath.Base(aside))
+	case errors.Is(err, os.ErrNotExist):
+		trail, err := lastSigner(nil)
 		if err != nil {
-			return nil, fmt.Errorf("audit signing key: %w", err)
+			return nil, "", err
 		}
-		priv = ed25519.NewKeyFromSeed(seed)
-	} else if errors.Is(err, os.ErrNotExist) {
-		_, p, err := ed25519.GenerateKey(nil)
-		if err != nil {
-			return nil, err
+		if trail.Signed {
+			if !opt.ReplaceAuditSigningKey {
+				return nil, "", signingKeyRefusal(keyPath, "is missing", node, trail, "", "a new key")
+			}
+			replace = auditKeyFile + " was missing"
 		}
-		sealed, err := n.Root.Seal(p.Seed(), auditKeyAAD)
-		if err != nil {
-			return nil, err
-		}
-		if err := writeFileSync(keyPath, sealed, 0o600); err != nil {
-			return nil, err
-		}
-		priv = p
-	} else {
+	default:
+		return nil, "", fmt.Errorf("audit signing key: %w", err)
+	}
+	_, priv, err = ed25519.GenerateKey(nil)
+	if err != nil {
+		return nil, "", err
+	}
+	sealed, err = n.Root.Seal(priv.Seed(), auditKeyAAD)
+	if err != nil {
+		return nil, "", err
+	}
+	// Before any digest is signed with it: a crash after a digest must
+	// not leave digests signed by a key that is nowhere.
+	if err := writeFileSync(keyPath, sealed, 0o600); err != nil {
+		return nil, "", err
+	}
+	return priv, replace, nil
+}
+
+// signingKeyRefusal is the error that stops a start whose audit signing key
+// file (at path) does not give the key that signed the trail: problem says
+// what is wrong with the file, more is added to the advice, and newKey
+// names the key that signs after a replacement.
+func signingKeyRefusal(path, problem, node string, trail audit.TrailSigner, more, newKey string) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "audit signing key %s %s. ", path, problem)
+	switch {
+	case trail.Signed && trail.DigestSeq == 0:
+		fmt.Fprintf(&b, "It must hold the key that signed node %q's trail, whose records are there but whose digests and anchor in the store are gone (the pubkey-*.pem files of the trail directory name the keys that ever signed it).", node)
+	case trail.Signed && trail.KeyID != "":
+		fmt.Fprintf(&b, "It must hold key %s, which signed node %q's trail up to digest %d of %s.", trail.KeyID, node, trail.DigestSeq, trail.Time.UTC().Format(time.RFC3339))
+	case trail.Signed:
+		fmt.Fprintf(&b, "It must hold the key that signed node %q's trail up to digest %d of %s (the anchor in the store, saved by an older Trent, does not name it; the pubkey-*.pem files of the trail directory name the keys that ever signed it).",
+			node, trail.DigestSeq, trail.Time.UTC().Format(time.RFC3339))
+	default:
+		fmt.Fprintf(&b, "It must hold node %q's signing key.", node)
+	}
+	fmt.Fprintf(&b, " A new key would make `trent audit verify --public-key` with the trusted public key fail from here on.\n"+
+		"Restore %s from a backup of the data directory (it is sealed under the root key: a backup of it reveals nothing), "+
+		"or, if that key is lost, start once with --replace-audit-signing-key%s: %s signs the trail from then on, and the trail records the replacement "+
+		"(a signing-key-replaced digest naming both keys, and an AuditSigningKeyReplaced event); "+
+		"then add the new public key, pubkey-<new key ID>.pem in the trail directory, to the keys you trust in trent audit verify",
+		auditKeyFile, more, newKey)
+	return errors.New(b.String())
+}
+
+func openAudit(cfg *config.File, n *Node, log *slog.Logger, opt Options) (*audit.Log, error) {
+	priv, replace, err := auditSigner(cfg, n, log, opt)
+	if err != nil {
 		return nil, err
 	}
 	a := cfg.Audit
@@ -248,7 +360,8 @@ func openAudit(cfg *config.File, n *Node, log *slog.Logger, opt Options) (*audit
 		Region: cfg.Region, HeartbeatInterval: a.HeartbeatInterval,
 		MinFreeBytes: a.MinFreeMiB << 20, MinFreePercent: a.MinFreePercent, ReserveBytes: a.ReserveMiB << 20,
 		SpaceCheckInterval: a.SpaceCheckInterval, MaxTotalBytes: a.MaxTotalMiB << 20, ArchiveDir: a.ArchiveDir,
-		Anchor: storeAnchor{n.Store}, AcceptTruncation: opt.AcceptAuditTruncation}
+		Anchor: storeAnchor{n.Store}, AcceptTruncation: opt.AcceptAuditTruncation,
+		ReplaceSigner: replace != "", ReplaceReason: replace}
 	if cfg.Audit.Stdout {
 		opts.Stdout = os.Stdout
 	}
@@ -268,6 +381,10 @@ func openAudit(cfg *config.File, n *Node, log *slog.Logger, opt Options) (*audit
 		opts.Syslog = w
 	}
 	l, err := audit.Open(opts)
+	if errors.Is(err, audit.ErrSignerChanged) {
+		return nil, fmt.Errorf("%w\nRestore %s from a backup of the data directory, or, if the trail's key is lost, start once with --replace-audit-signing-key (the trail records the replacement)",
+			err, filepath.Join(cfg.DataDir, auditKeyFile))
+	}
 	if errors.Is(err, audit.ErrTruncated) {
 		return nil, fmt.Errorf("%w\nRecords that were durable are gone: investigate (restore the trail from a backup if you have one). To start anyway and record the loss in the trail, run trent serve once with --accept-audit-truncation", err)
 	}
