@@ -5,9 +5,11 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"time"
+	"unique"
 
 	"github.com/trentkms/trent/internal/awserr"
 	"github.com/trentkms/trent/internal/policy"
@@ -71,13 +73,43 @@ type grant struct {
 	pg  policy.Grant
 }
 
+// newGrant prepares a grant for the cache. The strings that many grants
+// share (key, account, principals, the list of operations) are interned:
+// a key can hold 50,000 grants, and each string decoded separately would be
+// one more object for the garbage collector to mark, the one cost of a
+// large grant set that grows with its size (BenchmarkDecryptGrants).
 func newGrant(d grantDoc) *grant {
+	for _, p := range []*string{&d.KeyID, &d.KeyAccount, &d.Grantee, &d.GranteeService, &d.Retiring,
+		&d.RetiringService, &d.IssuingAccount, &d.CreatorPrincipal, &d.GranteeID, &d.RetiringID, &d.ParentGrantID} {
+		if *p != "" {
+			*p = unique.Make(*p).Value()
+		}
+	}
+	d.Operations = internOperations(d.Operations)
 	g := &grant{doc: d, pg: policy.Grant{Operations: d.Operations, EncryptionContextEquals: d.Equals, EncryptionContextSubset: d.Subset}}
 	g.pg.GranteePrincipal, g.pg.GranteeID = d.Grantee, d.GranteeID
 	if d.GranteeService != "" {
 		g.pg.GranteePrincipal = d.GranteeService
 	}
 	return g
+}
+
+// operationLists holds one shared slice per distinct list of grant
+// operations (there are few: the lists callers use); their slices are never
+// modified.
+var operationLists sync.Map // joined names -> []string
+
+// internOperations returns the shared slice equal to ops.
+func internOperations(ops []string) []string {
+	if len(ops) == 0 {
+		return ops
+	}
+	k := strings.Join(ops, ",")
+	if v, ok := operationLists.Load(k); ok {
+		return v.([]string)
+	}
+	v, _ := operationLists.LoadOrStore(k, slices.Clone(ops))
+	return v.([]string)
 }
 
 func grantRecordID(keyID, grantID string) string { return keyID + "/" + grantID }
