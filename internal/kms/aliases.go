@@ -11,6 +11,7 @@ import (
 
 	"github.com/trentkms/trent/internal/awserr"
 	"github.com/trentkms/trent/internal/store"
+	"github.com/trentkms/trent/internal/wire"
 )
 
 const maxAliasesPerKey = 50
@@ -63,7 +64,7 @@ func (s *Service) aliasTarget(ctx context.Context, ref *string, action string) (
 // CreateAlias implements the CreateAlias operation. The alias and the
 // alias list of its key are written in one Apply conditioned on that list,
 // so the quota of aliases per key holds under any concurrency.
-func (s *Service) CreateAlias(ctx context.Context, in *AliasInput) (*struct{}, error) {
+func (s *Service) CreateAlias(ctx context.Context, in *wire.AliasInput) (*struct{}, error) {
 	if err := validateAliasName(in.AliasName); err != nil {
 		return nil, err
 	}
@@ -138,7 +139,7 @@ func (s *Service) readAlias(ctx context.Context, account, name, id string) (alia
 
 // UpdateAlias implements the UpdateAlias operation. The alias and the alias
 // lists of the key it leaves and the key it joins are written in one Apply.
-func (s *Service) UpdateAlias(ctx context.Context, in *AliasInput) (*struct{}, error) {
+func (s *Service) UpdateAlias(ctx context.Context, in *wire.AliasInput) (*struct{}, error) {
 	if err := validateAliasName(in.AliasName); err != nil {
 		return nil, err
 	}
@@ -237,7 +238,7 @@ func (s *Service) UpdateAlias(ctx context.Context, in *AliasInput) (*struct{}, e
 }
 
 // DeleteAlias implements the DeleteAlias operation.
-func (s *Service) DeleteAlias(ctx context.Context, in *AliasInput) (*struct{}, error) {
+func (s *Service) DeleteAlias(ctx context.Context, in *wire.AliasInput) (*struct{}, error) {
 	if err := validateAliasName(in.AliasName); err != nil {
 		return nil, err
 	}
@@ -297,7 +298,7 @@ func (s *Service) DeleteAlias(ctx context.Context, in *AliasInput) (*struct{}, e
 }
 
 // ListAliases implements the ListAliases operation.
-func (s *Service) ListAliases(ctx context.Context, in *ListAliasesInput) (*ListAliasesOutput, error) {
+func (s *Service) ListAliases(ctx context.Context, in *wire.ListAliasesInput) (*wire.ListAliasesOutput, error) {
 	var v validator
 	limit := pageLimit(&v, in.Limit, 100, 50)
 	v.strLen(in.Marker, "marker", 1, 1024)
@@ -331,7 +332,7 @@ func (s *Service) ListAliases(ctx context.Context, in *ListAliasesInput) (*ListA
 	if err != nil {
 		return nil, s.storeErr(ctx, err)
 	}
-	out := &ListAliasesOutput{Aliases: []AliasListEntry{}}
+	out := &wire.ListAliasesOutput{Aliases: []wire.AliasListEntry{}}
 	for _, r := range recs {
 		var a aliasDoc
 		if json.Unmarshal(r.Data, &a) != nil || (filter != "" && a.KeyID != filter) {
@@ -342,9 +343,9 @@ func (s *Service) ListAliases(ctx context.Context, in *ListAliasesInput) (*ListA
 			out.NextMarker = out.Aliases[len(out.Aliases)-1].AliasName
 			break
 		}
-		out.Aliases = append(out.Aliases, AliasListEntry{
+		out.Aliases = append(out.Aliases, wire.AliasListEntry{
 			AliasName: a.Name, AliasArn: s.aliasARN(a.Account, a.Name), TargetKeyID: a.KeyID,
-			CreationDate: TS(a.Created), LastUpdatedDate: TS(a.Updated),
+			CreationDate: wire.TS(a.Created), LastUpdatedDate: wire.TS(a.Updated),
 		})
 	}
 	sort.SliceStable(out.Aliases, func(i, j int) bool { return out.Aliases[i].AliasName < out.Aliases[j].AliasName })

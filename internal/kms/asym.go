@@ -8,6 +8,7 @@ import (
 
 	"github.com/trentkms/trent/internal/algo"
 	"github.com/trentkms/trent/internal/awserr"
+	"github.com/trentkms/trent/internal/wire"
 )
 
 // generateAsymmetric creates private material for a non-symmetric spec.
@@ -87,7 +88,7 @@ func algoErr(lk *loadedKey, op string, err error) error {
 	return err
 }
 
-func (s *Service) encryptAsymmetric(ctx context.Context, lk *loadedKey, alg string, in *EncryptInput) (*EncryptOutput, error) {
+func (s *Service) encryptAsymmetric(ctx context.Context, lk *loadedKey, alg string, in *wire.EncryptInput) (*wire.EncryptOutput, error) {
 	if len(in.EncryptionContext) > 0 {
 		return nil, awserr.New(awserr.Validation, "EncryptionContext is not supported with asymmetric KMS keys.")
 	}
@@ -101,7 +102,7 @@ func (s *Service) encryptAsymmetric(ctx context.Context, lk *loadedKey, alg stri
 	if err != nil {
 		return nil, err
 	}
-	return &EncryptOutput{CiphertextBlob: ct, KeyID: lk.arn, EncryptionAlgorithm: alg}, nil
+	return &wire.EncryptOutput{CiphertextBlob: ct, KeyID: lk.arn, EncryptionAlgorithm: alg}, nil
 }
 
 // asymEncrypt encrypts pt with a public-key algorithm of lk.
@@ -146,7 +147,7 @@ func (s *Service) openAsymmetric(ctx context.Context, ref *string, alg string, c
 	return lk, pt, nil
 }
 
-func (s *Service) decryptAsymmetric(ctx context.Context, in *DecryptInput, alg string) (*DecryptOutput, error) {
+func (s *Service) decryptAsymmetric(ctx context.Context, in *wire.DecryptInput, alg string) (*wire.DecryptOutput, error) {
 	if len(in.EncryptionContext) > 0 {
 		return nil, awserr.New(awserr.InvalidCiphertext, "")
 	}
@@ -164,5 +165,5 @@ func (s *Service) decryptAsymmetric(ctx context.Context, in *DecryptInput, alg s
 	if err != nil {
 		return nil, err
 	}
-	return &DecryptOutput{KeyID: lk.arn, Plaintext: pt, EncryptionAlgorithm: alg}, nil
+	return &wire.DecryptOutput{KeyID: lk.arn, Plaintext: pt, EncryptionAlgorithm: alg}, nil
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/trentkms/trent/internal/algo"
 	"github.com/trentkms/trent/internal/awserr"
+	"github.com/trentkms/trent/internal/wire"
 )
 
 // usableAsymmetric resolves a key for an asymmetric operation, checks its
@@ -44,7 +45,7 @@ func (s *Service) usableAsymmetric(ctx context.Context, ref *string, kind refKin
 }
 
 // GetPublicKey implements the GetPublicKey operation.
-func (s *Service) GetPublicKey(ctx context.Context, in *KeyIDInput) (*GetPublicKeyOutput, error) {
+func (s *Service) GetPublicKey(ctx context.Context, in *wire.KeyIDInput) (*wire.GetPublicKeyOutput, error) {
 	var v validator
 	v.grantTokens(in.GrantTokens)
 	if err := v.err(); err != nil {
@@ -72,7 +73,7 @@ func (s *Service) GetPublicKey(ctx context.Context, in *KeyIDInput) (*GetPublicK
 	if err != nil {
 		return nil, err
 	}
-	out := &GetPublicKeyOutput{KeyID: lk.arn, PublicKey: pub, KeySpec: lk.doc.Spec, KeyUsage: lk.doc.Usage}
+	out := &wire.GetPublicKeyOutput{KeyID: lk.arn, PublicKey: pub, KeySpec: lk.doc.Spec, KeyUsage: lk.doc.Usage}
 	if slices.Contains(enumCMKSpec, lk.doc.Spec) {
 		out.CustomerMasterKeySpec = lk.doc.Spec
 	}
@@ -96,7 +97,7 @@ func messageType(t *string) string {
 }
 
 // Sign implements the Sign operation.
-func (s *Service) Sign(ctx context.Context, in *SignInput) (*SignOutput, error) {
+func (s *Service) Sign(ctx context.Context, in *wire.SignInput) (*wire.SignOutput, error) {
 	var v validator
 	validateSign(&v, in.Message, in.MessageType, in.SigningAlgorithm)
 	v.grantTokens(in.GrantTokens)
@@ -116,12 +117,12 @@ func (s *Service) Sign(ctx context.Context, in *SignInput) (*SignOutput, error) 
 	if err != nil {
 		return nil, algoErr(lk, "Sign", err)
 	}
-	return &SignOutput{KeyID: lk.arn, Signature: sig, SigningAlgorithm: *in.SigningAlgorithm}, nil
+	return &wire.SignOutput{KeyID: lk.arn, Signature: sig, SigningAlgorithm: *in.SigningAlgorithm}, nil
 }
 
 // Verify implements the Verify operation. An invalid signature is
 // KMSInvalidSignatureException, never SignatureValid false.
-func (s *Service) Verify(ctx context.Context, in *VerifyInput) (*VerifyOutput, error) {
+func (s *Service) Verify(ctx context.Context, in *wire.VerifyInput) (*wire.VerifyOutput, error) {
 	var v validator
 	validateSign(&v, in.Message, in.MessageType, in.SigningAlgorithm)
 	v.required(in.Signature != nil, "signature")
@@ -142,7 +143,7 @@ func (s *Service) Verify(ctx context.Context, in *VerifyInput) (*VerifyOutput, e
 	if err := k.Verify(*in.SigningAlgorithm, mt, in.Message, in.Signature); err != nil {
 		return nil, algoErr(lk, "Verify", err)
 	}
-	return &VerifyOutput{KeyID: lk.arn, SignatureValid: true, SigningAlgorithm: *in.SigningAlgorithm}, nil
+	return &wire.VerifyOutput{KeyID: lk.arn, SignatureValid: true, SigningAlgorithm: *in.SigningAlgorithm}, nil
 }
 
 func validateMac(v *validator, msg []byte, alg *string) {
@@ -153,7 +154,7 @@ func validateMac(v *validator, msg []byte, alg *string) {
 }
 
 // GenerateMac implements the GenerateMac operation.
-func (s *Service) GenerateMac(ctx context.Context, in *GenerateMacInput) (*GenerateMacOutput, error) {
+func (s *Service) GenerateMac(ctx context.Context, in *wire.GenerateMacInput) (*wire.GenerateMacOutput, error) {
 	var v validator
 	validateMac(&v, in.Message, in.MacAlgorithm)
 	v.grantTokens(in.GrantTokens)
@@ -172,11 +173,11 @@ func (s *Service) GenerateMac(ctx context.Context, in *GenerateMacInput) (*Gener
 	if err != nil {
 		return nil, algoErr(lk, "GenerateMac", err)
 	}
-	return &GenerateMacOutput{Mac: mac, MacAlgorithm: *in.MacAlgorithm, KeyID: lk.arn}, nil
+	return &wire.GenerateMacOutput{Mac: mac, MacAlgorithm: *in.MacAlgorithm, KeyID: lk.arn}, nil
 }
 
 // VerifyMac implements the VerifyMac operation.
-func (s *Service) VerifyMac(ctx context.Context, in *VerifyMacInput) (*VerifyMacOutput, error) {
+func (s *Service) VerifyMac(ctx context.Context, in *wire.VerifyMacInput) (*wire.VerifyMacOutput, error) {
 	var v validator
 	validateMac(&v, in.Message, in.MacAlgorithm)
 	v.required(in.Mac != nil, "mac")
@@ -196,11 +197,11 @@ func (s *Service) VerifyMac(ctx context.Context, in *VerifyMacInput) (*VerifyMac
 	if err := k.VerifyMAC(*in.MacAlgorithm, in.Message, in.Mac); err != nil {
 		return nil, algoErr(lk, "VerifyMac", err)
 	}
-	return &VerifyMacOutput{KeyID: lk.arn, MacValid: true, MacAlgorithm: *in.MacAlgorithm}, nil
+	return &wire.VerifyMacOutput{KeyID: lk.arn, MacValid: true, MacAlgorithm: *in.MacAlgorithm}, nil
 }
 
 // DeriveSharedSecret implements the DeriveSharedSecret operation.
-func (s *Service) DeriveSharedSecret(ctx context.Context, in *DeriveSharedSecretInput) (*DeriveSharedSecretOutput, error) {
+func (s *Service) DeriveSharedSecret(ctx context.Context, in *wire.DeriveSharedSecretInput) (*wire.DeriveSharedSecretOutput, error) {
 	var v validator
 	v.required(in.KeyAgreementAlgorithm != nil, "keyAgreementAlgorithm")
 	v.enum(in.KeyAgreementAlgorithm, "keyAgreementAlgorithm", enumAgreeAlg)
@@ -225,11 +226,11 @@ func (s *Service) DeriveSharedSecret(ctx context.Context, in *DeriveSharedSecret
 	if err != nil {
 		return nil, algoErr(lk, "DeriveSharedSecret", err)
 	}
-	return &DeriveSharedSecretOutput{KeyID: lk.arn, SharedSecret: secret, KeyAgreementAlgorithm: "ECDH", KeyOrigin: lk.doc.Origin}, nil
+	return &wire.DeriveSharedSecretOutput{KeyID: lk.arn, SharedSecret: secret, KeyAgreementAlgorithm: "ECDH", KeyOrigin: lk.doc.Origin}, nil
 }
 
 // Encapsulate implements the Encapsulate operation (ML-KEM).
-func (s *Service) Encapsulate(ctx context.Context, in *EncapsulateInput) (*EncapsulateOutput, error) {
+func (s *Service) Encapsulate(ctx context.Context, in *wire.EncapsulateInput) (*wire.EncapsulateOutput, error) {
 	var v validator
 	v.required(in.EncapsulationAlgorithm != nil, "encapsulationAlgorithm")
 	v.enum(in.EncapsulationAlgorithm, "encapsulationAlgorithm", enumEncapAlg)
@@ -248,11 +249,11 @@ func (s *Service) Encapsulate(ctx context.Context, in *EncapsulateInput) (*Encap
 	if err != nil {
 		return nil, algoErr(lk, "Encapsulate", err)
 	}
-	return &EncapsulateOutput{KeyID: lk.arn, SharedSecret: ss, SharedSecretCiphertextBlob: ct, EncapsulationAlgorithm: "ML_KEM"}, nil
+	return &wire.EncapsulateOutput{KeyID: lk.arn, SharedSecret: ss, SharedSecretCiphertextBlob: ct, EncapsulationAlgorithm: "ML_KEM"}, nil
 }
 
 // Decapsulate implements the Decapsulate operation (ML-KEM).
-func (s *Service) Decapsulate(ctx context.Context, in *DecapsulateInput) (*DecapsulateOutput, error) {
+func (s *Service) Decapsulate(ctx context.Context, in *wire.DecapsulateInput) (*wire.DecapsulateOutput, error) {
 	var v validator
 	v.required(in.SharedSecretCiphertextBlob != nil, "sharedSecretCiphertextBlob")
 	v.blobLen(in.SharedSecretCiphertextBlob, in.SharedSecretCiphertextBlob != nil, "sharedSecretCiphertextBlob", 1, 6144)
@@ -273,13 +274,13 @@ func (s *Service) Decapsulate(ctx context.Context, in *DecapsulateInput) (*Decap
 	if err != nil {
 		return nil, algoErr(lk, "Decapsulate", err)
 	}
-	return &DecapsulateOutput{KeyID: lk.arn, SharedSecret: ss, EncapsulationAlgorithm: "ML_KEM"}, nil
+	return &wire.DecapsulateOutput{KeyID: lk.arn, SharedSecret: ss, EncapsulationAlgorithm: "ML_KEM"}, nil
 }
 
 // generateDataKeyPair implements GenerateDataKeyPair(WithoutPlaintext): a
 // fresh key pair whose PKCS#8 private key is encrypted under a symmetric
 // KMS key exactly like a data key.
-func (s *Service) generateDataKeyPair(ctx context.Context, in *GenerateDataKeyPairInput, withPlaintext bool, op string) (*GenerateDataKeyPairOutput, error) {
+func (s *Service) generateDataKeyPair(ctx context.Context, in *wire.GenerateDataKeyPairInput, withPlaintext bool, op string) (*wire.GenerateDataKeyPairOutput, error) {
 	var v validator
 	v.required(in.KeyPairSpec != nil, "keyPairSpec")
 	v.enum(in.KeyPairSpec, "keyPairSpec", enumKeyPairSpec)
@@ -308,7 +309,7 @@ func (s *Service) generateDataKeyPair(ctx context.Context, in *GenerateDataKeyPa
 		clear(priv)
 		return nil, err
 	}
-	out := &GenerateDataKeyPairOutput{PrivateKeyCiphertextBlob: blob, PublicKey: pub, KeyID: lk.arn, KeyPairSpec: *in.KeyPairSpec, KeyMaterialID: lk.current}
+	out := &wire.GenerateDataKeyPairOutput{PrivateKeyCiphertextBlob: blob, PublicKey: pub, KeyID: lk.arn, KeyPairSpec: *in.KeyPairSpec, KeyMaterialID: lk.current}
 	if withPlaintext {
 		out.PrivateKeyPlaintext = priv
 	} else {
@@ -318,11 +319,11 @@ func (s *Service) generateDataKeyPair(ctx context.Context, in *GenerateDataKeyPa
 }
 
 // GenerateDataKeyPair implements the GenerateDataKeyPair operation.
-func (s *Service) GenerateDataKeyPair(ctx context.Context, in *GenerateDataKeyPairInput) (*GenerateDataKeyPairOutput, error) {
+func (s *Service) GenerateDataKeyPair(ctx context.Context, in *wire.GenerateDataKeyPairInput) (*wire.GenerateDataKeyPairOutput, error) {
 	return s.generateDataKeyPair(ctx, in, true, "GenerateDataKeyPair")
 }
 
 // GenerateDataKeyPairWithoutPlaintext implements the GenerateDataKeyPairWithoutPlaintext operation.
-func (s *Service) GenerateDataKeyPairWithoutPlaintext(ctx context.Context, in *GenerateDataKeyPairInput) (*GenerateDataKeyPairOutput, error) {
+func (s *Service) GenerateDataKeyPairWithoutPlaintext(ctx context.Context, in *wire.GenerateDataKeyPairInput) (*wire.GenerateDataKeyPairOutput, error) {
 	return s.generateDataKeyPair(ctx, in, false, "GenerateDataKeyPairWithoutPlaintext")
 }

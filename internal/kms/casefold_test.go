@@ -4,7 +4,7 @@ import (
 	"testing"
 
 	"github.com/trentkms/trent/internal/awserr"
-	"github.com/trentkms/trent/internal/kms"
+	"github.com/trentkms/trent/internal/wire"
 )
 
 // TestGrantConstraintCollidingContext: a grant constrained to
@@ -15,20 +15,20 @@ func TestGrantConstraintCollidingContext(t *testing.T) {
 	t.Parallel()
 	e := newGrantEnv(t)
 	id := e.key("")
-	e.grant(e.svc, gRoot, &kms.CreateGrantInput{KeyID: &id, GranteePrincipal: sp(gBob.ARN), Operations: []string{"Encrypt", "Decrypt"},
-		Constraints: &kms.GrantConstraints{EncryptionContextSubset: map[string]string{"dept": "finance"}}})
+	e.grant(e.svc, gRoot, &wire.CreateGrantInput{KeyID: &id, GranteePrincipal: sp(gBob.ARN), Operations: []string{"Encrypt", "Decrypt"},
+		Constraints: &wire.GrantConstraints{EncryptionContextSubset: map[string]string{"dept": "finance"}}})
 	for _, ec := range []map[string]string{
 		{"dept": "hr", "Dept": "finance"},
 		{"Dept": "hr", "dept": "finance"},
 		{"dept": "finance", "DEPT": "finance"},
 	} {
-		ct, err := e.svc.Encrypt(e.as(gRoot), &kms.EncryptInput{KeyID: &id, Plaintext: []byte("x"), EncryptionContext: ec})
+		ct, err := e.svc.Encrypt(e.as(gRoot), &wire.EncryptInput{KeyID: &id, Plaintext: []byte("x"), EncryptionContext: ec})
 		if err != nil {
 			t.Fatal(err)
 		}
 		for i := 0; i < 20; i++ {
 			wantCode(t, encrypt(e.svc, e.as(gBob), id, ec), awserr.AccessDenied)
-			_, err := e.svc.Decrypt(e.as(gBob), &kms.DecryptInput{CiphertextBlob: ct.CiphertextBlob, EncryptionContext: ec})
+			_, err := e.svc.Decrypt(e.as(gBob), &wire.DecryptInput{CiphertextBlob: ct.CiphertextBlob, EncryptionContext: ec})
 			wantCode(t, err, awserr.AccessDenied)
 		}
 	}
@@ -50,13 +50,13 @@ func TestPolicyConditionCollidingContext(t *testing.T) {
 	id := e.key(p)
 	wantCode(t, encrypt(e.svc, e.as(gBob), id, map[string]string{"Dept": "finance"}), "")
 	collide := map[string]string{"dept": "hr", "Dept": "finance"}
-	ct, err := e.svc.Encrypt(e.as(gRoot), &kms.EncryptInput{KeyID: &id, Plaintext: []byte("x"), EncryptionContext: collide})
+	ct, err := e.svc.Encrypt(e.as(gRoot), &wire.EncryptInput{KeyID: &id, Plaintext: []byte("x"), EncryptionContext: collide})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i < 20; i++ {
 		wantCode(t, encrypt(e.svc, e.as(gBob), id, collide), awserr.AccessDenied)
-		_, err := e.svc.Decrypt(e.as(gBob), &kms.DecryptInput{CiphertextBlob: ct.CiphertextBlob, EncryptionContext: collide})
+		_, err := e.svc.Decrypt(e.as(gBob), &wire.DecryptInput{CiphertextBlob: ct.CiphertextBlob, EncryptionContext: collide})
 		wantCode(t, err, awserr.AccessDenied)
 		// The Deny holds whichever of class/Class a map yields first.
 		wantCode(t, encrypt(e.svc, e.as(gRoot), id, map[string]string{"class": "secret", "Class": "public"}), awserr.AccessDenied)
@@ -79,11 +79,11 @@ func TestTagConditionCollidingKeys(t *testing.T) {
 	 {"Effect":"Deny","Principal":"*","Action":"kms:TagResource","Resource":"*","Condition":{"StringEquals":{"aws:RequestTag/dept":"secret"}}}]}`
 	id := e.key(p)
 	tag := func(pairs ...string) error {
-		var tags []kms.Tag
+		var tags []wire.Tag
 		for i := 0; i < len(pairs); i += 2 {
-			tags = append(tags, kms.Tag{TagKey: sp(pairs[i]), TagValue: sp(pairs[i+1])})
+			tags = append(tags, wire.Tag{TagKey: sp(pairs[i]), TagValue: sp(pairs[i+1])})
 		}
-		_, err := e.svc.TagResource(e.as(gRoot), &kms.TagResourceInput{KeyID: &id, Tags: tags})
+		_, err := e.svc.TagResource(e.as(gRoot), &wire.TagResourceInput{KeyID: &id, Tags: tags})
 		return err
 	}
 	wantCode(t, tag("dept", "secret", "Dept", "public"), awserr.AccessDenied)

@@ -15,6 +15,7 @@ import (
 	"github.com/trentkms/trent/internal/rootkey"
 	"github.com/trentkms/trent/internal/store"
 	"github.com/trentkms/trent/internal/store/sqlite"
+	"github.com/trentkms/trent/internal/wire"
 )
 
 // flakyStore is a real store whose connection can be cut, as a node cut off
@@ -118,7 +119,7 @@ func newCluster(t *testing.T, grace time.Duration) *cluster {
 
 func (c *cluster) createKey(t *testing.T) string {
 	t.Helper()
-	out, err := c.a.CreateKey(c.ctx, &kms.CreateKeyInput{})
+	out, err := c.a.CreateKey(c.ctx, &wire.CreateKeyInput{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +127,7 @@ func (c *cluster) createKey(t *testing.T) string {
 }
 
 func (c *cluster) encrypt(svc *kms.Service, id string) error {
-	_, err := svc.Encrypt(c.ctx, &kms.EncryptInput{KeyID: &id, Plaintext: []byte("x")})
+	_, err := svc.Encrypt(c.ctx, &wire.EncryptInput{KeyID: &id, Plaintext: []byte("x")})
 	return err
 }
 
@@ -166,7 +167,7 @@ func TestCacheCoherence(t *testing.T) {
 			if err := c.encrypt(c.b, id); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := c.a.DisableKey(c.ctx, &kms.KeyIDInput{KeyID: &id}); err != nil {
+			if _, err := c.a.DisableKey(c.ctx, &wire.KeyIDInput{KeyID: &id}); err != nil {
 				t.Fatal(err)
 			}
 			took := eventually(t, time.Second, "B refuses the disabled key", func() bool {
@@ -235,11 +236,11 @@ func TestCacheCoherence(t *testing.T) {
 func BenchmarkEncryptCachedKey(b *testing.B) {
 	svc, ctx := newBenchService(b)
 	svc.Start()
-	out, err := svc.CreateKey(ctx, &kms.CreateKeyInput{})
+	out, err := svc.CreateKey(ctx, &wire.CreateKeyInput{})
 	if err != nil {
 		b.Fatal(err)
 	}
-	in := &kms.EncryptInput{KeyID: &out.KeyMetadata.KeyID, Plaintext: make([]byte, 32)}
+	in := &wire.EncryptInput{KeyID: &out.KeyMetadata.KeyID, Plaintext: make([]byte, 32)}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {

@@ -12,6 +12,7 @@ import (
 	"github.com/trentkms/trent/internal/awserr"
 	"github.com/trentkms/trent/internal/kms"
 	"github.com/trentkms/trent/internal/store"
+	"github.com/trentkms/trent/internal/wire"
 )
 
 // Issue 15, item 6: mutations of one key, alias or grant set all succeed
@@ -56,15 +57,15 @@ func TestConcurrentKeyMutations(t *testing.T) {
 		var err error
 		switch i % 5 {
 		case 0:
-			_, err = svc.UpdateKeyDescription(root, &kms.UpdateKeyDescriptionInput{KeyID: &id, Description: sp(fmt.Sprint("d", i))})
+			_, err = svc.UpdateKeyDescription(root, &wire.UpdateKeyDescriptionInput{KeyID: &id, Description: sp(fmt.Sprint("d", i))})
 		case 1:
-			_, err = svc.TagResource(root, &kms.TagResourceInput{KeyID: &id, Tags: []kms.Tag{{TagKey: sp(fmt.Sprint("t", i)), TagValue: sp("v")}}})
+			_, err = svc.TagResource(root, &wire.TagResourceInput{KeyID: &id, Tags: []wire.Tag{{TagKey: sp(fmt.Sprint("t", i)), TagValue: sp("v")}}})
 		case 2:
-			_, err = svc.DisableKey(root, &kms.KeyIDInput{KeyID: &id})
+			_, err = svc.DisableKey(root, &wire.KeyIDInput{KeyID: &id})
 		case 3:
-			_, err = svc.EnableKey(root, &kms.KeyIDInput{KeyID: &id})
+			_, err = svc.EnableKey(root, &wire.KeyIDInput{KeyID: &id})
 		case 4:
-			_, err = svc.PutKeyPolicy(root, &kms.KeyPolicyInput{KeyID: &id, PolicyName: sp("default"), Policy: sp(fmt.Sprintf(
+			_, err = svc.PutKeyPolicy(root, &wire.KeyPolicyInput{KeyID: &id, PolicyName: sp("default"), Policy: sp(fmt.Sprintf(
 				`{"Version":"2012-10-17","Id":"p%d","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"}]}`, i))})
 		}
 		return err
@@ -75,7 +76,7 @@ func TestConcurrentKeyMutations(t *testing.T) {
 	// A fresh node reads the store: the racers' nodes poll the change
 	// feed hourly here, so either may still hold a key it cached before
 	// the other's last write.
-	tags, err := e.node().ListResourceTags(root, &kms.ListResourceTagsInput{KeyID: &id})
+	tags, err := e.node().ListResourceTags(root, &wire.ListResourceTagsInput{KeyID: &id})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,22 +90,22 @@ func TestTagLimitExact(t *testing.T) {
 	e := newGrantEnv(t)
 	id := e.key("")
 	root := kms.WithCaller(context.Background(), gRoot)
-	var tags []kms.Tag
+	var tags []wire.Tag
 	for i := 0; i < 40; i++ {
-		tags = append(tags, kms.Tag{TagKey: sp(fmt.Sprint("base", i)), TagValue: sp("v")})
+		tags = append(tags, wire.Tag{TagKey: sp(fmt.Sprint("base", i)), TagValue: sp("v")})
 	}
-	if _, err := e.svc.TagResource(root, &kms.TagResourceInput{KeyID: &id, Tags: tags}); err != nil {
+	if _, err := e.svc.TagResource(root, &wire.TagResourceInput{KeyID: &id, Tags: tags}); err != nil {
 		t.Fatal(err)
 	}
 	codes := race(t, [2]*kms.Service{e.svc, e.node()}, 32, func(svc *kms.Service, i int) error {
-		_, err := svc.TagResource(root, &kms.TagResourceInput{KeyID: &id, Tags: []kms.Tag{{TagKey: sp(fmt.Sprint("new", i)), TagValue: sp("v")}}})
+		_, err := svc.TagResource(root, &wire.TagResourceInput{KeyID: &id, Tags: []wire.Tag{{TagKey: sp(fmt.Sprint("new", i)), TagValue: sp("v")}}})
 		return err
 	})
 	if codes[""] != 10 || codes[awserr.Tag] != 22 {
 		t.Fatalf("outcomes %v; want 10 successes and 22 TagException", codes)
 	}
 	e.svc.SyncChanges(context.Background()) // the other node's writes
-	out, err := e.svc.ListResourceTags(root, &kms.ListResourceTagsInput{KeyID: &id})
+	out, err := e.svc.ListResourceTags(root, &wire.ListResourceTagsInput{KeyID: &id})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,14 +120,14 @@ func TestAliasLimitExact(t *testing.T) {
 	id, other := e.key(""), e.key("")
 	root := kms.WithCaller(context.Background(), gRoot)
 	for i := 0; i < 40; i++ {
-		if _, err := e.svc.CreateAlias(root, &kms.AliasInput{AliasName: sp(fmt.Sprint("alias/base-", i)), TargetKeyID: &id}); err != nil {
+		if _, err := e.svc.CreateAlias(root, &wire.AliasInput{AliasName: sp(fmt.Sprint("alias/base-", i)), TargetKeyID: &id}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// Aliases of the other key race to move onto id as new ones are
 	// created for it: only 10 more fit, whichever way they come.
 	for i := 0; i < 8; i++ {
-		if _, err := e.svc.CreateAlias(root, &kms.AliasInput{AliasName: sp(fmt.Sprint("alias/move-", i)), TargetKeyID: &other}); err != nil {
+		if _, err := e.svc.CreateAlias(root, &wire.AliasInput{AliasName: sp(fmt.Sprint("alias/move-", i)), TargetKeyID: &other}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -134,20 +135,20 @@ func TestAliasLimitExact(t *testing.T) {
 	var moved atomic.Int32
 	codes := race(t, nodes, 32, func(svc *kms.Service, i int) error {
 		if i < 8 {
-			_, err := svc.UpdateAlias(root, &kms.AliasInput{AliasName: sp(fmt.Sprint("alias/move-", i)), TargetKeyID: &id})
+			_, err := svc.UpdateAlias(root, &wire.AliasInput{AliasName: sp(fmt.Sprint("alias/move-", i)), TargetKeyID: &id})
 			if err == nil {
 				moved.Add(1)
 			}
 			return err
 		}
-		_, err := svc.CreateAlias(root, &kms.AliasInput{AliasName: sp(fmt.Sprint("alias/new-", i)), TargetKeyID: &id})
+		_, err := svc.CreateAlias(root, &wire.AliasInput{AliasName: sp(fmt.Sprint("alias/new-", i)), TargetKeyID: &id})
 		return err
 	})
 	if codes[""] != 10 || codes[awserr.LimitExceeded] != 22 {
 		t.Fatalf("outcomes %v; want 10 successes and 22 LimitExceededException", codes)
 	}
 	count := func(key string) int {
-		out, err := e.svc.ListAliases(root, &kms.ListAliasesInput{KeyID: &key, Limit: ptr(int64(100))})
+		out, err := e.svc.ListAliases(root, &wire.ListAliasesInput{KeyID: &key, Limit: ptr(int64(100))})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -159,7 +160,7 @@ func TestAliasLimitExact(t *testing.T) {
 	// 100 writers of one alias: one creates it, the others find it; then
 	// 100 updates of it all succeed.
 	codes = race(t, nodes, 100, func(svc *kms.Service, i int) error {
-		_, err := svc.CreateAlias(root, &kms.AliasInput{AliasName: sp("alias/one"), TargetKeyID: &other})
+		_, err := svc.CreateAlias(root, &wire.AliasInput{AliasName: sp("alias/one"), TargetKeyID: &other})
 		return err
 	})
 	if codes[""] != 1 || codes[awserr.AlreadyExists] != 99 {
@@ -168,7 +169,7 @@ func TestAliasLimitExact(t *testing.T) {
 	third := e.key("")
 	codes = race(t, nodes, 100, func(svc *kms.Service, i int) error {
 		target := []string{other, third}[i%2]
-		_, err := svc.UpdateAlias(root, &kms.AliasInput{AliasName: sp("alias/one"), TargetKeyID: &target})
+		_, err := svc.UpdateAlias(root, &wire.AliasInput{AliasName: sp("alias/one"), TargetKeyID: &target})
 		return err
 	})
 	if codes[""] != 100 {
@@ -196,7 +197,7 @@ func TestGrantLimitExact(t *testing.T) {
 	nodes := [2]*kms.Service{e.nodeWith(kms.Config{GrantsPerKey: limit}), e.nodeWith(kms.Config{GrantsPerKey: limit})}
 	var ids sync.Map
 	codes := race(t, nodes, 32, func(svc *kms.Service, i int) error {
-		out, err := svc.CreateGrant(root, &kms.CreateGrantInput{KeyID: &id, GranteePrincipal: sp(gBob.ARN), Operations: []string{"Encrypt"}})
+		out, err := svc.CreateGrant(root, &wire.CreateGrantInput{KeyID: &id, GranteePrincipal: sp(gBob.ARN), Operations: []string{"Encrypt"}})
 		if err == nil {
 			ids.Store(out.GrantID, true)
 		}
@@ -208,7 +209,7 @@ func TestGrantLimitExact(t *testing.T) {
 	n := 0
 	var one string
 	for marker := ""; ; {
-		in := &kms.ListGrantsInput{KeyID: &id, Limit: ptr(int64(1000))}
+		in := &wire.ListGrantsInput{KeyID: &id, Limit: ptr(int64(1000))}
 		if marker != "" {
 			in.Marker = &marker
 		}
@@ -227,11 +228,11 @@ func TestGrantLimitExact(t *testing.T) {
 	}
 	// Retiring one makes room for exactly one.
 	ids.Range(func(k, _ any) bool { one = k.(string); return false })
-	if _, err := nodes[1].RevokeGrant(root, &kms.RevokeGrantInput{KeyID: &id, GrantID: &one}); err != nil {
+	if _, err := nodes[1].RevokeGrant(root, &wire.RevokeGrantInput{KeyID: &id, GrantID: &one}); err != nil {
 		t.Fatal(err)
 	}
 	codes = race(t, nodes, 4, func(svc *kms.Service, i int) error {
-		_, err := svc.CreateGrant(root, &kms.CreateGrantInput{KeyID: &id, GranteePrincipal: sp(gBob.ARN), Operations: []string{"Encrypt"}})
+		_, err := svc.CreateGrant(root, &wire.CreateGrantInput{KeyID: &id, GranteePrincipal: sp(gBob.ARN), Operations: []string{"Encrypt"}})
 		return err
 	})
 	if codes[""] != 1 || codes[awserr.LimitExceeded] != 3 {
@@ -264,14 +265,14 @@ func TestGrantCacheFollowsChanges(t *testing.T) {
 	}()
 	var live sync.Map
 	codes := race(t, [2]*kms.Service{a, a}, n, func(svc *kms.Service, i int) error {
-		g, err := svc.CreateGrant(root, &kms.CreateGrantInput{KeyID: &id, GranteePrincipal: sp(user(i).ARN), Operations: []string{"Encrypt"}})
+		g, err := svc.CreateGrant(root, &wire.CreateGrantInput{KeyID: &id, GranteePrincipal: sp(user(i).ARN), Operations: []string{"Encrypt"}})
 		if err != nil || i%3 != 0 {
 			if err == nil {
 				live.Store(i, true)
 			}
 			return err
 		}
-		_, err = svc.RevokeGrant(root, &kms.RevokeGrantInput{KeyID: &id, GrantID: &g.GrantID})
+		_, err = svc.RevokeGrant(root, &wire.RevokeGrantInput{KeyID: &id, GrantID: &g.GrantID})
 		return err
 	})
 	stop.Store(true)
@@ -326,7 +327,7 @@ func TestUnreadableAliasesRefuse(t *testing.T) {
 	}
 	fs.fail.Store(false)
 	wantCode(t, encrypt(e.svc, e.as(gBob), id, nil), "")
-	if _, err := e.svc.CreateAlias(e.as(gRoot), &kms.AliasInput{AliasName: sp("alias/secret-1"), TargetKeyID: &id}); err != nil {
+	if _, err := e.svc.CreateAlias(e.as(gRoot), &wire.AliasInput{AliasName: sp("alias/secret-1"), TargetKeyID: &id}); err != nil {
 		t.Fatal(err)
 	}
 	wantCode(t, encrypt(e.svc, e.as(gBob), id, nil), awserr.AccessDenied)
@@ -361,10 +362,10 @@ func TestAliasIndexMigration(t *testing.T) {
 	wantCode(t, encrypt(svc, e.as(gBob), id, nil), "")
 	root := e.as(gRoot)
 	for i, want := range []string{"", "", awserr.LimitExceeded} {
-		_, err := svc.CreateAlias(root, &kms.AliasInput{AliasName: sp(fmt.Sprint("alias/more-", i)), TargetKeyID: &id})
+		_, err := svc.CreateAlias(root, &wire.AliasInput{AliasName: sp(fmt.Sprint("alias/more-", i)), TargetKeyID: &id})
 		wantCode(t, err, want)
 	}
-	out, err := svc.ListAliases(root, &kms.ListAliasesInput{KeyID: &id, Limit: ptr(int64(100))})
+	out, err := svc.ListAliases(root, &wire.ListAliasesInput{KeyID: &id, Limit: ptr(int64(100))})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,13 +6,17 @@ import (
 
 	"github.com/trentkms/trent/internal/awserr"
 	"github.com/trentkms/trent/internal/ciphertext"
+	"github.com/trentkms/trent/internal/wire"
 )
 
 const symmetricDefault = "SYMMETRIC_DEFAULT"
 
 func isTrue(b *bool) bool { return b != nil && *b }
 
-func dryRun() error { return awserr.New(awserr.DryRunOperation, dryRunMessage) }
+// dryRun is the answer to a request with DryRun that would have succeeded.
+func dryRun() error {
+	return awserr.New(awserr.DryRunOperation, "The request would have succeeded, but the DryRun option is set.")
+}
 
 // encryptionConditions returns the condition keys of a symmetric crypto request.
 func encryptionConditions(ref *string, alg string, ec map[string]string) map[string][]string {
@@ -35,7 +39,7 @@ func algorithmCondition(alg string) []string {
 	return []string{alg}
 }
 
-func rejectRecipient(r *RecipientInfo) error {
+func rejectRecipient(r *wire.RecipientInfo) error {
 	if r != nil {
 		return awserr.New(awserr.UnsupportedOperation, "Trent does not support Nitro Enclaves attestation (Recipient).")
 	}
@@ -54,7 +58,7 @@ func (s *Service) sealSymmetric(ctx context.Context, lk *loadedKey, plaintext []
 }
 
 // Encrypt implements the Encrypt operation.
-func (s *Service) Encrypt(ctx context.Context, in *EncryptInput) (*EncryptOutput, error) {
+func (s *Service) Encrypt(ctx context.Context, in *wire.EncryptInput) (*wire.EncryptOutput, error) {
 	var v validator
 	v.required(in.Plaintext != nil, "plaintext")
 	v.blobLen(in.Plaintext, in.Plaintext != nil, "plaintext", 1, 4096)
@@ -93,7 +97,7 @@ func (s *Service) Encrypt(ctx context.Context, in *EncryptInput) (*EncryptOutput
 	if err != nil {
 		return nil, err
 	}
-	return &EncryptOutput{CiphertextBlob: blob, KeyID: lk.arn, EncryptionAlgorithm: symmetricDefault}, nil
+	return &wire.EncryptOutput{CiphertextBlob: blob, KeyID: lk.arn, EncryptionAlgorithm: symmetricDefault}, nil
 }
 
 // openSymmetric parses and decrypts a symmetric ciphertext, returning the
@@ -180,7 +184,7 @@ func (s *Service) openSymmetric(ctx context.Context, blob []byte, ec map[string]
 var errNotSymmetric = errors.New("kms: not a symmetric ciphertext")
 
 // Decrypt implements the Decrypt operation.
-func (s *Service) Decrypt(ctx context.Context, in *DecryptInput) (*DecryptOutput, error) {
+func (s *Service) Decrypt(ctx context.Context, in *wire.DecryptInput) (*wire.DecryptOutput, error) {
 	var v validator
 	v.required(in.CiphertextBlob != nil, "ciphertextBlob")
 	v.blobLen(in.CiphertextBlob, in.CiphertextBlob != nil, "ciphertextBlob", 1, 6144)
@@ -213,7 +217,7 @@ func (s *Service) Decrypt(ctx context.Context, in *DecryptInput) (*DecryptOutput
 	if err != nil {
 		return nil, err
 	}
-	return &DecryptOutput{KeyID: lk.arn, Plaintext: pt, EncryptionAlgorithm: symmetricDefault, KeyMaterialID: mid}, nil
+	return &wire.DecryptOutput{KeyID: lk.arn, Plaintext: pt, EncryptionAlgorithm: symmetricDefault, KeyMaterialID: mid}, nil
 }
 
 func ignoreCiphertext(mods []string) bool {
@@ -227,7 +231,7 @@ func ignoreCiphertext(mods []string) bool {
 
 // ReEncrypt implements the ReEncrypt operation: decrypt and encrypt inside
 // the service, so the plaintext never leaves it.
-func (s *Service) ReEncrypt(ctx context.Context, in *ReEncryptInput) (*ReEncryptOutput, error) {
+func (s *Service) ReEncrypt(ctx context.Context, in *wire.ReEncryptInput) (*wire.ReEncryptOutput, error) {
 	var v validator
 	v.required(in.CiphertextBlob != nil, "ciphertextBlob")
 	v.blobLen(in.CiphertextBlob, in.CiphertextBlob != nil, "ciphertextBlob", 1, 6144)
@@ -294,7 +298,7 @@ func (s *Service) ReEncrypt(ctx context.Context, in *ReEncryptInput) (*ReEncrypt
 	if isTrue(in.DryRun) {
 		return nil, dryRun()
 	}
-	out := &ReEncryptOutput{SourceKeyID: src.arn, KeyID: dst.arn, SourceEncryptionAlgorithm: srcAlg, DestinationEncryptionAlgorithm: dstAlg, SourceKeyMaterialID: srcMat}
+	out := &wire.ReEncryptOutput{SourceKeyID: src.arn, KeyID: dst.arn, SourceEncryptionAlgorithm: srcAlg, DestinationEncryptionAlgorithm: dstAlg, SourceKeyMaterialID: srcMat}
 	if dst.doc.Spec == symmetricDefault {
 		if dstAlg != symmetricDefault {
 			return nil, awserr.Newf(awserr.InvalidKeyUsage, "Algorithm %s is incompatible with key spec %s.", dstAlg, dst.doc.Spec)
@@ -312,7 +316,7 @@ func (s *Service) ReEncrypt(ctx context.Context, in *ReEncryptInput) (*ReEncrypt
 
 // GenerateDataKey implements GenerateDataKey and, with withPlaintext false,
 // GenerateDataKeyWithoutPlaintext.
-func (s *Service) generateDataKey(ctx context.Context, in *GenerateDataKeyInput, withPlaintext bool, op string) (*GenerateDataKeyOutput, error) {
+func (s *Service) generateDataKey(ctx context.Context, in *wire.GenerateDataKeyInput, withPlaintext bool, op string) (*wire.GenerateDataKeyOutput, error) {
 	var v validator
 	v.intRange(in.NumberOfBytes, "numberOfBytes", 1, 1024)
 	v.enum(in.KeySpec, "keySpec", enumDataKey)
@@ -349,7 +353,7 @@ func (s *Service) generateDataKey(ctx context.Context, in *GenerateDataKeyInput,
 	if err != nil {
 		return nil, err
 	}
-	out := &GenerateDataKeyOutput{CiphertextBlob: blob, KeyID: lk.arn, KeyMaterialID: lk.current}
+	out := &wire.GenerateDataKeyOutput{CiphertextBlob: blob, KeyID: lk.arn, KeyMaterialID: lk.current}
 	if withPlaintext {
 		out.Plaintext = pt
 	} else {
@@ -385,17 +389,17 @@ func (s *Service) dataKeyWrapper(ctx context.Context, ref *string, op string, co
 }
 
 // GenerateDataKey implements the GenerateDataKey operation.
-func (s *Service) GenerateDataKey(ctx context.Context, in *GenerateDataKeyInput) (*GenerateDataKeyOutput, error) {
+func (s *Service) GenerateDataKey(ctx context.Context, in *wire.GenerateDataKeyInput) (*wire.GenerateDataKeyOutput, error) {
 	return s.generateDataKey(ctx, in, true, "GenerateDataKey")
 }
 
 // GenerateDataKeyWithoutPlaintext implements the GenerateDataKeyWithoutPlaintext operation.
-func (s *Service) GenerateDataKeyWithoutPlaintext(ctx context.Context, in *GenerateDataKeyInput) (*GenerateDataKeyOutput, error) {
+func (s *Service) GenerateDataKeyWithoutPlaintext(ctx context.Context, in *wire.GenerateDataKeyInput) (*wire.GenerateDataKeyOutput, error) {
 	return s.generateDataKey(ctx, in, false, "GenerateDataKeyWithoutPlaintext")
 }
 
 // GenerateRandom implements the GenerateRandom operation.
-func (s *Service) GenerateRandom(ctx context.Context, in *GenerateRandomInput) (*GenerateRandomOutput, error) {
+func (s *Service) GenerateRandom(ctx context.Context, in *wire.GenerateRandomInput) (*wire.GenerateRandomOutput, error) {
 	if in.NumberOfBytes == nil {
 		return nil, awserr.New(awserr.Validation, "NumberOfBytes is required.")
 	}
@@ -418,5 +422,5 @@ func (s *Service) GenerateRandom(ctx context.Context, in *GenerateRandomInput) (
 	if _, err := s.rand.Read(b); err != nil {
 		return nil, err
 	}
-	return &GenerateRandomOutput{Plaintext: b}, nil
+	return &wire.GenerateRandomOutput{Plaintext: b}, nil
 }

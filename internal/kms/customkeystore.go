@@ -14,6 +14,7 @@ import (
 	"github.com/trentkms/trent/internal/awserr"
 	"github.com/trentkms/trent/internal/hsm"
 	"github.com/trentkms/trent/internal/store"
+	"github.com/trentkms/trent/internal/wire"
 	"github.com/trentkms/trent/internal/xks"
 )
 
@@ -146,7 +147,7 @@ func (s *Service) putKeyStore(ctx context.Context, d *keyStoreDoc, version int64
 }
 
 // validateXksFields checks the XKS members shared by Create and Update.
-func validateXksFields(v *validator, endpoint, path, vpcName, vpcOwner, connectivity *string, cred *XksProxyAuthenticationCredential) {
+func validateXksFields(v *validator, endpoint, path, vpcName, vpcOwner, connectivity *string, cred *wire.XksProxyAuthenticationCredential) {
 	v.strLen(endpoint, "xksProxyUriEndpoint", 10, 128)
 	v.strLen(path, "xksProxyUriPath", 10, 128)
 	v.strLen(vpcName, "xksProxyVpcEndpointServiceName", 20, 64)
@@ -180,7 +181,7 @@ func validateXksFields(v *validator, endpoint, path, vpcName, vpcOwner, connecti
 // EXTERNAL_KEY_STORE store calls an XKS proxy at XksProxyUriEndpoint +
 // XksProxyUriPath (PUBLIC_ENDPOINT connectivity only; the endpoint may
 // carry a port). New stores are DISCONNECTED.
-func (s *Service) CreateCustomKeyStore(ctx context.Context, in *CreateCustomKeyStoreInput) (*CreateCustomKeyStoreOutput, error) {
+func (s *Service) CreateCustomKeyStore(ctx context.Context, in *wire.CreateCustomKeyStoreInput) (*wire.CreateCustomKeyStoreOutput, error) {
 	var v validator
 	if v.required(in.CustomKeyStoreName != nil, "customKeyStoreName") {
 		v.strLen(in.CustomKeyStoreName, "customKeyStoreName", 1, 256)
@@ -270,7 +271,7 @@ func (s *Service) CreateCustomKeyStore(ctx context.Context, in *CreateCustomKeyS
 	if err := s.putKeyStore(ctx, d, 0); err != nil {
 		return nil, err
 	}
-	return &CreateCustomKeyStoreOutput{CustomKeyStoreID: d.ID}, nil
+	return &wire.CreateCustomKeyStoreOutput{CustomKeyStoreID: d.ID}, nil
 }
 
 // probeToken checks that a CloudHSM-type store's token exists.
@@ -313,7 +314,7 @@ func safeHSMError(err error) string {
 }
 
 // DescribeCustomKeyStores implements the DescribeCustomKeyStores operation.
-func (s *Service) DescribeCustomKeyStores(ctx context.Context, in *DescribeCustomKeyStoresInput) (*DescribeCustomKeyStoresOutput, error) {
+func (s *Service) DescribeCustomKeyStores(ctx context.Context, in *wire.DescribeCustomKeyStoresInput) (*wire.DescribeCustomKeyStoresOutput, error) {
 	var v validator
 	v.strLen(in.CustomKeyStoreID, "customKeyStoreId", 1, 64)
 	v.strLen(in.CustomKeyStoreName, "customKeyStoreName", 1, 256)
@@ -333,7 +334,7 @@ func (s *Service) DescribeCustomKeyStores(ctx context.Context, in *DescribeCusto
 	if err != nil {
 		return nil, err
 	}
-	out := &DescribeCustomKeyStoresOutput{CustomKeyStores: []CustomKeyStoresListEntry{}}
+	out := &wire.DescribeCustomKeyStoresOutput{CustomKeyStores: []wire.CustomKeyStoresListEntry{}}
 	var picked []*keyStoreDoc
 	for _, d := range all {
 		switch {
@@ -363,13 +364,13 @@ func (s *Service) DescribeCustomKeyStores(ctx context.Context, in *DescribeCusto
 	return out, nil
 }
 
-func describeStore(d *keyStoreDoc) CustomKeyStoresListEntry {
-	e := CustomKeyStoresListEntry{CustomKeyStoreID: d.ID, CustomKeyStoreName: d.Name, CustomKeyStoreType: d.Type,
-		ConnectionState: d.State, ConnectionErrorCode: d.ErrorCode, CreationDate: TS(d.Created)}
+func describeStore(d *keyStoreDoc) wire.CustomKeyStoresListEntry {
+	e := wire.CustomKeyStoresListEntry{CustomKeyStoreID: d.ID, CustomKeyStoreName: d.Name, CustomKeyStoreType: d.Type,
+		ConnectionState: d.State, ConnectionErrorCode: d.ErrorCode, CreationDate: wire.TS(d.Created)}
 	if d.Type == StoreTypeCloudHSM {
 		e.CloudHsmClusterID, e.TrustAnchorCertificate = d.ClusterID, d.TrustAnchor
 	} else {
-		e.XksProxyConfiguration = &XksProxyConfiguration{Connectivity: d.XksConnectivity, AccessKeyID: d.XksAccessKeyID,
+		e.XksProxyConfiguration = &wire.XksProxyConfiguration{Connectivity: d.XksConnectivity, AccessKeyID: d.XksAccessKeyID,
 			URIEndpoint: d.XksEndpoint, URIPath: d.XksPath}
 	}
 	return e
@@ -378,7 +379,7 @@ func describeStore(d *keyStoreDoc) CustomKeyStoresListEntry {
 // UpdateCustomKeyStore implements the UpdateCustomKeyStore operation. A
 // new name can be set in any state; every other change needs a
 // DISCONNECTED store.
-func (s *Service) UpdateCustomKeyStore(ctx context.Context, in *UpdateCustomKeyStoreInput) (*struct{}, error) {
+func (s *Service) UpdateCustomKeyStore(ctx context.Context, in *wire.UpdateCustomKeyStoreInput) (*struct{}, error) {
 	var v validator
 	if v.required(in.CustomKeyStoreID != nil, "customKeyStoreId") {
 		v.strLen(in.CustomKeyStoreID, "customKeyStoreId", 1, 64)
@@ -466,7 +467,7 @@ func (s *Service) UpdateCustomKeyStore(ctx context.Context, in *UpdateCustomKeyS
 
 // DeleteCustomKeyStore implements the DeleteCustomKeyStore operation: the
 // store must be DISCONNECTED and hold no KMS keys.
-func (s *Service) DeleteCustomKeyStore(ctx context.Context, in *CustomKeyStoreIDInput) (*struct{}, error) {
+func (s *Service) DeleteCustomKeyStore(ctx context.Context, in *wire.CustomKeyStoreIDInput) (*struct{}, error) {
 	d, version, err := s.keyStoreOp(ctx, in, "kms:DeleteCustomKeyStore")
 	if err != nil {
 		return nil, err
@@ -494,7 +495,7 @@ func (s *Service) DeleteCustomKeyStore(ctx context.Context, in *CustomKeyStoreID
 
 // keyStoreOp validates a CustomKeyStoreId request, authorizes action and
 // reads the store.
-func (s *Service) keyStoreOp(ctx context.Context, in *CustomKeyStoreIDInput, action string) (*keyStoreDoc, int64, error) {
+func (s *Service) keyStoreOp(ctx context.Context, in *wire.CustomKeyStoreIDInput, action string) (*keyStoreDoc, int64, error) {
 	var v validator
 	if v.required(in.CustomKeyStoreID != nil, "customKeyStoreId") {
 		v.strLen(in.CustomKeyStoreID, "customKeyStoreId", 1, 64)
@@ -513,7 +514,7 @@ func (s *Service) keyStoreOp(ctx context.Context, in *CustomKeyStoreIDInput, act
 // type) before it returns; a failure leaves the store FAILED with a
 // ConnectionErrorCode, and the operation itself succeeds, as in AWS.
 // Keys made Unavailable by DisconnectCustomKeyStore get their state back.
-func (s *Service) ConnectCustomKeyStore(ctx context.Context, in *CustomKeyStoreIDInput) (*struct{}, error) {
+func (s *Service) ConnectCustomKeyStore(ctx context.Context, in *wire.CustomKeyStoreIDInput) (*struct{}, error) {
 	d, version, err := s.keyStoreOp(ctx, in, "kms:ConnectCustomKeyStore")
 	if err != nil {
 		return nil, err
@@ -607,7 +608,7 @@ func (s *Service) tryConnect(ctx context.Context, d *keyStoreDoc) string {
 // DisconnectCustomKeyStore implements the DisconnectCustomKeyStore
 // operation: the store becomes DISCONNECTED and its Enabled and Disabled
 // keys Unavailable until it is connected again.
-func (s *Service) DisconnectCustomKeyStore(ctx context.Context, in *CustomKeyStoreIDInput) (*struct{}, error) {
+func (s *Service) DisconnectCustomKeyStore(ctx context.Context, in *wire.CustomKeyStoreIDInput) (*struct{}, error) {
 	d, version, err := s.keyStoreOp(ctx, in, "kms:DisconnectCustomKeyStore")
 	if err != nil {
 		return nil, err

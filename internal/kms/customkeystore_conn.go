@@ -14,6 +14,7 @@ import (
 	"github.com/trentkms/trent/internal/awserr"
 	"github.com/trentkms/trent/internal/ciphertext"
 	"github.com/trentkms/trent/internal/hsm"
+	"github.com/trentkms/trent/internal/wire"
 	"github.com/trentkms/trent/internal/xks"
 )
 
@@ -361,7 +362,7 @@ func (s *Service) openSymmetricInStore(ctx context.Context, lk *loadedKey, b *ci
 // custom key store: a non-extractable AES-256 key generated inside the
 // token (AWS_CLOUDHSM), or Trent's own material plus a check that the
 // external key exists and can encrypt and decrypt (EXTERNAL_KEY_STORE).
-func (s *Service) createInCustomKeyStore(ctx context.Context, d *keyDoc, in *CreateKeyInput) error {
+func (s *Service) createInCustomKeyStore(ctx context.Context, d *keyDoc, in *wire.CreateKeyInput) error {
 	if in.CustomKeyStoreID == nil {
 		return awserr.Newf(awserr.Validation, "You must specify a CustomKeyStoreId when Origin is %s.", d.Origin)
 	}
@@ -439,7 +440,7 @@ func (s *Service) createInCustomKeyStore(ctx context.Context, d *keyDoc, in *Cre
 
 // generateRandomInStore implements GenerateRandom with a CustomKeyStoreId:
 // random bytes from the HSM of a connected CloudHSM-type store.
-func (s *Service) generateRandomInStore(ctx context.Context, id string, n int) (*GenerateRandomOutput, error) {
+func (s *Service) generateRandomInStore(ctx context.Context, id string, n int) (*wire.GenerateRandomOutput, error) {
 	account := CallerFrom(ctx).Account
 	ks, _, err := s.getKeyStore(ctx, account, id)
 	if err != nil {
@@ -460,5 +461,5 @@ func (s *Service) generateRandomInStore(ctx context.Context, id string, n int) (
 		s.log.WarnContext(ctx, "custom key store: HSM random failed", "store", id, "err", safeHSMError(err))
 		return nil, awserr.Newf(awserr.CustomKeyStoreInvalidState, "Custom key store %s is not connected.", id)
 	}
-	return &GenerateRandomOutput{Plaintext: b}, nil
+	return &wire.GenerateRandomOutput{Plaintext: b}, nil
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/trentkms/trent/internal/awserr"
 	"github.com/trentkms/trent/internal/kms"
 	"github.com/trentkms/trent/internal/store"
+	"github.com/trentkms/trent/internal/wire"
 )
 
 // TestKeyDeletion: nothing is deleted before the waiting period ends, even
@@ -17,17 +18,17 @@ import (
 func TestKeyDeletion(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	md := e.createKey(&kms.CreateKeyInput{})
+	md := e.createKey(&wire.CreateKeyInput{})
 	id := &md.KeyID
-	must(e.svc.RotateKeyOnDemand(e.ctx, &kms.KeyIDInput{KeyID: id}))(t)
-	must(e.svc.CreateAlias(e.ctx, &kms.AliasInput{AliasName: ptr("alias/doomed"), TargetKeyID: id}))(t)
+	must(e.svc.RotateKeyOnDemand(e.ctx, &wire.KeyIDInput{KeyID: id}))(t)
+	must(e.svc.CreateAlias(e.ctx, &wire.AliasInput{AliasName: ptr("alias/doomed"), TargetKeyID: id}))(t)
 	// A grant record as the grants code stores it: ID "<keyID>/<grantID>".
 	if err := e.store.Apply(e.ctx, store.Op{Kind: "grant", ID: md.KeyID + "/g1", Data: []byte("{}"), Create: true}); err != nil {
 		t.Fatal(err)
 	}
-	g := must(e.svc.CreateGrant(e.ctx, &kms.CreateGrantInput{KeyID: id, GranteePrincipal: ptr("arn:aws:iam::111122223333:user/bob"), Operations: []string{"Decrypt"}}))(t)
-	ct := must(e.svc.Encrypt(e.ctx, &kms.EncryptInput{KeyID: ptr("alias/doomed"), Plaintext: []byte("gone")}))(t)
-	must(e.svc.ScheduleKeyDeletion(e.ctx, &kms.ScheduleKeyDeletionInput{KeyID: id, PendingWindowInDays: ptr[int64](7)}))(t)
+	g := must(e.svc.CreateGrant(e.ctx, &wire.CreateGrantInput{KeyID: id, GranteePrincipal: ptr("arn:aws:iam::111122223333:user/bob"), Operations: []string{"Decrypt"}}))(t)
+	ct := must(e.svc.Encrypt(e.ctx, &wire.EncryptInput{KeyID: ptr("alias/doomed"), Plaintext: []byte("gone")}))(t)
+	must(e.svc.ScheduleKeyDeletion(e.ctx, &wire.ScheduleKeyDeletionInput{KeyID: id, PendingWindowInDays: ptr[int64](7)}))(t)
 
 	e.svc.Close() // restart
 	svc := e.newService("node-b")
@@ -53,11 +54,11 @@ func TestKeyDeletion(t *testing.T) {
 	if got := e.eventNames(); len(got) != 1 || got[0] != kms.EventDeleteKey {
 		t.Fatalf("events = %v", got)
 	}
-	_, err := svc.DescribeKey(e.ctx, &kms.KeyIDInput{KeyID: id})
+	_, err := svc.DescribeKey(e.ctx, &wire.KeyIDInput{KeyID: id})
 	wantErr(t, err, awserr.NotFound, "Key '"+md.Arn+"' does not exist")
-	_, err = svc.Encrypt(e.ctx, &kms.EncryptInput{KeyID: ptr("alias/doomed"), Plaintext: []byte("x")})
+	_, err = svc.Encrypt(e.ctx, &wire.EncryptInput{KeyID: ptr("alias/doomed"), Plaintext: []byte("x")})
 	wantErr(t, err, awserr.NotFound, "*")
-	_, err = svc.Decrypt(e.ctx, &kms.DecryptInput{CiphertextBlob: ct.CiphertextBlob})
+	_, err = svc.Decrypt(e.ctx, &wire.DecryptInput{CiphertextBlob: ct.CiphertextBlob})
 	wantErr(t, err, awserr.InvalidCiphertext, "")
 }
 
@@ -65,12 +66,12 @@ func TestKeyDeletion(t *testing.T) {
 func TestCancelledDeletion(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	md := e.createKey(&kms.CreateKeyInput{})
-	must(e.svc.ScheduleKeyDeletion(e.ctx, &kms.ScheduleKeyDeletionInput{KeyID: &md.KeyID, PendingWindowInDays: ptr[int64](7)}))(t)
-	must(e.svc.CancelKeyDeletion(e.ctx, &kms.KeyIDInput{KeyID: &md.KeyID}))(t)
+	md := e.createKey(&wire.CreateKeyInput{})
+	must(e.svc.ScheduleKeyDeletion(e.ctx, &wire.ScheduleKeyDeletionInput{KeyID: &md.KeyID, PendingWindowInDays: ptr[int64](7)}))(t)
+	must(e.svc.CancelKeyDeletion(e.ctx, &wire.KeyIDInput{KeyID: &md.KeyID}))(t)
 	e.clock.Add(8 * day)
 	e.runJobs(e.svc)
-	d := must(e.svc.DescribeKey(e.ctx, &kms.KeyIDInput{KeyID: &md.KeyID}))(t).KeyMetadata
+	d := must(e.svc.DescribeKey(e.ctx, &wire.KeyIDInput{KeyID: &md.KeyID}))(t).KeyMetadata
 	if d.KeyState != "Disabled" || len(e.eventNames()) != 0 {
 		t.Fatalf("state %s, events %v", d.KeyState, e.eventNames())
 	}
@@ -79,8 +80,8 @@ func TestCancelledDeletion(t *testing.T) {
 func BenchmarkRunDueJobsIdle(b *testing.B) {
 	e := newEnv(b)
 	for range 100 {
-		id := e.createKey(&kms.CreateKeyInput{}).KeyID
-		must(e.svc.EnableKeyRotation(e.ctx, &kms.EnableKeyRotationInput{KeyID: &id}))(b)
+		id := e.createKey(&wire.CreateKeyInput{}).KeyID
+		must(e.svc.EnableKeyRotation(e.ctx, &wire.EnableKeyRotationInput{KeyID: &id}))(b)
 	}
 	for b.Loop() {
 		if _, err := e.svc.RunDueJobs(e.ctx); err != nil {
@@ -91,8 +92,8 @@ func BenchmarkRunDueJobsIdle(b *testing.B) {
 
 func BenchmarkAutomaticRotation(b *testing.B) {
 	e := newEnv(b)
-	id := e.createKey(&kms.CreateKeyInput{}).KeyID
-	must(e.svc.EnableKeyRotation(e.ctx, &kms.EnableKeyRotationInput{KeyID: &id, RotationPeriodInDays: ptr[int64](90)}))(b)
+	id := e.createKey(&wire.CreateKeyInput{}).KeyID
+	must(e.svc.EnableKeyRotation(e.ctx, &wire.EnableKeyRotationInput{KeyID: &id, RotationPeriodInDays: ptr[int64](90)}))(b)
 	for b.Loop() {
 		e.clock.Add(90 * day)
 		if n, err := e.svc.RunDueJobs(e.ctx); err != nil || n != 1 {

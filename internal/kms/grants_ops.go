@@ -12,6 +12,7 @@ import (
 	"github.com/trentkms/trent/internal/awserr"
 	"github.com/trentkms/trent/internal/policy"
 	"github.com/trentkms/trent/internal/store"
+	"github.com/trentkms/trent/internal/wire"
 )
 
 const (
@@ -147,7 +148,7 @@ func containsPairs(big, small map[string]string) bool {
 // once with the returned token, and on every node within the change feed's
 // delay without it. With Name, a retry with identical parameters returns
 // the original grant ID (and a new token).
-func (s *Service) CreateGrant(ctx context.Context, in *CreateGrantInput) (*CreateGrantOutput, error) {
+func (s *Service) CreateGrant(ctx context.Context, in *wire.CreateGrantInput) (*wire.CreateGrantOutput, error) {
 	var v validator
 	v.pattern(in.GranteePrincipal, "granteePrincipal", 1, 256, principalChars, patPrincipal)
 	v.pattern(in.RetiringPrincipal, "retiringPrincipal", 1, 256, principalChars, patPrincipal)
@@ -349,14 +350,14 @@ func (s *Service) CreateGrant(ctx context.Context, in *CreateGrantInput) (*Creat
 		if err != nil {
 			return nil, s.storeErr(ctx, err)
 		}
-		return &CreateGrantOutput{GrantToken: tok, GrantID: existing.doc.ID}, nil
+		return &wire.CreateGrantOutput{GrantToken: tok, GrantID: existing.doc.ID}, nil
 	}
 	s.grantCache().added(newGrant(d))
 	tok, err := s.newGrantToken(d.KeyID, d.ID)
 	if err != nil {
 		return nil, s.storeErr(ctx, err)
 	}
-	return &CreateGrantOutput{GrantToken: tok, GrantID: d.ID}, nil
+	return &wire.CreateGrantOutput{GrantToken: tok, GrantID: d.ID}, nil
 }
 
 // sameGrant reports whether two grants have identical parameters (the Name
@@ -415,7 +416,7 @@ func (s *Service) stillBound(ctx context.Context, arn, id string, seen map[strin
 // grantee or retiring principal was bound to in place of its ARN once that
 // principal no longer exists (or was re-created). seen memoizes the current
 // ID of each ARN for one listing.
-func (s *Service) showUnbound(ctx context.Context, e *GrantListEntry, d *grantDoc, seen map[string]string) error {
+func (s *Service) showUnbound(ctx context.Context, e *wire.GrantListEntry, d *grantDoc, seen map[string]string) error {
 	for _, x := range []struct {
 		arn, id string
 		out     *string
@@ -439,14 +440,14 @@ func deref(s *string) string {
 }
 
 // grantEntry returns the GrantListEntry of a grant.
-func (s *Service) grantEntry(d *grantDoc) GrantListEntry {
-	e := GrantListEntry{
-		KeyID: s.keyARN(d.KeyAccount, d.KeyID), GrantID: d.ID, Name: d.Name, CreationDate: TS(d.Created),
+func (s *Service) grantEntry(d *grantDoc) wire.GrantListEntry {
+	e := wire.GrantListEntry{
+		KeyID: s.keyARN(d.KeyAccount, d.KeyID), GrantID: d.ID, Name: d.Name, CreationDate: wire.TS(d.Created),
 		GranteePrincipal: d.Grantee, RetiringPrincipal: d.Retiring, IssuingAccount: d.IssuingAccount,
 		Operations: d.Operations, GranteeServicePrincipal: d.GranteeService, RetiringServicePrincipal: d.RetiringService,
 	}
 	if d.Equals != nil || d.Subset != nil || d.SourceArn != "" {
-		e.Constraints = &GrantConstraints{EncryptionContextEquals: d.Equals, EncryptionContextSubset: d.Subset}
+		e.Constraints = &wire.GrantConstraints{EncryptionContextEquals: d.Equals, EncryptionContextSubset: d.Subset}
 		if d.SourceArn != "" {
 			src := d.SourceArn
 			e.Constraints.SourceArn = &src
@@ -457,7 +458,7 @@ func (s *Service) grantEntry(d *grantDoc) GrantListEntry {
 
 // ListGrants implements the ListGrants operation: the grants of one key,
 // in grant ID order, optionally filtered by grant ID and grantee.
-func (s *Service) ListGrants(ctx context.Context, in *ListGrantsInput) (*ListGrantsOutput, error) {
+func (s *Service) ListGrants(ctx context.Context, in *wire.ListGrantsInput) (*wire.ListGrantsOutput, error) {
 	var v validator
 	limit := pageLimit(&v, in.Limit, 1000, 50)
 	v.strLen(in.Marker, "marker", 1, 1024)
@@ -489,7 +490,7 @@ func (s *Service) ListGrants(ctx context.Context, in *ListGrantsInput) (*ListGra
 	if err != nil {
 		return nil, s.storeErr(ctx, err)
 	}
-	out := &ListGrantsOutput{Grants: []GrantListEntry{}}
+	out := &wire.ListGrantsOutput{Grants: []wire.GrantListEntry{}}
 	seen := map[string]string{}
 	for _, r := range recs {
 		var d grantDoc
@@ -527,7 +528,7 @@ func (s *Service) ListGrants(ctx context.Context, in *ListGrantsInput) (*ListGra
 
 // ListRetirableGrants implements the ListRetirableGrants operation: the
 // grants, on keys of any account, whose retiring principal is the given one.
-func (s *Service) ListRetirableGrants(ctx context.Context, in *ListRetirableGrantsInput) (*ListGrantsOutput, error) {
+func (s *Service) ListRetirableGrants(ctx context.Context, in *wire.ListRetirableGrantsInput) (*wire.ListGrantsOutput, error) {
 	var v validator
 	limit := pageLimit(&v, in.Limit, 1000, 50)
 	v.strLen(in.Marker, "marker", 1, 1024)
@@ -559,7 +560,7 @@ func (s *Service) ListRetirableGrants(ctx context.Context, in *ListRetirableGran
 		}
 		after = prefix + *in.Marker
 	}
-	out := &ListGrantsOutput{Grants: []GrantListEntry{}}
+	out := &wire.ListGrantsOutput{Grants: []wire.GrantListEntry{}}
 	seen := map[string]string{}
 	for {
 		recs, err := s.store.List(ctx, kindGrantIndex, prefix, after, limit+1)
@@ -617,7 +618,7 @@ func (s *Service) principalOfAccount(arn, account string) bool {
 // key and grant ID. The retiring principal, a grantee whose grant includes
 // RetireGrant, or a principal the key policy allows kms:RetireGrant may
 // retire a grant.
-func (s *Service) RetireGrant(ctx context.Context, in *RetireGrantInput) (*struct{}, error) {
+func (s *Service) RetireGrant(ctx context.Context, in *wire.RetireGrantInput) (*struct{}, error) {
 	var v validator
 	v.strLen(in.GrantToken, "grantToken", 1, 8192)
 	v.strLen(in.GrantID, "grantId", 1, 128)
@@ -684,7 +685,7 @@ func (s *Service) RetireGrant(ctx context.Context, in *RetireGrantInput) (*struc
 }
 
 // RevokeGrant implements the RevokeGrant operation.
-func (s *Service) RevokeGrant(ctx context.Context, in *RevokeGrantInput) (*struct{}, error) {
+func (s *Service) RevokeGrant(ctx context.Context, in *wire.RevokeGrantInput) (*struct{}, error) {
 	var v validator
 	if v.required(in.GrantID != nil, "grantId") {
 		v.strLen(in.GrantID, "grantId", 1, 128)

@@ -16,6 +16,7 @@ import (
 	"github.com/trentkms/trent/internal/rootkey"
 	"github.com/trentkms/trent/internal/store"
 	"github.com/trentkms/trent/internal/store/sqlite"
+	"github.com/trentkms/trent/internal/wire"
 )
 
 // Principals of the grant tests: account A owns the keys; carol is in B.
@@ -92,7 +93,7 @@ func (e *grantEnv) as(c *kms.Caller) context.Context {
 
 func (e *grantEnv) key(policyDoc string) string {
 	e.t.Helper()
-	in := &kms.CreateKeyInput{}
+	in := &wire.CreateKeyInput{}
 	if policyDoc != "" {
 		in.Policy = &policyDoc
 	}
@@ -103,7 +104,7 @@ func (e *grantEnv) key(policyDoc string) string {
 	return out.KeyMetadata.KeyID
 }
 
-func (e *grantEnv) grant(svc *kms.Service, c *kms.Caller, in *kms.CreateGrantInput) *kms.CreateGrantOutput {
+func (e *grantEnv) grant(svc *kms.Service, c *kms.Caller, in *wire.CreateGrantInput) *wire.CreateGrantOutput {
 	e.t.Helper()
 	out, err := svc.CreateGrant(e.as(c), in)
 	if err != nil {
@@ -113,7 +114,7 @@ func (e *grantEnv) grant(svc *kms.Service, c *kms.Caller, in *kms.CreateGrantInp
 }
 
 func encrypt(svc *kms.Service, ctx context.Context, keyID string, ec map[string]string, tokens ...string) error {
-	_, err := svc.Encrypt(ctx, &kms.EncryptInput{KeyID: &keyID, Plaintext: []byte("hello"), EncryptionContext: ec, GrantTokens: tokens})
+	_, err := svc.Encrypt(ctx, &wire.EncryptInput{KeyID: &keyID, Plaintext: []byte("hello"), EncryptionContext: ec, GrantTokens: tokens})
 	return err
 }
 
@@ -141,7 +142,7 @@ func TestGrantAllowsAndRevokeDenies(t *testing.T) {
 	if e := awserr.As(err); e == nil || e.Message != policy.DenyNoIdentityPolicy(gBob.ARN, "kms:Encrypt", arn).Message {
 		t.Fatalf("before the grant: got %v", err)
 	}
-	g := e.grant(e.svc, gRoot, &kms.CreateGrantInput{KeyID: &id, GranteePrincipal: sp(gBob.ARN), Operations: []string{"Encrypt", "Decrypt"}})
+	g := e.grant(e.svc, gRoot, &wire.CreateGrantInput{KeyID: &id, GranteePrincipal: sp(gBob.ARN), Operations: []string{"Encrypt", "Decrypt"}})
 	if len(g.GrantID) != 64 || g.GrantToken == "" {
 		t.Fatalf("grant ID %q token %q", g.GrantID, g.GrantToken)
 	}
@@ -152,16 +153,16 @@ func TestGrantAllowsAndRevokeDenies(t *testing.T) {
 		t.Fatalf("trace grant IDs %v, want [%s]", e.trace.GrantIDs, g.GrantID)
 	}
 	// The grant does not cover other operations or other principals.
-	_, err = e.svc.GenerateDataKey(e.as(gBob), &kms.GenerateDataKeyInput{KeyID: &id, KeySpec: sp("AES_256")})
+	_, err = e.svc.GenerateDataKey(e.as(gBob), &wire.GenerateDataKeyInput{KeyID: &id, KeySpec: sp("AES_256")})
 	wantCode(t, err, awserr.AccessDenied)
 	wantCode(t, encrypt(e.svc, e.as(gAlice), id, nil), awserr.AccessDenied)
 
-	if _, err := e.svc.RevokeGrant(e.as(gRoot), &kms.RevokeGrantInput{KeyID: &id, GrantID: &g.GrantID}); err != nil {
+	if _, err := e.svc.RevokeGrant(e.as(gRoot), &wire.RevokeGrantInput{KeyID: &id, GrantID: &g.GrantID}); err != nil {
 		t.Fatal(err)
 	}
 	wantCode(t, encrypt(e.svc, e.as(gBob), id, nil), awserr.AccessDenied)
 	wantCode(t, encrypt(e.svc, e.as(gBob), id, nil, g.GrantToken), awserr.AccessDenied)
-	_, err = e.svc.RevokeGrant(e.as(gRoot), &kms.RevokeGrantInput{KeyID: &id, GrantID: &g.GrantID})
+	_, err = e.svc.RevokeGrant(e.as(gRoot), &wire.RevokeGrantInput{KeyID: &id, GrantID: &g.GrantID})
 	wantCode(t, err, awserr.NotFound)
 }
 
@@ -170,10 +171,10 @@ func TestGrantConstraints(t *testing.T) {
 	e := newGrantEnv(t)
 	id := e.key("")
 	eq := e.key("")
-	e.grant(e.svc, gRoot, &kms.CreateGrantInput{KeyID: &id, GranteePrincipal: sp(gBob.ARN), Operations: []string{"Encrypt", "DescribeKey"},
-		Constraints: &kms.GrantConstraints{EncryptionContextSubset: map[string]string{"dept": "finance"}}})
-	e.grant(e.svc, gRoot, &kms.CreateGrantInput{KeyID: &eq, GranteePrincipal: sp(gBob.ARN), Operations: []string{"Encrypt"},
-		Constraints: &kms.GrantConstraints{EncryptionContextEquals: map[string]string{"dept": "finance"}}})
+	e.grant(e.svc, gRoot, &wire.CreateGrantInput{KeyID: &id, GranteePrincipal: sp(gBob.ARN), Operations: []string{"Encrypt", "DescribeKey"},
+		Constraints: &wire.GrantConstraints{EncryptionContextSubset: map[string]string{"dept": "finance"}}})
+	e.grant(e.svc, gRoot, &wire.CreateGrantInput{KeyID: &eq, GranteePrincipal: sp(gBob.ARN), Operations: []string{"Encrypt"},
+		Constraints: &wire.GrantConstraints{EncryptionContextEquals: map[string]string{"dept": "finance"}}})
 	cases := []struct {
 		name string
 		key  string
@@ -202,12 +203,12 @@ func TestGrantConstraints(t *testing.T) {
 		})
 	}
 	t.Run("ok/constraints do not apply to DescribeKey", func(t *testing.T) {
-		_, err := e.svc.DescribeKey(e.as(gBob), &kms.KeyIDInput{KeyID: &id})
+		_, err := e.svc.DescribeKey(e.as(gBob), &wire.KeyIDInput{KeyID: &id})
 		wantCode(t, err, "")
 	})
 	t.Run("fail/constraints with Sign", func(t *testing.T) {
-		_, err := e.svc.CreateGrant(e.as(gRoot), &kms.CreateGrantInput{KeyID: &id, GranteePrincipal: sp(gBob.ARN), Operations: []string{"Sign"},
-			Constraints: &kms.GrantConstraints{EncryptionContextSubset: map[string]string{"a": "b"}}})
+		_, err := e.svc.CreateGrant(e.as(gRoot), &wire.CreateGrantInput{KeyID: &id, GranteePrincipal: sp(gBob.ARN), Operations: []string{"Sign"},
+			Constraints: &wire.GrantConstraints{EncryptionContextSubset: map[string]string{"a": "b"}}})
 		wantCode(t, err, awserr.Validation)
 	})
 }
@@ -220,13 +221,13 @@ func TestGrantTokenAtOnce(t *testing.T) {
 	id := e.key("")
 	other := e.node()
 	wantCode(t, encrypt(other, e.as(gBob), id, nil), awserr.AccessDenied) // caches "no grants"
-	g := e.grant(e.svc, gRoot, &kms.CreateGrantInput{KeyID: &id, GranteePrincipal: sp(gBob.ARN), Operations: []string{"Encrypt"}})
+	g := e.grant(e.svc, gRoot, &wire.CreateGrantInput{KeyID: &id, GranteePrincipal: sp(gBob.ARN), Operations: []string{"Encrypt"}})
 	wantCode(t, encrypt(other, e.as(gBob), id, nil), awserr.AccessDenied)
 	wantCode(t, encrypt(other, e.as(gBob), id, nil, g.GrantToken), "")
 	other.SyncChanges(context.Background())
 	wantCode(t, encrypt(other, e.as(gBob), id, nil), "")
 	// Revocation on one node reaches the other through the change feed.
-	if _, err := e.svc.RevokeGrant(e.as(gRoot), &kms.RevokeGrantInput{KeyID: &id, GrantID: &g.GrantID}); err != nil {
+	if _, err := e.svc.RevokeGrant(e.as(gRoot), &wire.RevokeGrantInput{KeyID: &id, GrantID: &g.GrantID}); err != nil {
 		t.Fatal(err)
 	}
 	other.SyncChanges(context.Background())
@@ -241,7 +242,7 @@ func TestGrantNameIdempotent(t *testing.T) {
 	t.Parallel()
 	e := newGrantEnv(t)
 	id := e.key("")
-	in := &kms.CreateGrantInput{KeyID: &id, GranteePrincipal: sp(gBob.ARN), Operations: []string{"Encrypt", "Decrypt"}, Name: sp("app-1")}
+	in := &wire.CreateGrantInput{KeyID: &id, GranteePrincipal: sp(gBob.ARN), Operations: []string{"Encrypt", "Decrypt"}, Name: sp("app-1")}
 	a := e.grant(e.svc, gRoot, in)
 	b := e.grant(e.svc, gRoot, in)
 	if a.GrantID != b.GrantID {
@@ -255,7 +256,7 @@ func TestGrantNameIdempotent(t *testing.T) {
 	if c.GrantID == a.GrantID {
 		t.Fatal("different parameters returned the original grant")
 	}
-	list, err := e.svc.ListGrants(e.as(gRoot), &kms.ListGrantsInput{KeyID: &id})
+	list, err := e.svc.ListGrants(e.as(gRoot), &wire.ListGrantsInput{KeyID: &id})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,13 +275,13 @@ func TestListGrants(t *testing.T) {
 		if i%2 == 1 {
 			grantee = gAlice.ARN
 		}
-		g := e.grant(e.svc, gRoot, &kms.CreateGrantInput{KeyID: &id, GranteePrincipal: &grantee, RetiringPrincipal: sp(gAlice.ARN),
-			Operations: []string{"Decrypt"}, Constraints: &kms.GrantConstraints{EncryptionContextEquals: map[string]string{"n": "v"}}})
+		g := e.grant(e.svc, gRoot, &wire.CreateGrantInput{KeyID: &id, GranteePrincipal: &grantee, RetiringPrincipal: sp(gAlice.ARN),
+			Operations: []string{"Decrypt"}, Constraints: &wire.GrantConstraints{EncryptionContextEquals: map[string]string{"n": "v"}}})
 		ids = append(ids, g.GrantID)
 	}
 	// Pages of two.
-	var got []kms.GrantListEntry
-	in := &kms.ListGrantsInput{KeyID: &id, Limit: ptr(int64(2))}
+	var got []wire.GrantListEntry
+	in := &wire.ListGrantsInput{KeyID: &id, Limit: ptr(int64(2))}
 	for {
 		out, err := e.svc.ListGrants(e.as(gRoot), in)
 		if err != nil {
@@ -302,21 +303,21 @@ func TestListGrants(t *testing.T) {
 		b, _ := json.Marshal(g0)
 		t.Fatalf("entry %s", b)
 	}
-	out, err := e.svc.ListGrants(e.as(gRoot), &kms.ListGrantsInput{KeyID: &id, GranteePrincipal: sp(gAlice.ARN)})
+	out, err := e.svc.ListGrants(e.as(gRoot), &wire.ListGrantsInput{KeyID: &id, GranteePrincipal: sp(gAlice.ARN)})
 	if err != nil || len(out.Grants) != 2 {
 		t.Fatalf("filter by grantee: %v %d", err, len(out.Grants))
 	}
-	out, err = e.svc.ListGrants(e.as(gRoot), &kms.ListGrantsInput{KeyID: &id, GrantID: &ids[3]})
+	out, err = e.svc.ListGrants(e.as(gRoot), &wire.ListGrantsInput{KeyID: &id, GrantID: &ids[3]})
 	if err != nil || len(out.Grants) != 1 || out.Grants[0].GrantID != ids[3] {
 		t.Fatalf("filter by grant ID: %v %+v", err, out)
 	}
-	_, err = e.svc.ListGrants(e.as(gRoot), &kms.ListGrantsInput{KeyID: &id, Marker: sp("bogus")})
+	_, err = e.svc.ListGrants(e.as(gRoot), &wire.ListGrantsInput{KeyID: &id, Marker: sp("bogus")})
 	wantCode(t, err, awserr.InvalidMarker)
-	_, err = e.svc.ListGrants(e.as(gBob), &kms.ListGrantsInput{KeyID: &id})
+	_, err = e.svc.ListGrants(e.as(gBob), &wire.ListGrantsInput{KeyID: &id})
 	wantCode(t, err, awserr.AccessDenied)
 
 	// ListRetirableGrants finds them all through the retiring principal.
-	rin := &kms.ListRetirableGrantsInput{RetiringPrincipal: sp(gAlice.ARN), Limit: ptr(int64(3))}
+	rin := &wire.ListRetirableGrantsInput{RetiringPrincipal: sp(gAlice.ARN), Limit: ptr(int64(3))}
 	n := 0
 	for {
 		r, err := e.svc.ListRetirableGrants(e.as(gRoot), rin)
@@ -332,7 +333,7 @@ func TestListGrants(t *testing.T) {
 	if n != 5 {
 		t.Fatalf("%d retirable grants, want 5", n)
 	}
-	_, err = e.svc.ListRetirableGrants(e.as(gBob), &kms.ListRetirableGrantsInput{RetiringPrincipal: sp(gAlice.ARN)})
+	_, err = e.svc.ListRetirableGrants(e.as(gBob), &wire.ListRetirableGrantsInput{RetiringPrincipal: sp(gAlice.ARN)})
 	wantCode(t, err, awserr.AccessDenied)
 }
 
@@ -340,8 +341,8 @@ func TestRetireGrant(t *testing.T) {
 	t.Parallel()
 	e := newGrantEnv(t)
 	id := e.key("")
-	mk := func(ops ...string) *kms.CreateGrantOutput {
-		return e.grant(e.svc, gRoot, &kms.CreateGrantInput{KeyID: &id, GranteePrincipal: sp(gBob.ARN), RetiringPrincipal: sp(gAlice.ARN), Operations: ops})
+	mk := func(ops ...string) *wire.CreateGrantOutput {
+		return e.grant(e.svc, gRoot, &wire.CreateGrantInput{KeyID: &id, GranteePrincipal: sp(gBob.ARN), RetiringPrincipal: sp(gAlice.ARN), Operations: ops})
 	}
 	cases := []struct {
 		name   string
@@ -360,13 +361,13 @@ func TestRetireGrant(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			g := mk(c.ops...)
-			in := &kms.RetireGrantInput{GrantToken: &g.GrantToken}
+			in := &wire.RetireGrantInput{GrantToken: &g.GrantToken}
 			if !c.byTok {
-				in = &kms.RetireGrantInput{KeyID: sp("arn:aws:kms:us-east-1:111122223333:key/" + id), GrantID: &g.GrantID}
+				in = &wire.RetireGrantInput{KeyID: sp("arn:aws:kms:us-east-1:111122223333:key/" + id), GrantID: &g.GrantID}
 			}
 			_, err := e.svc.RetireGrant(e.as(c.caller), in)
 			wantCode(t, err, c.want)
-			_, err = e.svc.RetireGrant(e.as(gRoot), &kms.RetireGrantInput{KeyID: &id, GrantID: &g.GrantID})
+			_, err = e.svc.RetireGrant(e.as(gRoot), &wire.RetireGrantInput{KeyID: &id, GrantID: &g.GrantID})
 			if c.want == "" {
 				wantCode(t, err, awserr.NotFound) // already retired
 			} else {
@@ -375,18 +376,18 @@ func TestRetireGrant(t *testing.T) {
 		})
 	}
 	t.Run("fail/neither token nor IDs", func(t *testing.T) {
-		_, err := e.svc.RetireGrant(e.as(gRoot), &kms.RetireGrantInput{KeyID: &id})
+		_, err := e.svc.RetireGrant(e.as(gRoot), &wire.RetireGrantInput{KeyID: &id})
 		wantCode(t, err, awserr.Validation)
 	})
 	t.Run("fail/malformed grant ID", func(t *testing.T) {
-		_, err := e.svc.RetireGrant(e.as(gRoot), &kms.RetireGrantInput{KeyID: &id, GrantID: sp("xyz")})
+		_, err := e.svc.RetireGrant(e.as(gRoot), &wire.RetireGrantInput{KeyID: &id, GrantID: sp("xyz")})
 		wantCode(t, err, awserr.InvalidGrantID)
 	})
 	t.Run("fail/dry run", func(t *testing.T) {
 		g := mk("Encrypt")
-		_, err := e.svc.RetireGrant(e.as(gAlice), &kms.RetireGrantInput{GrantToken: &g.GrantToken, DryRun: ptr(true)})
+		_, err := e.svc.RetireGrant(e.as(gAlice), &wire.RetireGrantInput{GrantToken: &g.GrantToken, DryRun: ptr(true)})
 		wantCode(t, err, awserr.DryRunOperation)
-		_, err = e.svc.RetireGrant(e.as(gAlice), &kms.RetireGrantInput{GrantToken: &g.GrantToken})
+		_, err = e.svc.RetireGrant(e.as(gAlice), &wire.RetireGrantInput{GrantToken: &g.GrantToken})
 		wantCode(t, err, "")
 	})
 }
@@ -397,24 +398,24 @@ func TestGrantCreatedThroughGrant(t *testing.T) {
 	t.Parallel()
 	e := newGrantEnv(t)
 	id := e.key("")
-	parent := e.grant(e.svc, gRoot, &kms.CreateGrantInput{KeyID: &id, GranteePrincipal: sp(gBob.ARN), Operations: []string{"Encrypt", "Decrypt", "CreateGrant"},
-		Constraints: &kms.GrantConstraints{EncryptionContextSubset: map[string]string{"dept": "finance"}}})
+	parent := e.grant(e.svc, gRoot, &wire.CreateGrantInput{KeyID: &id, GranteePrincipal: sp(gBob.ARN), Operations: []string{"Encrypt", "Decrypt", "CreateGrant"},
+		Constraints: &wire.GrantConstraints{EncryptionContextSubset: map[string]string{"dept": "finance"}}})
 	cases := []struct {
 		name string
 		ops  []string
-		con  *kms.GrantConstraints
+		con  *wire.GrantConstraints
 		want string
 	}{
-		{"ok/same operations same constraint", []string{"Encrypt"}, &kms.GrantConstraints{EncryptionContextSubset: map[string]string{"dept": "finance"}}, ""},
-		{"ok/stricter subset", []string{"Decrypt"}, &kms.GrantConstraints{EncryptionContextSubset: map[string]string{"dept": "finance", "app": "x"}}, ""},
-		{"ok/equals within subset", []string{"Decrypt"}, &kms.GrantConstraints{EncryptionContextEquals: map[string]string{"dept": "finance"}}, ""},
+		{"ok/same operations same constraint", []string{"Encrypt"}, &wire.GrantConstraints{EncryptionContextSubset: map[string]string{"dept": "finance"}}, ""},
+		{"ok/stricter subset", []string{"Decrypt"}, &wire.GrantConstraints{EncryptionContextSubset: map[string]string{"dept": "finance", "app": "x"}}, ""},
+		{"ok/equals within subset", []string{"Decrypt"}, &wire.GrantConstraints{EncryptionContextEquals: map[string]string{"dept": "finance"}}, ""},
 		{"fail/no constraint", []string{"Decrypt"}, nil, awserr.AccessDenied},
-		{"fail/other constraint", []string{"Decrypt"}, &kms.GrantConstraints{EncryptionContextSubset: map[string]string{"dept": "hr"}}, awserr.AccessDenied},
-		{"fail/more operations", []string{"GenerateDataKey"}, &kms.GrantConstraints{EncryptionContextSubset: map[string]string{"dept": "finance"}}, awserr.AccessDenied},
+		{"fail/other constraint", []string{"Decrypt"}, &wire.GrantConstraints{EncryptionContextSubset: map[string]string{"dept": "hr"}}, awserr.AccessDenied},
+		{"fail/more operations", []string{"GenerateDataKey"}, &wire.GrantConstraints{EncryptionContextSubset: map[string]string{"dept": "finance"}}, awserr.AccessDenied},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := e.svc.CreateGrant(e.as(gBob), &kms.CreateGrantInput{KeyID: &id, GranteePrincipal: sp(gAlice.ARN), Operations: c.ops, Constraints: c.con})
+			_, err := e.svc.CreateGrant(e.as(gBob), &wire.CreateGrantInput{KeyID: &id, GranteePrincipal: sp(gAlice.ARN), Operations: c.ops, Constraints: c.con})
 			wantCode(t, err, c.want)
 			if c.want == "" && (len(e.trace.GrantIDs) != 1 || e.trace.GrantIDs[0] != parent.GrantID) {
 				t.Fatalf("trace %v, want the parent grant", e.trace.GrantIDs)
@@ -431,10 +432,10 @@ func TestCrossAccountGrant(t *testing.T) {
 	id := e.key("")
 	arn := "arn:aws:kms:us-east-1:111122223333:key/" + id
 	wantCode(t, encrypt(e.svc, e.as(gCarol), arn, nil), awserr.AccessDenied)
-	e.grant(e.svc, gRoot, &kms.CreateGrantInput{KeyID: &id, GranteePrincipal: sp(gCarol.ARN), Operations: []string{"Encrypt", "DescribeKey"}})
+	e.grant(e.svc, gRoot, &wire.CreateGrantInput{KeyID: &id, GranteePrincipal: sp(gCarol.ARN), Operations: []string{"Encrypt", "DescribeKey"}})
 	wantCode(t, encrypt(e.svc, e.as(gCarol), arn, nil), "")
 	wantCode(t, encrypt(e.svc, e.as(gCarol), id, nil), awserr.NotFound) // a bare ID resolves in carol's account
-	_, err := e.svc.ListGrants(e.as(gCarol), &kms.ListGrantsInput{KeyID: &arn})
+	_, err := e.svc.ListGrants(e.as(gCarol), &wire.ListGrantsInput{KeyID: &arn})
 	wantCode(t, err, awserr.AccessDenied)
 }
 
@@ -447,13 +448,13 @@ func TestKeyPolicyEnforcement(t *testing.T) {
 	e.ids.set(gAlice.ARN, `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]}`)
 	wantCode(t, encrypt(e.svc, e.as(gAlice), id, nil), "")
 
-	_, err := e.svc.PutKeyPolicy(e.as(gRoot), &kms.KeyPolicyInput{KeyID: &id, Policy: &bobOnly})
+	_, err := e.svc.PutKeyPolicy(e.as(gRoot), &wire.KeyPolicyInput{KeyID: &id, Policy: &bobOnly})
 	if e := awserr.As(err); e == nil || e.Code != awserr.MalformedPolicyDocument || e.Message != policy.MsgLockout {
 		t.Fatalf("lockout: got %v", err)
 	}
-	_, err = e.svc.PutKeyPolicy(e.as(gRoot), &kms.KeyPolicyInput{KeyID: &id, Policy: sp("{")})
+	_, err = e.svc.PutKeyPolicy(e.as(gRoot), &wire.KeyPolicyInput{KeyID: &id, Policy: sp("{")})
 	wantCode(t, err, awserr.MalformedPolicyDocument)
-	if _, err := e.svc.PutKeyPolicy(e.as(gRoot), &kms.KeyPolicyInput{KeyID: &id, Policy: &bobOnly, BypassPolicyLockoutSafetyCheck: ptr(true)}); err != nil {
+	if _, err := e.svc.PutKeyPolicy(e.as(gRoot), &wire.KeyPolicyInput{KeyID: &id, Policy: &bobOnly, BypassPolicyLockoutSafetyCheck: ptr(true)}); err != nil {
 		t.Fatal(err)
 	}
 	// Without the root statement alice's IAM policy is irrelevant, and the
@@ -461,10 +462,10 @@ func TestKeyPolicyEnforcement(t *testing.T) {
 	wantCode(t, encrypt(e.svc, e.as(gAlice), id, nil), awserr.AccessDenied)
 	wantCode(t, encrypt(e.svc, e.as(gRoot), id, nil), awserr.AccessDenied)
 	wantCode(t, encrypt(e.svc, e.as(gBob), id, nil), "")
-	_, err = e.svc.GetKeyPolicy(e.as(gRoot), &kms.KeyPolicyInput{KeyID: &id})
+	_, err = e.svc.GetKeyPolicy(e.as(gRoot), &wire.KeyPolicyInput{KeyID: &id})
 	wantCode(t, err, awserr.AccessDenied)
 	// A grant still works for the root.
-	e.grant(e.svc, gBob, &kms.CreateGrantInput{KeyID: &id, GranteePrincipal: sp(gRoot.ARN), Operations: []string{"Encrypt"}})
+	e.grant(e.svc, gBob, &wire.CreateGrantInput{KeyID: &id, GranteePrincipal: sp(gRoot.ARN), Operations: []string{"Encrypt"}})
 	wantCode(t, encrypt(e.svc, e.as(gRoot), id, nil), "")
 	// Another node loading the key prepares the stored policy the same way.
 	wantCode(t, encrypt(e.node(), e.as(gAlice), id, nil), awserr.AccessDenied)
@@ -489,7 +490,7 @@ func TestGrantLimit(t *testing.T) {
 	if err := e.st.Apply(context.Background(), ops...); err != nil {
 		t.Fatal(err)
 	}
-	_, err := e.svc.CreateGrant(e.as(gRoot), &kms.CreateGrantInput{KeyID: &id, GranteePrincipal: sp(gBob.ARN), Operations: []string{"Encrypt"}})
+	_, err := e.svc.CreateGrant(e.as(gRoot), &wire.CreateGrantInput{KeyID: &id, GranteePrincipal: sp(gBob.ARN), Operations: []string{"Encrypt"}})
 	wantCode(t, err, awserr.LimitExceeded)
 }
 
@@ -498,7 +499,7 @@ func TestGrantLimit(t *testing.T) {
 func FuzzRetireGrantToken(f *testing.F) {
 	e := newGrantEnv(f)
 	id := e.key("")
-	g := e.grant(e.svc, gRoot, &kms.CreateGrantInput{KeyID: &id, GranteePrincipal: sp(gBob.ARN), Operations: []string{"Encrypt"}})
+	g := e.grant(e.svc, gRoot, &wire.CreateGrantInput{KeyID: &id, GranteePrincipal: sp(gBob.ARN), Operations: []string{"Encrypt"}})
 	f.Add(g.GrantToken)
 	f.Add("AAAA")
 	f.Add("")
@@ -506,7 +507,7 @@ func FuzzRetireGrantToken(f *testing.F) {
 		if tok == g.GrantToken || tok == "" {
 			return
 		}
-		_, err := e.svc.RetireGrant(e.as(gRoot), &kms.RetireGrantInput{GrantToken: &tok, DryRun: ptr(true)})
+		_, err := e.svc.RetireGrant(e.as(gRoot), &wire.RetireGrantInput{GrantToken: &tok, DryRun: ptr(true)})
 		// A worker process has its own store, so a token of the parent's
 		// grant opens but names no grant there.
 		switch awserr.CodeOf(err) {
@@ -523,12 +524,12 @@ func BenchmarkEncryptAuthorizedByGrant(b *testing.B) {
 	e := newGrantEnv(b)
 	id := e.key("")
 	for i := 0; i < 20; i++ {
-		e.grant(e.svc, gRoot, &kms.CreateGrantInput{KeyID: &id, GranteePrincipal: sp(gCarol.ARN), Operations: []string{"Decrypt"}})
+		e.grant(e.svc, gRoot, &wire.CreateGrantInput{KeyID: &id, GranteePrincipal: sp(gCarol.ARN), Operations: []string{"Decrypt"}})
 	}
-	e.grant(e.svc, gRoot, &kms.CreateGrantInput{KeyID: &id, GranteePrincipal: sp(gBob.ARN), Operations: []string{"Encrypt"},
-		Constraints: &kms.GrantConstraints{EncryptionContextSubset: map[string]string{"app": "x"}}})
+	e.grant(e.svc, gRoot, &wire.CreateGrantInput{KeyID: &id, GranteePrincipal: sp(gBob.ARN), Operations: []string{"Encrypt"},
+		Constraints: &wire.GrantConstraints{EncryptionContextSubset: map[string]string{"app": "x"}}})
 	ctx := kms.WithCaller(context.Background(), gBob)
-	in := &kms.EncryptInput{KeyID: &id, Plaintext: []byte("hello"), EncryptionContext: map[string]string{"app": "x"}}
+	in := &wire.EncryptInput{KeyID: &id, Plaintext: []byte("hello"), EncryptionContext: map[string]string{"app": "x"}}
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := e.svc.Encrypt(ctx, in); err != nil {
@@ -551,7 +552,7 @@ func TestGrantConcurrency(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for j := 0; j < 5; j++ {
-				g, err := e.svc.CreateGrant(kms.WithCaller(context.Background(), gRoot), &kms.CreateGrantInput{KeyID: &id, GranteePrincipal: sp(gBob.ARN), Operations: []string{"Encrypt"}})
+				g, err := e.svc.CreateGrant(kms.WithCaller(context.Background(), gRoot), &wire.CreateGrantInput{KeyID: &id, GranteePrincipal: sp(gBob.ARN), Operations: []string{"Encrypt"}})
 				if err != nil {
 					errs <- err
 					return
@@ -561,7 +562,7 @@ func TestGrantConcurrency(t *testing.T) {
 					errs <- err
 					return
 				}
-				if _, err := e.svc.RevokeGrant(kms.WithCaller(context.Background(), gRoot), &kms.RevokeGrantInput{KeyID: &id, GrantID: &g.GrantID}); err != nil {
+				if _, err := e.svc.RevokeGrant(kms.WithCaller(context.Background(), gRoot), &wire.RevokeGrantInput{KeyID: &id, GrantID: &g.GrantID}); err != nil {
 					errs <- err
 					return
 				}

@@ -23,6 +23,7 @@ import (
 	"github.com/trentkms/trent/internal/algo"
 	"github.com/trentkms/trent/internal/awserr"
 	"github.com/trentkms/trent/internal/store"
+	"github.com/trentkms/trent/internal/wire"
 )
 
 // Record kind and job action of import parameters.
@@ -62,51 +63,6 @@ var (
 	materialDescPattern = regexp.MustCompile(`^[a-zA-Z0-9:/_\s.-]+$`)
 	materialIDPattern   = regexp.MustCompile(`^[a-f0-9]+$`)
 )
-
-// GetParametersForImportInput is GetParametersForImport's request.
-type GetParametersForImportInput struct {
-	KeyID             *string `json:"KeyId"`
-	WrappingAlgorithm *string `json:"WrappingAlgorithm"`
-	WrappingKeySpec   *string `json:"WrappingKeySpec"`
-}
-
-// GetParametersForImportOutput is GetParametersForImport's response.
-type GetParametersForImportOutput struct {
-	KeyID             string     `json:"KeyId"`
-	ImportToken       []byte     `json:"ImportToken"`
-	PublicKey         []byte     `json:"PublicKey"`
-	ParametersValidTo *Timestamp `json:"ParametersValidTo"`
-}
-
-// ImportKeyMaterialInput is ImportKeyMaterial's request.
-type ImportKeyMaterialInput struct {
-	KeyID                  *string    `json:"KeyId"`
-	ImportToken            []byte     `json:"ImportToken"`
-	EncryptedKeyMaterial   []byte     `json:"EncryptedKeyMaterial"`
-	ValidTo                *Timestamp `json:"ValidTo"`
-	ExpirationModel        *string    `json:"ExpirationModel"`
-	ImportType             *string    `json:"ImportType"`
-	KeyMaterialDescription *string    `json:"KeyMaterialDescription"`
-	KeyMaterialID          *string    `json:"KeyMaterialId"`
-}
-
-// ImportKeyMaterialOutput is ImportKeyMaterial's response.
-type ImportKeyMaterialOutput struct {
-	KeyID         string `json:"KeyId"`
-	KeyMaterialID string `json:"KeyMaterialId"`
-}
-
-// DeleteImportedKeyMaterialInput is DeleteImportedKeyMaterial's request.
-type DeleteImportedKeyMaterialInput struct {
-	KeyID         *string `json:"KeyId"`
-	KeyMaterialID *string `json:"KeyMaterialId"`
-}
-
-// DeleteImportedKeyMaterialOutput is DeleteImportedKeyMaterial's response.
-type DeleteImportedKeyMaterialOutput struct {
-	KeyID         string `json:"KeyId"`
-	KeyMaterialID string `json:"KeyMaterialId,omitempty"`
-}
 
 // importParamsDoc is the stored form of one set of import parameters.
 type importParamsDoc struct {
@@ -190,7 +146,7 @@ func expiredImportToken() error {
 // with the token; token and public key are valid for 24 hours and only for
 // this key. It returns UnsupportedOperationException for a key whose origin
 // is not EXTERNAL and KMSInvalidStateException for a key pending deletion.
-func (s *Service) GetParametersForImport(ctx context.Context, in *GetParametersForImportInput) (*GetParametersForImportOutput, error) {
+func (s *Service) GetParametersForImport(ctx context.Context, in *wire.GetParametersForImportInput) (*wire.GetParametersForImportOutput, error) {
 	var v validator
 	if v.required(in.WrappingAlgorithm != nil, "wrappingAlgorithm") {
 		v.enum(in.WrappingAlgorithm, "wrappingAlgorithm", enumWrappingAlg)
@@ -257,7 +213,7 @@ func (s *Service) GetParametersForImport(ctx context.Context, in *GetParametersF
 		store.Op{Kind: kindJob, ID: jobID(expires, jobPurgeImport, id), Data: job, Create: true}); err != nil {
 		return nil, s.storeErr(ctx, err)
 	}
-	return &GetParametersForImportOutput{KeyID: lk.arn, ImportToken: token, PublicKey: pub, ParametersValidTo: TS(expires)}, nil
+	return &wire.GetParametersForImportOutput{KeyID: lk.arn, ImportToken: token, PublicKey: pub, ParametersValidTo: wire.TS(expires)}, nil
 }
 
 // generateWrappingKey returns a fresh wrapping key pair: the private key
@@ -405,7 +361,7 @@ func incorrectMaterial() error {
 // errors are InvalidImportTokenException (not issued by Trent, or for
 // another key) and ExpiredImportTokenException; material that does not
 // unwrap is InvalidCiphertextException.
-func (s *Service) ImportKeyMaterial(ctx context.Context, in *ImportKeyMaterialInput) (*ImportKeyMaterialOutput, error) {
+func (s *Service) ImportKeyMaterial(ctx context.Context, in *wire.ImportKeyMaterialInput) (*wire.ImportKeyMaterialOutput, error) {
 	var v validator
 	v.required(in.ImportToken != nil, "importToken")
 	v.blobLen(in.ImportToken, in.ImportToken != nil, "importToken", 1, 6144)
@@ -500,7 +456,7 @@ func (s *Service) ImportKeyMaterial(ctx context.Context, in *ImportKeyMaterialIn
 	if err != nil {
 		return nil, s.storeErr(ctx, err)
 	}
-	return &ImportKeyMaterialOutput{KeyID: out.arn, KeyMaterialID: mid}, nil
+	return &wire.ImportKeyMaterialOutput{KeyID: out.arn, KeyMaterialID: mid}, nil
 }
 
 func checkMaterialID(v *validator, id *string) {
@@ -663,7 +619,7 @@ func (s *Service) applyImport(d *keyDoc, arn string, r *importRequest) (string, 
 // material's identity stays, so that the same bits can be imported again.
 // It returns UnsupportedOperationException for keys whose origin is not
 // EXTERNAL and NotFoundException for an unknown KeyMaterialId.
-func (s *Service) DeleteImportedKeyMaterial(ctx context.Context, in *DeleteImportedKeyMaterialInput) (*DeleteImportedKeyMaterialOutput, error) {
+func (s *Service) DeleteImportedKeyMaterial(ctx context.Context, in *wire.DeleteImportedKeyMaterialInput) (*wire.DeleteImportedKeyMaterialOutput, error) {
 	var v validator
 	checkMaterialID(&v, in.KeyMaterialID)
 	if err := v.err(); err != nil {
@@ -705,5 +661,5 @@ func (s *Service) DeleteImportedKeyMaterial(ctx context.Context, in *DeleteImpor
 	if err != nil {
 		return nil, err
 	}
-	return &DeleteImportedKeyMaterialOutput{KeyID: lk.arn, KeyMaterialID: mid}, nil
+	return &wire.DeleteImportedKeyMaterialOutput{KeyID: lk.arn, KeyMaterialID: mid}, nil
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/trentkms/trent/internal/kms"
 	"github.com/trentkms/trent/internal/store"
 	"github.com/trentkms/trent/internal/testenv"
+	"github.com/trentkms/trent/internal/wire"
 )
 
 // opensslWrap wraps material for import the way AWS's documentation shows:
@@ -93,9 +94,9 @@ func goWrap(t testing.TB, publicKey, material []byte) []byte {
 }
 
 // importInto runs GetParametersForImport and ImportKeyMaterial.
-func (e *env) importInto(t *testing.T, keyID, alg string, material []byte, in kms.ImportKeyMaterialInput, viaOpenSSL bool) (*kms.ImportKeyMaterialOutput, error) {
+func (e *env) importInto(t *testing.T, keyID, alg string, material []byte, in wire.ImportKeyMaterialInput, viaOpenSSL bool) (*wire.ImportKeyMaterialOutput, error) {
 	t.Helper()
-	p := must(e.svc.GetParametersForImport(e.ctx, &kms.GetParametersForImportInput{KeyID: &keyID, WrappingAlgorithm: &alg, WrappingKeySpec: ptr("RSA_2048")}))(t)
+	p := must(e.svc.GetParametersForImport(e.ctx, &wire.GetParametersForImportInput{KeyID: &keyID, WrappingAlgorithm: &alg, WrappingKeySpec: ptr("RSA_2048")}))(t)
 	if in.ExpirationModel == nil && in.ValidTo == nil {
 		in.ExpirationModel = ptr("KEY_MATERIAL_DOES_NOT_EXPIRE")
 	}
@@ -120,40 +121,40 @@ func random(n int) []byte {
 func TestImportSymmetric(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	md := e.createKey(&kms.CreateKeyInput{Origin: ptr("EXTERNAL")})
+	md := e.createKey(&wire.CreateKeyInput{Origin: ptr("EXTERNAL")})
 	if md.KeyState != "PendingImport" || md.Enabled {
 		t.Fatalf("new EXTERNAL key: %s enabled=%v", md.KeyState, md.Enabled)
 	}
 	id := &md.KeyID
-	_, err := e.svc.Encrypt(e.ctx, &kms.EncryptInput{KeyID: id, Plaintext: []byte("x")})
+	_, err := e.svc.Encrypt(e.ctx, &wire.EncryptInput{KeyID: id, Plaintext: []byte("x")})
 	wantErr(t, err, awserr.KMSInvalidState, md.Arn+" is pending import.")
 
 	material := random(32)
-	imp := must(e.importInto(t, md.KeyID, "RSAES_OAEP_SHA_256", material, kms.ImportKeyMaterialInput{}, true))(t)
+	imp := must(e.importInto(t, md.KeyID, "RSAES_OAEP_SHA_256", material, wire.ImportKeyMaterialInput{}, true))(t)
 	if imp.KeyID != md.Arn || len(imp.KeyMaterialID) != 64 {
 		t.Fatalf("ImportKeyMaterial = %+v", imp)
 	}
-	d := must(e.svc.DescribeKey(e.ctx, &kms.KeyIDInput{KeyID: id}))(t).KeyMetadata
+	d := must(e.svc.DescribeKey(e.ctx, &wire.KeyIDInput{KeyID: id}))(t).KeyMetadata
 	if d.KeyState != "Enabled" || !d.Enabled || d.ExpirationModel != "KEY_MATERIAL_DOES_NOT_EXPIRE" || d.CurrentKeyMaterialID != imp.KeyMaterialID {
 		t.Fatalf("after import: %+v", d)
 	}
-	ct := must(e.svc.Encrypt(e.ctx, &kms.EncryptInput{KeyID: id, Plaintext: []byte("secret")}))(t)
+	ct := must(e.svc.Encrypt(e.ctx, &wire.EncryptInput{KeyID: id, Plaintext: []byte("secret")}))(t)
 
-	del := must(e.svc.DeleteImportedKeyMaterial(e.ctx, &kms.DeleteImportedKeyMaterialInput{KeyID: id}))(t)
+	del := must(e.svc.DeleteImportedKeyMaterial(e.ctx, &wire.DeleteImportedKeyMaterialInput{KeyID: id}))(t)
 	if del.KeyMaterialID != imp.KeyMaterialID {
 		t.Fatalf("deleted %s, want %s", del.KeyMaterialID, imp.KeyMaterialID)
 	}
-	_, err = e.svc.Decrypt(e.ctx, &kms.DecryptInput{CiphertextBlob: ct.CiphertextBlob})
+	_, err = e.svc.Decrypt(e.ctx, &wire.DecryptInput{CiphertextBlob: ct.CiphertextBlob})
 	wantErr(t, err, awserr.KMSInvalidState, md.Arn+" is pending import.")
 
-	_, err = e.importInto(t, md.KeyID, "RSAES_OAEP_SHA_1", random(32), kms.ImportKeyMaterialInput{}, true)
+	_, err = e.importInto(t, md.KeyID, "RSAES_OAEP_SHA_1", random(32), wire.ImportKeyMaterialInput{}, true)
 	wantErr(t, err, awserr.IncorrectKeyMaterial, "*")
 
-	again := must(e.importInto(t, md.KeyID, "RSA_AES_KEY_WRAP_SHA_256", material, kms.ImportKeyMaterialInput{}, true))(t)
+	again := must(e.importInto(t, md.KeyID, "RSA_AES_KEY_WRAP_SHA_256", material, wire.ImportKeyMaterialInput{}, true))(t)
 	if again.KeyMaterialID != imp.KeyMaterialID {
 		t.Fatalf("re-import made material %s, want %s", again.KeyMaterialID, imp.KeyMaterialID)
 	}
-	out := must(e.svc.Decrypt(e.ctx, &kms.DecryptInput{CiphertextBlob: ct.CiphertextBlob}))(t)
+	out := must(e.svc.Decrypt(e.ctx, &wire.DecryptInput{CiphertextBlob: ct.CiphertextBlob}))(t)
 	if string(out.Plaintext) != "secret" {
 		t.Fatalf("decrypt after re-import = %q", out.Plaintext)
 	}
@@ -164,17 +165,17 @@ func TestImportSymmetric(t *testing.T) {
 func TestImportHMAC(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	md := e.createKey(&kms.CreateKeyInput{Origin: ptr("EXTERNAL"), KeySpec: ptr("HMAC_256"), KeyUsage: ptr("GENERATE_VERIFY_MAC")})
+	md := e.createKey(&wire.CreateKeyInput{Origin: ptr("EXTERNAL"), KeySpec: ptr("HMAC_256"), KeyUsage: ptr("GENERATE_VERIFY_MAC")})
 	key := random(32)
-	must(e.importInto(t, md.KeyID, "RSA_AES_KEY_WRAP_SHA_256", key, kms.ImportKeyMaterialInput{}, true))(t)
+	must(e.importInto(t, md.KeyID, "RSA_AES_KEY_WRAP_SHA_256", key, wire.ImportKeyMaterialInput{}, true))(t)
 	msg := []byte("message to authenticate")
-	out := must(e.svc.GenerateMac(e.ctx, &kms.GenerateMacInput{KeyID: &md.KeyID, Message: msg, MacAlgorithm: ptr("HMAC_SHA_256")}))(t)
+	out := must(e.svc.GenerateMac(e.ctx, &wire.GenerateMacInput{KeyID: &md.KeyID, Message: msg, MacAlgorithm: ptr("HMAC_SHA_256")}))(t)
 	m := hmac.New(sha256.New, key)
 	m.Write(msg)
 	if !hmac.Equal(out.Mac, m.Sum(nil)) {
 		t.Fatal("imported HMAC key disagrees with local HMAC")
 	}
-	_, err := e.importInto(t, md.KeyID, "RSAES_OAEP_SHA_256", random(32), kms.ImportKeyMaterialInput{ImportType: ptr("NEW_KEY_MATERIAL")}, false)
+	_, err := e.importInto(t, md.KeyID, "RSAES_OAEP_SHA_256", random(32), wire.ImportKeyMaterialInput{ImportType: ptr("NEW_KEY_MATERIAL")}, false)
 	wantErr(t, err, awserr.IncorrectKeyMaterial, "*")
 }
 
@@ -200,14 +201,14 @@ func TestImportAsymmetric(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t)
-			md := e.createKey(&kms.CreateKeyInput{Origin: ptr("EXTERNAL"), KeySpec: &c.spec, KeyUsage: ptr("SIGN_VERIFY")})
+			md := e.createKey(&wire.CreateKeyInput{Origin: ptr("EXTERNAL"), KeySpec: &c.spec, KeyUsage: ptr("SIGN_VERIFY")})
 			der, err := x509.MarshalPKCS8PrivateKey(c.priv)
 			if err != nil {
 				t.Fatal(err)
 			}
-			must(e.importInto(t, md.KeyID, c.alg, der, kms.ImportKeyMaterialInput{}, true))(t)
+			must(e.importInto(t, md.KeyID, c.alg, der, wire.ImportKeyMaterialInput{}, true))(t)
 			msg := []byte("signed by an imported key")
-			sig := must(e.svc.Sign(e.ctx, &kms.SignInput{KeyID: &md.KeyID, Message: msg, SigningAlgorithm: &c.signing}))(t)
+			sig := must(e.svc.Sign(e.ctx, &wire.SignInput{KeyID: &md.KeyID, Message: msg, SigningAlgorithm: &c.signing}))(t)
 			digest := sha256.Sum256(msg)
 			if !c.verify(digest[:], sig.Signature) {
 				t.Fatal("signature does not verify with the local public key")
@@ -222,34 +223,34 @@ func TestImportAsymmetric(t *testing.T) {
 func TestImportExpiry(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	md := e.createKey(&kms.CreateKeyInput{Origin: ptr("EXTERNAL")})
+	md := e.createKey(&wire.CreateKeyInput{Origin: ptr("EXTERNAL")})
 	material := random(32)
 	validTo := e.clock.Now().Add(48 * time.Hour)
-	must(e.importInto(t, md.KeyID, "RSAES_OAEP_SHA_256", material, kms.ImportKeyMaterialInput{ValidTo: &kms.Timestamp{Time: validTo}}, false))(t)
-	d := must(e.svc.DescribeKey(e.ctx, &kms.KeyIDInput{KeyID: &md.KeyID}))(t).KeyMetadata
+	must(e.importInto(t, md.KeyID, "RSAES_OAEP_SHA_256", material, wire.ImportKeyMaterialInput{ValidTo: &wire.Timestamp{Time: validTo}}, false))(t)
+	d := must(e.svc.DescribeKey(e.ctx, &wire.KeyIDInput{KeyID: &md.KeyID}))(t).KeyMetadata
 	if d.ExpirationModel != "KEY_MATERIAL_EXPIRES" || !d.ValidTo.Equal(validTo) {
 		t.Fatalf("metadata: %s %v", d.ExpirationModel, d.ValidTo)
 	}
-	ct := must(e.svc.Encrypt(e.ctx, &kms.EncryptInput{KeyID: &md.KeyID, Plaintext: []byte("p")}))(t)
+	ct := must(e.svc.Encrypt(e.ctx, &wire.EncryptInput{KeyID: &md.KeyID, Plaintext: []byte("p")}))(t)
 	e.clock.Add(48*time.Hour - time.Second)
 	e.runJobs(e.svc)
-	if st := must(e.svc.DescribeKey(e.ctx, &kms.KeyIDInput{KeyID: &md.KeyID}))(t).KeyMetadata.KeyState; st != "Enabled" {
+	if st := must(e.svc.DescribeKey(e.ctx, &wire.KeyIDInput{KeyID: &md.KeyID}))(t).KeyMetadata.KeyState; st != "Enabled" {
 		t.Fatalf("state before ValidTo = %s", st)
 	}
 	e.clock.Add(time.Second)
 	if n := e.runJobs(e.svc); n < 1 {
 		t.Fatal("no job ran at ValidTo")
 	}
-	if st := must(e.svc.DescribeKey(e.ctx, &kms.KeyIDInput{KeyID: &md.KeyID}))(t).KeyMetadata.KeyState; st != "PendingImport" {
+	if st := must(e.svc.DescribeKey(e.ctx, &wire.KeyIDInput{KeyID: &md.KeyID}))(t).KeyMetadata.KeyState; st != "PendingImport" {
 		t.Fatalf("state after ValidTo = %s", st)
 	}
 	if got := e.eventNames(); len(got) != 1 || got[0] != kms.EventDeleteExpiredKeyMaterial {
 		t.Fatalf("events = %v", got)
 	}
-	_, err := e.svc.Decrypt(e.ctx, &kms.DecryptInput{CiphertextBlob: ct.CiphertextBlob})
+	_, err := e.svc.Decrypt(e.ctx, &wire.DecryptInput{CiphertextBlob: ct.CiphertextBlob})
 	wantErr(t, err, awserr.KMSInvalidState, md.Arn+" is pending import.")
-	must(e.importInto(t, md.KeyID, "RSAES_OAEP_SHA_256", material, kms.ImportKeyMaterialInput{}, false))(t)
-	if out := must(e.svc.Decrypt(e.ctx, &kms.DecryptInput{CiphertextBlob: ct.CiphertextBlob}))(t); string(out.Plaintext) != "p" {
+	must(e.importInto(t, md.KeyID, "RSAES_OAEP_SHA_256", material, wire.ImportKeyMaterialInput{}, false))(t)
+	if out := must(e.svc.Decrypt(e.ctx, &wire.DecryptInput{CiphertextBlob: ct.CiphertextBlob}))(t); string(out.Plaintext) != "p" {
 		t.Fatalf("decrypt after re-import = %q", out.Plaintext)
 	}
 }
@@ -259,34 +260,34 @@ func TestImportExpiry(t *testing.T) {
 func TestImportNewMaterialRotation(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	md := e.createKey(&kms.CreateKeyInput{Origin: ptr("EXTERNAL")})
+	md := e.createKey(&wire.CreateKeyInput{Origin: ptr("EXTERNAL")})
 	id := &md.KeyID
-	first := must(e.importInto(t, md.KeyID, "RSAES_OAEP_SHA_256", random(32), kms.ImportKeyMaterialInput{}, false))(t)
-	ct1 := must(e.svc.Encrypt(e.ctx, &kms.EncryptInput{KeyID: id, Plaintext: []byte("1")}))(t)
-	_, err := e.svc.RotateKeyOnDemand(e.ctx, &kms.KeyIDInput{KeyID: id})
+	first := must(e.importInto(t, md.KeyID, "RSAES_OAEP_SHA_256", random(32), wire.ImportKeyMaterialInput{}, false))(t)
+	ct1 := must(e.svc.Encrypt(e.ctx, &wire.EncryptInput{KeyID: id, Plaintext: []byte("1")}))(t)
+	_, err := e.svc.RotateKeyOnDemand(e.ctx, &wire.KeyIDInput{KeyID: id})
 	wantErr(t, err, awserr.KMSInvalidState, "No available key material pending rotation for the key: "+md.Arn+".")
 
-	second := must(e.importInto(t, md.KeyID, "RSAES_OAEP_SHA_256", random(32), kms.ImportKeyMaterialInput{ImportType: ptr("NEW_KEY_MATERIAL"), KeyMaterialDescription: ptr("second one")}, false))(t)
-	_, err = e.importInto(t, md.KeyID, "RSAES_OAEP_SHA_256", random(32), kms.ImportKeyMaterialInput{ImportType: ptr("NEW_KEY_MATERIAL")}, false)
+	second := must(e.importInto(t, md.KeyID, "RSAES_OAEP_SHA_256", random(32), wire.ImportKeyMaterialInput{ImportType: ptr("NEW_KEY_MATERIAL"), KeyMaterialDescription: ptr("second one")}, false))(t)
+	_, err = e.importInto(t, md.KeyID, "RSAES_OAEP_SHA_256", random(32), wire.ImportKeyMaterialInput{ImportType: ptr("NEW_KEY_MATERIAL")}, false)
 	wantErr(t, err, awserr.KMSInvalidState, "*")
 	if !strings.Contains(err.Error(), "because another key material (id: "+second.KeyMaterialID+") is pending rotation.") {
 		t.Fatalf("message = %v", err)
 	}
-	all := must(e.svc.ListKeyRotations(e.ctx, &kms.ListKeyRotationsInput{KeyID: id, IncludeKeyMaterial: ptr("ALL_KEY_MATERIAL")}))(t)
+	all := must(e.svc.ListKeyRotations(e.ctx, &wire.ListKeyRotationsInput{KeyID: id, IncludeKeyMaterial: ptr("ALL_KEY_MATERIAL")}))(t)
 	if len(all.Rotations) != 2 || all.Rotations[1].KeyMaterialState != "PENDING_ROTATION" || all.Rotations[1].KeyMaterialDescription != "second one" || all.Rotations[1].ImportState != "IMPORTED" {
 		t.Fatalf("rotations = %+v", all.Rotations)
 	}
-	must(e.svc.RotateKeyOnDemand(e.ctx, &kms.KeyIDInput{KeyID: id}))(t)
-	ct2 := must(e.svc.Encrypt(e.ctx, &kms.EncryptInput{KeyID: id, Plaintext: []byte("2")}))(t)
+	must(e.svc.RotateKeyOnDemand(e.ctx, &wire.KeyIDInput{KeyID: id}))(t)
+	ct2 := must(e.svc.Encrypt(e.ctx, &wire.EncryptInput{KeyID: id, Plaintext: []byte("2")}))(t)
 	if materialOf(t, ct1.CiphertextBlob) != first.KeyMaterialID || materialOf(t, ct2.CiphertextBlob) != second.KeyMaterialID {
 		t.Fatalf("materials used: %s, %s; want %s, %s", materialOf(t, ct1.CiphertextBlob), materialOf(t, ct2.CiphertextBlob), first.KeyMaterialID, second.KeyMaterialID)
 	}
 	for want, ct := range map[string][]byte{"1": ct1.CiphertextBlob, "2": ct2.CiphertextBlob} {
-		if out := must(e.svc.Decrypt(e.ctx, &kms.DecryptInput{CiphertextBlob: ct}))(t); string(out.Plaintext) != want {
+		if out := must(e.svc.Decrypt(e.ctx, &wire.DecryptInput{CiphertextBlob: ct}))(t); string(out.Plaintext) != want {
 			t.Fatalf("decrypt = %q, want %q", out.Plaintext, want)
 		}
 	}
-	rot := must(e.svc.ListKeyRotations(e.ctx, &kms.ListKeyRotationsInput{KeyID: id}))(t)
+	rot := must(e.svc.ListKeyRotations(e.ctx, &wire.ListKeyRotationsInput{KeyID: id}))(t)
 	if len(rot.Rotations) != 1 || rot.Rotations[0].RotationType != "ON_DEMAND" || rot.Rotations[0].KeyMaterialID != second.KeyMaterialID {
 		t.Fatalf("rotations = %+v", rot.Rotations)
 	}
@@ -295,10 +296,10 @@ func TestImportNewMaterialRotation(t *testing.T) {
 func TestImportErrors(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	a := e.createKey(&kms.CreateKeyInput{Origin: ptr("EXTERNAL")})
-	b := e.createKey(&kms.CreateKeyInput{Origin: ptr("EXTERNAL")})
-	native := e.createKey(&kms.CreateKeyInput{})
-	p := must(e.svc.GetParametersForImport(e.ctx, &kms.GetParametersForImportInput{KeyID: &a.KeyID, WrappingAlgorithm: ptr("RSAES_OAEP_SHA_256"), WrappingKeySpec: ptr("RSA_2048")}))(t)
+	a := e.createKey(&wire.CreateKeyInput{Origin: ptr("EXTERNAL")})
+	b := e.createKey(&wire.CreateKeyInput{Origin: ptr("EXTERNAL")})
+	native := e.createKey(&wire.CreateKeyInput{})
+	p := must(e.svc.GetParametersForImport(e.ctx, &wire.GetParametersForImportInput{KeyID: &a.KeyID, WrappingAlgorithm: ptr("RSAES_OAEP_SHA_256"), WrappingKeySpec: ptr("RSA_2048")}))(t)
 	if !p.ParametersValidTo.Equal(e.clock.Now().Add(24 * time.Hour)) {
 		t.Fatalf("ParametersValidTo = %v", p.ParametersValidTo)
 	}
@@ -306,7 +307,7 @@ func TestImportErrors(t *testing.T) {
 	noExpiry := ptr("KEY_MATERIAL_DOES_NOT_EXPIRE")
 	tampered := bytes.Clone(p.ImportToken)
 	tampered[len(tampered)-1] ^= 1
-	imp := func(in kms.ImportKeyMaterialInput) func() error {
+	imp := func(in wire.ImportKeyMaterialInput) func() error {
 		return func() error { _, err := e.svc.ImportKeyMaterial(e.ctx, &in); return err }
 	}
 	cases := []struct {
@@ -315,30 +316,30 @@ func TestImportErrors(t *testing.T) {
 		code string
 		msg  string
 	}{
-		{"fail/no-valid-to", imp(kms.ImportKeyMaterialInput{KeyID: &a.KeyID, ImportToken: p.ImportToken, EncryptedKeyMaterial: wrapped}),
+		{"fail/no-valid-to", imp(wire.ImportKeyMaterialInput{KeyID: &a.KeyID, ImportToken: p.ImportToken, EncryptedKeyMaterial: wrapped}),
 			awserr.Validation, "A validTo date must be set if the ExpirationModel is KEY_MATERIAL_EXPIRES"},
-		{"fail/valid-to-past", imp(kms.ImportKeyMaterialInput{KeyID: &a.KeyID, ImportToken: p.ImportToken, EncryptedKeyMaterial: wrapped, ValidTo: &kms.Timestamp{Time: e.clock.Now().Add(-time.Hour)}}),
+		{"fail/valid-to-past", imp(wire.ImportKeyMaterialInput{KeyID: &a.KeyID, ImportToken: p.ImportToken, EncryptedKeyMaterial: wrapped, ValidTo: &wire.Timestamp{Time: e.clock.Now().Add(-time.Hour)}}),
 			awserr.Validation, "*"},
-		{"fail/token-of-other-key", imp(kms.ImportKeyMaterialInput{KeyID: &b.KeyID, ImportToken: p.ImportToken, EncryptedKeyMaterial: wrapped, ExpirationModel: noExpiry}),
+		{"fail/token-of-other-key", imp(wire.ImportKeyMaterialInput{KeyID: &b.KeyID, ImportToken: p.ImportToken, EncryptedKeyMaterial: wrapped, ExpirationModel: noExpiry}),
 			awserr.InvalidImportToken, "*"},
-		{"fail/tampered-token", imp(kms.ImportKeyMaterialInput{KeyID: &a.KeyID, ImportToken: tampered, EncryptedKeyMaterial: wrapped, ExpirationModel: noExpiry}),
+		{"fail/tampered-token", imp(wire.ImportKeyMaterialInput{KeyID: &a.KeyID, ImportToken: tampered, EncryptedKeyMaterial: wrapped, ExpirationModel: noExpiry}),
 			awserr.InvalidImportToken, "*"},
-		{"fail/garbage-token", imp(kms.ImportKeyMaterialInput{KeyID: &a.KeyID, ImportToken: []byte("garbage"), EncryptedKeyMaterial: wrapped, ExpirationModel: noExpiry}),
+		{"fail/garbage-token", imp(wire.ImportKeyMaterialInput{KeyID: &a.KeyID, ImportToken: []byte("garbage"), EncryptedKeyMaterial: wrapped, ExpirationModel: noExpiry}),
 			awserr.InvalidImportToken, "*"},
-		{"fail/garbage-material", imp(kms.ImportKeyMaterialInput{KeyID: &a.KeyID, ImportToken: p.ImportToken, EncryptedKeyMaterial: random(256), ExpirationModel: noExpiry}),
+		{"fail/garbage-material", imp(wire.ImportKeyMaterialInput{KeyID: &a.KeyID, ImportToken: p.ImportToken, EncryptedKeyMaterial: random(256), ExpirationModel: noExpiry}),
 			awserr.InvalidCiphertext, ""},
-		{"fail/short-symmetric-material", imp(kms.ImportKeyMaterialInput{KeyID: &a.KeyID, ImportToken: p.ImportToken, EncryptedKeyMaterial: goWrap(t, p.PublicKey, random(16)), ExpirationModel: noExpiry}),
+		{"fail/short-symmetric-material", imp(wire.ImportKeyMaterialInput{KeyID: &a.KeyID, ImportToken: p.ImportToken, EncryptedKeyMaterial: goWrap(t, p.PublicKey, random(16)), ExpirationModel: noExpiry}),
 			awserr.IncorrectKeyMaterial, "*"},
 		{"fail/params-for-native-key", func() error {
-			_, err := e.svc.GetParametersForImport(e.ctx, &kms.GetParametersForImportInput{KeyID: &native.KeyID, WrappingAlgorithm: ptr("RSAES_OAEP_SHA_256"), WrappingKeySpec: ptr("RSA_2048")})
+			_, err := e.svc.GetParametersForImport(e.ctx, &wire.GetParametersForImportInput{KeyID: &native.KeyID, WrappingAlgorithm: ptr("RSAES_OAEP_SHA_256"), WrappingKeySpec: ptr("RSA_2048")})
 			return err
 		}, awserr.UnsupportedOperation, native.Arn + " origin is AWS_KMS which is not valid for this operation."},
 		{"fail/delete-material-of-native-key", func() error {
-			_, err := e.svc.DeleteImportedKeyMaterial(e.ctx, &kms.DeleteImportedKeyMaterialInput{KeyID: &native.KeyID})
+			_, err := e.svc.DeleteImportedKeyMaterial(e.ctx, &wire.DeleteImportedKeyMaterialInput{KeyID: &native.KeyID})
 			return err
 		}, awserr.UnsupportedOperation, native.Arn + " origin is AWS_KMS which is not valid for this operation."},
 		{"fail/bad-wrapping-algorithm", func() error {
-			_, err := e.svc.GetParametersForImport(e.ctx, &kms.GetParametersForImportInput{KeyID: &a.KeyID, WrappingAlgorithm: ptr("RSA_PLAIN"), WrappingKeySpec: ptr("RSA_2048")})
+			_, err := e.svc.GetParametersForImport(e.ctx, &wire.GetParametersForImportInput{KeyID: &a.KeyID, WrappingAlgorithm: ptr("RSA_PLAIN"), WrappingKeySpec: ptr("RSA_2048")})
 			return err
 		}, awserr.Validation, "1 validation error detected: Value 'RSA_PLAIN' at 'wrappingAlgorithm' failed to satisfy constraint: Member must satisfy enum value set: [RSAES_PKCS1_V1_5, RSAES_OAEP_SHA_1, RSAES_OAEP_SHA_256, RSA_AES_KEY_WRAP_SHA_1, RSA_AES_KEY_WRAP_SHA_256, SM2PKE]"},
 	}
@@ -347,7 +348,7 @@ func TestImportErrors(t *testing.T) {
 	}
 	t.Run("fail/expired-token", func(t *testing.T) {
 		e.clock.Add(24 * time.Hour)
-		wantErr(t, imp(kms.ImportKeyMaterialInput{KeyID: &a.KeyID, ImportToken: p.ImportToken, EncryptedKeyMaterial: wrapped, ExpirationModel: noExpiry})(), awserr.ExpiredImportToken, "*")
+		wantErr(t, imp(wire.ImportKeyMaterialInput{KeyID: &a.KeyID, ImportToken: p.ImportToken, EncryptedKeyMaterial: wrapped, ExpirationModel: noExpiry})(), awserr.ExpiredImportToken, "*")
 		// The scheduler purges the expired wrapping key.
 		e.runJobs(e.svc)
 		if recs, err := e.store.List(e.ctx, "importparams", "", "", 0); err != nil || len(recs) != 0 {
@@ -359,9 +360,9 @@ func TestImportErrors(t *testing.T) {
 
 func BenchmarkImportKeyMaterial(b *testing.B) {
 	e := newEnv(b)
-	md := e.createKey(&kms.CreateKeyInput{Origin: ptr("EXTERNAL")})
-	p := must(e.svc.GetParametersForImport(e.ctx, &kms.GetParametersForImportInput{KeyID: &md.KeyID, WrappingAlgorithm: ptr("RSAES_OAEP_SHA_256"), WrappingKeySpec: ptr("RSA_2048")}))(b)
-	in := &kms.ImportKeyMaterialInput{KeyID: &md.KeyID, ImportToken: p.ImportToken, EncryptedKeyMaterial: goWrap(b, p.PublicKey, random(32)), ExpirationModel: ptr("KEY_MATERIAL_DOES_NOT_EXPIRE")}
+	md := e.createKey(&wire.CreateKeyInput{Origin: ptr("EXTERNAL")})
+	p := must(e.svc.GetParametersForImport(e.ctx, &wire.GetParametersForImportInput{KeyID: &md.KeyID, WrappingAlgorithm: ptr("RSAES_OAEP_SHA_256"), WrappingKeySpec: ptr("RSA_2048")}))(b)
+	in := &wire.ImportKeyMaterialInput{KeyID: &md.KeyID, ImportToken: p.ImportToken, EncryptedKeyMaterial: goWrap(b, p.PublicKey, random(32)), ExpirationModel: ptr("KEY_MATERIAL_DOES_NOT_EXPIRE")}
 	for b.Loop() {
 		if _, err := e.svc.ImportKeyMaterial(e.ctx, in); err != nil {
 			b.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"github.com/trentkms/trent/internal/kms"
 	"github.com/trentkms/trent/internal/rootkey"
 	"github.com/trentkms/trent/internal/store/sqlite"
+	"github.com/trentkms/trent/internal/wire"
 )
 
 // BenchmarkEncryptHotKeys measures Encrypt over 10 hot keys while the
@@ -35,11 +36,11 @@ func BenchmarkEncryptHotKeys(b *testing.B) {
 				go func(w int) {
 					defer wg.Done()
 					for i := w; i < n; i += 8 {
-						out, err := svc.CreateKey(ctx, &kms.CreateKeyInput{})
+						out, err := svc.CreateKey(ctx, &wire.CreateKeyInput{})
 						if err == nil {
 							ids[i] = out.KeyMetadata.Arn
 							// Load the key into the cache, as traffic would.
-							_, err = svc.Encrypt(ctx, &kms.EncryptInput{KeyID: &ids[i], Plaintext: []byte{1}})
+							_, err = svc.Encrypt(ctx, &wire.EncryptInput{KeyID: &ids[i], Plaintext: []byte{1}})
 						}
 						if err != nil {
 							errs <- err
@@ -60,7 +61,7 @@ func BenchmarkEncryptHotKeys(b *testing.B) {
 			b.RunParallel(func(pb *testing.PB) {
 				i := 0
 				for pb.Next() {
-					if _, err := svc.Encrypt(ctx, &kms.EncryptInput{KeyID: &hot[i%len(hot)], Plaintext: pt}); err != nil {
+					if _, err := svc.Encrypt(ctx, &wire.EncryptInput{KeyID: &hot[i%len(hot)], Plaintext: pt}); err != nil {
 						b.Error(err)
 						return
 					}

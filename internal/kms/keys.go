@@ -12,6 +12,7 @@ import (
 	"github.com/trentkms/trent/internal/awserr"
 	"github.com/trentkms/trent/internal/policy"
 	"github.com/trentkms/trent/internal/store"
+	"github.com/trentkms/trent/internal/wire"
 )
 
 const kindAccountKey = "acctkey" // index: account/keyID -> (empty), for ListKeys
@@ -87,7 +88,7 @@ func (s *Service) policyView(ctx context.Context, d *keyDoc) (string, error) {
 }
 
 // CreateKey implements the CreateKey operation.
-func (s *Service) CreateKey(ctx context.Context, in *CreateKeyInput) (*KeyMetadataOutput, error) {
+func (s *Service) CreateKey(ctx context.Context, in *wire.CreateKeyInput) (*wire.KeyMetadataOutput, error) {
 	var v validator
 	v.strLen(in.Policy, "policy", 1, 131072)
 	v.strLen(in.Description, "description", 0, 8192)
@@ -216,7 +217,7 @@ func (s *Service) CreateKey(ctx context.Context, in *CreateKeyInput) (*KeyMetada
 	}
 	s.keys.Put(d.ID, lk, 1)
 	noteKey(ctx, lk.arn)
-	return &KeyMetadataOutput{KeyMetadata: s.metadata(lk)}, nil
+	return &wire.KeyMetadataOutput{KeyMetadata: s.metadata(lk)}, nil
 }
 
 // generateMaterial creates fresh key material for spec.
@@ -232,10 +233,10 @@ func (s *Service) generateMaterial(spec string) ([]byte, error) {
 }
 
 // metadata builds KeyMetadata for a key.
-func (s *Service) metadata(lk *loadedKey) *KeyMetadata {
+func (s *Service) metadata(lk *loadedKey) *wire.KeyMetadata {
 	d := lk.doc
-	m := &KeyMetadata{
-		AWSAccountID: d.Account, KeyID: d.ID, Arn: lk.arn, CreationDate: TS(d.Created),
+	m := &wire.KeyMetadata{
+		AWSAccountID: d.Account, KeyID: d.ID, Arn: lk.arn, CreationDate: wire.TS(d.Created),
 		Enabled: enabledState(d.State), Description: d.Description, KeyUsage: d.Usage,
 		KeyState: d.State, Origin: d.Origin, KeyManager: "CUSTOMER", KeySpec: d.Spec,
 		MultiRegion: d.MultiRegion, CustomKeyStoreID: d.CustomKeyStoreID, CloudHsmClusterID: d.CloudHsmClusterID,
@@ -248,34 +249,34 @@ func (s *Service) metadata(lk *loadedKey) *KeyMetadata {
 	}
 	m.EncryptionAlgorithms, m.SigningAlgorithms, m.MacAlgorithms, m.KeyAgreementAlgorithms, m.EncapsulationAlgorithms = algorithmsFor(d.Spec, d.Usage)
 	if d.State == StatePendingDeletion {
-		m.DeletionDate = TS(d.DeletionDate)
+		m.DeletionDate = wire.TS(d.DeletionDate)
 		w := d.PendingWindowDays
 		m.PendingDeletionWindowDays = &w
 	}
 	if d.Origin == "EXTERNAL" && d.ExpirationModel != "" {
 		m.ExpirationModel = d.ExpirationModel
 		if d.ExpirationModel == "KEY_MATERIAL_EXPIRES" {
-			m.ValidTo = TS(d.ValidTo)
+			m.ValidTo = wire.TS(d.ValidTo)
 		}
 	}
 	if d.Spec == "SYMMETRIC_DEFAULT" && lk.current != "" {
 		m.CurrentKeyMaterialID = lk.current
 	}
 	if d.MultiRegion {
-		m.MultiRegionConfiguration = &MultiRegionConfiguration{
+		m.MultiRegionConfiguration = &wire.MultiRegionConfiguration{
 			MultiRegionKeyType: "PRIMARY",
-			PrimaryKey:         &MultiRegionKey{Arn: lk.arn, Region: s.region},
-			ReplicaKeys:        []MultiRegionKey{},
+			PrimaryKey:         &wire.MultiRegionKey{Arn: lk.arn, Region: s.region},
+			ReplicaKeys:        []wire.MultiRegionKey{},
 		}
 	}
 	if d.XksKeyID != "" {
-		m.XksKeyConfiguration = &XksKeyConfiguration{ID: d.XksKeyID}
+		m.XksKeyConfiguration = &wire.XksKeyConfiguration{ID: d.XksKeyID}
 	}
 	return m
 }
 
 // DescribeKey implements the DescribeKey operation.
-func (s *Service) DescribeKey(ctx context.Context, in *KeyIDInput) (*KeyMetadataOutput, error) {
+func (s *Service) DescribeKey(ctx context.Context, in *wire.KeyIDInput) (*wire.KeyMetadataOutput, error) {
 	var v validator
 	v.grantTokens(in.GrantTokens)
 	if err := v.err(); err != nil {
@@ -288,7 +289,7 @@ func (s *Service) DescribeKey(ctx context.Context, in *KeyIDInput) (*KeyMetadata
 	if err := s.authorizeKey(ctx, lk, "kms:DescribeKey", requestAliasCond(in.KeyID), in.GrantTokens); err != nil {
 		return nil, err
 	}
-	return &KeyMetadataOutput{KeyMetadata: s.metadata(lk)}, nil
+	return &wire.KeyMetadataOutput{KeyMetadata: s.metadata(lk)}, nil
 }
 
 func requestAliasCond(ref *string) map[string][]string {
@@ -315,7 +316,7 @@ func pageLimit(v *validator, limit *int64, max, def int64) int {
 }
 
 // ListKeys implements the ListKeys operation.
-func (s *Service) ListKeys(ctx context.Context, in *ListInput) (*ListKeysOutput, error) {
+func (s *Service) ListKeys(ctx context.Context, in *wire.ListInput) (*wire.ListKeysOutput, error) {
 	var v validator
 	limit := pageLimit(&v, in.Limit, 1000, 100)
 	v.strLen(in.Marker, "marker", 1, 1024)
@@ -338,7 +339,7 @@ func (s *Service) ListKeys(ctx context.Context, in *ListInput) (*ListKeysOutput,
 	if err != nil {
 		return nil, s.storeErr(ctx, err)
 	}
-	out := &ListKeysOutput{Keys: []KeyListEntry{}}
+	out := &wire.ListKeysOutput{Keys: []wire.KeyListEntry{}}
 	for i, r := range recs {
 		if i == limit {
 			out.Truncated = true
@@ -346,7 +347,7 @@ func (s *Service) ListKeys(ctx context.Context, in *ListInput) (*ListKeysOutput,
 			break
 		}
 		id := strings.TrimPrefix(r.ID, prefix)
-		out.Keys = append(out.Keys, KeyListEntry{KeyID: id, KeyArn: s.keyARN(caller.Account, id)})
+		out.Keys = append(out.Keys, wire.KeyListEntry{KeyID: id, KeyArn: s.keyARN(caller.Account, id)})
 	}
 	return out, nil
 }
@@ -372,12 +373,12 @@ func (s *Service) manageKey(ctx context.Context, ref *string, action string, fn 
 }
 
 // EnableKey implements the EnableKey operation.
-func (s *Service) EnableKey(ctx context.Context, in *KeyIDInput) (*struct{}, error) {
+func (s *Service) EnableKey(ctx context.Context, in *wire.KeyIDInput) (*struct{}, error) {
 	return s.setKeyState(ctx, in.KeyID, "kms:EnableKey", StateEnabled)
 }
 
 // DisableKey implements the DisableKey operation.
-func (s *Service) DisableKey(ctx context.Context, in *KeyIDInput) (*struct{}, error) {
+func (s *Service) DisableKey(ctx context.Context, in *wire.KeyIDInput) (*struct{}, error) {
 	return s.setKeyState(ctx, in.KeyID, "kms:DisableKey", StateDisabled)
 }
 
@@ -396,7 +397,7 @@ func (s *Service) setKeyState(ctx context.Context, ref *string, action, state st
 }
 
 // ScheduleKeyDeletion implements the ScheduleKeyDeletion operation.
-func (s *Service) ScheduleKeyDeletion(ctx context.Context, in *ScheduleKeyDeletionInput) (*ScheduleKeyDeletionOutput, error) {
+func (s *Service) ScheduleKeyDeletion(ctx context.Context, in *wire.ScheduleKeyDeletionInput) (*wire.ScheduleKeyDeletionOutput, error) {
 	var v validator
 	v.intRange(in.PendingWindowInDays, "pendingWindowInDays", 7, 30)
 	if err := v.err(); err != nil {
@@ -421,12 +422,12 @@ func (s *Service) ScheduleKeyDeletion(ctx context.Context, in *ScheduleKeyDeleti
 	if err != nil {
 		return nil, err
 	}
-	return &ScheduleKeyDeletionOutput{KeyID: lk.arn, DeletionDate: TS(due), KeyState: StatePendingDeletion, PendingWindowInDays: days}, nil
+	return &wire.ScheduleKeyDeletionOutput{KeyID: lk.arn, DeletionDate: wire.TS(due), KeyState: StatePendingDeletion, PendingWindowInDays: days}, nil
 }
 
 // CancelKeyDeletion implements the CancelKeyDeletion operation. As in AWS,
 // the key returns to Disabled (PendingImport if it has no material).
-func (s *Service) CancelKeyDeletion(ctx context.Context, in *KeyIDInput) (*KeyIDOutput, error) {
+func (s *Service) CancelKeyDeletion(ctx context.Context, in *wire.KeyIDInput) (*wire.KeyIDOutput, error) {
 	lk, err := s.manageKey(ctx, in.KeyID, "kms:CancelKeyDeletion", func(d *keyDoc, arn string) ([]store.Op, error) {
 		if d.State != StatePendingDeletion {
 			return nil, awserr.Newf(awserr.KMSInvalidState, "%s is not pending deletion.", arn)
@@ -443,7 +444,7 @@ func (s *Service) CancelKeyDeletion(ctx context.Context, in *KeyIDInput) (*KeyID
 	if err != nil {
 		return nil, err
 	}
-	return &KeyIDOutput{KeyID: lk.arn}, nil
+	return &wire.KeyIDOutput{KeyID: lk.arn}, nil
 }
 
 func hasUsableMaterial(d *keyDoc) bool {
@@ -456,7 +457,7 @@ func hasUsableMaterial(d *keyDoc) bool {
 }
 
 // UpdateKeyDescription implements the UpdateKeyDescription operation.
-func (s *Service) UpdateKeyDescription(ctx context.Context, in *UpdateKeyDescriptionInput) (*struct{}, error) {
+func (s *Service) UpdateKeyDescription(ctx context.Context, in *wire.UpdateKeyDescriptionInput) (*struct{}, error) {
 	var v validator
 	if v.required(in.Description != nil, "description") {
 		v.strLen(in.Description, "description", 0, 8192)
@@ -475,7 +476,7 @@ func (s *Service) UpdateKeyDescription(ctx context.Context, in *UpdateKeyDescrip
 }
 
 // GetKeyPolicy implements the GetKeyPolicy operation.
-func (s *Service) GetKeyPolicy(ctx context.Context, in *KeyPolicyInput) (*GetKeyPolicyOutput, error) {
+func (s *Service) GetKeyPolicy(ctx context.Context, in *wire.KeyPolicyInput) (*wire.GetKeyPolicyOutput, error) {
 	if err := checkPolicyName(in.PolicyName, false); err != nil {
 		return nil, err
 	}
@@ -487,7 +488,7 @@ func (s *Service) GetKeyPolicy(ctx context.Context, in *KeyPolicyInput) (*GetKey
 	if err != nil {
 		return nil, err
 	}
-	return &GetKeyPolicyOutput{Policy: doc, PolicyName: "default"}, nil
+	return &wire.GetKeyPolicyOutput{Policy: doc, PolicyName: "default"}, nil
 }
 
 func checkPolicyName(name *string, required bool) error {
@@ -509,7 +510,7 @@ func checkPolicyName(name *string, required bool) error {
 }
 
 // PutKeyPolicy implements the PutKeyPolicy operation.
-func (s *Service) PutKeyPolicy(ctx context.Context, in *KeyPolicyInput) (*struct{}, error) {
+func (s *Service) PutKeyPolicy(ctx context.Context, in *wire.KeyPolicyInput) (*struct{}, error) {
 	var v validator
 	if v.required(in.Policy != nil, "policy") {
 		v.strLen(in.Policy, "policy", 1, 131072)
@@ -544,7 +545,7 @@ func (s *Service) PutKeyPolicy(ctx context.Context, in *KeyPolicyInput) (*struct
 }
 
 // ListKeyPolicies implements the ListKeyPolicies operation.
-func (s *Service) ListKeyPolicies(ctx context.Context, in *ListKeyPoliciesInput) (*ListKeyPoliciesOutput, error) {
+func (s *Service) ListKeyPolicies(ctx context.Context, in *wire.ListKeyPoliciesInput) (*wire.ListKeyPoliciesOutput, error) {
 	var v validator
 	pageLimit(&v, in.Limit, 1000, 100)
 	if err := v.err(); err != nil {
@@ -553,7 +554,7 @@ func (s *Service) ListKeyPolicies(ctx context.Context, in *ListKeyPoliciesInput)
 	if _, err := s.ownedKey(ctx, in.KeyID, "kms:ListKeyPolicies"); err != nil {
 		return nil, err
 	}
-	return &ListKeyPoliciesOutput{PolicyNames: []string{"default"}}, nil
+	return &wire.ListKeyPoliciesOutput{PolicyNames: []string{"default"}}, nil
 }
 
 // deleteKeyOps returns the operations that destroy a key for good: the key

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/trentkms/trent/internal/store"
+	"github.com/trentkms/trent/internal/wire"
 )
 
 // Key usage tracking (GetKeyLastUsage).
@@ -177,24 +178,8 @@ func (s *Service) trackingStart(ctx context.Context) (time.Time, error) {
 	return s.trackingStart(ctx)
 }
 
-// KeyLastUsageData describes the last successful cryptographic use of a key.
-type KeyLastUsageData struct {
-	Operation         string     `json:"Operation,omitempty"`
-	Timestamp         *Timestamp `json:"Timestamp,omitempty"`
-	CloudTrailEventID string     `json:"CloudTrailEventId,omitempty"`
-	KmsRequestID      string     `json:"KmsRequestId,omitempty"`
-}
-
-// GetKeyLastUsageOutput is GetKeyLastUsage's response.
-type GetKeyLastUsageOutput struct {
-	KeyID             string            `json:"KeyId"`
-	KeyLastUsage      *KeyLastUsageData `json:"KeyLastUsage,omitempty"`
-	TrackingStartDate *Timestamp        `json:"TrackingStartDate"`
-	KeyCreationDate   *Timestamp        `json:"KeyCreationDate"`
-}
-
 // GetKeyLastUsage implements the GetKeyLastUsage operation.
-func (s *Service) GetKeyLastUsage(ctx context.Context, in *KeyIDInput) (*GetKeyLastUsageOutput, error) {
+func (s *Service) GetKeyLastUsage(ctx context.Context, in *wire.KeyIDInput) (*wire.GetKeyLastUsageOutput, error) {
 	lk, err := s.resolveKey(ctx, in.KeyID, refAliasOK, "keyId", "kms:GetKeyLastUsage")
 	if err != nil {
 		return nil, err
@@ -209,7 +194,7 @@ func (s *Service) GetKeyLastUsage(ctx context.Context, in *KeyIDInput) (*GetKeyL
 	if lk.doc.Created.After(start) {
 		start = lk.doc.Created
 	}
-	out := &GetKeyLastUsageOutput{KeyID: lk.arn, TrackingStartDate: TS(start), KeyCreationDate: TS(lk.doc.Created)}
+	out := &wire.GetKeyLastUsageOutput{KeyID: lk.arn, TrackingStartDate: wire.TS(start), KeyCreationDate: wire.TS(lk.doc.Created)}
 	s.usage.mu.Lock()
 	u, found := s.usage.last[lk.doc.ID]
 	s.usage.mu.Unlock()
@@ -224,7 +209,7 @@ func (s *Service) GetKeyLastUsage(ctx context.Context, in *KeyIDInput) (*GetKeyL
 		return nil, s.storeErr(ctx, err)
 	}
 	if found {
-		out.KeyLastUsage = &KeyLastUsageData{Operation: u.Operation, Timestamp: TS(u.Time), CloudTrailEventID: u.EventID, KmsRequestID: u.RequestID}
+		out.KeyLastUsage = &wire.KeyLastUsageData{Operation: u.Operation, Timestamp: wire.TS(u.Time), CloudTrailEventID: u.EventID, KmsRequestID: u.RequestID}
 	}
 	return out, nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/trentkms/trent/internal/rootkey"
 	"github.com/trentkms/trent/internal/store"
 	"github.com/trentkms/trent/internal/store/sqlite"
+	"github.com/trentkms/trent/internal/wire"
 )
 
 // clock is a controllable kms.Config.Now.
@@ -116,7 +117,7 @@ func wantErr(t testing.TB, err error, code, msg string) {
 	}
 }
 
-func (e *env) createKey(in *kms.CreateKeyInput) *kms.KeyMetadata {
+func (e *env) createKey(in *wire.CreateKeyInput) *wire.KeyMetadata {
 	e.t.Helper()
 	return must(e.svc.CreateKey(e.ctx, in))(e.t).KeyMetadata
 }

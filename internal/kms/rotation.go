@@ -7,6 +7,7 @@ import (
 
 	"github.com/trentkms/trent/internal/awserr"
 	"github.com/trentkms/trent/internal/store"
+	"github.com/trentkms/trent/internal/wire"
 )
 
 // Rotation limits (kms-api.md §4.1).
@@ -26,11 +27,6 @@ const (
 )
 
 const day = 24 * time.Hour
-
-// RotateKeyOnDemandOutput is RotateKeyOnDemand's response.
-type RotateKeyOnDemandOutput struct {
-	KeyID string `json:"KeyId"`
-}
 
 // originUnsupported is AWS's UnsupportedOperationException for an
 // operation that a key's origin does not allow.
@@ -96,7 +92,7 @@ func rotationJobOp(d *keyDoc) store.Op {
 // that are not SYMMETRIC_DEFAULT or whose origin is not AWS_KMS,
 // DisabledException for a disabled key and KMSInvalidStateException for
 // other states.
-func (s *Service) EnableKeyRotation(ctx context.Context, in *EnableKeyRotationInput) (*struct{}, error) {
+func (s *Service) EnableKeyRotation(ctx context.Context, in *wire.EnableKeyRotationInput) (*struct{}, error) {
 	var v validator
 	v.intRange(in.RotationPeriodInDays, "rotationPeriodInDays", minRotationPeriodDays, maxRotationPeriodDays)
 	if err := v.err(); err != nil {
@@ -140,7 +136,7 @@ func (s *Service) EnableKeyRotation(ctx context.Context, in *EnableKeyRotationIn
 
 // DisableKeyRotation implements the DisableKeyRotation operation. Its errors
 // are those of EnableKeyRotation.
-func (s *Service) DisableKeyRotation(ctx context.Context, in *KeyIDInput) (*struct{}, error) {
+func (s *Service) DisableKeyRotation(ctx context.Context, in *wire.KeyIDInput) (*struct{}, error) {
 	_, err := s.manageKey(ctx, in.KeyID, "kms:DisableKeyRotation", func(d *keyDoc, arn string) ([]store.Op, error) {
 		if err := s.ownKey(ctx, d); err != nil {
 			return nil, err
@@ -167,7 +163,7 @@ func (s *Service) DisableKeyRotation(ctx context.Context, in *KeyIDInput) (*stru
 // works in every key state except PendingImport; it returns
 // UnsupportedOperationException for keys that are not SYMMETRIC_DEFAULT,
 // keys in custom key stores and imported keys awaiting material.
-func (s *Service) GetKeyRotationStatus(ctx context.Context, in *KeyIDInput) (*GetKeyRotationStatusOutput, error) {
+func (s *Service) GetKeyRotationStatus(ctx context.Context, in *wire.KeyIDInput) (*wire.GetKeyRotationStatusOutput, error) {
 	lk, err := s.resolveKey(ctx, in.KeyID, refKeyOnly, "keyId", "kms:GetKeyRotationStatus")
 	if err != nil {
 		return nil, err
@@ -184,11 +180,11 @@ func (s *Service) GetKeyRotationStatus(ctx context.Context, in *KeyIDInput) (*Ge
 	case d.Origin == "EXTERNAL" && d.State == StatePendingImport:
 		return nil, originUnsupported(d, lk.arn)
 	}
-	out := &GetKeyRotationStatusOutput{KeyID: lk.arn, KeyRotationEnabled: d.RotationEnabled}
+	out := &wire.GetKeyRotationStatusOutput{KeyID: lk.arn, KeyRotationEnabled: d.RotationEnabled}
 	if d.RotationEnabled {
 		p := int64(d.RotationPeriodDays)
 		out.RotationPeriodInDays = &p
-		out.NextRotationDate = TS(d.NextRotation)
+		out.NextRotationDate = wire.TS(d.NextRotation)
 	}
 	return out, nil
 }
@@ -205,7 +201,7 @@ func (s *Service) GetKeyRotationStatus(ctx context.Context, in *KeyIDInput) (*Ge
 // AWS rotates asynchronously and reports OnDemandRotationStartDate while it
 // works; Trent rotates within the request, so the rotation is complete (and
 // visible to ListKeyRotations) when the call returns.
-func (s *Service) RotateKeyOnDemand(ctx context.Context, in *KeyIDInput) (*RotateKeyOnDemandOutput, error) {
+func (s *Service) RotateKeyOnDemand(ctx context.Context, in *wire.KeyIDInput) (*wire.RotateKeyOnDemandOutput, error) {
 	lk, err := s.manageKey(ctx, in.KeyID, "kms:RotateKeyOnDemand", func(d *keyDoc, arn string) ([]store.Op, error) {
 		if err := s.ownKey(ctx, d); err != nil {
 			return nil, err
@@ -234,7 +230,7 @@ func (s *Service) RotateKeyOnDemand(ctx context.Context, in *KeyIDInput) (*Rotat
 	if err != nil {
 		return nil, err
 	}
-	return &RotateKeyOnDemandOutput{KeyID: lk.arn}, nil
+	return &wire.RotateKeyOnDemandOutput{KeyID: lk.arn}, nil
 }
 
 // promotePending makes the imported material pending rotation current.
@@ -268,7 +264,7 @@ func (s *Service) promotePending(d *keyDoc, arn string) error {
 // ALL_KEY_MATERIAL every material including the initial one and imported
 // material pending rotation. The marker is the last material ID returned;
 // an unknown marker is InvalidMarkerException.
-func (s *Service) ListKeyRotations(ctx context.Context, in *ListKeyRotationsInput) (*ListKeyRotationsOutput, error) {
+func (s *Service) ListKeyRotations(ctx context.Context, in *wire.ListKeyRotationsInput) (*wire.ListKeyRotationsOutput, error) {
 	var v validator
 	limit := pageLimit(&v, in.Limit, 1000, 100)
 	v.strLen(in.Marker, "marker", 1, 1024)
@@ -300,7 +296,7 @@ func (s *Service) ListKeyRotations(ctx context.Context, in *ListKeyRotationsInpu
 			return nil, awserr.New(awserr.InvalidMarker, "Invalid marker")
 		}
 	}
-	out := &ListKeyRotationsOutput{Rotations: []RotationsListEntry{}}
+	out := &wire.ListKeyRotationsOutput{Rotations: []wire.RotationsListEntry{}}
 	for _, m := range d.Materials[start:] {
 		if !all && m.RotationType == "" {
 			continue
@@ -310,16 +306,16 @@ func (s *Service) ListKeyRotations(ctx context.Context, in *ListKeyRotationsInpu
 			out.NextMarker = out.Rotations[limit-1].KeyMaterialID
 			break
 		}
-		e := RotationsListEntry{KeyID: d.ID, KeyMaterialID: m.ID, KeyMaterialState: m.State, RotationType: m.RotationType}
+		e := wire.RotationsListEntry{KeyID: d.ID, KeyMaterialID: m.ID, KeyMaterialState: m.State, RotationType: m.RotationType}
 		if m.RotationType != "" {
-			e.RotationDate = TS(m.RotationDate)
+			e.RotationDate = wire.TS(m.RotationDate)
 		}
 		if m.Imported {
 			e.KeyMaterialDescription = m.Description
 			e.ImportState = m.ImportState
 			e.ExpirationModel = m.ExpirationModel
 			if m.ExpirationModel == expirationExpires {
-				e.ValidTo = TS(m.ValidTo)
+				e.ValidTo = wire.TS(m.ValidTo)
 			}
 		}
 		out.Rotations = append(out.Rotations, e)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/trentkms/trent/internal/authz"
 	"github.com/trentkms/trent/internal/kms"
+	"github.com/trentkms/trent/internal/wire"
 )
 
 // Issue 15, item 7: what a caller can create (aliases in its account,
@@ -39,31 +40,31 @@ func BenchmarkEncryptResourceAliases(b *testing.B) {
 				{"Sid":"root","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"},
 				{"Sid":"bob","Effect":"Allow","Principal":{"AWS":"` + scaleBob.ARN + `"},"Action":"kms:Encrypt","Resource":"*",
 				 "Condition":{"ForAnyValue:StringLike":{"kms:ResourceAliases":"alias/app-*"}}}]}`
-			out, err := svc.CreateKey(root, &kms.CreateKeyInput{Policy: &kp})
+			out, err := svc.CreateKey(root, &wire.CreateKeyInput{Policy: &kp})
 			if err != nil {
 				b.Fatal(err)
 			}
 			keyID := out.KeyMetadata.KeyID
-			if _, err := svc.CreateAlias(root, &kms.AliasInput{AliasName: sp("alias/app-hot"), TargetKeyID: &keyID}); err != nil {
+			if _, err := svc.CreateAlias(root, &wire.AliasInput{AliasName: sp("alias/app-hot"), TargetKeyID: &keyID}); err != nil {
 				b.Fatal(err)
 			}
 			// The other aliases point at keys of their own, 50 to a key
 			// (AWS's quota of aliases per key).
 			var targets []string
 			for i := 0; i < (n+49)/50; i++ {
-				o, err := svc.CreateKey(root, &kms.CreateKeyInput{})
+				o, err := svc.CreateKey(root, &wire.CreateKeyInput{})
 				if err != nil {
 					b.Fatal(err)
 				}
 				targets = append(targets, o.KeyMetadata.KeyID)
 			}
 			parallelN(b, n, func(i int) error {
-				_, err := svc.CreateAlias(root, &kms.AliasInput{AliasName: sp(fmt.Sprintf("alias/other-%06d", i)), TargetKeyID: &targets[i/50]})
+				_, err := svc.CreateAlias(root, &wire.AliasInput{AliasName: sp(fmt.Sprintf("alias/other-%06d", i)), TargetKeyID: &targets[i/50]})
 				return err
 			})
 			ctx := kms.WithCaller(context.Background(), scaleBob)
 			pt := make([]byte, 1024)
-			if _, err := svc.Encrypt(ctx, &kms.EncryptInput{KeyID: &keyID, Plaintext: pt}); err != nil {
+			if _, err := svc.Encrypt(ctx, &wire.EncryptInput{KeyID: &keyID, Plaintext: pt}); err != nil {
 				b.Fatal(err)
 			}
 			serverGC(b)
@@ -71,7 +72,7 @@ func BenchmarkEncryptResourceAliases(b *testing.B) {
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					if _, err := svc.Encrypt(ctx, &kms.EncryptInput{KeyID: &keyID, Plaintext: pt}); err != nil {
+					if _, err := svc.Encrypt(ctx, &wire.EncryptInput{KeyID: &keyID, Plaintext: pt}); err != nil {
 						b.Error(err)
 						return
 					}
@@ -95,7 +96,7 @@ func BenchmarkDecryptGrants(b *testing.B) {
 		b.Run(fmt.Sprintf("grants=%d", n), func(b *testing.B) {
 			svc, root := newBenchService(b)
 			svc.SetAuthorizer(authz.New(authz.Config{}))
-			out, err := svc.CreateKey(root, &kms.CreateKeyInput{})
+			out, err := svc.CreateKey(root, &wire.CreateKeyInput{})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -109,12 +110,12 @@ func BenchmarkDecryptGrants(b *testing.B) {
 			if err := svc.PutGrantsForTest(root, keyID, "111122223333", n, grantee, "Decrypt", "Encrypt"); err != nil {
 				b.Fatal(err)
 			}
-			enc, err := svc.Encrypt(root, &kms.EncryptInput{KeyID: &keyID, Plaintext: []byte("secret")})
+			enc, err := svc.Encrypt(root, &wire.EncryptInput{KeyID: &keyID, Plaintext: []byte("secret")})
 			if err != nil {
 				b.Fatal(err)
 			}
 			ctx := kms.WithCaller(context.Background(), scaleBob)
-			if _, err := svc.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: enc.CiphertextBlob}); err != nil {
+			if _, err := svc.Decrypt(ctx, &wire.DecryptInput{CiphertextBlob: enc.CiphertextBlob}); err != nil {
 				b.Fatal(err)
 			}
 			serverGC(b)
@@ -122,7 +123,7 @@ func BenchmarkDecryptGrants(b *testing.B) {
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					if _, err := svc.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: enc.CiphertextBlob}); err != nil {
+					if _, err := svc.Decrypt(ctx, &wire.DecryptInput{CiphertextBlob: enc.CiphertextBlob}); err != nil {
 						b.Error(err)
 						return
 					}
@@ -179,7 +180,7 @@ func BenchmarkCreateGrant(b *testing.B) {
 	for _, n := range counts {
 		b.Run(fmt.Sprintf("grants=%d", n), func(b *testing.B) {
 			svc, root := newBenchService(b)
-			out, err := svc.CreateKey(root, &kms.CreateKeyInput{})
+			out, err := svc.CreateKey(root, &wire.CreateKeyInput{})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -188,7 +189,7 @@ func BenchmarkCreateGrant(b *testing.B) {
 			if err := svc.PutGrantsForTest(root, keyID, "111122223333", n, grantee, "Decrypt"); err != nil {
 				b.Fatal(err)
 			}
-			in := &kms.CreateGrantInput{KeyID: &keyID, GranteePrincipal: &scaleBob.ARN, Operations: []string{"Decrypt"}}
+			in := &wire.CreateGrantInput{KeyID: &keyID, GranteePrincipal: &scaleBob.ARN, Operations: []string{"Decrypt"}}
 			if _, err := svc.CreateGrant(root, in); err != nil {
 				b.Fatal(err)
 			}

@@ -9,12 +9,13 @@ import (
 	"github.com/trentkms/trent/internal/awserr"
 	"github.com/trentkms/trent/internal/policy"
 	"github.com/trentkms/trent/internal/store"
+	"github.com/trentkms/trent/internal/wire"
 )
 
 const maxTagsPerKey = 50
 
 // validateTags checks a Tags member the way AWS does.
-func validateTags(tags []Tag) error {
+func validateTags(tags []wire.Tag) error {
 	var v validator
 	seen := make(map[string]bool, len(tags))
 	dup, reserved := false, false
@@ -52,7 +53,7 @@ func validateTags(tags []Tag) error {
 // Tag keys are case-sensitive but condition key names are not: tag keys
 // that differ only in case make their aws:RequestTag/ key ambiguous (see
 // contextConditions), rather than letting the last one win.
-func tagConditions(conds map[string][]string, tags []Tag) {
+func tagConditions(conds map[string][]string, tags []wire.Tag) {
 	if len(tags) == 0 {
 		return
 	}
@@ -70,7 +71,7 @@ func tagConditions(conds map[string][]string, tags []Tag) {
 }
 
 // TagResource implements the TagResource operation.
-func (s *Service) TagResource(ctx context.Context, in *TagResourceInput) (*struct{}, error) {
+func (s *Service) TagResource(ctx context.Context, in *wire.TagResourceInput) (*struct{}, error) {
 	var v validator
 	v.required(in.Tags != nil, "tags")
 	if err := v.err(); err != nil {
@@ -115,7 +116,7 @@ func (s *Service) TagResource(ctx context.Context, in *TagResourceInput) (*struc
 }
 
 // UntagResource implements the UntagResource operation.
-func (s *Service) UntagResource(ctx context.Context, in *UntagResourceInput) (*struct{}, error) {
+func (s *Service) UntagResource(ctx context.Context, in *wire.UntagResourceInput) (*struct{}, error) {
 	var v validator
 	v.required(in.TagKeys != nil, "tagKeys")
 	for i, k := range in.TagKeys {
@@ -162,7 +163,7 @@ func (s *Service) UntagResource(ctx context.Context, in *UntagResourceInput) (*s
 }
 
 // ListResourceTags implements the ListResourceTags operation.
-func (s *Service) ListResourceTags(ctx context.Context, in *ListResourceTagsInput) (*ListResourceTagsOutput, error) {
+func (s *Service) ListResourceTags(ctx context.Context, in *wire.ListResourceTagsInput) (*wire.ListResourceTagsOutput, error) {
 	var v validator
 	limit := pageLimit(&v, in.Limit, 50, 50)
 	v.strLen(in.Marker, "marker", 1, 1024)
@@ -175,7 +176,7 @@ func (s *Service) ListResourceTags(ctx context.Context, in *ListResourceTagsInpu
 	}
 	tags := append([]tagDoc(nil), lk.doc.Tags...)
 	sort.Slice(tags, func(i, j int) bool { return tags[i].Key < tags[j].Key })
-	out := &ListResourceTagsOutput{Tags: []Tag{}}
+	out := &wire.ListResourceTagsOutput{Tags: []wire.Tag{}}
 	for _, t := range tags {
 		if in.Marker != nil && t.Key <= *in.Marker {
 			continue
@@ -186,7 +187,7 @@ func (s *Service) ListResourceTags(ctx context.Context, in *ListResourceTagsInpu
 			break
 		}
 		k, val := t.Key, t.Value
-		out.Tags = append(out.Tags, Tag{TagKey: &k, TagValue: &val})
+		out.Tags = append(out.Tags, wire.Tag{TagKey: &k, TagValue: &val})
 	}
 	return out, nil
 }

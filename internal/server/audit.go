@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/trentkms/trent/internal/audit"
-	"github.com/trentkms/trent/internal/kms"
+	"github.com/trentkms/trent/internal/wire"
 )
 
 // audit writes the record of call c and returns only when it is durable.
@@ -91,7 +91,7 @@ func eventTime(t time.Time) string {
 // destination key is resolved (and traced) first.
 func resourceOrder(c *call) []string {
 	arns := c.trace.KeyARNs
-	o, ok := c.out.(*kms.ReEncryptOutput)
+	o, ok := c.out.(*wire.ReEncryptOutput)
 	if !ok || o == nil || len(arns) < 2 || arns[0] == o.SourceKeyID {
 		return arns
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/trentkms/trent/internal/config"
 	kmsd "github.com/trentkms/trent/internal/kms"
 	"github.com/trentkms/trent/internal/server"
+	"github.com/trentkms/trent/internal/wire"
 )
 
 // secret is a value that must never be stored in the clear.
@@ -256,7 +257,7 @@ func TestDataDirHoldsNoSecrets(t *testing.T) {
 		// cannot be unsealed.
 		ctx := kmsd.WithCaller(context.Background(), &kmsd.Caller{Account: account, ARN: "arn:aws:iam::" + account + ":root", Type: "Root"})
 		for _, b := range blobs {
-			out, err := n2.Service.Decrypt(ctx, &kmsd.DecryptInput{CiphertextBlob: b.blob, EncryptionContext: b.ctx})
+			out, err := n2.Service.Decrypt(ctx, &wire.DecryptInput{CiphertextBlob: b.blob, EncryptionContext: b.ctx})
 			if err == nil {
 				t.Fatalf("Service.Decrypt under another root key succeeded (%d bytes)", len(out.Plaintext))
 			} else {

@@ -12,6 +12,7 @@ import (
 	"github.com/trentkms/trent/internal/hsm"
 	"github.com/trentkms/trent/internal/kms"
 	"github.com/trentkms/trent/internal/server"
+	"github.com/trentkms/trent/internal/wire"
 )
 
 // TestWithoutCgo: a build without cgo starts no PKCS#11 root key and makes
@@ -26,7 +27,7 @@ func TestWithoutCgo(t *testing.T) {
 	}
 
 	svc := newService(t, kms.CustomKeyStoreConfig{PKCS11Module: "/usr/lib/softhsm/libsofthsm2.so"})
-	_, err = svc.CreateCustomKeyStore(callerCtx(), &kms.CreateCustomKeyStoreInput{CustomKeyStoreName: sp("x"),
+	_, err = svc.CreateCustomKeyStore(callerCtx(), &wire.CreateCustomKeyStoreInput{CustomKeyStoreName: sp("x"),
 		CloudHsmClusterID: sp(cloudCluster), TrustAnchorCertificate: sp(trustAnchor), KeyStorePassword: sp(cloudPIN)})
 	wantAWS(t, err, awserr.CloudHsmClusterInvalidConfiguration, "")
 	if !strings.Contains(awserr.As(err).Message, "cgo") {

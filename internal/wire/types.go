@@ -1,4 +1,4 @@
-package kms
+package wire
 
 import (
 	"encoding/json"
@@ -7,10 +7,8 @@ import (
 	"time"
 )
 
-// This file holds the request and response shapes of the AWS KMS API as the
-// wire carries them (AWS JSON 1.1: member names as in the model, blobs as
-// base64, timestamps as epoch seconds). The domain implements the API in
-// these terms; the api package only moves them between HTTP and here.
+// The shapes of the key, cryptographic, alias, tag, policy and rotation
+// operations; the others are in files named for their operations.
 
 // Timestamp is a time that encodes as epoch seconds (a JSON number, possibly
 // fractional), as the AWS JSON protocol requires.
@@ -400,5 +398,23 @@ type ListKeyRotationsOutput struct {
 	Truncated  bool                 `json:"Truncated"`
 }
 
-// DryRunError is returned when a request with DryRun would have succeeded.
-const dryRunMessage = "The request would have succeeded, but the DryRun option is set."
+// RotateKeyOnDemandOutput is RotateKeyOnDemand's response.
+type RotateKeyOnDemandOutput struct {
+	KeyID string `json:"KeyId"`
+}
+
+// KeyLastUsageData describes the last successful cryptographic use of a key.
+type KeyLastUsageData struct {
+	Operation         string     `json:"Operation,omitempty"`
+	Timestamp         *Timestamp `json:"Timestamp,omitempty"`
+	CloudTrailEventID string     `json:"CloudTrailEventId,omitempty"`
+	KmsRequestID      string     `json:"KmsRequestId,omitempty"`
+}
+
+// GetKeyLastUsageOutput is GetKeyLastUsage's response.
+type GetKeyLastUsageOutput struct {
+	KeyID             string            `json:"KeyId"`
+	KeyLastUsage      *KeyLastUsageData `json:"KeyLastUsage,omitempty"`
+	TrackingStartDate *Timestamp        `json:"TrackingStartDate"`
+	KeyCreationDate   *Timestamp        `json:"KeyCreationDate"`
+}

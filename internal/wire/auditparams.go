@@ -1,9 +1,12 @@
-package kms
+package wire
 
 // AuditParameters methods describe hot-path requests for the audit trail
 // (CloudTrail requestParameters) without re-decoding the request body. They
 // follow audit.SafeParameters' rules: lower-camel member names, never a
 // plaintext, ciphertext, grant token or any other blob.
+
+// symmetricDefault is the EncryptionAlgorithm of a request that names none.
+const symmetricDefault = "SYMMETRIC_DEFAULT"
 
 func auditKey(m map[string]any, member string, v *string) {
 	if v != nil {

@@ -1,4 +1,4 @@
-package kms
+package wire
 
 // Request and response shapes of the grant operations (see types.go for the
 // conventions).

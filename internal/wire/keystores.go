@@ -1,4 +1,4 @@
-package kms
+package wire
 
 // CreateCustomKeyStoreInput is CreateCustomKeyStore's request.
 type CreateCustomKeyStoreInput struct {
