@@ -299,7 +299,7 @@ func unwrapMaterial(alg string, privPKCS8, wrapped []byte) ([]byte, error) {
 	if len(kek) != 16 && len(kek) != 24 && len(kek) != 32 {
 		return nil, errUnwrap
 	}
-	pt, err := keyUnwrapPad(kek, wrapped[n:])
+	pt, err := algo.KeyUnwrapPad(kek, wrapped[n:])
 	if err != nil {
 		return nil, errUnwrap
 	}

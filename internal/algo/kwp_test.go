@@ -1,4 +1,4 @@
-package kms
+package algo
 
 import (
 	"bytes"
@@ -28,14 +28,14 @@ func TestKeyWrapPad(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			got, err := keyWrapPad(unhex(t, c.kek), unhex(t, c.pt))
+			got, err := KeyWrapPad(unhex(t, c.kek), unhex(t, c.pt))
 			if err != nil {
 				t.Fatal(err)
 			}
 			if hex.EncodeToString(got) != c.ct {
 				t.Fatalf("wrap = %x, want %s", got, c.ct)
 			}
-			pt, err := keyUnwrapPad(unhex(t, c.kek), got)
+			pt, err := KeyUnwrapPad(unhex(t, c.kek), got)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -68,7 +68,7 @@ func TestKeyUnwrapPadRejects(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			if pt, err := keyUnwrapPad(c.kek, c.ct); err == nil {
+			if pt, err := KeyUnwrapPad(c.kek, c.ct); err == nil {
 				t.Fatalf("unwrap succeeded: %x", pt)
 			}
 		})
@@ -81,19 +81,19 @@ func FuzzKeyWrapPad(f *testing.F) {
 	kek := bytes.Repeat([]byte{0x42}, 32)
 	f.Fuzz(func(t *testing.T, pt, ct []byte) {
 		if len(pt) > 0 {
-			w, err := keyWrapPad(kek, pt)
+			w, err := KeyWrapPad(kek, pt)
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := keyUnwrapPad(kek, w)
+			got, err := KeyUnwrapPad(kek, w)
 			if err != nil || !bytes.Equal(got, pt) {
 				t.Fatalf("round trip failed: %v", err)
 			}
 		}
 		// Arbitrary input must never panic, and what unwraps must re-wrap
 		// to the same bytes (the encoding is canonical).
-		if got, err := keyUnwrapPad(kek, ct); err == nil {
-			w, err := keyWrapPad(kek, got)
+		if got, err := KeyUnwrapPad(kek, ct); err == nil {
+			w, err := KeyWrapPad(kek, got)
 			if err != nil || !bytes.Equal(w, ct) {
 				t.Fatalf("unwrapped input does not re-wrap to itself")
 			}
@@ -103,9 +103,9 @@ func FuzzKeyWrapPad(f *testing.F) {
 
 func BenchmarkKeyUnwrapPad(b *testing.B) {
 	kek := bytes.Repeat([]byte{0x42}, 32)
-	w, _ := keyWrapPad(kek, bytes.Repeat([]byte{1}, 1218)) // an RSA-2048 PKCS#8 key
+	w, _ := KeyWrapPad(kek, bytes.Repeat([]byte{1}, 1218)) // an RSA-2048 PKCS#8 key
 	for b.Loop() {
-		if _, err := keyUnwrapPad(kek, w); err != nil {
+		if _, err := KeyUnwrapPad(kek, w); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -1,4 +1,4 @@
-package kms
+package algo
 
 import (
 	"crypto/aes"
@@ -7,24 +7,25 @@ import (
 	"errors"
 )
 
-// errKWP is the single error keyUnwrapPad returns, whatever failed, so that
-// a caller learns nothing about which integrity check rejected its input.
-var errKWP = errors.New("kms: AES key unwrap with padding failed")
+// ErrKeyUnwrap is the single error KeyUnwrapPad returns, whatever failed,
+// so that a caller learns nothing about which integrity check rejected its
+// input.
+var ErrKeyUnwrap = errors.New("algo: AES key unwrap with padding failed")
 
 // kwpMagic is the constant half of RFC 5649's alternative initial value.
 var kwpMagic = [4]byte{0xA6, 0x59, 0x59, 0xA6}
 
-// keyWrapPad wraps plaintext with kek (16, 24 or 32 bytes) by AES Key Wrap
+// KeyWrapPad wraps plaintext with kek (16, 24 or 32 bytes) by AES Key Wrap
 // with Padding (RFC 5649). It is what `openssl enc -id-aes256-wrap-pad`
 // computes and what the RSA_AES_KEY_WRAP wrapping algorithms use. It returns
 // an error only for a bad KEK size or an empty plaintext.
-func keyWrapPad(kek, plaintext []byte) ([]byte, error) {
+func KeyWrapPad(kek, plaintext []byte) ([]byte, error) {
 	block, err := aes.NewCipher(kek)
 	if err != nil {
 		return nil, err
 	}
 	if len(plaintext) == 0 || uint64(len(plaintext)) > 0xffffffff {
-		return nil, errors.New("kms: key wrap plaintext must be 1 to 2^32-1 bytes")
+		return nil, errors.New("algo: key wrap plaintext must be 1 to 2^32-1 bytes")
 	}
 	n := (len(plaintext) + 7) / 8
 	var aiv [8]byte
@@ -53,15 +54,15 @@ func keyWrapPad(kek, plaintext []byte) ([]byte, error) {
 	return out, nil
 }
 
-// keyUnwrapPad reverses keyWrapPad. It returns errKWP if the ciphertext is
-// malformed or fails RFC 5649's integrity checks (wrong KEK, tampering).
-func keyUnwrapPad(kek, ciphertext []byte) ([]byte, error) {
+// KeyUnwrapPad reverses KeyWrapPad. It returns ErrKeyUnwrap if the ciphertext
+// is malformed or fails RFC 5649's integrity checks (wrong KEK, tampering).
+func KeyUnwrapPad(kek, ciphertext []byte) ([]byte, error) {
 	block, err := aes.NewCipher(kek)
 	if err != nil {
 		return nil, err
 	}
 	if len(ciphertext) < 16 || len(ciphertext)%8 != 0 {
-		return nil, errKWP
+		return nil, ErrKeyUnwrap
 	}
 	n := len(ciphertext)/8 - 1
 	out := make([]byte, 8*n)
@@ -99,7 +100,7 @@ func keyUnwrapPad(kek, ciphertext []byte) ([]byte, error) {
 	ok &= subtle.ConstantTimeByteEq(pad, 0)
 	if ok != 1 {
 		clear(out)
-		return nil, errKWP
+		return nil, ErrKeyUnwrap
 	}
 	return out[:mli:mli], nil
 }
