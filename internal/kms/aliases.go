@@ -45,14 +45,8 @@ func reservedAlias(name string) bool { return strings.HasPrefix(strings.ToLower(
 // aliasTarget resolves the TargetKeyId of CreateAlias/UpdateAlias: a key ID
 // or key ARN of the caller's own account.
 func (s *Service) aliasTarget(ctx context.Context, ref *string, action string) (*loadedKey, error) {
-	lk, err := s.resolveKey(ctx, ref, refKeyOnly, "targetKeyId", action)
+	lk, err := s.ownedKey(ctx, ref, "targetKeyId", action, nil)
 	if err != nil {
-		return nil, err
-	}
-	if err := requireSameAccount(ctx, lk, s); err != nil {
-		return nil, err
-	}
-	if err := s.authorizeKey(ctx, lk, action, nil, nil); err != nil {
 		return nil, err
 	}
 	if lk.doc.State == StatePendingDeletion {

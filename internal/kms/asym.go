@@ -48,7 +48,7 @@ type asymCache struct {
 
 // parsed returns the parsed current material of a non-symmetric key.
 func (lk *loadedKey) parsed() (*algo.Key, error) {
-	c, _ := lk.derived.(*asymCache)
+	c := lk.asym
 	if c == nil {
 		return nil, errors.New("kms: key has no parsed material")
 	}
@@ -120,17 +120,8 @@ func (s *Service) asymEncrypt(lk *loadedKey, alg string, pt []byte) ([]byte, err
 
 // openAsymmetric decrypts an asymmetric ciphertext with the key ref names.
 func (s *Service) openAsymmetric(ctx context.Context, ref *string, alg string, ct []byte, action string, grantTokens []string) (*loadedKey, []byte, error) {
-	lk, err := s.resolveKey(ctx, ref, refAliasOK, "keyId", action)
+	lk, err := s.usableKey(ctx, ref, refAliasOK, action, "ENCRYPT_DECRYPT", "Decrypt", encryptionConditions(ref, alg, nil), grantTokens)
 	if err != nil {
-		return nil, nil, err
-	}
-	if lk.doc.Usage != "ENCRYPT_DECRYPT" {
-		return nil, nil, s.beforeAuth(ctx, lk, action, encryptionConditions(ref, alg, nil), grantTokens, invalidUsage(lk, "Decrypt"))
-	}
-	if err := s.authorizeKey(ctx, lk, action, encryptionConditions(ref, alg, nil), grantTokens); err != nil {
-		return nil, nil, err
-	}
-	if err := requireUsable(lk); err != nil {
 		return nil, nil, err
 	}
 	if lk.doc.Spec == symmetricDefault {
@@ -152,11 +143,7 @@ func (s *Service) decryptAsymmetric(ctx context.Context, in *wire.DecryptInput, 
 		return nil, awserr.New(awserr.InvalidCiphertext, "")
 	}
 	if isTrue(in.DryRun) {
-		lk, err := s.resolveKey(ctx, in.KeyID, refAliasOK, "keyId", "kms:Decrypt")
-		if err != nil {
-			return nil, err
-		}
-		if err := s.authorizeKey(ctx, lk, "kms:Decrypt", encryptionConditions(in.KeyID, alg, nil), in.GrantTokens); err != nil {
+		if _, err := s.authorizedKey(ctx, in.KeyID, refAliasOK, "kms:Decrypt", encryptionConditions(in.KeyID, alg, nil), in.GrantTokens); err != nil {
 			return nil, err
 		}
 		return nil, dryRun()

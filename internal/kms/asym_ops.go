@@ -9,13 +9,9 @@ import (
 	"github.com/trentkms/trent/internal/wire"
 )
 
-// usableAsymmetric resolves a key for an asymmetric operation, checks its
-// usage, authorizes action and checks its state.
+// usableAsymmetric opens the key of an asymmetric operation (usableKey)
+// and returns it with its parsed material.
 func (s *Service) usableAsymmetric(ctx context.Context, ref *string, kind refKind, usage, op string, conds map[string][]string, tokens []string) (*loadedKey, *algo.Key, error) {
-	lk, err := s.resolveKey(ctx, ref, kind, "keyId", "kms:"+op)
-	if err != nil {
-		return nil, nil, err
-	}
 	if c := requestAliasCond(ref); c != nil {
 		if conds == nil {
 			conds = c
@@ -25,13 +21,8 @@ func (s *Service) usableAsymmetric(ctx context.Context, ref *string, kind refKin
 			}
 		}
 	}
-	if lk.doc.Usage != usage {
-		return nil, nil, s.beforeAuth(ctx, lk, "kms:"+op, conds, tokens, invalidUsage(lk, op))
-	}
-	if err := s.authorizeKey(ctx, lk, "kms:"+op, conds, tokens); err != nil {
-		return nil, nil, err
-	}
-	if err := requireUsable(lk); err != nil {
+	lk, err := s.usableKey(ctx, ref, kind, "kms:"+op, usage, op, conds, tokens)
+	if err != nil {
 		return nil, nil, err
 	}
 	if lk.doc.Spec == symmetricDefault {
@@ -51,11 +42,8 @@ func (s *Service) GetPublicKey(ctx context.Context, in *wire.KeyIDInput) (*wire.
 	if err := v.err(); err != nil {
 		return nil, err
 	}
-	lk, err := s.resolveKey(ctx, in.KeyID, refAliasOK, "keyId", "kms:GetPublicKey")
+	lk, err := s.authorizedKey(ctx, in.KeyID, refAliasOK, "kms:GetPublicKey", requestAliasCond(in.KeyID), in.GrantTokens)
 	if err != nil {
-		return nil, err
-	}
-	if err := s.authorizeKey(ctx, lk, "kms:GetPublicKey", requestAliasCond(in.KeyID), in.GrantTokens); err != nil {
 		return nil, err
 	}
 	if err := requireUsable(lk); err != nil {

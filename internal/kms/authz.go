@@ -16,8 +16,10 @@ type Authorizer interface {
 	// binds the principals it names to the unique IDs in principals (what
 	// PolicyChecker.CheckKeyPolicy returned when the policy was stored). The
 	// result is handed back in KeyRequest.Policy. It must not fail: a policy
-	// that cannot be parsed was refused when it was stored.
-	Prepare(policy string, principals map[string]string) any
+	// that cannot be parsed was refused when it was stored, and one that
+	// does not parse now (corruption) must yield a policy that allows
+	// nothing.
+	Prepare(doc string, principals map[string]string) *policy.Policy
 	// AuthorizeKey decides an action on a key. It returns nil or an
 	// *awserr.Error (AccessDeniedException).
 	AuthorizeKey(ctx context.Context, req *KeyRequest) error
@@ -39,11 +41,13 @@ type PrincipalResolver interface {
 
 // KeyRequest is an authorization question about a key.
 type KeyRequest struct {
-	Caller      *Caller
-	Action      string // "kms:Encrypt"
-	KeyARN      string
-	KeyAccount  string
-	Policy      any
+	Caller     *Caller
+	Action     string // "kms:Encrypt"
+	KeyARN     string
+	KeyAccount string
+	// Policy is the key policy as the Authorizer's Prepare returned it; nil
+	// (no policy prepared) allows nothing.
+	Policy      *policy.Policy
 	KeySpec     string
 	KeyUsage    string
 	KeyOrigin   string
@@ -80,7 +84,7 @@ type AccountRequest struct {
 // is what a Service uses until SetAuthorizer installs the policy engine.
 type defaultAuthorizer struct{}
 
-func (defaultAuthorizer) Prepare(string, map[string]string) any { return nil }
+func (defaultAuthorizer) Prepare(string, map[string]string) *policy.Policy { return nil }
 
 func (defaultAuthorizer) AuthorizeKey(_ context.Context, r *KeyRequest) error {
 	if r.Caller.Account == r.KeyAccount || r.GrantAllows {
@@ -91,12 +95,11 @@ func (defaultAuthorizer) AuthorizeKey(_ context.Context, r *KeyRequest) error {
 
 func (defaultAuthorizer) AuthorizeAccount(context.Context, *AccountRequest) error { return nil }
 
-// authorizeKey asks the authorizer whether the caller may perform action on
-// lk, given request-specific conditions and grant tokens.
-func (s *Service) authorizeKey(ctx context.Context, lk *loadedKey, action string, conds map[string][]string, grantTokens []string) error {
-	caller := CallerFrom(ctx)
+// keyRequest is the authorization question of action on lk by the caller in
+// ctx, with request-specific conditions conds.
+func (s *Service) keyRequest(ctx context.Context, lk *loadedKey, action string, conds map[string][]string) *KeyRequest {
 	req := &KeyRequest{
-		Caller: caller, Action: action, KeyARN: lk.arn, KeyAccount: lk.doc.Account,
+		Caller: CallerFrom(ctx), Action: action, KeyARN: lk.arn, KeyAccount: lk.doc.Account,
 		Policy: lk.policy, KeySpec: lk.doc.Spec, KeyUsage: lk.doc.Usage, KeyOrigin: lk.doc.Origin,
 		MultiRegion: lk.doc.MultiRegion, Conditions: conds,
 	}
@@ -107,6 +110,14 @@ func (s *Service) authorizeKey(ctx context.Context, lk *loadedKey, action string
 		}
 	}
 	req.Aliases = func() ([]string, error) { return s.aliasNamesOf(ctx, lk.doc.ID) }
+	return req
+}
+
+// authorizeKey asks the authorizer whether the caller may perform action on
+// lk, given request-specific conditions and grant tokens.
+func (s *Service) authorizeKey(ctx context.Context, lk *loadedKey, action string, conds map[string][]string, grantTokens []string) error {
+	req := s.keyRequest(ctx, lk, action, conds)
+	caller := req.Caller
 	// Grant tokens are checked on every request, as AWS does, but grants
 	// are consulted only when the policies alone do not allow: the common
 	// case costs no grant lookup, and the audit trail names a grant only

@@ -67,21 +67,13 @@ func (s *Service) Encrypt(ctx context.Context, in *wire.EncryptInput) (*wire.Enc
 	if err := v.err(); err != nil {
 		return nil, err
 	}
-	lk, err := s.resolveKey(ctx, in.KeyID, refAliasOK, "keyId", "kms:Encrypt")
-	if err != nil {
-		return nil, err
-	}
 	alg := symmetricDefault
 	if in.EncryptionAlgorithm != nil {
 		alg = *in.EncryptionAlgorithm
 	}
-	if lk.doc.Usage != "ENCRYPT_DECRYPT" {
-		return nil, s.beforeAuth(ctx, lk, "kms:Encrypt", encryptionConditions(in.KeyID, alg, in.EncryptionContext), in.GrantTokens, invalidUsage(lk, "Encrypt"))
-	}
-	if err := s.authorizeKey(ctx, lk, "kms:Encrypt", encryptionConditions(in.KeyID, alg, in.EncryptionContext), in.GrantTokens); err != nil {
-		return nil, err
-	}
-	if err := requireUsable(lk); err != nil {
+	conds := encryptionConditions(in.KeyID, alg, in.EncryptionContext)
+	lk, err := s.usableKey(ctx, in.KeyID, refAliasOK, "kms:Encrypt", "ENCRYPT_DECRYPT", "Encrypt", conds, in.GrantTokens)
+	if err != nil {
 		return nil, err
 	}
 	if lk.doc.Spec != symmetricDefault {
@@ -366,17 +358,8 @@ func (s *Service) generateDataKey(ctx context.Context, in *wire.GenerateDataKeyI
 // data key or data key pair for op, and authorizes the caller; a dry run
 // ends here with DryRunOperationException.
 func (s *Service) dataKeyWrapper(ctx context.Context, ref *string, op string, conds map[string][]string, tokens []string, dry *bool) (*loadedKey, error) {
-	lk, err := s.resolveKey(ctx, ref, refAliasOK, "keyId", "kms:"+op)
+	lk, err := s.usableKey(ctx, ref, refAliasOK, "kms:"+op, "ENCRYPT_DECRYPT", op, conds, tokens)
 	if err != nil {
-		return nil, err
-	}
-	if lk.doc.Usage != "ENCRYPT_DECRYPT" {
-		return nil, s.beforeAuth(ctx, lk, "kms:"+op, conds, tokens, invalidUsage(lk, op))
-	}
-	if err := s.authorizeKey(ctx, lk, "kms:"+op, conds, tokens); err != nil {
-		return nil, err
-	}
-	if err := requireUsable(lk); err != nil {
 		return nil, err
 	}
 	if lk.doc.Spec != symmetricDefault {

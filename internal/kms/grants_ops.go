@@ -99,18 +99,8 @@ func invalidGrantID() error {
 // authorizeKeyGrant is authorizeKey with the grant decision supplied by
 // the caller (CreateGrant needs to know whether a grant was involved).
 func (s *Service) authorizeKeyGrant(ctx context.Context, lk *loadedKey, action string, conds map[string][]string, grantAllows bool) error {
-	req := &KeyRequest{
-		Caller: CallerFrom(ctx), Action: action, KeyARN: lk.arn, KeyAccount: lk.doc.Account,
-		Policy: lk.policy, KeySpec: lk.doc.Spec, KeyUsage: lk.doc.Usage, KeyOrigin: lk.doc.Origin,
-		MultiRegion: lk.doc.MultiRegion, Conditions: conds, GrantAllows: grantAllows,
-	}
-	if len(lk.doc.Tags) > 0 {
-		req.Tags = make(map[string]string, len(lk.doc.Tags))
-		for _, t := range lk.doc.Tags {
-			req.Tags[t.Key] = t.Value
-		}
-	}
-	req.Aliases = func() ([]string, error) { return s.aliasNamesOf(ctx, lk.doc.ID) }
+	req := s.keyRequest(ctx, lk, action, conds)
+	req.GrantAllows = grantAllows
 	return s.authz.AuthorizeKey(ctx, req)
 }
 
@@ -468,12 +458,9 @@ func (s *Service) ListGrants(ctx context.Context, in *wire.ListGrantsInput) (*wi
 	if err := v.err(); err != nil {
 		return nil, err
 	}
-	lk, err := s.resolveKey(ctx, in.KeyID, refKeyOnly, "keyId", "kms:ListGrants")
-	if err != nil {
-		return nil, err
-	}
 	conds := map[string][]string{"kms:grantisforawsresource": {"false"}}
-	if err := s.authorizeKey(ctx, lk, "kms:ListGrants", conds, nil); err != nil {
+	lk, err := s.authorizedKey(ctx, in.KeyID, refKeyOnly, "kms:ListGrants", conds, nil)
+	if err != nil {
 		return nil, err
 	}
 	if in.GrantID != nil && !validGrantID(*in.GrantID) {
@@ -693,12 +680,9 @@ func (s *Service) RevokeGrant(ctx context.Context, in *wire.RevokeGrantInput) (*
 	if err := v.err(); err != nil {
 		return nil, err
 	}
-	lk, err := s.resolveKey(ctx, in.KeyID, refKeyOnly, "keyId", "kms:RevokeGrant")
-	if err != nil {
-		return nil, err
-	}
 	conds := map[string][]string{"kms:grantisforawsresource": {"false"}}
-	if err := s.authorizeKey(ctx, lk, "kms:RevokeGrant", conds, nil); err != nil {
+	lk, err := s.authorizedKey(ctx, in.KeyID, refKeyOnly, "kms:RevokeGrant", conds, nil)
+	if err != nil {
 		return nil, err
 	}
 	if !validGrantID(*in.GrantID) {

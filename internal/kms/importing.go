@@ -158,15 +158,9 @@ func (s *Service) GetParametersForImport(ctx context.Context, in *wire.GetParame
 		return nil, err
 	}
 	alg, spec := *in.WrappingAlgorithm, *in.WrappingKeySpec
-	lk, err := s.resolveKey(ctx, in.KeyID, refKeyOnly, "keyId", "kms:GetParametersForImport")
-	if err != nil {
-		return nil, err
-	}
-	if err := requireSameAccount(ctx, lk, s); err != nil {
-		return nil, err
-	}
 	conds := map[string][]string{"kms:wrappingalgorithm": {alg}, "kms:wrappingkeyspec": {spec}}
-	if err := s.authorizeKey(ctx, lk, "kms:GetParametersForImport", conds, nil); err != nil {
+	lk, err := s.ownedKey(ctx, in.KeyID, "keyId", "kms:GetParametersForImport", conds)
+	if err != nil {
 		return nil, err
 	}
 	d := lk.doc
@@ -394,18 +388,12 @@ func (s *Service) ImportKeyMaterial(ctx context.Context, in *wire.ImportKeyMater
 			return nil, awserr.New(awserr.Validation, "The validTo date must be in the future and no more than 365 days from the current date.")
 		}
 	}
-	lk, err := s.resolveKey(ctx, in.KeyID, refKeyOnly, "keyId", "kms:ImportKeyMaterial")
-	if err != nil {
-		return nil, err
-	}
-	if err := requireSameAccount(ctx, lk, s); err != nil {
-		return nil, err
-	}
 	conds := map[string][]string{"kms:expirationmodel": {model}}
 	if !validTo.IsZero() {
 		conds["kms:validto"] = []string{strconv.FormatInt(validTo.Unix(), 10)}
 	}
-	if err := s.authorizeKey(ctx, lk, "kms:ImportKeyMaterial", conds, nil); err != nil {
+	lk, err := s.ownedKey(ctx, in.KeyID, "keyId", "kms:ImportKeyMaterial", conds)
+	if err != nil {
 		return nil, err
 	}
 	if lk.doc.Origin != "EXTERNAL" {

@@ -282,11 +282,8 @@ func (s *Service) DescribeKey(ctx context.Context, in *wire.KeyIDInput) (*wire.K
 	if err := v.err(); err != nil {
 		return nil, err
 	}
-	lk, err := s.resolveKey(ctx, in.KeyID, refAliasOK, "keyId", "kms:DescribeKey")
+	lk, err := s.authorizedKey(ctx, in.KeyID, refAliasOK, "kms:DescribeKey", requestAliasCond(in.KeyID), in.GrantTokens)
 	if err != nil {
-		return nil, err
-	}
-	if err := s.authorizeKey(ctx, lk, "kms:DescribeKey", requestAliasCond(in.KeyID), in.GrantTokens); err != nil {
 		return nil, err
 	}
 	return &wire.KeyMetadataOutput{KeyMetadata: s.metadata(lk)}, nil
@@ -355,11 +352,8 @@ func (s *Service) ListKeys(ctx context.Context, in *wire.ListInput) (*wire.ListK
 // manageKey resolves a key for a management operation (key ID or ARN only),
 // authorizes action and applies fn to it atomically.
 func (s *Service) manageKey(ctx context.Context, ref *string, action string, fn func(d *keyDoc, arn string) ([]store.Op, error)) (*loadedKey, error) {
-	lk, err := s.resolveKey(ctx, ref, refKeyOnly, "keyId", action)
+	lk, err := s.authorizedKey(ctx, ref, refKeyOnly, action, nil, nil)
 	if err != nil {
-		return nil, err
-	}
-	if err := s.authorizeKey(ctx, lk, action, nil, nil); err != nil {
 		return nil, err
 	}
 	out, err := s.updateKey(ctx, lk.doc.ID, func(d *keyDoc, _ int64) ([]store.Op, error) { return fn(d, lk.arn) })
@@ -480,7 +474,7 @@ func (s *Service) GetKeyPolicy(ctx context.Context, in *wire.KeyPolicyInput) (*w
 	if err := checkPolicyName(in.PolicyName, false); err != nil {
 		return nil, err
 	}
-	lk, err := s.ownedKey(ctx, in.KeyID, "kms:GetKeyPolicy")
+	lk, err := s.ownedKey(ctx, in.KeyID, "keyId", "kms:GetKeyPolicy", nil)
 	if err != nil {
 		return nil, err
 	}
@@ -522,15 +516,9 @@ func (s *Service) PutKeyPolicy(ctx context.Context, in *wire.KeyPolicyInput) (*s
 		return nil, err
 	}
 	bypass := in.BypassPolicyLockoutSafetyCheck != nil && *in.BypassPolicyLockoutSafetyCheck
-	lk, err := s.resolveKey(ctx, in.KeyID, refKeyOnly, "keyId", "kms:PutKeyPolicy")
-	if err != nil {
-		return nil, err
-	}
-	if err := requireSameAccount(ctx, lk, s); err != nil {
-		return nil, err
-	}
 	conds := map[string][]string{"kms:bypasspolicylockoutsafetycheck": {fmt.Sprint(bypass)}}
-	if err := s.authorizeKey(ctx, lk, "kms:PutKeyPolicy", conds, nil); err != nil {
+	lk, err := s.ownedKey(ctx, in.KeyID, "keyId", "kms:PutKeyPolicy", conds)
+	if err != nil {
 		return nil, err
 	}
 	ids, err := s.checkPolicy(ctx, *in.Policy, lk.arn, bypass)
@@ -551,7 +539,7 @@ func (s *Service) ListKeyPolicies(ctx context.Context, in *wire.ListKeyPoliciesI
 	if err := v.err(); err != nil {
 		return nil, err
 	}
-	if _, err := s.ownedKey(ctx, in.KeyID, "kms:ListKeyPolicies"); err != nil {
+	if _, err := s.ownedKey(ctx, in.KeyID, "keyId", "kms:ListKeyPolicies", nil); err != nil {
 		return nil, err
 	}
 	return &wire.ListKeyPoliciesOutput{PolicyNames: []string{"default"}}, nil

@@ -180,11 +180,8 @@ func (s *Service) trackingStart(ctx context.Context) (time.Time, error) {
 
 // GetKeyLastUsage implements the GetKeyLastUsage operation.
 func (s *Service) GetKeyLastUsage(ctx context.Context, in *wire.KeyIDInput) (*wire.GetKeyLastUsageOutput, error) {
-	lk, err := s.resolveKey(ctx, in.KeyID, refAliasOK, "keyId", "kms:GetKeyLastUsage")
+	lk, err := s.authorizedKey(ctx, in.KeyID, refAliasOK, "kms:GetKeyLastUsage", requestAliasCond(in.KeyID), in.GrantTokens)
 	if err != nil {
-		return nil, err
-	}
-	if err := s.authorizeKey(ctx, lk, "kms:GetKeyLastUsage", requestAliasCond(in.KeyID), in.GrantTokens); err != nil {
 		return nil, err
 	}
 	start, err := s.trackingStart(ctx)

@@ -212,18 +212,64 @@ func requireSameAccount(ctx context.Context, lk *loadedKey, s *Service) error {
 	return nil
 }
 
+// The openings of the operations on a key. Most operations start the same
+// way: resolve the key the request names, check what must be checked before
+// authorization (AWS's order of errors), authorize, check what must be
+// checked after. Three helpers cover the forms that are really the same;
+// the operations with an order of their own (Decrypt's ciphertext key,
+// ReEncrypt's two keys, CreateGrant's grant decision, RetireGrant's token)
+// call resolveKey and authorizeKey themselves.
+
+// authorizedKey resolves the key that ref names (in the forms kind allows)
+// and authorizes action on it with conds and tokens: the opening of the
+// operations that check nothing of the key before authorizing.
+func (s *Service) authorizedKey(ctx context.Context, ref *string, kind refKind, action string, conds map[string][]string, tokens []string) (*loadedKey, error) {
+	lk, err := s.resolveKey(ctx, ref, kind, "keyId", action)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorizeKey(ctx, lk, action, conds, tokens); err != nil {
+		return nil, err
+	}
+	return lk, nil
+}
+
 // ownedKey resolves a key that only its own account may manage (key ID or
-// key ARN), and authorizes action on it: the common start of management
-// operations that are not available cross-account.
-func (s *Service) ownedKey(ctx context.Context, ref *string, action string) (*loadedKey, error) {
-	lk, err := s.resolveKey(ctx, ref, refKeyOnly, "keyId", action)
+// key ARN, in the request member named member) and authorizes action on it
+// with conds: the opening of management operations that are not available
+// across accounts. Another account's key is not found, as in AWS.
+func (s *Service) ownedKey(ctx context.Context, ref *string, member, action string, conds map[string][]string) (*loadedKey, error) {
+	lk, err := s.resolveKey(ctx, ref, refKeyOnly, member, action)
 	if err != nil {
 		return nil, err
 	}
 	if err := requireSameAccount(ctx, lk, s); err != nil {
 		return nil, err
 	}
-	if err := s.authorizeKey(ctx, lk, action, nil, nil); err != nil {
+	if err := s.authorizeKey(ctx, lk, action, conds, nil); err != nil {
+		return nil, err
+	}
+	return lk, nil
+}
+
+// usableKey is the opening of the cryptographic operations: it resolves the
+// key that ref names, refuses a key whose KeyUsage is not usage
+// (InvalidKeyUsageException naming op, unless the caller is of another
+// account that may not perform action: see beforeAuth), authorizes action
+// with conds and tokens, and checks that the key's state allows
+// cryptographic use.
+func (s *Service) usableKey(ctx context.Context, ref *string, kind refKind, action, usage, op string, conds map[string][]string, tokens []string) (*loadedKey, error) {
+	lk, err := s.resolveKey(ctx, ref, kind, "keyId", action)
+	if err != nil {
+		return nil, err
+	}
+	if lk.doc.Usage != usage {
+		return nil, s.beforeAuth(ctx, lk, action, conds, tokens, invalidUsage(lk, op))
+	}
+	if err := s.authorizeKey(ctx, lk, action, conds, tokens); err != nil {
+		return nil, err
+	}
+	if err := requireUsable(lk); err != nil {
 		return nil, err
 	}
 	return lk, nil

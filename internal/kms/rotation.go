@@ -164,11 +164,8 @@ func (s *Service) DisableKeyRotation(ctx context.Context, in *wire.KeyIDInput) (
 // UnsupportedOperationException for keys that are not SYMMETRIC_DEFAULT,
 // keys in custom key stores and imported keys awaiting material.
 func (s *Service) GetKeyRotationStatus(ctx context.Context, in *wire.KeyIDInput) (*wire.GetKeyRotationStatusOutput, error) {
-	lk, err := s.resolveKey(ctx, in.KeyID, refKeyOnly, "keyId", "kms:GetKeyRotationStatus")
+	lk, err := s.authorizedKey(ctx, in.KeyID, refKeyOnly, "kms:GetKeyRotationStatus", nil, nil)
 	if err != nil {
-		return nil, err
-	}
-	if err := s.authorizeKey(ctx, lk, "kms:GetKeyRotationStatus", nil, nil); err != nil {
 		return nil, err
 	}
 	d := lk.doc
@@ -272,7 +269,7 @@ func (s *Service) ListKeyRotations(ctx context.Context, in *wire.ListKeyRotation
 	if err := v.err(); err != nil {
 		return nil, err
 	}
-	lk, err := s.ownedKey(ctx, in.KeyID, "kms:ListKeyRotations")
+	lk, err := s.ownedKey(ctx, in.KeyID, "keyId", "kms:ListKeyRotations", nil)
 	if err != nil {
 		return nil, err
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/trentkms/trent/internal/awserr"
 	"github.com/trentkms/trent/internal/ciphertext"
 	"github.com/trentkms/trent/internal/keyring"
+	"github.com/trentkms/trent/internal/policy"
 	"github.com/trentkms/trent/internal/rootkey"
 	"github.com/trentkms/trent/internal/store"
 )
@@ -154,7 +155,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	s := &Service{
 		store: cfg.Store, root: cfg.Root, region: cfg.Region,
-		partition: partitionOf(cfg.Region), now: cfg.Now, rand: cfg.Rand,
+		partition: PartitionOf(cfg.Region), now: cfg.Now, rand: cfg.Rand,
 		log: cfg.Logger, nodeID: cfg.NodeID, events: cfg.Events, eventsReady: cfg.EventsReady,
 		enableSM2:    cfg.EnableSM2 || strings.HasPrefix(cfg.Region, "cn-"),
 		pollInterval: cfg.PollInterval, schedInterval: cfg.SchedulerInterval,
@@ -216,7 +217,9 @@ func (s *Service) Close() error {
 	return nil
 }
 
-func partitionOf(region string) string {
+// PartitionOf returns the ARN partition of region: aws-cn for China
+// Regions, aws-us-gov for GovCloud, aws otherwise.
+func PartitionOf(region string) string {
 	switch {
 	case strings.HasPrefix(region, "cn-"):
 		return "aws-cn"
@@ -264,8 +267,10 @@ type loadedKey struct {
 	// symCurrent is the one new ciphertexts use.
 	sym        []symKey
 	symCurrent *ciphertext.Key
-	derived    any // lazily parsed asymmetric key etc (see asym.go)
-	policy     any // parsed key policy (authorizer-specific)
+	// asym holds the parsed current material of a key that is not
+	// SYMMETRIC_DEFAULT (see asym.go); nil otherwise.
+	asym   *asymCache
+	policy *policy.Policy // the key policy as the Authorizer prepared it
 	// policyText keeps the interned policy text alive: keys with the same
 	// policy (most keys of an account have the default one) share it.
 	policyText unique.Handle[string]
@@ -349,7 +354,7 @@ func (s *Service) materialize(d *keyDoc, version int64) (*loadedKey, error) {
 		lk.policy = s.authz.Prepare(d.Policy, d.PolicyPrincipals)
 	}
 	if d.Spec != symmetricDefault {
-		lk.derived = &asymCache{}
+		lk.asym = &asymCache{}
 	}
 	return lk, nil
 }

@@ -80,16 +80,10 @@ func (s *Service) TagResource(ctx context.Context, in *wire.TagResourceInput) (*
 	if err := validateTags(in.Tags); err != nil {
 		return nil, err
 	}
-	lk, err := s.resolveKey(ctx, in.KeyID, refKeyOnly, "keyId", "kms:TagResource")
-	if err != nil {
-		return nil, err
-	}
-	if err := requireSameAccount(ctx, lk, s); err != nil {
-		return nil, err
-	}
 	conds := map[string][]string{}
 	tagConditions(conds, in.Tags)
-	if err := s.authorizeKey(ctx, lk, "kms:TagResource", conds, nil); err != nil {
+	lk, err := s.ownedKey(ctx, in.KeyID, "keyId", "kms:TagResource", conds)
+	if err != nil {
 		return nil, err
 	}
 	_, err = s.updateKey(ctx, lk.doc.ID, func(d *keyDoc, _ int64) ([]store.Op, error) {
@@ -130,14 +124,8 @@ func (s *Service) UntagResource(ctx context.Context, in *wire.UntagResourceInput
 			return nil, awserr.New(awserr.Tag, "Tags beginning with aws: are reserved")
 		}
 	}
-	lk, err := s.resolveKey(ctx, in.KeyID, refKeyOnly, "keyId", "kms:UntagResource")
+	lk, err := s.ownedKey(ctx, in.KeyID, "keyId", "kms:UntagResource", map[string][]string{"aws:tagkeys": in.TagKeys})
 	if err != nil {
-		return nil, err
-	}
-	if err := requireSameAccount(ctx, lk, s); err != nil {
-		return nil, err
-	}
-	if err := s.authorizeKey(ctx, lk, "kms:UntagResource", map[string][]string{"aws:tagkeys": in.TagKeys}, nil); err != nil {
 		return nil, err
 	}
 	_, err = s.updateKey(ctx, lk.doc.ID, func(d *keyDoc, _ int64) ([]store.Op, error) {
@@ -170,7 +158,7 @@ func (s *Service) ListResourceTags(ctx context.Context, in *wire.ListResourceTag
 	if err := v.err(); err != nil {
 		return nil, err
 	}
-	lk, err := s.ownedKey(ctx, in.KeyID, "kms:ListResourceTags")
+	lk, err := s.ownedKey(ctx, in.KeyID, "keyId", "kms:ListResourceTags", nil)
 	if err != nil {
 		return nil, err
 	}

@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/trentkms/trent/internal/config"
 	"github.com/trentkms/trent/internal/iam"
+	"github.com/trentkms/trent/internal/kms"
 	"github.com/trentkms/trent/internal/store"
 )
 
@@ -40,15 +40,5 @@ func OpenDirectory(cfg *config.File, rootKeyHex string) (dir *iam.Directory, clo
 		st.Close()
 		return nil, nil, err
 	}
-	return iam.New(st, root, partitionOf(cfg.Region), time.Now), func() { st.Close(); root.Close() }, nil
-}
-
-func partitionOf(region string) string {
-	switch {
-	case strings.HasPrefix(region, "cn-"):
-		return "aws-cn"
-	case strings.HasPrefix(region, "us-gov-"):
-		return "aws-us-gov"
-	}
-	return "aws"
+	return iam.New(st, root, kms.PartitionOf(cfg.Region), time.Now), func() { st.Close(); root.Close() }, nil
 }
