@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/trentkms/trent/internal/awsjson"
+	"github.com/trentkms/trent/internal/job"
 	"github.com/trentkms/trent/internal/kms"
 )
 
@@ -21,27 +22,38 @@ type Operation struct {
 	// model (limits.go, genlimits.go). The server refuses a longer body
 	// from its headers, before reading it.
 	MaxBody int64
-	// Invoke decodes body and runs the operation. It returns the decoded
-	// input (nil if decoding failed), and the output shape (encoded by the
-	// server) or an error.
-	Invoke func(ctx context.Context, s *kms.Service, body []byte) (in, out any, err error)
+	// Invoke decodes body and runs the operation on the service of s that
+	// serves it. It returns the decoded input (nil if decoding failed), and
+	// the output shape (encoded by the server) or an error.
+	Invoke func(ctx context.Context, s *Services, body []byte) (in, out any, err error)
 }
+
+// Services are the domain services of a node that the operations run on:
+// the core and the concerns beside it.
+type Services struct {
+	KMS  *kms.Service
+	Jobs *job.Runner
+}
+
+// The services an operation may be bound to, as op's pick argument.
+func core(s *Services) *kms.Service { return s.KMS }
+func jobs(s *Services) *job.Runner  { return s.Jobs }
 
 //go:generate go run genlimits.go -model $TRENT_KMS_MODEL
 
-// op builds a table entry from a domain method.
-func op[I, O any](name string, readOnly, crypto bool, f func(*kms.Service, context.Context, *I) (*O, error)) *Operation {
+// op builds a table entry from a method of the service that pick chooses.
+func op[S, I, O any](name string, readOnly, crypto bool, pick func(*Services) S, f func(S, context.Context, *I) (*O, error)) *Operation {
 	limit, ok := bodyLimits[name]
 	if !ok {
 		panic("api: no body limit for " + name + " (regenerate limits.go)")
 	}
 	return &Operation{Name: name, ReadOnly: readOnly, Crypto: crypto, MaxBody: limit,
-		Invoke: func(ctx context.Context, s *kms.Service, body []byte) (any, any, error) {
+		Invoke: func(ctx context.Context, s *Services, body []byte) (any, any, error) {
 			in := new(I)
 			if err := awsjson.Decode(body, in); err != nil {
 				return nil, nil, err
 			}
-			out, err := f(s, ctx, in)
+			out, err := f(pick(s), ctx, in)
 			if err != nil {
 				return in, nil, err
 			}
@@ -68,47 +80,47 @@ func build(families ...[]*Operation) map[string]*Operation {
 // coreOps are the key, policy, alias, tag and symmetric operations.
 var coreOps = []*Operation{
 	// Keys
-	op("CreateKey", false, false, (*kms.Service).CreateKey),
-	op("DescribeKey", true, false, (*kms.Service).DescribeKey),
-	op("GetKeyLastUsage", true, false, (*kms.Service).GetKeyLastUsage),
-	op("ListKeys", true, false, (*kms.Service).ListKeys),
-	op("EnableKey", false, false, (*kms.Service).EnableKey),
-	op("DisableKey", false, false, (*kms.Service).DisableKey),
-	op("ScheduleKeyDeletion", false, false, (*kms.Service).ScheduleKeyDeletion),
-	op("CancelKeyDeletion", false, false, (*kms.Service).CancelKeyDeletion),
-	op("UpdateKeyDescription", false, false, (*kms.Service).UpdateKeyDescription),
+	op("CreateKey", false, false, core, (*kms.Service).CreateKey),
+	op("DescribeKey", true, false, core, (*kms.Service).DescribeKey),
+	op("GetKeyLastUsage", true, false, jobs, (*job.Runner).GetKeyLastUsage),
+	op("ListKeys", true, false, core, (*kms.Service).ListKeys),
+	op("EnableKey", false, false, core, (*kms.Service).EnableKey),
+	op("DisableKey", false, false, core, (*kms.Service).DisableKey),
+	op("ScheduleKeyDeletion", false, false, core, (*kms.Service).ScheduleKeyDeletion),
+	op("CancelKeyDeletion", false, false, core, (*kms.Service).CancelKeyDeletion),
+	op("UpdateKeyDescription", false, false, core, (*kms.Service).UpdateKeyDescription),
 	// Policies
-	op("GetKeyPolicy", true, false, (*kms.Service).GetKeyPolicy),
-	op("PutKeyPolicy", false, false, (*kms.Service).PutKeyPolicy),
-	op("ListKeyPolicies", true, false, (*kms.Service).ListKeyPolicies),
+	op("GetKeyPolicy", true, false, core, (*kms.Service).GetKeyPolicy),
+	op("PutKeyPolicy", false, false, core, (*kms.Service).PutKeyPolicy),
+	op("ListKeyPolicies", true, false, core, (*kms.Service).ListKeyPolicies),
 	// Aliases
-	op("CreateAlias", false, false, (*kms.Service).CreateAlias),
-	op("UpdateAlias", false, false, (*kms.Service).UpdateAlias),
-	op("DeleteAlias", false, false, (*kms.Service).DeleteAlias),
-	op("ListAliases", true, false, (*kms.Service).ListAliases),
+	op("CreateAlias", false, false, core, (*kms.Service).CreateAlias),
+	op("UpdateAlias", false, false, core, (*kms.Service).UpdateAlias),
+	op("DeleteAlias", false, false, core, (*kms.Service).DeleteAlias),
+	op("ListAliases", true, false, core, (*kms.Service).ListAliases),
 	// Tags
-	op("TagResource", false, false, (*kms.Service).TagResource),
-	op("UntagResource", false, false, (*kms.Service).UntagResource),
-	op("ListResourceTags", true, false, (*kms.Service).ListResourceTags),
+	op("TagResource", false, false, core, (*kms.Service).TagResource),
+	op("UntagResource", false, false, core, (*kms.Service).UntagResource),
+	op("ListResourceTags", true, false, core, (*kms.Service).ListResourceTags),
 	// Symmetric cryptography
-	op("Encrypt", true, true, (*kms.Service).Encrypt),
-	op("Decrypt", true, true, (*kms.Service).Decrypt),
-	op("ReEncrypt", true, true, (*kms.Service).ReEncrypt),
-	op("GenerateDataKey", true, true, (*kms.Service).GenerateDataKey),
-	op("GenerateDataKeyWithoutPlaintext", true, true, (*kms.Service).GenerateDataKeyWithoutPlaintext),
-	op("GenerateRandom", true, true, (*kms.Service).GenerateRandom),
+	op("Encrypt", true, true, core, (*kms.Service).Encrypt),
+	op("Decrypt", true, true, core, (*kms.Service).Decrypt),
+	op("ReEncrypt", true, true, core, (*kms.Service).ReEncrypt),
+	op("GenerateDataKey", true, true, core, (*kms.Service).GenerateDataKey),
+	op("GenerateDataKeyWithoutPlaintext", true, true, core, (*kms.Service).GenerateDataKeyWithoutPlaintext),
+	op("GenerateRandom", true, true, core, (*kms.Service).GenerateRandom),
 }
 
 // asymmetricOps are the operations of asymmetric, HMAC and post-quantum keys.
 var asymmetricOps = []*Operation{
-	op("GetPublicKey", true, false, (*kms.Service).GetPublicKey),
-	op("Sign", true, true, (*kms.Service).Sign),
-	op("Verify", true, true, (*kms.Service).Verify),
-	op("GenerateMac", true, true, (*kms.Service).GenerateMac),
-	op("VerifyMac", true, true, (*kms.Service).VerifyMac),
-	op("DeriveSharedSecret", true, true, (*kms.Service).DeriveSharedSecret),
-	op("Encapsulate", true, true, (*kms.Service).Encapsulate),
-	op("Decapsulate", true, true, (*kms.Service).Decapsulate),
-	op("GenerateDataKeyPair", true, true, (*kms.Service).GenerateDataKeyPair),
-	op("GenerateDataKeyPairWithoutPlaintext", true, true, (*kms.Service).GenerateDataKeyPairWithoutPlaintext),
+	op("GetPublicKey", true, false, core, (*kms.Service).GetPublicKey),
+	op("Sign", true, true, core, (*kms.Service).Sign),
+	op("Verify", true, true, core, (*kms.Service).Verify),
+	op("GenerateMac", true, true, core, (*kms.Service).GenerateMac),
+	op("VerifyMac", true, true, core, (*kms.Service).VerifyMac),
+	op("DeriveSharedSecret", true, true, core, (*kms.Service).DeriveSharedSecret),
+	op("Encapsulate", true, true, core, (*kms.Service).Encapsulate),
+	op("Decapsulate", true, true, core, (*kms.Service).Decapsulate),
+	op("GenerateDataKeyPair", true, true, core, (*kms.Service).GenerateDataKeyPair),
+	op("GenerateDataKeyPairWithoutPlaintext", true, true, core, (*kms.Service).GenerateDataKeyPairWithoutPlaintext),
 }

@@ -4,9 +4,9 @@ import "github.com/trentkms/trent/internal/kms"
 
 // grantOps are the grant operations.
 var grantOps = []*Operation{
-	op("CreateGrant", false, false, (*kms.Service).CreateGrant),
-	op("ListGrants", true, false, (*kms.Service).ListGrants),
-	op("ListRetirableGrants", true, false, (*kms.Service).ListRetirableGrants),
-	op("RetireGrant", false, false, (*kms.Service).RetireGrant),
-	op("RevokeGrant", false, false, (*kms.Service).RevokeGrant),
+	op("CreateGrant", false, false, core, (*kms.Service).CreateGrant),
+	op("ListGrants", true, false, core, (*kms.Service).ListGrants),
+	op("ListRetirableGrants", true, false, core, (*kms.Service).ListRetirableGrants),
+	op("RetireGrant", false, false, core, (*kms.Service).RetireGrant),
+	op("RevokeGrant", false, false, core, (*kms.Service).RevokeGrant),
 }

@@ -20,15 +20,15 @@ var aliasPattern = regexp.MustCompile(`^[a-zA-Z0-9:/_-]+$`)
 
 // validateAliasName checks an AliasName member the way AWS does.
 func validateAliasName(name *string) error {
-	var v validator
-	if !v.required(name != nil, "aliasName") {
-		return v.err()
+	var v Validator
+	if !v.Required(name != nil, "aliasName") {
+		return v.Err()
 	}
-	v.strLen(name, "aliasName", 1, 256)
+	v.StrLen(name, "aliasName", 1, 256)
 	if len(*name) > 0 && !aliasPattern.MatchString(*name) {
-		v.add(*name, true, "aliasName", awserr.Pattern("^[a-zA-Z0-9:/_-]+$"))
+		v.Add(*name, true, "aliasName", awserr.Pattern("^[a-zA-Z0-9:/_-]+$"))
 	}
-	if err := v.err(); err != nil {
+	if err := v.Err(); err != nil {
 		return err
 	}
 	if !strings.HasPrefix(*name, "alias/") {
@@ -44,8 +44,8 @@ func reservedAlias(name string) bool { return strings.HasPrefix(strings.ToLower(
 
 // aliasTarget resolves the TargetKeyId of CreateAlias/UpdateAlias: a key ID
 // or key ARN of the caller's own account.
-func (s *Service) aliasTarget(ctx context.Context, ref *string, action string) (*loadedKey, error) {
-	lk, err := s.ownedKey(ctx, ref, "targetKeyId", action, nil)
+func (s *Service) aliasTarget(ctx context.Context, ref *string, action string) (*Key, error) {
+	lk, err := s.OwnedKey(ctx, ref, "targetKeyId", action, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -109,7 +109,7 @@ func (s *Service) CreateAlias(ctx context.Context, in *wire.AliasInput) (*struct
 		return nil
 	})
 	if err != nil {
-		return nil, s.storeErr(ctx, err)
+		return nil, s.StoreErr(ctx, err)
 	}
 	s.aliases.PutAt(id, lk.doc.ID, 1, epoch)
 	return &struct{}{}, nil
@@ -144,7 +144,7 @@ func (s *Service) UpdateAlias(ctx context.Context, in *wire.AliasInput) (*struct
 	id := aliasRecordID(caller.Account, *in.AliasName)
 	a, _, err := s.readAlias(ctx, caller.Account, *in.AliasName, id)
 	if err != nil {
-		return nil, s.storeErr(ctx, err)
+		return nil, s.StoreErr(ctx, err)
 	}
 	if err := s.authorizeAlias(ctx, "kms:UpdateAlias", *in.AliasName, nil); err != nil {
 		return nil, err
@@ -156,7 +156,7 @@ func (s *Service) UpdateAlias(ctx context.Context, in *wire.AliasInput) (*struct
 	// checkOld authorizes the caller on the key the alias leaves, which
 	// must be of the same type as the new one.
 	checkOld := func(keyID string) error {
-		old, err := s.getKey(ctx, keyID)
+		old, err := s.GetKey(ctx, keyID)
 		if err != nil || old == nil {
 			return err
 		}
@@ -225,7 +225,7 @@ func (s *Service) UpdateAlias(ctx context.Context, in *wire.AliasInput) (*struct
 		return nil
 	})
 	if err != nil {
-		return nil, s.storeErr(ctx, err)
+		return nil, s.StoreErr(ctx, err)
 	}
 	s.aliases.PutAt(id, lk.doc.ID, version, epoch)
 	return &struct{}{}, nil
@@ -240,17 +240,17 @@ func (s *Service) DeleteAlias(ctx context.Context, in *wire.AliasInput) (*struct
 	id := aliasRecordID(caller.Account, *in.AliasName)
 	a, _, err := s.readAlias(ctx, caller.Account, *in.AliasName, id)
 	if err != nil {
-		return nil, s.storeErr(ctx, err)
+		return nil, s.StoreErr(ctx, err)
 	}
 	if err := s.authorizeAlias(ctx, "kms:DeleteAlias", *in.AliasName, nil); err != nil {
 		return nil, err
 	}
 	checkKey := func(keyID string) error {
-		lk, err := s.getKey(ctx, keyID)
+		lk, err := s.GetKey(ctx, keyID)
 		if err != nil || lk == nil {
 			return err
 		}
-		noteKey(ctx, lk.arn)
+		NoteKey(ctx, lk.arn)
 		return s.authorizeKey(ctx, lk, "kms:DeleteAlias", nil, nil)
 	}
 	if err := checkKey(a.KeyID); err != nil {
@@ -285,7 +285,7 @@ func (s *Service) DeleteAlias(ctx context.Context, in *wire.AliasInput) (*struct
 		return nil
 	})
 	if err != nil {
-		return nil, s.storeErr(ctx, err)
+		return nil, s.StoreErr(ctx, err)
 	}
 	s.aliases.Invalidate(id)
 	return &struct{}{}, nil
@@ -293,16 +293,16 @@ func (s *Service) DeleteAlias(ctx context.Context, in *wire.AliasInput) (*struct
 
 // ListAliases implements the ListAliases operation.
 func (s *Service) ListAliases(ctx context.Context, in *wire.ListAliasesInput) (*wire.ListAliasesOutput, error) {
-	var v validator
-	limit := pageLimit(&v, in.Limit, 100, 50)
-	v.strLen(in.Marker, "marker", 1, 1024)
-	if err := v.err(); err != nil {
+	var v Validator
+	limit := PageLimit(&v, in.Limit, 100, 50)
+	v.StrLen(in.Marker, "marker", 1, 1024)
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	caller := CallerFrom(ctx)
 	filter := ""
 	if in.KeyID != nil {
-		lk, err := s.resolveKey(ctx, in.KeyID, refKeyOnly, "keyId", "kms:ListAliases")
+		lk, err := s.ResolveKey(ctx, in.KeyID, RefKeyOnly, "keyId", "kms:ListAliases")
 		if err != nil {
 			return nil, err
 		}
@@ -311,7 +311,7 @@ func (s *Service) ListAliases(ctx context.Context, in *wire.ListAliasesInput) (*
 		}
 		filter = lk.doc.ID
 	}
-	if err := s.authorizeAccount(ctx, "kms:ListAliases", nil); err != nil {
+	if err := s.AuthorizeAccount(ctx, "kms:ListAliases", nil); err != nil {
 		return nil, err
 	}
 	prefix := caller.Account + "/"
@@ -324,7 +324,7 @@ func (s *Service) ListAliases(ctx context.Context, in *wire.ListAliasesInput) (*
 	}
 	recs, err := s.store.List(ctx, kindAlias, prefix, after, 0)
 	if err != nil {
-		return nil, s.storeErr(ctx, err)
+		return nil, s.StoreErr(ctx, err)
 	}
 	out := &wire.ListAliasesOutput{Aliases: []wire.AliasListEntry{}}
 	for _, r := range recs {

@@ -115,7 +115,7 @@ func withoutName(names []string, name string) []string {
 func (s *Service) aliasNamesOf(ctx context.Context, id string) ([]string, error) {
 	names, err := s.keyAliases.Get(ctx, id)
 	if err != nil {
-		return nil, s.storeErr(ctx, err)
+		return nil, s.StoreErr(ctx, err)
 	}
 	return names, nil
 }

@@ -47,7 +47,7 @@ type asymCache struct {
 }
 
 // parsed returns the parsed current material of a non-symmetric key.
-func (lk *loadedKey) parsed() (*algo.Key, error) {
+func (lk *Key) parsed() (*algo.Key, error) {
 	c := lk.asym
 	if c == nil {
 		return nil, errors.New("kms: key has no parsed material")
@@ -65,7 +65,7 @@ func (lk *loadedKey) parsed() (*algo.Key, error) {
 
 // asymKey returns the parsed key or the AWS error for a key without usable
 // material.
-func (s *Service) asymKey(lk *loadedKey) (*algo.Key, error) {
+func (s *Service) asymKey(lk *Key) (*algo.Key, error) {
 	k, err := lk.parsed()
 	if err != nil {
 		if lk.current == "" {
@@ -78,7 +78,7 @@ func (s *Service) asymKey(lk *loadedKey) (*algo.Key, error) {
 }
 
 // algoErr maps an algo error to the client's error for an operation.
-func algoErr(lk *loadedKey, op string, err error) error {
+func algoErr(lk *Key, op string, err error) error {
 	if errors.Is(err, algo.ErrKeyUsage) {
 		return invalidUsage(lk, op)
 	}
@@ -88,15 +88,15 @@ func algoErr(lk *loadedKey, op string, err error) error {
 	return err
 }
 
-func (s *Service) encryptAsymmetric(ctx context.Context, lk *loadedKey, alg string, in *wire.EncryptInput) (*wire.EncryptOutput, error) {
+func (s *Service) encryptAsymmetric(ctx context.Context, lk *Key, alg string, in *wire.EncryptInput) (*wire.EncryptOutput, error) {
 	if len(in.EncryptionContext) > 0 {
 		return nil, awserr.New(awserr.Validation, "EncryptionContext is not supported with asymmetric KMS keys.")
 	}
-	if in.EncryptionAlgorithm == nil || alg == symmetricDefault {
+	if in.EncryptionAlgorithm == nil || alg == SymmetricDefault {
 		return nil, awserr.Newf(awserr.InvalidKeyUsage, "Algorithm %s is incompatible with key spec %s.", alg, lk.doc.Spec)
 	}
-	if isTrue(in.DryRun) {
-		return nil, dryRun()
+	if IsTrue(in.DryRun) {
+		return nil, DryRun()
 	}
 	ct, err := s.asymEncrypt(lk, alg, in.Plaintext)
 	if err != nil {
@@ -106,7 +106,7 @@ func (s *Service) encryptAsymmetric(ctx context.Context, lk *loadedKey, alg stri
 }
 
 // asymEncrypt encrypts pt with a public-key algorithm of lk.
-func (s *Service) asymEncrypt(lk *loadedKey, alg string, pt []byte) ([]byte, error) {
+func (s *Service) asymEncrypt(lk *Key, alg string, pt []byte) ([]byte, error) {
 	k, err := s.asymKey(lk)
 	if err != nil {
 		return nil, err
@@ -119,12 +119,12 @@ func (s *Service) asymEncrypt(lk *loadedKey, alg string, pt []byte) ([]byte, err
 }
 
 // openAsymmetric decrypts an asymmetric ciphertext with the key ref names.
-func (s *Service) openAsymmetric(ctx context.Context, ref *string, alg string, ct []byte, action string, grantTokens []string) (*loadedKey, []byte, error) {
-	lk, err := s.usableKey(ctx, ref, refAliasOK, action, "ENCRYPT_DECRYPT", "Decrypt", encryptionConditions(ref, alg, nil), grantTokens)
+func (s *Service) openAsymmetric(ctx context.Context, ref *string, alg string, ct []byte, action string, grantTokens []string) (*Key, []byte, error) {
+	lk, err := s.usableKey(ctx, ref, RefAliasOK, action, "ENCRYPT_DECRYPT", "Decrypt", encryptionConditions(ref, alg, nil), grantTokens)
 	if err != nil {
 		return nil, nil, err
 	}
-	if lk.doc.Spec == symmetricDefault {
+	if lk.doc.Spec == SymmetricDefault {
 		return nil, nil, awserr.New(awserr.InvalidCiphertext, "")
 	}
 	k, err := s.asymKey(lk)
@@ -142,11 +142,11 @@ func (s *Service) decryptAsymmetric(ctx context.Context, in *wire.DecryptInput, 
 	if len(in.EncryptionContext) > 0 {
 		return nil, awserr.New(awserr.InvalidCiphertext, "")
 	}
-	if isTrue(in.DryRun) {
-		if _, err := s.authorizedKey(ctx, in.KeyID, refAliasOK, "kms:Decrypt", encryptionConditions(in.KeyID, alg, nil), in.GrantTokens); err != nil {
+	if IsTrue(in.DryRun) {
+		if _, err := s.AuthorizedKey(ctx, in.KeyID, RefAliasOK, "kms:Decrypt", encryptionConditions(in.KeyID, alg, nil), in.GrantTokens); err != nil {
 			return nil, err
 		}
-		return nil, dryRun()
+		return nil, DryRun()
 	}
 	lk, pt, err := s.openAsymmetric(ctx, in.KeyID, alg, in.CiphertextBlob, "kms:Decrypt", in.GrantTokens)
 	if err != nil {

@@ -11,8 +11,8 @@ import (
 
 // usableAsymmetric opens the key of an asymmetric operation (usableKey)
 // and returns it with its parsed material.
-func (s *Service) usableAsymmetric(ctx context.Context, ref *string, kind refKind, usage, op string, conds map[string][]string, tokens []string) (*loadedKey, *algo.Key, error) {
-	if c := requestAliasCond(ref); c != nil {
+func (s *Service) usableAsymmetric(ctx context.Context, ref *string, kind RefKind, usage, op string, conds map[string][]string, tokens []string) (*Key, *algo.Key, error) {
+	if c := RequestAliasCond(ref); c != nil {
 		if conds == nil {
 			conds = c
 		} else {
@@ -25,7 +25,7 @@ func (s *Service) usableAsymmetric(ctx context.Context, ref *string, kind refKin
 	if err != nil {
 		return nil, nil, err
 	}
-	if lk.doc.Spec == symmetricDefault {
+	if lk.doc.Spec == SymmetricDefault {
 		return nil, nil, invalidUsage(lk, op)
 	}
 	k, err := s.asymKey(lk)
@@ -37,16 +37,16 @@ func (s *Service) usableAsymmetric(ctx context.Context, ref *string, kind refKin
 
 // GetPublicKey implements the GetPublicKey operation.
 func (s *Service) GetPublicKey(ctx context.Context, in *wire.KeyIDInput) (*wire.GetPublicKeyOutput, error) {
-	var v validator
-	v.grantTokens(in.GrantTokens)
-	if err := v.err(); err != nil {
+	var v Validator
+	v.GrantTokens(in.GrantTokens)
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	lk, err := s.authorizedKey(ctx, in.KeyID, refAliasOK, "kms:GetPublicKey", requestAliasCond(in.KeyID), in.GrantTokens)
+	lk, err := s.AuthorizedKey(ctx, in.KeyID, RefAliasOK, "kms:GetPublicKey", RequestAliasCond(in.KeyID), in.GrantTokens)
 	if err != nil {
 		return nil, err
 	}
-	if err := requireUsable(lk); err != nil {
+	if err := RequireUsable(lk); err != nil {
 		return nil, err
 	}
 	spec, ok := algo.LookupSpec(lk.doc.Spec)
@@ -69,12 +69,12 @@ func (s *Service) GetPublicKey(ctx context.Context, in *wire.KeyIDInput) (*wire.
 	return out, nil
 }
 
-func validateSign(v *validator, msg []byte, msgType, alg *string) {
-	v.required(msg != nil, "message")
-	v.blobLen(msg, msg != nil, "message", 1, 4096)
-	v.required(alg != nil, "signingAlgorithm")
-	v.enum(alg, "signingAlgorithm", enumSigningAlg)
-	v.enum(msgType, "messageType", enumMessageType)
+func validateSign(v *Validator, msg []byte, msgType, alg *string) {
+	v.Required(msg != nil, "message")
+	v.BlobLen(msg, msg != nil, "message", 1, 4096)
+	v.Required(alg != nil, "signingAlgorithm")
+	v.Enum(alg, "signingAlgorithm", enumSigningAlg)
+	v.Enum(msgType, "messageType", enumMessageType)
 }
 
 func messageType(t *string) string {
@@ -86,20 +86,20 @@ func messageType(t *string) string {
 
 // Sign implements the Sign operation.
 func (s *Service) Sign(ctx context.Context, in *wire.SignInput) (*wire.SignOutput, error) {
-	var v validator
+	var v Validator
 	validateSign(&v, in.Message, in.MessageType, in.SigningAlgorithm)
-	v.grantTokens(in.GrantTokens)
-	if err := v.err(); err != nil {
+	v.GrantTokens(in.GrantTokens)
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	mt := messageType(in.MessageType)
 	conds := map[string][]string{"kms:signingalgorithm": {*in.SigningAlgorithm}, "kms:messagetype": {mt}}
-	lk, k, err := s.usableAsymmetric(ctx, in.KeyID, refAliasOK, "SIGN_VERIFY", "Sign", conds, in.GrantTokens)
+	lk, k, err := s.usableAsymmetric(ctx, in.KeyID, RefAliasOK, "SIGN_VERIFY", "Sign", conds, in.GrantTokens)
 	if err != nil {
 		return nil, err
 	}
-	if isTrue(in.DryRun) {
-		return nil, dryRun()
+	if IsTrue(in.DryRun) {
+		return nil, DryRun()
 	}
 	sig, err := k.Sign(s.rand, *in.SigningAlgorithm, mt, in.Message)
 	if err != nil {
@@ -111,22 +111,22 @@ func (s *Service) Sign(ctx context.Context, in *wire.SignInput) (*wire.SignOutpu
 // Verify implements the Verify operation. An invalid signature is
 // KMSInvalidSignatureException, never SignatureValid false.
 func (s *Service) Verify(ctx context.Context, in *wire.VerifyInput) (*wire.VerifyOutput, error) {
-	var v validator
+	var v Validator
 	validateSign(&v, in.Message, in.MessageType, in.SigningAlgorithm)
-	v.required(in.Signature != nil, "signature")
-	v.blobLen(in.Signature, in.Signature != nil, "signature", 1, 6144)
-	v.grantTokens(in.GrantTokens)
-	if err := v.err(); err != nil {
+	v.Required(in.Signature != nil, "signature")
+	v.BlobLen(in.Signature, in.Signature != nil, "signature", 1, 6144)
+	v.GrantTokens(in.GrantTokens)
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	mt := messageType(in.MessageType)
 	conds := map[string][]string{"kms:signingalgorithm": {*in.SigningAlgorithm}, "kms:messagetype": {mt}}
-	lk, k, err := s.usableAsymmetric(ctx, in.KeyID, refAliasOK, "SIGN_VERIFY", "Verify", conds, in.GrantTokens)
+	lk, k, err := s.usableAsymmetric(ctx, in.KeyID, RefAliasOK, "SIGN_VERIFY", "Verify", conds, in.GrantTokens)
 	if err != nil {
 		return nil, err
 	}
-	if isTrue(in.DryRun) {
-		return nil, dryRun()
+	if IsTrue(in.DryRun) {
+		return nil, DryRun()
 	}
 	if err := k.Verify(*in.SigningAlgorithm, mt, in.Message, in.Signature); err != nil {
 		return nil, algoErr(lk, "Verify", err)
@@ -134,28 +134,28 @@ func (s *Service) Verify(ctx context.Context, in *wire.VerifyInput) (*wire.Verif
 	return &wire.VerifyOutput{KeyID: lk.arn, SignatureValid: true, SigningAlgorithm: *in.SigningAlgorithm}, nil
 }
 
-func validateMac(v *validator, msg []byte, alg *string) {
-	v.required(msg != nil, "message")
-	v.blobLen(msg, msg != nil, "message", 1, 4096)
-	v.required(alg != nil, "macAlgorithm")
-	v.enum(alg, "macAlgorithm", enumMacAlg)
+func validateMac(v *Validator, msg []byte, alg *string) {
+	v.Required(msg != nil, "message")
+	v.BlobLen(msg, msg != nil, "message", 1, 4096)
+	v.Required(alg != nil, "macAlgorithm")
+	v.Enum(alg, "macAlgorithm", enumMacAlg)
 }
 
 // GenerateMac implements the GenerateMac operation.
 func (s *Service) GenerateMac(ctx context.Context, in *wire.GenerateMacInput) (*wire.GenerateMacOutput, error) {
-	var v validator
+	var v Validator
 	validateMac(&v, in.Message, in.MacAlgorithm)
-	v.grantTokens(in.GrantTokens)
-	if err := v.err(); err != nil {
+	v.GrantTokens(in.GrantTokens)
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	conds := map[string][]string{"kms:macalgorithm": {*in.MacAlgorithm}}
-	lk, k, err := s.usableAsymmetric(ctx, in.KeyID, refKeyOnly, "GENERATE_VERIFY_MAC", "GenerateMac", conds, in.GrantTokens)
+	lk, k, err := s.usableAsymmetric(ctx, in.KeyID, RefKeyOnly, "GENERATE_VERIFY_MAC", "GenerateMac", conds, in.GrantTokens)
 	if err != nil {
 		return nil, err
 	}
-	if isTrue(in.DryRun) {
-		return nil, dryRun()
+	if IsTrue(in.DryRun) {
+		return nil, DryRun()
 	}
 	mac, err := k.MAC(*in.MacAlgorithm, in.Message)
 	if err != nil {
@@ -166,21 +166,21 @@ func (s *Service) GenerateMac(ctx context.Context, in *wire.GenerateMacInput) (*
 
 // VerifyMac implements the VerifyMac operation.
 func (s *Service) VerifyMac(ctx context.Context, in *wire.VerifyMacInput) (*wire.VerifyMacOutput, error) {
-	var v validator
+	var v Validator
 	validateMac(&v, in.Message, in.MacAlgorithm)
-	v.required(in.Mac != nil, "mac")
-	v.blobLen(in.Mac, in.Mac != nil, "mac", 1, 6144)
-	v.grantTokens(in.GrantTokens)
-	if err := v.err(); err != nil {
+	v.Required(in.Mac != nil, "mac")
+	v.BlobLen(in.Mac, in.Mac != nil, "mac", 1, 6144)
+	v.GrantTokens(in.GrantTokens)
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	conds := map[string][]string{"kms:macalgorithm": {*in.MacAlgorithm}}
-	lk, k, err := s.usableAsymmetric(ctx, in.KeyID, refKeyOnly, "GENERATE_VERIFY_MAC", "VerifyMac", conds, in.GrantTokens)
+	lk, k, err := s.usableAsymmetric(ctx, in.KeyID, RefKeyOnly, "GENERATE_VERIFY_MAC", "VerifyMac", conds, in.GrantTokens)
 	if err != nil {
 		return nil, err
 	}
-	if isTrue(in.DryRun) {
-		return nil, dryRun()
+	if IsTrue(in.DryRun) {
+		return nil, DryRun()
 	}
 	if err := k.VerifyMAC(*in.MacAlgorithm, in.Message, in.Mac); err != nil {
 		return nil, algoErr(lk, "VerifyMac", err)
@@ -190,25 +190,25 @@ func (s *Service) VerifyMac(ctx context.Context, in *wire.VerifyMacInput) (*wire
 
 // DeriveSharedSecret implements the DeriveSharedSecret operation.
 func (s *Service) DeriveSharedSecret(ctx context.Context, in *wire.DeriveSharedSecretInput) (*wire.DeriveSharedSecretOutput, error) {
-	var v validator
-	v.required(in.KeyAgreementAlgorithm != nil, "keyAgreementAlgorithm")
-	v.enum(in.KeyAgreementAlgorithm, "keyAgreementAlgorithm", enumAgreeAlg)
-	v.required(in.PublicKey != nil, "publicKey")
-	v.blobLen(in.PublicKey, in.PublicKey != nil, "publicKey", 1, 8192)
-	v.grantTokens(in.GrantTokens)
-	if err := v.err(); err != nil {
+	var v Validator
+	v.Required(in.KeyAgreementAlgorithm != nil, "keyAgreementAlgorithm")
+	v.Enum(in.KeyAgreementAlgorithm, "keyAgreementAlgorithm", enumAgreeAlg)
+	v.Required(in.PublicKey != nil, "publicKey")
+	v.BlobLen(in.PublicKey, in.PublicKey != nil, "publicKey", 1, 8192)
+	v.GrantTokens(in.GrantTokens)
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	if err := rejectRecipient(in.Recipient); err != nil {
 		return nil, err
 	}
 	conds := map[string][]string{"kms:keyagreementalgorithm": {*in.KeyAgreementAlgorithm}}
-	lk, k, err := s.usableAsymmetric(ctx, in.KeyID, refAliasOK, "KEY_AGREEMENT", "DeriveSharedSecret", conds, in.GrantTokens)
+	lk, k, err := s.usableAsymmetric(ctx, in.KeyID, RefAliasOK, "KEY_AGREEMENT", "DeriveSharedSecret", conds, in.GrantTokens)
 	if err != nil {
 		return nil, err
 	}
-	if isTrue(in.DryRun) {
-		return nil, dryRun()
+	if IsTrue(in.DryRun) {
+		return nil, DryRun()
 	}
 	secret, err := k.DeriveSharedSecret(in.PublicKey)
 	if err != nil {
@@ -219,19 +219,19 @@ func (s *Service) DeriveSharedSecret(ctx context.Context, in *wire.DeriveSharedS
 
 // Encapsulate implements the Encapsulate operation (ML-KEM).
 func (s *Service) Encapsulate(ctx context.Context, in *wire.EncapsulateInput) (*wire.EncapsulateOutput, error) {
-	var v validator
-	v.required(in.EncapsulationAlgorithm != nil, "encapsulationAlgorithm")
-	v.enum(in.EncapsulationAlgorithm, "encapsulationAlgorithm", enumEncapAlg)
-	v.grantTokens(in.GrantTokens)
-	if err := v.err(); err != nil {
+	var v Validator
+	v.Required(in.EncapsulationAlgorithm != nil, "encapsulationAlgorithm")
+	v.Enum(in.EncapsulationAlgorithm, "encapsulationAlgorithm", enumEncapAlg)
+	v.GrantTokens(in.GrantTokens)
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	lk, k, err := s.usableAsymmetric(ctx, in.KeyID, refAliasOK, "ENCAPSULATE_DECAPSULATE", "Encapsulate", nil, in.GrantTokens)
+	lk, k, err := s.usableAsymmetric(ctx, in.KeyID, RefAliasOK, "ENCAPSULATE_DECAPSULATE", "Encapsulate", nil, in.GrantTokens)
 	if err != nil {
 		return nil, err
 	}
-	if isTrue(in.DryRun) {
-		return nil, dryRun()
+	if IsTrue(in.DryRun) {
+		return nil, DryRun()
 	}
 	ss, ct, err := k.Encapsulate(s.rand)
 	if err != nil {
@@ -242,21 +242,21 @@ func (s *Service) Encapsulate(ctx context.Context, in *wire.EncapsulateInput) (*
 
 // Decapsulate implements the Decapsulate operation (ML-KEM).
 func (s *Service) Decapsulate(ctx context.Context, in *wire.DecapsulateInput) (*wire.DecapsulateOutput, error) {
-	var v validator
-	v.required(in.SharedSecretCiphertextBlob != nil, "sharedSecretCiphertextBlob")
-	v.blobLen(in.SharedSecretCiphertextBlob, in.SharedSecretCiphertextBlob != nil, "sharedSecretCiphertextBlob", 1, 6144)
-	v.required(in.EncapsulationAlgorithm != nil, "encapsulationAlgorithm")
-	v.enum(in.EncapsulationAlgorithm, "encapsulationAlgorithm", enumEncapAlg)
-	v.grantTokens(in.GrantTokens)
-	if err := v.err(); err != nil {
+	var v Validator
+	v.Required(in.SharedSecretCiphertextBlob != nil, "sharedSecretCiphertextBlob")
+	v.BlobLen(in.SharedSecretCiphertextBlob, in.SharedSecretCiphertextBlob != nil, "sharedSecretCiphertextBlob", 1, 6144)
+	v.Required(in.EncapsulationAlgorithm != nil, "encapsulationAlgorithm")
+	v.Enum(in.EncapsulationAlgorithm, "encapsulationAlgorithm", enumEncapAlg)
+	v.GrantTokens(in.GrantTokens)
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	lk, k, err := s.usableAsymmetric(ctx, in.KeyID, refAliasOK, "ENCAPSULATE_DECAPSULATE", "Decapsulate", nil, in.GrantTokens)
+	lk, k, err := s.usableAsymmetric(ctx, in.KeyID, RefAliasOK, "ENCAPSULATE_DECAPSULATE", "Decapsulate", nil, in.GrantTokens)
 	if err != nil {
 		return nil, err
 	}
-	if isTrue(in.DryRun) {
-		return nil, dryRun()
+	if IsTrue(in.DryRun) {
+		return nil, DryRun()
 	}
 	ss, err := k.Decapsulate(in.SharedSecretCiphertextBlob)
 	if err != nil {
@@ -269,11 +269,11 @@ func (s *Service) Decapsulate(ctx context.Context, in *wire.DecapsulateInput) (*
 // fresh key pair whose PKCS#8 private key is encrypted under a symmetric
 // KMS key exactly like a data key.
 func (s *Service) generateDataKeyPair(ctx context.Context, in *wire.GenerateDataKeyPairInput, withPlaintext bool, op string) (*wire.GenerateDataKeyPairOutput, error) {
-	var v validator
-	v.required(in.KeyPairSpec != nil, "keyPairSpec")
-	v.enum(in.KeyPairSpec, "keyPairSpec", enumKeyPairSpec)
-	v.grantTokens(in.GrantTokens)
-	if err := v.err(); err != nil {
+	var v Validator
+	v.Required(in.KeyPairSpec != nil, "keyPairSpec")
+	v.Enum(in.KeyPairSpec, "keyPairSpec", enumKeyPairSpec)
+	v.GrantTokens(in.GrantTokens)
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	if err := rejectRecipient(in.Recipient); err != nil {
@@ -282,7 +282,7 @@ func (s *Service) generateDataKeyPair(ctx context.Context, in *wire.GenerateData
 	if *in.KeyPairSpec == "SM2" && !s.enableSM2 {
 		return nil, awserr.New(awserr.Validation, "KeyPairSpec SM2 is supported only in China Regions. Start Trent with --enable-sm2 to serve it elsewhere.")
 	}
-	conds := encryptionConditions(in.KeyID, symmetricDefault, in.EncryptionContext)
+	conds := encryptionConditions(in.KeyID, SymmetricDefault, in.EncryptionContext)
 	conds["kms:datakeypairspec"] = []string{*in.KeyPairSpec}
 	lk, err := s.dataKeyWrapper(ctx, in.KeyID, op, conds, in.GrantTokens, in.DryRun)
 	if err != nil {

@@ -97,7 +97,7 @@ func (defaultAuthorizer) AuthorizeAccount(context.Context, *AccountRequest) erro
 
 // keyRequest is the authorization question of action on lk by the caller in
 // ctx, with request-specific conditions conds.
-func (s *Service) keyRequest(ctx context.Context, lk *loadedKey, action string, conds map[string][]string) *KeyRequest {
+func (s *Service) keyRequest(ctx context.Context, lk *Key, action string, conds map[string][]string) *KeyRequest {
 	req := &KeyRequest{
 		Caller: CallerFrom(ctx), Action: action, KeyARN: lk.arn, KeyAccount: lk.doc.Account,
 		Policy: lk.policy, KeySpec: lk.doc.Spec, KeyUsage: lk.doc.Usage, KeyOrigin: lk.doc.Origin,
@@ -115,7 +115,7 @@ func (s *Service) keyRequest(ctx context.Context, lk *loadedKey, action string, 
 
 // authorizeKey asks the authorizer whether the caller may perform action on
 // lk, given request-specific conditions and grant tokens.
-func (s *Service) authorizeKey(ctx context.Context, lk *loadedKey, action string, conds map[string][]string, grantTokens []string) error {
+func (s *Service) authorizeKey(ctx context.Context, lk *Key, action string, conds map[string][]string, grantTokens []string) error {
 	req := s.keyRequest(ctx, lk, action, conds)
 	caller := req.Caller
 	// Grant tokens are checked on every request, as AWS does, but grants
@@ -149,8 +149,8 @@ func (s *Service) authorizeKey(ctx context.Context, lk *loadedKey, action string
 	return s.authz.AuthorizeKey(ctx, req)
 }
 
-// authorizeAccount asks whether the caller may perform an account action.
-func (s *Service) authorizeAccount(ctx context.Context, action string, conds map[string][]string) error {
+// AuthorizeAccount asks whether the caller may perform an account action.
+func (s *Service) AuthorizeAccount(ctx context.Context, action string, conds map[string][]string) error {
 	return s.authz.AuthorizeAccount(ctx, &AccountRequest{Caller: CallerFrom(ctx), Action: action, Conditions: conds})
 }
 
@@ -164,7 +164,7 @@ func (s *Service) authorizeAlias(ctx context.Context, action, name string, conds
 		Resource: s.aliasARN(c.Account, name), Conditions: conds})
 }
 
-// contextConditions returns the kms:EncryptionContext* condition keys for
+// ContextConditions returns the kms:EncryptionContext* condition keys for
 // ec. Condition key names are case-insensitive (lowercased here as the
 // policy engine lowercases the names in policies), but encryption-context
 // keys are not: two context keys that differ only in case ("dept" and
@@ -172,7 +172,7 @@ func (s *Service) authorizeAlias(ctx context.Context, action, name string, conds
 // policy.Ambiguous, which no Allow condition accepts and every Deny
 // condition does, whatever the order in which the map yields the keys.
 // kms:EncryptionContextKeys lists the keys as sent.
-func contextConditions(conds map[string][]string, ec map[string]string) map[string][]string {
+func ContextConditions(conds map[string][]string, ec map[string]string) map[string][]string {
 	if conds == nil {
 		conds = make(map[string][]string, len(ec)+2)
 	}

@@ -99,7 +99,7 @@ func TraceFrom(ctx context.Context) *Trace {
 	return t
 }
 
-func noteKey(ctx context.Context, arn string) {
+func NoteKey(ctx context.Context, arn string) {
 	if t := TraceFrom(ctx); t != nil {
 		t.mu.Lock()
 		for _, a := range t.KeyARNs {
@@ -116,7 +116,7 @@ func noteKey(ctx context.Context, arn string) {
 	}
 }
 
-func noteGrant(ctx context.Context, id string) {
+func NoteGrant(ctx context.Context, id string) {
 	if t := TraceFrom(ctx); t != nil {
 		t.mu.Lock()
 		t.GrantIDs = append(t.GrantIDs, id)

@@ -40,7 +40,7 @@ func TestContextConditionsCollisions(t *testing.T) {
 			for _, k := range order {
 				built[k] = ec[k]
 			}
-			conds := contextConditions(map[string][]string{"kms:encryptionalgorithm": {"SYMMETRIC_DEFAULT"}}, built)
+			conds := ContextConditions(map[string][]string{"kms:encryptionalgorithm": {"SYMMETRIC_DEFAULT"}}, built)
 			for folded, members := range groups {
 				v := conds["kms:encryptioncontext:"+folded]
 				switch {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/trentkms/trent/internal/awserr"
 	"github.com/trentkms/trent/internal/kms"
+	"github.com/trentkms/trent/internal/kms/kmstest"
 	"github.com/trentkms/trent/internal/store"
 	"github.com/trentkms/trent/internal/wire"
 )
@@ -21,7 +22,7 @@ import (
 
 // race runs f(0..n-1) at once, half of them on each node, and returns the
 // error codes by count ("" for success).
-func race(t *testing.T, nodes [2]*kms.Service, n int, f func(svc *kms.Service, i int) error) map[string]int {
+func race(t *testing.T, nodes [2]*kmstest.Node, n int, f func(svc *kmstest.Node, i int) error) map[string]int {
 	t.Helper()
 	var mu sync.Mutex
 	codes := map[string]int{}
@@ -51,9 +52,9 @@ func TestConcurrentKeyMutations(t *testing.T) {
 	t.Parallel()
 	e := newGrantEnv(t)
 	id := e.key("")
-	nodes := [2]*kms.Service{e.svc, e.node()}
+	nodes := [2]*kmstest.Node{e.svc, e.node()}
 	root := kms.WithCaller(context.Background(), gRoot)
-	codes := race(t, nodes, 100, func(svc *kms.Service, i int) error {
+	codes := race(t, nodes, 100, func(svc *kmstest.Node, i int) error {
 		var err error
 		switch i % 5 {
 		case 0:
@@ -97,14 +98,14 @@ func TestTagLimitExact(t *testing.T) {
 	if _, err := e.svc.TagResource(root, &wire.TagResourceInput{KeyID: &id, Tags: tags}); err != nil {
 		t.Fatal(err)
 	}
-	codes := race(t, [2]*kms.Service{e.svc, e.node()}, 32, func(svc *kms.Service, i int) error {
+	codes := race(t, [2]*kmstest.Node{e.svc, e.node()}, 32, func(svc *kmstest.Node, i int) error {
 		_, err := svc.TagResource(root, &wire.TagResourceInput{KeyID: &id, Tags: []wire.Tag{{TagKey: sp(fmt.Sprint("new", i)), TagValue: sp("v")}}})
 		return err
 	})
 	if codes[""] != 10 || codes[awserr.Tag] != 22 {
 		t.Fatalf("outcomes %v; want 10 successes and 22 TagException", codes)
 	}
-	e.svc.SyncChanges(context.Background()) // the other node's writes
+	e.svc.Jobs.SyncChanges(context.Background()) // the other node's writes
 	out, err := e.svc.ListResourceTags(root, &wire.ListResourceTagsInput{KeyID: &id})
 	if err != nil {
 		t.Fatal(err)
@@ -131,9 +132,9 @@ func TestAliasLimitExact(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	nodes := [2]*kms.Service{e.svc, e.node()}
+	nodes := [2]*kmstest.Node{e.svc, e.node()}
 	var moved atomic.Int32
-	codes := race(t, nodes, 32, func(svc *kms.Service, i int) error {
+	codes := race(t, nodes, 32, func(svc *kmstest.Node, i int) error {
 		if i < 8 {
 			_, err := svc.UpdateAlias(root, &wire.AliasInput{AliasName: sp(fmt.Sprint("alias/move-", i)), TargetKeyID: &id})
 			if err == nil {
@@ -159,7 +160,7 @@ func TestAliasLimitExact(t *testing.T) {
 	}
 	// 100 writers of one alias: one creates it, the others find it; then
 	// 100 updates of it all succeed.
-	codes = race(t, nodes, 100, func(svc *kms.Service, i int) error {
+	codes = race(t, nodes, 100, func(svc *kmstest.Node, i int) error {
 		_, err := svc.CreateAlias(root, &wire.AliasInput{AliasName: sp("alias/one"), TargetKeyID: &other})
 		return err
 	})
@@ -167,7 +168,7 @@ func TestAliasLimitExact(t *testing.T) {
 		t.Fatalf("CreateAlias outcomes %v; want 1 success and 99 AlreadyExistsException", codes)
 	}
 	third := e.key("")
-	codes = race(t, nodes, 100, func(svc *kms.Service, i int) error {
+	codes = race(t, nodes, 100, func(svc *kmstest.Node, i int) error {
 		target := []string{other, third}[i%2]
 		_, err := svc.UpdateAlias(root, &wire.AliasInput{AliasName: sp("alias/one"), TargetKeyID: &target})
 		return err
@@ -194,9 +195,9 @@ func TestGrantLimitExact(t *testing.T) {
 	if err := e.svc.PutGrantsForTest(root, id, "111122223333", existing, func(i int) string { return gCarol.ARN }, "Encrypt"); err != nil {
 		t.Fatal(err)
 	}
-	nodes := [2]*kms.Service{e.nodeWith(kms.Config{GrantsPerKey: limit}), e.nodeWith(kms.Config{GrantsPerKey: limit})}
+	nodes := [2]*kmstest.Node{e.nodeWith(kms.Config{GrantsPerKey: limit}), e.nodeWith(kms.Config{GrantsPerKey: limit})}
 	var ids sync.Map
-	codes := race(t, nodes, 32, func(svc *kms.Service, i int) error {
+	codes := race(t, nodes, 32, func(svc *kmstest.Node, i int) error {
 		out, err := svc.CreateGrant(root, &wire.CreateGrantInput{KeyID: &id, GranteePrincipal: sp(gBob.ARN), Operations: []string{"Encrypt"}})
 		if err == nil {
 			ids.Store(out.GrantID, true)
@@ -231,7 +232,7 @@ func TestGrantLimitExact(t *testing.T) {
 	if _, err := nodes[1].RevokeGrant(root, &wire.RevokeGrantInput{KeyID: &id, GrantID: &one}); err != nil {
 		t.Fatal(err)
 	}
-	codes = race(t, nodes, 4, func(svc *kms.Service, i int) error {
+	codes = race(t, nodes, 4, func(svc *kmstest.Node, i int) error {
 		_, err := svc.CreateGrant(root, &wire.CreateGrantInput{KeyID: &id, GranteePrincipal: sp(gBob.ARN), Operations: []string{"Encrypt"}})
 		return err
 	})
@@ -260,11 +261,11 @@ func TestGrantCacheFollowsChanges(t *testing.T) {
 		defer wg.Done()
 		for i := 0; !stop.Load(); i++ {
 			encrypt(b, kms.WithCaller(context.Background(), user(i%n)), id, nil)
-			b.SyncChanges(context.Background())
+			b.Jobs.SyncChanges(context.Background())
 		}
 	}()
 	var live sync.Map
-	codes := race(t, [2]*kms.Service{a, a}, n, func(svc *kms.Service, i int) error {
+	codes := race(t, [2]*kmstest.Node{a, a}, n, func(svc *kmstest.Node, i int) error {
 		g, err := svc.CreateGrant(root, &wire.CreateGrantInput{KeyID: &id, GranteePrincipal: sp(user(i).ARN), Operations: []string{"Encrypt"}})
 		if err != nil || i%3 != 0 {
 			if err == nil {
@@ -280,8 +281,8 @@ func TestGrantCacheFollowsChanges(t *testing.T) {
 	if codes[""] != n {
 		t.Fatalf("outcomes %v", codes)
 	}
-	b.SyncChanges(context.Background())
-	for _, svc := range []*kms.Service{a, b} {
+	b.Jobs.SyncChanges(context.Background())
+	for _, svc := range []*kmstest.Node{a, b} {
 		for i := 0; i < n; i++ {
 			_, want := live.Load(i)
 			err := encrypt(svc, kms.WithCaller(context.Background(), user(i)), id, nil)

@@ -103,7 +103,7 @@ func (s *Service) getKeyStore(ctx context.Context, account, id string) (*keyStor
 		return nil, 0, storeNotFound(id)
 	}
 	if err != nil {
-		return nil, 0, s.storeErr(ctx, err)
+		return nil, 0, s.StoreErr(ctx, err)
 	}
 	var d keyStoreDoc
 	if err := json.Unmarshal(rec.Data, &d); err != nil {
@@ -116,7 +116,7 @@ func (s *Service) getKeyStore(ctx context.Context, account, id string) (*keyStor
 func (s *Service) listKeyStores(ctx context.Context, account string) ([]*keyStoreDoc, error) {
 	recs, err := s.store.List(ctx, kindKeyStore, account+"/", "", 0)
 	if err != nil {
-		return nil, s.storeErr(ctx, err)
+		return nil, s.StoreErr(ctx, err)
 	}
 	out := make([]*keyStoreDoc, 0, len(recs))
 	for _, r := range recs {
@@ -140,34 +140,34 @@ func (s *Service) putKeyStore(ctx context.Context, d *keyStoreDoc, version int64
 		if errors.Is(err, store.ErrConflict) {
 			return awserr.Newf(awserr.CustomKeyStoreInvalidState, "Custom key store %s was changed concurrently; retry the request.", d.ID)
 		}
-		return s.storeErr(ctx, err)
+		return s.StoreErr(ctx, err)
 	}
 	s.dropConn(keyStoreRecordID(d.Account, d.ID))
 	return nil
 }
 
 // validateXksFields checks the XKS members shared by Create and Update.
-func validateXksFields(v *validator, endpoint, path, vpcName, vpcOwner, connectivity *string, cred *wire.XksProxyAuthenticationCredential) {
-	v.strLen(endpoint, "xksProxyUriEndpoint", 10, 128)
-	v.strLen(path, "xksProxyUriPath", 10, 128)
-	v.strLen(vpcName, "xksProxyVpcEndpointServiceName", 20, 64)
-	v.strLen(vpcOwner, "xksProxyVpcEndpointServiceOwner", 12, 12)
-	v.enum(connectivity, "xksProxyConnectivity", []string{"PUBLIC_ENDPOINT", "VPC_ENDPOINT_SERVICE"})
+func validateXksFields(v *Validator, endpoint, path, vpcName, vpcOwner, connectivity *string, cred *wire.XksProxyAuthenticationCredential) {
+	v.StrLen(endpoint, "xksProxyUriEndpoint", 10, 128)
+	v.StrLen(path, "xksProxyUriPath", 10, 128)
+	v.StrLen(vpcName, "xksProxyVpcEndpointServiceName", 20, 64)
+	v.StrLen(vpcOwner, "xksProxyVpcEndpointServiceOwner", 12, 12)
+	v.Enum(connectivity, "xksProxyConnectivity", []string{"PUBLIC_ENDPOINT", "VPC_ENDPOINT_SERVICE"})
 	if endpoint != nil && !reXksEndpoint.MatchString(*endpoint) {
-		v.add(*endpoint, true, "xksProxyUriEndpoint", awserr.Pattern(`^https://[a-zA-Z0-9.-]+$`))
+		v.Add(*endpoint, true, "xksProxyUriEndpoint", awserr.Pattern(`^https://[a-zA-Z0-9.-]+$`))
 	}
 	if path != nil && !reXksPath.MatchString(*path) {
-		v.add(*path, true, "xksProxyUriPath", awserr.Pattern(`^(/[a-zA-Z0-9\/_-]+/kms/xks/v\d{1,2})$|^(/kms/xks/v\d{1,2})$`))
+		v.Add(*path, true, "xksProxyUriPath", awserr.Pattern(`^(/[a-zA-Z0-9\/_-]+/kms/xks/v\d{1,2})$|^(/kms/xks/v\d{1,2})$`))
 	}
 	if cred != nil {
-		if v.required(cred.AccessKeyID != nil, "xksProxyAuthenticationCredential.accessKeyId") {
+		if v.Required(cred.AccessKeyID != nil, "xksProxyAuthenticationCredential.accessKeyId") {
 			if n := len(*cred.AccessKeyID); n < 20 || n > 30 || !reXksAccessID.MatchString(*cred.AccessKeyID) {
-				v.add("", false, "xksProxyAuthenticationCredential.accessKeyId", "Member must satisfy regular expression pattern: ^[A-Z2-7]+$ and have length between 20 and 30")
+				v.Add("", false, "xksProxyAuthenticationCredential.accessKeyId", "Member must satisfy regular expression pattern: ^[A-Z2-7]+$ and have length between 20 and 30")
 			}
 		}
-		if v.required(cred.RawSecretAccessKey != nil, "xksProxyAuthenticationCredential.rawSecretAccessKey") {
+		if v.Required(cred.RawSecretAccessKey != nil, "xksProxyAuthenticationCredential.rawSecretAccessKey") {
 			if n := len(*cred.RawSecretAccessKey); n < 43 || n > 64 || !reXksSecret.MatchString(*cred.RawSecretAccessKey) {
-				v.add("", false, "xksProxyAuthenticationCredential.rawSecretAccessKey", "Member must satisfy regular expression pattern: ^[a-zA-Z0-9\\/+=]+$ and have length between 43 and 64")
+				v.Add("", false, "xksProxyAuthenticationCredential.rawSecretAccessKey", "Member must satisfy regular expression pattern: ^[a-zA-Z0-9\\/+=]+$ and have length between 43 and 64")
 			}
 		}
 	}
@@ -182,24 +182,24 @@ func validateXksFields(v *validator, endpoint, path, vpcName, vpcOwner, connecti
 // XksProxyUriPath (PUBLIC_ENDPOINT connectivity only; the endpoint may
 // carry a port). New stores are DISCONNECTED.
 func (s *Service) CreateCustomKeyStore(ctx context.Context, in *wire.CreateCustomKeyStoreInput) (*wire.CreateCustomKeyStoreOutput, error) {
-	var v validator
-	if v.required(in.CustomKeyStoreName != nil, "customKeyStoreName") {
-		v.strLen(in.CustomKeyStoreName, "customKeyStoreName", 1, 256)
+	var v Validator
+	if v.Required(in.CustomKeyStoreName != nil, "customKeyStoreName") {
+		v.StrLen(in.CustomKeyStoreName, "customKeyStoreName", 1, 256)
 	}
-	v.strLen(in.CloudHsmClusterID, "cloudHsmClusterId", 19, 24)
-	v.strLen(in.TrustAnchorCertificate, "trustAnchorCertificate", 1, 5000)
+	v.StrLen(in.CloudHsmClusterID, "cloudHsmClusterId", 19, 24)
+	v.StrLen(in.TrustAnchorCertificate, "trustAnchorCertificate", 1, 5000)
 	if in.KeyStorePassword != nil {
 		if n := len(*in.KeyStorePassword); n < 7 || n > 32 {
-			v.add("", false, "keyStorePassword", "Member must have length between 7 and 32")
+			v.Add("", false, "keyStorePassword", "Member must have length between 7 and 32")
 		}
 	}
-	v.enum(in.CustomKeyStoreType, "customKeyStoreType", []string{StoreTypeCloudHSM, StoreTypeExternal})
+	v.Enum(in.CustomKeyStoreType, "customKeyStoreType", []string{StoreTypeCloudHSM, StoreTypeExternal})
 	validateXksFields(&v, in.XksProxyURIEndpoint, in.XksProxyURIPath, in.XksProxyVpcEndpointServiceName,
 		in.XksProxyVpcEndpointServiceOwner, in.XksProxyConnectivity, in.XksProxyAuthenticationCredential)
-	if err := v.err(); err != nil {
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	if err := s.authorizeAccount(ctx, "kms:CreateCustomKeyStore", nil); err != nil {
+	if err := s.AuthorizeAccount(ctx, "kms:CreateCustomKeyStore", nil); err != nil {
 		return nil, err
 	}
 	caller := CallerFrom(ctx)
@@ -315,18 +315,18 @@ func safeHSMError(err error) string {
 
 // DescribeCustomKeyStores implements the DescribeCustomKeyStores operation.
 func (s *Service) DescribeCustomKeyStores(ctx context.Context, in *wire.DescribeCustomKeyStoresInput) (*wire.DescribeCustomKeyStoresOutput, error) {
-	var v validator
-	v.strLen(in.CustomKeyStoreID, "customKeyStoreId", 1, 64)
-	v.strLen(in.CustomKeyStoreName, "customKeyStoreName", 1, 256)
-	limit := pageLimit(&v, in.Limit, 1000, 1000)
-	v.strLen(in.Marker, "marker", 1, 1024)
-	if err := v.err(); err != nil {
+	var v Validator
+	v.StrLen(in.CustomKeyStoreID, "customKeyStoreId", 1, 64)
+	v.StrLen(in.CustomKeyStoreName, "customKeyStoreName", 1, 256)
+	limit := PageLimit(&v, in.Limit, 1000, 1000)
+	v.StrLen(in.Marker, "marker", 1, 1024)
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	if in.CustomKeyStoreID != nil && in.CustomKeyStoreName != nil {
 		return nil, awserr.New(awserr.Validation, "You cannot specify both CustomKeyStoreId and CustomKeyStoreName.")
 	}
-	if err := s.authorizeAccount(ctx, "kms:DescribeCustomKeyStores", nil); err != nil {
+	if err := s.AuthorizeAccount(ctx, "kms:DescribeCustomKeyStores", nil); err != nil {
 		return nil, err
 	}
 	caller := CallerFrom(ctx)
@@ -380,23 +380,23 @@ func describeStore(d *keyStoreDoc) wire.CustomKeyStoresListEntry {
 // new name can be set in any state; every other change needs a
 // DISCONNECTED store.
 func (s *Service) UpdateCustomKeyStore(ctx context.Context, in *wire.UpdateCustomKeyStoreInput) (*struct{}, error) {
-	var v validator
-	if v.required(in.CustomKeyStoreID != nil, "customKeyStoreId") {
-		v.strLen(in.CustomKeyStoreID, "customKeyStoreId", 1, 64)
+	var v Validator
+	if v.Required(in.CustomKeyStoreID != nil, "customKeyStoreId") {
+		v.StrLen(in.CustomKeyStoreID, "customKeyStoreId", 1, 64)
 	}
-	v.strLen(in.NewCustomKeyStoreName, "newCustomKeyStoreName", 1, 256)
-	v.strLen(in.CloudHsmClusterID, "cloudHsmClusterId", 19, 24)
+	v.StrLen(in.NewCustomKeyStoreName, "newCustomKeyStoreName", 1, 256)
+	v.StrLen(in.CloudHsmClusterID, "cloudHsmClusterId", 19, 24)
 	if in.KeyStorePassword != nil {
 		if n := len(*in.KeyStorePassword); n < 7 || n > 32 {
-			v.add("", false, "keyStorePassword", "Member must have length between 7 and 32")
+			v.Add("", false, "keyStorePassword", "Member must have length between 7 and 32")
 		}
 	}
 	validateXksFields(&v, in.XksProxyURIEndpoint, in.XksProxyURIPath, in.XksProxyVpcEndpointServiceName,
 		in.XksProxyVpcEndpointServiceOwner, in.XksProxyConnectivity, in.XksProxyAuthenticationCredential)
-	if err := v.err(); err != nil {
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	if err := s.authorizeAccount(ctx, "kms:UpdateCustomKeyStore", nil); err != nil {
+	if err := s.AuthorizeAccount(ctx, "kms:UpdateCustomKeyStore", nil); err != nil {
 		return nil, err
 	}
 	caller := CallerFrom(ctx)
@@ -487,7 +487,7 @@ func (s *Service) DeleteCustomKeyStore(ctx context.Context, in *wire.CustomKeySt
 		if errors.Is(err, store.ErrConflict) {
 			return nil, awserr.Newf(awserr.CustomKeyStoreInvalidState, "Custom key store %s was changed concurrently; retry the request.", d.ID)
 		}
-		return nil, s.storeErr(ctx, err)
+		return nil, s.StoreErr(ctx, err)
 	}
 	s.dropConn(keyStoreRecordID(d.Account, d.ID))
 	return &struct{}{}, nil
@@ -496,14 +496,14 @@ func (s *Service) DeleteCustomKeyStore(ctx context.Context, in *wire.CustomKeySt
 // keyStoreOp validates a CustomKeyStoreId request, authorizes action and
 // reads the store.
 func (s *Service) keyStoreOp(ctx context.Context, in *wire.CustomKeyStoreIDInput, action string) (*keyStoreDoc, int64, error) {
-	var v validator
-	if v.required(in.CustomKeyStoreID != nil, "customKeyStoreId") {
-		v.strLen(in.CustomKeyStoreID, "customKeyStoreId", 1, 64)
+	var v Validator
+	if v.Required(in.CustomKeyStoreID != nil, "customKeyStoreId") {
+		v.StrLen(in.CustomKeyStoreID, "customKeyStoreId", 1, 64)
 	}
-	if err := v.err(); err != nil {
+	if err := v.Err(); err != nil {
 		return nil, 0, err
 	}
-	if err := s.authorizeAccount(ctx, action, nil); err != nil {
+	if err := s.AuthorizeAccount(ctx, action, nil); err != nil {
 		return nil, 0, err
 	}
 	return s.getKeyStore(ctx, CallerFrom(ctx).Account, *in.CustomKeyStoreID)
@@ -544,7 +544,7 @@ func (s *Service) ConnectCustomKeyStore(ctx context.Context, in *wire.CustomKeyS
 		return nil, err
 	}
 	for _, id := range keys {
-		_, err := s.updateKey(ctx, id, func(k *keyDoc, _ int64) ([]store.Op, error) {
+		_, err := s.UpdateKey(ctx, id, func(k *KeyDoc, _ int64) ([]store.Op, error) {
 			if k.State == StateUnavailable {
 				k.State = StateEnabled
 				if p, ok := prev[id]; ok {
@@ -554,7 +554,7 @@ func (s *Service) ConnectCustomKeyStore(ctx context.Context, in *wire.CustomKeyS
 			return nil, nil
 		})
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return nil, s.storeErr(ctx, err)
+			return nil, s.StoreErr(ctx, err)
 		}
 	}
 	return &struct{}{}, nil
@@ -622,7 +622,7 @@ func (s *Service) DisconnectCustomKeyStore(ctx context.Context, in *wire.CustomK
 	}
 	prev := map[string]string{}
 	for _, id := range keys {
-		_, err := s.updateKey(ctx, id, func(k *keyDoc, _ int64) ([]store.Op, error) {
+		_, err := s.UpdateKey(ctx, id, func(k *KeyDoc, _ int64) ([]store.Op, error) {
 			if k.State == StateEnabled || k.State == StateDisabled {
 				prev[id] = k.State
 				k.State = StateUnavailable
@@ -630,7 +630,7 @@ func (s *Service) DisconnectCustomKeyStore(ctx context.Context, in *wire.CustomK
 			return nil, nil
 		})
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return nil, s.storeErr(ctx, err)
+			return nil, s.StoreErr(ctx, err)
 		}
 	}
 	for id, st := range d.PrevStates {
@@ -654,7 +654,7 @@ func (s *Service) storeKeys(ctx context.Context, d *keyStoreDoc) ([]string, erro
 	for {
 		recs, err := s.store.List(ctx, kindAccountKey, d.Account+"/", after, 500)
 		if err != nil {
-			return nil, s.storeErr(ctx, err)
+			return nil, s.StoreErr(ctx, err)
 		}
 		for _, r := range recs {
 			id := strings.TrimPrefix(r.ID, d.Account+"/")
@@ -663,7 +663,7 @@ func (s *Service) storeKeys(ctx context.Context, d *keyStoreDoc) ([]string, erro
 				continue
 			}
 			if err != nil {
-				return nil, s.storeErr(ctx, err)
+				return nil, s.StoreErr(ctx, err)
 			}
 			var k struct {
 				CustomKeyStoreID string `json:"customKeyStoreId"`

@@ -183,16 +183,16 @@ func (c *ksConn) hsmKey(label string) (hsm.Key, error) {
 	return k, nil
 }
 
-func unavailable(lk *loadedKey) error {
+func unavailable(lk *Key) error {
 	return awserr.Newf(awserr.KMSInvalidState, "%s is unavailable.", lk.arn)
 }
 
 // keyConn returns the connection of lk's store, or KMSInvalidStateException
 // "<arn> is unavailable." when the store is not connected.
-func (s *Service) keyConn(ctx context.Context, lk *loadedKey) (*ksConn, error) {
+func (s *Service) keyConn(ctx context.Context, lk *Key) (*ksConn, error) {
 	c, err := s.conn(ctx, lk.doc.Account, lk.doc.CustomKeyStoreID)
 	if err != nil {
-		return nil, s.storeErr(ctx, err)
+		return nil, s.StoreErr(ctx, err)
 	}
 	if c == nil {
 		return nil, unavailable(lk)
@@ -203,12 +203,12 @@ func (s *Service) keyConn(ctx context.Context, lk *loadedKey) (*ksConn, error) {
 // hsmMaterialID is the material ID written into the ciphertexts of a
 // CloudHSM-backed key: the key's material never leaves the HSM, so the ID
 // names the HSM key.
-func hsmMaterialID(d *keyDoc) [32]byte {
+func hsmMaterialID(d *KeyDoc) [32]byte {
 	return sha256.Sum256([]byte("trent/cloudhsm-key/v1\x00" + d.ID + "\x00" + d.HSMKeyLabel))
 }
 
 // hsmFailure maps an HSM error during a cryptographic operation.
-func (s *Service) hsmFailure(ctx context.Context, lk *loadedKey, err error) error {
+func (s *Service) hsmFailure(ctx context.Context, lk *Key, err error) error {
 	if errors.Is(err, hsm.ErrDecrypt) {
 		return awserr.New(awserr.InvalidCiphertext, "")
 	}
@@ -231,7 +231,7 @@ func (s *Service) hsmFailure(ctx context.Context, lk *loadedKey, err error) erro
 //     body is then encrypted by the XKS proxy under the external key with
 //     the inner header plus encryption context as AAD. The outer body is
 //     len8(iv) | iv | len8(metadata) | metadata | ciphertext | tag.
-func (s *Service) sealInStore(ctx context.Context, lk *loadedKey, plaintext []byte, ec map[string]string) ([]byte, error) {
+func (s *Service) sealInStore(ctx context.Context, lk *Key, plaintext []byte, ec map[string]string) ([]byte, error) {
 	c, err := s.keyConn(ctx, lk)
 	if err != nil {
 		return nil, err
@@ -285,7 +285,7 @@ func (s *Service) sealInStore(ctx context.Context, lk *loadedKey, plaintext []by
 
 // openInStore decrypts a blob of a custom key store's key; see sealInStore.
 // It returns the plaintext and the material ID the blob names.
-func (s *Service) openInStore(ctx context.Context, lk *loadedKey, b *ciphertext.Blob, ec map[string]string) ([]byte, string, error) {
+func (s *Service) openInStore(ctx context.Context, lk *Key, b *ciphertext.Blob, ec map[string]string) ([]byte, string, error) {
 	c, err := s.keyConn(ctx, lk)
 	if err != nil {
 		return nil, "", err
@@ -346,14 +346,14 @@ const xksTagSize = 16
 
 // openSymmetricInStore finishes openSymmetric for a key of a custom key
 // store.
-func (s *Service) openSymmetricInStore(ctx context.Context, lk *loadedKey, b *ciphertext.Blob, ec map[string]string, dry bool) (*loadedKey, []byte, string, error) {
+func (s *Service) openSymmetricInStore(ctx context.Context, lk *Key, b *ciphertext.Blob, ec map[string]string, dry bool) (*Key, []byte, string, error) {
 	pt, mid, err := s.openInStore(ctx, lk, b, ec)
 	if err != nil {
 		return nil, nil, "", err
 	}
 	if dry {
 		clear(pt)
-		return nil, nil, "", dryRun()
+		return nil, nil, "", DryRun()
 	}
 	return lk, pt, mid, nil
 }
@@ -362,7 +362,7 @@ func (s *Service) openSymmetricInStore(ctx context.Context, lk *loadedKey, b *ci
 // custom key store: a non-extractable AES-256 key generated inside the
 // token (AWS_CLOUDHSM), or Trent's own material plus a check that the
 // external key exists and can encrypt and decrypt (EXTERNAL_KEY_STORE).
-func (s *Service) createInCustomKeyStore(ctx context.Context, d *keyDoc, in *wire.CreateKeyInput) error {
+func (s *Service) createInCustomKeyStore(ctx context.Context, d *KeyDoc, in *wire.CreateKeyInput) error {
 	if in.CustomKeyStoreID == nil {
 		return awserr.Newf(awserr.Validation, "You must specify a CustomKeyStoreId when Origin is %s.", d.Origin)
 	}
@@ -373,7 +373,7 @@ func (s *Service) createInCustomKeyStore(ctx context.Context, d *keyDoc, in *wir
 	if (d.Origin == "AWS_CLOUDHSM") != (ks.Type == StoreTypeCloudHSM) {
 		return awserr.Newf(awserr.UnsupportedOperation, "Origin %s is not valid for custom key store %s of type %s.", d.Origin, ks.ID, ks.Type)
 	}
-	if d.Spec != symmetricDefault || d.Usage != "ENCRYPT_DECRYPT" {
+	if d.Spec != SymmetricDefault || d.Usage != "ENCRYPT_DECRYPT" {
 		return awserr.Newf(awserr.UnsupportedOperation, "KeySpec %s is not supported for KMS keys in a custom key store.", d.Spec)
 	}
 	if ks.State != ConnConnected {
@@ -381,7 +381,7 @@ func (s *Service) createInCustomKeyStore(ctx context.Context, d *keyDoc, in *wir
 	}
 	c, err := s.conn(ctx, d.Account, ks.ID)
 	if err != nil {
-		return s.storeErr(ctx, err)
+		return s.StoreErr(ctx, err)
 	}
 	if c == nil {
 		return awserr.Newf(awserr.CustomKeyStoreInvalidState, "Custom key store %s is not connected.", ks.ID)
@@ -418,21 +418,21 @@ func (s *Service) createInCustomKeyStore(ctx context.Context, d *keyDoc, in *wir
 		return err
 	}
 	for _, id := range ids {
-		if k, err := s.getKey(ctx, id); err == nil && k != nil && k.doc.XksKeyID == *in.XksKeyID {
+		if k, err := s.GetKey(ctx, id); err == nil && k != nil && k.doc.XksKeyID == *in.XksKeyID {
 			return awserr.Newf(awserr.XksKeyAlreadyInUse, "The external key %s is already associated with KMS key %s in this custom key store.", *in.XksKeyID, id)
 		}
 	}
-	material, err := s.generateMaterial(symmetricDefault)
+	material, err := s.generateMaterial(SymmetricDefault)
 	if err != nil {
 		return err
 	}
-	mid := newMaterialID()
-	sealed, err := s.sealMaterial(d.ID, mid, material)
+	mid := NewHexID()
+	sealed, err := s.SealMaterial(d.ID, mid, material)
 	clear(material)
 	if err != nil {
 		return err
 	}
-	d.Materials = []materialDoc{{ID: mid, Sealed: sealed, State: MaterialCurrent, RotationDate: d.Created}}
+	d.Materials = []MaterialDoc{{ID: mid, Sealed: sealed, State: MaterialCurrent, RotationDate: d.Created}}
 	d.CurrentMaterial = mid
 	d.XksKeyID = *in.XksKeyID
 	return nil
@@ -451,7 +451,7 @@ func (s *Service) generateRandomInStore(ctx context.Context, id string, n int) (
 	}
 	c, err := s.conn(ctx, account, id)
 	if err != nil {
-		return nil, s.storeErr(ctx, err)
+		return nil, s.StoreErr(ctx, err)
 	}
 	if c == nil {
 		return nil, awserr.Newf(awserr.CustomKeyStoreInvalidState, "Custom key store %s is not connected.", id)

@@ -30,7 +30,7 @@ func TestKeyDeletion(t *testing.T) {
 	ct := must(e.svc.Encrypt(e.ctx, &wire.EncryptInput{KeyID: ptr("alias/doomed"), Plaintext: []byte("gone")}))(t)
 	must(e.svc.ScheduleKeyDeletion(e.ctx, &wire.ScheduleKeyDeletionInput{KeyID: id, PendingWindowInDays: ptr[int64](7)}))(t)
 
-	e.svc.Close() // restart
+	e.svc.Jobs.Close() // restart
 	svc := e.newService("node-b")
 	e.clock.Add(7*day - time.Second)
 	if n := e.runJobs(svc); n != 0 {
@@ -84,7 +84,7 @@ func BenchmarkRunDueJobsIdle(b *testing.B) {
 		must(e.svc.EnableKeyRotation(e.ctx, &wire.EnableKeyRotationInput{KeyID: &id}))(b)
 	}
 	for b.Loop() {
-		if _, err := e.svc.RunDueJobs(e.ctx); err != nil {
+		if _, err := e.svc.Jobs.RunDueJobs(e.ctx); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -96,7 +96,7 @@ func BenchmarkAutomaticRotation(b *testing.B) {
 	must(e.svc.EnableKeyRotation(e.ctx, &wire.EnableKeyRotationInput{KeyID: &id, RotationPeriodInDays: ptr[int64](90)}))(b)
 	for b.Loop() {
 		e.clock.Add(90 * day)
-		if n, err := e.svc.RunDueJobs(e.ctx); err != nil || n != 1 {
+		if n, err := e.svc.Jobs.RunDueJobs(e.ctx); err != nil || n != 1 {
 			b.Fatalf("ran %d: %v", n, err)
 		}
 	}

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/trentkms/trent/internal/policy"
 	"github.com/trentkms/trent/internal/rootkey"
@@ -108,7 +107,7 @@ func TestGrantLoadRacingChanges(t *testing.T) {
 	t.Cleanup(func() { st.Close() })
 	ps := &pausingStore{Store: st, listing: make(chan struct{}), release: make(chan struct{})}
 	root, _ := rootkey.NewStatic(bytes.Repeat([]byte{7}, 32))
-	s, err := New(Config{Store: ps, Root: root, PollInterval: time.Hour})
+	s, err := New(Config{Store: ps, Root: root})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +136,14 @@ func TestGrantLoadRacingChanges(t *testing.T) {
 	if err := st.Apply(ctx, store.Op{Kind: kindGrant, ID: grantRecordID(keyID, d.ID), Data: data, Create: true}); err != nil {
 		t.Fatal(err)
 	}
-	s.SyncChanges(ctx)
+	// What the change feed's follower (package job) does with them.
+	changes, err := st.Changes(ctx, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range changes {
+		s.Invalidate(c.Kind, c.ID)
+	}
 	close(ps.release)
 	set := <-loaded
 	for i, want := range []bool{true, false, true, true} {

@@ -210,7 +210,7 @@ func (s *Service) openGrantToken(tok string) (grantTokenInfo, error) {
 		return info, invalidGrantToken()
 	}
 	keyID, grantID, ok := strings.Cut(string(pt), "\x00")
-	if !ok || !validKeyID(keyID) || !validGrantID(grantID) {
+	if !ok || !ValidKeyID(keyID) || !validGrantID(grantID) {
 		return info, invalidGrantToken()
 	}
 	info = grantTokenInfo{keyID: keyID, grantID: grantID}
@@ -244,12 +244,12 @@ var grantOperationSet = func() map[string]bool {
 // caller, given the request's conditions (for encryption-context
 // constraints) and grant tokens. It returns InvalidGrantTokenException for a
 // token Trent did not issue. The grants that allow are noted in the trace.
-func (s *Service) grantAllows(ctx context.Context, lk *loadedKey, action string, conds map[string][]string, tokens []string) (bool, error) {
+func (s *Service) grantAllows(ctx context.Context, lk *Key, action string, conds map[string][]string, tokens []string) (bool, error) {
 	g, err := s.findGrant(ctx, lk, action, conds, tokens, nil)
 	if err != nil || g == nil {
 		return false, err
 	}
-	noteGrant(ctx, g.doc.ID)
+	NoteGrant(ctx, g.doc.ID)
 	return true, nil
 }
 
@@ -266,7 +266,7 @@ func (s *Service) checkGrantTokens(tokens []string) error {
 
 // findGrant returns a grant of lk that lets the caller perform action, or
 // nil. If accept is non-nil, a grant must also satisfy it.
-func (s *Service) findGrant(ctx context.Context, lk *loadedKey, action string, conds map[string][]string, tokens []string, accept func(*grant) bool) (*grant, error) {
+func (s *Service) findGrant(ctx context.Context, lk *Key, action string, conds map[string][]string, tokens []string, accept func(*grant) bool) (*grant, error) {
 	var named []grantTokenInfo
 	for _, t := range tokens {
 		info, err := s.openGrantToken(t)
@@ -284,7 +284,7 @@ func (s *Service) findGrant(ctx context.Context, lk *loadedKey, action string, c
 	}
 	set, err := s.grantCache().get(ctx, lk.doc.ID)
 	if err != nil {
-		return nil, s.storeErr(ctx, err)
+		return nil, s.StoreErr(ctx, err)
 	}
 	p := policy.Principal{ARN: c.ARN, Account: c.Account, Type: policy.PrincipalType(c.Type), RoleARN: c.RoleARN, UserID: c.PrincipalID}
 	var ec map[string]string
@@ -309,7 +309,7 @@ func (s *Service) findGrant(ctx context.Context, lk *loadedKey, action string, c
 		}
 		g, err := s.getGrant(ctx, info.keyID, info.grantID)
 		if err != nil {
-			return nil, s.storeErr(ctx, err)
+			return nil, s.StoreErr(ctx, err)
 		}
 		if g != nil && allows(g) {
 			return g, nil
@@ -319,7 +319,7 @@ func (s *Service) findGrant(ctx context.Context, lk *loadedKey, action string, c
 }
 
 // contextFromConditions rebuilds the request's encryption context, keys as
-// sent, from the kms:EncryptionContext* condition keys (contextConditions).
+// sent, from the kms:EncryptionContext* condition keys (ContextConditions).
 // Keys that collide under case folding share one ambiguous condition value;
 // they are kept, with that marker as their value, so that a grant
 // constraint sees the collision (policy.Grant.Allows) and refuses.
@@ -332,4 +332,33 @@ func contextFromConditions(conds map[string][]string) map[string]string {
 		}
 	}
 	return ec
+}
+
+// grantDeletionOps returns the operations that delete the grants of key
+// keyID, their index entries and their count, with the key.
+func (s *Service) grantDeletionOps(ctx context.Context, keyID string) ([]store.Op, error) {
+	var ops []store.Op
+	// The grant count, conditioned on its version: a grant created
+	// meanwhile makes the key's deletion conflict instead of outliving
+	// its key.
+	switch rec, err := s.store.Get(ctx, kindGrantCount, keyID); {
+	case err == nil:
+		ops = append(ops, store.Op{Kind: kindGrantCount, ID: keyID, Delete: true, IfVersion: rec.Version})
+	case !errors.Is(err, store.ErrNotFound):
+		return nil, err
+	}
+	grants, err := s.store.List(ctx, kindGrant, keyID+"/", "", 0)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range grants {
+		ops = append(ops, store.Op{Kind: kindGrant, ID: r.ID, Delete: true})
+		var g grantDoc
+		if json.Unmarshal(r.Data, &g) == nil {
+			if ret := g.Retiring + g.RetiringService; ret != "" {
+				ops = append(ops, store.Op{Kind: kindGrantIndex, ID: grantIndexID(ret, g.KeyID, g.ID), Delete: true})
+			}
+		}
+	}
+	return ops, nil
 }

@@ -60,29 +60,16 @@ func servicePrincipalChars(s string) bool {
 	return true
 }
 
-// pattern checks an optional string member against a length range and a
-// character rule named by its AWS pattern.
-func (v *validator) pattern(s *string, member string, min, max int, ok func(string) bool, pat string) {
-	if s == nil {
-		return
-	}
-	before := len(v.v)
-	v.strLen(s, member, min, max)
-	if len(v.v) == before && !ok(*s) {
-		v.add(*s, true, member, awserr.Pattern(pat))
-	}
-}
-
-func (v *validator) constraintMap(m map[string]string, member string) {
+func (v *Validator) constraintMap(m map[string]string, member string) {
 	if m == nil {
 		return
 	}
 	if len(m) > 8 {
-		v.add("", false, member, "Member must have length less than or equal to 8")
+		v.Add("", false, member, "Member must have length less than or equal to 8")
 	}
 	for k, x := range m {
 		if len(k) < 1 || len(k) > 384 || len(x) > 384 {
-			v.add("", false, member, "Map value must satisfy constraint: [Member must have length less than or equal to 384]")
+			v.Add("", false, member, "Map value must satisfy constraint: [Member must have length less than or equal to 384]")
 			return
 		}
 	}
@@ -98,7 +85,7 @@ func invalidGrantID() error {
 
 // authorizeKeyGrant is authorizeKey with the grant decision supplied by
 // the caller (CreateGrant needs to know whether a grant was involved).
-func (s *Service) authorizeKeyGrant(ctx context.Context, lk *loadedKey, action string, conds map[string][]string, grantAllows bool) error {
+func (s *Service) authorizeKeyGrant(ctx context.Context, lk *Key, action string, conds map[string][]string, grantAllows bool) error {
 	req := s.keyRequest(ctx, lk, action, conds)
 	req.GrantAllows = grantAllows
 	return s.authz.AuthorizeKey(ctx, req)
@@ -139,22 +126,22 @@ func containsPairs(big, small map[string]string) bool {
 // delay without it. With Name, a retry with identical parameters returns
 // the original grant ID (and a new token).
 func (s *Service) CreateGrant(ctx context.Context, in *wire.CreateGrantInput) (*wire.CreateGrantOutput, error) {
-	var v validator
-	v.pattern(in.GranteePrincipal, "granteePrincipal", 1, 256, principalChars, patPrincipal)
-	v.pattern(in.RetiringPrincipal, "retiringPrincipal", 1, 256, principalChars, patPrincipal)
-	v.pattern(in.GranteeServicePrincipal, "granteeServicePrincipal", 1, 128, servicePrincipalChars, patServicePrincipal)
-	v.pattern(in.RetiringServicePrincipal, "retiringServicePrincipal", 1, 128, servicePrincipalChars, patServicePrincipal)
-	v.pattern(in.Name, "name", 1, 256, grantNameChars, patGrantName)
-	if v.required(in.Operations != nil, "operations") {
+	var v Validator
+	v.Pattern(in.GranteePrincipal, "granteePrincipal", 1, 256, principalChars, patPrincipal)
+	v.Pattern(in.RetiringPrincipal, "retiringPrincipal", 1, 256, principalChars, patPrincipal)
+	v.Pattern(in.GranteeServicePrincipal, "granteeServicePrincipal", 1, 128, servicePrincipalChars, patServicePrincipal)
+	v.Pattern(in.RetiringServicePrincipal, "retiringServicePrincipal", 1, 128, servicePrincipalChars, patServicePrincipal)
+	v.Pattern(in.Name, "name", 1, 256, grantNameChars, patGrantName)
+	if v.Required(in.Operations != nil, "operations") {
 		for _, o := range in.Operations {
 			if !grantOperationSet[o] {
-				v.add("["+strings.Join(in.Operations, ", ")+"]", true, "operations",
+				v.Add("["+strings.Join(in.Operations, ", ")+"]", true, "operations",
 					"Member must satisfy constraint: ["+awserr.EnumSet(grantOperations)+"]")
 				break
 			}
 		}
 	}
-	v.grantTokens(in.GrantTokens)
+	v.GrantTokens(in.GrantTokens)
 	var eq, sub map[string]string
 	var sourceARN string
 	if c := in.Constraints; c != nil {
@@ -163,10 +150,10 @@ func (s *Service) CreateGrant(ctx context.Context, in *wire.CreateGrantInput) (*
 		eq, sub = c.EncryptionContextEquals, c.EncryptionContextSubset
 		if c.SourceArn != nil {
 			sourceARN = *c.SourceArn
-			v.strLen(c.SourceArn, "constraints.sourceArn", 20, 512)
+			v.StrLen(c.SourceArn, "constraints.sourceArn", 20, 512)
 		}
 	}
-	if err := v.err(); err != nil {
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	switch {
@@ -195,7 +182,7 @@ func (s *Service) CreateGrant(ctx context.Context, in *wire.CreateGrantInput) (*
 			}
 		}
 	}
-	lk, err := s.resolveKey(ctx, in.KeyID, refKeyOnly, "keyId", "kms:CreateGrant")
+	lk, err := s.ResolveKey(ctx, in.KeyID, RefKeyOnly, "keyId", "kms:CreateGrant")
 	if err != nil {
 		return nil, err
 	}
@@ -222,7 +209,7 @@ func (s *Service) CreateGrant(ctx context.Context, in *wire.CreateGrantInput) (*
 	constraintEC := make(map[string]string, len(eq)+len(sub))
 	maps.Copy(constraintEC, sub)
 	maps.Copy(constraintEC, eq)
-	contextConditions(conds, constraintEC)
+	ContextConditions(conds, constraintEC)
 
 	// The key policy (with IAM) decides first; only if it does not allow
 	// may a grant that includes CreateGrant allow, and then the new grant
@@ -261,12 +248,12 @@ func (s *Service) CreateGrant(ctx context.Context, in *wire.CreateGrantInput) (*
 		return nil, err
 	}
 	if parent != nil {
-		noteGrant(ctx, parent.doc.ID)
+		NoteGrant(ctx, parent.doc.ID)
 	}
 	switch lk.doc.State {
 	case StateEnabled, StateUnavailable, StateUpdating:
 	default:
-		if err := requireUsable(lk); err != nil {
+		if err := RequireUsable(lk); err != nil {
 			return nil, err
 		}
 	}
@@ -310,10 +297,10 @@ func (s *Service) CreateGrant(ctx context.Context, in *wire.CreateGrantInput) (*
 		if n >= s.grantsPerKey {
 			return awserr.Newf(awserr.LimitExceeded, "The request was rejected because the number of grants on %s exceeds the limit of %d.", lk.arn, s.grantsPerKey)
 		}
-		if isTrue(in.DryRun) {
-			return dryRun()
+		if IsTrue(in.DryRun) {
+			return DryRun()
 		}
-		d.ID = newMaterialID()
+		d.ID = NewHexID()
 		d.Created = s.now().UTC()
 		data, err := json.Marshal(&d)
 		if err != nil {
@@ -330,22 +317,22 @@ func (s *Service) CreateGrant(ctx context.Context, in *wire.CreateGrantInput) (*
 		return err
 	})
 	if err != nil {
-		return nil, s.storeErr(ctx, err)
+		return nil, s.StoreErr(ctx, err)
 	}
 	if existing != nil {
-		if isTrue(in.DryRun) {
-			return nil, dryRun()
+		if IsTrue(in.DryRun) {
+			return nil, DryRun()
 		}
 		tok, err := s.newGrantToken(lk.doc.ID, existing.doc.ID)
 		if err != nil {
-			return nil, s.storeErr(ctx, err)
+			return nil, s.StoreErr(ctx, err)
 		}
 		return &wire.CreateGrantOutput{GrantToken: tok, GrantID: existing.doc.ID}, nil
 	}
 	s.grantCache().added(newGrant(d))
 	tok, err := s.newGrantToken(d.KeyID, d.ID)
 	if err != nil {
-		return nil, s.storeErr(ctx, err)
+		return nil, s.StoreErr(ctx, err)
 	}
 	return &wire.CreateGrantOutput{GrantToken: tok, GrantID: d.ID}, nil
 }
@@ -375,7 +362,7 @@ func (s *Service) bindGrantPrincipal(ctx context.Context, arn string) (string, e
 	}
 	id, bindable, err := r.PrincipalID(ctx, arn)
 	if err != nil {
-		return "", s.storeErr(ctx, err)
+		return "", s.StoreErr(ctx, err)
 	}
 	if bindable && id == "" {
 		return "", awserr.Newf(awserr.InvalidArn, "ARN does not refer to a valid principal: %s", arn)
@@ -395,7 +382,7 @@ func (s *Service) stillBound(ctx context.Context, arn, id string, seen map[strin
 	if !ok {
 		var err error
 		if cur, _, err = r.PrincipalID(ctx, arn); err != nil {
-			return false, s.storeErr(ctx, err)
+			return false, s.StoreErr(ctx, err)
 		}
 		seen[arn] = cur
 	}
@@ -432,7 +419,7 @@ func deref(s *string) string {
 // grantEntry returns the GrantListEntry of a grant.
 func (s *Service) grantEntry(d *grantDoc) wire.GrantListEntry {
 	e := wire.GrantListEntry{
-		KeyID: s.keyARN(d.KeyAccount, d.KeyID), GrantID: d.ID, Name: d.Name, CreationDate: wire.TS(d.Created),
+		KeyID: s.KeyARN(d.KeyAccount, d.KeyID), GrantID: d.ID, Name: d.Name, CreationDate: wire.TS(d.Created),
 		GranteePrincipal: d.Grantee, RetiringPrincipal: d.Retiring, IssuingAccount: d.IssuingAccount,
 		Operations: d.Operations, GranteeServicePrincipal: d.GranteeService, RetiringServicePrincipal: d.RetiringService,
 	}
@@ -449,17 +436,17 @@ func (s *Service) grantEntry(d *grantDoc) wire.GrantListEntry {
 // ListGrants implements the ListGrants operation: the grants of one key,
 // in grant ID order, optionally filtered by grant ID and grantee.
 func (s *Service) ListGrants(ctx context.Context, in *wire.ListGrantsInput) (*wire.ListGrantsOutput, error) {
-	var v validator
-	limit := pageLimit(&v, in.Limit, 1000, 50)
-	v.strLen(in.Marker, "marker", 1, 1024)
-	v.strLen(in.GrantID, "grantId", 1, 128)
-	v.pattern(in.GranteePrincipal, "granteePrincipal", 1, 256, principalChars, patPrincipal)
-	v.pattern(in.GranteeServicePrincipal, "granteeServicePrincipal", 1, 128, servicePrincipalChars, patServicePrincipal)
-	if err := v.err(); err != nil {
+	var v Validator
+	limit := PageLimit(&v, in.Limit, 1000, 50)
+	v.StrLen(in.Marker, "marker", 1, 1024)
+	v.StrLen(in.GrantID, "grantId", 1, 128)
+	v.Pattern(in.GranteePrincipal, "granteePrincipal", 1, 256, principalChars, patPrincipal)
+	v.Pattern(in.GranteeServicePrincipal, "granteeServicePrincipal", 1, 128, servicePrincipalChars, patServicePrincipal)
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	conds := map[string][]string{"kms:grantisforawsresource": {"false"}}
-	lk, err := s.authorizedKey(ctx, in.KeyID, refKeyOnly, "kms:ListGrants", conds, nil)
+	lk, err := s.AuthorizedKey(ctx, in.KeyID, RefKeyOnly, "kms:ListGrants", conds, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -475,7 +462,7 @@ func (s *Service) ListGrants(ctx context.Context, in *wire.ListGrantsInput) (*wi
 	}
 	recs, err := s.store.List(ctx, kindGrant, lk.doc.ID+"/", after, 0)
 	if err != nil {
-		return nil, s.storeErr(ctx, err)
+		return nil, s.StoreErr(ctx, err)
 	}
 	out := &wire.ListGrantsOutput{Grants: []wire.GrantListEntry{}}
 	seen := map[string]string{}
@@ -516,18 +503,18 @@ func (s *Service) ListGrants(ctx context.Context, in *wire.ListGrantsInput) (*wi
 // ListRetirableGrants implements the ListRetirableGrants operation: the
 // grants, on keys of any account, whose retiring principal is the given one.
 func (s *Service) ListRetirableGrants(ctx context.Context, in *wire.ListRetirableGrantsInput) (*wire.ListGrantsOutput, error) {
-	var v validator
-	limit := pageLimit(&v, in.Limit, 1000, 50)
-	v.strLen(in.Marker, "marker", 1, 1024)
-	v.pattern(in.RetiringPrincipal, "retiringPrincipal", 1, 256, principalChars, patPrincipal)
-	v.pattern(in.RetiringServicePrincipal, "retiringServicePrincipal", 1, 128, servicePrincipalChars, patServicePrincipal)
-	if err := v.err(); err != nil {
+	var v Validator
+	limit := PageLimit(&v, in.Limit, 1000, 50)
+	v.StrLen(in.Marker, "marker", 1, 1024)
+	v.Pattern(in.RetiringPrincipal, "retiringPrincipal", 1, 256, principalChars, patPrincipal)
+	v.Pattern(in.RetiringServicePrincipal, "retiringServicePrincipal", 1, 128, servicePrincipalChars, patServicePrincipal)
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	if in.RetiringPrincipal == nil && in.RetiringServicePrincipal == nil {
 		return nil, awserr.ValidationError(awserr.NullViolation("retiringPrincipal"))
 	}
-	if err := s.authorizeAccount(ctx, "kms:ListRetirableGrants", nil); err != nil {
+	if err := s.AuthorizeAccount(ctx, "kms:ListRetirableGrants", nil); err != nil {
 		return nil, err
 	}
 	principal := deref(in.RetiringPrincipal) + deref(in.RetiringServicePrincipal)
@@ -542,7 +529,7 @@ func (s *Service) ListRetirableGrants(ctx context.Context, in *wire.ListRetirabl
 	after := ""
 	if in.Marker != nil {
 		keyID, grantID, ok := strings.Cut(*in.Marker, "/")
-		if !ok || !validKeyID(keyID) || !validGrantID(grantID) {
+		if !ok || !ValidKeyID(keyID) || !validGrantID(grantID) {
 			return nil, awserr.New(awserr.InvalidMarker, "Invalid marker")
 		}
 		after = prefix + *in.Marker
@@ -552,7 +539,7 @@ func (s *Service) ListRetirableGrants(ctx context.Context, in *wire.ListRetirabl
 	for {
 		recs, err := s.store.List(ctx, kindGrantIndex, prefix, after, limit+1)
 		if err != nil {
-			return nil, s.storeErr(ctx, err)
+			return nil, s.StoreErr(ctx, err)
 		}
 		for _, r := range recs {
 			after = r.ID
@@ -560,7 +547,7 @@ func (s *Service) ListRetirableGrants(ctx context.Context, in *wire.ListRetirabl
 			keyID, grantID, _ := strings.Cut(ref, "/")
 			g, err := s.getGrant(ctx, keyID, grantID)
 			if err != nil {
-				return nil, s.storeErr(ctx, err)
+				return nil, s.StoreErr(ctx, err)
 			}
 			if g == nil {
 				continue // the grant went away with its key
@@ -606,13 +593,13 @@ func (s *Service) principalOfAccount(arn, account string) bool {
 // RetireGrant, or a principal the key policy allows kms:RetireGrant may
 // retire a grant.
 func (s *Service) RetireGrant(ctx context.Context, in *wire.RetireGrantInput) (*struct{}, error) {
-	var v validator
-	v.strLen(in.GrantToken, "grantToken", 1, 8192)
-	v.strLen(in.GrantID, "grantId", 1, 128)
-	if err := v.err(); err != nil {
+	var v Validator
+	v.StrLen(in.GrantToken, "grantToken", 1, 8192)
+	v.StrLen(in.GrantID, "grantId", 1, 128)
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	var lk *loadedKey
+	var lk *Key
 	var grantID string
 	switch {
 	case in.GrantToken != nil:
@@ -621,13 +608,13 @@ func (s *Service) RetireGrant(ctx context.Context, in *wire.RetireGrantInput) (*
 			return nil, err
 		}
 		grantID = info.grantID
-		if lk, err = s.getKey(ctx, info.keyID); err != nil {
+		if lk, err = s.GetKey(ctx, info.keyID); err != nil {
 			return nil, err
 		}
 		if lk == nil {
 			return nil, grantNotFound(grantID)
 		}
-		noteKey(ctx, lk.arn)
+		NoteKey(ctx, lk.arn)
 	case in.KeyID != nil && in.GrantID != nil:
 		var err error
 		// The grant ID's form is checked first: after the key is found it
@@ -635,7 +622,7 @@ func (s *Service) RetireGrant(ctx context.Context, in *wire.RetireGrantInput) (*
 		if !validGrantID(*in.GrantID) {
 			return nil, invalidGrantID()
 		}
-		if lk, err = s.resolveKey(ctx, in.KeyID, refKeyOnly, "keyId", "kms:RetireGrant"); err != nil {
+		if lk, err = s.ResolveKey(ctx, in.KeyID, RefKeyOnly, "keyId", "kms:RetireGrant"); err != nil {
 			return nil, err
 		}
 		grantID = *in.GrantID
@@ -644,7 +631,7 @@ func (s *Service) RetireGrant(ctx context.Context, in *wire.RetireGrantInput) (*
 	}
 	g, err := s.getGrant(ctx, lk.doc.ID, grantID)
 	if err != nil {
-		return nil, s.storeErr(ctx, err)
+		return nil, s.StoreErr(ctx, err)
 	}
 	c := CallerFrom(ctx)
 	if g == nil {
@@ -661,27 +648,27 @@ func (s *Service) RetireGrant(ctx context.Context, in *wire.RetireGrantInput) (*
 	retirer := policy.Grant{GranteePrincipal: g.doc.Retiring, GranteeID: g.doc.RetiringID, Operations: []string{"RetireGrant"}}
 	mayRetire := retirer.Allows(p, "RetireGrant", nil) || g.pg.Allows(p, "RetireGrant", nil)
 	if mayRetire {
-		noteGrant(ctx, g.doc.ID)
+		NoteGrant(ctx, g.doc.ID)
 	} else if err := s.authorizeKeyGrant(ctx, lk, "kms:RetireGrant", nil, false); err != nil {
 		return nil, err
 	}
-	if isTrue(in.DryRun) {
-		return nil, dryRun()
+	if IsTrue(in.DryRun) {
+		return nil, DryRun()
 	}
 	return &struct{}{}, s.deleteGrant(ctx, g)
 }
 
 // RevokeGrant implements the RevokeGrant operation.
 func (s *Service) RevokeGrant(ctx context.Context, in *wire.RevokeGrantInput) (*struct{}, error) {
-	var v validator
-	if v.required(in.GrantID != nil, "grantId") {
-		v.strLen(in.GrantID, "grantId", 1, 128)
+	var v Validator
+	if v.Required(in.GrantID != nil, "grantId") {
+		v.StrLen(in.GrantID, "grantId", 1, 128)
 	}
-	if err := v.err(); err != nil {
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	conds := map[string][]string{"kms:grantisforawsresource": {"false"}}
-	lk, err := s.authorizedKey(ctx, in.KeyID, refKeyOnly, "kms:RevokeGrant", conds, nil)
+	lk, err := s.AuthorizedKey(ctx, in.KeyID, RefKeyOnly, "kms:RevokeGrant", conds, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -690,13 +677,13 @@ func (s *Service) RevokeGrant(ctx context.Context, in *wire.RevokeGrantInput) (*
 	}
 	g, err := s.getGrant(ctx, lk.doc.ID, *in.GrantID)
 	if err != nil {
-		return nil, s.storeErr(ctx, err)
+		return nil, s.StoreErr(ctx, err)
 	}
 	if g == nil {
 		return nil, grantNotFound(*in.GrantID)
 	}
-	if isTrue(in.DryRun) {
-		return nil, dryRun()
+	if IsTrue(in.DryRun) {
+		return nil, DryRun()
 	}
 	return &struct{}{}, s.deleteGrant(ctx, g)
 }
@@ -728,7 +715,7 @@ func (s *Service) deleteGrant(ctx context.Context, g *grant) error {
 		return err
 	})
 	if err != nil {
-		return s.storeErr(ctx, err)
+		return s.StoreErr(ctx, err)
 	}
 	s.grantCache().removed(keyID, g.doc.ID)
 	return nil
@@ -795,9 +782,9 @@ var grantOperationsByUsage = map[string][]string{
 
 // grantOperationsFit rejects grant operations the key cannot perform, as
 // AWS does (a Sign grant on a symmetric key is a ValidationException).
-func grantOperationsFit(lk *loadedKey, ops []string) error {
+func grantOperationsFit(lk *Key, ops []string) error {
 	usage := lk.doc.Usage
-	if lk.doc.Spec == symmetricDefault {
+	if lk.doc.Spec == SymmetricDefault {
 		usage = "SYMMETRIC"
 	}
 	var bad []string

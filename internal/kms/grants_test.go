@@ -11,7 +11,9 @@ import (
 
 	"github.com/trentkms/trent/internal/authz"
 	"github.com/trentkms/trent/internal/awserr"
+	"github.com/trentkms/trent/internal/job"
 	"github.com/trentkms/trent/internal/kms"
+	"github.com/trentkms/trent/internal/kms/kmstest"
 	"github.com/trentkms/trent/internal/policy"
 	"github.com/trentkms/trent/internal/rootkey"
 	"github.com/trentkms/trent/internal/store"
@@ -50,7 +52,7 @@ type grantEnv struct {
 	st    store.Store
 	root  rootkey.Provider
 	ids   *identityPolicies
-	svc   *kms.Service
+	svc   *kmstest.Node
 	trace *kms.Trace
 }
 
@@ -71,17 +73,13 @@ func newGrantEnv(t testing.TB) *grantEnv {
 }
 
 // node returns a Service over e's store with the policy engine installed.
-func (e *grantEnv) node() *kms.Service { return e.nodeWith(kms.Config{}) }
+func (e *grantEnv) node() *kmstest.Node { return e.nodeWith(kms.Config{}) }
 
 // nodeWith is node with cfg's settings (its store and root key are e's).
-func (e *grantEnv) nodeWith(cfg kms.Config) *kms.Service {
-	cfg.Store, cfg.Root, cfg.PollInterval = e.st, e.root, time.Hour
-	svc, err := kms.New(cfg)
-	if err != nil {
-		e.t.Fatal(err)
-	}
+func (e *grantEnv) nodeWith(cfg kms.Config) *kmstest.Node {
+	cfg.Store, cfg.Root = e.st, e.root
+	svc := kmstest.New(e.t, kmstest.Config{KMS: cfg, Job: job.Config{PollInterval: time.Hour}})
 	svc.SetAuthorizer(authz.New(authz.Config{Identities: e.ids}))
-	e.t.Cleanup(func() { svc.Close() })
 	return svc
 }
 
@@ -104,7 +102,7 @@ func (e *grantEnv) key(policyDoc string) string {
 	return out.KeyMetadata.KeyID
 }
 
-func (e *grantEnv) grant(svc *kms.Service, c *kms.Caller, in *wire.CreateGrantInput) *wire.CreateGrantOutput {
+func (e *grantEnv) grant(svc *kmstest.Node, c *kms.Caller, in *wire.CreateGrantInput) *wire.CreateGrantOutput {
 	e.t.Helper()
 	out, err := svc.CreateGrant(e.as(c), in)
 	if err != nil {
@@ -113,7 +111,7 @@ func (e *grantEnv) grant(svc *kms.Service, c *kms.Caller, in *wire.CreateGrantIn
 	return out
 }
 
-func encrypt(svc *kms.Service, ctx context.Context, keyID string, ec map[string]string, tokens ...string) error {
+func encrypt(svc *kmstest.Node, ctx context.Context, keyID string, ec map[string]string, tokens ...string) error {
 	_, err := svc.Encrypt(ctx, &wire.EncryptInput{KeyID: &keyID, Plaintext: []byte("hello"), EncryptionContext: ec, GrantTokens: tokens})
 	return err
 }
@@ -224,13 +222,13 @@ func TestGrantTokenAtOnce(t *testing.T) {
 	g := e.grant(e.svc, gRoot, &wire.CreateGrantInput{KeyID: &id, GranteePrincipal: sp(gBob.ARN), Operations: []string{"Encrypt"}})
 	wantCode(t, encrypt(other, e.as(gBob), id, nil), awserr.AccessDenied)
 	wantCode(t, encrypt(other, e.as(gBob), id, nil, g.GrantToken), "")
-	other.SyncChanges(context.Background())
+	other.Jobs.SyncChanges(context.Background())
 	wantCode(t, encrypt(other, e.as(gBob), id, nil), "")
 	// Revocation on one node reaches the other through the change feed.
 	if _, err := e.svc.RevokeGrant(e.as(gRoot), &wire.RevokeGrantInput{KeyID: &id, GrantID: &g.GrantID}); err != nil {
 		t.Fatal(err)
 	}
-	other.SyncChanges(context.Background())
+	other.Jobs.SyncChanges(context.Background())
 	wantCode(t, encrypt(other, e.as(gBob), id, nil), awserr.AccessDenied)
 
 	for _, tok := range []string{"not base64!", "AAAA", g.GrantToken[:len(g.GrantToken)-4] + "AAAA"} {

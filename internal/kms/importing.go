@@ -49,7 +49,7 @@ const (
 var (
 	enumWrappingAlg     = []string{"RSAES_PKCS1_V1_5", "RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256", "RSA_AES_KEY_WRAP_SHA_1", "RSA_AES_KEY_WRAP_SHA_256", "SM2PKE"}
 	enumWrappingKeySpec = []string{"RSA_2048", "RSA_3072", "RSA_4096", "SM2"}
-	enumExpirationModel = []string{expirationExpires, expirationDoesNotExpire}
+	enumExpirationModel = []string{ExpirationExpires, ExpirationDoesNotExpire}
 	enumImportType      = []string{importNew, importExisting}
 )
 
@@ -147,27 +147,27 @@ func expiredImportToken() error {
 // this key. It returns UnsupportedOperationException for a key whose origin
 // is not EXTERNAL and KMSInvalidStateException for a key pending deletion.
 func (s *Service) GetParametersForImport(ctx context.Context, in *wire.GetParametersForImportInput) (*wire.GetParametersForImportOutput, error) {
-	var v validator
-	if v.required(in.WrappingAlgorithm != nil, "wrappingAlgorithm") {
-		v.enum(in.WrappingAlgorithm, "wrappingAlgorithm", enumWrappingAlg)
+	var v Validator
+	if v.Required(in.WrappingAlgorithm != nil, "wrappingAlgorithm") {
+		v.Enum(in.WrappingAlgorithm, "wrappingAlgorithm", enumWrappingAlg)
 	}
-	if v.required(in.WrappingKeySpec != nil, "wrappingKeySpec") {
-		v.enum(in.WrappingKeySpec, "wrappingKeySpec", enumWrappingKeySpec)
+	if v.Required(in.WrappingKeySpec != nil, "wrappingKeySpec") {
+		v.Enum(in.WrappingKeySpec, "wrappingKeySpec", enumWrappingKeySpec)
 	}
-	if err := v.err(); err != nil {
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	alg, spec := *in.WrappingAlgorithm, *in.WrappingKeySpec
 	conds := map[string][]string{"kms:wrappingalgorithm": {alg}, "kms:wrappingkeyspec": {spec}}
-	lk, err := s.ownedKey(ctx, in.KeyID, "keyId", "kms:GetParametersForImport", conds)
+	lk, err := s.OwnedKey(ctx, in.KeyID, "keyId", "kms:GetParametersForImport", conds)
 	if err != nil {
 		return nil, err
 	}
 	d := lk.doc
 	if d.Origin != "EXTERNAL" {
-		return nil, originUnsupported(d, lk.arn)
+		return nil, OriginUnsupported(d, lk.arn)
 	}
-	if err := requireNotPendingDeletion(d, lk.arn); err != nil {
+	if err := RequireNotPendingDeletion(d, lk.arn); err != nil {
 		return nil, err
 	}
 	switch {
@@ -201,13 +201,24 @@ func (s *Service) GetParametersForImport(ctx context.Context, in *wire.GetParame
 	if err != nil {
 		return nil, err
 	}
-	job, _ := json.Marshal(jobDoc{Action: jobPurgeImport, KeyID: id, Due: expires})
+	purge := Job{Action: jobPurgeImport, KeyID: id, Due: expires}.Op()
+	purge.Create = true
 	if err := s.store.Apply(ctx,
-		store.Op{Kind: kindImportParams, ID: id, Data: rec, Create: true},
-		store.Op{Kind: kindJob, ID: jobID(expires, jobPurgeImport, id), Data: job, Create: true}); err != nil {
-		return nil, s.storeErr(ctx, err)
+		store.Op{Kind: kindImportParams, ID: id, Data: rec, Create: true}, purge); err != nil {
+		return nil, s.StoreErr(ctx, err)
 	}
 	return &wire.GetParametersForImportOutput{KeyID: lk.arn, ImportToken: token, PublicKey: pub, ParametersValidTo: wire.TS(expires)}, nil
+}
+
+// purgeImportJob deletes the import parameters of an import token that
+// expired (the job's KeyID holds the token ID), with the job.
+func (s *Service) purgeImportJob(ctx context.Context, rec store.Record, j Job) (bool, error) {
+	jobOp := store.Op{Kind: KindJob, ID: rec.ID, Delete: true, IfVersion: rec.Version}
+	err := s.store.Apply(ctx, jobOp, store.Op{Kind: kindImportParams, ID: j.KeyID, Delete: true})
+	if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // generateWrappingKey returns a fresh wrapping key pair: the private key
@@ -307,7 +318,7 @@ var errUnwrap = errors.New("kms: key material does not unwrap")
 // the public key for asymmetric keys (so that another PKCS#8 encoding of the
 // same private key counts as the same material).
 func materialIdentity(spec, usage string, material []byte) ([]byte, error) {
-	if spec == symmetricDefault {
+	if spec == SymmetricDefault {
 		if len(material) != 32 {
 			return nil, awserr.New(awserr.IncorrectKeyMaterial, "Key material for a SYMMETRIC_DEFAULT KMS key must be 256 bits (32 bytes).")
 		}
@@ -356,33 +367,33 @@ func incorrectMaterial() error {
 // another key) and ExpiredImportTokenException; material that does not
 // unwrap is InvalidCiphertextException.
 func (s *Service) ImportKeyMaterial(ctx context.Context, in *wire.ImportKeyMaterialInput) (*wire.ImportKeyMaterialOutput, error) {
-	var v validator
-	v.required(in.ImportToken != nil, "importToken")
-	v.blobLen(in.ImportToken, in.ImportToken != nil, "importToken", 1, 6144)
-	v.required(in.EncryptedKeyMaterial != nil, "encryptedKeyMaterial")
-	v.blobLen(in.EncryptedKeyMaterial, in.EncryptedKeyMaterial != nil, "encryptedKeyMaterial", 1, 6144)
-	v.enum(in.ExpirationModel, "expirationModel", enumExpirationModel)
-	v.enum(in.ImportType, "importType", enumImportType)
-	v.strLen(in.KeyMaterialDescription, "keyMaterialDescription", 0, 256)
+	var v Validator
+	v.Required(in.ImportToken != nil, "importToken")
+	v.BlobLen(in.ImportToken, in.ImportToken != nil, "importToken", 1, 6144)
+	v.Required(in.EncryptedKeyMaterial != nil, "encryptedKeyMaterial")
+	v.BlobLen(in.EncryptedKeyMaterial, in.EncryptedKeyMaterial != nil, "encryptedKeyMaterial", 1, 6144)
+	v.Enum(in.ExpirationModel, "expirationModel", enumExpirationModel)
+	v.Enum(in.ImportType, "importType", enumImportType)
+	v.StrLen(in.KeyMaterialDescription, "keyMaterialDescription", 0, 256)
 	if in.KeyMaterialDescription != nil && *in.KeyMaterialDescription != "" && !materialDescPattern.MatchString(*in.KeyMaterialDescription) {
-		v.add(*in.KeyMaterialDescription, true, "keyMaterialDescription", awserr.Pattern(materialDescPattern.String()))
+		v.Add(*in.KeyMaterialDescription, true, "keyMaterialDescription", awserr.Pattern(materialDescPattern.String()))
 	}
 	checkMaterialID(&v, in.KeyMaterialID)
-	if err := v.err(); err != nil {
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	now := s.now().UTC()
-	model := expirationExpires
+	model := ExpirationExpires
 	if in.ExpirationModel != nil {
 		model = *in.ExpirationModel
 	}
 	var validTo time.Time
 	switch {
-	case model == expirationExpires && in.ValidTo == nil:
+	case model == ExpirationExpires && in.ValidTo == nil:
 		return nil, awserr.New(awserr.Validation, "A validTo date must be set if the ExpirationModel is KEY_MATERIAL_EXPIRES")
-	case model == expirationDoesNotExpire && in.ValidTo != nil:
+	case model == ExpirationDoesNotExpire && in.ValidTo != nil:
 		return nil, awserr.New(awserr.Validation, "A validTo date cannot be set if the ExpirationModel is KEY_MATERIAL_DOES_NOT_EXPIRE")
-	case model == expirationExpires:
+	case model == ExpirationExpires:
 		validTo = in.ValidTo.UTC()
 		if !validTo.After(now) || validTo.After(now.Add(maxValidToAhead)) {
 			return nil, awserr.New(awserr.Validation, "The validTo date must be in the future and no more than 365 days from the current date.")
@@ -392,14 +403,14 @@ func (s *Service) ImportKeyMaterial(ctx context.Context, in *wire.ImportKeyMater
 	if !validTo.IsZero() {
 		conds["kms:validto"] = []string{strconv.FormatInt(validTo.Unix(), 10)}
 	}
-	lk, err := s.ownedKey(ctx, in.KeyID, "keyId", "kms:ImportKeyMaterial", conds)
+	lk, err := s.OwnedKey(ctx, in.KeyID, "keyId", "kms:ImportKeyMaterial", conds)
 	if err != nil {
 		return nil, err
 	}
 	if lk.doc.Origin != "EXTERNAL" {
-		return nil, originUnsupported(lk.doc, lk.arn)
+		return nil, OriginUnsupported(lk.doc, lk.arn)
 	}
-	if err := requireNotPendingDeletion(lk.doc, lk.arn); err != nil {
+	if err := RequireNotPendingDeletion(lk.doc, lk.arn); err != nil {
 		return nil, err
 	}
 	material, err := s.openImport(ctx, lk, in.ImportToken, in.EncryptedKeyMaterial, now)
@@ -423,8 +434,8 @@ func (s *Service) ImportKeyMaterial(ctx context.Context, in *wire.ImportKeyMater
 		req.description = in.KeyMaterialDescription
 	}
 	var mid string
-	out, err := s.updateKey(ctx, lk.doc.ID, func(d *keyDoc, _ int64) ([]store.Op, error) {
-		if err := requireNotPendingDeletion(d, lk.arn); err != nil {
+	out, err := s.UpdateKey(ctx, lk.doc.ID, func(d *KeyDoc, _ int64) ([]store.Op, error) {
+		if err := RequireNotPendingDeletion(d, lk.arn); err != nil {
 			return nil, err
 		}
 		var err error
@@ -433,21 +444,21 @@ func (s *Service) ImportKeyMaterial(ctx context.Context, in *wire.ImportKeyMater
 			return nil, err
 		}
 		var ops []store.Op
-		if model == expirationExpires {
+		if model == ExpirationExpires {
 			ops = append(ops, expiryJobOp(d.ID, validTo))
 		}
 		return ops, nil
 	})
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, s.notFoundKey(lk.doc.Account, lk.doc.ID)
+		return nil, s.NotFoundKey(lk.doc.Account, lk.doc.ID)
 	}
 	if err != nil {
-		return nil, s.storeErr(ctx, err)
+		return nil, s.StoreErr(ctx, err)
 	}
 	return &wire.ImportKeyMaterialOutput{KeyID: out.arn, KeyMaterialID: mid}, nil
 }
 
-func checkMaterialID(v *validator, id *string) {
+func checkMaterialID(v *Validator, id *string) {
 	if id == nil {
 		return
 	}
@@ -456,15 +467,15 @@ func checkMaterialID(v *validator, id *string) {
 		if len(*id) > 64 {
 			c = awserr.MaxLength(64)
 		}
-		v.add(*id, true, "keyMaterialId", c)
+		v.Add(*id, true, "keyMaterialId", c)
 	} else if !materialIDPattern.MatchString(*id) {
-		v.add(*id, true, "keyMaterialId", awserr.Pattern(materialIDPattern.String()))
+		v.Add(*id, true, "keyMaterialId", awserr.Pattern(materialIDPattern.String()))
 	}
 }
 
 // openImport checks an import token against key lk and unwraps the
 // material with the token's wrapping key.
-func (s *Service) openImport(ctx context.Context, lk *loadedKey, token, wrapped []byte, now time.Time) ([]byte, error) {
+func (s *Service) openImport(ctx context.Context, lk *Key, token, wrapped []byte, now time.Time) ([]byte, error) {
 	id, b, err := s.parseImportToken(token)
 	if err != nil || b.KeyID != lk.doc.ID || b.Account != lk.doc.Account {
 		return nil, invalidImportToken()
@@ -477,7 +488,7 @@ func (s *Service) openImport(ctx context.Context, lk *loadedKey, token, wrapped 
 		return nil, expiredImportToken() // purged: only happens once expired
 	}
 	if err != nil {
-		return nil, s.storeErr(ctx, err)
+		return nil, s.StoreErr(ctx, err)
 	}
 	var p importParamsDoc
 	if err := json.Unmarshal(rec.Data, &p); err != nil || p.KeyID != lk.doc.ID {
@@ -513,7 +524,7 @@ type importRequest struct {
 }
 
 // applyImport applies an import to d and returns the material ID.
-func (s *Service) applyImport(d *keyDoc, arn string, r *importRequest) (string, error) {
+func (s *Service) applyImport(d *KeyDoc, arn string, r *importRequest) (string, error) {
 	match := -1
 	for i, m := range d.Materials {
 		if m.Fingerprint != nil && subtle.ConstantTimeCompare(m.Fingerprint, r.fingerprint) == 1 {
@@ -527,19 +538,19 @@ func (s *Service) applyImport(d *keyDoc, arn string, r *importRequest) (string, 
 			importType = importNew
 		}
 	}
-	desc := func(m *materialDoc) {
+	desc := func(m *MaterialDoc) {
 		if r.description != nil {
 			m.Description = *r.description
 		}
 	}
-	seal := func(m *materialDoc) error {
-		sealed, err := s.sealMaterial(d.ID, m.ID, r.material)
+	seal := func(m *MaterialDoc) error {
+		sealed, err := s.SealMaterial(d.ID, m.ID, r.material)
 		if err != nil {
 			return err
 		}
 		m.Sealed = sealed
 		m.Imported = true
-		m.ImportState = importStateImported
+		m.ImportState = ImportStateImported
 		m.ExpirationModel = r.model
 		m.ValidTo = r.validTo
 		return nil
@@ -548,7 +559,7 @@ func (s *Service) applyImport(d *keyDoc, arn string, r *importRequest) (string, 
 		if r.materialID != "" {
 			return "", awserr.Newf(awserr.NotFound, "Key material %s does not exist for key %s.", r.materialID, arn)
 		}
-		m := materialDoc{ID: newMaterialID(), State: MaterialCurrent, Fingerprint: r.fingerprint}
+		m := MaterialDoc{ID: NewHexID(), State: MaterialCurrent, Fingerprint: r.fingerprint}
 		desc(&m)
 		if err := seal(&m); err != nil {
 			return "", err
@@ -562,10 +573,10 @@ func (s *Service) applyImport(d *keyDoc, arn string, r *importRequest) (string, 
 		return m.ID, nil
 	}
 	if importType == importNew {
-		if d.Spec != symmetricDefault {
+		if d.Spec != SymmetricDefault {
 			return "", incorrectMaterial()
 		}
-		mid := newMaterialID()
+		mid := NewHexID()
 		for _, m := range d.Materials {
 			if m.State == MaterialPendingRotation {
 				return "", awserr.Newf(awserr.KMSInvalidState, "New key material (id: %s) cannot be imported into KMS key %s, because another key material (id: %s) is pending rotation.", mid, arn, m.ID)
@@ -574,7 +585,7 @@ func (s *Service) applyImport(d *keyDoc, arn string, r *importRequest) (string, 
 		if match >= 0 {
 			return "", awserr.Newf(awserr.IncorrectKeyMaterial, "The key material in the request was already imported into this KMS key (id: %s).", d.Materials[match].ID)
 		}
-		m := materialDoc{ID: mid, State: MaterialPendingRotation, Fingerprint: r.fingerprint}
+		m := MaterialDoc{ID: mid, State: MaterialPendingRotation, Fingerprint: r.fingerprint}
 		desc(&m)
 		if err := seal(&m); err != nil {
 			return "", err
@@ -608,18 +619,18 @@ func (s *Service) applyImport(d *keyDoc, arn string, r *importRequest) (string, 
 // It returns UnsupportedOperationException for keys whose origin is not
 // EXTERNAL and NotFoundException for an unknown KeyMaterialId.
 func (s *Service) DeleteImportedKeyMaterial(ctx context.Context, in *wire.DeleteImportedKeyMaterialInput) (*wire.DeleteImportedKeyMaterialOutput, error) {
-	var v validator
+	var v Validator
 	checkMaterialID(&v, in.KeyMaterialID)
-	if err := v.err(); err != nil {
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	var mid string
-	lk, err := s.manageKey(ctx, in.KeyID, "kms:DeleteImportedKeyMaterial", func(d *keyDoc, arn string) ([]store.Op, error) {
-		if err := s.ownKey(ctx, d); err != nil {
+	lk, err := s.ManageKey(ctx, in.KeyID, "kms:DeleteImportedKeyMaterial", func(d *KeyDoc, arn string) ([]store.Op, error) {
+		if err := s.OwnKey(ctx, d); err != nil {
 			return nil, err
 		}
 		if d.Origin != "EXTERNAL" {
-			return nil, originUnsupported(d, arn)
+			return nil, OriginUnsupported(d, arn)
 		}
 		idx := -1
 		for i, m := range d.Materials {
@@ -640,7 +651,7 @@ func (s *Service) DeleteImportedKeyMaterial(ctx context.Context, in *wire.Delete
 			return nil, nil
 		}
 		m.Sealed = nil
-		m.ImportState = importStatePending
+		m.ImportState = ImportStatePending
 		if m.State == MaterialCurrent && d.State != StatePendingDeletion {
 			d.State = StatePendingImport
 		}

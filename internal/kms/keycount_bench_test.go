@@ -3,12 +3,14 @@ package kms_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"sync"
 	"testing"
 
 	"github.com/trentkms/trent/internal/kms"
+	"github.com/trentkms/trent/internal/kms/kmstest"
 	"github.com/trentkms/trent/internal/rootkey"
 	"github.com/trentkms/trent/internal/store/sqlite"
 	"github.com/trentkms/trent/internal/wire"
@@ -74,17 +76,32 @@ func BenchmarkEncryptHotKeys(b *testing.B) {
 
 // newBenchService returns a Service over a fresh SQLite store, closed with
 // b, and a context calling it as the account's root.
-func newBenchService(b *testing.B) (*kms.Service, context.Context) {
+func newBenchService(b *testing.B) (*kmstest.Node, context.Context) {
 	st, err := sqlite.Open(filepath.Join(b.TempDir(), "trent.db"))
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { st.Close() })
 	root, _ := rootkey.NewStatic(bytes.Repeat([]byte{0x42}, 32))
-	svc, err := kms.New(kms.Config{Store: st, Root: root})
+	svc := kmstest.New(b, kmstest.Config{KMS: kms.Config{Store: st, Root: root}})
+	return svc, kms.WithCaller(context.Background(), &kms.Caller{Account: "111122223333", ARN: "arn:aws:iam::111122223333:root", Type: "Root"})
+}
+
+// BenchmarkEncryptCachedKey measures the hot path with the coherence
+// machinery running (feed follower and watchdog at the default interval).
+func BenchmarkEncryptCachedKey(b *testing.B) {
+	svc, ctx := newBenchService(b)
+	svc.Jobs.Start()
+	out, err := svc.CreateKey(ctx, &wire.CreateKeyInput{})
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { svc.Close() })
-	return svc, kms.WithCaller(context.Background(), &kms.Caller{Account: "111122223333", ARN: "arn:aws:iam::111122223333:root", Type: "Root"})
+	in := &wire.EncryptInput{KeyID: &out.KeyMetadata.KeyID, Plaintext: make([]byte, 32)}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := svc.Encrypt(ctx, in); err != nil {
+			b.Fatal(errors.Unwrap(err))
+		}
+	}
 }

@@ -66,7 +66,7 @@ func (s *Service) checkPolicy(ctx context.Context, doc, keyARN string, bypass bo
 // except that a user or role it names that no longer exists (or was
 // re-created, with a new unique ID) is shown as the unique ID the policy
 // was bound to, as AWS shows it.
-func (s *Service) policyView(ctx context.Context, d *keyDoc) (string, error) {
+func (s *Service) policyView(ctx context.Context, d *KeyDoc) (string, error) {
 	r, ok := s.authz.(PrincipalResolver)
 	if !ok || len(d.PolicyPrincipals) == 0 {
 		return d.Policy, nil
@@ -75,7 +75,7 @@ func (s *Service) policyView(ctx context.Context, d *keyDoc) (string, error) {
 	for arn, id := range d.PolicyPrincipals {
 		cur, _, err := r.PrincipalID(ctx, arn)
 		if err != nil {
-			return "", s.storeErr(ctx, err)
+			return "", s.StoreErr(ctx, err)
 		}
 		if cur != id {
 			if gone == nil {
@@ -89,16 +89,16 @@ func (s *Service) policyView(ctx context.Context, d *keyDoc) (string, error) {
 
 // CreateKey implements the CreateKey operation.
 func (s *Service) CreateKey(ctx context.Context, in *wire.CreateKeyInput) (*wire.KeyMetadataOutput, error) {
-	var v validator
-	v.strLen(in.Policy, "policy", 1, 131072)
-	v.strLen(in.Description, "description", 0, 8192)
-	v.enum(in.KeyUsage, "keyUsage", enumKeyUsage)
-	v.enum(in.CustomerMasterKeySpec, "customerMasterKeySpec", enumCMKSpec)
-	v.enum(in.KeySpec, "keySpec", enumKeySpec)
-	v.enum(in.Origin, "origin", enumOrigin)
-	v.strLen(in.CustomKeyStoreID, "customKeyStoreId", 1, 64)
-	v.strLen(in.XksKeyID, "xksKeyId", 1, 128)
-	if err := v.err(); err != nil {
+	var v Validator
+	v.StrLen(in.Policy, "policy", 1, 131072)
+	v.StrLen(in.Description, "description", 0, 8192)
+	v.Enum(in.KeyUsage, "keyUsage", enumKeyUsage)
+	v.Enum(in.CustomerMasterKeySpec, "customerMasterKeySpec", enumCMKSpec)
+	v.Enum(in.KeySpec, "keySpec", enumKeySpec)
+	v.Enum(in.Origin, "origin", enumOrigin)
+	v.StrLen(in.CustomKeyStoreID, "customKeyStoreId", 1, 64)
+	v.StrLen(in.XksKeyID, "xksKeyId", 1, 128)
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	if err := validateTags(in.Tags); err != nil {
@@ -143,17 +143,17 @@ func (s *Service) CreateKey(ctx context.Context, in *wire.CreateKeyInput) (*wire
 	bypass := in.BypassPolicyLockoutSafetyCheck != nil && *in.BypassPolicyLockoutSafetyCheck
 	conds["kms:bypasspolicylockoutsafetycheck"] = []string{fmt.Sprint(bypass)}
 	tagConditions(conds, in.Tags)
-	if err := s.authorizeAccount(ctx, "kms:CreateKey", conds); err != nil {
+	if err := s.AuthorizeAccount(ctx, "kms:CreateKey", conds); err != nil {
 		return nil, err
 	}
 	if in.Tags != nil {
-		if err := s.authorizeAccount(ctx, "kms:TagResource", conds); err != nil {
+		if err := s.AuthorizeAccount(ctx, "kms:TagResource", conds); err != nil {
 			return nil, err
 		}
 	}
 
 	now := s.now().UTC()
-	d := &keyDoc{
+	d := &KeyDoc{
 		ID: newKeyID(multiRegion), Account: caller.Account, Region: s.region, Created: now,
 		Spec: spec, Usage: usage, Origin: origin, State: StateEnabled, Manager: "CUSTOMER",
 		MultiRegion: multiRegion,
@@ -161,7 +161,7 @@ func (s *Service) CreateKey(ctx context.Context, in *wire.CreateKeyInput) (*wire
 	if in.Description != nil {
 		d.Description = *in.Description
 	}
-	arn := s.keyARN(d.Account, d.ID)
+	arn := s.KeyARN(d.Account, d.ID)
 	if in.Policy != nil {
 		ids, err := s.checkPolicy(ctx, *in.Policy, arn, bypass)
 		if err != nil {
@@ -172,7 +172,7 @@ func (s *Service) CreateKey(ctx context.Context, in *wire.CreateKeyInput) (*wire
 		d.Policy = DefaultKeyPolicy(s.partition, d.Account)
 	}
 	for _, t := range in.Tags {
-		d.Tags = append(d.Tags, tagDoc{Key: *t.TagKey, Value: *t.TagValue})
+		d.Tags = append(d.Tags, TagDoc{Key: *t.TagKey, Value: *t.TagValue})
 	}
 	switch origin {
 	case "AWS_KMS":
@@ -180,13 +180,13 @@ func (s *Service) CreateKey(ctx context.Context, in *wire.CreateKeyInput) (*wire
 		if err != nil {
 			return nil, err
 		}
-		mid := newMaterialID()
-		sealed, err := s.sealMaterial(d.ID, mid, material)
+		mid := NewHexID()
+		sealed, err := s.SealMaterial(d.ID, mid, material)
 		clear(material)
 		if err != nil {
 			return nil, err
 		}
-		d.Materials = []materialDoc{{ID: mid, Sealed: sealed, State: MaterialCurrent, RotationDate: now}}
+		d.Materials = []MaterialDoc{{ID: mid, Sealed: sealed, State: MaterialCurrent, RotationDate: now}}
 		d.CurrentMaterial = mid
 	case "EXTERNAL":
 		if spec != "SYMMETRIC_DEFAULT" && !importableSpec(spec) {
@@ -209,14 +209,14 @@ func (s *Service) CreateKey(ctx context.Context, in *wire.CreateKeyInput) (*wire
 		store.Op{Kind: kindKey, ID: d.ID, Data: data, Create: true},
 		store.Op{Kind: kindAccountKey, ID: d.Account + "/" + d.ID, Data: []byte("{}"), Create: true})
 	if err != nil {
-		return nil, s.storeErr(ctx, err)
+		return nil, s.StoreErr(ctx, err)
 	}
 	lk, err := s.materialize(d, 1)
 	if err != nil {
 		return nil, err
 	}
 	s.keys.Put(d.ID, lk, 1)
-	noteKey(ctx, lk.arn)
+	NoteKey(ctx, lk.arn)
 	return &wire.KeyMetadataOutput{KeyMetadata: s.metadata(lk)}, nil
 }
 
@@ -233,7 +233,7 @@ func (s *Service) generateMaterial(spec string) ([]byte, error) {
 }
 
 // metadata builds KeyMetadata for a key.
-func (s *Service) metadata(lk *loadedKey) *wire.KeyMetadata {
+func (s *Service) metadata(lk *Key) *wire.KeyMetadata {
 	d := lk.doc
 	m := &wire.KeyMetadata{
 		AWSAccountID: d.Account, KeyID: d.ID, Arn: lk.arn, CreationDate: wire.TS(d.Created),
@@ -277,19 +277,19 @@ func (s *Service) metadata(lk *loadedKey) *wire.KeyMetadata {
 
 // DescribeKey implements the DescribeKey operation.
 func (s *Service) DescribeKey(ctx context.Context, in *wire.KeyIDInput) (*wire.KeyMetadataOutput, error) {
-	var v validator
-	v.grantTokens(in.GrantTokens)
-	if err := v.err(); err != nil {
+	var v Validator
+	v.GrantTokens(in.GrantTokens)
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	lk, err := s.authorizedKey(ctx, in.KeyID, refAliasOK, "kms:DescribeKey", requestAliasCond(in.KeyID), in.GrantTokens)
+	lk, err := s.AuthorizedKey(ctx, in.KeyID, RefAliasOK, "kms:DescribeKey", RequestAliasCond(in.KeyID), in.GrantTokens)
 	if err != nil {
 		return nil, err
 	}
 	return &wire.KeyMetadataOutput{KeyMetadata: s.metadata(lk)}, nil
 }
 
-func requestAliasCond(ref *string) map[string][]string {
+func RequestAliasCond(ref *string) map[string][]string {
 	if ref == nil {
 		return nil
 	}
@@ -303,9 +303,9 @@ func requestAliasCond(ref *string) map[string][]string {
 	return nil
 }
 
-// pageLimit validates Limit and returns it or the default.
-func pageLimit(v *validator, limit *int64, max, def int64) int {
-	v.intRange(limit, "limit", 1, max)
+// PageLimit validates Limit and returns it or the default.
+func PageLimit(v *Validator, limit *int64, max, def int64) int {
+	v.IntRange(limit, "limit", 1, max)
 	if limit == nil {
 		return int(def)
 	}
@@ -314,27 +314,27 @@ func pageLimit(v *validator, limit *int64, max, def int64) int {
 
 // ListKeys implements the ListKeys operation.
 func (s *Service) ListKeys(ctx context.Context, in *wire.ListInput) (*wire.ListKeysOutput, error) {
-	var v validator
-	limit := pageLimit(&v, in.Limit, 1000, 100)
-	v.strLen(in.Marker, "marker", 1, 1024)
-	if err := v.err(); err != nil {
+	var v Validator
+	limit := PageLimit(&v, in.Limit, 1000, 100)
+	v.StrLen(in.Marker, "marker", 1, 1024)
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	if err := s.authorizeAccount(ctx, "kms:ListKeys", nil); err != nil {
+	if err := s.AuthorizeAccount(ctx, "kms:ListKeys", nil); err != nil {
 		return nil, err
 	}
 	caller := CallerFrom(ctx)
 	prefix := caller.Account + "/"
 	after := ""
 	if in.Marker != nil {
-		if !validKeyID(*in.Marker) {
+		if !ValidKeyID(*in.Marker) {
 			return nil, awserr.New(awserr.InvalidMarker, "Invalid marker")
 		}
 		after = prefix + *in.Marker
 	}
 	recs, err := s.store.List(ctx, kindAccountKey, prefix, after, limit+1)
 	if err != nil {
-		return nil, s.storeErr(ctx, err)
+		return nil, s.StoreErr(ctx, err)
 	}
 	out := &wire.ListKeysOutput{Keys: []wire.KeyListEntry{}}
 	for i, r := range recs {
@@ -344,24 +344,24 @@ func (s *Service) ListKeys(ctx context.Context, in *wire.ListInput) (*wire.ListK
 			break
 		}
 		id := strings.TrimPrefix(r.ID, prefix)
-		out.Keys = append(out.Keys, wire.KeyListEntry{KeyID: id, KeyArn: s.keyARN(caller.Account, id)})
+		out.Keys = append(out.Keys, wire.KeyListEntry{KeyID: id, KeyArn: s.KeyARN(caller.Account, id)})
 	}
 	return out, nil
 }
 
-// manageKey resolves a key for a management operation (key ID or ARN only),
+// ManageKey resolves a key for a management operation (key ID or ARN only),
 // authorizes action and applies fn to it atomically.
-func (s *Service) manageKey(ctx context.Context, ref *string, action string, fn func(d *keyDoc, arn string) ([]store.Op, error)) (*loadedKey, error) {
-	lk, err := s.authorizedKey(ctx, ref, refKeyOnly, action, nil, nil)
+func (s *Service) ManageKey(ctx context.Context, ref *string, action string, fn func(d *KeyDoc, arn string) ([]store.Op, error)) (*Key, error) {
+	lk, err := s.AuthorizedKey(ctx, ref, RefKeyOnly, action, nil, nil)
 	if err != nil {
 		return nil, err
 	}
-	out, err := s.updateKey(ctx, lk.doc.ID, func(d *keyDoc, _ int64) ([]store.Op, error) { return fn(d, lk.arn) })
+	out, err := s.UpdateKey(ctx, lk.doc.ID, func(d *KeyDoc, _ int64) ([]store.Op, error) { return fn(d, lk.arn) })
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, s.notFoundKey(lk.doc.Account, lk.doc.ID)
+		return nil, s.NotFoundKey(lk.doc.Account, lk.doc.ID)
 	}
 	if err != nil {
-		return nil, s.storeErr(ctx, err)
+		return nil, s.StoreErr(ctx, err)
 	}
 	return out, nil
 }
@@ -379,10 +379,10 @@ func (s *Service) DisableKey(ctx context.Context, in *wire.KeyIDInput) (*struct{
 // setKeyState moves a key between Enabled and Disabled. Keys pending
 // deletion or import, or unavailable, keep their state, as in AWS.
 func (s *Service) setKeyState(ctx context.Context, ref *string, action, state string) (*struct{}, error) {
-	_, err := s.manageKey(ctx, ref, action, func(d *keyDoc, arn string) ([]store.Op, error) {
+	_, err := s.ManageKey(ctx, ref, action, func(d *KeyDoc, arn string) ([]store.Op, error) {
 		switch d.State {
 		case StatePendingDeletion, StatePendingImport, StateUnavailable:
-			return nil, requireUsable(&loadedKey{doc: d, arn: arn})
+			return nil, RequireUsable(&Key{doc: d, arn: arn})
 		}
 		d.State = state
 		return nil, nil
@@ -392,9 +392,9 @@ func (s *Service) setKeyState(ctx context.Context, ref *string, action, state st
 
 // ScheduleKeyDeletion implements the ScheduleKeyDeletion operation.
 func (s *Service) ScheduleKeyDeletion(ctx context.Context, in *wire.ScheduleKeyDeletionInput) (*wire.ScheduleKeyDeletionOutput, error) {
-	var v validator
-	v.intRange(in.PendingWindowInDays, "pendingWindowInDays", 7, 30)
-	if err := v.err(); err != nil {
+	var v Validator
+	v.IntRange(in.PendingWindowInDays, "pendingWindowInDays", 7, 30)
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	days := int64(30)
@@ -402,7 +402,7 @@ func (s *Service) ScheduleKeyDeletion(ctx context.Context, in *wire.ScheduleKeyD
 		days = *in.PendingWindowInDays
 	}
 	var due time.Time
-	lk, err := s.manageKey(ctx, in.KeyID, "kms:ScheduleKeyDeletion", func(d *keyDoc, arn string) ([]store.Op, error) {
+	lk, err := s.ManageKey(ctx, in.KeyID, "kms:ScheduleKeyDeletion", func(d *KeyDoc, arn string) ([]store.Op, error) {
 		if d.State == StatePendingDeletion {
 			return nil, awserr.Newf(awserr.KMSInvalidState, "%s is pending deletion.", arn)
 		}
@@ -410,8 +410,7 @@ func (s *Service) ScheduleKeyDeletion(ctx context.Context, in *wire.ScheduleKeyD
 		d.State = StatePendingDeletion
 		d.DeletionDate = due
 		d.PendingWindowDays = int(days)
-		job, _ := json.Marshal(jobDoc{Action: jobDelete, KeyID: d.ID, Due: due})
-		return []store.Op{{Kind: kindJob, ID: jobID(due, jobDelete, d.ID), Data: job}}, nil
+		return []store.Op{Job{Action: jobDelete, KeyID: d.ID, Due: due}.Op()}, nil
 	})
 	if err != nil {
 		return nil, err
@@ -422,7 +421,7 @@ func (s *Service) ScheduleKeyDeletion(ctx context.Context, in *wire.ScheduleKeyD
 // CancelKeyDeletion implements the CancelKeyDeletion operation. As in AWS,
 // the key returns to Disabled (PendingImport if it has no material).
 func (s *Service) CancelKeyDeletion(ctx context.Context, in *wire.KeyIDInput) (*wire.KeyIDOutput, error) {
-	lk, err := s.manageKey(ctx, in.KeyID, "kms:CancelKeyDeletion", func(d *keyDoc, arn string) ([]store.Op, error) {
+	lk, err := s.ManageKey(ctx, in.KeyID, "kms:CancelKeyDeletion", func(d *KeyDoc, arn string) ([]store.Op, error) {
 		if d.State != StatePendingDeletion {
 			return nil, awserr.Newf(awserr.KMSInvalidState, "%s is not pending deletion.", arn)
 		}
@@ -433,7 +432,7 @@ func (s *Service) CancelKeyDeletion(ctx context.Context, in *wire.KeyIDInput) (*
 		}
 		d.DeletionDate = time.Time{}
 		d.PendingWindowDays = 0
-		return []store.Op{{Kind: kindJob, ID: job, Delete: true}}, nil
+		return []store.Op{{Kind: KindJob, ID: job, Delete: true}}, nil
 	})
 	if err != nil {
 		return nil, err
@@ -441,7 +440,7 @@ func (s *Service) CancelKeyDeletion(ctx context.Context, in *wire.KeyIDInput) (*
 	return &wire.KeyIDOutput{KeyID: lk.arn}, nil
 }
 
-func hasUsableMaterial(d *keyDoc) bool {
+func hasUsableMaterial(d *KeyDoc) bool {
 	for _, m := range d.Materials {
 		if m.Sealed != nil && m.State == MaterialCurrent {
 			return true
@@ -452,15 +451,15 @@ func hasUsableMaterial(d *keyDoc) bool {
 
 // UpdateKeyDescription implements the UpdateKeyDescription operation.
 func (s *Service) UpdateKeyDescription(ctx context.Context, in *wire.UpdateKeyDescriptionInput) (*struct{}, error) {
-	var v validator
-	if v.required(in.Description != nil, "description") {
-		v.strLen(in.Description, "description", 0, 8192)
+	var v Validator
+	if v.Required(in.Description != nil, "description") {
+		v.StrLen(in.Description, "description", 0, 8192)
 	}
-	if err := v.err(); err != nil {
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	_, err := s.manageKey(ctx, in.KeyID, "kms:UpdateKeyDescription", func(d *keyDoc, arn string) ([]store.Op, error) {
-		if err := requireNotPendingDeletion(d, arn); err != nil {
+	_, err := s.ManageKey(ctx, in.KeyID, "kms:UpdateKeyDescription", func(d *KeyDoc, arn string) ([]store.Op, error) {
+		if err := RequireNotPendingDeletion(d, arn); err != nil {
 			return nil, err
 		}
 		d.Description = *in.Description
@@ -474,7 +473,7 @@ func (s *Service) GetKeyPolicy(ctx context.Context, in *wire.KeyPolicyInput) (*w
 	if err := checkPolicyName(in.PolicyName, false); err != nil {
 		return nil, err
 	}
-	lk, err := s.ownedKey(ctx, in.KeyID, "keyId", "kms:GetKeyPolicy", nil)
+	lk, err := s.OwnedKey(ctx, in.KeyID, "keyId", "kms:GetKeyPolicy", nil)
 	if err != nil {
 		return nil, err
 	}
@@ -493,9 +492,9 @@ func checkPolicyName(name *string, required bool) error {
 		return nil
 	}
 	if *name != "default" {
-		var v validator
-		v.strLen(name, "policyName", 1, 128)
-		if err := v.err(); err != nil {
+		var v Validator
+		v.StrLen(name, "policyName", 1, 128)
+		if err := v.Err(); err != nil {
 			return err
 		}
 		return awserr.New(awserr.NotFound, "No such policy exists")
@@ -505,11 +504,11 @@ func checkPolicyName(name *string, required bool) error {
 
 // PutKeyPolicy implements the PutKeyPolicy operation.
 func (s *Service) PutKeyPolicy(ctx context.Context, in *wire.KeyPolicyInput) (*struct{}, error) {
-	var v validator
-	if v.required(in.Policy != nil, "policy") {
-		v.strLen(in.Policy, "policy", 1, 131072)
+	var v Validator
+	if v.Required(in.Policy != nil, "policy") {
+		v.StrLen(in.Policy, "policy", 1, 131072)
 	}
-	if err := v.err(); err != nil {
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	if err := checkPolicyName(in.PolicyName, false); err != nil {
@@ -517,7 +516,7 @@ func (s *Service) PutKeyPolicy(ctx context.Context, in *wire.KeyPolicyInput) (*s
 	}
 	bypass := in.BypassPolicyLockoutSafetyCheck != nil && *in.BypassPolicyLockoutSafetyCheck
 	conds := map[string][]string{"kms:bypasspolicylockoutsafetycheck": {fmt.Sprint(bypass)}}
-	lk, err := s.ownedKey(ctx, in.KeyID, "keyId", "kms:PutKeyPolicy", conds)
+	lk, err := s.OwnedKey(ctx, in.KeyID, "keyId", "kms:PutKeyPolicy", conds)
 	if err != nil {
 		return nil, err
 	}
@@ -525,33 +524,33 @@ func (s *Service) PutKeyPolicy(ctx context.Context, in *wire.KeyPolicyInput) (*s
 	if err != nil {
 		return nil, err
 	}
-	_, err = s.updateKey(ctx, lk.doc.ID, func(d *keyDoc, _ int64) ([]store.Op, error) {
+	_, err = s.UpdateKey(ctx, lk.doc.ID, func(d *KeyDoc, _ int64) ([]store.Op, error) {
 		d.Policy, d.PolicyPrincipals = *in.Policy, ids
 		return nil, nil
 	})
-	return &struct{}{}, s.storeErr(ctx, err)
+	return &struct{}{}, s.StoreErr(ctx, err)
 }
 
 // ListKeyPolicies implements the ListKeyPolicies operation.
 func (s *Service) ListKeyPolicies(ctx context.Context, in *wire.ListKeyPoliciesInput) (*wire.ListKeyPoliciesOutput, error) {
-	var v validator
-	pageLimit(&v, in.Limit, 1000, 100)
-	if err := v.err(); err != nil {
+	var v Validator
+	PageLimit(&v, in.Limit, 1000, 100)
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	if _, err := s.ownedKey(ctx, in.KeyID, "keyId", "kms:ListKeyPolicies", nil); err != nil {
+	if _, err := s.OwnedKey(ctx, in.KeyID, "keyId", "kms:ListKeyPolicies", nil); err != nil {
 		return nil, err
 	}
 	return &wire.ListKeyPoliciesOutput{PolicyNames: []string{"default"}}, nil
 }
 
 // deleteKeyOps returns the operations that destroy a key for good: the key
-// record (with all its materials), its index entry, its aliases and grants.
-func (s *Service) deleteKeyOps(ctx context.Context, d *keyDoc, version int64) ([]store.Op, error) {
+// record (with all its materials), its index entry, its aliases and the
+// records the concerns keep about it (KeyRecords: grants, usage).
+func (s *Service) deleteKeyOps(ctx context.Context, d *KeyDoc, version int64) ([]store.Op, error) {
 	ops := []store.Op{
 		{Kind: kindKey, ID: d.ID, Delete: true, IfVersion: version},
 		{Kind: kindAccountKey, ID: d.Account + "/" + d.ID, Delete: true},
-		{Kind: kindKeyUsage, ID: d.ID, Delete: true},
 	}
 	// The key's alias list, conditioned on its version, so that an alias
 	// that joins or leaves the key meanwhile makes this batch conflict.
@@ -565,26 +564,17 @@ func (s *Service) deleteKeyOps(ctx context.Context, d *keyDoc, version int64) ([
 	for _, name := range names {
 		ops = append(ops, store.Op{Kind: kindAlias, ID: aliasRecordID(d.Account, name), Delete: true})
 	}
-	// The grant count likewise: a grant created meanwhile makes the
-	// batch conflict instead of outliving its key.
-	switch rec, err := s.store.Get(ctx, kindGrantCount, d.ID); {
-	case err == nil:
-		ops = append(ops, store.Op{Kind: kindGrantCount, ID: d.ID, Delete: true, IfVersion: rec.Version})
-	case !errors.Is(err, store.ErrNotFound):
-		return nil, err
-	}
-	grants, err := s.store.List(ctx, kindGrant, d.ID+"/", "", 0)
+	grants, err := s.grantDeletionOps(ctx, d.ID)
 	if err != nil {
 		return nil, err
 	}
-	for _, r := range grants {
-		ops = append(ops, store.Op{Kind: kindGrant, ID: r.ID, Delete: true})
-		var g grantDoc
-		if json.Unmarshal(r.Data, &g) == nil {
-			if ret := g.Retiring + g.RetiringService; ret != "" {
-				ops = append(ops, store.Op{Kind: kindGrantIndex, ID: grantIndexID(ret, g.KeyID, g.ID), Delete: true})
-			}
+	ops = append(ops, grants...)
+	for _, r := range s.keyRecords {
+		more, err := r.KeyDeletionOps(ctx, d.ID)
+		if err != nil {
+			return nil, err
 		}
+		ops = append(ops, more...)
 	}
 	return ops, nil
 }

@@ -11,7 +11,9 @@ import (
 
 	"github.com/trentkms/trent/internal/awserr"
 	"github.com/trentkms/trent/internal/ciphertext"
+	"github.com/trentkms/trent/internal/job"
 	"github.com/trentkms/trent/internal/kms"
+	"github.com/trentkms/trent/internal/kms/kmstest"
 	"github.com/trentkms/trent/internal/rootkey"
 	"github.com/trentkms/trent/internal/store"
 	"github.com/trentkms/trent/internal/store/sqlite"
@@ -35,14 +37,14 @@ func (c *clock) Add(d time.Duration) {
 // record of the service events it emitted.
 type env struct {
 	t     testing.TB
-	svc   *kms.Service
+	svc   *kmstest.Node
 	store store.Store
 	root  rootkey.Provider
 	clock *clock
 	ctx   context.Context
 
 	mu     sync.Mutex
-	events []kms.ServiceEvent
+	events []job.Event
 }
 
 var rootKey = bytes.Repeat([]byte{0x5a}, 32)
@@ -65,20 +67,15 @@ func newEnv(t testing.TB) *env {
 }
 
 // newService returns another Service (another "node") over e's store.
-func (e *env) newService(node string) *kms.Service {
+func (e *env) newService(node string) *kmstest.Node {
 	e.t.Helper()
-	svc, err := kms.New(kms.Config{Store: e.store, Root: e.root, Now: e.clock.Now, NodeID: node,
-		Events: func(_ context.Context, ev kms.ServiceEvent) error {
+	return kmstest.New(e.t, kmstest.Config{KMS: kms.Config{Store: e.store, Root: e.root, Now: e.clock.Now}, Job: job.Config{NodeID: node,
+		Events: func(_ context.Context, ev job.Event) error {
 			e.mu.Lock()
 			e.events = append(e.events, ev)
 			e.mu.Unlock()
 			return nil
-		}})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	e.t.Cleanup(func() { svc.Close() })
-	return svc
+		}}})
 }
 
 func (e *env) eventNames() []string {
@@ -122,9 +119,9 @@ func (e *env) createKey(in *wire.CreateKeyInput) *wire.KeyMetadata {
 	return must(e.svc.CreateKey(e.ctx, in))(e.t).KeyMetadata
 }
 
-func (e *env) runJobs(svc *kms.Service) int {
+func (e *env) runJobs(svc *kmstest.Node) int {
 	e.t.Helper()
-	return must(svc.RunDueJobs(e.ctx))(e.t)
+	return must(svc.Jobs.RunDueJobs(e.ctx))(e.t)
 }
 
 // materialOf returns the key-material ID a symmetric ciphertext names

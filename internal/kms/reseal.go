@@ -38,7 +38,7 @@ func (s *Service) ResealAll(ctx context.Context, progress func(n int)) (int, err
 		}
 	}
 	err := s.eachRecord(ctx, kindKey, func(r store.Record) error {
-		var d keyDoc
+		var d KeyDoc
 		if err := json.Unmarshal(r.Data, &d); err != nil {
 			return fmt.Errorf("kms: decode key %s: %w", r.ID, err)
 		}
@@ -49,7 +49,7 @@ func (s *Service) ResealAll(ctx context.Context, progress func(n int)) (int, err
 		if !need {
 			return nil
 		}
-		_, err := s.updateKey(ctx, r.ID, func(d *keyDoc, _ int64) ([]store.Op, error) {
+		_, err := s.UpdateKey(ctx, r.ID, func(d *KeyDoc, _ int64) ([]store.Op, error) {
 			for i := range d.Materials {
 				m := &d.Materials[i]
 				if !stale(m.Sealed) {

@@ -2,7 +2,6 @@ package kms
 
 import (
 	"context"
-	"encoding/json"
 	"time"
 
 	"github.com/trentkms/trent/internal/awserr"
@@ -28,60 +27,59 @@ const (
 
 const day = 24 * time.Hour
 
-// originUnsupported is AWS's UnsupportedOperationException for an
+// OriginUnsupported is AWS's UnsupportedOperationException for an
 // operation that a key's origin does not allow.
-func originUnsupported(d *keyDoc, arn string) error {
+func OriginUnsupported(d *KeyDoc, arn string) error {
 	return awserr.Newf(awserr.UnsupportedOperation, "%s origin is %s which is not valid for this operation.", arn, d.Origin)
 }
 
 // specUnsupported is the UnsupportedOperationException of rotation
 // operations on keys that are not SYMMETRIC_DEFAULT.
-func specUnsupported(d *keyDoc, arn string) error {
+func specUnsupported(d *KeyDoc, arn string) error {
 	return awserr.Newf(awserr.UnsupportedOperation, "%s key spec is %s which is not valid for this operation.", arn, d.Spec)
 }
 
 // stateErr is the error of an operation that needs an Enabled key (the
 // crypto column of the key-state table: Disabled gives DisabledException).
-func stateErr(d *keyDoc, arn string) error {
+func stateErr(d *KeyDoc, arn string) error {
 	switch d.State {
 	case StateEnabled:
 		return nil
 	case StateDisabled:
 		return awserr.Newf(awserr.Disabled, "%s is disabled.", arn)
 	}
-	return requireUsable(&loadedKey{doc: d, arn: arn})
+	return RequireUsable(&Key{doc: d, arn: arn})
 }
 
 // checkAutoRotation is the check of EnableKeyRotation and DisableKeyRotation:
 // only Enabled symmetric keys with KMS-generated material rotate
 // automatically.
-func checkAutoRotation(d *keyDoc, arn string) error {
+func checkAutoRotation(d *KeyDoc, arn string) error {
 	if d.Origin != "AWS_KMS" {
-		return originUnsupported(d, arn)
+		return OriginUnsupported(d, arn)
 	}
-	if d.Spec != symmetricDefault {
+	if d.Spec != SymmetricDefault {
 		return specUnsupported(d, arn)
 	}
 	return stateErr(d, arn)
 }
 
-// ownKey rejects management of another account's key as AWS does (these
+// OwnKey rejects management of another account's key as AWS does (these
 // operations are not cross-account: the key is simply not found).
-func (s *Service) ownKey(ctx context.Context, d *keyDoc) error {
+func (s *Service) OwnKey(ctx context.Context, d *KeyDoc) error {
 	if c := CallerFrom(ctx); c == nil || c.Account != d.Account {
 		account := ""
 		if c != nil {
 			account = c.Account
 		}
-		return s.notFoundKey(account, d.ID)
+		return s.NotFoundKey(account, d.ID)
 	}
 	return nil
 }
 
 // rotationJobOp returns the job record that rotates d at d.NextRotation.
-func rotationJobOp(d *keyDoc) store.Op {
-	data, _ := json.Marshal(jobDoc{Action: jobRotate, KeyID: d.ID, Due: d.NextRotation})
-	return store.Op{Kind: kindJob, ID: jobID(d.NextRotation, jobRotate, d.ID), Data: data}
+func rotationJobOp(d *KeyDoc) store.Op {
+	return Job{Action: jobRotate, KeyID: d.ID, Due: d.NextRotation}.Op()
 }
 
 // EnableKeyRotation implements the EnableKeyRotation operation. The first
@@ -93,17 +91,17 @@ func rotationJobOp(d *keyDoc) store.Op {
 // DisabledException for a disabled key and KMSInvalidStateException for
 // other states.
 func (s *Service) EnableKeyRotation(ctx context.Context, in *wire.EnableKeyRotationInput) (*struct{}, error) {
-	var v validator
-	v.intRange(in.RotationPeriodInDays, "rotationPeriodInDays", minRotationPeriodDays, maxRotationPeriodDays)
-	if err := v.err(); err != nil {
+	var v Validator
+	v.IntRange(in.RotationPeriodInDays, "rotationPeriodInDays", minRotationPeriodDays, maxRotationPeriodDays)
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	period := defaultRotationPeriodDays
 	if in.RotationPeriodInDays != nil {
 		period = int(*in.RotationPeriodInDays)
 	}
-	_, err := s.manageKey(ctx, in.KeyID, "kms:EnableKeyRotation", func(d *keyDoc, arn string) ([]store.Op, error) {
-		if err := s.ownKey(ctx, d); err != nil {
+	_, err := s.ManageKey(ctx, in.KeyID, "kms:EnableKeyRotation", func(d *KeyDoc, arn string) ([]store.Op, error) {
+		if err := s.OwnKey(ctx, d); err != nil {
 			return nil, err
 		}
 		if err := checkAutoRotation(d, arn); err != nil {
@@ -116,7 +114,7 @@ func (s *Service) EnableKeyRotation(ctx context.Context, in *wire.EnableKeyRotat
 			if d.RotationPeriodDays == period {
 				return nil, nil // nothing changes; keep the schedule
 			}
-			ops = append(ops, store.Op{Kind: kindJob, ID: jobID(d.NextRotation, jobRotate, d.ID), Delete: true})
+			ops = append(ops, store.Op{Kind: KindJob, ID: jobID(d.NextRotation, jobRotate, d.ID), Delete: true})
 			last := d.NextRotation.Add(-time.Duration(d.RotationPeriodDays) * day)
 			next = last.Add(time.Duration(period) * day)
 			if next.Before(now) {
@@ -137,8 +135,8 @@ func (s *Service) EnableKeyRotation(ctx context.Context, in *wire.EnableKeyRotat
 // DisableKeyRotation implements the DisableKeyRotation operation. Its errors
 // are those of EnableKeyRotation.
 func (s *Service) DisableKeyRotation(ctx context.Context, in *wire.KeyIDInput) (*struct{}, error) {
-	_, err := s.manageKey(ctx, in.KeyID, "kms:DisableKeyRotation", func(d *keyDoc, arn string) ([]store.Op, error) {
-		if err := s.ownKey(ctx, d); err != nil {
+	_, err := s.ManageKey(ctx, in.KeyID, "kms:DisableKeyRotation", func(d *KeyDoc, arn string) ([]store.Op, error) {
+		if err := s.OwnKey(ctx, d); err != nil {
 			return nil, err
 		}
 		if err := checkAutoRotation(d, arn); err != nil {
@@ -146,7 +144,7 @@ func (s *Service) DisableKeyRotation(ctx context.Context, in *wire.KeyIDInput) (
 		}
 		var ops []store.Op
 		if !d.NextRotation.IsZero() {
-			ops = append(ops, store.Op{Kind: kindJob, ID: jobID(d.NextRotation, jobRotate, d.ID), Delete: true})
+			ops = append(ops, store.Op{Kind: KindJob, ID: jobID(d.NextRotation, jobRotate, d.ID), Delete: true})
 		}
 		d.RotationEnabled = false
 		d.RotationPeriodDays = 0
@@ -164,18 +162,18 @@ func (s *Service) DisableKeyRotation(ctx context.Context, in *wire.KeyIDInput) (
 // UnsupportedOperationException for keys that are not SYMMETRIC_DEFAULT,
 // keys in custom key stores and imported keys awaiting material.
 func (s *Service) GetKeyRotationStatus(ctx context.Context, in *wire.KeyIDInput) (*wire.GetKeyRotationStatusOutput, error) {
-	lk, err := s.authorizedKey(ctx, in.KeyID, refKeyOnly, "kms:GetKeyRotationStatus", nil, nil)
+	lk, err := s.AuthorizedKey(ctx, in.KeyID, RefKeyOnly, "kms:GetKeyRotationStatus", nil, nil)
 	if err != nil {
 		return nil, err
 	}
 	d := lk.doc
 	switch {
 	case d.Origin == "AWS_CLOUDHSM" || d.Origin == "EXTERNAL_KEY_STORE":
-		return nil, originUnsupported(d, lk.arn)
-	case d.Spec != symmetricDefault:
+		return nil, OriginUnsupported(d, lk.arn)
+	case d.Spec != SymmetricDefault:
 		return nil, specUnsupported(d, lk.arn)
 	case d.Origin == "EXTERNAL" && d.State == StatePendingImport:
-		return nil, originUnsupported(d, lk.arn)
+		return nil, OriginUnsupported(d, lk.arn)
 	}
 	out := &wire.GetKeyRotationStatusOutput{KeyID: lk.arn, KeyRotationEnabled: d.RotationEnabled}
 	if d.RotationEnabled {
@@ -199,15 +197,15 @@ func (s *Service) GetKeyRotationStatus(ctx context.Context, in *wire.KeyIDInput)
 // works; Trent rotates within the request, so the rotation is complete (and
 // visible to ListKeyRotations) when the call returns.
 func (s *Service) RotateKeyOnDemand(ctx context.Context, in *wire.KeyIDInput) (*wire.RotateKeyOnDemandOutput, error) {
-	lk, err := s.manageKey(ctx, in.KeyID, "kms:RotateKeyOnDemand", func(d *keyDoc, arn string) ([]store.Op, error) {
-		if err := s.ownKey(ctx, d); err != nil {
+	lk, err := s.ManageKey(ctx, in.KeyID, "kms:RotateKeyOnDemand", func(d *KeyDoc, arn string) ([]store.Op, error) {
+		if err := s.OwnKey(ctx, d); err != nil {
 			return nil, err
 		}
-		if d.Spec != symmetricDefault {
+		if d.Spec != SymmetricDefault {
 			return nil, awserr.New(awserr.UnsupportedOperation, "")
 		}
 		if d.Origin != "AWS_KMS" && d.Origin != "EXTERNAL" {
-			return nil, originUnsupported(d, arn)
+			return nil, OriginUnsupported(d, arn)
 		}
 		if err := stateErr(d, arn); err != nil {
 			return nil, err
@@ -231,7 +229,7 @@ func (s *Service) RotateKeyOnDemand(ctx context.Context, in *wire.KeyIDInput) (*
 }
 
 // promotePending makes the imported material pending rotation current.
-func (s *Service) promotePending(d *keyDoc, arn string) error {
+func (s *Service) promotePending(d *KeyDoc, arn string) error {
 	idx := -1
 	for i, m := range d.Materials {
 		if m.State == MaterialPendingRotation && m.Sealed != nil {
@@ -262,23 +260,23 @@ func (s *Service) promotePending(d *keyDoc, arn string) error {
 // material pending rotation. The marker is the last material ID returned;
 // an unknown marker is InvalidMarkerException.
 func (s *Service) ListKeyRotations(ctx context.Context, in *wire.ListKeyRotationsInput) (*wire.ListKeyRotationsOutput, error) {
-	var v validator
-	limit := pageLimit(&v, in.Limit, 1000, 100)
-	v.strLen(in.Marker, "marker", 1, 1024)
-	v.enum(in.IncludeKeyMaterial, "includeKeyMaterial", enumIncludeKM)
-	if err := v.err(); err != nil {
+	var v Validator
+	limit := PageLimit(&v, in.Limit, 1000, 100)
+	v.StrLen(in.Marker, "marker", 1, 1024)
+	v.Enum(in.IncludeKeyMaterial, "includeKeyMaterial", enumIncludeKM)
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	lk, err := s.ownedKey(ctx, in.KeyID, "keyId", "kms:ListKeyRotations", nil)
+	lk, err := s.OwnedKey(ctx, in.KeyID, "keyId", "kms:ListKeyRotations", nil)
 	if err != nil {
 		return nil, err
 	}
 	d := lk.doc
-	if d.Spec != symmetricDefault {
+	if d.Spec != SymmetricDefault {
 		return nil, specUnsupported(d, lk.arn)
 	}
 	if d.Origin == "AWS_CLOUDHSM" || d.Origin == "EXTERNAL_KEY_STORE" {
-		return nil, originUnsupported(d, lk.arn)
+		return nil, OriginUnsupported(d, lk.arn)
 	}
 	all := in.IncludeKeyMaterial != nil && *in.IncludeKeyMaterial == "ALL_KEY_MATERIAL"
 	start := 0
@@ -311,7 +309,7 @@ func (s *Service) ListKeyRotations(ctx context.Context, in *wire.ListKeyRotation
 			e.KeyMaterialDescription = m.Description
 			e.ImportState = m.ImportState
 			e.ExpirationModel = m.ExpirationModel
-			if m.ExpirationModel == expirationExpires {
+			if m.ExpirationModel == ExpirationExpires {
 				e.ValidTo = wire.TS(m.ValidTo)
 			}
 		}

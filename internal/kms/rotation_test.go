@@ -9,6 +9,7 @@ import (
 
 	"github.com/trentkms/trent/internal/awserr"
 	"github.com/trentkms/trent/internal/kms"
+	"github.com/trentkms/trent/internal/kms/kmstest"
 	"github.com/trentkms/trent/internal/wire"
 )
 
@@ -92,7 +93,7 @@ func TestRotationRestart(t *testing.T) {
 	e := newEnv(t)
 	id := &e.createKey(&wire.CreateKeyInput{}).KeyID
 	must(e.svc.EnableKeyRotation(e.ctx, &wire.EnableKeyRotationInput{KeyID: id, RotationPeriodInDays: ptr[int64](90)}))(t)
-	e.svc.Close()
+	e.svc.Jobs.Close()
 	other := e.newService("node-b")
 	e.clock.Add(400 * day)
 	if n := e.runJobs(other); n != 1 {
@@ -120,11 +121,11 @@ func TestRotationNodesRace(t *testing.T) {
 	}
 	// Same node ID: every service holds the lease, so only the stores'
 	// optimistic concurrency stands between them and double rotation.
-	nodes := []*kms.Service{e.newService("node-x"), e.newService("node-x"), e.newService("node-x")}
+	nodes := []*kmstest.Node{e.newService("node-x"), e.newService("node-x"), e.newService("node-x")}
 	e.clock.Add(91 * day)
 	var wg sync.WaitGroup
 	for _, n := range nodes {
-		wg.Go(func() { _, _ = n.RunDueJobs(e.ctx) })
+		wg.Go(func() { _, _ = n.Jobs.RunDueJobs(e.ctx) })
 	}
 	wg.Wait()
 	e.runJobs(e.svc) // pick up anything a conflict left for the next tick

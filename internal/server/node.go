@@ -21,6 +21,7 @@ import (
 	"github.com/trentkms/trent/internal/dirlock"
 	"github.com/trentkms/trent/internal/iam"
 	"github.com/trentkms/trent/internal/iamapi"
+	"github.com/trentkms/trent/internal/job"
 	"github.com/trentkms/trent/internal/kms"
 	"github.com/trentkms/trent/internal/rootkey"
 	"github.com/trentkms/trent/internal/store"
@@ -30,10 +31,12 @@ import (
 // Node is a running Trent: its store, root of trust, domain service, audit
 // trail and HTTP server, built from a configuration.
 type Node struct {
-	Config    *config.File
-	Store     store.Store
-	Root      rootkey.Provider
+	Config *config.File
+	Store  store.Store
+	Root   rootkey.Provider
+	// Service is the domain core, and Jobs runs its background work.
 	Service   *kms.Service
+	Jobs      *job.Runner
 	Directory *iam.Directory
 	Audit     *audit.Log
 	Server    *Server
@@ -70,6 +73,8 @@ type Options struct {
 	Now func() time.Time
 	// KMS adjusts the domain configuration before the service is built.
 	KMS func(*kms.Config)
+	// Jobs adjusts the background work's configuration likewise.
+	Jobs func(*job.Config)
 	// AcceptAuditTruncation lets the node start on an audit trail that is
 	// shorter than its anchor in the store or than its own digests
 	// (--accept-audit-truncation); the loss is recorded in the trail.
@@ -116,11 +121,15 @@ func Start(cfg *config.File, opt Options) (n *Node, err error) {
 	if n.Root, n.RootKeySource, err = openRoot(context.Background(), cfg, n.Store, rootOptions{hex: opt.RootKeyHex, create: true, log: log}); err != nil {
 		return nil, err
 	}
-	kcfg := kms.Config{Store: n.Store, Root: n.Root, Region: cfg.Region, Logger: log, NodeID: cfg.NodeID,
+	kcfg := kms.Config{Store: n.Store, Root: n.Root, Region: cfg.Region, Logger: log,
 		CacheMaxAge: cfg.Cache.MaxAge, CacheGrace: cfg.Cache.Grace, EnableSM2: cfg.EnableSM2, Now: opt.Now}
-	applyTestHooks(&kcfg, log)
+	jcfg := job.Config{NodeID: cfg.NodeID}
+	applyTestHooks(&kcfg, &jcfg, log)
 	if opt.KMS != nil {
 		opt.KMS(&kcfg)
+	}
+	if opt.Jobs != nil {
+		opt.Jobs(&jcfg)
 	}
 	if cfg.Audit.Disabled {
 		if err := refuseUnaudited(n.Store); err != nil {
@@ -131,12 +140,14 @@ func Start(cfg *config.File, opt Options) (n *Node, err error) {
 		if n.Audit, err = openAudit(cfg, n, log, opt); err != nil {
 			return nil, err
 		}
-		kcfg.Events = n.serviceEvent
-		kcfg.EventsReady = n.Audit.Recording
+		jcfg.Events = n.serviceEvent
+		jcfg.EventsReady = n.Audit.Recording
 	}
-	if n.Service, err = kms.New(kcfg); err != nil {
+	services, err := newServices(kcfg, jcfg)
+	if err != nil {
 		return nil, err
 	}
+	n.Service, n.Jobs = services.KMS, services.Jobs
 	if err := wireHSM(n); err != nil {
 		return nil, err
 	}
@@ -181,7 +192,7 @@ func Start(cfg *config.File, opt Options) (n *Node, err error) {
 	failed := authfail.New(authfail.Config{Audit: n.Audit, Rate: cfg.Limits.FailedAuthRate,
 		Burst: cfg.Limits.FailedAuthBurst, Interval: cfg.Limits.FailedAuthInterval,
 		LookupRate: cfg.Limits.FailedAuthLookupRate, MaxTracked: cfg.Limits.FailedAuthSources, Logger: log})
-	n.Server = New(Config{Service: n.Service, Directory: n.Directory, Audit: n.Audit, Region: cfg.Region,
+	n.Server = New(Config{Services: services, Directory: n.Directory, Audit: n.Audit, Region: cfg.Region,
 		Logger: log, TLS: tlsCfg, Now: opt.Now, Ready: n.ready, Limits: limits, FailedAuth: failed,
 		Extra: iamapi.New(iamapi.Config{Directory: n.Directory, Region: cfg.Region, Audit: n.Audit, Logger: log, Now: opt.Now,
 			FailedAuth: failed})})
@@ -193,7 +204,7 @@ func Start(cfg *config.File, opt Options) (n *Node, err error) {
 		scheme = "https"
 	}
 	n.Endpoint = scheme + "://" + n.Listener.Addr().String()
-	n.Service.Start()
+	n.Jobs.Start()
 	go func() { n.done <- n.Server.Serve(n.Listener) }()
 	return n, nil
 }
@@ -438,7 +449,7 @@ func writeFileSync(path string, data []byte, mode os.FileMode) error {
 }
 
 // serviceEvent records a scheduled action in the audit trail.
-func (n *Node) serviceEvent(ctx context.Context, ev kms.ServiceEvent) error {
+func (n *Node) serviceEvent(ctx context.Context, ev job.Event) error {
 	return n.Audit.Append(ctx, &audit.Event{
 		EventVersion: "1.11", EventTime: ev.Time.Format("2006-01-02T15:04:05Z"),
 		UserIdentity: &audit.UserIdentity{AccountID: ev.Account, InvokedBy: "kms.amazonaws.com"},
@@ -475,8 +486,10 @@ func (n *Node) Shutdown(ctx context.Context) error {
 }
 
 func (n *Node) closeAll() {
+	if n.Jobs != nil {
+		n.Jobs.Close()
+	}
 	if n.Service != nil {
-		n.Service.Close()
 		n.Service.CloseCustomKeyStores()
 	}
 	if n.Audit != nil {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/trentkms/trent/internal/config"
 	"github.com/trentkms/trent/internal/iam"
+	"github.com/trentkms/trent/internal/job"
 	"github.com/trentkms/trent/internal/kms"
 	"github.com/trentkms/trent/internal/reseal"
 )
@@ -45,14 +46,13 @@ func RotateRootKey(ctx context.Context, cfg *config.File, o RotateOptions) (rese
 		return reseal.Result{}, err
 	}
 	defer root.Close()
-	svc, err := kms.New(kms.Config{Store: st, Root: root, Region: cfg.Region})
+	services, err := newServices(kms.Config{Store: st, Root: root, Region: cfg.Region}, job.Config{})
 	if err != nil {
 		return reseal.Result{}, err
 	}
-	defer svc.Close()
-	dir := iam.New(st, root, svc.Partition(), nil)
+	dir := iam.New(st, root, services.KMS.Partition(), nil)
 	res, err := reseal.Rotate(ctx, reseal.Options{
-		Store: st, Root: root, Resealers: []reseal.Resealer{svc, dir},
+		Store: st, Root: root, Resealers: append(resealers(&services), dir),
 		Files:  []reseal.File{{Path: filepath.Join(cfg.DataDir, "audit-signing.key"), AAD: auditKeyAAD}},
 		Settle: o.Settle, KeepOld: o.KeepOld, Progress: o.Progress,
 	})

@@ -29,7 +29,8 @@ import (
 
 // Config configures a Server.
 type Config struct {
-	Service   *kms.Service
+	// Services are the domain services the operations run on.
+	Services  api.Services
 	Directory *iam.Directory
 	// Audit receives a record of every call; nil disables the audit trail.
 	Audit  *audit.Log
@@ -281,7 +282,7 @@ func (s *Server) serveKMS(in *inbound, reqID, target string) *call {
 		}
 	}
 	if c.err == nil && c.op != nil && c.op.Crypto && len(c.trace.KeyARNs) > 0 {
-		s.cfg.Service.RecordUsage(c.trace.KeyARNs, c.name, c.eventID, reqID, c.start)
+		s.cfg.Services.Jobs.RecordUsage(c.trace.KeyARNs, c.name, c.eventID, reqID, c.start)
 	}
 	return c
 }
@@ -326,7 +327,7 @@ func (s *Server) handle(in *inbound, c *call) *awserr.Error {
 	c.caller = caller
 	c.kctx = kms.RequestContext{Context: ctx, Caller: caller, Trace: &c.trace}
 	ctx = &c.kctx
-	in2, out, err := c.op.Invoke(ctx, s.cfg.Service, body)
+	in2, out, err := c.op.Invoke(ctx, &s.cfg.Services, body)
 	c.in = in2
 	if err != nil {
 		return s.clientError(c.reqID, err)

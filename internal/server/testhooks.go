@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/trentkms/trent/internal/job"
 	"github.com/trentkms/trent/internal/kms"
 )
 
@@ -27,10 +28,10 @@ const (
 
 // applyTestHooks adjusts the domain configuration from the test-only
 // environment variables.
-func applyTestHooks(c *kms.Config, log *slog.Logger) {
+func applyTestHooks(c *kms.Config, jc *job.Config, log *slog.Logger) {
 	if v := os.Getenv(envTestSchedulerInterval); v != "" {
 		if d, err := time.ParseDuration(v); err == nil && d > 0 {
-			c.SchedulerInterval = d
+			jc.SchedulerInterval = d
 			log.Warn("test hook active", "env", envTestSchedulerInterval, "value", d)
 		}
 	}

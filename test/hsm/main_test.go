@@ -75,7 +75,7 @@ func newService(t testing.TB, ksCfg kms.CustomKeyStoreConfig) *kms.Service {
 		t.Fatal(err)
 	}
 	svc.ConfigureCustomKeyStores(ksCfg)
-	t.Cleanup(func() { svc.Close(); svc.CloseCustomKeyStores() })
+	t.Cleanup(func() { svc.CloseCustomKeyStores() })
 	return svc
 }
 

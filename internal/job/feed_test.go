@@ -1,9 +1,8 @@
-package kms_test
+package job_test
 
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"path/filepath"
 	"sync/atomic"
@@ -11,7 +10,9 @@ import (
 	"time"
 
 	"github.com/trentkms/trent/internal/awserr"
+	"github.com/trentkms/trent/internal/job"
 	"github.com/trentkms/trent/internal/kms"
+	"github.com/trentkms/trent/internal/kms/kmstest"
 	"github.com/trentkms/trent/internal/rootkey"
 	"github.com/trentkms/trent/internal/store"
 	"github.com/trentkms/trent/internal/store/sqlite"
@@ -84,7 +85,7 @@ const cohPoll = 20 * time.Millisecond
 // cluster is two Services ("nodes") on one SQLite database; node B reaches
 // it through a flakyStore.
 type cluster struct {
-	a, b  *kms.Service
+	a, b  *kmstest.Node
 	flaky *flakyStore
 	ctx   context.Context
 }
@@ -102,14 +103,10 @@ func newCluster(t *testing.T, grace time.Duration) *cluster {
 	}
 	c := &cluster{flaky: &flakyStore{Store: st}}
 	c.ctx = kms.WithCaller(context.Background(), &kms.Caller{Account: "111122223333", ARN: "arn:aws:iam::111122223333:root", Type: "Root"})
-	start := func(s store.Store, node string) *kms.Service {
-		svc, err := kms.New(kms.Config{Store: s, Root: root, NodeID: node, PollInterval: cohPoll,
-			CacheMaxAge: time.Hour, CacheGrace: grace})
-		if err != nil {
-			t.Fatal(err)
-		}
-		svc.Start()
-		t.Cleanup(func() { svc.Close() })
+	start := func(s store.Store, node string) *kmstest.Node {
+		svc := kmstest.New(t, kmstest.Config{KMS: kms.Config{Store: s, Root: root, CacheMaxAge: time.Hour, CacheGrace: grace},
+			Job: job.Config{NodeID: node, PollInterval: cohPoll}})
+		svc.Jobs.Start()
 		return svc
 	}
 	c.a = start(st, "a")
@@ -126,7 +123,7 @@ func (c *cluster) createKey(t *testing.T) string {
 	return out.KeyMetadata.KeyID
 }
 
-func (c *cluster) encrypt(svc *kms.Service, id string) error {
+func (c *cluster) encrypt(svc *kmstest.Node, id string) error {
 	_, err := svc.Encrypt(c.ctx, &wire.EncryptInput{KeyID: &id, Plaintext: []byte("x")})
 	return err
 }
@@ -186,12 +183,12 @@ func TestCacheCoherence(t *testing.T) {
 			eventually(t, 10*cohPoll, "B fails closed", func() bool {
 				return code(c.encrypt(c.b, id)) == awserr.DependencyTimeout
 			})
-			if _, stale := c.b.FeedStatus(); !stale {
+			if _, stale := c.b.Jobs.FeedStatus(); !stale {
 				t.Fatal("FeedStatus does not report the outage")
 			}
 			c.flaky.down.Store(false)
 			eventually(t, time.Second, "B recovers without restart", func() bool { return c.encrypt(c.b, id) == nil })
-			eventually(t, time.Second, "feed confirmed again", func() bool { _, stale := c.b.FeedStatus(); return !stale })
+			eventually(t, time.Second, "feed confirmed again", func() bool { _, stale := c.b.Jobs.FeedStatus(); return !stale })
 		}},
 		{"ok/outage-within-grace-serves-cached-key", func(t *testing.T) {
 			grace := 400 * time.Millisecond
@@ -219,7 +216,7 @@ func TestCacheCoherence(t *testing.T) {
 			c.b.OnPurge(func() { purged.Add(1) })
 			c.flaky.truncate.Store(true)
 			eventually(t, time.Second, "purge after truncation", func() bool { return purged.Load() > 0 })
-			if _, stale := c.b.FeedStatus(); stale {
+			if _, stale := c.b.Jobs.FeedStatus(); stale {
 				t.Fatal("feed reported stale after a successful truncation recovery")
 			}
 		}},
@@ -228,24 +225,5 @@ func TestCacheCoherence(t *testing.T) {
 			t.Parallel()
 			tc.run(t)
 		})
-	}
-}
-
-// BenchmarkEncryptCachedKey measures the hot path with the coherence
-// machinery running (feed follower and watchdog at the default interval).
-func BenchmarkEncryptCachedKey(b *testing.B) {
-	svc, ctx := newBenchService(b)
-	svc.Start()
-	out, err := svc.CreateKey(ctx, &wire.CreateKeyInput{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	in := &wire.EncryptInput{KeyID: &out.KeyMetadata.KeyID, Plaintext: make([]byte, 32)}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for b.Loop() {
-		if _, err := svc.Encrypt(ctx, in); err != nil {
-			b.Fatal(errors.Unwrap(err))
-		}
 	}
 }

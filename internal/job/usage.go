@@ -1,4 +1,4 @@
-package kms
+package job
 
 import (
 	"context"
@@ -8,21 +8,22 @@ import (
 	"sync"
 	"time"
 
+	"github.com/trentkms/trent/internal/kms"
 	"github.com/trentkms/trent/internal/store"
 	"github.com/trentkms/trent/internal/wire"
 )
 
-// Key usage tracking (GetKeyLastUsage).
+// # Key usage tracking (GetKeyLastUsage)
 //
 // Every successful cryptographic call is noted in memory (RecordUsage, from
 // the request pipeline, after its audit record is durable) and flushed to the
 // store in the background every usageFlushInterval, one record per key and
 // at most once per usagePersistInterval per key, so the hot path never
 // writes to the database for it. The node that served a call answers
-// GetKeyLastUsage exactly; other nodes may lag by usagePersistInterval. Several nodes flush the
-// same record; the later use wins. A node that crashes loses at most the
-// last flush interval of usage notes, which GetKeyLastUsage tolerates: it is
-// advisory, as in AWS.
+// GetKeyLastUsage exactly; other nodes may lag by usagePersistInterval.
+// Several nodes flush the same record; the later use wins. A node that
+// crashes loses at most the last flush interval of usage notes, which
+// GetKeyLastUsage tolerates: it is advisory, as in AWS.
 
 const (
 	kindKeyUsage       = "keyusage"
@@ -55,67 +56,73 @@ type usageTracker struct {
 
 // RecordUsage notes a successful cryptographic operation on the keys with
 // the given ARNs. Operations that AWS does not track are ignored.
-func (s *Service) RecordUsage(keyARNs []string, op, eventID, requestID string, t time.Time) {
+func (r *Runner) RecordUsage(keyARNs []string, op, eventID, requestID string, t time.Time) {
 	if !trackedOperations[op] {
 		return
 	}
 	u := usageDoc{Operation: op, Time: t.UTC(), EventID: eventID, RequestID: requestID}
-	s.usage.mu.Lock()
-	if s.usage.dirty == nil {
-		s.usage.dirty = make(map[string]usageDoc)
+	r.usage.mu.Lock()
+	if r.usage.dirty == nil {
+		r.usage.dirty = make(map[string]usageDoc)
 	}
-	if s.usage.last == nil {
-		s.usage.last = make(map[string]usageDoc)
+	if r.usage.last == nil {
+		r.usage.last = make(map[string]usageDoc)
 	}
 	for _, arn := range keyARNs {
 		id := arn[strings.LastIndexByte(arn, '/')+1:]
-		s.usage.dirty[id] = u
-		s.usage.last[id] = u
+		r.usage.dirty[id] = u
+		r.usage.last[id] = u
 	}
-	s.usage.mu.Unlock()
+	r.usage.mu.Unlock()
+}
+
+// KeyDeletionOps implements kms.KeyRecords: a key's usage record goes with
+// it.
+func (r *Runner) KeyDeletionOps(_ context.Context, keyID string) ([]store.Op, error) {
+	return []store.Op{{Kind: kindKeyUsage, ID: keyID, Delete: true}}, nil
 }
 
 // forgetUsage drops the usage notes of a deleted key.
-func (s *Service) forgetUsage(id string) {
-	s.usage.mu.Lock()
-	delete(s.usage.last, id)
-	delete(s.usage.dirty, id)
-	delete(s.usage.persisted, id)
-	s.usage.mu.Unlock()
+func (r *Runner) forgetUsage(id string) {
+	r.usage.mu.Lock()
+	delete(r.usage.last, id)
+	delete(r.usage.dirty, id)
+	delete(r.usage.persisted, id)
+	r.usage.mu.Unlock()
 }
 
 // flushUsage writes the usage notes gathered since the last flush, in
 // batches of usageFlushBatch records per store write. Notes are written
 // unconditionally: when two nodes flush the same key, the later flush wins,
 // which at worst reports a use a few seconds older than the newest.
-func (s *Service) flushUsage(ctx context.Context) {
-	now := s.now()
-	s.usage.mu.Lock()
-	dirty := s.usage.dirty
-	s.usage.dirty = nil
-	if s.usage.persisted == nil {
-		s.usage.persisted = make(map[string]time.Time)
+func (r *Runner) flushUsage(ctx context.Context) {
+	now := r.svc.Now()
+	r.usage.mu.Lock()
+	dirty := r.usage.dirty
+	r.usage.dirty = nil
+	if r.usage.persisted == nil {
+		r.usage.persisted = make(map[string]time.Time)
 	}
 	// A key used continuously is written at most once per
 	// usagePersistInterval: other nodes see its use that late at worst,
 	// and the change feed is not flooded by a large, busy key set.
 	for id := range dirty {
-		if t, ok := s.usage.persisted[id]; ok && now.Sub(t) < usagePersistInterval {
+		if t, ok := r.usage.persisted[id]; ok && now.Sub(t) < usagePersistInterval {
 			delete(dirty, id)
 			continue
 		}
-		s.usage.persisted[id] = now
+		r.usage.persisted[id] = now
 	}
-	s.usage.mu.Unlock()
+	r.usage.mu.Unlock()
 	ops := make([]store.Op, 0, min(len(dirty), usageFlushBatch))
 	flush := func() bool {
 		if len(ops) == 0 {
 			return true
 		}
-		err := s.store.Apply(ctx, ops...)
+		err := r.store.Apply(ctx, ops...)
 		ops = ops[:0]
 		if err != nil {
-			s.log.Warn("key usage flush", "err", err)
+			r.log.Warn("key usage flush", "err", err)
 			return false
 		}
 		return true
@@ -138,20 +145,20 @@ const (
 	usagePersistInterval = 10 * time.Minute
 )
 
-func (s *Service) runUsageFlusher() {
-	defer s.wg.Done()
+func (r *Runner) runUsageFlusher() {
+	defer r.wg.Done()
 	t := time.NewTicker(usageFlushInterval)
 	defer t.Stop()
 	for {
 		select {
-		case <-s.stop:
+		case <-r.stop:
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			s.flushUsage(ctx)
+			r.flushUsage(ctx)
 			cancel()
 			return
 		case <-t.C:
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			s.flushUsage(ctx)
+			r.flushUsage(ctx)
 			cancel()
 		}
 	}
@@ -159,8 +166,8 @@ func (s *Service) runUsageFlusher() {
 
 // trackingStart returns when this deployment started tracking key usage,
 // recording it on first call.
-func (s *Service) trackingStart(ctx context.Context) (time.Time, error) {
-	rec, err := s.store.Get(ctx, kindTracking, "start")
+func (r *Runner) trackingStart(ctx context.Context) (time.Time, error) {
+	rec, err := r.store.Get(ctx, kindTracking, "start")
 	if err == nil {
 		var t time.Time
 		if err := t.UnmarshalText(rec.Data); err == nil {
@@ -170,32 +177,33 @@ func (s *Service) trackingStart(ctx context.Context) (time.Time, error) {
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return time.Time{}, err
 	}
-	now := s.now().UTC().Truncate(time.Second)
+	now := r.svc.Now().UTC().Truncate(time.Second)
 	data, _ := now.MarshalText()
-	if err := s.store.Apply(ctx, store.Op{Kind: kindTracking, ID: "start", Data: data, Create: true}); err != nil && !errors.Is(err, store.ErrExists) {
+	if err := r.store.Apply(ctx, store.Op{Kind: kindTracking, ID: "start", Data: data, Create: true}); err != nil && !errors.Is(err, store.ErrExists) {
 		return time.Time{}, err
 	}
-	return s.trackingStart(ctx)
+	return r.trackingStart(ctx)
 }
 
 // GetKeyLastUsage implements the GetKeyLastUsage operation.
-func (s *Service) GetKeyLastUsage(ctx context.Context, in *wire.KeyIDInput) (*wire.GetKeyLastUsageOutput, error) {
-	lk, err := s.authorizedKey(ctx, in.KeyID, refAliasOK, "kms:GetKeyLastUsage", requestAliasCond(in.KeyID), in.GrantTokens)
+func (r *Runner) GetKeyLastUsage(ctx context.Context, in *wire.KeyIDInput) (*wire.GetKeyLastUsageOutput, error) {
+	k, err := r.svc.AuthorizedKey(ctx, in.KeyID, kms.RefAliasOK, "kms:GetKeyLastUsage", kms.RequestAliasCond(in.KeyID), in.GrantTokens)
 	if err != nil {
 		return nil, err
 	}
-	start, err := s.trackingStart(ctx)
+	d := k.Doc()
+	start, err := r.trackingStart(ctx)
 	if err != nil {
-		return nil, s.storeErr(ctx, err)
+		return nil, r.svc.StoreErr(ctx, err)
 	}
-	if lk.doc.Created.After(start) {
-		start = lk.doc.Created
+	if d.Created.After(start) {
+		start = d.Created
 	}
-	out := &wire.GetKeyLastUsageOutput{KeyID: lk.arn, TrackingStartDate: wire.TS(start), KeyCreationDate: wire.TS(lk.doc.Created)}
-	s.usage.mu.Lock()
-	u, found := s.usage.last[lk.doc.ID]
-	s.usage.mu.Unlock()
-	rec, err := s.store.Get(ctx, kindKeyUsage, lk.doc.ID)
+	out := &wire.GetKeyLastUsageOutput{KeyID: k.ARN(), TrackingStartDate: wire.TS(start), KeyCreationDate: wire.TS(d.Created)}
+	r.usage.mu.Lock()
+	u, found := r.usage.last[d.ID]
+	r.usage.mu.Unlock()
+	rec, err := r.store.Get(ctx, kindKeyUsage, d.ID)
 	switch {
 	case err == nil:
 		var stored usageDoc
@@ -203,7 +211,7 @@ func (s *Service) GetKeyLastUsage(ctx context.Context, in *wire.KeyIDInput) (*wi
 			u, found = stored, true
 		}
 	case !errors.Is(err, store.ErrNotFound):
-		return nil, s.storeErr(ctx, err)
+		return nil, r.svc.StoreErr(ctx, err)
 	}
 	if found {
 		out.KeyLastUsage = &wire.KeyLastUsageData{Operation: u.Operation, Timestamp: wire.TS(u.Time), CloudTrailEventID: u.EventID, KmsRequestID: u.RequestID}

@@ -1,0 +1,42 @@
+// Package kmstest builds the domain of a Trent node for tests: the core
+// (package kms) and the concerns beside it, wired as the server wires them
+// (internal/server, newServices). Custom key stores are left out: their
+// tests wire package keystore, and its PKCS#11 and XKS backends, themselves.
+package kmstest
+
+import (
+	"testing"
+
+	"github.com/trentkms/trent/internal/job"
+	"github.com/trentkms/trent/internal/kms"
+)
+
+// Node is the domain of one node. The core's operations are its own
+// (embedded); the concerns' are on their fields.
+type Node struct {
+	*kms.Service
+	Jobs *job.Runner
+}
+
+// Config configures a Node. KMS.Store and KMS.Root are required.
+type Config struct {
+	KMS kms.Config
+	Job job.Config
+}
+
+// New builds a node, failing t if it cannot. Its background work is not
+// started (call n.Jobs.Start); whatever is started stops when t ends. The
+// store is not closed.
+func New(t testing.TB, cfg Config) *Node {
+	t.Helper()
+	svc, err := kms.New(cfg.KMS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs, err := job.New(svc, cfg.Job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { jobs.Close() })
+	return &Node{Service: svc, Jobs: jobs}
+}
