@@ -1,12 +1,12 @@
 package api
 
-import "github.com/trentkms/trent/internal/kms"
+import "github.com/trentkms/trent/internal/grant"
 
 // grantOps are the grant operations.
 var grantOps = []*Operation{
-	op("CreateGrant", false, false, core, (*kms.Service).CreateGrant),
-	op("ListGrants", true, false, core, (*kms.Service).ListGrants),
-	op("ListRetirableGrants", true, false, core, (*kms.Service).ListRetirableGrants),
-	op("RetireGrant", false, false, core, (*kms.Service).RetireGrant),
-	op("RevokeGrant", false, false, core, (*kms.Service).RevokeGrant),
+	op("CreateGrant", false, false, grants, (*grant.Service).CreateGrant),
+	op("ListGrants", true, false, grants, (*grant.Service).ListGrants),
+	op("ListRetirableGrants", true, false, grants, (*grant.Service).ListRetirableGrants),
+	op("RetireGrant", false, false, grants, (*grant.Service).RetireGrant),
+	op("RevokeGrant", false, false, grants, (*grant.Service).RevokeGrant),
 }

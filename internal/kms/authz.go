@@ -39,6 +39,13 @@ type PrincipalResolver interface {
 	PrincipalID(ctx context.Context, arn string) (id string, bindable bool, err error)
 }
 
+// Resolver returns the authorizer's PrincipalResolver, or nil if it has
+// none (principals are then not bound to unique IDs).
+func (s *Service) Resolver() PrincipalResolver {
+	r, _ := s.authz.(PrincipalResolver)
+	return r
+}
+
 // KeyRequest is an authorization question about a key.
 type KeyRequest struct {
 	Caller     *Caller
@@ -123,29 +130,41 @@ func (s *Service) authorizeKey(ctx context.Context, lk *Key, action string, cond
 	// case costs no grant lookup, and the audit trail names a grant only
 	// when one authorized the call. Asking again with GrantAllows keeps
 	// explicit denies winning over grants.
-	if err := s.checkGrantTokens(grantTokens); err != nil {
-		if caller != nil && caller.Account != lk.doc.Account {
-			// A refused token would tell another account that the key
-			// exists: unless the key's policies allow that account, it
-			// gets the denial a missing key gets.
-			if aerr := s.authz.AuthorizeKey(ctx, req); aerr != nil {
-				return aerr
+	if len(grantTokens) > 0 {
+		if err := s.grants.CheckTokens(grantTokens); err != nil {
+			if caller != nil && caller.Account != lk.doc.Account {
+				// A refused token would tell another account that the key
+				// exists: unless the key's policies allow that account, it
+				// gets the denial a missing key gets.
+				if aerr := s.authz.AuthorizeKey(ctx, req); aerr != nil {
+					return aerr
+				}
 			}
+			return err
 		}
-		return err
 	}
 	err := s.authz.AuthorizeKey(ctx, req)
 	if awserr.CodeOf(err) != awserr.AccessDenied {
 		return err
 	}
-	ok, gerr := s.grantAllows(ctx, lk, action, conds, grantTokens)
+	id, gerr := s.grants.Allowing(ctx, lk, action, conds, grantTokens)
 	if gerr != nil {
 		return gerr
 	}
-	if !ok {
+	if id == "" {
 		return err
 	}
+	NoteGrant(ctx, id)
 	req.GrantAllows = true
+	return s.authz.AuthorizeKey(ctx, req)
+}
+
+// AuthorizeKeyWithGrant asks the authorizer whether the caller may perform
+// action on k with conds, the grant decision being the caller's: whether a
+// grant allows it (CreateGrant and RetireGrant decide that themselves).
+func (s *Service) AuthorizeKeyWithGrant(ctx context.Context, k *Key, action string, conds map[string][]string, grantAllows bool) error {
+	req := s.keyRequest(ctx, k, action, conds)
+	req.GrantAllows = grantAllows
 	return s.authz.AuthorizeKey(ctx, req)
 }
 

@@ -26,7 +26,7 @@ func TestKeyDeletion(t *testing.T) {
 	if err := e.store.Apply(e.ctx, store.Op{Kind: "grant", ID: md.KeyID + "/g1", Data: []byte("{}"), Create: true}); err != nil {
 		t.Fatal(err)
 	}
-	g := must(e.svc.CreateGrant(e.ctx, &wire.CreateGrantInput{KeyID: id, GranteePrincipal: ptr("arn:aws:iam::111122223333:user/bob"), Operations: []string{"Decrypt"}}))(t)
+	g := must(e.svc.Grants.CreateGrant(e.ctx, &wire.CreateGrantInput{KeyID: id, GranteePrincipal: ptr("arn:aws:iam::111122223333:user/bob"), Operations: []string{"Decrypt"}}))(t)
 	ct := must(e.svc.Encrypt(e.ctx, &wire.EncryptInput{KeyID: ptr("alias/doomed"), Plaintext: []byte("gone")}))(t)
 	must(e.svc.ScheduleKeyDeletion(e.ctx, &wire.ScheduleKeyDeletionInput{KeyID: id, PendingWindowInDays: ptr[int64](7)}))(t)
 

@@ -1,18 +1,12 @@
 package kms_test
 
 import (
-	"bytes"
-	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"testing"
 
-	"github.com/trentkms/trent/internal/kms"
 	"github.com/trentkms/trent/internal/kms/kmstest"
-	"github.com/trentkms/trent/internal/rootkey"
-	"github.com/trentkms/trent/internal/store/sqlite"
 	"github.com/trentkms/trent/internal/wire"
 )
 
@@ -29,7 +23,7 @@ func BenchmarkEncryptHotKeys(b *testing.B) {
 	}
 	for _, n := range counts {
 		b.Run(fmt.Sprintf("keys=%d", n), func(b *testing.B) {
-			svc, ctx := newBenchService(b)
+			svc, ctx := kmstest.NewBenchNode(b)
 			ids := make([]string, n)
 			var wg sync.WaitGroup
 			errs := make(chan error, 8)
@@ -74,23 +68,10 @@ func BenchmarkEncryptHotKeys(b *testing.B) {
 	}
 }
 
-// newBenchService returns a Service over a fresh SQLite store, closed with
-// b, and a context calling it as the account's root.
-func newBenchService(b *testing.B) (*kmstest.Node, context.Context) {
-	st, err := sqlite.Open(filepath.Join(b.TempDir(), "trent.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { st.Close() })
-	root, _ := rootkey.NewStatic(bytes.Repeat([]byte{0x42}, 32))
-	svc := kmstest.New(b, kmstest.Config{KMS: kms.Config{Store: st, Root: root}})
-	return svc, kms.WithCaller(context.Background(), &kms.Caller{Account: "111122223333", ARN: "arn:aws:iam::111122223333:root", Type: "Root"})
-}
-
 // BenchmarkEncryptCachedKey measures the hot path with the coherence
 // machinery running (feed follower and watchdog at the default interval).
 func BenchmarkEncryptCachedKey(b *testing.B) {
-	svc, ctx := newBenchService(b)
+	svc, ctx := kmstest.NewBenchNode(b)
 	svc.Jobs.Start()
 	out, err := svc.CreateKey(ctx, &wire.CreateKeyInput{})
 	if err != nil {

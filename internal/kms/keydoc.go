@@ -14,7 +14,6 @@ import (
 const (
 	kindKey   = "key"
 	kindAlias = "alias"
-	kindGrant = "grant"
 )
 
 // Key states (KeyState enum).
@@ -121,7 +120,8 @@ func newKeyID(multiRegion bool) string {
 	return "mrk-" + hex.EncodeToString(b[:])
 }
 
-// NewHexID returns a fresh 64-hex-digit key material ID.
+// NewHexID returns a fresh ID of 64 lowercase hex digits: the form of key
+// material IDs and grant IDs.
 func NewHexID() string {
 	var b [32]byte
 	if _, err := rand.Read(b[:]); err != nil {
@@ -129,6 +129,9 @@ func NewHexID() string {
 	}
 	return hex.EncodeToString(b[:])
 }
+
+// IsHexID reports whether s has the form of the IDs NewHexID returns.
+func IsHexID(s string) bool { return len(s) == 64 && isLowerHex(s) }
 
 // ValidKeyID reports whether s is a well-formed key ID.
 func ValidKeyID(s string) bool {

@@ -67,8 +67,8 @@ func (s *Service) checkPolicy(ctx context.Context, doc, keyARN string, bypass bo
 // re-created, with a new unique ID) is shown as the unique ID the policy
 // was bound to, as AWS shows it.
 func (s *Service) policyView(ctx context.Context, d *KeyDoc) (string, error) {
-	r, ok := s.authz.(PrincipalResolver)
-	if !ok || len(d.PolicyPrincipals) == 0 {
+	r := s.Resolver()
+	if r == nil || len(d.PolicyPrincipals) == 0 {
 		return d.Policy, nil
 	}
 	var gone map[string]string
@@ -564,11 +564,6 @@ func (s *Service) deleteKeyOps(ctx context.Context, d *KeyDoc, version int64) ([
 	for _, name := range names {
 		ops = append(ops, store.Op{Kind: kindAlias, ID: aliasRecordID(d.Account, name), Delete: true})
 	}
-	grants, err := s.grantDeletionOps(ctx, d.ID)
-	if err != nil {
-		return nil, err
-	}
-	ops = append(ops, grants...)
 	for _, r := range s.keyRecords {
 		more, err := r.KeyDeletionOps(ctx, d.ID)
 		if err != nil {

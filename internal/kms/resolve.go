@@ -275,6 +275,13 @@ func (s *Service) usableKey(ctx context.Context, ref *string, kind RefKind, acti
 	return lk, nil
 }
 
+// SplitARN splits arn at its first five colons, without allocating: the
+// fields of arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE. ok is false if
+// arn has fewer than six. It checks nothing else.
+func SplitARN(arn string) (parts [6]string, ok bool) {
+	return parts, splitN(arn, ':', parts[:]) == 6
+}
+
 // splitN is strings.SplitN(s, string(sep), len(parts)) into parts, without
 // allocating; it returns the number of parts filled in.
 func splitN(s string, sep byte, parts []string) int {

@@ -37,10 +37,6 @@ type Config struct {
 	CacheGrace  time.Duration
 	// EnableSM2 serves SM2 keys outside China Regions.
 	EnableSM2 bool
-	// GrantsPerKey lowers AWS's quota of 50,000 grants per key, for tests
-	// of the quota that cannot afford that many grants. 0 (what every
-	// deployment uses) means AWS's quota.
-	GrantsPerKey int
 }
 
 // Service implements the AWS KMS API.
@@ -59,12 +55,11 @@ type Service struct {
 	// keyAliases caches the alias names of keys (aliasindex.go).
 	keyAliases *keyring.Ring[[]string]
 
-	cacheMaxAge  time.Duration
-	cacheGrace   time.Duration
-	grantsPerKey int
+	cacheMaxAge time.Duration
+	cacheGrace  time.Duration
 
 	authz  Authorizer
-	grants grantState // grant cache (grants.go)
+	grants Grants // the grant half of authorization (concerns.go)
 
 	// locks queue this node's writers of one record (store.Update); the
 	// lock names are built by the lock* functions.
@@ -108,14 +103,11 @@ func New(cfg Config) (*Service, error) {
 		// continuously.
 		cfg.CacheMaxAge = 5 * time.Minute
 	}
-	if cfg.GrantsPerKey <= 0 || cfg.GrantsPerKey > maxGrantsPerKey {
-		cfg.GrantsPerKey = maxGrantsPerKey
-	}
 	s := &Service{
 		store: cfg.Store, root: cfg.Root, region: cfg.Region,
 		partition: PartitionOf(cfg.Region), now: cfg.Now, rand: cfg.Rand, log: cfg.Logger,
 		enableSM2:   cfg.EnableSM2 || strings.HasPrefix(cfg.Region, "cn-"),
-		cacheMaxAge: cfg.CacheMaxAge, cacheGrace: cfg.CacheGrace, grantsPerKey: cfg.GrantsPerKey,
+		cacheMaxAge: cfg.CacheMaxAge, cacheGrace: cfg.CacheGrace, grants: noGrants{},
 	}
 	unavailable := func(err error) bool { return errors.Is(err, store.ErrUnavailable) }
 	s.keys = keyring.New(s.loadKey, keyring.Options{MaxAge: cfg.CacheMaxAge, Grace: cfg.CacheGrace, Now: cfg.Now, Unavailable: unavailable})
@@ -352,7 +344,6 @@ func (s *Service) loadAlias(ctx context.Context, id string) (string, int64, erro
 func lockKey(id string) string        { return "key/" + id }
 func lockAlias(recID string) string   { return "alias/" + recID }
 func lockKeyAliases(id string) string { return "keyaliases/" + id }
-func lockGrants(keyID string) string  { return "grants/" + keyID }
 
 // UpdateKey applies fn to key id and commits the result with IfVersion.
 // Writers of one key on this node queue (store.Update); a conflict with

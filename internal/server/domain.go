@@ -2,6 +2,7 @@ package server
 
 import (
 	"github.com/trentkms/trent/internal/api"
+	"github.com/trentkms/trent/internal/grant"
 	"github.com/trentkms/trent/internal/job"
 	"github.com/trentkms/trent/internal/kms"
 	"github.com/trentkms/trent/internal/reseal"
@@ -20,7 +21,7 @@ func newServices(kcfg kms.Config, jcfg job.Config) (api.Services, error) {
 	if err != nil {
 		return api.Services{}, err
 	}
-	return api.Services{KMS: svc, Jobs: jobs}, nil
+	return api.Services{KMS: svc, Grants: grant.New(svc, grant.Config{}), Jobs: jobs}, nil
 }
 
 // resealers are the services whose secrets a root-key rotation re-seals,

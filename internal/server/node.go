@@ -19,6 +19,7 @@ import (
 	"github.com/trentkms/trent/internal/authz"
 	"github.com/trentkms/trent/internal/config"
 	"github.com/trentkms/trent/internal/dirlock"
+	"github.com/trentkms/trent/internal/grant"
 	"github.com/trentkms/trent/internal/iam"
 	"github.com/trentkms/trent/internal/iamapi"
 	"github.com/trentkms/trent/internal/job"
@@ -34,8 +35,9 @@ type Node struct {
 	Config *config.File
 	Store  store.Store
 	Root   rootkey.Provider
-	// Service is the domain core, and Jobs runs its background work.
+	// Service is the domain core; Grants, Jobs are the concerns beside it.
 	Service   *kms.Service
+	Grants    *grant.Service
 	Jobs      *job.Runner
 	Directory *iam.Directory
 	Audit     *audit.Log
@@ -147,7 +149,7 @@ func Start(cfg *config.File, opt Options) (n *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
-	n.Service, n.Jobs = services.KMS, services.Jobs
+	n.Service, n.Grants, n.Jobs = services.KMS, services.Grants, services.Jobs
 	if err := wireHSM(n); err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ package kmstest
 import (
 	"testing"
 
+	"github.com/trentkms/trent/internal/grant"
 	"github.com/trentkms/trent/internal/job"
 	"github.com/trentkms/trent/internal/kms"
 )
@@ -15,13 +16,15 @@ import (
 // (embedded); the concerns' are on their fields.
 type Node struct {
 	*kms.Service
-	Jobs *job.Runner
+	Grants *grant.Service
+	Jobs   *job.Runner
 }
 
 // Config configures a Node. KMS.Store and KMS.Root are required.
 type Config struct {
-	KMS kms.Config
-	Job job.Config
+	KMS   kms.Config
+	Grant grant.Config
+	Job   job.Config
 }
 
 // New builds a node, failing t if it cannot. Its background work is not
@@ -38,5 +41,5 @@ func New(t testing.TB, cfg Config) *Node {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { jobs.Close() })
-	return &Node{Service: svc, Jobs: jobs}
+	return &Node{Service: svc, Grants: grant.New(svc, cfg.Grant), Jobs: jobs}
 }

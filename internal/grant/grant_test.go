@@ -1,115 +1,23 @@
-package kms_test
+package grant_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"path/filepath"
 	"sync"
 	"testing"
-	"time"
 
-	"github.com/trentkms/trent/internal/authz"
 	"github.com/trentkms/trent/internal/awserr"
-	"github.com/trentkms/trent/internal/job"
 	"github.com/trentkms/trent/internal/kms"
 	"github.com/trentkms/trent/internal/kms/kmstest"
 	"github.com/trentkms/trent/internal/policy"
-	"github.com/trentkms/trent/internal/rootkey"
 	"github.com/trentkms/trent/internal/store"
-	"github.com/trentkms/trent/internal/store/sqlite"
 	"github.com/trentkms/trent/internal/wire"
 )
 
-// Principals of the grant tests: account A owns the keys; carol is in B.
-var (
-	gRoot  = &kms.Caller{Account: "111122223333", ARN: "arn:aws:iam::111122223333:root", Type: "Root", PrincipalID: "111122223333"}
-	gBob   = &kms.Caller{Account: "111122223333", ARN: "arn:aws:iam::111122223333:user/bob", Type: "IAMUser", UserName: "bob", PrincipalID: "AIDABOB"}
-	gAlice = &kms.Caller{Account: "111122223333", ARN: "arn:aws:iam::111122223333:user/alice", Type: "IAMUser", UserName: "alice", PrincipalID: "AIDAALICE"}
-	gCarol = &kms.Caller{Account: "444455556666", ARN: "arn:aws:iam::444455556666:user/carol", Type: "IAMUser", UserName: "carol", PrincipalID: "AIDACAROL"}
-)
+// The principals and fixture of the grant tests (kmstest.PolicyEnv).
+var gRoot, gRootB, gBob, gAlice, gCarol = kmstest.AccountRoot, kmstest.AccountBRoot, kmstest.Bob, kmstest.Alice, kmstest.Carol
 
-// identityPolicies is a test-only in-memory identity policy source.
-type identityPolicies struct {
-	mu sync.Mutex
-	m  map[string][]string
-}
-
-func (p *identityPolicies) IdentityPolicies(_ context.Context, c *kms.Caller) ([]string, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.m[c.ARN], nil
-}
-
-func (p *identityPolicies) set(arn string, docs ...string) {
-	p.mu.Lock()
-	p.m[arn] = docs
-	p.mu.Unlock()
-}
-
-type grantEnv struct {
-	t     testing.TB
-	st    store.Store
-	root  rootkey.Provider
-	ids   *identityPolicies
-	svc   *kmstest.Node
-	trace *kms.Trace
-}
-
-func newGrantEnv(t testing.TB) *grantEnv {
-	t.Helper()
-	st, err := sqlite.Open(filepath.Join(t.TempDir(), "trent.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	root, err := rootkey.NewStatic(bytes.Repeat([]byte{0x3c}, 32))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &grantEnv{t: t, st: st, root: root, ids: &identityPolicies{m: map[string][]string{}}}
-	e.svc = e.node()
-	return e
-}
-
-// node returns a Service over e's store with the policy engine installed.
-func (e *grantEnv) node() *kmstest.Node { return e.nodeWith(kms.Config{}) }
-
-// nodeWith is node with cfg's settings (its store and root key are e's).
-func (e *grantEnv) nodeWith(cfg kms.Config) *kmstest.Node {
-	cfg.Store, cfg.Root = e.st, e.root
-	svc := kmstest.New(e.t, kmstest.Config{KMS: cfg, Job: job.Config{PollInterval: time.Hour}})
-	svc.SetAuthorizer(authz.New(authz.Config{Identities: e.ids}))
-	return svc
-}
-
-// as returns a context for caller carrying a fresh trace (e.trace).
-func (e *grantEnv) as(c *kms.Caller) context.Context {
-	e.trace = &kms.Trace{}
-	return kms.WithTrace(kms.WithCaller(context.Background(), c), e.trace)
-}
-
-func (e *grantEnv) key(policyDoc string) string {
-	e.t.Helper()
-	in := &wire.CreateKeyInput{}
-	if policyDoc != "" {
-		in.Policy = &policyDoc
-	}
-	out, err := e.svc.CreateKey(e.as(gRoot), in)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return out.KeyMetadata.KeyID
-}
-
-func (e *grantEnv) grant(svc *kmstest.Node, c *kms.Caller, in *wire.CreateGrantInput) *wire.CreateGrantOutput {
-	e.t.Helper()
-	out, err := svc.CreateGrant(e.as(c), in)
-	if err != nil {
-		e.t.Fatalf("CreateGrant: %v", err)
-	}
-	return out
-}
+func newGrantEnv(t testing.TB) *kmstest.PolicyEnv { return kmstest.NewPolicyEnv(t) }
 
 func encrypt(svc *kmstest.Node, ctx context.Context, keyID string, ec map[string]string, tokens ...string) error {
 	_, err := svc.Encrypt(ctx, &wire.EncryptInput{KeyID: &keyID, Plaintext: []byte("hello"), EncryptionContext: ec, GrantTokens: tokens})
@@ -117,6 +25,8 @@ func encrypt(svc *kmstest.Node, ctx context.Context, keyID string, ec map[string
 }
 
 func sp(s string) *string { return &s }
+
+func ptr[T any](v T) *T { return &v }
 
 func wantCode(t testing.TB, err error, code string) {
 	t.Helper()
@@ -134,44 +44,44 @@ func wantCode(t testing.TB, err error, code string) {
 func TestGrantAllowsAndRevokeDenies(t *testing.T) {
 	t.Parallel()
 	e := newGrantEnv(t)
-	id := e.key("")
+	id := e.Key("")
 	arn := "arn:aws:kms:us-east-1:111122223333:key/" + id
-	err := encrypt(e.svc, e.as(gBob), id, nil)
+	err := encrypt(e.Node, e.As(gBob), id, nil)
 	if e := awserr.As(err); e == nil || e.Message != policy.DenyNoIdentityPolicy(gBob.ARN, "kms:Encrypt", arn).Message {
 		t.Fatalf("before the grant: got %v", err)
 	}
-	g := e.grant(e.svc, gRoot, &wire.CreateGrantInput{KeyID: &id, GranteePrincipal: sp(gBob.ARN), Operations: []string{"Encrypt", "Decrypt"}})
+	g := e.Grant(e.Node, gRoot, &wire.CreateGrantInput{KeyID: &id, GranteePrincipal: sp(gBob.ARN), Operations: []string{"Encrypt", "Decrypt"}})
 	if len(g.GrantID) != 64 || g.GrantToken == "" {
 		t.Fatalf("grant ID %q token %q", g.GrantID, g.GrantToken)
 	}
-	if err := encrypt(e.svc, e.as(gBob), id, nil); err != nil {
+	if err := encrypt(e.Node, e.As(gBob), id, nil); err != nil {
 		t.Fatalf("with the grant: %v", err)
 	}
-	if len(e.trace.GrantIDs) != 1 || e.trace.GrantIDs[0] != g.GrantID {
-		t.Fatalf("trace grant IDs %v, want [%s]", e.trace.GrantIDs, g.GrantID)
+	if len(e.Trace.GrantIDs) != 1 || e.Trace.GrantIDs[0] != g.GrantID {
+		t.Fatalf("trace grant IDs %v, want [%s]", e.Trace.GrantIDs, g.GrantID)
 	}
 	// The grant does not cover other operations or other principals.
-	_, err = e.svc.GenerateDataKey(e.as(gBob), &wire.GenerateDataKeyInput{KeyID: &id, KeySpec: sp("AES_256")})
+	_, err = e.Node.GenerateDataKey(e.As(gBob), &wire.GenerateDataKeyInput{KeyID: &id, KeySpec: sp("AES_256")})
 	wantCode(t, err, awserr.AccessDenied)
-	wantCode(t, encrypt(e.svc, e.as(gAlice), id, nil), awserr.AccessDenied)
+	wantCode(t, encrypt(e.Node, e.As(gAlice), id, nil), awserr.AccessDenied)
 
-	if _, err := e.svc.RevokeGrant(e.as(gRoot), &wire.RevokeGrantInput{KeyID: &id, GrantID: &g.GrantID}); err != nil {
+	if _, err := e.Node.Grants.RevokeGrant(e.As(gRoot), &wire.RevokeGrantInput{KeyID: &id, GrantID: &g.GrantID}); err != nil {
 		t.Fatal(err)
 	}
-	wantCode(t, encrypt(e.svc, e.as(gBob), id, nil), awserr.AccessDenied)
-	wantCode(t, encrypt(e.svc, e.as(gBob), id, nil, g.GrantToken), awserr.AccessDenied)
-	_, err = e.svc.RevokeGrant(e.as(gRoot), &wire.RevokeGrantInput{KeyID: &id, GrantID: &g.GrantID})
+	wantCode(t, encrypt(e.Node, e.As(gBob), id, nil), awserr.AccessDenied)
+	wantCode(t, encrypt(e.Node, e.As(gBob), id, nil, g.GrantToken), awserr.AccessDenied)
+	_, err = e.Node.Grants.RevokeGrant(e.As(gRoot), &wire.RevokeGrantInput{KeyID: &id, GrantID: &g.GrantID})
 	wantCode(t, err, awserr.NotFound)
 }
 
 func TestGrantConstraints(t *testing.T) {
 	t.Parallel()
 	e := newGrantEnv(t)
-	id := e.key("")
-	eq := e.key("")
-	e.grant(e.svc, gRoot, &wire.CreateGrantInput{KeyID: &id, GranteePrincipal: sp(gBob.ARN), Operations: []string{"Encrypt", "DescribeKey"},
+	id := e.Key("")
+	eq := e.Key("")
+	e.Grant(e.Node, gRoot, &wire.CreateGrantInput{KeyID: &id, GranteePrincipal: sp(gBob.ARN), Operations: []string{"Encrypt", "DescribeKey"},
 		Constraints: &wire.GrantConstraints{EncryptionContextSubset: map[string]string{"dept": "finance"}}})
-	e.grant(e.svc, gRoot, &wire.CreateGrantInput{KeyID: &eq, GranteePrincipal: sp(gBob.ARN), Operations: []string{"Encrypt"},
+	e.Grant(e.Node, gRoot, &wire.CreateGrantInput{KeyID: &eq, GranteePrincipal: sp(gBob.ARN), Operations: []string{"Encrypt"},
 		Constraints: &wire.GrantConstraints{EncryptionContextEquals: map[string]string{"dept": "finance"}}})
 	cases := []struct {
 		name string
@@ -197,15 +107,15 @@ func TestGrantConstraints(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			wantCode(t, encrypt(e.svc, e.as(gBob), c.key, c.ec), c.want)
+			wantCode(t, encrypt(e.Node, e.As(gBob), c.key, c.ec), c.want)
 		})
 	}
 	t.Run("ok/constraints do not apply to DescribeKey", func(t *testing.T) {
-		_, err := e.svc.DescribeKey(e.as(gBob), &wire.KeyIDInput{KeyID: &id})
+		_, err := e.Node.DescribeKey(e.As(gBob), &wire.KeyIDInput{KeyID: &id})
 		wantCode(t, err, "")
 	})
 	t.Run("fail/constraints with Sign", func(t *testing.T) {
-		_, err := e.svc.CreateGrant(e.as(gRoot), &wire.CreateGrantInput{KeyID: &id, GranteePrincipal: sp(gBob.ARN), Operations: []string{"Sign"},
+		_, err := e.Node.Grants.CreateGrant(e.As(gRoot), &wire.CreateGrantInput{KeyID: &id, GranteePrincipal: sp(gBob.ARN), Operations: []string{"Sign"},
 			Constraints: &wire.GrantConstraints{EncryptionContextSubset: map[string]string{"a": "b"}}})
 		wantCode(t, err, awserr.Validation)
 	})
@@ -216,33 +126,33 @@ func TestGrantConstraints(t *testing.T) {
 func TestGrantTokenAtOnce(t *testing.T) {
 	t.Parallel()
 	e := newGrantEnv(t)
-	id := e.key("")
-	other := e.node()
-	wantCode(t, encrypt(other, e.as(gBob), id, nil), awserr.AccessDenied) // caches "no grants"
-	g := e.grant(e.svc, gRoot, &wire.CreateGrantInput{KeyID: &id, GranteePrincipal: sp(gBob.ARN), Operations: []string{"Encrypt"}})
-	wantCode(t, encrypt(other, e.as(gBob), id, nil), awserr.AccessDenied)
-	wantCode(t, encrypt(other, e.as(gBob), id, nil, g.GrantToken), "")
+	id := e.Key("")
+	other := e.NewNode()
+	wantCode(t, encrypt(other, e.As(gBob), id, nil), awserr.AccessDenied) // caches "no grants"
+	g := e.Grant(e.Node, gRoot, &wire.CreateGrantInput{KeyID: &id, GranteePrincipal: sp(gBob.ARN), Operations: []string{"Encrypt"}})
+	wantCode(t, encrypt(other, e.As(gBob), id, nil), awserr.AccessDenied)
+	wantCode(t, encrypt(other, e.As(gBob), id, nil, g.GrantToken), "")
 	other.Jobs.SyncChanges(context.Background())
-	wantCode(t, encrypt(other, e.as(gBob), id, nil), "")
+	wantCode(t, encrypt(other, e.As(gBob), id, nil), "")
 	// Revocation on one node reaches the other through the change feed.
-	if _, err := e.svc.RevokeGrant(e.as(gRoot), &wire.RevokeGrantInput{KeyID: &id, GrantID: &g.GrantID}); err != nil {
+	if _, err := e.Node.Grants.RevokeGrant(e.As(gRoot), &wire.RevokeGrantInput{KeyID: &id, GrantID: &g.GrantID}); err != nil {
 		t.Fatal(err)
 	}
 	other.Jobs.SyncChanges(context.Background())
-	wantCode(t, encrypt(other, e.as(gBob), id, nil), awserr.AccessDenied)
+	wantCode(t, encrypt(other, e.As(gBob), id, nil), awserr.AccessDenied)
 
 	for _, tok := range []string{"not base64!", "AAAA", g.GrantToken[:len(g.GrantToken)-4] + "AAAA"} {
-		wantCode(t, encrypt(e.svc, e.as(gBob), id, nil, tok), awserr.InvalidGrantToken)
+		wantCode(t, encrypt(e.Node, e.As(gBob), id, nil, tok), awserr.InvalidGrantToken)
 	}
 }
 
 func TestGrantNameIdempotent(t *testing.T) {
 	t.Parallel()
 	e := newGrantEnv(t)
-	id := e.key("")
+	id := e.Key("")
 	in := &wire.CreateGrantInput{KeyID: &id, GranteePrincipal: sp(gBob.ARN), Operations: []string{"Encrypt", "Decrypt"}, Name: sp("app-1")}
-	a := e.grant(e.svc, gRoot, in)
-	b := e.grant(e.svc, gRoot, in)
+	a := e.Grant(e.Node, gRoot, in)
+	b := e.Grant(e.Node, gRoot, in)
 	if a.GrantID != b.GrantID {
 		t.Fatalf("retry with the same name: %s != %s", a.GrantID, b.GrantID)
 	}
@@ -250,11 +160,11 @@ func TestGrantNameIdempotent(t *testing.T) {
 		t.Fatal("retry returned the same token")
 	}
 	in.Operations = []string{"Encrypt"}
-	c := e.grant(e.svc, gRoot, in)
+	c := e.Grant(e.Node, gRoot, in)
 	if c.GrantID == a.GrantID {
 		t.Fatal("different parameters returned the original grant")
 	}
-	list, err := e.svc.ListGrants(e.as(gRoot), &wire.ListGrantsInput{KeyID: &id})
+	list, err := e.Node.Grants.ListGrants(e.As(gRoot), &wire.ListGrantsInput{KeyID: &id})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,14 +176,14 @@ func TestGrantNameIdempotent(t *testing.T) {
 func TestListGrants(t *testing.T) {
 	t.Parallel()
 	e := newGrantEnv(t)
-	id := e.key("")
+	id := e.Key("")
 	var ids []string
 	for i := 0; i < 5; i++ {
 		grantee := gBob.ARN
 		if i%2 == 1 {
 			grantee = gAlice.ARN
 		}
-		g := e.grant(e.svc, gRoot, &wire.CreateGrantInput{KeyID: &id, GranteePrincipal: &grantee, RetiringPrincipal: sp(gAlice.ARN),
+		g := e.Grant(e.Node, gRoot, &wire.CreateGrantInput{KeyID: &id, GranteePrincipal: &grantee, RetiringPrincipal: sp(gAlice.ARN),
 			Operations: []string{"Decrypt"}, Constraints: &wire.GrantConstraints{EncryptionContextEquals: map[string]string{"n": "v"}}})
 		ids = append(ids, g.GrantID)
 	}
@@ -281,7 +191,7 @@ func TestListGrants(t *testing.T) {
 	var got []wire.GrantListEntry
 	in := &wire.ListGrantsInput{KeyID: &id, Limit: ptr(int64(2))}
 	for {
-		out, err := e.svc.ListGrants(e.as(gRoot), in)
+		out, err := e.Node.Grants.ListGrants(e.As(gRoot), in)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -301,24 +211,24 @@ func TestListGrants(t *testing.T) {
 		b, _ := json.Marshal(g0)
 		t.Fatalf("entry %s", b)
 	}
-	out, err := e.svc.ListGrants(e.as(gRoot), &wire.ListGrantsInput{KeyID: &id, GranteePrincipal: sp(gAlice.ARN)})
+	out, err := e.Node.Grants.ListGrants(e.As(gRoot), &wire.ListGrantsInput{KeyID: &id, GranteePrincipal: sp(gAlice.ARN)})
 	if err != nil || len(out.Grants) != 2 {
 		t.Fatalf("filter by grantee: %v %d", err, len(out.Grants))
 	}
-	out, err = e.svc.ListGrants(e.as(gRoot), &wire.ListGrantsInput{KeyID: &id, GrantID: &ids[3]})
+	out, err = e.Node.Grants.ListGrants(e.As(gRoot), &wire.ListGrantsInput{KeyID: &id, GrantID: &ids[3]})
 	if err != nil || len(out.Grants) != 1 || out.Grants[0].GrantID != ids[3] {
 		t.Fatalf("filter by grant ID: %v %+v", err, out)
 	}
-	_, err = e.svc.ListGrants(e.as(gRoot), &wire.ListGrantsInput{KeyID: &id, Marker: sp("bogus")})
+	_, err = e.Node.Grants.ListGrants(e.As(gRoot), &wire.ListGrantsInput{KeyID: &id, Marker: sp("bogus")})
 	wantCode(t, err, awserr.InvalidMarker)
-	_, err = e.svc.ListGrants(e.as(gBob), &wire.ListGrantsInput{KeyID: &id})
+	_, err = e.Node.Grants.ListGrants(e.As(gBob), &wire.ListGrantsInput{KeyID: &id})
 	wantCode(t, err, awserr.AccessDenied)
 
 	// ListRetirableGrants finds them all through the retiring principal.
 	rin := &wire.ListRetirableGrantsInput{RetiringPrincipal: sp(gAlice.ARN), Limit: ptr(int64(3))}
 	n := 0
 	for {
-		r, err := e.svc.ListRetirableGrants(e.as(gRoot), rin)
+		r, err := e.Node.Grants.ListRetirableGrants(e.As(gRoot), rin)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -331,16 +241,16 @@ func TestListGrants(t *testing.T) {
 	if n != 5 {
 		t.Fatalf("%d retirable grants, want 5", n)
 	}
-	_, err = e.svc.ListRetirableGrants(e.as(gBob), &wire.ListRetirableGrantsInput{RetiringPrincipal: sp(gAlice.ARN)})
+	_, err = e.Node.Grants.ListRetirableGrants(e.As(gBob), &wire.ListRetirableGrantsInput{RetiringPrincipal: sp(gAlice.ARN)})
 	wantCode(t, err, awserr.AccessDenied)
 }
 
 func TestRetireGrant(t *testing.T) {
 	t.Parallel()
 	e := newGrantEnv(t)
-	id := e.key("")
+	id := e.Key("")
 	mk := func(ops ...string) *wire.CreateGrantOutput {
-		return e.grant(e.svc, gRoot, &wire.CreateGrantInput{KeyID: &id, GranteePrincipal: sp(gBob.ARN), RetiringPrincipal: sp(gAlice.ARN), Operations: ops})
+		return e.Grant(e.Node, gRoot, &wire.CreateGrantInput{KeyID: &id, GranteePrincipal: sp(gBob.ARN), RetiringPrincipal: sp(gAlice.ARN), Operations: ops})
 	}
 	cases := []struct {
 		name   string
@@ -363,9 +273,9 @@ func TestRetireGrant(t *testing.T) {
 			if !c.byTok {
 				in = &wire.RetireGrantInput{KeyID: sp("arn:aws:kms:us-east-1:111122223333:key/" + id), GrantID: &g.GrantID}
 			}
-			_, err := e.svc.RetireGrant(e.as(c.caller), in)
+			_, err := e.Node.Grants.RetireGrant(e.As(c.caller), in)
 			wantCode(t, err, c.want)
-			_, err = e.svc.RetireGrant(e.as(gRoot), &wire.RetireGrantInput{KeyID: &id, GrantID: &g.GrantID})
+			_, err = e.Node.Grants.RetireGrant(e.As(gRoot), &wire.RetireGrantInput{KeyID: &id, GrantID: &g.GrantID})
 			if c.want == "" {
 				wantCode(t, err, awserr.NotFound) // already retired
 			} else {
@@ -374,18 +284,18 @@ func TestRetireGrant(t *testing.T) {
 		})
 	}
 	t.Run("fail/neither token nor IDs", func(t *testing.T) {
-		_, err := e.svc.RetireGrant(e.as(gRoot), &wire.RetireGrantInput{KeyID: &id})
+		_, err := e.Node.Grants.RetireGrant(e.As(gRoot), &wire.RetireGrantInput{KeyID: &id})
 		wantCode(t, err, awserr.Validation)
 	})
 	t.Run("fail/malformed grant ID", func(t *testing.T) {
-		_, err := e.svc.RetireGrant(e.as(gRoot), &wire.RetireGrantInput{KeyID: &id, GrantID: sp("xyz")})
+		_, err := e.Node.Grants.RetireGrant(e.As(gRoot), &wire.RetireGrantInput{KeyID: &id, GrantID: sp("xyz")})
 		wantCode(t, err, awserr.InvalidGrantID)
 	})
 	t.Run("fail/dry run", func(t *testing.T) {
 		g := mk("Encrypt")
-		_, err := e.svc.RetireGrant(e.as(gAlice), &wire.RetireGrantInput{GrantToken: &g.GrantToken, DryRun: ptr(true)})
+		_, err := e.Node.Grants.RetireGrant(e.As(gAlice), &wire.RetireGrantInput{GrantToken: &g.GrantToken, DryRun: ptr(true)})
 		wantCode(t, err, awserr.DryRunOperation)
-		_, err = e.svc.RetireGrant(e.as(gAlice), &wire.RetireGrantInput{GrantToken: &g.GrantToken})
+		_, err = e.Node.Grants.RetireGrant(e.As(gAlice), &wire.RetireGrantInput{GrantToken: &g.GrantToken})
 		wantCode(t, err, "")
 	})
 }
@@ -395,8 +305,8 @@ func TestRetireGrant(t *testing.T) {
 func TestGrantCreatedThroughGrant(t *testing.T) {
 	t.Parallel()
 	e := newGrantEnv(t)
-	id := e.key("")
-	parent := e.grant(e.svc, gRoot, &wire.CreateGrantInput{KeyID: &id, GranteePrincipal: sp(gBob.ARN), Operations: []string{"Encrypt", "Decrypt", "CreateGrant"},
+	id := e.Key("")
+	parent := e.Grant(e.Node, gRoot, &wire.CreateGrantInput{KeyID: &id, GranteePrincipal: sp(gBob.ARN), Operations: []string{"Encrypt", "Decrypt", "CreateGrant"},
 		Constraints: &wire.GrantConstraints{EncryptionContextSubset: map[string]string{"dept": "finance"}}})
 	cases := []struct {
 		name string
@@ -413,10 +323,10 @@ func TestGrantCreatedThroughGrant(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := e.svc.CreateGrant(e.as(gBob), &wire.CreateGrantInput{KeyID: &id, GranteePrincipal: sp(gAlice.ARN), Operations: c.ops, Constraints: c.con})
+			_, err := e.Node.Grants.CreateGrant(e.As(gBob), &wire.CreateGrantInput{KeyID: &id, GranteePrincipal: sp(gAlice.ARN), Operations: c.ops, Constraints: c.con})
 			wantCode(t, err, c.want)
-			if c.want == "" && (len(e.trace.GrantIDs) != 1 || e.trace.GrantIDs[0] != parent.GrantID) {
-				t.Fatalf("trace %v, want the parent grant", e.trace.GrantIDs)
+			if c.want == "" && (len(e.Trace.GrantIDs) != 1 || e.Trace.GrantIDs[0] != parent.GrantID) {
+				t.Fatalf("trace %v, want the parent grant", e.Trace.GrantIDs)
 			}
 		})
 	}
@@ -427,13 +337,13 @@ func TestGrantCreatedThroughGrant(t *testing.T) {
 func TestCrossAccountGrant(t *testing.T) {
 	t.Parallel()
 	e := newGrantEnv(t)
-	id := e.key("")
+	id := e.Key("")
 	arn := "arn:aws:kms:us-east-1:111122223333:key/" + id
-	wantCode(t, encrypt(e.svc, e.as(gCarol), arn, nil), awserr.AccessDenied)
-	e.grant(e.svc, gRoot, &wire.CreateGrantInput{KeyID: &id, GranteePrincipal: sp(gCarol.ARN), Operations: []string{"Encrypt", "DescribeKey"}})
-	wantCode(t, encrypt(e.svc, e.as(gCarol), arn, nil), "")
-	wantCode(t, encrypt(e.svc, e.as(gCarol), id, nil), awserr.NotFound) // a bare ID resolves in carol's account
-	_, err := e.svc.ListGrants(e.as(gCarol), &wire.ListGrantsInput{KeyID: &arn})
+	wantCode(t, encrypt(e.Node, e.As(gCarol), arn, nil), awserr.AccessDenied)
+	e.Grant(e.Node, gRoot, &wire.CreateGrantInput{KeyID: &id, GranteePrincipal: sp(gCarol.ARN), Operations: []string{"Encrypt", "DescribeKey"}})
+	wantCode(t, encrypt(e.Node, e.As(gCarol), arn, nil), "")
+	wantCode(t, encrypt(e.Node, e.As(gCarol), id, nil), awserr.NotFound) // a bare ID resolves in carol's account
+	_, err := e.Node.Grants.ListGrants(e.As(gCarol), &wire.ListGrantsInput{KeyID: &arn})
 	wantCode(t, err, awserr.AccessDenied)
 }
 
@@ -442,31 +352,31 @@ func TestKeyPolicyEnforcement(t *testing.T) {
 	t.Parallel()
 	e := newGrantEnv(t)
 	bobOnly := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"` + gBob.ARN + `"},"Action":"kms:*","Resource":"*"}]}`
-	id := e.key("")
-	e.ids.set(gAlice.ARN, `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]}`)
-	wantCode(t, encrypt(e.svc, e.as(gAlice), id, nil), "")
+	id := e.Key("")
+	e.IDs.Set(gAlice.ARN, `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]}`)
+	wantCode(t, encrypt(e.Node, e.As(gAlice), id, nil), "")
 
-	_, err := e.svc.PutKeyPolicy(e.as(gRoot), &wire.KeyPolicyInput{KeyID: &id, Policy: &bobOnly})
+	_, err := e.Node.PutKeyPolicy(e.As(gRoot), &wire.KeyPolicyInput{KeyID: &id, Policy: &bobOnly})
 	if e := awserr.As(err); e == nil || e.Code != awserr.MalformedPolicyDocument || e.Message != policy.MsgLockout {
 		t.Fatalf("lockout: got %v", err)
 	}
-	_, err = e.svc.PutKeyPolicy(e.as(gRoot), &wire.KeyPolicyInput{KeyID: &id, Policy: sp("{")})
+	_, err = e.Node.PutKeyPolicy(e.As(gRoot), &wire.KeyPolicyInput{KeyID: &id, Policy: sp("{")})
 	wantCode(t, err, awserr.MalformedPolicyDocument)
-	if _, err := e.svc.PutKeyPolicy(e.as(gRoot), &wire.KeyPolicyInput{KeyID: &id, Policy: &bobOnly, BypassPolicyLockoutSafetyCheck: ptr(true)}); err != nil {
+	if _, err := e.Node.PutKeyPolicy(e.As(gRoot), &wire.KeyPolicyInput{KeyID: &id, Policy: &bobOnly, BypassPolicyLockoutSafetyCheck: ptr(true)}); err != nil {
 		t.Fatal(err)
 	}
 	// Without the root statement alice's IAM policy is irrelevant, and the
 	// root itself is locked out; bob, named directly, is in.
-	wantCode(t, encrypt(e.svc, e.as(gAlice), id, nil), awserr.AccessDenied)
-	wantCode(t, encrypt(e.svc, e.as(gRoot), id, nil), awserr.AccessDenied)
-	wantCode(t, encrypt(e.svc, e.as(gBob), id, nil), "")
-	_, err = e.svc.GetKeyPolicy(e.as(gRoot), &wire.KeyPolicyInput{KeyID: &id})
+	wantCode(t, encrypt(e.Node, e.As(gAlice), id, nil), awserr.AccessDenied)
+	wantCode(t, encrypt(e.Node, e.As(gRoot), id, nil), awserr.AccessDenied)
+	wantCode(t, encrypt(e.Node, e.As(gBob), id, nil), "")
+	_, err = e.Node.GetKeyPolicy(e.As(gRoot), &wire.KeyPolicyInput{KeyID: &id})
 	wantCode(t, err, awserr.AccessDenied)
 	// A grant still works for the root.
-	e.grant(e.svc, gBob, &wire.CreateGrantInput{KeyID: &id, GranteePrincipal: sp(gRoot.ARN), Operations: []string{"Encrypt"}})
-	wantCode(t, encrypt(e.svc, e.as(gRoot), id, nil), "")
+	e.Grant(e.Node, gBob, &wire.CreateGrantInput{KeyID: &id, GranteePrincipal: sp(gRoot.ARN), Operations: []string{"Encrypt"}})
+	wantCode(t, encrypt(e.Node, e.As(gRoot), id, nil), "")
 	// Another node loading the key prepares the stored policy the same way.
-	wantCode(t, encrypt(e.node(), e.as(gAlice), id, nil), awserr.AccessDenied)
+	wantCode(t, encrypt(e.NewNode(), e.As(gAlice), id, nil), awserr.AccessDenied)
 }
 
 func TestGrantLimit(t *testing.T) {
@@ -475,7 +385,7 @@ func TestGrantLimit(t *testing.T) {
 	}
 	t.Parallel()
 	e := newGrantEnv(t)
-	id := e.key("")
+	id := e.Key("")
 	ops := make([]store.Op, 0, 50000)
 	for i := 0; i < 50000; i++ {
 		gid := []byte("0000000000000000000000000000000000000000000000000000000000000000")
@@ -485,10 +395,10 @@ func TestGrantLimit(t *testing.T) {
 		d, _ := json.Marshal(map[string]any{"id": string(gid), "keyId": id, "keyAccount": "111122223333", "grantee": gCarol.ARN, "operations": []string{"Encrypt"}})
 		ops = append(ops, store.Op{Kind: "grant", ID: id + "/" + string(gid), Data: d})
 	}
-	if err := e.st.Apply(context.Background(), ops...); err != nil {
+	if err := e.Store.Apply(context.Background(), ops...); err != nil {
 		t.Fatal(err)
 	}
-	_, err := e.svc.CreateGrant(e.as(gRoot), &wire.CreateGrantInput{KeyID: &id, GranteePrincipal: sp(gBob.ARN), Operations: []string{"Encrypt"}})
+	_, err := e.Node.Grants.CreateGrant(e.As(gRoot), &wire.CreateGrantInput{KeyID: &id, GranteePrincipal: sp(gBob.ARN), Operations: []string{"Encrypt"}})
 	wantCode(t, err, awserr.LimitExceeded)
 }
 
@@ -496,8 +406,8 @@ func TestGrantLimit(t *testing.T) {
 // InvalidGrantTokenException.
 func FuzzRetireGrantToken(f *testing.F) {
 	e := newGrantEnv(f)
-	id := e.key("")
-	g := e.grant(e.svc, gRoot, &wire.CreateGrantInput{KeyID: &id, GranteePrincipal: sp(gBob.ARN), Operations: []string{"Encrypt"}})
+	id := e.Key("")
+	g := e.Grant(e.Node, gRoot, &wire.CreateGrantInput{KeyID: &id, GranteePrincipal: sp(gBob.ARN), Operations: []string{"Encrypt"}})
 	f.Add(g.GrantToken)
 	f.Add("AAAA")
 	f.Add("")
@@ -505,7 +415,7 @@ func FuzzRetireGrantToken(f *testing.F) {
 		if tok == g.GrantToken || tok == "" {
 			return
 		}
-		_, err := e.svc.RetireGrant(e.as(gRoot), &wire.RetireGrantInput{GrantToken: &tok, DryRun: ptr(true)})
+		_, err := e.Node.Grants.RetireGrant(e.As(gRoot), &wire.RetireGrantInput{GrantToken: &tok, DryRun: ptr(true)})
 		// A worker process has its own store, so a token of the parent's
 		// grant opens but names no grant there.
 		switch awserr.CodeOf(err) {
@@ -520,17 +430,17 @@ func FuzzRetireGrantToken(f *testing.F) {
 // grant allows: the grant lookup on the hot path.
 func BenchmarkEncryptAuthorizedByGrant(b *testing.B) {
 	e := newGrantEnv(b)
-	id := e.key("")
+	id := e.Key("")
 	for i := 0; i < 20; i++ {
-		e.grant(e.svc, gRoot, &wire.CreateGrantInput{KeyID: &id, GranteePrincipal: sp(gCarol.ARN), Operations: []string{"Decrypt"}})
+		e.Grant(e.Node, gRoot, &wire.CreateGrantInput{KeyID: &id, GranteePrincipal: sp(gCarol.ARN), Operations: []string{"Decrypt"}})
 	}
-	e.grant(e.svc, gRoot, &wire.CreateGrantInput{KeyID: &id, GranteePrincipal: sp(gBob.ARN), Operations: []string{"Encrypt"},
+	e.Grant(e.Node, gRoot, &wire.CreateGrantInput{KeyID: &id, GranteePrincipal: sp(gBob.ARN), Operations: []string{"Encrypt"},
 		Constraints: &wire.GrantConstraints{EncryptionContextSubset: map[string]string{"app": "x"}}})
 	ctx := kms.WithCaller(context.Background(), gBob)
 	in := &wire.EncryptInput{KeyID: &id, Plaintext: []byte("hello"), EncryptionContext: map[string]string{"app": "x"}}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := e.svc.Encrypt(ctx, in); err != nil {
+		if _, err := e.Node.Encrypt(ctx, in); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -542,7 +452,7 @@ func BenchmarkEncryptAuthorizedByGrant(b *testing.B) {
 func TestGrantConcurrency(t *testing.T) {
 	t.Parallel()
 	e := newGrantEnv(t)
-	id := e.key("")
+	id := e.Key("")
 	var wg sync.WaitGroup
 	errs := make(chan error, 64)
 	for i := 0; i < 8; i++ {
@@ -550,17 +460,17 @@ func TestGrantConcurrency(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for j := 0; j < 5; j++ {
-				g, err := e.svc.CreateGrant(kms.WithCaller(context.Background(), gRoot), &wire.CreateGrantInput{KeyID: &id, GranteePrincipal: sp(gBob.ARN), Operations: []string{"Encrypt"}})
+				g, err := e.Node.Grants.CreateGrant(kms.WithCaller(context.Background(), gRoot), &wire.CreateGrantInput{KeyID: &id, GranteePrincipal: sp(gBob.ARN), Operations: []string{"Encrypt"}})
 				if err != nil {
 					errs <- err
 					return
 				}
 				bob := kms.WithCaller(context.Background(), gBob)
-				if err := encrypt(e.svc, bob, id, nil, g.GrantToken); err != nil {
+				if err := encrypt(e.Node, bob, id, nil, g.GrantToken); err != nil {
 					errs <- err
 					return
 				}
-				if _, err := e.svc.RevokeGrant(kms.WithCaller(context.Background(), gRoot), &wire.RevokeGrantInput{KeyID: &id, GrantID: &g.GrantID}); err != nil {
+				if _, err := e.Node.Grants.RevokeGrant(kms.WithCaller(context.Background(), gRoot), &wire.RevokeGrantInput{KeyID: &id, GrantID: &g.GrantID}); err != nil {
 					errs <- err
 					return
 				}
@@ -572,5 +482,5 @@ func TestGrantConcurrency(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	wantCode(t, encrypt(e.svc, e.as(gBob), id, nil), awserr.AccessDenied)
+	wantCode(t, encrypt(e.Node, e.As(gBob), id, nil), awserr.AccessDenied)
 }

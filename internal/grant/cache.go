@@ -1,4 +1,4 @@
-package kms
+package grant
 
 import (
 	"context"
@@ -209,7 +209,7 @@ type grantLoad struct {
 // get returns the grants of keyID, loading them if they are not cached or
 // older than maxAge.
 func (c *grantCache) get(ctx context.Context, keyID string) (*grantSet, error) {
-	now := c.s.now()
+	now := c.s.kms.Now()
 	c.mu.RLock()
 	e := c.sets[keyID]
 	c.mu.RUnlock()
@@ -244,7 +244,7 @@ func (c *grantCache) load(ctx context.Context, keyID string, l *grantLoad) {
 		l.dirty = nil
 		if len(dirty) == 0 {
 			if !l.discard {
-				c.sets[keyID] = &grantEntry{set: set, loaded: c.s.now()}
+				c.sets[keyID] = &grantEntry{set: set, loaded: c.s.kms.Now()}
 			}
 			c.endLoad(keyID, l)
 			c.mu.Unlock()
@@ -369,5 +369,5 @@ func (s *Service) onGrantChange(id string) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), grantFeedTimeout)
 	defer cancel()
-	s.grantCache().changed(ctx, keyID, grantID)
+	s.cache.changed(ctx, keyID, grantID)
 }

@@ -1,4 +1,4 @@
-package kms
+package grant
 
 import (
 	"bytes"
@@ -9,7 +9,10 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/trentkms/trent/internal/job"
+	"github.com/trentkms/trent/internal/kms"
 	"github.com/trentkms/trent/internal/policy"
 	"github.com/trentkms/trent/internal/rootkey"
 	"github.com/trentkms/trent/internal/store"
@@ -107,10 +110,15 @@ func TestGrantLoadRacingChanges(t *testing.T) {
 	t.Cleanup(func() { st.Close() })
 	ps := &pausingStore{Store: st, listing: make(chan struct{}), release: make(chan struct{})}
 	root, _ := rootkey.NewStatic(bytes.Repeat([]byte{7}, 32))
-	s, err := New(Config{Store: ps, Root: root})
+	svc, err := kms.New(kms.Config{Store: ps, Root: root})
 	if err != nil {
 		t.Fatal(err)
 	}
+	jobs, err := job.New(svc, job.Config{PollInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New(svc, Config{})
 	ctx := context.Background()
 	keyID := "1234abcd-12ab-34cd-56ef-1234567890ab"
 	grantee := func(i int) string { return fmt.Sprint("arn:aws:iam::111122223333:user/u", i) }
@@ -119,7 +127,7 @@ func TestGrantLoadRacingChanges(t *testing.T) {
 	}
 	loaded := make(chan *grantSet)
 	go func() {
-		set, err := s.grantCache().get(ctx, keyID)
+		set, err := s.cache.get(ctx, keyID)
 		if err != nil {
 			t.Error(err)
 		}
@@ -136,14 +144,7 @@ func TestGrantLoadRacingChanges(t *testing.T) {
 	if err := st.Apply(ctx, store.Op{Kind: kindGrant, ID: grantRecordID(keyID, d.ID), Data: data, Create: true}); err != nil {
 		t.Fatal(err)
 	}
-	// What the change feed's follower (package job) does with them.
-	changes, err := st.Changes(ctx, 0, 1000)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range changes {
-		s.Invalidate(c.Kind, c.ID)
-	}
+	jobs.SyncChanges(ctx)
 	close(ps.release)
 	set := <-loaded
 	for i, want := range []bool{true, false, true, true} {
@@ -152,7 +153,7 @@ func TestGrantLoadRacingChanges(t *testing.T) {
 		}
 	}
 	// The set was cached, not thrown away.
-	if again, _ := s.grantCache().get(ctx, keyID); again != set {
+	if again, _ := s.cache.get(ctx, keyID); again != set {
 		t.Error("the loaded set was not cached")
 	}
 }

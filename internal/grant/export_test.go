@@ -1,4 +1,4 @@
-package kms
+package grant
 
 import (
 	"context"
@@ -18,7 +18,7 @@ func (s *Service) PutGrantsForTest(ctx context.Context, keyID, account string, n
 	for i := 0; i < n; i += batch {
 		var b []store.Op
 		for j := i; j < min(n, i+batch); j++ {
-			d := grantDoc{ID: fmt.Sprintf("%064x", j+1), KeyID: keyID, KeyAccount: account, Created: s.now().UTC(),
+			d := grantDoc{ID: fmt.Sprintf("%064x", j+1), KeyID: keyID, KeyAccount: account, Created: s.kms.Now().UTC(),
 				Grantee: grantee(j), Operations: ops, IssuingAccount: "arn:aws:iam::" + account + ":root"}
 			data, err := json.Marshal(&d)
 			if err != nil {

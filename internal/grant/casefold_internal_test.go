@@ -1,10 +1,11 @@
-package kms
+package grant
 
 import (
 	"math/rand/v2"
 	"strings"
 	"testing"
 
+	"github.com/trentkms/trent/internal/kms"
 	"github.com/trentkms/trent/internal/policy"
 )
 
@@ -40,7 +41,7 @@ func TestContextConditionsCollisions(t *testing.T) {
 			for _, k := range order {
 				built[k] = ec[k]
 			}
-			conds := ContextConditions(map[string][]string{"kms:encryptionalgorithm": {"SYMMETRIC_DEFAULT"}}, built)
+			conds := kms.ContextConditions(map[string][]string{"kms:encryptionalgorithm": {"SYMMETRIC_DEFAULT"}}, built)
 			for folded, members := range groups {
 				v := conds["kms:encryptioncontext:"+folded]
 				switch {

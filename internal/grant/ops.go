@@ -1,4 +1,4 @@
-package kms
+package grant
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/trentkms/trent/internal/awserr"
+	"github.com/trentkms/trent/internal/kms"
 	"github.com/trentkms/trent/internal/policy"
 	"github.com/trentkms/trent/internal/store"
 	"github.com/trentkms/trent/internal/wire"
@@ -60,7 +61,8 @@ func servicePrincipalChars(s string) bool {
 	return true
 }
 
-func (v *Validator) constraintMap(m map[string]string, member string) {
+// constraintMap checks a grant constraint's encryption context map.
+func constraintMap(v *kms.Validator, m map[string]string, member string) {
 	if m == nil {
 		return
 	}
@@ -81,14 +83,6 @@ func grantNotFound(grantID string) error {
 
 func invalidGrantID() error {
 	return awserr.New(awserr.InvalidGrantID, "Invalid grant ID.")
-}
-
-// authorizeKeyGrant is authorizeKey with the grant decision supplied by
-// the caller (CreateGrant needs to know whether a grant was involved).
-func (s *Service) authorizeKeyGrant(ctx context.Context, lk *Key, action string, conds map[string][]string, grantAllows bool) error {
-	req := s.keyRequest(ctx, lk, action, conds)
-	req.GrantAllows = grantAllows
-	return s.authz.AuthorizeKey(ctx, req)
 }
 
 // childWithin reports whether a grant with ops and constraints (eq, sub) is
@@ -126,7 +120,7 @@ func containsPairs(big, small map[string]string) bool {
 // delay without it. With Name, a retry with identical parameters returns
 // the original grant ID (and a new token).
 func (s *Service) CreateGrant(ctx context.Context, in *wire.CreateGrantInput) (*wire.CreateGrantOutput, error) {
-	var v Validator
+	var v kms.Validator
 	v.Pattern(in.GranteePrincipal, "granteePrincipal", 1, 256, principalChars, patPrincipal)
 	v.Pattern(in.RetiringPrincipal, "retiringPrincipal", 1, 256, principalChars, patPrincipal)
 	v.Pattern(in.GranteeServicePrincipal, "granteeServicePrincipal", 1, 128, servicePrincipalChars, patServicePrincipal)
@@ -145,8 +139,8 @@ func (s *Service) CreateGrant(ctx context.Context, in *wire.CreateGrantInput) (*
 	var eq, sub map[string]string
 	var sourceARN string
 	if c := in.Constraints; c != nil {
-		v.constraintMap(c.EncryptionContextEquals, "constraints.encryptionContextEquals")
-		v.constraintMap(c.EncryptionContextSubset, "constraints.encryptionContextSubset")
+		constraintMap(&v, c.EncryptionContextEquals, "constraints.encryptionContextEquals")
+		constraintMap(&v, c.EncryptionContextSubset, "constraints.encryptionContextSubset")
 		eq, sub = c.EncryptionContextEquals, c.EncryptionContextSubset
 		if c.SourceArn != nil {
 			sourceARN = *c.SourceArn
@@ -182,11 +176,11 @@ func (s *Service) CreateGrant(ctx context.Context, in *wire.CreateGrantInput) (*
 			}
 		}
 	}
-	lk, err := s.ResolveKey(ctx, in.KeyID, RefKeyOnly, "keyId", "kms:CreateGrant")
+	lk, err := s.kms.ResolveKey(ctx, in.KeyID, kms.RefKeyOnly, "keyId", "kms:CreateGrant")
 	if err != nil {
 		return nil, err
 	}
-	caller := CallerFrom(ctx)
+	caller := kms.CallerFrom(ctx)
 	grantee, retiring := deref(in.GranteePrincipal), deref(in.RetiringPrincipal)
 	conds := map[string][]string{
 		"kms:grantoperations":       ops,
@@ -209,19 +203,19 @@ func (s *Service) CreateGrant(ctx context.Context, in *wire.CreateGrantInput) (*
 	constraintEC := make(map[string]string, len(eq)+len(sub))
 	maps.Copy(constraintEC, sub)
 	maps.Copy(constraintEC, eq)
-	ContextConditions(conds, constraintEC)
+	kms.ContextConditions(conds, constraintEC)
 
 	// The key policy (with IAM) decides first; only if it does not allow
 	// may a grant that includes CreateGrant allow, and then the new grant
 	// must be no broader than that grant.
 	var parent *grant
-	authErr := s.authorizeKeyGrant(ctx, lk, "kms:CreateGrant", conds, false)
+	authErr := s.kms.AuthorizeKeyWithGrant(ctx, lk, "kms:CreateGrant", conds, false)
 	if authErr != nil && awserr.CodeOf(authErr) == awserr.AccessDenied {
 		parent, err = s.findGrant(ctx, lk, "kms:CreateGrant", conds, in.GrantTokens, func(g *grant) bool {
 			return childWithin(&g.doc, ops, eq, sub)
 		})
 		if err != nil {
-			if caller := CallerFrom(ctx); caller != nil && caller.Account != lk.doc.Account && awserr.CodeOf(err) == awserr.InvalidGrantToken {
+			if caller := kms.CallerFrom(ctx); caller != nil && caller.Account != lk.Doc().Account && awserr.CodeOf(err) == awserr.InvalidGrantToken {
 				// Another account that may not create grants on the
 				// key learns nothing of it from a refused token.
 				return nil, authErr
@@ -229,7 +223,7 @@ func (s *Service) CreateGrant(ctx context.Context, in *wire.CreateGrantInput) (*
 			return nil, err
 		}
 		if parent != nil {
-			authErr = s.authorizeKeyGrant(ctx, lk, "kms:CreateGrant", conds, true)
+			authErr = s.kms.AuthorizeKeyWithGrant(ctx, lk, "kms:CreateGrant", conds, true)
 		}
 	} else if authErr == nil {
 		// Tokens must still be valid ones.
@@ -248,12 +242,12 @@ func (s *Service) CreateGrant(ctx context.Context, in *wire.CreateGrantInput) (*
 		return nil, err
 	}
 	if parent != nil {
-		NoteGrant(ctx, parent.doc.ID)
+		kms.NoteGrant(ctx, parent.doc.ID)
 	}
-	switch lk.doc.State {
-	case StateEnabled, StateUnavailable, StateUpdating:
+	switch lk.Doc().State {
+	case kms.StateEnabled, kms.StateUnavailable, kms.StateUpdating:
 	default:
-		if err := RequireUsable(lk); err != nil {
+		if err := kms.RequireUsable(lk); err != nil {
 			return nil, err
 		}
 	}
@@ -266,10 +260,10 @@ func (s *Service) CreateGrant(ctx context.Context, in *wire.CreateGrantInput) (*
 		return nil, err
 	}
 	d := grantDoc{
-		KeyID: lk.doc.ID, KeyAccount: lk.doc.Account, Name: deref(in.Name), Grantee: grantee,
+		KeyID: lk.Doc().ID, KeyAccount: lk.Doc().Account, Name: deref(in.Name), Grantee: grantee,
 		GranteeService: deref(in.GranteeServicePrincipal), Retiring: retiring,
 		RetiringService: deref(in.RetiringServicePrincipal), Operations: ops, Equals: eq, Subset: sub,
-		SourceArn: sourceARN, IssuingAccount: fmt.Sprintf("arn:%s:iam::%s:root", s.partition, caller.Account),
+		SourceArn: sourceARN, IssuingAccount: fmt.Sprintf("arn:%s:iam::%s:root", s.kms.Partition(), caller.Account),
 		CreatorPrincipal: caller.ARN,
 	}
 	if parent != nil {
@@ -280,9 +274,9 @@ func (s *Service) CreateGrant(ctx context.Context, in *wire.CreateGrantInput) (*
 	// idempotency check by name sees the grant a concurrent twin just
 	// created; the grant count's IfVersion orders them across nodes.
 	var existing *grant
-	err = store.Update(ctx, &s.locks, []string{lockGrants(lk.doc.ID)}, func() error {
+	err = store.Update(ctx, s.kms.Locks(), []string{grantsLock(lk.Doc().ID)}, func() error {
 		if d.Name != "" {
-			set, err := s.grantCache().get(ctx, lk.doc.ID)
+			set, err := s.cache.get(ctx, lk.Doc().ID)
 			if err != nil {
 				return err
 			}
@@ -290,18 +284,18 @@ func (s *Service) CreateGrant(ctx context.Context, in *wire.CreateGrantInput) (*
 				return nil
 			}
 		}
-		n, countOp, err := s.readGrantCount(ctx, lk.doc.ID)
+		n, countOp, err := s.readGrantCount(ctx, lk.Doc().ID)
 		if err != nil {
 			return err
 		}
-		if n >= s.grantsPerKey {
-			return awserr.Newf(awserr.LimitExceeded, "The request was rejected because the number of grants on %s exceeds the limit of %d.", lk.arn, s.grantsPerKey)
+		if n >= s.perKey {
+			return awserr.Newf(awserr.LimitExceeded, "The request was rejected because the number of grants on %s exceeds the limit of %d.", lk.ARN(), s.perKey)
 		}
-		if IsTrue(in.DryRun) {
-			return DryRun()
+		if kms.IsTrue(in.DryRun) {
+			return kms.DryRun()
 		}
-		d.ID = NewHexID()
-		d.Created = s.now().UTC()
+		d.ID = kms.NewHexID()
+		d.Created = s.kms.Now().UTC()
 		data, err := json.Marshal(&d)
 		if err != nil {
 			return err
@@ -317,22 +311,22 @@ func (s *Service) CreateGrant(ctx context.Context, in *wire.CreateGrantInput) (*
 		return err
 	})
 	if err != nil {
-		return nil, s.StoreErr(ctx, err)
+		return nil, s.kms.StoreErr(ctx, err)
 	}
 	if existing != nil {
-		if IsTrue(in.DryRun) {
-			return nil, DryRun()
+		if kms.IsTrue(in.DryRun) {
+			return nil, kms.DryRun()
 		}
-		tok, err := s.newGrantToken(lk.doc.ID, existing.doc.ID)
+		tok, err := s.newGrantToken(lk.Doc().ID, existing.doc.ID)
 		if err != nil {
-			return nil, s.StoreErr(ctx, err)
+			return nil, s.kms.StoreErr(ctx, err)
 		}
 		return &wire.CreateGrantOutput{GrantToken: tok, GrantID: existing.doc.ID}, nil
 	}
-	s.grantCache().added(newGrant(d))
+	s.cache.added(newGrant(d))
 	tok, err := s.newGrantToken(d.KeyID, d.ID)
 	if err != nil {
-		return nil, s.StoreErr(ctx, err)
+		return nil, s.kms.StoreErr(ctx, err)
 	}
 	return &wire.CreateGrantOutput{GrantToken: tok, GrantID: d.ID}, nil
 }
@@ -356,13 +350,13 @@ func sameGrant(a, b *grantDoc) bool {
 // InvalidArnException, AWS's answer; other principals (account roots) are
 // not bound. Without a PrincipalResolver nothing is bound.
 func (s *Service) bindGrantPrincipal(ctx context.Context, arn string) (string, error) {
-	r, ok := s.authz.(PrincipalResolver)
-	if !ok || arn == "" {
+	r := s.kms.Resolver()
+	if r == nil || arn == "" {
 		return "", nil
 	}
 	id, bindable, err := r.PrincipalID(ctx, arn)
 	if err != nil {
-		return "", s.StoreErr(ctx, err)
+		return "", s.kms.StoreErr(ctx, err)
 	}
 	if bindable && id == "" {
 		return "", awserr.Newf(awserr.InvalidArn, "ARN does not refer to a valid principal: %s", arn)
@@ -374,15 +368,15 @@ func (s *Service) bindGrantPrincipal(ctx context.Context, arn string) (string, e
 // principal; an unbound one (id "") always does. seen is showUnbound's
 // memo.
 func (s *Service) stillBound(ctx context.Context, arn, id string, seen map[string]string) (bool, error) {
-	r, ok := s.authz.(PrincipalResolver)
-	if !ok || id == "" {
+	r := s.kms.Resolver()
+	if r == nil || id == "" {
 		return true, nil
 	}
 	cur, ok := seen[arn]
 	if !ok {
 		var err error
 		if cur, _, err = r.PrincipalID(ctx, arn); err != nil {
-			return false, s.StoreErr(ctx, err)
+			return false, s.kms.StoreErr(ctx, err)
 		}
 		seen[arn] = cur
 	}
@@ -419,7 +413,7 @@ func deref(s *string) string {
 // grantEntry returns the GrantListEntry of a grant.
 func (s *Service) grantEntry(d *grantDoc) wire.GrantListEntry {
 	e := wire.GrantListEntry{
-		KeyID: s.KeyARN(d.KeyAccount, d.KeyID), GrantID: d.ID, Name: d.Name, CreationDate: wire.TS(d.Created),
+		KeyID: s.kms.KeyARN(d.KeyAccount, d.KeyID), GrantID: d.ID, Name: d.Name, CreationDate: wire.TS(d.Created),
 		GranteePrincipal: d.Grantee, RetiringPrincipal: d.Retiring, IssuingAccount: d.IssuingAccount,
 		Operations: d.Operations, GranteeServicePrincipal: d.GranteeService, RetiringServicePrincipal: d.RetiringService,
 	}
@@ -436,8 +430,8 @@ func (s *Service) grantEntry(d *grantDoc) wire.GrantListEntry {
 // ListGrants implements the ListGrants operation: the grants of one key,
 // in grant ID order, optionally filtered by grant ID and grantee.
 func (s *Service) ListGrants(ctx context.Context, in *wire.ListGrantsInput) (*wire.ListGrantsOutput, error) {
-	var v Validator
-	limit := PageLimit(&v, in.Limit, 1000, 50)
+	var v kms.Validator
+	limit := kms.PageLimit(&v, in.Limit, 1000, 50)
 	v.StrLen(in.Marker, "marker", 1, 1024)
 	v.StrLen(in.GrantID, "grantId", 1, 128)
 	v.Pattern(in.GranteePrincipal, "granteePrincipal", 1, 256, principalChars, patPrincipal)
@@ -446,7 +440,7 @@ func (s *Service) ListGrants(ctx context.Context, in *wire.ListGrantsInput) (*wi
 		return nil, err
 	}
 	conds := map[string][]string{"kms:grantisforawsresource": {"false"}}
-	lk, err := s.AuthorizedKey(ctx, in.KeyID, RefKeyOnly, "kms:ListGrants", conds, nil)
+	lk, err := s.kms.AuthorizedKey(ctx, in.KeyID, kms.RefKeyOnly, "kms:ListGrants", conds, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -458,11 +452,11 @@ func (s *Service) ListGrants(ctx context.Context, in *wire.ListGrantsInput) (*wi
 		if !validGrantID(*in.Marker) {
 			return nil, awserr.New(awserr.InvalidMarker, "Invalid marker")
 		}
-		after = grantRecordID(lk.doc.ID, *in.Marker)
+		after = grantRecordID(lk.Doc().ID, *in.Marker)
 	}
-	recs, err := s.store.List(ctx, kindGrant, lk.doc.ID+"/", after, 0)
+	recs, err := s.store.List(ctx, kindGrant, lk.Doc().ID+"/", after, 0)
 	if err != nil {
-		return nil, s.StoreErr(ctx, err)
+		return nil, s.kms.StoreErr(ctx, err)
 	}
 	out := &wire.ListGrantsOutput{Grants: []wire.GrantListEntry{}}
 	seen := map[string]string{}
@@ -503,8 +497,8 @@ func (s *Service) ListGrants(ctx context.Context, in *wire.ListGrantsInput) (*wi
 // ListRetirableGrants implements the ListRetirableGrants operation: the
 // grants, on keys of any account, whose retiring principal is the given one.
 func (s *Service) ListRetirableGrants(ctx context.Context, in *wire.ListRetirableGrantsInput) (*wire.ListGrantsOutput, error) {
-	var v Validator
-	limit := PageLimit(&v, in.Limit, 1000, 50)
+	var v kms.Validator
+	limit := kms.PageLimit(&v, in.Limit, 1000, 50)
 	v.StrLen(in.Marker, "marker", 1, 1024)
 	v.Pattern(in.RetiringPrincipal, "retiringPrincipal", 1, 256, principalChars, patPrincipal)
 	v.Pattern(in.RetiringServicePrincipal, "retiringServicePrincipal", 1, 128, servicePrincipalChars, patServicePrincipal)
@@ -514,7 +508,7 @@ func (s *Service) ListRetirableGrants(ctx context.Context, in *wire.ListRetirabl
 	if in.RetiringPrincipal == nil && in.RetiringServicePrincipal == nil {
 		return nil, awserr.ValidationError(awserr.NullViolation("retiringPrincipal"))
 	}
-	if err := s.AuthorizeAccount(ctx, "kms:ListRetirableGrants", nil); err != nil {
+	if err := s.kms.AuthorizeAccount(ctx, "kms:ListRetirableGrants", nil); err != nil {
 		return nil, err
 	}
 	principal := deref(in.RetiringPrincipal) + deref(in.RetiringServicePrincipal)
@@ -522,14 +516,14 @@ func (s *Service) ListRetirableGrants(ctx context.Context, in *wire.ListRetirabl
 	// principal of the caller's account; the grants listed may be on keys
 	// of any account. The RetiringServicePrincipal filter is only for
 	// callers that are service principals, and Trent has none.
-	if caller := CallerFrom(ctx); in.RetiringServicePrincipal != nil || !s.principalOfAccount(principal, caller.Account) {
+	if caller := kms.CallerFrom(ctx); in.RetiringServicePrincipal != nil || !s.principalOfAccount(principal, caller.Account) {
 		return nil, policy.DenyNoResourcePolicy(caller.ARN, "kms:ListRetirableGrants", principal)
 	}
 	prefix := principal + " "
 	after := ""
 	if in.Marker != nil {
 		keyID, grantID, ok := strings.Cut(*in.Marker, "/")
-		if !ok || !ValidKeyID(keyID) || !validGrantID(grantID) {
+		if !ok || !kms.ValidKeyID(keyID) || !validGrantID(grantID) {
 			return nil, awserr.New(awserr.InvalidMarker, "Invalid marker")
 		}
 		after = prefix + *in.Marker
@@ -539,7 +533,7 @@ func (s *Service) ListRetirableGrants(ctx context.Context, in *wire.ListRetirabl
 	for {
 		recs, err := s.store.List(ctx, kindGrantIndex, prefix, after, limit+1)
 		if err != nil {
-			return nil, s.StoreErr(ctx, err)
+			return nil, s.kms.StoreErr(ctx, err)
 		}
 		for _, r := range recs {
 			after = r.ID
@@ -547,7 +541,7 @@ func (s *Service) ListRetirableGrants(ctx context.Context, in *wire.ListRetirabl
 			keyID, grantID, _ := strings.Cut(ref, "/")
 			g, err := s.getGrant(ctx, keyID, grantID)
 			if err != nil {
-				return nil, s.StoreErr(ctx, err)
+				return nil, s.kms.StoreErr(ctx, err)
 			}
 			if g == nil {
 				continue // the grant went away with its key
@@ -581,8 +575,8 @@ func (s *Service) ListRetirableGrants(ctx context.Context, in *wire.ListRetirabl
 // account in this partition: arn:PARTITION:iam::ACCOUNT:... (the root, a
 // user or a role) or arn:PARTITION:sts::ACCOUNT:... (a role session).
 func (s *Service) principalOfAccount(arn, account string) bool {
-	var parts [6]string
-	if splitN(arn, ':', parts[:]) != 6 || parts[0] != "arn" || parts[1] != s.partition || parts[3] != "" || parts[5] == "" {
+	parts, ok := kms.SplitARN(arn)
+	if !ok || parts[0] != "arn" || parts[1] != s.kms.Partition() || parts[3] != "" || parts[5] == "" {
 		return false
 	}
 	return (parts[2] == "iam" || parts[2] == "sts") && parts[4] == account
@@ -593,13 +587,13 @@ func (s *Service) principalOfAccount(arn, account string) bool {
 // RetireGrant, or a principal the key policy allows kms:RetireGrant may
 // retire a grant.
 func (s *Service) RetireGrant(ctx context.Context, in *wire.RetireGrantInput) (*struct{}, error) {
-	var v Validator
+	var v kms.Validator
 	v.StrLen(in.GrantToken, "grantToken", 1, 8192)
 	v.StrLen(in.GrantID, "grantId", 1, 128)
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	var lk *Key
+	var lk *kms.Key
 	var grantID string
 	switch {
 	case in.GrantToken != nil:
@@ -608,13 +602,13 @@ func (s *Service) RetireGrant(ctx context.Context, in *wire.RetireGrantInput) (*
 			return nil, err
 		}
 		grantID = info.grantID
-		if lk, err = s.GetKey(ctx, info.keyID); err != nil {
+		if lk, err = s.kms.GetKey(ctx, info.keyID); err != nil {
 			return nil, err
 		}
 		if lk == nil {
 			return nil, grantNotFound(grantID)
 		}
-		NoteKey(ctx, lk.arn)
+		kms.NoteKey(ctx, lk.ARN())
 	case in.KeyID != nil && in.GrantID != nil:
 		var err error
 		// The grant ID's form is checked first: after the key is found it
@@ -622,23 +616,23 @@ func (s *Service) RetireGrant(ctx context.Context, in *wire.RetireGrantInput) (*
 		if !validGrantID(*in.GrantID) {
 			return nil, invalidGrantID()
 		}
-		if lk, err = s.ResolveKey(ctx, in.KeyID, RefKeyOnly, "keyId", "kms:RetireGrant"); err != nil {
+		if lk, err = s.kms.ResolveKey(ctx, in.KeyID, kms.RefKeyOnly, "keyId", "kms:RetireGrant"); err != nil {
 			return nil, err
 		}
 		grantID = *in.GrantID
 	default:
 		return nil, awserr.New(awserr.Validation, "Either the grant token or both the key ID and the grant ID must be specified.")
 	}
-	g, err := s.getGrant(ctx, lk.doc.ID, grantID)
+	g, err := s.getGrant(ctx, lk.Doc().ID, grantID)
 	if err != nil {
-		return nil, s.StoreErr(ctx, err)
+		return nil, s.kms.StoreErr(ctx, err)
 	}
-	c := CallerFrom(ctx)
+	c := kms.CallerFrom(ctx)
 	if g == nil {
-		if in.GrantToken == nil && c.Account != lk.doc.Account {
+		if in.GrantToken == nil && c.Account != lk.Doc().Account {
 			// Another account's key: which grants it has is for its
 			// policy to reveal.
-			if err := s.authorizeKeyGrant(ctx, lk, "kms:RetireGrant", nil, false); err != nil {
+			if err := s.kms.AuthorizeKeyWithGrant(ctx, lk, "kms:RetireGrant", nil, false); err != nil {
 				return nil, err
 			}
 		}
@@ -648,19 +642,19 @@ func (s *Service) RetireGrant(ctx context.Context, in *wire.RetireGrantInput) (*
 	retirer := policy.Grant{GranteePrincipal: g.doc.Retiring, GranteeID: g.doc.RetiringID, Operations: []string{"RetireGrant"}}
 	mayRetire := retirer.Allows(p, "RetireGrant", nil) || g.pg.Allows(p, "RetireGrant", nil)
 	if mayRetire {
-		NoteGrant(ctx, g.doc.ID)
-	} else if err := s.authorizeKeyGrant(ctx, lk, "kms:RetireGrant", nil, false); err != nil {
+		kms.NoteGrant(ctx, g.doc.ID)
+	} else if err := s.kms.AuthorizeKeyWithGrant(ctx, lk, "kms:RetireGrant", nil, false); err != nil {
 		return nil, err
 	}
-	if IsTrue(in.DryRun) {
-		return nil, DryRun()
+	if kms.IsTrue(in.DryRun) {
+		return nil, kms.DryRun()
 	}
 	return &struct{}{}, s.deleteGrant(ctx, g)
 }
 
 // RevokeGrant implements the RevokeGrant operation.
 func (s *Service) RevokeGrant(ctx context.Context, in *wire.RevokeGrantInput) (*struct{}, error) {
-	var v Validator
+	var v kms.Validator
 	if v.Required(in.GrantID != nil, "grantId") {
 		v.StrLen(in.GrantID, "grantId", 1, 128)
 	}
@@ -668,22 +662,22 @@ func (s *Service) RevokeGrant(ctx context.Context, in *wire.RevokeGrantInput) (*
 		return nil, err
 	}
 	conds := map[string][]string{"kms:grantisforawsresource": {"false"}}
-	lk, err := s.AuthorizedKey(ctx, in.KeyID, RefKeyOnly, "kms:RevokeGrant", conds, nil)
+	lk, err := s.kms.AuthorizedKey(ctx, in.KeyID, kms.RefKeyOnly, "kms:RevokeGrant", conds, nil)
 	if err != nil {
 		return nil, err
 	}
 	if !validGrantID(*in.GrantID) {
 		return nil, invalidGrantID()
 	}
-	g, err := s.getGrant(ctx, lk.doc.ID, *in.GrantID)
+	g, err := s.getGrant(ctx, lk.Doc().ID, *in.GrantID)
 	if err != nil {
-		return nil, s.StoreErr(ctx, err)
+		return nil, s.kms.StoreErr(ctx, err)
 	}
 	if g == nil {
 		return nil, grantNotFound(*in.GrantID)
 	}
-	if IsTrue(in.DryRun) {
-		return nil, DryRun()
+	if kms.IsTrue(in.DryRun) {
+		return nil, kms.DryRun()
 	}
 	return &struct{}{}, s.deleteGrant(ctx, g)
 }
@@ -692,7 +686,7 @@ func (s *Service) RevokeGrant(ctx context.Context, in *wire.RevokeGrantInput) (*
 // grant count. A grant already gone is not an error.
 func (s *Service) deleteGrant(ctx context.Context, g *grant) error {
 	keyID, id := g.doc.KeyID, grantRecordID(g.doc.KeyID, g.doc.ID)
-	err := store.Update(ctx, &s.locks, []string{lockGrants(keyID)}, func() error {
+	err := store.Update(ctx, s.kms.Locks(), []string{grantsLock(keyID)}, func() error {
 		rec, err := s.store.Get(ctx, kindGrant, id)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil
@@ -715,9 +709,9 @@ func (s *Service) deleteGrant(ctx context.Context, g *grant) error {
 		return err
 	})
 	if err != nil {
-		return s.StoreErr(ctx, err)
+		return s.kms.StoreErr(ctx, err)
 	}
-	s.grantCache().removed(keyID, g.doc.ID)
+	s.cache.removed(keyID, g.doc.ID)
 	return nil
 }
 
@@ -782,9 +776,9 @@ var grantOperationsByUsage = map[string][]string{
 
 // grantOperationsFit rejects grant operations the key cannot perform, as
 // AWS does (a Sign grant on a symmetric key is a ValidationException).
-func grantOperationsFit(lk *Key, ops []string) error {
-	usage := lk.doc.Usage
-	if lk.doc.Spec == SymmetricDefault {
+func grantOperationsFit(lk *kms.Key, ops []string) error {
+	usage := lk.Doc().Usage
+	if lk.Doc().Spec == kms.SymmetricDefault {
 		usage = "SYMMETRIC"
 	}
 	var bad []string
@@ -796,7 +790,7 @@ func grantOperationsFit(lk *Key, ops []string) error {
 	}
 	if len(bad) > 0 {
 		return awserr.Newf(awserr.Validation, "Grant operations %s are not valid for a KMS key with KeySpec %s and KeyUsage %s.",
-			strings.Join(bad, ", "), lk.doc.Spec, lk.doc.Usage)
+			strings.Join(bad, ", "), lk.Doc().Spec, lk.Doc().Usage)
 	}
 	return nil
 }

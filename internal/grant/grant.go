@@ -1,10 +1,11 @@
-package kms
+package grant
 
 import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -12,7 +13,9 @@ import (
 	"unique"
 
 	"github.com/trentkms/trent/internal/awserr"
+	"github.com/trentkms/trent/internal/kms"
 	"github.com/trentkms/trent/internal/policy"
+	"github.com/trentkms/trent/internal/rootkey"
 	"github.com/trentkms/trent/internal/store"
 )
 
@@ -26,12 +29,13 @@ import (
 // concurrency.
 //
 // The hot path reads a key's grants from an in-memory cache indexed by
-// grantee and operation (grantcache.go) that the change feed keeps
+// grantee and operation (cache.go) that the change feed keeps
 // current. A grant token names its key and grant, sealed by the root key,
 // so a request that presents one is checked against the store itself: a
 // new grant is usable at once on every node, before caches learn of it.
 
 const (
+	kindGrant      = "grant"
 	kindGrantIndex = "grantret"
 	kindGrantCount = "grantcount"
 	// maxGrantsPerKey is AWS's quota of grants per KMS key.
@@ -114,32 +118,54 @@ func internOperations(ops []string) []string {
 
 func grantRecordID(keyID, grantID string) string { return keyID + "/" + grantID }
 
+// grantsLock names the lock that queues this node's writers of the grants of
+// key keyID (kms.Service.Locks).
+func grantsLock(keyID string) string { return "grants/" + keyID }
+
 func grantIndexID(retiring, keyID, grantID string) string {
 	return retiring + " " + keyID + "/" + grantID
 }
 
-// grantState is the Service's grant cache and verified-token memo. Its zero
-// value is ready; init runs on first use.
-type grantState struct {
-	once  sync.Once
+// Config configures a Service.
+type Config struct {
+	// PerKey lowers AWS's quota of 50,000 grants per key, for tests of the
+	// quota that cannot afford that many grants. 0 (what every deployment
+	// uses) means AWS's quota.
+	PerKey int
+}
+
+// Service implements the grant operations of the AWS KMS API and the grant
+// half of the core's authorization (kms.Grants).
+type Service struct {
+	kms    *kms.Service
+	store  store.Store
+	root   rootkey.Provider
+	log    *slog.Logger
+	perKey int
+
 	cache *grantCache
 
+	// tokens remembers verified grant tokens (openGrantToken).
 	tokMu  sync.Mutex
 	tokens map[string]grantTokenInfo
 }
 
 type grantTokenInfo struct{ keyID, grantID string }
 
-// grantCache returns the grant cache, creating it and subscribing it to the
-// change feed on first use.
-func (s *Service) grantCache() *grantCache {
-	gs := &s.grants
-	gs.once.Do(func() {
-		gs.cache = &grantCache{s: s, maxAge: s.cacheMaxAge, sets: map[string]*grantEntry{}, loading: map[string]*grantLoad{}}
-		s.OnChange(kindGrant, s.onGrantChange)
-		s.OnPurge(gs.cache.purge)
-	})
-	return gs.cache
+// New returns the grant service of svc and registers it with svc: as the
+// grant half of its authorization, as a keeper of records that go with a
+// deleted key, and for the change feed's grant changes and purges.
+func New(svc *kms.Service, cfg Config) *Service {
+	if cfg.PerKey <= 0 || cfg.PerKey > maxGrantsPerKey {
+		cfg.PerKey = maxGrantsPerKey
+	}
+	s := &Service{kms: svc, store: svc.Store(), root: svc.Root(), log: svc.Logger(), perKey: cfg.PerKey}
+	s.cache = &grantCache{s: s, maxAge: svc.CacheMaxAge(), sets: map[string]*grantEntry{}, loading: map[string]*grantLoad{}}
+	svc.OnChange(kindGrant, s.onGrantChange)
+	svc.OnPurge(s.cache.purge)
+	svc.SetGrants(s)
+	svc.AddKeyRecords(s)
+	return s
 }
 
 // loadGrants reads all grants of a key from the store.
@@ -194,10 +220,9 @@ func invalidGrantToken() error {
 // Verified tokens are remembered so that a client that sends the same
 // token with every request costs one root-key operation.
 func (s *Service) openGrantToken(tok string) (grantTokenInfo, error) {
-	gs := &s.grants
-	gs.tokMu.Lock()
-	info, ok := gs.tokens[tok]
-	gs.tokMu.Unlock()
+	s.tokMu.Lock()
+	info, ok := s.tokens[tok]
+	s.tokMu.Unlock()
 	if ok {
 		return info, nil
 	}
@@ -210,21 +235,21 @@ func (s *Service) openGrantToken(tok string) (grantTokenInfo, error) {
 		return info, invalidGrantToken()
 	}
 	keyID, grantID, ok := strings.Cut(string(pt), "\x00")
-	if !ok || !ValidKeyID(keyID) || !validGrantID(grantID) {
+	if !ok || !kms.ValidKeyID(keyID) || !validGrantID(grantID) {
 		return info, invalidGrantToken()
 	}
 	info = grantTokenInfo{keyID: keyID, grantID: grantID}
-	gs.tokMu.Lock()
-	if gs.tokens == nil || len(gs.tokens) >= maxTokenCache {
-		gs.tokens = make(map[string]grantTokenInfo)
+	s.tokMu.Lock()
+	if s.tokens == nil || len(s.tokens) >= maxTokenCache {
+		s.tokens = make(map[string]grantTokenInfo)
 	}
-	gs.tokens[tok] = info
-	gs.tokMu.Unlock()
+	s.tokens[tok] = info
+	s.tokMu.Unlock()
 	return info, nil
 }
 
 // validGrantID reports whether s is a grant ID Trent could have issued.
-func validGrantID(s string) bool { return len(s) == 64 && isLowerHex(s) }
+func validGrantID(s string) bool { return kms.IsHexID(s) }
 
 // grantOperations is the GrantOperation enum, in AWS's order.
 var grantOperations = []string{"Decrypt", "Encrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext",
@@ -240,22 +265,21 @@ var grantOperationSet = func() map[string]bool {
 	return m
 }()
 
-// grantAllows reports whether a grant on lk authorizes action for the
-// caller, given the request's conditions (for encryption-context
-// constraints) and grant tokens. It returns InvalidGrantTokenException for a
-// token Trent did not issue. The grants that allow are noted in the trace.
-func (s *Service) grantAllows(ctx context.Context, lk *Key, action string, conds map[string][]string, tokens []string) (bool, error) {
+// Allowing implements kms.Grants: the ID of a grant on lk that authorizes
+// action for the caller, given the request's conditions (for
+// encryption-context constraints) and grant tokens, or "". It returns
+// InvalidGrantTokenException for a token Trent did not issue.
+func (s *Service) Allowing(ctx context.Context, lk *kms.Key, action string, conds map[string][]string, tokens []string) (string, error) {
 	g, err := s.findGrant(ctx, lk, action, conds, tokens, nil)
 	if err != nil || g == nil {
-		return false, err
+		return "", err
 	}
-	NoteGrant(ctx, g.doc.ID)
-	return true, nil
+	return g.doc.ID, nil
 }
 
-// checkGrantTokens returns InvalidGrantTokenException if any token is not
-// one this service issued.
-func (s *Service) checkGrantTokens(tokens []string) error {
+// CheckTokens implements kms.Grants: InvalidGrantTokenException if any
+// token is not one this service issued.
+func (s *Service) CheckTokens(tokens []string) error {
 	for _, t := range tokens {
 		if _, err := s.openGrantToken(t); err != nil {
 			return err
@@ -266,25 +290,25 @@ func (s *Service) checkGrantTokens(tokens []string) error {
 
 // findGrant returns a grant of lk that lets the caller perform action, or
 // nil. If accept is non-nil, a grant must also satisfy it.
-func (s *Service) findGrant(ctx context.Context, lk *Key, action string, conds map[string][]string, tokens []string, accept func(*grant) bool) (*grant, error) {
+func (s *Service) findGrant(ctx context.Context, lk *kms.Key, action string, conds map[string][]string, tokens []string, accept func(*grant) bool) (*grant, error) {
 	var named []grantTokenInfo
 	for _, t := range tokens {
 		info, err := s.openGrantToken(t)
 		if err != nil {
 			return nil, err
 		}
-		if info.keyID == lk.doc.ID {
+		if info.keyID == lk.Doc().ID {
 			named = append(named, info)
 		}
 	}
-	c := CallerFrom(ctx)
+	c := kms.CallerFrom(ctx)
 	op, _ := strings.CutPrefix(action, "kms:")
 	if c == nil || !grantOperationSet[op] {
 		return nil, nil
 	}
-	set, err := s.grantCache().get(ctx, lk.doc.ID)
+	set, err := s.cache.get(ctx, lk.Doc().ID)
 	if err != nil {
-		return nil, s.StoreErr(ctx, err)
+		return nil, s.kms.StoreErr(ctx, err)
 	}
 	p := policy.Principal{ARN: c.ARN, Account: c.Account, Type: policy.PrincipalType(c.Type), RoleARN: c.RoleARN, UserID: c.PrincipalID}
 	var ec map[string]string
@@ -309,7 +333,7 @@ func (s *Service) findGrant(ctx context.Context, lk *Key, action string, conds m
 		}
 		g, err := s.getGrant(ctx, info.keyID, info.grantID)
 		if err != nil {
-			return nil, s.StoreErr(ctx, err)
+			return nil, s.kms.StoreErr(ctx, err)
 		}
 		if g != nil && allows(g) {
 			return g, nil
@@ -319,7 +343,7 @@ func (s *Service) findGrant(ctx context.Context, lk *Key, action string, conds m
 }
 
 // contextFromConditions rebuilds the request's encryption context, keys as
-// sent, from the kms:EncryptionContext* condition keys (ContextConditions).
+// sent, from the kms:EncryptionContext* condition keys (kms.ContextConditions).
 // Keys that collide under case folding share one ambiguous condition value;
 // they are kept, with that marker as their value, so that a grant
 // constraint sees the collision (policy.Grant.Allows) and refuses.
@@ -334,9 +358,9 @@ func contextFromConditions(conds map[string][]string) map[string]string {
 	return ec
 }
 
-// grantDeletionOps returns the operations that delete the grants of key
-// keyID, their index entries and their count, with the key.
-func (s *Service) grantDeletionOps(ctx context.Context, keyID string) ([]store.Op, error) {
+// KeyDeletionOps implements kms.KeyRecords: the grants of key keyID, their
+// index entries and their count go with the key.
+func (s *Service) KeyDeletionOps(ctx context.Context, keyID string) ([]store.Op, error) {
 	var ops []store.Op
 	// The grant count, conditioned on its version: a grant created
 	// meanwhile makes the key's deletion conflict instead of outliving
