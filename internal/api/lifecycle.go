@@ -1,6 +1,9 @@
 package api
 
-import "github.com/trentkms/trent/internal/kms"
+import (
+	"github.com/trentkms/trent/internal/keyimport"
+	"github.com/trentkms/trent/internal/kms"
+)
 
 // lifecycleOps are the rotation and imported-key-material operations.
 var lifecycleOps = []*Operation{
@@ -11,7 +14,7 @@ var lifecycleOps = []*Operation{
 	op("RotateKeyOnDemand", false, false, core, (*kms.Service).RotateKeyOnDemand),
 	op("ListKeyRotations", true, false, core, (*kms.Service).ListKeyRotations),
 	// Imported key material
-	op("GetParametersForImport", true, false, core, (*kms.Service).GetParametersForImport),
-	op("ImportKeyMaterial", false, false, core, (*kms.Service).ImportKeyMaterial),
-	op("DeleteImportedKeyMaterial", false, false, core, (*kms.Service).DeleteImportedKeyMaterial),
+	op("GetParametersForImport", true, false, imports, (*keyimport.Service).GetParametersForImport),
+	op("ImportKeyMaterial", false, false, imports, (*keyimport.Service).ImportKeyMaterial),
+	op("DeleteImportedKeyMaterial", false, false, imports, (*keyimport.Service).DeleteImportedKeyMaterial),
 }

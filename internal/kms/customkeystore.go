@@ -678,3 +678,19 @@ func (s *Service) storeKeys(ctx context.Context, d *keyStoreDoc) ([]string, erro
 		after = recs[len(recs)-1].ID
 	}
 }
+
+// resealKeyStores re-seals the secrets of custom key stores (ResealAll).
+func (s *Service) resealKeyStores(ctx context.Context, progress func(n int)) (int, error) {
+	return s.ResealRecords(ctx, kindKeyStore, progress, func(_ string, data []byte, stale func([]byte) bool) ([]byte, bool, error) {
+		var d keyStoreDoc
+		if err := json.Unmarshal(data, &d); err != nil || !stale(d.SealedSecret) {
+			return nil, false, err
+		}
+		var err error
+		if d.SealedSecret, err = s.Reseal(d.SealedSecret, keyStoreSecretAAD(d.ID)); err != nil {
+			return nil, false, err
+		}
+		out, err := json.Marshal(&d)
+		return out, true, err
+	})
+}

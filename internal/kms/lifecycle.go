@@ -85,14 +85,14 @@ func (s *Service) followUpJobs(d *KeyDoc) []store.Op {
 			continue
 		}
 		seen[m.ValidTo.UnixNano()] = true
-		ops = append(ops, expiryJobOp(d.ID, m.ValidTo))
+		ops = append(ops, ExpiryJobOp(d.ID, m.ValidTo))
 	}
 	return ops
 }
 
-// expiryJobOp returns the job record that deletes key id's imported
+// ExpiryJobOp returns the job record that deletes key id's imported
 // materials whose validity ends at validTo.
-func expiryJobOp(id string, validTo time.Time) store.Op {
+func ExpiryJobOp(id string, validTo time.Time) store.Op {
 	return Job{Action: jobExpire, KeyID: id, Due: validTo}.Op()
 }
 

@@ -11,32 +11,16 @@ import (
 )
 
 // ResealAll re-seals, under the root key provider's current root key, every
-// secret of this package that a store record holds sealed under another
-// root key: key materials, custom key store secrets and pending import
-// parameters. Each record is rewritten with optimistic concurrency, so
+// key material that a key record holds sealed under another root key (the
+// concerns re-seal their own secrets: custom key store credentials, import
+// parameters). Each record is rewritten with optimistic concurrency, so
 // ResealAll runs while the service (or other nodes) serve requests. It
 // calls progress, if not nil, after each rewritten record with the count
 // so far, and returns how many records it rewrote. Running it again after
 // it returned is cheap: up-to-date records are only read.
-//
-// Import tokens already handed to clients are not store records; they stop
-// working once the root key that sealed them is retired.
 func (s *Service) ResealAll(ctx context.Context, progress func(n int)) (int, error) {
-	cur := s.root.CurrentID()
-	stale := func(blob []byte) bool {
-		if blob == nil {
-			return false
-		}
-		id, err := rootkey.SealedBy(blob)
-		return err == nil && id != cur
-	}
+	stale := s.staleSeal()
 	n := 0
-	done := func() {
-		n++
-		if progress != nil {
-			progress(n)
-		}
-	}
 	err := s.eachRecord(ctx, kindKey, func(r store.Record) error {
 		var d KeyDoc
 		if err := json.Unmarshal(r.Data, &d); err != nil {
@@ -72,49 +56,63 @@ func (s *Service) ResealAll(ctx context.Context, progress func(n int)) (int, err
 			return nil // deleted meanwhile
 		}
 		if err == nil {
-			done()
+			n++
+			if progress != nil {
+				progress(n)
+			}
 		}
 		return err
 	})
 	if err != nil {
 		return n, err
 	}
-	err = s.eachRecord(ctx, kindKeyStore, func(r store.Record) error {
-		return s.resealRecord(ctx, r, stale, func(data []byte) ([]byte, bool, error) {
-			var d keyStoreDoc
-			if err := json.Unmarshal(data, &d); err != nil || !stale(d.SealedSecret) {
-				return nil, false, err
-			}
-			var err error
-			if d.SealedSecret, err = s.reseal(d.SealedSecret, keyStoreSecretAAD(d.ID)); err != nil {
-				return nil, false, err
-			}
-			out, err := json.Marshal(&d)
-			return out, true, err
-		}, done)
+	m, err := s.resealKeyStores(ctx, func(m int) {
+		if progress != nil {
+			progress(n + m)
+		}
 	})
-	if err != nil {
-		return n, err
+	return n + m, err
+}
+
+// staleSeal returns a function that reports whether a blob is sealed under
+// a root key other than the one current now.
+func (s *Service) staleSeal() func(blob []byte) bool {
+	cur := s.root.CurrentID()
+	return func(blob []byte) bool {
+		if blob == nil {
+			return false
+		}
+		id, err := rootkey.SealedBy(blob)
+		return err == nil && id != cur
 	}
-	err = s.eachRecord(ctx, kindImportParams, func(r store.Record) error {
-		return s.resealRecord(ctx, r, stale, func(data []byte) ([]byte, bool, error) {
-			var d importParamsDoc
-			if err := json.Unmarshal(data, &d); err != nil || !stale(d.SealedPrivate) {
-				return nil, false, err
+}
+
+// ResealRecords is ResealAll for the records of kind that a concern keeps
+// (each holding one sealed secret). rewrite gets a record's ID and data and
+// stale, which reports whether a blob is sealed under a root key other than
+// the current one; if the record holds a stale blob, it returns the data
+// with that blob re-sealed (Reseal) and true. Each record is rewritten with
+// optimistic concurrency and reread after a conflict. ResealRecords calls
+// progress, if not nil, after each rewritten record with the count so far,
+// and returns how many records it rewrote.
+func (s *Service) ResealRecords(ctx context.Context, kind string, progress func(n int),
+	rewrite func(id string, data []byte, stale func(blob []byte) bool) ([]byte, bool, error)) (int, error) {
+	stale := s.staleSeal()
+	n := 0
+	err := s.eachRecord(ctx, kind, func(r store.Record) error {
+		return s.resealRecord(ctx, r, func(data []byte) ([]byte, bool, error) { return rewrite(r.ID, data, stale) }, func() {
+			n++
+			if progress != nil {
+				progress(n)
 			}
-			var err error
-			if d.SealedPrivate, err = s.reseal(d.SealedPrivate, importKeyAAD(r.ID)); err != nil {
-				return nil, false, err
-			}
-			out, err := json.Marshal(&d)
-			return out, true, err
-		}, done)
+		})
 	})
 	return n, err
 }
 
-// reseal opens blob and seals its content under the current root key.
-func (s *Service) reseal(blob, aad []byte) ([]byte, error) {
+// Reseal opens blob, sealed with aad, and seals its content under the
+// current root key.
+func (s *Service) Reseal(blob, aad []byte) ([]byte, error) {
 	pt, err := s.root.Open(blob, aad)
 	if err != nil {
 		return nil, err
@@ -124,7 +122,7 @@ func (s *Service) reseal(blob, aad []byte) ([]byte, error) {
 }
 
 // resealRecord rewrites one record with fn, rereading it after a conflict.
-func (s *Service) resealRecord(ctx context.Context, r store.Record, _ func([]byte) bool, fn func([]byte) ([]byte, bool, error), done func()) error {
+func (s *Service) resealRecord(ctx context.Context, r store.Record, fn func([]byte) ([]byte, bool, error), done func()) error {
 	reread := false
 	return store.Update(ctx, &s.locks, []string{r.Kind + "/" + r.ID}, func() error {
 		if reread {

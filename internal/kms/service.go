@@ -114,7 +114,6 @@ func New(cfg Config) (*Service, error) {
 	s.aliases = keyring.New(s.loadAlias, keyring.Options{MaxAge: cfg.CacheMaxAge, Grace: cfg.CacheGrace, Now: cfg.Now, Unavailable: unavailable})
 	s.keyAliases = keyring.New(s.loadKeyAliases, keyring.Options{MaxAge: cfg.CacheMaxAge, Grace: cfg.CacheGrace, Now: cfg.Now, Unavailable: unavailable})
 	s.authz = defaultAuthorizer{}
-	s.HandleJobs(jobPurgeImport, s.purgeImportJob)
 	if err := s.migrateAliasIndex(context.Background()); err != nil {
 		return nil, fmt.Errorf("kms: index aliases by key: %w", err)
 	}

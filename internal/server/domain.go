@@ -4,6 +4,7 @@ import (
 	"github.com/trentkms/trent/internal/api"
 	"github.com/trentkms/trent/internal/grant"
 	"github.com/trentkms/trent/internal/job"
+	"github.com/trentkms/trent/internal/keyimport"
 	"github.com/trentkms/trent/internal/kms"
 	"github.com/trentkms/trent/internal/reseal"
 )
@@ -21,11 +22,11 @@ func newServices(kcfg kms.Config, jcfg job.Config) (api.Services, error) {
 	if err != nil {
 		return api.Services{}, err
 	}
-	return api.Services{KMS: svc, Grants: grant.New(svc, grant.Config{}), Jobs: jobs}, nil
+	return api.Services{KMS: svc, Grants: grant.New(svc, grant.Config{}), Imports: keyimport.New(svc), Jobs: jobs}, nil
 }
 
 // resealers are the services whose secrets a root-key rotation re-seals,
 // in the order they re-seal them.
 func resealers(s *api.Services) []reseal.Resealer {
-	return []reseal.Resealer{s.KMS}
+	return []reseal.Resealer{s.KMS, s.Imports}
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/trentkms/trent/internal/iam"
 	"github.com/trentkms/trent/internal/iamapi"
 	"github.com/trentkms/trent/internal/job"
+	"github.com/trentkms/trent/internal/keyimport"
 	"github.com/trentkms/trent/internal/kms"
 	"github.com/trentkms/trent/internal/rootkey"
 	"github.com/trentkms/trent/internal/store"
@@ -35,9 +36,11 @@ type Node struct {
 	Config *config.File
 	Store  store.Store
 	Root   rootkey.Provider
-	// Service is the domain core; Grants, Jobs are the concerns beside it.
+	// Service is the domain core; Grants, Imports and Jobs are the concerns
+	// beside it.
 	Service   *kms.Service
 	Grants    *grant.Service
+	Imports   *keyimport.Service
 	Jobs      *job.Runner
 	Directory *iam.Directory
 	Audit     *audit.Log
@@ -149,7 +152,7 @@ func Start(cfg *config.File, opt Options) (n *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
-	n.Service, n.Grants, n.Jobs = services.KMS, services.Grants, services.Jobs
+	n.Service, n.Grants, n.Imports, n.Jobs = services.KMS, services.Grants, services.Imports, services.Jobs
 	if err := wireHSM(n); err != nil {
 		return nil, err
 	}

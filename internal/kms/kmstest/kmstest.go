@@ -9,6 +9,7 @@ import (
 
 	"github.com/trentkms/trent/internal/grant"
 	"github.com/trentkms/trent/internal/job"
+	"github.com/trentkms/trent/internal/keyimport"
 	"github.com/trentkms/trent/internal/kms"
 )
 
@@ -16,8 +17,9 @@ import (
 // (embedded); the concerns' are on their fields.
 type Node struct {
 	*kms.Service
-	Grants *grant.Service
-	Jobs   *job.Runner
+	Grants  *grant.Service
+	Imports *keyimport.Service
+	Jobs    *job.Runner
 }
 
 // Config configures a Node. KMS.Store and KMS.Root are required.
@@ -41,5 +43,5 @@ func New(t testing.TB, cfg Config) *Node {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { jobs.Close() })
-	return &Node{Service: svc, Grants: grant.New(svc, cfg.Grant), Jobs: jobs}
+	return &Node{Service: svc, Grants: grant.New(svc, cfg.Grant), Imports: keyimport.New(svc), Jobs: jobs}
 }

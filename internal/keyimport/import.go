@@ -1,4 +1,4 @@
-package kms
+package keyimport
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"log/slog"
 	"regexp"
 	"strconv"
 	"time"
@@ -22,9 +23,29 @@ import (
 
 	"github.com/trentkms/trent/internal/algo"
 	"github.com/trentkms/trent/internal/awserr"
+	"github.com/trentkms/trent/internal/kms"
+	"github.com/trentkms/trent/internal/rootkey"
 	"github.com/trentkms/trent/internal/store"
 	"github.com/trentkms/trent/internal/wire"
 )
+
+// Service implements the imported key material operations of the AWS KMS
+// API (GetParametersForImport, ImportKeyMaterial,
+// DeleteImportedKeyMaterial) over the core's keys.
+type Service struct {
+	kms   *kms.Service
+	store store.Store
+	root  rootkey.Provider
+	log   *slog.Logger
+}
+
+// New returns the import service of svc and registers with svc the job
+// that purges the import parameters of expired import tokens.
+func New(svc *kms.Service) *Service {
+	s := &Service{kms: svc, store: svc.Store(), root: svc.Root(), log: svc.Logger()}
+	svc.HandleJobs(jobPurgeImport, s.purgeJob)
+	return s
+}
 
 // Record kind and job action of import parameters.
 const (
@@ -40,7 +61,7 @@ const (
 // Import limits.
 const (
 	importTokenValidity = 24 * time.Hour
-	maxValidToAhead     = 365 * day
+	maxValidToAhead     = 365 * 24 * time.Hour
 	importTokenVersion  = 0x01
 	importTokenIDLen    = 16
 )
@@ -49,7 +70,7 @@ const (
 var (
 	enumWrappingAlg     = []string{"RSAES_PKCS1_V1_5", "RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256", "RSA_AES_KEY_WRAP_SHA_1", "RSA_AES_KEY_WRAP_SHA_256", "SM2PKE"}
 	enumWrappingKeySpec = []string{"RSA_2048", "RSA_3072", "RSA_4096", "SM2"}
-	enumExpirationModel = []string{ExpirationExpires, ExpirationDoesNotExpire}
+	enumExpirationModel = []string{kms.ExpirationExpires, kms.ExpirationDoesNotExpire}
 	enumImportType      = []string{importNew, importExisting}
 )
 
@@ -147,7 +168,7 @@ func expiredImportToken() error {
 // this key. It returns UnsupportedOperationException for a key whose origin
 // is not EXTERNAL and KMSInvalidStateException for a key pending deletion.
 func (s *Service) GetParametersForImport(ctx context.Context, in *wire.GetParametersForImportInput) (*wire.GetParametersForImportOutput, error) {
-	var v Validator
+	var v kms.Validator
 	if v.Required(in.WrappingAlgorithm != nil, "wrappingAlgorithm") {
 		v.Enum(in.WrappingAlgorithm, "wrappingAlgorithm", enumWrappingAlg)
 	}
@@ -159,15 +180,15 @@ func (s *Service) GetParametersForImport(ctx context.Context, in *wire.GetParame
 	}
 	alg, spec := *in.WrappingAlgorithm, *in.WrappingKeySpec
 	conds := map[string][]string{"kms:wrappingalgorithm": {alg}, "kms:wrappingkeyspec": {spec}}
-	lk, err := s.OwnedKey(ctx, in.KeyID, "keyId", "kms:GetParametersForImport", conds)
+	lk, err := s.kms.OwnedKey(ctx, in.KeyID, "keyId", "kms:GetParametersForImport", conds)
 	if err != nil {
 		return nil, err
 	}
-	d := lk.doc
+	d := lk.Doc()
 	if d.Origin != "EXTERNAL" {
-		return nil, OriginUnsupported(d, lk.arn)
+		return nil, kms.OriginUnsupported(d, lk.ARN())
 	}
-	if err := RequireNotPendingDeletion(d, lk.arn); err != nil {
+	if err := kms.RequireNotPendingDeletion(d, lk.ARN()); err != nil {
 		return nil, err
 	}
 	switch {
@@ -175,7 +196,7 @@ func (s *Service) GetParametersForImport(ctx context.Context, in *wire.GetParame
 		return nil, awserr.New(awserr.UnsupportedOperation, "The RSAES_PKCS1_V1_5 wrapping algorithm is no longer supported.")
 	case (alg == "SM2PKE") != (spec == "SM2"):
 		return nil, awserr.Newf(awserr.Validation, "WrappingAlgorithm %s is not compatible with WrappingKeySpec %s.", alg, spec)
-	case spec == "SM2" && !s.enableSM2:
+	case spec == "SM2" && !s.kms.SM2Enabled():
 		return nil, awserr.New(awserr.Validation, "WrappingKeySpec SM2 is supported only in China Regions. Start Trent with --enable-sm2 to serve it elsewhere.")
 	}
 	priv, pub, err := s.generateWrappingKey(spec)
@@ -184,11 +205,11 @@ func (s *Service) GetParametersForImport(ctx context.Context, in *wire.GetParame
 	}
 	defer clear(priv)
 	tokenID := make([]byte, importTokenIDLen)
-	if _, err := s.rand.Read(tokenID); err != nil {
+	if _, err := s.kms.Rand().Read(tokenID); err != nil {
 		return nil, err
 	}
 	id := hex.EncodeToString(tokenID)
-	expires := s.now().UTC().Add(importTokenValidity).Truncate(time.Second)
+	expires := s.kms.Now().UTC().Add(importTokenValidity).Truncate(time.Second)
 	sealed, err := s.root.Seal(priv, importKeyAAD(id))
 	if err != nil {
 		return nil, err
@@ -201,19 +222,19 @@ func (s *Service) GetParametersForImport(ctx context.Context, in *wire.GetParame
 	if err != nil {
 		return nil, err
 	}
-	purge := Job{Action: jobPurgeImport, KeyID: id, Due: expires}.Op()
+	purge := kms.Job{Action: jobPurgeImport, KeyID: id, Due: expires}.Op()
 	purge.Create = true
 	if err := s.store.Apply(ctx,
 		store.Op{Kind: kindImportParams, ID: id, Data: rec, Create: true}, purge); err != nil {
-		return nil, s.StoreErr(ctx, err)
+		return nil, s.kms.StoreErr(ctx, err)
 	}
-	return &wire.GetParametersForImportOutput{KeyID: lk.arn, ImportToken: token, PublicKey: pub, ParametersValidTo: wire.TS(expires)}, nil
+	return &wire.GetParametersForImportOutput{KeyID: lk.ARN(), ImportToken: token, PublicKey: pub, ParametersValidTo: wire.TS(expires)}, nil
 }
 
-// purgeImportJob deletes the import parameters of an import token that
-// expired (the job's KeyID holds the token ID), with the job.
-func (s *Service) purgeImportJob(ctx context.Context, rec store.Record, j Job) (bool, error) {
-	jobOp := store.Op{Kind: KindJob, ID: rec.ID, Delete: true, IfVersion: rec.Version}
+// purgeJob deletes the import parameters of an import token that expired
+// (the job's KeyID holds the token ID), with the job (a kms.JobHandler).
+func (s *Service) purgeJob(ctx context.Context, rec store.Record, j kms.Job) (bool, error) {
+	jobOp := store.Op{Kind: kms.KindJob, ID: rec.ID, Delete: true, IfVersion: rec.Version}
 	err := s.store.Apply(ctx, jobOp, store.Op{Kind: kindImportParams, ID: j.KeyID, Delete: true})
 	if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
 		return false, nil
@@ -225,7 +246,7 @@ func (s *Service) purgeImportJob(ctx context.Context, rec store.Record, j Job) (
 // as PKCS#8 DER and the public key as DER SubjectPublicKeyInfo.
 func (s *Service) generateWrappingKey(spec string) (priv, pub []byte, err error) {
 	if spec == "SM2" {
-		k, err := sm2.GenerateKey(s.rand)
+		k, err := sm2.GenerateKey(s.kms.Rand())
 		if err != nil {
 			return nil, nil, err
 		}
@@ -236,7 +257,7 @@ func (s *Service) generateWrappingKey(spec string) (priv, pub []byte, err error)
 		return priv, pub, err
 	}
 	bits, _ := strconv.Atoi(spec[len("RSA_"):])
-	k, err := rsa.GenerateKey(s.rand, bits)
+	k, err := rsa.GenerateKey(s.kms.Rand(), bits)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -318,9 +339,9 @@ var errUnwrap = errors.New("kms: key material does not unwrap")
 // the public key for asymmetric keys (so that another PKCS#8 encoding of the
 // same private key counts as the same material).
 func materialIdentity(spec, usage string, material []byte) ([]byte, error) {
-	if spec == SymmetricDefault {
+	if spec == kms.SymmetricDefault {
 		if len(material) != 32 {
-			return nil, awserr.New(awserr.IncorrectKeyMaterial, "Key material for a SYMMETRIC_DEFAULT KMS key must be 256 bits (32 bytes).")
+			return nil, awserr.New(awserr.IncorrectKeyMaterial, "kms.Key material for a SYMMETRIC_DEFAULT KMS key must be 256 bits (32 bytes).")
 		}
 		return material, nil
 	}
@@ -367,7 +388,7 @@ func incorrectMaterial() error {
 // another key) and ExpiredImportTokenException; material that does not
 // unwrap is InvalidCiphertextException.
 func (s *Service) ImportKeyMaterial(ctx context.Context, in *wire.ImportKeyMaterialInput) (*wire.ImportKeyMaterialOutput, error) {
-	var v Validator
+	var v kms.Validator
 	v.Required(in.ImportToken != nil, "importToken")
 	v.BlobLen(in.ImportToken, in.ImportToken != nil, "importToken", 1, 6144)
 	v.Required(in.EncryptedKeyMaterial != nil, "encryptedKeyMaterial")
@@ -382,18 +403,18 @@ func (s *Service) ImportKeyMaterial(ctx context.Context, in *wire.ImportKeyMater
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	now := s.now().UTC()
-	model := ExpirationExpires
+	now := s.kms.Now().UTC()
+	model := kms.ExpirationExpires
 	if in.ExpirationModel != nil {
 		model = *in.ExpirationModel
 	}
 	var validTo time.Time
 	switch {
-	case model == ExpirationExpires && in.ValidTo == nil:
+	case model == kms.ExpirationExpires && in.ValidTo == nil:
 		return nil, awserr.New(awserr.Validation, "A validTo date must be set if the ExpirationModel is KEY_MATERIAL_EXPIRES")
-	case model == ExpirationDoesNotExpire && in.ValidTo != nil:
+	case model == kms.ExpirationDoesNotExpire && in.ValidTo != nil:
 		return nil, awserr.New(awserr.Validation, "A validTo date cannot be set if the ExpirationModel is KEY_MATERIAL_DOES_NOT_EXPIRE")
-	case model == ExpirationExpires:
+	case model == kms.ExpirationExpires:
 		validTo = in.ValidTo.UTC()
 		if !validTo.After(now) || validTo.After(now.Add(maxValidToAhead)) {
 			return nil, awserr.New(awserr.Validation, "The validTo date must be in the future and no more than 365 days from the current date.")
@@ -403,14 +424,14 @@ func (s *Service) ImportKeyMaterial(ctx context.Context, in *wire.ImportKeyMater
 	if !validTo.IsZero() {
 		conds["kms:validto"] = []string{strconv.FormatInt(validTo.Unix(), 10)}
 	}
-	lk, err := s.OwnedKey(ctx, in.KeyID, "keyId", "kms:ImportKeyMaterial", conds)
+	lk, err := s.kms.OwnedKey(ctx, in.KeyID, "keyId", "kms:ImportKeyMaterial", conds)
 	if err != nil {
 		return nil, err
 	}
-	if lk.doc.Origin != "EXTERNAL" {
-		return nil, OriginUnsupported(lk.doc, lk.arn)
+	if lk.Doc().Origin != "EXTERNAL" {
+		return nil, kms.OriginUnsupported(lk.Doc(), lk.ARN())
 	}
-	if err := RequireNotPendingDeletion(lk.doc, lk.arn); err != nil {
+	if err := kms.RequireNotPendingDeletion(lk.Doc(), lk.ARN()); err != nil {
 		return nil, err
 	}
 	material, err := s.openImport(ctx, lk, in.ImportToken, in.EncryptedKeyMaterial, now)
@@ -418,11 +439,11 @@ func (s *Service) ImportKeyMaterial(ctx context.Context, in *wire.ImportKeyMater
 		return nil, err
 	}
 	defer clear(material)
-	identity, err := materialIdentity(lk.doc.Spec, lk.doc.Usage, material)
+	identity, err := materialIdentity(lk.Doc().Spec, lk.Doc().Usage, material)
 	if err != nil {
 		return nil, err
 	}
-	fp := materialFingerprint(lk.doc.ID, identity)
+	fp := materialFingerprint(lk.Doc().ID, identity)
 	req := importRequest{model: model, validTo: validTo, fingerprint: fp, material: material, now: now}
 	if in.ImportType != nil {
 		req.importType = *in.ImportType
@@ -434,31 +455,31 @@ func (s *Service) ImportKeyMaterial(ctx context.Context, in *wire.ImportKeyMater
 		req.description = in.KeyMaterialDescription
 	}
 	var mid string
-	out, err := s.UpdateKey(ctx, lk.doc.ID, func(d *KeyDoc, _ int64) ([]store.Op, error) {
-		if err := RequireNotPendingDeletion(d, lk.arn); err != nil {
+	out, err := s.kms.UpdateKey(ctx, lk.Doc().ID, func(d *kms.KeyDoc, _ int64) ([]store.Op, error) {
+		if err := kms.RequireNotPendingDeletion(d, lk.ARN()); err != nil {
 			return nil, err
 		}
 		var err error
-		mid, err = s.applyImport(d, lk.arn, &req)
+		mid, err = s.applyImport(d, lk.ARN(), &req)
 		if err != nil {
 			return nil, err
 		}
 		var ops []store.Op
-		if model == ExpirationExpires {
-			ops = append(ops, expiryJobOp(d.ID, validTo))
+		if model == kms.ExpirationExpires {
+			ops = append(ops, kms.ExpiryJobOp(d.ID, validTo))
 		}
 		return ops, nil
 	})
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, s.NotFoundKey(lk.doc.Account, lk.doc.ID)
+		return nil, s.kms.NotFoundKey(lk.Doc().Account, lk.Doc().ID)
 	}
 	if err != nil {
-		return nil, s.StoreErr(ctx, err)
+		return nil, s.kms.StoreErr(ctx, err)
 	}
-	return &wire.ImportKeyMaterialOutput{KeyID: out.arn, KeyMaterialID: mid}, nil
+	return &wire.ImportKeyMaterialOutput{KeyID: out.ARN(), KeyMaterialID: mid}, nil
 }
 
-func checkMaterialID(v *Validator, id *string) {
+func checkMaterialID(v *kms.Validator, id *string) {
 	if id == nil {
 		return
 	}
@@ -475,9 +496,9 @@ func checkMaterialID(v *Validator, id *string) {
 
 // openImport checks an import token against key lk and unwraps the
 // material with the token's wrapping key.
-func (s *Service) openImport(ctx context.Context, lk *Key, token, wrapped []byte, now time.Time) ([]byte, error) {
+func (s *Service) openImport(ctx context.Context, lk *kms.Key, token, wrapped []byte, now time.Time) ([]byte, error) {
 	id, b, err := s.parseImportToken(token)
-	if err != nil || b.KeyID != lk.doc.ID || b.Account != lk.doc.Account {
+	if err != nil || b.KeyID != lk.Doc().ID || b.Account != lk.Doc().Account {
 		return nil, invalidImportToken()
 	}
 	if !now.Before(time.Unix(b.Expires, 0)) {
@@ -488,15 +509,15 @@ func (s *Service) openImport(ctx context.Context, lk *Key, token, wrapped []byte
 		return nil, expiredImportToken() // purged: only happens once expired
 	}
 	if err != nil {
-		return nil, s.StoreErr(ctx, err)
+		return nil, s.kms.StoreErr(ctx, err)
 	}
 	var p importParamsDoc
-	if err := json.Unmarshal(rec.Data, &p); err != nil || p.KeyID != lk.doc.ID {
+	if err := json.Unmarshal(rec.Data, &p); err != nil || p.KeyID != lk.Doc().ID {
 		return nil, invalidImportToken()
 	}
 	priv, err := s.root.Open(p.SealedPrivate, importKeyAAD(id))
 	if err != nil {
-		s.log.ErrorContext(ctx, "unseal import wrapping key", "key", lk.arn, "err", err)
+		s.log.ErrorContext(ctx, "unseal import wrapping key", "key", lk.ARN(), "err", err)
 		return nil, awserr.Internal()
 	}
 	defer clear(priv)
@@ -505,7 +526,7 @@ func (s *Service) openImport(ctx context.Context, lk *Key, token, wrapped []byte
 		return nil, awserr.New(awserr.InvalidCiphertext, "")
 	}
 	if err != nil {
-		s.log.ErrorContext(ctx, "import wrapping key", "key", lk.arn, "err", err)
+		s.log.ErrorContext(ctx, "import wrapping key", "key", lk.ARN(), "err", err)
 		return nil, awserr.Internal()
 	}
 	return material, nil
@@ -524,7 +545,7 @@ type importRequest struct {
 }
 
 // applyImport applies an import to d and returns the material ID.
-func (s *Service) applyImport(d *KeyDoc, arn string, r *importRequest) (string, error) {
+func (s *Service) applyImport(d *kms.KeyDoc, arn string, r *importRequest) (string, error) {
 	match := -1
 	for i, m := range d.Materials {
 		if m.Fingerprint != nil && subtle.ConstantTimeCompare(m.Fingerprint, r.fingerprint) == 1 {
@@ -538,28 +559,28 @@ func (s *Service) applyImport(d *KeyDoc, arn string, r *importRequest) (string, 
 			importType = importNew
 		}
 	}
-	desc := func(m *MaterialDoc) {
+	desc := func(m *kms.MaterialDoc) {
 		if r.description != nil {
 			m.Description = *r.description
 		}
 	}
-	seal := func(m *MaterialDoc) error {
-		sealed, err := s.SealMaterial(d.ID, m.ID, r.material)
+	seal := func(m *kms.MaterialDoc) error {
+		sealed, err := s.kms.SealMaterial(d.ID, m.ID, r.material)
 		if err != nil {
 			return err
 		}
 		m.Sealed = sealed
 		m.Imported = true
-		m.ImportState = ImportStateImported
+		m.ImportState = kms.ImportStateImported
 		m.ExpirationModel = r.model
 		m.ValidTo = r.validTo
 		return nil
 	}
 	if len(d.Materials) == 0 {
 		if r.materialID != "" {
-			return "", awserr.Newf(awserr.NotFound, "Key material %s does not exist for key %s.", r.materialID, arn)
+			return "", awserr.Newf(awserr.NotFound, "kms.Key material %s does not exist for key %s.", r.materialID, arn)
 		}
-		m := MaterialDoc{ID: NewHexID(), State: MaterialCurrent, Fingerprint: r.fingerprint}
+		m := kms.MaterialDoc{ID: kms.NewHexID(), State: kms.MaterialCurrent, Fingerprint: r.fingerprint}
 		desc(&m)
 		if err := seal(&m); err != nil {
 			return "", err
@@ -567,25 +588,25 @@ func (s *Service) applyImport(d *KeyDoc, arn string, r *importRequest) (string, 
 		d.Materials = append(d.Materials, m)
 		d.CurrentMaterial = m.ID
 		d.ExpirationModel, d.ValidTo = m.ExpirationModel, m.ValidTo
-		if d.State == StatePendingImport {
-			d.State = StateEnabled
+		if d.State == kms.StatePendingImport {
+			d.State = kms.StateEnabled
 		}
 		return m.ID, nil
 	}
 	if importType == importNew {
-		if d.Spec != SymmetricDefault {
+		if d.Spec != kms.SymmetricDefault {
 			return "", incorrectMaterial()
 		}
-		mid := NewHexID()
+		mid := kms.NewHexID()
 		for _, m := range d.Materials {
-			if m.State == MaterialPendingRotation {
+			if m.State == kms.MaterialPendingRotation {
 				return "", awserr.Newf(awserr.KMSInvalidState, "New key material (id: %s) cannot be imported into KMS key %s, because another key material (id: %s) is pending rotation.", mid, arn, m.ID)
 			}
 		}
 		if match >= 0 {
 			return "", awserr.Newf(awserr.IncorrectKeyMaterial, "The key material in the request was already imported into this KMS key (id: %s).", d.Materials[match].ID)
 		}
-		m := MaterialDoc{ID: mid, State: MaterialPendingRotation, Fingerprint: r.fingerprint}
+		m := kms.MaterialDoc{ID: mid, State: kms.MaterialPendingRotation, Fingerprint: r.fingerprint}
 		desc(&m)
 		if err := seal(&m); err != nil {
 			return "", err
@@ -602,10 +623,10 @@ func (s *Service) applyImport(d *KeyDoc, arn string, r *importRequest) (string, 
 	if err := seal(m); err != nil {
 		return "", err
 	}
-	if m.State == MaterialCurrent {
+	if m.State == kms.MaterialCurrent {
 		d.ExpirationModel, d.ValidTo = m.ExpirationModel, m.ValidTo
-		if d.State == StatePendingImport {
-			d.State = StateEnabled
+		if d.State == kms.StatePendingImport {
+			d.State = kms.StateEnabled
 		}
 	}
 	return m.ID, nil
@@ -619,46 +640,65 @@ func (s *Service) applyImport(d *KeyDoc, arn string, r *importRequest) (string, 
 // It returns UnsupportedOperationException for keys whose origin is not
 // EXTERNAL and NotFoundException for an unknown KeyMaterialId.
 func (s *Service) DeleteImportedKeyMaterial(ctx context.Context, in *wire.DeleteImportedKeyMaterialInput) (*wire.DeleteImportedKeyMaterialOutput, error) {
-	var v Validator
+	var v kms.Validator
 	checkMaterialID(&v, in.KeyMaterialID)
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	var mid string
-	lk, err := s.ManageKey(ctx, in.KeyID, "kms:DeleteImportedKeyMaterial", func(d *KeyDoc, arn string) ([]store.Op, error) {
-		if err := s.OwnKey(ctx, d); err != nil {
+	lk, err := s.kms.ManageKey(ctx, in.KeyID, "kms:DeleteImportedKeyMaterial", func(d *kms.KeyDoc, arn string) ([]store.Op, error) {
+		if err := s.kms.OwnKey(ctx, d); err != nil {
 			return nil, err
 		}
 		if d.Origin != "EXTERNAL" {
-			return nil, OriginUnsupported(d, arn)
+			return nil, kms.OriginUnsupported(d, arn)
 		}
 		idx := -1
 		for i, m := range d.Materials {
-			if in.KeyMaterialID != nil && m.ID == *in.KeyMaterialID || in.KeyMaterialID == nil && m.State == MaterialCurrent {
+			if in.KeyMaterialID != nil && m.ID == *in.KeyMaterialID || in.KeyMaterialID == nil && m.State == kms.MaterialCurrent {
 				idx = i
 			}
 		}
 		if idx < 0 {
 			if in.KeyMaterialID != nil {
-				return nil, awserr.Newf(awserr.NotFound, "Key material %s does not exist for key %s.", *in.KeyMaterialID, arn)
+				return nil, awserr.Newf(awserr.NotFound, "kms.Key material %s does not exist for key %s.", *in.KeyMaterialID, arn)
 			}
 			return nil, nil // nothing was ever imported
 		}
 		m := &d.Materials[idx]
 		mid = m.ID
-		if m.State == MaterialPendingRotation {
+		if m.State == kms.MaterialPendingRotation {
 			d.Materials = append(d.Materials[:idx], d.Materials[idx+1:]...)
 			return nil, nil
 		}
 		m.Sealed = nil
-		m.ImportState = ImportStatePending
-		if m.State == MaterialCurrent && d.State != StatePendingDeletion {
-			d.State = StatePendingImport
+		m.ImportState = kms.ImportStatePending
+		if m.State == kms.MaterialCurrent && d.State != kms.StatePendingDeletion {
+			d.State = kms.StatePendingImport
 		}
 		return nil, nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &wire.DeleteImportedKeyMaterialOutput{KeyID: lk.arn, KeyMaterialID: mid}, nil
+	return &wire.DeleteImportedKeyMaterialOutput{KeyID: lk.ARN(), KeyMaterialID: mid}, nil
+}
+
+// ResealAll re-seals, under the current root key, the wrapping private keys
+// of pending import parameters (see kms.Service.ResealRecords). Import
+// tokens already handed to clients are not store records; they stop working
+// once the root key that sealed them is retired.
+func (s *Service) ResealAll(ctx context.Context, progress func(n int)) (int, error) {
+	return s.kms.ResealRecords(ctx, kindImportParams, progress, func(id string, data []byte, stale func([]byte) bool) ([]byte, bool, error) {
+		var d importParamsDoc
+		if err := json.Unmarshal(data, &d); err != nil || !stale(d.SealedPrivate) {
+			return nil, false, err
+		}
+		var err error
+		if d.SealedPrivate, err = s.kms.Reseal(d.SealedPrivate, importKeyAAD(id)); err != nil {
+			return nil, false, err
+		}
+		out, err := json.Marshal(&d)
+		return out, true, err
+	})
 }

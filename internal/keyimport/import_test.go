@@ -1,4 +1,4 @@
-package kms_test
+package keyimport_test
 
 import (
 	"bytes"
@@ -11,6 +11,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/trentkms/trent/internal/awserr"
 	"github.com/trentkms/trent/internal/kms"
+	"github.com/trentkms/trent/internal/kms/kmstest"
 	"github.com/trentkms/trent/internal/store"
 	"github.com/trentkms/trent/internal/testenv"
 	"github.com/trentkms/trent/internal/wire"
@@ -93,10 +95,11 @@ func goWrap(t testing.TB, publicKey, material []byte) []byte {
 	return ct
 }
 
-// importInto runs GetParametersForImport and ImportKeyMaterial.
-func (e *env) importInto(t *testing.T, keyID, alg string, material []byte, in wire.ImportKeyMaterialInput, viaOpenSSL bool) (*wire.ImportKeyMaterialOutput, error) {
+// importInto runs GetParametersForImport and ImportKeyMaterial on e's first
+// node.
+func importInto(e *kmstest.Env, t *testing.T, keyID, alg string, material []byte, in wire.ImportKeyMaterialInput, viaOpenSSL bool) (*wire.ImportKeyMaterialOutput, error) {
 	t.Helper()
-	p := must(e.svc.GetParametersForImport(e.ctx, &wire.GetParametersForImportInput{KeyID: &keyID, WrappingAlgorithm: &alg, WrappingKeySpec: ptr("RSA_2048")}))(t)
+	p := must(e.Node.Imports.GetParametersForImport(e.Ctx, &wire.GetParametersForImportInput{KeyID: &keyID, WrappingAlgorithm: &alg, WrappingKeySpec: ptr("RSA_2048")}))(t)
 	if in.ExpirationModel == nil && in.ValidTo == nil {
 		in.ExpirationModel = ptr("KEY_MATERIAL_DOES_NOT_EXPIRE")
 	}
@@ -106,7 +109,7 @@ func (e *env) importInto(t *testing.T, keyID, alg string, material []byte, in wi
 	} else {
 		in.EncryptedKeyMaterial = goWrap(t, p.PublicKey, material)
 	}
-	return e.svc.ImportKeyMaterial(e.ctx, &in)
+	return e.Node.Imports.ImportKeyMaterial(e.Ctx, &in)
 }
 
 func random(n int) []byte {
@@ -121,40 +124,40 @@ func random(n int) []byte {
 func TestImportSymmetric(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	md := e.createKey(&wire.CreateKeyInput{Origin: ptr("EXTERNAL")})
+	md := e.CreateKey(&wire.CreateKeyInput{Origin: ptr("EXTERNAL")})
 	if md.KeyState != "PendingImport" || md.Enabled {
 		t.Fatalf("new EXTERNAL key: %s enabled=%v", md.KeyState, md.Enabled)
 	}
 	id := &md.KeyID
-	_, err := e.svc.Encrypt(e.ctx, &wire.EncryptInput{KeyID: id, Plaintext: []byte("x")})
+	_, err := e.Node.Encrypt(e.Ctx, &wire.EncryptInput{KeyID: id, Plaintext: []byte("x")})
 	wantErr(t, err, awserr.KMSInvalidState, md.Arn+" is pending import.")
 
 	material := random(32)
-	imp := must(e.importInto(t, md.KeyID, "RSAES_OAEP_SHA_256", material, wire.ImportKeyMaterialInput{}, true))(t)
+	imp := must(importInto(e, t, md.KeyID, "RSAES_OAEP_SHA_256", material, wire.ImportKeyMaterialInput{}, true))(t)
 	if imp.KeyID != md.Arn || len(imp.KeyMaterialID) != 64 {
 		t.Fatalf("ImportKeyMaterial = %+v", imp)
 	}
-	d := must(e.svc.DescribeKey(e.ctx, &wire.KeyIDInput{KeyID: id}))(t).KeyMetadata
+	d := must(e.Node.DescribeKey(e.Ctx, &wire.KeyIDInput{KeyID: id}))(t).KeyMetadata
 	if d.KeyState != "Enabled" || !d.Enabled || d.ExpirationModel != "KEY_MATERIAL_DOES_NOT_EXPIRE" || d.CurrentKeyMaterialID != imp.KeyMaterialID {
 		t.Fatalf("after import: %+v", d)
 	}
-	ct := must(e.svc.Encrypt(e.ctx, &wire.EncryptInput{KeyID: id, Plaintext: []byte("secret")}))(t)
+	ct := must(e.Node.Encrypt(e.Ctx, &wire.EncryptInput{KeyID: id, Plaintext: []byte("secret")}))(t)
 
-	del := must(e.svc.DeleteImportedKeyMaterial(e.ctx, &wire.DeleteImportedKeyMaterialInput{KeyID: id}))(t)
+	del := must(e.Node.Imports.DeleteImportedKeyMaterial(e.Ctx, &wire.DeleteImportedKeyMaterialInput{KeyID: id}))(t)
 	if del.KeyMaterialID != imp.KeyMaterialID {
 		t.Fatalf("deleted %s, want %s", del.KeyMaterialID, imp.KeyMaterialID)
 	}
-	_, err = e.svc.Decrypt(e.ctx, &wire.DecryptInput{CiphertextBlob: ct.CiphertextBlob})
+	_, err = e.Node.Decrypt(e.Ctx, &wire.DecryptInput{CiphertextBlob: ct.CiphertextBlob})
 	wantErr(t, err, awserr.KMSInvalidState, md.Arn+" is pending import.")
 
-	_, err = e.importInto(t, md.KeyID, "RSAES_OAEP_SHA_1", random(32), wire.ImportKeyMaterialInput{}, true)
+	_, err = importInto(e, t, md.KeyID, "RSAES_OAEP_SHA_1", random(32), wire.ImportKeyMaterialInput{}, true)
 	wantErr(t, err, awserr.IncorrectKeyMaterial, "*")
 
-	again := must(e.importInto(t, md.KeyID, "RSA_AES_KEY_WRAP_SHA_256", material, wire.ImportKeyMaterialInput{}, true))(t)
+	again := must(importInto(e, t, md.KeyID, "RSA_AES_KEY_WRAP_SHA_256", material, wire.ImportKeyMaterialInput{}, true))(t)
 	if again.KeyMaterialID != imp.KeyMaterialID {
 		t.Fatalf("re-import made material %s, want %s", again.KeyMaterialID, imp.KeyMaterialID)
 	}
-	out := must(e.svc.Decrypt(e.ctx, &wire.DecryptInput{CiphertextBlob: ct.CiphertextBlob}))(t)
+	out := must(e.Node.Decrypt(e.Ctx, &wire.DecryptInput{CiphertextBlob: ct.CiphertextBlob}))(t)
 	if string(out.Plaintext) != "secret" {
 		t.Fatalf("decrypt after re-import = %q", out.Plaintext)
 	}
@@ -165,17 +168,17 @@ func TestImportSymmetric(t *testing.T) {
 func TestImportHMAC(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	md := e.createKey(&wire.CreateKeyInput{Origin: ptr("EXTERNAL"), KeySpec: ptr("HMAC_256"), KeyUsage: ptr("GENERATE_VERIFY_MAC")})
+	md := e.CreateKey(&wire.CreateKeyInput{Origin: ptr("EXTERNAL"), KeySpec: ptr("HMAC_256"), KeyUsage: ptr("GENERATE_VERIFY_MAC")})
 	key := random(32)
-	must(e.importInto(t, md.KeyID, "RSA_AES_KEY_WRAP_SHA_256", key, wire.ImportKeyMaterialInput{}, true))(t)
+	must(importInto(e, t, md.KeyID, "RSA_AES_KEY_WRAP_SHA_256", key, wire.ImportKeyMaterialInput{}, true))(t)
 	msg := []byte("message to authenticate")
-	out := must(e.svc.GenerateMac(e.ctx, &wire.GenerateMacInput{KeyID: &md.KeyID, Message: msg, MacAlgorithm: ptr("HMAC_SHA_256")}))(t)
+	out := must(e.Node.GenerateMac(e.Ctx, &wire.GenerateMacInput{KeyID: &md.KeyID, Message: msg, MacAlgorithm: ptr("HMAC_SHA_256")}))(t)
 	m := hmac.New(sha256.New, key)
 	m.Write(msg)
 	if !hmac.Equal(out.Mac, m.Sum(nil)) {
 		t.Fatal("imported HMAC key disagrees with local HMAC")
 	}
-	_, err := e.importInto(t, md.KeyID, "RSAES_OAEP_SHA_256", random(32), wire.ImportKeyMaterialInput{ImportType: ptr("NEW_KEY_MATERIAL")}, false)
+	_, err := importInto(e, t, md.KeyID, "RSAES_OAEP_SHA_256", random(32), wire.ImportKeyMaterialInput{ImportType: ptr("NEW_KEY_MATERIAL")}, false)
 	wantErr(t, err, awserr.IncorrectKeyMaterial, "*")
 }
 
@@ -201,14 +204,14 @@ func TestImportAsymmetric(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t)
-			md := e.createKey(&wire.CreateKeyInput{Origin: ptr("EXTERNAL"), KeySpec: &c.spec, KeyUsage: ptr("SIGN_VERIFY")})
+			md := e.CreateKey(&wire.CreateKeyInput{Origin: ptr("EXTERNAL"), KeySpec: &c.spec, KeyUsage: ptr("SIGN_VERIFY")})
 			der, err := x509.MarshalPKCS8PrivateKey(c.priv)
 			if err != nil {
 				t.Fatal(err)
 			}
-			must(e.importInto(t, md.KeyID, c.alg, der, wire.ImportKeyMaterialInput{}, true))(t)
+			must(importInto(e, t, md.KeyID, c.alg, der, wire.ImportKeyMaterialInput{}, true))(t)
 			msg := []byte("signed by an imported key")
-			sig := must(e.svc.Sign(e.ctx, &wire.SignInput{KeyID: &md.KeyID, Message: msg, SigningAlgorithm: &c.signing}))(t)
+			sig := must(e.Node.Sign(e.Ctx, &wire.SignInput{KeyID: &md.KeyID, Message: msg, SigningAlgorithm: &c.signing}))(t)
 			digest := sha256.Sum256(msg)
 			if !c.verify(digest[:], sig.Signature) {
 				t.Fatal("signature does not verify with the local public key")
@@ -223,34 +226,34 @@ func TestImportAsymmetric(t *testing.T) {
 func TestImportExpiry(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	md := e.createKey(&wire.CreateKeyInput{Origin: ptr("EXTERNAL")})
+	md := e.CreateKey(&wire.CreateKeyInput{Origin: ptr("EXTERNAL")})
 	material := random(32)
-	validTo := e.clock.Now().Add(48 * time.Hour)
-	must(e.importInto(t, md.KeyID, "RSAES_OAEP_SHA_256", material, wire.ImportKeyMaterialInput{ValidTo: &wire.Timestamp{Time: validTo}}, false))(t)
-	d := must(e.svc.DescribeKey(e.ctx, &wire.KeyIDInput{KeyID: &md.KeyID}))(t).KeyMetadata
+	validTo := e.Clock.Now().Add(48 * time.Hour)
+	must(importInto(e, t, md.KeyID, "RSAES_OAEP_SHA_256", material, wire.ImportKeyMaterialInput{ValidTo: &wire.Timestamp{Time: validTo}}, false))(t)
+	d := must(e.Node.DescribeKey(e.Ctx, &wire.KeyIDInput{KeyID: &md.KeyID}))(t).KeyMetadata
 	if d.ExpirationModel != "KEY_MATERIAL_EXPIRES" || !d.ValidTo.Equal(validTo) {
 		t.Fatalf("metadata: %s %v", d.ExpirationModel, d.ValidTo)
 	}
-	ct := must(e.svc.Encrypt(e.ctx, &wire.EncryptInput{KeyID: &md.KeyID, Plaintext: []byte("p")}))(t)
-	e.clock.Add(48*time.Hour - time.Second)
-	e.runJobs(e.svc)
-	if st := must(e.svc.DescribeKey(e.ctx, &wire.KeyIDInput{KeyID: &md.KeyID}))(t).KeyMetadata.KeyState; st != "Enabled" {
+	ct := must(e.Node.Encrypt(e.Ctx, &wire.EncryptInput{KeyID: &md.KeyID, Plaintext: []byte("p")}))(t)
+	e.Clock.Add(48*time.Hour - time.Second)
+	e.RunJobs(e.Node)
+	if st := must(e.Node.DescribeKey(e.Ctx, &wire.KeyIDInput{KeyID: &md.KeyID}))(t).KeyMetadata.KeyState; st != "Enabled" {
 		t.Fatalf("state before ValidTo = %s", st)
 	}
-	e.clock.Add(time.Second)
-	if n := e.runJobs(e.svc); n < 1 {
+	e.Clock.Add(time.Second)
+	if n := e.RunJobs(e.Node); n < 1 {
 		t.Fatal("no job ran at ValidTo")
 	}
-	if st := must(e.svc.DescribeKey(e.ctx, &wire.KeyIDInput{KeyID: &md.KeyID}))(t).KeyMetadata.KeyState; st != "PendingImport" {
+	if st := must(e.Node.DescribeKey(e.Ctx, &wire.KeyIDInput{KeyID: &md.KeyID}))(t).KeyMetadata.KeyState; st != "PendingImport" {
 		t.Fatalf("state after ValidTo = %s", st)
 	}
-	if got := e.eventNames(); len(got) != 1 || got[0] != kms.EventDeleteExpiredKeyMaterial {
+	if got := e.EventNames(); len(got) != 1 || got[0] != kms.EventDeleteExpiredKeyMaterial {
 		t.Fatalf("events = %v", got)
 	}
-	_, err := e.svc.Decrypt(e.ctx, &wire.DecryptInput{CiphertextBlob: ct.CiphertextBlob})
+	_, err := e.Node.Decrypt(e.Ctx, &wire.DecryptInput{CiphertextBlob: ct.CiphertextBlob})
 	wantErr(t, err, awserr.KMSInvalidState, md.Arn+" is pending import.")
-	must(e.importInto(t, md.KeyID, "RSAES_OAEP_SHA_256", material, wire.ImportKeyMaterialInput{}, false))(t)
-	if out := must(e.svc.Decrypt(e.ctx, &wire.DecryptInput{CiphertextBlob: ct.CiphertextBlob}))(t); string(out.Plaintext) != "p" {
+	must(importInto(e, t, md.KeyID, "RSAES_OAEP_SHA_256", material, wire.ImportKeyMaterialInput{}, false))(t)
+	if out := must(e.Node.Decrypt(e.Ctx, &wire.DecryptInput{CiphertextBlob: ct.CiphertextBlob}))(t); string(out.Plaintext) != "p" {
 		t.Fatalf("decrypt after re-import = %q", out.Plaintext)
 	}
 }
@@ -260,34 +263,34 @@ func TestImportExpiry(t *testing.T) {
 func TestImportNewMaterialRotation(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	md := e.createKey(&wire.CreateKeyInput{Origin: ptr("EXTERNAL")})
+	md := e.CreateKey(&wire.CreateKeyInput{Origin: ptr("EXTERNAL")})
 	id := &md.KeyID
-	first := must(e.importInto(t, md.KeyID, "RSAES_OAEP_SHA_256", random(32), wire.ImportKeyMaterialInput{}, false))(t)
-	ct1 := must(e.svc.Encrypt(e.ctx, &wire.EncryptInput{KeyID: id, Plaintext: []byte("1")}))(t)
-	_, err := e.svc.RotateKeyOnDemand(e.ctx, &wire.KeyIDInput{KeyID: id})
+	first := must(importInto(e, t, md.KeyID, "RSAES_OAEP_SHA_256", random(32), wire.ImportKeyMaterialInput{}, false))(t)
+	ct1 := must(e.Node.Encrypt(e.Ctx, &wire.EncryptInput{KeyID: id, Plaintext: []byte("1")}))(t)
+	_, err := e.Node.RotateKeyOnDemand(e.Ctx, &wire.KeyIDInput{KeyID: id})
 	wantErr(t, err, awserr.KMSInvalidState, "No available key material pending rotation for the key: "+md.Arn+".")
 
-	second := must(e.importInto(t, md.KeyID, "RSAES_OAEP_SHA_256", random(32), wire.ImportKeyMaterialInput{ImportType: ptr("NEW_KEY_MATERIAL"), KeyMaterialDescription: ptr("second one")}, false))(t)
-	_, err = e.importInto(t, md.KeyID, "RSAES_OAEP_SHA_256", random(32), wire.ImportKeyMaterialInput{ImportType: ptr("NEW_KEY_MATERIAL")}, false)
+	second := must(importInto(e, t, md.KeyID, "RSAES_OAEP_SHA_256", random(32), wire.ImportKeyMaterialInput{ImportType: ptr("NEW_KEY_MATERIAL"), KeyMaterialDescription: ptr("second one")}, false))(t)
+	_, err = importInto(e, t, md.KeyID, "RSAES_OAEP_SHA_256", random(32), wire.ImportKeyMaterialInput{ImportType: ptr("NEW_KEY_MATERIAL")}, false)
 	wantErr(t, err, awserr.KMSInvalidState, "*")
 	if !strings.Contains(err.Error(), "because another key material (id: "+second.KeyMaterialID+") is pending rotation.") {
 		t.Fatalf("message = %v", err)
 	}
-	all := must(e.svc.ListKeyRotations(e.ctx, &wire.ListKeyRotationsInput{KeyID: id, IncludeKeyMaterial: ptr("ALL_KEY_MATERIAL")}))(t)
+	all := must(e.Node.ListKeyRotations(e.Ctx, &wire.ListKeyRotationsInput{KeyID: id, IncludeKeyMaterial: ptr("ALL_KEY_MATERIAL")}))(t)
 	if len(all.Rotations) != 2 || all.Rotations[1].KeyMaterialState != "PENDING_ROTATION" || all.Rotations[1].KeyMaterialDescription != "second one" || all.Rotations[1].ImportState != "IMPORTED" {
 		t.Fatalf("rotations = %+v", all.Rotations)
 	}
-	must(e.svc.RotateKeyOnDemand(e.ctx, &wire.KeyIDInput{KeyID: id}))(t)
-	ct2 := must(e.svc.Encrypt(e.ctx, &wire.EncryptInput{KeyID: id, Plaintext: []byte("2")}))(t)
-	if materialOf(t, ct1.CiphertextBlob) != first.KeyMaterialID || materialOf(t, ct2.CiphertextBlob) != second.KeyMaterialID {
-		t.Fatalf("materials used: %s, %s; want %s, %s", materialOf(t, ct1.CiphertextBlob), materialOf(t, ct2.CiphertextBlob), first.KeyMaterialID, second.KeyMaterialID)
+	must(e.Node.RotateKeyOnDemand(e.Ctx, &wire.KeyIDInput{KeyID: id}))(t)
+	ct2 := must(e.Node.Encrypt(e.Ctx, &wire.EncryptInput{KeyID: id, Plaintext: []byte("2")}))(t)
+	if kmstest.MaterialOf(t, ct1.CiphertextBlob) != first.KeyMaterialID || kmstest.MaterialOf(t, ct2.CiphertextBlob) != second.KeyMaterialID {
+		t.Fatalf("materials used: %s, %s; want %s, %s", kmstest.MaterialOf(t, ct1.CiphertextBlob), kmstest.MaterialOf(t, ct2.CiphertextBlob), first.KeyMaterialID, second.KeyMaterialID)
 	}
 	for want, ct := range map[string][]byte{"1": ct1.CiphertextBlob, "2": ct2.CiphertextBlob} {
-		if out := must(e.svc.Decrypt(e.ctx, &wire.DecryptInput{CiphertextBlob: ct}))(t); string(out.Plaintext) != want {
+		if out := must(e.Node.Decrypt(e.Ctx, &wire.DecryptInput{CiphertextBlob: ct}))(t); string(out.Plaintext) != want {
 			t.Fatalf("decrypt = %q, want %q", out.Plaintext, want)
 		}
 	}
-	rot := must(e.svc.ListKeyRotations(e.ctx, &wire.ListKeyRotationsInput{KeyID: id}))(t)
+	rot := must(e.Node.ListKeyRotations(e.Ctx, &wire.ListKeyRotationsInput{KeyID: id}))(t)
 	if len(rot.Rotations) != 1 || rot.Rotations[0].RotationType != "ON_DEMAND" || rot.Rotations[0].KeyMaterialID != second.KeyMaterialID {
 		t.Fatalf("rotations = %+v", rot.Rotations)
 	}
@@ -296,11 +299,11 @@ func TestImportNewMaterialRotation(t *testing.T) {
 func TestImportErrors(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	a := e.createKey(&wire.CreateKeyInput{Origin: ptr("EXTERNAL")})
-	b := e.createKey(&wire.CreateKeyInput{Origin: ptr("EXTERNAL")})
-	native := e.createKey(&wire.CreateKeyInput{})
-	p := must(e.svc.GetParametersForImport(e.ctx, &wire.GetParametersForImportInput{KeyID: &a.KeyID, WrappingAlgorithm: ptr("RSAES_OAEP_SHA_256"), WrappingKeySpec: ptr("RSA_2048")}))(t)
-	if !p.ParametersValidTo.Equal(e.clock.Now().Add(24 * time.Hour)) {
+	a := e.CreateKey(&wire.CreateKeyInput{Origin: ptr("EXTERNAL")})
+	b := e.CreateKey(&wire.CreateKeyInput{Origin: ptr("EXTERNAL")})
+	native := e.CreateKey(&wire.CreateKeyInput{})
+	p := must(e.Node.Imports.GetParametersForImport(e.Ctx, &wire.GetParametersForImportInput{KeyID: &a.KeyID, WrappingAlgorithm: ptr("RSAES_OAEP_SHA_256"), WrappingKeySpec: ptr("RSA_2048")}))(t)
+	if !p.ParametersValidTo.Equal(e.Clock.Now().Add(24 * time.Hour)) {
 		t.Fatalf("ParametersValidTo = %v", p.ParametersValidTo)
 	}
 	wrapped := goWrap(t, p.PublicKey, random(32))
@@ -308,7 +311,7 @@ func TestImportErrors(t *testing.T) {
 	tampered := bytes.Clone(p.ImportToken)
 	tampered[len(tampered)-1] ^= 1
 	imp := func(in wire.ImportKeyMaterialInput) func() error {
-		return func() error { _, err := e.svc.ImportKeyMaterial(e.ctx, &in); return err }
+		return func() error { _, err := e.Node.Imports.ImportKeyMaterial(e.Ctx, &in); return err }
 	}
 	cases := []struct {
 		name string
@@ -318,7 +321,7 @@ func TestImportErrors(t *testing.T) {
 	}{
 		{"fail/no-valid-to", imp(wire.ImportKeyMaterialInput{KeyID: &a.KeyID, ImportToken: p.ImportToken, EncryptedKeyMaterial: wrapped}),
 			awserr.Validation, "A validTo date must be set if the ExpirationModel is KEY_MATERIAL_EXPIRES"},
-		{"fail/valid-to-past", imp(wire.ImportKeyMaterialInput{KeyID: &a.KeyID, ImportToken: p.ImportToken, EncryptedKeyMaterial: wrapped, ValidTo: &wire.Timestamp{Time: e.clock.Now().Add(-time.Hour)}}),
+		{"fail/valid-to-past", imp(wire.ImportKeyMaterialInput{KeyID: &a.KeyID, ImportToken: p.ImportToken, EncryptedKeyMaterial: wrapped, ValidTo: &wire.Timestamp{Time: e.Clock.Now().Add(-time.Hour)}}),
 			awserr.Validation, "*"},
 		{"fail/token-of-other-key", imp(wire.ImportKeyMaterialInput{KeyID: &b.KeyID, ImportToken: p.ImportToken, EncryptedKeyMaterial: wrapped, ExpirationModel: noExpiry}),
 			awserr.InvalidImportToken, "*"},
@@ -331,15 +334,15 @@ func TestImportErrors(t *testing.T) {
 		{"fail/short-symmetric-material", imp(wire.ImportKeyMaterialInput{KeyID: &a.KeyID, ImportToken: p.ImportToken, EncryptedKeyMaterial: goWrap(t, p.PublicKey, random(16)), ExpirationModel: noExpiry}),
 			awserr.IncorrectKeyMaterial, "*"},
 		{"fail/params-for-native-key", func() error {
-			_, err := e.svc.GetParametersForImport(e.ctx, &wire.GetParametersForImportInput{KeyID: &native.KeyID, WrappingAlgorithm: ptr("RSAES_OAEP_SHA_256"), WrappingKeySpec: ptr("RSA_2048")})
+			_, err := e.Node.Imports.GetParametersForImport(e.Ctx, &wire.GetParametersForImportInput{KeyID: &native.KeyID, WrappingAlgorithm: ptr("RSAES_OAEP_SHA_256"), WrappingKeySpec: ptr("RSA_2048")})
 			return err
 		}, awserr.UnsupportedOperation, native.Arn + " origin is AWS_KMS which is not valid for this operation."},
 		{"fail/delete-material-of-native-key", func() error {
-			_, err := e.svc.DeleteImportedKeyMaterial(e.ctx, &wire.DeleteImportedKeyMaterialInput{KeyID: &native.KeyID})
+			_, err := e.Node.Imports.DeleteImportedKeyMaterial(e.Ctx, &wire.DeleteImportedKeyMaterialInput{KeyID: &native.KeyID})
 			return err
 		}, awserr.UnsupportedOperation, native.Arn + " origin is AWS_KMS which is not valid for this operation."},
 		{"fail/bad-wrapping-algorithm", func() error {
-			_, err := e.svc.GetParametersForImport(e.ctx, &wire.GetParametersForImportInput{KeyID: &a.KeyID, WrappingAlgorithm: ptr("RSA_PLAIN"), WrappingKeySpec: ptr("RSA_2048")})
+			_, err := e.Node.Imports.GetParametersForImport(e.Ctx, &wire.GetParametersForImportInput{KeyID: &a.KeyID, WrappingAlgorithm: ptr("RSA_PLAIN"), WrappingKeySpec: ptr("RSA_2048")})
 			return err
 		}, awserr.Validation, "1 validation error detected: Value 'RSA_PLAIN' at 'wrappingAlgorithm' failed to satisfy constraint: Member must satisfy enum value set: [RSAES_PKCS1_V1_5, RSAES_OAEP_SHA_1, RSAES_OAEP_SHA_256, RSA_AES_KEY_WRAP_SHA_1, RSA_AES_KEY_WRAP_SHA_256, SM2PKE]"},
 	}
@@ -347,25 +350,54 @@ func TestImportErrors(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) { wantErr(t, c.call(), c.code, c.msg) })
 	}
 	t.Run("fail/expired-token", func(t *testing.T) {
-		e.clock.Add(24 * time.Hour)
+		e.Clock.Add(24 * time.Hour)
 		wantErr(t, imp(wire.ImportKeyMaterialInput{KeyID: &a.KeyID, ImportToken: p.ImportToken, EncryptedKeyMaterial: wrapped, ExpirationModel: noExpiry})(), awserr.ExpiredImportToken, "*")
 		// The scheduler purges the expired wrapping key.
-		e.runJobs(e.svc)
-		if recs, err := e.store.List(e.ctx, "importparams", "", "", 0); err != nil || len(recs) != 0 {
+		e.RunJobs(e.Node)
+		if recs, err := e.Store.List(e.Ctx, "importparams", "", "", 0); err != nil || len(recs) != 0 {
 			t.Fatalf("import parameters left after expiry: %d (%v)", len(recs), err)
 		}
 	})
-	var _ store.Store = e.store
+	var _ store.Store = e.Store
 }
 
 func BenchmarkImportKeyMaterial(b *testing.B) {
 	e := newEnv(b)
-	md := e.createKey(&wire.CreateKeyInput{Origin: ptr("EXTERNAL")})
-	p := must(e.svc.GetParametersForImport(e.ctx, &wire.GetParametersForImportInput{KeyID: &md.KeyID, WrappingAlgorithm: ptr("RSAES_OAEP_SHA_256"), WrappingKeySpec: ptr("RSA_2048")}))(b)
+	md := e.CreateKey(&wire.CreateKeyInput{Origin: ptr("EXTERNAL")})
+	p := must(e.Node.Imports.GetParametersForImport(e.Ctx, &wire.GetParametersForImportInput{KeyID: &md.KeyID, WrappingAlgorithm: ptr("RSAES_OAEP_SHA_256"), WrappingKeySpec: ptr("RSA_2048")}))(b)
 	in := &wire.ImportKeyMaterialInput{KeyID: &md.KeyID, ImportToken: p.ImportToken, EncryptedKeyMaterial: goWrap(b, p.PublicKey, random(32)), ExpirationModel: ptr("KEY_MATERIAL_DOES_NOT_EXPIRE")}
 	for b.Loop() {
-		if _, err := e.svc.ImportKeyMaterial(e.ctx, in); err != nil {
+		if _, err := e.Node.Imports.ImportKeyMaterial(e.Ctx, in); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// newEnv returns the fixture of the key lifecycle tests.
+func newEnv(t testing.TB) *kmstest.Env { return kmstest.NewEnv(t) }
+
+func ptr[T any](v T) *T { return &v }
+
+// must returns v, failing t if err is not nil: must(f())(t).
+func must[T any](v T, err error) func(testing.TB) T {
+	return func(t testing.TB) T {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+}
+
+// wantErr fails unless err is an *awserr.Error with code and, if msg is not
+// "*", exactly that message.
+func wantErr(t testing.TB, err error, code, msg string) {
+	t.Helper()
+	var e *awserr.Error
+	if !errors.As(err, &e) {
+		t.Fatalf("error = %v, want %s", err, code)
+	}
+	if e.Code != code || (msg != "*" && e.Message != msg) {
+		t.Fatalf("error = %s: %q, want %s: %q", e.Code, e.Message, code, msg)
 	}
 }
