@@ -7,6 +7,7 @@ import (
 	"github.com/trentkms/trent/internal/grant"
 	"github.com/trentkms/trent/internal/job"
 	"github.com/trentkms/trent/internal/keyimport"
+	"github.com/trentkms/trent/internal/keystore"
 	"github.com/trentkms/trent/internal/kms"
 )
 
@@ -33,17 +34,19 @@ type Operation struct {
 // Services are the domain services of a node that the operations run on:
 // the core and the concerns beside it.
 type Services struct {
-	KMS     *kms.Service
-	Grants  *grant.Service
-	Imports *keyimport.Service
-	Jobs    *job.Runner
+	KMS       *kms.Service
+	Grants    *grant.Service
+	Imports   *keyimport.Service
+	KeyStores *keystore.Service
+	Jobs      *job.Runner
 }
 
 // The services an operation may be bound to, as op's pick argument.
-func core(s *Services) *kms.Service          { return s.KMS }
-func grants(s *Services) *grant.Service      { return s.Grants }
-func imports(s *Services) *keyimport.Service { return s.Imports }
-func jobs(s *Services) *job.Runner           { return s.Jobs }
+func core(s *Services) *kms.Service           { return s.KMS }
+func grants(s *Services) *grant.Service       { return s.Grants }
+func imports(s *Services) *keyimport.Service  { return s.Imports }
+func keyStores(s *Services) *keystore.Service { return s.KeyStores }
+func jobs(s *Services) *job.Runner            { return s.Jobs }
 
 //go:generate go run genlimits.go -model $TRENT_KMS_MODEL
 

@@ -49,7 +49,7 @@ func rejectRecipient(r *wire.RecipientInfo) error {
 // sealSymmetric encrypts plaintext under a symmetric key's current material.
 func (s *Service) sealSymmetric(ctx context.Context, lk *Key, plaintext []byte, ec map[string]string) ([]byte, error) {
 	if lk.doc.CustomKeyStoreID != "" {
-		return s.sealInStore(ctx, lk, plaintext, ec)
+		return s.keyStores.Seal(ctx, lk, plaintext, ec)
 	}
 	if lk.symCurrent == nil {
 		return nil, awserr.Newf(awserr.KMSInvalidState, "%s is pending import.", lk.arn)
@@ -156,7 +156,15 @@ func (s *Service) openSymmetric(ctx context.Context, blob []byte, ec map[string]
 		return nil, nil, "", DryRun()
 	}
 	if lk.doc.CustomKeyStoreID != "" {
-		return s.openSymmetricInStore(ctx, lk, b, ec, dry)
+		pt, mid, err := s.keyStores.Open(ctx, lk, b, ec)
+		if err != nil {
+			return nil, nil, "", err
+		}
+		if dry {
+			clear(pt)
+			return nil, nil, "", DryRun()
+		}
+		return lk, pt, mid, nil
 	}
 	ck := lk.symKey(b.MaterialID)
 	if ck == nil {
@@ -399,7 +407,11 @@ func (s *Service) GenerateRandom(ctx context.Context, in *wire.GenerateRandomInp
 		return nil, err
 	}
 	if in.CustomKeyStoreID != nil {
-		return s.generateRandomInStore(ctx, *in.CustomKeyStoreID, int(*in.NumberOfBytes))
+		b, err := s.keyStores.GenerateRandom(ctx, *in.CustomKeyStoreID, int(*in.NumberOfBytes))
+		if err != nil {
+			return nil, err
+		}
+		return &wire.GenerateRandomOutput{Plaintext: b}, nil
 	}
 	b := make([]byte, *in.NumberOfBytes)
 	if _, err := s.rand.Read(b); err != nil {

@@ -176,25 +176,16 @@ func (s *Service) CreateKey(ctx context.Context, in *wire.CreateKeyInput) (*wire
 	}
 	switch origin {
 	case "AWS_KMS":
-		material, err := s.generateMaterial(spec)
-		if err != nil {
+		if err := s.NewKeyMaterial(d); err != nil {
 			return nil, err
 		}
-		mid := NewHexID()
-		sealed, err := s.SealMaterial(d.ID, mid, material)
-		clear(material)
-		if err != nil {
-			return nil, err
-		}
-		d.Materials = []MaterialDoc{{ID: mid, Sealed: sealed, State: MaterialCurrent, RotationDate: now}}
-		d.CurrentMaterial = mid
 	case "EXTERNAL":
 		if spec != "SYMMETRIC_DEFAULT" && !importableSpec(spec) {
 			return nil, awserr.Newf(awserr.UnsupportedOperation, "KeySpec %s does not support Origin EXTERNAL.", spec)
 		}
 		d.State = StatePendingImport
 	case "AWS_CLOUDHSM", "EXTERNAL_KEY_STORE":
-		if err := s.createInCustomKeyStore(ctx, d, in); err != nil {
+		if err := s.keyStores.CreateKey(ctx, d, in); err != nil {
 			return nil, err
 		}
 	}
@@ -218,6 +209,24 @@ func (s *Service) CreateKey(ctx context.Context, in *wire.CreateKeyInput) (*wire
 	s.keys.Put(d.ID, lk, 1)
 	NoteKey(ctx, lk.arn)
 	return &wire.KeyMetadataOutput{KeyMetadata: s.metadata(lk)}, nil
+}
+
+// NewKeyMaterial gives d, a key being created, fresh material of its spec,
+// sealed by the root key, as its current material.
+func (s *Service) NewKeyMaterial(d *KeyDoc) error {
+	material, err := s.generateMaterial(d.Spec)
+	if err != nil {
+		return err
+	}
+	mid := NewHexID()
+	sealed, err := s.SealMaterial(d.ID, mid, material)
+	clear(material)
+	if err != nil {
+		return err
+	}
+	d.Materials = []MaterialDoc{{ID: mid, Sealed: sealed, State: MaterialCurrent, RotationDate: d.Created}}
+	d.CurrentMaterial = mid
+	return nil
 }
 
 // generateMaterial creates fresh key material for spec.
@@ -572,4 +581,39 @@ func (s *Service) deleteKeyOps(ctx context.Context, d *KeyDoc, version int64) ([
 		ops = append(ops, more...)
 	}
 	return ops, nil
+}
+
+// CustomKeyStoreKeys returns the IDs of the keys of account in custom key
+// store storeID. It reads every key of the account: custom key stores are
+// managed rarely, and a key's store is recorded only in the key. Errors are
+// as a client sees them.
+func (s *Service) CustomKeyStoreKeys(ctx context.Context, account, storeID string) ([]string, error) {
+	var ids []string
+	after := ""
+	for {
+		recs, err := s.store.List(ctx, kindAccountKey, account+"/", after, 500)
+		if err != nil {
+			return nil, s.StoreErr(ctx, err)
+		}
+		for _, r := range recs {
+			id := strings.TrimPrefix(r.ID, account+"/")
+			rec, err := s.store.Get(ctx, kindKey, id)
+			if errors.Is(err, store.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return nil, s.StoreErr(ctx, err)
+			}
+			var k struct {
+				CustomKeyStoreID string `json:"customKeyStoreId"`
+			}
+			if json.Unmarshal(rec.Data, &k) == nil && k.CustomKeyStoreID == storeID {
+				ids = append(ids, id)
+			}
+		}
+		if len(recs) < 500 {
+			return ids, nil
+		}
+		after = recs[len(recs)-1].ID
+	}
 }

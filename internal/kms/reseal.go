@@ -63,15 +63,7 @@ func (s *Service) ResealAll(ctx context.Context, progress func(n int)) (int, err
 		}
 		return err
 	})
-	if err != nil {
-		return n, err
-	}
-	m, err := s.resealKeyStores(ctx, func(m int) {
-		if progress != nil {
-			progress(n + m)
-		}
-	})
-	return n + m, err
+	return n, err
 }
 
 // staleSeal returns a function that reports whether a blob is sealed under

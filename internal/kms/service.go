@@ -65,7 +65,7 @@ type Service struct {
 	// lock names are built by the lock* functions.
 	locks store.Locks
 
-	cks customKeyStores // custom key store connections (customkeystore_conn.go)
+	keyStores KeyStores // the cryptography of keys in custom key stores (concerns.go)
 
 	// The concerns' hooks (concerns.go).
 	keyRecords  []KeyRecords
@@ -107,7 +107,7 @@ func New(cfg Config) (*Service, error) {
 		store: cfg.Store, root: cfg.Root, region: cfg.Region,
 		partition: PartitionOf(cfg.Region), now: cfg.Now, rand: cfg.Rand, log: cfg.Logger,
 		enableSM2:   cfg.EnableSM2 || strings.HasPrefix(cfg.Region, "cn-"),
-		cacheMaxAge: cfg.CacheMaxAge, cacheGrace: cfg.CacheGrace, grants: noGrants{},
+		cacheMaxAge: cfg.CacheMaxAge, cacheGrace: cfg.CacheGrace, grants: noGrants{}, keyStores: noKeyStores{},
 	}
 	unavailable := func(err error) bool { return errors.Is(err, store.ErrUnavailable) }
 	s.keys = keyring.New(s.loadKey, keyring.Options{MaxAge: cfg.CacheMaxAge, Grace: cfg.CacheGrace, Now: cfg.Now, Unavailable: unavailable})

@@ -24,6 +24,7 @@ import (
 	"github.com/trentkms/trent/internal/iamapi"
 	"github.com/trentkms/trent/internal/job"
 	"github.com/trentkms/trent/internal/keyimport"
+	"github.com/trentkms/trent/internal/keystore"
 	"github.com/trentkms/trent/internal/kms"
 	"github.com/trentkms/trent/internal/rootkey"
 	"github.com/trentkms/trent/internal/store"
@@ -36,11 +37,12 @@ type Node struct {
 	Config *config.File
 	Store  store.Store
 	Root   rootkey.Provider
-	// Service is the domain core; Grants, Imports and Jobs are the concerns
-	// beside it.
+	// Service is the domain core; Grants, Imports, KeyStores and Jobs are
+	// the concerns beside it.
 	Service   *kms.Service
 	Grants    *grant.Service
 	Imports   *keyimport.Service
+	KeyStores *keystore.Service
 	Jobs      *job.Runner
 	Directory *iam.Directory
 	Audit     *audit.Log
@@ -148,14 +150,16 @@ func Start(cfg *config.File, opt Options) (n *Node, err error) {
 		jcfg.Events = n.serviceEvent
 		jcfg.EventsReady = n.Audit.Recording
 	}
-	services, err := newServices(kcfg, jcfg)
+	kscfg, err := keyStoreConfig(cfg)
 	if err != nil {
 		return nil, err
 	}
-	n.Service, n.Grants, n.Imports, n.Jobs = services.KMS, services.Grants, services.Imports, services.Jobs
-	if err := wireHSM(n); err != nil {
+	services, err := newServices(kcfg, jcfg, kscfg)
+	if err != nil {
 		return nil, err
 	}
+	n.Service, n.Grants, n.Imports, n.KeyStores, n.Jobs = services.KMS, services.Grants, services.Imports, services.KeyStores, services.Jobs
+	followRootKey(n)
 	partition := n.Service.Partition()
 	n.Directory = iam.New(n.Store, n.Root, partition, opt.Now)
 	// Before any key is loaded: materialize asks the authorizer to prepare
@@ -494,8 +498,8 @@ func (n *Node) closeAll() {
 	if n.Jobs != nil {
 		n.Jobs.Close()
 	}
-	if n.Service != nil {
-		n.Service.CloseCustomKeyStores()
+	if n.KeyStores != nil {
+		n.KeyStores.Close()
 	}
 	if n.Audit != nil {
 		st := n.Audit.Stats()

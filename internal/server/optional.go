@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/trentkms/trent/internal/config"
-	"github.com/trentkms/trent/internal/kms"
+	"github.com/trentkms/trent/internal/keystore"
 	"github.com/trentkms/trent/internal/reseal"
 	"github.com/trentkms/trent/internal/rootkey"
 	"github.com/trentkms/trent/internal/xks"
@@ -68,11 +68,11 @@ func openPKCS11(cfg *config.File) (rootkey.Provider, error) {
 	return p, nil
 }
 
-// wireHSM connects the HSM-related parts of a node: custom key stores
-// (PKCS#11 module, XKS client TLS) and the pickup of a root-key rotation
-// done by `trent rotate-root-key` while this node runs.
-func wireHSM(n *Node) error {
-	module := n.Config.RootKey.Module
+// keyStoreConfig says how the custom key stores of a node with cfg reach
+// their backends: the PKCS#11 module of CloudHSM-type stores, and the TLS
+// settings of the XKS client.
+func keyStoreConfig(cfg *config.File) (keystore.Config, error) {
+	module := cfg.RootKey.Module
 	if module == "" {
 		module = os.Getenv("TRENT_HSM_MODULE")
 	}
@@ -80,26 +80,30 @@ func wireHSM(n *Node) error {
 	if f := os.Getenv("TRENT_XKS_CA_FILE"); f != "" {
 		pem, err := os.ReadFile(f)
 		if err != nil {
-			return fmt.Errorf("TRENT_XKS_CA_FILE: %w", err)
+			return keystore.Config{}, fmt.Errorf("TRENT_XKS_CA_FILE: %w", err)
 		}
 		roots = x509.NewCertPool()
 		if !roots.AppendCertsFromPEM(pem) {
-			return errors.New("TRENT_XKS_CA_FILE: no PEM certificate found")
+			return keystore.Config{}, errors.New("TRENT_XKS_CA_FILE: no PEM certificate found")
 		}
 	}
 	hc := &http.Client{Transport: &http.Transport{
 		TLSClientConfig:     &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: roots},
 		MaxIdleConnsPerHost: 16, IdleConnTimeout: 90 * time.Second, ForceAttemptHTTP2: true,
 	}}
-	n.Service.ConfigureCustomKeyStores(kms.CustomKeyStoreConfig{
+	return keystore.Config{
 		PKCS11Module: module,
 		NewXKSClient: func(c xks.ClientConfig) (*xks.Client, error) {
 			c.HTTPClient = hc
 			return xks.NewClient(c)
 		},
-	})
+	}, nil
+}
+
+// followRootKey makes the node pick up a root-key rotation done by `trent
+// rotate-root-key` while it runs.
+func followRootKey(n *Node) {
 	reseal.Follow(n.Service, n.Root, func(err error) {
 		n.log.Error("root key: cannot pick up a root-key rotation", "err", err)
 	})
-	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/trentkms/trent/internal/config"
 	"github.com/trentkms/trent/internal/iam"
 	"github.com/trentkms/trent/internal/job"
+	"github.com/trentkms/trent/internal/keystore"
 	"github.com/trentkms/trent/internal/kms"
 	"github.com/trentkms/trent/internal/reseal"
 )
@@ -46,7 +47,7 @@ func RotateRootKey(ctx context.Context, cfg *config.File, o RotateOptions) (rese
 		return reseal.Result{}, err
 	}
 	defer root.Close()
-	services, err := newServices(kms.Config{Store: st, Root: root, Region: cfg.Region}, job.Config{})
+	services, err := newServices(kms.Config{Store: st, Root: root, Region: cfg.Region}, job.Config{}, keystore.Config{})
 	if err != nil {
 		return reseal.Result{}, err
 	}

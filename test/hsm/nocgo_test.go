@@ -10,7 +10,7 @@ import (
 	"github.com/trentkms/trent/internal/awserr"
 	"github.com/trentkms/trent/internal/config"
 	"github.com/trentkms/trent/internal/hsm"
-	"github.com/trentkms/trent/internal/kms"
+	"github.com/trentkms/trent/internal/keystore"
 	"github.com/trentkms/trent/internal/server"
 	"github.com/trentkms/trent/internal/wire"
 )
@@ -26,8 +26,8 @@ func TestWithoutCgo(t *testing.T) {
 		t.Fatalf("server.Start with pkcs11 = %v, want hsm.ErrUnavailable", err)
 	}
 
-	svc := newService(t, kms.CustomKeyStoreConfig{PKCS11Module: "/usr/lib/softhsm/libsofthsm2.so"})
-	_, err = svc.CreateCustomKeyStore(callerCtx(), &wire.CreateCustomKeyStoreInput{CustomKeyStoreName: sp("x"),
+	svc := newService(t, keystore.Config{PKCS11Module: "/usr/lib/softhsm/libsofthsm2.so"})
+	_, err = svc.KeyStores.CreateCustomKeyStore(callerCtx(), &wire.CreateCustomKeyStoreInput{CustomKeyStoreName: sp("x"),
 		CloudHsmClusterID: sp(cloudCluster), TrustAnchorCertificate: sp(trustAnchor), KeyStorePassword: sp(cloudPIN)})
 	wantAWS(t, err, awserr.CloudHsmClusterInvalidConfiguration, "")
 	if !strings.Contains(awserr.As(err).Message, "cgo") {

@@ -10,6 +10,7 @@ import (
 	"github.com/trentkms/trent/internal/awserr"
 	"github.com/trentkms/trent/internal/hsm"
 	"github.com/trentkms/trent/internal/hsm/hsmtest"
+	"github.com/trentkms/trent/internal/keystore"
 	"github.com/trentkms/trent/internal/kms"
 	"github.com/trentkms/trent/internal/wire"
 	"github.com/trentkms/trent/internal/xks"
@@ -36,18 +37,18 @@ func startProxy(t testing.TB) (*httptest.Server, *hsm.Token) {
 	return srv, tok
 }
 
-func xksService(t testing.TB, srv *httptest.Server) *kms.Service {
+func xksService(t testing.TB, srv *httptest.Server) *node {
 	hc := srv.Client()
-	return newService(t, kms.CustomKeyStoreConfig{XKSTimeout: 2 * time.Second,
+	return newService(t, keystore.Config{XKSTimeout: 2 * time.Second,
 		NewXKSClient: func(c xks.ClientConfig) (*xks.Client, error) {
 			c.HTTPClient = hc
 			return xks.NewClient(c)
 		}})
 }
 
-func createXKSStore(t *testing.T, svc *kms.Service, name, endpoint, secret string) (string, error) {
-	out, err := svc.CreateCustomKeyStore(callerCtx(), &wire.CreateCustomKeyStoreInput{
-		CustomKeyStoreName: sp(name), CustomKeyStoreType: sp(kms.StoreTypeExternal),
+func createXKSStore(t *testing.T, svc *node, name, endpoint, secret string) (string, error) {
+	out, err := svc.KeyStores.CreateCustomKeyStore(callerCtx(), &wire.CreateCustomKeyStoreInput{
+		CustomKeyStoreName: sp(name), CustomKeyStoreType: sp(keystore.StoreTypeExternal),
 		XksProxyURIEndpoint: sp(endpoint), XksProxyURIPath: sp("/kms/xks/v1"), XksProxyConnectivity: sp("PUBLIC_ENDPOINT"),
 		XksProxyAuthenticationCredential: &wire.XksProxyAuthenticationCredential{AccessKeyID: sp(xksAccessKeyID), RawSecretAccessKey: sp(secret)}})
 	if err != nil {
@@ -72,12 +73,12 @@ func TestExternalKeyStore(t *testing.T) {
 	})
 
 	id := must(createXKSStore(t, svc, "xks1", srv.URL, xksSecret))(t)
-	if st := describeStore(t, svc, id); st.ConnectionState != kms.ConnDisconnected || st.XksProxyConfiguration == nil ||
+	if st := describeStore(t, svc, id); st.ConnectionState != keystore.ConnDisconnected || st.XksProxyConfiguration == nil ||
 		st.XksProxyConfiguration.AccessKeyID != xksAccessKeyID || st.XksProxyConfiguration.URIEndpoint != srv.URL {
 		t.Fatalf("new store = %+v", st)
 	}
-	must(svc.ConnectCustomKeyStore(ctx, &wire.CustomKeyStoreIDInput{CustomKeyStoreID: &id}))(t)
-	if st := describeStore(t, svc, id); st.ConnectionState != kms.ConnConnected {
+	must(svc.KeyStores.ConnectCustomKeyStore(ctx, &wire.CustomKeyStoreIDInput{CustomKeyStoreID: &id}))(t)
+	if st := describeStore(t, svc, id); st.ConnectionState != keystore.ConnConnected {
 		t.Fatalf("after connect: %+v", st)
 	}
 	_, err := svc.CreateKey(ctx, &wire.CreateKeyInput{Origin: sp("EXTERNAL_KEY_STORE"), CustomKeyStoreID: &id, XksKeyID: sp("no-such-key")})
@@ -105,13 +106,13 @@ func TestExternalKeyStore(t *testing.T) {
 	}
 
 	// Disconnect: keys Unavailable with AWS's exception; reconnect restores.
-	must(svc.DisconnectCustomKeyStore(ctx, &wire.CustomKeyStoreIDInput{CustomKeyStoreID: &id}))(t)
+	must(svc.KeyStores.DisconnectCustomKeyStore(ctx, &wire.CustomKeyStoreIDInput{CustomKeyStoreID: &id}))(t)
 	_, err = svc.Decrypt(ctx, &wire.DecryptInput{CiphertextBlob: enc.CiphertextBlob, EncryptionContext: ec})
 	wantAWS(t, err, awserr.KMSInvalidState, md.Arn+" is unavailable.")
 	if d := must(svc.DescribeKey(ctx, &wire.KeyIDInput{KeyID: &md.KeyID}))(t); d.KeyMetadata.KeyState != kms.StateUnavailable {
 		t.Fatalf("KeyState = %s", d.KeyMetadata.KeyState)
 	}
-	must(svc.ConnectCustomKeyStore(ctx, &wire.CustomKeyStoreIDInput{CustomKeyStoreID: &id}))(t)
+	must(svc.KeyStores.ConnectCustomKeyStore(ctx, &wire.CustomKeyStoreIDInput{CustomKeyStoreID: &id}))(t)
 	must(svc.Decrypt(ctx, &wire.DecryptInput{CiphertextBlob: enc.CiphertextBlob, EncryptionContext: ec}))(t)
 
 	// The external key is needed: with the proxy gone nothing decrypts.
@@ -123,13 +124,13 @@ func TestExternalKeyStore(t *testing.T) {
 func ptr64(n int64) *int64 { return &n }
 
 // xksKey sets up a connected external key store and one key in it.
-func xksKey(tb testing.TB, svc *kms.Service, endpoint string) string {
+func xksKey(tb testing.TB, svc *node, endpoint string) string {
 	ctx := callerCtx()
-	out := must(svc.CreateCustomKeyStore(ctx, &wire.CreateCustomKeyStoreInput{
-		CustomKeyStoreName: sp("xks"), CustomKeyStoreType: sp(kms.StoreTypeExternal),
+	out := must(svc.KeyStores.CreateCustomKeyStore(ctx, &wire.CreateCustomKeyStoreInput{
+		CustomKeyStoreName: sp("xks"), CustomKeyStoreType: sp(keystore.StoreTypeExternal),
 		XksProxyURIEndpoint: sp(endpoint), XksProxyURIPath: sp("/kms/xks/v1"), XksProxyConnectivity: sp("PUBLIC_ENDPOINT"),
 		XksProxyAuthenticationCredential: &wire.XksProxyAuthenticationCredential{AccessKeyID: sp(xksAccessKeyID), RawSecretAccessKey: sp(xksSecret)}}))(tb)
-	must(svc.ConnectCustomKeyStore(ctx, &wire.CustomKeyStoreIDInput{CustomKeyStoreID: &out.CustomKeyStoreID}))(tb)
+	must(svc.KeyStores.ConnectCustomKeyStore(ctx, &wire.CustomKeyStoreIDInput{CustomKeyStoreID: &out.CustomKeyStoreID}))(tb)
 	return must(svc.CreateKey(ctx, &wire.CreateKeyInput{Origin: sp("EXTERNAL_KEY_STORE"), CustomKeyStoreID: &out.CustomKeyStoreID, XksKeyID: sp("ext-1")}))(tb).KeyMetadata.KeyID
 }
 

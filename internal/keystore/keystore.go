@@ -1,4 +1,4 @@
-package kms
+package keystore
 
 import (
 	"context"
@@ -8,14 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"strings"
 	"time"
 
 	"github.com/trentkms/trent/internal/awserr"
-	"github.com/trentkms/trent/internal/hsm"
+	"github.com/trentkms/trent/internal/kms"
 	"github.com/trentkms/trent/internal/store"
 	"github.com/trentkms/trent/internal/wire"
-	"github.com/trentkms/trent/internal/xks"
 )
 
 // kindKeyStore records are custom key stores; ID = account + "/" + store ID.
@@ -59,9 +57,6 @@ type keyStoreDoc struct {
 	PrevStates map[string]string `json:"prevStates,omitempty"`
 }
 
-// tokenLabel is the PKCS#11 token label a CloudHSM-type store maps to.
-func (d *keyStoreDoc) tokenLabel() string { return strings.TrimPrefix(d.ClusterID, "cluster-") }
-
 func keyStoreRecordID(account, id string) string { return account + "/" + id }
 
 func keyStoreSecretAAD(id string) []byte {
@@ -103,7 +98,7 @@ func (s *Service) getKeyStore(ctx context.Context, account, id string) (*keyStor
 		return nil, 0, storeNotFound(id)
 	}
 	if err != nil {
-		return nil, 0, s.StoreErr(ctx, err)
+		return nil, 0, s.kms.StoreErr(ctx, err)
 	}
 	var d keyStoreDoc
 	if err := json.Unmarshal(rec.Data, &d); err != nil {
@@ -116,7 +111,7 @@ func (s *Service) getKeyStore(ctx context.Context, account, id string) (*keyStor
 func (s *Service) listKeyStores(ctx context.Context, account string) ([]*keyStoreDoc, error) {
 	recs, err := s.store.List(ctx, kindKeyStore, account+"/", "", 0)
 	if err != nil {
-		return nil, s.StoreErr(ctx, err)
+		return nil, s.kms.StoreErr(ctx, err)
 	}
 	out := make([]*keyStoreDoc, 0, len(recs))
 	for _, r := range recs {
@@ -140,14 +135,14 @@ func (s *Service) putKeyStore(ctx context.Context, d *keyStoreDoc, version int64
 		if errors.Is(err, store.ErrConflict) {
 			return awserr.Newf(awserr.CustomKeyStoreInvalidState, "Custom key store %s was changed concurrently; retry the request.", d.ID)
 		}
-		return s.StoreErr(ctx, err)
+		return s.kms.StoreErr(ctx, err)
 	}
 	s.dropConn(keyStoreRecordID(d.Account, d.ID))
 	return nil
 }
 
 // validateXksFields checks the XKS members shared by Create and Update.
-func validateXksFields(v *Validator, endpoint, path, vpcName, vpcOwner, connectivity *string, cred *wire.XksProxyAuthenticationCredential) {
+func validateXksFields(v *kms.Validator, endpoint, path, vpcName, vpcOwner, connectivity *string, cred *wire.XksProxyAuthenticationCredential) {
 	v.StrLen(endpoint, "xksProxyUriEndpoint", 10, 128)
 	v.StrLen(path, "xksProxyUriPath", 10, 128)
 	v.StrLen(vpcName, "xksProxyVpcEndpointServiceName", 20, 64)
@@ -182,7 +177,7 @@ func validateXksFields(v *Validator, endpoint, path, vpcName, vpcOwner, connecti
 // XksProxyUriPath (PUBLIC_ENDPOINT connectivity only; the endpoint may
 // carry a port). New stores are DISCONNECTED.
 func (s *Service) CreateCustomKeyStore(ctx context.Context, in *wire.CreateCustomKeyStoreInput) (*wire.CreateCustomKeyStoreOutput, error) {
-	var v Validator
+	var v kms.Validator
 	if v.Required(in.CustomKeyStoreName != nil, "customKeyStoreName") {
 		v.StrLen(in.CustomKeyStoreName, "customKeyStoreName", 1, 256)
 	}
@@ -199,16 +194,16 @@ func (s *Service) CreateCustomKeyStore(ctx context.Context, in *wire.CreateCusto
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	if err := s.AuthorizeAccount(ctx, "kms:CreateCustomKeyStore", nil); err != nil {
+	if err := s.kms.AuthorizeAccount(ctx, "kms:CreateCustomKeyStore", nil); err != nil {
 		return nil, err
 	}
-	caller := CallerFrom(ctx)
+	caller := kms.CallerFrom(ctx)
 	typ := StoreTypeCloudHSM
 	if in.CustomKeyStoreType != nil {
 		typ = *in.CustomKeyStoreType
 	}
 	d := &keyStoreDoc{ID: newKeyStoreID(), Account: caller.Account, Name: *in.CustomKeyStoreName, Type: typ,
-		Created: s.now().UTC(), State: ConnDisconnected}
+		Created: s.kms.Now().UTC(), State: ConnDisconnected}
 	existing, err := s.listKeyStores(ctx, caller.Account)
 	if err != nil {
 		return nil, err
@@ -274,51 +269,12 @@ func (s *Service) CreateCustomKeyStore(ctx context.Context, in *wire.CreateCusto
 	return &wire.CreateCustomKeyStoreOutput{CustomKeyStoreID: d.ID}, nil
 }
 
-// probeToken checks that a CloudHSM-type store's token exists.
-func (s *Service) probeToken(d *keyStoreDoc, pin string) error {
-	tok, err := s.openStoreToken(d.tokenLabel(), pin)
-	switch {
-	case err == nil:
-		tok.Close()
-		return nil
-	case errors.Is(err, hsm.ErrTokenNotFound):
-		return awserr.Newf(awserr.CloudHsmClusterNotFound, "The cluster %s does not exist.", d.ClusterID)
-	case errors.Is(err, hsm.ErrLogin):
-		return nil // reported by ConnectCustomKeyStore as INVALID_CREDENTIALS, as AWS does
-	}
-	return awserr.Newf(awserr.CloudHsmClusterInvalidConfiguration, "The cluster %s cannot be used: %s", d.ClusterID, safeHSMError(err))
-}
-
-// probeProxy checks that an external key store's proxy answers.
-func (s *Service) probeProxy(ctx context.Context, d *keyStoreDoc, secret []byte) error {
-	c, err := s.newXKSClient(d, secret)
-	if err != nil {
-		return awserr.New(awserr.XksProxyInvalidConfiguration, "The external key store proxy configuration is not valid.")
-	}
-	_, err = c.Health(ctx, s.xksMetadata(ctx, "CreateCustomKeyStore", ""))
-	if err != nil {
-		return xks.ToAWS(err, xks.CallerKeyStore)
-	}
-	return nil
-}
-
-// safeHSMError is an HSM failure as a client may see it: the sentinel's
-// text, which never holds a PIN or key material.
-func safeHSMError(err error) string {
-	for _, e := range []error{hsm.ErrUnavailable, hsm.ErrModule, hsm.ErrTokenNotFound, hsm.ErrLogin, hsm.ErrClosed, hsm.ErrInput} {
-		if errors.Is(err, e) {
-			return e.Error()
-		}
-	}
-	return "the HSM reported an error"
-}
-
 // DescribeCustomKeyStores implements the DescribeCustomKeyStores operation.
 func (s *Service) DescribeCustomKeyStores(ctx context.Context, in *wire.DescribeCustomKeyStoresInput) (*wire.DescribeCustomKeyStoresOutput, error) {
-	var v Validator
+	var v kms.Validator
 	v.StrLen(in.CustomKeyStoreID, "customKeyStoreId", 1, 64)
 	v.StrLen(in.CustomKeyStoreName, "customKeyStoreName", 1, 256)
-	limit := PageLimit(&v, in.Limit, 1000, 1000)
+	limit := kms.PageLimit(&v, in.Limit, 1000, 1000)
 	v.StrLen(in.Marker, "marker", 1, 1024)
 	if err := v.Err(); err != nil {
 		return nil, err
@@ -326,10 +282,10 @@ func (s *Service) DescribeCustomKeyStores(ctx context.Context, in *wire.Describe
 	if in.CustomKeyStoreID != nil && in.CustomKeyStoreName != nil {
 		return nil, awserr.New(awserr.Validation, "You cannot specify both CustomKeyStoreId and CustomKeyStoreName.")
 	}
-	if err := s.AuthorizeAccount(ctx, "kms:DescribeCustomKeyStores", nil); err != nil {
+	if err := s.kms.AuthorizeAccount(ctx, "kms:DescribeCustomKeyStores", nil); err != nil {
 		return nil, err
 	}
-	caller := CallerFrom(ctx)
+	caller := kms.CallerFrom(ctx)
 	all, err := s.listKeyStores(ctx, caller.Account)
 	if err != nil {
 		return nil, err
@@ -380,7 +336,7 @@ func describeStore(d *keyStoreDoc) wire.CustomKeyStoresListEntry {
 // new name can be set in any state; every other change needs a
 // DISCONNECTED store.
 func (s *Service) UpdateCustomKeyStore(ctx context.Context, in *wire.UpdateCustomKeyStoreInput) (*struct{}, error) {
-	var v Validator
+	var v kms.Validator
 	if v.Required(in.CustomKeyStoreID != nil, "customKeyStoreId") {
 		v.StrLen(in.CustomKeyStoreID, "customKeyStoreId", 1, 64)
 	}
@@ -396,10 +352,10 @@ func (s *Service) UpdateCustomKeyStore(ctx context.Context, in *wire.UpdateCusto
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	if err := s.AuthorizeAccount(ctx, "kms:UpdateCustomKeyStore", nil); err != nil {
+	if err := s.kms.AuthorizeAccount(ctx, "kms:UpdateCustomKeyStore", nil); err != nil {
 		return nil, err
 	}
-	caller := CallerFrom(ctx)
+	caller := kms.CallerFrom(ctx)
 	d, version, err := s.getKeyStore(ctx, caller.Account, *in.CustomKeyStoreID)
 	if err != nil {
 		return nil, err
@@ -431,7 +387,7 @@ func (s *Service) UpdateCustomKeyStore(ctx context.Context, in *wire.UpdateCusto
 		if in.CloudHsmClusterID != nil && *in.CloudHsmClusterID != d.ClusterID {
 			// The keys of the store live in its token; another token
 			// holds none of them.
-			return nil, awserr.Newf(cloudHsmClusterNotRelated, "Cluster %s is not related to cluster %s.", *in.CloudHsmClusterID, d.ClusterID)
+			return nil, awserr.Newf(awserr.CloudHsmClusterNotRelated, "Cluster %s is not related to cluster %s.", *in.CloudHsmClusterID, d.ClusterID)
 		}
 		if in.KeyStorePassword != nil {
 			secret = []byte(*in.KeyStorePassword)
@@ -475,7 +431,7 @@ func (s *Service) DeleteCustomKeyStore(ctx context.Context, in *wire.CustomKeySt
 	if d.State != ConnDisconnected {
 		return nil, storeInvalidState(d.ID, d.State)
 	}
-	keys, err := s.storeKeys(ctx, d)
+	keys, err := s.kms.CustomKeyStoreKeys(ctx, d.Account, d.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -487,7 +443,7 @@ func (s *Service) DeleteCustomKeyStore(ctx context.Context, in *wire.CustomKeySt
 		if errors.Is(err, store.ErrConflict) {
 			return nil, awserr.Newf(awserr.CustomKeyStoreInvalidState, "Custom key store %s was changed concurrently; retry the request.", d.ID)
 		}
-		return nil, s.StoreErr(ctx, err)
+		return nil, s.kms.StoreErr(ctx, err)
 	}
 	s.dropConn(keyStoreRecordID(d.Account, d.ID))
 	return &struct{}{}, nil
@@ -496,17 +452,17 @@ func (s *Service) DeleteCustomKeyStore(ctx context.Context, in *wire.CustomKeySt
 // keyStoreOp validates a CustomKeyStoreId request, authorizes action and
 // reads the store.
 func (s *Service) keyStoreOp(ctx context.Context, in *wire.CustomKeyStoreIDInput, action string) (*keyStoreDoc, int64, error) {
-	var v Validator
+	var v kms.Validator
 	if v.Required(in.CustomKeyStoreID != nil, "customKeyStoreId") {
 		v.StrLen(in.CustomKeyStoreID, "customKeyStoreId", 1, 64)
 	}
 	if err := v.Err(); err != nil {
 		return nil, 0, err
 	}
-	if err := s.AuthorizeAccount(ctx, action, nil); err != nil {
+	if err := s.kms.AuthorizeAccount(ctx, action, nil); err != nil {
 		return nil, 0, err
 	}
-	return s.getKeyStore(ctx, CallerFrom(ctx).Account, *in.CustomKeyStoreID)
+	return s.getKeyStore(ctx, kms.CallerFrom(ctx).Account, *in.CustomKeyStoreID)
 }
 
 // ConnectCustomKeyStore implements the ConnectCustomKeyStore operation. It
@@ -539,14 +495,14 @@ func (s *Service) ConnectCustomKeyStore(ctx context.Context, in *wire.CustomKeyS
 	if err := s.putKeyStore(ctx, d, version); err != nil {
 		return nil, err
 	}
-	keys, err := s.storeKeys(ctx, d)
+	keys, err := s.kms.CustomKeyStoreKeys(ctx, d.Account, d.ID)
 	if err != nil {
 		return nil, err
 	}
 	for _, id := range keys {
-		_, err := s.UpdateKey(ctx, id, func(k *KeyDoc, _ int64) ([]store.Op, error) {
-			if k.State == StateUnavailable {
-				k.State = StateEnabled
+		_, err := s.kms.UpdateKey(ctx, id, func(k *kms.KeyDoc, _ int64) ([]store.Op, error) {
+			if k.State == kms.StateUnavailable {
+				k.State = kms.StateEnabled
 				if p, ok := prev[id]; ok {
 					k.State = p
 				}
@@ -554,7 +510,7 @@ func (s *Service) ConnectCustomKeyStore(ctx context.Context, in *wire.CustomKeyS
 			return nil, nil
 		})
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return nil, s.StoreErr(ctx, err)
+			return nil, s.kms.StoreErr(ctx, err)
 		}
 	}
 	return &struct{}{}, nil
@@ -569,40 +525,9 @@ func (s *Service) tryConnect(ctx context.Context, d *keyStoreDoc) string {
 	}
 	defer clear(secret)
 	if d.Type == StoreTypeCloudHSM {
-		tok, err := s.openStoreToken(d.tokenLabel(), string(secret))
-		switch {
-		case err == nil:
-			tok.Close()
-			return ""
-		case errors.Is(err, hsm.ErrTokenNotFound):
-			return "CLUSTER_NOT_FOUND"
-		case errors.Is(err, hsm.ErrLogin):
-			return "INVALID_CREDENTIALS"
-		}
-		s.log.WarnContext(ctx, "custom key store: cannot open token", "store", d.ID, "err", safeHSMError(err))
-		return "INTERNAL_ERROR"
+		return s.tryConnectToken(ctx, d, string(secret))
 	}
-	c, err := s.newXKSClient(d, secret)
-	if err != nil {
-		return "XKS_PROXY_INVALID_CONFIGURATION"
-	}
-	if _, err := c.Health(ctx, s.xksMetadata(ctx, "ConnectCustomKeyStore", "")); err != nil {
-		var xe *xks.Error
-		switch {
-		case errors.As(err, &xe) && xe.Name == xks.ErrNameAuthenticationFailed:
-			return "INVALID_CREDENTIALS"
-		case errors.As(err, &xe) && xe.Name == xks.ErrNameAccessDenied:
-			return "XKS_PROXY_ACCESS_DENIED"
-		case errors.As(err, &xe) && xe.Name == xks.ErrNameInvalidURIPath:
-			return "XKS_PROXY_INVALID_CONFIGURATION"
-		case errors.Is(err, xks.ErrTimeout):
-			return "XKS_PROXY_TIMED_OUT"
-		case errors.Is(err, xks.ErrInvalidResponse):
-			return "XKS_PROXY_INVALID_RESPONSE"
-		}
-		return "XKS_PROXY_NOT_REACHABLE"
-	}
-	return ""
+	return s.tryConnectProxy(ctx, d, secret)
 }
 
 // DisconnectCustomKeyStore implements the DisconnectCustomKeyStore
@@ -616,21 +541,21 @@ func (s *Service) DisconnectCustomKeyStore(ctx context.Context, in *wire.CustomK
 	if d.State == ConnDisconnected {
 		return nil, storeInvalidState(d.ID, d.State)
 	}
-	keys, err := s.storeKeys(ctx, d)
+	keys, err := s.kms.CustomKeyStoreKeys(ctx, d.Account, d.ID)
 	if err != nil {
 		return nil, err
 	}
 	prev := map[string]string{}
 	for _, id := range keys {
-		_, err := s.UpdateKey(ctx, id, func(k *KeyDoc, _ int64) ([]store.Op, error) {
-			if k.State == StateEnabled || k.State == StateDisabled {
+		_, err := s.kms.UpdateKey(ctx, id, func(k *kms.KeyDoc, _ int64) ([]store.Op, error) {
+			if k.State == kms.StateEnabled || k.State == kms.StateDisabled {
 				prev[id] = k.State
-				k.State = StateUnavailable
+				k.State = kms.StateUnavailable
 			}
 			return nil, nil
 		})
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return nil, s.StoreErr(ctx, err)
+			return nil, s.kms.StoreErr(ctx, err)
 		}
 	}
 	for id, st := range d.PrevStates {
@@ -645,49 +570,17 @@ func (s *Service) DisconnectCustomKeyStore(ctx context.Context, in *wire.CustomK
 	return &struct{}{}, nil
 }
 
-// storeKeys returns the IDs of the keys in store d. It reads every key of
-// the account: custom key stores are managed rarely, and a key's store is
-// recorded only in the key.
-func (s *Service) storeKeys(ctx context.Context, d *keyStoreDoc) ([]string, error) {
-	var ids []string
-	after := ""
-	for {
-		recs, err := s.store.List(ctx, kindAccountKey, d.Account+"/", after, 500)
-		if err != nil {
-			return nil, s.StoreErr(ctx, err)
-		}
-		for _, r := range recs {
-			id := strings.TrimPrefix(r.ID, d.Account+"/")
-			rec, err := s.store.Get(ctx, kindKey, id)
-			if errors.Is(err, store.ErrNotFound) {
-				continue
-			}
-			if err != nil {
-				return nil, s.StoreErr(ctx, err)
-			}
-			var k struct {
-				CustomKeyStoreID string `json:"customKeyStoreId"`
-			}
-			if json.Unmarshal(rec.Data, &k) == nil && k.CustomKeyStoreID == d.ID {
-				ids = append(ids, id)
-			}
-		}
-		if len(recs) < 500 {
-			return ids, nil
-		}
-		after = recs[len(recs)-1].ID
-	}
-}
-
-// resealKeyStores re-seals the secrets of custom key stores (ResealAll).
-func (s *Service) resealKeyStores(ctx context.Context, progress func(n int)) (int, error) {
-	return s.ResealRecords(ctx, kindKeyStore, progress, func(_ string, data []byte, stale func([]byte) bool) ([]byte, bool, error) {
+// ResealAll re-seals, under the current root key, the secrets of custom key
+// stores (token PINs, XKS secret access keys; see
+// kms.Service.ResealRecords).
+func (s *Service) ResealAll(ctx context.Context, progress func(n int)) (int, error) {
+	return s.kms.ResealRecords(ctx, kindKeyStore, progress, func(_ string, data []byte, stale func([]byte) bool) ([]byte, bool, error) {
 		var d keyStoreDoc
 		if err := json.Unmarshal(data, &d); err != nil || !stale(d.SealedSecret) {
 			return nil, false, err
 		}
 		var err error
-		if d.SealedSecret, err = s.Reseal(d.SealedSecret, keyStoreSecretAAD(d.ID)); err != nil {
+		if d.SealedSecret, err = s.kms.Reseal(d.SealedSecret, keyStoreSecretAAD(d.ID)); err != nil {
 			return nil, false, err
 		}
 		out, err := json.Marshal(&d)
