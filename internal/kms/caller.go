@@ -99,6 +99,7 @@ func TraceFrom(ctx context.Context) *Trace {
 	return t
 }
 
+// NoteKey records in ctx's trace that the operation touched the key arn.
 func NoteKey(ctx context.Context, arn string) {
 	if t := TraceFrom(ctx); t != nil {
 		t.mu.Lock()
@@ -116,6 +117,8 @@ func NoteKey(ctx context.Context, arn string) {
 	}
 }
 
+// NoteGrant records in ctx's trace that grant id authorized the
+// operation.
 func NoteGrant(ctx context.Context, id string) {
 	if t := TraceFrom(ctx); t != nil {
 		t.mu.Lock()

@@ -9,8 +9,12 @@ import (
 	"github.com/trentkms/trent/internal/wire"
 )
 
+// SymmetricDefault is the key spec of symmetric encryption keys, and the
+// encryption algorithm of their ciphertexts.
 const SymmetricDefault = "SYMMETRIC_DEFAULT"
 
+// IsTrue reports whether an optional boolean member (DryRun, ...) is set
+// and true.
 func IsTrue(b *bool) bool { return b != nil && *b }
 
 // DryRun is the answer to a request with DryRun that would have succeeded.

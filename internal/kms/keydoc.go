@@ -81,6 +81,7 @@ type KeyDoc struct {
 	CloudHsmClusterID string `json:"cloudHsmClusterId,omitempty"`
 }
 
+// TagDoc is one tag of a key.
 type TagDoc struct {
 	Key   string `json:"k"`
 	Value string `json:"v"`

@@ -298,6 +298,8 @@ func (s *Service) DescribeKey(ctx context.Context, in *wire.KeyIDInput) (*wire.K
 	return &wire.KeyMetadataOutput{KeyMetadata: s.metadata(lk)}, nil
 }
 
+// RequestAliasCond returns the kms:RequestAlias condition of a request
+// whose key reference ref is an alias name or alias ARN, or nil.
 func RequestAliasCond(ref *string) map[string][]string {
 	if ref == nil {
 		return nil

@@ -1,7 +1,3 @@
-// Package kmstest builds the domain of a Trent node for tests: the core
-// (package kms) and the concerns beside it, wired as the server wires them
-// (internal/server, newServices). Custom key stores are left out: their
-// tests wire package keystore, and its PKCS#11 and XKS backends, themselves.
 package kmstest
 
 import (
