@@ -31,14 +31,13 @@ import (
 	"github.com/trentkms/trent/internal/store/sqlite"
 )
 
-// Node is a running Trent: its store, root of trust, domain service, audit
-// trail and HTTP server, built from a configuration.
+// Node is a running Trent: its store, root of trust, domain services (the
+// core, Service, and the concerns beside it: Grants, Imports, KeyStores,
+// Jobs), audit trail and HTTP server, built from a configuration.
 type Node struct {
-	Config *config.File
-	Store  store.Store
-	Root   rootkey.Provider
-	// Service is the domain core; Grants, Imports, KeyStores and Jobs are
-	// the concerns beside it.
+	Config    *config.File
+	Store     store.Store
+	Root      rootkey.Provider
 	Service   *kms.Service
 	Grants    *grant.Service
 	Imports   *keyimport.Service
