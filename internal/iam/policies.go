@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/trentkms/trent/internal/arn"
 	"github.com/trentkms/trent/internal/awserr"
 	"github.com/trentkms/trent/internal/kms"
 	"github.com/trentkms/trent/internal/policy"
@@ -210,7 +211,7 @@ func policyKey(c *kms.Caller) string {
 	case TypeIAMUser:
 		return "user/" + c.Account + "/" + c.UserName
 	case TypeAssumedRole:
-		return "role/" + c.Account + "/" + c.RoleARN[strings.LastIndexByte(c.RoleARN, '/')+1:]
+		return "role/" + c.Account + "/" + arn.Name(c.RoleARN)
 	}
 	return ""
 }

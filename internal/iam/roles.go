@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/trentkms/trent/internal/arn"
 	"github.com/trentkms/trent/internal/awserr"
 	"github.com/trentkms/trent/internal/kms"
 	"github.com/trentkms/trent/internal/policy"
@@ -301,11 +302,11 @@ func (d *Directory) AssumeRole(ctx context.Context, caller *kms.Caller, in Assum
 		return nil, validation("1 validation error detected: Value '%s' at 'roleArn' failed to satisfy constraint: Member must have length greater than or equal to 20", in.RoleARN)
 	}
 	denied := awserr.Newf(CodeAccessDenied, "User: %s is not authorized to perform: sts:AssumeRole on resource: %s", caller.ARN, in.RoleARN)
-	f := strings.SplitN(in.RoleARN, ":", 6)
-	if len(f) != 6 || f[0] != "arn" || f[2] != "iam" || !ValidAccountID(f[4]) || !strings.HasPrefix(f[5], "role/") {
+	a, ok := arn.Parse(in.RoleARN)
+	if !ok || a.Service != "iam" || !ValidAccountID(a.Account) || !strings.HasPrefix(a.Resource, "role/") {
 		return nil, validation("%s is invalid", in.RoleARN)
 	}
-	account, name := f[4], f[5][strings.LastIndexByte(f[5], '/')+1:]
+	account, name := a.Account, arn.Name(a.Resource)
 	role, err := d.GetRole(ctx, account, name)
 	if err != nil {
 		if e := awserr.As(err); e != nil {
