@@ -21,15 +21,18 @@ type policyDoc struct {
 	Document string `json:"document"`
 }
 
-// ownerKind describes the two kinds of policy owner.
+// ownerKind describes the two kinds of IAM entity that own policies:
+// users and roles.
 type ownerKind struct {
-	kind, policyKind, label, field string
-	maxBytes                       int
+	kind, policyKind string
+	label, title     string // "user" and "User" in messages and cache keys
+	field            string // the request parameter that names one
+	maxBytes         int    // the quota of its inline policies
 }
 
 var (
-	userOwner = ownerKind{KindUser, KindUserPolicy, "user", "userName", MaxUserPolicyBytes}
-	roleOwner = ownerKind{KindRole, KindRolePolicy, "role", "roleName", MaxRolePolicyBytes}
+	userOwner = ownerKind{kind: KindUser, policyKind: KindUserPolicy, label: "user", title: "User", field: "userName", maxBytes: MaxUserPolicyBytes}
+	roleOwner = ownerKind{kind: KindRole, policyKind: KindRolePolicy, label: "role", title: "Role", field: "roleName", maxBytes: MaxRolePolicyBytes}
 )
 
 // policySize counts a policy as AWS does for its quotas: without whitespace.

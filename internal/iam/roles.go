@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -142,20 +141,7 @@ func (d *Directory) CreateRole(ctx context.Context, in RoleInput) (*Role, error)
 	r := &Role{Account: in.Account, Name: in.Name, RoleID: newUniqueID("AROA"), Path: in.Path, Description: in.Description,
 		TrustPolicy: in.TrustPolicy, TrustPrincipals: ids, MaxSessionDuration: in.MaxSessionDuration, Created: d.now().UTC().Truncate(time.Second),
 		Declared: in.declared}
-	exists := awserr.Newf(CodeEntityAlreadyExists, "Role with name %s already exists.", in.Name)
-	if taken, err := d.nameTaken(ctx, KindRole, in.Account, in.Name); err != nil {
-		return nil, err
-	} else if taken {
-		return nil, exists
-	}
-	data, _ := json.Marshal(r)
-	err = d.store.Apply(ctx, store.Op{Kind: KindRole, ID: in.Account + "/" + in.Name, Data: data, Create: true},
-		store.Op{Kind: KindNameFold, ID: nameFoldID(KindRole, in.Account, in.Name), Data: []byte("{}"), Create: true})
-	d.pols.Invalidate("role/" + in.Account + "/" + in.Name)
-	if errors.Is(err, store.ErrExists) {
-		return nil, exists
-	}
-	if err != nil {
+	if err := d.createEntity(ctx, roleOwner, in.Account, in.Name, r); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -168,35 +154,12 @@ func (d *Directory) GetRole(ctx context.Context, account, name string) (*Role, e
 }
 
 func (d *Directory) getRole(ctx context.Context, account, name string) (*Role, int64, error) {
-	if err := validName(name, "roleName", 64); err != nil {
-		return nil, 0, err
-	}
-	var r Role
-	v, err := d.getJSON(ctx, KindRole, account+"/"+name, &r)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, 0, noSuchEntity("The role with name %s cannot be found.", name)
-	}
-	if err == nil {
-		err = checkTarget(ctx, KindRole, account, name, func() string { return r.RoleID })
-	}
-	return &r, v, err
+	return getEntity[Role](ctx, d, roleOwner, account, name)
 }
 
 // ListRoles returns the roles of an account in name order.
 func (d *Directory) ListRoles(ctx context.Context, account string) ([]*Role, error) {
-	recs, err := d.store.List(ctx, KindRole, account+"/", "", 0)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*Role, 0, len(recs))
-	for _, rec := range recs {
-		var r Role
-		if err := json.Unmarshal(rec.Data, &r); err != nil {
-			return nil, fmt.Errorf("iam: decode role %s: %w", rec.ID, err)
-		}
-		out = append(out, &r)
-	}
-	return out, nil
+	return listEntities[Role](ctx, d, roleOwner, account)
 }
 
 // UpdateTrustPolicy replaces a role's trust policy (UpdateAssumeRolePolicy),
@@ -226,23 +189,7 @@ func (d *Directory) UpdateTrustPolicy(ctx context.Context, account, name, doc st
 // while the role has inline policies. Sessions of the role keep working
 // until they expire, with no permissions from the role (as in AWS).
 func (d *Directory) DeleteRole(ctx context.Context, account, name string) error {
-	return d.update(ctx, func() error {
-		_, ver, err := d.getRole(ctx, account, name)
-		if err != nil {
-			return err
-		}
-		pols, err := d.store.List(ctx, KindRolePolicy, account+"/"+name+"/", "", 1)
-		if err != nil {
-			return err
-		}
-		if len(pols) > 0 {
-			return awserr.New(CodeDeleteConflict, "Cannot delete entity, must delete policies first.")
-		}
-		err = d.store.Apply(ctx, store.Op{Kind: KindRole, ID: account + "/" + name, Delete: true, IfVersion: ver},
-			store.Op{Kind: KindNameFold, ID: nameFoldID(KindRole, account, name), Delete: true})
-		d.pols.Invalidate("role/" + account + "/" + name)
-		return err
-	}, KindRole, account+"/"+name)
+	return deleteEntity[Role](ctx, d, roleOwner, account, name, nil)
 }
 
 // Credentials are temporary credentials from AssumeRole.
