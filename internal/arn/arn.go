@@ -87,6 +87,20 @@ func Name(s string) string {
 	return s[strings.LastIndexByte(s, '/')+1:]
 }
 
+// ValidAccountID reports whether s is an AWS account ID: exactly 12
+// decimal digits.
+func ValidAccountID(s string) bool {
+	if len(s) != 12 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
 // PartitionOf returns the partition of an AWS Region: aws-cn for the
 // Regions in China (cn-*), aws-us-gov for GovCloud (us-gov-*), and aws for
 // every other Region.

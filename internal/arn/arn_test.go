@@ -197,3 +197,16 @@ func BenchmarkParse(b *testing.B) {
 		}
 	})
 }
+
+func TestValidAccountID(t *testing.T) {
+	t.Parallel()
+	for s, want := range map[string]bool{
+		"111122223333": true, "000000000000": true,
+		"11112222333": false, "1111222233334": false, "11112222333a": false, "": false,
+		"１１１１２２２２３３３３": false, // full-width digits
+	} {
+		if got := ValidAccountID(s); got != want {
+			t.Errorf("ValidAccountID(%q) = %v, want %v", s, got, want)
+		}
+	}
+}

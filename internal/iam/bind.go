@@ -50,7 +50,7 @@ func (d *Directory) PrincipalID(ctx context.Context, principal string) (id strin
 	default:
 		return "", false, nil
 	}
-	if a.Partition != d.partition || !ValidAccountID(account) || validName(name, "name", 64) != nil {
+	if a.Partition != d.partition || !arn.ValidAccountID(account) || validName(name, "name", 64) != nil {
 		return "", true, nil
 	}
 	var ent struct {

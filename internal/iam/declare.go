@@ -97,7 +97,7 @@ func ParsePrincipals(data []byte) (*Principals, error) {
 		return nil, fmt.Errorf("principals: %w", err)
 	}
 	for _, a := range p.Accounts {
-		if !ValidAccountID(a.ID) {
+		if !arn.ValidAccountID(a.ID) {
 			return nil, fmt.Errorf("principals: account ID %q must be 12 digits (quote it in YAML)", a.ID)
 		}
 		for _, k := range append(append([]DeclaredKey{}, a.RootAccessKeys...), usersKeys(a.Users)...) {

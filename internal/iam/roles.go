@@ -250,7 +250,7 @@ func (d *Directory) AssumeRole(ctx context.Context, caller *kms.Caller, in Assum
 	}
 	denied := awserr.Newf(CodeAccessDenied, "User: %s is not authorized to perform: sts:AssumeRole on resource: %s", caller.ARN, in.RoleARN)
 	a, ok := arn.Parse(in.RoleARN)
-	if !ok || a.Service != "iam" || !ValidAccountID(a.Account) || !strings.HasPrefix(a.Resource, "role/") {
+	if !ok || a.Service != "iam" || !arn.ValidAccountID(a.Account) || !strings.HasPrefix(a.Resource, "role/") {
 		return nil, validation("%s is invalid", in.RoleARN)
 	}
 	account, name := a.Account, arn.Name(a.Resource)

@@ -287,13 +287,13 @@ func (ps *principalSet) addAWS(id string) bool {
 		ps.any = true
 		return true
 	}
-	if isAccountID(id) {
+	if arn.ValidAccountID(id) {
 		ps.accounts = append(ps.accounts, id)
 		return true
 	}
 	// arn:<partition>:<iam|sts>::<account>:<resource>
 	a, ok := arn.Parse(id)
-	if !ok || !strings.HasPrefix(a.Partition, "aws") || a.Region != "" || !isAccountID(a.Account) {
+	if !ok || !strings.HasPrefix(a.Partition, "aws") || a.Region != "" || !arn.ValidAccountID(a.Account) {
 		return false
 	}
 	res := a.Resource
@@ -317,18 +317,6 @@ func (ps *principalSet) addAWS(id string) bool {
 		}
 	}
 	return false
-}
-
-func isAccountID(s string) bool {
-	if len(s) != 12 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 func validService(s string) bool {
