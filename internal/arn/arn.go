@@ -11,10 +11,10 @@ type ARN struct {
 	Resource  string // key/ID, alias/NAME, user/PATH/NAME, ...
 }
 
-// fields splits s at its first cuts colons (at most five). n is the
-// number of fields found (1 to cuts+1); the last one runs to the end of s.
-func fields(s string, cuts int) (f [6]string, n int) {
-	for n < cuts {
+// fields splits s at its first five colons. n is the number of fields
+// found (1 to 6); the last one runs to the end of s.
+func fields(s string) (f [6]string, n int) {
+	for n < 5 {
 		i := strings.IndexByte(s, ':')
 		if i < 0 {
 			break
@@ -55,7 +55,7 @@ func Parse(s string) (a ARN, ok bool) {
 // "arn"): for comparing an ARN with a pattern field by field (ArnLike). It
 // reports false if s has fewer than five colons.
 func Split(s string) (f [6]string, ok bool) {
-	f, n := fields(s, 5)
+	f, n := fields(s)
 	return f, n == 6
 }
 
@@ -68,11 +68,20 @@ func Field(s string, i int) string {
 	if i < 0 || i > 5 {
 		return ""
 	}
-	f, n := fields(s, min(i+1, 5)) // the fields after the i-th are not needed
-	if i >= n {
-		return ""
+	// Skipping to the field is faster than fields, which keeps them all.
+	for n := i; n > 0; n-- {
+		j := strings.IndexByte(s, ':')
+		if j < 0 {
+			return ""
+		}
+		s = s[j+1:]
 	}
-	return f[i]
+	if i < 5 {
+		if j := strings.IndexByte(s, ':'); j >= 0 {
+			s = s[:j]
+		}
+	}
+	return s
 }
 
 // String returns the ARN in its text form.
