@@ -235,7 +235,7 @@ func sleep(ctx context.Context, d time.Duration) error {
 }
 
 // Refresher is implemented by root key providers that can re-read which
-// root key is current (rootkey.PKCS11Provider).
+// root key is current (rootkey/pkcs11.Provider).
 type Refresher interface {
 	Refresh() error
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/trentkms/trent/internal/keystore"
 	"github.com/trentkms/trent/internal/reseal"
 	"github.com/trentkms/trent/internal/rootkey"
+	"github.com/trentkms/trent/internal/rootkey/pkcs11"
 	"github.com/trentkms/trent/internal/xks"
 )
 
@@ -22,9 +23,9 @@ import (
 // TRENT_HSM_TOKEN, TRENT_HSM_PIN). The PIN is read from pkcs11_pin_file if
 // set, else from TRENT_HSM_PIN. It returns an error naming what is missing,
 // never the PIN.
-func PKCS11Settings(cfg *config.File) (rootkey.PKCS11Config, error) {
+func PKCS11Settings(cfg *config.File) (pkcs11.Config, error) {
 	rk := cfg.RootKey
-	pc := rootkey.PKCS11Config{Module: rk.Module, TokenLabel: rk.Token, KeyLabel: rk.KeyLabel}
+	pc := pkcs11.Config{Module: rk.Module, TokenLabel: rk.Token, KeyLabel: rk.KeyLabel}
 	if pc.Module == "" {
 		pc.Module = os.Getenv("TRENT_HSM_MODULE")
 	}
@@ -61,7 +62,7 @@ func openPKCS11(cfg *config.File) (rootkey.Provider, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := rootkey.OpenPKCS11(pc)
+	p, err := pkcs11.Open(pc)
 	if err != nil {
 		return nil, fmt.Errorf("root key provider pkcs11: %w", err)
 	}

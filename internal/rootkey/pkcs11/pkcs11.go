@@ -1,4 +1,8 @@
-package rootkey
+// Package pkcs11 keeps Trent's root key in an HSM through PKCS#11 (internal/hsm):
+// a non-extractable AES-256 key that seals and opens in the token. It is
+// apart from package rootkey so that what needs only the Provider contract
+// (the domain) links no cgo.
+package pkcs11
 
 import (
 	"crypto/rand"
@@ -11,10 +15,11 @@ import (
 	"time"
 
 	"github.com/trentkms/trent/internal/hsm"
+	"github.com/trentkms/trent/internal/rootkey"
 )
 
-// PKCS11Config says where the HSM root key lives.
-type PKCS11Config struct {
+// Config says where the HSM root key lives.
+type Config struct {
 	// Module is the path of the PKCS#11 library.
 	Module string
 	// TokenLabel selects the token.
@@ -35,13 +40,13 @@ type PKCS11Config struct {
 // blob header tells which provider sealed it.
 const pkcs11IDPrefix = "p11-"
 
-// PKCS11Provider keeps the root key in an HSM as a non-extractable AES-256
+// Provider keeps the root key in an HSM as a non-extractable AES-256
 // key and asks the HSM to seal and open with AES-256-GCM. Its payload is
 // the same as the file provider's, nonce(12) | ciphertext | tag(16), with
 // the header bound in as associated data; only the HSM can compute it.
 //
-// It implements Provider and Rotator and is safe for concurrent use.
-type PKCS11Provider struct {
+// It implements rootkey.Provider and rootkey.Rotator and is safe for concurrent use.
+type Provider struct {
 	tok  *hsm.Token
 	base string
 
@@ -50,7 +55,7 @@ type PKCS11Provider struct {
 	keys    map[string]hsm.Key // by label: every root key this provider can open with
 }
 
-// OpenPKCS11 opens the token, finds the current root key (creating the
+// Open opens the token, finds the current root key (creating the
 // first one, labelled cfg.KeyLabel, in an empty token) and loads every
 // older root key still in the token.
 //
@@ -59,7 +64,7 @@ type PKCS11Provider struct {
 // cannot be used, and an error if the key recorded as current is missing
 // from the token (Trent then refuses to start rather than make a new root
 // key that opens nothing).
-func OpenPKCS11(cfg PKCS11Config) (*PKCS11Provider, error) {
+func Open(cfg Config) (*Provider, error) {
 	if cfg.KeyLabel == "" || len(cfg.KeyLabel) > 200 || strings.ContainsAny(cfg.KeyLabel, "\x00\n") {
 		return nil, errors.New("rootkey: the PKCS#11 root key label has 1 to 200 bytes")
 	}
@@ -67,7 +72,7 @@ func OpenPKCS11(cfg PKCS11Config) (*PKCS11Provider, error) {
 	if err != nil {
 		return nil, fmt.Errorf("rootkey: %w", err)
 	}
-	p := &PKCS11Provider{tok: tok, base: cfg.KeyLabel, keys: map[string]hsm.Key{}}
+	p := &Provider{tok: tok, base: cfg.KeyLabel, keys: map[string]hsm.Key{}}
 	if err := p.load(); err != nil {
 		tok.Close()
 		return nil, err
@@ -75,14 +80,14 @@ func OpenPKCS11(cfg PKCS11Config) (*PKCS11Provider, error) {
 	return p, nil
 }
 
-func (p *PKCS11Provider) pointerLabel() string { return p.base + ".current" }
+func (p *Provider) pointerLabel() string { return p.base + ".current" }
 
 // ours reports whether label names one of this provider's root keys.
-func (p *PKCS11Provider) ours(label string) bool {
+func (p *Provider) ours(label string) bool {
 	return label == p.base || (strings.HasPrefix(label, p.base+".") && label != p.pointerLabel())
 }
 
-func (p *PKCS11Provider) load() error {
+func (p *Provider) load() error {
 	cur, err := p.tok.GetData(p.pointerLabel())
 	switch {
 	case err == nil:
@@ -117,8 +122,8 @@ func (p *PKCS11Provider) load() error {
 	return nil
 }
 
-// CurrentID implements Provider.
-func (p *PKCS11Provider) CurrentID() string {
+// CurrentID implements rootkey.Provider.
+func (p *Provider) CurrentID() string {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	return pkcs11IDPrefix + p.current
@@ -126,7 +131,7 @@ func (p *PKCS11Provider) CurrentID() string {
 
 // IDs implements Lister: the root keys of this key label found in the token
 // so far (the current one first).
-func (p *PKCS11Provider) IDs() []string {
+func (p *Provider) IDs() []string {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	ids := []string{pkcs11IDPrefix + p.current}
@@ -141,19 +146,19 @@ func (p *PKCS11Provider) IDs() []string {
 
 // Seal implements Provider: AES-256-GCM inside the HSM under the current
 // root key, with a random 12-byte nonce.
-func (p *PKCS11Provider) Seal(plaintext, aad []byte) ([]byte, error) {
+func (p *Provider) Seal(plaintext, aad []byte) ([]byte, error) {
 	p.mu.RLock()
 	label := p.current
 	key := p.keys[label]
 	p.mu.RUnlock()
 	id := pkcs11IDPrefix + label
-	out := appendHeader(make([]byte, 0, 2+len(id)+12+len(plaintext)+hsm.TagSize), id)
+	out := rootkey.AppendHeader(make([]byte, 0, 2+len(id)+12+len(plaintext)+hsm.TagSize), id)
 	header := out
 	nonce := make([]byte, 12)
 	if _, err := rand.Read(nonce); err != nil {
 		return nil, err
 	}
-	ct, err := p.tok.Encrypt(key, nonce, plaintext, headerAAD(header, aad))
+	ct, err := p.tok.Encrypt(key, nonce, plaintext, rootkey.HeaderAAD(header, aad))
 	if err != nil {
 		return nil, fmt.Errorf("rootkey: seal: %w", err)
 	}
@@ -163,7 +168,7 @@ func (p *PKCS11Provider) Seal(plaintext, aad []byte) ([]byte, error) {
 
 // key returns the root key labelled label, looking in the token for keys
 // another instance made current since this one started.
-func (p *PKCS11Provider) key(label string) (hsm.Key, bool, error) {
+func (p *Provider) key(label string) (hsm.Key, bool, error) {
 	p.mu.RLock()
 	k, ok := p.keys[label]
 	p.mu.RUnlock()
@@ -186,44 +191,44 @@ func (p *PKCS11Provider) key(label string) (hsm.Key, bool, error) {
 	return k, true, nil
 }
 
-// Open implements Provider. It returns an error wrapping ErrOpen if the
+// Open implements rootkey.Provider. It returns an error wrapping rootkey.ErrOpen if the
 // blob was not sealed by a root key of this token and key label, was
 // modified, or aad differs; other errors (the HSM is unreachable) do not
-// wrap ErrOpen.
-func (p *PKCS11Provider) Open(sealed, aad []byte) ([]byte, error) {
-	id, payload, err := splitHeader(sealed)
+// wrap rootkey.ErrOpen.
+func (p *Provider) Open(sealed, aad []byte) ([]byte, error) {
+	id, payload, err := rootkey.SplitHeader(sealed)
 	if err != nil {
 		return nil, err
 	}
 	label, ok := strings.CutPrefix(id, pkcs11IDPrefix)
 	if !ok {
-		return nil, fmt.Errorf("%w: root key %q is not a PKCS#11 root key", ErrOpen, id)
+		return nil, fmt.Errorf("%w: root key %q is not a PKCS#11 root key", rootkey.ErrOpen, id)
 	}
 	if len(payload) < 12+hsm.TagSize {
-		return nil, fmt.Errorf("%w: truncated", ErrOpen)
+		return nil, fmt.Errorf("%w: truncated", rootkey.ErrOpen)
 	}
 	key, ok, err := p.key(label)
 	if err != nil {
 		return nil, fmt.Errorf("rootkey: open: %w", err)
 	}
 	if !ok {
-		return nil, fmt.Errorf("%w: root key %q is not in the token", ErrOpen, id)
+		return nil, fmt.Errorf("%w: root key %q is not in the token", rootkey.ErrOpen, id)
 	}
 	header := sealed[:len(sealed)-len(payload)]
-	pt, err := p.tok.Decrypt(key, payload[:12], payload[12:], headerAAD(header, aad))
+	pt, err := p.tok.Decrypt(key, payload[:12], payload[12:], rootkey.HeaderAAD(header, aad))
 	switch {
 	case errors.Is(err, hsm.ErrDecrypt):
-		return nil, fmt.Errorf("%w: authentication failed", ErrOpen)
+		return nil, fmt.Errorf("%w: authentication failed", rootkey.ErrOpen)
 	case errors.Is(err, hsm.ErrKeyNotFound):
 		p.forget(label)
-		return nil, fmt.Errorf("%w: root key %q is not in the token", ErrOpen, id)
+		return nil, fmt.Errorf("%w: root key %q is not in the token", rootkey.ErrOpen, id)
 	case err != nil:
 		return nil, fmt.Errorf("rootkey: open: %w", err)
 	}
 	return pt, nil
 }
 
-func (p *PKCS11Provider) forget(label string) {
+func (p *Provider) forget(label string) {
 	p.mu.Lock()
 	if label != p.current {
 		delete(p.keys, label)
@@ -236,7 +241,7 @@ func (p *PKCS11Provider) forget(label string) {
 // root keys keep opening until retired. Other provider instances on the
 // same token keep sealing with their current key until Refresh or restart,
 // but open blobs sealed with the new one.
-func (p *PKCS11Provider) Rotate() (string, error) {
+func (p *Provider) Rotate() (string, error) {
 	suffix := make([]byte, 4)
 	if _, err := rand.Read(suffix); err != nil {
 		return "", err
@@ -259,7 +264,7 @@ func (p *PKCS11Provider) Rotate() (string, error) {
 
 // Refresh re-reads which root key the token records as current, so that
 // an instance picks up another instance's Rotate without restarting.
-func (p *PKCS11Provider) Refresh() error {
+func (p *Provider) Refresh() error {
 	cur, err := p.tok.GetData(p.pointerLabel())
 	if err != nil {
 		return fmt.Errorf("rootkey: refresh: %w", err)
@@ -282,11 +287,11 @@ func (p *PKCS11Provider) Refresh() error {
 // Retire implements Rotator: it destroys the root key with the given ID in
 // the HSM. Blobs sealed under it never open again, anywhere; reseal them
 // first. Retire refuses the current key and IDs this provider does not
-// know (an error wrapping ErrOpen).
-func (p *PKCS11Provider) Retire(id string) error {
+// know (an error wrapping rootkey.ErrOpen).
+func (p *Provider) Retire(id string) error {
 	label, ok := strings.CutPrefix(id, pkcs11IDPrefix)
 	if !ok || !p.ours(label) {
-		return fmt.Errorf("%w: %q is not a root key of this provider", ErrOpen, id)
+		return fmt.Errorf("%w: %q is not a root key of this provider", rootkey.ErrOpen, id)
 	}
 	if id == p.CurrentID() {
 		return errors.New("rootkey: cannot retire the current root key; rotate first")
@@ -296,7 +301,7 @@ func (p *PKCS11Provider) Retire(id string) error {
 		return fmt.Errorf("rootkey: retire: %w", err)
 	}
 	if !ok {
-		return fmt.Errorf("%w: root key %q is not in the token", ErrOpen, id)
+		return fmt.Errorf("%w: root key %q is not in the token", rootkey.ErrOpen, id)
 	}
 	p.mu.Lock()
 	delete(p.keys, label)
@@ -310,14 +315,13 @@ func (p *PKCS11Provider) Retire(id string) error {
 // Token returns the open HSM token, for capabilities beyond sealing
 // (GenerateRandom, CloudHSM-type key stores on the same token). The
 // provider owns it: do not close it.
-func (p *PKCS11Provider) Token() *hsm.Token { return p.tok }
+func (p *Provider) Token() *hsm.Token { return p.tok }
 
-// Close implements Provider: it closes the provider's HSM sessions.
-func (p *PKCS11Provider) Close() error { return p.tok.Close() }
+// Close implements rootkey.Provider: it closes the provider's HSM sessions.
+func (p *Provider) Close() error { return p.tok.Close() }
 
 var (
-	_ Provider = (*PKCS11Provider)(nil)
-	_ Rotator  = (*PKCS11Provider)(nil)
-	_ Lister   = (*PKCS11Provider)(nil)
-	_ Lister   = (*FileProvider)(nil)
+	_ rootkey.Provider = (*Provider)(nil)
+	_ rootkey.Rotator  = (*Provider)(nil)
+	_ rootkey.Lister   = (*Provider)(nil)
 )

@@ -1,4 +1,4 @@
-package rootkey_test
+package pkcs11_test
 
 import (
 	"bytes"
@@ -14,16 +14,17 @@ import (
 
 	"github.com/trentkms/trent/internal/hsm/hsmtest"
 	"github.com/trentkms/trent/internal/rootkey"
+	"github.com/trentkms/trent/internal/rootkey/pkcs11"
 )
 
 // TestMain removes the SoftHSM2 directory hsmtest creates. If another test
 // file of this package needs a TestMain, merge it here.
 func TestMain(m *testing.M) { os.Exit(hsmtest.Main(m)) }
 
-func openP11(t testing.TB, token, keyLabel string) *rootkey.PKCS11Provider {
+func openP11(t testing.TB, token, keyLabel string) *pkcs11.Provider {
 	t.Helper()
 	c := hsmtest.Config(t, token)
-	p, err := rootkey.OpenPKCS11(rootkey.PKCS11Config{Module: c.Module, TokenLabel: c.TokenLabel, PIN: c.PIN, KeyLabel: keyLabel})
+	p, err := pkcs11.Open(pkcs11.Config{Module: c.Module, TokenLabel: c.TokenLabel, PIN: c.PIN, KeyLabel: keyLabel})
 	if err != nil {
 		t.Fatalf("OpenPKCS11: %v", err)
 	}
@@ -102,16 +103,16 @@ func TestPKCS11Config(t *testing.T) {
 	c := hsmtest.Config(t, hsmtest.TokenA)
 	tests := []struct {
 		name string
-		cfg  rootkey.PKCS11Config
+		cfg  pkcs11.Config
 	}{
-		{"fail/no-key-label", rootkey.PKCS11Config{Module: c.Module, TokenLabel: c.TokenLabel, PIN: c.PIN}},
-		{"fail/long-key-label", rootkey.PKCS11Config{Module: c.Module, TokenLabel: c.TokenLabel, PIN: c.PIN, KeyLabel: strings.Repeat("k", 201)}},
-		{"fail/wrong-pin", rootkey.PKCS11Config{Module: c.Module, TokenLabel: hsmtest.TokenB, PIN: "0000", KeyLabel: "k"}},
-		{"fail/no-token", rootkey.PKCS11Config{Module: c.Module, TokenLabel: "absent", PIN: c.PIN, KeyLabel: "k"}},
+		{"fail/no-key-label", pkcs11.Config{Module: c.Module, TokenLabel: c.TokenLabel, PIN: c.PIN}},
+		{"fail/long-key-label", pkcs11.Config{Module: c.Module, TokenLabel: c.TokenLabel, PIN: c.PIN, KeyLabel: strings.Repeat("k", 201)}},
+		{"fail/wrong-pin", pkcs11.Config{Module: c.Module, TokenLabel: hsmtest.TokenB, PIN: "0000", KeyLabel: "k"}},
+		{"fail/no-token", pkcs11.Config{Module: c.Module, TokenLabel: "absent", PIN: c.PIN, KeyLabel: "k"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p, err := rootkey.OpenPKCS11(tc.cfg)
+			p, err := pkcs11.Open(tc.cfg)
 			if err == nil {
 				p.Close()
 				t.Fatal("OpenPKCS11 succeeded")
@@ -198,7 +199,7 @@ func TestPKCS11RotateUnderLoad(t *testing.T) {
 	for _, s := range blobs {
 		id, _ := rootkey.SealedBy(s.blob)
 		count[id]++
-		for _, q := range []*rootkey.PKCS11Provider{p, restarted} {
+		for _, q := range []*pkcs11.Provider{p, restarted} {
 			if got, err := q.Open(s.blob, s.aad); err != nil || !bytes.Equal(got, s.pt) {
 				t.Fatalf("blob under %s does not open before Retire: %v", id, err)
 			}
@@ -217,7 +218,7 @@ func TestPKCS11RotateUnderLoad(t *testing.T) {
 	}
 	for _, s := range blobs {
 		id, _ := rootkey.SealedBy(s.blob)
-		for _, q := range []*rootkey.PKCS11Provider{p, restarted} {
+		for _, q := range []*pkcs11.Provider{p, restarted} {
 			_, err := q.Open(s.blob, s.aad)
 			if id == oldID && !errors.Is(err, rootkey.ErrOpen) {
 				t.Fatalf("old blob after Retire: %v, want ErrOpen", err)
