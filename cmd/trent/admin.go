@@ -12,7 +12,7 @@ import (
 	"github.com/trentkms/trent/internal/arn"
 	"github.com/trentkms/trent/internal/config"
 	"github.com/trentkms/trent/internal/iam"
-	"github.com/trentkms/trent/internal/server"
+	"github.com/trentkms/trent/internal/node"
 )
 
 const adminUsage = `usage: trent admin <subcommand> [flags]
@@ -73,7 +73,7 @@ func admin(args []string, out io.Writer) error {
 	default:
 		return fmt.Errorf("admin: unknown subcommand %q\n\n%s", sub, adminUsage)
 	}
-	dir, closeFn, err := server.OpenDirectory(cfg, os.Getenv("TRENT_ROOT_KEY"))
+	dir, closeFn, err := node.OpenDirectory(cfg, os.Getenv("TRENT_ROOT_KEY"))
 	if err != nil {
 		return err
 	}

@@ -14,22 +14,22 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/trentkms/trent/internal/config"
-	"github.com/trentkms/trent/internal/server"
+	"github.com/trentkms/trent/internal/node"
 )
 
 var credRE = regexp.MustCompile(`aws_access_key_id = (\S+)\naws_secret_access_key = (\S+)\n`)
 
-func startTestNode(t *testing.T, dir string) *server.Node {
+func startTestNode(t *testing.T, dir string) *node.Node {
 	t.Helper()
-	n, err := server.Start(&config.File{Listen: "127.0.0.1:0", DataDir: dir},
-		server.Options{AdminAccessKeyID: "AKIAADMINTESTADMIN01", AdminSecretAccessKey: "admin-test-secret-0123456789"})
+	n, err := node.Start(&config.File{Listen: "127.0.0.1:0", DataDir: dir},
+		node.Options{AdminAccessKeyID: "AKIAADMINTESTADMIN01", AdminSecretAccessKey: "admin-test-secret-0123456789"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return n
 }
 
-func stop(t *testing.T, n *server.Node) {
+func stop(t *testing.T, n *node.Node) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := n.Shutdown(ctx); err != nil {

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/trentkms/trent/internal/config"
-	"github.com/trentkms/trent/internal/server"
+	"github.com/trentkms/trent/internal/node"
 )
 
 // runRotateRootKey runs `trent rotate-root-key`: online root-key rotation
@@ -38,7 +38,7 @@ func runRotateRootKey(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	res, err := server.RotateRootKey(ctx, cfg, server.RotateOptions{Settle: *settle, KeepOld: *keepOld,
+	res, err := node.RotateRootKey(ctx, cfg, node.RotateOptions{Settle: *settle, KeepOld: *keepOld,
 		Progress: func(n int) {
 			if n%1000 == 0 {
 				fmt.Fprintf(os.Stderr, "rotate-root-key: %d records re-sealed\n", n)

@@ -11,7 +11,7 @@ import (
 	"github.com/trentkms/trent/internal/config"
 	"github.com/trentkms/trent/internal/hsm"
 	"github.com/trentkms/trent/internal/keystore"
-	"github.com/trentkms/trent/internal/server"
+	trentnode "github.com/trentkms/trent/internal/node"
 	"github.com/trentkms/trent/internal/wire"
 )
 
@@ -21,9 +21,9 @@ func TestWithoutCgo(t *testing.T) {
 	t.Setenv("TRENT_HSM_PIN", "1234")
 	cfg := &config.File{Listen: "127.0.0.1:0", DataDir: t.TempDir(), RootKey: config.RootKeyFile{
 		Provider: "pkcs11", Module: "/usr/lib/softhsm/libsofthsm2.so", Token: "trent", KeyLabel: "root"}}
-	_, err := server.Start(cfg, server.Options{})
+	_, err := trentnode.Start(cfg, trentnode.Options{})
 	if !errors.Is(err, hsm.ErrUnavailable) || !strings.Contains(err.Error(), "cgo") {
-		t.Fatalf("server.Start with pkcs11 = %v, want hsm.ErrUnavailable", err)
+		t.Fatalf("trentnode.Start with pkcs11 = %v, want hsm.ErrUnavailable", err)
 	}
 
 	svc := newService(t, keystore.Config{PKCS11Module: "/usr/lib/softhsm/libsofthsm2.so"})

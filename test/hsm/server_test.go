@@ -19,7 +19,7 @@ import (
 	"github.com/trentkms/trent/internal/config"
 	"github.com/trentkms/trent/internal/hsm"
 	"github.com/trentkms/trent/internal/hsm/hsmtest"
-	"github.com/trentkms/trent/internal/server"
+	trentnode "github.com/trentkms/trent/internal/node"
 )
 
 const (
@@ -40,9 +40,9 @@ func nodeConfig(t *testing.T, dataDir, token, label string) *config.File {
 		Provider: "pkcs11", Module: cfg.Module, Token: token, PINFile: pinFile, KeyLabel: label}}
 }
 
-func startNode(t *testing.T, cfg *config.File) (*server.Node, error) {
+func startNode(t *testing.T, cfg *config.File) (*trentnode.Node, error) {
 	t.Helper()
-	n, err := server.Start(cfg, server.Options{AdminAccessKeyID: adminAKID, AdminSecretAccessKey: adminSecret})
+	n, err := trentnode.Start(cfg, trentnode.Options{AdminAccessKeyID: adminAKID, AdminSecretAccessKey: adminSecret})
 	if err != nil {
 		return nil, err
 	}
@@ -174,7 +174,7 @@ func TestRootKeyRotationUnderLoad(t *testing.T) {
 	}
 	time.Sleep(500 * time.Millisecond)
 	start := time.Now()
-	res, err := server.RotateRootKey(ctx, nodeConfig(t, dir, hsmtest.TokenA, label), server.RotateOptions{Settle: time.Second})
+	res, err := trentnode.RotateRootKey(ctx, nodeConfig(t, dir, hsmtest.TokenA, label), trentnode.RotateOptions{Settle: time.Second})
 	took := time.Since(start)
 	time.Sleep(500 * time.Millisecond)
 	close(stop)

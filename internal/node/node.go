@@ -1,4 +1,4 @@
-package server
+package node
 
 import (
 	"context"
@@ -27,6 +27,7 @@ import (
 	"github.com/trentkms/trent/internal/keystore"
 	"github.com/trentkms/trent/internal/kms"
 	"github.com/trentkms/trent/internal/rootkey"
+	"github.com/trentkms/trent/internal/server"
 	"github.com/trentkms/trent/internal/store"
 	"github.com/trentkms/trent/internal/store/sqlite"
 )
@@ -45,7 +46,7 @@ type Node struct {
 	Jobs      *job.Runner
 	Directory *iam.Directory
 	Audit     *audit.Log
-	Server    *Server
+	Server    *server.Server
 	Listener  net.Listener
 	// Endpoint is the URL clients use (http://ADDR or https://ADDR).
 	Endpoint string
@@ -191,8 +192,8 @@ func Start(cfg *config.File, opt Options) (n *Node, err error) {
 		}
 		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
-	nofile := fileLimit()
-	limits := connLimits(cfg.Limits, nofile)
+	nofile := server.FileLimit()
+	limits := server.ConnLimits(cfg.Limits, nofile)
 	log.Info("connection limits", "maxConnections", limits.MaxConns, "maxConnectionsPerClient", limits.MaxConnsPerClient,
 		"openFileLimit", nofile, "readTimeout", limits.ReadTimeout.String(), "idleTimeout", limits.IdleTimeout.String())
 	// One failure limiter for the KMS and the IAM/STS APIs: a source's
@@ -200,7 +201,7 @@ func Start(cfg *config.File, opt Options) (n *Node, err error) {
 	failed := authfail.New(authfail.Config{Audit: n.Audit, Rate: cfg.Limits.FailedAuthRate,
 		Burst: cfg.Limits.FailedAuthBurst, Interval: cfg.Limits.FailedAuthInterval,
 		LookupRate: cfg.Limits.FailedAuthLookupRate, MaxTracked: cfg.Limits.FailedAuthSources, Logger: log})
-	n.Server = New(Config{Services: services, Directory: n.Directory, Audit: n.Audit, Region: cfg.Region,
+	n.Server = server.New(server.Config{Services: services, Directory: n.Directory, Audit: n.Audit, Region: cfg.Region,
 		Logger: log, TLS: tlsCfg, Now: opt.Now, Ready: n.ready, Limits: limits, FailedAuth: failed,
 		Extra: iamapi.New(iamapi.Config{Directory: n.Directory, Region: cfg.Region, Audit: n.Audit, Logger: log, Now: opt.Now,
 			FailedAuth: failed})})

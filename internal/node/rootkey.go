@@ -1,4 +1,4 @@
-package server
+package node
 
 import (
 	"context"
@@ -11,10 +11,10 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/trentkms/trent/internal/arn"
 	"github.com/trentkms/trent/internal/config"
 	"github.com/trentkms/trent/internal/dirlock"
 	"github.com/trentkms/trent/internal/iam"
-	"github.com/trentkms/trent/internal/kms"
 	"github.com/trentkms/trent/internal/reseal"
 	"github.com/trentkms/trent/internal/rootkey"
 	"github.com/trentkms/trent/internal/store"
@@ -229,7 +229,7 @@ func checkRoot(ctx context.Context, cfg *config.File, st store.Store, root rootk
 		return err
 	}
 	if rec, err := st.Get(ctx, kindBootstrap, "admin"); err == nil {
-		blob, aad, err := iam.New(st, root, kms.PartitionOf(cfg.Region), nil).SealedSecret(ctx, string(rec.Data))
+		blob, aad, err := iam.New(st, root, arn.PartitionOf(cfg.Region), nil).SealedSecret(ctx, string(rec.Data))
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}

@@ -1,4 +1,4 @@
-package server
+package node
 
 import (
 	"context"
@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/trentkms/trent/internal/arn"
 	"github.com/trentkms/trent/internal/config"
 	"github.com/trentkms/trent/internal/iam"
-	"github.com/trentkms/trent/internal/kms"
 	"github.com/trentkms/trent/internal/store"
 )
 
@@ -40,5 +40,5 @@ func OpenDirectory(cfg *config.File, rootKeyHex string) (dir *iam.Directory, clo
 		st.Close()
 		return nil, nil, err
 	}
-	return iam.New(st, root, kms.PartitionOf(cfg.Region), time.Now), func() { st.Close(); root.Close() }, nil
+	return iam.New(st, root, arn.PartitionOf(cfg.Region), time.Now), func() { st.Close(); root.Close() }, nil
 }
