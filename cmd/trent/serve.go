@@ -17,7 +17,7 @@ import (
 	"github.com/trentkms/trent/internal/server"
 )
 
-func runServe(args []string) error {
+func runServe(args []string, env config.Env) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	cfgPath := fs.String("config", "", "YAML configuration file (flags override it)")
 	listen := fs.String("listen", "", "address to listen on (default "+config.DefaultListen+")")
@@ -93,7 +93,7 @@ func runServe(args []string) error {
 	} else {
 		log.Info("open file limit raised to the hard limit", "limit", soft, "hard", hard)
 	}
-	if os.Getenv("GOGC") == "" {
+	if !env.GOGCSet {
 		// Trent's heap is small and short-lived garbage dominates; trading
 		// memory for fewer collections saves about 5% CPU per request.
 		debug.SetGCPercent(400)
@@ -104,16 +104,14 @@ func runServe(args []string) error {
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	n, err := node.Start(cfg, node.Options{
 		Logger:                 log,
-		AdminAccessKeyID:       os.Getenv("TRENT_ACCESS_KEY_ID"),
-		AdminSecretAccessKey:   os.Getenv("TRENT_SECRET_ACCESS_KEY"),
-		RootKeyHex:             os.Getenv("TRENT_ROOT_KEY"),
+		Env:                    env,
 		AcceptAuditTruncation:  *acceptTrunc,
 		ReplaceAuditSigningKey: *replaceSigner,
 	})
 	if err != nil {
 		return err
 	}
-	if os.Getenv("GOMAXPROCS") == "" && n.Audit != nil && n.Audit.RawIO() {
+	if !env.GOMAXPROCSSet && n.Audit != nil && n.Audit.RawIO() {
 		// The audit writer keeps its P through each disk write and sync (a
 		// raw system call: no hand-off, no queueing for a P afterwards),
 		// which takes one P out of request handling for a third of the

@@ -1,7 +1,8 @@
-// Package config turns Trent's YAML configuration file and command-line
-// flags into settings. The file is versioned and parsed strictly: an unknown
-// field is an error, so a typo never silently changes behaviour. Every
-// setting is optional with a safe default; flags override the file.
+// Package config turns Trent's YAML configuration file, command-line flags
+// and environment into settings. The file is versioned and parsed strictly:
+// an unknown field is an error, so a typo never silently changes behaviour.
+// Every setting is optional with a safe default; flags override the file.
+// The environment is read here and nowhere else (Env, FromEnv).
 package config
 
 import (

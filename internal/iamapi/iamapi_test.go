@@ -41,7 +41,7 @@ func startNode(t testing.TB) *node.Node {
 	t.Helper()
 	dir := t.TempDir()
 	n, err := node.Start(&config.File{Listen: "127.0.0.1:0", DataDir: dir},
-		node.Options{AdminAccessKeyID: adminAKID, AdminSecretAccessKey: adminSecret})
+		node.Options{Env: config.Env{AccessKeyID: adminAKID, SecretAccessKey: adminSecret}})
 	if err != nil {
 		t.Fatal(err)
 	}

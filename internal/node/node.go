@@ -68,14 +68,14 @@ type Node struct {
 // Options are the run-time inputs a configuration file cannot hold.
 type Options struct {
 	Logger *slog.Logger
-	// AdminAccessKeyID and AdminSecretAccessKey, when set at first start,
-	// become the bootstrap administrator credential (TRENT_ACCESS_KEY_ID,
-	// TRENT_SECRET_ACCESS_KEY).
-	AdminAccessKeyID     string
-	AdminSecretAccessKey string
-	// RootKeyHex, when set, is the root key itself (TRENT_ROOT_KEY) instead
-	// of a key file.
-	RootKeyHex string
+	// Env is the environment (config.FromEnv). The node takes from it:
+	// AccessKeyID and SecretAccessKey, which, when set at first start,
+	// become the bootstrap administrator credential; RootKey, when set,
+	// the root key itself instead of a key file; the PKCS#11 settings the
+	// configuration file leaves out (HSM); the XKS client's trusted roots
+	// (XKSCAFile); the secrets a principals file names (Secret); and, in
+	// a binary built with the trenttest tag, the test hooks (Test).
+	Env config.Env
 	// Now overrides the clock (tests).
 	Now func() time.Time
 	// KMS adjusts the domain configuration before the service is built.
@@ -125,13 +125,13 @@ func Start(cfg *config.File, opt Options) (n *Node, err error) {
 	}
 	// After the store: whether a missing key file may be created, and
 	// whether the key opens what is stored, depend on what the store holds.
-	if n.Root, n.RootKeySource, err = openRoot(context.Background(), cfg, n.Store, rootOptions{hex: opt.RootKeyHex, create: true, log: log}); err != nil {
+	if n.Root, n.RootKeySource, err = openRoot(context.Background(), cfg, n.Store, rootOptions{hex: opt.Env.RootKey, hsm: opt.Env.HSM, create: true, log: log}); err != nil {
 		return nil, err
 	}
 	kcfg := kms.Config{Store: n.Store, Root: n.Root, Region: cfg.Region, Logger: log,
 		CacheMaxAge: cfg.Cache.MaxAge, CacheGrace: cfg.Cache.Grace, EnableSM2: cfg.EnableSM2, Now: opt.Now}
 	jcfg := job.Config{NodeID: cfg.NodeID}
-	applyTestHooks(&kcfg, &jcfg, log)
+	applyTestHooks(&kcfg, &jcfg, opt.Env.Test, log)
 	if opt.KMS != nil {
 		opt.KMS(&kcfg)
 	}
@@ -150,7 +150,7 @@ func Start(cfg *config.File, opt Options) (n *Node, err error) {
 		jcfg.Events = n.serviceEvent
 		jcfg.EventsReady = n.Audit.Recording
 	}
-	kscfg, err := keyStoreConfig(cfg)
+	kscfg, err := keyStoreConfig(cfg, opt.Env)
 	if err != nil {
 		return nil, err
 	}
@@ -174,7 +174,7 @@ func Start(cfg *config.File, opt Options) (n *Node, err error) {
 		return nil, err
 	}
 	if cfg.Principals != "" {
-		skipped, err := n.Directory.LoadPrincipals(context.Background(), cfg.Principals, os.Getenv)
+		skipped, err := n.Directory.LoadPrincipals(context.Background(), cfg.Principals, opt.Env.Secret)
 		// Logged, not fatal: whoever squatted a declared name could
 		// otherwise stop every start.
 		for _, s := range skipped {

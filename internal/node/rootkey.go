@@ -24,6 +24,8 @@ import (
 type rootOptions struct {
 	// hex is TRENT_ROOT_KEY ("" when unset).
 	hex string
+	// hsm are the PKCS#11 settings of the environment.
+	hsm config.HSMEnv
 	// create allows the file provider to make a new key file, which it
 	// does only for a store no root key has sealed yet (`trent serve`).
 	create bool
@@ -82,7 +84,7 @@ func openRoot(ctx context.Context, cfg *config.File, st store.Store, o rootOptio
 		if err := pinFileOutside(cfg, o.log); err != nil {
 			return nil, "", err
 		}
-		root, err = openPKCS11(cfg)
+		root, err = openPKCS11(cfg, o.hsm)
 		source = "PKCS#11 token"
 	default:
 		return nil, "", fmt.Errorf("root key provider %q is not one of file, pkcs11", cfg.RootKey.Provider)

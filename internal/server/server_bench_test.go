@@ -25,7 +25,7 @@ func startBenchNode(b *testing.B, auditOn bool) *node.Node {
 	b.Helper()
 	cfg := &config.File{Listen: "127.0.0.1:0", DataDir: b.TempDir()}
 	cfg.Audit.Disabled = !auditOn
-	n, err := node.Start(cfg, node.Options{AdminAccessKeyID: benchAKID, AdminSecretAccessKey: benchSecret})
+	n, err := node.Start(cfg, node.Options{Env: config.Env{AccessKeyID: benchAKID, SecretAccessKey: benchSecret}})
 	if err != nil {
 		b.Fatal(err)
 	}

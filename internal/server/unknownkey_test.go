@@ -21,7 +21,7 @@ import (
 // has, however the request was wrong.
 func TestUnknownKeyReported(t *testing.T) {
 	n, err := node.Start(&config.File{Listen: "127.0.0.1:0", DataDir: t.TempDir()},
-		node.Options{AdminAccessKeyID: benchAKID, AdminSecretAccessKey: benchSecret})
+		node.Options{Env: config.Env{AccessKeyID: benchAKID, SecretAccessKey: benchSecret}})
 	if err != nil {
 		t.Fatal(err)
 	}

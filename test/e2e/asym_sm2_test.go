@@ -29,7 +29,7 @@ import (
 // startConfigured starts a node from cfg with the suite's administrator.
 func startConfigured(t *testing.T, cfg *config.File) *node.Node {
 	t.Helper()
-	n, err := node.Start(cfg, node.Options{AdminAccessKeyID: adminAKID, AdminSecretAccessKey: adminSecret})
+	n, err := node.Start(cfg, node.Options{Env: config.Env{AccessKeyID: adminAKID, SecretAccessKey: adminSecret}})
 	if err != nil {
 		t.Fatalf("start node: %v", err)
 	}

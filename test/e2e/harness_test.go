@@ -93,8 +93,8 @@ func randBytes(t testing.TB, n int) []byte {
 // newNode starts a node on a random loopback port with the administrator
 // credential of the suite; opt's credential fields are filled in if empty.
 func newNode(dir string, opt node.Options) (*node.Node, error) {
-	if opt.AdminAccessKeyID == "" {
-		opt.AdminAccessKeyID, opt.AdminSecretAccessKey = adminAKID, adminSecret
+	if opt.Env.AccessKeyID == "" {
+		opt.Env.AccessKeyID, opt.Env.SecretAccessKey = adminAKID, adminSecret
 	}
 	return node.Start(configFor(dir), opt)
 }

@@ -234,7 +234,7 @@ func TestDataDirHoldsNoSecrets(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		n2, err := newNode(other, node.Options{RootKeyHex: randHex(32)})
+		n2, err := newNode(other, node.Options{Env: config.Env{RootKey: randHex(32)}})
 		if err != nil {
 			t.Logf("Start with another root key fails: %v", err)
 			if strings.Contains(err.Error(), adminSecret) {

@@ -53,7 +53,7 @@ func startNode(t *testing.T) *harness {
 	rand.Read(secret)
 	secretHex := "golden-" + hex.EncodeToString(secret)
 	n, err := node.Start(&config.File{Listen: "127.0.0.1:0", DataDir: t.TempDir()},
-		node.Options{AdminAccessKeyID: adminAKID, AdminSecretAccessKey: secretHex})
+		node.Options{Env: config.Env{AccessKeyID: adminAKID, SecretAccessKey: secretHex}})
 	if err != nil {
 		t.Fatalf("start node: %v", err)
 	}

@@ -18,10 +18,9 @@ import (
 // TestWithoutCgo: a build without cgo starts no PKCS#11 root key and makes
 // no CloudHSM-type store, and says why.
 func TestWithoutCgo(t *testing.T) {
-	t.Setenv("TRENT_HSM_PIN", "1234")
 	cfg := &config.File{Listen: "127.0.0.1:0", DataDir: t.TempDir(), RootKey: config.RootKeyFile{
 		Provider: "pkcs11", Module: "/usr/lib/softhsm/libsofthsm2.so", Token: "trent", KeyLabel: "root"}}
-	_, err := trentnode.Start(cfg, trentnode.Options{})
+	_, err := trentnode.Start(cfg, trentnode.Options{Env: config.Env{HSM: config.HSMEnv{PIN: "1234"}}})
 	if !errors.Is(err, hsm.ErrUnavailable) || !strings.Contains(err.Error(), "cgo") {
 		t.Fatalf("trentnode.Start with pkcs11 = %v, want hsm.ErrUnavailable", err)
 	}

@@ -42,7 +42,15 @@ func nodeConfig(t *testing.T, dataDir, token, label string) *config.File {
 
 func startNode(t *testing.T, cfg *config.File) (*trentnode.Node, error) {
 	t.Helper()
-	n, err := trentnode.Start(cfg, trentnode.Options{AdminAccessKeyID: adminAKID, AdminSecretAccessKey: adminSecret})
+	return startNodeEnv(t, cfg, config.Env{})
+}
+
+// startNodeEnv starts a node with environment env and the administrator
+// credential.
+func startNodeEnv(t *testing.T, cfg *config.File, env config.Env) (*trentnode.Node, error) {
+	t.Helper()
+	env.AccessKeyID, env.SecretAccessKey = adminAKID, adminSecret
+	n, err := trentnode.Start(cfg, trentnode.Options{Env: env})
 	if err != nil {
 		return nil, err
 	}
