@@ -1,5 +1,10 @@
 package config
 
+import (
+	"fmt"
+	"strings"
+)
+
 // Env is what Trent takes from the process environment. FromEnv reads it,
 // once, when a command starts (cmd/trent); everything else takes it, or the
 // part it needs, as a value. This file and the defaults above
@@ -142,3 +147,51 @@ func (e Env) Secret(name string) string {
 	v, _ := e.lookup(name)
 	return v
 }
+
+// String names the variables e holds, never their values: Env carries
+// secrets (the administrator's secret key, the root key, the HSM PIN), and
+// fmt prints a struct's fields through String, so an Env logged by mistake,
+// alone or inside options, shows no secret.
+func (e Env) String() string {
+	var set []string
+	add := func(name, v string) {
+		if v != "" {
+			set = append(set, name)
+		}
+	}
+	add("TRENT_ACCESS_KEY_ID", e.AccessKeyID)
+	add("TRENT_SECRET_ACCESS_KEY", e.SecretAccessKey)
+	add("TRENT_ROOT_KEY", e.RootKey)
+	add("TRENT_HSM_MODULE", e.HSM.Module)
+	add("TRENT_HSM_TOKEN", e.HSM.Token)
+	add("TRENT_HSM_PIN", e.HSM.PIN)
+	add("TRENT_XKS_CA_FILE", e.XKSCAFile)
+	if len(e.XKSProxyCredentials) > 0 {
+		set = append(set, fmt.Sprintf("%d XKS proxy credential(s)", len(e.XKSProxyCredentials)))
+	}
+	add("AWS_ACCESS_KEY_ID", e.AWSAccessKeyID)
+	add("AWS_SECRET_ACCESS_KEY", e.AWSSecretAccessKey)
+	add("AWS_SESSION_TOKEN", e.AWSSessionToken)
+	add(EnvTestSchedulerInterval, e.Test.SchedulerInterval)
+	add(EnvTestClockFile, e.Test.ClockFile)
+	return "config.Env{set: " + strings.Join(set, ", ") + "}"
+}
+
+// String says which settings h holds, never the PIN.
+func (h HSMEnv) String() string {
+	return fmt.Sprintf("config.HSMEnv{Module: %q, Token: %q, PIN set: %v}", h.Module, h.Token, h.PIN != "")
+}
+
+// String names the access key ID, never the secret.
+func (c XKSCredential) String() string {
+	return "config.XKSCredential{AccessKeyID: " + c.AccessKeyID + "}"
+}
+
+// GoString is String, for %#v.
+func (e Env) GoString() string { return e.String() }
+
+// GoString is String, for %#v.
+func (h HSMEnv) GoString() string { return h.String() }
+
+// GoString is String, for %#v.
+func (c XKSCredential) GoString() string { return c.String() }

@@ -1,7 +1,9 @@
 package config
 
 import (
+	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -64,4 +66,25 @@ func TestFromEnv(t *testing.T) {
 			t.Fatalf("Env{}.Secret(PATH) = %q, want \"\"", s)
 		}
 	})
+}
+
+// An Env printed by mistake, alone or inside a struct, shows no secret.
+func TestEnvPrintsNoSecret(t *testing.T) {
+	t.Parallel()
+	e := FromEnv(lookupOf(map[string]string{"TRENT_SECRET_ACCESS_KEY": "secret-admin", "TRENT_ROOT_KEY": "secret-root",
+		"TRENT_HSM_PIN": "secret-pin", "TRENT_XKS_ACCESS_KEY_ID": "X1", "TRENT_XKS_SECRET_ACCESS_KEY": "secret-xks",
+		"AWS_SECRET_ACCESS_KEY": "secret-aws", "AWS_SESSION_TOKEN": "secret-token"}))
+	options := struct {
+		Name string
+		Env  Env
+	}{"x", e}
+	for _, s := range []string{fmt.Sprint(e), fmt.Sprintf("%+v", e), fmt.Sprintf("%v", options), fmt.Sprintf("%+v", options),
+		fmt.Sprintf("%#v", e), fmt.Sprintf("%#v", options), fmt.Sprint(e.HSM), fmt.Sprint(e.XKSProxyCredentials), fmt.Sprintf("%#v", e.XKSProxyCredentials)} {
+		if strings.Contains(s, "secret-") {
+			t.Errorf("printed Env shows a secret: %s", s)
+		}
+	}
+	if s := fmt.Sprint(e); !strings.Contains(s, "TRENT_ROOT_KEY") || !strings.Contains(s, "TRENT_HSM_PIN") {
+		t.Errorf("printed Env %s does not name the variables set", s)
+	}
 }
