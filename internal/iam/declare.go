@@ -138,8 +138,8 @@ func (s Skipped) Error() string {
 }
 
 // LoadPrincipals reads, parses and applies a principals file; getenv
-// resolves secret_env names (os.Getenv in production). It returns what
-// ApplyPrincipals returns.
+// resolves secret_env names (config.Env.Secret in production). It returns
+// what ApplyPrincipals returns.
 func (d *Directory) LoadPrincipals(ctx context.Context, path string, getenv func(string) string) ([]Skipped, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {

@@ -21,7 +21,7 @@ import (
 
 	"github.com/trentkms/trent/internal/config"
 	kmsd "github.com/trentkms/trent/internal/kms"
-	"github.com/trentkms/trent/internal/server"
+	"github.com/trentkms/trent/internal/node"
 	"github.com/trentkms/trent/internal/wire"
 )
 
@@ -153,7 +153,7 @@ func scanDB(t *testing.T, path string, secrets []secret) int {
 func TestDataDirHoldsNoSecrets(t *testing.T) {
 	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "data") // created by Trent itself
-	n := startNode(t, dir, server.Options{})
+	n := startNode(t, dir, node.Options{})
 	c := newClient(n.Endpoint)
 	secrets := []secret{{"admin secret access key", []byte(adminSecret)}}
 	type sealed struct {
@@ -234,7 +234,7 @@ func TestDataDirHoldsNoSecrets(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		n2, err := newNode(other, server.Options{RootKeyHex: randHex(32)})
+		n2, err := newNode(other, node.Options{Env: config.Env{RootKey: randHex(32)}})
 		if err != nil {
 			t.Logf("Start with another root key fails: %v", err)
 			if strings.Contains(err.Error(), adminSecret) {
@@ -268,7 +268,7 @@ func TestDataDirHoldsNoSecrets(t *testing.T) {
 
 	t.Run("ok/generated credential only in its 0600 file", func(t *testing.T) {
 		gdir := t.TempDir()
-		g, err := server.Start(configFor(gdir), server.Options{})
+		g, err := node.Start(configFor(gdir), node.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,6 +1,6 @@
 // Package kmstest builds the domain of a Trent node for tests: the core
 // (package kms) and the concerns beside it (Node, New), wired as the server
-// wires them (internal/server, newServices), and the fixtures the tests of
+// wires them (internal/node, newServices), and the fixtures the tests of
 // the core and of its concerns share: Env (a controlled clock and the
 // service events of the key lifecycle), PolicyEnv (the policy engine over
 // an in-memory identity source, and the principals of the policy tests),

@@ -1,4 +1,4 @@
-package server
+package node
 
 import (
 	"context"
@@ -19,7 +19,7 @@ const (
 )
 
 // bootstrap makes sure the administrator credential exists. At first start
-// it is taken from Options (the environment) or generated and written once
+// it is taken from the environment (Options.Env) or generated and written once
 // to a 0600 file outside the data directory (writeCredentialsFile). Its
 // principal is the account root.
 func (n *Node) bootstrap(opt Options) error {
@@ -27,13 +27,13 @@ func (n *Node) bootstrap(opt Options) error {
 	rec, err := n.Store.Get(ctx, kindBootstrap, "admin")
 	if err == nil {
 		n.AdminAccessKeyID = string(rec.Data)
-		if opt.AdminAccessKeyID != "" && opt.AdminAccessKeyID != n.AdminAccessKeyID {
-			exists, err := n.Directory.Exists(ctx, opt.AdminAccessKeyID)
+		if opt.Env.AccessKeyID != "" && opt.Env.AccessKeyID != n.AdminAccessKeyID {
+			exists, err := n.Directory.Exists(ctx, opt.Env.AccessKeyID)
 			if err != nil {
 				return err
 			}
 			if !exists {
-				return fmt.Errorf("TRENT_ACCESS_KEY_ID %s differs from the administrator credential this data directory was created with (%s); unset it or use a fresh data directory", opt.AdminAccessKeyID, n.AdminAccessKeyID)
+				return fmt.Errorf("TRENT_ACCESS_KEY_ID %s differs from the administrator credential this data directory was created with (%s); unset it or use a fresh data directory", opt.Env.AccessKeyID, n.AdminAccessKeyID)
 			}
 		}
 		n.AdminCredentialsFile = n.findCredentialsFile()
@@ -45,7 +45,7 @@ func (n *Node) bootstrap(opt Options) error {
 	if !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	akid, secret := opt.AdminAccessKeyID, opt.AdminSecretAccessKey
+	akid, secret := opt.Env.AccessKeyID, opt.Env.SecretAccessKey
 	if (akid == "") != (secret == "") {
 		return errors.New("set both TRENT_ACCESS_KEY_ID and TRENT_SECRET_ACCESS_KEY, or neither")
 	}

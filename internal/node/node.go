@@ -1,4 +1,4 @@
-package server
+package node
 
 import (
 	"context"
@@ -27,6 +27,7 @@ import (
 	"github.com/trentkms/trent/internal/keystore"
 	"github.com/trentkms/trent/internal/kms"
 	"github.com/trentkms/trent/internal/rootkey"
+	"github.com/trentkms/trent/internal/server"
 	"github.com/trentkms/trent/internal/store"
 	"github.com/trentkms/trent/internal/store/sqlite"
 )
@@ -45,7 +46,7 @@ type Node struct {
 	Jobs      *job.Runner
 	Directory *iam.Directory
 	Audit     *audit.Log
-	Server    *Server
+	Server    *server.Server
 	Listener  net.Listener
 	// Endpoint is the URL clients use (http://ADDR or https://ADDR).
 	Endpoint string
@@ -67,14 +68,14 @@ type Node struct {
 // Options are the run-time inputs a configuration file cannot hold.
 type Options struct {
 	Logger *slog.Logger
-	// AdminAccessKeyID and AdminSecretAccessKey, when set at first start,
-	// become the bootstrap administrator credential (TRENT_ACCESS_KEY_ID,
-	// TRENT_SECRET_ACCESS_KEY).
-	AdminAccessKeyID     string
-	AdminSecretAccessKey string
-	// RootKeyHex, when set, is the root key itself (TRENT_ROOT_KEY) instead
-	// of a key file.
-	RootKeyHex string
+	// Env is the environment (config.FromEnv). The node takes from it:
+	// AccessKeyID and SecretAccessKey, which, when set at first start,
+	// become the bootstrap administrator credential; RootKey, when set,
+	// the root key itself instead of a key file; the PKCS#11 settings the
+	// configuration file leaves out (HSM); the XKS client's trusted roots
+	// (XKSCAFile); the secrets a principals file names (Secret); and, in
+	// a binary built with the trenttest tag, the test hooks (Test).
+	Env config.Env
 	// Now overrides the clock (tests).
 	Now func() time.Time
 	// KMS adjusts the domain configuration before the service is built.
@@ -124,13 +125,13 @@ func Start(cfg *config.File, opt Options) (n *Node, err error) {
 	}
 	// After the store: whether a missing key file may be created, and
 	// whether the key opens what is stored, depend on what the store holds.
-	if n.Root, n.RootKeySource, err = openRoot(context.Background(), cfg, n.Store, rootOptions{hex: opt.RootKeyHex, create: true, log: log}); err != nil {
+	if n.Root, n.RootKeySource, err = openRoot(context.Background(), cfg, n.Store, rootOptions{hex: opt.Env.RootKey, hsm: opt.Env.HSM, create: true, log: log}); err != nil {
 		return nil, err
 	}
 	kcfg := kms.Config{Store: n.Store, Root: n.Root, Region: cfg.Region, Logger: log,
 		CacheMaxAge: cfg.Cache.MaxAge, CacheGrace: cfg.Cache.Grace, EnableSM2: cfg.EnableSM2, Now: opt.Now}
 	jcfg := job.Config{NodeID: cfg.NodeID}
-	applyTestHooks(&kcfg, &jcfg, log)
+	applyTestHooks(&kcfg, &jcfg, opt.Env.Test, log)
 	if opt.KMS != nil {
 		opt.KMS(&kcfg)
 	}
@@ -149,7 +150,7 @@ func Start(cfg *config.File, opt Options) (n *Node, err error) {
 		jcfg.Events = n.serviceEvent
 		jcfg.EventsReady = n.Audit.Recording
 	}
-	kscfg, err := keyStoreConfig(cfg)
+	kscfg, err := keyStoreConfig(cfg, opt.Env)
 	if err != nil {
 		return nil, err
 	}
@@ -173,7 +174,7 @@ func Start(cfg *config.File, opt Options) (n *Node, err error) {
 		return nil, err
 	}
 	if cfg.Principals != "" {
-		skipped, err := n.Directory.LoadPrincipals(context.Background(), cfg.Principals, os.Getenv)
+		skipped, err := n.Directory.LoadPrincipals(context.Background(), cfg.Principals, opt.Env.Secret)
 		// Logged, not fatal: whoever squatted a declared name could
 		// otherwise stop every start.
 		for _, s := range skipped {
@@ -191,8 +192,8 @@ func Start(cfg *config.File, opt Options) (n *Node, err error) {
 		}
 		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
-	nofile := fileLimit()
-	limits := connLimits(cfg.Limits, nofile)
+	nofile := server.FileLimit()
+	limits := server.ConnLimits(cfg.Limits, nofile)
 	log.Info("connection limits", "maxConnections", limits.MaxConns, "maxConnectionsPerClient", limits.MaxConnsPerClient,
 		"openFileLimit", nofile, "readTimeout", limits.ReadTimeout.String(), "idleTimeout", limits.IdleTimeout.String())
 	// One failure limiter for the KMS and the IAM/STS APIs: a source's
@@ -200,7 +201,7 @@ func Start(cfg *config.File, opt Options) (n *Node, err error) {
 	failed := authfail.New(authfail.Config{Audit: n.Audit, Rate: cfg.Limits.FailedAuthRate,
 		Burst: cfg.Limits.FailedAuthBurst, Interval: cfg.Limits.FailedAuthInterval,
 		LookupRate: cfg.Limits.FailedAuthLookupRate, MaxTracked: cfg.Limits.FailedAuthSources, Logger: log})
-	n.Server = New(Config{Services: services, Directory: n.Directory, Audit: n.Audit, Region: cfg.Region,
+	n.Server = server.New(server.Config{Services: services, Directory: n.Directory, Audit: n.Audit, Region: cfg.Region,
 		Logger: log, TLS: tlsCfg, Now: opt.Now, Ready: n.ready, Limits: limits, FailedAuth: failed,
 		Extra: iamapi.New(iamapi.Config{Directory: n.Directory, Region: cfg.Region, Audit: n.Audit, Logger: log, Now: opt.Now,
 			FailedAuth: failed})})

@@ -1,4 +1,6 @@
-package server
+//go:build trenttest
+
+package node
 
 import (
 	"log/slog"
@@ -7,13 +9,16 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/trentkms/trent/internal/config"
 	"github.com/trentkms/trent/internal/job"
 	"github.com/trentkms/trent/internal/kms"
 )
 
-// Test-only hooks, read from the environment so that black-box tests can
-// drive child processes (test/cluster). Production never sets them; a node
-// that sees one logs a warning at start-up.
+// Test-only hooks, from the environment (config.TestHooks), so that
+// black-box tests can drive child processes (test/cluster, test/security).
+// This file is compiled only with the trenttest build tag (go build -tags
+// trenttest ./cmd/trent); the production build has testhooks_off.go, which
+// ignores them. A node that applies one logs a warning at start-up.
 //
 //   - TRENT_TEST_SCHEDULER_INTERVAL (a Go duration): how often the node
 //     looks for due jobs (default 1 s).
@@ -21,21 +26,19 @@ import (
 //     jobs; not SigV4, not the audit trail) runs ahead of the wall clock
 //     by the Go duration written in that file, re-read every 100 ms, so a
 //     test can make a 7-day deletion window end on every node at once.
-const (
-	envTestSchedulerInterval = "TRENT_TEST_SCHEDULER_INTERVAL"
-	envTestClockFile         = "TRENT_TEST_CLOCK_FILE"
-)
 
-// applyTestHooks adjusts the domain configuration from the test-only
-// environment variables.
-func applyTestHooks(c *kms.Config, jc *job.Config, log *slog.Logger) {
-	if v := os.Getenv(envTestSchedulerInterval); v != "" {
+// testHooks says whether this binary honours the test hooks.
+const testHooks = true
+
+// applyTestHooks adjusts the domain configuration from the test hooks.
+func applyTestHooks(c *kms.Config, jc *job.Config, h config.TestHooks, log *slog.Logger) {
+	if v := h.SchedulerInterval; v != "" {
 		if d, err := time.ParseDuration(v); err == nil && d > 0 {
 			jc.SchedulerInterval = d
-			log.Warn("test hook active", "env", envTestSchedulerInterval, "value", d)
+			log.Warn("test hook active", "env", config.EnvTestSchedulerInterval, "value", d)
 		}
 	}
-	if path := os.Getenv(envTestClockFile); path != "" {
+	if path := h.ClockFile; path != "" {
 		base := c.Now
 		if base == nil {
 			base = time.Now
@@ -57,6 +60,6 @@ func applyTestHooks(c *kms.Config, jc *job.Config, log *slog.Logger) {
 			}
 		}()
 		c.Now = func() time.Time { return base().Add(time.Duration(offset.Load())) }
-		log.Warn("test hook active: domain clock offset from file", "env", envTestClockFile)
+		log.Warn("test hook active: domain clock offset from file", "env", config.EnvTestClockFile)
 	}
 }

@@ -1,4 +1,4 @@
-package server
+package node
 
 import (
 	"bytes"
@@ -24,7 +24,7 @@ func TestAuditSyslog(t *testing.T) {
 	defer pc.Close()
 	cfg := &config.File{Listen: "127.0.0.1:0", DataDir: t.TempDir()}
 	cfg.Audit.Syslog = "udp://" + pc.LocalAddr().String()
-	n, err := Start(cfg, Options{AdminAccessKeyID: benchAKID, AdminSecretAccessKey: benchSecret})
+	n, err := Start(cfg, Options{Env: config.Env{AccessKeyID: benchAKID, SecretAccessKey: benchSecret}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +55,7 @@ func TestAuditSyslog(t *testing.T) {
 func TestAuditSyslogBadURL(t *testing.T) {
 	cfg := &config.File{Listen: "127.0.0.1:0", DataDir: t.TempDir()}
 	cfg.Audit.Syslog = "smtp://x"
-	if n, err := Start(cfg, Options{AdminAccessKeyID: benchAKID, AdminSecretAccessKey: benchSecret}); err == nil {
+	if n, err := Start(cfg, Options{Env: config.Env{AccessKeyID: benchAKID, SecretAccessKey: benchSecret}}); err == nil {
 		n.Shutdown(context.Background())
 		t.Fatal("Start accepted audit.syslog smtp://x")
 	}

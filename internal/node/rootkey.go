@@ -1,4 +1,4 @@
-package server
+package node
 
 import (
 	"context"
@@ -11,10 +11,10 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/trentkms/trent/internal/arn"
 	"github.com/trentkms/trent/internal/config"
 	"github.com/trentkms/trent/internal/dirlock"
 	"github.com/trentkms/trent/internal/iam"
-	"github.com/trentkms/trent/internal/kms"
 	"github.com/trentkms/trent/internal/reseal"
 	"github.com/trentkms/trent/internal/rootkey"
 	"github.com/trentkms/trent/internal/store"
@@ -24,6 +24,8 @@ import (
 type rootOptions struct {
 	// hex is TRENT_ROOT_KEY ("" when unset).
 	hex string
+	// hsm are the PKCS#11 settings of the environment.
+	hsm config.HSMEnv
 	// create allows the file provider to make a new key file, which it
 	// does only for a store no root key has sealed yet (`trent serve`).
 	create bool
@@ -82,7 +84,7 @@ func openRoot(ctx context.Context, cfg *config.File, st store.Store, o rootOptio
 		if err := pinFileOutside(cfg, o.log); err != nil {
 			return nil, "", err
 		}
-		root, err = openPKCS11(cfg)
+		root, err = openPKCS11(cfg, o.hsm)
 		source = "PKCS#11 token"
 	default:
 		return nil, "", fmt.Errorf("root key provider %q is not one of file, pkcs11", cfg.RootKey.Provider)
@@ -229,7 +231,7 @@ func checkRoot(ctx context.Context, cfg *config.File, st store.Store, root rootk
 		return err
 	}
 	if rec, err := st.Get(ctx, kindBootstrap, "admin"); err == nil {
-		blob, aad, err := iam.New(st, root, kms.PartitionOf(cfg.Region), nil).SealedSecret(ctx, string(rec.Data))
+		blob, aad, err := iam.New(st, root, arn.PartitionOf(cfg.Region), nil).SealedSecret(ctx, string(rec.Data))
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}

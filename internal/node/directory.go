@@ -1,4 +1,4 @@
-package server
+package node
 
 import (
 	"context"
@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/trentkms/trent/internal/arn"
 	"github.com/trentkms/trent/internal/config"
 	"github.com/trentkms/trent/internal/iam"
-	"github.com/trentkms/trent/internal/kms"
 	"github.com/trentkms/trent/internal/store"
 )
 
@@ -18,9 +18,10 @@ import (
 // same store (SQLite in WAL mode or PostgreSQL): the server's change feed
 // picks up what it writes. It refuses a data directory that no server has
 // initialized, and a root key that cannot open what the store holds (see
-// openRoot). It takes no lock: a running server keeps the data directory's.
+// openRoot); env gives TRENT_ROOT_KEY and the PKCS#11 settings as for
+// Start. It takes no lock: a running server keeps the data directory's.
 // Close closes the store and the root key.
-func OpenDirectory(cfg *config.File, rootKeyHex string) (dir *iam.Directory, closeFn func(), err error) {
+func OpenDirectory(cfg *config.File, env config.Env) (dir *iam.Directory, closeFn func(), err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, nil, err
 	}
@@ -35,10 +36,10 @@ func OpenDirectory(cfg *config.File, rootKeyHex string) (dir *iam.Directory, clo
 		}
 		return nil, nil, err
 	}
-	root, _, err := openRoot(context.Background(), cfg, st, rootOptions{hex: rootKeyHex})
+	root, _, err := openRoot(context.Background(), cfg, st, rootOptions{hex: env.RootKey, hsm: env.HSM})
 	if err != nil {
 		st.Close()
 		return nil, nil, err
 	}
-	return iam.New(st, root, kms.PartitionOf(cfg.Region), time.Now), func() { st.Close(); root.Close() }, nil
+	return iam.New(st, root, arn.PartitionOf(cfg.Region), time.Now), func() { st.Close(); root.Close() }, nil
 }

@@ -1,4 +1,4 @@
-package server
+package node
 
 import (
 	"context"
@@ -23,6 +23,9 @@ type RotateOptions struct {
 	KeepOld bool
 	// Progress, if set, is told how many records were re-sealed so far.
 	Progress func(n int)
+	// HSM are the PKCS#11 settings of the environment, used where the
+	// configuration file leaves them out.
+	HSM config.HSMEnv
 }
 
 // RotateRootKey rotates the root key of the deployment that cfg describes,
@@ -42,7 +45,7 @@ func RotateRootKey(ctx context.Context, cfg *config.File, o RotateOptions) (rese
 		return reseal.Result{}, err
 	}
 	defer st.Close()
-	root, _, err := openRoot(ctx, cfg, st, rootOptions{})
+	root, _, err := openRoot(ctx, cfg, st, rootOptions{hsm: o.HSM})
 	if err != nil {
 		return reseal.Result{}, err
 	}

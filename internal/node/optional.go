@@ -1,4 +1,4 @@
-package server
+package node
 
 import (
 	"crypto/tls"
@@ -19,18 +19,18 @@ import (
 )
 
 // PKCS11Settings resolves the PKCS#11 settings of cfg: the configuration
-// file's root_key fields, falling back to the environment (TRENT_HSM_MODULE,
-// TRENT_HSM_TOKEN, TRENT_HSM_PIN). The PIN is read from pkcs11_pin_file if
-// set, else from TRENT_HSM_PIN. It returns an error naming what is missing,
-// never the PIN.
-func PKCS11Settings(cfg *config.File) (pkcs11.Config, error) {
+// file's root_key fields, falling back to the environment's (env:
+// TRENT_HSM_MODULE, TRENT_HSM_TOKEN, TRENT_HSM_PIN). The PIN is read from
+// pkcs11_pin_file if set, else taken from TRENT_HSM_PIN. It returns an
+// error naming what is missing, never the PIN.
+func PKCS11Settings(cfg *config.File, env config.HSMEnv) (pkcs11.Config, error) {
 	rk := cfg.RootKey
 	pc := pkcs11.Config{Module: rk.Module, TokenLabel: rk.Token, KeyLabel: rk.KeyLabel}
 	if pc.Module == "" {
-		pc.Module = os.Getenv("TRENT_HSM_MODULE")
+		pc.Module = env.Module
 	}
 	if pc.TokenLabel == "" {
-		pc.TokenLabel = os.Getenv("TRENT_HSM_TOKEN")
+		pc.TokenLabel = env.Token
 	}
 	if pc.KeyLabel == "" {
 		pc.KeyLabel = "trent-root"
@@ -42,7 +42,7 @@ func PKCS11Settings(cfg *config.File) (pkcs11.Config, error) {
 		}
 		pc.PIN = strings.TrimRight(string(b), "\r\n")
 	} else {
-		pc.PIN = os.Getenv("TRENT_HSM_PIN")
+		pc.PIN = env.PIN
 	}
 	switch {
 	case pc.Module == "":
@@ -57,8 +57,8 @@ func PKCS11Settings(cfg *config.File) (pkcs11.Config, error) {
 
 // openPKCS11 opens the HSM root key provider. In a build without cgo it
 // fails with an error wrapping hsm.ErrUnavailable, which says so.
-func openPKCS11(cfg *config.File) (rootkey.Provider, error) {
-	pc, err := PKCS11Settings(cfg)
+func openPKCS11(cfg *config.File, env config.HSMEnv) (rootkey.Provider, error) {
+	pc, err := PKCS11Settings(cfg, env)
 	if err != nil {
 		return nil, err
 	}
@@ -69,16 +69,16 @@ func openPKCS11(cfg *config.File) (rootkey.Provider, error) {
 	return p, nil
 }
 
-// keyStoreConfig says how the custom key stores of a node with cfg reach
-// their backends: the PKCS#11 module of CloudHSM-type stores, and the TLS
-// settings of the XKS client.
-func keyStoreConfig(cfg *config.File) (keystore.Config, error) {
+// keyStoreConfig says how the custom key stores of a node with cfg and env
+// reach their backends: the PKCS#11 module of CloudHSM-type stores, and the
+// TLS settings of the XKS client.
+func keyStoreConfig(cfg *config.File, env config.Env) (keystore.Config, error) {
 	module := cfg.RootKey.Module
 	if module == "" {
-		module = os.Getenv("TRENT_HSM_MODULE")
+		module = env.HSM.Module
 	}
 	var roots *x509.CertPool
-	if f := os.Getenv("TRENT_XKS_CA_FILE"); f != "" {
+	if f := env.XKSCAFile; f != "" {
 		pem, err := os.ReadFile(f)
 		if err != nil {
 			return keystore.Config{}, fmt.Errorf("TRENT_XKS_CA_FILE: %w", err)

@@ -1,4 +1,4 @@
-package server
+package node
 
 import (
 	"context"
@@ -83,7 +83,7 @@ func TestRootKeyCanaryUpgrade(t *testing.T) {
 	cfg := func() *config.File {
 		return &config.File{Listen: "127.0.0.1:0", DataDir: dir, RootKey: config.RootKeyFile{File: key}}
 	}
-	n, err := Start(cfg(), Options{AdminAccessKeyID: benchAKID, AdminSecretAccessKey: benchSecret})
+	n, err := Start(cfg(), Options{Env: config.Env{AccessKeyID: benchAKID, SecretAccessKey: benchSecret}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +98,7 @@ func TestRootKeyCanaryUpgrade(t *testing.T) {
 
 	// fail/other key: named through the administrator's secret.
 	other := strings.Repeat("ab", 32)
-	_, err = Start(cfg(), Options{RootKeyHex: other})
+	_, err = Start(cfg(), Options{Env: config.Env{RootKey: other}})
 	var me *reseal.MismatchError
 	if !errors.As(err, &me) || me.What != "administrator access key" || !strings.HasPrefix(me.Need, "file-") {
 		t.Fatalf("old store, other key: %v", err)

@@ -1,4 +1,4 @@
-package server
+package node
 
 import (
 	"bytes"
@@ -28,7 +28,7 @@ func TestAuditSigningKeyFile(t *testing.T) {
 		return &config.File{Listen: "127.0.0.1:0", DataDir: data, RootKey: config.RootKeyFile{File: rootFile}}
 	}
 	start := func(replace bool) (*Node, error) {
-		return Start(cfg(), Options{AdminAccessKeyID: benchAKID, AdminSecretAccessKey: benchSecret, ReplaceAuditSigningKey: replace})
+		return Start(cfg(), Options{Env: config.Env{AccessKeyID: benchAKID, SecretAccessKey: benchSecret}, ReplaceAuditSigningKey: replace})
 	}
 	// run starts a node, checks its signing key, and stops it.
 	run := func(replace bool, wantKey ed25519.PublicKey) ed25519.PublicKey {
