@@ -89,3 +89,14 @@ func TestCoreBelowItsConcerns(t *testing.T) {
 		}
 	}
 }
+
+// The HTTP server serves; it does not build a node. Assembly (stores, root
+// keys, the data directory's lock) lives in internal/node, above it.
+func TestServerBuildsNoNode(t *testing.T) {
+	d := deps(t, "internal/server")
+	for _, f := range []string{"internal/node", "internal/store/sqlite", "internal/store/postgres", "internal/rootkey/pkcs11", "internal/dirlock"} {
+		if d[path(f)] {
+			t.Errorf("internal/server depends on %s", f)
+		}
+	}
+}
