@@ -9,6 +9,7 @@ import (
 	"os"
 	"text/tabwriter"
 
+	"github.com/trentkms/trent/internal/arn"
 	"github.com/trentkms/trent/internal/config"
 	"github.com/trentkms/trent/internal/iam"
 	"github.com/trentkms/trent/internal/server"
@@ -86,7 +87,7 @@ func admin(args []string, out io.Writer) error {
 		}
 		printCredential(out, *account, "root", k.ID, secret)
 	case "create-access-key":
-		if !iam.ValidAccountID(*account) {
+		if !arn.ValidAccountID(*account) {
 			return fmt.Errorf("admin: --account-id must be 12 digits")
 		}
 		var (

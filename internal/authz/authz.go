@@ -156,16 +156,7 @@ func (a *Authorizer) AuthorizeKey(ctx context.Context, r *kms.KeyRequest) error 
 	s.ctx = reqContext{a: a, caller: c, conds: r.Conditions, key: r}
 	s.req = policy.Request{Action: r.Action, Resource: r.KeyARN, Principal: principalOf(c), Context: &s.ctx}
 	s.in = policy.Input{KeyPolicy: kp, KeyAccount: r.KeyAccount, GrantAllows: r.GrantAllows}
-	if err := a.identities(ctx, c, s); err != nil {
-		return err
-	}
-	err := policy.Authorize(&s.req, s.in)
-	if s.ctx.err != nil {
-		// A condition key the policies asked for could not be read
-		// (kms:ResourceAliases from the store): no decision.
-		return s.ctx.err
-	}
-	return err
+	return a.decide(ctx, c, s)
 }
 
 // AuthorizeAccount decides an action without a key resource (resource
@@ -185,6 +176,11 @@ func (a *Authorizer) AuthorizeAccount(ctx context.Context, r *kms.AccountRequest
 	}
 	s.ctx = reqContext{a: a, caller: c, conds: r.Conditions}
 	s.req = policy.Request{Action: r.Action, Resource: resource, Principal: principalOf(c), Context: &s.ctx}
+	return a.decide(ctx, c, s)
+}
+
+// decide adds the caller's identity policies to s and evaluates s.req.
+func (a *Authorizer) decide(ctx context.Context, c *kms.Caller, s *state) error {
 	if err := a.identities(ctx, c, s); err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/trentkms/trent/internal/arn"
 	"github.com/trentkms/trent/internal/kms"
 	"github.com/trentkms/trent/internal/policy"
 )
@@ -69,7 +70,7 @@ func (c *reqContext) Get(key string) ([]string, bool) {
 	}
 	switch key {
 	case "aws:requestedregion":
-		if r := arnField(k.KeyARN, 3); r != "" {
+		if r := arn.Field(k.KeyARN, 3); r != "" {
 			return c.single(4, r), true
 		}
 		return nil, false
@@ -133,19 +134,4 @@ func (c *reqContext) nonEmpty(slot int, v string) ([]string, bool) {
 		return nil, false
 	}
 	return c.single(slot, v), true
-}
-
-// arnField returns the i-th colon-separated field of an ARN, or "".
-func arnField(arn string, i int) string {
-	for ; i > 0; i-- {
-		j := strings.IndexByte(arn, ':')
-		if j < 0 {
-			return ""
-		}
-		arn = arn[j+1:]
-	}
-	if j := strings.IndexByte(arn, ':'); j >= 0 {
-		return arn[:j]
-	}
-	return arn
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/trentkms/trent/internal/arn"
 	"github.com/trentkms/trent/internal/awserr"
 	"github.com/trentkms/trent/internal/store"
 )
@@ -37,7 +38,7 @@ func (d *Directory) CreateAccount(ctx context.Context, id, name string) (AccessK
 // EnsureAccount registers an account if it is not registered and reports
 // whether it did.
 func (d *Directory) EnsureAccount(ctx context.Context, id, name string) (bool, error) {
-	if !ValidAccountID(id) {
+	if !arn.ValidAccountID(id) {
 		return false, validation("The account ID %q must be 12 digits.", id)
 	}
 	data, _ := json.Marshal(Account{ID: id, Name: name, Created: d.now().UTC().Truncate(time.Second)})

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/trentkms/trent/internal/arn"
 	"github.com/trentkms/trent/internal/awserr"
 	"github.com/trentkms/trent/internal/policy"
 	"github.com/trentkms/trent/internal/store"
@@ -24,15 +25,15 @@ import (
 // id is "" if no such principal exists. bindable is false for every other
 // principal (account roots and IDs, services, anything else), which is not
 // resolved. Errors are store failures.
-func (d *Directory) PrincipalID(ctx context.Context, arn string) (id string, bindable bool, err error) {
-	f := strings.SplitN(arn, ":", 6)
-	if len(f) != 6 || f[0] != "arn" || f[3] != "" {
+func (d *Directory) PrincipalID(ctx context.Context, principal string) (id string, bindable bool, err error) {
+	a, ok := arn.Parse(principal)
+	if !ok || a.Region != "" {
 		return "", false, nil
 	}
-	account, res := f[4], f[5]
+	account, res := a.Account, a.Resource
 	var kind, name, path string
 	switch {
-	case f[2] == "iam" && (strings.HasPrefix(res, "user/") || strings.HasPrefix(res, "role/")):
+	case a.Service == "iam" && (strings.HasPrefix(res, "user/") || strings.HasPrefix(res, "role/")):
 		kind = KindUser
 		if res[0] == 'r' {
 			kind = KindRole
@@ -40,7 +41,7 @@ func (d *Directory) PrincipalID(ctx context.Context, arn string) (id string, bin
 		rest := res[5:]
 		i := strings.LastIndexByte(rest, '/')
 		path, name = "/"+rest[:i+1], rest[i+1:]
-	case f[2] == "sts" && strings.HasPrefix(res, "assumed-role/"):
+	case a.Service == "sts" && strings.HasPrefix(res, "assumed-role/"):
 		role, session, ok := strings.Cut(res[len("assumed-role/"):], "/")
 		if !ok || session == "" {
 			return "", true, nil
@@ -49,7 +50,7 @@ func (d *Directory) PrincipalID(ctx context.Context, arn string) (id string, bin
 	default:
 		return "", false, nil
 	}
-	if f[1] != d.partition || !ValidAccountID(account) || validName(name, "name", 64) != nil {
+	if a.Partition != d.partition || !arn.ValidAccountID(account) || validName(name, "name", 64) != nil {
 		return "", true, nil
 	}
 	var ent struct {

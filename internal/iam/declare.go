@@ -12,9 +12,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/trentkms/trent/internal/arn"
 	"github.com/trentkms/trent/internal/awserr"
 	"github.com/trentkms/trent/internal/store"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // Principals is the declarative principals file (trent serve --principals):
@@ -96,7 +97,7 @@ func ParsePrincipals(data []byte) (*Principals, error) {
 		return nil, fmt.Errorf("principals: %w", err)
 	}
 	for _, a := range p.Accounts {
-		if !ValidAccountID(a.ID) {
+		if !arn.ValidAccountID(a.ID) {
 			return nil, fmt.Errorf("principals: account ID %q must be 12 digits (quote it in YAML)", a.ID)
 		}
 		for _, k := range append(append([]DeclaredKey{}, a.RootAccessKeys...), usersKeys(a.Users)...) {
@@ -317,18 +318,18 @@ type applier struct {
 // principalName returns the skippedNames key of the user or role a
 // principal ARN names (a role session's ARN names its role), "" for other
 // principals.
-func principalName(arn string) string {
-	f := strings.SplitN(arn, ":", 6)
-	if len(f) != 6 || f[0] != "arn" {
+func principalName(principal string) string {
+	a, ok := arn.Parse(principal)
+	if !ok {
 		return ""
 	}
-	res := f[5]
+	res := a.Resource
 	switch {
-	case f[2] == "iam" && (strings.HasPrefix(res, "user/") || strings.HasPrefix(res, "role/")):
-		return res[:4] + "/" + f[4] + "/" + res[strings.LastIndexByte(res, '/')+1:]
-	case f[2] == "sts" && strings.HasPrefix(res, "assumed-role/"):
+	case a.Service == "iam" && (strings.HasPrefix(res, "user/") || strings.HasPrefix(res, "role/")):
+		return res[:4] + "/" + a.Account + "/" + arn.Name(res)
+	case a.Service == "sts" && strings.HasPrefix(res, "assumed-role/"):
 		role, _, _ := strings.Cut(res[len("assumed-role/"):], "/")
-		return "role/" + f[4] + "/" + role
+		return "role/" + a.Account + "/" + role
 	}
 	return ""
 }

@@ -9,9 +9,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
+	"github.com/trentkms/trent/internal/arn"
 	"github.com/trentkms/trent/internal/keyring"
 	"github.com/trentkms/trent/internal/kms"
 	"github.com/trentkms/trent/internal/policy"
@@ -144,7 +144,7 @@ func (d *Directory) load(ctx context.Context, akid string) (*identity, int64, er
 		id.caller.ARN = d.UserARN(doc.Account, doc.UserName, path)
 	case TypeAssumedRole:
 		// The session ARN has no path; aws:PrincipalArn (RoleARN) does.
-		role := doc.RoleARN[strings.LastIndex(doc.RoleARN, "/")+1:]
+		role := arn.Name(doc.RoleARN)
 		id.caller.ARN = fmt.Sprintf("arn:%s:sts::%s:assumed-role/%s/%s", d.partition, doc.Account, role, doc.SessionName)
 		id.caller.TokenIssueTime = doc.Created.UTC().Format(time.RFC3339)
 	}

@@ -173,6 +173,103 @@ func (d *Directory) getJSON(ctx context.Context, kind, id string, v any) (int64,
 	return rec.Version, nil
 }
 
+// entity is a pointer to a User or a Role, which the code below creates,
+// reads, lists and deletes alike.
+type entity[T any] interface {
+	*T
+	uniqueID() string
+}
+
+func (u *User) uniqueID() string { return u.UserID }
+func (r *Role) uniqueID() string { return r.RoleID }
+
+// createEntity stores e, a new user or role (o) named name, and reserves
+// the name without regard to case. It returns EntityAlreadyExists if the
+// account has a user (or role) of that name in any case.
+func (d *Directory) createEntity(ctx context.Context, o ownerKind, account, name string, e any) error {
+	exists := awserr.Newf(CodeEntityAlreadyExists, "%s with name %s already exists.", o.title, name)
+	if taken, err := d.nameTaken(ctx, o.kind, account, name); err != nil {
+		return err
+	} else if taken {
+		return exists
+	}
+	data, _ := json.Marshal(e)
+	err := d.store.Apply(ctx, store.Op{Kind: o.kind, ID: account + "/" + name, Data: data, Create: true},
+		store.Op{Kind: KindNameFold, ID: nameFoldID(o.kind, account, name), Data: []byte("{}"), Create: true})
+	d.pols.Invalidate(o.label + "/" + account + "/" + name)
+	if errors.Is(err, store.ErrExists) {
+		return exists
+	}
+	return err
+}
+
+// getEntity reads the user or role (o) name of account, with the version
+// of its record. It returns ValidationError for a bad name, NoSuchEntity
+// if there is none, and ErrTargetChanged if it is not the one the request
+// was authorized on (see checkTarget).
+func getEntity[T any, P entity[T]](ctx context.Context, d *Directory, o ownerKind, account, name string) (P, int64, error) {
+	if err := validName(name, o.field, 64); err != nil {
+		return nil, 0, err
+	}
+	e := P(new(T))
+	v, err := d.getJSON(ctx, o.kind, account+"/"+name, e)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, 0, noSuchEntity("The %s with name %s cannot be found.", o.label, name)
+	}
+	if err == nil {
+		err = checkTarget(ctx, o.kind, account, name, e.uniqueID)
+	}
+	return e, v, err
+}
+
+// listEntities returns the users or roles (o) of an account in name order.
+func listEntities[T any](ctx context.Context, d *Directory, o ownerKind, account string) ([]*T, error) {
+	recs, err := d.store.List(ctx, o.kind, account+"/", "", 0)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*T, 0, len(recs))
+	for _, r := range recs {
+		e := new(T)
+		if err := json.Unmarshal(r.Data, e); err != nil {
+			return nil, fmt.Errorf("iam: decode %s %s: %w", o.label, r.ID, err)
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// deleteEntity deletes the user or role (o) name of account. It returns
+// NoSuchEntity if there is none, check's error if check (run first) refuses,
+// and DeleteConflict while it has inline policies.
+func deleteEntity[T any, P entity[T]](ctx context.Context, d *Directory, o ownerKind, account, name string, check func() error) error {
+	return d.update(ctx, func() error {
+		_, ver, err := getEntity[T, P](ctx, d, o, account, name)
+		if err != nil {
+			return err
+		}
+		if check != nil {
+			if err := check(); err != nil {
+				return err
+			}
+		}
+		pols, err := d.store.List(ctx, o.policyKind, account+"/"+name+"/", "", 1)
+		if err != nil {
+			return err
+		}
+		if len(pols) > 0 {
+			return awserr.New(CodeDeleteConflict, "Cannot delete entity, must delete policies first.")
+		}
+		// IfVersion: creating an access key or a policy touches the
+		// owner's record, so one added since the checks above makes this
+		// delete conflict.
+		err = d.store.Apply(ctx, store.Op{Kind: o.kind, ID: account + "/" + name, Delete: true, IfVersion: ver},
+			store.Op{Kind: KindNameFold, ID: nameFoldID(o.kind, account, name), Delete: true})
+		d.pols.Invalidate(o.label + "/" + account + "/" + name)
+		return err
+	}, o.kind, account+"/"+name)
+}
+
 // CreateUser creates an IAM user. It returns EntityAlreadyExists if the
 // account has a user of that name and ValidationError for a bad name.
 func (d *Directory) CreateUser(ctx context.Context, account, name, path string) (*User, error) {
@@ -191,21 +288,8 @@ func (d *Directory) createUser(ctx context.Context, account, name, path string, 
 	if path == "" {
 		path = "/"
 	}
-	exists := awserr.Newf(CodeEntityAlreadyExists, "User with name %s already exists.", name)
-	if taken, err := d.nameTaken(ctx, KindUser, account, name); err != nil {
-		return nil, err
-	} else if taken {
-		return nil, exists
-	}
 	u := &User{Account: account, Name: name, UserID: newUniqueID("AIDA"), Path: path, Created: d.now().UTC().Truncate(time.Second), Declared: declared}
-	data, _ := json.Marshal(u)
-	err := d.store.Apply(ctx, store.Op{Kind: KindUser, ID: account + "/" + name, Data: data, Create: true},
-		store.Op{Kind: KindNameFold, ID: nameFoldID(KindUser, account, name), Data: []byte("{}"), Create: true})
-	d.pols.Invalidate("user/" + account + "/" + name)
-	if errors.Is(err, store.ErrExists) {
-		return nil, exists
-	}
-	if err != nil {
+	if err := d.createEntity(ctx, userOwner, account, name, u); err != nil {
 		return nil, err
 	}
 	return u, nil
@@ -218,45 +302,18 @@ func (d *Directory) GetUser(ctx context.Context, account, name string) (*User, e
 }
 
 func (d *Directory) getUser(ctx context.Context, account, name string) (*User, int64, error) {
-	if err := validName(name, "userName", 64); err != nil {
-		return nil, 0, err
-	}
-	var u User
-	v, err := d.getJSON(ctx, KindUser, account+"/"+name, &u)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, 0, noSuchEntity("The user with name %s cannot be found.", name)
-	}
-	if err == nil {
-		err = checkTarget(ctx, KindUser, account, name, func() string { return u.UserID })
-	}
-	return &u, v, err
+	return getEntity[User](ctx, d, userOwner, account, name)
 }
 
 // ListUsers returns the users of an account in name order.
 func (d *Directory) ListUsers(ctx context.Context, account string) ([]*User, error) {
-	recs, err := d.store.List(ctx, KindUser, account+"/", "", 0)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*User, 0, len(recs))
-	for _, r := range recs {
-		var u User
-		if err := json.Unmarshal(r.Data, &u); err != nil {
-			return nil, fmt.Errorf("iam: decode user %s: %w", r.ID, err)
-		}
-		out = append(out, &u)
-	}
-	return out, nil
+	return listEntities[User](ctx, d, userOwner, account)
 }
 
 // DeleteUser deletes a user. It returns NoSuchEntity if there is none and
 // DeleteConflict while the user still has access keys or inline policies.
 func (d *Directory) DeleteUser(ctx context.Context, account, name string) error {
-	return d.update(ctx, func() error {
-		_, ver, err := d.getUser(ctx, account, name)
-		if err != nil {
-			return err
-		}
+	return deleteEntity[User](ctx, d, userOwner, account, name, func() error {
 		keys, err := d.store.List(ctx, KindKeyIndex, account+"/"+name+"/", "", 1)
 		if err != nil {
 			return err
@@ -264,20 +321,8 @@ func (d *Directory) DeleteUser(ctx context.Context, account, name string) error 
 		if len(keys) > 0 {
 			return awserr.New(CodeDeleteConflict, "Cannot delete entity, must delete access keys first.")
 		}
-		pols, err := d.store.List(ctx, KindUserPolicy, account+"/"+name+"/", "", 1)
-		if err != nil {
-			return err
-		}
-		if len(pols) > 0 {
-			return awserr.New(CodeDeleteConflict, "Cannot delete entity, must delete policies first.")
-		}
-		// IfVersion: creating a key or policy touches the user record, so
-		// one added since the checks above makes this delete conflict.
-		err = d.store.Apply(ctx, store.Op{Kind: KindUser, ID: account + "/" + name, Delete: true, IfVersion: ver},
-			store.Op{Kind: KindNameFold, ID: nameFoldID(KindUser, account, name), Delete: true})
-		d.pols.Invalidate("user/" + account + "/" + name)
-		return err
-	}, KindUser, account+"/"+name)
+		return nil
+	})
 }
 
 // touchOp rewrites a record unchanged at version ver, so that a concurrent

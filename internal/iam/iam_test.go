@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trentkms/trent/internal/arn"
 	"github.com/trentkms/trent/internal/awserr"
 	"github.com/trentkms/trent/internal/iam"
 	"github.com/trentkms/trent/internal/kms"
@@ -603,7 +604,7 @@ func FuzzParsePrincipals(f *testing.F) {
 			return
 		}
 		for _, a := range p.Accounts {
-			if !iam.ValidAccountID(a.ID) {
+			if !arn.ValidAccountID(a.ID) {
 				t.Fatalf("accepted account ID %q", a.ID)
 			}
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/trentkms/trent/internal/arn"
 	"github.com/trentkms/trent/internal/awserr"
 	"github.com/trentkms/trent/internal/kms"
 	"github.com/trentkms/trent/internal/policy"
@@ -20,15 +21,18 @@ type policyDoc struct {
 	Document string `json:"document"`
 }
 
-// ownerKind describes the two kinds of policy owner.
+// ownerKind describes the two kinds of IAM entity that own policies:
+// users and roles.
 type ownerKind struct {
-	kind, policyKind, label, field string
-	maxBytes                       int
+	kind, policyKind string
+	label, title     string // "user" and "User" in messages and cache keys
+	field            string // the request parameter that names one
+	maxBytes         int    // the quota of its inline policies
 }
 
 var (
-	userOwner = ownerKind{KindUser, KindUserPolicy, "user", "userName", MaxUserPolicyBytes}
-	roleOwner = ownerKind{KindRole, KindRolePolicy, "role", "roleName", MaxRolePolicyBytes}
+	userOwner = ownerKind{kind: KindUser, policyKind: KindUserPolicy, label: "user", title: "User", field: "userName", maxBytes: MaxUserPolicyBytes}
+	roleOwner = ownerKind{kind: KindRole, policyKind: KindRolePolicy, label: "role", title: "Role", field: "roleName", maxBytes: MaxRolePolicyBytes}
 )
 
 // policySize counts a policy as AWS does for its quotas: without whitespace.
@@ -210,7 +214,7 @@ func policyKey(c *kms.Caller) string {
 	case TypeIAMUser:
 		return "user/" + c.Account + "/" + c.UserName
 	case TypeAssumedRole:
-		return "role/" + c.Account + "/" + c.RoleARN[strings.LastIndexByte(c.RoleARN, '/')+1:]
+		return "role/" + c.Account + "/" + arn.Name(c.RoleARN)
 	}
 	return ""
 }

@@ -3,10 +3,9 @@ package iam
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 
-	"github.com/trentkms/trent/internal/rootkey"
+	"github.com/trentkms/trent/internal/reseal"
 	"github.com/trentkms/trent/internal/store"
 )
 
@@ -18,29 +17,21 @@ import (
 func (d *Directory) ResealAll(ctx context.Context, progress func(n int)) (int, error) {
 	cur := d.root.CurrentID()
 	n := 0
-	after := ""
-	for {
-		recs, err := d.store.List(ctx, KindAccessKey, "", after, 200)
-		if err != nil {
-			return n, err
+	err := store.Each(ctx, d.store, KindAccessKey, func(r store.Record) error {
+		changed, err := store.Rewrite(ctx, d.store, &d.locks, r, func(data []byte) ([]byte, bool, error) {
+			return d.resealKey(r.ID, data, cur)
+		})
+		if err != nil || !changed {
+			return err
 		}
-		for _, r := range recs {
-			changed, err := d.resealOne(ctx, r, cur)
-			if err != nil {
-				return n, err
-			}
-			if changed {
-				n++
-				if progress != nil {
-					progress(n)
-				}
-			}
+		d.keys.Invalidate(r.ID)
+		n++
+		if progress != nil {
+			progress(n)
 		}
-		if len(recs) < 200 {
-			return n, nil
-		}
-		after = recs[len(recs)-1].ID
-	}
+		return nil
+	})
+	return n, err
 }
 
 // SealedSecret returns the sealed secret of access key akid as stored, and
@@ -59,49 +50,25 @@ func (d *Directory) SealedSecret(ctx context.Context, akid string) (blob, aad []
 	return doc.SealedSecret, secretAAD(akid), nil
 }
 
-func (d *Directory) resealOne(ctx context.Context, r store.Record, cur string) (bool, error) {
-	changed, reread := false, false
-	err := store.Update(ctx, &d.locks, []string{KindAccessKey + "/" + r.ID}, func() error {
-		if reread {
-			var err error
-			if r, err = d.store.Get(ctx, KindAccessKey, r.ID); errors.Is(err, store.ErrNotFound) {
-				return nil
-			} else if err != nil {
-				return err
-			}
-		}
-		reread = true
-		var doc accessKeyDoc
-		if err := json.Unmarshal(r.Data, &doc); err != nil {
-			return fmt.Errorf("iam: decode access key %s: %w", r.ID, err)
-		}
-		if id, err := rootkey.SealedBy(doc.SealedSecret); err != nil || id == cur {
-			return nil
-		}
-		aad := secretAAD(r.ID)
-		pt, err := d.root.Open(doc.SealedSecret, aad)
-		if err != nil {
-			return fmt.Errorf("iam: reseal access key %s: %w", r.ID, err)
-		}
-		doc.SealedSecret, err = d.root.Seal(pt, aad)
-		clear(pt)
-		if doc.SessionTokenHash == nil && doc.LegacySessionToken != "" {
-			// A rewrite is the moment to stop storing a legacy token.
-			doc.SessionTokenHash, doc.LegacySessionToken = sessionTokenHash(doc.LegacySessionToken), ""
-		}
-		if err != nil {
-			return err
-		}
-		data, err := json.Marshal(&doc)
-		if err != nil {
-			return err
-		}
-		if err := d.store.Apply(ctx, store.Op{Kind: KindAccessKey, ID: r.ID, Data: data, IfVersion: r.Version}); err != nil {
-			return err
-		}
-		d.keys.Invalidate(r.ID)
-		changed = true
-		return nil
-	})
-	return changed, err
+// resealKey returns the record data of access key akid with its secret
+// sealed under the current root key cur, and whether that changed anything.
+func (d *Directory) resealKey(akid string, data []byte, cur string) ([]byte, bool, error) {
+	var doc accessKeyDoc
+	if err := json.Unmarshal(data, &doc); err != nil {
+		return nil, false, fmt.Errorf("iam: decode access key %s: %w", akid, err)
+	}
+	if !reseal.Stale(doc.SealedSecret, cur) {
+		return nil, false, nil
+	}
+	sealed, err := reseal.Blob(d.root, doc.SealedSecret, secretAAD(akid))
+	if err != nil {
+		return nil, false, fmt.Errorf("iam: reseal access key %s: %w", akid, err)
+	}
+	doc.SealedSecret = sealed
+	if doc.SessionTokenHash == nil && doc.LegacySessionToken != "" {
+		// A rewrite is the moment to stop storing a legacy token.
+		doc.SessionTokenHash, doc.LegacySessionToken = sessionTokenHash(doc.LegacySessionToken), ""
+	}
+	out, err := json.Marshal(&doc)
+	return out, err == nil, err
 }

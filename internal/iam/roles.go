@@ -5,11 +5,11 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
 
+	"github.com/trentkms/trent/internal/arn"
 	"github.com/trentkms/trent/internal/awserr"
 	"github.com/trentkms/trent/internal/kms"
 	"github.com/trentkms/trent/internal/policy"
@@ -141,20 +141,7 @@ func (d *Directory) CreateRole(ctx context.Context, in RoleInput) (*Role, error)
 	r := &Role{Account: in.Account, Name: in.Name, RoleID: newUniqueID("AROA"), Path: in.Path, Description: in.Description,
 		TrustPolicy: in.TrustPolicy, TrustPrincipals: ids, MaxSessionDuration: in.MaxSessionDuration, Created: d.now().UTC().Truncate(time.Second),
 		Declared: in.declared}
-	exists := awserr.Newf(CodeEntityAlreadyExists, "Role with name %s already exists.", in.Name)
-	if taken, err := d.nameTaken(ctx, KindRole, in.Account, in.Name); err != nil {
-		return nil, err
-	} else if taken {
-		return nil, exists
-	}
-	data, _ := json.Marshal(r)
-	err = d.store.Apply(ctx, store.Op{Kind: KindRole, ID: in.Account + "/" + in.Name, Data: data, Create: true},
-		store.Op{Kind: KindNameFold, ID: nameFoldID(KindRole, in.Account, in.Name), Data: []byte("{}"), Create: true})
-	d.pols.Invalidate("role/" + in.Account + "/" + in.Name)
-	if errors.Is(err, store.ErrExists) {
-		return nil, exists
-	}
-	if err != nil {
+	if err := d.createEntity(ctx, roleOwner, in.Account, in.Name, r); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -167,35 +154,12 @@ func (d *Directory) GetRole(ctx context.Context, account, name string) (*Role, e
 }
 
 func (d *Directory) getRole(ctx context.Context, account, name string) (*Role, int64, error) {
-	if err := validName(name, "roleName", 64); err != nil {
-		return nil, 0, err
-	}
-	var r Role
-	v, err := d.getJSON(ctx, KindRole, account+"/"+name, &r)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, 0, noSuchEntity("The role with name %s cannot be found.", name)
-	}
-	if err == nil {
-		err = checkTarget(ctx, KindRole, account, name, func() string { return r.RoleID })
-	}
-	return &r, v, err
+	return getEntity[Role](ctx, d, roleOwner, account, name)
 }
 
 // ListRoles returns the roles of an account in name order.
 func (d *Directory) ListRoles(ctx context.Context, account string) ([]*Role, error) {
-	recs, err := d.store.List(ctx, KindRole, account+"/", "", 0)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*Role, 0, len(recs))
-	for _, rec := range recs {
-		var r Role
-		if err := json.Unmarshal(rec.Data, &r); err != nil {
-			return nil, fmt.Errorf("iam: decode role %s: %w", rec.ID, err)
-		}
-		out = append(out, &r)
-	}
-	return out, nil
+	return listEntities[Role](ctx, d, roleOwner, account)
 }
 
 // UpdateTrustPolicy replaces a role's trust policy (UpdateAssumeRolePolicy),
@@ -225,23 +189,7 @@ func (d *Directory) UpdateTrustPolicy(ctx context.Context, account, name, doc st
 // while the role has inline policies. Sessions of the role keep working
 // until they expire, with no permissions from the role (as in AWS).
 func (d *Directory) DeleteRole(ctx context.Context, account, name string) error {
-	return d.update(ctx, func() error {
-		_, ver, err := d.getRole(ctx, account, name)
-		if err != nil {
-			return err
-		}
-		pols, err := d.store.List(ctx, KindRolePolicy, account+"/"+name+"/", "", 1)
-		if err != nil {
-			return err
-		}
-		if len(pols) > 0 {
-			return awserr.New(CodeDeleteConflict, "Cannot delete entity, must delete policies first.")
-		}
-		err = d.store.Apply(ctx, store.Op{Kind: KindRole, ID: account + "/" + name, Delete: true, IfVersion: ver},
-			store.Op{Kind: KindNameFold, ID: nameFoldID(KindRole, account, name), Delete: true})
-		d.pols.Invalidate("role/" + account + "/" + name)
-		return err
-	}, KindRole, account+"/"+name)
+	return deleteEntity[Role](ctx, d, roleOwner, account, name, nil)
 }
 
 // Credentials are temporary credentials from AssumeRole.
@@ -301,11 +249,11 @@ func (d *Directory) AssumeRole(ctx context.Context, caller *kms.Caller, in Assum
 		return nil, validation("1 validation error detected: Value '%s' at 'roleArn' failed to satisfy constraint: Member must have length greater than or equal to 20", in.RoleARN)
 	}
 	denied := awserr.Newf(CodeAccessDenied, "User: %s is not authorized to perform: sts:AssumeRole on resource: %s", caller.ARN, in.RoleARN)
-	f := strings.SplitN(in.RoleARN, ":", 6)
-	if len(f) != 6 || f[0] != "arn" || f[2] != "iam" || !ValidAccountID(f[4]) || !strings.HasPrefix(f[5], "role/") {
+	a, ok := arn.Parse(in.RoleARN)
+	if !ok || a.Service != "iam" || !arn.ValidAccountID(a.Account) || !strings.HasPrefix(a.Resource, "role/") {
 		return nil, validation("%s is invalid", in.RoleARN)
 	}
-	account, name := f[4], f[5][strings.LastIndexByte(f[5], '/')+1:]
+	account, name := a.Account, arn.Name(a.Resource)
 	role, err := d.GetRole(ctx, account, name)
 	if err != nil {
 		if e := awserr.As(err); e != nil {

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"slices"
 	"strings"
+
+	"github.com/trentkms/trent/internal/arn"
 )
 
 // Principals returns the IAM user and role ARNs
@@ -31,12 +33,8 @@ func (p *Policy) Principals() []string {
 // isIAMEntityARN reports whether a (an ARN the principal parser accepted)
 // is in the iam service: a user or role rather than a role session.
 func isIAMEntityARN(a string) bool {
-	rest, ok := strings.CutPrefix(a, "arn:")
-	if !ok {
-		return false
-	}
-	i := strings.IndexByte(rest, ':')
-	return i >= 0 && strings.HasPrefix(rest[i+1:], "iam::")
+	p, ok := arn.Parse(a)
+	return ok && p.Service == "iam" && p.Region == ""
 }
 
 // Bind returns p with the principal ARNs its Principal and NotPrincipal

@@ -3,6 +3,8 @@ package policy
 import (
 	"encoding/json"
 	"strings"
+
+	"github.com/trentkms/trent/internal/arn"
 )
 
 // esc marks the next byte of a substituted pattern as literal: it is how
@@ -212,18 +214,20 @@ func eqByte(a, b byte, fold bool) bool {
 // arnMatch compares two ARNs field by field (arn:partition:service:region:
 // account:resource), with wildcards allowed in each field of the pattern.
 func arnMatch(pat, s string) bool {
-	for i := 0; i < 5; i++ {
-		pj := strings.IndexByte(pat, ':')
-		sj := strings.IndexByte(s, ':')
-		if pj < 0 || sj < 0 {
-			return false
-		}
-		if !glob(pat[:pj], s[:sj], false) {
-			return false
-		}
-		pat, s = pat[pj+1:], s[sj+1:]
+	pf, ok := arn.Split(pat)
+	if !ok {
+		return false
 	}
-	return glob(pat, s, false)
+	sf, ok := arn.Split(s)
+	if !ok {
+		return false
+	}
+	for i := range pf {
+		if !glob(pf[i], sf[i], false) {
+			return false
+		}
+	}
+	return true
 }
 
 // principalSet is a compiled Principal or NotPrincipal element.
@@ -283,23 +287,23 @@ func (ps *principalSet) addAWS(id string) bool {
 		ps.any = true
 		return true
 	}
-	if isAccountID(id) {
+	if arn.ValidAccountID(id) {
 		ps.accounts = append(ps.accounts, id)
 		return true
 	}
 	// arn:<partition>:<iam|sts>::<account>:<resource>
-	f := strings.SplitN(id, ":", 6)
-	if len(f) != 6 || f[0] != "arn" || !strings.HasPrefix(f[1], "aws") || f[3] != "" || !isAccountID(f[4]) {
+	a, ok := arn.Parse(id)
+	if !ok || !strings.HasPrefix(a.Partition, "aws") || a.Region != "" || !arn.ValidAccountID(a.Account) {
 		return false
 	}
-	res := f[5]
+	res := a.Resource
 	if strings.ContainsAny(res, "*?") {
 		return false
 	}
-	switch f[2] {
+	switch a.Service {
 	case "iam":
 		if res == "root" {
-			ps.accounts = append(ps.accounts, f[4])
+			ps.accounts = append(ps.accounts, a.Account)
 			return true
 		}
 		if strings.HasPrefix(res, "user/") || strings.HasPrefix(res, "role/") {
@@ -313,18 +317,6 @@ func (ps *principalSet) addAWS(id string) bool {
 		}
 	}
 	return false
-}
-
-func isAccountID(s string) bool {
-	if len(s) != 12 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 func validService(s string) bool {

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/trentkms/trent/internal/arn"
 )
 
 // PrincipalType classifies an authenticated caller.
@@ -175,7 +177,7 @@ func lookup(req *Request, key string) (vals, bool) {
 		if p.Type != TypeIAMUser {
 			return vals{}, false
 		}
-		return single(p.ARN[strings.LastIndexByte(p.ARN, '/')+1:])
+		return single(arn.Name(p.ARN))
 	case "aws:principaltype":
 		switch p.Type {
 		case TypeRoot:

@@ -17,6 +17,10 @@
 //     made by a node that had not yet switched are caught here).
 //  5. The old root key is retired: blobs sealed under it never open again.
 //
+// A Resealer walks its records with store.Each, rewrites each with
+// store.Rewrite (compare-and-swap, re-read after a conflict), and decides
+// with Stale which sealed secrets to seal again with Blob.
+//
 // # Root key canary
 //
 // The store keeps one record (CanaryKind) sealed under the root key that

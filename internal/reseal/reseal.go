@@ -192,14 +192,9 @@ func resealFile(root rootkey.Provider, f File, cur string) (bool, error) {
 	if id, err := rootkey.SealedBy(blob); err == nil && id == cur {
 		return false, nil
 	}
-	pt, err := root.Open(blob, f.AAD)
+	out, err := Blob(root, blob, f.AAD)
 	if err != nil {
 		return false, fmt.Errorf("reseal: %s: %w", f.Path, err)
-	}
-	out, err := root.Seal(pt, f.AAD)
-	clear(pt)
-	if err != nil {
-		return false, err
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(f.Path), ".reseal-*")
 	if err != nil {

@@ -24,6 +24,9 @@
 //     signed headers, as every AWS SDK and the AWS CLI sign them. A
 //     signature over fewer headers cannot be replayed with another
 //     X-Amz-Target, and no X-Amz-* header can be added to a signed request.
+//     A verifier of XKS proxy requests relaxes this to Host and X-Amz-Date
+//     (Verifier.MustSign, SignHostAndDate): that is what AWS KMS signs when
+//     it calls an external key store proxy, whose path names the operation.
 //   - The payload hash is always computed from the body handed to Verify; an
 //     X-Amz-Content-Sha256 header that does not match the body fails, so a
 //     tampered body can never verify (UNSIGNED-PAYLOAD is not accepted).

@@ -47,6 +47,25 @@ const (
 // holding an access key ID (not its secret) make verification quadratic.
 const MaxSignedHeaders = 64
 
+// HeaderRule says which headers of a request its signature must cover
+// besides Host, which it must always cover.
+type HeaderRule uint8
+
+const (
+	// SignSDKHeaders requires Content-Type and every X-Amz-* header the
+	// request carries to be signed, as every AWS SDK and the AWS CLI sign
+	// them, so that nothing that selects or qualifies the operation can be
+	// changed or added after signing. It is the zero HeaderRule.
+	SignSDKHeaders HeaderRule = iota
+	// SignHostAndDate requires X-Amz-Date, which the request must carry
+	// (the Date header is not read), and nothing else. It is the rule of
+	// the XKS proxy API, whose caller, AWS KMS, signs exactly
+	// host;x-amz-date and sends Content-Type unsigned: a proxy has to take
+	// such requests. Under it the operation is named by the path, which the
+	// signature covers.
+	SignHostAndDate
+)
+
 // Secret is what a CredentialSource knows about an access key.
 type Secret struct {
 	// Key is the secret access key. Verify never modifies it.
@@ -96,6 +115,9 @@ type Verifier struct {
 	// Services are the accepted scope services, e.g. "kms"; the first one is
 	// named in the error message. Empty means {"kms"}.
 	Services []string
+	// MustSign says which headers the signature must cover; the zero value
+	// is SignSDKHeaders.
+	MustSign HeaderRule
 	// MaxSkew is the tolerated difference between the request date and Now;
 	// zero means DefaultMaxSkew.
 	MaxSkew time.Duration
@@ -149,8 +171,9 @@ func putScratch(s *scratch) {
 //     algorithm, or a credential that is not key/date/region/service/term;
 //   - InvalidSignatureException: clock skew beyond MaxSkew, Host not signed,
 //     a wrong scope (region, service, terminator, date), a Content-Type or
-//     X-Amz-* header on the request that is not signed, a body that does not
-//     match X-Amz-Content-Sha256, or a signature mismatch;
+//     X-Amz-* header on the request that is not signed (under
+//     SignHostAndDate: X-Amz-Date not signed), a body that does not match
+//     X-Amz-Content-Sha256, or a signature mismatch;
 //   - UnrecognizedClientException: an unknown access key, or a session token
 //     that is missing, unexpected or wrong;
 //   - ExpiredTokenException: temporary credentials past their expiry.
@@ -169,7 +192,7 @@ func (v *Verifier) VerifyRequest(ctx context.Context, r Request, body []byte) (R
 	}
 	dateHdr := first(r, "X-Amz-Date")
 	useDate := false
-	if dateHdr == "" {
+	if dateHdr == "" && v.MustSign != SignHostAndDate {
 		dateHdr = first(r, "Date")
 		useDate = true
 	}
@@ -215,9 +238,15 @@ func (v *Verifier) VerifyRequest(ctx context.Context, r Request, body []byte) (R
 	}
 	sp := getScratch()
 	defer putScratch(sp)
-	sp.names = r.AppendHeaderNames(sp.names[:0])
-	if h := a.unsignedHeader(sp.names); h != "" {
-		return Result{}, awserr.Newf(awserr.InvalidSignature, msgNotSigned, h)
+	if v.MustSign == SignHostAndDate {
+		if !a.signs("x-amz-date") {
+			return Result{}, awserr.Newf(awserr.InvalidSignature, msgNotSigned, "X-Amz-Date")
+		}
+	} else {
+		sp.names = r.AppendHeaderNames(sp.names[:0])
+		if h := a.unsignedHeader(sp.names); h != "" {
+			return Result{}, awserr.Newf(awserr.InvalidSignature, msgNotSigned, h)
+		}
 	}
 	// The request's strings may alias its server's reusable buffers (see
 	// Request): what outlives the call is copied.

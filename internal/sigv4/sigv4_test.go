@@ -244,6 +244,71 @@ func TestVerifySDKSigned(t *testing.T) {
 	}
 }
 
+// TestVerifyHostAndDate: under SignHostAndDate a signature over
+// host;x-amz-date verifies with Content-Type and other headers unsigned, as
+// AWS KMS signs its calls to an XKS proxy (XKS proxy API, appendix A); the
+// default rule refuses the same request, and X-Amz-Date must be signed.
+func TestVerifyHostAndDate(t *testing.T) {
+	t.Parallel()
+	body := []byte(`{"requestMetadata":{"kmsOperation":"KmsHealthCheck","kmsRequestId":"r1"}}`)
+	// awsKMS signs as AWS KMS does: host and x-amz-date only (the SDK signs
+	// every header present, and Content-Length when it is not zero).
+	awsKMS := func(t *testing.T) *http.Request {
+		r, err := http.NewRequest(http.MethodPost, "https://xks.example.com/tenant/kms/xks/v1/health", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := r.ContentLength
+		r.ContentLength = 0
+		sdkSign(t, r, body, testAKID, testSecret, "", "us-east-1", "kms-xks-proxy", testNow)
+		r.ContentLength = n
+		if a := r.Header.Get("Authorization"); !strings.Contains(a, "SignedHeaders=host;x-amz-date,") {
+			t.Fatalf("not signed as AWS KMS signs: %s", a)
+		}
+		r.Header.Set("Content-Type", "application/json")
+		return r
+	}
+	tests := []struct {
+		name      string
+		rule      HeaderRule
+		tamper    func(r *http.Request)
+		code, msg string
+	}{
+		{name: "ok/aws-kms-request", rule: SignHostAndDate},
+		{name: "ok/unsigned-amz-header", rule: SignHostAndDate, tamper: func(r *http.Request) { r.Header.Set("X-Amz-Meta", "1") }},
+		{name: "fail/same-request-default-rule", rule: SignSDKHeaders,
+			code: awserr.InvalidSignature, msg: "'Content-Type' must be a 'SignedHeader' in the AWS Authorization."},
+		{name: "fail/date-unsigned", rule: SignHostAndDate, tamper: func(r *http.Request) {
+			r.Header.Set("Authorization", strings.Replace(r.Header.Get("Authorization"), "SignedHeaders=host;x-amz-date,", "SignedHeaders=host,", 1))
+		}, code: awserr.InvalidSignature, msg: "'X-Amz-Date' must be a 'SignedHeader' in the AWS Authorization."},
+		{name: "fail/date-header-not-read", rule: SignHostAndDate, tamper: func(r *http.Request) {
+			r.Header.Set("Date", r.Header.Get("X-Amz-Date"))
+			r.Header.Del("X-Amz-Date")
+		}, code: awserr.IncompleteSignature},
+		{name: "fail/tampered-path", rule: SignHostAndDate, tamper: func(r *http.Request) { r.URL.Path = "/tenant/kms/xks/v1/keys/k/decrypt" },
+			code: awserr.InvalidSignature, msg: msgSignatureInvalid},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := awsKMS(t)
+			if tc.tamper != nil {
+				tc.tamper(r)
+			}
+			v := &Verifier{Source: StaticCredentials{testAKID: {Key: []byte(testSecret)}}, Region: "us-east-1",
+				Services: []string{"kms-xks-proxy"}, MustSign: tc.rule, Now: func() time.Time { return testNow }}
+			res, err := v.Verify(context.Background(), r, body)
+			if tc.code != "" {
+				wantCode(t, err, tc.code, tc.msg)
+				return
+			}
+			if err != nil || res.AccessKeyID != testAKID || res.Service != "kms-xks-proxy" {
+				t.Fatalf("Verify = %+v, %v", res, err)
+			}
+		})
+	}
+}
+
 func TestVerifyExpiredToken(t *testing.T) {
 	t.Parallel()
 	now := testNow.Add(2 * time.Hour) // tempAKID expires at testNow+1h

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/trentkms/trent/internal/awserr"
+	"github.com/trentkms/trent/internal/sigv4"
 )
 
 // ClientConfig says how to reach a proxy: the custom key store's
@@ -37,8 +38,9 @@ type ClientConfig struct {
 
 // Client calls an XKS proxy. It is safe for concurrent use.
 type Client struct {
-	cfg  ClientConfig
-	base string
+	cfg    ClientConfig
+	base   string
+	signer *sigv4.Signer
 }
 
 // NewClient checks cfg and returns a client. It does not contact the proxy.
@@ -59,7 +61,7 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 250 * time.Millisecond
 	}
-	return &Client{cfg: cfg, base: strings.TrimSuffix(cfg.Endpoint, "/") + cfg.Path}, nil
+	return &Client{cfg: cfg, base: strings.TrimSuffix(cfg.Endpoint, "/") + cfg.Path, signer: newSigner(cfg.Credential, cfg.Region)}, nil
 }
 
 // call posts in to path and decodes the reply into out. It returns *Error
@@ -77,9 +79,7 @@ func (c *Client) call(ctx context.Context, path string, in, out any) error {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	if err := sign(ctx, req, body, c.cfg.Credential, c.cfg.Region, time.Now()); err != nil {
-		return err
-	}
+	c.signer.Sign(req, body, time.Now())
 	resp, err := c.cfg.HTTPClient.Do(req)
 	if err != nil {
 		var ne net.Error

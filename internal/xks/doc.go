@@ -14,6 +14,10 @@
 //     kms-xks-proxy, the configured Region, one of up to several credential
 //     sets so that credentials can rotate) before its body is parsed; a
 //     failure is 401 AuthenticationFailedException and nothing else leaks.
+//     Signing and verifying are package sigv4's: the signature must cover
+//     Host, X-Amz-Date, the path and the body, and no more, since that is
+//     what AWS KMS signs (sigv4.SignHostAndDate); the client signs
+//     Content-Type and Content-Length as well.
 //   - AES-GCM runs inside the HSM under a key that cannot leave it. IVs are
 //     12 random bytes. The AAD given to the HSM is, as the spec requires,
 //     len16(aad) | aad | len8(ciphertextMetadata) | ciphertextMetadata, so

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/trentkms/trent/internal/hsm"
+	"github.com/trentkms/trent/internal/sigv4"
 )
 
 // ProxyConfig configures an XKS proxy.
@@ -43,9 +44,10 @@ type ProxyConfig struct {
 
 // Proxy is an XKS proxy (API v1) serving keys from a PKCS#11 token.
 type Proxy struct {
-	cfg  ProxyConfig
-	base string // PathPrefix + "/kms/xks/v1/"
-	keys sync.Map
+	cfg      ProxyConfig
+	base     string // PathPrefix + "/kms/xks/v1/"
+	verifier *sigv4.Verifier
+	keys     sync.Map
 }
 
 // NewProxy returns an XKS proxy handler. It returns an error if the
@@ -87,7 +89,7 @@ func NewProxy(cfg ProxyConfig) (*Proxy, error) {
 	} else if err != nil {
 		return nil, fmt.Errorf("xks: %w", err)
 	}
-	return &Proxy{cfg: cfg, base: cfg.PathPrefix + "/kms/xks/v1/"}, nil
+	return &Proxy{cfg: cfg, base: cfg.PathPrefix + "/kms/xks/v1/", verifier: newVerifier(cfg.Credentials, cfg.Region, cfg.Now)}, nil
 }
 
 // ServeHTTP implements http.Handler.
@@ -142,7 +144,8 @@ func (p *Proxy) serve(r *http.Request) (any, error) {
 	if len(body) > maxBody {
 		return nil, xerr(ErrNameUnsupportedOperation, "The request body is too large.")
 	}
-	if err := verify(r, body, p.cfg.Credentials, p.cfg.Region, p.cfg.Now()); err != nil {
+	// The error says nothing of which check failed (and holds no secret).
+	if _, err := p.verifier.Verify(r.Context(), r, body); err != nil {
 		return nil, xerr(ErrNameAuthenticationFailed, "The request signature does not match.")
 	}
 	switch op {

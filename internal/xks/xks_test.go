@@ -3,6 +3,8 @@ package xks_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"io"
 	"log/slog"
@@ -11,6 +13,10 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
 	"github.com/trentkms/trent/internal/awserr"
 	"github.com/trentkms/trent/internal/hsm/hsmtest"
@@ -178,6 +184,50 @@ func TestProxyErrors(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusMethodNotAllowed {
 		t.Fatalf("GET: %d, want 405", resp.StatusCode)
+	}
+}
+
+// TestProxyAcceptsAWSKMSRequests: the proxy takes requests signed as AWS
+// KMS signs them (XKS proxy API, appendix A: SignedHeaders=host;x-amz-date,
+// Content-Type unsigned), here by aws-sdk-go-v2's signer, and the signature
+// still binds the path and the body.
+func TestProxyAcceptsAWSKMSRequests(t *testing.T) {
+	srv, _ := setup(t)
+	body := []byte(`{"requestMetadata":{"kmsOperation":"KmsHealthCheck","kmsRequestId":"r1"}}`)
+	send := func(path string, sent []byte) (int, string) {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodPost, srv.URL+"/tenant-a/kms/xks/v1/health", bytes.NewReader(sent))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.ContentLength = 0 // the SDK signs Content-Length when it is not 0
+		sum := sha256.Sum256(body)
+		if err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: cred.AccessKeyID, SecretAccessKey: cred.SecretAccessKey},
+			req, hex.EncodeToString(sum[:]), xks.Service, region, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if a := req.Header.Get("Authorization"); !strings.Contains(a, "SignedHeaders=host;x-amz-date,") {
+			t.Fatalf("not signed as AWS KMS signs: %s", a)
+		}
+		req.ContentLength = int64(len(sent))
+		req.Header.Set("Content-Type", "application/json")
+		req.URL.Path = "/tenant-a/kms/xks/v1/" + path
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, b := send("health", body); code != 200 || !strings.Contains(b, `"healthStatus":"ACTIVE"`) {
+		t.Fatalf("health signed as AWS KMS signs: %d %s", code, b)
+	}
+	if code, b := send("keys/key-1/metadata", body); code != 401 {
+		t.Fatalf("signature replayed on another path: %d %s", code, b)
+	}
+	if code, b := send("health", []byte(`{"requestMetadata":{"kmsOperation":"KmsHealthCheck","kmsRequestId":"r2"}}`)); code != 401 {
+		t.Fatalf("signature replayed with another body: %d %s", code, b)
 	}
 }
 

@@ -8,7 +8,9 @@
 #   2. the real binary, cross-process: `trent serve` with the root key in
 #      the token, `trent rotate-root-key` from a second process while it
 #      runs, restart;
-#   3. `trent xks-proxy` over HTTPS refuses an unsigned request (401).
+#   3. `trent xks-proxy` over HTTPS refuses an unsigned request (401) and
+#      answers one signed by curl --aws-sigv4, the client the XKS proxy
+#      API specification tests proxies with.
 # Usage: scripts/ci/hsm-smoke.sh [WORKDIR]   (needs go, curl, openssl)
 set -euo pipefail
 work=${1:-$(mktemp -d /tmp/trent-hsm-smoke.XXXXXX)}
@@ -68,4 +70,9 @@ xpid=$!
 sleep 1
 code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$work/xks.crt" -X POST https://127.0.0.1:18932/kms/xks/v1/health -d '{}')
 [ "$code" = 401 ] || { cat "$work/xks.log"; log "unsigned health check answered $code, want 401"; exit 1; }
+out=$(curl -s --cacert "$work/xks.crt" --aws-sigv4 aws:amz:us-east-1:kms-xks-proxy \
+	--user XKSSMOKEACCESSKEY2345:c21va2Utc2VjcmV0LXNtb2tlLXNlY3JldC1zbW9rZS1zZWNyZXQ= -X POST -H 'Content-Type: application/json' \
+	--data '{"requestMetadata":{"kmsOperation":"KmsHealthCheck","kmsRequestId":"1124f4d6-db54-4af4-ae30-c55a22a8abcd"}}' \
+	https://127.0.0.1:18932/kms/xks/v1/health)
+[[ $out == *'"healthStatus":"ACTIVE"'* ]] || { cat "$work/xks.log"; log "health check signed by curl --aws-sigv4 answered: $out"; exit 1; }
 log "ok ($work)"

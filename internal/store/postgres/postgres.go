@@ -258,19 +258,6 @@ func (s *Store) Get(ctx context.Context, kind, id string) (store.Record, error) 
 	return r, nil
 }
 
-// prefixEnd returns the smallest byte string greater than every string with
-// the prefix, or nil if there is none (the prefix is all 0xff or empty).
-func prefixEnd(prefix string) []byte {
-	b := []byte(prefix)
-	for i := len(b) - 1; i >= 0; i-- {
-		if b[i] != 0xff {
-			b[i]++
-			return b[:i+1]
-		}
-	}
-	return nil
-}
-
 // List returns records of kind whose ID has prefix and sorts after `after`
 // ("" means from the start), in ascending byte order of ID, at most limit
 // (all if limit <= 0).
@@ -281,7 +268,7 @@ func (s *Store) List(ctx context.Context, kind, prefix, after string, limit int)
 		args = append(args, []byte(after))
 		q += fmt.Sprintf(` AND id > $%d`, len(args))
 	}
-	if end := prefixEnd(prefix); end != nil {
+	if end := store.PrefixEnd(prefix); end != nil {
 		args = append(args, end)
 		q += fmt.Sprintf(` AND id < $%d`, len(args))
 	} else if prefix != "" {

@@ -190,19 +190,6 @@ func (s *Store) Get(ctx context.Context, kind, id string) (store.Record, error) 
 	return r, nil
 }
 
-// prefixEnd returns the smallest byte string greater than every string with
-// the prefix, or nil if there is none (the prefix is all 0xff).
-func prefixEnd(prefix string) []byte {
-	b := []byte(prefix)
-	for i := len(b) - 1; i >= 0; i-- {
-		if b[i] != 0xff {
-			b[i]++
-			return b[:i+1]
-		}
-	}
-	return nil
-}
-
 // List returns records of kind whose ID has prefix and sorts after `after`,
 // in ascending byte order of ID, at most limit (all if limit <= 0).
 func (s *Store) List(ctx context.Context, kind, prefix, after string, limit int) ([]store.Record, error) {
@@ -215,7 +202,7 @@ func (s *Store) List(ctx context.Context, kind, prefix, after string, limit int)
 		q += ` AND id > ?`
 		args = append(args, []byte(after))
 	}
-	if end := prefixEnd(prefix); end != nil {
+	if end := store.PrefixEnd(prefix); end != nil {
 		q += ` AND id < ?`
 		args = append(args, end)
 	} else if prefix != "" {
