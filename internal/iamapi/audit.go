@@ -2,8 +2,8 @@ package iamapi
 
 import (
 	"net/http"
-	"strings"
 
+	"github.com/trentkms/trent/internal/arn"
 	"github.com/trentkms/trent/internal/audit"
 )
 
@@ -26,7 +26,7 @@ func (h *Handler) record(r *http.Request, c *call) error {
 			AccountID: c.caller.Account, AccessKeyID: c.caller.AccessKeyID, UserName: c.caller.UserName}
 		if c.caller.RoleARN != "" {
 			u.SessionContext = &audit.SessionContext{SessionIssuer: &audit.SessionIssuer{Type: "Role", ARN: c.caller.RoleARN,
-				AccountID: c.caller.Account, UserName: c.caller.RoleARN[strings.LastIndexByte(c.caller.RoleARN, '/')+1:]}}
+				AccountID: c.caller.Account, UserName: arn.Name(c.caller.RoleARN)}}
 		}
 		ev.UserIdentity = u
 		ev.RecipientAccountID = c.caller.Account

@@ -2,10 +2,10 @@ package server
 
 import (
 	"encoding/json"
-	"strings"
 	"sync/atomic"
 	"time"
 
+	"github.com/trentkms/trent/internal/arn"
 	"github.com/trentkms/trent/internal/audit"
 	"github.com/trentkms/trent/internal/wire"
 )
@@ -51,9 +51,9 @@ func (s *Server) audit(in *inbound, c *call) error {
 		}
 		ev.RequestParameters["grantIds"] = c.trace.GrantIDs
 	}
-	for _, arn := range resourceOrder(c) {
-		account := arnAccount(arn)
-		ev.Resources = append(ev.Resources, audit.Resource{AccountID: account, Type: "AWS::KMS::Key", ARN: arn})
+	for _, key := range resourceOrder(c) {
+		account := arnAccount(key)
+		ev.Resources = append(ev.Resources, audit.Resource{AccountID: account, Type: "AWS::KMS::Key", ARN: key})
 		if ev.RecipientAccountID == "" {
 			ev.RecipientAccountID = account
 		}
@@ -113,7 +113,7 @@ func userIdentity(c *call) *audit.UserIdentity {
 	if c.caller.Type == "AssumedRole" {
 		u.SessionContext = &audit.SessionContext{SessionIssuer: &audit.SessionIssuer{
 			Type: "Role", ARN: c.caller.RoleARN, AccountID: c.caller.Account,
-			UserName: c.caller.RoleARN[strings.LastIndex(c.caller.RoleARN, "/")+1:],
+			UserName: arn.Name(c.caller.RoleARN),
 		}}
 	}
 	return u
@@ -143,17 +143,12 @@ func responseElements(op string, out any) any {
 }
 
 // arnAccount returns the account field of an ARN
-// (arn:partition:service:region:account:resource), or "".
-func arnAccount(arn string) string {
-	for i := 0; i < 4; i++ {
-		j := strings.IndexByte(arn, ':')
-		if j < 0 {
-			return ""
-		}
-		arn = arn[j+1:]
+// (arn:partition:service:region:account:resource), or "" if it has fewer
+// than six fields.
+func arnAccount(s string) string {
+	f, ok := arn.Split(s)
+	if !ok {
+		return ""
 	}
-	if j := strings.IndexByte(arn, ':'); j >= 0 {
-		return arn[:j]
-	}
-	return ""
+	return f[4]
 }
