@@ -6,7 +6,8 @@
 //
 // # Pipeline
 //
-// Every request is decoded (body at most MaxBody, at most MaxParams
+// Every request goes through the request pipeline (package pipeline) with
+// this package's query codec (handler.go): it is decoded (body at most MaxBody, at most MaxParams
 // parameters; a source past its failure budget is refused before its form
 // is parsed), matched against the
 // operation table, authenticated with SigV4 for its service (iam, signed
@@ -15,7 +16,7 @@
 // account; other principals need an identity policy allowing the iam:
 // action; AssumeRole is decided by the role's trust policy and the caller's
 // identity policies; GetCallerIdentity needs no permission), run against
-// iam.Directory and encoded.
+// iam.Directory under its deadline, recorded and encoded.
 //
 // # Invariants
 //

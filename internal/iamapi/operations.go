@@ -17,11 +17,17 @@ type operation struct {
 	service  string // "iam" or "sts": the SigV4 scope service and XML namespace
 	action   string // the IAM action authorized before run; "" for none
 	readOnly bool
+	// deadline bounds the operation's run; defaultDeadline when zero.
+	deadline time.Duration
 	// resource returns the ARN the action is authorized on: the target's
 	// full ARN, path included, as AWS authorizes IAM actions.
 	resource func(ctx context.Context, in *input) (string, error)
 	run      func(ctx context.Context, in *input) (any, error)
 }
+
+// defaultDeadline is the deadline of an operation that sets none: a store
+// update gives up after about 10 seconds (ConcurrentModification).
+const defaultDeadline = 30 * time.Second
 
 // input gives an operation its parameters. The first missing required
 // parameter is remembered in err and reported instead of the result.
