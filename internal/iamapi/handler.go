@@ -53,10 +53,8 @@ var ErrTooLarge = awserr.New("ValidationError", "Request body too large.")
 type Handler struct {
 	dir       *iam.Directory
 	region    string
-	audit     *audit.Log
 	log       *slog.Logger
 	verifiers map[string]*sigv4.Verifier // service + "/" + region
-	failed    *authfail.Limiter
 	pipe      *pipeline.Pipeline
 }
 
@@ -68,8 +66,7 @@ func New(cfg Config) *Handler {
 	if cfg.FailedAuth == nil {
 		cfg.FailedAuth = authfail.New(authfail.Config{Audit: cfg.Audit, Logger: cfg.Logger})
 	}
-	h := &Handler{dir: cfg.Directory, region: cfg.Region, audit: cfg.Audit, log: cfg.Logger, verifiers: map[string]*sigv4.Verifier{},
-		failed: cfg.FailedAuth}
+	h := &Handler{dir: cfg.Directory, region: cfg.Region, log: cfg.Logger, verifiers: map[string]*sigv4.Verifier{}}
 	h.pipe = &pipeline.Pipeline{Directory: cfg.Directory, Audit: cfg.Audit, Failed: cfg.FailedAuth, Log: cfg.Logger,
 		Errors: queryErrors, TrailFirst: true}
 	for _, svc := range []string{"iam", "sts"} {
@@ -152,6 +149,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := writeResult(w, ns, c.action, c.ReqID, c.Out); err != nil {
 		h.log.Warn("write response", "requestId", c.ReqID, "err", err)
 	}
+}
+
+// TooLarge answers a request whose body the HTTP server refused, unread,
+// as over MaxBody (with its status and XML body): a request that failed
+// before its caller was known, recorded under the service of its
+// signature's scope.
+func (h *Handler) TooLarge(r *pipeline.Request, reqID string) (status int, body []byte) {
+	c := &call{h: h, req: *r}
+	c.ReqID, c.Start = reqID, time.Now()
+	h.pipe.Reject(c, &c.req, ErrTooLarge)
+	auth, _ := r.Sig.Header("Authorization", 0)
+	return ErrorDocument(ScopeService(auth), reqID, c.Err)
 }
 
 // Open implements pipeline.Codec: the method, and the body (its form names

@@ -20,7 +20,6 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/trentkms/trent/internal/api"
-	"github.com/trentkms/trent/internal/authfail"
 	"github.com/trentkms/trent/internal/awserr"
 	"github.com/trentkms/trent/internal/awsjson"
 	"github.com/trentkms/trent/internal/iamapi"
@@ -285,24 +284,10 @@ func (s *Server) tooLarge(ctx *fasthttp.RequestCtx, reqID string) {
 		writeFastError(ctx, c.Err)
 		return
 	}
-	if target == "" {
+	if q, ok := s.cfg.Extra.(queryAPI); ok && target == "" {
 		// The IAM and STS query APIs: the body naming the action is
 		// unread; the signature's scope names the service.
-		auth, _ := in.Sig.Header("Authorization", 0)
-		svc := iamapi.ScopeService(auth)
-		region := s.cfg.Region
-		if svc == "iam" {
-			region = "us-east-1"
-		}
-		f := &authfail.Failure{Time: c.Start, Source: in.RemoteIP, EventSource: svc + ".amazonaws.com",
-			Region: region, ReadOnly: true, AccessKeyID: pipeline.AccessKeyFromHeader(auth), UserAgent: in.UserAgent,
-			TLS: in.TLS, Host: in.Host, RequestID: reqID, Err: iamapi.ErrTooLarge}
-		e, err := s.failed.Fail(in.Ctx, f, iamapi.ErrThrottled)
-		if err != nil {
-			s.log.Error("audit record not written; failing the call", "requestId", reqID, "err", err)
-			e = awserr.New("ServiceFailure", "Request processing has failed due to some unknown error, exception or failure.")
-		}
-		status, body := iamapi.ErrorDocument(svc, reqID, e)
+		status, body := q.TooLarge(in, reqID)
 		ctx.Response.Header.SetContentType("text/xml")
 		ctx.SetStatusCode(status)
 		ctx.Response.SetBody(body)
@@ -311,6 +296,14 @@ func (s *Server) tooLarge(ctx *fasthttp.RequestCtx, reqID string) {
 	e := s.tooLargeError(c)
 	s.pipe.Reject(c, in, e)
 	writeFastError(ctx, c.Err)
+}
+
+// queryAPI is the handler of the IAM and STS query APIs (Config.Extra,
+// iamapi.Handler) as tooLarge needs it.
+type queryAPI interface {
+	// TooLarge answers a request whose body is over the limit, unread,
+	// with its status and XML body.
+	TooLarge(r *pipeline.Request, reqID string) (status int, body []byte)
 }
 
 // tooLargeError names the operation of c and returns its answer to a body
