@@ -44,6 +44,9 @@ func (d *Deadline) release() {
 	}
 }
 
+// passed reports whether the deadline has passed.
+func (d *Deadline) passed() bool { return !d.at.IsZero() && !time.Now().Before(d.at) }
+
 // Deadline implements context.Context.
 func (d *Deadline) Deadline() (time.Time, bool) { return d.at, true }
 

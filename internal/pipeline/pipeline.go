@@ -282,7 +282,9 @@ func (p *Pipeline) clientError(c *Call, err error) *awserr.Error {
 			// failure.
 			p.Log.Warn("store unavailable", "requestId", c.ReqID, "err", err)
 			return p.Errors.Unavailable
-		case errors.Is(err, context.DeadlineExceeded):
+		case errors.Is(err, context.DeadlineExceeded) && c.deadline.passed():
+			// Only the operation's own deadline: a dependency's
+			// timeout keeps the answer it always had.
 			p.Log.Warn("operation ran past its deadline", "requestId", c.ReqID, "operation", c.Name, "err", err)
 			return p.Errors.Unavailable
 		}
