@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/trentkms/trent/internal/arn"
 	"github.com/trentkms/trent/internal/awserr"
 	"github.com/trentkms/trent/internal/kms"
 	"github.com/trentkms/trent/internal/policy"
@@ -556,7 +557,7 @@ func (s *Service) ListRetirableGrants(ctx context.Context, in *wire.ListRetirabl
 			if len(out.Grants) == limit {
 				out.Truncated = true
 				last := out.Grants[limit-1]
-				out.NextMarker = last.KeyID[strings.LastIndexByte(last.KeyID, '/')+1:] + "/" + last.GrantID
+				out.NextMarker = arn.Name(last.KeyID) + "/" + last.GrantID
 				return out, nil
 			}
 			e := s.grantEntry(&g.doc)
@@ -574,12 +575,12 @@ func (s *Service) ListRetirableGrants(ctx context.Context, in *wire.ListRetirabl
 // principalOfAccount reports whether arn is the ARN of a principal of
 // account in this partition: arn:PARTITION:iam::ACCOUNT:... (the root, a
 // user or a role) or arn:PARTITION:sts::ACCOUNT:... (a role session).
-func (s *Service) principalOfAccount(arn, account string) bool {
-	parts, ok := kms.SplitARN(arn)
-	if !ok || parts[0] != "arn" || parts[1] != s.kms.Partition() || parts[3] != "" || parts[5] == "" {
+func (s *Service) principalOfAccount(principal, account string) bool {
+	a, ok := arn.Parse(principal)
+	if !ok || a.Partition != s.kms.Partition() || a.Region != "" || a.Resource == "" {
 		return false
 	}
-	return (parts[2] == "iam" || parts[2] == "sts") && parts[4] == account
+	return (a.Service == "iam" || a.Service == "sts") && a.Account == account
 }
 
 // RetireGrant implements the RetireGrant operation: by grant token, or by

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/trentkms/trent/internal/arn"
 	"github.com/trentkms/trent/internal/awserr"
 	"github.com/trentkms/trent/internal/policy"
 	"github.com/trentkms/trent/internal/store"
@@ -305,8 +306,8 @@ func RequestAliasCond(ref *string) map[string][]string {
 		return nil
 	}
 	r := *ref
-	if i := strings.Index(r, ":alias/"); i >= 0 && strings.HasPrefix(r, "arn:") {
-		r = r[i+1:]
+	if strings.HasPrefix(r, "arn:") {
+		r = arn.Field(r, 5)
 	}
 	if strings.HasPrefix(r, "alias/") {
 		return map[string][]string{"kms:requestalias": {r}}
