@@ -24,6 +24,7 @@ import (
 	"github.com/trentkms/trent/internal/algo"
 	"github.com/trentkms/trent/internal/awserr"
 	"github.com/trentkms/trent/internal/kms"
+	"github.com/trentkms/trent/internal/reseal"
 	"github.com/trentkms/trent/internal/rootkey"
 	"github.com/trentkms/trent/internal/store"
 	"github.com/trentkms/trent/internal/wire"
@@ -695,7 +696,7 @@ func (s *Service) ResealAll(ctx context.Context, progress func(n int)) (int, err
 			return nil, false, err
 		}
 		var err error
-		if d.SealedPrivate, err = s.kms.Reseal(d.SealedPrivate, importKeyAAD(id)); err != nil {
+		if d.SealedPrivate, err = reseal.Blob(s.root, d.SealedPrivate, importKeyAAD(id)); err != nil {
 			return nil, false, err
 		}
 		out, err := json.Marshal(&d)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/trentkms/trent/internal/awserr"
 	"github.com/trentkms/trent/internal/kms"
+	"github.com/trentkms/trent/internal/reseal"
 	"github.com/trentkms/trent/internal/store"
 	"github.com/trentkms/trent/internal/wire"
 )
@@ -580,7 +581,7 @@ func (s *Service) ResealAll(ctx context.Context, progress func(n int)) (int, err
 			return nil, false, err
 		}
 		var err error
-		if d.SealedSecret, err = s.kms.Reseal(d.SealedSecret, keyStoreSecretAAD(d.ID)); err != nil {
+		if d.SealedSecret, err = reseal.Blob(s.root, d.SealedSecret, keyStoreSecretAAD(d.ID)); err != nil {
 			return nil, false, err
 		}
 		out, err := json.Marshal(&d)
