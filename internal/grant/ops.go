@@ -742,18 +742,9 @@ func (s *Service) readGrantCount(ctx context.Context, keyID string) (int, store.
 		return 0, op, err
 	}
 	op.Create = true
-	n, after := 0, ""
-	for {
-		recs, err := s.store.List(ctx, kindGrant, keyID+"/", after, 1000)
-		if err != nil {
-			return 0, op, err
-		}
-		n += len(recs)
-		if len(recs) < 1000 {
-			return n, op, nil
-		}
-		after = recs[len(recs)-1].ID
-	}
+	n := 0
+	err = store.EachIn(ctx, s.store, kindGrant, keyID+"/", func(store.Record) error { n++; return nil })
+	return n, op, err
 }
 
 // grantCountOp returns op writing the count n.
