@@ -573,11 +573,12 @@ func (s *Service) DisconnectCustomKeyStore(ctx context.Context, in *wire.CustomK
 
 // ResealAll re-seals, under the current root key, the secrets of custom key
 // stores (token PINs, XKS secret access keys; see
-// kms.Service.ResealRecords).
+// reseal.Records).
 func (s *Service) ResealAll(ctx context.Context, progress func(n int)) (int, error) {
-	return s.kms.ResealRecords(ctx, kindKeyStore, progress, func(_ string, data []byte, stale func([]byte) bool) ([]byte, bool, error) {
+	cur := s.root.CurrentID()
+	return reseal.Records(ctx, s.store, s.kms.Locks(), kindKeyStore, func(_ string, data []byte) ([]byte, bool, error) {
 		var d keyStoreDoc
-		if err := json.Unmarshal(data, &d); err != nil || !stale(d.SealedSecret) {
+		if err := json.Unmarshal(data, &d); err != nil || !reseal.Stale(d.SealedSecret, cur) {
 			return nil, false, err
 		}
 		var err error
@@ -586,5 +587,5 @@ func (s *Service) ResealAll(ctx context.Context, progress func(n int)) (int, err
 		}
 		out, err := json.Marshal(&d)
 		return out, true, err
-	})
+	}, nil, progress)
 }

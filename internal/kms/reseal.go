@@ -62,30 +62,3 @@ func (s *Service) ResealAll(ctx context.Context, progress func(n int)) (int, err
 	})
 	return n, err
 }
-
-// ResealRecords is ResealAll for the records of kind that a concern keeps
-// (each holding one sealed secret). rewrite gets a record's ID and data and
-// stale, which reports whether a blob is sealed under a root key other than
-// the current one; if the record holds a stale blob, it returns the data
-// with that blob re-sealed (reseal.Blob) and true. Each record is rewritten
-// with optimistic concurrency and reread after a conflict (store.Rewrite).
-// ResealRecords calls progress, if not nil, after each rewritten record
-// with the count so far, and returns how many records it rewrote.
-func (s *Service) ResealRecords(ctx context.Context, kind string, progress func(n int),
-	rewrite func(id string, data []byte, stale func(blob []byte) bool) ([]byte, bool, error)) (int, error) {
-	cur := s.root.CurrentID()
-	stale := func(blob []byte) bool { return reseal.Stale(blob, cur) }
-	n := 0
-	err := store.Each(ctx, s.store, kind, func(r store.Record) error {
-		written, err := store.Rewrite(ctx, s.store, &s.locks, r, func(data []byte) ([]byte, bool, error) { return rewrite(r.ID, data, stale) })
-		if err != nil || !written {
-			return err
-		}
-		n++
-		if progress != nil {
-			progress(n)
-		}
-		return nil
-	})
-	return n, err
-}
