@@ -2,8 +2,10 @@ package kms
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 
+	"github.com/trentkms/trent/internal/arn"
 	"github.com/trentkms/trent/internal/awserr"
 )
 
@@ -100,3 +102,57 @@ func TestRequestAliasCond(t *testing.T) {
 }
 
 func sp(s string) *string { return &s }
+
+// FuzzParseKeyRef: whatever a client sends as KeyId, parseKeyRef answers
+// with a reference that names exactly one well-formed key ID or alias (an
+// ARN only of this partition and Region, with an account ID) or with
+// NotFoundException in one of AWS's three messages; it never panics.
+func FuzzParseKeyRef(f *testing.F) {
+	for _, s := range []string{
+		"1234abcd-12ab-34cd-56ef-1234567890ab", "alias/app", "arn:",
+		"arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+		"arn:aws:kms:us-east-1:111122223333:alias/a:b", "arn:aws:kms:us-west-2:111122223333:alias/app",
+		"arn:aws:kms:us-east-1:111122223333:thing/x",
+	} {
+		f.Add(s, true)
+	}
+	s := &Service{partition: "aws", region: "us-east-1"}
+	f.Fuzz(func(t *testing.T, raw string, aliasOK bool) {
+		kind := RefKeyOnly
+		if aliasOK {
+			kind = RefAliasOK
+		}
+		r, err := s.parseKeyRef(raw, kind)
+		if err != nil {
+			e := awserr.As(err)
+			if e == nil || e.Code != awserr.NotFound {
+				t.Fatalf("parseKeyRef(%q): %v", raw, err)
+			}
+			switch e.Message {
+			case "Invalid arn " + raw, "Invalid keyId '" + raw + "'", "Invalid arn " + arn.Field(raw, 3):
+			default:
+				t.Fatalf("parseKeyRef(%q): message %q", raw, e.Message)
+			}
+			return
+		}
+		if (r.keyID == "") == (r.alias == "") || r.keyID != "" && !ValidKeyID(r.keyID) ||
+			r.alias != "" && (!aliasOK || !strings.HasPrefix(r.alias, "alias/")) {
+			t.Fatalf("parseKeyRef(%q) = %+v", raw, r)
+		}
+		want := r.keyID
+		if r.alias != "" {
+			want = r.alias
+		} else if r.isARN {
+			want = "key/" + r.keyID
+		}
+		if r.isARN {
+			want = "arn:aws:kms:us-east-1:" + r.account + ":" + want
+			if !arn.ValidAccountID(r.account) {
+				t.Fatalf("parseKeyRef(%q) = %+v", raw, r)
+			}
+		}
+		if raw != want || r.raw != raw {
+			t.Fatalf("parseKeyRef(%q) = %+v, which names %q", raw, r, want)
+		}
+	})
+}
