@@ -166,12 +166,6 @@ func (s *Service) CacheMaxAge() time.Duration { return s.cacheMaxAge }
 // CacheGrace returns Config.CacheGrace, for the change feed's watchdog.
 func (s *Service) CacheGrace() time.Duration { return s.cacheGrace }
 
-// PartitionOf returns the ARN partition of region (arn.PartitionOf), for
-// the callers in internal/server that name it here.
-//
-// Deprecated: use arn.PartitionOf.
-func PartitionOf(region string) string { return arn.PartitionOf(region) }
-
 // StoreErr turns a store failure into the error a client sees.
 func (s *Service) StoreErr(ctx context.Context, err error) error {
 	if err == nil {
