@@ -12,7 +12,7 @@ import (
 	"github.com/trentkms/trent/internal/arn"
 	"github.com/trentkms/trent/internal/config"
 	"github.com/trentkms/trent/internal/iam"
-	"github.com/trentkms/trent/internal/server"
+	"github.com/trentkms/trent/internal/node"
 )
 
 const adminUsage = `usage: trent admin <subcommand> [flags]
@@ -34,9 +34,9 @@ TRENT_ROOT_KEY, the PKCS#11 token of the configuration, or the key file
 (default $XDG_CONFIG_HOME/trent/root.key, i.e. ~/.config/trent/root.key).
 `
 
-func runAdmin(args []string) error { return admin(args, os.Stdout) }
+func runAdmin(args []string, env config.Env) error { return admin(args, env, os.Stdout) }
 
-func admin(args []string, out io.Writer) error {
+func admin(args []string, env config.Env, out io.Writer) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprint(out, adminUsage)
 		if len(args) == 0 {
@@ -73,7 +73,7 @@ func admin(args []string, out io.Writer) error {
 	default:
 		return fmt.Errorf("admin: unknown subcommand %q\n\n%s", sub, adminUsage)
 	}
-	dir, closeFn, err := server.OpenDirectory(cfg, os.Getenv("TRENT_ROOT_KEY"))
+	dir, closeFn, err := node.OpenDirectory(cfg, env)
 	if err != nil {
 		return err
 	}
@@ -130,7 +130,7 @@ func admin(args []string, out io.Writer) error {
 		if *file == "" {
 			return errors.New("admin: apply-principals needs --file")
 		}
-		skipped, err := dir.LoadPrincipals(ctx, *file, os.Getenv)
+		skipped, err := dir.LoadPrincipals(ctx, *file, env.Secret)
 		for _, s := range skipped {
 			fmt.Fprintf(os.Stderr, "error: %v\n", s)
 		}

@@ -14,22 +14,22 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/trentkms/trent/internal/config"
-	"github.com/trentkms/trent/internal/server"
+	"github.com/trentkms/trent/internal/node"
 )
 
 var credRE = regexp.MustCompile(`aws_access_key_id = (\S+)\naws_secret_access_key = (\S+)\n`)
 
-func startTestNode(t *testing.T, dir string) *server.Node {
+func startTestNode(t *testing.T, dir string) *node.Node {
 	t.Helper()
-	n, err := server.Start(&config.File{Listen: "127.0.0.1:0", DataDir: dir},
-		server.Options{AdminAccessKeyID: "AKIAADMINTESTADMIN01", AdminSecretAccessKey: "admin-test-secret-0123456789"})
+	n, err := node.Start(&config.File{Listen: "127.0.0.1:0", DataDir: dir},
+		node.Options{Env: config.Env{AccessKeyID: "AKIAADMINTESTADMIN01", SecretAccessKey: "admin-test-secret-0123456789"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return n
 }
 
-func stop(t *testing.T, n *server.Node) {
+func stop(t *testing.T, n *node.Node) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := n.Shutdown(ctx); err != nil {
@@ -51,14 +51,14 @@ func callerARN(t *testing.T, endpoint, akid, secret string) string {
 func TestAdmin(t *testing.T) {
 	dir := t.TempDir()
 	// fail/uninitialized: a data directory no server has used.
-	if err := admin([]string{"list-accounts", "--data-dir", t.TempDir()}, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "not initialized") {
+	if err := admin([]string{"list-accounts", "--data-dir", t.TempDir()}, config.Env{}, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "not initialized") {
 		t.Fatalf("uninitialized data dir: %v", err)
 	}
 	stop(t, startTestNode(t, dir))
 
 	// ok/offline: create an account while the server is stopped.
 	var out bytes.Buffer
-	if err := admin([]string{"create-account", "--data-dir", dir, "--account-id", "444455556666", "--name", "dev"}, &out); err != nil {
+	if err := admin([]string{"create-account", "--data-dir", dir, "--account-id", "444455556666", "--name", "dev"}, config.Env{}, &out); err != nil {
 		t.Fatal(err)
 	}
 	m := credRE.FindStringSubmatch(out.String())
@@ -79,7 +79,7 @@ func TestAdmin(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var b bytes.Buffer
-			err := admin(append(tc.args, "--data-dir", dir), &b)
+			err := admin(append(tc.args, "--data-dir", dir), config.Env{}, &b)
 			if tc.want == "" {
 				if err != nil || !strings.Contains(b.String(), "444455556666") {
 					t.Fatalf("err %v, output:\n%s", err, b.String())
@@ -100,7 +100,7 @@ func TestAdmin(t *testing.T) {
 		t.Fatalf("caller = %s", got)
 	}
 	out.Reset()
-	if err := admin([]string{"create-access-key", "--data-dir", dir, "--account-id", "444455556666"}, &out); err != nil {
+	if err := admin([]string{"create-access-key", "--data-dir", dir, "--account-id", "444455556666"}, config.Env{}, &out); err != nil {
 		t.Fatal(err)
 	}
 	m = credRE.FindStringSubmatch(out.String())

@@ -12,13 +12,14 @@ import (
 	"time"
 
 	"github.com/trentkms/trent/internal/bench"
+	"github.com/trentkms/trent/internal/config"
 )
 
 // runBench implements "trent bench": closed-loop load against any
 // AWS-KMS-compatible endpoint. It prints progress to stderr and the result
 // to stdout (one JSON object with --json). It returns an error for bad flags
 // or a failed setup, not for errors counted during the load.
-func runBench(args []string) error {
+func runBench(args []string, env config.Env) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	var (
 		cfg      bench.Config
@@ -30,7 +31,7 @@ func runBench(args []string) error {
 	)
 	fs.StringVar(&cfg.Endpoint, "endpoint", "", "endpoint URL, e.g. http://127.0.0.1:8080 (required)")
 	fs.StringVar(&cfg.Region, "region", "us-east-1", "signing region")
-	fs.StringVar(&cfg.AccessKeyID, "access-key", firstEnv("AWS_ACCESS_KEY_ID", "TRENT_ACCESS_KEY_ID"), "access key ID (default $AWS_ACCESS_KEY_ID or $TRENT_ACCESS_KEY_ID)")
+	fs.StringVar(&cfg.AccessKeyID, "access-key", firstSet(env.AWSAccessKeyID, env.AccessKeyID), "access key ID (default $AWS_ACCESS_KEY_ID or $TRENT_ACCESS_KEY_ID)")
 	fs.StringVar(&cfg.SecretAccessKey, "secret-key", "", "secret access key (default $AWS_SECRET_ACCESS_KEY or $TRENT_SECRET_ACCESS_KEY)")
 	fs.IntVar(&cfg.Concurrency, "concurrency", 64, "concurrent workers (closed loop)")
 	fs.Int64Var(&cfg.Requests, "requests", 0, "measured requests in total (instead of --duration)")
@@ -50,9 +51,9 @@ func runBench(args []string) error {
 	if cfg.SecretAccessKey == "" {
 		// Read from the environment only here so that the secret never
 		// shows up as a flag default in --help.
-		cfg.SecretAccessKey = firstEnv("AWS_SECRET_ACCESS_KEY", "TRENT_SECRET_ACCESS_KEY")
+		cfg.SecretAccessKey = firstSet(env.AWSSecretAccessKey, env.SecretAccessKey)
 	}
-	cfg.SessionToken = os.Getenv("AWS_SESSION_TOKEN")
+	cfg.SessionToken = env.AWSSessionToken
 	switch {
 	case *op != "" && *mix != "":
 		return errors.New("bench: give --op or --mix, not both")
@@ -89,9 +90,10 @@ func runBench(args []string) error {
 	return nil
 }
 
-func firstEnv(names ...string) string {
-	for _, n := range names {
-		if v := os.Getenv(n); v != "" {
+// firstSet returns the first of values that is not empty, or "".
+func firstSet(values ...string) string {
+	for _, v := range values {
+		if v != "" {
 			return v
 		}
 	}

@@ -42,21 +42,23 @@ func main() {
 	}
 	var err error
 	args := os.Args[2:]
+	// The one reading of the environment; the commands take what they need.
+	env := config.FromEnv(os.LookupEnv)
 	switch os.Args[1] {
 	case "serve":
-		err = runServe(args)
+		err = runServe(args, env)
 	case "audit":
 		err = runAudit(args)
 	case "bench":
-		err = runBench(args)
+		err = runBench(args, env)
 	case "xks-proxy":
-		err = runXKSProxy(args)
+		err = runXKSProxy(args, env)
 	case "rotate-root-key":
-		err = runRotateRootKey(args)
+		err = runRotateRootKey(args, env)
 	case "root-key":
 		err = runRootKey(args, os.Stdout)
 	case "admin":
-		err = runAdmin(args)
+		err = runAdmin(args, env)
 	case "version", "--version", "-v":
 		fmt.Println("trent", version)
 	case "help", "-h", "--help":

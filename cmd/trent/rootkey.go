@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/trentkms/trent/internal/config"
-	"github.com/trentkms/trent/internal/server"
+	"github.com/trentkms/trent/internal/node"
 )
 
 const rootKeyUsage = `usage: trent root-key move [--data-dir DIR] [--config FILE] [--from PATH] [--to PATH]
@@ -50,7 +50,7 @@ func runRootKey(args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	res, err := server.MoveRootKey(cfg, *from, *to)
+	res, err := node.MoveRootKey(cfg, *from, *to)
 	if err != nil {
 		return fmt.Errorf("root-key move: %w", err)
 	}

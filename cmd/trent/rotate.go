@@ -11,13 +11,13 @@ import (
 	"time"
 
 	"github.com/trentkms/trent/internal/config"
-	"github.com/trentkms/trent/internal/server"
+	"github.com/trentkms/trent/internal/node"
 )
 
 // runRotateRootKey runs `trent rotate-root-key`: online root-key rotation
 // against the data directory and root key provider of a deployment, while
 // its servers keep running (see docs/hsm.md).
-func runRotateRootKey(args []string) error {
+func runRotateRootKey(args []string, env config.Env) error {
 	fs := flag.NewFlagSet("rotate-root-key", flag.ContinueOnError)
 	cfgPath := fs.String("config", "", "the servers' YAML configuration file (required)")
 	dataDir := fs.String("data-dir", "", "override the data directory")
@@ -38,7 +38,7 @@ func runRotateRootKey(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	res, err := server.RotateRootKey(ctx, cfg, server.RotateOptions{Settle: *settle, KeepOld: *keepOld,
+	res, err := node.RotateRootKey(ctx, cfg, node.RotateOptions{Settle: *settle, KeepOld: *keepOld, HSM: env.HSM,
 		Progress: func(n int) {
 			if n%1000 == 0 {
 				fmt.Fprintf(os.Stderr, "rotate-root-key: %d records re-sealed\n", n)

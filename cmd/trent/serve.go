@@ -13,10 +13,11 @@ import (
 	"time"
 
 	"github.com/trentkms/trent/internal/config"
+	"github.com/trentkms/trent/internal/node"
 	"github.com/trentkms/trent/internal/server"
 )
 
-func runServe(args []string) error {
+func runServe(args []string, env config.Env) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	cfgPath := fs.String("config", "", "YAML configuration file (flags override it)")
 	listen := fs.String("listen", "", "address to listen on (default "+config.DefaultListen+")")
@@ -92,7 +93,7 @@ func runServe(args []string) error {
 	} else {
 		log.Info("open file limit raised to the hard limit", "limit", soft, "hard", hard)
 	}
-	if os.Getenv("GOGC") == "" {
+	if !env.GOGCSet {
 		// Trent's heap is small and short-lived garbage dominates; trading
 		// memory for fewer collections saves about 5% CPU per request.
 		debug.SetGCPercent(400)
@@ -101,18 +102,16 @@ func runServe(args []string) error {
 	// right after the banner, shuts it down cleanly instead of killing it.
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
-	node, err := server.Start(cfg, server.Options{
+	n, err := node.Start(cfg, node.Options{
 		Logger:                 log,
-		AdminAccessKeyID:       os.Getenv("TRENT_ACCESS_KEY_ID"),
-		AdminSecretAccessKey:   os.Getenv("TRENT_SECRET_ACCESS_KEY"),
-		RootKeyHex:             os.Getenv("TRENT_ROOT_KEY"),
+		Env:                    env,
 		AcceptAuditTruncation:  *acceptTrunc,
 		ReplaceAuditSigningKey: *replaceSigner,
 	})
 	if err != nil {
 		return err
 	}
-	if os.Getenv("GOMAXPROCS") == "" && node.Audit != nil && node.Audit.RawIO() {
+	if !env.GOMAXPROCSSet && n.Audit != nil && n.Audit.RawIO() {
 		// The audit writer keeps its P through each disk write and sync (a
 		// raw system call: no hand-off, no queueing for a P afterwards),
 		// which takes one P out of request handling for a third of the
@@ -120,10 +119,10 @@ func runServe(args []string) error {
 		// +5-9% GenerateDataKey/s at c=64 on 2 CPUs (docs/performance.md).
 		runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + 1)
 	}
-	printBanner(node)
+	printBanner(n)
 	if *pprofAddr != "" {
 		if err := servePprof(*pprofAddr); err != nil {
-			node.Shutdown(context.Background())
+			n.Shutdown(context.Background())
 			return err
 		}
 	}
@@ -132,8 +131,8 @@ func runServe(args []string) error {
 		log.Info("shutting down", "signal", s.String())
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		return node.Shutdown(ctx)
-	case err := <-waitErr(node):
+		return n.Shutdown(ctx)
+	case err := <-waitErr(n):
 		return err
 	}
 }
@@ -146,13 +145,13 @@ func defaultRootKeyFile() string {
 	return "$XDG_CONFIG_HOME/trent/root.key"
 }
 
-func waitErr(n *server.Node) <-chan error {
+func waitErr(n *node.Node) <-chan error {
 	ch := make(chan error, 1)
 	go func() { ch <- n.Wait() }()
 	return ch
 }
 
-func printBanner(n *server.Node) {
+func printBanner(n *node.Node) {
 	c := n.Config
 	fmt.Printf("Trent %s is serving the AWS KMS API\n\n", version)
 	fmt.Printf("  endpoint:    %s\n  region:      %s\n  account ID:  %s\n  data dir:    %s\n", n.Endpoint, c.Region, c.AccountID, c.DataDir)

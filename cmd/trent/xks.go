@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/trentkms/trent/internal/config"
 	"github.com/trentkms/trent/internal/hsm"
 	"github.com/trentkms/trent/internal/xks"
 )
@@ -22,13 +23,13 @@ import (
 // runXKSProxy runs `trent xks-proxy`: an XKS proxy (AWS External Key Store
 // Proxy API v1) over HTTPS, backed by AES keys in a PKCS#11 token, so that
 // Trent can serve as the external key store of AWS KMS or of another Trent.
-func runXKSProxy(args []string) error {
+func runXKSProxy(args []string, env config.Env) error {
 	fs := flag.NewFlagSet("xks-proxy", flag.ContinueOnError)
 	listen := fs.String("listen", "127.0.0.1:8443", "HTTPS address to listen on")
 	cert := fs.String("tls-cert", "", "TLS certificate (PEM); required")
 	key := fs.String("tls-key", "", "TLS private key (PEM); required")
-	module := fs.String("pkcs11-module", os.Getenv("TRENT_HSM_MODULE"), "PKCS#11 library (default $TRENT_HSM_MODULE)")
-	token := fs.String("pkcs11-token", os.Getenv("TRENT_HSM_TOKEN"), "token label (default $TRENT_HSM_TOKEN)")
+	module := fs.String("pkcs11-module", env.HSM.Module, "PKCS#11 library (default $TRENT_HSM_MODULE)")
+	token := fs.String("pkcs11-token", env.HSM.Token, "token label (default $TRENT_HSM_TOKEN)")
 	pinFile := fs.String("pkcs11-pin-file", "", "file holding the token user PIN (default $TRENT_HSM_PIN)")
 	region := fs.String("region", "us-east-1", "AWS Region of the KMS that calls this proxy (SigV4 scope)")
 	prefix := fs.String("path-prefix", "", "optional URI path prefix before /kms/xks/v1, e.g. /tenant1")
@@ -40,7 +41,7 @@ func runXKSProxy(args []string) error {
 	if *cert == "" || *key == "" {
 		return errors.New("xks-proxy: --tls-cert and --tls-key are required (XKS is HTTPS only)")
 	}
-	pin := os.Getenv("TRENT_HSM_PIN")
+	pin := env.HSM.PIN
 	if *pinFile != "" {
 		b, err := os.ReadFile(*pinFile)
 		if err != nil {
@@ -51,11 +52,8 @@ func runXKSProxy(args []string) error {
 	// Credential sets: TRENT_XKS_ACCESS_KEY_ID / TRENT_XKS_SECRET_ACCESS_KEY,
 	// plus an optional second set (…_2) while credentials rotate.
 	var creds []xks.Credential
-	for _, sfx := range []string{"", "_2"} {
-		id, secret := os.Getenv("TRENT_XKS_ACCESS_KEY_ID"+sfx), os.Getenv("TRENT_XKS_SECRET_ACCESS_KEY"+sfx)
-		if id != "" && secret != "" {
-			creds = append(creds, xks.Credential{AccessKeyID: id, SecretAccessKey: secret})
-		}
+	for _, c := range env.XKSProxyCredentials {
+		creds = append(creds, xks.Credential{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey})
 	}
 	if len(creds) == 0 {
 		return errors.New("xks-proxy: set TRENT_XKS_ACCESS_KEY_ID and TRENT_XKS_SECRET_ACCESS_KEY")

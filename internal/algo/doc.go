@@ -18,6 +18,9 @@
 // turns stored or imported material into a *Key, which the caller caches per
 // key version. Key's methods implement Sign/Verify, Encrypt/Decrypt,
 // GenerateMac/VerifyMac, DeriveSharedSecret and Encapsulate/Decapsulate.
+// KeyWrapPad and KeyUnwrapPad are AES Key Wrap with Padding (RFC 5649), the
+// second half of the RSA_AES_KEY_WRAP wrapping algorithms of imported key
+// material.
 //
 // # Invariants
 //

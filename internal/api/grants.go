@@ -1,12 +1,13 @@
 package api
 
-import "github.com/trentkms/trent/internal/kms"
+import "github.com/trentkms/trent/internal/grant"
 
 // grantOps are the grant operations.
 var grantOps = []*Operation{
-	op("CreateGrant", false, false, (*kms.Service).CreateGrant),
-	op("ListGrants", true, false, (*kms.Service).ListGrants),
-	op("ListRetirableGrants", true, false, (*kms.Service).ListRetirableGrants),
-	op("RetireGrant", false, false, (*kms.Service).RetireGrant),
-	op("RevokeGrant", false, false, (*kms.Service).RevokeGrant),
+	{Name: "CreateGrant", Action: "kms:CreateGrant", Handler: on(grants, (*grant.Service).CreateGrant),
+		SecretRequest: []string{"GrantTokens"}},
+	{Name: "ListGrants", Action: "kms:ListGrants", ReadOnly: true, Handler: on(grants, (*grant.Service).ListGrants)},
+	{Name: "ListRetirableGrants", Action: "kms:ListRetirableGrants", ReadOnly: true, Handler: on(grants, (*grant.Service).ListRetirableGrants)},
+	{Name: "RetireGrant", Action: "kms:RetireGrant", Handler: on(grants, (*grant.Service).RetireGrant)},
+	{Name: "RevokeGrant", Action: "kms:RevokeGrant", Handler: on(grants, (*grant.Service).RevokeGrant)},
 }

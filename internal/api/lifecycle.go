@@ -1,17 +1,25 @@
 package api
 
-import "github.com/trentkms/trent/internal/kms"
+import (
+	"github.com/trentkms/trent/internal/keyimport"
+	"github.com/trentkms/trent/internal/kms"
+)
 
 // lifecycleOps are the rotation and imported-key-material operations.
 var lifecycleOps = []*Operation{
 	// Rotation
-	op("EnableKeyRotation", false, false, (*kms.Service).EnableKeyRotation),
-	op("DisableKeyRotation", false, false, (*kms.Service).DisableKeyRotation),
-	op("GetKeyRotationStatus", true, false, (*kms.Service).GetKeyRotationStatus),
-	op("RotateKeyOnDemand", false, false, (*kms.Service).RotateKeyOnDemand),
-	op("ListKeyRotations", true, false, (*kms.Service).ListKeyRotations),
+	{Name: "EnableKeyRotation", Action: "kms:EnableKeyRotation", Handler: on(core, (*kms.Service).EnableKeyRotation)},
+	{Name: "DisableKeyRotation", Action: "kms:DisableKeyRotation", Handler: on(core, (*kms.Service).DisableKeyRotation),
+		SecretRequest: []string{"GrantTokens"}},
+	{Name: "GetKeyRotationStatus", Action: "kms:GetKeyRotationStatus", ReadOnly: true, Handler: on(core, (*kms.Service).GetKeyRotationStatus),
+		SecretRequest: []string{"GrantTokens"}},
+	{Name: "RotateKeyOnDemand", Action: "kms:RotateKeyOnDemand", Handler: on(core, (*kms.Service).RotateKeyOnDemand),
+		SecretRequest: []string{"GrantTokens"}},
+	{Name: "ListKeyRotations", Action: "kms:ListKeyRotations", ReadOnly: true, Handler: on(core, (*kms.Service).ListKeyRotations)},
 	// Imported key material
-	op("GetParametersForImport", true, false, (*kms.Service).GetParametersForImport),
-	op("ImportKeyMaterial", false, false, (*kms.Service).ImportKeyMaterial),
-	op("DeleteImportedKeyMaterial", false, false, (*kms.Service).DeleteImportedKeyMaterial),
+	{Name: "GetParametersForImport", Action: "kms:GetParametersForImport", ReadOnly: true, Handler: on(imports, (*keyimport.Service).GetParametersForImport),
+		SecretResponse: []string{"ImportToken", "PublicKey"}},
+	{Name: "ImportKeyMaterial", Action: "kms:ImportKeyMaterial", Handler: on(imports, (*keyimport.Service).ImportKeyMaterial),
+		SecretRequest: []string{"ImportToken", "EncryptedKeyMaterial"}},
+	{Name: "DeleteImportedKeyMaterial", Action: "kms:DeleteImportedKeyMaterial", Handler: on(imports, (*keyimport.Service).DeleteImportedKeyMaterial)},
 }

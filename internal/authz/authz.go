@@ -97,10 +97,10 @@ func New(cfg Config) *Authorizer {
 
 // Prepare parses a key policy document and binds the principals it names
 // to the unique IDs in principals (ARN -> ID, as CheckKeyPolicy returned
-// them when the policy was stored; see policy.Policy.Bind). It returns a
-// *policy.Policy; a document that does not parse (it was refused when
-// stored, so this means corruption) yields a policy that allows nothing.
-func (a *Authorizer) Prepare(doc string, principals map[string]string) any {
+// them when the policy was stored; see policy.Policy.Bind). A document that
+// does not parse (it was refused when stored, so this means corruption)
+// yields a policy that allows nothing.
+func (a *Authorizer) Prepare(doc string, principals map[string]string) *policy.Policy {
 	p, err := a.cache.Parse(doc)
 	if err != nil {
 		a.log.Error("stored key policy does not parse; the key is denied to everyone")
@@ -147,7 +147,7 @@ func (a *Authorizer) AuthorizeKey(ctx context.Context, r *kms.KeyRequest) error 
 	if c == nil {
 		return policy.DenyNoResourcePolicy("anonymous", r.Action, r.KeyARN)
 	}
-	kp, _ := r.Policy.(*policy.Policy)
+	kp := r.Policy
 	if kp == nil {
 		return policy.DenyNoResourcePolicy(c.ARN, r.Action, r.KeyARN)
 	}

@@ -11,7 +11,6 @@ package awserr
 import (
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 )
 
@@ -141,17 +140,18 @@ const (
 // 404, 409 or 412 (see shared/kms-aws-observed.md) and ThrottlingException
 // ("Status Code: 400; Error Code: ThrottlingException" in AWS's
 // troubleshooting guide); 500 for internal faults and 503 for dependency
-// timeouts.
+// timeouts. (Numbers, not net/http constants: the domain packages that
+// return these errors link no HTTP code.)
 func HTTPStatus(code string) int {
 	switch code {
 	case KMSInternal, KeyUnavailable, InternalFailure:
-		return http.StatusInternalServerError
+		return 500 // Internal Server Error
 	case DependencyTimeout:
-		return http.StatusServiceUnavailable
+		return 503 // Service Unavailable
 	case RequestEntityTooLarge:
-		return http.StatusRequestEntityTooLarge
+		return 413 // Request Entity Too Large
 	}
-	return http.StatusBadRequest
+	return 400 // Bad Request
 }
 
 // Internal is the error a client sees for any failure that is Trent's fault.

@@ -1,7 +1,8 @@
-// Package config turns Trent's YAML configuration file and command-line
-// flags into settings. The file is versioned and parsed strictly: an unknown
-// field is an error, so a typo never silently changes behaviour. Every
-// setting is optional with a safe default; flags override the file.
+// Package config turns Trent's YAML configuration file, command-line flags
+// and environment into settings. The file is versioned and parsed strictly:
+// an unknown field is an error, so a typo never silently changes behaviour.
+// Every setting is optional with a safe default; flags override the file.
+// The environment is read here and nowhere else (Env, FromEnv).
 package config
 
 import (
@@ -174,7 +175,7 @@ type CacheFile struct {
 type LimitsFile struct {
 	// MaxConnections bounds open client connections (default: derived
 	// from the file descriptor limit, keeping a reserve for the store, the
-	// audit trail and an HSM; see server.DefaultMaxConnections).
+	// audit trail and an HSM; see server.DefaultMaxConns).
 	MaxConnections int `yaml:"max_connections"`
 	// MaxConnectionsPerClient bounds the connections of one client
 	// address, an IPv4 address or an IPv6 /64 (default a quarter of
@@ -209,7 +210,7 @@ type LimitsFile struct {
 }
 
 // validate checks the limits and fills in the defaults that do not depend
-// on the process (the connection limits do: see server.Start).
+// on the process (the connection limits do: see server.ConnLimits).
 func (l *LimitsFile) validate() error {
 	if l.ReadTimeout < 0 || l.IdleTimeout < 0 || l.FailedAuthInterval < 0 {
 		return errors.New("config: limits: timeouts and intervals must not be negative")

@@ -27,7 +27,7 @@ import (
 
 	"github.com/trentkms/trent/internal/audit"
 	"github.com/trentkms/trent/internal/config"
-	"github.com/trentkms/trent/internal/server"
+	"github.com/trentkms/trent/internal/node"
 	"github.com/trentkms/trent/internal/testenv"
 )
 
@@ -37,11 +37,11 @@ const (
 	adminSecret = "iamapi-test-admin-secret-0123456789"
 )
 
-func startNode(t testing.TB) *server.Node {
+func startNode(t testing.TB) *node.Node {
 	t.Helper()
 	dir := t.TempDir()
-	n, err := server.Start(&config.File{Listen: "127.0.0.1:0", DataDir: dir},
-		server.Options{AdminAccessKeyID: adminAKID, AdminSecretAccessKey: adminSecret})
+	n, err := node.Start(&config.File{Listen: "127.0.0.1:0", DataDir: dir},
+		node.Options{Env: config.Env{AccessKeyID: adminAKID, SecretAccessKey: adminSecret}})
 	if err != nil {
 		t.Fatal(err)
 	}

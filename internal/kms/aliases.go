@@ -11,6 +11,7 @@ import (
 
 	"github.com/trentkms/trent/internal/awserr"
 	"github.com/trentkms/trent/internal/store"
+	"github.com/trentkms/trent/internal/wire"
 )
 
 const maxAliasesPerKey = 50
@@ -19,15 +20,15 @@ var aliasPattern = regexp.MustCompile(`^[a-zA-Z0-9:/_-]+$`)
 
 // validateAliasName checks an AliasName member the way AWS does.
 func validateAliasName(name *string) error {
-	var v validator
-	if !v.required(name != nil, "aliasName") {
-		return v.err()
+	var v Validator
+	if !v.Required(name != nil, "aliasName") {
+		return v.Err()
 	}
-	v.strLen(name, "aliasName", 1, 256)
+	v.StrLen(name, "aliasName", 1, 256)
 	if len(*name) > 0 && !aliasPattern.MatchString(*name) {
-		v.add(*name, true, "aliasName", awserr.Pattern("^[a-zA-Z0-9:/_-]+$"))
+		v.Add(*name, true, "aliasName", awserr.Pattern("^[a-zA-Z0-9:/_-]+$"))
 	}
-	if err := v.err(); err != nil {
+	if err := v.Err(); err != nil {
 		return err
 	}
 	if !strings.HasPrefix(*name, "alias/") {
@@ -43,15 +44,9 @@ func reservedAlias(name string) bool { return strings.HasPrefix(strings.ToLower(
 
 // aliasTarget resolves the TargetKeyId of CreateAlias/UpdateAlias: a key ID
 // or key ARN of the caller's own account.
-func (s *Service) aliasTarget(ctx context.Context, ref *string, action string) (*loadedKey, error) {
-	lk, err := s.resolveKey(ctx, ref, refKeyOnly, "targetKeyId", action)
+func (s *Service) aliasTarget(ctx context.Context, ref *string, action string) (*Key, error) {
+	lk, err := s.OwnedKey(ctx, ref, "targetKeyId", action, nil)
 	if err != nil {
-		return nil, err
-	}
-	if err := requireSameAccount(ctx, lk, s); err != nil {
-		return nil, err
-	}
-	if err := s.authorizeKey(ctx, lk, action, nil, nil); err != nil {
 		return nil, err
 	}
 	if lk.doc.State == StatePendingDeletion {
@@ -63,7 +58,7 @@ func (s *Service) aliasTarget(ctx context.Context, ref *string, action string) (
 // CreateAlias implements the CreateAlias operation. The alias and the
 // alias list of its key are written in one Apply conditioned on that list,
 // so the quota of aliases per key holds under any concurrency.
-func (s *Service) CreateAlias(ctx context.Context, in *AliasInput) (*struct{}, error) {
+func (s *Service) CreateAlias(ctx context.Context, in *wire.AliasInput) (*struct{}, error) {
 	if err := validateAliasName(in.AliasName); err != nil {
 		return nil, err
 	}
@@ -114,7 +109,7 @@ func (s *Service) CreateAlias(ctx context.Context, in *AliasInput) (*struct{}, e
 		return nil
 	})
 	if err != nil {
-		return nil, s.storeErr(ctx, err)
+		return nil, s.StoreErr(ctx, err)
 	}
 	s.aliases.PutAt(id, lk.doc.ID, 1, epoch)
 	return &struct{}{}, nil
@@ -138,7 +133,7 @@ func (s *Service) readAlias(ctx context.Context, account, name, id string) (alia
 
 // UpdateAlias implements the UpdateAlias operation. The alias and the alias
 // lists of the key it leaves and the key it joins are written in one Apply.
-func (s *Service) UpdateAlias(ctx context.Context, in *AliasInput) (*struct{}, error) {
+func (s *Service) UpdateAlias(ctx context.Context, in *wire.AliasInput) (*struct{}, error) {
 	if err := validateAliasName(in.AliasName); err != nil {
 		return nil, err
 	}
@@ -149,7 +144,7 @@ func (s *Service) UpdateAlias(ctx context.Context, in *AliasInput) (*struct{}, e
 	id := aliasRecordID(caller.Account, *in.AliasName)
 	a, _, err := s.readAlias(ctx, caller.Account, *in.AliasName, id)
 	if err != nil {
-		return nil, s.storeErr(ctx, err)
+		return nil, s.StoreErr(ctx, err)
 	}
 	if err := s.authorizeAlias(ctx, "kms:UpdateAlias", *in.AliasName, nil); err != nil {
 		return nil, err
@@ -161,7 +156,7 @@ func (s *Service) UpdateAlias(ctx context.Context, in *AliasInput) (*struct{}, e
 	// checkOld authorizes the caller on the key the alias leaves, which
 	// must be of the same type as the new one.
 	checkOld := func(keyID string) error {
-		old, err := s.getKey(ctx, keyID)
+		old, err := s.GetKey(ctx, keyID)
 		if err != nil || old == nil {
 			return err
 		}
@@ -230,14 +225,14 @@ func (s *Service) UpdateAlias(ctx context.Context, in *AliasInput) (*struct{}, e
 		return nil
 	})
 	if err != nil {
-		return nil, s.storeErr(ctx, err)
+		return nil, s.StoreErr(ctx, err)
 	}
 	s.aliases.PutAt(id, lk.doc.ID, version, epoch)
 	return &struct{}{}, nil
 }
 
 // DeleteAlias implements the DeleteAlias operation.
-func (s *Service) DeleteAlias(ctx context.Context, in *AliasInput) (*struct{}, error) {
+func (s *Service) DeleteAlias(ctx context.Context, in *wire.AliasInput) (*struct{}, error) {
 	if err := validateAliasName(in.AliasName); err != nil {
 		return nil, err
 	}
@@ -245,17 +240,17 @@ func (s *Service) DeleteAlias(ctx context.Context, in *AliasInput) (*struct{}, e
 	id := aliasRecordID(caller.Account, *in.AliasName)
 	a, _, err := s.readAlias(ctx, caller.Account, *in.AliasName, id)
 	if err != nil {
-		return nil, s.storeErr(ctx, err)
+		return nil, s.StoreErr(ctx, err)
 	}
 	if err := s.authorizeAlias(ctx, "kms:DeleteAlias", *in.AliasName, nil); err != nil {
 		return nil, err
 	}
 	checkKey := func(keyID string) error {
-		lk, err := s.getKey(ctx, keyID)
+		lk, err := s.GetKey(ctx, keyID)
 		if err != nil || lk == nil {
 			return err
 		}
-		noteKey(ctx, lk.arn)
+		NoteKey(ctx, lk.arn)
 		return s.authorizeKey(ctx, lk, "kms:DeleteAlias", nil, nil)
 	}
 	if err := checkKey(a.KeyID); err != nil {
@@ -290,24 +285,24 @@ func (s *Service) DeleteAlias(ctx context.Context, in *AliasInput) (*struct{}, e
 		return nil
 	})
 	if err != nil {
-		return nil, s.storeErr(ctx, err)
+		return nil, s.StoreErr(ctx, err)
 	}
 	s.aliases.Invalidate(id)
 	return &struct{}{}, nil
 }
 
 // ListAliases implements the ListAliases operation.
-func (s *Service) ListAliases(ctx context.Context, in *ListAliasesInput) (*ListAliasesOutput, error) {
-	var v validator
-	limit := pageLimit(&v, in.Limit, 100, 50)
-	v.strLen(in.Marker, "marker", 1, 1024)
-	if err := v.err(); err != nil {
+func (s *Service) ListAliases(ctx context.Context, in *wire.ListAliasesInput) (*wire.ListAliasesOutput, error) {
+	var v Validator
+	limit := PageLimit(&v, in.Limit, 100, 50)
+	v.StrLen(in.Marker, "marker", 1, 1024)
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	caller := CallerFrom(ctx)
 	filter := ""
 	if in.KeyID != nil {
-		lk, err := s.resolveKey(ctx, in.KeyID, refKeyOnly, "keyId", "kms:ListAliases")
+		lk, err := s.ResolveKey(ctx, in.KeyID, RefKeyOnly, "keyId", "kms:ListAliases")
 		if err != nil {
 			return nil, err
 		}
@@ -316,7 +311,7 @@ func (s *Service) ListAliases(ctx context.Context, in *ListAliasesInput) (*ListA
 		}
 		filter = lk.doc.ID
 	}
-	if err := s.authorizeAccount(ctx, "kms:ListAliases", nil); err != nil {
+	if err := s.AuthorizeAccount(ctx, "kms:ListAliases", nil); err != nil {
 		return nil, err
 	}
 	prefix := caller.Account + "/"
@@ -329,9 +324,9 @@ func (s *Service) ListAliases(ctx context.Context, in *ListAliasesInput) (*ListA
 	}
 	recs, err := s.store.List(ctx, kindAlias, prefix, after, 0)
 	if err != nil {
-		return nil, s.storeErr(ctx, err)
+		return nil, s.StoreErr(ctx, err)
 	}
-	out := &ListAliasesOutput{Aliases: []AliasListEntry{}}
+	out := &wire.ListAliasesOutput{Aliases: []wire.AliasListEntry{}}
 	for _, r := range recs {
 		var a aliasDoc
 		if json.Unmarshal(r.Data, &a) != nil || (filter != "" && a.KeyID != filter) {
@@ -342,9 +337,9 @@ func (s *Service) ListAliases(ctx context.Context, in *ListAliasesInput) (*ListA
 			out.NextMarker = out.Aliases[len(out.Aliases)-1].AliasName
 			break
 		}
-		out.Aliases = append(out.Aliases, AliasListEntry{
+		out.Aliases = append(out.Aliases, wire.AliasListEntry{
 			AliasName: a.Name, AliasArn: s.aliasARN(a.Account, a.Name), TargetKeyID: a.KeyID,
-			CreationDate: TS(a.Created), LastUpdatedDate: TS(a.Updated),
+			CreationDate: wire.TS(a.Created), LastUpdatedDate: wire.TS(a.Updated),
 		})
 	}
 	sort.SliceStable(out.Aliases, func(i, j int) bool { return out.Aliases[i].AliasName < out.Aliases[j].AliasName })

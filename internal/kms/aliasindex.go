@@ -115,7 +115,7 @@ func withoutName(names []string, name string) []string {
 func (s *Service) aliasNamesOf(ctx context.Context, id string) ([]string, error) {
 	names, err := s.keyAliases.Get(ctx, id)
 	if err != nil {
-		return nil, s.storeErr(ctx, err)
+		return nil, s.StoreErr(ctx, err)
 	}
 	return names, nil
 }
@@ -131,7 +131,7 @@ func (s *Service) migrateAliasIndex(ctx context.Context) error {
 		return err
 	}
 	byKey := map[string][]string{}
-	err = s.eachRecord(ctx, kindAlias, func(r store.Record) error {
+	err = store.Each(ctx, s.store, kindAlias, func(r store.Record) error {
 		var a aliasDoc
 		if err := json.Unmarshal(r.Data, &a); err != nil {
 			return fmt.Errorf("kms: decode alias %s: %w", r.ID, err)

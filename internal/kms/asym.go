@@ -8,6 +8,7 @@ import (
 
 	"github.com/trentkms/trent/internal/algo"
 	"github.com/trentkms/trent/internal/awserr"
+	"github.com/trentkms/trent/internal/wire"
 )
 
 // generateAsymmetric creates private material for a non-symmetric spec.
@@ -46,8 +47,8 @@ type asymCache struct {
 }
 
 // parsed returns the parsed current material of a non-symmetric key.
-func (lk *loadedKey) parsed() (*algo.Key, error) {
-	c, _ := lk.derived.(*asymCache)
+func (lk *Key) parsed() (*algo.Key, error) {
+	c := lk.asym
 	if c == nil {
 		return nil, errors.New("kms: key has no parsed material")
 	}
@@ -64,7 +65,7 @@ func (lk *loadedKey) parsed() (*algo.Key, error) {
 
 // asymKey returns the parsed key or the AWS error for a key without usable
 // material.
-func (s *Service) asymKey(lk *loadedKey) (*algo.Key, error) {
+func (s *Service) asymKey(lk *Key) (*algo.Key, error) {
 	k, err := lk.parsed()
 	if err != nil {
 		if lk.current == "" {
@@ -77,7 +78,7 @@ func (s *Service) asymKey(lk *loadedKey) (*algo.Key, error) {
 }
 
 // algoErr maps an algo error to the client's error for an operation.
-func algoErr(lk *loadedKey, op string, err error) error {
+func algoErr(lk *Key, op string, err error) error {
 	if errors.Is(err, algo.ErrKeyUsage) {
 		return invalidUsage(lk, op)
 	}
@@ -87,25 +88,25 @@ func algoErr(lk *loadedKey, op string, err error) error {
 	return err
 }
 
-func (s *Service) encryptAsymmetric(ctx context.Context, lk *loadedKey, alg string, in *EncryptInput) (*EncryptOutput, error) {
+func (s *Service) encryptAsymmetric(ctx context.Context, lk *Key, alg string, in *wire.EncryptInput) (*wire.EncryptOutput, error) {
 	if len(in.EncryptionContext) > 0 {
 		return nil, awserr.New(awserr.Validation, "EncryptionContext is not supported with asymmetric KMS keys.")
 	}
-	if in.EncryptionAlgorithm == nil || alg == symmetricDefault {
+	if in.EncryptionAlgorithm == nil || alg == SymmetricDefault {
 		return nil, awserr.Newf(awserr.InvalidKeyUsage, "Algorithm %s is incompatible with key spec %s.", alg, lk.doc.Spec)
 	}
-	if isTrue(in.DryRun) {
-		return nil, dryRun()
+	if IsTrue(in.DryRun) {
+		return nil, DryRun()
 	}
 	ct, err := s.asymEncrypt(lk, alg, in.Plaintext)
 	if err != nil {
 		return nil, err
 	}
-	return &EncryptOutput{CiphertextBlob: ct, KeyID: lk.arn, EncryptionAlgorithm: alg}, nil
+	return &wire.EncryptOutput{CiphertextBlob: ct, KeyID: lk.arn, EncryptionAlgorithm: alg}, nil
 }
 
 // asymEncrypt encrypts pt with a public-key algorithm of lk.
-func (s *Service) asymEncrypt(lk *loadedKey, alg string, pt []byte) ([]byte, error) {
+func (s *Service) asymEncrypt(lk *Key, alg string, pt []byte) ([]byte, error) {
 	k, err := s.asymKey(lk)
 	if err != nil {
 		return nil, err
@@ -118,21 +119,12 @@ func (s *Service) asymEncrypt(lk *loadedKey, alg string, pt []byte) ([]byte, err
 }
 
 // openAsymmetric decrypts an asymmetric ciphertext with the key ref names.
-func (s *Service) openAsymmetric(ctx context.Context, ref *string, alg string, ct []byte, action string, grantTokens []string) (*loadedKey, []byte, error) {
-	lk, err := s.resolveKey(ctx, ref, refAliasOK, "keyId", action)
+func (s *Service) openAsymmetric(ctx context.Context, ref *string, alg string, ct []byte, action string, grantTokens []string) (*Key, []byte, error) {
+	lk, err := s.usableKey(ctx, ref, RefAliasOK, action, "ENCRYPT_DECRYPT", "Decrypt", encryptionConditions(ref, alg, nil), grantTokens)
 	if err != nil {
 		return nil, nil, err
 	}
-	if lk.doc.Usage != "ENCRYPT_DECRYPT" {
-		return nil, nil, s.beforeAuth(ctx, lk, action, encryptionConditions(ref, alg, nil), grantTokens, invalidUsage(lk, "Decrypt"))
-	}
-	if err := s.authorizeKey(ctx, lk, action, encryptionConditions(ref, alg, nil), grantTokens); err != nil {
-		return nil, nil, err
-	}
-	if err := requireUsable(lk); err != nil {
-		return nil, nil, err
-	}
-	if lk.doc.Spec == symmetricDefault {
+	if lk.doc.Spec == SymmetricDefault {
 		return nil, nil, awserr.New(awserr.InvalidCiphertext, "")
 	}
 	k, err := s.asymKey(lk)
@@ -146,23 +138,19 @@ func (s *Service) openAsymmetric(ctx context.Context, ref *string, alg string, c
 	return lk, pt, nil
 }
 
-func (s *Service) decryptAsymmetric(ctx context.Context, in *DecryptInput, alg string) (*DecryptOutput, error) {
+func (s *Service) decryptAsymmetric(ctx context.Context, in *wire.DecryptInput, alg string) (*wire.DecryptOutput, error) {
 	if len(in.EncryptionContext) > 0 {
 		return nil, awserr.New(awserr.InvalidCiphertext, "")
 	}
-	if isTrue(in.DryRun) {
-		lk, err := s.resolveKey(ctx, in.KeyID, refAliasOK, "keyId", "kms:Decrypt")
-		if err != nil {
+	if IsTrue(in.DryRun) {
+		if _, err := s.AuthorizedKey(ctx, in.KeyID, RefAliasOK, "kms:Decrypt", encryptionConditions(in.KeyID, alg, nil), in.GrantTokens); err != nil {
 			return nil, err
 		}
-		if err := s.authorizeKey(ctx, lk, "kms:Decrypt", encryptionConditions(in.KeyID, alg, nil), in.GrantTokens); err != nil {
-			return nil, err
-		}
-		return nil, dryRun()
+		return nil, DryRun()
 	}
 	lk, pt, err := s.openAsymmetric(ctx, in.KeyID, alg, in.CiphertextBlob, "kms:Decrypt", in.GrantTokens)
 	if err != nil {
 		return nil, err
 	}
-	return &DecryptOutput{KeyID: lk.arn, Plaintext: pt, EncryptionAlgorithm: alg}, nil
+	return &wire.DecryptOutput{KeyID: lk.arn, Plaintext: pt, EncryptionAlgorithm: alg}, nil
 }

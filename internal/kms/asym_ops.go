@@ -6,16 +6,13 @@ import (
 
 	"github.com/trentkms/trent/internal/algo"
 	"github.com/trentkms/trent/internal/awserr"
+	"github.com/trentkms/trent/internal/wire"
 )
 
-// usableAsymmetric resolves a key for an asymmetric operation, checks its
-// usage, authorizes action and checks its state.
-func (s *Service) usableAsymmetric(ctx context.Context, ref *string, kind refKind, usage, op string, conds map[string][]string, tokens []string) (*loadedKey, *algo.Key, error) {
-	lk, err := s.resolveKey(ctx, ref, kind, "keyId", "kms:"+op)
-	if err != nil {
-		return nil, nil, err
-	}
-	if c := requestAliasCond(ref); c != nil {
+// usableAsymmetric opens the key of an asymmetric operation (usableKey)
+// and returns it with its parsed material.
+func (s *Service) usableAsymmetric(ctx context.Context, ref *string, kind RefKind, usage, op string, conds map[string][]string, tokens []string) (*Key, *algo.Key, error) {
+	if c := RequestAliasCond(ref); c != nil {
 		if conds == nil {
 			conds = c
 		} else {
@@ -24,16 +21,11 @@ func (s *Service) usableAsymmetric(ctx context.Context, ref *string, kind refKin
 			}
 		}
 	}
-	if lk.doc.Usage != usage {
-		return nil, nil, s.beforeAuth(ctx, lk, "kms:"+op, conds, tokens, invalidUsage(lk, op))
-	}
-	if err := s.authorizeKey(ctx, lk, "kms:"+op, conds, tokens); err != nil {
+	lk, err := s.usableKey(ctx, ref, kind, "kms:"+op, usage, op, conds, tokens)
+	if err != nil {
 		return nil, nil, err
 	}
-	if err := requireUsable(lk); err != nil {
-		return nil, nil, err
-	}
-	if lk.doc.Spec == symmetricDefault {
+	if lk.doc.Spec == SymmetricDefault {
 		return nil, nil, invalidUsage(lk, op)
 	}
 	k, err := s.asymKey(lk)
@@ -44,20 +36,17 @@ func (s *Service) usableAsymmetric(ctx context.Context, ref *string, kind refKin
 }
 
 // GetPublicKey implements the GetPublicKey operation.
-func (s *Service) GetPublicKey(ctx context.Context, in *KeyIDInput) (*GetPublicKeyOutput, error) {
-	var v validator
-	v.grantTokens(in.GrantTokens)
-	if err := v.err(); err != nil {
+func (s *Service) GetPublicKey(ctx context.Context, in *wire.KeyIDInput) (*wire.GetPublicKeyOutput, error) {
+	var v Validator
+	v.GrantTokens(in.GrantTokens)
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	lk, err := s.resolveKey(ctx, in.KeyID, refAliasOK, "keyId", "kms:GetPublicKey")
+	lk, err := s.AuthorizedKey(ctx, in.KeyID, RefAliasOK, "kms:GetPublicKey", RequestAliasCond(in.KeyID), in.GrantTokens)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.authorizeKey(ctx, lk, "kms:GetPublicKey", requestAliasCond(in.KeyID), in.GrantTokens); err != nil {
-		return nil, err
-	}
-	if err := requireUsable(lk); err != nil {
+	if err := RequireUsable(lk); err != nil {
 		return nil, err
 	}
 	spec, ok := algo.LookupSpec(lk.doc.Spec)
@@ -72,7 +61,7 @@ func (s *Service) GetPublicKey(ctx context.Context, in *KeyIDInput) (*GetPublicK
 	if err != nil {
 		return nil, err
 	}
-	out := &GetPublicKeyOutput{KeyID: lk.arn, PublicKey: pub, KeySpec: lk.doc.Spec, KeyUsage: lk.doc.Usage}
+	out := &wire.GetPublicKeyOutput{KeyID: lk.arn, PublicKey: pub, KeySpec: lk.doc.Spec, KeyUsage: lk.doc.Usage}
 	if slices.Contains(enumCMKSpec, lk.doc.Spec) {
 		out.CustomerMasterKeySpec = lk.doc.Spec
 	}
@@ -80,12 +69,12 @@ func (s *Service) GetPublicKey(ctx context.Context, in *KeyIDInput) (*GetPublicK
 	return out, nil
 }
 
-func validateSign(v *validator, msg []byte, msgType, alg *string) {
-	v.required(msg != nil, "message")
-	v.blobLen(msg, msg != nil, "message", 1, 4096)
-	v.required(alg != nil, "signingAlgorithm")
-	v.enum(alg, "signingAlgorithm", enumSigningAlg)
-	v.enum(msgType, "messageType", enumMessageType)
+func validateSign(v *Validator, msg []byte, msgType, alg *string) {
+	v.Required(msg != nil, "message")
+	v.BlobLen(msg, msg != nil, "message", 1, 4096)
+	v.Required(alg != nil, "signingAlgorithm")
+	v.Enum(alg, "signingAlgorithm", enumSigningAlg)
+	v.Enum(msgType, "messageType", enumMessageType)
 }
 
 func messageType(t *string) string {
@@ -96,195 +85,195 @@ func messageType(t *string) string {
 }
 
 // Sign implements the Sign operation.
-func (s *Service) Sign(ctx context.Context, in *SignInput) (*SignOutput, error) {
-	var v validator
+func (s *Service) Sign(ctx context.Context, in *wire.SignInput) (*wire.SignOutput, error) {
+	var v Validator
 	validateSign(&v, in.Message, in.MessageType, in.SigningAlgorithm)
-	v.grantTokens(in.GrantTokens)
-	if err := v.err(); err != nil {
+	v.GrantTokens(in.GrantTokens)
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	mt := messageType(in.MessageType)
 	conds := map[string][]string{"kms:signingalgorithm": {*in.SigningAlgorithm}, "kms:messagetype": {mt}}
-	lk, k, err := s.usableAsymmetric(ctx, in.KeyID, refAliasOK, "SIGN_VERIFY", "Sign", conds, in.GrantTokens)
+	lk, k, err := s.usableAsymmetric(ctx, in.KeyID, RefAliasOK, "SIGN_VERIFY", "Sign", conds, in.GrantTokens)
 	if err != nil {
 		return nil, err
 	}
-	if isTrue(in.DryRun) {
-		return nil, dryRun()
+	if IsTrue(in.DryRun) {
+		return nil, DryRun()
 	}
 	sig, err := k.Sign(s.rand, *in.SigningAlgorithm, mt, in.Message)
 	if err != nil {
 		return nil, algoErr(lk, "Sign", err)
 	}
-	return &SignOutput{KeyID: lk.arn, Signature: sig, SigningAlgorithm: *in.SigningAlgorithm}, nil
+	return &wire.SignOutput{KeyID: lk.arn, Signature: sig, SigningAlgorithm: *in.SigningAlgorithm}, nil
 }
 
 // Verify implements the Verify operation. An invalid signature is
 // KMSInvalidSignatureException, never SignatureValid false.
-func (s *Service) Verify(ctx context.Context, in *VerifyInput) (*VerifyOutput, error) {
-	var v validator
+func (s *Service) Verify(ctx context.Context, in *wire.VerifyInput) (*wire.VerifyOutput, error) {
+	var v Validator
 	validateSign(&v, in.Message, in.MessageType, in.SigningAlgorithm)
-	v.required(in.Signature != nil, "signature")
-	v.blobLen(in.Signature, in.Signature != nil, "signature", 1, 6144)
-	v.grantTokens(in.GrantTokens)
-	if err := v.err(); err != nil {
+	v.Required(in.Signature != nil, "signature")
+	v.BlobLen(in.Signature, in.Signature != nil, "signature", 1, 6144)
+	v.GrantTokens(in.GrantTokens)
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	mt := messageType(in.MessageType)
 	conds := map[string][]string{"kms:signingalgorithm": {*in.SigningAlgorithm}, "kms:messagetype": {mt}}
-	lk, k, err := s.usableAsymmetric(ctx, in.KeyID, refAliasOK, "SIGN_VERIFY", "Verify", conds, in.GrantTokens)
+	lk, k, err := s.usableAsymmetric(ctx, in.KeyID, RefAliasOK, "SIGN_VERIFY", "Verify", conds, in.GrantTokens)
 	if err != nil {
 		return nil, err
 	}
-	if isTrue(in.DryRun) {
-		return nil, dryRun()
+	if IsTrue(in.DryRun) {
+		return nil, DryRun()
 	}
 	if err := k.Verify(*in.SigningAlgorithm, mt, in.Message, in.Signature); err != nil {
 		return nil, algoErr(lk, "Verify", err)
 	}
-	return &VerifyOutput{KeyID: lk.arn, SignatureValid: true, SigningAlgorithm: *in.SigningAlgorithm}, nil
+	return &wire.VerifyOutput{KeyID: lk.arn, SignatureValid: true, SigningAlgorithm: *in.SigningAlgorithm}, nil
 }
 
-func validateMac(v *validator, msg []byte, alg *string) {
-	v.required(msg != nil, "message")
-	v.blobLen(msg, msg != nil, "message", 1, 4096)
-	v.required(alg != nil, "macAlgorithm")
-	v.enum(alg, "macAlgorithm", enumMacAlg)
+func validateMac(v *Validator, msg []byte, alg *string) {
+	v.Required(msg != nil, "message")
+	v.BlobLen(msg, msg != nil, "message", 1, 4096)
+	v.Required(alg != nil, "macAlgorithm")
+	v.Enum(alg, "macAlgorithm", enumMacAlg)
 }
 
 // GenerateMac implements the GenerateMac operation.
-func (s *Service) GenerateMac(ctx context.Context, in *GenerateMacInput) (*GenerateMacOutput, error) {
-	var v validator
+func (s *Service) GenerateMac(ctx context.Context, in *wire.GenerateMacInput) (*wire.GenerateMacOutput, error) {
+	var v Validator
 	validateMac(&v, in.Message, in.MacAlgorithm)
-	v.grantTokens(in.GrantTokens)
-	if err := v.err(); err != nil {
+	v.GrantTokens(in.GrantTokens)
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	conds := map[string][]string{"kms:macalgorithm": {*in.MacAlgorithm}}
-	lk, k, err := s.usableAsymmetric(ctx, in.KeyID, refKeyOnly, "GENERATE_VERIFY_MAC", "GenerateMac", conds, in.GrantTokens)
+	lk, k, err := s.usableAsymmetric(ctx, in.KeyID, RefKeyOnly, "GENERATE_VERIFY_MAC", "GenerateMac", conds, in.GrantTokens)
 	if err != nil {
 		return nil, err
 	}
-	if isTrue(in.DryRun) {
-		return nil, dryRun()
+	if IsTrue(in.DryRun) {
+		return nil, DryRun()
 	}
 	mac, err := k.MAC(*in.MacAlgorithm, in.Message)
 	if err != nil {
 		return nil, algoErr(lk, "GenerateMac", err)
 	}
-	return &GenerateMacOutput{Mac: mac, MacAlgorithm: *in.MacAlgorithm, KeyID: lk.arn}, nil
+	return &wire.GenerateMacOutput{Mac: mac, MacAlgorithm: *in.MacAlgorithm, KeyID: lk.arn}, nil
 }
 
 // VerifyMac implements the VerifyMac operation.
-func (s *Service) VerifyMac(ctx context.Context, in *VerifyMacInput) (*VerifyMacOutput, error) {
-	var v validator
+func (s *Service) VerifyMac(ctx context.Context, in *wire.VerifyMacInput) (*wire.VerifyMacOutput, error) {
+	var v Validator
 	validateMac(&v, in.Message, in.MacAlgorithm)
-	v.required(in.Mac != nil, "mac")
-	v.blobLen(in.Mac, in.Mac != nil, "mac", 1, 6144)
-	v.grantTokens(in.GrantTokens)
-	if err := v.err(); err != nil {
+	v.Required(in.Mac != nil, "mac")
+	v.BlobLen(in.Mac, in.Mac != nil, "mac", 1, 6144)
+	v.GrantTokens(in.GrantTokens)
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	conds := map[string][]string{"kms:macalgorithm": {*in.MacAlgorithm}}
-	lk, k, err := s.usableAsymmetric(ctx, in.KeyID, refKeyOnly, "GENERATE_VERIFY_MAC", "VerifyMac", conds, in.GrantTokens)
+	lk, k, err := s.usableAsymmetric(ctx, in.KeyID, RefKeyOnly, "GENERATE_VERIFY_MAC", "VerifyMac", conds, in.GrantTokens)
 	if err != nil {
 		return nil, err
 	}
-	if isTrue(in.DryRun) {
-		return nil, dryRun()
+	if IsTrue(in.DryRun) {
+		return nil, DryRun()
 	}
 	if err := k.VerifyMAC(*in.MacAlgorithm, in.Message, in.Mac); err != nil {
 		return nil, algoErr(lk, "VerifyMac", err)
 	}
-	return &VerifyMacOutput{KeyID: lk.arn, MacValid: true, MacAlgorithm: *in.MacAlgorithm}, nil
+	return &wire.VerifyMacOutput{KeyID: lk.arn, MacValid: true, MacAlgorithm: *in.MacAlgorithm}, nil
 }
 
 // DeriveSharedSecret implements the DeriveSharedSecret operation.
-func (s *Service) DeriveSharedSecret(ctx context.Context, in *DeriveSharedSecretInput) (*DeriveSharedSecretOutput, error) {
-	var v validator
-	v.required(in.KeyAgreementAlgorithm != nil, "keyAgreementAlgorithm")
-	v.enum(in.KeyAgreementAlgorithm, "keyAgreementAlgorithm", enumAgreeAlg)
-	v.required(in.PublicKey != nil, "publicKey")
-	v.blobLen(in.PublicKey, in.PublicKey != nil, "publicKey", 1, 8192)
-	v.grantTokens(in.GrantTokens)
-	if err := v.err(); err != nil {
+func (s *Service) DeriveSharedSecret(ctx context.Context, in *wire.DeriveSharedSecretInput) (*wire.DeriveSharedSecretOutput, error) {
+	var v Validator
+	v.Required(in.KeyAgreementAlgorithm != nil, "keyAgreementAlgorithm")
+	v.Enum(in.KeyAgreementAlgorithm, "keyAgreementAlgorithm", enumAgreeAlg)
+	v.Required(in.PublicKey != nil, "publicKey")
+	v.BlobLen(in.PublicKey, in.PublicKey != nil, "publicKey", 1, 8192)
+	v.GrantTokens(in.GrantTokens)
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	if err := rejectRecipient(in.Recipient); err != nil {
 		return nil, err
 	}
 	conds := map[string][]string{"kms:keyagreementalgorithm": {*in.KeyAgreementAlgorithm}}
-	lk, k, err := s.usableAsymmetric(ctx, in.KeyID, refAliasOK, "KEY_AGREEMENT", "DeriveSharedSecret", conds, in.GrantTokens)
+	lk, k, err := s.usableAsymmetric(ctx, in.KeyID, RefAliasOK, "KEY_AGREEMENT", "DeriveSharedSecret", conds, in.GrantTokens)
 	if err != nil {
 		return nil, err
 	}
-	if isTrue(in.DryRun) {
-		return nil, dryRun()
+	if IsTrue(in.DryRun) {
+		return nil, DryRun()
 	}
 	secret, err := k.DeriveSharedSecret(in.PublicKey)
 	if err != nil {
 		return nil, algoErr(lk, "DeriveSharedSecret", err)
 	}
-	return &DeriveSharedSecretOutput{KeyID: lk.arn, SharedSecret: secret, KeyAgreementAlgorithm: "ECDH", KeyOrigin: lk.doc.Origin}, nil
+	return &wire.DeriveSharedSecretOutput{KeyID: lk.arn, SharedSecret: secret, KeyAgreementAlgorithm: "ECDH", KeyOrigin: lk.doc.Origin}, nil
 }
 
 // Encapsulate implements the Encapsulate operation (ML-KEM).
-func (s *Service) Encapsulate(ctx context.Context, in *EncapsulateInput) (*EncapsulateOutput, error) {
-	var v validator
-	v.required(in.EncapsulationAlgorithm != nil, "encapsulationAlgorithm")
-	v.enum(in.EncapsulationAlgorithm, "encapsulationAlgorithm", enumEncapAlg)
-	v.grantTokens(in.GrantTokens)
-	if err := v.err(); err != nil {
+func (s *Service) Encapsulate(ctx context.Context, in *wire.EncapsulateInput) (*wire.EncapsulateOutput, error) {
+	var v Validator
+	v.Required(in.EncapsulationAlgorithm != nil, "encapsulationAlgorithm")
+	v.Enum(in.EncapsulationAlgorithm, "encapsulationAlgorithm", enumEncapAlg)
+	v.GrantTokens(in.GrantTokens)
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	lk, k, err := s.usableAsymmetric(ctx, in.KeyID, refAliasOK, "ENCAPSULATE_DECAPSULATE", "Encapsulate", nil, in.GrantTokens)
+	lk, k, err := s.usableAsymmetric(ctx, in.KeyID, RefAliasOK, "ENCAPSULATE_DECAPSULATE", "Encapsulate", nil, in.GrantTokens)
 	if err != nil {
 		return nil, err
 	}
-	if isTrue(in.DryRun) {
-		return nil, dryRun()
+	if IsTrue(in.DryRun) {
+		return nil, DryRun()
 	}
 	ss, ct, err := k.Encapsulate(s.rand)
 	if err != nil {
 		return nil, algoErr(lk, "Encapsulate", err)
 	}
-	return &EncapsulateOutput{KeyID: lk.arn, SharedSecret: ss, SharedSecretCiphertextBlob: ct, EncapsulationAlgorithm: "ML_KEM"}, nil
+	return &wire.EncapsulateOutput{KeyID: lk.arn, SharedSecret: ss, SharedSecretCiphertextBlob: ct, EncapsulationAlgorithm: "ML_KEM"}, nil
 }
 
 // Decapsulate implements the Decapsulate operation (ML-KEM).
-func (s *Service) Decapsulate(ctx context.Context, in *DecapsulateInput) (*DecapsulateOutput, error) {
-	var v validator
-	v.required(in.SharedSecretCiphertextBlob != nil, "sharedSecretCiphertextBlob")
-	v.blobLen(in.SharedSecretCiphertextBlob, in.SharedSecretCiphertextBlob != nil, "sharedSecretCiphertextBlob", 1, 6144)
-	v.required(in.EncapsulationAlgorithm != nil, "encapsulationAlgorithm")
-	v.enum(in.EncapsulationAlgorithm, "encapsulationAlgorithm", enumEncapAlg)
-	v.grantTokens(in.GrantTokens)
-	if err := v.err(); err != nil {
+func (s *Service) Decapsulate(ctx context.Context, in *wire.DecapsulateInput) (*wire.DecapsulateOutput, error) {
+	var v Validator
+	v.Required(in.SharedSecretCiphertextBlob != nil, "sharedSecretCiphertextBlob")
+	v.BlobLen(in.SharedSecretCiphertextBlob, in.SharedSecretCiphertextBlob != nil, "sharedSecretCiphertextBlob", 1, 6144)
+	v.Required(in.EncapsulationAlgorithm != nil, "encapsulationAlgorithm")
+	v.Enum(in.EncapsulationAlgorithm, "encapsulationAlgorithm", enumEncapAlg)
+	v.GrantTokens(in.GrantTokens)
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	lk, k, err := s.usableAsymmetric(ctx, in.KeyID, refAliasOK, "ENCAPSULATE_DECAPSULATE", "Decapsulate", nil, in.GrantTokens)
+	lk, k, err := s.usableAsymmetric(ctx, in.KeyID, RefAliasOK, "ENCAPSULATE_DECAPSULATE", "Decapsulate", nil, in.GrantTokens)
 	if err != nil {
 		return nil, err
 	}
-	if isTrue(in.DryRun) {
-		return nil, dryRun()
+	if IsTrue(in.DryRun) {
+		return nil, DryRun()
 	}
 	ss, err := k.Decapsulate(in.SharedSecretCiphertextBlob)
 	if err != nil {
 		return nil, algoErr(lk, "Decapsulate", err)
 	}
-	return &DecapsulateOutput{KeyID: lk.arn, SharedSecret: ss, EncapsulationAlgorithm: "ML_KEM"}, nil
+	return &wire.DecapsulateOutput{KeyID: lk.arn, SharedSecret: ss, EncapsulationAlgorithm: "ML_KEM"}, nil
 }
 
 // generateDataKeyPair implements GenerateDataKeyPair(WithoutPlaintext): a
 // fresh key pair whose PKCS#8 private key is encrypted under a symmetric
 // KMS key exactly like a data key.
-func (s *Service) generateDataKeyPair(ctx context.Context, in *GenerateDataKeyPairInput, withPlaintext bool, op string) (*GenerateDataKeyPairOutput, error) {
-	var v validator
-	v.required(in.KeyPairSpec != nil, "keyPairSpec")
-	v.enum(in.KeyPairSpec, "keyPairSpec", enumKeyPairSpec)
-	v.grantTokens(in.GrantTokens)
-	if err := v.err(); err != nil {
+func (s *Service) generateDataKeyPair(ctx context.Context, in *wire.GenerateDataKeyPairInput, withPlaintext bool, op string) (*wire.GenerateDataKeyPairOutput, error) {
+	var v Validator
+	v.Required(in.KeyPairSpec != nil, "keyPairSpec")
+	v.Enum(in.KeyPairSpec, "keyPairSpec", enumKeyPairSpec)
+	v.GrantTokens(in.GrantTokens)
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	if err := rejectRecipient(in.Recipient); err != nil {
@@ -293,7 +282,7 @@ func (s *Service) generateDataKeyPair(ctx context.Context, in *GenerateDataKeyPa
 	if *in.KeyPairSpec == "SM2" && !s.enableSM2 {
 		return nil, awserr.New(awserr.Validation, "KeyPairSpec SM2 is supported only in China Regions. Start Trent with --enable-sm2 to serve it elsewhere.")
 	}
-	conds := encryptionConditions(in.KeyID, symmetricDefault, in.EncryptionContext)
+	conds := encryptionConditions(in.KeyID, SymmetricDefault, in.EncryptionContext)
 	conds["kms:datakeypairspec"] = []string{*in.KeyPairSpec}
 	lk, err := s.dataKeyWrapper(ctx, in.KeyID, op, conds, in.GrantTokens, in.DryRun)
 	if err != nil {
@@ -308,7 +297,7 @@ func (s *Service) generateDataKeyPair(ctx context.Context, in *GenerateDataKeyPa
 		clear(priv)
 		return nil, err
 	}
-	out := &GenerateDataKeyPairOutput{PrivateKeyCiphertextBlob: blob, PublicKey: pub, KeyID: lk.arn, KeyPairSpec: *in.KeyPairSpec, KeyMaterialID: lk.current}
+	out := &wire.GenerateDataKeyPairOutput{PrivateKeyCiphertextBlob: blob, PublicKey: pub, KeyID: lk.arn, KeyPairSpec: *in.KeyPairSpec, KeyMaterialID: lk.current}
 	if withPlaintext {
 		out.PrivateKeyPlaintext = priv
 	} else {
@@ -318,11 +307,11 @@ func (s *Service) generateDataKeyPair(ctx context.Context, in *GenerateDataKeyPa
 }
 
 // GenerateDataKeyPair implements the GenerateDataKeyPair operation.
-func (s *Service) GenerateDataKeyPair(ctx context.Context, in *GenerateDataKeyPairInput) (*GenerateDataKeyPairOutput, error) {
+func (s *Service) GenerateDataKeyPair(ctx context.Context, in *wire.GenerateDataKeyPairInput) (*wire.GenerateDataKeyPairOutput, error) {
 	return s.generateDataKeyPair(ctx, in, true, "GenerateDataKeyPair")
 }
 
 // GenerateDataKeyPairWithoutPlaintext implements the GenerateDataKeyPairWithoutPlaintext operation.
-func (s *Service) GenerateDataKeyPairWithoutPlaintext(ctx context.Context, in *GenerateDataKeyPairInput) (*GenerateDataKeyPairOutput, error) {
+func (s *Service) GenerateDataKeyPairWithoutPlaintext(ctx context.Context, in *wire.GenerateDataKeyPairInput) (*wire.GenerateDataKeyPairOutput, error) {
 	return s.generateDataKeyPair(ctx, in, false, "GenerateDataKeyPairWithoutPlaintext")
 }

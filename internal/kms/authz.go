@@ -16,8 +16,10 @@ type Authorizer interface {
 	// binds the principals it names to the unique IDs in principals (what
 	// PolicyChecker.CheckKeyPolicy returned when the policy was stored). The
 	// result is handed back in KeyRequest.Policy. It must not fail: a policy
-	// that cannot be parsed was refused when it was stored.
-	Prepare(policy string, principals map[string]string) any
+	// that cannot be parsed was refused when it was stored, and one that
+	// does not parse now (corruption) must yield a policy that allows
+	// nothing.
+	Prepare(doc string, principals map[string]string) *policy.Policy
 	// AuthorizeKey decides an action on a key. It returns nil or an
 	// *awserr.Error (AccessDeniedException).
 	AuthorizeKey(ctx context.Context, req *KeyRequest) error
@@ -37,13 +39,22 @@ type PrincipalResolver interface {
 	PrincipalID(ctx context.Context, arn string) (id string, bindable bool, err error)
 }
 
+// Resolver returns the authorizer's PrincipalResolver, or nil if it has
+// none (principals are then not bound to unique IDs).
+func (s *Service) Resolver() PrincipalResolver {
+	r, _ := s.authz.(PrincipalResolver)
+	return r
+}
+
 // KeyRequest is an authorization question about a key.
 type KeyRequest struct {
-	Caller      *Caller
-	Action      string // "kms:Encrypt"
-	KeyARN      string
-	KeyAccount  string
-	Policy      any
+	Caller     *Caller
+	Action     string // "kms:Encrypt"
+	KeyARN     string
+	KeyAccount string
+	// Policy is the key policy as the Authorizer's Prepare returned it; nil
+	// (no policy prepared) allows nothing.
+	Policy      *policy.Policy
 	KeySpec     string
 	KeyUsage    string
 	KeyOrigin   string
@@ -80,7 +91,7 @@ type AccountRequest struct {
 // is what a Service uses until SetAuthorizer installs the policy engine.
 type defaultAuthorizer struct{}
 
-func (defaultAuthorizer) Prepare(string, map[string]string) any { return nil }
+func (defaultAuthorizer) Prepare(string, map[string]string) *policy.Policy { return nil }
 
 func (defaultAuthorizer) AuthorizeKey(_ context.Context, r *KeyRequest) error {
 	if r.Caller.Account == r.KeyAccount || r.GrantAllows {
@@ -91,12 +102,11 @@ func (defaultAuthorizer) AuthorizeKey(_ context.Context, r *KeyRequest) error {
 
 func (defaultAuthorizer) AuthorizeAccount(context.Context, *AccountRequest) error { return nil }
 
-// authorizeKey asks the authorizer whether the caller may perform action on
-// lk, given request-specific conditions and grant tokens.
-func (s *Service) authorizeKey(ctx context.Context, lk *loadedKey, action string, conds map[string][]string, grantTokens []string) error {
-	caller := CallerFrom(ctx)
+// keyRequest is the authorization question of action on lk by the caller in
+// ctx, with request-specific conditions conds.
+func (s *Service) keyRequest(ctx context.Context, lk *Key, action string, conds map[string][]string) *KeyRequest {
 	req := &KeyRequest{
-		Caller: caller, Action: action, KeyARN: lk.arn, KeyAccount: lk.doc.Account,
+		Caller: CallerFrom(ctx), Action: action, KeyARN: lk.arn, KeyAccount: lk.doc.Account,
 		Policy: lk.policy, KeySpec: lk.doc.Spec, KeyUsage: lk.doc.Usage, KeyOrigin: lk.doc.Origin,
 		MultiRegion: lk.doc.MultiRegion, Conditions: conds,
 	}
@@ -107,39 +117,59 @@ func (s *Service) authorizeKey(ctx context.Context, lk *loadedKey, action string
 		}
 	}
 	req.Aliases = func() ([]string, error) { return s.aliasNamesOf(ctx, lk.doc.ID) }
+	return req
+}
+
+// authorizeKey asks the authorizer whether the caller may perform action on
+// lk, given request-specific conditions and grant tokens.
+func (s *Service) authorizeKey(ctx context.Context, lk *Key, action string, conds map[string][]string, grantTokens []string) error {
+	req := s.keyRequest(ctx, lk, action, conds)
+	caller := req.Caller
 	// Grant tokens are checked on every request, as AWS does, but grants
 	// are consulted only when the policies alone do not allow: the common
 	// case costs no grant lookup, and the audit trail names a grant only
 	// when one authorized the call. Asking again with GrantAllows keeps
 	// explicit denies winning over grants.
-	if err := s.checkGrantTokens(grantTokens); err != nil {
-		if caller != nil && caller.Account != lk.doc.Account {
-			// A refused token would tell another account that the key
-			// exists: unless the key's policies allow that account, it
-			// gets the denial a missing key gets.
-			if aerr := s.authz.AuthorizeKey(ctx, req); aerr != nil {
-				return aerr
+	if len(grantTokens) > 0 {
+		if err := s.grants.CheckTokens(grantTokens); err != nil {
+			if caller != nil && caller.Account != lk.doc.Account {
+				// A refused token would tell another account that the key
+				// exists: unless the key's policies allow that account, it
+				// gets the denial a missing key gets.
+				if aerr := s.authz.AuthorizeKey(ctx, req); aerr != nil {
+					return aerr
+				}
 			}
+			return err
 		}
-		return err
 	}
 	err := s.authz.AuthorizeKey(ctx, req)
 	if awserr.CodeOf(err) != awserr.AccessDenied {
 		return err
 	}
-	ok, gerr := s.grantAllows(ctx, lk, action, conds, grantTokens)
+	id, gerr := s.grants.Allowing(ctx, lk, action, conds, grantTokens)
 	if gerr != nil {
 		return gerr
 	}
-	if !ok {
+	if id == "" {
 		return err
 	}
+	NoteGrant(ctx, id)
 	req.GrantAllows = true
 	return s.authz.AuthorizeKey(ctx, req)
 }
 
-// authorizeAccount asks whether the caller may perform an account action.
-func (s *Service) authorizeAccount(ctx context.Context, action string, conds map[string][]string) error {
+// AuthorizeKeyWithGrant asks the authorizer whether the caller may perform
+// action on k with conds, the grant decision being the caller's: whether a
+// grant allows it (CreateGrant and RetireGrant decide that themselves).
+func (s *Service) AuthorizeKeyWithGrant(ctx context.Context, k *Key, action string, conds map[string][]string, grantAllows bool) error {
+	req := s.keyRequest(ctx, k, action, conds)
+	req.GrantAllows = grantAllows
+	return s.authz.AuthorizeKey(ctx, req)
+}
+
+// AuthorizeAccount asks whether the caller may perform an account action.
+func (s *Service) AuthorizeAccount(ctx context.Context, action string, conds map[string][]string) error {
 	return s.authz.AuthorizeAccount(ctx, &AccountRequest{Caller: CallerFrom(ctx), Action: action, Conditions: conds})
 }
 
@@ -153,7 +183,7 @@ func (s *Service) authorizeAlias(ctx context.Context, action, name string, conds
 		Resource: s.aliasARN(c.Account, name), Conditions: conds})
 }
 
-// contextConditions returns the kms:EncryptionContext* condition keys for
+// ContextConditions returns the kms:EncryptionContext* condition keys for
 // ec. Condition key names are case-insensitive (lowercased here as the
 // policy engine lowercases the names in policies), but encryption-context
 // keys are not: two context keys that differ only in case ("dept" and
@@ -161,7 +191,7 @@ func (s *Service) authorizeAlias(ctx context.Context, action, name string, conds
 // policy.Ambiguous, which no Allow condition accepts and every Deny
 // condition does, whatever the order in which the map yields the keys.
 // kms:EncryptionContextKeys lists the keys as sent.
-func contextConditions(conds map[string][]string, ec map[string]string) map[string][]string {
+func ContextConditions(conds map[string][]string, ec map[string]string) map[string][]string {
 	if conds == nil {
 		conds = make(map[string][]string, len(ec)+2)
 	}

@@ -99,7 +99,8 @@ func TraceFrom(ctx context.Context) *Trace {
 	return t
 }
 
-func noteKey(ctx context.Context, arn string) {
+// NoteKey records in ctx's trace that the operation touched the key arn.
+func NoteKey(ctx context.Context, arn string) {
 	if t := TraceFrom(ctx); t != nil {
 		t.mu.Lock()
 		for _, a := range t.KeyARNs {
@@ -116,7 +117,9 @@ func noteKey(ctx context.Context, arn string) {
 	}
 }
 
-func noteGrant(ctx context.Context, id string) {
+// NoteGrant records in ctx's trace that grant id authorized the
+// operation.
+func NoteGrant(ctx context.Context, id string) {
 	if t := TraceFrom(ctx); t != nil {
 		t.mu.Lock()
 		t.GrantIDs = append(t.GrantIDs, id)

@@ -1,43 +1,26 @@
 package kms
 
-import (
-	"sync"
-	"sync/atomic"
-	"time"
-)
-
-// # Cache coherence across nodes
+// # Cache coherence
 //
-// Every node serves keys and aliases from memory. The change feed keeps
-// those caches coherent: followChanges reads it after every store
-// notification and at least every PollInterval, and invalidates what
-// changed. A read of the feed that succeeds confirms every cached entry as
-// of the moment the read began.
-//
-// When the feed cannot be read (the database is down, or this node is cut
-// off from it), a key disabled through another node would stay usable here
-// for as long as the cache kept it. watchFeed bounds that: once the last
-// successful read is older than staleAfter (2*PollInterval + CacheGrace),
-// it purges every cache, and keeps purging every PollInterval until a read
-// succeeds again. A purged entry is reloaded from the store (which then
-// fails with DependencyTimeoutException), so an unconfirmed entry is never
-// served for more than staleAfter + PollInterval after its last
-// confirmation; an entry reloaded between two purges was fresh when it was
-// loaded. The watchdog runs on its own goroutine so that a feed read stuck
-// on a dead connection cannot delay it.
+// The Service serves keys, aliases and alias lists from memory (keyring
+// caches). The change feed keeps them coherent across nodes: its follower
+// (package job) reads the feed and hands each changed record to
+// Invalidate, and purges every cache with PurgeCaches when it cannot
+// confirm them (see job's feed watchdog). Caches outside the Service (the
+// grant cache, custom key store connections, the access-key directory)
+// register for the kinds they hold with OnChange and for purges with
+// OnPurge.
 
-// feedHealth tracks the change feed's last successful read.
-type feedHealth struct {
-	staleAfter time.Duration
-	lastSync   atomic.Int64 // Service.now() in Unix nanoseconds when the last successful read began
-	// progress is when a read of a full batch last succeeded during a long
-	// catch-up: the store is reachable and the node is working through a
-	// burst of changes, so the caches are not purged meanwhile.
-	progress atomic.Int64
-	stale    atomic.Bool
-
-	mu      sync.Mutex
-	purgers []func()
+// OnChange registers fn to be called with the ID of every record of kind
+// that the change feed reports changed, so that other components' caches
+// (access keys, policies) stay coherent across nodes.
+func (s *Service) OnChange(kind string, fn func(id string)) {
+	s.hookMu.Lock()
+	defer s.hookMu.Unlock()
+	if s.invalidators == nil {
+		s.invalidators = map[string][]func(string){}
+	}
+	s.invalidators[kind] = append(s.invalidators[kind], fn)
 }
 
 // OnPurge registers fn to be called whenever the caches must be dropped as
@@ -46,71 +29,39 @@ type feedHealth struct {
 // Components that cache store records outside the Service (the access-key
 // directory) register here as well as with OnChange.
 func (s *Service) OnPurge(fn func()) {
-	s.feed.mu.Lock()
-	s.feed.purgers = append(s.feed.purgers, fn)
-	s.feed.mu.Unlock()
+	s.hookMu.Lock()
+	s.purgers = append(s.purgers, fn)
+	s.hookMu.Unlock()
 }
 
-// FeedStatus reports when the change feed was last read successfully
-// (by this node's clock) and whether the caches are currently unconfirmed,
-// that is, being purged because the feed could not be read for longer than
-// the grace period.
-func (s *Service) FeedStatus() (lastSync time.Time, stale bool) {
-	return time.Unix(0, s.feed.lastSync.Load()), s.feed.stale.Load()
-}
-
-// feedConfirmed records a successful feed read that began at start.
-func (s *Service) feedConfirmed(start time.Time) {
-	if n := start.UnixNano(); n > s.feed.lastSync.Load() {
-		s.feed.lastSync.Store(n)
+// Invalidate drops what the caches hold of record id of kind, which the
+// change feed reports changed.
+func (s *Service) Invalidate(kind, id string) {
+	switch kind {
+	case kindKey:
+		s.keys.Invalidate(id)
+	case kindAlias:
+		s.aliases.Invalidate(id)
+	case kindKeyAliases:
+		s.keyAliases.Invalidate(id)
+	default:
+		s.hookMu.RLock()
+		for _, fn := range s.invalidators[kind] {
+			fn(id)
+		}
+		s.hookMu.RUnlock()
 	}
-	if s.feed.stale.CompareAndSwap(true, false) {
-		s.log.Info("change feed readable again; caching resumes")
-	}
 }
 
-// purgeCaches drops every cached key, alias and registered cache.
-func (s *Service) purgeCaches() {
+// PurgeCaches drops every cached key, alias and registered cache.
+func (s *Service) PurgeCaches() {
 	s.keys.Purge()
 	s.aliases.Purge()
 	s.keyAliases.Purge()
-	s.feed.mu.Lock()
-	fns := append([]func(){}, s.feed.purgers...)
-	s.feed.mu.Unlock()
+	s.hookMu.RLock()
+	fns := append([]func(){}, s.purgers...)
+	s.hookMu.RUnlock()
 	for _, fn := range fns {
 		fn()
 	}
-}
-
-// watchFeed purges the caches while the change feed is unconfirmed.
-func (s *Service) watchFeed() {
-	defer s.wg.Done()
-	t := time.NewTicker(s.pollInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-t.C:
-		}
-		s.checkFeed()
-	}
-}
-
-// checkFeed purges the caches if the last successful feed read is older
-// than staleAfter. It reports whether it purged.
-func (s *Service) checkFeed() bool {
-	now := s.now()
-	age := now.Sub(time.Unix(0, s.feed.lastSync.Load()))
-	if age <= s.feed.staleAfter {
-		return false
-	}
-	if now.Sub(time.Unix(0, s.feed.progress.Load())) <= s.feed.staleAfter {
-		return false // reachable, catching up on a burst of changes
-	}
-	if !s.feed.stale.Swap(true) {
-		s.log.Warn("change feed unreadable; serving keys from the store only", "since", age.Round(time.Millisecond))
-	}
-	s.purgeCaches()
-	return true
 }

@@ -5,66 +5,39 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"sync"
 	"sync/atomic"
 	"testing"
 
 	"github.com/trentkms/trent/internal/awserr"
 	"github.com/trentkms/trent/internal/kms"
+	"github.com/trentkms/trent/internal/kms/kmstest"
 	"github.com/trentkms/trent/internal/store"
+	"github.com/trentkms/trent/internal/wire"
 )
 
 // Issue 15, item 6: mutations of one key, alias or grant set all succeed
 // under concurrency, in some order, and limits are exact. Two Services on
 // one store stand for two nodes: their writers meet only in the store.
 
-// race runs f(0..n-1) at once, half of them on each node, and returns the
-// error codes by count ("" for success).
-func race(t *testing.T, nodes [2]*kms.Service, n int, f func(svc *kms.Service, i int) error) map[string]int {
-	t.Helper()
-	var mu sync.Mutex
-	codes := map[string]int{}
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			err := f(nodes[i%2], i)
-			code := awserr.CodeOf(err)
-			if err != nil && code == "" {
-				code = "untyped: " + err.Error()
-			}
-			mu.Lock()
-			codes[code]++
-			mu.Unlock()
-		}()
-	}
-	close(start)
-	wg.Wait()
-	return codes
-}
-
 func TestConcurrentKeyMutations(t *testing.T) {
 	t.Parallel()
 	e := newGrantEnv(t)
-	id := e.key("")
-	nodes := [2]*kms.Service{e.svc, e.node()}
+	id := e.Key("")
+	nodes := [2]*kmstest.Node{e.Node, e.NewNode()}
 	root := kms.WithCaller(context.Background(), gRoot)
-	codes := race(t, nodes, 100, func(svc *kms.Service, i int) error {
+	codes := kmstest.Race(t, nodes, 100, func(svc *kmstest.Node, i int) error {
 		var err error
 		switch i % 5 {
 		case 0:
-			_, err = svc.UpdateKeyDescription(root, &kms.UpdateKeyDescriptionInput{KeyID: &id, Description: sp(fmt.Sprint("d", i))})
+			_, err = svc.UpdateKeyDescription(root, &wire.UpdateKeyDescriptionInput{KeyID: &id, Description: sp(fmt.Sprint("d", i))})
 		case 1:
-			_, err = svc.TagResource(root, &kms.TagResourceInput{KeyID: &id, Tags: []kms.Tag{{TagKey: sp(fmt.Sprint("t", i)), TagValue: sp("v")}}})
+			_, err = svc.TagResource(root, &wire.TagResourceInput{KeyID: &id, Tags: []wire.Tag{{TagKey: sp(fmt.Sprint("t", i)), TagValue: sp("v")}}})
 		case 2:
-			_, err = svc.DisableKey(root, &kms.KeyIDInput{KeyID: &id})
+			_, err = svc.DisableKey(root, &wire.KeyIDInput{KeyID: &id})
 		case 3:
-			_, err = svc.EnableKey(root, &kms.KeyIDInput{KeyID: &id})
+			_, err = svc.EnableKey(root, &wire.KeyIDInput{KeyID: &id})
 		case 4:
-			_, err = svc.PutKeyPolicy(root, &kms.KeyPolicyInput{KeyID: &id, PolicyName: sp("default"), Policy: sp(fmt.Sprintf(
+			_, err = svc.PutKeyPolicy(root, &wire.KeyPolicyInput{KeyID: &id, PolicyName: sp("default"), Policy: sp(fmt.Sprintf(
 				`{"Version":"2012-10-17","Id":"p%d","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"}]}`, i))})
 		}
 		return err
@@ -75,7 +48,7 @@ func TestConcurrentKeyMutations(t *testing.T) {
 	// A fresh node reads the store: the racers' nodes poll the change
 	// feed hourly here, so either may still hold a key it cached before
 	// the other's last write.
-	tags, err := e.node().ListResourceTags(root, &kms.ListResourceTagsInput{KeyID: &id})
+	tags, err := e.NewNode().ListResourceTags(root, &wire.ListResourceTagsInput{KeyID: &id})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,24 +60,24 @@ func TestConcurrentKeyMutations(t *testing.T) {
 func TestTagLimitExact(t *testing.T) {
 	t.Parallel()
 	e := newGrantEnv(t)
-	id := e.key("")
+	id := e.Key("")
 	root := kms.WithCaller(context.Background(), gRoot)
-	var tags []kms.Tag
+	var tags []wire.Tag
 	for i := 0; i < 40; i++ {
-		tags = append(tags, kms.Tag{TagKey: sp(fmt.Sprint("base", i)), TagValue: sp("v")})
+		tags = append(tags, wire.Tag{TagKey: sp(fmt.Sprint("base", i)), TagValue: sp("v")})
 	}
-	if _, err := e.svc.TagResource(root, &kms.TagResourceInput{KeyID: &id, Tags: tags}); err != nil {
+	if _, err := e.Node.TagResource(root, &wire.TagResourceInput{KeyID: &id, Tags: tags}); err != nil {
 		t.Fatal(err)
 	}
-	codes := race(t, [2]*kms.Service{e.svc, e.node()}, 32, func(svc *kms.Service, i int) error {
-		_, err := svc.TagResource(root, &kms.TagResourceInput{KeyID: &id, Tags: []kms.Tag{{TagKey: sp(fmt.Sprint("new", i)), TagValue: sp("v")}}})
+	codes := kmstest.Race(t, [2]*kmstest.Node{e.Node, e.NewNode()}, 32, func(svc *kmstest.Node, i int) error {
+		_, err := svc.TagResource(root, &wire.TagResourceInput{KeyID: &id, Tags: []wire.Tag{{TagKey: sp(fmt.Sprint("new", i)), TagValue: sp("v")}}})
 		return err
 	})
 	if codes[""] != 10 || codes[awserr.Tag] != 22 {
 		t.Fatalf("outcomes %v; want 10 successes and 22 TagException", codes)
 	}
-	e.svc.SyncChanges(context.Background()) // the other node's writes
-	out, err := e.svc.ListResourceTags(root, &kms.ListResourceTagsInput{KeyID: &id})
+	e.Node.Jobs.SyncChanges(context.Background()) // the other node's writes
+	out, err := e.Node.ListResourceTags(root, &wire.ListResourceTagsInput{KeyID: &id})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,38 +89,38 @@ func TestTagLimitExact(t *testing.T) {
 func TestAliasLimitExact(t *testing.T) {
 	t.Parallel()
 	e := newGrantEnv(t)
-	id, other := e.key(""), e.key("")
+	id, other := e.Key(""), e.Key("")
 	root := kms.WithCaller(context.Background(), gRoot)
 	for i := 0; i < 40; i++ {
-		if _, err := e.svc.CreateAlias(root, &kms.AliasInput{AliasName: sp(fmt.Sprint("alias/base-", i)), TargetKeyID: &id}); err != nil {
+		if _, err := e.Node.CreateAlias(root, &wire.AliasInput{AliasName: sp(fmt.Sprint("alias/base-", i)), TargetKeyID: &id}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// Aliases of the other key race to move onto id as new ones are
 	// created for it: only 10 more fit, whichever way they come.
 	for i := 0; i < 8; i++ {
-		if _, err := e.svc.CreateAlias(root, &kms.AliasInput{AliasName: sp(fmt.Sprint("alias/move-", i)), TargetKeyID: &other}); err != nil {
+		if _, err := e.Node.CreateAlias(root, &wire.AliasInput{AliasName: sp(fmt.Sprint("alias/move-", i)), TargetKeyID: &other}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	nodes := [2]*kms.Service{e.svc, e.node()}
+	nodes := [2]*kmstest.Node{e.Node, e.NewNode()}
 	var moved atomic.Int32
-	codes := race(t, nodes, 32, func(svc *kms.Service, i int) error {
+	codes := kmstest.Race(t, nodes, 32, func(svc *kmstest.Node, i int) error {
 		if i < 8 {
-			_, err := svc.UpdateAlias(root, &kms.AliasInput{AliasName: sp(fmt.Sprint("alias/move-", i)), TargetKeyID: &id})
+			_, err := svc.UpdateAlias(root, &wire.AliasInput{AliasName: sp(fmt.Sprint("alias/move-", i)), TargetKeyID: &id})
 			if err == nil {
 				moved.Add(1)
 			}
 			return err
 		}
-		_, err := svc.CreateAlias(root, &kms.AliasInput{AliasName: sp(fmt.Sprint("alias/new-", i)), TargetKeyID: &id})
+		_, err := svc.CreateAlias(root, &wire.AliasInput{AliasName: sp(fmt.Sprint("alias/new-", i)), TargetKeyID: &id})
 		return err
 	})
 	if codes[""] != 10 || codes[awserr.LimitExceeded] != 22 {
 		t.Fatalf("outcomes %v; want 10 successes and 22 LimitExceededException", codes)
 	}
 	count := func(key string) int {
-		out, err := e.svc.ListAliases(root, &kms.ListAliasesInput{KeyID: &key, Limit: ptr(int64(100))})
+		out, err := e.Node.ListAliases(root, &wire.ListAliasesInput{KeyID: &key, Limit: ptr(int64(100))})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -158,17 +131,17 @@ func TestAliasLimitExact(t *testing.T) {
 	}
 	// 100 writers of one alias: one creates it, the others find it; then
 	// 100 updates of it all succeed.
-	codes = race(t, nodes, 100, func(svc *kms.Service, i int) error {
-		_, err := svc.CreateAlias(root, &kms.AliasInput{AliasName: sp("alias/one"), TargetKeyID: &other})
+	codes = kmstest.Race(t, nodes, 100, func(svc *kmstest.Node, i int) error {
+		_, err := svc.CreateAlias(root, &wire.AliasInput{AliasName: sp("alias/one"), TargetKeyID: &other})
 		return err
 	})
 	if codes[""] != 1 || codes[awserr.AlreadyExists] != 99 {
 		t.Fatalf("CreateAlias outcomes %v; want 1 success and 99 AlreadyExistsException", codes)
 	}
-	third := e.key("")
-	codes = race(t, nodes, 100, func(svc *kms.Service, i int) error {
+	third := e.Key("")
+	codes = kmstest.Race(t, nodes, 100, func(svc *kmstest.Node, i int) error {
 		target := []string{other, third}[i%2]
-		_, err := svc.UpdateAlias(root, &kms.AliasInput{AliasName: sp("alias/one"), TargetKeyID: &target})
+		_, err := svc.UpdateAlias(root, &wire.AliasInput{AliasName: sp("alias/one"), TargetKeyID: &target})
 		return err
 	})
 	if codes[""] != 100 {
@@ -176,118 +149,6 @@ func TestAliasLimitExact(t *testing.T) {
 	}
 	if a, b := count(other), count(third); a+b != 9-int(moved.Load()) {
 		t.Fatalf("other has %d aliases, third %d; want %d in all (alias/one counted once)", a, b, 9-moved.Load())
-	}
-}
-
-// TestGrantLimitExact races CreateGrant on two nodes at a key 10 grants
-// short of its quota. The quota is lowered to 1,000 (TestGrantLimit checks
-// AWS's 50,000) so that the test stays quick under the race detector; the
-// 990 grants already there were stored without a count, as an earlier
-// version stored them, so the count is also built under the race.
-func TestGrantLimitExact(t *testing.T) {
-	t.Parallel()
-	e := newGrantEnv(t)
-	id := e.key("")
-	root := kms.WithCaller(context.Background(), gRoot)
-	const limit, existing = 1_000, 990
-	if err := e.svc.PutGrantsForTest(root, id, "111122223333", existing, func(i int) string { return gCarol.ARN }, "Encrypt"); err != nil {
-		t.Fatal(err)
-	}
-	nodes := [2]*kms.Service{e.nodeWith(kms.Config{GrantsPerKey: limit}), e.nodeWith(kms.Config{GrantsPerKey: limit})}
-	var ids sync.Map
-	codes := race(t, nodes, 32, func(svc *kms.Service, i int) error {
-		out, err := svc.CreateGrant(root, &kms.CreateGrantInput{KeyID: &id, GranteePrincipal: sp(gBob.ARN), Operations: []string{"Encrypt"}})
-		if err == nil {
-			ids.Store(out.GrantID, true)
-		}
-		return err
-	})
-	if codes[""] != 10 || codes[awserr.LimitExceeded] != 22 {
-		t.Fatalf("outcomes %v; want 10 successes and 22 LimitExceededException", codes)
-	}
-	n := 0
-	var one string
-	for marker := ""; ; {
-		in := &kms.ListGrantsInput{KeyID: &id, Limit: ptr(int64(1000))}
-		if marker != "" {
-			in.Marker = &marker
-		}
-		out, err := e.svc.ListGrants(root, in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		n += len(out.Grants)
-		if !out.Truncated {
-			break
-		}
-		marker = out.NextMarker
-	}
-	if n != limit {
-		t.Fatalf("%d grants stored; want %d", n, limit)
-	}
-	// Retiring one makes room for exactly one.
-	ids.Range(func(k, _ any) bool { one = k.(string); return false })
-	if _, err := nodes[1].RevokeGrant(root, &kms.RevokeGrantInput{KeyID: &id, GrantID: &one}); err != nil {
-		t.Fatal(err)
-	}
-	codes = race(t, nodes, 4, func(svc *kms.Service, i int) error {
-		_, err := svc.CreateGrant(root, &kms.CreateGrantInput{KeyID: &id, GranteePrincipal: sp(gBob.ARN), Operations: []string{"Encrypt"}})
-		return err
-	})
-	if codes[""] != 1 || codes[awserr.LimitExceeded] != 3 {
-		t.Fatalf("after a revoke: outcomes %v; want 1 success and 3 LimitExceededException", codes)
-	}
-}
-
-// TestGrantCacheFollowsChanges: grants created and revoked on one node
-// while another node loads and uses the key's grants end up exactly as
-// stored on both, once the second node has read the change feed.
-func TestGrantCacheFollowsChanges(t *testing.T) {
-	t.Parallel()
-	e := newGrantEnv(t)
-	id := e.key("")
-	a, b := e.svc, e.node()
-	root := kms.WithCaller(context.Background(), gRoot)
-	user := func(i int) *kms.Caller {
-		return &kms.Caller{Account: "111122223333", ARN: fmt.Sprintf("arn:aws:iam::111122223333:user/u%d", i), Type: "IAMUser", PrincipalID: fmt.Sprint("AIDAU", i)}
-	}
-	const n = 60
-	var stop atomic.Bool
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { // node b uses and follows the grants meanwhile
-		defer wg.Done()
-		for i := 0; !stop.Load(); i++ {
-			encrypt(b, kms.WithCaller(context.Background(), user(i%n)), id, nil)
-			b.SyncChanges(context.Background())
-		}
-	}()
-	var live sync.Map
-	codes := race(t, [2]*kms.Service{a, a}, n, func(svc *kms.Service, i int) error {
-		g, err := svc.CreateGrant(root, &kms.CreateGrantInput{KeyID: &id, GranteePrincipal: sp(user(i).ARN), Operations: []string{"Encrypt"}})
-		if err != nil || i%3 != 0 {
-			if err == nil {
-				live.Store(i, true)
-			}
-			return err
-		}
-		_, err = svc.RevokeGrant(root, &kms.RevokeGrantInput{KeyID: &id, GrantID: &g.GrantID})
-		return err
-	})
-	stop.Store(true)
-	wg.Wait()
-	if codes[""] != n {
-		t.Fatalf("outcomes %v", codes)
-	}
-	b.SyncChanges(context.Background())
-	for _, svc := range []*kms.Service{a, b} {
-		for i := 0; i < n; i++ {
-			_, want := live.Load(i)
-			err := encrypt(svc, kms.WithCaller(context.Background(), user(i)), id, nil)
-			if (err == nil) != want {
-				t.Errorf("user %d: Encrypt = %v; want allowed %v", i, err, want)
-			}
-		}
 	}
 }
 
@@ -311,25 +172,25 @@ func (f *failingStore) Get(ctx context.Context, kind, id string) (store.Record, 
 func TestUnreadableAliasesRefuse(t *testing.T) {
 	t.Parallel()
 	e := newGrantEnv(t)
-	fs := &failingStore{Store: e.st, kind: "keyaliases"}
-	e.st = fs
-	e.svc = e.node()
+	fs := &failingStore{Store: e.Store, kind: "keyaliases"}
+	e.Store = fs
+	e.Node = e.NewNode()
 	kp := `{"Version":"2012-10-17","Statement":[
 		{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"},
 		{"Effect":"Allow","Principal":{"AWS":"` + gBob.ARN + `"},"Action":"kms:*","Resource":"*"},
 		{"Effect":"Deny","Principal":"*","Action":"kms:Encrypt","Resource":"*","Condition":{"ForAnyValue:StringLike":{"kms:ResourceAliases":"alias/secret-*"}}}]}`
-	id := e.key(kp)
+	id := e.Key(kp)
 	fs.fail.Store(true)
-	err := encrypt(e.svc, e.as(gBob), id, nil)
+	err := encrypt(e.Node, e.As(gBob), id, nil)
 	if code := awserr.CodeOf(err); code != awserr.DependencyTimeout {
 		t.Fatalf("aliases unreadable: Encrypt = %v; want DependencyTimeoutException", err)
 	}
 	fs.fail.Store(false)
-	wantCode(t, encrypt(e.svc, e.as(gBob), id, nil), "")
-	if _, err := e.svc.CreateAlias(e.as(gRoot), &kms.AliasInput{AliasName: sp("alias/secret-1"), TargetKeyID: &id}); err != nil {
+	wantCode(t, encrypt(e.Node, e.As(gBob), id, nil), "")
+	if _, err := e.Node.CreateAlias(e.As(gRoot), &wire.AliasInput{AliasName: sp("alias/secret-1"), TargetKeyID: &id}); err != nil {
 		t.Fatal(err)
 	}
-	wantCode(t, encrypt(e.svc, e.as(gBob), id, nil), awserr.AccessDenied)
+	wantCode(t, encrypt(e.Node, e.As(gBob), id, nil), awserr.AccessDenied)
 }
 
 // TestAliasIndexMigration: a store written before aliases were indexed by
@@ -341,7 +202,7 @@ func TestAliasIndexMigration(t *testing.T) {
 	kp := `{"Version":"2012-10-17","Statement":[
 		{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"},
 		{"Effect":"Allow","Principal":{"AWS":"` + gBob.ARN + `"},"Action":"kms:Encrypt","Resource":"*","Condition":{"ForAnyValue:StringLike":{"kms:ResourceAliases":"alias/app-*"}}}]}`
-	id := e.key(kp)
+	id := e.Key(kp)
 	// Turn the store into one of an earlier version: aliases without the
 	// index, and no mark of the conversion.
 	ctx := context.Background()
@@ -351,20 +212,20 @@ func TestAliasIndexMigration(t *testing.T) {
 		ops = append(ops, store.Op{Kind: "alias", ID: "111122223333/" + name, Create: true,
 			Data: fmt.Appendf(nil, `{"account":"111122223333","name":%q,"keyId":%q}`, name, id)})
 	}
-	if err := e.st.Apply(ctx, ops...); err != nil {
+	if err := e.Store.Apply(ctx, ops...); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.st.Get(ctx, "keyaliases", id); !errors.Is(err, store.ErrNotFound) {
+	if _, err := e.Store.Get(ctx, "keyaliases", id); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("index record before migration: %v", err)
 	}
-	svc := e.node()
-	wantCode(t, encrypt(svc, e.as(gBob), id, nil), "")
-	root := e.as(gRoot)
+	svc := e.NewNode()
+	wantCode(t, encrypt(svc, e.As(gBob), id, nil), "")
+	root := e.As(gRoot)
 	for i, want := range []string{"", "", awserr.LimitExceeded} {
-		_, err := svc.CreateAlias(root, &kms.AliasInput{AliasName: sp(fmt.Sprint("alias/more-", i)), TargetKeyID: &id})
+		_, err := svc.CreateAlias(root, &wire.AliasInput{AliasName: sp(fmt.Sprint("alias/more-", i)), TargetKeyID: &id})
 		wantCode(t, err, want)
 	}
-	out, err := svc.ListAliases(root, &kms.ListAliasesInput{KeyID: &id, Limit: ptr(int64(100))})
+	out, err := svc.ListAliases(root, &wire.ListAliasesInput{KeyID: &id, Limit: ptr(int64(100))})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,36 +6,44 @@ import (
 
 	"github.com/trentkms/trent/internal/awserr"
 	"github.com/trentkms/trent/internal/ciphertext"
+	"github.com/trentkms/trent/internal/wire"
 )
 
-const symmetricDefault = "SYMMETRIC_DEFAULT"
+// SymmetricDefault is the key spec of symmetric encryption keys, and the
+// encryption algorithm of their ciphertexts.
+const SymmetricDefault = "SYMMETRIC_DEFAULT"
 
-func isTrue(b *bool) bool { return b != nil && *b }
+// IsTrue reports whether an optional boolean member (DryRun, ...) is set
+// and true.
+func IsTrue(b *bool) bool { return b != nil && *b }
 
-func dryRun() error { return awserr.New(awserr.DryRunOperation, dryRunMessage) }
+// DryRun is the answer to a request with DryRun that would have succeeded.
+func DryRun() error {
+	return awserr.New(awserr.DryRunOperation, "The request would have succeeded, but the DryRun option is set.")
+}
 
 // encryptionConditions returns the condition keys of a symmetric crypto request.
 func encryptionConditions(ref *string, alg string, ec map[string]string) map[string][]string {
-	conds := requestAliasCond(ref)
+	conds := RequestAliasCond(ref)
 	if conds == nil {
 		conds = make(map[string][]string, 2+len(ec))
 	}
 	conds["kms:encryptionalgorithm"] = algorithmCondition(alg)
-	return contextConditions(conds, ec)
+	return ContextConditions(conds, ec)
 }
 
 // symmetricDefaultCond is the kms:EncryptionAlgorithm value of nearly every
 // request, shared read-only (condition values are never modified).
-var symmetricDefaultCond = []string{symmetricDefault}
+var symmetricDefaultCond = []string{SymmetricDefault}
 
 func algorithmCondition(alg string) []string {
-	if alg == symmetricDefault {
+	if alg == SymmetricDefault {
 		return symmetricDefaultCond
 	}
 	return []string{alg}
 }
 
-func rejectRecipient(r *RecipientInfo) error {
+func rejectRecipient(r *wire.RecipientInfo) error {
 	if r != nil {
 		return awserr.New(awserr.UnsupportedOperation, "Trent does not support Nitro Enclaves attestation (Recipient).")
 	}
@@ -43,9 +51,9 @@ func rejectRecipient(r *RecipientInfo) error {
 }
 
 // sealSymmetric encrypts plaintext under a symmetric key's current material.
-func (s *Service) sealSymmetric(ctx context.Context, lk *loadedKey, plaintext []byte, ec map[string]string) ([]byte, error) {
+func (s *Service) sealSymmetric(ctx context.Context, lk *Key, plaintext []byte, ec map[string]string) ([]byte, error) {
 	if lk.doc.CustomKeyStoreID != "" {
-		return s.sealInStore(ctx, lk, plaintext, ec)
+		return s.keyStores.Seal(ctx, lk, plaintext, ec)
 	}
 	if lk.symCurrent == nil {
 		return nil, awserr.Newf(awserr.KMSInvalidState, "%s is pending import.", lk.arn)
@@ -54,52 +62,44 @@ func (s *Service) sealSymmetric(ctx context.Context, lk *loadedKey, plaintext []
 }
 
 // Encrypt implements the Encrypt operation.
-func (s *Service) Encrypt(ctx context.Context, in *EncryptInput) (*EncryptOutput, error) {
-	var v validator
-	v.required(in.Plaintext != nil, "plaintext")
-	v.blobLen(in.Plaintext, in.Plaintext != nil, "plaintext", 1, 4096)
-	v.enum(in.EncryptionAlgorithm, "encryptionAlgorithm", enumEncAlg)
-	v.grantTokens(in.GrantTokens)
-	if err := v.err(); err != nil {
+func (s *Service) Encrypt(ctx context.Context, in *wire.EncryptInput) (*wire.EncryptOutput, error) {
+	var v Validator
+	v.Required(in.Plaintext != nil, "plaintext")
+	v.BlobLen(in.Plaintext, in.Plaintext != nil, "plaintext", 1, 4096)
+	v.Enum(in.EncryptionAlgorithm, "encryptionAlgorithm", enumEncAlg)
+	v.GrantTokens(in.GrantTokens)
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	lk, err := s.resolveKey(ctx, in.KeyID, refAliasOK, "keyId", "kms:Encrypt")
-	if err != nil {
-		return nil, err
-	}
-	alg := symmetricDefault
+	alg := SymmetricDefault
 	if in.EncryptionAlgorithm != nil {
 		alg = *in.EncryptionAlgorithm
 	}
-	if lk.doc.Usage != "ENCRYPT_DECRYPT" {
-		return nil, s.beforeAuth(ctx, lk, "kms:Encrypt", encryptionConditions(in.KeyID, alg, in.EncryptionContext), in.GrantTokens, invalidUsage(lk, "Encrypt"))
-	}
-	if err := s.authorizeKey(ctx, lk, "kms:Encrypt", encryptionConditions(in.KeyID, alg, in.EncryptionContext), in.GrantTokens); err != nil {
+	conds := encryptionConditions(in.KeyID, alg, in.EncryptionContext)
+	lk, err := s.usableKey(ctx, in.KeyID, RefAliasOK, "kms:Encrypt", "ENCRYPT_DECRYPT", "Encrypt", conds, in.GrantTokens)
+	if err != nil {
 		return nil, err
 	}
-	if err := requireUsable(lk); err != nil {
-		return nil, err
-	}
-	if lk.doc.Spec != symmetricDefault {
+	if lk.doc.Spec != SymmetricDefault {
 		return s.encryptAsymmetric(ctx, lk, alg, in)
 	}
-	if alg != symmetricDefault {
+	if alg != SymmetricDefault {
 		return nil, awserr.Newf(awserr.InvalidKeyUsage, "Algorithm %s is incompatible with key spec %s.", alg, lk.doc.Spec)
 	}
-	if isTrue(in.DryRun) {
-		return nil, dryRun()
+	if IsTrue(in.DryRun) {
+		return nil, DryRun()
 	}
 	blob, err := s.sealSymmetric(ctx, lk, in.Plaintext, in.EncryptionContext)
 	if err != nil {
 		return nil, err
 	}
-	return &EncryptOutput{CiphertextBlob: blob, KeyID: lk.arn, EncryptionAlgorithm: symmetricDefault}, nil
+	return &wire.EncryptOutput{CiphertextBlob: blob, KeyID: lk.arn, EncryptionAlgorithm: SymmetricDefault}, nil
 }
 
 // openSymmetric parses and decrypts a symmetric ciphertext, returning the
 // key that opened it. wantKey, if non-nil, must name the same key
 // (IncorrectKeyException otherwise). It authorizes action on the key.
-func (s *Service) openSymmetric(ctx context.Context, blob []byte, ec map[string]string, wantKey *string, action string, conds map[string][]string, grantTokens []string, dry, ignoreCiphertext bool) (*loadedKey, []byte, string, error) {
+func (s *Service) openSymmetric(ctx context.Context, blob []byte, ec map[string]string, wantKey *string, action string, conds map[string][]string, grantTokens []string, dry, ignoreCiphertext bool) (*Key, []byte, string, error) {
 	b, err := ciphertext.Parse(blob)
 	if err != nil {
 		if wantKey != nil {
@@ -110,9 +110,9 @@ func (s *Service) openSymmetric(ctx context.Context, blob []byte, ec map[string]
 		return nil, nil, "", awserr.New(awserr.InvalidCiphertext, "")
 	}
 	keyRef := b.KeyID
-	var lk *loadedKey
+	var lk *Key
 	if wantKey != nil {
-		want, err := s.resolveKey(ctx, wantKey, refAliasOK, "keyId", action)
+		want, err := s.ResolveKey(ctx, wantKey, RefAliasOK, "keyId", action)
 		if err != nil {
 			return nil, nil, "", err
 		}
@@ -123,7 +123,7 @@ func (s *Service) openSymmetric(ctx context.Context, blob []byte, ec map[string]
 			// agreement). Only an asymmetric encryption key goes on to
 			// its own algorithm: the blob may be one of its ciphertexts
 			// that happens to parse.
-			if want.doc.Spec != symmetricDefault && want.doc.Usage == "ENCRYPT_DECRYPT" {
+			if want.doc.Spec != SymmetricDefault && want.doc.Usage == "ENCRYPT_DECRYPT" {
 				// Whatever the caller makes of it (Decrypt tries the
 				// key's algorithm, ReEncrypt refuses the ciphertext),
 				// another account the key's policies do not allow
@@ -138,29 +138,37 @@ func (s *Service) openSymmetric(ctx context.Context, blob []byte, ec map[string]
 		}
 		lk = want
 	} else {
-		lk, err = s.getKey(ctx, keyRef)
+		lk, err = s.GetKey(ctx, keyRef)
 		if err != nil {
 			return nil, nil, "", err
 		}
 		if lk == nil || (lk.doc.Region != "" && lk.doc.Region != s.region) {
 			return nil, nil, "", awserr.New(awserr.InvalidCiphertext, "")
 		}
-		noteKey(ctx, lk.arn)
+		NoteKey(ctx, lk.arn)
 	}
-	if lk.doc.Usage != "ENCRYPT_DECRYPT" || lk.doc.Spec != symmetricDefault {
+	if lk.doc.Usage != "ENCRYPT_DECRYPT" || lk.doc.Spec != SymmetricDefault {
 		return nil, nil, "", awserr.New(awserr.InvalidCiphertext, "")
 	}
 	if err := s.authorizeKey(ctx, lk, action, conds, grantTokens); err != nil {
 		return nil, nil, "", err
 	}
-	if err := requireUsable(lk); err != nil {
+	if err := RequireUsable(lk); err != nil {
 		return nil, nil, "", err
 	}
 	if dry && ignoreCiphertext {
-		return nil, nil, "", dryRun()
+		return nil, nil, "", DryRun()
 	}
 	if lk.doc.CustomKeyStoreID != "" {
-		return s.openSymmetricInStore(ctx, lk, b, ec, dry)
+		pt, mid, err := s.keyStores.Open(ctx, lk, b, ec)
+		if err != nil {
+			return nil, nil, "", err
+		}
+		if dry {
+			clear(pt)
+			return nil, nil, "", DryRun()
+		}
+		return lk, pt, mid, nil
 	}
 	ck := lk.symKey(b.MaterialID)
 	if ck == nil {
@@ -172,7 +180,7 @@ func (s *Service) openSymmetric(ctx context.Context, blob []byte, ec map[string]
 	}
 	if dry {
 		clear(pt)
-		return nil, nil, "", dryRun()
+		return nil, nil, "", DryRun()
 	}
 	return lk, pt, ciphertext.MaterialIDString(b.MaterialID), nil
 }
@@ -180,40 +188,40 @@ func (s *Service) openSymmetric(ctx context.Context, blob []byte, ec map[string]
 var errNotSymmetric = errors.New("kms: not a symmetric ciphertext")
 
 // Decrypt implements the Decrypt operation.
-func (s *Service) Decrypt(ctx context.Context, in *DecryptInput) (*DecryptOutput, error) {
-	var v validator
-	v.required(in.CiphertextBlob != nil, "ciphertextBlob")
-	v.blobLen(in.CiphertextBlob, in.CiphertextBlob != nil, "ciphertextBlob", 1, 6144)
-	v.enum(in.EncryptionAlgorithm, "encryptionAlgorithm", enumEncAlg)
-	v.grantTokens(in.GrantTokens)
+func (s *Service) Decrypt(ctx context.Context, in *wire.DecryptInput) (*wire.DecryptOutput, error) {
+	var v Validator
+	v.Required(in.CiphertextBlob != nil, "ciphertextBlob")
+	v.BlobLen(in.CiphertextBlob, in.CiphertextBlob != nil, "ciphertextBlob", 1, 6144)
+	v.Enum(in.EncryptionAlgorithm, "encryptionAlgorithm", enumEncAlg)
+	v.GrantTokens(in.GrantTokens)
 	for _, m := range in.DryRunModifiers {
-		v.enum(&m, "dryRunModifiers", enumDryRunMod)
+		v.Enum(&m, "dryRunModifiers", enumDryRunMod)
 	}
-	if err := v.err(); err != nil {
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	if err := rejectRecipient(in.Recipient); err != nil {
 		return nil, err
 	}
-	alg := symmetricDefault
+	alg := SymmetricDefault
 	if in.EncryptionAlgorithm != nil {
 		alg = *in.EncryptionAlgorithm
 	}
-	if alg != symmetricDefault {
+	if alg != SymmetricDefault {
 		if in.KeyID == nil {
 			return nil, awserr.New(awserr.Validation, "KeyId is required when the EncryptionAlgorithm is not SYMMETRIC_DEFAULT.")
 		}
 		return s.decryptAsymmetric(ctx, in, alg)
 	}
 	conds := encryptionConditions(in.KeyID, alg, in.EncryptionContext)
-	lk, pt, mid, err := s.openSymmetric(ctx, in.CiphertextBlob, in.EncryptionContext, in.KeyID, "kms:Decrypt", conds, in.GrantTokens, isTrue(in.DryRun), ignoreCiphertext(in.DryRunModifiers))
+	lk, pt, mid, err := s.openSymmetric(ctx, in.CiphertextBlob, in.EncryptionContext, in.KeyID, "kms:Decrypt", conds, in.GrantTokens, IsTrue(in.DryRun), ignoreCiphertext(in.DryRunModifiers))
 	if errors.Is(err, errNotSymmetric) {
 		return s.decryptAsymmetric(ctx, in, alg)
 	}
 	if err != nil {
 		return nil, err
 	}
-	return &DecryptOutput{KeyID: lk.arn, Plaintext: pt, EncryptionAlgorithm: symmetricDefault, KeyMaterialID: mid}, nil
+	return &wire.DecryptOutput{KeyID: lk.arn, Plaintext: pt, EncryptionAlgorithm: SymmetricDefault, KeyMaterialID: mid}, nil
 }
 
 func ignoreCiphertext(mods []string) bool {
@@ -227,25 +235,25 @@ func ignoreCiphertext(mods []string) bool {
 
 // ReEncrypt implements the ReEncrypt operation: decrypt and encrypt inside
 // the service, so the plaintext never leaves it.
-func (s *Service) ReEncrypt(ctx context.Context, in *ReEncryptInput) (*ReEncryptOutput, error) {
-	var v validator
-	v.required(in.CiphertextBlob != nil, "ciphertextBlob")
-	v.blobLen(in.CiphertextBlob, in.CiphertextBlob != nil, "ciphertextBlob", 1, 6144)
-	v.required(in.DestinationKeyID != nil, "destinationKeyId")
-	v.enum(in.SourceEncryptionAlgorithm, "sourceEncryptionAlgorithm", enumEncAlg)
-	v.enum(in.DestinationEncryptionAlgorithm, "destinationEncryptionAlgorithm", enumEncAlg)
-	v.grantTokens(in.GrantTokens)
-	if err := v.err(); err != nil {
+func (s *Service) ReEncrypt(ctx context.Context, in *wire.ReEncryptInput) (*wire.ReEncryptOutput, error) {
+	var v Validator
+	v.Required(in.CiphertextBlob != nil, "ciphertextBlob")
+	v.BlobLen(in.CiphertextBlob, in.CiphertextBlob != nil, "ciphertextBlob", 1, 6144)
+	v.Required(in.DestinationKeyID != nil, "destinationKeyId")
+	v.Enum(in.SourceEncryptionAlgorithm, "sourceEncryptionAlgorithm", enumEncAlg)
+	v.Enum(in.DestinationEncryptionAlgorithm, "destinationEncryptionAlgorithm", enumEncAlg)
+	v.GrantTokens(in.GrantTokens)
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	srcAlg, dstAlg := symmetricDefault, symmetricDefault
+	srcAlg, dstAlg := SymmetricDefault, SymmetricDefault
 	if in.SourceEncryptionAlgorithm != nil {
 		srcAlg = *in.SourceEncryptionAlgorithm
 	}
 	if in.DestinationEncryptionAlgorithm != nil {
 		dstAlg = *in.DestinationEncryptionAlgorithm
 	}
-	dst, err := s.resolveKey(ctx, in.DestinationKeyID, refAliasOK, "destinationKeyId", "kms:ReEncryptTo")
+	dst, err := s.ResolveKey(ctx, in.DestinationKeyID, RefAliasOK, "destinationKeyId", "kms:ReEncryptTo")
 	if err != nil {
 		return nil, err
 	}
@@ -254,12 +262,12 @@ func (s *Service) ReEncrypt(ctx context.Context, in *ReEncryptInput) (*ReEncrypt
 			in.GrantTokens, invalidUsage(dst, "ReEncrypt"))
 	}
 	var (
-		src    *loadedKey
+		src    *Key
 		pt     []byte
 		srcMat string
 	)
 	switch {
-	case srcAlg == symmetricDefault:
+	case srcAlg == SymmetricDefault:
 		conds := encryptionConditions(in.SourceKeyID, srcAlg, in.SourceEncryptionContext)
 		src, pt, srcMat, err = s.openSymmetric(ctx, in.CiphertextBlob, in.SourceEncryptionContext, in.SourceKeyID, "kms:ReEncryptFrom", conds, in.GrantTokens, false, false)
 		if errors.Is(err, errNotSymmetric) {
@@ -288,15 +296,15 @@ func (s *Service) ReEncrypt(ctx context.Context, in *ReEncryptInput) (*ReEncrypt
 	if err := s.authorizeKey(ctx, dst, "kms:ReEncryptTo", conds, in.GrantTokens); err != nil {
 		return nil, err
 	}
-	if err := requireUsable(dst); err != nil {
+	if err := RequireUsable(dst); err != nil {
 		return nil, err
 	}
-	if isTrue(in.DryRun) {
-		return nil, dryRun()
+	if IsTrue(in.DryRun) {
+		return nil, DryRun()
 	}
-	out := &ReEncryptOutput{SourceKeyID: src.arn, KeyID: dst.arn, SourceEncryptionAlgorithm: srcAlg, DestinationEncryptionAlgorithm: dstAlg, SourceKeyMaterialID: srcMat}
-	if dst.doc.Spec == symmetricDefault {
-		if dstAlg != symmetricDefault {
+	out := &wire.ReEncryptOutput{SourceKeyID: src.arn, KeyID: dst.arn, SourceEncryptionAlgorithm: srcAlg, DestinationEncryptionAlgorithm: dstAlg, SourceKeyMaterialID: srcMat}
+	if dst.doc.Spec == SymmetricDefault {
+		if dstAlg != SymmetricDefault {
 			return nil, awserr.Newf(awserr.InvalidKeyUsage, "Algorithm %s is incompatible with key spec %s.", dstAlg, dst.doc.Spec)
 		}
 		out.CiphertextBlob, err = s.sealSymmetric(ctx, dst, pt, in.DestinationEncryptionContext)
@@ -312,12 +320,12 @@ func (s *Service) ReEncrypt(ctx context.Context, in *ReEncryptInput) (*ReEncrypt
 
 // GenerateDataKey implements GenerateDataKey and, with withPlaintext false,
 // GenerateDataKeyWithoutPlaintext.
-func (s *Service) generateDataKey(ctx context.Context, in *GenerateDataKeyInput, withPlaintext bool, op string) (*GenerateDataKeyOutput, error) {
-	var v validator
-	v.intRange(in.NumberOfBytes, "numberOfBytes", 1, 1024)
-	v.enum(in.KeySpec, "keySpec", enumDataKey)
-	v.grantTokens(in.GrantTokens)
-	if err := v.err(); err != nil {
+func (s *Service) generateDataKey(ctx context.Context, in *wire.GenerateDataKeyInput, withPlaintext bool, op string) (*wire.GenerateDataKeyOutput, error) {
+	var v Validator
+	v.IntRange(in.NumberOfBytes, "numberOfBytes", 1, 1024)
+	v.Enum(in.KeySpec, "keySpec", enumDataKey)
+	v.GrantTokens(in.GrantTokens)
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	if err := rejectRecipient(in.Recipient); err != nil {
@@ -336,7 +344,7 @@ func (s *Service) generateDataKey(ctx context.Context, in *GenerateDataKeyInput,
 	default:
 		return nil, awserr.New(awserr.Validation, "Please specify either number of bytes or key spec.")
 	}
-	conds := encryptionConditions(in.KeyID, symmetricDefault, in.EncryptionContext)
+	conds := encryptionConditions(in.KeyID, SymmetricDefault, in.EncryptionContext)
 	lk, err := s.dataKeyWrapper(ctx, in.KeyID, op, conds, in.GrantTokens, in.DryRun)
 	if err != nil {
 		return nil, err
@@ -349,7 +357,7 @@ func (s *Service) generateDataKey(ctx context.Context, in *GenerateDataKeyInput,
 	if err != nil {
 		return nil, err
 	}
-	out := &GenerateDataKeyOutput{CiphertextBlob: blob, KeyID: lk.arn, KeyMaterialID: lk.current}
+	out := &wire.GenerateDataKeyOutput{CiphertextBlob: blob, KeyID: lk.arn, KeyMaterialID: lk.current}
 	if withPlaintext {
 		out.Plaintext = pt
 	} else {
@@ -361,62 +369,57 @@ func (s *Service) generateDataKey(ctx context.Context, in *GenerateDataKeyInput,
 // dataKeyWrapper resolves and checks the symmetric key that encrypts a new
 // data key or data key pair for op, and authorizes the caller; a dry run
 // ends here with DryRunOperationException.
-func (s *Service) dataKeyWrapper(ctx context.Context, ref *string, op string, conds map[string][]string, tokens []string, dry *bool) (*loadedKey, error) {
-	lk, err := s.resolveKey(ctx, ref, refAliasOK, "keyId", "kms:"+op)
+func (s *Service) dataKeyWrapper(ctx context.Context, ref *string, op string, conds map[string][]string, tokens []string, dry *bool) (*Key, error) {
+	lk, err := s.usableKey(ctx, ref, RefAliasOK, "kms:"+op, "ENCRYPT_DECRYPT", op, conds, tokens)
 	if err != nil {
 		return nil, err
 	}
-	if lk.doc.Usage != "ENCRYPT_DECRYPT" {
-		return nil, s.beforeAuth(ctx, lk, "kms:"+op, conds, tokens, invalidUsage(lk, op))
-	}
-	if err := s.authorizeKey(ctx, lk, "kms:"+op, conds, tokens); err != nil {
-		return nil, err
-	}
-	if err := requireUsable(lk); err != nil {
-		return nil, err
-	}
-	if lk.doc.Spec != symmetricDefault {
+	if lk.doc.Spec != SymmetricDefault {
 		return nil, awserr.Newf(awserr.InvalidKeyUsage, "%s key spec is %s which is not valid for %s.", lk.arn, lk.doc.Spec, op)
 	}
-	if isTrue(dry) {
-		return nil, dryRun()
+	if IsTrue(dry) {
+		return nil, DryRun()
 	}
 	return lk, nil
 }
 
 // GenerateDataKey implements the GenerateDataKey operation.
-func (s *Service) GenerateDataKey(ctx context.Context, in *GenerateDataKeyInput) (*GenerateDataKeyOutput, error) {
+func (s *Service) GenerateDataKey(ctx context.Context, in *wire.GenerateDataKeyInput) (*wire.GenerateDataKeyOutput, error) {
 	return s.generateDataKey(ctx, in, true, "GenerateDataKey")
 }
 
 // GenerateDataKeyWithoutPlaintext implements the GenerateDataKeyWithoutPlaintext operation.
-func (s *Service) GenerateDataKeyWithoutPlaintext(ctx context.Context, in *GenerateDataKeyInput) (*GenerateDataKeyOutput, error) {
+func (s *Service) GenerateDataKeyWithoutPlaintext(ctx context.Context, in *wire.GenerateDataKeyInput) (*wire.GenerateDataKeyOutput, error) {
 	return s.generateDataKey(ctx, in, false, "GenerateDataKeyWithoutPlaintext")
 }
 
 // GenerateRandom implements the GenerateRandom operation.
-func (s *Service) GenerateRandom(ctx context.Context, in *GenerateRandomInput) (*GenerateRandomOutput, error) {
+func (s *Service) GenerateRandom(ctx context.Context, in *wire.GenerateRandomInput) (*wire.GenerateRandomOutput, error) {
 	if in.NumberOfBytes == nil {
 		return nil, awserr.New(awserr.Validation, "NumberOfBytes is required.")
 	}
-	var v validator
-	v.intRange(in.NumberOfBytes, "numberOfBytes", 1, 1024)
-	v.strLen(in.CustomKeyStoreID, "customKeyStoreId", 1, 64)
-	if err := v.err(); err != nil {
+	var v Validator
+	v.IntRange(in.NumberOfBytes, "numberOfBytes", 1, 1024)
+	v.StrLen(in.CustomKeyStoreID, "customKeyStoreId", 1, 64)
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	if err := rejectRecipient(in.Recipient); err != nil {
 		return nil, err
 	}
-	if err := s.authorizeAccount(ctx, "kms:GenerateRandom", nil); err != nil {
+	if err := s.AuthorizeAccount(ctx, "kms:GenerateRandom", nil); err != nil {
 		return nil, err
 	}
 	if in.CustomKeyStoreID != nil {
-		return s.generateRandomInStore(ctx, *in.CustomKeyStoreID, int(*in.NumberOfBytes))
+		b, err := s.keyStores.GenerateRandom(ctx, *in.CustomKeyStoreID, int(*in.NumberOfBytes))
+		if err != nil {
+			return nil, err
+		}
+		return &wire.GenerateRandomOutput{Plaintext: b}, nil
 	}
 	b := make([]byte, *in.NumberOfBytes)
 	if _, err := s.rand.Read(b); err != nil {
 		return nil, err
 	}
-	return &GenerateRandomOutput{Plaintext: b}, nil
+	return &wire.GenerateRandomOutput{Plaintext: b}, nil
 }

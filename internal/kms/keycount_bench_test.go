@@ -1,16 +1,13 @@
 package kms_test
 
 import (
-	"bytes"
-	"context"
+	"errors"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"testing"
 
-	"github.com/trentkms/trent/internal/kms"
-	"github.com/trentkms/trent/internal/rootkey"
-	"github.com/trentkms/trent/internal/store/sqlite"
+	"github.com/trentkms/trent/internal/kms/kmstest"
+	"github.com/trentkms/trent/internal/wire"
 )
 
 // BenchmarkEncryptHotKeys measures Encrypt over 10 hot keys while the
@@ -26,7 +23,7 @@ func BenchmarkEncryptHotKeys(b *testing.B) {
 	}
 	for _, n := range counts {
 		b.Run(fmt.Sprintf("keys=%d", n), func(b *testing.B) {
-			svc, ctx := newBenchService(b)
+			svc, ctx := kmstest.NewBenchNode(b)
 			ids := make([]string, n)
 			var wg sync.WaitGroup
 			errs := make(chan error, 8)
@@ -35,11 +32,11 @@ func BenchmarkEncryptHotKeys(b *testing.B) {
 				go func(w int) {
 					defer wg.Done()
 					for i := w; i < n; i += 8 {
-						out, err := svc.CreateKey(ctx, &kms.CreateKeyInput{})
+						out, err := svc.CreateKey(ctx, &wire.CreateKeyInput{})
 						if err == nil {
 							ids[i] = out.KeyMetadata.Arn
 							// Load the key into the cache, as traffic would.
-							_, err = svc.Encrypt(ctx, &kms.EncryptInput{KeyID: &ids[i], Plaintext: []byte{1}})
+							_, err = svc.Encrypt(ctx, &wire.EncryptInput{KeyID: &ids[i], Plaintext: []byte{1}})
 						}
 						if err != nil {
 							errs <- err
@@ -60,7 +57,7 @@ func BenchmarkEncryptHotKeys(b *testing.B) {
 			b.RunParallel(func(pb *testing.PB) {
 				i := 0
 				for pb.Next() {
-					if _, err := svc.Encrypt(ctx, &kms.EncryptInput{KeyID: &hot[i%len(hot)], Plaintext: pt}); err != nil {
+					if _, err := svc.Encrypt(ctx, &wire.EncryptInput{KeyID: &hot[i%len(hot)], Plaintext: pt}); err != nil {
 						b.Error(err)
 						return
 					}
@@ -71,19 +68,21 @@ func BenchmarkEncryptHotKeys(b *testing.B) {
 	}
 }
 
-// newBenchService returns a Service over a fresh SQLite store, closed with
-// b, and a context calling it as the account's root.
-func newBenchService(b *testing.B) (*kms.Service, context.Context) {
-	st, err := sqlite.Open(filepath.Join(b.TempDir(), "trent.db"))
+// BenchmarkEncryptCachedKey measures the hot path with the coherence
+// machinery running (feed follower and watchdog at the default interval).
+func BenchmarkEncryptCachedKey(b *testing.B) {
+	svc, ctx := kmstest.NewBenchNode(b)
+	svc.Jobs.Start()
+	out, err := svc.CreateKey(ctx, &wire.CreateKeyInput{})
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { st.Close() })
-	root, _ := rootkey.NewStatic(bytes.Repeat([]byte{0x42}, 32))
-	svc, err := kms.New(kms.Config{Store: st, Root: root})
-	if err != nil {
-		b.Fatal(err)
+	in := &wire.EncryptInput{KeyID: &out.KeyMetadata.KeyID, Plaintext: make([]byte, 32)}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := svc.Encrypt(ctx, in); err != nil {
+			b.Fatal(errors.Unwrap(err))
+		}
 	}
-	b.Cleanup(func() { svc.Close() })
-	return svc, kms.WithCaller(context.Background(), &kms.Caller{Account: "111122223333", ARN: "arn:aws:iam::111122223333:root", Type: "Root"})
 }

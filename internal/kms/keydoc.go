@@ -14,8 +14,6 @@ import (
 const (
 	kindKey   = "key"
 	kindAlias = "alias"
-	kindGrant = "grant"
-	kindJob   = "job"
 )
 
 // Key states (KeyState enum).
@@ -36,9 +34,9 @@ const (
 	MaterialPendingRotation = "PENDING_ROTATION"
 )
 
-// keyDoc is the stored form of a KMS key. It is JSON-encoded into one store
+// KeyDoc is the stored form of a KMS key. It is JSON-encoded into one store
 // record; materials are sealed by the root key.
-type keyDoc struct {
+type KeyDoc struct {
 	ID          string    `json:"id"`
 	Account     string    `json:"account"`
 	Region      string    `json:"region"`
@@ -54,7 +52,7 @@ type keyDoc struct {
 	PendingWindowDays int       `json:"pendingWindowDays,omitempty"`
 
 	Policy string   `json:"policy"`
-	Tags   []tagDoc `json:"tags,omitempty"`
+	Tags   []TagDoc `json:"tags,omitempty"`
 
 	// PolicyPrincipals maps each IAM user and role ARN the policy names to
 	// the unique ID that principal had when the policy was stored: the
@@ -62,7 +60,7 @@ type keyDoc struct {
 	// GetKeyPolicy shows the ID once the principal is gone.
 	PolicyPrincipals map[string]string `json:"policyPrincipals,omitempty"`
 
-	Materials       []materialDoc `json:"materials,omitempty"`
+	Materials       []MaterialDoc `json:"materials,omitempty"`
 	CurrentMaterial string        `json:"currentMaterial,omitempty"`
 
 	RotationEnabled    bool      `json:"rotationEnabled,omitempty"`
@@ -83,13 +81,14 @@ type keyDoc struct {
 	CloudHsmClusterID string `json:"cloudHsmClusterId,omitempty"`
 }
 
-type tagDoc struct {
+// TagDoc is one tag of a key.
+type TagDoc struct {
 	Key   string `json:"k"`
 	Value string `json:"v"`
 }
 
-// materialDoc is one version of a key's material.
-type materialDoc struct {
+// MaterialDoc is one version of a key's material.
+type MaterialDoc struct {
 	ID              string    `json:"id"` // 64 lowercase hex
 	Sealed          []byte    `json:"sealed,omitempty"`
 	State           string    `json:"state"`
@@ -122,8 +121,9 @@ func newKeyID(multiRegion bool) string {
 	return "mrk-" + hex.EncodeToString(b[:])
 }
 
-// newMaterialID returns a fresh 64-hex-digit key material ID.
-func newMaterialID() string {
+// NewHexID returns a fresh ID of 64 lowercase hex digits: the form of key
+// material IDs and grant IDs.
+func NewHexID() string {
 	var b [32]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		panic(err)
@@ -131,8 +131,11 @@ func newMaterialID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// validKeyID reports whether s is a well-formed key ID.
-func validKeyID(s string) bool {
+// IsHexID reports whether s has the form of the IDs NewHexID returns.
+func IsHexID(s string) bool { return len(s) == 64 && isLowerHex(s) }
+
+// ValidKeyID reports whether s is a well-formed key ID.
+func ValidKeyID(s string) bool {
 	if strings.HasPrefix(s, "mrk-") {
 		return len(s) == 36 && isLowerHex(s[4:])
 	}
@@ -165,8 +168,8 @@ func isLowerHex(s string) bool {
 	return true
 }
 
-// keyARN returns the ARN of key id in account.
-func (s *Service) keyARN(account, id string) string {
+// KeyARN returns the ARN of key id in account.
+func (s *Service) KeyARN(account, id string) string {
 	return fmt.Sprintf("arn:%s:kms:%s:%s:key/%s", s.partition, s.region, account, id)
 }
 
@@ -186,23 +189,3 @@ type aliasDoc struct {
 }
 
 func aliasRecordID(account, name string) string { return account + "/" + name }
-
-// jobDoc is a scheduled action. Its record ID sorts by due time:
-// "<unix-nanos, 20 digits>/<action>/<keyID>".
-type jobDoc struct {
-	Action string    `json:"action"`
-	KeyID  string    `json:"keyId"`
-	Due    time.Time `json:"due"`
-}
-
-// Job actions.
-const (
-	jobDelete   = "delete"
-	jobRotate   = "rotate"
-	jobExpire   = "expire"
-	jobCreating = "creating"
-)
-
-func jobID(due time.Time, action, keyID string) string {
-	return fmt.Sprintf("%020d/%s/%s", due.UnixNano(), action, keyID)
-}

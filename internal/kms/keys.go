@@ -9,9 +9,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/trentkms/trent/internal/arn"
 	"github.com/trentkms/trent/internal/awserr"
 	"github.com/trentkms/trent/internal/policy"
 	"github.com/trentkms/trent/internal/store"
+	"github.com/trentkms/trent/internal/wire"
 )
 
 const kindAccountKey = "acctkey" // index: account/keyID -> (empty), for ListKeys
@@ -65,16 +67,16 @@ func (s *Service) checkPolicy(ctx context.Context, doc, keyARN string, bypass bo
 // except that a user or role it names that no longer exists (or was
 // re-created, with a new unique ID) is shown as the unique ID the policy
 // was bound to, as AWS shows it.
-func (s *Service) policyView(ctx context.Context, d *keyDoc) (string, error) {
-	r, ok := s.authz.(PrincipalResolver)
-	if !ok || len(d.PolicyPrincipals) == 0 {
+func (s *Service) policyView(ctx context.Context, d *KeyDoc) (string, error) {
+	r := s.Resolver()
+	if r == nil || len(d.PolicyPrincipals) == 0 {
 		return d.Policy, nil
 	}
 	var gone map[string]string
 	for arn, id := range d.PolicyPrincipals {
 		cur, _, err := r.PrincipalID(ctx, arn)
 		if err != nil {
-			return "", s.storeErr(ctx, err)
+			return "", s.StoreErr(ctx, err)
 		}
 		if cur != id {
 			if gone == nil {
@@ -87,17 +89,17 @@ func (s *Service) policyView(ctx context.Context, d *keyDoc) (string, error) {
 }
 
 // CreateKey implements the CreateKey operation.
-func (s *Service) CreateKey(ctx context.Context, in *CreateKeyInput) (*KeyMetadataOutput, error) {
-	var v validator
-	v.strLen(in.Policy, "policy", 1, 131072)
-	v.strLen(in.Description, "description", 0, 8192)
-	v.enum(in.KeyUsage, "keyUsage", enumKeyUsage)
-	v.enum(in.CustomerMasterKeySpec, "customerMasterKeySpec", enumCMKSpec)
-	v.enum(in.KeySpec, "keySpec", enumKeySpec)
-	v.enum(in.Origin, "origin", enumOrigin)
-	v.strLen(in.CustomKeyStoreID, "customKeyStoreId", 1, 64)
-	v.strLen(in.XksKeyID, "xksKeyId", 1, 128)
-	if err := v.err(); err != nil {
+func (s *Service) CreateKey(ctx context.Context, in *wire.CreateKeyInput) (*wire.KeyMetadataOutput, error) {
+	var v Validator
+	v.StrLen(in.Policy, "policy", 1, 131072)
+	v.StrLen(in.Description, "description", 0, 8192)
+	v.Enum(in.KeyUsage, "keyUsage", enumKeyUsage)
+	v.Enum(in.CustomerMasterKeySpec, "customerMasterKeySpec", enumCMKSpec)
+	v.Enum(in.KeySpec, "keySpec", enumKeySpec)
+	v.Enum(in.Origin, "origin", enumOrigin)
+	v.StrLen(in.CustomKeyStoreID, "customKeyStoreId", 1, 64)
+	v.StrLen(in.XksKeyID, "xksKeyId", 1, 128)
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	if err := validateTags(in.Tags); err != nil {
@@ -142,17 +144,17 @@ func (s *Service) CreateKey(ctx context.Context, in *CreateKeyInput) (*KeyMetada
 	bypass := in.BypassPolicyLockoutSafetyCheck != nil && *in.BypassPolicyLockoutSafetyCheck
 	conds["kms:bypasspolicylockoutsafetycheck"] = []string{fmt.Sprint(bypass)}
 	tagConditions(conds, in.Tags)
-	if err := s.authorizeAccount(ctx, "kms:CreateKey", conds); err != nil {
+	if err := s.AuthorizeAccount(ctx, "kms:CreateKey", conds); err != nil {
 		return nil, err
 	}
 	if in.Tags != nil {
-		if err := s.authorizeAccount(ctx, "kms:TagResource", conds); err != nil {
+		if err := s.AuthorizeAccount(ctx, "kms:TagResource", conds); err != nil {
 			return nil, err
 		}
 	}
 
 	now := s.now().UTC()
-	d := &keyDoc{
+	d := &KeyDoc{
 		ID: newKeyID(multiRegion), Account: caller.Account, Region: s.region, Created: now,
 		Spec: spec, Usage: usage, Origin: origin, State: StateEnabled, Manager: "CUSTOMER",
 		MultiRegion: multiRegion,
@@ -160,7 +162,7 @@ func (s *Service) CreateKey(ctx context.Context, in *CreateKeyInput) (*KeyMetada
 	if in.Description != nil {
 		d.Description = *in.Description
 	}
-	arn := s.keyARN(d.Account, d.ID)
+	arn := s.KeyARN(d.Account, d.ID)
 	if in.Policy != nil {
 		ids, err := s.checkPolicy(ctx, *in.Policy, arn, bypass)
 		if err != nil {
@@ -171,29 +173,20 @@ func (s *Service) CreateKey(ctx context.Context, in *CreateKeyInput) (*KeyMetada
 		d.Policy = DefaultKeyPolicy(s.partition, d.Account)
 	}
 	for _, t := range in.Tags {
-		d.Tags = append(d.Tags, tagDoc{Key: *t.TagKey, Value: *t.TagValue})
+		d.Tags = append(d.Tags, TagDoc{Key: *t.TagKey, Value: *t.TagValue})
 	}
 	switch origin {
 	case "AWS_KMS":
-		material, err := s.generateMaterial(spec)
-		if err != nil {
+		if err := s.NewKeyMaterial(d); err != nil {
 			return nil, err
 		}
-		mid := newMaterialID()
-		sealed, err := s.sealMaterial(d.ID, mid, material)
-		clear(material)
-		if err != nil {
-			return nil, err
-		}
-		d.Materials = []materialDoc{{ID: mid, Sealed: sealed, State: MaterialCurrent, RotationDate: now}}
-		d.CurrentMaterial = mid
 	case "EXTERNAL":
 		if spec != "SYMMETRIC_DEFAULT" && !importableSpec(spec) {
 			return nil, awserr.Newf(awserr.UnsupportedOperation, "KeySpec %s does not support Origin EXTERNAL.", spec)
 		}
 		d.State = StatePendingImport
 	case "AWS_CLOUDHSM", "EXTERNAL_KEY_STORE":
-		if err := s.createInCustomKeyStore(ctx, d, in); err != nil {
+		if err := s.keyStores.CreateKey(ctx, d, in); err != nil {
 			return nil, err
 		}
 	}
@@ -208,15 +201,33 @@ func (s *Service) CreateKey(ctx context.Context, in *CreateKeyInput) (*KeyMetada
 		store.Op{Kind: kindKey, ID: d.ID, Data: data, Create: true},
 		store.Op{Kind: kindAccountKey, ID: d.Account + "/" + d.ID, Data: []byte("{}"), Create: true})
 	if err != nil {
-		return nil, s.storeErr(ctx, err)
+		return nil, s.StoreErr(ctx, err)
 	}
 	lk, err := s.materialize(d, 1)
 	if err != nil {
 		return nil, err
 	}
 	s.keys.Put(d.ID, lk, 1)
-	noteKey(ctx, lk.arn)
-	return &KeyMetadataOutput{KeyMetadata: s.metadata(lk)}, nil
+	NoteKey(ctx, lk.arn)
+	return &wire.KeyMetadataOutput{KeyMetadata: s.metadata(lk)}, nil
+}
+
+// NewKeyMaterial gives d, a key being created, fresh material of its spec,
+// sealed by the root key, as its current material.
+func (s *Service) NewKeyMaterial(d *KeyDoc) error {
+	material, err := s.generateMaterial(d.Spec)
+	if err != nil {
+		return err
+	}
+	mid := NewHexID()
+	sealed, err := s.SealMaterial(d.ID, mid, material)
+	clear(material)
+	if err != nil {
+		return err
+	}
+	d.Materials = []MaterialDoc{{ID: mid, Sealed: sealed, State: MaterialCurrent, RotationDate: d.Created}}
+	d.CurrentMaterial = mid
+	return nil
 }
 
 // generateMaterial creates fresh key material for spec.
@@ -232,10 +243,10 @@ func (s *Service) generateMaterial(spec string) ([]byte, error) {
 }
 
 // metadata builds KeyMetadata for a key.
-func (s *Service) metadata(lk *loadedKey) *KeyMetadata {
+func (s *Service) metadata(lk *Key) *wire.KeyMetadata {
 	d := lk.doc
-	m := &KeyMetadata{
-		AWSAccountID: d.Account, KeyID: d.ID, Arn: lk.arn, CreationDate: TS(d.Created),
+	m := &wire.KeyMetadata{
+		AWSAccountID: d.Account, KeyID: d.ID, Arn: lk.arn, CreationDate: wire.TS(d.Created),
 		Enabled: enabledState(d.State), Description: d.Description, KeyUsage: d.Usage,
 		KeyState: d.State, Origin: d.Origin, KeyManager: "CUSTOMER", KeySpec: d.Spec,
 		MultiRegion: d.MultiRegion, CustomKeyStoreID: d.CustomKeyStoreID, CloudHsmClusterID: d.CloudHsmClusterID,
@@ -248,56 +259,55 @@ func (s *Service) metadata(lk *loadedKey) *KeyMetadata {
 	}
 	m.EncryptionAlgorithms, m.SigningAlgorithms, m.MacAlgorithms, m.KeyAgreementAlgorithms, m.EncapsulationAlgorithms = algorithmsFor(d.Spec, d.Usage)
 	if d.State == StatePendingDeletion {
-		m.DeletionDate = TS(d.DeletionDate)
+		m.DeletionDate = wire.TS(d.DeletionDate)
 		w := d.PendingWindowDays
 		m.PendingDeletionWindowDays = &w
 	}
 	if d.Origin == "EXTERNAL" && d.ExpirationModel != "" {
 		m.ExpirationModel = d.ExpirationModel
 		if d.ExpirationModel == "KEY_MATERIAL_EXPIRES" {
-			m.ValidTo = TS(d.ValidTo)
+			m.ValidTo = wire.TS(d.ValidTo)
 		}
 	}
 	if d.Spec == "SYMMETRIC_DEFAULT" && lk.current != "" {
 		m.CurrentKeyMaterialID = lk.current
 	}
 	if d.MultiRegion {
-		m.MultiRegionConfiguration = &MultiRegionConfiguration{
+		m.MultiRegionConfiguration = &wire.MultiRegionConfiguration{
 			MultiRegionKeyType: "PRIMARY",
-			PrimaryKey:         &MultiRegionKey{Arn: lk.arn, Region: s.region},
-			ReplicaKeys:        []MultiRegionKey{},
+			PrimaryKey:         &wire.MultiRegionKey{Arn: lk.arn, Region: s.region},
+			ReplicaKeys:        []wire.MultiRegionKey{},
 		}
 	}
 	if d.XksKeyID != "" {
-		m.XksKeyConfiguration = &XksKeyConfiguration{ID: d.XksKeyID}
+		m.XksKeyConfiguration = &wire.XksKeyConfiguration{ID: d.XksKeyID}
 	}
 	return m
 }
 
 // DescribeKey implements the DescribeKey operation.
-func (s *Service) DescribeKey(ctx context.Context, in *KeyIDInput) (*KeyMetadataOutput, error) {
-	var v validator
-	v.grantTokens(in.GrantTokens)
-	if err := v.err(); err != nil {
+func (s *Service) DescribeKey(ctx context.Context, in *wire.KeyIDInput) (*wire.KeyMetadataOutput, error) {
+	var v Validator
+	v.GrantTokens(in.GrantTokens)
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	lk, err := s.resolveKey(ctx, in.KeyID, refAliasOK, "keyId", "kms:DescribeKey")
+	lk, err := s.AuthorizedKey(ctx, in.KeyID, RefAliasOK, "kms:DescribeKey", RequestAliasCond(in.KeyID), in.GrantTokens)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.authorizeKey(ctx, lk, "kms:DescribeKey", requestAliasCond(in.KeyID), in.GrantTokens); err != nil {
-		return nil, err
-	}
-	return &KeyMetadataOutput{KeyMetadata: s.metadata(lk)}, nil
+	return &wire.KeyMetadataOutput{KeyMetadata: s.metadata(lk)}, nil
 }
 
-func requestAliasCond(ref *string) map[string][]string {
+// RequestAliasCond returns the kms:RequestAlias condition of a request
+// whose key reference ref is an alias name or alias ARN, or nil.
+func RequestAliasCond(ref *string) map[string][]string {
 	if ref == nil {
 		return nil
 	}
 	r := *ref
-	if i := strings.Index(r, ":alias/"); i >= 0 && strings.HasPrefix(r, "arn:") {
-		r = r[i+1:]
+	if strings.HasPrefix(r, "arn:") {
+		r = arn.Field(r, 5)
 	}
 	if strings.HasPrefix(r, "alias/") {
 		return map[string][]string{"kms:requestalias": {r}}
@@ -305,9 +315,9 @@ func requestAliasCond(ref *string) map[string][]string {
 	return nil
 }
 
-// pageLimit validates Limit and returns it or the default.
-func pageLimit(v *validator, limit *int64, max, def int64) int {
-	v.intRange(limit, "limit", 1, max)
+// PageLimit validates Limit and returns it or the default.
+func PageLimit(v *Validator, limit *int64, max, def int64) int {
+	v.IntRange(limit, "limit", 1, max)
 	if limit == nil {
 		return int(def)
 	}
@@ -315,30 +325,30 @@ func pageLimit(v *validator, limit *int64, max, def int64) int {
 }
 
 // ListKeys implements the ListKeys operation.
-func (s *Service) ListKeys(ctx context.Context, in *ListInput) (*ListKeysOutput, error) {
-	var v validator
-	limit := pageLimit(&v, in.Limit, 1000, 100)
-	v.strLen(in.Marker, "marker", 1, 1024)
-	if err := v.err(); err != nil {
+func (s *Service) ListKeys(ctx context.Context, in *wire.ListInput) (*wire.ListKeysOutput, error) {
+	var v Validator
+	limit := PageLimit(&v, in.Limit, 1000, 100)
+	v.StrLen(in.Marker, "marker", 1, 1024)
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	if err := s.authorizeAccount(ctx, "kms:ListKeys", nil); err != nil {
+	if err := s.AuthorizeAccount(ctx, "kms:ListKeys", nil); err != nil {
 		return nil, err
 	}
 	caller := CallerFrom(ctx)
 	prefix := caller.Account + "/"
 	after := ""
 	if in.Marker != nil {
-		if !validKeyID(*in.Marker) {
+		if !ValidKeyID(*in.Marker) {
 			return nil, awserr.New(awserr.InvalidMarker, "Invalid marker")
 		}
 		after = prefix + *in.Marker
 	}
 	recs, err := s.store.List(ctx, kindAccountKey, prefix, after, limit+1)
 	if err != nil {
-		return nil, s.storeErr(ctx, err)
+		return nil, s.StoreErr(ctx, err)
 	}
-	out := &ListKeysOutput{Keys: []KeyListEntry{}}
+	out := &wire.ListKeysOutput{Keys: []wire.KeyListEntry{}}
 	for i, r := range recs {
 		if i == limit {
 			out.Truncated = true
@@ -346,48 +356,45 @@ func (s *Service) ListKeys(ctx context.Context, in *ListInput) (*ListKeysOutput,
 			break
 		}
 		id := strings.TrimPrefix(r.ID, prefix)
-		out.Keys = append(out.Keys, KeyListEntry{KeyID: id, KeyArn: s.keyARN(caller.Account, id)})
+		out.Keys = append(out.Keys, wire.KeyListEntry{KeyID: id, KeyArn: s.KeyARN(caller.Account, id)})
 	}
 	return out, nil
 }
 
-// manageKey resolves a key for a management operation (key ID or ARN only),
+// ManageKey resolves a key for a management operation (key ID or ARN only),
 // authorizes action and applies fn to it atomically.
-func (s *Service) manageKey(ctx context.Context, ref *string, action string, fn func(d *keyDoc, arn string) ([]store.Op, error)) (*loadedKey, error) {
-	lk, err := s.resolveKey(ctx, ref, refKeyOnly, "keyId", action)
+func (s *Service) ManageKey(ctx context.Context, ref *string, action string, fn func(d *KeyDoc, arn string) ([]store.Op, error)) (*Key, error) {
+	lk, err := s.AuthorizedKey(ctx, ref, RefKeyOnly, action, nil, nil)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.authorizeKey(ctx, lk, action, nil, nil); err != nil {
-		return nil, err
-	}
-	out, err := s.updateKey(ctx, lk.doc.ID, func(d *keyDoc, _ int64) ([]store.Op, error) { return fn(d, lk.arn) })
+	out, err := s.UpdateKey(ctx, lk.doc.ID, func(d *KeyDoc, _ int64) ([]store.Op, error) { return fn(d, lk.arn) })
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, s.notFoundKey(lk.doc.Account, lk.doc.ID)
+		return nil, s.NotFoundKey(lk.doc.Account, lk.doc.ID)
 	}
 	if err != nil {
-		return nil, s.storeErr(ctx, err)
+		return nil, s.StoreErr(ctx, err)
 	}
 	return out, nil
 }
 
 // EnableKey implements the EnableKey operation.
-func (s *Service) EnableKey(ctx context.Context, in *KeyIDInput) (*struct{}, error) {
+func (s *Service) EnableKey(ctx context.Context, in *wire.KeyIDInput) (*struct{}, error) {
 	return s.setKeyState(ctx, in.KeyID, "kms:EnableKey", StateEnabled)
 }
 
 // DisableKey implements the DisableKey operation.
-func (s *Service) DisableKey(ctx context.Context, in *KeyIDInput) (*struct{}, error) {
+func (s *Service) DisableKey(ctx context.Context, in *wire.KeyIDInput) (*struct{}, error) {
 	return s.setKeyState(ctx, in.KeyID, "kms:DisableKey", StateDisabled)
 }
 
 // setKeyState moves a key between Enabled and Disabled. Keys pending
 // deletion or import, or unavailable, keep their state, as in AWS.
 func (s *Service) setKeyState(ctx context.Context, ref *string, action, state string) (*struct{}, error) {
-	_, err := s.manageKey(ctx, ref, action, func(d *keyDoc, arn string) ([]store.Op, error) {
+	_, err := s.ManageKey(ctx, ref, action, func(d *KeyDoc, arn string) ([]store.Op, error) {
 		switch d.State {
 		case StatePendingDeletion, StatePendingImport, StateUnavailable:
-			return nil, requireUsable(&loadedKey{doc: d, arn: arn})
+			return nil, RequireUsable(&Key{doc: d, arn: arn})
 		}
 		d.State = state
 		return nil, nil
@@ -396,10 +403,10 @@ func (s *Service) setKeyState(ctx context.Context, ref *string, action, state st
 }
 
 // ScheduleKeyDeletion implements the ScheduleKeyDeletion operation.
-func (s *Service) ScheduleKeyDeletion(ctx context.Context, in *ScheduleKeyDeletionInput) (*ScheduleKeyDeletionOutput, error) {
-	var v validator
-	v.intRange(in.PendingWindowInDays, "pendingWindowInDays", 7, 30)
-	if err := v.err(); err != nil {
+func (s *Service) ScheduleKeyDeletion(ctx context.Context, in *wire.ScheduleKeyDeletionInput) (*wire.ScheduleKeyDeletionOutput, error) {
+	var v Validator
+	v.IntRange(in.PendingWindowInDays, "pendingWindowInDays", 7, 30)
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	days := int64(30)
@@ -407,7 +414,7 @@ func (s *Service) ScheduleKeyDeletion(ctx context.Context, in *ScheduleKeyDeleti
 		days = *in.PendingWindowInDays
 	}
 	var due time.Time
-	lk, err := s.manageKey(ctx, in.KeyID, "kms:ScheduleKeyDeletion", func(d *keyDoc, arn string) ([]store.Op, error) {
+	lk, err := s.ManageKey(ctx, in.KeyID, "kms:ScheduleKeyDeletion", func(d *KeyDoc, arn string) ([]store.Op, error) {
 		if d.State == StatePendingDeletion {
 			return nil, awserr.Newf(awserr.KMSInvalidState, "%s is pending deletion.", arn)
 		}
@@ -415,19 +422,18 @@ func (s *Service) ScheduleKeyDeletion(ctx context.Context, in *ScheduleKeyDeleti
 		d.State = StatePendingDeletion
 		d.DeletionDate = due
 		d.PendingWindowDays = int(days)
-		job, _ := json.Marshal(jobDoc{Action: jobDelete, KeyID: d.ID, Due: due})
-		return []store.Op{{Kind: kindJob, ID: jobID(due, jobDelete, d.ID), Data: job}}, nil
+		return []store.Op{Job{Action: jobDelete, KeyID: d.ID, Due: due}.Op()}, nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &ScheduleKeyDeletionOutput{KeyID: lk.arn, DeletionDate: TS(due), KeyState: StatePendingDeletion, PendingWindowInDays: days}, nil
+	return &wire.ScheduleKeyDeletionOutput{KeyID: lk.arn, DeletionDate: wire.TS(due), KeyState: StatePendingDeletion, PendingWindowInDays: days}, nil
 }
 
 // CancelKeyDeletion implements the CancelKeyDeletion operation. As in AWS,
 // the key returns to Disabled (PendingImport if it has no material).
-func (s *Service) CancelKeyDeletion(ctx context.Context, in *KeyIDInput) (*KeyIDOutput, error) {
-	lk, err := s.manageKey(ctx, in.KeyID, "kms:CancelKeyDeletion", func(d *keyDoc, arn string) ([]store.Op, error) {
+func (s *Service) CancelKeyDeletion(ctx context.Context, in *wire.KeyIDInput) (*wire.KeyIDOutput, error) {
+	lk, err := s.ManageKey(ctx, in.KeyID, "kms:CancelKeyDeletion", func(d *KeyDoc, arn string) ([]store.Op, error) {
 		if d.State != StatePendingDeletion {
 			return nil, awserr.Newf(awserr.KMSInvalidState, "%s is not pending deletion.", arn)
 		}
@@ -438,15 +444,15 @@ func (s *Service) CancelKeyDeletion(ctx context.Context, in *KeyIDInput) (*KeyID
 		}
 		d.DeletionDate = time.Time{}
 		d.PendingWindowDays = 0
-		return []store.Op{{Kind: kindJob, ID: job, Delete: true}}, nil
+		return []store.Op{{Kind: KindJob, ID: job, Delete: true}}, nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &KeyIDOutput{KeyID: lk.arn}, nil
+	return &wire.KeyIDOutput{KeyID: lk.arn}, nil
 }
 
-func hasUsableMaterial(d *keyDoc) bool {
+func hasUsableMaterial(d *KeyDoc) bool {
 	for _, m := range d.Materials {
 		if m.Sealed != nil && m.State == MaterialCurrent {
 			return true
@@ -456,16 +462,16 @@ func hasUsableMaterial(d *keyDoc) bool {
 }
 
 // UpdateKeyDescription implements the UpdateKeyDescription operation.
-func (s *Service) UpdateKeyDescription(ctx context.Context, in *UpdateKeyDescriptionInput) (*struct{}, error) {
-	var v validator
-	if v.required(in.Description != nil, "description") {
-		v.strLen(in.Description, "description", 0, 8192)
+func (s *Service) UpdateKeyDescription(ctx context.Context, in *wire.UpdateKeyDescriptionInput) (*struct{}, error) {
+	var v Validator
+	if v.Required(in.Description != nil, "description") {
+		v.StrLen(in.Description, "description", 0, 8192)
 	}
-	if err := v.err(); err != nil {
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	_, err := s.manageKey(ctx, in.KeyID, "kms:UpdateKeyDescription", func(d *keyDoc, arn string) ([]store.Op, error) {
-		if err := requireNotPendingDeletion(d, arn); err != nil {
+	_, err := s.ManageKey(ctx, in.KeyID, "kms:UpdateKeyDescription", func(d *KeyDoc, arn string) ([]store.Op, error) {
+		if err := RequireNotPendingDeletion(d, arn); err != nil {
 			return nil, err
 		}
 		d.Description = *in.Description
@@ -475,11 +481,11 @@ func (s *Service) UpdateKeyDescription(ctx context.Context, in *UpdateKeyDescrip
 }
 
 // GetKeyPolicy implements the GetKeyPolicy operation.
-func (s *Service) GetKeyPolicy(ctx context.Context, in *KeyPolicyInput) (*GetKeyPolicyOutput, error) {
+func (s *Service) GetKeyPolicy(ctx context.Context, in *wire.KeyPolicyInput) (*wire.GetKeyPolicyOutput, error) {
 	if err := checkPolicyName(in.PolicyName, false); err != nil {
 		return nil, err
 	}
-	lk, err := s.ownedKey(ctx, in.KeyID, "kms:GetKeyPolicy")
+	lk, err := s.OwnedKey(ctx, in.KeyID, "keyId", "kms:GetKeyPolicy", nil)
 	if err != nil {
 		return nil, err
 	}
@@ -487,7 +493,7 @@ func (s *Service) GetKeyPolicy(ctx context.Context, in *KeyPolicyInput) (*GetKey
 	if err != nil {
 		return nil, err
 	}
-	return &GetKeyPolicyOutput{Policy: doc, PolicyName: "default"}, nil
+	return &wire.GetKeyPolicyOutput{Policy: doc, PolicyName: "default"}, nil
 }
 
 func checkPolicyName(name *string, required bool) error {
@@ -498,9 +504,9 @@ func checkPolicyName(name *string, required bool) error {
 		return nil
 	}
 	if *name != "default" {
-		var v validator
-		v.strLen(name, "policyName", 1, 128)
-		if err := v.err(); err != nil {
+		var v Validator
+		v.StrLen(name, "policyName", 1, 128)
+		if err := v.Err(); err != nil {
 			return err
 		}
 		return awserr.New(awserr.NotFound, "No such policy exists")
@@ -509,60 +515,54 @@ func checkPolicyName(name *string, required bool) error {
 }
 
 // PutKeyPolicy implements the PutKeyPolicy operation.
-func (s *Service) PutKeyPolicy(ctx context.Context, in *KeyPolicyInput) (*struct{}, error) {
-	var v validator
-	if v.required(in.Policy != nil, "policy") {
-		v.strLen(in.Policy, "policy", 1, 131072)
+func (s *Service) PutKeyPolicy(ctx context.Context, in *wire.KeyPolicyInput) (*struct{}, error) {
+	var v Validator
+	if v.Required(in.Policy != nil, "policy") {
+		v.StrLen(in.Policy, "policy", 1, 131072)
 	}
-	if err := v.err(); err != nil {
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	if err := checkPolicyName(in.PolicyName, false); err != nil {
 		return nil, err
 	}
 	bypass := in.BypassPolicyLockoutSafetyCheck != nil && *in.BypassPolicyLockoutSafetyCheck
-	lk, err := s.resolveKey(ctx, in.KeyID, refKeyOnly, "keyId", "kms:PutKeyPolicy")
-	if err != nil {
-		return nil, err
-	}
-	if err := requireSameAccount(ctx, lk, s); err != nil {
-		return nil, err
-	}
 	conds := map[string][]string{"kms:bypasspolicylockoutsafetycheck": {fmt.Sprint(bypass)}}
-	if err := s.authorizeKey(ctx, lk, "kms:PutKeyPolicy", conds, nil); err != nil {
+	lk, err := s.OwnedKey(ctx, in.KeyID, "keyId", "kms:PutKeyPolicy", conds)
+	if err != nil {
 		return nil, err
 	}
 	ids, err := s.checkPolicy(ctx, *in.Policy, lk.arn, bypass)
 	if err != nil {
 		return nil, err
 	}
-	_, err = s.updateKey(ctx, lk.doc.ID, func(d *keyDoc, _ int64) ([]store.Op, error) {
+	_, err = s.UpdateKey(ctx, lk.doc.ID, func(d *KeyDoc, _ int64) ([]store.Op, error) {
 		d.Policy, d.PolicyPrincipals = *in.Policy, ids
 		return nil, nil
 	})
-	return &struct{}{}, s.storeErr(ctx, err)
+	return &struct{}{}, s.StoreErr(ctx, err)
 }
 
 // ListKeyPolicies implements the ListKeyPolicies operation.
-func (s *Service) ListKeyPolicies(ctx context.Context, in *ListKeyPoliciesInput) (*ListKeyPoliciesOutput, error) {
-	var v validator
-	pageLimit(&v, in.Limit, 1000, 100)
-	if err := v.err(); err != nil {
+func (s *Service) ListKeyPolicies(ctx context.Context, in *wire.ListKeyPoliciesInput) (*wire.ListKeyPoliciesOutput, error) {
+	var v Validator
+	PageLimit(&v, in.Limit, 1000, 100)
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	if _, err := s.ownedKey(ctx, in.KeyID, "kms:ListKeyPolicies"); err != nil {
+	if _, err := s.OwnedKey(ctx, in.KeyID, "keyId", "kms:ListKeyPolicies", nil); err != nil {
 		return nil, err
 	}
-	return &ListKeyPoliciesOutput{PolicyNames: []string{"default"}}, nil
+	return &wire.ListKeyPoliciesOutput{PolicyNames: []string{"default"}}, nil
 }
 
 // deleteKeyOps returns the operations that destroy a key for good: the key
-// record (with all its materials), its index entry, its aliases and grants.
-func (s *Service) deleteKeyOps(ctx context.Context, d *keyDoc, version int64) ([]store.Op, error) {
+// record (with all its materials), its index entry, its aliases and the
+// records the concerns keep about it (KeyRecords: grants, usage).
+func (s *Service) deleteKeyOps(ctx context.Context, d *KeyDoc, version int64) ([]store.Op, error) {
 	ops := []store.Op{
 		{Kind: kindKey, ID: d.ID, Delete: true, IfVersion: version},
 		{Kind: kindAccountKey, ID: d.Account + "/" + d.ID, Delete: true},
-		{Kind: kindKeyUsage, ID: d.ID, Delete: true},
 	}
 	// The key's alias list, conditioned on its version, so that an alias
 	// that joins or leaves the key meanwhile makes this batch conflict.
@@ -576,26 +576,41 @@ func (s *Service) deleteKeyOps(ctx context.Context, d *keyDoc, version int64) ([
 	for _, name := range names {
 		ops = append(ops, store.Op{Kind: kindAlias, ID: aliasRecordID(d.Account, name), Delete: true})
 	}
-	// The grant count likewise: a grant created meanwhile makes the
-	// batch conflict instead of outliving its key.
-	switch rec, err := s.store.Get(ctx, kindGrantCount, d.ID); {
-	case err == nil:
-		ops = append(ops, store.Op{Kind: kindGrantCount, ID: d.ID, Delete: true, IfVersion: rec.Version})
-	case !errors.Is(err, store.ErrNotFound):
-		return nil, err
-	}
-	grants, err := s.store.List(ctx, kindGrant, d.ID+"/", "", 0)
-	if err != nil {
-		return nil, err
-	}
-	for _, r := range grants {
-		ops = append(ops, store.Op{Kind: kindGrant, ID: r.ID, Delete: true})
-		var g grantDoc
-		if json.Unmarshal(r.Data, &g) == nil {
-			if ret := g.Retiring + g.RetiringService; ret != "" {
-				ops = append(ops, store.Op{Kind: kindGrantIndex, ID: grantIndexID(ret, g.KeyID, g.ID), Delete: true})
-			}
+	for _, r := range s.keyRecords {
+		more, err := r.KeyDeletionOps(ctx, d.ID)
+		if err != nil {
+			return nil, err
 		}
+		ops = append(ops, more...)
 	}
 	return ops, nil
+}
+
+// CustomKeyStoreKeys returns the IDs of the keys of account in custom key
+// store storeID. It reads every key of the account: custom key stores are
+// managed rarely, and a key's store is recorded only in the key. Errors are
+// as a client sees them.
+func (s *Service) CustomKeyStoreKeys(ctx context.Context, account, storeID string) ([]string, error) {
+	var ids []string
+	err := store.EachIn(ctx, s.store, kindAccountKey, account+"/", func(r store.Record) error {
+		id := strings.TrimPrefix(r.ID, account+"/")
+		rec, err := s.store.Get(ctx, kindKey, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		var k struct {
+			CustomKeyStoreID string `json:"customKeyStoreId"`
+		}
+		if json.Unmarshal(rec.Data, &k) == nil && k.CustomKeyStoreID == storeID {
+			ids = append(ids, id)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, s.StoreErr(ctx, err)
+	}
+	return ids, nil
 }

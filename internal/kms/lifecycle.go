@@ -1,7 +1,6 @@
 package kms
 
 import (
-	"encoding/json"
 	"time"
 
 	"github.com/trentkms/trent/internal/store"
@@ -22,10 +21,10 @@ const (
 
 // Expiration models (ExpirationModelType enum) and import states.
 const (
-	expirationExpires       = "KEY_MATERIAL_EXPIRES"
-	expirationDoesNotExpire = "KEY_MATERIAL_DOES_NOT_EXPIRE"
-	importStateImported     = "IMPORTED"
-	importStatePending      = "PENDING_IMPORT"
+	ExpirationExpires       = "KEY_MATERIAL_EXPIRES"
+	ExpirationDoesNotExpire = "KEY_MATERIAL_DOES_NOT_EXPIRE"
+	ImportStateImported     = "IMPORTED"
+	ImportStatePending      = "PENDING_IMPORT"
 )
 
 // rotationRetry is how long a due rotation of a key that is not Enabled
@@ -40,15 +39,15 @@ const rotationRetry = time.Hour
 // A job is only a trigger: what is due is read from the key itself
 // (NextRotation, the materials' ValidTo), so a stale or duplicated job does
 // nothing and a key never rotates twice for one due date.
-func (s *Service) lifecycleJob(d *keyDoc, j jobDoc, now time.Time) (changed bool, event string, retry *jobDoc, err error) {
+func (s *Service) lifecycleJob(d *KeyDoc, j Job, now time.Time) (changed bool, event string, retry *Job, err error) {
 	switch j.Action {
 	case jobRotate:
 		if !d.RotationEnabled || d.NextRotation.IsZero() || d.NextRotation.After(now) ||
-			d.Origin != "AWS_KMS" || d.Spec != symmetricDefault {
+			d.Origin != "AWS_KMS" || d.Spec != SymmetricDefault {
 			return false, "", nil, nil
 		}
 		if d.State != StateEnabled {
-			return false, "", &jobDoc{Action: jobRotate, KeyID: d.ID, Due: now.Add(rotationRetry)}, nil
+			return false, "", &Job{Action: jobRotate, KeyID: d.ID, Due: now.Add(rotationRetry)}, nil
 		}
 		if err := s.rotateMaterial(d, rotationAutomatic); err != nil {
 			return false, "", nil, err
@@ -72,43 +71,42 @@ func (s *Service) lifecycleJob(d *keyDoc, j jobDoc, now time.Time) (changed bool
 // followUpJobs returns job records for d's next scheduled actions: its next
 // automatic rotation and the expiry of each imported material that expires.
 // Writing a job that exists already is harmless (same ID, same content).
-func (s *Service) followUpJobs(d *keyDoc) []store.Op {
+func (s *Service) followUpJobs(d *KeyDoc) []store.Op {
 	var ops []store.Op
 	if d.RotationEnabled && !d.NextRotation.IsZero() {
 		ops = append(ops, rotationJobOp(d))
 	}
 	seen := map[int64]bool{}
 	for _, m := range d.Materials {
-		if !m.Imported || m.Sealed == nil || m.ExpirationModel != expirationExpires || m.ValidTo.IsZero() {
+		if !m.Imported || m.Sealed == nil || m.ExpirationModel != ExpirationExpires || m.ValidTo.IsZero() {
 			continue
 		}
 		if seen[m.ValidTo.UnixNano()] {
 			continue
 		}
 		seen[m.ValidTo.UnixNano()] = true
-		ops = append(ops, expiryJobOp(d.ID, m.ValidTo))
+		ops = append(ops, ExpiryJobOp(d.ID, m.ValidTo))
 	}
 	return ops
 }
 
-// expiryJobOp returns the job record that deletes key id's imported
+// ExpiryJobOp returns the job record that deletes key id's imported
 // materials whose validity ends at validTo.
-func expiryJobOp(id string, validTo time.Time) store.Op {
-	data, _ := json.Marshal(jobDoc{Action: jobExpire, KeyID: id, Due: validTo})
-	return store.Op{Kind: kindJob, ID: jobID(validTo, jobExpire, id), Data: data}
+func ExpiryJobOp(id string, validTo time.Time) store.Op {
+	return Job{Action: jobExpire, KeyID: id, Due: validTo}.Op()
 }
 
 // rotateMaterial adds fresh KMS-generated material to d and makes it
 // current. Earlier materials stay, NON_CURRENT, so that their ciphertexts
 // still decrypt.
-func (s *Service) rotateMaterial(d *keyDoc, rotationType string) error {
+func (s *Service) rotateMaterial(d *KeyDoc, rotationType string) error {
 	material, err := s.generateMaterial(d.Spec)
 	if err != nil {
 		return err
 	}
 	defer clear(material)
-	mid := newMaterialID()
-	sealed, err := s.sealMaterial(d.ID, mid, material)
+	mid := NewHexID()
+	sealed, err := s.SealMaterial(d.ID, mid, material)
 	if err != nil {
 		return err
 	}
@@ -117,7 +115,7 @@ func (s *Service) rotateMaterial(d *keyDoc, rotationType string) error {
 			d.Materials[i].State = MaterialNonCurrent
 		}
 	}
-	d.Materials = append(d.Materials, materialDoc{ID: mid, Sealed: sealed, State: MaterialCurrent, RotationType: rotationType, RotationDate: s.now().UTC()})
+	d.Materials = append(d.Materials, MaterialDoc{ID: mid, Sealed: sealed, State: MaterialCurrent, RotationType: rotationType, RotationDate: s.now().UTC()})
 	d.CurrentMaterial = mid
 	return nil
 }
@@ -127,15 +125,15 @@ func (s *Service) rotateMaterial(d *keyDoc, rotationType string) error {
 // PendingImport (unless it is pending deletion). It reports whether
 // anything expired. The materials' identities (ID, fingerprint) stay so
 // that a re-import of the same bits restores them.
-func expireMaterial(d *keyDoc, now time.Time) bool {
+func expireMaterial(d *KeyDoc, now time.Time) bool {
 	expired := false
 	for i := range d.Materials {
 		m := &d.Materials[i]
-		if !m.Imported || m.Sealed == nil || m.ExpirationModel != expirationExpires || m.ValidTo.After(now) {
+		if !m.Imported || m.Sealed == nil || m.ExpirationModel != ExpirationExpires || m.ValidTo.After(now) {
 			continue
 		}
 		m.Sealed = nil
-		m.ImportState = importStatePending
+		m.ImportState = ImportStatePending
 		expired = true
 		if m.State == MaterialCurrent && d.State != StatePendingDeletion {
 			d.State = StatePendingImport

@@ -1,94 +1,15 @@
 package kms_test
 
 import (
-	"bytes"
-	"context"
 	"errors"
-	"path/filepath"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/trentkms/trent/internal/awserr"
-	"github.com/trentkms/trent/internal/ciphertext"
-	"github.com/trentkms/trent/internal/kms"
-	"github.com/trentkms/trent/internal/rootkey"
-	"github.com/trentkms/trent/internal/store"
-	"github.com/trentkms/trent/internal/store/sqlite"
+	"github.com/trentkms/trent/internal/kms/kmstest"
 )
 
-// clock is a controllable kms.Config.Now.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-// env is a Service over a real SQLite store with a controlled clock and a
-// record of the service events it emitted.
-type env struct {
-	t     testing.TB
-	svc   *kms.Service
-	store store.Store
-	root  rootkey.Provider
-	clock *clock
-	ctx   context.Context
-
-	mu     sync.Mutex
-	events []kms.ServiceEvent
-}
-
-var rootKey = bytes.Repeat([]byte{0x5a}, 32)
-
-func newEnv(t testing.TB) *env {
-	t.Helper()
-	st, err := sqlite.Open(filepath.Join(t.TempDir(), "trent.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	root, err := rootkey.NewStatic(rootKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &env{t: t, store: st, root: root, clock: &clock{t: time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)}}
-	e.ctx = kms.WithCaller(context.Background(), &kms.Caller{Account: "111122223333", ARN: "arn:aws:iam::111122223333:root", Type: "Root"})
-	e.svc = e.newService("node-a")
-	return e
-}
-
-// newService returns another Service (another "node") over e's store.
-func (e *env) newService(node string) *kms.Service {
-	e.t.Helper()
-	svc, err := kms.New(kms.Config{Store: e.store, Root: e.root, Now: e.clock.Now, NodeID: node,
-		Events: func(_ context.Context, ev kms.ServiceEvent) error {
-			e.mu.Lock()
-			e.events = append(e.events, ev)
-			e.mu.Unlock()
-			return nil
-		}})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	e.t.Cleanup(func() { svc.Close() })
-	return svc
-}
-
-func (e *env) eventNames() []string {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	var names []string
-	for _, ev := range e.events {
-		names = append(names, ev.Name)
-	}
-	return names
-}
+// newEnv returns the fixture of the key lifecycle tests.
+func newEnv(t testing.TB) *kmstest.Env { return kmstest.NewEnv(t) }
 
 func ptr[T any](v T) *T { return &v }
 
@@ -114,25 +35,4 @@ func wantErr(t testing.TB, err error, code, msg string) {
 	if e.Code != code || (msg != "*" && e.Message != msg) {
 		t.Fatalf("error = %s: %q, want %s: %q", e.Code, e.Message, code, msg)
 	}
-}
-
-func (e *env) createKey(in *kms.CreateKeyInput) *kms.KeyMetadata {
-	e.t.Helper()
-	return must(e.svc.CreateKey(e.ctx, in))(e.t).KeyMetadata
-}
-
-func (e *env) runJobs(svc *kms.Service) int {
-	e.t.Helper()
-	return must(svc.RunDueJobs(e.ctx))(e.t)
-}
-
-// materialOf returns the key-material ID a symmetric ciphertext names
-// (Encrypt's response does not carry it; Decrypt's does).
-func materialOf(t *testing.T, blob []byte) string {
-	t.Helper()
-	b, err := ciphertext.Parse(blob)
-	if err != nil {
-		t.Fatalf("parse ciphertext: %v", err)
-	}
-	return ciphertext.MaterialIDString(b.MaterialID)
 }

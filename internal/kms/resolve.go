@@ -3,23 +3,23 @@ package kms
 import (
 	"context"
 	"errors"
-
 	"strings"
 
+	"github.com/trentkms/trent/internal/arn"
 	"github.com/trentkms/trent/internal/awserr"
 	"github.com/trentkms/trent/internal/policy"
 	"github.com/trentkms/trent/internal/store"
 )
 
-// refKind says which forms of key reference an operation accepts.
-type refKind int
+// RefKind says which forms of key reference an operation accepts.
+type RefKind int
 
 const (
-	// refKeyOnly: key ID or key ARN (most management operations).
-	refKeyOnly refKind = iota
-	// refAliasOK: also alias name and alias ARN (crypto operations,
+	// RefKeyOnly: key ID or key ARN (most management operations).
+	RefKeyOnly RefKind = iota
+	// RefAliasOK: also alias name and alias ARN (crypto operations,
 	// DescribeKey, GetPublicKey).
-	refAliasOK
+	RefAliasOK
 )
 
 // keyRef is a parsed KeyId parameter.
@@ -32,30 +32,30 @@ type keyRef struct {
 }
 
 // parseKeyRef parses a KeyId parameter without looking anything up.
-func (s *Service) parseKeyRef(raw string, kind refKind) (keyRef, error) {
+func (s *Service) parseKeyRef(raw string, kind RefKind) (keyRef, error) {
 	r := keyRef{raw: raw}
 	switch {
 	case strings.HasPrefix(raw, "arn:"):
-		var parts [6]string
-		if splitN(raw, ':', parts[:]) != 6 || parts[2] != "kms" || parts[1] == "" {
+		a, ok := arn.Parse(raw)
+		if !ok || a.Service != "kms" || a.Partition == "" {
 			return r, awserr.Newf(awserr.NotFound, "Invalid arn %s", raw)
 		}
-		if parts[1] != s.partition || parts[3] != s.region {
-			return r, awserr.Newf(awserr.NotFound, "Invalid arn %s", parts[3])
+		if a.Partition != s.partition || a.Region != s.region {
+			return r, awserr.Newf(awserr.NotFound, "Invalid arn %s", a.Region)
 		}
-		if !validAccount(parts[4]) {
+		if !arn.ValidAccountID(a.Account) {
 			return r, awserr.Newf(awserr.NotFound, "Invalid arn %s", raw)
 		}
-		r.account, r.isARN = parts[4], true
-		res := parts[5]
+		r.account, r.isARN = a.Account, true
+		res := a.Resource
 		switch {
 		case strings.HasPrefix(res, "key/"):
 			r.keyID = res[4:]
-			if !validKeyID(r.keyID) {
+			if !ValidKeyID(r.keyID) {
 				return r, awserr.Newf(awserr.NotFound, "Invalid keyId '%s'", raw)
 			}
 		case strings.HasPrefix(res, "alias/"):
-			if kind != refAliasOK {
+			if kind != RefAliasOK {
 				return r, awserr.Newf(awserr.NotFound, "Invalid keyId '%s'", raw)
 			}
 			r.alias = res
@@ -63,12 +63,12 @@ func (s *Service) parseKeyRef(raw string, kind refKind) (keyRef, error) {
 			return r, awserr.Newf(awserr.NotFound, "Invalid arn %s", raw)
 		}
 	case strings.HasPrefix(raw, "alias/"):
-		if kind != refAliasOK {
+		if kind != RefAliasOK {
 			return r, awserr.Newf(awserr.NotFound, "Invalid keyId '%s'", raw)
 		}
 		r.alias = raw
 	default:
-		if !validKeyID(raw) {
+		if !ValidKeyID(raw) {
 			return r, awserr.Newf(awserr.NotFound, "Invalid keyId '%s'", raw)
 		}
 		r.keyID = raw
@@ -76,19 +76,7 @@ func (s *Service) parseKeyRef(raw string, kind refKind) (keyRef, error) {
 	return r, nil
 }
 
-func validAccount(s string) bool {
-	if len(s) != 12 {
-		return false
-	}
-	for i := 0; i < 12; i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
-
-// resolveKey finds the key a KeyId parameter names, as seen by the caller
+// ResolveKey finds the key a KeyId parameter names, as seen by the caller
 // who asks to perform action on it. Bare key IDs and alias names resolve in
 // the caller's account; ARNs name their account, which is how other
 // accounts' keys are reached.
@@ -98,7 +86,7 @@ func validAccount(s string) bool {
 // alias does not exist, the answer is the one AccessDeniedException that
 // AWS gives for every cross-account denial (policy.DenyCrossAccount), the
 // same the key policy gives when it does not allow the caller.
-func (s *Service) resolveKey(ctx context.Context, raw *string, kind refKind, member, action string) (*loadedKey, error) {
+func (s *Service) ResolveKey(ctx context.Context, raw *string, kind RefKind, member, action string) (*Key, error) {
 	if raw == nil {
 		return nil, awserr.ValidationError(awserr.NullViolation(member))
 	}
@@ -132,11 +120,11 @@ func (s *Service) resolveKey(ctx context.Context, raw *string, kind refKind, mem
 				}
 				return nil, awserr.Newf(awserr.NotFound, "Alias %s is not found.", s.aliasARN(account, ref.alias))
 			}
-			return nil, s.storeErr(ctx, err)
+			return nil, s.StoreErr(ctx, err)
 		}
 		id = target
 	}
-	lk, err := s.getKey(ctx, id)
+	lk, err := s.GetKey(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -146,9 +134,9 @@ func (s *Service) resolveKey(ctx context.Context, raw *string, kind refKind, mem
 		if foreign {
 			return nil, policy.DenyCrossAccount(caller.ARN, action)
 		}
-		return nil, awserr.Newf(awserr.NotFound, "Key '%s' does not exist", s.keyARN(account, id))
+		return nil, awserr.Newf(awserr.NotFound, "Key '%s' does not exist", s.KeyARN(account, id))
 	}
-	noteKey(ctx, lk.arn)
+	NoteKey(ctx, lk.arn)
 	return lk, nil
 }
 
@@ -157,7 +145,7 @@ func (s *Service) resolveKey(ctx context.Context, raw *string, kind refKind, mem
 // unless the caller is of another account and may not perform action on
 // lk: then it returns that denial, so that the check tells another account
 // nothing about a key it may not use.
-func (s *Service) beforeAuth(ctx context.Context, lk *loadedKey, action string, conds map[string][]string, tokens []string, err error) error {
+func (s *Service) beforeAuth(ctx context.Context, lk *Key, action string, conds map[string][]string, tokens []string, err error) error {
 	if c := CallerFrom(ctx); c != nil && c.Account != lk.doc.Account {
 		if aerr := s.authorizeKey(ctx, lk, action, conds, tokens); aerr != nil {
 			return aerr
@@ -166,8 +154,8 @@ func (s *Service) beforeAuth(ctx context.Context, lk *loadedKey, action string, 
 	return err
 }
 
-// requireUsable checks that a key's state allows cryptographic use.
-func requireUsable(lk *loadedKey) error {
+// RequireUsable checks that a key's state allows cryptographic use.
+func RequireUsable(lk *Key) error {
 	switch lk.doc.State {
 	case StateEnabled:
 		return nil
@@ -185,9 +173,9 @@ func requireUsable(lk *loadedKey) error {
 	return awserr.Newf(awserr.KMSInvalidState, "%s is %s.", lk.arn, strings.ToLower(lk.doc.State))
 }
 
-// requireNotPendingDeletion is the check of management operations that fail
+// RequireNotPendingDeletion is the check of management operations that fail
 // only for keys pending deletion (footnote [3] of the key-state table).
-func requireNotPendingDeletion(d *keyDoc, arn string) error {
+func RequireNotPendingDeletion(d *KeyDoc, arn string) error {
 	if d.State == StatePendingDeletion {
 		return awserr.Newf(awserr.KMSInvalidState, "%s is pending deletion.", arn)
 	}
@@ -196,51 +184,81 @@ func requireNotPendingDeletion(d *keyDoc, arn string) error {
 
 // invalidUsage is AWS's InvalidKeyUsageException for using a key for an
 // operation its KeyUsage does not allow.
-func invalidUsage(lk *loadedKey, op string) error {
+func invalidUsage(lk *Key, op string) error {
 	return awserr.Newf(awserr.InvalidKeyUsage, "%s key usage is %s which is not valid for %s.", lk.arn, lk.doc.Usage, op)
 }
 
-func (s *Service) notFoundKey(account, id string) error {
-	return awserr.Newf(awserr.NotFound, "Key '%s' does not exist", s.keyARN(account, id))
+func (s *Service) NotFoundKey(account, id string) error {
+	return awserr.Newf(awserr.NotFound, "Key '%s' does not exist", s.KeyARN(account, id))
 }
 
-func requireSameAccount(ctx context.Context, lk *loadedKey, s *Service) error {
+func requireSameAccount(ctx context.Context, lk *Key, s *Service) error {
 	c := CallerFrom(ctx)
 	if c.Account != lk.doc.Account {
-		return s.notFoundKey(c.Account, lk.doc.ID)
+		return s.NotFoundKey(c.Account, lk.doc.ID)
 	}
 	return nil
 }
 
-// ownedKey resolves a key that only its own account may manage (key ID or
-// key ARN), and authorizes action on it: the common start of management
-// operations that are not available cross-account.
-func (s *Service) ownedKey(ctx context.Context, ref *string, action string) (*loadedKey, error) {
-	lk, err := s.resolveKey(ctx, ref, refKeyOnly, "keyId", action)
+// The openings of the operations on a key. Most operations start the same
+// way: resolve the key the request names, check what must be checked before
+// authorization (AWS's order of errors), authorize, check what must be
+// checked after. Three helpers cover the forms that are really the same;
+// the operations with an order of their own (Decrypt's ciphertext key,
+// ReEncrypt's two keys, CreateGrant's grant decision, RetireGrant's token)
+// call ResolveKey and authorizeKey themselves.
+
+// AuthorizedKey resolves the key that ref names (in the forms kind allows)
+// and authorizes action on it with conds and tokens: the opening of the
+// operations that check nothing of the key before authorizing.
+func (s *Service) AuthorizedKey(ctx context.Context, ref *string, kind RefKind, action string, conds map[string][]string, tokens []string) (*Key, error) {
+	lk, err := s.ResolveKey(ctx, ref, kind, "keyId", action)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorizeKey(ctx, lk, action, conds, tokens); err != nil {
+		return nil, err
+	}
+	return lk, nil
+}
+
+// OwnedKey resolves a key that only its own account may manage (key ID or
+// key ARN, in the request member named member) and authorizes action on it
+// with conds: the opening of management operations that are not available
+// across accounts. Another account's key is not found, as in AWS.
+func (s *Service) OwnedKey(ctx context.Context, ref *string, member, action string, conds map[string][]string) (*Key, error) {
+	lk, err := s.ResolveKey(ctx, ref, RefKeyOnly, member, action)
 	if err != nil {
 		return nil, err
 	}
 	if err := requireSameAccount(ctx, lk, s); err != nil {
 		return nil, err
 	}
-	if err := s.authorizeKey(ctx, lk, action, nil, nil); err != nil {
+	if err := s.authorizeKey(ctx, lk, action, conds, nil); err != nil {
 		return nil, err
 	}
 	return lk, nil
 }
 
-// splitN is strings.SplitN(s, string(sep), len(parts)) into parts, without
-// allocating; it returns the number of parts filled in.
-func splitN(s string, sep byte, parts []string) int {
-	n := 0
-	for n < len(parts)-1 {
-		i := strings.IndexByte(s, sep)
-		if i < 0 {
-			break
-		}
-		parts[n], s = s[:i], s[i+1:]
-		n++
+// usableKey is the opening of the cryptographic operations: it resolves the
+// key that ref names, refuses a key whose KeyUsage is not usage
+// (InvalidKeyUsageException naming op, unless the caller is of another
+// account that may not perform action: see beforeAuth), authorizes action
+// with conds and tokens, and checks that the key's state allows
+// cryptographic use.
+func (s *Service) usableKey(ctx context.Context, ref *string, kind RefKind, action, usage, op string, conds map[string][]string, tokens []string) (*Key, error) {
+	lk, err := s.ResolveKey(ctx, ref, kind, "keyId", action)
+	if err != nil {
+		return nil, err
 	}
-	parts[n] = s
-	return n + 1
+	if lk.doc.Usage != usage {
+		return nil, s.beforeAuth(ctx, lk, action, conds, tokens, invalidUsage(lk, op))
+	}
+	if err := s.authorizeKey(ctx, lk, action, conds, tokens); err != nil {
+		return nil, err
+	}
+	if err := RequireUsable(lk); err != nil {
+		return nil, err
+	}
+	return lk, nil
 }

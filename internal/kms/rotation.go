@@ -2,11 +2,11 @@ package kms
 
 import (
 	"context"
-	"encoding/json"
 	"time"
 
 	"github.com/trentkms/trent/internal/awserr"
 	"github.com/trentkms/trent/internal/store"
+	"github.com/trentkms/trent/internal/wire"
 )
 
 // Rotation limits (kms-api.md §4.1).
@@ -27,65 +27,59 @@ const (
 
 const day = 24 * time.Hour
 
-// RotateKeyOnDemandOutput is RotateKeyOnDemand's response.
-type RotateKeyOnDemandOutput struct {
-	KeyID string `json:"KeyId"`
-}
-
-// originUnsupported is AWS's UnsupportedOperationException for an
+// OriginUnsupported is AWS's UnsupportedOperationException for an
 // operation that a key's origin does not allow.
-func originUnsupported(d *keyDoc, arn string) error {
+func OriginUnsupported(d *KeyDoc, arn string) error {
 	return awserr.Newf(awserr.UnsupportedOperation, "%s origin is %s which is not valid for this operation.", arn, d.Origin)
 }
 
 // specUnsupported is the UnsupportedOperationException of rotation
 // operations on keys that are not SYMMETRIC_DEFAULT.
-func specUnsupported(d *keyDoc, arn string) error {
+func specUnsupported(d *KeyDoc, arn string) error {
 	return awserr.Newf(awserr.UnsupportedOperation, "%s key spec is %s which is not valid for this operation.", arn, d.Spec)
 }
 
 // stateErr is the error of an operation that needs an Enabled key (the
 // crypto column of the key-state table: Disabled gives DisabledException).
-func stateErr(d *keyDoc, arn string) error {
+func stateErr(d *KeyDoc, arn string) error {
 	switch d.State {
 	case StateEnabled:
 		return nil
 	case StateDisabled:
 		return awserr.Newf(awserr.Disabled, "%s is disabled.", arn)
 	}
-	return requireUsable(&loadedKey{doc: d, arn: arn})
+	return RequireUsable(&Key{doc: d, arn: arn})
 }
 
 // checkAutoRotation is the check of EnableKeyRotation and DisableKeyRotation:
 // only Enabled symmetric keys with KMS-generated material rotate
 // automatically.
-func checkAutoRotation(d *keyDoc, arn string) error {
+func checkAutoRotation(d *KeyDoc, arn string) error {
 	if d.Origin != "AWS_KMS" {
-		return originUnsupported(d, arn)
+		return OriginUnsupported(d, arn)
 	}
-	if d.Spec != symmetricDefault {
+	if d.Spec != SymmetricDefault {
 		return specUnsupported(d, arn)
 	}
 	return stateErr(d, arn)
 }
 
-// ownKey rejects management of another account's key as AWS does (these
+// OwnKey rejects management of another account's key as AWS does (these
 // operations are not cross-account: the key is simply not found).
-func (s *Service) ownKey(ctx context.Context, d *keyDoc) error {
+func (s *Service) OwnKey(ctx context.Context, d *KeyDoc) error {
 	if c := CallerFrom(ctx); c == nil || c.Account != d.Account {
 		account := ""
 		if c != nil {
 			account = c.Account
 		}
-		return s.notFoundKey(account, d.ID)
+		return s.NotFoundKey(account, d.ID)
 	}
 	return nil
 }
 
 // rotationJobOp returns the job record that rotates d at d.NextRotation.
-func rotationJobOp(d *keyDoc) store.Op {
-	data, _ := json.Marshal(jobDoc{Action: jobRotate, KeyID: d.ID, Due: d.NextRotation})
-	return store.Op{Kind: kindJob, ID: jobID(d.NextRotation, jobRotate, d.ID), Data: data}
+func rotationJobOp(d *KeyDoc) store.Op {
+	return Job{Action: jobRotate, KeyID: d.ID, Due: d.NextRotation}.Op()
 }
 
 // EnableKeyRotation implements the EnableKeyRotation operation. The first
@@ -96,18 +90,18 @@ func rotationJobOp(d *keyDoc) store.Op {
 // that are not SYMMETRIC_DEFAULT or whose origin is not AWS_KMS,
 // DisabledException for a disabled key and KMSInvalidStateException for
 // other states.
-func (s *Service) EnableKeyRotation(ctx context.Context, in *EnableKeyRotationInput) (*struct{}, error) {
-	var v validator
-	v.intRange(in.RotationPeriodInDays, "rotationPeriodInDays", minRotationPeriodDays, maxRotationPeriodDays)
-	if err := v.err(); err != nil {
+func (s *Service) EnableKeyRotation(ctx context.Context, in *wire.EnableKeyRotationInput) (*struct{}, error) {
+	var v Validator
+	v.IntRange(in.RotationPeriodInDays, "rotationPeriodInDays", minRotationPeriodDays, maxRotationPeriodDays)
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	period := defaultRotationPeriodDays
 	if in.RotationPeriodInDays != nil {
 		period = int(*in.RotationPeriodInDays)
 	}
-	_, err := s.manageKey(ctx, in.KeyID, "kms:EnableKeyRotation", func(d *keyDoc, arn string) ([]store.Op, error) {
-		if err := s.ownKey(ctx, d); err != nil {
+	_, err := s.ManageKey(ctx, in.KeyID, "kms:EnableKeyRotation", func(d *KeyDoc, arn string) ([]store.Op, error) {
+		if err := s.OwnKey(ctx, d); err != nil {
 			return nil, err
 		}
 		if err := checkAutoRotation(d, arn); err != nil {
@@ -120,7 +114,7 @@ func (s *Service) EnableKeyRotation(ctx context.Context, in *EnableKeyRotationIn
 			if d.RotationPeriodDays == period {
 				return nil, nil // nothing changes; keep the schedule
 			}
-			ops = append(ops, store.Op{Kind: kindJob, ID: jobID(d.NextRotation, jobRotate, d.ID), Delete: true})
+			ops = append(ops, store.Op{Kind: KindJob, ID: jobID(d.NextRotation, jobRotate, d.ID), Delete: true})
 			last := d.NextRotation.Add(-time.Duration(d.RotationPeriodDays) * day)
 			next = last.Add(time.Duration(period) * day)
 			if next.Before(now) {
@@ -140,9 +134,9 @@ func (s *Service) EnableKeyRotation(ctx context.Context, in *EnableKeyRotationIn
 
 // DisableKeyRotation implements the DisableKeyRotation operation. Its errors
 // are those of EnableKeyRotation.
-func (s *Service) DisableKeyRotation(ctx context.Context, in *KeyIDInput) (*struct{}, error) {
-	_, err := s.manageKey(ctx, in.KeyID, "kms:DisableKeyRotation", func(d *keyDoc, arn string) ([]store.Op, error) {
-		if err := s.ownKey(ctx, d); err != nil {
+func (s *Service) DisableKeyRotation(ctx context.Context, in *wire.KeyIDInput) (*struct{}, error) {
+	_, err := s.ManageKey(ctx, in.KeyID, "kms:DisableKeyRotation", func(d *KeyDoc, arn string) ([]store.Op, error) {
+		if err := s.OwnKey(ctx, d); err != nil {
 			return nil, err
 		}
 		if err := checkAutoRotation(d, arn); err != nil {
@@ -150,7 +144,7 @@ func (s *Service) DisableKeyRotation(ctx context.Context, in *KeyIDInput) (*stru
 		}
 		var ops []store.Op
 		if !d.NextRotation.IsZero() {
-			ops = append(ops, store.Op{Kind: kindJob, ID: jobID(d.NextRotation, jobRotate, d.ID), Delete: true})
+			ops = append(ops, store.Op{Kind: KindJob, ID: jobID(d.NextRotation, jobRotate, d.ID), Delete: true})
 		}
 		d.RotationEnabled = false
 		d.RotationPeriodDays = 0
@@ -167,28 +161,25 @@ func (s *Service) DisableKeyRotation(ctx context.Context, in *KeyIDInput) (*stru
 // works in every key state except PendingImport; it returns
 // UnsupportedOperationException for keys that are not SYMMETRIC_DEFAULT,
 // keys in custom key stores and imported keys awaiting material.
-func (s *Service) GetKeyRotationStatus(ctx context.Context, in *KeyIDInput) (*GetKeyRotationStatusOutput, error) {
-	lk, err := s.resolveKey(ctx, in.KeyID, refKeyOnly, "keyId", "kms:GetKeyRotationStatus")
+func (s *Service) GetKeyRotationStatus(ctx context.Context, in *wire.KeyIDInput) (*wire.GetKeyRotationStatusOutput, error) {
+	lk, err := s.AuthorizedKey(ctx, in.KeyID, RefKeyOnly, "kms:GetKeyRotationStatus", nil, nil)
 	if err != nil {
-		return nil, err
-	}
-	if err := s.authorizeKey(ctx, lk, "kms:GetKeyRotationStatus", nil, nil); err != nil {
 		return nil, err
 	}
 	d := lk.doc
 	switch {
 	case d.Origin == "AWS_CLOUDHSM" || d.Origin == "EXTERNAL_KEY_STORE":
-		return nil, originUnsupported(d, lk.arn)
-	case d.Spec != symmetricDefault:
+		return nil, OriginUnsupported(d, lk.arn)
+	case d.Spec != SymmetricDefault:
 		return nil, specUnsupported(d, lk.arn)
 	case d.Origin == "EXTERNAL" && d.State == StatePendingImport:
-		return nil, originUnsupported(d, lk.arn)
+		return nil, OriginUnsupported(d, lk.arn)
 	}
-	out := &GetKeyRotationStatusOutput{KeyID: lk.arn, KeyRotationEnabled: d.RotationEnabled}
+	out := &wire.GetKeyRotationStatusOutput{KeyID: lk.arn, KeyRotationEnabled: d.RotationEnabled}
 	if d.RotationEnabled {
 		p := int64(d.RotationPeriodDays)
 		out.RotationPeriodInDays = &p
-		out.NextRotationDate = TS(d.NextRotation)
+		out.NextRotationDate = wire.TS(d.NextRotation)
 	}
 	return out, nil
 }
@@ -205,16 +196,16 @@ func (s *Service) GetKeyRotationStatus(ctx context.Context, in *KeyIDInput) (*Ge
 // AWS rotates asynchronously and reports OnDemandRotationStartDate while it
 // works; Trent rotates within the request, so the rotation is complete (and
 // visible to ListKeyRotations) when the call returns.
-func (s *Service) RotateKeyOnDemand(ctx context.Context, in *KeyIDInput) (*RotateKeyOnDemandOutput, error) {
-	lk, err := s.manageKey(ctx, in.KeyID, "kms:RotateKeyOnDemand", func(d *keyDoc, arn string) ([]store.Op, error) {
-		if err := s.ownKey(ctx, d); err != nil {
+func (s *Service) RotateKeyOnDemand(ctx context.Context, in *wire.KeyIDInput) (*wire.RotateKeyOnDemandOutput, error) {
+	lk, err := s.ManageKey(ctx, in.KeyID, "kms:RotateKeyOnDemand", func(d *KeyDoc, arn string) ([]store.Op, error) {
+		if err := s.OwnKey(ctx, d); err != nil {
 			return nil, err
 		}
-		if d.Spec != symmetricDefault {
+		if d.Spec != SymmetricDefault {
 			return nil, awserr.New(awserr.UnsupportedOperation, "")
 		}
 		if d.Origin != "AWS_KMS" && d.Origin != "EXTERNAL" {
-			return nil, originUnsupported(d, arn)
+			return nil, OriginUnsupported(d, arn)
 		}
 		if err := stateErr(d, arn); err != nil {
 			return nil, err
@@ -234,11 +225,11 @@ func (s *Service) RotateKeyOnDemand(ctx context.Context, in *KeyIDInput) (*Rotat
 	if err != nil {
 		return nil, err
 	}
-	return &RotateKeyOnDemandOutput{KeyID: lk.arn}, nil
+	return &wire.RotateKeyOnDemandOutput{KeyID: lk.arn}, nil
 }
 
 // promotePending makes the imported material pending rotation current.
-func (s *Service) promotePending(d *keyDoc, arn string) error {
+func (s *Service) promotePending(d *KeyDoc, arn string) error {
 	idx := -1
 	for i, m := range d.Materials {
 		if m.State == MaterialPendingRotation && m.Sealed != nil {
@@ -268,24 +259,24 @@ func (s *Service) promotePending(d *keyDoc, arn string) error {
 // ALL_KEY_MATERIAL every material including the initial one and imported
 // material pending rotation. The marker is the last material ID returned;
 // an unknown marker is InvalidMarkerException.
-func (s *Service) ListKeyRotations(ctx context.Context, in *ListKeyRotationsInput) (*ListKeyRotationsOutput, error) {
-	var v validator
-	limit := pageLimit(&v, in.Limit, 1000, 100)
-	v.strLen(in.Marker, "marker", 1, 1024)
-	v.enum(in.IncludeKeyMaterial, "includeKeyMaterial", enumIncludeKM)
-	if err := v.err(); err != nil {
+func (s *Service) ListKeyRotations(ctx context.Context, in *wire.ListKeyRotationsInput) (*wire.ListKeyRotationsOutput, error) {
+	var v Validator
+	limit := PageLimit(&v, in.Limit, 1000, 100)
+	v.StrLen(in.Marker, "marker", 1, 1024)
+	v.Enum(in.IncludeKeyMaterial, "includeKeyMaterial", enumIncludeKM)
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	lk, err := s.ownedKey(ctx, in.KeyID, "kms:ListKeyRotations")
+	lk, err := s.OwnedKey(ctx, in.KeyID, "keyId", "kms:ListKeyRotations", nil)
 	if err != nil {
 		return nil, err
 	}
 	d := lk.doc
-	if d.Spec != symmetricDefault {
+	if d.Spec != SymmetricDefault {
 		return nil, specUnsupported(d, lk.arn)
 	}
 	if d.Origin == "AWS_CLOUDHSM" || d.Origin == "EXTERNAL_KEY_STORE" {
-		return nil, originUnsupported(d, lk.arn)
+		return nil, OriginUnsupported(d, lk.arn)
 	}
 	all := in.IncludeKeyMaterial != nil && *in.IncludeKeyMaterial == "ALL_KEY_MATERIAL"
 	start := 0
@@ -300,7 +291,7 @@ func (s *Service) ListKeyRotations(ctx context.Context, in *ListKeyRotationsInpu
 			return nil, awserr.New(awserr.InvalidMarker, "Invalid marker")
 		}
 	}
-	out := &ListKeyRotationsOutput{Rotations: []RotationsListEntry{}}
+	out := &wire.ListKeyRotationsOutput{Rotations: []wire.RotationsListEntry{}}
 	for _, m := range d.Materials[start:] {
 		if !all && m.RotationType == "" {
 			continue
@@ -310,16 +301,16 @@ func (s *Service) ListKeyRotations(ctx context.Context, in *ListKeyRotationsInpu
 			out.NextMarker = out.Rotations[limit-1].KeyMaterialID
 			break
 		}
-		e := RotationsListEntry{KeyID: d.ID, KeyMaterialID: m.ID, KeyMaterialState: m.State, RotationType: m.RotationType}
+		e := wire.RotationsListEntry{KeyID: d.ID, KeyMaterialID: m.ID, KeyMaterialState: m.State, RotationType: m.RotationType}
 		if m.RotationType != "" {
-			e.RotationDate = TS(m.RotationDate)
+			e.RotationDate = wire.TS(m.RotationDate)
 		}
 		if m.Imported {
 			e.KeyMaterialDescription = m.Description
 			e.ImportState = m.ImportState
 			e.ExpirationModel = m.ExpirationModel
-			if m.ExpirationModel == expirationExpires {
-				e.ValidTo = TS(m.ValidTo)
+			if m.ExpirationModel == ExpirationExpires {
+				e.ValidTo = wire.TS(m.ValidTo)
 			}
 		}
 		out.Rotations = append(out.Rotations, e)

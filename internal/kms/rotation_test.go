@@ -9,6 +9,8 @@ import (
 
 	"github.com/trentkms/trent/internal/awserr"
 	"github.com/trentkms/trent/internal/kms"
+	"github.com/trentkms/trent/internal/kms/kmstest"
+	"github.com/trentkms/trent/internal/wire"
 )
 
 const day = 24 * time.Hour
@@ -18,66 +20,66 @@ const day = 24 * time.Hour
 func TestAutomaticRotation(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	md := e.createKey(&kms.CreateKeyInput{})
+	md := e.CreateKey(&wire.CreateKeyInput{})
 	id := &md.KeyID
-	must(e.svc.EnableKeyRotation(e.ctx, &kms.EnableKeyRotationInput{KeyID: id, RotationPeriodInDays: ptr[int64](90)}))(t)
-	st := must(e.svc.GetKeyRotationStatus(e.ctx, &kms.KeyIDInput{KeyID: id}))(t)
-	wantNext := e.clock.Now().Add(90 * day)
+	must(e.Node.EnableKeyRotation(e.Ctx, &wire.EnableKeyRotationInput{KeyID: id, RotationPeriodInDays: ptr[int64](90)}))(t)
+	st := must(e.Node.GetKeyRotationStatus(e.Ctx, &wire.KeyIDInput{KeyID: id}))(t)
+	wantNext := e.Clock.Now().Add(90 * day)
 	if !st.KeyRotationEnabled || *st.RotationPeriodInDays != 90 || !st.NextRotationDate.Equal(wantNext) {
 		t.Fatalf("status = %+v, want enabled, 90 days, next %v", st, wantNext)
 	}
-	c1 := must(e.svc.Encrypt(e.ctx, &kms.EncryptInput{KeyID: id, Plaintext: []byte("one")}))(t)
+	c1 := must(e.Node.Encrypt(e.Ctx, &wire.EncryptInput{KeyID: id, Plaintext: []byte("one")}))(t)
 
-	e.clock.Add(90*day - time.Second)
-	if n := e.runJobs(e.svc); n != 0 {
+	e.Clock.Add(90*day - time.Second)
+	if n := e.RunJobs(e.Node); n != 0 {
 		t.Fatalf("ran %d jobs before the rotation date", n)
 	}
-	e.clock.Add(time.Second)
-	if n := e.runJobs(e.svc); n != 1 {
+	e.Clock.Add(time.Second)
+	if n := e.RunJobs(e.Node); n != 1 {
 		t.Fatalf("ran %d jobs at the rotation date, want 1", n)
 	}
-	if n := e.runJobs(e.svc); n != 0 {
+	if n := e.RunJobs(e.Node); n != 0 {
 		t.Fatalf("second run ran %d jobs, want 0", n)
 	}
-	if got := e.eventNames(); !slices.Equal(got, []string{kms.EventRotateKey}) {
+	if got := e.EventNames(); !slices.Equal(got, []string{kms.EventRotateKey}) {
 		t.Fatalf("events = %v", got)
 	}
-	rot := must(e.svc.ListKeyRotations(e.ctx, &kms.ListKeyRotationsInput{KeyID: id}))(t)
+	rot := must(e.Node.ListKeyRotations(e.Ctx, &wire.ListKeyRotationsInput{KeyID: id}))(t)
 	if len(rot.Rotations) != 1 || rot.Rotations[0].RotationType != "AUTOMATIC" || rot.Rotations[0].KeyMaterialState != "CURRENT" {
 		t.Fatalf("rotations = %+v", rot.Rotations)
 	}
 	newMat := rot.Rotations[0].KeyMaterialID
-	if newMat == materialOf(t, c1.CiphertextBlob) {
+	if newMat == kmstest.MaterialOf(t, c1.CiphertextBlob) {
 		t.Fatal("rotation kept the material")
 	}
-	desc := must(e.svc.DescribeKey(e.ctx, &kms.KeyIDInput{KeyID: id}))(t)
+	desc := must(e.Node.DescribeKey(e.Ctx, &wire.KeyIDInput{KeyID: id}))(t)
 	if desc.KeyMetadata.CurrentKeyMaterialID != newMat {
 		t.Fatalf("CurrentKeyMaterialId = %s, want %s", desc.KeyMetadata.CurrentKeyMaterialID, newMat)
 	}
-	st = must(e.svc.GetKeyRotationStatus(e.ctx, &kms.KeyIDInput{KeyID: id}))(t)
+	st = must(e.Node.GetKeyRotationStatus(e.Ctx, &wire.KeyIDInput{KeyID: id}))(t)
 	if !st.NextRotationDate.Equal(wantNext.Add(90 * day)) {
 		t.Fatalf("next rotation = %v, want %v", st.NextRotationDate, wantNext.Add(90*day))
 	}
 
-	c2 := must(e.svc.Encrypt(e.ctx, &kms.EncryptInput{KeyID: id, Plaintext: []byte("two")}))(t)
-	if materialOf(t, c2.CiphertextBlob) != newMat {
-		t.Fatalf("new encryption used material %s, want %s", materialOf(t, c2.CiphertextBlob), newMat)
+	c2 := must(e.Node.Encrypt(e.Ctx, &wire.EncryptInput{KeyID: id, Plaintext: []byte("two")}))(t)
+	if kmstest.MaterialOf(t, c2.CiphertextBlob) != newMat {
+		t.Fatalf("new encryption used material %s, want %s", kmstest.MaterialOf(t, c2.CiphertextBlob), newMat)
 	}
 	for _, c := range []struct {
 		blob []byte
 		pt   string
 		mat  string
-	}{{c1.CiphertextBlob, "one", materialOf(t, c1.CiphertextBlob)}, {c2.CiphertextBlob, "two", newMat}} {
-		out := must(e.svc.Decrypt(e.ctx, &kms.DecryptInput{CiphertextBlob: c.blob}))(t)
+	}{{c1.CiphertextBlob, "one", kmstest.MaterialOf(t, c1.CiphertextBlob)}, {c2.CiphertextBlob, "two", newMat}} {
+		out := must(e.Node.Decrypt(e.Ctx, &wire.DecryptInput{CiphertextBlob: c.blob}))(t)
 		if string(out.Plaintext) != c.pt || out.KeyMaterialID != c.mat {
 			t.Fatalf("decrypt = %q with %s, want %q with %s", out.Plaintext, out.KeyMaterialID, c.pt, c.mat)
 		}
 	}
-	re := must(e.svc.ReEncrypt(e.ctx, &kms.ReEncryptInput{CiphertextBlob: c1.CiphertextBlob, DestinationKeyID: id}))(t)
-	if re.SourceKeyMaterialID != materialOf(t, c1.CiphertextBlob) || re.DestinationKeyMaterialID != newMat {
-		t.Fatalf("ReEncrypt materials = %s -> %s, want %s -> %s", re.SourceKeyMaterialID, re.DestinationKeyMaterialID, materialOf(t, c1.CiphertextBlob), newMat)
+	re := must(e.Node.ReEncrypt(e.Ctx, &wire.ReEncryptInput{CiphertextBlob: c1.CiphertextBlob, DestinationKeyID: id}))(t)
+	if re.SourceKeyMaterialID != kmstest.MaterialOf(t, c1.CiphertextBlob) || re.DestinationKeyMaterialID != newMat {
+		t.Fatalf("ReEncrypt materials = %s -> %s, want %s -> %s", re.SourceKeyMaterialID, re.DestinationKeyMaterialID, kmstest.MaterialOf(t, c1.CiphertextBlob), newMat)
 	}
-	out := must(e.svc.Decrypt(e.ctx, &kms.DecryptInput{CiphertextBlob: re.CiphertextBlob}))(t)
+	out := must(e.Node.Decrypt(e.Ctx, &wire.DecryptInput{CiphertextBlob: re.CiphertextBlob}))(t)
 	if string(out.Plaintext) != "one" || out.KeyMaterialID != newMat {
 		t.Fatalf("re-encrypted ciphertext decrypts to %q with %s", out.Plaintext, out.KeyMaterialID)
 	}
@@ -89,19 +91,19 @@ func TestAutomaticRotation(t *testing.T) {
 func TestRotationRestart(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	id := &e.createKey(&kms.CreateKeyInput{}).KeyID
-	must(e.svc.EnableKeyRotation(e.ctx, &kms.EnableKeyRotationInput{KeyID: id, RotationPeriodInDays: ptr[int64](90)}))(t)
-	e.svc.Close()
-	other := e.newService("node-b")
-	e.clock.Add(400 * day)
-	if n := e.runJobs(other); n != 1 {
+	id := &e.CreateKey(&wire.CreateKeyInput{}).KeyID
+	must(e.Node.EnableKeyRotation(e.Ctx, &wire.EnableKeyRotationInput{KeyID: id, RotationPeriodInDays: ptr[int64](90)}))(t)
+	e.Node.Jobs.Close()
+	other := e.NewNode("node-b")
+	e.Clock.Add(400 * day)
+	if n := e.RunJobs(other); n != 1 {
 		t.Fatalf("ran %d jobs, want 1", n)
 	}
-	if n := e.runJobs(other); n != 0 {
+	if n := e.RunJobs(other); n != 0 {
 		t.Fatalf("catch-up ran %d more jobs, want 0", n)
 	}
-	st := must(other.GetKeyRotationStatus(e.ctx, &kms.KeyIDInput{KeyID: id}))(t)
-	if want := e.clock.Now().Add(90 * day); !st.NextRotationDate.Equal(want) {
+	st := must(other.GetKeyRotationStatus(e.Ctx, &wire.KeyIDInput{KeyID: id}))(t)
+	if want := e.Clock.Now().Add(90 * day); !st.NextRotationDate.Equal(want) {
 		t.Fatalf("next rotation = %v, want %v", st.NextRotationDate, want)
 	}
 }
@@ -113,27 +115,27 @@ func TestRotationNodesRace(t *testing.T) {
 	e := newEnv(t)
 	var ids []string
 	for range 5 {
-		id := e.createKey(&kms.CreateKeyInput{}).KeyID
-		must(e.svc.EnableKeyRotation(e.ctx, &kms.EnableKeyRotationInput{KeyID: &id, RotationPeriodInDays: ptr[int64](90)}))(t)
+		id := e.CreateKey(&wire.CreateKeyInput{}).KeyID
+		must(e.Node.EnableKeyRotation(e.Ctx, &wire.EnableKeyRotationInput{KeyID: &id, RotationPeriodInDays: ptr[int64](90)}))(t)
 		ids = append(ids, id)
 	}
 	// Same node ID: every service holds the lease, so only the stores'
 	// optimistic concurrency stands between them and double rotation.
-	nodes := []*kms.Service{e.newService("node-x"), e.newService("node-x"), e.newService("node-x")}
-	e.clock.Add(91 * day)
+	nodes := []*kmstest.Node{e.NewNode("node-x"), e.NewNode("node-x"), e.NewNode("node-x")}
+	e.Clock.Add(91 * day)
 	var wg sync.WaitGroup
 	for _, n := range nodes {
-		wg.Go(func() { _, _ = n.RunDueJobs(e.ctx) })
+		wg.Go(func() { _, _ = n.Jobs.RunDueJobs(e.Ctx) })
 	}
 	wg.Wait()
-	e.runJobs(e.svc) // pick up anything a conflict left for the next tick
+	e.RunJobs(e.Node) // pick up anything a conflict left for the next tick
 	for _, id := range ids {
-		rot := must(e.svc.ListKeyRotations(e.ctx, &kms.ListKeyRotationsInput{KeyID: &id}))(t)
+		rot := must(e.Node.ListKeyRotations(e.Ctx, &wire.ListKeyRotationsInput{KeyID: &id}))(t)
 		if len(rot.Rotations) != 1 {
 			t.Fatalf("key %s rotated %d times, want 1", id, len(rot.Rotations))
 		}
 	}
-	if got := len(e.eventNames()); got != len(ids) {
+	if got := len(e.EventNames()); got != len(ids) {
 		t.Fatalf("%d RotateKey events, want %d", got, len(ids))
 	}
 }
@@ -143,18 +145,18 @@ func TestRotationNodesRace(t *testing.T) {
 func TestDisabledKeyRotation(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	id := &e.createKey(&kms.CreateKeyInput{}).KeyID
-	must(e.svc.EnableKeyRotation(e.ctx, &kms.EnableKeyRotationInput{KeyID: id, RotationPeriodInDays: ptr[int64](90)}))(t)
-	must(e.svc.DisableKey(e.ctx, &kms.KeyIDInput{KeyID: id}))(t)
-	e.clock.Add(91 * day)
-	e.runJobs(e.svc)
-	if rot := must(e.svc.ListKeyRotations(e.ctx, &kms.ListKeyRotationsInput{KeyID: id}))(t); len(rot.Rotations) != 0 {
+	id := &e.CreateKey(&wire.CreateKeyInput{}).KeyID
+	must(e.Node.EnableKeyRotation(e.Ctx, &wire.EnableKeyRotationInput{KeyID: id, RotationPeriodInDays: ptr[int64](90)}))(t)
+	must(e.Node.DisableKey(e.Ctx, &wire.KeyIDInput{KeyID: id}))(t)
+	e.Clock.Add(91 * day)
+	e.RunJobs(e.Node)
+	if rot := must(e.Node.ListKeyRotations(e.Ctx, &wire.ListKeyRotationsInput{KeyID: id}))(t); len(rot.Rotations) != 0 {
 		t.Fatalf("disabled key rotated: %+v", rot.Rotations)
 	}
-	must(e.svc.EnableKey(e.ctx, &kms.KeyIDInput{KeyID: id}))(t)
-	e.clock.Add(time.Hour)
-	e.runJobs(e.svc)
-	if rot := must(e.svc.ListKeyRotations(e.ctx, &kms.ListKeyRotationsInput{KeyID: id}))(t); len(rot.Rotations) != 1 {
+	must(e.Node.EnableKey(e.Ctx, &wire.KeyIDInput{KeyID: id}))(t)
+	e.Clock.Add(time.Hour)
+	e.RunJobs(e.Node)
+	if rot := must(e.Node.ListKeyRotations(e.Ctx, &wire.ListKeyRotationsInput{KeyID: id}))(t); len(rot.Rotations) != 1 {
 		t.Fatalf("re-enabled key rotated %d times, want 1", len(rot.Rotations))
 	}
 }
@@ -164,26 +166,26 @@ func TestDisabledKeyRotation(t *testing.T) {
 func TestOnDemandRotation(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	md := e.createKey(&kms.CreateKeyInput{})
+	md := e.CreateKey(&wire.CreateKeyInput{})
 	id := &md.KeyID
 	var cts [][]byte
 	var mats []string
 	for i := range 25 {
-		c := must(e.svc.Encrypt(e.ctx, &kms.EncryptInput{KeyID: id, Plaintext: []byte{byte(i)}}))(t)
+		c := must(e.Node.Encrypt(e.Ctx, &wire.EncryptInput{KeyID: id, Plaintext: []byte{byte(i)}}))(t)
 		cts = append(cts, c.CiphertextBlob)
-		out := must(e.svc.RotateKeyOnDemand(e.ctx, &kms.KeyIDInput{KeyID: id}))(t)
+		out := must(e.Node.RotateKeyOnDemand(e.Ctx, &wire.KeyIDInput{KeyID: id}))(t)
 		if out.KeyID != md.Arn {
 			t.Fatalf("KeyId = %s, want %s", out.KeyID, md.Arn)
 		}
-		mats = append(mats, must(e.svc.DescribeKey(e.ctx, &kms.KeyIDInput{KeyID: id}))(t).KeyMetadata.CurrentKeyMaterialID)
+		mats = append(mats, must(e.Node.DescribeKey(e.Ctx, &wire.KeyIDInput{KeyID: id}))(t).KeyMetadata.CurrentKeyMaterialID)
 	}
-	_, err := e.svc.RotateKeyOnDemand(e.ctx, &kms.KeyIDInput{KeyID: id})
+	_, err := e.Node.RotateKeyOnDemand(e.Ctx, &wire.KeyIDInput{KeyID: id})
 	wantErr(t, err, awserr.LimitExceeded, "The on-demand rotations limit has been reached for the given keyId. No more on-demand rotations can be performed for this key: "+md.Arn)
 
 	var listed []string
 	var marker *string
 	for pages := 0; ; pages++ {
-		rot := must(e.svc.ListKeyRotations(e.ctx, &kms.ListKeyRotationsInput{KeyID: id, Limit: ptr[int64](10), Marker: marker}))(t)
+		rot := must(e.Node.ListKeyRotations(e.Ctx, &wire.ListKeyRotationsInput{KeyID: id, Limit: ptr[int64](10), Marker: marker}))(t)
 		for _, r := range rot.Rotations {
 			if r.RotationType != "ON_DEMAND" || r.RotationDate == nil || r.KeyID != md.KeyID {
 				t.Fatalf("entry %+v", r)
@@ -201,31 +203,31 @@ func TestOnDemandRotation(t *testing.T) {
 	if !slices.Equal(listed, mats) {
 		t.Fatalf("ListKeyRotations = %v\nwant %v", listed, mats)
 	}
-	all := must(e.svc.ListKeyRotations(e.ctx, &kms.ListKeyRotationsInput{KeyID: id, IncludeKeyMaterial: ptr("ALL_KEY_MATERIAL")}))(t)
+	all := must(e.Node.ListKeyRotations(e.Ctx, &wire.ListKeyRotationsInput{KeyID: id, IncludeKeyMaterial: ptr("ALL_KEY_MATERIAL")}))(t)
 	if len(all.Rotations) != 26 || all.Rotations[0].RotationType != "" || all.Rotations[0].KeyMaterialState != "NON_CURRENT" {
 		t.Fatalf("ALL_KEY_MATERIAL: %d entries, first %+v", len(all.Rotations), all.Rotations[0])
 	}
 	for i, ct := range cts {
-		out := must(e.svc.Decrypt(e.ctx, &kms.DecryptInput{CiphertextBlob: ct}))(t)
+		out := must(e.Node.Decrypt(e.Ctx, &wire.DecryptInput{CiphertextBlob: ct}))(t)
 		if !bytes.Equal(out.Plaintext, []byte{byte(i)}) {
 			t.Fatalf("ciphertext %d decrypts to %x", i, out.Plaintext)
 		}
 	}
-	_, err = e.svc.ListKeyRotations(e.ctx, &kms.ListKeyRotationsInput{KeyID: id, Marker: ptr("nonsense")})
+	_, err = e.Node.ListKeyRotations(e.Ctx, &wire.ListKeyRotationsInput{KeyID: id, Marker: ptr("nonsense")})
 	wantErr(t, err, awserr.InvalidMarker, "*")
 }
 
 func TestRotationErrors(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	sym := e.createKey(&kms.CreateKeyInput{})
-	ecc := e.createKey(&kms.CreateKeyInput{KeySpec: ptr("ECC_NIST_P256"), KeyUsage: ptr("SIGN_VERIFY")})
-	hmacKey := e.createKey(&kms.CreateKeyInput{KeySpec: ptr("HMAC_256"), KeyUsage: ptr("GENERATE_VERIFY_MAC")})
-	ext := e.createKey(&kms.CreateKeyInput{Origin: ptr("EXTERNAL")})
-	disabled := e.createKey(&kms.CreateKeyInput{})
-	must(e.svc.DisableKey(e.ctx, &kms.KeyIDInput{KeyID: &disabled.KeyID}))(t)
-	pending := e.createKey(&kms.CreateKeyInput{})
-	must(e.svc.ScheduleKeyDeletion(e.ctx, &kms.ScheduleKeyDeletionInput{KeyID: &pending.KeyID}))(t)
+	sym := e.CreateKey(&wire.CreateKeyInput{})
+	ecc := e.CreateKey(&wire.CreateKeyInput{KeySpec: ptr("ECC_NIST_P256"), KeyUsage: ptr("SIGN_VERIFY")})
+	hmacKey := e.CreateKey(&wire.CreateKeyInput{KeySpec: ptr("HMAC_256"), KeyUsage: ptr("GENERATE_VERIFY_MAC")})
+	ext := e.CreateKey(&wire.CreateKeyInput{Origin: ptr("EXTERNAL")})
+	disabled := e.CreateKey(&wire.CreateKeyInput{})
+	must(e.Node.DisableKey(e.Ctx, &wire.KeyIDInput{KeyID: &disabled.KeyID}))(t)
+	pending := e.CreateKey(&wire.CreateKeyInput{})
+	must(e.Node.ScheduleKeyDeletion(e.Ctx, &wire.ScheduleKeyDeletionInput{KeyID: &pending.KeyID}))(t)
 
 	cases := []struct {
 		name string
@@ -233,42 +235,48 @@ func TestRotationErrors(t *testing.T) {
 		code string
 		msg  string
 	}{
-		{"fail/on-demand-asymmetric", func() error { _, err := e.svc.RotateKeyOnDemand(e.ctx, &kms.KeyIDInput{KeyID: &ecc.KeyID}); return err }, awserr.UnsupportedOperation, ""},
+		{"fail/on-demand-asymmetric", func() error {
+			_, err := e.Node.RotateKeyOnDemand(e.Ctx, &wire.KeyIDInput{KeyID: &ecc.KeyID})
+			return err
+		}, awserr.UnsupportedOperation, ""},
 		{"fail/on-demand-disabled", func() error {
-			_, err := e.svc.RotateKeyOnDemand(e.ctx, &kms.KeyIDInput{KeyID: &disabled.KeyID})
+			_, err := e.Node.RotateKeyOnDemand(e.Ctx, &wire.KeyIDInput{KeyID: &disabled.KeyID})
 			return err
 		}, awserr.Disabled, disabled.Arn + " is disabled."},
-		{"fail/on-demand-external-nothing-pending", func() error { _, err := e.svc.RotateKeyOnDemand(e.ctx, &kms.KeyIDInput{KeyID: &ext.KeyID}); return err }, awserr.KMSInvalidState, ext.Arn + " is pending import."},
+		{"fail/on-demand-external-nothing-pending", func() error {
+			_, err := e.Node.RotateKeyOnDemand(e.Ctx, &wire.KeyIDInput{KeyID: &ext.KeyID})
+			return err
+		}, awserr.KMSInvalidState, ext.Arn + " is pending import."},
 		{"fail/enable-external", func() error {
-			_, err := e.svc.EnableKeyRotation(e.ctx, &kms.EnableKeyRotationInput{KeyID: &ext.KeyID})
+			_, err := e.Node.EnableKeyRotation(e.Ctx, &wire.EnableKeyRotationInput{KeyID: &ext.KeyID})
 			return err
 		}, awserr.UnsupportedOperation, ext.Arn + " origin is EXTERNAL which is not valid for this operation."},
 		{"fail/enable-hmac", func() error {
-			_, err := e.svc.EnableKeyRotation(e.ctx, &kms.EnableKeyRotationInput{KeyID: &hmacKey.KeyID})
+			_, err := e.Node.EnableKeyRotation(e.Ctx, &wire.EnableKeyRotationInput{KeyID: &hmacKey.KeyID})
 			return err
 		}, awserr.UnsupportedOperation, "*"},
 		{"fail/enable-disabled", func() error {
-			_, err := e.svc.EnableKeyRotation(e.ctx, &kms.EnableKeyRotationInput{KeyID: &disabled.KeyID})
+			_, err := e.Node.EnableKeyRotation(e.Ctx, &wire.EnableKeyRotationInput{KeyID: &disabled.KeyID})
 			return err
 		}, awserr.Disabled, disabled.Arn + " is disabled."},
 		{"fail/enable-pending-deletion", func() error {
-			_, err := e.svc.EnableKeyRotation(e.ctx, &kms.EnableKeyRotationInput{KeyID: &pending.KeyID})
+			_, err := e.Node.EnableKeyRotation(e.Ctx, &wire.EnableKeyRotationInput{KeyID: &pending.KeyID})
 			return err
 		}, awserr.KMSInvalidState, pending.Arn + " is pending deletion."},
 		{"fail/period-too-short", func() error {
-			_, err := e.svc.EnableKeyRotation(e.ctx, &kms.EnableKeyRotationInput{KeyID: &sym.KeyID, RotationPeriodInDays: ptr[int64](89)})
+			_, err := e.Node.EnableKeyRotation(e.Ctx, &wire.EnableKeyRotationInput{KeyID: &sym.KeyID, RotationPeriodInDays: ptr[int64](89)})
 			return err
 		}, awserr.Validation, "1 validation error detected: Value '89' at 'rotationPeriodInDays' failed to satisfy constraint: Member must have value greater than or equal to 90"},
 		{"fail/period-too-long", func() error {
-			_, err := e.svc.EnableKeyRotation(e.ctx, &kms.EnableKeyRotationInput{KeyID: &sym.KeyID, RotationPeriodInDays: ptr[int64](2561)})
+			_, err := e.Node.EnableKeyRotation(e.Ctx, &wire.EnableKeyRotationInput{KeyID: &sym.KeyID, RotationPeriodInDays: ptr[int64](2561)})
 			return err
 		}, awserr.Validation, "*"},
 		{"fail/status-pending-import", func() error {
-			_, err := e.svc.GetKeyRotationStatus(e.ctx, &kms.KeyIDInput{KeyID: &ext.KeyID})
+			_, err := e.Node.GetKeyRotationStatus(e.Ctx, &wire.KeyIDInput{KeyID: &ext.KeyID})
 			return err
 		}, awserr.UnsupportedOperation, ext.Arn + " origin is EXTERNAL which is not valid for this operation."},
 		{"fail/list-asymmetric", func() error {
-			_, err := e.svc.ListKeyRotations(e.ctx, &kms.ListKeyRotationsInput{KeyID: &ecc.KeyID})
+			_, err := e.Node.ListKeyRotations(e.Ctx, &wire.ListKeyRotationsInput{KeyID: &ecc.KeyID})
 			return err
 		}, awserr.UnsupportedOperation, "*"},
 	}
@@ -276,13 +284,13 @@ func TestRotationErrors(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) { wantErr(t, c.call(), c.code, c.msg) })
 	}
 	t.Run("ok/disable-then-status", func(t *testing.T) {
-		must(e.svc.EnableKeyRotation(e.ctx, &kms.EnableKeyRotationInput{KeyID: &sym.KeyID}))(t)
-		st := must(e.svc.GetKeyRotationStatus(e.ctx, &kms.KeyIDInput{KeyID: &sym.KeyID}))(t)
+		must(e.Node.EnableKeyRotation(e.Ctx, &wire.EnableKeyRotationInput{KeyID: &sym.KeyID}))(t)
+		st := must(e.Node.GetKeyRotationStatus(e.Ctx, &wire.KeyIDInput{KeyID: &sym.KeyID}))(t)
 		if *st.RotationPeriodInDays != 365 {
 			t.Fatalf("default period = %d", *st.RotationPeriodInDays)
 		}
-		must(e.svc.DisableKeyRotation(e.ctx, &kms.KeyIDInput{KeyID: &sym.KeyID}))(t)
-		st = must(e.svc.GetKeyRotationStatus(e.ctx, &kms.KeyIDInput{KeyID: &sym.KeyID}))(t)
+		must(e.Node.DisableKeyRotation(e.Ctx, &wire.KeyIDInput{KeyID: &sym.KeyID}))(t)
+		st = must(e.Node.GetKeyRotationStatus(e.Ctx, &wire.KeyIDInput{KeyID: &sym.KeyID}))(t)
 		if st.KeyRotationEnabled || st.RotationPeriodInDays != nil || st.NextRotationDate != nil {
 			t.Fatalf("status after disable = %+v", st)
 		}

@@ -13,9 +13,11 @@ import (
 	"time"
 	"unique"
 
+	"github.com/trentkms/trent/internal/arn"
 	"github.com/trentkms/trent/internal/awserr"
 	"github.com/trentkms/trent/internal/ciphertext"
 	"github.com/trentkms/trent/internal/keyring"
+	"github.com/trentkms/trent/internal/policy"
 	"github.com/trentkms/trent/internal/rootkey"
 	"github.com/trentkms/trent/internal/store"
 )
@@ -31,40 +33,11 @@ type Config struct {
 	// Default crypto/rand.
 	Rand   io.Reader
 	Logger *slog.Logger
-	// NodeID names this node for leases and the audit trail.
-	NodeID string
 	// CacheMaxAge and CacheGrace configure the keyring (see package keyring).
 	CacheMaxAge time.Duration
 	CacheGrace  time.Duration
-	// PollInterval is how often the change feed is read when the store
-	// cannot push notifications (default 250ms).
-	PollInterval time.Duration
-	// SchedulerInterval is how often due jobs are looked for (default 1s).
-	SchedulerInterval time.Duration
 	// EnableSM2 serves SM2 keys outside China Regions.
 	EnableSM2 bool
-	// Events receives service events (scheduled rotation, deletion, expiry)
-	// for the audit trail. May be nil.
-	Events func(ctx context.Context, ev ServiceEvent) error
-	// EventsReady, if set, reports whether Events can record an event now
-	// (nil) or not (the audit trail's volume is full, or the trail
-	// failed). While it cannot, the scheduler runs no job: due jobs wait
-	// and run once their events can be recorded, so that no scheduled
-	// deletion, rotation or expiry happens unrecorded.
-	EventsReady func() error
-	// GrantsPerKey lowers AWS's quota of 50,000 grants per key, for tests
-	// of the quota that cannot afford that many grants. 0 (what every
-	// deployment uses) means AWS's quota.
-	GrantsPerKey int
-}
-
-// ServiceEvent is an action Trent took on its own, for the audit trail.
-type ServiceEvent struct {
-	Name    string // RotateKey, DeleteKey, DeleteExpiredKeyMaterial
-	Account string
-	KeyARN  string
-	KeyID   string
-	Time    time.Time
 }
 
 // Service implements the AWS KMS API.
@@ -76,47 +49,38 @@ type Service struct {
 	now       func() time.Time
 	rand      io.Reader
 	log       *slog.Logger
-	nodeID    string
 	enableSM2 bool
-	events    func(ctx context.Context, ev ServiceEvent) error
-	// eventsReady is Config.EventsReady (nil: always ready).
-	eventsReady func() error
 
-	keys    *keyring.Ring[*loadedKey]
+	keys    *keyring.Ring[*Key]
 	aliases *keyring.Ring[string]
 	// keyAliases caches the alias names of keys (aliasindex.go).
 	keyAliases *keyring.Ring[[]string]
 
-	pollInterval  time.Duration
-	schedInterval time.Duration
-	cacheMaxAge   time.Duration
-	grantsPerKey  int
+	cacheMaxAge time.Duration
+	cacheGrace  time.Duration
 
 	authz  Authorizer
-	grants grantState // grant cache (grants.go)
+	grants Grants // the grant half of authorization (concerns.go)
 
 	// locks queue this node's writers of one record (store.Update); the
 	// lock names are built by the lock* functions.
 	locks store.Locks
 
-	cks customKeyStores // custom key store connections (customkeystore_conn.go)
+	keyStores KeyStores // the cryptography of keys in custom key stores (concerns.go)
 
-	usage usageTracker
+	// The concerns' hooks (concerns.go).
+	keyRecords  []KeyRecords
+	jobHandlers map[string]JobHandler
 
-	invMu        sync.RWMutex
+	// The invalidation hooks of caches outside the Service (coherence.go).
+	hookMu       sync.RWMutex
 	invalidators map[string][]func(id string)
-
-	stop     chan struct{}
-	wg       sync.WaitGroup
-	feedSeq  int64
-	feedMu   sync.Mutex
-	closeOne sync.Once
-
-	feed feedHealth // change-feed confirmation (coherence.go)
+	purgers      []func()
 }
 
-// New returns a Service. Call Start to run its background work and Close
-// to stop it.
+// New returns a Service. It runs no background work of its own: the change
+// feed that keeps its caches coherent and the scheduler of its jobs are
+// package job's.
 func New(cfg Config) (*Service, error) {
 	if cfg.Store == nil || cfg.Root == nil {
 		return nil, errors.New("kms: store and root key provider are required")
@@ -140,25 +104,11 @@ func New(cfg Config) (*Service, error) {
 		// continuously.
 		cfg.CacheMaxAge = 5 * time.Minute
 	}
-	if cfg.PollInterval <= 0 {
-		cfg.PollInterval = 250 * time.Millisecond
-	}
-	if cfg.SchedulerInterval <= 0 {
-		cfg.SchedulerInterval = time.Second
-	}
-	if cfg.GrantsPerKey <= 0 || cfg.GrantsPerKey > maxGrantsPerKey {
-		cfg.GrantsPerKey = maxGrantsPerKey
-	}
-	if cfg.NodeID == "" {
-		cfg.NodeID = newMaterialID()[:12]
-	}
 	s := &Service{
 		store: cfg.Store, root: cfg.Root, region: cfg.Region,
-		partition: partitionOf(cfg.Region), now: cfg.Now, rand: cfg.Rand,
-		log: cfg.Logger, nodeID: cfg.NodeID, events: cfg.Events, eventsReady: cfg.EventsReady,
-		enableSM2:    cfg.EnableSM2 || strings.HasPrefix(cfg.Region, "cn-"),
-		pollInterval: cfg.PollInterval, schedInterval: cfg.SchedulerInterval,
-		cacheMaxAge: cfg.CacheMaxAge, grantsPerKey: cfg.GrantsPerKey, stop: make(chan struct{}),
+		partition: arn.PartitionOf(cfg.Region), now: cfg.Now, rand: cfg.Rand, log: cfg.Logger,
+		enableSM2:   cfg.EnableSM2 || strings.HasPrefix(cfg.Region, "cn-"),
+		cacheMaxAge: cfg.CacheMaxAge, cacheGrace: cfg.CacheGrace, grants: noGrants{}, keyStores: noKeyStores{},
 	}
 	unavailable := func(err error) bool { return errors.Is(err, store.ErrUnavailable) }
 	s.keys = keyring.New(s.loadKey, keyring.Options{MaxAge: cfg.CacheMaxAge, Grace: cfg.CacheGrace, Now: cfg.Now, Unavailable: unavailable})
@@ -168,26 +118,7 @@ func New(cfg Config) (*Service, error) {
 	if err := s.migrateAliasIndex(context.Background()); err != nil {
 		return nil, fmt.Errorf("kms: index aliases by key: %w", err)
 	}
-	seq, err := s.store.LastSeq(context.Background())
-	if err != nil {
-		return nil, fmt.Errorf("kms: read change feed position: %w", err)
-	}
-	s.feedSeq = seq
-	s.feed.staleAfter = 2*cfg.PollInterval + cfg.CacheGrace
-	s.feed.lastSync.Store(cfg.Now().UnixNano())
 	return s, nil
-}
-
-// OnChange registers fn to be called with the ID of every record of kind
-// that the change feed reports changed, so that other components' caches
-// (access keys, policies) stay coherent across nodes.
-func (s *Service) OnChange(kind string, fn func(id string)) {
-	s.invMu.Lock()
-	defer s.invMu.Unlock()
-	if s.invalidators == nil {
-		s.invalidators = map[string][]func(string){}
-	}
-	s.invalidators[kind] = append(s.invalidators[kind], fn)
 }
 
 // SetAuthorizer replaces the authorization engine.
@@ -199,35 +130,44 @@ func (s *Service) Region() string { return s.region }
 // Partition returns the ARN partition (aws, aws-cn).
 func (s *Service) Partition() string { return s.partition }
 
-// Start runs the change-feed follower and the job scheduler until Close.
-func (s *Service) Start() {
-	s.wg.Add(3)
-	go s.runUsageFlusher()
-	go s.followChanges()
-	go s.runScheduler()
-	s.wg.Add(1)
-	go s.watchFeed()
-}
+// What the concerns beside the core (grant, keyimport, keystore, job) build
+// on: the one store, root key, clock, randomness and logger of the node,
+// and the locks that queue its writers.
 
-// Close stops background work. It does not close the store.
-func (s *Service) Close() error {
-	s.closeOne.Do(func() { close(s.stop) })
-	s.wg.Wait()
-	return nil
-}
+// Store returns the store.
+func (s *Service) Store() store.Store { return s.store }
 
-func partitionOf(region string) string {
-	switch {
-	case strings.HasPrefix(region, "cn-"):
-		return "aws-cn"
-	case strings.HasPrefix(region, "us-gov-"):
-		return "aws-us-gov"
-	}
-	return "aws"
-}
+// Root returns the root key provider that seals what the store holds.
+func (s *Service) Root() rootkey.Provider { return s.root }
 
-// storeErr turns a store failure into the error a client sees.
-func (s *Service) storeErr(ctx context.Context, err error) error {
+// Now returns the domain clock's time (Config.Now).
+func (s *Service) Now() time.Time { return s.now() }
+
+// Rand returns the randomness source (Config.Rand).
+func (s *Service) Rand() io.Reader { return s.rand }
+
+// Logger returns the logger.
+func (s *Service) Logger() *slog.Logger { return s.log }
+
+// Locks returns the in-process locks that queue this node's writers of one
+// record, or of one set of records that share a limit (store.Update). A
+// lock's name starts with the record kind or set it protects, so that the
+// names of different users never collide.
+func (s *Service) Locks() *store.Locks { return &s.locks }
+
+// SM2Enabled reports whether SM2 keys are served (China Regions, or
+// Config.EnableSM2).
+func (s *Service) SM2Enabled() bool { return s.enableSM2 }
+
+// CacheMaxAge returns Config.CacheMaxAge, for the caches the concerns
+// keep.
+func (s *Service) CacheMaxAge() time.Duration { return s.cacheMaxAge }
+
+// CacheGrace returns Config.CacheGrace, for the change feed's watchdog.
+func (s *Service) CacheGrace() time.Duration { return s.cacheGrace }
+
+// StoreErr turns a store failure into the error a client sees.
+func (s *Service) StoreErr(ctx context.Context, err error) error {
 	if err == nil {
 		return nil
 	}
@@ -246,10 +186,10 @@ func (s *Service) storeErr(ctx context.Context, err error) error {
 	return awserr.Internal()
 }
 
-// loadedKey is a key as the hot path uses it: its document plus its
+// Key is a key as the hot path uses it: its document plus its
 // materials unsealed. Immutable once built.
-type loadedKey struct {
-	doc     *keyDoc
+type Key struct {
+	doc     *KeyDoc
 	version int64
 	arn     string
 	current string // current material ID, "" if none
@@ -264,12 +204,29 @@ type loadedKey struct {
 	// symCurrent is the one new ciphertexts use.
 	sym        []symKey
 	symCurrent *ciphertext.Key
-	derived    any // lazily parsed asymmetric key etc (see asym.go)
-	policy     any // parsed key policy (authorizer-specific)
+	// asym holds the parsed current material of a key that is not
+	// SYMMETRIC_DEFAULT (see asym.go); nil otherwise.
+	asym   *asymCache
+	policy *policy.Policy // the key policy as the Authorizer prepared it
 	// policyText keeps the interned policy text alive: keys with the same
 	// policy (most keys of an account have the default one) share it.
 	policyText unique.Handle[string]
 }
+
+// Doc returns the key's stored document. It is shared by every user of the
+// cached key: callers must not modify it (UpdateKey changes a key).
+func (lk *Key) Doc() *KeyDoc { return lk.doc }
+
+// ARN returns the key's ARN.
+func (lk *Key) ARN() string { return lk.arn }
+
+// SealingKey returns the prepared sealing key of material mid of a
+// SYMMETRIC_DEFAULT key, or nil if the key has no such material.
+func (lk *Key) SealingKey(mid [32]byte) *ciphertext.Key { return lk.symKey(mid) }
+
+// CurrentSealingKey returns the prepared sealing key of the current
+// material of a SYMMETRIC_DEFAULT key, or nil if it has none.
+func (lk *Key) CurrentSealingKey() *ciphertext.Key { return lk.symCurrent }
 
 // symKey is a prepared sealing key and its raw material ID.
 type symKey struct {
@@ -278,7 +235,7 @@ type symKey struct {
 }
 
 // symKey returns the prepared sealing key of material mid, or nil.
-func (lk *loadedKey) symKey(mid [32]byte) *ciphertext.Key {
+func (lk *Key) symKey(mid [32]byte) *ciphertext.Key {
 	for i := range lk.sym {
 		if lk.sym[i].mid == mid {
 			return lk.sym[i].key
@@ -287,12 +244,12 @@ func (lk *loadedKey) symKey(mid [32]byte) *ciphertext.Key {
 	return nil
 }
 
-func (s *Service) loadKey(ctx context.Context, id string) (*loadedKey, int64, error) {
+func (s *Service) loadKey(ctx context.Context, id string) (*Key, int64, error) {
 	rec, err := s.store.Get(ctx, kindKey, id)
 	if err != nil {
 		return nil, 0, err
 	}
-	var d keyDoc
+	var d KeyDoc
 	if err := json.Unmarshal(rec.Data, &d); err != nil {
 		return nil, 0, fmt.Errorf("kms: decode key %s: %w", id, err)
 	}
@@ -304,8 +261,8 @@ func materialAAD(keyID, materialID string) []byte {
 	return []byte("trent/key-material/v1\x00" + keyID + "\x00" + materialID)
 }
 
-func (s *Service) materialize(d *keyDoc, version int64) (*loadedKey, error) {
-	lk := &loadedKey{doc: d, version: version, arn: s.keyARN(d.Account, d.ID)}
+func (s *Service) materialize(d *KeyDoc, version int64) (*Key, error) {
+	lk := &Key{doc: d, version: version, arn: s.KeyARN(d.Account, d.ID)}
 	lk.policyText = unique.Make(d.Policy)
 	d.Policy = lk.policyText.Value()
 	for _, m := range d.Materials {
@@ -319,7 +276,7 @@ func (s *Service) materialize(d *keyDoc, version int64) (*loadedKey, error) {
 		if m.State == MaterialCurrent {
 			lk.current = m.ID
 		}
-		if d.Spec != symmetricDefault {
+		if d.Spec != SymmetricDefault {
 			if m.State == MaterialCurrent {
 				lk.material = pt
 			} else {
@@ -348,13 +305,13 @@ func (s *Service) materialize(d *keyDoc, version int64) (*loadedKey, error) {
 	if s.authz != nil {
 		lk.policy = s.authz.Prepare(d.Policy, d.PolicyPrincipals)
 	}
-	if d.Spec != symmetricDefault {
-		lk.derived = &asymCache{}
+	if d.Spec != SymmetricDefault {
+		lk.asym = &asymCache{}
 	}
 	return lk, nil
 }
 
-func (s *Service) sealMaterial(keyID, materialID string, material []byte) ([]byte, error) {
+func (s *Service) SealMaterial(keyID, materialID string, material []byte) ([]byte, error) {
 	return s.root.Seal(material, materialAAD(keyID, materialID))
 }
 
@@ -375,23 +332,22 @@ func (s *Service) loadAlias(ctx context.Context, id string) (string, int64, erro
 func lockKey(id string) string        { return "key/" + id }
 func lockAlias(recID string) string   { return "alias/" + recID }
 func lockKeyAliases(id string) string { return "keyaliases/" + id }
-func lockGrants(keyID string) string  { return "grants/" + keyID }
 
-// updateKey applies fn to key id and commits the result with IfVersion.
+// UpdateKey applies fn to key id and commits the result with IfVersion.
 // Writers of one key on this node queue (store.Update); a conflict with
 // another node rereads the key and applies fn again, so fn must be a pure
 // function of the document it is given. fn may return extra store
 // operations to commit atomically with the key. It returns the key as
 // written. A fn error is returned unchanged; if other writers keep the key
 // busy past store.RetryBudget, the error wraps store.ErrContended.
-func (s *Service) updateKey(ctx context.Context, id string, fn func(d *keyDoc, version int64) ([]store.Op, error)) (*loadedKey, error) {
-	var lk *loadedKey
+func (s *Service) UpdateKey(ctx context.Context, id string, fn func(d *KeyDoc, version int64) ([]store.Op, error)) (*Key, error) {
+	var lk *Key
 	err := store.Update(ctx, &s.locks, []string{lockKey(id)}, func() error {
 		rec, err := s.store.Get(ctx, kindKey, id)
 		if err != nil {
 			return err
 		}
-		var d keyDoc
+		var d KeyDoc
 		if err := json.Unmarshal(rec.Data, &d); err != nil {
 			return fmt.Errorf("kms: decode key %s: %w", id, err)
 		}
@@ -420,85 +376,14 @@ func (s *Service) updateKey(ctx context.Context, id string, fn func(d *keyDoc, v
 	return lk, nil
 }
 
-// followChanges keeps the caches coherent with writes made by other nodes.
-func (s *Service) followChanges() {
-	defer s.wg.Done()
-	var notify <-chan struct{}
-	if n, ok := s.store.(store.Notifier); ok {
-		notify = n.Notify()
-	}
-	t := time.NewTicker(s.pollInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-t.C:
-		case <-notify:
-		}
-		s.SyncChanges(context.Background())
-	}
-}
-
-// SyncChanges reads the change feed and invalidates cached entries that
-// changed. It is called periodically; tests call it to avoid waiting.
-func (s *Service) SyncChanges(ctx context.Context) {
-	s.feedMu.Lock()
-	defer s.feedMu.Unlock()
-	for {
-		start := s.now()
-		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		changes, err := s.store.Changes(ctx, s.feedSeq, 1000)
-		cancel()
-		if errors.Is(err, store.ErrFeedTruncated) {
-			// Position first, then purge: a change committed in between
-			// is read again next time, never lost.
-			seq, err := s.store.LastSeq(context.Background())
-			if err == nil {
-				s.feedSeq = seq
-			}
-			s.purgeCaches()
-			if err == nil {
-				s.feedConfirmed(start)
-			}
-			return
-		}
-		if err != nil {
-			return
-		}
-		for _, c := range changes {
-			switch c.Kind {
-			case kindKey:
-				s.keys.Invalidate(c.ID)
-			case kindAlias:
-				s.aliases.Invalidate(c.ID)
-			case kindKeyAliases:
-				s.keyAliases.Invalidate(c.ID)
-			default:
-				s.invMu.RLock()
-				for _, fn := range s.invalidators[c.Kind] {
-					fn(c.ID)
-				}
-				s.invMu.RUnlock()
-			}
-			s.feedSeq = c.Seq
-		}
-		if len(changes) < 1000 {
-			s.feedConfirmed(start)
-			return
-		}
-		s.feed.progress.Store(s.now().UnixNano())
-	}
-}
-
-// getKey returns the cached key, mapping not-found to AWS's message.
-func (s *Service) getKey(ctx context.Context, id string) (*loadedKey, error) {
+// GetKey returns the cached key, mapping not-found to AWS's message.
+func (s *Service) GetKey(ctx context.Context, id string) (*Key, error) {
 	lk, err := s.keys.Get(ctx, id)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, nil
 		}
-		return nil, s.storeErr(ctx, err)
+		return nil, s.StoreErr(ctx, err)
 	}
 	return lk, nil
 }

@@ -9,19 +9,20 @@ import (
 	"github.com/trentkms/trent/internal/awserr"
 	"github.com/trentkms/trent/internal/policy"
 	"github.com/trentkms/trent/internal/store"
+	"github.com/trentkms/trent/internal/wire"
 )
 
 const maxTagsPerKey = 50
 
 // validateTags checks a Tags member the way AWS does.
-func validateTags(tags []Tag) error {
-	var v validator
+func validateTags(tags []wire.Tag) error {
+	var v Validator
 	seen := make(map[string]bool, len(tags))
 	dup, reserved := false, false
 	for i, t := range tags {
 		n := strconv.Itoa(i + 1)
-		if v.required(t.TagKey != nil, "tags."+n+".member.tagKey") {
-			v.strLen(t.TagKey, "tags."+n+".member.tagKey", 1, 128)
+		if v.Required(t.TagKey != nil, "tags."+n+".member.tagKey") {
+			v.StrLen(t.TagKey, "tags."+n+".member.tagKey", 1, 128)
 			if seen[*t.TagKey] {
 				dup = true
 			}
@@ -30,11 +31,11 @@ func validateTags(tags []Tag) error {
 				reserved = true
 			}
 		}
-		if v.required(t.TagValue != nil, "tags."+n+".member.tagValue") {
-			v.strLen(t.TagValue, "tags."+n+".member.tagValue", 0, 256)
+		if v.Required(t.TagValue != nil, "tags."+n+".member.tagValue") {
+			v.StrLen(t.TagValue, "tags."+n+".member.tagValue", 0, 256)
 		}
 	}
-	if err := v.err(); err != nil {
+	if err := v.Err(); err != nil {
 		return err
 	}
 	switch {
@@ -51,8 +52,8 @@ func validateTags(tags []Tag) error {
 // tagConditions adds aws:RequestTag/* and aws:TagKeys for tags in a request.
 // Tag keys are case-sensitive but condition key names are not: tag keys
 // that differ only in case make their aws:RequestTag/ key ambiguous (see
-// contextConditions), rather than letting the last one win.
-func tagConditions(conds map[string][]string, tags []Tag) {
+// ContextConditions), rather than letting the last one win.
+func tagConditions(conds map[string][]string, tags []wire.Tag) {
 	if len(tags) == 0 {
 		return
 	}
@@ -70,29 +71,23 @@ func tagConditions(conds map[string][]string, tags []Tag) {
 }
 
 // TagResource implements the TagResource operation.
-func (s *Service) TagResource(ctx context.Context, in *TagResourceInput) (*struct{}, error) {
-	var v validator
-	v.required(in.Tags != nil, "tags")
-	if err := v.err(); err != nil {
+func (s *Service) TagResource(ctx context.Context, in *wire.TagResourceInput) (*struct{}, error) {
+	var v Validator
+	v.Required(in.Tags != nil, "tags")
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	if err := validateTags(in.Tags); err != nil {
 		return nil, err
 	}
-	lk, err := s.resolveKey(ctx, in.KeyID, refKeyOnly, "keyId", "kms:TagResource")
+	conds := map[string][]string{}
+	tagConditions(conds, in.Tags)
+	lk, err := s.OwnedKey(ctx, in.KeyID, "keyId", "kms:TagResource", conds)
 	if err != nil {
 		return nil, err
 	}
-	if err := requireSameAccount(ctx, lk, s); err != nil {
-		return nil, err
-	}
-	conds := map[string][]string{}
-	tagConditions(conds, in.Tags)
-	if err := s.authorizeKey(ctx, lk, "kms:TagResource", conds, nil); err != nil {
-		return nil, err
-	}
-	_, err = s.updateKey(ctx, lk.doc.ID, func(d *keyDoc, _ int64) ([]store.Op, error) {
-		if err := requireNotPendingDeletion(d, lk.arn); err != nil {
+	_, err = s.UpdateKey(ctx, lk.doc.ID, func(d *KeyDoc, _ int64) ([]store.Op, error) {
+		if err := RequireNotPendingDeletion(d, lk.arn); err != nil {
 			return nil, err
 		}
 		for _, t := range in.Tags {
@@ -103,7 +98,7 @@ func (s *Service) TagResource(ctx context.Context, in *TagResourceInput) (*struc
 				}
 			}
 			if !found {
-				d.Tags = append(d.Tags, tagDoc{Key: *t.TagKey, Value: *t.TagValue})
+				d.Tags = append(d.Tags, TagDoc{Key: *t.TagKey, Value: *t.TagValue})
 			}
 		}
 		if len(d.Tags) > maxTagsPerKey {
@@ -111,17 +106,17 @@ func (s *Service) TagResource(ctx context.Context, in *TagResourceInput) (*struc
 		}
 		return nil, nil
 	})
-	return &struct{}{}, s.storeErr(ctx, err)
+	return &struct{}{}, s.StoreErr(ctx, err)
 }
 
 // UntagResource implements the UntagResource operation.
-func (s *Service) UntagResource(ctx context.Context, in *UntagResourceInput) (*struct{}, error) {
-	var v validator
-	v.required(in.TagKeys != nil, "tagKeys")
+func (s *Service) UntagResource(ctx context.Context, in *wire.UntagResourceInput) (*struct{}, error) {
+	var v Validator
+	v.Required(in.TagKeys != nil, "tagKeys")
 	for i, k := range in.TagKeys {
-		v.strLen(&k, "tagKeys."+strconv.Itoa(i+1)+".member", 1, 128)
+		v.StrLen(&k, "tagKeys."+strconv.Itoa(i+1)+".member", 1, 128)
 	}
-	if err := v.err(); err != nil {
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
 	for _, k := range in.TagKeys {
@@ -129,18 +124,12 @@ func (s *Service) UntagResource(ctx context.Context, in *UntagResourceInput) (*s
 			return nil, awserr.New(awserr.Tag, "Tags beginning with aws: are reserved")
 		}
 	}
-	lk, err := s.resolveKey(ctx, in.KeyID, refKeyOnly, "keyId", "kms:UntagResource")
+	lk, err := s.OwnedKey(ctx, in.KeyID, "keyId", "kms:UntagResource", map[string][]string{"aws:tagkeys": in.TagKeys})
 	if err != nil {
 		return nil, err
 	}
-	if err := requireSameAccount(ctx, lk, s); err != nil {
-		return nil, err
-	}
-	if err := s.authorizeKey(ctx, lk, "kms:UntagResource", map[string][]string{"aws:tagkeys": in.TagKeys}, nil); err != nil {
-		return nil, err
-	}
-	_, err = s.updateKey(ctx, lk.doc.ID, func(d *keyDoc, _ int64) ([]store.Op, error) {
-		if err := requireNotPendingDeletion(d, lk.arn); err != nil {
+	_, err = s.UpdateKey(ctx, lk.doc.ID, func(d *KeyDoc, _ int64) ([]store.Op, error) {
+		if err := RequireNotPendingDeletion(d, lk.arn); err != nil {
 			return nil, err
 		}
 		kept := d.Tags[:0]
@@ -158,24 +147,24 @@ func (s *Service) UntagResource(ctx context.Context, in *UntagResourceInput) (*s
 		d.Tags = kept
 		return nil, nil
 	})
-	return &struct{}{}, s.storeErr(ctx, err)
+	return &struct{}{}, s.StoreErr(ctx, err)
 }
 
 // ListResourceTags implements the ListResourceTags operation.
-func (s *Service) ListResourceTags(ctx context.Context, in *ListResourceTagsInput) (*ListResourceTagsOutput, error) {
-	var v validator
-	limit := pageLimit(&v, in.Limit, 50, 50)
-	v.strLen(in.Marker, "marker", 1, 1024)
-	if err := v.err(); err != nil {
+func (s *Service) ListResourceTags(ctx context.Context, in *wire.ListResourceTagsInput) (*wire.ListResourceTagsOutput, error) {
+	var v Validator
+	limit := PageLimit(&v, in.Limit, 50, 50)
+	v.StrLen(in.Marker, "marker", 1, 1024)
+	if err := v.Err(); err != nil {
 		return nil, err
 	}
-	lk, err := s.ownedKey(ctx, in.KeyID, "kms:ListResourceTags")
+	lk, err := s.OwnedKey(ctx, in.KeyID, "keyId", "kms:ListResourceTags", nil)
 	if err != nil {
 		return nil, err
 	}
-	tags := append([]tagDoc(nil), lk.doc.Tags...)
+	tags := append([]TagDoc(nil), lk.doc.Tags...)
 	sort.Slice(tags, func(i, j int) bool { return tags[i].Key < tags[j].Key })
-	out := &ListResourceTagsOutput{Tags: []Tag{}}
+	out := &wire.ListResourceTagsOutput{Tags: []wire.Tag{}}
 	for _, t := range tags {
 		if in.Marker != nil && t.Key <= *in.Marker {
 			continue
@@ -186,7 +175,7 @@ func (s *Service) ListResourceTags(ctx context.Context, in *ListResourceTagsInpu
 			break
 		}
 		k, val := t.Key, t.Value
-		out.Tags = append(out.Tags, Tag{TagKey: &k, TagValue: &val})
+		out.Tags = append(out.Tags, wire.Tag{TagKey: &k, TagValue: &val})
 	}
 	return out, nil
 }

@@ -9,7 +9,8 @@
 //  2. A store record of kind "rootkey" announces the new key. Running nodes
 //     see it through the change feed (Follow) and switch their provider to
 //     the new key (Refresh), so new writes are sealed with it.
-//  3. After a settle delay, every Resealer (the KMS domain, the principal
+//  3. After a settle delay, every Resealer (the KMS domain: key materials,
+//     custom key store secrets, import parameters; the principal
 //     directory), the root key canary and every sealed file is re-sealed
 //     under the new key, with optimistic concurrency, record by record.
 //  4. Further passes run until one finds nothing left to re-seal (writes
@@ -18,7 +19,10 @@
 //
 // A Resealer walks its records with store.Each, rewrites each with
 // store.Rewrite (compare-and-swap, re-read after a conflict), and decides
-// with Stale which sealed secrets to seal again with Blob.
+// with Stale which sealed secrets to seal again with Blob. Records is that
+// pass for the Resealers whose records each hold their own sealed secrets
+// (the principal directory, custom key stores, import parameters); the KMS
+// core rewrites key records through its key cache instead.
 //
 // # Root key canary
 //

@@ -21,7 +21,9 @@ const Kind = "rootkey"
 const currentID = "current"
 
 // Resealer re-seals the secrets of one component under the current root
-// key. kms.Service and iam.Directory implement it.
+// key. kms.Service (key materials), keystore.Service (custom key store
+// secrets), keyimport.Service (import parameters) and iam.Directory
+// implement it.
 type Resealer interface {
 	// ResealAll rewrites every record sealed under a root key other than
 	// the current one and returns how many it rewrote.
@@ -233,7 +235,7 @@ func sleep(ctx context.Context, d time.Duration) error {
 }
 
 // Refresher is implemented by root key providers that can re-read which
-// root key is current (rootkey.PKCS11Provider).
+// root key is current (rootkey/pkcs11.Provider).
 type Refresher interface {
 	Refresh() error
 }

@@ -281,19 +281,19 @@ func (p *FileProvider) Seal(plaintext, aad []byte) ([]byte, error) {
 	id := p.ids[len(p.ids)-1]
 	aead := p.keys[id]
 	p.mu.RUnlock()
-	out := appendHeader(make([]byte, 0, 2+len(id)+12+len(plaintext)+16), id)
+	out := AppendHeader(make([]byte, 0, 2+len(id)+12+len(plaintext)+16), id)
 	header := out
 	nonce := make([]byte, 12)
 	if _, err := rand.Read(nonce); err != nil {
 		return nil, err
 	}
 	out = append(out, nonce...)
-	return aead.Seal(out, nonce, plaintext, headerAAD(header, aad)), nil
+	return aead.Seal(out, nonce, plaintext, HeaderAAD(header, aad)), nil
 }
 
 // Open implements Provider.
 func (p *FileProvider) Open(sealed, aad []byte) ([]byte, error) {
-	id, payload, err := splitHeader(sealed)
+	id, payload, err := SplitHeader(sealed)
 	if err != nil {
 		return nil, err
 	}
@@ -307,7 +307,7 @@ func (p *FileProvider) Open(sealed, aad []byte) ([]byte, error) {
 		return nil, fmt.Errorf("%w: truncated", ErrOpen)
 	}
 	header := sealed[:len(sealed)-len(payload)]
-	pt, err := aead.Open(nil, payload[:12], payload[12:], headerAAD(header, aad))
+	pt, err := aead.Open(nil, payload[:12], payload[12:], HeaderAAD(header, aad))
 	if err != nil {
 		return nil, fmt.Errorf("%w: authentication failed", ErrOpen)
 	}
@@ -316,3 +316,5 @@ func (p *FileProvider) Open(sealed, aad []byte) ([]byte, error) {
 
 // Close implements Provider.
 func (p *FileProvider) Close() error { return nil }
+
+var _ Lister = (*FileProvider)(nil)

@@ -63,18 +63,24 @@ const formatV1 = 0x01
 
 // SealedBy returns the ID of the root key that sealed blob.
 func SealedBy(blob []byte) (string, error) {
-	id, _, err := splitHeader(blob)
+	id, _, err := SplitHeader(blob)
 	return id, err
 }
 
-// appendHeader writes the version-1 header for root key id.
-func appendHeader(dst []byte, id string) []byte {
+// The sealed blob format, for the providers (FileProvider here, the
+// PKCS#11 provider in rootkey/pkcs11): a header naming the root key that
+// sealed the blob, then the provider's payload, authenticated with the
+// header bound in as associated data (HeaderAAD).
+
+// AppendHeader writes the version-1 header for root key id.
+func AppendHeader(dst []byte, id string) []byte {
 	dst = append(dst, formatV1, byte(len(id)))
 	return append(dst, id...)
 }
 
-// splitHeader parses the header and returns the root key ID and payload.
-func splitHeader(blob []byte) (id string, payload []byte, err error) {
+// SplitHeader parses the header and returns the root key ID and payload,
+// or an error wrapping ErrOpen.
+func SplitHeader(blob []byte) (id string, payload []byte, err error) {
 	if len(blob) < 2 || blob[0] != formatV1 {
 		return "", nil, fmt.Errorf("%w: unknown format", ErrOpen)
 	}
@@ -85,9 +91,9 @@ func splitHeader(blob []byte) (id string, payload []byte, err error) {
 	return string(blob[2 : 2+n]), blob[2+n:], nil
 }
 
-// headerAAD binds the header to the payload: the caller's aad is prefixed
+// HeaderAAD binds the header to the payload: the caller's aad is prefixed
 // with the header so a blob's root key ID cannot be swapped.
-func headerAAD(header, aad []byte) []byte {
+func HeaderAAD(header, aad []byte) []byte {
 	out := make([]byte, 0, len(header)+len(aad))
 	out = append(out, header...)
 	return append(out, aad...)

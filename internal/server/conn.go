@@ -551,10 +551,10 @@ func DefaultMaxConns(nofile uint64) int {
 	return int(min(nofile-reserve, MaxDefaultConns))
 }
 
-// connLimits turns the configured limits into the server's, deriving the
+// ConnLimits turns the configured limits into the server's, deriving the
 // connection limits from the file descriptor limit nofile where they are
 // not set; a negative setting means no limit.
-func connLimits(l config.LimitsFile, nofile uint64) Limits {
+func ConnLimits(l config.LimitsFile, nofile uint64) Limits {
 	out := Limits{MaxConns: l.MaxConnections, MaxConnsPerClient: l.MaxConnectionsPerClient,
 		ReadTimeout: l.ReadTimeout, IdleTimeout: l.IdleTimeout}
 	if out.MaxConns == 0 {

@@ -348,15 +348,15 @@ func TestDefaultMaxConns(t *testing.T) {
 			t.Errorf("DefaultMaxConns(%d) = %d, want %d", nofile, got, want)
 		}
 	}
-	l := connLimits(config.LimitsFile{}, 1024)
+	l := ConnLimits(config.LimitsFile{}, 1024)
 	if l.MaxConns != 896 || l.MaxConnsPerClient != 224 {
 		t.Errorf("defaults for 1024 files: %+v", l)
 	}
-	l = connLimits(config.LimitsFile{MaxConnections: -1, MaxConnectionsPerClient: -1}, 1024)
+	l = ConnLimits(config.LimitsFile{MaxConnections: -1, MaxConnectionsPerClient: -1}, 1024)
 	if l.MaxConns != 0 || l.MaxConnsPerClient != 0 {
 		t.Errorf("disabled limits: %+v", l)
 	}
-	l = connLimits(config.LimitsFile{MaxConnections: 100}, 1024)
+	l = ConnLimits(config.LimitsFile{MaxConnections: 100}, 1024)
 	if l.MaxConns != 100 || l.MaxConnsPerClient != 25 {
 		t.Errorf("explicit limit: %+v", l)
 	}
@@ -427,4 +427,43 @@ func BenchmarkPerRequestLimits(b *testing.B) {
 			}
 		}
 	})
+}
+
+// A coarseConn may keep a deadline up to a second earlier than asked, but
+// must apply every earlier, cleared or distant one.
+func TestCoarseDeadlines(t *testing.T) {
+	t0 := time.Unix(1_800_000_000, 0)
+	for _, c := range []struct {
+		cur, next time.Time
+		skip      bool
+	}{
+		{time.Time{}, time.Time{}, true},
+		{time.Time{}, t0, false},
+		{t0, time.Time{}, false},
+		{t0, t0, true},
+		{t0, t0.Add(999 * time.Millisecond), true},
+		{t0, t0.Add(time.Second), false},
+		{t0, t0.Add(-time.Nanosecond), false},
+	} {
+		if got := skip(c.cur, c.next); got != c.skip {
+			t.Errorf("skip(%v, %v) = %v, want %v", c.cur, c.next, got, c.skip)
+		}
+	}
+
+	// On a real connection: a deadline moved earlier takes effect.
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	c := &coarseConn{Conn: a}
+	if err := c.SetReadDeadline(time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(time.Minute + 500*time.Millisecond)) // kept at the earlier one
+	if err := c.SetReadDeadline(time.Now().Add(20 * time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.Read(make([]byte, 1))
+	if ne, ok := err.(net.Error); !ok || !ne.Timeout() {
+		t.Fatalf("read after an earlier deadline: %v, want a timeout", err)
+	}
 }

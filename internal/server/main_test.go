@@ -10,3 +10,10 @@ import (
 // TestMain keeps the files of the servers these tests start out of the
 // home directory (testenv.Main).
 func TestMain(m *testing.M) { os.Exit(testenv.Main(m)) }
+
+// The administrator credential of the nodes these tests start; the
+// external tests (package server_test) use the same one.
+const (
+	benchAKID   = "AKIABENCHBENCHBENCH1"
+	benchSecret = "benchSecretbenchSecretbenchSecret00000000"
+)

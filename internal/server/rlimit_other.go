@@ -9,6 +9,6 @@ func RaiseFileLimit() (soft, hard uint64, err error) {
 	return 0, 0, errors.New("no RLIMIT_NOFILE on this system")
 }
 
-// fileLimit returns 0: the limit is unknown, and connections are bounded
+// FileLimit returns 0: the limit is unknown, and connections are bounded
 // only by the configuration.
-func fileLimit() uint64 { return 0 }
+func FileLimit() uint64 { return 0 }

@@ -24,8 +24,8 @@ func RaiseFileLimit() (soft, hard uint64, err error) {
 	return uint64(rl.Cur), uint64(rl.Max), nil
 }
 
-// fileLimit returns the process's soft limit on open files (0 if unknown).
-func fileLimit() uint64 {
+// FileLimit returns the process's soft limit on open files (0 if unknown).
+func FileLimit() uint64 {
 	var rl syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
 		return 0

@@ -1,4 +1,4 @@
-package server
+package server_test
 
 import (
 	"bytes"
@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/trentkms/trent/internal/config"
+	"github.com/trentkms/trent/internal/node"
 	"github.com/trentkms/trent/internal/sigv4"
 )
 
@@ -20,11 +21,11 @@ const (
 )
 
 // startBenchNode starts a node in a temporary directory.
-func startBenchNode(b *testing.B, auditOn bool) *Node {
+func startBenchNode(b *testing.B, auditOn bool) *node.Node {
 	b.Helper()
 	cfg := &config.File{Listen: "127.0.0.1:0", DataDir: b.TempDir()}
 	cfg.Audit.Disabled = !auditOn
-	n, err := Start(cfg, Options{AdminAccessKeyID: benchAKID, AdminSecretAccessKey: benchSecret})
+	n, err := node.Start(cfg, node.Options{Env: config.Env{AccessKeyID: benchAKID, SecretAccessKey: benchSecret}})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package server
+package server_test
 
 import (
 	"bytes"
@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/trentkms/trent/internal/config"
+	"github.com/trentkms/trent/internal/node"
 	"github.com/trentkms/trent/internal/sigv4"
 )
 
@@ -19,8 +20,8 @@ import (
 // when its access key was looked up and not found: not for a key the node
 // has, however the request was wrong.
 func TestUnknownKeyReported(t *testing.T) {
-	n, err := Start(&config.File{Listen: "127.0.0.1:0", DataDir: t.TempDir()},
-		Options{AdminAccessKeyID: benchAKID, AdminSecretAccessKey: benchSecret})
+	n, err := node.Start(&config.File{Listen: "127.0.0.1:0", DataDir: t.TempDir()},
+		node.Options{Env: config.Env{AccessKeyID: benchAKID, SecretAccessKey: benchSecret}})
 	if err != nil {
 		t.Fatal(err)
 	}

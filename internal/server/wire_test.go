@@ -1,4 +1,4 @@
-package server
+package server_test
 
 import (
 	"bufio"
@@ -14,14 +14,16 @@ import (
 	"time"
 
 	"github.com/trentkms/trent/internal/config"
+	"github.com/trentkms/trent/internal/node"
+	"github.com/trentkms/trent/internal/server"
 	"github.com/trentkms/trent/internal/sigv4"
 )
 
 // startWire starts a node on a loopback port and returns its endpoint.
 func startWire(t *testing.T) string {
 	t.Helper()
-	n, err := Start(&config.File{Listen: "127.0.0.1:0", DataDir: t.TempDir()},
-		Options{AdminAccessKeyID: benchAKID, AdminSecretAccessKey: benchSecret})
+	n, err := node.Start(&config.File{Listen: "127.0.0.1:0", DataDir: t.TempDir()},
+		node.Options{Env: config.Env{AccessKeyID: benchAKID, SecretAccessKey: benchSecret}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +93,7 @@ func TestWireEdges(t *testing.T) {
 		}
 		defer c.Close()
 		c.SetDeadline(time.Now().Add(10 * time.Second))
-		fmt.Fprintf(c, "POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: TrentService.Encrypt\r\nContent-Length: %d\r\n\r\n", maxWireBody+1)
+		fmt.Fprintf(c, "POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: TrentService.Encrypt\r\nContent-Length: %d\r\n\r\n", server.MaxWireBody+1)
 		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 		if err != nil {
 			t.Fatal(err)
@@ -184,57 +186,4 @@ func TestWireEdges(t *testing.T) {
 			t.Fatalf("after 100-continue: %d %s", resp.StatusCode, b)
 		}
 	})
-}
-
-func TestARNAccount(t *testing.T) {
-	for arn, want := range map[string]string{
-		"arn:aws:kms:us-east-1:111122223333:key/abc": "111122223333",
-		"arn:aws:kms:us-east-1:111122223333:alias/x": "111122223333",
-		"arn:aws:kms:us-east-1:111122223333":         "",
-		"arn:aws:kms":                                "",
-		"":                                           "",
-	} {
-		if got := arnAccount(arn); got != want {
-			t.Errorf("arnAccount(%q) = %q, want %q", arn, got, want)
-		}
-	}
-}
-
-// A coarseConn may keep a deadline up to a second earlier than asked, but
-// must apply every earlier, cleared or distant one.
-func TestCoarseDeadlines(t *testing.T) {
-	t0 := time.Unix(1_800_000_000, 0)
-	for _, c := range []struct {
-		cur, next time.Time
-		skip      bool
-	}{
-		{time.Time{}, time.Time{}, true},
-		{time.Time{}, t0, false},
-		{t0, time.Time{}, false},
-		{t0, t0, true},
-		{t0, t0.Add(999 * time.Millisecond), true},
-		{t0, t0.Add(time.Second), false},
-		{t0, t0.Add(-time.Nanosecond), false},
-	} {
-		if got := skip(c.cur, c.next); got != c.skip {
-			t.Errorf("skip(%v, %v) = %v, want %v", c.cur, c.next, got, c.skip)
-		}
-	}
-
-	// On a real connection: a deadline moved earlier takes effect.
-	a, b := net.Pipe()
-	defer a.Close()
-	defer b.Close()
-	c := &coarseConn{Conn: a}
-	if err := c.SetReadDeadline(time.Now().Add(time.Minute)); err != nil {
-		t.Fatal(err)
-	}
-	c.SetReadDeadline(time.Now().Add(time.Minute + 500*time.Millisecond)) // kept at the earlier one
-	if err := c.SetReadDeadline(time.Now().Add(20 * time.Millisecond)); err != nil {
-		t.Fatal(err)
-	}
-	_, err := c.Read(make([]byte, 1))
-	if ne, ok := err.(net.Error); !ok || !ne.Timeout() {
-		t.Fatalf("read after an earlier deadline: %v, want a timeout", err)
-	}
 }

@@ -65,10 +65,12 @@ func trentBinary(t testing.TB) string {
 			return
 		}
 		buildBin = filepath.Join(dir, "trent")
-		cmd := exec.Command("go", "build", "-o", buildBin, "./cmd/trent")
+		// The trenttest tag compiles in the test hooks the nodes are
+		// started with (TRENT_TEST_CLOCK_FILE, TRENT_TEST_SCHEDULER_INTERVAL).
+		cmd := exec.Command("go", "build", "-tags", "trenttest", "-o", buildBin, "./cmd/trent")
 		cmd.Dir = repoRoot(t)
 		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+			buildErr = fmt.Errorf("go build -tags trenttest: %v\n%s", err, out)
 		}
 	})
 	if buildErr != nil {

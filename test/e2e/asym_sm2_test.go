@@ -22,14 +22,14 @@ import (
 	"github.com/emmansun/gmsm/smx509"
 
 	"github.com/trentkms/trent/internal/config"
-	"github.com/trentkms/trent/internal/server"
+	"github.com/trentkms/trent/internal/node"
 	"github.com/trentkms/trent/internal/testenv"
 )
 
 // startConfigured starts a node from cfg with the suite's administrator.
-func startConfigured(t *testing.T, cfg *config.File) *server.Node {
+func startConfigured(t *testing.T, cfg *config.File) *node.Node {
 	t.Helper()
-	n, err := server.Start(cfg, server.Options{AdminAccessKeyID: adminAKID, AdminSecretAccessKey: adminSecret})
+	n, err := node.Start(cfg, node.Options{Env: config.Env{AccessKeyID: adminAKID, SecretAccessKey: adminSecret}})
 	if err != nil {
 		t.Fatalf("start node: %v", err)
 	}

@@ -21,8 +21,8 @@ import (
 	"github.com/aws/smithy-go/middleware"
 
 	"github.com/trentkms/trent/internal/audit"
-	kmsd "github.com/trentkms/trent/internal/kms"
-	"github.com/trentkms/trent/internal/server"
+	"github.com/trentkms/trent/internal/job"
+	"github.com/trentkms/trent/internal/node"
 )
 
 const rootARN = "arn:aws:iam::" + account + ":root"
@@ -128,7 +128,7 @@ type auditCase struct {
 func TestAuditRecords(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	n := startNode(t, dir, server.Options{})
+	n := startNode(t, dir, node.Options{})
 	ep := n.Endpoint
 	c := newClient(ep)
 	ctx := ctxT(t)
@@ -370,7 +370,7 @@ func TestAuditServiceEvent(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	clk := &clock{}
-	n := startNode(t, dir, server.Options{Now: clk.Now, KMS: func(c *kmsd.Config) { c.SchedulerInterval = 20 * time.Millisecond }})
+	n := startNode(t, dir, node.Options{Now: clk.Now, Jobs: func(c *job.Config) { c.SchedulerInterval = 20 * time.Millisecond }})
 	c := newClient(n.Endpoint, withClock(clk.Now))
 	doomed, other := createKey(t, c, nil), createKey(t, c, nil)
 	sched, err := c.ScheduleKeyDeletion(ctxT(t), &kms.ScheduleKeyDeletionInput{KeyId: doomed.KeyId, PendingWindowInDays: aws.Int32(7)})

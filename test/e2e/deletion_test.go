@@ -10,8 +10,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/smithy-go"
 
-	kmsd "github.com/trentkms/trent/internal/kms"
-	"github.com/trentkms/trent/internal/server"
+	"github.com/trentkms/trent/internal/job"
+	"github.com/trentkms/trent/internal/node"
 )
 
 // TestDeletionJob checks that the background job deletes a key at its
@@ -20,7 +20,7 @@ import (
 func TestDeletionJob(t *testing.T) {
 	t.Parallel()
 	clk := &clock{}
-	n := startNode(t, t.TempDir(), server.Options{Now: clk.Now, KMS: func(c *kmsd.Config) { c.SchedulerInterval = 20 * time.Millisecond }})
+	n := startNode(t, t.TempDir(), node.Options{Now: clk.Now, Jobs: func(c *job.Config) { c.SchedulerInterval = 20 * time.Millisecond }})
 	c := newClient(n.Endpoint, withClock(clk.Now))
 
 	doomed, survivor, later := createKey(t, c, nil), createKey(t, c, nil), createKey(t, c, nil)

@@ -1,5 +1,5 @@
 // Package e2e holds Trent's end-to-end tests: black-box tests that start a
-// real server (in-process with server.Start, or the trent binary as a child
+// real server (in-process with node.Start, or the trent binary as a child
 // process) on a random loopback port and drive it only through real clients:
 // aws-sdk-go-v2's KMS client, raw SigV4-signed HTTP requests for the cases
 // the SDK cannot produce, and the AWS CLI (test/cli/awscli.sh).

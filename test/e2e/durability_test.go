@@ -17,7 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 
-	"github.com/trentkms/trent/internal/server"
+	"github.com/trentkms/trent/internal/node"
 )
 
 // worldKey is one key of a world and everything acknowledged about it.
@@ -156,16 +156,16 @@ func (w *world) check(t testing.TB, c *kms.Client) {
 func TestCleanRestart(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	n := startNode(t, dir, server.Options{})
+	n := startNode(t, dir, node.Options{})
 	w := buildWorld(t, newClient(n.Endpoint))
 	stopNode(t, n)
 
-	n2 := startNode(t, dir, server.Options{})
+	n2 := startNode(t, dir, node.Options{})
 	c := newClient(n2.Endpoint)
 	w.check(t, c)
 	// And once more: the checks themselves wrote (Enable/Disable).
 	stopNode(t, n2)
-	n3 := startNode(t, dir, server.Options{})
+	n3 := startNode(t, dir, node.Options{})
 	w.check(t, newClient(n3.Endpoint))
 }
 

@@ -244,7 +244,7 @@ func TestIdentityPolicyDelegation(t *testing.T) {
 	if err := d.PutUserPolicy(ctxT(t), account, name, "kms", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:Encrypt","Resource":"*"}]}`); err != nil {
 		t.Fatal(err)
 	}
-	shared.Service.SyncChanges(ctxT(t))
+	shared.Jobs.SyncChanges(ctxT(t))
 	if err := enc(delegating); err != nil {
 		t.Fatalf("with an identity policy and the root statement: %v", err)
 	}
@@ -268,7 +268,7 @@ func TestIdentityPolicyDelegation(t *testing.T) {
 	if err := d.PutUserPolicy(ctxT(t), account, name, "deny", `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"kms:Decrypt","Resource":"*"}]}`); err != nil {
 		t.Fatal(err)
 	}
-	shared.Service.SyncChanges(ctxT(t))
+	shared.Jobs.SyncChanges(ctxT(t))
 	_, err = user.Decrypt(ctxT(t), &kms.DecryptInput{CiphertextBlob: ct.CiphertextBlob})
 	wantAPIError(t, err, "AccessDeniedException",
 		"User: "+userARN+" is not authorized to perform: kms:Decrypt on resource: "+keyARN(delegating)+" with an explicit deny in an identity-based policy")

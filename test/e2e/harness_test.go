@@ -24,7 +24,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/trentkms/trent/internal/config"
-	"github.com/trentkms/trent/internal/server"
+	"github.com/trentkms/trent/internal/node"
 )
 
 const (
@@ -40,7 +40,7 @@ const (
 var adminSecret = "e2e-" + randHex(20)
 
 // shared is the node the read-mostly tests share; each test makes its own keys.
-var shared *server.Node
+var shared *node.Node
 
 func TestMain(m *testing.M) {
 	// The nodes' root key files (config.DefaultRootKeyFile) go to a
@@ -57,7 +57,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	shared, err = newNode(dir, server.Options{})
+	shared, err = newNode(dir, node.Options{})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "start shared node:", err)
 		os.Exit(1)
@@ -92,16 +92,16 @@ func randBytes(t testing.TB, n int) []byte {
 
 // newNode starts a node on a random loopback port with the administrator
 // credential of the suite; opt's credential fields are filled in if empty.
-func newNode(dir string, opt server.Options) (*server.Node, error) {
-	if opt.AdminAccessKeyID == "" {
-		opt.AdminAccessKeyID, opt.AdminSecretAccessKey = adminAKID, adminSecret
+func newNode(dir string, opt node.Options) (*node.Node, error) {
+	if opt.Env.AccessKeyID == "" {
+		opt.Env.AccessKeyID, opt.Env.SecretAccessKey = adminAKID, adminSecret
 	}
-	return server.Start(configFor(dir), opt)
+	return node.Start(configFor(dir), opt)
 }
 
 // startNode starts a node in dir and shuts it down when the test ends
 // (unless the test already did, by calling stopNode).
-func startNode(t testing.TB, dir string, opt server.Options) *server.Node {
+func startNode(t testing.TB, dir string, opt node.Options) *node.Node {
 	t.Helper()
 	n, err := newNode(dir, opt)
 	if err != nil {
@@ -111,9 +111,9 @@ func startNode(t testing.TB, dir string, opt server.Options) *server.Node {
 	return n
 }
 
-var stopped sync.Map // *server.Node -> struct{}
+var stopped sync.Map // *node.Node -> struct{}
 
-func stopNode(t testing.TB, n *server.Node) {
+func stopNode(t testing.TB, n *node.Node) {
 	t.Helper()
 	if _, done := stopped.LoadOrStore(n, struct{}{}); done {
 		return

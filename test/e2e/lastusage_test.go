@@ -7,7 +7,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
-	"github.com/trentkms/trent/internal/server"
+	"github.com/trentkms/trent/internal/node"
 )
 
 // TestGetKeyLastUsage checks that GetKeyLastUsage reports the last
@@ -15,7 +15,7 @@ import (
 // IDs, and reports nothing for a key never used.
 func TestGetKeyLastUsage(t *testing.T) {
 	t.Parallel()
-	n := startNode(t, t.TempDir(), server.Options{})
+	n := startNode(t, t.TempDir(), node.Options{})
 	c := newClient(n.Endpoint)
 	ctx := ctxT(t)
 	key, err := c.CreateKey(ctx, &kms.CreateKeyInput{})

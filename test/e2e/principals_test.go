@@ -20,7 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
-	"github.com/trentkms/trent/internal/server"
+	"github.com/trentkms/trent/internal/node"
 )
 
 // iamQuery sends a signed IAM query-API request (service "iam", region
@@ -67,7 +67,7 @@ func withSession(akid, secret, token string) func(*kms.Options) {
 // root of another account (created as `trent admin create-account` does)
 // gets exactly the cross-account operations the key policy allows.
 func TestPrincipalsStory(t *testing.T) {
-	n := startNode(t, t.TempDir(), server.Options{})
+	n := startNode(t, t.TempDir(), node.Options{})
 	ctx := ctxT(t)
 	ep := n.Endpoint
 	admin := newClient(ep)

@@ -21,7 +21,8 @@ import (
 
 	"github.com/trentkms/trent/internal/config"
 	kmsd "github.com/trentkms/trent/internal/kms"
-	"github.com/trentkms/trent/internal/server"
+	"github.com/trentkms/trent/internal/node"
+	"github.com/trentkms/trent/internal/wire"
 )
 
 // secret is a value that must never be stored in the clear.
@@ -152,7 +153,7 @@ func scanDB(t *testing.T, path string, secrets []secret) int {
 func TestDataDirHoldsNoSecrets(t *testing.T) {
 	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "data") // created by Trent itself
-	n := startNode(t, dir, server.Options{})
+	n := startNode(t, dir, node.Options{})
 	c := newClient(n.Endpoint)
 	secrets := []secret{{"admin secret access key", []byte(adminSecret)}}
 	type sealed struct {
@@ -233,7 +234,7 @@ func TestDataDirHoldsNoSecrets(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		n2, err := newNode(other, server.Options{RootKeyHex: randHex(32)})
+		n2, err := newNode(other, node.Options{Env: config.Env{RootKey: randHex(32)}})
 		if err != nil {
 			t.Logf("Start with another root key fails: %v", err)
 			if strings.Contains(err.Error(), adminSecret) {
@@ -256,7 +257,7 @@ func TestDataDirHoldsNoSecrets(t *testing.T) {
 		// cannot be unsealed.
 		ctx := kmsd.WithCaller(context.Background(), &kmsd.Caller{Account: account, ARN: "arn:aws:iam::" + account + ":root", Type: "Root"})
 		for _, b := range blobs {
-			out, err := n2.Service.Decrypt(ctx, &kmsd.DecryptInput{CiphertextBlob: b.blob, EncryptionContext: b.ctx})
+			out, err := n2.Service.Decrypt(ctx, &wire.DecryptInput{CiphertextBlob: b.blob, EncryptionContext: b.ctx})
 			if err == nil {
 				t.Fatalf("Service.Decrypt under another root key succeeded (%d bytes)", len(out.Plaintext))
 			} else {
@@ -267,7 +268,7 @@ func TestDataDirHoldsNoSecrets(t *testing.T) {
 
 	t.Run("ok/generated credential only in its 0600 file", func(t *testing.T) {
 		gdir := t.TempDir()
-		g, err := server.Start(configFor(gdir), server.Options{})
+		g, err := node.Start(configFor(gdir), node.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}

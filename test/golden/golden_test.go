@@ -19,7 +19,7 @@ import (
 
 	"github.com/trentkms/trent/internal/config"
 	"github.com/trentkms/trent/internal/iam"
-	"github.com/trentkms/trent/internal/server"
+	"github.com/trentkms/trent/internal/node"
 	"github.com/trentkms/trent/internal/sigv4"
 )
 
@@ -52,8 +52,8 @@ func startNode(t *testing.T) *harness {
 	secret := make([]byte, 20)
 	rand.Read(secret)
 	secretHex := "golden-" + hex.EncodeToString(secret)
-	n, err := server.Start(&config.File{Listen: "127.0.0.1:0", DataDir: t.TempDir()},
-		server.Options{AdminAccessKeyID: adminAKID, AdminSecretAccessKey: secretHex})
+	n, err := node.Start(&config.File{Listen: "127.0.0.1:0", DataDir: t.TempDir()},
+		node.Options{Env: config.Env{AccessKeyID: adminAKID, SecretAccessKey: secretHex}})
 	if err != nil {
 		t.Fatalf("start node: %v", err)
 	}

@@ -12,6 +12,7 @@ import (
 	awskms "github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 
+	"github.com/trentkms/trent/internal/config"
 	"github.com/trentkms/trent/internal/hsm/hsmtest"
 )
 
@@ -25,8 +26,7 @@ func TestCustomKeyStoresOverAPI(t *testing.T) {
 	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: proxy.Certificate().Raw}), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv("TRENT_XKS_CA_FILE", caFile)
-	n := must(startNode(t, nodeConfig(t, t.TempDir(), hsmtest.TokenA, "root-api")))(t)
+	n := must(startNodeEnv(t, nodeConfig(t, t.TempDir(), hsmtest.TokenA, "root-api"), config.Env{XKSCAFile: caFile}))(t)
 	c := client(n.Endpoint)
 	ctx := context.Background()
 

@@ -11,6 +11,7 @@ import (
 	"github.com/trentkms/trent/internal/awserr"
 	"github.com/trentkms/trent/internal/hsm"
 	"github.com/trentkms/trent/internal/hsm/hsmtest"
+	"github.com/trentkms/trent/internal/keystore"
 	"github.com/trentkms/trent/internal/kms"
 	"github.com/trentkms/trent/internal/rootkey"
 	"github.com/trentkms/trent/internal/store/sqlite"
@@ -57,9 +58,16 @@ var rootCaller = &kms.Caller{Account: "111122223333", ARN: "arn:aws:iam::1111222
 
 func callerCtx() context.Context { return kms.WithCaller(context.Background(), rootCaller) }
 
-// newService builds a Service over a real SQLite store and a static root
+// node is the domain of a node with custom key stores: the core and the
+// keystore concern.
+type node struct {
+	*kms.Service
+	KeyStores *keystore.Service
+}
+
+// newService builds the domain over a real SQLite store and a static root
 // key, with custom key stores on the SoftHSM2 module.
-func newService(t testing.TB, ksCfg kms.CustomKeyStoreConfig) *kms.Service {
+func newService(t testing.TB, ksCfg keystore.Config) *node {
 	t.Helper()
 	st, err := sqlite.Open(t.TempDir() + "/trent.db")
 	if err != nil {
@@ -74,9 +82,9 @@ func newService(t testing.TB, ksCfg kms.CustomKeyStoreConfig) *kms.Service {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc.ConfigureCustomKeyStores(ksCfg)
-	t.Cleanup(func() { svc.Close(); svc.CloseCustomKeyStores() })
-	return svc
+	n := &node{Service: svc, KeyStores: keystore.New(svc, ksCfg)}
+	t.Cleanup(n.KeyStores.Close)
+	return n
 }
 
 func sp(s string) *string { return &s }

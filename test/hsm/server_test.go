@@ -19,7 +19,7 @@ import (
 	"github.com/trentkms/trent/internal/config"
 	"github.com/trentkms/trent/internal/hsm"
 	"github.com/trentkms/trent/internal/hsm/hsmtest"
-	"github.com/trentkms/trent/internal/server"
+	trentnode "github.com/trentkms/trent/internal/node"
 )
 
 const (
@@ -40,9 +40,17 @@ func nodeConfig(t *testing.T, dataDir, token, label string) *config.File {
 		Provider: "pkcs11", Module: cfg.Module, Token: token, PINFile: pinFile, KeyLabel: label}}
 }
 
-func startNode(t *testing.T, cfg *config.File) (*server.Node, error) {
+func startNode(t *testing.T, cfg *config.File) (*trentnode.Node, error) {
 	t.Helper()
-	n, err := server.Start(cfg, server.Options{AdminAccessKeyID: adminAKID, AdminSecretAccessKey: adminSecret})
+	return startNodeEnv(t, cfg, config.Env{})
+}
+
+// startNodeEnv starts a node with environment env and the administrator
+// credential.
+func startNodeEnv(t *testing.T, cfg *config.File, env config.Env) (*trentnode.Node, error) {
+	t.Helper()
+	env.AccessKeyID, env.SecretAccessKey = adminAKID, adminSecret
+	n, err := trentnode.Start(cfg, trentnode.Options{Env: env})
 	if err != nil {
 		return nil, err
 	}
@@ -174,7 +182,7 @@ func TestRootKeyRotationUnderLoad(t *testing.T) {
 	}
 	time.Sleep(500 * time.Millisecond)
 	start := time.Now()
-	res, err := server.RotateRootKey(ctx, nodeConfig(t, dir, hsmtest.TokenA, label), server.RotateOptions{Settle: time.Second})
+	res, err := trentnode.RotateRootKey(ctx, nodeConfig(t, dir, hsmtest.TokenA, label), trentnode.RotateOptions{Settle: time.Second})
 	took := time.Since(start)
 	time.Sleep(500 * time.Millisecond)
 	close(stop)

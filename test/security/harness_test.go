@@ -45,6 +45,12 @@ var (
 	binPath string
 	binErr  error
 	binDir  string
+	// The binary with the test hooks (the trenttest build tag), for the
+	// tests that set TRENT_TEST_* (Opts.Env); the others run the
+	// production build.
+	hookOnce sync.Once
+	hookPath string
+	hookErr  error
 )
 
 func TestMain(m *testing.M) {
@@ -73,6 +79,25 @@ func trentBinary(t testing.TB) string {
 		t.Fatal(binErr)
 	}
 	return binPath
+}
+
+// trentHooksBinary builds cmd/trent with the trenttest build tag once per
+// test run and returns its path: a trent that honours the test hooks
+// (TRENT_TEST_CLOCK_FILE, TRENT_TEST_SCHEDULER_INTERVAL).
+func trentHooksBinary(t testing.TB) string {
+	t.Helper()
+	prod := trentBinary(t) // for binDir
+	hookOnce.Do(func() {
+		hookPath = filepath.Join(filepath.Dir(prod), "trent-trenttest")
+		out, err := exec.Command("go", "build", "-tags", "trenttest", "-o", hookPath, "github.com/trentkms/trent/cmd/trent").CombinedOutput()
+		if err != nil {
+			hookErr = fmt.Errorf("go build -tags trenttest ./cmd/trent: %v\n%s", err, out)
+		}
+	})
+	if hookErr != nil {
+		t.Fatal(hookErr)
+	}
+	return hookPath
 }
 
 func randHex(n int) string {
@@ -160,6 +185,11 @@ func Start(t testing.TB, o Opts) *Server {
 	}
 	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", o.DataDir}, o.Args...)
 	bin := trentBinary(t)
+	for _, kv := range o.Env {
+		if strings.HasPrefix(kv, "TRENT_TEST_") {
+			bin = trentHooksBinary(t)
+		}
+	}
 	var cmd *exec.Cmd
 	if o.NoFile > 0 {
 		cmd = exec.Command("sh", append([]string{"-c", fmt.Sprintf(`ulimit -n %d && exec "$0" "$@"`, o.NoFile), bin}, args...)...)
