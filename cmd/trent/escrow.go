@@ -114,7 +114,11 @@ func runEscrow(args []string, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("root-key escrow: %w", err)
 	}
-	if err := escrow.WriteDir(*dir, files); err != nil {
+	err = escrow.WriteDir(*dir, files)
+	for _, f := range files {
+		clear(f.Data)
+	}
+	if err != nil {
 		return fmt.Errorf("root-key escrow: %w", err)
 	}
 	ids := make([]string, len(keys))

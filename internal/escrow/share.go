@@ -133,8 +133,12 @@ func (s *Share) Marshal() []byte {
 	fmt.Fprintf(&b, "# Keep it secret, apart from Trent's backups and from the other shares (docs/escrow.md).\n")
 	bin := s.marshalBinary()
 	b.WriteString(linePre)
-	b.WriteString(base64.RawURLEncoding.EncodeToString(bin))
+	// AppendEncode into a buffer that is cleared, not EncodeToString: no
+	// copy of the share is left in a string.
+	enc := base64.RawURLEncoding.AppendEncode(nil, bin)
+	b.Write(enc)
 	b.WriteByte('\n')
+	clear(enc)
 	clear(bin)
 	return b.Bytes()
 }
