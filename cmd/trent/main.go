@@ -7,6 +7,7 @@
 //	trent admin   manage accounts and credentials
 //	trent rotate-root-key  rotate the root key (PKCS#11) and reseal online
 //	trent root-key move    move the root key file out of the data directory
+//	trent root-key escrow  split the root key into shares; recover rebuilds it
 //	trent xks-proxy        serve the XKS proxy API from a PKCS#11 token
 //	trent version print the version
 package main
@@ -29,6 +30,8 @@ commands:
   admin     create accounts and credentials, apply a principals file
   rotate-root-key  rotate the PKCS#11 root key and reseal all material online
   root-key move    move the root key file (out of the data directory)
+  root-key escrow  split the root key into N shares, any K rebuild it (age-encrypted)
+  root-key recover rebuild the root key file from K shares
   xks-proxy        serve AWS's External Key Store proxy API from a PKCS#11 token
   version   print the version
 `
