@@ -8,6 +8,9 @@
 //	trent rotate-root-key  rotate the root key (PKCS#11) and reseal online
 //	trent root-key move    move the root key file out of the data directory
 //	trent xks-proxy        serve the XKS proxy API from a PKCS#11 token
+//	trent backup  back up an installation while it serves; verify a backup
+//	trent restore restore a backup into an empty data directory
+//	trent migrate move an installation between SQLite and PostgreSQL
 //	trent version print the version
 package main
 
@@ -30,6 +33,9 @@ commands:
   rotate-root-key  rotate the PKCS#11 root key and reseal all material online
   root-key move    move the root key file (out of the data directory)
   xks-proxy        serve AWS's External Key Store proxy API from a PKCS#11 token
+  backup    back up an installation while it serves (backup verify DIR checks one)
+  restore   restore a backup into an empty data directory or database
+  migrate   move every record between SQLite and PostgreSQL, verified
   version   print the version
 `
 
@@ -57,6 +63,12 @@ func main() {
 		err = runRootKey(args, os.Stdout)
 	case "admin":
 		err = runAdmin(args)
+	case "backup":
+		err = runBackup(args, os.Stdout)
+	case "restore":
+		err = runRestore(args, os.Stdout)
+	case "migrate":
+		err = runMigrate(args, os.Stdout)
 	case "version", "--version", "-v":
 		fmt.Println("trent", version)
 	case "help", "-h", "--help":
