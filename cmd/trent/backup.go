@@ -192,7 +192,7 @@ func runRestore(args []string, out io.Writer) error {
 	return nil
 }
 
-const migrateUsage = `usage: trent migrate --from STORE --to STORE [--data-dir D] [--config F]
+const migrateUsage = `usage: trent migrate --from STORE --to STORE [--audit-dir DIR --trail-from DIR...]
 
 Copies every record of the store --from (sqlite:PATH or postgres://...) into
 the empty store --to, and verifies the copy: the number and a SHA-256 of the
@@ -201,6 +201,12 @@ snapshot and never written to; stop every server that uses it first (a
 SQLite source is locked against a running server). The audit trail stays in
 each node's data directory; its anchors move with the records. Start the
 servers with --store set to the new store afterwards, under the same root key.
+
+Moving a cluster back to one SQLite node: the SQLite store then holds every
+node's audit anchor, and its data directory must hold every node's trail.
+--trail-from DIR (repeatable) copies the trails of the nodes in DIR into the
+trail directory --audit-dir (DATA_DIR/audit of the node that will serve),
+and the copy is verified against the anchors of the new store.
 `
 
 // runMigrate implements "trent migrate".
@@ -209,11 +215,17 @@ func runMigrate(args []string, out io.Writer) error {
 	fs.Usage = func() { fmt.Fprint(fs.Output(), migrateUsage) }
 	from := fs.String("from", "", "source store: sqlite:PATH or postgres://...")
 	to := fs.String("to", "", "target store, empty: sqlite:PATH (a new file) or postgres://...")
+	auditDir := fs.String("audit-dir", "", "trail directory that receives the --trail-from trails")
+	var trailFrom multiFlag
+	fs.Var(&trailFrom, "trail-from", "trail directory of another node whose trail moves into --audit-dir; may be repeated")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *from == "" || *to == "" || fs.NArg() > 0 {
 		return fmt.Errorf("migrate: name both stores with --from and --to\n\n%s", migrateUsage)
+	}
+	if (*auditDir == "") != (len(trailFrom) == 0) {
+		return fmt.Errorf("migrate: --trail-from and --audit-dir go together\n\n%s", migrateUsage)
 	}
 	src, unlock, err := openMigrationStore(*from, true)
 	if err != nil {
@@ -239,6 +251,15 @@ func runMigrate(args []string, out io.Writer) error {
 	fmt.Fprintf(out, "migrated %d records of %d kinds; the copy verifies (count and sha256 per kind):\n", m.Records, len(kinds))
 	for _, k := range kinds {
 		fmt.Fprintf(out, "  %-24s %8d  %s\n", k, m.Kinds[k].Count, m.Kinds[k].SHA256)
+	}
+	if len(trailFrom) > 0 {
+		nodes, err := backup.CopyTrails(context.Background(), dst, *auditDir, trailFrom)
+		if err != nil {
+			return fmt.Errorf("migrate: moving the audit trails: %w", err)
+		}
+		for _, n := range nodes {
+			fmt.Fprintf(out, "audit trail of node %s in %s: records %d..%d, digests %d, verified against its anchor\n", n.Node, *auditDir, n.FirstSeq, n.LastSeq, n.Digests)
+		}
 	}
 	return nil
 }
