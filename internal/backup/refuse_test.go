@@ -131,6 +131,21 @@ func TestDamagedBackupRefused(t *testing.T) {
 			t.Fatalf("Restore over an existing database: %v", err)
 		}
 	})
+	t.Run("fail/database-not-empty", func(t *testing.T) {
+		tgt, _ := sqliteTarget(t, root)
+		st, _ := pgStore(t)
+		if err := st.Apply(context.Background(), store.Op{Kind: "key", ID: "k", Data: []byte("x")}); err != nil {
+			t.Fatal(err)
+		}
+		tgt.SQLitePath = ""
+		tgt.OpenStore = func() (store.Store, error) { return st, nil }
+		if _, err := Restore(context.Background(), good, tgt); err == nil || !strings.Contains(err.Error(), "not empty") {
+			t.Fatalf("Restore into a database that is not empty: %v", err)
+		}
+		if _, err := os.Stat(tgt.DataDir); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("a refused restore made %s", tgt.DataDir)
+		}
+	})
 	t.Run("fail/exists", func(t *testing.T) {
 		if _, err := Create(context.Background(), in.source(), good); err == nil {
 			t.Fatal("Create over an existing backup succeeded")

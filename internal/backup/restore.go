@@ -107,6 +107,21 @@ func Restore(ctx context.Context, dir string, t Target) (*Result, error) {
 		clear(seed)
 	}
 
+	src := filepath.Join(dir, filepath.FromSlash(m.Store.File))
+	fileCopy := t.SQLitePath != "" && m.Store.Format == FormatSQLite
+	var st store.Store
+	if t.SQLitePath == "" {
+		// A database of its own: its emptiness is checked before
+		// anything is written.
+		if st, err = t.OpenStore(); err != nil {
+			return nil, err
+		}
+		defer st.Close()
+		if err := CheckEmpty(ctx, st); err != nil {
+			return nil, err
+		}
+	}
+
 	// Nothing was written so far; from here on a failure leaves a
 	// partial target, which the error says to remove.
 	partial := func(err error) error {
@@ -138,8 +153,6 @@ func Restore(ctx context.Context, dir string, t Target) (*Result, error) {
 		return nil, partial(err)
 	}
 
-	src := filepath.Join(dir, filepath.FromSlash(m.Store.File))
-	fileCopy := t.SQLitePath != "" && m.Store.Format == FormatSQLite
 	if fileCopy {
 		if err := copyFile(src, t.SQLitePath); err != nil {
 			return nil, partial(err)
@@ -148,11 +161,12 @@ func Restore(ctx context.Context, dir string, t Target) (*Result, error) {
 			return nil, partial(err)
 		}
 	}
-	st, err := t.OpenStore()
-	if err != nil {
-		return nil, partial(err)
+	if st == nil {
+		if st, err = t.OpenStore(); err != nil {
+			return nil, partial(err)
+		}
+		defer st.Close()
 	}
-	defer st.Close()
 	if !fileCopy {
 		read := func(fn func(store.Record) error) error { return readRecords(src, fn) }
 		if m.Store.Format == FormatSQLite {
