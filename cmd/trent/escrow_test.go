@@ -16,7 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/trentkms/trent/internal/config"
-	"github.com/trentkms/trent/internal/server"
+	"github.com/trentkms/trent/internal/node"
 )
 
 const (
@@ -24,10 +24,10 @@ const (
 	escrowAdminSecret = "admin-test-secret-0123456789"
 )
 
-func startWithKey(t *testing.T, dir, keyFile string) *server.Node {
+func startWithKey(t *testing.T, dir, keyFile string) *node.Node {
 	t.Helper()
-	n, err := server.Start(&config.File{Listen: "127.0.0.1:0", DataDir: dir, RootKey: config.RootKeyFile{File: keyFile}},
-		server.Options{AdminAccessKeyID: escrowAdminID, AdminSecretAccessKey: escrowAdminSecret})
+	n, err := node.Start(&config.File{Listen: "127.0.0.1:0", DataDir: dir, RootKey: config.RootKeyFile{File: keyFile}},
+		node.Options{Env: config.Env{AccessKeyID: escrowAdminID, SecretAccessKey: escrowAdminSecret}})
 	if err != nil {
 		t.Fatal(err)
 	}
