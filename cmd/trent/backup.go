@@ -18,10 +18,8 @@ import (
 	"github.com/trentkms/trent/internal/backup"
 	"github.com/trentkms/trent/internal/config"
 	"github.com/trentkms/trent/internal/dirlock"
-	"github.com/trentkms/trent/internal/rootkey"
+	"github.com/trentkms/trent/internal/node"
 	"github.com/trentkms/trent/internal/store"
-	"github.com/trentkms/trent/internal/store/postgres"
-	"github.com/trentkms/trent/internal/store/sqlite"
 )
 
 const backupUsage = `usage: trent backup --out DIR [--data-dir D] [--config F] [--store URL]
@@ -59,12 +57,16 @@ func runBackup(args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	st, backend, err := openExistingStore(cfg)
+	st, err := node.OpenExistingStore(cfg)
 	if err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
 	defer st.Close()
-	src := backup.Source{Store: st, Backend: backend, SigningKeyFile: filepath.Join(cfg.DataDir, "audit-signing.key")}
+	backend := "postgres"
+	if _, ok := node.SQLitePath(cfg); ok {
+		backend = "sqlite"
+	}
+	src := backup.Source{Store: st, Backend: backend, SigningKeyFile: filepath.Join(cfg.DataDir, audit.SigningKeyFile)}
 	if !cfg.Audit.Disabled {
 		src.TrailDir = cfg.Audit.Dir
 	}
@@ -130,7 +132,7 @@ trent serve on the data directory afterwards.
 `
 
 // runRestore implements "trent restore".
-func runRestore(args []string, out io.Writer) error {
+func runRestore(args []string, env config.Env, out io.Writer) error {
 	fs := flag.NewFlagSet("restore", flag.ContinueOnError)
 	fs.Usage = func() { fmt.Fprint(fs.Output(), restoreUsage) }
 	from := fs.String("from", "", "backup directory")
@@ -161,23 +163,18 @@ func runRestore(args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	root, source, err := openRootKey(cfg)
+	root, source, err := node.OpenRootKey(cfg, env)
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
 	defer root.Close()
-	node := cfg.NodeID
-	if node == "" {
-		node = "node1"
-	}
-	t := backup.Target{DataDir: cfg.DataDir, TrailDir: cfg.Audit.Dir, SigningKeyFile: filepath.Join(cfg.DataDir, "audit-signing.key"),
-		Root: root, Node: node, Region: cfg.Region, PublicKeys: keys,
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
-	if path, ok := sqliteStorePath(cfg); ok {
+	id := node.AuditNode(cfg)
+	t := backup.Target{DataDir: cfg.DataDir, TrailDir: cfg.Audit.Dir, SigningKeyFile: filepath.Join(cfg.DataDir, audit.SigningKeyFile),
+		Root: root, Node: id, Region: cfg.Region, PublicKeys: keys,
+		Logger:    slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		OpenStore: func() (store.Store, error) { return node.OpenStore(cfg) }}
+	if path, ok := node.SQLitePath(cfg); ok {
 		t.SQLitePath = path
-		t.OpenStore = func() (store.Store, error) { return sqlite.Open(path) }
-	} else {
-		t.OpenStore = func() (store.Store, error) { return openPostgres(cfg.Store) }
 	}
 	res, err := backup.Restore(context.Background(), *from, t)
 	if err != nil {
@@ -186,7 +183,7 @@ func runRestore(args []string, out io.Writer) error {
 	fmt.Fprintf(out, "backup %s restored into %s (root key %s from %s)\n", res.Manifest.ID, cfg.DataDir, strings.Join(res.Manifest.RootKeyIDs, ", "), source)
 	printManifest(out, res.Manifest)
 	if res.AuditSeq > 0 {
-		fmt.Fprintf(out, "  restore recorded as record %d of node %s's trail (BackupRestored)\n", res.AuditSeq, node)
+		fmt.Fprintf(out, "  restore recorded as record %d of node %s's trail (BackupRestored)\n", res.AuditSeq, id)
 	}
 	fmt.Fprintf(out, "Start the server on %s as before.\n", cfg.DataDir)
 	return nil
@@ -294,7 +291,7 @@ func openMigrationStore(url string, source bool) (store.Store, func(), error) {
 				return nil, nil, fmt.Errorf("the database %s is in use (a server runs on it?): stop it first: %w", path, err)
 			}
 		}
-		st, err := sqlite.Open(path)
+		st, err := node.OpenStore(&config.File{Store: url})
 		if err != nil {
 			if lock != nil {
 				lock.Release()
@@ -307,10 +304,11 @@ func openMigrationStore(url string, source bool) (store.Store, func(), error) {
 			}
 		}, nil
 	case strings.HasPrefix(url, "postgres://") || strings.HasPrefix(url, "postgresql://"):
-		st, err := openPostgres(url)
+		st, err := node.OpenPostgres(url)
 		return st, func() {}, err
 	}
-	return nil, nil, fmt.Errorf("store %q: want sqlite:PATH or postgres://...", url)
+	scheme, _, _ := strings.Cut(url, ":")
+	return nil, nil, fmt.Errorf("store %q: want sqlite:PATH or postgres://...", scheme+":...")
 }
 
 // resolvedConfig reads the configuration as trent serve does and fills in
@@ -324,67 +322,6 @@ func resolvedConfig(cfgPath, dataDir, storeURL string) (*config.File, error) {
 		return nil, err
 	}
 	return cfg, nil
-}
-
-// sqliteStorePath returns the SQLite database of cfg, if its store is
-// SQLite.
-func sqliteStorePath(cfg *config.File) (string, bool) {
-	if cfg.Store != "" && !strings.HasPrefix(cfg.Store, "sqlite:") {
-		return "", false
-	}
-	if p := strings.TrimPrefix(cfg.Store, "sqlite:"); p != "" {
-		return p, true
-	}
-	return filepath.Join(cfg.DataDir, "trent.db"), true
-}
-
-// openExistingStore opens the store of an installation, refusing to
-// create a SQLite database that is not there.
-func openExistingStore(cfg *config.File) (store.Store, string, error) {
-	if path, ok := sqliteStorePath(cfg); ok {
-		if _, err := os.Stat(path); err != nil {
-			return nil, "", fmt.Errorf("no store at %s (give --data-dir, --config or --store): %w", path, err)
-		}
-		st, err := sqlite.Open(path)
-		return st, "sqlite", err
-	}
-	st, err := openPostgres(cfg.Store)
-	return st, "postgres", err
-}
-
-func openPostgres(url string) (store.Store, error) {
-	if !strings.HasPrefix(url, "postgres://") && !strings.HasPrefix(url, "postgresql://") {
-		return nil, fmt.Errorf("store %q: want sqlite:PATH or postgres://...", url)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	return postgres.Open(ctx, url)
-}
-
-// openRootKey opens the root key a restore checks the backup against:
-// TRENT_ROOT_KEY, else the key file (root_key.file, else the default).
-func openRootKey(cfg *config.File) (rootkey.Provider, string, error) {
-	if h := os.Getenv("TRENT_ROOT_KEY"); h != "" {
-		k, err := rootkey.KeyFromHex(h)
-		if err != nil {
-			return nil, "", err
-		}
-		p, err := rootkey.NewStatic(k)
-		clear(k)
-		return p, "TRENT_ROOT_KEY", err
-	}
-	if cfg.RootKey.Provider != "file" {
-		return nil, "", fmt.Errorf("root key provider %s: restore reads a root key file or TRENT_ROOT_KEY; an HSM's root key is restored with the HSM's own backup (docs/operations.md)", cfg.RootKey.Provider)
-	}
-	path, _, err := cfg.RootKeyPath()
-	if err != nil {
-		return nil, "", err
-	}
-	p, err := rootkey.OpenFile(path)
-	if err != nil {
-		return nil, "", fmt.Errorf("root key file %s: %w (rebuild it from escrow shares first: docs/escrow.md)", path, err)
-	}
-	return p, path, nil
 }
 
 func readPublicKeys(files []string) ([]ed25519.PublicKey, error) {

@@ -50,7 +50,7 @@ func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
 // runEscrow implements "trent root-key escrow".
-func runEscrow(args []string, out io.Writer) error {
+func runEscrow(args []string, env config.Env, out io.Writer) error {
 	fs := flag.NewFlagSet("root-key escrow", flag.ContinueOnError)
 	fs.Usage = func() { fmt.Fprint(fs.Output(), escrowUsage+"\nflags:\n"); fs.PrintDefaults() }
 	n := fs.Int("shares", 0, "number of shares N (2 to 255)")
@@ -94,7 +94,7 @@ func runEscrow(args []string, out io.Writer) error {
 	if len(recs) != 0 && len(recs) != *n {
 		return fmt.Errorf("root-key escrow: %d age recipients for %d shares: give one per share (share I goes to the I-th)", len(recs), *n)
 	}
-	keys, source, err := escrowKeys(*keyFile, *cfgPath, *dataDir)
+	keys, source, err := escrowKeys(*keyFile, *cfgPath, *dataDir, env.RootKey)
 	if err != nil {
 		return fmt.Errorf("root-key escrow: %w", err)
 	}
@@ -139,15 +139,15 @@ func runEscrow(args []string, out io.Writer) error {
 }
 
 // escrowKeys finds the root keys to escrow and says where they came from:
-// --root-key-file, else TRENT_ROOT_KEY, else the key file the
+// --root-key-file, else TRENT_ROOT_KEY (rootHex), else the key file the
 // configuration names, else the one `trent serve` would use.
-func escrowKeys(keyFile, cfgPath, dataDir string) ([]rootkey.Key, string, error) {
+func escrowKeys(keyFile, cfgPath, dataDir, rootHex string) ([]rootkey.Key, string, error) {
 	if keyFile != "" {
 		keys, err := rootkey.ReadKeyFile(keyFile)
 		return keys, keyFile, err
 	}
-	if h := os.Getenv("TRENT_ROOT_KEY"); h != "" {
-		k, err := rootkey.KeyFromHex(h)
+	if rootHex != "" {
+		k, err := rootkey.KeyFromHex(rootHex)
 		if err != nil {
 			return nil, "", err
 		}

@@ -39,10 +39,14 @@ func escrowKMS(endpoint string) *kms.Client {
 		Credentials: credentials.NewStaticCredentialsProvider(escrowAdminID, escrowAdminSecret, ""), Retryer: aws.NopRetryer{}})
 }
 
-// rootKey runs "trent root-key ARGS" and returns its output.
-func rootKey(args ...string) (string, error) {
+// rootKey runs "trent root-key ARGS" with an empty environment and returns
+// its output.
+func rootKey(args ...string) (string, error) { return rootKeyEnv(config.Env{}, args...) }
+
+// rootKeyEnv runs "trent root-key ARGS" with env and returns its output.
+func rootKeyEnv(env config.Env, args ...string) (string, error) {
 	var out bytes.Buffer
-	err := runRootKey(args, &out)
+	err := runRootKey(args, env, &out)
 	return out.String(), err
 }
 
@@ -267,8 +271,13 @@ func TestEscrowKeySources(t *testing.T) {
 	dir := t.TempDir()
 	t.Run("ok/TRENT_ROOT_KEY", func(t *testing.T) {
 		hexKey := strings.Repeat("5a", 32)
-		t.Setenv("TRENT_ROOT_KEY", hexKey)
-		o, err := rootKey("escrow", "--shares", "2", "--threshold", "2", "--out", filepath.Join(dir, "env"))
+		env := config.FromEnv(func(name string) (string, bool) {
+			if name == "TRENT_ROOT_KEY" {
+				return hexKey, true
+			}
+			return "", false
+		})
+		o, err := rootKeyEnv(env, "escrow", "--shares", "2", "--threshold", "2", "--out", filepath.Join(dir, "env"))
 		if err != nil || !strings.Contains(o, "(from TRENT_ROOT_KEY)") {
 			t.Fatalf("%v\n%s", err, o)
 		}

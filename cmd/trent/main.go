@@ -65,13 +65,13 @@ func main() {
 	case "rotate-root-key":
 		err = runRotateRootKey(args, env)
 	case "root-key":
-		err = runRootKey(args, os.Stdout)
+		err = runRootKey(args, env, os.Stdout)
 	case "admin":
 		err = runAdmin(args, env)
 	case "backup":
 		err = runBackup(args, os.Stdout)
 	case "restore":
-		err = runRestore(args, os.Stdout)
+		err = runRestore(args, env, os.Stdout)
 	case "migrate":
 		err = runMigrate(args, os.Stdout)
 	case "version", "--version", "-v":

@@ -29,7 +29,7 @@ rebuilds it from them (trent root-key escrow -h, recover -h; docs/escrow.md).
 `
 
 // runRootKey implements "trent root-key move", "escrow" and "recover".
-func runRootKey(args []string, out io.Writer) error {
+func runRootKey(args []string, env config.Env, out io.Writer) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprint(out, rootKeyUsage)
 		if len(args) == 0 {
@@ -39,7 +39,7 @@ func runRootKey(args []string, out io.Writer) error {
 	}
 	switch args[0] {
 	case "escrow":
-		return runEscrow(args[1:], out)
+		return runEscrow(args[1:], env, out)
 	case "recover":
 		return runRecover(args[1:], out)
 	case "move":

@@ -54,14 +54,14 @@ func newInstall(t *testing.T, st store.Store, backend string, root rootkey.Provi
 		t.Fatal(err)
 	}
 	_, priv, _ := ed25519.GenerateKey(nil)
-	sealed, err := root.Seal(priv.Seed(), SigningKeyAAD)
+	sealed, err := root.Seal(priv.Seed(), audit.SigningKeyAAD)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(in.keyFile, sealed, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	in.log, err = audit.Open(audit.Options{Dir: in.trail, Node: "node1", Signer: priv, Anchor: storeAnchor{st},
+	in.log, err = audit.Open(audit.Options{Dir: in.trail, Node: "node1", Signer: priv, Anchor: audit.StoreAnchor{Store: st},
 		DigestInterval: 20 * time.Millisecond, ReserveBytes: -1, MinFreeBytes: -1, MinFreePercent: -1})
 	if err != nil {
 		t.Fatal(err)
@@ -228,7 +228,7 @@ func TestBackupWhileServingAndRestore(t *testing.T) {
 					t.Fatalf("write %s, acknowledged before the backup, is missing after the restore: %v", id, err)
 				}
 			}
-			rep, err := audit.Verify(tgt.TrailDir, audit.VerifyOptions{Anchor: storeAnchor{st}, RequireDigests: true})
+			rep, err := audit.Verify(tgt.TrailDir, audit.VerifyOptions{Anchor: audit.StoreAnchor{Store: st}, RequireDigests: true})
 			if err != nil || !rep.OK() {
 				t.Fatalf("trail after restore: %+v, %v", rep, err)
 			}

@@ -22,13 +22,6 @@ import (
 	"github.com/trentkms/trent/internal/store/sqlite"
 )
 
-// KindAuditAnchor is the record kind of the audit anchors (one per node,
-// audit.AnchorState as JSON), as the server keeps them.
-const KindAuditAnchor = "audit-anchor"
-
-// canaryID is the ID of the root key canary record (reseal.CanaryKind).
-const canaryID = "canary"
-
 // Source is what Create backs up.
 type Source struct {
 	// Store is the installation's store, open and possibly serving. A
@@ -159,16 +152,16 @@ func (f *snapshotFacts) add(r store.Record) error {
 		return err
 	}
 	switch {
-	case r.Kind == KindAuditAnchor:
-		var a audit.AnchorState
-		if err := json.Unmarshal(r.Data, &a); err != nil || a.Node != r.ID {
-			return fmt.Errorf("%w: the audit anchor of node %q is malformed", ErrCorrupt, r.ID)
+	case r.Kind == audit.AnchorKind:
+		a, err := audit.ParseAnchor(r.ID, r.Data)
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrCorrupt, err)
 		}
 		if f.anchors == nil {
 			f.anchors = map[string]audit.AnchorState{}
 		}
 		f.anchors[r.ID] = a
-	case r.Kind == reseal.CanaryKind && r.ID == canaryID:
+	case r.Kind == reseal.CanaryKind: // its one record
 		f.canary = r.Data
 	}
 	return nil

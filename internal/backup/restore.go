@@ -3,7 +3,6 @@ package backup
 import (
 	"context"
 	"crypto/ed25519"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,10 +16,6 @@ import (
 	"github.com/trentkms/trent/internal/store"
 	"github.com/trentkms/trent/internal/store/sqlite"
 )
-
-// SigningKeyAAD binds the sealed audit signing key to its purpose; it is
-// the server's (internal/server node.go), which seals the key.
-var SigningKeyAAD = []byte("trent/audit-signing-key/v1")
 
 // Target is where Restore puts a backup.
 type Target struct {
@@ -96,10 +91,10 @@ func Restore(ctx context.Context, dir string, t Target) (*Result, error) {
 	}
 	var signer ed25519.PrivateKey
 	if sealed, err := os.ReadFile(filepath.Join(dir, signingKeyFile)); err == nil {
-		if err := reseal.CheckSealed(t.Root, "audit signing key", sealed, SigningKeyAAD); err != nil {
+		if err := reseal.CheckSealed(t.Root, "audit signing key", sealed, audit.SigningKeyAAD); err != nil {
 			return nil, fmt.Errorf("restore refused: %w", err)
 		}
-		seed, err := t.Root.Open(sealed, SigningKeyAAD)
+		seed, err := t.Root.Open(sealed, audit.SigningKeyAAD)
 		if err != nil || len(seed) != ed25519.SeedSize {
 			return nil, fmt.Errorf("restore refused: the audit signing key does not open (%v)", err)
 		}
@@ -197,7 +192,7 @@ func Restore(ctx context.Context, dir string, t Target) (*Result, error) {
 		ranges = append(ranges, map[string]any{"node": n.Node, "firstSeq": n.FirstSeq, "lastSeq": n.LastSeq, "digestedThrough": n.DigestedThrough})
 	}
 	details["auditRanges"] = ranges
-	o := audit.Options{Dir: t.TrailDir, Node: t.Node, Anchor: storeAnchor{st}, Region: t.Region,
+	o := audit.Options{Dir: t.TrailDir, Node: t.Node, Anchor: audit.StoreAnchor{Store: st}, Region: t.Region,
 		Logger: t.Logger, Now: now, Restore: details}
 	if signer != nil {
 		o.Signer = signer
@@ -217,31 +212,4 @@ func Restore(ctx context.Context, dir string, t Target) (*Result, error) {
 		return nil, fmt.Errorf("reading the restore record back: %w", err)
 	}
 	return res, nil
-}
-
-// storeAnchor keeps audit anchors in a store as the server does (kind
-// KindAuditAnchor, audit.AnchorState as JSON, keyed by node).
-type storeAnchor struct{ st store.Store }
-
-func (a storeAnchor) LoadAnchor(ctx context.Context, node string) (audit.AnchorState, bool, error) {
-	rec, err := a.st.Get(ctx, KindAuditAnchor, node)
-	if errors.Is(err, store.ErrNotFound) {
-		return audit.AnchorState{}, false, nil
-	}
-	if err != nil {
-		return audit.AnchorState{}, false, err
-	}
-	var s audit.AnchorState
-	if err := json.Unmarshal(rec.Data, &s); err != nil || s.Node != node {
-		return audit.AnchorState{}, false, fmt.Errorf("audit anchor of node %q is malformed", node)
-	}
-	return s, true, nil
-}
-
-func (a storeAnchor) SaveAnchor(ctx context.Context, s audit.AnchorState) error {
-	data, err := json.Marshal(s)
-	if err != nil {
-		return err
-	}
-	return a.st.Apply(ctx, store.Op{Kind: KindAuditAnchor, ID: s.Node, Data: data})
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/trentkms/trent/internal/audit"
 	"github.com/trentkms/trent/internal/store"
 )
 
@@ -70,7 +71,7 @@ func CopyTrails(ctx context.Context, st store.Store, dir string, from []string) 
 		return nil, err
 	}
 	facts := &snapshotFacts{}
-	err = store.Each(ctx, st, KindAuditAnchor, func(r store.Record) error { return facts.add(r) })
+	err = store.Each(ctx, st, audit.AnchorKind, func(r store.Record) error { return facts.add(r) })
 	if err != nil {
 		return nil, err
 	}
