@@ -219,3 +219,37 @@ func BenchmarkCombine32(b *testing.B) {
 		Combine(shares[:3])
 	}
 }
+
+// FuzzSplitCombine: for any secret, coefficients, n and k, the first k
+// shares, the last k and all n rebuild the secret, and k-1 shares, whose
+// result is unrelated to it, never make Combine fail or panic.
+func FuzzSplitCombine(f *testing.F) {
+	f.Add([]byte("secret"), []byte("coefficients-of-some-length"), byte(5), byte(3))
+	f.Add([]byte{0}, []byte{0, 0, 0, 0}, byte(2), byte(2))
+	f.Add(bytes.Repeat([]byte{0xff}, 32), bytes.Repeat([]byte{0x57}, 32*254), byte(255), byte(255))
+	f.Fuzz(func(t *testing.T, secret, coef []byte, n, k byte) {
+		if len(secret) == 0 || len(secret) > 64 || k < 2 || k > n {
+			return
+		}
+		// Coefficients from the input, repeated to the length Split
+		// reads: any bytes, zeros included, must work.
+		if len(coef) == 0 {
+			coef = []byte{0}
+		}
+		want := len(secret) * int(k-1)
+		random := bytes.Repeat(coef, want/len(coef)+1)[:want]
+		shares, err := Split(bytes.NewReader(random), secret, int(n), int(k))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, set := range [][]Share{shares[:k], shares[int(n)-int(k):], shares} {
+			got, err := Combine(set)
+			if err != nil || !bytes.Equal(got, secret) {
+				t.Fatalf("%d of %d shares (k=%d): %x, %v; want %x", len(set), n, k, got, err, secret)
+			}
+		}
+		if _, err := Combine(shares[:k-1]); err != nil {
+			t.Fatalf("k-1 shares: %v", err)
+		}
+	})
+}

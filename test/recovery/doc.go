@@ -6,8 +6,13 @@
 // The drill creates keys of every kind (symmetric, RSA, ECC, HMAC, ML-DSA,
 // imported, rotated several times), aliases, grants and users; takes a
 // backup while a load generator runs Encrypt and CreateKey against the
-// server; destroys the data directory; restores from the backup with the
-// root key rebuilt (rebuildRootKey); and checks that every ciphertext made
+// server; checks that the backup holds no secret in the clear (the root
+// key, the imported key material, the administrator's secret key, the
+// plaintexts: raw, hex or base64); destroys the data directory and the
+// root key file; rebuilds the root key from 3 of the 5 escrow shares made
+// after the first start with `trent root-key escrow` (each age-encrypted
+// to a custodian, post-quantum hybrid or X25519) with `trent root-key
+// recover`; restores from the backup; and checks that every ciphertext made
 // before the backup decrypts, every signature and MAC verifies, every
 // write acknowledged before the backup began is present, and `trent audit
 // verify` passes across the restore and names it. A damaged backup (one

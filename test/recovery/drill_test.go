@@ -1,34 +1,96 @@
 package recovery
 
 import (
+	"bytes"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"filippo.io/age"
+
+	"github.com/trentkms/trent/internal/rootkey"
 )
 
-// rebuildRootKey returns a root key file that holds the installation's
-// root key after the machine was lost, at a new place.
-//
-// TODO(escrow): rebuild the key from K of N shares with `trent root-key
-// escrow` (run right after the first start, shares written apart from the
-// data directory) and `trent root-key recover --share ... --out PATH`, once
-// the escrow branch is merged. Until then the drill restores with a copy of
-// the original key file, which is what the escrow commands rebuild.
-func rebuildRootKey(t *testing.T, in install) string {
+// escrowed is a root key split by `trent root-key escrow`: where the
+// shares went, and the custodians' age identity files, one per share.
+type escrowed struct {
+	id         string // the root key ID the shares rebuild
+	shares     string // the directory of share-I-of-5.age
+	identities []string
+}
+
+// escrowRootKey splits in's root key into 5 shares, any 3 of which rebuild
+// it, right after the first start, into a directory apart from the data
+// directory and the backups. Every share is age-encrypted to its own
+// custodian, made here: shares 1, 2 and 4 to post-quantum hybrid
+// recipients (age1pq1...), 3 and 5 to X25519 ones.
+func escrowRootKey(t *testing.T, in install) escrowed {
 	t.Helper()
-	b, err := os.ReadFile(in.KeyFile)
+	dir := t.TempDir()
+	e := escrowed{shares: filepath.Join(dir, "shares")}
+	args := []string{"root-key", "escrow", "--shares", "5", "--threshold", "3", "--out", e.shares, "--root-key-file", in.KeyFile}
+	for i := 1; i <= 5; i++ {
+		var id interface{ String() string }
+		var rcpt string
+		if i == 3 || i == 5 {
+			x, err := age.GenerateX25519Identity()
+			if err != nil {
+				t.Fatal(err)
+			}
+			id, rcpt = x, x.Recipient().String()
+		} else {
+			pq, err := age.GenerateHybridIdentity()
+			if err != nil {
+				t.Fatal(err)
+			}
+			id, rcpt = pq, pq.Recipient().String()
+			if !strings.HasPrefix(rcpt, "age1pq1") {
+				t.Fatalf("hybrid recipient %.12s...", rcpt)
+			}
+		}
+		p := filepath.Join(dir, fmt.Sprintf("custodian-%d.key", i))
+		if err := os.WriteFile(p, []byte(id.String()+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		e.identities = append(e.identities, p)
+		args = append(args, "--recipient", rcpt)
+	}
+	keys, err := rootkey.ReadKeyFile(in.KeyFile)
 	if err != nil {
-		t.Fatalf("the root key file: %v", err)
-	}
-	dir := filepath.Join(t.TempDir(), "rebuilt")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(dir, "root.key")
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		t.Fatal(err)
+	e.id = keys[len(keys)-1].ID
+	out := mustTrent(t, in, args...)
+	if !strings.Contains(out, "root key "+e.id) || !strings.Contains(out, "any 3 of which rebuild it") {
+		t.Fatalf("root-key escrow: %s", out)
+	}
+	for _, k := range keys {
+		if dirHoldsBytes(t, e.shares, k.Secret) {
+			t.Fatal("a share holds the root key")
+		}
+		clear(k.Secret)
+	}
+	return e
+}
+
+// rebuildRootKey rebuilds in's root key, lost with the machine, from 3 of
+// the 5 escrow shares (2 hybrid-encrypted, 1 X25519-encrypted) with their
+// custodians' identities, at a new place, and returns that key file.
+func rebuildRootKey(t *testing.T, in install, e escrowed) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "rebuilt", "root.key")
+	args := []string{"root-key", "recover", "--out", path}
+	for _, i := range []int{1, 4, 5} {
+		args = append(args, "--identity", e.identities[i-1], "--share", filepath.Join(e.shares, fmt.Sprintf("share-%d-of-5.age", i)))
+	}
+	out := mustTrent(t, in, args...)
+	if !strings.Contains(out, "root key "+e.id+" rebuilt from 3 shares") {
+		t.Fatalf("root-key recover: %s", out)
 	}
 	return path
 }
@@ -40,6 +102,7 @@ func TestRecoveryDrill(t *testing.T) {
 	in := newInstall(t)
 	os.MkdirAll(filepath.Dir(in.KeyFile), 0o700)
 	s := serve(t, in)
+	shares := escrowRootKey(t, in)
 	pop := populate(t, s)
 
 	// Back up while a load generator writes.
@@ -58,16 +121,39 @@ func TestRecoveryDrill(t *testing.T) {
 	t.Logf("backup while serving: %d Encrypt and %d CreateKey acknowledged before it began, %d and %d in all (%d errors)\n%s",
 		len(cts), len(keys), nct, nkeys, lg.errs.Load(), out)
 	mustTrent(t, in, "backup", "verify", backupDir)
-	if strings.Contains(out, "root.key") || dirHolds(t, backupDir, in.KeyFile) {
-		t.Fatal("the backup holds the root key")
+	// A stolen backup opens nothing: it holds neither the root key nor
+	// any secret it seals, in any encoding.
+	if strings.Contains(out, "root.key") {
+		t.Fatal("the backup names the root key file")
+	}
+	roots, err := rootkey.ReadKeyFile(in.KeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets := [][]byte{[]byte(adminSecret)}
+	for _, k := range roots {
+		secrets = append(secrets, k.Secret)
+	}
+	secrets = append(secrets, pop.secrets...)
+	for _, sc := range pop.sealed {
+		secrets = append(secrets, sc.plaintext)
+	}
+	for i, sec := range secrets {
+		if dirHoldsBytes(t, backupDir, sec) {
+			t.Fatalf("the backup holds secret %d of %d in the clear", i, len(secrets))
+		}
 	}
 
-	// The machine is lost: the server dies, the data directory goes.
+	// The machine is lost: the server dies, the data directory and the
+	// root key file go. The key comes back from 3 of its 5 shares.
 	s.kill()
 	if err := os.RemoveAll(in.DataDir); err != nil {
 		t.Fatal(err)
 	}
-	in.KeyFile = rebuildRootKey(t, in)
+	if err := os.Remove(in.KeyFile); err != nil {
+		t.Fatal(err)
+	}
+	in.KeyFile = rebuildRootKey(t, in, shares)
 
 	out = mustTrent(t, in, append([]string{"restore", "--from", backupDir, "--root-key-file", in.KeyFile}, in.dirArgs()...)...)
 	if !strings.Contains(out, "restore recorded as record") {
@@ -80,7 +166,7 @@ func TestRecoveryDrill(t *testing.T) {
 	create(t, s.kms(), nil)
 	s.stop(t)
 
-	out, err := trent(t, in, append([]string{"audit", "verify"}, in.dirArgs()...)...)
+	out, err = trent(t, in, append([]string{"audit", "verify"}, in.dirArgs()...)...)
 	if err != nil || !strings.Contains(out, "restored from a backup") {
 		t.Fatalf("trent audit verify across the restore: %v\n%s", err, out)
 	}
@@ -157,22 +243,67 @@ func flipByte(path string) error {
 	return os.WriteFile(path, b, 0o600)
 }
 
-// dirHolds reports whether a file under dir contains the content of the
-// file at secret.
-func dirHolds(t *testing.T, dir, secret string) bool {
+// dirHoldsBytes reports whether a file under dir contains secret in any
+// form a careless writer would use: raw, hex (either case) or base64
+// (standard or URL alphabet, any alignment of a 3-byte boundary).
+func dirHoldsBytes(t *testing.T, dir string, secret []byte) bool {
 	t.Helper()
-	key, err := os.ReadFile(secret)
-	if err != nil || len(key) == 0 {
-		t.Fatalf("read %s: %v", secret, err)
+	forms := [][]byte{secret, []byte(hex.EncodeToString(secret)), []byte(strings.ToUpper(hex.EncodeToString(secret)))}
+	for off := 0; off < 3 && off < len(secret); off++ {
+		// A base64 run of secret[off:] minus its last, padding-bound
+		// characters is found wherever secret is encoded.
+		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding} {
+			b := enc.EncodeToString(secret[off:])
+			forms = append(forms, []byte(strings.TrimRight(b, "=")[:len(b)-4]))
+		}
 	}
-	found := false
-	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		if err == nil && d.Type().IsRegular() {
-			if b, _ := os.ReadFile(p); strings.Contains(string(b), strings.TrimSpace(string(key))) {
-				found = true
+	found := ""
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		for _, f := range forms {
+			if bytes.Contains(b, f) {
+				found = p
 			}
 		}
 		return nil
 	})
-	return found
+	if err != nil {
+		t.Fatal(err)
+	}
+	if found != "" {
+		t.Logf("%s holds a secret", found)
+	}
+	return found != ""
+}
+
+// TestDirHoldsBytes: the drill's search for secrets finds one in each
+// form it looks for, wherever it stands in a file.
+func TestDirHoldsBytes(t *testing.T) {
+	secret := []byte("0123456789abcdef0123456789ABCDEF")
+	for name, enc := range map[string]func([]byte) string{
+		"raw":       func(b []byte) string { return string(b) },
+		"hex":       hex.EncodeToString,
+		"HEX":       func(b []byte) string { return strings.ToUpper(hex.EncodeToString(b)) },
+		"base64":    base64.StdEncoding.EncodeToString,
+		"base64url": base64.RawURLEncoding.EncodeToString,
+	} {
+		for pre := 0; pre < 3; pre++ {
+			dir := t.TempDir()
+			// The secret inside a longer value, at every alignment.
+			data := enc(append(append(bytes.Repeat([]byte{'x'}, pre), secret...), "tail"...))
+			os.WriteFile(filepath.Join(dir, "f"), []byte(`{"v":"`+data+`"}`), 0o600)
+			if !dirHoldsBytes(t, dir, secret) {
+				t.Errorf("%s at offset %d not found", name, pre)
+			}
+		}
+	}
+	if dirHoldsBytes(t, t.TempDir(), secret) {
+		t.Error("found in an empty directory")
+	}
 }

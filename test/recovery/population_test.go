@@ -45,6 +45,10 @@ type population struct {
 	users    []string
 	rotated  string
 	rotation int
+	// secrets are what no file of the data directory or of a backup
+	// may hold in the clear: the imported key material and the
+	// plaintexts of the ciphertexts.
+	secrets [][]byte
 }
 
 func create(t *testing.T, c *kms.Client, in *kms.CreateKeyInput) string {
@@ -108,6 +112,7 @@ func populate(t *testing.T, s *server) *population {
 		t.Fatalf("ImportKeyMaterial: %v", err)
 	}
 	encrypt(imp, "imported")
+	p.secrets = append(p.secrets, material)
 
 	// RSA encryption: a ciphertext made with the public key.
 	rsaEnc := create(t, c, &kms.CreateKeyInput{KeySpec: types.KeySpecRsa2048, KeyUsage: types.KeyUsageTypeEncryptDecrypt})
