@@ -21,5 +21,7 @@
 //
 // The migration check moves the same population from SQLite to
 // PostgreSQL, serves it from two nodes, runs the same checks, and moves it
-// back. It skips unless TRENT_TEST_POSTGRES_URL is set.
+// back. It skips unless TRENT_TEST_POSTGRES_URL is set, and fails instead
+// when TRENT_TEST_REQUIRE names postgres (internal/testenv), as the full
+// run does.
 package recovery
