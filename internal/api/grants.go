@@ -4,9 +4,10 @@ import "github.com/trentkms/trent/internal/grant"
 
 // grantOps are the grant operations.
 var grantOps = []*Operation{
-	op("CreateGrant", false, false, grants, (*grant.Service).CreateGrant),
-	op("ListGrants", true, false, grants, (*grant.Service).ListGrants),
-	op("ListRetirableGrants", true, false, grants, (*grant.Service).ListRetirableGrants),
-	op("RetireGrant", false, false, grants, (*grant.Service).RetireGrant),
-	op("RevokeGrant", false, false, grants, (*grant.Service).RevokeGrant),
+	{Name: "CreateGrant", Action: "kms:CreateGrant", Handler: on(grants, (*grant.Service).CreateGrant),
+		SecretRequest: []string{"GrantTokens"}},
+	{Name: "ListGrants", Action: "kms:ListGrants", ReadOnly: true, Handler: on(grants, (*grant.Service).ListGrants)},
+	{Name: "ListRetirableGrants", Action: "kms:ListRetirableGrants", ReadOnly: true, Handler: on(grants, (*grant.Service).ListRetirableGrants)},
+	{Name: "RetireGrant", Action: "kms:RetireGrant", Handler: on(grants, (*grant.Service).RetireGrant)},
+	{Name: "RevokeGrant", Action: "kms:RevokeGrant", Handler: on(grants, (*grant.Service).RevokeGrant)},
 }

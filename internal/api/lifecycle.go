@@ -8,13 +8,18 @@ import (
 // lifecycleOps are the rotation and imported-key-material operations.
 var lifecycleOps = []*Operation{
 	// Rotation
-	op("EnableKeyRotation", false, false, core, (*kms.Service).EnableKeyRotation),
-	op("DisableKeyRotation", false, false, core, (*kms.Service).DisableKeyRotation),
-	op("GetKeyRotationStatus", true, false, core, (*kms.Service).GetKeyRotationStatus),
-	op("RotateKeyOnDemand", false, false, core, (*kms.Service).RotateKeyOnDemand),
-	op("ListKeyRotations", true, false, core, (*kms.Service).ListKeyRotations),
+	{Name: "EnableKeyRotation", Action: "kms:EnableKeyRotation", Handler: on(core, (*kms.Service).EnableKeyRotation)},
+	{Name: "DisableKeyRotation", Action: "kms:DisableKeyRotation", Handler: on(core, (*kms.Service).DisableKeyRotation),
+		SecretRequest: []string{"GrantTokens"}},
+	{Name: "GetKeyRotationStatus", Action: "kms:GetKeyRotationStatus", ReadOnly: true, Handler: on(core, (*kms.Service).GetKeyRotationStatus),
+		SecretRequest: []string{"GrantTokens"}},
+	{Name: "RotateKeyOnDemand", Action: "kms:RotateKeyOnDemand", Handler: on(core, (*kms.Service).RotateKeyOnDemand),
+		SecretRequest: []string{"GrantTokens"}},
+	{Name: "ListKeyRotations", Action: "kms:ListKeyRotations", ReadOnly: true, Handler: on(core, (*kms.Service).ListKeyRotations)},
 	// Imported key material
-	op("GetParametersForImport", true, false, imports, (*keyimport.Service).GetParametersForImport),
-	op("ImportKeyMaterial", false, false, imports, (*keyimport.Service).ImportKeyMaterial),
-	op("DeleteImportedKeyMaterial", false, false, imports, (*keyimport.Service).DeleteImportedKeyMaterial),
+	{Name: "GetParametersForImport", Action: "kms:GetParametersForImport", ReadOnly: true, Handler: on(imports, (*keyimport.Service).GetParametersForImport),
+		SecretResponse: []string{"ImportToken", "PublicKey"}},
+	{Name: "ImportKeyMaterial", Action: "kms:ImportKeyMaterial", Handler: on(imports, (*keyimport.Service).ImportKeyMaterial),
+		SecretRequest: []string{"ImportToken", "EncryptedKeyMaterial"}},
+	{Name: "DeleteImportedKeyMaterial", Action: "kms:DeleteImportedKeyMaterial", Handler: on(imports, (*keyimport.Service).DeleteImportedKeyMaterial)},
 }

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/trentkms/trent/internal/arn"
 	"github.com/trentkms/trent/internal/awserr"
 	"github.com/trentkms/trent/internal/kms"
 	"github.com/trentkms/trent/internal/policy"
@@ -556,7 +557,7 @@ func (s *Service) ListRetirableGrants(ctx context.Context, in *wire.ListRetirabl
 			if len(out.Grants) == limit {
 				out.Truncated = true
 				last := out.Grants[limit-1]
-				out.NextMarker = last.KeyID[strings.LastIndexByte(last.KeyID, '/')+1:] + "/" + last.GrantID
+				out.NextMarker = arn.Name(last.KeyID) + "/" + last.GrantID
 				return out, nil
 			}
 			e := s.grantEntry(&g.doc)
@@ -574,12 +575,12 @@ func (s *Service) ListRetirableGrants(ctx context.Context, in *wire.ListRetirabl
 // principalOfAccount reports whether arn is the ARN of a principal of
 // account in this partition: arn:PARTITION:iam::ACCOUNT:... (the root, a
 // user or a role) or arn:PARTITION:sts::ACCOUNT:... (a role session).
-func (s *Service) principalOfAccount(arn, account string) bool {
-	parts, ok := kms.SplitARN(arn)
-	if !ok || parts[0] != "arn" || parts[1] != s.kms.Partition() || parts[3] != "" || parts[5] == "" {
+func (s *Service) principalOfAccount(principal, account string) bool {
+	a, ok := arn.Parse(principal)
+	if !ok || a.Partition != s.kms.Partition() || a.Region != "" || a.Resource == "" {
 		return false
 	}
-	return (parts[2] == "iam" || parts[2] == "sts") && parts[4] == account
+	return (a.Service == "iam" || a.Service == "sts") && a.Account == account
 }
 
 // RetireGrant implements the RetireGrant operation: by grant token, or by
@@ -741,18 +742,9 @@ func (s *Service) readGrantCount(ctx context.Context, keyID string) (int, store.
 		return 0, op, err
 	}
 	op.Create = true
-	n, after := 0, ""
-	for {
-		recs, err := s.store.List(ctx, kindGrant, keyID+"/", after, 1000)
-		if err != nil {
-			return 0, op, err
-		}
-		n += len(recs)
-		if len(recs) < 1000 {
-			return n, op, nil
-		}
-		after = recs[len(recs)-1].ID
-	}
+	n := 0
+	err = store.EachIn(ctx, s.store, kindGrant, keyID+"/", func(store.Record) error { n++; return nil })
+	return n, op, err
 }
 
 // grantCountOp returns op writing the count n.

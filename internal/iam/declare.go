@@ -784,32 +784,22 @@ func (d *Directory) adoptRole(ctx context.Context, account string, r DeclaredRol
 // before notBefore. It reads every live session (there is no index by
 // role); it runs only when the file adopts a role.
 func (d *Directory) revokeSessions(ctx context.Context, roleID string, notBefore time.Time) error {
-	after := ""
-	for {
-		recs, err := d.store.List(ctx, KindSession, "", after, 256)
-		if err != nil || len(recs) == 0 {
+	return store.Each(ctx, d.store, KindSession, func(r store.Record) error {
+		akid := r.ID[strings.IndexByte(r.ID, '/')+1:]
+		var doc accessKeyDoc
+		if _, err := d.getJSON(ctx, KindAccessKey, akid, &doc); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return nil
+			}
 			return err
 		}
-		after = recs[len(recs)-1].ID
-		for _, r := range recs {
-			akid := r.ID[strings.IndexByte(r.ID, '/')+1:]
-			var doc accessKeyDoc
-			if _, err := d.getJSON(ctx, KindAccessKey, akid, &doc); err != nil {
-				if errors.Is(err, store.ErrNotFound) {
-					continue
-				}
-				return err
-			}
-			if !strings.HasPrefix(doc.PrincipalID, roleID+":") || !doc.Created.Before(notBefore) {
-				continue
-			}
-			err := d.store.Apply(ctx, store.Op{Kind: KindAccessKey, ID: akid, Delete: true}, store.Op{Kind: KindSession, ID: r.ID, Delete: true})
-			d.keys.Invalidate(akid)
-			if err != nil {
-				return err
-			}
+		if !strings.HasPrefix(doc.PrincipalID, roleID+":") || !doc.Created.Before(notBefore) {
+			return nil
 		}
-	}
+		err := d.store.Apply(ctx, store.Op{Kind: KindAccessKey, ID: akid, Delete: true}, store.Op{Kind: KindSession, ID: r.ID, Delete: true})
+		d.keys.Invalidate(akid)
+		return err
+	})
 }
 
 // key makes access key k of user u (or of the account root when u is nil)

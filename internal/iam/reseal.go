@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	"github.com/trentkms/trent/internal/reseal"
-	"github.com/trentkms/trent/internal/store"
 )
 
 // ResealAll re-seals, under the root key provider's current root key, every
@@ -16,22 +15,9 @@ import (
 // each rewritten record and returns how many it rewrote.
 func (d *Directory) ResealAll(ctx context.Context, progress func(n int)) (int, error) {
 	cur := d.root.CurrentID()
-	n := 0
-	err := store.Each(ctx, d.store, KindAccessKey, func(r store.Record) error {
-		changed, err := store.Rewrite(ctx, d.store, &d.locks, r, func(data []byte) ([]byte, bool, error) {
-			return d.resealKey(r.ID, data, cur)
-		})
-		if err != nil || !changed {
-			return err
-		}
-		d.keys.Invalidate(r.ID)
-		n++
-		if progress != nil {
-			progress(n)
-		}
-		return nil
-	})
-	return n, err
+	return reseal.Records(ctx, d.store, &d.locks, KindAccessKey, func(akid string, data []byte) ([]byte, bool, error) {
+		return d.resealKey(akid, data, cur)
+	}, d.keys.Invalidate, progress)
 }
 
 // SealedSecret returns the sealed secret of access key akid as stored, and

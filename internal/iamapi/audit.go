@@ -1,37 +1,18 @@
 package iamapi
 
 import (
-	"net/http"
-	"strings"
-
 	"github.com/trentkms/trent/internal/audit"
+	"github.com/trentkms/trent/internal/pipeline"
 )
 
-// record writes the audit record of call c and returns once it is durable.
-// Request parameters are the form fields (camelCased as CloudTrail shows
-// them); response elements never contain secret access keys or session
-// tokens.
-func (h *Handler) record(r *http.Request, c *call) error {
-	ev := &audit.Event{
-		EventVersion: "1.11", EventTime: c.start.UTC().Format("2006-01-02T15:04:05Z"),
-		EventSource: c.op.service + ".amazonaws.com", EventName: c.action, AWSRegion: h.region,
-		SourceIPAddress: sourceIP(r), UserAgent: r.UserAgent(), RequestID: c.reqID, EventID: audit.NewEventID(),
-		ReadOnly: c.op.readOnly, EventType: "AwsApiCall", ManagementEvent: true, EventCategory: "Management",
-	}
+// Record implements pipeline.Codec: the query APIs' fields of the audit
+// record. Request parameters are the form fields (camelCased as CloudTrail
+// shows them); response elements never contain secret access keys or
+// session tokens.
+func (c *call) Record(_ *pipeline.Request, ev *audit.Event) {
+	ev.EventSource, ev.EventName, ev.AWSRegion, ev.ReadOnly = c.op.service+".amazonaws.com", c.action, c.h.region, c.op.readOnly
 	if c.op.service == "iam" {
 		ev.AWSRegion = "us-east-1"
-	}
-	if c.caller != nil {
-		u := &audit.UserIdentity{Type: c.caller.Type, PrincipalID: c.caller.PrincipalID, ARN: c.caller.ARN,
-			AccountID: c.caller.Account, AccessKeyID: c.caller.AccessKeyID, UserName: c.caller.UserName}
-		if c.caller.RoleARN != "" {
-			u.SessionContext = &audit.SessionContext{SessionIssuer: &audit.SessionIssuer{Type: "Role", ARN: c.caller.RoleARN,
-				AccountID: c.caller.Account, UserName: c.caller.RoleARN[strings.LastIndexByte(c.caller.RoleARN, '/')+1:]}}
-		}
-		ev.UserIdentity = u
-		ev.RecipientAccountID = c.caller.Account
-	} else if c.akid != "" {
-		ev.UserIdentity = &audit.UserIdentity{AccessKeyID: c.akid}
 	}
 	params := map[string]any{}
 	for k, v := range c.form {
@@ -49,10 +30,8 @@ func (h *Handler) record(r *http.Request, c *call) error {
 	if len(params) > 0 {
 		ev.RequestParameters = params
 	}
-	if c.err != nil {
-		ev.ErrorCode, ev.ErrorMessage = c.err.Code, c.err.Message
-	} else {
-		switch out := c.out.(type) {
+	if c.Err == nil {
+		switch out := c.Out.(type) {
 		case *createAccessKeyResult:
 			ev.ResponseElements = map[string]any{"accessKey": map[string]any{"accessKeyId": out.AccessKey.AccessKeyID,
 				"status": out.AccessKey.Status, "userName": out.AccessKey.UserName, "createDate": out.AccessKey.CreateDate}}
@@ -71,5 +50,4 @@ func (h *Handler) record(r *http.Request, c *call) error {
 			}
 		}
 	}
-	return h.audit.Append(r.Context(), ev)
 }

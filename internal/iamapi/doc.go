@@ -6,16 +6,17 @@
 //
 // # Pipeline
 //
-// Every request is decoded (body at most MaxBody, at most MaxParams
-// parameters; a source past its failure budget is refused before its form
-// is parsed), matched against the
-// operation table, authenticated with SigV4 for its service (iam, signed
+// Every request goes through the request pipeline (package pipeline) with
+// this package's query codec (handler.go): it is decoded (body at most
+// MaxBody, at most MaxParams parameters; a source past its failure budget
+// is refused before its form is parsed), matched against the operation
+// table, authenticated with SigV4 for its service (iam, signed
 // for us-east-1 or the server's region; sts, signed for the server's region
 // or us-east-1), authorized (the account root may do everything in its own
 // account; other principals need an identity policy allowing the iam:
 // action; AssumeRole is decided by the role's trust policy and the caller's
 // identity policies; GetCallerIdentity needs no permission), run against
-// iam.Directory and encoded.
+// iam.Directory under its deadline, recorded and encoded.
 //
 // # Invariants
 //

@@ -15,7 +15,7 @@ import (
 	"github.com/trentkms/trent/internal/authfail"
 	"github.com/trentkms/trent/internal/awserr"
 	"github.com/trentkms/trent/internal/iam"
-	"github.com/trentkms/trent/internal/kms"
+	"github.com/trentkms/trent/internal/pipeline"
 	"github.com/trentkms/trent/internal/sigv4"
 )
 
@@ -53,10 +53,9 @@ var ErrTooLarge = awserr.New("ValidationError", "Request body too large.")
 type Handler struct {
 	dir       *iam.Directory
 	region    string
-	audit     *audit.Log
 	log       *slog.Logger
 	verifiers map[string]*sigv4.Verifier // service + "/" + region
-	failed    *authfail.Limiter
+	pipe      *pipeline.Pipeline
 }
 
 // New returns a Handler.
@@ -67,8 +66,9 @@ func New(cfg Config) *Handler {
 	if cfg.FailedAuth == nil {
 		cfg.FailedAuth = authfail.New(authfail.Config{Audit: cfg.Audit, Logger: cfg.Logger})
 	}
-	h := &Handler{dir: cfg.Directory, region: cfg.Region, audit: cfg.Audit, log: cfg.Logger, verifiers: map[string]*sigv4.Verifier{},
-		failed: cfg.FailedAuth}
+	h := &Handler{dir: cfg.Directory, region: cfg.Region, log: cfg.Logger, verifiers: map[string]*sigv4.Verifier{}}
+	h.pipe = &pipeline.Pipeline{Directory: cfg.Directory, Audit: cfg.Audit, Failed: cfg.FailedAuth, Log: cfg.Logger,
+		Errors: queryErrors, TrailFirst: true}
 	for _, svc := range []string{"iam", "sts"} {
 		for _, region := range []string{"us-east-1", cfg.Region} {
 			h.verifiers[svc+"/"+region] = &sigv4.Verifier{Source: cfg.Directory, Region: region, Services: []string{svc}, Now: cfg.Now}
@@ -80,8 +80,7 @@ func New(cfg Config) *Handler {
 // verifier picks the verifier for a request of service: the one for the
 // region in its credential scope when that region is accepted, else the
 // default one, whose error then names the expected region.
-func (h *Handler) verifier(service string, r *http.Request) *sigv4.Verifier {
-	auth := r.Header.Get("Authorization")
+func (h *Handler) verifier(service, auth string) *sigv4.Verifier {
 	if i := strings.Index(auth, "Credential="); i >= 0 {
 		parts := strings.SplitN(auth[i+len("Credential="):], "/", 5)
 		if len(parts) == 5 {
@@ -96,129 +95,160 @@ func (h *Handler) verifier(service string, r *http.Request) *sigv4.Verifier {
 	return h.verifiers["sts/"+h.region]
 }
 
-// call is one request as the audit record needs it.
+// errServiceFailure is IAM's and STS's internal error.
+var errServiceFailure = awserr.New("ServiceFailure", "Request processing has failed due to some unknown error, exception or failure.")
+
+// queryErrors are the query APIs' forms of the pipeline's errors.
+var queryErrors = pipeline.Errors{
+	Throttled:  ErrThrottled,
+	Internal:   errServiceFailure,
+	Cancelled:  awserr.New("ServiceFailure", "The request was cancelled."),
+	UnknownKey: "InvalidClientTokenId",
+	Convert: func(e *awserr.Error) *awserr.Error {
+		if strings.HasSuffix(e.Code, "Exception") {
+			return queryError(e)
+		}
+		return e
+	},
+	Status: statusOf,
+}
+
+// call is one IAM or STS request as the pipeline serves it (its Codec):
+// the pipeline's Call, the request, and what the query codec keeps of them.
 type call struct {
-	reqID  string
-	start  time.Time
+	pipeline.Call
+	req    pipeline.Request
+	h      *Handler
+	r      *http.Request
+	body   []byte
 	op     *operation
 	action string
 	form   url.Values
-	caller *kms.Caller
-	akid   string
-	out    any
-	err    *awserr.Error
 }
 
 // ServeHTTP implements http.Handler. It answers every request with AWS's
 // query-protocol XML: a result document, or an ErrorResponse.
-// errServiceFailure is IAM's and STS's internal error.
-var errServiceFailure = awserr.New("ServiceFailure", "Request processing has failed due to some unknown error, exception or failure.")
-
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	c := &call{reqID: w.Header().Get("X-Amzn-Requestid"), start: time.Now()}
-	if c.reqID == "" {
-		c.reqID = audit.NewEventID()
-		w.Header().Set("X-Amzn-Requestid", c.reqID)
+	c := &call{h: h, r: r}
+	c.ReqID, c.Start = w.Header().Get("X-Amzn-Requestid"), time.Now()
+	if c.ReqID == "" {
+		c.ReqID = audit.NewEventID()
+		w.Header().Set("X-Amzn-Requestid", c.ReqID)
 	}
+	c.req = pipeline.Request{Ctx: r.Context(), Sig: sigv4.HTTPRequest(r), Body: r.Body, RemoteIP: pipeline.SourceIP(r.RemoteAddr),
+		TLS: r.TLS != nil, Host: r.Host, UserAgent: r.UserAgent()}
+	h.pipe.Serve(c, &c.req)
 	ns := NamespaceIAM
-	if h.audit != nil && h.audit.Accepting() != nil {
-		// The trail refuses every record (its volume is full, or it
-		// failed): act on no call that cannot be recorded.
-		writeError(w, ns, c.reqID, errServiceFailure)
-		return
-	}
-	c.err = h.handle(r, c)
 	if c.op != nil && c.op.service == "sts" {
 		ns = NamespaceSTS
 	}
-	if c.caller == nil && c.err != nil {
-		h.failedAuth(r, c)
-	} else if h.audit != nil && c.op != nil {
-		if err := h.record(r, c); err != nil {
-			h.log.Error("audit record not written; failing the call", "requestId", c.reqID, "err", err)
-			c.out, c.err = nil, errServiceFailure
-		}
-	}
-	if c.err != nil {
-		writeError(w, ns, c.reqID, c.err)
+	if c.Err != nil {
+		writeError(w, ns, c.ReqID, c.Err)
 		return
 	}
-	if err := writeResult(w, ns, c.action, c.reqID, c.out); err != nil {
-		h.log.Warn("write response", "requestId", c.reqID, "err", err)
+	if err := writeResult(w, ns, c.action, c.ReqID, c.Out); err != nil {
+		h.log.Warn("write response", "requestId", c.ReqID, "err", err)
 	}
 }
 
-func (h *Handler) handle(r *http.Request, c *call) *awserr.Error {
-	if r.Method != http.MethodPost && r.Method != http.MethodGet {
+// TooLarge answers a request whose body the HTTP server refused, unread,
+// as over MaxBody (with its status and XML body): a request that failed
+// before its caller was known, recorded under the service of its
+// signature's scope.
+func (h *Handler) TooLarge(r *pipeline.Request, reqID string) (status int, body []byte) {
+	c := &call{h: h, req: *r}
+	c.ReqID, c.Start = reqID, time.Now()
+	h.pipe.Reject(c, &c.req, ErrTooLarge)
+	auth, _ := r.Sig.Header("Authorization", 0)
+	return ErrorDocument(ScopeService(auth), reqID, c.Err)
+}
+
+// Open implements pipeline.Codec: the method, and the body (its form names
+// the action).
+func (c *call) Open(*pipeline.Request) *awserr.Error {
+	if c.r.Method != http.MethodPost && c.r.Method != http.MethodGet {
 		return awserr.New("InvalidAction", "Requests must be POST or GET.")
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBody+1))
+	body, err := io.ReadAll(io.LimitReader(c.r.Body, MaxBody+1))
 	if err != nil {
 		return awserr.New("ValidationError", "The request body could not be read.")
 	}
 	if len(body) > MaxBody {
 		return ErrTooLarge
 	}
-	// Parsing the form costs an allocation or two per parameter: before
-	// the caller is known, a source past its failure budget gets no
-	// parsing at all, and any other request at most MaxParams.
-	query := r.URL.RawQuery
-	if h.failed.Limited(sourceIP(r)) && !h.mayVerify(r) {
-		// A source past its failure budget (or, in flood mode, any) is
-		// not verified, unless its request names an access key in use
-		// or the limiter grants it a lookup: a flood of made-up keys
-		// costs a bounded number of store lookups.
-		c.action = firstValue(query, body, "Action")
-		c.op = operations[c.action]
-		return ErrThrottled
-	}
+	c.body = body
+	return nil
+}
+
+// Peek implements pipeline.Codec: the action of a request refused before
+// its form is parsed, for its record.
+func (c *call) Peek(*pipeline.Request) {
+	c.setAction(firstValue(c.r.URL.RawQuery, c.body, "Action"))
+}
+
+func (c *call) setAction(action string) {
+	c.action, c.Name = action, action
+	c.op = operations[action]
+}
+
+// Lookup implements pipeline.Codec: the form (query string and body) and
+// its action. Parsing the form costs an allocation or two per parameter:
+// before the caller is known, a source past its failure budget gets no
+// parsing at all (Peek), and any other request at most MaxParams.
+func (c *call) Lookup(*pipeline.Request) ([]byte, *awserr.Error) {
+	query, body := c.r.URL.RawQuery, c.body
 	if strings.Count(query, "&")+bytes.Count(body, []byte{'&'}) >= MaxParams {
-		c.action = firstValue(query, body, "Action")
-		c.op = operations[c.action]
-		return awserr.Newf("ValidationError", "The request has more than %d parameters.", MaxParams)
+		c.Peek(nil)
+		return nil, awserr.Newf("ValidationError", "The request has more than %d parameters.", MaxParams)
 	}
-	form := r.URL.Query()
+	form := c.r.URL.Query()
 	if len(body) > 0 {
 		bf, err := url.ParseQuery(string(body))
 		if err != nil {
-			return awserr.New("ValidationError", "The request body is not a valid form.")
+			return nil, awserr.New("ValidationError", "The request body is not a valid form.")
 		}
 		for k, v := range bf {
 			form[k] = append(form[k], v...)
 		}
 	}
 	c.form = form
-	c.action = form.Get("Action")
-	c.op = operations[c.action]
+	c.setAction(form.Get("Action"))
 	if c.op == nil {
-		return awserr.Newf("InvalidAction", "Could not find operation %s for version %s", c.action, form.Get("Version"))
+		return nil, awserr.Newf("InvalidAction", "Could not find operation %s for version %s", c.action, form.Get("Version"))
 	}
-	ctx := r.Context()
-	res, err := h.verifier(c.op.service, r).Verify(ctx, r, body)
-	if err != nil {
-		c.akid = accessKeyFromHeader(r.Header.Get("Authorization"))
-		return h.clientError(c, err)
+	return body, nil
+}
+
+// Verifier implements pipeline.Codec: the operation's service, in the
+// region of the credential scope.
+func (c *call) Verifier(r *pipeline.Request) *sigv4.Verifier {
+	auth, _ := r.Sig.Header("Authorization", 0)
+	return c.h.verifier(c.op.service, auth)
+}
+
+// Deadline implements pipeline.Codec.
+func (c *call) Deadline() time.Duration {
+	if c.op.deadline > 0 {
+		return c.op.deadline
 	}
-	c.akid = res.AccessKeyID
-	caller, err := h.dir.Caller(ctx, res.AccessKeyID)
-	if err != nil {
-		return h.clientError(c, err)
-	}
-	caller.SourceIP = sourceIP(r)
-	caller.SecureTransport = r.TLS != nil
-	caller.UserAgent = r.UserAgent()
-	c.caller = caller
-	in := &input{form: form, caller: caller, h: h, creates: c.action == "CreateUser" || c.action == "CreateRole"}
+	return defaultDeadline
+}
+
+// Run implements pipeline.Codec: the IAM action is authorized on the
+// resource the request targets, then the operation runs on it.
+func (c *call) Run(ctx context.Context) error {
+	h, caller := c.h, c.Caller
+	in := &input{form: c.form, caller: caller, h: h, creates: c.action == "CreateUser" || c.action == "CreateRole"}
 	for attempt := 1; ; attempt++ {
 		runCtx := ctx
 		if c.op.action != "" {
 			in.targetKind = ""
 			resource, err := c.op.resource(ctx, in)
 			if err != nil {
-				return h.clientError(c, err)
+				return err
 			}
 			if err := h.dir.AuthorizeIAM(ctx, caller, c.op.action, resource); err != nil {
-				return h.clientError(c, err)
+				return err
 			}
 			if in.targetKind != "" {
 				// The action must act on the user or role it was
@@ -236,12 +266,29 @@ func (h *Handler) handle(r *http.Request, c *call) *awserr.Error {
 			err = in.err
 		}
 		if err != nil {
-			return h.clientError(c, err)
+			return err
 		}
-		c.out = out
+		c.Out = out
 		return nil
 	}
 }
+
+// Describe implements pipeline.Codec: a request whose action is unknown is
+// recorded under the service of its signature's scope.
+func (c *call) Describe(f *authfail.Failure) {
+	auth, _ := c.req.Sig.Header("Authorization", 0)
+	service, readOnly := ScopeService(auth), true
+	if c.op != nil {
+		service, readOnly = c.op.service, c.op.readOnly
+	}
+	f.EventSource, f.EventName, f.Region, f.ReadOnly = service+".amazonaws.com", c.action, c.h.region, readOnly
+	if service == "iam" {
+		f.Region = "us-east-1"
+	}
+}
+
+// Finish implements pipeline.Codec.
+func (c *call) Finish() {}
 
 // MaxParams bounds the parameters of a request, query string and body
 // together; the largest action takes fewer than 20.
@@ -282,51 +329,6 @@ func scanValue[S ~string | ~[]byte](s S, name string) (string, bool) {
 	return "", false
 }
 
-// mayVerify reports whether a request from a limited source is verified
-// anyway: one naming an access key this node has in use, or one the
-// limiter lets through (authfail.Limiter.AllowLookup).
-func (h *Handler) mayVerify(r *http.Request) bool {
-	akid := accessKeyFromHeader(r.Header.Get("Authorization"))
-	if akid != "" && h.dir.Known(akid) {
-		return true
-	}
-	return h.failed.AllowLookup(sourceIP(r), akid)
-}
-
-// failedAuth hands a request that ended before its caller was
-// authenticated (unsigned, badly signed, unknown key, unknown action, body
-// too large) to the failure limiter, which records it in a small fixed
-// shape, never its parameters, and may turn its error into Throttling.
-func (h *Handler) failedAuth(r *http.Request, c *call) {
-	service := ScopeService(r.Header.Get("Authorization"))
-	readOnly := true
-	if c.op != nil {
-		service, readOnly = c.op.service, c.op.readOnly
-	}
-	region := h.region
-	if service == "iam" {
-		region = "us-east-1"
-	}
-	if c.akid == "" {
-		c.akid = accessKeyFromHeader(r.Header.Get("Authorization"))
-	}
-	f := &authfail.Failure{
-		Time: c.start, Source: sourceIP(r), EventSource: service + ".amazonaws.com", EventName: c.action,
-		Region: region, ReadOnly: readOnly, AccessKeyID: c.akid, UserAgent: r.UserAgent(),
-		TLS: r.TLS != nil, Host: r.Host, RequestID: c.reqID, Err: c.err,
-		Fault: statusOf(c.err.Code) >= 500,
-		// A key found (with a wrong signature or session token, say) is
-		// in use now; one not found cost a lookup.
-		UnknownKey: c.err.Code == "InvalidClientTokenId" && c.akid != "" && !h.dir.Known(c.akid),
-	}
-	answer, err := h.failed.Fail(r.Context(), f, ErrThrottled)
-	if err != nil {
-		h.log.Error("audit record not written; failing the call", "requestId", c.reqID, "err", err)
-		answer = errServiceFailure
-	}
-	c.out, c.err = nil, answer
-}
-
 // ScopeService returns the service of an Authorization header's credential
 // scope when it is "sts", else "iam".
 func ScopeService(auth string) string {
@@ -360,41 +362,3 @@ type bufferWriter struct {
 func (w *bufferWriter) Header() http.Header         { return w.h }
 func (w *bufferWriter) WriteHeader(status int)      { w.status = status }
 func (w *bufferWriter) Write(p []byte) (int, error) { w.b = append(w.b, p...); return len(p), nil }
-
-// clientError returns the error a client sees for err, logging internal
-// failures (which never carry secrets) with the request ID.
-func (h *Handler) clientError(c *call, err error) *awserr.Error {
-	if e := awserr.As(err); e != nil {
-		if strings.HasSuffix(e.Code, "Exception") {
-			return queryError(e)
-		}
-		return e
-	}
-	if errors.Is(err, context.Canceled) {
-		return awserr.New("ServiceFailure", "The request was cancelled.")
-	}
-	h.log.Error("internal error", "requestId", c.reqID, "action", c.action, "err", err)
-	return errServiceFailure
-}
-
-func sourceIP(r *http.Request) string {
-	i := strings.LastIndexByte(r.RemoteAddr, ':')
-	if i < 0 {
-		return r.RemoteAddr
-	}
-	return strings.Trim(r.RemoteAddr[:i], "[]")
-}
-
-// accessKeyFromHeader extracts the access key ID of an Authorization header
-// for the audit record of a request that failed authentication.
-func accessKeyFromHeader(h string) string {
-	i := strings.Index(h, "Credential=")
-	if i < 0 {
-		return ""
-	}
-	v := h[i+len("Credential="):]
-	if j := strings.IndexByte(v, '/'); j > 0 && j <= 128 {
-		return v[:j]
-	}
-	return ""
-}

@@ -17,11 +17,21 @@ type operation struct {
 	service  string // "iam" or "sts": the SigV4 scope service and XML namespace
 	action   string // the IAM action authorized before run; "" for none
 	readOnly bool
+	// deadline bounds the operation's run; defaultDeadline when zero.
+	deadline time.Duration
+	// secretResponse names the result members the audit trail never
+	// records ("Outer.Inner"): Record builds responseElements from other
+	// members only (audit_test.go holds it to this list).
+	secretResponse []string
 	// resource returns the ARN the action is authorized on: the target's
 	// full ARN, path included, as AWS authorizes IAM actions.
 	resource func(ctx context.Context, in *input) (string, error)
 	run      func(ctx context.Context, in *input) (any, error)
 }
+
+// defaultDeadline is the deadline of an operation that sets none: a store
+// update gives up after about 10 seconds (ConcurrentModification).
+const defaultDeadline = 30 * time.Second
 
 // input gives an operation its parameters. The first missing required
 // parameter is remembered in err and reported instead of the result.
@@ -183,7 +193,7 @@ var operations = map[string]*operation{
 		}
 		return nil, in.h.dir.DeleteUser(ctx, in.account(), name)
 	}},
-	"CreateAccessKey": {service: "iam", action: "iam:CreateAccessKey", resource: userRes, run: func(ctx context.Context, in *input) (any, error) {
+	"CreateAccessKey": {service: "iam", action: "iam:CreateAccessKey", secretResponse: []string{"AccessKey.SecretAccessKey"}, resource: userRes, run: func(ctx context.Context, in *input) (any, error) {
 		name := in.userName()
 		var (
 			k      iam.AccessKeyInfo
@@ -381,7 +391,7 @@ var operations = map[string]*operation{
 	}},
 	// AssumeRole is authorized by the role's trust policy and the caller's
 	// identity policies inside iam.Directory.AssumeRole.
-	"AssumeRole": {service: "sts", run: func(ctx context.Context, in *input) (any, error) {
+	"AssumeRole": {service: "sts", secretResponse: []string{"Credentials.SecretAccessKey", "Credentials.SessionToken"}, run: func(ctx context.Context, in *input) (any, error) {
 		arn, session := in.required("RoleArn", "roleArn"), in.required("RoleSessionName", "roleSessionName")
 		if in.err != nil {
 			return nil, nil

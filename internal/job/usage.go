@@ -4,10 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"strings"
 	"sync"
 	"time"
 
+	"github.com/trentkms/trent/internal/arn"
 	"github.com/trentkms/trent/internal/kms"
 	"github.com/trentkms/trent/internal/store"
 	"github.com/trentkms/trent/internal/wire"
@@ -68,8 +68,8 @@ func (r *Runner) RecordUsage(keyARNs []string, op, eventID, requestID string, t 
 	if r.usage.last == nil {
 		r.usage.last = make(map[string]usageDoc)
 	}
-	for _, arn := range keyARNs {
-		id := arn[strings.LastIndexByte(arn, '/')+1:]
+	for _, keyARN := range keyARNs {
+		id := arn.Name(keyARN)
 		r.usage.dirty[id] = u
 		r.usage.last[id] = u
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/trentkms/trent/internal/algo"
 	"github.com/trentkms/trent/internal/awserr"
 	"github.com/trentkms/trent/internal/kms"
+	"github.com/trentkms/trent/internal/reseal"
 	"github.com/trentkms/trent/internal/rootkey"
 	"github.com/trentkms/trent/internal/store"
 	"github.com/trentkms/trent/internal/wire"
@@ -685,20 +686,21 @@ func (s *Service) DeleteImportedKeyMaterial(ctx context.Context, in *wire.Delete
 }
 
 // ResealAll re-seals, under the current root key, the wrapping private keys
-// of pending import parameters (see kms.Service.ResealRecords). Import
+// of pending import parameters (reseal.Records). Import
 // tokens already handed to clients are not store records; they stop working
 // once the root key that sealed them is retired.
 func (s *Service) ResealAll(ctx context.Context, progress func(n int)) (int, error) {
-	return s.kms.ResealRecords(ctx, kindImportParams, progress, func(id string, data []byte, stale func([]byte) bool) ([]byte, bool, error) {
+	cur := s.root.CurrentID()
+	return reseal.Records(ctx, s.store, s.kms.Locks(), kindImportParams, func(id string, data []byte) ([]byte, bool, error) {
 		var d importParamsDoc
-		if err := json.Unmarshal(data, &d); err != nil || !stale(d.SealedPrivate) {
+		if err := json.Unmarshal(data, &d); err != nil || !reseal.Stale(d.SealedPrivate, cur) {
 			return nil, false, err
 		}
 		var err error
-		if d.SealedPrivate, err = s.kms.Reseal(d.SealedPrivate, importKeyAAD(id)); err != nil {
+		if d.SealedPrivate, err = reseal.Blob(s.root, d.SealedPrivate, importKeyAAD(id)); err != nil {
 			return nil, false, err
 		}
 		out, err := json.Marshal(&d)
 		return out, true, err
-	})
+	}, nil, progress)
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/trentkms/trent/internal/awserr"
 	"github.com/trentkms/trent/internal/kms"
+	"github.com/trentkms/trent/internal/reseal"
 	"github.com/trentkms/trent/internal/store"
 	"github.com/trentkms/trent/internal/wire"
 )
@@ -572,18 +573,19 @@ func (s *Service) DisconnectCustomKeyStore(ctx context.Context, in *wire.CustomK
 
 // ResealAll re-seals, under the current root key, the secrets of custom key
 // stores (token PINs, XKS secret access keys; see
-// kms.Service.ResealRecords).
+// reseal.Records).
 func (s *Service) ResealAll(ctx context.Context, progress func(n int)) (int, error) {
-	return s.kms.ResealRecords(ctx, kindKeyStore, progress, func(_ string, data []byte, stale func([]byte) bool) ([]byte, bool, error) {
+	cur := s.root.CurrentID()
+	return reseal.Records(ctx, s.store, s.kms.Locks(), kindKeyStore, func(_ string, data []byte) ([]byte, bool, error) {
 		var d keyStoreDoc
-		if err := json.Unmarshal(data, &d); err != nil || !stale(d.SealedSecret) {
+		if err := json.Unmarshal(data, &d); err != nil || !reseal.Stale(d.SealedSecret, cur) {
 			return nil, false, err
 		}
 		var err error
-		if d.SealedSecret, err = s.kms.Reseal(d.SealedSecret, keyStoreSecretAAD(d.ID)); err != nil {
+		if d.SealedSecret, err = reseal.Blob(s.root, d.SealedSecret, keyStoreSecretAAD(d.ID)); err != nil {
 			return nil, false, err
 		}
 		out, err := json.Marshal(&d)
 		return out, true, err
-	})
+	}, nil, progress)
 }

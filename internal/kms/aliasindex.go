@@ -131,7 +131,7 @@ func (s *Service) migrateAliasIndex(ctx context.Context) error {
 		return err
 	}
 	byKey := map[string][]string{}
-	err = s.eachRecord(ctx, kindAlias, func(r store.Record) error {
+	err = store.Each(ctx, s.store, kindAlias, func(r store.Record) error {
 		var a aliasDoc
 		if err := json.Unmarshal(r.Data, &a); err != nil {
 			return fmt.Errorf("kms: decode alias %s: %w", r.ID, err)

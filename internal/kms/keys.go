@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/trentkms/trent/internal/arn"
 	"github.com/trentkms/trent/internal/awserr"
 	"github.com/trentkms/trent/internal/policy"
 	"github.com/trentkms/trent/internal/store"
@@ -305,8 +306,8 @@ func RequestAliasCond(ref *string) map[string][]string {
 		return nil
 	}
 	r := *ref
-	if i := strings.Index(r, ":alias/"); i >= 0 && strings.HasPrefix(r, "arn:") {
-		r = r[i+1:]
+	if strings.HasPrefix(r, "arn:") {
+		r = arn.Field(r, 5)
 	}
 	if strings.HasPrefix(r, "alias/") {
 		return map[string][]string{"kms:requestalias": {r}}
@@ -591,31 +592,25 @@ func (s *Service) deleteKeyOps(ctx context.Context, d *KeyDoc, version int64) ([
 // as a client sees them.
 func (s *Service) CustomKeyStoreKeys(ctx context.Context, account, storeID string) ([]string, error) {
 	var ids []string
-	after := ""
-	for {
-		recs, err := s.store.List(ctx, kindAccountKey, account+"/", after, 500)
+	err := store.EachIn(ctx, s.store, kindAccountKey, account+"/", func(r store.Record) error {
+		id := strings.TrimPrefix(r.ID, account+"/")
+		rec, err := s.store.Get(ctx, kindKey, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
 		if err != nil {
-			return nil, s.StoreErr(ctx, err)
+			return err
 		}
-		for _, r := range recs {
-			id := strings.TrimPrefix(r.ID, account+"/")
-			rec, err := s.store.Get(ctx, kindKey, id)
-			if errors.Is(err, store.ErrNotFound) {
-				continue
-			}
-			if err != nil {
-				return nil, s.StoreErr(ctx, err)
-			}
-			var k struct {
-				CustomKeyStoreID string `json:"customKeyStoreId"`
-			}
-			if json.Unmarshal(rec.Data, &k) == nil && k.CustomKeyStoreID == storeID {
-				ids = append(ids, id)
-			}
+		var k struct {
+			CustomKeyStoreID string `json:"customKeyStoreId"`
 		}
-		if len(recs) < 500 {
-			return ids, nil
+		if json.Unmarshal(rec.Data, &k) == nil && k.CustomKeyStoreID == storeID {
+			ids = append(ids, id)
 		}
-		after = recs[len(recs)-1].ID
+		return nil
+	})
+	if err != nil {
+		return nil, s.StoreErr(ctx, err)
 	}
+	return ids, nil
 }

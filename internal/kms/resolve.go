@@ -3,9 +3,9 @@ package kms
 import (
 	"context"
 	"errors"
-
 	"strings"
 
+	"github.com/trentkms/trent/internal/arn"
 	"github.com/trentkms/trent/internal/awserr"
 	"github.com/trentkms/trent/internal/policy"
 	"github.com/trentkms/trent/internal/store"
@@ -36,18 +36,18 @@ func (s *Service) parseKeyRef(raw string, kind RefKind) (keyRef, error) {
 	r := keyRef{raw: raw}
 	switch {
 	case strings.HasPrefix(raw, "arn:"):
-		var parts [6]string
-		if splitN(raw, ':', parts[:]) != 6 || parts[2] != "kms" || parts[1] == "" {
+		a, ok := arn.Parse(raw)
+		if !ok || a.Service != "kms" || a.Partition == "" {
 			return r, awserr.Newf(awserr.NotFound, "Invalid arn %s", raw)
 		}
-		if parts[1] != s.partition || parts[3] != s.region {
-			return r, awserr.Newf(awserr.NotFound, "Invalid arn %s", parts[3])
+		if a.Partition != s.partition || a.Region != s.region {
+			return r, awserr.Newf(awserr.NotFound, "Invalid arn %s", a.Region)
 		}
-		if !validAccount(parts[4]) {
+		if !arn.ValidAccountID(a.Account) {
 			return r, awserr.Newf(awserr.NotFound, "Invalid arn %s", raw)
 		}
-		r.account, r.isARN = parts[4], true
-		res := parts[5]
+		r.account, r.isARN = a.Account, true
+		res := a.Resource
 		switch {
 		case strings.HasPrefix(res, "key/"):
 			r.keyID = res[4:]
@@ -74,18 +74,6 @@ func (s *Service) parseKeyRef(raw string, kind RefKind) (keyRef, error) {
 		r.keyID = raw
 	}
 	return r, nil
-}
-
-func validAccount(s string) bool {
-	if len(s) != 12 {
-		return false
-	}
-	for i := 0; i < 12; i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 // ResolveKey finds the key a KeyId parameter names, as seen by the caller
@@ -273,27 +261,4 @@ func (s *Service) usableKey(ctx context.Context, ref *string, kind RefKind, acti
 		return nil, err
 	}
 	return lk, nil
-}
-
-// SplitARN splits arn at its first five colons, without allocating: the
-// fields of arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE. ok is false if
-// arn has fewer than six. It checks nothing else.
-func SplitARN(arn string) (parts [6]string, ok bool) {
-	return parts, splitN(arn, ':', parts[:]) == 6
-}
-
-// splitN is strings.SplitN(s, string(sep), len(parts)) into parts, without
-// allocating; it returns the number of parts filled in.
-func splitN(s string, sep byte, parts []string) int {
-	n := 0
-	for n < len(parts)-1 {
-		i := strings.IndexByte(s, sep)
-		if i < 0 {
-			break
-		}
-		parts[n], s = s[:i], s[i+1:]
-		n++
-	}
-	parts[n] = s
-	return n + 1
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 	"unique"
 
+	"github.com/trentkms/trent/internal/arn"
 	"github.com/trentkms/trent/internal/awserr"
 	"github.com/trentkms/trent/internal/ciphertext"
 	"github.com/trentkms/trent/internal/keyring"
@@ -105,7 +106,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	s := &Service{
 		store: cfg.Store, root: cfg.Root, region: cfg.Region,
-		partition: PartitionOf(cfg.Region), now: cfg.Now, rand: cfg.Rand, log: cfg.Logger,
+		partition: arn.PartitionOf(cfg.Region), now: cfg.Now, rand: cfg.Rand, log: cfg.Logger,
 		enableSM2:   cfg.EnableSM2 || strings.HasPrefix(cfg.Region, "cn-"),
 		cacheMaxAge: cfg.CacheMaxAge, cacheGrace: cfg.CacheGrace, grants: noGrants{}, keyStores: noKeyStores{},
 	}
@@ -164,18 +165,6 @@ func (s *Service) CacheMaxAge() time.Duration { return s.cacheMaxAge }
 
 // CacheGrace returns Config.CacheGrace, for the change feed's watchdog.
 func (s *Service) CacheGrace() time.Duration { return s.cacheGrace }
-
-// PartitionOf returns the ARN partition of region: aws-cn for China
-// Regions, aws-us-gov for GovCloud, aws otherwise.
-func PartitionOf(region string) string {
-	switch {
-	case strings.HasPrefix(region, "cn-"):
-		return "aws-cn"
-	case strings.HasPrefix(region, "us-gov-"):
-		return "aws-us-gov"
-	}
-	return "aws"
-}
 
 // StoreErr turns a store failure into the error a client sees.
 func (s *Service) StoreErr(ctx context.Context, err error) error {

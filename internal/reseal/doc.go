@@ -19,7 +19,10 @@
 //
 // A Resealer walks its records with store.Each, rewrites each with
 // store.Rewrite (compare-and-swap, re-read after a conflict), and decides
-// with Stale which sealed secrets to seal again with Blob.
+// with Stale which sealed secrets to seal again with Blob. Records is that
+// pass for the Resealers whose records each hold their own sealed secrets
+// (the principal directory, custom key stores, import parameters); the KMS
+// core rewrites key records through its key cache instead.
 //
 // # Root key canary
 //

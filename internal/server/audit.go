@@ -2,40 +2,21 @@ package server
 
 import (
 	"encoding/json"
-	"strings"
-	"sync/atomic"
-	"time"
 
+	"github.com/trentkms/trent/internal/arn"
 	"github.com/trentkms/trent/internal/audit"
+	"github.com/trentkms/trent/internal/pipeline"
 	"github.com/trentkms/trent/internal/wire"
 )
 
-// audit writes the record of call c and returns only when it is durable.
-func (s *Server) audit(in *inbound, c *call) error {
-	c.eventID = audit.NewEventID()
-	ev := &audit.Event{
-		EventVersion:    "1.11",
-		EventTime:       eventTime(c.start),
-		EventSource:     "kms.amazonaws.com",
-		EventName:       c.name,
-		AWSRegion:       s.cfg.Region,
-		SourceIPAddress: in.remoteIP,
-		UserAgent:       in.userAgent,
-		RequestID:       c.reqID,
-		EventID:         c.eventID,
-		ReadOnly:        c.op == nil || c.op.ReadOnly,
-		EventType:       "AwsApiCall",
-		ManagementEvent: true,
-		EventCategory:   "Management",
-	}
-	if c.caller != nil {
-		ev.UserIdentity = userIdentity(c)
-		ev.RecipientAccountID = c.caller.Account
-	} else if c.akid != "" {
-		ev.UserIdentity = &audit.UserIdentity{AccessKeyID: c.akid}
-	}
-	if in.tls {
-		ev.TLSDetails = &audit.TLSDetails{ClientProvidedHostHeader: in.host}
+// Record implements pipeline.Codec: the KMS fields of the audit record.
+func (c *call) Record(r *pipeline.Request, ev *audit.Event) {
+	ev.EventSource = "kms.amazonaws.com"
+	ev.EventName = c.Name
+	ev.AWSRegion = c.s.cfg.Region
+	ev.ReadOnly = c.op == nil || c.op.ReadOnly
+	if r.TLS {
+		ev.TLSDetails = &audit.TLSDetails{ClientProvidedHostHeader: r.Host}
 	}
 	// The parameters come from the input the operation decoded (none if
 	// it was not decoded), never from a second parse of the body: the
@@ -43,7 +24,7 @@ func (s *Server) audit(in *inbound, c *call) error {
 	if p, ok := c.in.(auditParameters); ok {
 		ev.RequestParameters = p.AuditParameters()
 	} else if c.in != nil {
-		ev.RequestParameters = audit.SafeInput(c.name, c.in)
+		ev.RequestParameters = audit.SafeInput(c.Name, c.in)
 	}
 	if len(c.trace.GrantIDs) > 0 {
 		if ev.RequestParameters == nil {
@@ -51,39 +32,16 @@ func (s *Server) audit(in *inbound, c *call) error {
 		}
 		ev.RequestParameters["grantIds"] = c.trace.GrantIDs
 	}
-	for _, arn := range resourceOrder(c) {
-		account := arnAccount(arn)
-		ev.Resources = append(ev.Resources, audit.Resource{AccountID: account, Type: "AWS::KMS::Key", ARN: arn})
+	for _, key := range resourceOrder(c) {
+		account := arnAccount(key)
+		ev.Resources = append(ev.Resources, audit.Resource{AccountID: account, Type: "AWS::KMS::Key", ARN: key})
 		if ev.RecipientAccountID == "" {
 			ev.RecipientAccountID = account
 		}
 	}
-	if c.err != nil {
-		ev.ErrorCode, ev.ErrorMessage = c.err.Code, c.err.Message
-	} else if c.op != nil && !c.op.Crypto && !c.op.ReadOnly {
-		ev.ResponseElements = responseElements(c.name, c.out)
+	if c.Err == nil && c.op != nil && !c.op.Crypto && !c.op.ReadOnly {
+		ev.ResponseElements = responseElements(c.Name, c.Out)
 	}
-	return s.cfg.Audit.Append(in.ctx, ev)
-}
-
-// secondString is a Unix second and its CloudTrail time format.
-type secondString struct {
-	sec int64
-	s   string
-}
-
-var lastSecond atomic.Pointer[secondString]
-
-// eventTime formats t as CloudTrail does (UTC, second precision), reusing
-// the string of the current second: thousands of records share it.
-func eventTime(t time.Time) string {
-	sec := t.Unix()
-	if l := lastSecond.Load(); l != nil && l.sec == sec {
-		return l.s
-	}
-	l := &secondString{sec: sec, s: t.UTC().Format("2006-01-02T15:04:05Z")}
-	lastSecond.Store(l)
-	return l.s
 }
 
 // resourceOrder returns the key ARNs of the call in CloudTrail's order: for
@@ -91,7 +49,7 @@ func eventTime(t time.Time) string {
 // destination key is resolved (and traced) first.
 func resourceOrder(c *call) []string {
 	arns := c.trace.KeyARNs
-	o, ok := c.out.(*wire.ReEncryptOutput)
+	o, ok := c.Out.(*wire.ReEncryptOutput)
 	if !ok || o == nil || len(arns) < 2 || arns[0] == o.SourceKeyID {
 		return arns
 	}
@@ -103,20 +61,6 @@ func resourceOrder(c *call) []string {
 		}
 	}
 	return out
-}
-
-func userIdentity(c *call) *audit.UserIdentity {
-	u := &audit.UserIdentity{
-		Type: c.caller.Type, PrincipalID: c.caller.PrincipalID, ARN: c.caller.ARN,
-		AccountID: c.caller.Account, AccessKeyID: c.caller.AccessKeyID, UserName: c.caller.UserName,
-	}
-	if c.caller.Type == "AssumedRole" {
-		u.SessionContext = &audit.SessionContext{SessionIssuer: &audit.SessionIssuer{
-			Type: "Role", ARN: c.caller.RoleARN, AccountID: c.caller.Account,
-			UserName: c.caller.RoleARN[strings.LastIndex(c.caller.RoleARN, "/")+1:],
-		}}
-	}
-	return u
 }
 
 // auditParameters is implemented by the inputs of hot operations, which
@@ -143,17 +87,12 @@ func responseElements(op string, out any) any {
 }
 
 // arnAccount returns the account field of an ARN
-// (arn:partition:service:region:account:resource), or "".
-func arnAccount(arn string) string {
-	for i := 0; i < 4; i++ {
-		j := strings.IndexByte(arn, ':')
-		if j < 0 {
-			return ""
-		}
-		arn = arn[j+1:]
+// (arn:partition:service:region:account:resource), or "" if it has fewer
+// than six fields.
+func arnAccount(s string) string {
+	f, ok := arn.Split(s)
+	if !ok {
+		return ""
 	}
-	if j := strings.IndexByte(arn, ':'); j >= 0 {
-		return arn[:j]
-	}
-	return ""
+	return f[4]
 }

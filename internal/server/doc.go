@@ -1,6 +1,6 @@
 // Package server is Trent's HTTP front: the listener (HTTP or HTTPS), the
-// request pipeline every operation goes through, health endpoints and
-// graceful shutdown.
+// KMS JSON codec of the request pipeline (package pipeline) every
+// operation goes through, health endpoints and graceful shutdown.
 //
 // # HTTP servers
 //
@@ -11,7 +11,9 @@
 // (serveFast). Everything else (the IAM and STS query APIs, /healthz,
 // /readyz) goes to ServeHTTP, a net/http handler, through fasthttp's
 // adaptor; tests drive ServeHTTP directly too. Both reach the same pipeline
-// through an inbound request (sigv4.Request for the signature).
+// (pipeline.Pipeline.Serve) with a pipeline.Request (sigv4.Request for the
+// signature) and the KMS codec (call, over the operations table of package
+// api).
 //
 // # Connections
 //

@@ -20,10 +20,10 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/trentkms/trent/internal/api"
-	"github.com/trentkms/trent/internal/authfail"
 	"github.com/trentkms/trent/internal/awserr"
 	"github.com/trentkms/trent/internal/awsjson"
 	"github.com/trentkms/trent/internal/iamapi"
+	"github.com/trentkms/trent/internal/pipeline"
 )
 
 // The KMS JSON API is served by fasthttp, which parses a request and writes
@@ -224,24 +224,25 @@ func (s *Server) serveRequest(ctx *fasthttp.RequestCtx) {
 		writeFastError(ctx, awserr.New(awserr.UnknownOperation, "Requests must be POST with an X-Amz-Target header."))
 		return
 	}
-	in := &inbound{
-		ctx:       s.baseCtx,
-		sig:       fastRequest{&ctx.Request},
-		raw:       ctx.PostBody(),
-		hasRaw:    true,
-		remoteIP:  remoteIP(ctx),
-		tls:       ctx.IsTLS(),
-		host:      string(h.Host()),
-		userAgent: string(h.UserAgent()),
+	c := s.newCall(reqID, string(target))
+	c.req = pipeline.Request{
+		Ctx:       s.baseCtx,
+		Sig:       fastRequest{&ctx.Request},
+		Raw:       ctx.PostBody(),
+		HasRaw:    true,
+		RemoteIP:  remoteIP(ctx),
+		TLS:       ctx.IsTLS(),
+		Host:      string(h.Host()),
+		UserAgent: string(h.UserAgent()),
 	}
-	c := s.serveKMS(in, reqID, string(target))
-	if c.err != nil {
-		writeFastError(ctx, c.err)
+	s.serve(c)
+	if c.Err != nil {
+		writeFastError(ctx, c.Err)
 		return
 	}
 	buf := awsjson.GetBuffer()
 	defer awsjson.PutBuffer(buf)
-	if err := awsjson.EncodeResponse(buf, c.out); err != nil {
+	if err := awsjson.EncodeResponse(buf, c.Out); err != nil {
 		s.log.Error("encode response", "requestId", reqID, "err", err)
 		writeFastError(ctx, awserr.Internal())
 		return
@@ -265,54 +266,55 @@ func adaptableURI(u []byte) bool {
 // a request that failed before authentication: its body was never read.
 func (s *Server) tooLarge(ctx *fasthttp.RequestCtx, reqID string) {
 	h := &ctx.Request.Header
-	in := &inbound{
-		ctx:       s.baseCtx,
-		sig:       fastRequest{&ctx.Request},
-		remoteIP:  remoteIP(ctx),
-		tls:       ctx.IsTLS(),
-		host:      string(h.Host()),
-		userAgent: string(h.UserAgent()),
-	}
-	c := &call{reqID: reqID, start: time.Now()}
 	target := string(h.Peek("X-Amz-Target"))
+	c := s.newCall(reqID, target)
+	c.req = pipeline.Request{
+		Ctx:       s.baseCtx,
+		Sig:       fastRequest{&ctx.Request},
+		RemoteIP:  remoteIP(ctx),
+		TLS:       ctx.IsTLS(),
+		Host:      string(h.Host()),
+		UserAgent: string(h.UserAgent()),
+	}
+	in := &c.req
 	if len(h.Host()) == 0 && target == "" {
 		// fasthttp resets a request whose chunked body went over the
 		// limit: which operation it named is lost.
-		c.err = awserr.New(awserr.RequestEntityTooLarge, "Request body exceeds the limit of its operation.")
-		s.failedAuth(in, c, "")
-		writeFastError(ctx, c.err)
+		s.pipe.Reject(c, in, awserr.New(awserr.RequestEntityTooLarge, "Request body exceeds the limit of its operation."))
+		writeFastError(ctx, c.Err)
 		return
 	}
-	if target == "" {
+	if q, ok := s.cfg.Extra.(queryAPI); ok && target == "" {
 		// The IAM and STS query APIs: the body naming the action is
 		// unread; the signature's scope names the service.
-		auth, _ := in.sig.Header("Authorization", 0)
-		svc := iamapi.ScopeService(auth)
-		region := s.cfg.Region
-		if svc == "iam" {
-			region = "us-east-1"
-		}
-		f := &authfail.Failure{Time: c.start, Source: in.remoteIP, EventSource: svc + ".amazonaws.com",
-			Region: region, ReadOnly: true, AccessKeyID: accessKeyFromHeader(auth), UserAgent: in.userAgent,
-			TLS: in.tls, Host: in.host, RequestID: reqID, Err: iamapi.ErrTooLarge}
-		e, err := s.failed.Fail(in.ctx, f, iamapi.ErrThrottled)
-		if err != nil {
-			s.log.Error("audit record not written; failing the call", "requestId", reqID, "err", err)
-			e = awserr.New("ServiceFailure", "Request processing has failed due to some unknown error, exception or failure.")
-		}
-		status, body := iamapi.ErrorDocument(svc, reqID, e)
+		status, body := q.TooLarge(in, reqID)
 		ctx.Response.Header.SetContentType("text/xml")
 		ctx.SetStatusCode(status)
 		ctx.Response.SetBody(body)
 		return
 	}
-	c.name, c.err = s.resolve(target)
-	if c.err == nil {
-		c.op = api.Operations[c.name]
-		c.err = awsjson.ErrTooLarge(c.op.MaxBody)
+	e := s.tooLargeError(c)
+	s.pipe.Reject(c, in, e)
+	writeFastError(ctx, c.Err)
+}
+
+// queryAPI is the handler of the IAM and STS query APIs (Config.Extra,
+// iamapi.Handler) as tooLarge needs it.
+type queryAPI interface {
+	// TooLarge answers a request whose body is over the limit, unread,
+	// with its status and XML body.
+	TooLarge(r *pipeline.Request, reqID string) (status int, body []byte)
+}
+
+// tooLargeError names the operation of c and returns its answer to a body
+// over the operation's limit (UnknownOperationException if there is none).
+func (s *Server) tooLargeError(c *call) *awserr.Error {
+	var e *awserr.Error
+	if c.Name, e = s.resolve(c.target); e != nil {
+		return e
 	}
-	s.failedAuth(in, c, target)
-	writeFastError(ctx, c.err)
+	c.op = api.Operations[c.Name]
+	return awsjson.ErrTooLarge(c.op.MaxBody)
 }
 
 func writeFastError(ctx *fasthttp.RequestCtx, e *awserr.Error) {

@@ -3,13 +3,10 @@ package server
 import (
 	"context"
 	"crypto/tls"
-	"errors"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"runtime/debug"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -23,8 +20,8 @@ import (
 	"github.com/trentkms/trent/internal/awsjson"
 	"github.com/trentkms/trent/internal/iam"
 	"github.com/trentkms/trent/internal/kms"
+	"github.com/trentkms/trent/internal/pipeline"
 	"github.com/trentkms/trent/internal/sigv4"
-	"github.com/trentkms/trent/internal/store"
 )
 
 // Config configures a Server.
@@ -65,6 +62,8 @@ type Server struct {
 	baseCtx  context.Context
 	draining atomic.Bool
 	failed   *authfail.Limiter
+	// pipe serves the KMS JSON requests.
+	pipe *pipeline.Pipeline
 	// tracker is the connection tracker of the listener being served.
 	tracker atomic.Pointer[tracker]
 }
@@ -87,6 +86,7 @@ func New(cfg Config) *Server {
 		cfg.FailedAuth = authfail.New(authfail.Config{Audit: cfg.Audit, Logger: cfg.Logger})
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, failed: cfg.FailedAuth}
+	s.pipe = &pipeline.Pipeline{Directory: cfg.Directory, Audit: cfg.Audit, Failed: cfg.FailedAuth, Log: cfg.Logger, Errors: kmsErrors}
 	s.verifier = &sigv4.Verifier{Source: cfg.Directory, Region: cfg.Region, Services: []string{"kms"}, Now: cfg.Now}
 	s.fast = s.newFastServer(cfg.Limits)
 	s.slowHandler = fasthttpadaptor.NewFastHTTPHandler(s)
@@ -168,14 +168,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		awsjson.WriteError(w, awserr.New(awserr.UnknownOperation, "Requests must be POST with an X-Amz-Target header."))
 		return
 	}
-	in := &inbound{ctx: r.Context(), sig: sigv4.HTTPRequest(r), body: r.Body, remoteIP: sourceIP(r),
-		tls: r.TLS != nil, host: r.Host, userAgent: r.UserAgent()}
-	c := s.serveKMS(in, reqID, target)
-	if c.err != nil {
-		awsjson.WriteError(w, c.err)
+	c := s.newCall(reqID, target)
+	c.req = pipeline.Request{Ctx: r.Context(), Sig: sigv4.HTTPRequest(r), Body: r.Body, RemoteIP: pipeline.SourceIP(r.RemoteAddr),
+		TLS: r.TLS != nil, Host: r.Host, UserAgent: r.UserAgent()}
+	s.serve(c)
+	if c.Err != nil {
+		awsjson.WriteError(w, c.Err)
 		return
 	}
-	if err := awsjson.WriteResponse(w, c.out); err != nil {
+	if err := awsjson.WriteResponse(w, c.Out); err != nil {
 		s.log.Warn("write response", "requestId", reqID, "err", err)
 	}
 }
@@ -196,95 +197,104 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	w.Write([]byte("ready\n"))
 }
 
-// call is what the pipeline knows about one request, for the audit record.
+// call is one KMS JSON request as the pipeline serves it (its Codec): the
+// pipeline's Call, the request, and what the KMS codec keeps of them.
 type call struct {
-	reqID  string
-	start  time.Time
+	pipeline.Call
+	req    pipeline.Request
+	s      *Server
+	target string // the X-Amz-Target header
 	op     *api.Operation
-	name   string
-	caller *kms.Caller
-	akid   string
-	body   []byte
-	in     any
-	out    any
-	err    *awserr.Error
+	in     any // the decoded input
 	trace  kms.Trace
 	kctx   kms.RequestContext // the context the operation runs in
-	// eventID is the audit record's event ID (CloudTrailEventId).
-	eventID string
 }
 
-// inbound is one KMS JSON request as the pipeline sees it, whichever HTTP
-// server parsed it.
-type inbound struct {
-	ctx context.Context
-	sig sigv4.Request
-	// body is read up to the operation's limit, unless hasRaw is set: raw
-	// is then the body an HTTP server has already read whole, in a buffer
-	// it reuses once the request is answered (nothing may keep it).
-	body      io.Reader
-	raw       []byte
-	hasRaw    bool
-	remoteIP  string
-	tls       bool
-	host      string
-	userAgent string
+// newCall returns the call of a request with this ID and target; the
+// caller fills in c.req.
+func (s *Server) newCall(reqID, target string) *call {
+	c := &call{s: s, target: target}
+	c.ReqID, c.Start = reqID, time.Now()
+	return c
+}
+
+// serve runs the pipeline for c; its Out or Err is the answer.
+func (s *Server) serve(c *call) { s.pipe.Serve(c, &c.req) }
+
+// Open implements pipeline.Codec: the KMS API checks nothing before
+// admission.
+func (c *call) Open(*pipeline.Request) *awserr.Error { return nil }
+
+// Peek implements pipeline.Codec: the target names the operation.
+func (c *call) Peek(*pipeline.Request) {
+	c.Name, _ = c.s.resolve(c.target)
+	c.op = api.Operations[c.Name]
+}
+
+// Lookup implements pipeline.Codec: the operation of the target, and the
+// body within its limit.
+func (c *call) Lookup(r *pipeline.Request) ([]byte, *awserr.Error) {
+	var e *awserr.Error
+	if c.Name, e = c.s.resolve(c.target); e != nil {
+		return nil, e
+	}
+	c.op = api.Operations[c.Name]
+	body, err := readBody(r, c.op.MaxBody)
+	if err != nil {
+		if e := awserr.As(err); e != nil {
+			return nil, e
+		}
+		return nil, awserr.New(awserr.Serialization, "The request body could not be read.")
+	}
+	return body, nil
 }
 
 // readBody returns the request body, or RequestEntityTooLargeException if
 // it exceeds limit.
-func (in *inbound) readBody(limit int64) ([]byte, error) {
-	if !in.hasRaw {
-		return awsjson.ReadBody(in.body, limit)
+func readBody(r *pipeline.Request, limit int64) ([]byte, error) {
+	if !r.HasRaw {
+		return awsjson.ReadBody(r.Body, limit)
 	}
-	if int64(len(in.raw)) > limit {
+	if int64(len(r.Raw)) > limit {
 		return nil, awsjson.ErrTooLarge(limit)
 	}
-	return in.raw, nil
+	return r.Raw, nil
 }
 
-// serveKMS runs the whole pipeline for one request and returns the call,
-// whose out or err the caller writes back.
-func (s *Server) serveKMS(in *inbound, reqID, target string) *call {
-	c := &call{reqID: reqID, start: time.Now()}
-	if s.failed.Limited(in.remoteIP) && !s.mayVerify(in) {
-		// A source past its failure budget (or, in flood mode, any) is
-		// not verified, unless its request names an access key in use
-		// or the limiter grants it a lookup: a flood of made-up keys
-		// costs a bounded number of store lookups.
-		c.name, _ = s.resolve(target)
-		c.op = api.Operations[c.name]
-		c.err = errThrottled
+// Verifier implements pipeline.Codec.
+func (c *call) Verifier(*pipeline.Request) *sigv4.Verifier { return c.s.verifier }
 
-		s.failedAuth(in, c, target)
-		return c
+// Deadline implements pipeline.Codec.
+func (c *call) Deadline() time.Duration { return c.op.Deadline }
+
+// Run implements pipeline.Codec: the operation runs in a context that
+// carries its caller and the trace of the keys and grants it used.
+func (c *call) Run(ctx context.Context) error {
+	c.kctx = kms.RequestContext{Context: ctx, Caller: c.Caller, Trace: &c.trace}
+	in, out, err := c.op.Invoke(&c.kctx, &c.s.cfg.Services, c.Body)
+	c.in = in
+	if err != nil {
+		return err
 	}
-	if s.cfg.Audit != nil && s.cfg.Audit.Accepting() != nil {
-		// The trail refuses every record (its volume is full, or it
-		// failed): do not act on a call that cannot be recorded. The
-		// Log logs why, at a bounded rate; /readyz reports it.
-		c.err = awserr.Internal()
-		return c
+	c.Out = out
+	return nil
+}
+
+// Describe implements pipeline.Codec.
+func (c *call) Describe(f *authfail.Failure) {
+	f.EventSource, f.EventName, f.Region = audit.EventSource, c.Name, c.s.cfg.Region
+	if f.EventName == "" {
+		f.EventName = c.target
 	}
-	c.name, c.err = s.resolve(target)
-	if c.err == nil {
-		c.op = api.Operations[c.name]
-		c.err = s.handle(in, c)
+	f.ReadOnly = c.op == nil || c.op.ReadOnly
+}
+
+// Finish implements pipeline.Codec: a cryptographic operation that
+// succeeded counts as a use of its keys.
+func (c *call) Finish() {
+	if c.Err == nil && c.op != nil && c.op.Crypto && len(c.trace.KeyARNs) > 0 {
+		c.s.cfg.Services.Jobs.RecordUsage(c.trace.KeyARNs, c.Name, c.EventID, c.ReqID, c.Start)
 	}
-	if c.caller == nil && c.err != nil {
-		s.failedAuth(in, c, target)
-		return c
-	}
-	if s.cfg.Audit != nil {
-		if err := s.audit(in, c); err != nil {
-			s.log.Error("audit record not written; failing the call", "requestId", reqID, "err", err)
-			c.out, c.err = nil, awserr.Internal()
-		}
-	}
-	if c.err == nil && c.op != nil && c.op.Crypto && len(c.trace.KeyARNs) > 0 {
-		s.cfg.Services.Jobs.RecordUsage(c.trace.KeyARNs, c.name, c.eventID, reqID, c.start)
-	}
-	return c
 }
 
 func (s *Server) resolve(target string) (string, *awserr.Error) {
@@ -298,128 +308,15 @@ func (s *Server) resolve(target string) (string, *awserr.Error) {
 	return name, nil
 }
 
-// handle authenticates and runs the operation, leaving its output or error
-// in c. It returns the client-visible error.
-func (s *Server) handle(in *inbound, c *call) *awserr.Error {
-	body, err := in.readBody(c.op.MaxBody)
-	if err != nil {
-		if e := awserr.As(err); e != nil {
-			return e
-		}
-		return awserr.New(awserr.Serialization, "The request body could not be read.")
-	}
-	c.body = body
-	ctx := in.ctx
-	res, err := s.verifier.VerifyRequest(ctx, in.sig, body)
-	if err != nil {
-		auth, _ := in.sig.Header("Authorization", 0)
-		c.akid = strings.Clone(accessKeyFromHeader(auth)) // auth may alias a reused buffer
-		return s.clientError(c.reqID, err)
-	}
-	c.akid = res.AccessKeyID
-	caller, err := s.cfg.Directory.Caller(ctx, res.AccessKeyID)
-	if err != nil {
-		return s.clientError(c.reqID, err)
-	}
-	caller.SourceIP = in.remoteIP
-	caller.SecureTransport = in.tls
-	caller.UserAgent = in.userAgent
-	c.caller = caller
-	c.kctx = kms.RequestContext{Context: ctx, Caller: caller, Trace: &c.trace}
-	ctx = &c.kctx
-	in2, out, err := c.op.Invoke(ctx, &s.cfg.Services, body)
-	c.in = in2
-	if err != nil {
-		return s.clientError(c.reqID, err)
-	}
-	c.out = out
-	return nil
-}
-
 // errThrottled is AWS KMS's answer to a caller over its rate.
 var errThrottled = awserr.New(awserr.Throttling, "You have exceeded the rate at which you may call KMS. Reduce the frequency of your calls.")
 
-// mayVerify reports whether a request from a limited source is verified
-// anyway: one naming an access key this node has in use (verifying it
-// costs no store lookup), or one the limiter lets through (see
-// authfail.Limiter.AllowLookup: a client new to the node or whose key
-// dropped out of the cache gets in, a flood of made-up keys costs a
-// bounded number of lookups).
-func (s *Server) mayVerify(in *inbound) bool {
-	auth, _ := in.sig.Header("Authorization", 0)
-	akid := accessKeyFromHeader(auth)
-	if akid != "" && s.cfg.Directory != nil && s.cfg.Directory.Known(akid) {
-		return true
-	}
-	return s.failed.AllowLookup(in.remoteIP, akid)
-}
-
-// failedAuth hands a request that ended before its caller was
-// authenticated to the failure limiter, which records it in a small fixed
-// shape (never its body) and may turn its error into ThrottlingException.
-func (s *Server) failedAuth(in *inbound, c *call, target string) {
-	if c.akid == "" {
-		auth, _ := in.sig.Header("Authorization", 0)
-		c.akid = strings.Clone(accessKeyFromHeader(auth)) // auth may alias a reused buffer
-	}
-	name := c.name
-	if name == "" {
-		name = target
-	}
-	f := &authfail.Failure{
-		Time: c.start, Source: in.remoteIP, EventSource: audit.EventSource, EventName: name,
-		Region: s.cfg.Region, ReadOnly: c.op == nil || c.op.ReadOnly, AccessKeyID: c.akid,
-		UserAgent: in.userAgent, TLS: in.tls, Host: in.host, RequestID: c.reqID, Err: c.err,
-		Fault: awserr.HTTPStatus(c.err.Code) >= 500,
-		// A key found (with a wrong signature or session token, say) is
-		// in use now; one not found cost a lookup.
-		UnknownKey: c.err.Code == awserr.UnrecognizedClient && c.akid != "" &&
-			(s.cfg.Directory == nil || !s.cfg.Directory.Known(c.akid)),
-	}
-	answer, err := s.failed.Fail(in.ctx, f, errThrottled)
-	if err != nil {
-		s.log.Error("audit record not written; failing the call", "requestId", c.reqID, "err", err)
-		answer = awserr.Internal()
-	}
-	c.err = answer
-}
-
-// clientError returns the error a client sees for err, logging internal ones.
-func (s *Server) clientError(reqID string, err error) *awserr.Error {
-	if e := awserr.As(err); e != nil {
-		return e
-	}
-	if errors.Is(err, context.Canceled) {
-		return awserr.New(awserr.KMSInternal, "The request was cancelled.")
-	}
-	if errors.Is(err, store.ErrUnavailable) {
-		// The database is down or unreachable (for example while the
-		// access key is looked up): a retryable dependency failure.
-		s.log.Warn("store unavailable", "requestId", reqID, "err", err)
-		return awserr.New(awserr.DependencyTimeout, "The system timed out while trying to fulfill the request.")
-	}
-	s.log.Error("internal error", "requestId", reqID, "err", err)
-	return awserr.Internal()
-}
-
-func sourceIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
-// accessKeyFromHeader extracts the access key ID of an Authorization header
-// for the audit record of a request that failed authentication.
-func accessKeyFromHeader(h string) string {
-	i := strings.Index(h, "Credential=")
-	if i < 0 {
-		return ""
-	}
-	v := h[i+len("Credential="):]
-	if j := strings.IndexByte(v, '/'); j > 0 && j <= 128 {
-		return v[:j]
-	}
-	return ""
+// kmsErrors are the KMS API's forms of the pipeline's errors.
+var kmsErrors = pipeline.Errors{
+	Throttled:   errThrottled,
+	Internal:    awserr.Internal(),
+	Cancelled:   awserr.New(awserr.KMSInternal, "The request was cancelled."),
+	Unavailable: awserr.New(awserr.DependencyTimeout, "The system timed out while trying to fulfill the request."),
+	UnknownKey:  awserr.UnrecognizedClient,
+	Status:      awserr.HTTPStatus,
 }

@@ -13,9 +13,14 @@ const scanPage = 200
 // memory. It stops at the first error, the store's or fn's, and returns
 // it. A record written while Each runs may or may not be seen.
 func Each(ctx context.Context, st Store, kind string, fn func(Record) error) error {
+	return EachIn(ctx, st, kind, "", fn)
+}
+
+// EachIn is Each over the records of kind whose IDs begin with prefix.
+func EachIn(ctx context.Context, st Store, kind, prefix string, fn func(Record) error) error {
 	after := ""
 	for {
-		recs, err := st.List(ctx, kind, "", after, scanPage)
+		recs, err := st.List(ctx, kind, prefix, after, scanPage)
 		if err != nil {
 			return err
 		}

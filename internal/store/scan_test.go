@@ -62,6 +62,39 @@ func TestEach(t *testing.T) {
 	}
 }
 
+// TestEachIn: EachIn sees, over several pages, every record of its kind
+// whose ID has the prefix, and none other.
+func TestEachIn(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := openSQLite(t)
+	const n = 450
+	ops := make([]store.Op, 0, n+4)
+	for i := range n {
+		ops = append(ops, store.Op{Kind: "k", ID: fmt.Sprintf("a/%04d", i), Data: []byte("x")})
+	}
+	for _, id := range []string{"a", "a0", "b/0000", "`"} {
+		ops = append(ops, store.Op{Kind: "k", ID: id, Data: []byte("x")})
+	}
+	ops = append(ops, store.Op{Kind: "other", ID: "a/0000", Data: []byte("x")})
+	if err := st.Apply(ctx, ops...); err != nil {
+		t.Fatal(err)
+	}
+	var seen []string
+	if err := store.EachIn(ctx, st, "k", "a/", func(r store.Record) error {
+		if r.Kind != "k" {
+			t.Errorf("record of kind %q", r.Kind)
+		}
+		seen = append(seen, r.ID)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != n || seen[0] != "a/0000" || seen[n-1] != fmt.Sprintf("a/%04d", n-1) {
+		t.Fatalf("saw %d records (%v ... %v), want %d", len(seen), seen[:1], seen[len(seen)-1:], n)
+	}
+}
+
 func TestRewrite(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()

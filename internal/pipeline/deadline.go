@@ -1,0 +1,84 @@
+package pipeline
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Deadline is the context an operation runs in: its request's context
+// with the operation's deadline (api.Operation.Deadline).
+//
+// context.WithDeadline costs three allocations and a runtime timer per
+// request; most operations never wait on their context's Done channel (an
+// Encrypt served from the key cache does not). A Deadline reports its
+// deadline from Deadline and Err at no cost, and builds the
+// context.WithDeadline only when Done is first called: what blocks (a
+// database query, an external key store) then gets a channel closed at the
+// deadline or when the request's context is cancelled. It lives in the
+// Call, so it costs no allocation of its own.
+type Deadline struct {
+	parent context.Context
+	at     time.Time
+	mu     sync.Mutex
+	built  atomic.Pointer[built]
+}
+
+type built struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+func (d *Deadline) init(parent context.Context, at time.Time) {
+	d.parent, d.at = parent, at
+	if pd, ok := parent.Deadline(); ok && pd.Before(at) {
+		d.at = pd
+	}
+}
+
+// release frees the timer of a Done channel built for the operation.
+func (d *Deadline) release() {
+	if b := d.built.Load(); b != nil {
+		b.cancel()
+	}
+}
+
+// passed reports whether the deadline has passed.
+func (d *Deadline) passed() bool { return !d.at.IsZero() && !time.Now().Before(d.at) }
+
+// Deadline implements context.Context.
+func (d *Deadline) Deadline() (time.Time, bool) { return d.at, true }
+
+// Done implements context.Context.
+func (d *Deadline) Done() <-chan struct{} {
+	if b := d.built.Load(); b != nil {
+		return b.ctx.Done()
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	b := d.built.Load()
+	if b == nil {
+		ctx, cancel := context.WithDeadline(d.parent, d.at)
+		b = &built{ctx: ctx, cancel: cancel}
+		d.built.Store(b)
+	}
+	return b.ctx.Done()
+}
+
+// Err implements context.Context.
+func (d *Deadline) Err() error {
+	if b := d.built.Load(); b != nil {
+		return b.ctx.Err()
+	}
+	if err := d.parent.Err(); err != nil {
+		return err
+	}
+	if !time.Now().Before(d.at) {
+		return context.DeadlineExceeded
+	}
+	return nil
+}
+
+// Value implements context.Context.
+func (d *Deadline) Value(key any) any { return d.parent.Value(key) }

@@ -1,0 +1,134 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+)
+
+type ctxKey struct{}
+
+func TestDeadline(t *testing.T) {
+	t.Parallel()
+	parent := context.WithValue(context.Background(), ctxKey{}, "v")
+	t.Run("ok/reports its deadline and its parent's values", func(t *testing.T) {
+		var d Deadline
+		at := time.Now().Add(time.Hour)
+		d.init(parent, at)
+		defer d.release()
+		if got, ok := d.Deadline(); !ok || !got.Equal(at) {
+			t.Errorf("Deadline() = %v, %v; want %v", got, ok, at)
+		}
+		if d.Err() != nil || d.Value(ctxKey{}) != "v" {
+			t.Errorf("Err() = %v, Value = %v", d.Err(), d.Value(ctxKey{}))
+		}
+		if d.built.Load() != nil {
+			t.Error("a context was built before Done was called")
+		}
+	})
+	t.Run("ok/an earlier parent deadline wins", func(t *testing.T) {
+		p, cancel := context.WithDeadline(parent, time.Now().Add(time.Minute))
+		defer cancel()
+		var d Deadline
+		d.init(p, time.Now().Add(time.Hour))
+		pd, _ := p.Deadline()
+		if got, _ := d.Deadline(); !got.Equal(pd) {
+			t.Errorf("Deadline() = %v, want the parent's %v", got, pd)
+		}
+	})
+	t.Run("fail/past its deadline", func(t *testing.T) {
+		var d Deadline
+		d.init(parent, time.Now().Add(20*time.Millisecond))
+		defer d.release()
+		select {
+		case <-d.Done():
+		case <-time.After(5 * time.Second):
+			t.Fatal("Done not closed at the deadline")
+		}
+		if !errors.Is(d.Err(), context.DeadlineExceeded) {
+			t.Errorf("Err() = %v", d.Err())
+		}
+		var e Deadline
+		e.init(parent, time.Now().Add(-time.Second))
+		if !errors.Is(e.Err(), context.DeadlineExceeded) {
+			t.Errorf("Err() without Done = %v", e.Err())
+		}
+	})
+	t.Run("fail/parent cancelled", func(t *testing.T) {
+		p, cancel := context.WithCancel(parent)
+		var d Deadline
+		d.init(p, time.Now().Add(time.Hour))
+		defer d.release()
+		done := d.Done()
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Fatal("Done not closed when the parent was cancelled")
+		}
+		if !errors.Is(d.Err(), context.Canceled) {
+			t.Errorf("Err() = %v", d.Err())
+		}
+		var e Deadline
+		e.init(p, time.Now().Add(time.Hour))
+		if !errors.Is(e.Err(), context.Canceled) {
+			t.Errorf("Err() without Done = %v", e.Err())
+		}
+	})
+	t.Run("ok/release ends a built context", func(t *testing.T) {
+		var d Deadline
+		d.init(parent, time.Now().Add(time.Hour))
+		done := d.Done()
+		d.release()
+		select {
+		case <-done:
+		default:
+			t.Error("release left the built context running")
+		}
+	})
+}
+
+// An operation that never waits on Done pays no allocation for its
+// deadline.
+func TestDeadlineAllocs(t *testing.T) {
+	var d Deadline
+	parent := context.Background()
+	n := testing.AllocsPerRun(100, func() {
+		d = Deadline{}
+		d.init(parent, time.Now().Add(time.Minute))
+		var ctx context.Context = &d
+		_, _ = ctx.Deadline()
+		_ = ctx.Err()
+		_ = ctx.Value(ctxKey{})
+		d.release()
+	})
+	if n != 0 {
+		t.Errorf("%v allocations per request", n)
+	}
+}
+
+func TestAccessKeyFromHeader(t *testing.T) {
+	t.Parallel()
+	for h, want := range map[string]string{
+		"AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/iam/aws4_request, SignedHeaders=host": "AKIDEXAMPLE",
+		"AWS4-HMAC-SHA256 Credential=/20150830/us-east-1/iam/aws4_request":                                "",
+		"AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE":                                                         "",
+		"": "",
+	} {
+		if got := AccessKeyFromHeader(h); got != want {
+			t.Errorf("AccessKeyFromHeader(%q) = %q, want %q", h, got, want)
+		}
+	}
+}
+
+func TestSourceIP(t *testing.T) {
+	t.Parallel()
+	for addr, want := range map[string]string{
+		"192.0.2.1:4599": "192.0.2.1", "[2001:db8::1]:4599": "2001:db8::1", "pipe": "pipe",
+	} {
+		if got := SourceIP(addr); got != want {
+			t.Errorf("SourceIP(%q) = %q, want %q", addr, got, want)
+		}
+	}
+}
