@@ -123,9 +123,9 @@ const restoreUsage = `usage: trent restore --from DIR [--data-dir D] [--config F
 
 Restores the backup in DIR into an empty data directory (and, with --store
 postgres://..., an empty database; a SQLite database must not exist). It
-first verifies the backup and checks that the root key (--root-key-file,
-root_key.file, the default key file, or TRENT_ROOT_KEY) opens what the
-backup holds, and refuses before writing anything otherwise. The restore is
+first verifies the backup and checks that the root key, found as trent
+serve finds it (--root-key-file, TRENT_ROOT_KEY, or the configuration's
+root_key), opens what the backup holds, and refuses before writing anything otherwise. The restore is
 recorded in the audit trail as the first record after the backup's
 (BackupRestored); trent audit verify then reports the boundary. Start
 trent serve on the data directory afterwards.
