@@ -164,6 +164,13 @@ func TestRecoveryDrill(t *testing.T) {
 	checkAcked(t, s, cts, keys)
 	// The restored server serves new writes too.
 	create(t, s.kms(), nil)
+	// A restore over the live installation is refused before it writes
+	// (the data directory is not empty), and the server serves on.
+	out, err = trent(t, in, append([]string{"restore", "--from", backupDir, "--root-key-file", in.KeyFile}, in.dirArgs()...)...)
+	if err == nil || !strings.Contains(out, "not empty") {
+		t.Fatalf("restore over a live data directory: %v\n%s", err, out)
+	}
+	pop.check(t, s)
 	s.stop(t)
 
 	out, err = trent(t, in, append([]string{"audit", "verify"}, in.dirArgs()...)...)
