@@ -7,7 +7,11 @@
 //	trent admin   manage accounts and credentials
 //	trent rotate-root-key  rotate the root key (PKCS#11) and reseal online
 //	trent root-key move    move the root key file out of the data directory
+//	trent root-key escrow  split the root key into shares; recover rebuilds it
 //	trent xks-proxy        serve the XKS proxy API from a PKCS#11 token
+//	trent backup  back up an installation while it serves; verify a backup
+//	trent restore restore a backup into an empty data directory
+//	trent migrate move an installation between SQLite and PostgreSQL
 //	trent version print the version
 package main
 
@@ -29,7 +33,12 @@ commands:
   admin     create accounts and credentials, apply a principals file
   rotate-root-key  rotate the PKCS#11 root key and reseal all material online
   root-key move    move the root key file (out of the data directory)
+  root-key escrow  split the root key into N shares, any K rebuild it (age-encrypted)
+  root-key recover rebuild the root key file from K shares
   xks-proxy        serve AWS's External Key Store proxy API from a PKCS#11 token
+  backup    back up an installation while it serves (backup verify DIR checks one)
+  restore   restore a backup into an empty data directory or database
+  migrate   move every record between SQLite and PostgreSQL, verified
   version   print the version
 `
 
@@ -56,9 +65,15 @@ func main() {
 	case "rotate-root-key":
 		err = runRotateRootKey(args, env)
 	case "root-key":
-		err = runRootKey(args, os.Stdout)
+		err = runRootKey(args, env, os.Stdout)
 	case "admin":
 		err = runAdmin(args, env)
+	case "backup":
+		err = runBackup(args, os.Stdout)
+	case "restore":
+		err = runRestore(args, env, os.Stdout)
+	case "migrate":
+		err = runMigrate(args, os.Stdout)
 	case "version", "--version", "-v":
 		fmt.Println("trent", version)
 	case "help", "-h", "--help":

@@ -12,6 +12,8 @@ import (
 )
 
 const rootKeyUsage = `usage: trent root-key move [--data-dir DIR] [--config FILE] [--from PATH] [--to PATH]
+       trent root-key escrow --shares N --threshold K --out DIR [--recipient age1... ...]
+       trent root-key recover --out PATH [--identity FILE ...] --share FILE ...
 
 Moves the root key file of an installation, with its server stopped. The
 default moves DATA_DIR/root.key, where Trent kept the key before, to
@@ -21,10 +23,13 @@ no longer carries the key that unseals it. The new file is written and
 synced before the old one is overwritten and removed; the destination must
 not exist. With --to elsewhere, start the server with --root-key-file PATH
 (or root_key.file in the configuration file).
+
+escrow splits the root key into shares for custodians, and recover
+rebuilds it from them (trent root-key escrow -h, recover -h; docs/escrow.md).
 `
 
-// runRootKey implements "trent root-key move".
-func runRootKey(args []string, out io.Writer) error {
+// runRootKey implements "trent root-key move", "escrow" and "recover".
+func runRootKey(args []string, env config.Env, out io.Writer) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprint(out, rootKeyUsage)
 		if len(args) == 0 {
@@ -32,7 +37,13 @@ func runRootKey(args []string, out io.Writer) error {
 		}
 		return nil
 	}
-	if args[0] != "move" {
+	switch args[0] {
+	case "escrow":
+		return runEscrow(args[1:], env, out)
+	case "recover":
+		return runRecover(args[1:], out)
+	case "move":
+	default:
 		return fmt.Errorf("root-key: unknown subcommand %q\n\n%s", args[0], rootKeyUsage)
 	}
 	fs := flag.NewFlagSet("root-key move", flag.ContinueOnError)

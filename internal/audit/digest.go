@@ -34,6 +34,13 @@ const (
 	// public key, so that Verify can say where and by which key the
 	// trail's signer changed.
 	DigestKeyReplaced = "signing-key-replaced"
+	// DigestRestore is the first digest after the trail was restored
+	// from a backup (Options.Restore): the records it covers and those
+	// before it are the backup's, and the BackupRestored event that
+	// follows it names the backup. Records the node wrote after the
+	// backup was taken are not in a restored trail; the chain goes on
+	// from the backup's last record.
+	DigestRestore = "restore"
 )
 
 // DigestVersion is the version of the digests the Log writes. Version 2

@@ -249,4 +249,8 @@ const (
 	// was lost (or could not be unsealed) and the operator started the
 	// node with a new one (Options.ReplaceSigner).
 	EventSigningKeyReplaced = "AuditSigningKeyReplaced"
+	// EventBackupRestored: the data directory (trail and store) was
+	// restored from a backup (Options.Restore); it is the first record
+	// after the backup's records.
+	EventBackupRestored = "BackupRestored"
 )

@@ -141,6 +141,14 @@ type Options struct {
 	// trail is new or was signed by Signer.
 	ReplaceSigner bool
 	ReplaceReason string
+	// Restore, if not nil, says that the trail directory and the store
+	// were just restored from a backup (trent restore): before its start
+	// digest, Open writes a signed DigestRestore digest and then records
+	// an EventBackupRestored event with these details (the backup's ID,
+	// time and record ranges), so that the restore is the first record
+	// after the backup's and Verify reports the boundary instead of a
+	// crash.
+	Restore map[string]any
 }
 
 // Recovery describes what Open repaired.
@@ -447,6 +455,16 @@ func Open(opts Options) (*Log, error) {
 			return nil, err
 		} else if err != nil {
 			noSpace = err
+		}
+	}
+	if opts.Restore != nil {
+		if noSpace != nil {
+			l.closeFiles()
+			return nil, fmt.Errorf("audit: no space to record the restore: %w", noSpace)
+		}
+		if err := l.recordRestore(opts.Restore); err != nil {
+			l.closeFiles()
+			return nil, err
 		}
 	}
 	if noSpace == nil {
@@ -854,6 +872,19 @@ func (l *Log) writeRecords(events [][]byte) error {
 		}
 	}
 	return nil
+}
+
+// recordRestore writes the restore digest, covering the backup's records,
+// and then the event that names the backup. Open only.
+func (l *Log) recordRestore(details map[string]any) error {
+	if err := l.digest(DigestRestore, nil); err != nil {
+		return err
+	}
+	d := make(map[string]any, len(details)+1)
+	for k, v := range details {
+		d[k] = v
+	}
+	return l.writeSystemEvent(EventBackupRestored, d)
 }
 
 // systemEvent returns an event the Log records about the trail itself.

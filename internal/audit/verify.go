@@ -330,10 +330,12 @@ func verifyDigests(dir, node string, keys map[string]ed25519.PublicKey, anchor *
 		if prevSeq > 0 && prevAllowed > 0 && prevReason != DigestShutdown {
 			// After a shutdown digest any pause is a stop; otherwise a
 			// running node writes the next digest within prevAllowed.
-			restart := d.Reason == DigestStart || d.Reason == DigestTruncation || d.Reason == DigestKeyReplaced
-			// A key replacement or an accepted truncation is written
-			// at start, just before the start digest of the same start.
-			sameStart := prevReason == DigestKeyReplaced || prevReason == DigestTruncation
+			restart := d.Reason == DigestStart || d.Reason == DigestTruncation || d.Reason == DigestKeyReplaced || d.Reason == DigestRestore
+			// A key replacement, an accepted truncation or a restore is
+			// written at start, just before the start digest of the same
+			// start; a restore follows a backup, not a crash.
+			sameStart := prevReason == DigestKeyReplaced || prevReason == DigestTruncation || prevReason == DigestRestore ||
+				d.Reason == DigestRestore
 			gap := t.Sub(prevTime)
 			switch {
 			case gap > prevAllowed && !restart:
@@ -343,6 +345,14 @@ func verifyDigests(dir, node string, keys map[string]ed25519.PublicKey, anchor *
 				ds.warnings = append(ds.warnings, fmt.Sprintf("the node started again at %s (digest %d) after digest %d of %s without a shutdown digest: it crashed or was killed",
 					t.UTC().Format(time.RFC3339), d.DigestSeq, prevSeq, prevTime.UTC().Format(time.RFC3339)))
 			}
+		}
+		if d.Reason == DigestRestore {
+			w := fmt.Sprintf("restored from a backup at %s (digest %d): records up to %d are the backup's, and the BackupRestored record after them names it (trent audit list --event BackupRestored); what the node recorded after the backup was taken is not in this trail",
+				t.UTC().Format(time.RFC3339), d.DigestSeq, d.LastSeq)
+			if prevSeq > 0 {
+				w += fmt.Sprintf("; the backup's last digest is digest %d of %s", prevSeq, prevTime.UTC().Format(time.RFC3339))
+			}
+			ds.warnings = append(ds.warnings, w)
 		}
 		if d.Reason == DigestTruncation {
 			w := fmt.Sprintf("truncation accepted by the operator at %s (digest %d): the trail was shorter than its anchor or its digests", t.UTC().Format(time.RFC3339), d.DigestSeq)

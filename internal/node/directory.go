@@ -25,7 +25,7 @@ func OpenDirectory(cfg *config.File, env config.Env) (dir *iam.Directory, closeF
 	if err := cfg.Validate(); err != nil {
 		return nil, nil, err
 	}
-	st, err := openStore(cfg)
+	st, err := OpenStore(cfg)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -29,7 +29,6 @@ import (
 	"github.com/trentkms/trent/internal/rootkey"
 	"github.com/trentkms/trent/internal/server"
 	"github.com/trentkms/trent/internal/store"
-	"github.com/trentkms/trent/internal/store/sqlite"
 )
 
 // Node is a running Trent: its store, root of trust, domain services (the
@@ -120,7 +119,7 @@ func Start(cfg *config.File, opt Options) (n *Node, err error) {
 	if n.locks, err = lockDataDir(cfg, "Two servers on one data directory would corrupt its audit trail, whatever their --node-id: stop the other one, or give each node its own --data-dir."); err != nil {
 		return nil, err
 	}
-	if n.Store, err = openStore(cfg); err != nil {
+	if n.Store, err = OpenStore(cfg); err != nil {
 		return nil, err
 	}
 	// After the store: whether a missing key file may be created, and
@@ -218,32 +217,6 @@ func Start(cfg *config.File, opt Options) (n *Node, err error) {
 	return n, nil
 }
 
-func openStore(cfg *config.File) (store.Store, error) {
-	switch {
-	case cfg.Store == "" || strings.HasPrefix(cfg.Store, "sqlite:"):
-		path := strings.TrimPrefix(cfg.Store, "sqlite:")
-		if path == "" {
-			path = filepath.Join(cfg.DataDir, "trent.db")
-		}
-		// Create the database file 0600 before SQLite does (it would use
-		// 0644); SQLite gives its -wal and -shm files the same mode.
-		if f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600); err == nil {
-			f.Close()
-		}
-		return sqlite.Open(path)
-	case strings.HasPrefix(cfg.Store, "postgres://") || strings.HasPrefix(cfg.Store, "postgresql://"):
-		return openPostgres(cfg.Store)
-	}
-	return nil, fmt.Errorf("store %q: want sqlite:PATH or postgres://...", cfg.Store)
-}
-
-// auditKeyAAD binds the sealed audit signing key to its purpose.
-var auditKeyAAD = []byte("trent/audit-signing-key/v1")
-
-// auditKeyFile is the sealed audit signing key's file in the data
-// directory.
-const auditKeyFile = "audit-signing.key"
-
 // auditSigner returns the trail's digest signing key, sealed by the root
 // key in DATA_DIR/audit-signing.key so that a stolen trail directory cannot
 // be re-signed; the first start makes it. The operator verifies digests
@@ -253,16 +226,16 @@ const auditKeyFile = "audit-signing.key"
 // the trail needs, unless opt.ReplaceAuditSigningKey is set. Then replace
 // says why the key changed, for the trail to record; it is "" otherwise.
 func auditSigner(cfg *config.File, n *Node, log *slog.Logger, opt Options) (priv ed25519.PrivateKey, replace string, err error) {
-	keyPath := filepath.Join(cfg.DataDir, auditKeyFile)
-	node := auditNode(cfg)
+	keyPath := filepath.Join(cfg.DataDir, audit.SigningKeyFile)
+	node := AuditNode(cfg)
 	// The key the trail needs; pub is the key this node holds, if any.
 	lastSigner := func(pub ed25519.PublicKey) (audit.TrailSigner, error) {
-		return audit.LastSigner(cfg.Audit.Dir, node, storeAnchor{n.Store}, pub)
+		return audit.LastSigner(cfg.Audit.Dir, node, audit.StoreAnchor{Store: n.Store}, pub)
 	}
 	sealed, err := os.ReadFile(keyPath)
 	switch {
 	case err == nil:
-		seed, err := n.Root.Open(sealed, auditKeyAAD)
+		seed, err := n.Root.Open(sealed, audit.SigningKeyAAD)
 		if err == nil && len(seed) != ed25519.SeedSize {
 			err = fmt.Errorf("%w: %d bytes, not an Ed25519 seed", rootkey.ErrOpen, len(seed))
 		}
@@ -282,7 +255,7 @@ func auditSigner(cfg *config.File, n *Node, log *slog.Logger, opt Options) (priv
 				// this installation (a start with this flag that failed
 				// later, or another node's file): it can sign as well
 				// as a new one.
-				return priv, fmt.Sprintf("%s held key %s instead of key %s", auditKeyFile, kid, trail.KeyID), nil
+				return priv, fmt.Sprintf("%s held key %s instead of key %s", audit.SigningKeyFile, kid, trail.KeyID), nil
 			}
 			if opt.ReplaceAuditSigningKey {
 				log.Warn("--replace-audit-signing-key has no effect: the audit signing key is the one the trail was signed with; remove the flag", "keyId", kid)
@@ -301,14 +274,14 @@ func auditSigner(cfg *config.File, n *Node, log *slog.Logger, opt Options) (priv
 		aside := keyPath + ".unusable-" + time.Now().UTC().Format("20060102T150405Z")
 		what := fmt.Sprintf("cannot be unsealed (%v): the file is damaged, or was sealed under a root key this node does not have", err)
 		if !opt.ReplaceAuditSigningKey {
-			return nil, "", signingKeyRefusal(keyPath, what, node, trail, fmt.Sprintf(" (the file is then kept as %s.unusable-<time>)", auditKeyFile), "a new key")
+			return nil, "", signingKeyRefusal(keyPath, what, node, trail, fmt.Sprintf(" (the file is then kept as %s.unusable-<time>)", audit.SigningKeyFile), "a new key")
 		}
 		// Kept for the investigation.
 		if err := os.Rename(keyPath, aside); err != nil {
 			return nil, "", fmt.Errorf("audit signing key: %w", err)
 		}
 		log.Warn("audit signing key could not be unsealed; kept aside, a new key is made (--replace-audit-signing-key)", "file", aside, "err", err)
-		replace = fmt.Sprintf("%s could not be unsealed (%v); it is kept as %s", auditKeyFile, err, filepath.Base(aside))
+		replace = fmt.Sprintf("%s could not be unsealed (%v); it is kept as %s", audit.SigningKeyFile, err, filepath.Base(aside))
 	case errors.Is(err, os.ErrNotExist):
 		trail, err := lastSigner(nil)
 		if err != nil {
@@ -318,7 +291,7 @@ func auditSigner(cfg *config.File, n *Node, log *slog.Logger, opt Options) (priv
 			if !opt.ReplaceAuditSigningKey {
 				return nil, "", signingKeyRefusal(keyPath, "is missing", node, trail, "", "a new key")
 			}
-			replace = auditKeyFile + " was missing"
+			replace = audit.SigningKeyFile + " was missing"
 		}
 	default:
 		return nil, "", fmt.Errorf("audit signing key: %w", err)
@@ -327,7 +300,7 @@ func auditSigner(cfg *config.File, n *Node, log *slog.Logger, opt Options) (priv
 	if err != nil {
 		return nil, "", err
 	}
-	sealed, err = n.Root.Seal(priv.Seed(), auditKeyAAD)
+	sealed, err = n.Root.Seal(priv.Seed(), audit.SigningKeyAAD)
 	if err != nil {
 		return nil, "", err
 	}
@@ -362,7 +335,7 @@ func signingKeyRefusal(path, problem, node string, trail audit.TrailSigner, more
 		"or, if that key is lost, start once with --replace-audit-signing-key%s: %s signs the trail from then on, and the trail records the replacement "+
 		"(a signing-key-replaced digest naming both keys, and an AuditSigningKeyReplaced event); "+
 		"then add the new public key, pubkey-<new key ID>.pem in the trail directory, to the keys you trust in trent audit verify",
-		auditKeyFile, more, newKey)
+		audit.SigningKeyFile, more, newKey)
 	return errors.New(b.String())
 }
 
@@ -375,12 +348,12 @@ func openAudit(cfg *config.File, n *Node, log *slog.Logger, opt Options) (*audit
 	if a.MinFreePercent >= 100 {
 		return nil, fmt.Errorf("audit.min_free_percent %v: must be below 100", a.MinFreePercent)
 	}
-	opts := audit.Options{Dir: a.Dir, Node: auditNode(cfg), Signer: priv, DigestInterval: a.DigestInterval,
+	opts := audit.Options{Dir: a.Dir, Node: AuditNode(cfg), Signer: priv, DigestInterval: a.DigestInterval,
 		MaxSegmentBytes: a.MaxSegmentMiB << 20, MaxAge: a.MaxAge, Logger: log, Now: opt.Now,
 		Region: cfg.Region, HeartbeatInterval: a.HeartbeatInterval,
 		MinFreeBytes: a.MinFreeMiB << 20, MinFreePercent: a.MinFreePercent, ReserveBytes: a.ReserveMiB << 20,
 		SpaceCheckInterval: a.SpaceCheckInterval, MaxTotalBytes: a.MaxTotalMiB << 20, ArchiveDir: a.ArchiveDir,
-		Anchor: storeAnchor{n.Store}, AcceptTruncation: opt.AcceptAuditTruncation,
+		Anchor: audit.StoreAnchor{Store: n.Store}, AcceptTruncation: opt.AcceptAuditTruncation,
 		ReplaceSigner: replace != "", ReplaceReason: replace}
 	if cfg.Audit.Stdout {
 		opts.Stdout = os.Stdout
@@ -403,7 +376,7 @@ func openAudit(cfg *config.File, n *Node, log *slog.Logger, opt Options) (*audit
 	l, err := audit.Open(opts)
 	if errors.Is(err, audit.ErrSignerChanged) {
 		return nil, fmt.Errorf("%w\nRestore %s from a backup of the data directory, or, if the trail's key is lost, start once with --replace-audit-signing-key (the trail records the replacement)",
-			err, filepath.Join(cfg.DataDir, auditKeyFile))
+			err, filepath.Join(cfg.DataDir, audit.SigningKeyFile))
 	}
 	if errors.Is(err, audit.ErrTruncated) {
 		return nil, fmt.Errorf("%w\nRecords that were durable are gone: investigate (restore the trail from a backup if you have one). To start anyway and record the loss in the trail, run trent serve once with --accept-audit-truncation", err)
@@ -418,7 +391,7 @@ func openAudit(cfg *config.File, n *Node, log *slog.Logger, opt Options) (*audit
 func refuseUnaudited(st store.Store) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	recs, err := st.List(ctx, kindAuditAnchor, "", "", 1)
+	recs, err := st.List(ctx, audit.AnchorKind, "", "", 1)
 	if err != nil {
 		return fmt.Errorf("audit.disabled: checking the store for audit trails: %w", err)
 	}
@@ -429,8 +402,9 @@ func refuseUnaudited(st store.Store) error {
 	return nil
 }
 
-// auditNode is the node ID of cfg's audit trail and anchor.
-func auditNode(cfg *config.File) string {
+// AuditNode is the node ID of cfg's audit trail and anchor (node_id, else
+// node1).
+func AuditNode(cfg *config.File) string {
 	if cfg.NodeID == "" {
 		return "node1"
 	}

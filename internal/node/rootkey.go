@@ -50,45 +50,7 @@ type rootOptions struct {
 //
 // It returns the provider and a description of where the key came from.
 func openRoot(ctx context.Context, cfg *config.File, st store.Store, o rootOptions) (rootkey.Provider, string, error) {
-	if o.log == nil {
-		o.log = slog.New(slog.DiscardHandler)
-	}
-	var (
-		root   rootkey.Provider
-		source string
-		err    error
-	)
-	switch {
-	case o.hex != "":
-		if err := noStrayKeyFile(cfg, "TRENT_ROOT_KEY"); err != nil {
-			return nil, "", err
-		}
-		k, kerr := rootkey.KeyFromHex(o.hex)
-		if kerr != nil {
-			return nil, "", kerr
-		}
-		root, err = rootkey.NewStatic(k)
-		clear(k)
-		source = "TRENT_ROOT_KEY"
-	case cfg.RootKey.Provider == "file":
-		var path string
-		if path, err = rootKeyFile(cfg); err != nil {
-			return nil, "", err
-		}
-		root, err = openRootFile(ctx, st, path, o.create, o.log)
-		source = path
-	case cfg.RootKey.Provider == "pkcs11":
-		if err := noStrayKeyFile(cfg, "the PKCS#11 token"); err != nil {
-			return nil, "", err
-		}
-		if err := pinFileOutside(cfg, o.log); err != nil {
-			return nil, "", err
-		}
-		root, err = openPKCS11(cfg, o.hsm)
-		source = "PKCS#11 token"
-	default:
-		return nil, "", fmt.Errorf("root key provider %q is not one of file, pkcs11", cfg.RootKey.Provider)
-	}
+	root, source, err := selectRoot(ctx, cfg, st, o)
 	if err != nil {
 		return nil, "", err
 	}
@@ -97,6 +59,55 @@ func openRoot(ctx context.Context, cfg *config.File, st store.Store, o rootOptio
 		return nil, "", err
 	}
 	return root, source, nil
+}
+
+// OpenRootKey opens the root key provider that cfg and env (RootKey, the
+// PKCS#11 settings) select, as `trent serve` finds it and with the same
+// refusals (a key file inside the data directory, a stray key file there),
+// but checks it against no store and never creates a key file: for a
+// command that checks the key against something else (`trent restore`,
+// against the backup's canary). It returns the provider and a description
+// of where the key came from.
+func OpenRootKey(cfg *config.File, env config.Env) (rootkey.Provider, string, error) {
+	return selectRoot(context.Background(), cfg, nil, rootOptions{hex: env.RootKey, hsm: env.HSM})
+}
+
+// selectRoot opens the provider cfg and o select; st (nil: none) says
+// whether a missing key file may be created (see openRootFile).
+func selectRoot(ctx context.Context, cfg *config.File, st store.Store, o rootOptions) (rootkey.Provider, string, error) {
+	if o.log == nil {
+		o.log = slog.New(slog.DiscardHandler)
+	}
+	switch {
+	case o.hex != "":
+		if err := noStrayKeyFile(cfg, "TRENT_ROOT_KEY"); err != nil {
+			return nil, "", err
+		}
+		k, err := rootkey.KeyFromHex(o.hex)
+		if err != nil {
+			return nil, "", err
+		}
+		root, err := rootkey.NewStatic(k)
+		clear(k)
+		return root, "TRENT_ROOT_KEY", err
+	case cfg.RootKey.Provider == "file":
+		path, err := rootKeyFile(cfg)
+		if err != nil {
+			return nil, "", err
+		}
+		root, err := openRootFile(ctx, st, path, o.create, o.log)
+		return root, path, err
+	case cfg.RootKey.Provider == "pkcs11":
+		if err := noStrayKeyFile(cfg, "the PKCS#11 token"); err != nil {
+			return nil, "", err
+		}
+		if err := pinFileOutside(cfg, o.log); err != nil {
+			return nil, "", err
+		}
+		root, err := openPKCS11(cfg, o.hsm)
+		return root, "PKCS#11 token", err
+	}
+	return nil, "", fmt.Errorf("root key provider %q is not one of file, pkcs11", cfg.RootKey.Provider)
 }
 
 // rootKeyFile resolves the file provider's key file (config.RootKeyPath)
@@ -164,7 +175,8 @@ func pinFileOutside(cfg *config.File, log *slog.Logger) error {
 }
 
 // openRootFile opens the key file at path, or creates it if create is set
-// and st holds nothing sealed yet.
+// and st holds nothing sealed yet. Without a store (st nil) it creates
+// none.
 func openRootFile(ctx context.Context, st store.Store, path string, create bool, log *slog.Logger) (rootkey.Provider, error) {
 	p, err := rootkey.OpenFile(path)
 	if err == nil {
@@ -175,6 +187,10 @@ func openRootFile(ctx context.Context, st store.Store, path string, create bool,
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
+	}
+	if st == nil {
+		return nil, fmt.Errorf("the root key file %s does not exist: put the installation's key file there, or name it with --root-key-file / root_key.file or TRENT_ROOT_KEY; "+
+			"a lost key file is rebuilt from its escrow shares with `trent root-key recover` (docs/escrow.md)", path)
 	}
 	need, sealed, err := storeSealedBy(ctx, st)
 	if err != nil {
@@ -255,7 +271,7 @@ func insideState(cfg *config.File, path string) (string, bool) {
 		{"data directory " + cfg.DataDir, cfg.DataDir},
 		{"audit directory " + cfg.Audit.Dir, cfg.Audit.Dir},
 	}
-	if db, ok := sqlitePath(cfg); ok {
+	if db, ok := SQLitePath(cfg); ok {
 		dirs = append(dirs, struct{ what, dir string }{"directory of the database " + db, filepath.Dir(db)})
 	}
 	p := resolve(path)
@@ -290,19 +306,6 @@ func resolve(path string) string {
 	}
 }
 
-// sqlitePath returns the SQLite database file of cfg, if the store is
-// SQLite.
-func sqlitePath(cfg *config.File) (string, bool) {
-	if cfg.Store != "" && !strings.HasPrefix(cfg.Store, "sqlite:") {
-		return "", false
-	}
-	path := strings.TrimPrefix(cfg.Store, "sqlite:")
-	if path == "" {
-		path = filepath.Join(cfg.DataDir, "trent.db")
-	}
-	return path, true
-}
-
 func exists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
@@ -325,7 +328,7 @@ const lockFileName = "trent.lock"
 func lockDataDir(cfg *config.File, advice string) ([]*dirlock.Lock, error) {
 	type lockPath struct{ path, what string }
 	paths := []lockPath{{filepath.Join(cfg.DataDir, lockFileName), "data directory " + cfg.DataDir}}
-	db, sqlite := sqlitePath(cfg)
+	db, sqlite := SQLitePath(cfg)
 	if sqlite {
 		db = resolve(db)
 		paths = append(paths, lockPath{db + ".lock", "database " + db})

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/trentkms/trent/internal/audit"
 	"github.com/trentkms/trent/internal/config"
 	"github.com/trentkms/trent/internal/iam"
 	"github.com/trentkms/trent/internal/job"
@@ -40,7 +41,7 @@ func RotateRootKey(ctx context.Context, cfg *config.File, o RotateOptions) (rese
 	if err := cfg.Validate(); err != nil {
 		return reseal.Result{}, err
 	}
-	st, err := openStore(cfg)
+	st, err := OpenStore(cfg)
 	if err != nil {
 		return reseal.Result{}, err
 	}
@@ -57,7 +58,7 @@ func RotateRootKey(ctx context.Context, cfg *config.File, o RotateOptions) (rese
 	dir := iam.New(st, root, services.KMS.Partition(), nil)
 	res, err := reseal.Rotate(ctx, reseal.Options{
 		Store: st, Root: root, Resealers: append(resealers(&services), dir),
-		Files:  []reseal.File{{Path: filepath.Join(cfg.DataDir, "audit-signing.key"), AAD: auditKeyAAD}},
+		Files:  []reseal.File{{Path: filepath.Join(cfg.DataDir, audit.SigningKeyFile), AAD: audit.SigningKeyAAD}},
 		Settle: o.Settle, KeepOld: o.KeepOld, Progress: o.Progress,
 	})
 	if err != nil {

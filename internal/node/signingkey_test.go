@@ -23,7 +23,7 @@ func TestAuditSigningKeyFile(t *testing.T) {
 	t.Parallel()
 	data := t.TempDir()
 	rootFile := filepath.Join(t.TempDir(), "root.key")
-	keyFile := filepath.Join(data, auditKeyFile)
+	keyFile := filepath.Join(data, audit.SigningKeyFile)
 	cfg := func() *config.File {
 		return &config.File{Listen: "127.0.0.1:0", DataDir: data, RootKey: config.RootKeyFile{File: rootFile}}
 	}
@@ -89,7 +89,7 @@ func TestAuditSigningKeyFile(t *testing.T) {
 	}
 	_, otherPriv, _ := ed25519.GenerateKey(nil)
 	other := otherPriv.Public().(ed25519.PublicKey)
-	sealed, err := root.Seal(otherPriv.Seed(), auditKeyAAD)
+	sealed, err := root.Seal(otherPriv.Seed(), audit.SigningKeyAAD)
 	if err != nil {
 		t.Fatal(err)
 	}

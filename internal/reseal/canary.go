@@ -115,6 +115,12 @@ func CheckCanary(ctx context.Context, st store.Store, root rootkey.Provider) err
 	return CheckSealed(root, "root key canary", rec.Data, canaryAAD)
 }
 
+// CheckCanaryData opens data, the content of a canary record read by
+// other means than the store (a backup), as CheckCanary does.
+func CheckCanaryData(root rootkey.Provider, data []byte) error {
+	return CheckSealed(root, "root key canary", data, canaryAAD)
+}
+
 // CanaryNeeds returns the ID of the root key that sealed the store's
 // canary, or ErrNoCanary.
 func CanaryNeeds(ctx context.Context, st store.Store) (string, error) {

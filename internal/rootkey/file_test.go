@@ -3,6 +3,7 @@ package rootkey_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -125,3 +126,63 @@ func TestMoveFile(t *testing.T) {
 		t.Fatalf("move of a non-key file: %v", err)
 	}
 }
+
+func TestKeyFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	src := filepath.Join(dir, "a", "root.key")
+	p, err := rootkey.CreateFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blob, err := p.Seal([]byte("material"), []byte("aad"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := rootkey.ReadKeyFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 1 || keys[0].ID != p.CurrentID() || rootkey.ID(keys[0].Secret) != keys[0].ID {
+		t.Fatalf("ReadKeyFile = %d keys, ID %q, want %q", len(keys), keys[0].ID, p.CurrentID())
+	}
+	// ok/round-trip: the written file opens what the original sealed.
+	dst := filepath.Join(dir, "b", "c", "root.key")
+	if err := rootkey.WriteKeyFile(dst, keys); err != nil {
+		t.Fatal(err)
+	}
+	q, err := rootkey.OpenFile(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pt, err := q.Open(blob, []byte("aad")); err != nil || string(pt) != "material" {
+		t.Fatalf("Open with the rewritten key file: %q %v", pt, err)
+	}
+	if fi, err := os.Stat(dst); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("mode: %v %v", fi.Mode(), err)
+	}
+	// fail/exists: never replaced.
+	if err := rootkey.WriteKeyFile(dst, keys); !errors.Is(err, fs.ErrExist) {
+		t.Fatalf("WriteKeyFile over a file: %v", err)
+	}
+	// fail/wrong-id: a key is written under its own ID only.
+	bad := []rootkey.Key{{ID: "file-000000000000", Secret: keys[0].Secret}}
+	if err := rootkey.WriteKeyFile(filepath.Join(dir, "bad"), bad); err == nil || !strings.Contains(err.Error(), "another ID") {
+		t.Fatalf("WriteKeyFile with a wrong ID: %v", err)
+	}
+	// fail/hand-edited: a file whose ID is not derived from its key.
+	edited := filepath.Join(dir, "edited")
+	data, _ := os.ReadFile(src)
+	os.WriteFile(edited, append([]byte("mykey"), data[len(keys[0].ID):]...), 0o600)
+	if _, err := rootkey.ReadKeyFile(edited); err == nil || !strings.Contains(err.Error(), "not the one Trent derives") {
+		t.Fatalf("ReadKeyFile of a hand-edited file: %v", err)
+	} else if strings.Contains(err.Error(), hexOf(keys[0].Secret)) {
+		t.Fatal("the error shows the key")
+	}
+	// fail/missing.
+	if _, err := rootkey.ReadKeyFile(filepath.Join(dir, "none")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("ReadKeyFile of a missing file: %v", err)
+	}
+}
+
+func hexOf(b []byte) string { return fmt.Sprintf("%x", b) }

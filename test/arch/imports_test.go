@@ -68,6 +68,38 @@ func TestWireIsALeaf(t *testing.T) {
 	}
 }
 
+// Shamir's secret sharing is pure arithmetic over GF(2^8): a leaf that
+// imports nothing of Trent's, so its tests are all it takes to trust it.
+func TestShamirIsALeaf(t *testing.T) {
+	for p := range deps(t, "internal/shamir") {
+		if strings.HasPrefix(p, mod) && p != path("internal/shamir") {
+			t.Errorf("internal/shamir depends on %s", p)
+		}
+	}
+}
+
+// Backups, restore, migration and root key escrow are operations on an
+// installation, run by cmd/trent beside the server: nothing of the domain
+// depends on them (they depend on the store, the root key and the audit
+// trail, never the other way).
+func TestDomainBelowRecovery(t *testing.T) {
+	for _, p := range domain {
+		d := deps(t, p)
+		for _, f := range []string{"internal/backup", "internal/escrow", "internal/shamir"} {
+			if d[path(f)] {
+				t.Errorf("%s depends on %s", p, f)
+			}
+		}
+	}
+	// Not vacuous: the command does reach them.
+	d := deps(t, "cmd/trent")
+	for _, f := range []string{"internal/backup", "internal/escrow", "internal/shamir"} {
+		if !d[path(f)] {
+			t.Errorf("cmd/trent does not depend on %s: go list -deps sees nothing?", f)
+		}
+	}
+}
+
 // The rules above would pass vacuously if deps saw nothing: the adapters do
 // reach what the domain may not.
 func TestRulesSeeDependencies(t *testing.T) {

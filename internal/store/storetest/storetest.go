@@ -40,6 +40,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("durability", func(t *testing.T) { testDurability(t, fresh) })
 	t.Run("large", func(t *testing.T) { testLarge(t, fresh) })
 	t.Run("context", func(t *testing.T) { testContext(t, fresh) })
+	t.Run("snapshot", func(t *testing.T) { testSnapshot(t, fresh) })
 }
 
 // closer makes Close idempotent so that a test may close a store early and
