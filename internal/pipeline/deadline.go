@@ -19,10 +19,11 @@ import (
 // deadline or when the request's context is cancelled. It lives in the
 // Call, so it costs no allocation of its own.
 type Deadline struct {
-	parent context.Context
-	at     time.Time
-	mu     sync.Mutex
-	built  atomic.Pointer[built]
+	parent   context.Context
+	at       time.Time
+	mu       sync.Mutex
+	built    atomic.Pointer[built]
+	released atomic.Bool
 }
 
 type built struct {
@@ -37,9 +38,13 @@ func (d *Deadline) init(parent context.Context, at time.Time) {
 	}
 }
 
-// release frees the timer of a Done channel built for the operation.
+// release frees the timer of a Done channel built for the operation. The
+// request is over: from then on the Deadline carries no values, so that
+// nothing reaches the request's context (a fasthttp RequestCtx, reused for
+// the connection's next request) after its handler has returned.
 func (d *Deadline) release() {
 	if b := d.built.Load(); b != nil {
+		d.released.Store(true)
 		b.cancel()
 	}
 }
@@ -80,5 +85,17 @@ func (d *Deadline) Err() error {
 	return nil
 }
 
-// Value implements context.Context.
-func (d *Deadline) Value(key any) any { return d.parent.Value(key) }
+// Value implements context.Context. Once Done has been built, the values
+// are the built context's: a context derived from the Deadline then finds
+// the built context as its parent to cancel (the standard library looks it
+// up through Value), so it is cancelled with it directly, not by a goroutine
+// that would read the request's context after the request (see release).
+func (d *Deadline) Value(key any) any {
+	if b := d.built.Load(); b != nil {
+		if d.released.Load() {
+			return nil
+		}
+		return b.ctx.Value(key)
+	}
+	return d.parent.Value(key)
+}

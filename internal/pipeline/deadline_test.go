@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -130,5 +131,48 @@ func TestSourceIP(t *testing.T) {
 		if got := SourceIP(addr); got != want {
 			t.Errorf("SourceIP(%q) = %q, want %q", addr, got, want)
 		}
+	}
+}
+
+// requestCtx is a request's context that must not be read once its request
+// is over (a fasthttp RequestCtx is reused for the next request on the
+// connection): it counts the values asked of it after over is set.
+type requestCtx struct {
+	context.Context
+	over, late atomic.Int32
+}
+
+func (c *requestCtx) Value(key any) any {
+	if c.over.Load() != 0 {
+		c.late.Add(1)
+	}
+	return c.Context.Value(key)
+}
+
+// TestDeadlineNotReadAfterRelease: a context derived from the Deadline
+// while the operation ran (a database query's, say) is cancelled when the
+// Deadline is released, without anything reading the request's context
+// afterwards. Before, the standard library's cancellation goroutine asked
+// the request's context for its cause after the handler had returned: a
+// data race with fasthttp's reuse of the request (go test -race).
+func TestDeadlineNotReadAfterRelease(t *testing.T) {
+	parent := &requestCtx{Context: context.Background()}
+	var d Deadline
+	d.init(parent, time.Now().Add(time.Hour))
+	child, cancel := context.WithCancel(&d)
+	defer cancel()
+	parent.over.Store(1)
+	d.release()
+	select {
+	case <-child.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the derived context was not cancelled with the Deadline")
+	}
+	time.Sleep(20 * time.Millisecond) // any goroutine left would read by now
+	if n := parent.late.Load(); n != 0 {
+		t.Fatalf("the request's context was read %d times after the request", n)
+	}
+	if d.Value("anything") != nil {
+		t.Fatal("a released Deadline still carries values")
 	}
 }

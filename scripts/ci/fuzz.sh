@@ -90,6 +90,17 @@ for t in "${targets[@]}"; do
 		echo "PASS $pkg $name ($(($(date +%s) - start))s)"
 		continue
 	fi
+	# Go 1.26's fuzzing coordinator can report its own -fuzztime deadline
+	# as a failure ("context deadline exceeded", no input written) when a
+	# worker is mid-input as time runs out (go.dev/issue/75804, fixed in Go
+	# 1.27). That is no finding: when it is the only complaint, the target
+	# passes if its whole corpus replays cleanly.
+	if grep -q '^    context deadline exceeded$' "$log" && ! grep -q 'Failing input written' "$log" &&
+		! grep -q -E -e '^panic:' -e '\.go:[0-9]+: ' "$log" &&
+		go test -count=1 -run "^${name}\$" "$pkg" >/dev/null 2>&1; then
+		echo "PASS $pkg $name ($(($(date +%s) - start))s; the coordinator's end-of-time race, go.dev/issue/75804: no input failed, corpus replayed)"
+		continue
+	fi
 	echo "FAIL $pkg $name"
 	sed 's/^/    /' "$log"
 	failed+=("$pkg $name")
