@@ -102,6 +102,11 @@ func runServe(args []string, env config.Env) error {
 	// right after the banner, shuts it down cleanly instead of killing it.
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	// SIGHUP reloads the TLS certificate (as it does for most daemons)
+	// instead of ending the process, from the start on.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	n, err := node.Start(cfg, node.Options{
 		Logger:                 log,
 		Env:                    env,
@@ -126,14 +131,23 @@ func runServe(args []string, env config.Env) error {
 			return err
 		}
 	}
-	select {
-	case s := <-sig:
-		log.Info("shutting down", "signal", s.String())
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		return n.Shutdown(ctx)
-	case err := <-waitErr(n):
-		return err
+	done := waitErr(n)
+	for {
+		select {
+		case <-hup:
+			if n.Certs == nil {
+				log.Info("SIGHUP: nothing to reload (not serving HTTPS)")
+			} else if err := n.ReloadTLS(); err != nil {
+				log.Error("SIGHUP: TLS certificate not reloaded; serving the previous certificate", "err", err)
+			}
+		case s := <-sig:
+			log.Info("shutting down", "signal", s.String())
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			return n.Shutdown(ctx)
+		case err := <-done:
+			return err
+		}
 	}
 }
 
