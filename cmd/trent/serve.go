@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"syscall"
 	"time"
 
@@ -102,6 +103,11 @@ func runServe(args []string, env config.Env) error {
 	// right after the banner, shuts it down cleanly instead of killing it.
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	// SIGHUP reloads the TLS certificate (as it does for most daemons)
+	// instead of ending the process, from the start on.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	n, err := node.Start(cfg, node.Options{
 		Logger:                 log,
 		Env:                    env,
@@ -126,14 +132,23 @@ func runServe(args []string, env config.Env) error {
 			return err
 		}
 	}
-	select {
-	case s := <-sig:
-		log.Info("shutting down", "signal", s.String())
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		return n.Shutdown(ctx)
-	case err := <-waitErr(n):
-		return err
+	done := waitErr(n)
+	for {
+		select {
+		case <-hup:
+			if n.Certs == nil {
+				log.Info("SIGHUP: nothing to reload (not serving HTTPS)")
+			} else if err := n.ReloadTLS(); err != nil {
+				log.Error("SIGHUP: TLS certificate not reloaded; serving the previous certificate", "err", err)
+			}
+		case s := <-sig:
+			log.Info("shutting down", "signal", s.String())
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			return n.Shutdown(ctx)
+		case err := <-done:
+			return err
+		}
 	}
 }
 
@@ -163,5 +178,28 @@ func printBanner(n *node.Node) {
 	default:
 		fmt.Printf("  secret key:  the TRENT_SECRET_ACCESS_KEY this data directory was created with\n")
 	}
-	fmt.Printf("\nTry it:\n  export AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=... AWS_REGION=%s\n  aws kms create-key --endpoint-url %s\n\n", n.AdminAccessKeyID, c.Region, n.Endpoint)
+	fmt.Printf("\nTry it (AWS CLI v1 or v2):\n  %s\n  aws kms create-key --endpoint-url %s\n\n", bannerExport(n), n.Endpoint)
+}
+
+// bannerExport is the shell line that points the AWS CLIs and SDKs at the
+// administrator credential and the Region. Both variables of the Region are
+// set: AWS CLI v1 and boto3 read AWS_DEFAULT_REGION, the JavaScript SDK
+// only AWS_REGION. It names the credential file, or the environment
+// variable that holds the secret: never the secret itself.
+func bannerExport(n *node.Node) string {
+	region := n.Config.Region
+	if n.AdminCredentialsFile != "" {
+		return fmt.Sprintf("export AWS_SHARED_CREDENTIALS_FILE=%s AWS_PROFILE=default AWS_DEFAULT_REGION=%s AWS_REGION=%s",
+			shellQuote(n.AdminCredentialsFile), region, region)
+	}
+	return fmt.Sprintf("export AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=\"$TRENT_SECRET_ACCESS_KEY\" AWS_DEFAULT_REGION=%s AWS_REGION=%s",
+		shellQuote(n.AdminAccessKeyID), region, region)
+}
+
+// shellQuote quotes s for a POSIX shell unless it needs no quoting.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+=:@,") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

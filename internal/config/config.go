@@ -109,7 +109,14 @@ type File struct {
 type TLSFile struct {
 	Cert string `yaml:"cert"`
 	Key  string `yaml:"key"`
+	// ReloadInterval is how often the node looks at the certificate and
+	// key files and, when they have changed, serves the new pair to new
+	// connections (default 10s; negative: only on SIGHUP).
+	ReloadInterval time.Duration `yaml:"reload_interval"`
 }
+
+// DefaultTLSReloadInterval is the default of tls.reload_interval.
+const DefaultTLSReloadInterval = 10 * time.Second
 
 // RootKeyFile configures the root of trust.
 type RootKeyFile struct {
@@ -319,6 +326,9 @@ func (f *File) Validate() error {
 	}
 	if f.TLS.Cert == "" && !f.InsecureHTTP && !isLoopback(host) {
 		return fmt.Errorf("config: refusing to serve plain HTTP on non-loopback address %s; configure --tls-cert/--tls-key or pass --insecure-http", f.Listen)
+	}
+	if f.TLS.ReloadInterval == 0 {
+		f.TLS.ReloadInterval = DefaultTLSReloadInterval
 	}
 	if f.RootKey.Provider == "" {
 		f.RootKey.Provider = "file"

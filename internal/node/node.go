@@ -47,6 +47,9 @@ type Node struct {
 	Audit     *audit.Log
 	Server    *server.Server
 	Listener  net.Listener
+	// Certs is the HTTPS certificate, reloaded when its files change and
+	// on ReloadTLS (nil without TLS).
+	Certs *server.Certs
 	// Endpoint is the URL clients use (http://ADDR or https://ADDR).
 	Endpoint string
 	// AdminAccessKeyID is the bootstrap administrator's access key ID.
@@ -59,6 +62,7 @@ type Node struct {
 	RootKeySource string
 	log           *slog.Logger
 	done          chan error
+	stopCerts     chan struct{} // closed to stop watching Certs' files
 	// locks are the data directory's (and an outside SQLite database's)
 	// locks, held for the node's lifetime.
 	locks []*dirlock.Lock
@@ -185,11 +189,10 @@ func Start(cfg *config.File, opt Options) (n *Node, err error) {
 	}
 	var tlsCfg *tls.Config
 	if cfg.TLS.Cert != "" {
-		cert, err := tls.LoadX509KeyPair(cfg.TLS.Cert, cfg.TLS.Key)
-		if err != nil {
-			return nil, fmt.Errorf("tls: %w", err)
+		if n.Certs, err = server.LoadCerts(cfg.TLS.Cert, cfg.TLS.Key, log); err != nil {
+			return nil, err
 		}
-		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		tlsCfg = n.Certs.TLSConfig()
 	}
 	nofile := server.FileLimit()
 	limits := server.ConnLimits(cfg.Limits, nofile)
@@ -213,6 +216,10 @@ func Start(cfg *config.File, opt Options) (n *Node, err error) {
 	}
 	n.Endpoint = scheme + "://" + n.Listener.Addr().String()
 	n.Jobs.Start()
+	if n.Certs != nil && cfg.TLS.ReloadInterval > 0 {
+		n.stopCerts = make(chan struct{})
+		go n.Certs.Watch(cfg.TLS.ReloadInterval, n.stopCerts)
+	}
 	go func() { n.done <- n.Server.Serve(n.Listener) }()
 	return n, nil
 }
@@ -468,7 +475,22 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	return err
 }
 
+// ReloadTLS reads the TLS certificate and key files again (SIGHUP) and
+// serves them to new connections; connections already open keep the
+// certificate they were opened with. On error the current certificate
+// stays.
+func (n *Node) ReloadTLS() error {
+	if n.Certs == nil {
+		return errors.New("tls: not serving HTTPS (no --tls-cert)")
+	}
+	return n.Certs.Reload()
+}
+
 func (n *Node) closeAll() {
+	if n.stopCerts != nil {
+		close(n.stopCerts)
+		n.stopCerts = nil
+	}
 	if n.Jobs != nil {
 		n.Jobs.Close()
 	}
