@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/trentkms/trent/internal/logs"
 )
 
 // Deadline is the context an operation runs in: its request's context
@@ -24,6 +26,9 @@ type Deadline struct {
 	mu       sync.Mutex
 	built    atomic.Pointer[built]
 	released atomic.Bool
+	// reqID is the request's ID, the context's value of
+	// logs.RequestIDKey: every line logged with the context names it.
+	reqID string
 }
 
 type built struct {
@@ -31,8 +36,8 @@ type built struct {
 	cancel context.CancelFunc
 }
 
-func (d *Deadline) init(parent context.Context, at time.Time) {
-	d.parent, d.at = parent, at
+func (d *Deadline) init(parent context.Context, at time.Time, reqID string) {
+	d.parent, d.at, d.reqID = parent, at, reqID
 	if pd, ok := parent.Deadline(); ok && pd.Before(at) {
 		d.at = pd
 	}
@@ -90,7 +95,13 @@ func (d *Deadline) Err() error {
 // the built context as its parent to cancel (the standard library looks it
 // up through Value), so it is cancelled with it directly, not by a goroutine
 // that would read the request's context after the request (see release).
+//
+// The request's ID is the value of logs.RequestIDKey, before and after
+// release: it is the Call's own string.
 func (d *Deadline) Value(key any) any {
+	if key == logs.RequestIDKey {
+		return d.reqID
+	}
 	if b := d.built.Load(); b != nil {
 		if d.released.Load() {
 			return nil

@@ -16,7 +16,7 @@ func TestDeadline(t *testing.T) {
 	t.Run("ok/reports its deadline and its parent's values", func(t *testing.T) {
 		var d Deadline
 		at := time.Now().Add(time.Hour)
-		d.init(parent, at)
+		d.init(parent, at, "")
 		defer d.release()
 		if got, ok := d.Deadline(); !ok || !got.Equal(at) {
 			t.Errorf("Deadline() = %v, %v; want %v", got, ok, at)
@@ -32,7 +32,7 @@ func TestDeadline(t *testing.T) {
 		p, cancel := context.WithDeadline(parent, time.Now().Add(time.Minute))
 		defer cancel()
 		var d Deadline
-		d.init(p, time.Now().Add(time.Hour))
+		d.init(p, time.Now().Add(time.Hour), "")
 		pd, _ := p.Deadline()
 		if got, _ := d.Deadline(); !got.Equal(pd) {
 			t.Errorf("Deadline() = %v, want the parent's %v", got, pd)
@@ -40,7 +40,7 @@ func TestDeadline(t *testing.T) {
 	})
 	t.Run("fail/past its deadline", func(t *testing.T) {
 		var d Deadline
-		d.init(parent, time.Now().Add(20*time.Millisecond))
+		d.init(parent, time.Now().Add(20*time.Millisecond), "")
 		defer d.release()
 		select {
 		case <-d.Done():
@@ -51,7 +51,7 @@ func TestDeadline(t *testing.T) {
 			t.Errorf("Err() = %v", d.Err())
 		}
 		var e Deadline
-		e.init(parent, time.Now().Add(-time.Second))
+		e.init(parent, time.Now().Add(-time.Second), "")
 		if !errors.Is(e.Err(), context.DeadlineExceeded) {
 			t.Errorf("Err() without Done = %v", e.Err())
 		}
@@ -59,7 +59,7 @@ func TestDeadline(t *testing.T) {
 	t.Run("fail/parent cancelled", func(t *testing.T) {
 		p, cancel := context.WithCancel(parent)
 		var d Deadline
-		d.init(p, time.Now().Add(time.Hour))
+		d.init(p, time.Now().Add(time.Hour), "")
 		defer d.release()
 		done := d.Done()
 		cancel()
@@ -72,14 +72,14 @@ func TestDeadline(t *testing.T) {
 			t.Errorf("Err() = %v", d.Err())
 		}
 		var e Deadline
-		e.init(p, time.Now().Add(time.Hour))
+		e.init(p, time.Now().Add(time.Hour), "")
 		if !errors.Is(e.Err(), context.Canceled) {
 			t.Errorf("Err() without Done = %v", e.Err())
 		}
 	})
 	t.Run("ok/release ends a built context", func(t *testing.T) {
 		var d Deadline
-		d.init(parent, time.Now().Add(time.Hour))
+		d.init(parent, time.Now().Add(time.Hour), "")
 		done := d.Done()
 		d.release()
 		select {
@@ -97,7 +97,7 @@ func TestDeadlineAllocs(t *testing.T) {
 	parent := context.Background()
 	n := testing.AllocsPerRun(100, func() {
 		d = Deadline{}
-		d.init(parent, time.Now().Add(time.Minute))
+		d.init(parent, time.Now().Add(time.Minute), "")
 		var ctx context.Context = &d
 		_, _ = ctx.Deadline()
 		_ = ctx.Err()
@@ -158,7 +158,7 @@ func (c *requestCtx) Value(key any) any {
 func TestDeadlineNotReadAfterRelease(t *testing.T) {
 	parent := &requestCtx{Context: context.Background()}
 	var d Deadline
-	d.init(parent, time.Now().Add(time.Hour))
+	d.init(parent, time.Now().Add(time.Hour), "")
 	child, cancel := context.WithCancel(&d)
 	defer cancel()
 	parent.over.Store(1)
