@@ -36,6 +36,9 @@ func (m *Metrics) API(name string, operations []string) *API {
 		a.ops[o] = a.newOp(o)
 	}
 	a.unknown = a.newOp(UnknownOperation)
+	for _, r := range []string{ThrottleSourceLimited, ThrottleFailureBudget} {
+		m.throttled.WithLabelValues(name, r) // at zero from the start
+	}
 	return a
 }
 
