@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/trentkms/trent/internal/logs"
 )
 
 type ctxKey struct{}
@@ -174,5 +176,26 @@ func TestDeadlineNotReadAfterRelease(t *testing.T) {
 	}
 	if d.Value("anything") != nil {
 		t.Fatal("a released Deadline still carries values")
+	}
+}
+
+// TestDeadlineCarriesRequestID: every line logged with the operation's
+// context, or a context derived from it, names the request; before Done,
+// after it, and after release (a line logged late still names it).
+func TestDeadlineCarriesRequestID(t *testing.T) {
+	var d Deadline
+	d.init(context.Background(), time.Now().Add(time.Hour), "req-7")
+	if got := logs.RequestID(&d); got != "req-7" {
+		t.Fatalf("before Done: %q", got)
+	}
+	child, cancel := context.WithTimeout(&d, time.Minute)
+	defer cancel()
+	_ = d.Done() // builds the context.WithDeadline
+	if got := logs.RequestID(child); got != "req-7" {
+		t.Fatalf("derived, after Done: %q", got)
+	}
+	d.release()
+	if got := logs.RequestID(&d); got != "req-7" {
+		t.Fatalf("after release: %q", got)
 	}
 }

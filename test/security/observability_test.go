@@ -243,3 +243,97 @@ func obsQuery(addr, q string) ([]obsSample, error) {
 	}
 	return out.Data.Result, nil
 }
+
+// TestLogsJSONRequestIDsNoSecrets runs trent with --log-format json at
+// debug level through calls that carry secrets (plaintexts, data keys, a
+// new secret access key, encryption context values, a wrong signature)
+// and reads its log: every log line is one JSON object, every line about
+// a request names it by the ID the client got, and no secret appears in
+// any form the calls carried it.
+func TestLogsJSONRequestIDsNoSecrets(t *testing.T) {
+	s := Start(t, Opts{Args: []string{"--log-format", "json", "--log-level", "debug", "--metrics-listen", "off"}})
+	plain := "obs-plaintext-" + randHex(8)
+	ctxValue := "obs-context-value-" + randHex(8)
+	keyID := s.CreateKey(t, Admin, nil)
+	secrets := []string{Admin.Secret, s.RootKeyHex, plain, base64.StdEncoding.EncodeToString([]byte(plain)), ctxValue}
+	ids := map[string]bool{}
+	call := func(c Creds, op string, body any) Response {
+		r := s.Call(t, c, op, body)
+		if id := r.Header.Get("X-Amzn-Requestid"); id != "" {
+			ids[id] = true
+		}
+		return r
+	}
+	enc := call(Admin, "Encrypt", map[string]any{"KeyId": keyID, "Plaintext": base64.StdEncoding.EncodeToString([]byte(plain)),
+		"EncryptionContext": map[string]string{"purpose": ctxValue}})
+	if enc.Status != http.StatusOK {
+		t.Fatalf("Encrypt: %d %s", enc.Status, enc.ErrorType)
+	}
+	var ct struct{ CiphertextBlob string }
+	json.Unmarshal(enc.Body, &ct)
+	// A wrong context: the decryption fails, naming nothing of it.
+	if r := call(Admin, "Decrypt", map[string]any{"CiphertextBlob": ct.CiphertextBlob, "EncryptionContext": map[string]string{"purpose": ctxValue + "x"}}); r.ErrorType != "InvalidCiphertextException" {
+		t.Fatalf("Decrypt with a wrong context: %d %s", r.Status, r.ErrorType)
+	}
+	gdk := call(Admin, "GenerateDataKey", map[string]any{"KeyId": keyID, "KeySpec": "AES_256"})
+	var dk struct{ Plaintext string }
+	if json.Unmarshal(gdk.Body, &dk); dk.Plaintext == "" {
+		t.Fatalf("GenerateDataKey: %d %s", gdk.Status, gdk.Body)
+	}
+	secrets = append(secrets, dk.Plaintext)
+	s.MustQuery(t, Admin, "iam", "Action", "CreateUser", "UserName", "obs-alice")
+	ak := string(s.MustQuery(t, Admin, "iam", "Action", "CreateAccessKey", "UserName", "obs-alice"))
+	m := regexp.MustCompile(`<SecretAccessKey>([^<]+)</SecretAccessKey>`).FindStringSubmatch(ak)
+	if m == nil {
+		t.Fatalf("CreateAccessKey: %s", ak)
+	}
+	secrets = append(secrets, m[1])
+	if r := call(Creds{AKID: Admin.AKID, Secret: "obs-wrong-secret-" + randHex(8)}, "Encrypt", map[string]any{"KeyId": keyID, "Plaintext": base64.StdEncoding.EncodeToString([]byte(plain))}); r.ErrorType != "InvalidSignatureException" {
+		t.Fatalf("wrong signature: %d %s", r.Status, r.ErrorType)
+	}
+	s.Stop(t)
+
+	var lines, requestLines int
+	seen := map[string]bool{}
+	for _, l := range strings.Split(s.Output(), "\n") {
+		for _, sec := range secrets {
+			if strings.Contains(l, sec) {
+				t.Errorf("a secret appears in the output: %s", l)
+			}
+		}
+		if !strings.HasPrefix(l, "{") {
+			if strings.Contains(l, "level=") || strings.Contains(l, "msg=") {
+				t.Errorf("a text log line under --log-format json: %s", l)
+			}
+			continue // the banner, on stdout
+		}
+		lines++
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(l), &rec); err != nil {
+			t.Errorf("log line is not JSON: %v: %s", err, l)
+			continue
+		}
+		for _, k := range []string{"time", "level", "msg"} {
+			if _, ok := rec[k]; !ok {
+				t.Errorf("log line without %s: %s", k, l)
+			}
+		}
+		_, op := rec["operation"]
+		id, _ := rec["requestId"].(string)
+		if op && id == "" {
+			t.Errorf("a line about a request without its ID: %s", l)
+		}
+		if rec["msg"] == "request" {
+			requestLines++
+			seen[id] = true
+		}
+	}
+	if lines < 5 || requestLines < len(ids) {
+		t.Fatalf("%d JSON lines, %d request lines for %d calls:\n%s", lines, requestLines, len(ids), s.Output())
+	}
+	for id := range ids {
+		if !seen[id] {
+			t.Errorf("no log line names request %s, whose ID the client got", id)
+		}
+	}
+}
