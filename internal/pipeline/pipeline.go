@@ -235,7 +235,7 @@ func (p *Pipeline) run(x Codec, r *Request, body []byte) *awserr.Error {
 	caller.SecureTransport = r.TLS
 	caller.UserAgent = r.UserAgent
 	c.Caller = caller
-	c.deadline.init(r.Ctx, c.Start.Add(x.Deadline()), c.ReqID)
+	c.deadline.init(r.Ctx, c.Start.Add(x.Deadline()), &c.ReqID)
 	err = x.Run(&c.deadline)
 	c.deadline.release()
 	if err != nil {
