@@ -71,8 +71,10 @@ type fakeStore struct {
 	notify chan struct{}
 }
 
-func (f *fakeStore) Get(context.Context, string, string) (store.Record, error) { return store.Record{}, f.err }
-func (f *fakeStore) Notify() <-chan struct{}                                   { return f.notify }
+func (f *fakeStore) Get(context.Context, string, string) (store.Record, error) {
+	return store.Record{}, f.err
+}
+func (f *fakeStore) Notify() <-chan struct{} { return f.notify }
 
 type snapStore struct{ fakeStore }
 

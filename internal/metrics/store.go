@@ -137,4 +137,3 @@ func (t *timedSnapshotStore) Snapshot(ctx context.Context, fn func(store.Record)
 	t.calls[callSnapshot].done(start, err)
 	return r, err
 }
-
