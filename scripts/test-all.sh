@@ -77,7 +77,7 @@ else
 	stage "install: Debian packages" scripts/ci/install-debs.sh
 	stage "PostgreSQL: throwaway server" start_postgres
 	stage "SoftHSM2: token" setup_softhsm
-	export TRENT_TEST_REQUIRE=postgres,softhsm,awscli,openssl,root
+	export TRENT_TEST_REQUIRE=postgres,softhsm,awscli,openssl,root,prometheus
 fi
 
 stage "go vet" go vet ./...

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/trentkms/trent/internal/config"
+	"github.com/trentkms/trent/internal/logs"
 	"github.com/trentkms/trent/internal/node"
 	"github.com/trentkms/trent/internal/server"
 )
@@ -32,6 +33,8 @@ func runServe(args []string, env config.Env) error {
 	sm2 := fs.Bool("enable-sm2", false, "serve SM2 keys outside China Regions")
 	nodeID := fs.String("node-id", "", "node name for the audit trail and leases (default node1)")
 	logLevel := fs.String("log-level", "", "debug, info, warn or error (default info)")
+	logFormat := fs.String("log-format", "", "text or json: one JSON object a line (default text)")
+	metricsListen := fs.String("metrics-listen", "", "serve Prometheus metrics (GET /metrics) on this address, apart from the API (default "+config.DefaultMetricsListen+"; off: none)")
 	pprofAddr := fs.String("pprof", "", "serve Go profiling endpoints (net/http/pprof) on this loopback address")
 	principals := fs.String("principals", "", "YAML file declaring accounts, users, roles and policies, applied at every start")
 	acceptTrunc := fs.Bool("accept-audit-truncation", false, "start although the audit trail is shorter than its anchor or its digests, recording the loss in the trail (use once, after investigating)")
@@ -63,6 +66,8 @@ func runServe(args []string, env config.Env) error {
 	override("tls-key", &cfg.TLS.Key, *tlsKey)
 	override("node-id", &cfg.NodeID, *nodeID)
 	override("log-level", &cfg.LogLevel, *logLevel)
+	override("log-format", &cfg.LogFormat, *logFormat)
+	override("metrics-listen", &cfg.Metrics.Listen, *metricsListen)
 	override("principals", &cfg.Principals, *principals)
 	override("root-key-file", &cfg.RootKey.File, *rootKeyFile)
 	if set["allow-root-key-in-data-dir"] {
@@ -86,7 +91,10 @@ func runServe(args []string, env config.Env) error {
 			return fmt.Errorf("log level: %w", err)
 		}
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	log, err := logs.New(os.Stderr, cfg.LogFormat, level)
+	if err != nil {
+		return err
+	}
 	// Every client connection holds a file descriptor: take all the
 	// process may have (the default connection limit is derived from it).
 	if soft, hard, err := server.RaiseFileLimit(); err != nil {
@@ -171,6 +179,9 @@ func printBanner(n *node.Node) {
 	fmt.Printf("Trent %s is serving the AWS KMS API\n\n", version)
 	fmt.Printf("  endpoint:    %s\n  region:      %s\n  account ID:  %s\n  data dir:    %s\n", n.Endpoint, c.Region, c.AccountID, c.DataDir)
 	fmt.Printf("  root key:    %s (%s)\n", n.Root.CurrentID(), n.RootKeySource)
+	if n.MetricsEndpoint != "" {
+		fmt.Printf("  metrics:     %s\n", n.MetricsEndpoint)
+	}
 	fmt.Printf("  access key:  %s\n", n.AdminAccessKeyID)
 	switch {
 	case n.AdminCredentialsFile != "":

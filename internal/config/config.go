@@ -24,6 +24,11 @@ const (
 	DefaultListen    = "127.0.0.1:4599"
 	DefaultRegion    = "us-east-1"
 	DefaultAccountID = "111122223333"
+	// DefaultMetricsListen is where Prometheus metrics are served when
+	// metrics.listen is not set: loopback only, never the API's port.
+	DefaultMetricsListen = "127.0.0.1:9599"
+	// MetricsOff, as metrics.listen, serves no metrics.
+	MetricsOff = "off"
 )
 
 // DefaultDataDir is where Trent keeps state when --data-dir is not given:
@@ -102,7 +107,32 @@ type File struct {
 	Cache        CacheFile   `yaml:"cache"`
 	Principals   string      `yaml:"principals"`
 	LogLevel     string      `yaml:"log_level"`
-	Limits       LimitsFile  `yaml:"limits"`
+	// LogFormat is "text" (default) or "json" (one JSON object a line).
+	LogFormat string      `yaml:"log_format"`
+	Limits    LimitsFile  `yaml:"limits"`
+	Metrics   MetricsFile `yaml:"metrics"`
+}
+
+// MetricsFile configures the Prometheus metrics listener.
+type MetricsFile struct {
+	// Listen is the address of the metrics listener, apart from the API's
+	// (default DefaultMetricsListen; "off" serves no metrics). It serves
+	// GET /metrics over plain HTTP: the metrics hold no secret, no key
+	// ID and no principal, but keep it off public networks.
+	Listen string `yaml:"listen"`
+}
+
+// MetricsAddr is the metrics listener's address ("" when metrics are
+// off), and whether it was configured (a default address taken by another
+// process is no reason to refuse to start; a configured one is).
+func (f *File) MetricsAddr() (addr string, configured bool) {
+	switch f.Metrics.Listen {
+	case "":
+		return DefaultMetricsListen, false
+	case MetricsOff:
+		return "", true
+	}
+	return f.Metrics.Listen, true
 }
 
 // TLSFile configures HTTPS.
@@ -329,6 +359,18 @@ func (f *File) Validate() error {
 	}
 	if f.TLS.ReloadInterval == 0 {
 		f.TLS.ReloadInterval = DefaultTLSReloadInterval
+	}
+	if f.LogFormat != "" && f.LogFormat != "text" && f.LogFormat != "json" {
+		return fmt.Errorf("config: log format %q: want text or json", f.LogFormat)
+	}
+	if addr, _ := f.MetricsAddr(); addr != "" {
+		_, port, err := net.SplitHostPort(addr)
+		if err != nil {
+			return fmt.Errorf("config: metrics listen address %q (or \"off\"): %w", addr, err)
+		}
+		if addr == f.Listen && port != "0" {
+			return fmt.Errorf("config: metrics listen address %s is the API's: metrics are served on a listener of their own", addr)
+		}
 	}
 	if f.RootKey.Provider == "" {
 		f.RootKey.Provider = "file"

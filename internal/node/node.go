@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -26,6 +27,7 @@ import (
 	"github.com/trentkms/trent/internal/keyimport"
 	"github.com/trentkms/trent/internal/keystore"
 	"github.com/trentkms/trent/internal/kms"
+	"github.com/trentkms/trent/internal/metrics"
 	"github.com/trentkms/trent/internal/rootkey"
 	"github.com/trentkms/trent/internal/server"
 	"github.com/trentkms/trent/internal/store"
@@ -60,9 +62,14 @@ type Node struct {
 	// RootKeySource says where the root key came from: a key file's path,
 	// TRENT_ROOT_KEY or a PKCS#11 token.
 	RootKeySource string
-	log           *slog.Logger
-	done          chan error
-	stopCerts     chan struct{} // closed to stop watching Certs' files
+	// Metrics is the node's Prometheus registry; MetricsEndpoint the URL
+	// it is served at ("" when it is not served).
+	Metrics         *metrics.Metrics
+	MetricsEndpoint string
+	metricsSrv      *http.Server
+	log             *slog.Logger
+	done            chan error
+	stopCerts       chan struct{} // closed to stop watching Certs' files
 	// locks are the data directory's (and an outside SQLite database's)
 	// locks, held for the node's lifetime.
 	locks []*dirlock.Lock
@@ -131,7 +138,11 @@ func Start(cfg *config.File, opt Options) (n *Node, err error) {
 	if n.Root, n.RootKeySource, err = openRoot(context.Background(), cfg, n.Store, rootOptions{hex: opt.Env.RootKey, hsm: opt.Env.HSM, create: true, log: log}); err != nil {
 		return nil, err
 	}
-	kcfg := kms.Config{Store: n.Store, Root: n.Root, Region: cfg.Region, Logger: log,
+	n.Metrics = metrics.New()
+	// The domain's calls to the store are measured; the node's own (the
+	// root key check, bootstrap) need not be.
+	st := n.Metrics.Store(n.Store)
+	kcfg := kms.Config{Store: st, Root: n.Root, Region: cfg.Region, Logger: log,
 		CacheMaxAge: cfg.Cache.MaxAge, CacheGrace: cfg.Cache.Grace, EnableSM2: cfg.EnableSM2, Now: opt.Now}
 	jcfg := job.Config{NodeID: cfg.NodeID}
 	applyTestHooks(&kcfg, &jcfg, opt.Env.Test, log)
@@ -164,7 +175,7 @@ func Start(cfg *config.File, opt Options) (n *Node, err error) {
 	n.Service, n.Grants, n.Imports, n.KeyStores, n.Jobs = services.KMS, services.Grants, services.Imports, services.KeyStores, services.Jobs
 	followRootKey(n)
 	partition := n.Service.Partition()
-	n.Directory = iam.New(n.Store, n.Root, partition, opt.Now)
+	n.Directory = iam.New(st, n.Root, partition, opt.Now)
 	// Before any key is loaded: materialize asks the authorizer to prepare
 	// each key's policy.
 	n.Service.SetAuthorizer(authz.New(authz.Config{Identities: n.Directory, Now: kcfg.Now, Logger: log}))
@@ -204,9 +215,10 @@ func Start(cfg *config.File, opt Options) (n *Node, err error) {
 		Burst: cfg.Limits.FailedAuthBurst, Interval: cfg.Limits.FailedAuthInterval,
 		LookupRate: cfg.Limits.FailedAuthLookupRate, MaxTracked: cfg.Limits.FailedAuthSources, Logger: log})
 	n.Server = server.New(server.Config{Services: services, Directory: n.Directory, Audit: n.Audit, Region: cfg.Region,
-		Logger: log, TLS: tlsCfg, Now: opt.Now, Ready: n.ready, Limits: limits, FailedAuth: failed,
+		Logger: log, TLS: tlsCfg, Now: opt.Now, Ready: n.ready, Limits: limits, FailedAuth: failed, Metrics: n.Metrics,
 		Extra: iamapi.New(iamapi.Config{Directory: n.Directory, Region: cfg.Region, Audit: n.Audit, Logger: log, Now: opt.Now,
-			FailedAuth: failed})})
+			FailedAuth: failed, Metrics: n.Metrics})})
+	n.registerCollectors(n.Metrics)
 	if n.Listener, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return nil, err
 	}
@@ -215,6 +227,10 @@ func Start(cfg *config.File, opt Options) (n *Node, err error) {
 		scheme = "https"
 	}
 	n.Endpoint = scheme + "://" + n.Listener.Addr().String()
+	if err := n.startMetrics(cfg, n.Metrics, log); err != nil {
+		n.Listener.Close()
+		return nil, err
+	}
 	n.Jobs.Start()
 	if n.Certs != nil && cfg.TLS.ReloadInterval > 0 {
 		n.stopCerts = make(chan struct{})
@@ -360,7 +376,7 @@ func openAudit(cfg *config.File, n *Node, log *slog.Logger, opt Options) (*audit
 		Region: cfg.Region, HeartbeatInterval: a.HeartbeatInterval,
 		MinFreeBytes: a.MinFreeMiB << 20, MinFreePercent: a.MinFreePercent, ReserveBytes: a.ReserveMiB << 20,
 		SpaceCheckInterval: a.SpaceCheckInterval, MaxTotalBytes: a.MaxTotalMiB << 20, ArchiveDir: a.ArchiveDir,
-		Anchor: audit.StoreAnchor{Store: n.Store}, AcceptTruncation: opt.AcceptAuditTruncation,
+		Anchor: audit.StoreAnchor{Store: n.Store}, AcceptTruncation: opt.AcceptAuditTruncation, Observer: n.Metrics,
 		ReplaceSigner: replace != "", ReplaceReason: replace}
 	if cfg.Audit.Stdout {
 		opts.Stdout = os.Stdout
@@ -471,6 +487,9 @@ func (n *Node) Wait() error { return <-n.done }
 // is closed.
 func (n *Node) Shutdown(ctx context.Context) error {
 	err := n.Server.Shutdown(ctx)
+	if n.metricsSrv != nil {
+		n.metricsSrv.Close()
+	}
 	n.closeAll()
 	return err
 }

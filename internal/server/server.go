@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/tls"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -20,6 +22,7 @@ import (
 	"github.com/trentkms/trent/internal/awsjson"
 	"github.com/trentkms/trent/internal/iam"
 	"github.com/trentkms/trent/internal/kms"
+	"github.com/trentkms/trent/internal/metrics"
 	"github.com/trentkms/trent/internal/pipeline"
 	"github.com/trentkms/trent/internal/sigv4"
 )
@@ -48,6 +51,8 @@ type Config struct {
 	// caller is authenticated; nil gets one with default settings that
 	// writes to Audit. Shutdown closes it.
 	FailedAuth *authfail.Limiter
+	// Metrics, when set, measures the requests (api="kms").
+	Metrics *metrics.Metrics
 }
 
 // Server serves the AWS KMS API.
@@ -86,7 +91,8 @@ func New(cfg Config) *Server {
 		cfg.FailedAuth = authfail.New(authfail.Config{Audit: cfg.Audit, Logger: cfg.Logger})
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, failed: cfg.FailedAuth}
-	s.pipe = &pipeline.Pipeline{Directory: cfg.Directory, Audit: cfg.Audit, Failed: cfg.FailedAuth, Log: cfg.Logger, Errors: kmsErrors}
+	s.pipe = &pipeline.Pipeline{Directory: cfg.Directory, Audit: cfg.Audit, Failed: cfg.FailedAuth, Log: cfg.Logger, Errors: kmsErrors,
+		Metrics: cfg.Metrics.API("kms", slices.Sorted(maps.Keys(api.Operations)))}
 	s.verifier = &sigv4.Verifier{Source: cfg.Directory, Region: cfg.Region, Services: []string{"kms"}, Now: cfg.Now}
 	s.fast = s.newFastServer(cfg.Limits)
 	s.slowHandler = fasthttpadaptor.NewFastHTTPHandler(s)

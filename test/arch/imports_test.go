@@ -48,6 +48,7 @@ func TestDomainLinksNoTransportOrHSM(t *testing.T) {
 		"net/http", "github.com/valyala/fasthttp",
 		"internal/hsm", "internal/xks", "internal/keystore", "internal/rootkey/pkcs11",
 		"internal/server", "internal/iamapi", "internal/api", "internal/audit",
+		"internal/metrics", "github.com/prometheus/client_golang/prometheus",
 	}
 	for _, p := range domain {
 		d := deps(t, p)
@@ -64,6 +65,16 @@ func TestWireIsALeaf(t *testing.T) {
 	for p := range deps(t, "internal/wire") {
 		if strings.HasPrefix(p, mod) && p != path("internal/wire") {
 			t.Errorf("internal/wire depends on %s", p)
+		}
+	}
+}
+
+// The logger is a leaf: any package may log with a request's context
+// without importing the pipeline.
+func TestLogsIsALeaf(t *testing.T) {
+	for p := range deps(t, "internal/logs") {
+		if strings.HasPrefix(p, mod) && p != path("internal/logs") {
+			t.Errorf("internal/logs depends on %s", p)
 		}
 	}
 }
