@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"log/slog"
@@ -42,12 +43,40 @@ type Config struct {
 	// Extra handles requests that are not KMS JSON requests (the IAM and
 	// STS query APIs); nil answers them with UnknownOperationException.
 	Extra http.Handler
+	// Protocols serve the AWS JSON APIs other than KMS's (the CloudTrail
+	// API), chosen by the prefix of their X-Amz-Target.
+	Protocols []Protocol
 	// Limits bound client connections.
 	Limits Limits
 	// FailedAuth limits and records the requests that fail before their
 	// caller is authenticated; nil gets one with default settings that
 	// writes to Audit. Shutdown closes it.
 	FailedAuth *authfail.Limiter
+}
+
+// Protocol is an AWS JSON API served beside KMS's.
+type Protocol struct {
+	// TargetPrefix selects the requests whose X-Amz-Target begins with
+	// it (up to and including the dot before the operation name).
+	TargetPrefix string
+	// MaxBody bounds the body the HTTP server reads of its requests; the
+	// handler applies its own limit.
+	MaxBody int
+	Handler http.Handler
+}
+
+// protocol returns the Protocol of an X-Amz-Target value, or nil. The
+// KMS API's targets cost one byte comparison.
+func (s *Server) protocol(target []byte) *Protocol {
+	if len(target) == 0 || target[0] == 'T' { // TrentService.*
+		return nil
+	}
+	for i := range s.cfg.Protocols {
+		if p := &s.cfg.Protocols[i]; bytes.HasPrefix(target, []byte(p.TargetPrefix)) {
+			return p
+		}
+	}
+	return nil
 }
 
 // Server serves the AWS KMS API.
@@ -160,6 +189,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	target := r.Header.Get("X-Amz-Target")
+	if p := s.protocol([]byte(target)); p != nil {
+		p.Handler.ServeHTTP(w, r)
+		return
+	}
 	if target == "" && s.cfg.Extra != nil && !(r.Method == http.MethodPost && awsjson.IsJSONContentType(r.Header.Get("Content-Type"))) {
 		s.cfg.Extra.ServeHTTP(w, r)
 		return
