@@ -22,7 +22,6 @@ import (
 	"github.com/trentkms/trent/internal/grant"
 	"github.com/trentkms/trent/internal/iam"
 	"github.com/trentkms/trent/internal/iamapi"
-	"github.com/trentkms/trent/internal/trailapi"
 	"github.com/trentkms/trent/internal/job"
 	"github.com/trentkms/trent/internal/keyimport"
 	"github.com/trentkms/trent/internal/keystore"
@@ -30,6 +29,7 @@ import (
 	"github.com/trentkms/trent/internal/rootkey"
 	"github.com/trentkms/trent/internal/server"
 	"github.com/trentkms/trent/internal/store"
+	"github.com/trentkms/trent/internal/trailapi"
 )
 
 // Node is a running Trent: its store, root of trust, domain services (the
