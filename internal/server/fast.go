@@ -127,7 +127,7 @@ func (s *Server) headerHook() func(*fasthttp.RequestHeader) fasthttp.RequestConf
 	return func(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
 		rc := bodyLimit(h)
 		if rc.MaxRequestBodySize == unknownTargetMaxBody {
-			if p := s.protocol(h.Peek("X-Amz-Target")); p != nil {
+			if p := s.protocol(unsafeString(h.Peek("X-Amz-Target"))); p != nil {
 				rc.MaxRequestBodySize = max(p.MaxBody, minBodyLimit)
 			}
 		}
@@ -220,7 +220,7 @@ func (s *Server) serveRequest(ctx *fasthttp.RequestCtx) {
 	target := h.Peek("X-Amz-Target")
 	// A POST of a JSON body is a KMS JSON request even without a target
 	// (it gets the JSON error); anything else without one is not.
-	if s.protocol(target) != nil {
+	if s.protocol(unsafeString(target)) != nil {
 		s.slowHandler(ctx) // another JSON API: ServeHTTP hands it over
 		return
 	}
@@ -305,6 +305,12 @@ func (s *Server) tooLarge(ctx *fasthttp.RequestCtx, reqID string) {
 		writeFastError(ctx, c.Err)
 		return
 	}
+	if p := s.protocol(target); p != nil {
+		if j, ok := p.Handler.(jsonAPI); ok {
+			writeFastError(ctx, j.TooLarge(in, reqID))
+			return
+		}
+	}
 	if q, ok := s.cfg.Extra.(queryAPI); ok && target == "" {
 		// The IAM and STS query APIs: the body naming the action is
 		// unread; the signature's scope names the service.
@@ -317,6 +323,14 @@ func (s *Server) tooLarge(ctx *fasthttp.RequestCtx, reqID string) {
 	e := s.tooLargeError(c)
 	s.pipe.Reject(c, in, e)
 	writeFastError(ctx, c.Err)
+}
+
+// jsonAPI is the handler of another JSON API (Config.Protocols) as tooLarge
+// needs it.
+type jsonAPI interface {
+	// TooLarge records a request whose body is over the limit, unread, and
+	// returns its answer.
+	TooLarge(r *pipeline.Request, reqID string) *awserr.Error
 }
 
 // queryAPI is the handler of the IAM and STS query APIs (Config.Extra,

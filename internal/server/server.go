@@ -1,13 +1,13 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"log/slog"
 	"net"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -67,12 +67,12 @@ type Protocol struct {
 
 // protocol returns the Protocol of an X-Amz-Target value, or nil. The
 // KMS API's targets cost one byte comparison.
-func (s *Server) protocol(target []byte) *Protocol {
+func (s *Server) protocol(target string) *Protocol {
 	if len(target) == 0 || target[0] == 'T' { // TrentService.*
 		return nil
 	}
 	for i := range s.cfg.Protocols {
-		if p := &s.cfg.Protocols[i]; bytes.HasPrefix(target, []byte(p.TargetPrefix)) {
+		if p := &s.cfg.Protocols[i]; strings.HasPrefix(target, p.TargetPrefix) {
 			return p
 		}
 	}
@@ -189,7 +189,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	target := r.Header.Get("X-Amz-Target")
-	if p := s.protocol([]byte(target)); p != nil {
+	if p := s.protocol(target); p != nil {
 		p.Handler.ServeHTTP(w, r)
 		return
 	}

@@ -149,6 +149,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// TooLarge answers a request whose body the HTTP server refused, unread,
+// as over its limit: a request that failed before its caller was known.
+func (h *Handler) TooLarge(r *pipeline.Request, reqID string) *awserr.Error {
+	target, _ := r.Sig.Header("X-Amz-Target", 0)
+	target = strings.Clone(target) // the record may outlive the request's buffer
+	c := &call{h: h, req: *r, target: target}
+	c.ReqID, c.Start, c.Name = reqID, time.Now(), operation(target)
+	h.pipe.Reject(c, &c.req, awsjson.ErrTooLarge(MaxBody))
+	return c.Err
+}
+
 func writeError(w http.ResponseWriter, e *awserr.Error) {
 	hd := w.Header()
 	hd["Content-Type"] = []string{awsjson.ContentType}
