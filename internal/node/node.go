@@ -31,6 +31,7 @@ import (
 	"github.com/trentkms/trent/internal/rootkey"
 	"github.com/trentkms/trent/internal/server"
 	"github.com/trentkms/trent/internal/store"
+	"github.com/trentkms/trent/internal/trailapi"
 )
 
 // Node is a running Trent: its store, root of trust, domain services (the
@@ -217,7 +218,8 @@ func Start(cfg *config.File, opt Options) (n *Node, err error) {
 	n.Server = server.New(server.Config{Services: services, Directory: n.Directory, Audit: n.Audit, Region: cfg.Region,
 		Logger: log, TLS: tlsCfg, Now: opt.Now, Ready: n.ready, Limits: limits, FailedAuth: failed, Metrics: n.Metrics,
 		Extra: iamapi.New(iamapi.Config{Directory: n.Directory, Region: cfg.Region, Audit: n.Audit, Logger: log, Now: opt.Now,
-			FailedAuth: failed, Metrics: n.Metrics})})
+			FailedAuth: failed, Metrics: n.Metrics}),
+		Protocols: []server.Protocol{trailProtocol(cfg, n, log, opt, failed)}})
 	n.registerCollectors(n.Metrics)
 	if n.Listener, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return nil, err
@@ -532,4 +534,25 @@ func (n *Node) closeAll() {
 	for _, l := range n.locks {
 		l.Release()
 	}
+}
+
+// trailProtocol is the CloudTrail LookupEvents API over the node's trail
+// directory. Its index reads the whole trail once, in the background from
+// the start, then follows it; a lookup meanwhile waits for that first read.
+func trailProtocol(cfg *config.File, n *Node, log *slog.Logger, opt Options, failed *authfail.Limiter) server.Protocol {
+	var idx *audit.Index
+	if n.Audit != nil {
+		idx = audit.NewIndex(cfg.Audit.Dir)
+		go func() {
+			start := time.Now()
+			if err := idx.Refresh(); err != nil {
+				log.Error("audit index: reading the trail", "err", err)
+				return
+			}
+			log.Info("audit index ready", "records", idx.Records(), "took", time.Since(start).Round(time.Millisecond).String())
+		}()
+	}
+	h := trailapi.New(trailapi.Config{Directory: n.Directory, Index: idx, Audit: n.Audit, Region: cfg.Region, Logger: log,
+		Now: opt.Now, FailedAuth: failed, Metrics: n.Metrics})
+	return server.Protocol{TargetPrefix: trailapi.TargetPrefix + ".", MaxBody: trailapi.MaxBody, Handler: h}
 }
