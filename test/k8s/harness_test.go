@@ -332,10 +332,16 @@ type plugin struct {
 // directory.
 func startPlugin(t testing.TB, s *trent, keyRef string) *plugin {
 	t.Helper()
+	return startPluginCluster(t, s, keyRef, cluster)
+}
+
+// startPluginCluster is startPlugin for the cluster name clusterName.
+func startPluginCluster(t testing.TB, s *trent, keyRef, clusterName string) *plugin {
+	t.Helper()
 	dir := t.TempDir()
 	p := &plugin{socket: filepath.Join(dir, "kms.sock")}
 	p.args = []string{"k8s-kms-plugin", "--socket", p.socket, "--endpoint", s.Endpoint,
-		"--key-id", keyRef, "--cluster-name", cluster, "--region", region}
+		"--key-id", keyRef, "--cluster-name", clusterName, "--region", region}
 	p.env = append(baseEnv(dir), "AWS_ACCESS_KEY_ID="+pluginKey, "AWS_SECRET_ACCESS_KEY="+pluginSecret)
 	p.start(t)
 	return p
