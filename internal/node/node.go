@@ -23,6 +23,7 @@ import (
 	"github.com/trentkms/trent/internal/iam"
 	"github.com/trentkms/trent/internal/iamapi"
 	"github.com/trentkms/trent/internal/job"
+	"github.com/trentkms/trent/internal/k8skms"
 	"github.com/trentkms/trent/internal/keyimport"
 	"github.com/trentkms/trent/internal/keystore"
 	"github.com/trentkms/trent/internal/kms"
@@ -57,8 +58,10 @@ type Node struct {
 	// RootKeySource says where the root key came from: a key file's path,
 	// TRENT_ROOT_KEY or a PKCS#11 token.
 	RootKeySource string
-	log           *slog.Logger
-	done          chan error
+	// k8s is the in-process Kubernetes KMS plugin's server, if any.
+	k8s  *k8skms.Server
+	log  *slog.Logger
+	done chan error
 	// locks are the data directory's (and an outside SQLite database's)
 	// locks, held for the node's lifetime.
 	locks []*dirlock.Lock
@@ -212,6 +215,10 @@ func Start(cfg *config.File, opt Options) (n *Node, err error) {
 		scheme = "https"
 	}
 	n.Endpoint = scheme + "://" + n.Listener.Addr().String()
+	if err := n.startK8sKMS(); err != nil {
+		n.Listener.Close()
+		return nil, err
+	}
 	n.Jobs.Start()
 	go func() { n.done <- n.Server.Serve(n.Listener) }()
 	return n, nil
@@ -469,6 +476,7 @@ func (n *Node) Shutdown(ctx context.Context) error {
 }
 
 func (n *Node) closeAll() {
+	n.stopK8sKMS()
 	if n.Jobs != nil {
 		n.Jobs.Close()
 	}
