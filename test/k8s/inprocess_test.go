@@ -115,3 +115,31 @@ func TestInProcess(t *testing.T) {
 		t.Logf("%d %s events of the in-process plugin", n, name)
 	}
 }
+
+// TestInProcessAuthorizedAsItsPrincipal: the in-process plugin has no
+// rights of its own. Configured with the administrator's access key, whom
+// the key policy does not allow to encrypt, it is unhealthy with
+// AccessDeniedException, and the trail records the refused call as the
+// administrator's.
+func TestInProcessAuthorizedAsItsPrincipal(t *testing.T) {
+	ctx := context.Background()
+	sock := filepath.Join(t.TempDir(), "kms.sock")
+	s := startTrent(t, "--k8s-kms-socket", sock, "--k8s-kms-key-id", "alias/k8s-secrets",
+		"--k8s-kms-cluster-name", cluster, "--k8s-kms-access-key-id", adminAKID)
+	s.createKey(t, "alias/k8s-secrets")
+	a := newAPIServer(t, sock)
+	st, err := a.refresh(ctx)
+	if err == nil || st == nil || !strings.Contains(st.Healthz, "AccessDeniedException") {
+		t.Fatalf("status as a principal the key policy does not allow: %+v, %v", st, err)
+	}
+	denied := 0
+	for _, ev := range s.auditEvents(t, "Encrypt") {
+		uid, _ := ev["userIdentity"].(map[string]any)
+		if uid["accessKeyId"] == adminAKID && ev["errorCode"] == "AccessDeniedException" && ev["sourceIPAddress"] == "k8s-kms-plugin" {
+			denied++
+		}
+	}
+	if denied == 0 {
+		t.Fatal("no refused Encrypt of the in-process plugin in the trail")
+	}
+}
