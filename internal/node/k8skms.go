@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/trentkms/trent/internal/arn"
 	"github.com/trentkms/trent/internal/audit"
 	"github.com/trentkms/trent/internal/awserr"
 	"github.com/trentkms/trent/internal/iam"
@@ -129,8 +130,8 @@ func (b *inProcessKMS) call(ctx context.Context, name string, params map[string]
 		if aerr != nil {
 			ev.ErrorCode, ev.ErrorMessage = aerr.Code, aerr.Message
 		}
-		for _, arn := range trace.KeyARNs {
-			ev.Resources = append(ev.Resources, audit.Resource{AccountID: caller.Account, Type: "AWS::KMS::Key", ARN: arn})
+		for _, key := range trace.KeyARNs {
+			ev.Resources = append(ev.Resources, audit.Resource{AccountID: arn.Field(key, 4), Type: "AWS::KMS::Key", ARN: key})
 		}
 		if err := b.trail.Append(ctx, ev); err != nil {
 			b.log.Error("k8s-kms-plugin: audit record not written; failing the call", "requestId", reqID, "err", err)
