@@ -197,3 +197,46 @@ func expectAPIError(t testing.TB, err error, code string) {
 		t.Fatalf("got %v, want %s", err, code)
 	}
 }
+
+// TestAliasMovedToAnotherKey: with --key-id an alias, moving the alias to a
+// new key changes the key ID (new seeds are wrapped under the new key) and
+// old objects keep decrypting under the key their annotation names.
+func TestAliasMovedToAnotherKey(t *testing.T) {
+	ctx := context.Background()
+	s := startTrent(t)
+	oldARN := s.createKey(t, "alias/k8s-secrets")
+	p := startPlugin(t, s, "alias/k8s-secrets")
+	a := newAPIServer(t, p.socket)
+	if _, err := a.refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	w := a.transformer()
+	old := a.write(t, w, "old")
+
+	newARN := s.createKey(t, "alias/k8s-secrets-next")
+	if _, err := s.admin().UpdateAlias(ctx, &kms.UpdateAliasInput{AliasName: aws.String("alias/k8s-secrets"), TargetKeyId: aws.String(newARN)}); err != nil {
+		t.Fatalf("UpdateAlias: %v", err)
+	}
+	waitFor(t, 30*time.Second, func() error {
+		st, err := a.refresh(ctx)
+		if err != nil {
+			return err
+		}
+		if !strings.HasPrefix(st.KeyID, newARN+":") {
+			return fmt.Errorf("key ID %q is not the new key's", st.KeyID)
+		}
+		return nil
+	})
+	nw := a.write(t, w, "new")
+	if eo := encryptedObject(t, nw); string(eo.Annotations[annotationKeyARN]) != newARN || !strings.HasPrefix(eo.KeyID, newARN+":") {
+		t.Fatalf("write after the alias moved: key ID %q, annotation %q; want the new key %s", eo.KeyID, eo.Annotations[annotationKeyARN], newARN)
+	}
+	if got := string(encryptedObject(t, old).Annotations[annotationKeyARN]); got != oldARN {
+		t.Fatalf("old object's annotation %q, want %q", got, oldARN)
+	}
+	for _, o := range []object{old, nw} {
+		if _, err := a.read(a.transformer(), o); err != nil {
+			t.Fatalf("read %s after the alias moved: %v", o.key, err)
+		}
+	}
+}
