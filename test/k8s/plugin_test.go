@@ -120,6 +120,12 @@ func TestPluginLifecycle(t *testing.T) {
 	if _, _, _, err := kmsv2.GenerateTransformer(ctx, "disabled", a.svc, true); err == nil {
 		t.Fatal("a new seed was wrapped under a disabled key")
 	}
+	// Within the seed's write window, writes go on, and objects whose seed
+	// is cached keep reading.
+	a.write(t, w, "while-disabled")
+	if _, err := a.read(w, after); err != nil {
+		t.Fatalf("cached read with the key disabled: %v", err)
+	}
 	restore := kmsv2.SetNowFuncForTests(a.name, func() time.Time { return time.Now().Add(writeDEKSourceMaxTTL + time.Minute) })
 	if _, err := w.TransformToStorage(ctx, []byte("x"), nil); err == nil {
 		t.Fatal("a write succeeded with the key disabled past the seed's write window")
