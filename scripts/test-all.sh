@@ -85,6 +85,9 @@ stage "go vet (trenttest build: the test-only hooks)" go vet -tags trenttest ./i
 stage "gofmt" bash -c 'out=$(gofmt -l $(git ls-files "*.go" 2>/dev/null || find . -name "*.go")); [[ -z $out ]] || { echo "gofmt needed:"; echo "$out"; false; }'
 # The README walkthrough has a stage of its own (below).
 stage "go test (unit, storage conformance, end-to-end, attacks)" gotest -count=1 -timeout 30m -skip '^TestREADME$' ./...
+# test/k8s is a module of its own (k8s.io/apiserver stays out of Trent's).
+k8s_tests() { (cd test/k8s && go vet ./... && go test -count=1 -timeout 15m ./... && go test -count=1 -run '^$' -bench DEKGeneration -benchtime 50x ./...); }
+stage "Kubernetes KMS v2 plugin with kube-apiserver's envelope code (test/k8s)" k8s_tests
 stage "go test -race (domain and its concerns, cache, authorization, audit, IAM, pipeline, server, node, end-to-end)" go test -race -count=1 -timeout 15m ./internal/kms ./internal/grant ./internal/keyimport ./internal/keystore ./internal/job ./internal/keyring ./internal/authz ./internal/audit ./internal/iam ./internal/iamapi ./internal/pipeline ./internal/server ./internal/node ./test/e2e
 stage "go test (trenttest build: the test-only hooks)" go test -tags trenttest -count=1 -run TestTestHooks ./internal/node
 stage "go build without cgo (HSM stubs)" env CGO_ENABLED=0 go build -o /dev/null ./cmd/trent

@@ -43,6 +43,10 @@ func runServe(args []string, env config.Env) error {
 	allowInData := fs.Bool("allow-root-key-in-data-dir", false, "UNSAFE: accept a root key file inside the data directory, where every copy of the directory carries it")
 	maxConns := fs.Int("max-connections", 0, "maximum open client connections (default: from the open file limit; -1: no limit)")
 	maxConnsPerClient := fs.Int("max-connections-per-client", 0, "maximum open connections per client address (default: a quarter of --max-connections; -1: no limit)")
+	k8sSocket := fs.String("k8s-kms-socket", "", "also serve the Kubernetes KMS v2 plugin in-process on this unix socket (docs/kubernetes.md)")
+	k8sKey := fs.String("k8s-kms-key-id", "", "the in-process plugin's key: key ID, key ARN or alias")
+	k8sCluster := fs.String("k8s-kms-cluster-name", "", "the in-process plugin's cluster name (encryption context k8s-kms-plugin)")
+	k8sAKID := fs.String("k8s-kms-access-key-id", "", "the in-process plugin acts as the principal of this access key")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -70,6 +74,10 @@ func runServe(args []string, env config.Env) error {
 	override("metrics-listen", &cfg.Metrics.Listen, *metricsListen)
 	override("principals", &cfg.Principals, *principals)
 	override("root-key-file", &cfg.RootKey.File, *rootKeyFile)
+	override("k8s-kms-socket", &cfg.K8sKMS.Socket, *k8sSocket)
+	override("k8s-kms-key-id", &cfg.K8sKMS.KeyID, *k8sKey)
+	override("k8s-kms-cluster-name", &cfg.K8sKMS.ClusterName, *k8sCluster)
+	override("k8s-kms-access-key-id", &cfg.K8sKMS.AccessKeyID, *k8sAKID)
 	if set["allow-root-key-in-data-dir"] {
 		cfg.RootKey.AllowInDataDir = *allowInData
 	}

@@ -111,6 +111,28 @@ type File struct {
 	LogFormat string      `yaml:"log_format"`
 	Limits    LimitsFile  `yaml:"limits"`
 	Metrics   MetricsFile `yaml:"metrics"`
+	K8sKMS    K8sKMSFile  `yaml:"k8s_kms"`
+}
+
+// K8sKMSFile configures the Kubernetes KMS v2 plugin that trent serve runs
+// in-process (docs/kubernetes.md). It is off unless Socket is set.
+type K8sKMSFile struct {
+	// Socket is the unix socket kube-apiserver connects to
+	// (--k8s-kms-socket).
+	Socket string `yaml:"socket"`
+	// KeyID names the key: key ID, key ARN, alias name or alias ARN
+	// (--k8s-kms-key-id).
+	KeyID string `yaml:"key_id"`
+	// ClusterName is the value of the encryption context member
+	// "k8s-kms-plugin" (--k8s-kms-cluster-name).
+	ClusterName string `yaml:"cluster_name"`
+	// AccessKeyID names the principal the plugin acts as: the owner of
+	// this access key (--k8s-kms-access-key-id). Its policies and the key
+	// policy authorize the plugin's calls, and the trail names it. No
+	// secret is needed in-process; deactivating the key stops the plugin.
+	AccessKeyID string `yaml:"access_key_id"`
+	// Timeout bounds each call (default 2s).
+	Timeout time.Duration `yaml:"timeout"`
 }
 
 // MetricsFile configures the Prometheus metrics listener.
@@ -349,6 +371,9 @@ func (f *File) Validate() error {
 	}
 	if (f.TLS.Cert == "") != (f.TLS.Key == "") {
 		return errors.New("config: --tls-cert and --tls-key go together")
+	}
+	if k := f.K8sKMS; k.Socket != "" && (k.KeyID == "" || k.ClusterName == "" || k.AccessKeyID == "") {
+		return errors.New("config: the in-process Kubernetes KMS plugin (--k8s-kms-socket) needs --k8s-kms-key-id, --k8s-kms-cluster-name and --k8s-kms-access-key-id")
 	}
 	host, _, err := net.SplitHostPort(f.Listen)
 	if err != nil {

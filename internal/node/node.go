@@ -24,6 +24,7 @@ import (
 	"github.com/trentkms/trent/internal/iam"
 	"github.com/trentkms/trent/internal/iamapi"
 	"github.com/trentkms/trent/internal/job"
+	"github.com/trentkms/trent/internal/k8skms"
 	"github.com/trentkms/trent/internal/keyimport"
 	"github.com/trentkms/trent/internal/keystore"
 	"github.com/trentkms/trent/internal/kms"
@@ -71,6 +72,8 @@ type Node struct {
 	log             *slog.Logger
 	done            chan error
 	stopCerts       chan struct{} // closed to stop watching Certs' files
+	// k8s is the in-process Kubernetes KMS plugin's server, if any.
+	k8s *k8skms.Server
 	// locks are the data directory's (and an outside SQLite database's)
 	// locks, held for the node's lifetime.
 	locks []*dirlock.Lock
@@ -231,6 +234,13 @@ func Start(cfg *config.File, opt Options) (n *Node, err error) {
 	n.Endpoint = scheme + "://" + n.Listener.Addr().String()
 	if err := n.startMetrics(cfg, n.Metrics, log); err != nil {
 		n.Listener.Close()
+		return nil, err
+	}
+	if err := n.startK8sKMS(); err != nil {
+		n.Listener.Close()
+		if n.metricsSrv != nil {
+			n.metricsSrv.Close()
+		}
 		return nil, err
 	}
 	n.Jobs.Start()
@@ -512,6 +522,7 @@ func (n *Node) closeAll() {
 		close(n.stopCerts)
 		n.stopCerts = nil
 	}
+	n.stopK8sKMS()
 	if n.Jobs != nil {
 		n.Jobs.Close()
 	}

@@ -143,3 +143,27 @@ func TestServerBuildsNoNode(t *testing.T) {
 		}
 	}
 }
+
+// The Kubernetes KMS plugin is a protocol like the others: it serves
+// kube-apiserver over gRPC and reaches Trent through a Backend, never by
+// assembling a node. The binary links k8s.io/kms (the API and its gRPC
+// server) and nothing heavier of Kubernetes: kube-apiserver's own code is
+// only in test/k8s, a module of its own.
+func TestK8sPluginIsAProtocol(t *testing.T) {
+	d := deps(t, "internal/k8skms")
+	for _, f := range []string{"internal/node", "internal/server", "internal/kms", "internal/store"} {
+		if d[path(f)] {
+			t.Errorf("internal/k8skms depends on %s", f)
+		}
+	}
+	if !d["k8s.io/kms/apis/v2"] {
+		t.Error("internal/k8skms does not depend on k8s.io/kms/apis/v2: go list -deps sees nothing?")
+	}
+	for p := range deps(t, "cmd/trent") {
+		for _, heavy := range []string{"k8s.io/apiserver", "k8s.io/apimachinery", "k8s.io/client-go", "k8s.io/api/"} {
+			if strings.HasPrefix(p, heavy) {
+				t.Errorf("cmd/trent links %s", p)
+			}
+		}
+	}
+}
