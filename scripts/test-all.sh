@@ -72,23 +72,32 @@ if (( quick )); then
 	skip "fuzzing (scripts/ci/fuzz.sh)"
 	skip "HSM smoke test across processes (scripts/ci/hsm-smoke.sh)"
 	skip "client compatibility suite (test/compat/run.sh)"
+	skip "README walkthrough with AWS CLI v2 and v1 (test/readme TestREADME)"
 else
 	stage "install: Debian packages" scripts/ci/install-debs.sh
 	stage "PostgreSQL: throwaway server" start_postgres
 	stage "SoftHSM2: token" setup_softhsm
-	export TRENT_TEST_REQUIRE=postgres,softhsm,awscli,openssl,root
+	export TRENT_TEST_REQUIRE=postgres,softhsm,awscli,openssl,root,prometheus
 fi
 
 stage "go vet" go vet ./...
 stage "go vet (trenttest build: the test-only hooks)" go vet -tags trenttest ./internal/node ./cmd/trent
 stage "gofmt" bash -c 'out=$(gofmt -l $(git ls-files "*.go" 2>/dev/null || find . -name "*.go")); [[ -z $out ]] || { echo "gofmt needed:"; echo "$out"; false; }'
-stage "go test (unit, storage conformance, end-to-end, attacks)" gotest -count=1 -timeout 30m ./...
+# The README walkthrough has a stage of its own (below).
+stage "go test (unit, storage conformance, end-to-end, attacks)" gotest -count=1 -timeout 30m -skip '^TestREADME$' ./...
+# test/k8s is a module of its own (k8s.io/apiserver stays out of Trent's).
+k8s_tests() { (cd test/k8s && go vet ./... && go test -count=1 -timeout 15m ./... && go test -count=1 -run '^$' -bench DEKGeneration -benchtime 50x ./...); }
+stage "Kubernetes KMS v2 plugin with kube-apiserver's envelope code (test/k8s)" k8s_tests
 stage "go test -race (domain and its concerns, cache, authorization, audit, IAM, pipeline, server, node, end-to-end)" go test -race -count=1 -timeout 15m ./internal/kms ./internal/grant ./internal/keyimport ./internal/keystore ./internal/job ./internal/keyring ./internal/authz ./internal/audit ./internal/iam ./internal/iamapi ./internal/pipeline ./internal/server ./internal/node ./test/e2e
 stage "go test (trenttest build: the test-only hooks)" go test -tags trenttest -count=1 -run TestTestHooks ./internal/node
 stage "go build without cgo (HSM stubs)" env CGO_ENABLED=0 go build -o /dev/null ./cmd/trent
 stage "benchmarks compile and run (short)" go test -count=1 -run '^$' -bench . -benchtime 20x -short ./internal/...
 
 if (( ! quick )); then
+	# Every shell block of README.md, in order, against a fresh server,
+	# with AWS CLI v2 and with v1; fails if either CLI (or root, for its
+	# network namespace) is missing.
+	stage "README walkthrough (AWS CLI v2 and v1)" gotest -count=1 -timeout 20m -run '^TestREADME$' ./test/readme
 	stage "fuzzing: every fuzz target, ${FUZZTIME:-10s} each" scripts/ci/fuzz.sh
 	go build -o "$tmp/trent" ./cmd/trent || true
 	# test/hsm already ran inside go test ./... with the SoftHSM2 token above.

@@ -9,6 +9,7 @@
 //	trent root-key move    move the root key file out of the data directory
 //	trent root-key escrow  split the root key into shares; recover rebuilds it
 //	trent xks-proxy        serve the XKS proxy API from a PKCS#11 token
+//	trent k8s-kms-plugin   serve the Kubernetes KMS v2 plugin API with a Trent key
 //	trent backup  back up an installation while it serves; verify a backup
 //	trent restore restore a backup into an empty data directory
 //	trent migrate move an installation between SQLite and PostgreSQL
@@ -36,6 +37,7 @@ commands:
   root-key escrow  split the root key into N shares, any K rebuild it (age-encrypted)
   root-key recover rebuild the root key file from K shares
   xks-proxy        serve AWS's External Key Store proxy API from a PKCS#11 token
+  k8s-kms-plugin   serve the Kubernetes KMS v2 plugin API on a unix socket (docs/kubernetes.md)
   backup    back up an installation while it serves (backup verify DIR checks one)
   restore   restore a backup into an empty data directory or database
   migrate   move every record between SQLite and PostgreSQL, verified
@@ -62,6 +64,8 @@ func main() {
 		err = runBench(args, env)
 	case "xks-proxy":
 		err = runXKSProxy(args, env)
+	case "k8s-kms-plugin":
+		err = runK8sKMSPlugin(args)
 	case "rotate-root-key":
 		err = runRotateRootKey(args, env)
 	case "root-key":

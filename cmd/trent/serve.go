@@ -9,10 +9,12 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/trentkms/trent/internal/config"
+	"github.com/trentkms/trent/internal/logs"
 	"github.com/trentkms/trent/internal/node"
 	"github.com/trentkms/trent/internal/server"
 )
@@ -31,6 +33,8 @@ func runServe(args []string, env config.Env) error {
 	sm2 := fs.Bool("enable-sm2", false, "serve SM2 keys outside China Regions")
 	nodeID := fs.String("node-id", "", "node name for the audit trail and leases (default node1)")
 	logLevel := fs.String("log-level", "", "debug, info, warn or error (default info)")
+	logFormat := fs.String("log-format", "", "text or json: one JSON object a line (default text)")
+	metricsListen := fs.String("metrics-listen", "", "serve Prometheus metrics (GET /metrics) on this address, apart from the API (default "+config.DefaultMetricsListen+"; off: none)")
 	pprofAddr := fs.String("pprof", "", "serve Go profiling endpoints (net/http/pprof) on this loopback address")
 	principals := fs.String("principals", "", "YAML file declaring accounts, users, roles and policies, applied at every start")
 	acceptTrunc := fs.Bool("accept-audit-truncation", false, "start although the audit trail is shorter than its anchor or its digests, recording the loss in the trail (use once, after investigating)")
@@ -39,6 +43,10 @@ func runServe(args []string, env config.Env) error {
 	allowInData := fs.Bool("allow-root-key-in-data-dir", false, "UNSAFE: accept a root key file inside the data directory, where every copy of the directory carries it")
 	maxConns := fs.Int("max-connections", 0, "maximum open client connections (default: from the open file limit; -1: no limit)")
 	maxConnsPerClient := fs.Int("max-connections-per-client", 0, "maximum open connections per client address (default: a quarter of --max-connections; -1: no limit)")
+	k8sSocket := fs.String("k8s-kms-socket", "", "also serve the Kubernetes KMS v2 plugin in-process on this unix socket (docs/kubernetes.md)")
+	k8sKey := fs.String("k8s-kms-key-id", "", "the in-process plugin's key: key ID, key ARN or alias")
+	k8sCluster := fs.String("k8s-kms-cluster-name", "", "the in-process plugin's cluster name (encryption context k8s-kms-plugin)")
+	k8sAKID := fs.String("k8s-kms-access-key-id", "", "the in-process plugin acts as the principal of this access key")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -62,8 +70,14 @@ func runServe(args []string, env config.Env) error {
 	override("tls-key", &cfg.TLS.Key, *tlsKey)
 	override("node-id", &cfg.NodeID, *nodeID)
 	override("log-level", &cfg.LogLevel, *logLevel)
+	override("log-format", &cfg.LogFormat, *logFormat)
+	override("metrics-listen", &cfg.Metrics.Listen, *metricsListen)
 	override("principals", &cfg.Principals, *principals)
 	override("root-key-file", &cfg.RootKey.File, *rootKeyFile)
+	override("k8s-kms-socket", &cfg.K8sKMS.Socket, *k8sSocket)
+	override("k8s-kms-key-id", &cfg.K8sKMS.KeyID, *k8sKey)
+	override("k8s-kms-cluster-name", &cfg.K8sKMS.ClusterName, *k8sCluster)
+	override("k8s-kms-access-key-id", &cfg.K8sKMS.AccessKeyID, *k8sAKID)
 	if set["allow-root-key-in-data-dir"] {
 		cfg.RootKey.AllowInDataDir = *allowInData
 	}
@@ -85,7 +99,10 @@ func runServe(args []string, env config.Env) error {
 			return fmt.Errorf("log level: %w", err)
 		}
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	log, err := logs.New(os.Stderr, cfg.LogFormat, level)
+	if err != nil {
+		return err
+	}
 	// Every client connection holds a file descriptor: take all the
 	// process may have (the default connection limit is derived from it).
 	if soft, hard, err := server.RaiseFileLimit(); err != nil {
@@ -102,6 +119,11 @@ func runServe(args []string, env config.Env) error {
 	// right after the banner, shuts it down cleanly instead of killing it.
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	// SIGHUP reloads the TLS certificate (as it does for most daemons)
+	// instead of ending the process, from the start on.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	n, err := node.Start(cfg, node.Options{
 		Logger:                 log,
 		Env:                    env,
@@ -126,14 +148,23 @@ func runServe(args []string, env config.Env) error {
 			return err
 		}
 	}
-	select {
-	case s := <-sig:
-		log.Info("shutting down", "signal", s.String())
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		return n.Shutdown(ctx)
-	case err := <-waitErr(n):
-		return err
+	done := waitErr(n)
+	for {
+		select {
+		case <-hup:
+			if n.Certs == nil {
+				log.Info("SIGHUP: nothing to reload (not serving HTTPS)")
+			} else if err := n.ReloadTLS(); err != nil {
+				log.Error("SIGHUP: TLS certificate not reloaded; serving the previous certificate", "err", err)
+			}
+		case s := <-sig:
+			log.Info("shutting down", "signal", s.String())
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			return n.Shutdown(ctx)
+		case err := <-done:
+			return err
+		}
 	}
 }
 
@@ -156,6 +187,9 @@ func printBanner(n *node.Node) {
 	fmt.Printf("Trent %s is serving the AWS KMS API\n\n", version)
 	fmt.Printf("  endpoint:    %s\n  region:      %s\n  account ID:  %s\n  data dir:    %s\n", n.Endpoint, c.Region, c.AccountID, c.DataDir)
 	fmt.Printf("  root key:    %s (%s)\n", n.Root.CurrentID(), n.RootKeySource)
+	if n.MetricsEndpoint != "" {
+		fmt.Printf("  metrics:     %s\n", n.MetricsEndpoint)
+	}
 	fmt.Printf("  access key:  %s\n", n.AdminAccessKeyID)
 	switch {
 	case n.AdminCredentialsFile != "":
@@ -163,5 +197,28 @@ func printBanner(n *node.Node) {
 	default:
 		fmt.Printf("  secret key:  the TRENT_SECRET_ACCESS_KEY this data directory was created with\n")
 	}
-	fmt.Printf("\nTry it:\n  export AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=... AWS_REGION=%s\n  aws kms create-key --endpoint-url %s\n\n", n.AdminAccessKeyID, c.Region, n.Endpoint)
+	fmt.Printf("\nTry it (AWS CLI v1 or v2):\n  %s\n  aws kms create-key --endpoint-url %s\n\n", bannerExport(n), n.Endpoint)
+}
+
+// bannerExport is the shell line that points the AWS CLIs and SDKs at the
+// administrator credential and the Region. Both variables of the Region are
+// set: AWS CLI v1 and boto3 read AWS_DEFAULT_REGION, the JavaScript SDK
+// only AWS_REGION. It names the credential file, or the environment
+// variable that holds the secret: never the secret itself.
+func bannerExport(n *node.Node) string {
+	region := n.Config.Region
+	if n.AdminCredentialsFile != "" {
+		return fmt.Sprintf("export AWS_SHARED_CREDENTIALS_FILE=%s AWS_PROFILE=default AWS_DEFAULT_REGION=%s AWS_REGION=%s",
+			shellQuote(n.AdminCredentialsFile), region, region)
+	}
+	return fmt.Sprintf("export AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=\"$TRENT_SECRET_ACCESS_KEY\" AWS_DEFAULT_REGION=%s AWS_REGION=%s",
+		shellQuote(n.AdminAccessKeyID), region, region)
+}
+
+// shellQuote quotes s for a POSIX shell unless it needs no quoting.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+=:@,") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -98,6 +98,8 @@ type Options struct {
 	// sink (counted in Stats.SinkDropped), never for the trail.
 	Stdout io.Writer
 	Syslog io.Writer
+	// Observer, if set, is told of every batch written (metrics).
+	Observer Observer
 	// Logger receives recovery notices and digest errors; nil discards.
 	Logger *slog.Logger
 	// Now is the clock (default time.Now).
@@ -161,6 +163,14 @@ type Recovery struct {
 	TornDigestBytes int64
 	// LastSeq is the sequence number of the last record on disk.
 	LastSeq uint64
+}
+
+// Observer receives measurements of the trail's writer. Its method runs on
+// the writer goroutine, once per batch: it must not block.
+type Observer interface {
+	// AuditBatch reports a batch of records made durable by one write,
+	// which took write, and one fdatasync, which took sync.
+	AuditBatch(records int, write, sync time.Duration)
 }
 
 // Stats are counters of a Log since Open.
@@ -255,6 +265,9 @@ type Log struct {
 	anchorDone    chan struct{}
 
 	records, syncs, digests, rotations, pruned, sinkDropped atomic.Uint64
+	// lastDigest is the time of the last durable digest, in Unix
+	// nanoseconds (LastDigest).
+	lastDigest atomic.Int64
 
 	avgBatch float64 // writer goroutine only: running average batch size
 }
@@ -511,6 +524,37 @@ func (l *Log) Stats() Stats {
 		Rotations: l.rotations.Load(), Pruned: l.pruned.Load(), SinkDropped: l.sinkDropped.Load(),
 		Refused: l.refused.Load(),
 	}
+}
+
+// QueueDepth returns the number of records waiting to be written.
+func (l *Log) QueueDepth() int {
+	l.qmu.Lock()
+	defer l.qmu.Unlock()
+	n := len(l.open.events)
+	for _, b := range l.full {
+		n += len(b.events)
+	}
+	return n
+}
+
+// Space returns the free and total bytes of the trail's volume as last
+// checked (every SpaceCheckInterval), and whether they are known.
+func (l *Log) Space() (free, total uint64, ok bool) {
+	st := l.space.Load()
+	if st == nil || st.err != nil {
+		return 0, 0, false
+	}
+	return st.free, st.total, true
+}
+
+// LastDigest returns the time of the last durable digest written since
+// Open (zero before the first).
+func (l *Log) LastDigest() time.Time {
+	n := l.lastDigest.Load()
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
 }
 
 // Append writes e to the trail and returns once the record is on stable
@@ -830,6 +874,10 @@ func (l *Log) writeRecords(events [][]byte) error {
 	if err := l.reserve(int64(len(buf))); err != nil {
 		return fmt.Errorf("audit: preallocating trail space: %w", err)
 	}
+	var start time.Time
+	if l.opts.Observer != nil {
+		start = time.Now()
+	}
 	if l.dseg != nil {
 		if err := l.writeDirect(buf); err != nil {
 			// Blocks past the last acknowledged record may hold part of
@@ -853,6 +901,10 @@ func (l *Log) writeRecords(events [][]byte) error {
 		l.prepTried = true // once per segment
 		l.prepareNext()
 	}
+	var written time.Time
+	if l.opts.Observer != nil {
+		written = time.Now()
+	}
 	sync := fdatasync
 	if l.dseg != nil {
 		sync = rawFdatasync
@@ -861,6 +913,10 @@ func (l *Log) writeRecords(events [][]byte) error {
 		// After a failed fsync the page cache can no longer be trusted
 		// (the kernel may have dropped the dirty pages): stop for good.
 		return l.fail(fmt.Errorf("fdatasync: %w", err))
+	}
+	if l.opts.Observer != nil {
+		synced := time.Now()
+		l.opts.Observer.AuditBatch(len(events), written.Sub(start), synced.Sub(written))
 	}
 	l.syncs.Add(1)
 	l.records.Add(uint64(len(events)))
@@ -1129,6 +1185,7 @@ func (l *Log) digest(reason string, set func(*Digest)) error {
 	l.dSeq, l.dHash, l.dSig, l.dTime, l.dLast = d.DigestSeq, h, sig, now, l.seq
 	l.dLastHash = d.LastHash
 	l.digests.Add(1)
+	l.lastDigest.Store(now.UnixNano())
 	// The digest is durable: only now may the anchor name it.
 	l.queueAnchor(AnchorState{Node: l.opts.Node, DigestSeq: d.DigestSeq, DigestHash: h.String(),
 		LastSeq: d.LastSeq, LastHash: d.LastHash, Time: now.UTC(), KeyID: d.KeyID})

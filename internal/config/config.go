@@ -24,6 +24,11 @@ const (
 	DefaultListen    = "127.0.0.1:4599"
 	DefaultRegion    = "us-east-1"
 	DefaultAccountID = "111122223333"
+	// DefaultMetricsListen is where Prometheus metrics are served when
+	// metrics.listen is not set: loopback only, never the API's port.
+	DefaultMetricsListen = "127.0.0.1:9599"
+	// MetricsOff, as metrics.listen, serves no metrics.
+	MetricsOff = "off"
 )
 
 // DefaultDataDir is where Trent keeps state when --data-dir is not given:
@@ -102,14 +107,68 @@ type File struct {
 	Cache        CacheFile   `yaml:"cache"`
 	Principals   string      `yaml:"principals"`
 	LogLevel     string      `yaml:"log_level"`
-	Limits       LimitsFile  `yaml:"limits"`
+	// LogFormat is "text" (default) or "json" (one JSON object a line).
+	LogFormat string      `yaml:"log_format"`
+	Limits    LimitsFile  `yaml:"limits"`
+	Metrics   MetricsFile `yaml:"metrics"`
+	K8sKMS    K8sKMSFile  `yaml:"k8s_kms"`
+}
+
+// K8sKMSFile configures the Kubernetes KMS v2 plugin that trent serve runs
+// in-process (docs/kubernetes.md). It is off unless Socket is set.
+type K8sKMSFile struct {
+	// Socket is the unix socket kube-apiserver connects to
+	// (--k8s-kms-socket).
+	Socket string `yaml:"socket"`
+	// KeyID names the key: key ID, key ARN, alias name or alias ARN
+	// (--k8s-kms-key-id).
+	KeyID string `yaml:"key_id"`
+	// ClusterName is the value of the encryption context member
+	// "k8s-kms-plugin" (--k8s-kms-cluster-name).
+	ClusterName string `yaml:"cluster_name"`
+	// AccessKeyID names the principal the plugin acts as: the owner of
+	// this access key (--k8s-kms-access-key-id). Its policies and the key
+	// policy authorize the plugin's calls, and the trail names it. No
+	// secret is needed in-process; deactivating the key stops the plugin.
+	AccessKeyID string `yaml:"access_key_id"`
+	// Timeout bounds each call (default 2s).
+	Timeout time.Duration `yaml:"timeout"`
+}
+
+// MetricsFile configures the Prometheus metrics listener.
+type MetricsFile struct {
+	// Listen is the address of the metrics listener, apart from the API's
+	// (default DefaultMetricsListen; "off" serves no metrics). It serves
+	// GET /metrics over plain HTTP: the metrics hold no secret, no key
+	// ID and no principal, but keep it off public networks.
+	Listen string `yaml:"listen"`
+}
+
+// MetricsAddr is the metrics listener's address ("" when metrics are
+// off), and whether it was configured (a default address taken by another
+// process is no reason to refuse to start; a configured one is).
+func (f *File) MetricsAddr() (addr string, configured bool) {
+	switch f.Metrics.Listen {
+	case "":
+		return DefaultMetricsListen, false
+	case MetricsOff:
+		return "", true
+	}
+	return f.Metrics.Listen, true
 }
 
 // TLSFile configures HTTPS.
 type TLSFile struct {
 	Cert string `yaml:"cert"`
 	Key  string `yaml:"key"`
+	// ReloadInterval is how often the node looks at the certificate and
+	// key files and, when they have changed, serves the new pair to new
+	// connections (default 10s; negative: only on SIGHUP).
+	ReloadInterval time.Duration `yaml:"reload_interval"`
 }
+
+// DefaultTLSReloadInterval is the default of tls.reload_interval.
+const DefaultTLSReloadInterval = 10 * time.Second
 
 // RootKeyFile configures the root of trust.
 type RootKeyFile struct {
@@ -313,12 +372,30 @@ func (f *File) Validate() error {
 	if (f.TLS.Cert == "") != (f.TLS.Key == "") {
 		return errors.New("config: --tls-cert and --tls-key go together")
 	}
+	if k := f.K8sKMS; k.Socket != "" && (k.KeyID == "" || k.ClusterName == "" || k.AccessKeyID == "") {
+		return errors.New("config: the in-process Kubernetes KMS plugin (--k8s-kms-socket) needs --k8s-kms-key-id, --k8s-kms-cluster-name and --k8s-kms-access-key-id")
+	}
 	host, _, err := net.SplitHostPort(f.Listen)
 	if err != nil {
 		return fmt.Errorf("config: listen address %q: %w", f.Listen, err)
 	}
 	if f.TLS.Cert == "" && !f.InsecureHTTP && !isLoopback(host) {
 		return fmt.Errorf("config: refusing to serve plain HTTP on non-loopback address %s; configure --tls-cert/--tls-key or pass --insecure-http", f.Listen)
+	}
+	if f.TLS.ReloadInterval == 0 {
+		f.TLS.ReloadInterval = DefaultTLSReloadInterval
+	}
+	if f.LogFormat != "" && f.LogFormat != "text" && f.LogFormat != "json" {
+		return fmt.Errorf("config: log format %q: want text or json", f.LogFormat)
+	}
+	if addr, _ := f.MetricsAddr(); addr != "" {
+		_, port, err := net.SplitHostPort(addr)
+		if err != nil {
+			return fmt.Errorf("config: metrics listen address %q (or \"off\"): %w", addr, err)
+		}
+		if addr == f.Listen && port != "0" {
+			return fmt.Errorf("config: metrics listen address %s is the API's: metrics are served on a listener of their own", addr)
+		}
 	}
 	if f.RootKey.Provider == "" {
 		f.RootKey.Provider = "file"

@@ -59,3 +59,37 @@ func TestRootKeyPath(t *testing.T) {
 		t.Fatalf("Validate changed root_key.file: %q %v", f.RootKey.File, err)
 	}
 }
+
+func TestMetricsAndLogFormat(t *testing.T) {
+	for _, tc := range []struct {
+		name, listen, metrics, format string
+		addr                          string
+		configured                    bool
+		fail                          string
+	}{
+		{name: "ok/default", addr: DefaultMetricsListen},
+		{name: "ok/off", metrics: "off", addr: "", configured: true},
+		{name: "ok/set", metrics: "127.0.0.1:9100", addr: "127.0.0.1:9100", configured: true, format: "json"},
+		{name: "ok/both-random", listen: "127.0.0.1:0", metrics: "127.0.0.1:0", addr: "127.0.0.1:0", configured: true},
+		{name: "fail/api-port", listen: "127.0.0.1:4599", metrics: "127.0.0.1:4599", fail: "is the API's"},
+		{name: "fail/address", metrics: "9100", fail: "metrics listen address"},
+		{name: "fail/format", format: "xml", fail: "want text or json"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &File{Listen: tc.listen, DataDir: t.TempDir(), LogFormat: tc.format, Metrics: MetricsFile{Listen: tc.metrics}}
+			err := f.Validate()
+			if tc.fail != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.fail) {
+					t.Fatalf("err %v, want %q", err, tc.fail)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if addr, configured := f.MetricsAddr(); addr != tc.addr || configured != tc.configured {
+				t.Errorf("MetricsAddr %q %v, want %q %v", addr, configured, tc.addr, tc.configured)
+			}
+		})
+	}
+}

@@ -32,6 +32,11 @@ import (
 //	                                  a binary built with the trenttest tag (TestHooks)
 //	any name a principals file gives as secret_env  (Secret)
 //
+// One command is an AWS client rather than a server: trent k8s-kms-plugin
+// takes its credentials, Region and CA bundle from the AWS SDK's default
+// chain, which reads the AWS_* variables (AWS_ACCESS_KEY_ID, AWS_PROFILE,
+// AWS_CONFIG_FILE, AWS_CA_BUNDLE, ...) and the shared files itself.
+//
 // An empty variable counts as unset.
 type Env struct {
 	// AccessKeyID and SecretAccessKey are TRENT_ACCESS_KEY_ID and

@@ -178,7 +178,7 @@ func (s *Service) loadGrants(ctx context.Context, keyID string) (*grantSet, erro
 	for _, r := range recs {
 		var d grantDoc
 		if err := json.Unmarshal(r.Data, &d); err != nil {
-			s.log.Error("undecodable grant record", "id", r.ID)
+			s.log.ErrorContext(ctx, "undecodable grant record", "id", r.ID)
 			continue
 		}
 		set.insert(newGrant(d), true) // List returns them in ID order

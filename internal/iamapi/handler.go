@@ -6,8 +6,10 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -15,6 +17,7 @@ import (
 	"github.com/trentkms/trent/internal/authfail"
 	"github.com/trentkms/trent/internal/awserr"
 	"github.com/trentkms/trent/internal/iam"
+	"github.com/trentkms/trent/internal/metrics"
 	"github.com/trentkms/trent/internal/pipeline"
 	"github.com/trentkms/trent/internal/sigv4"
 )
@@ -41,6 +44,8 @@ type Config struct {
 	// is authenticated (the KMS server shares it); nil gets one with
 	// default settings writing to Audit.
 	FailedAuth *authfail.Limiter
+	// Metrics, when set, measures the requests (api="query").
+	Metrics *metrics.Metrics
 }
 
 // ErrThrottled is the query APIs' answer to a caller over its rate.
@@ -68,7 +73,7 @@ func New(cfg Config) *Handler {
 	}
 	h := &Handler{dir: cfg.Directory, region: cfg.Region, log: cfg.Logger, verifiers: map[string]*sigv4.Verifier{}}
 	h.pipe = &pipeline.Pipeline{Directory: cfg.Directory, Audit: cfg.Audit, Failed: cfg.FailedAuth, Log: cfg.Logger,
-		Errors: queryErrors, TrailFirst: true}
+		Errors: queryErrors, TrailFirst: true, Metrics: cfg.Metrics.API("query", slices.Sorted(maps.Keys(operations)))}
 	for _, svc := range []string{"iam", "sts"} {
 		for _, region := range []string{"us-east-1", cfg.Region} {
 			h.verifiers[svc+"/"+region] = &sigv4.Verifier{Source: cfg.Directory, Region: region, Services: []string{svc}, Now: cfg.Now}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/trentkms/trent/internal/kms"
@@ -56,6 +57,29 @@ type Runner struct {
 	stop     chan struct{}
 	wg       sync.WaitGroup
 	closeOne sync.Once
+
+	jobsRun, jobsFailed atomic.Uint64
+}
+
+// Stats are a Runner's counters, for metrics.
+type Stats struct {
+	// JobsRun counts scheduled jobs run on this node; JobsFailed those
+	// that failed (and stay due).
+	JobsRun, JobsFailed uint64
+	// FeedLag is how long ago the change feed was last read successfully
+	// (this node's caches are confirmed as of then).
+	FeedLag time.Duration
+	// FeedUnconfirmed reports that the feed could not be read for longer
+	// than the cache's grace: the caches are being purged and keys are
+	// served from the store only.
+	FeedUnconfirmed bool
+}
+
+// Stats returns the Runner's counters.
+func (r *Runner) Stats() Stats {
+	last, stale := r.FeedStatus()
+	return Stats{JobsRun: r.jobsRun.Load(), JobsFailed: r.jobsFailed.Load(),
+		FeedLag: max(r.svc.Now().Sub(last), 0), FeedUnconfirmed: stale}
 }
 
 // New returns a Runner over svc, positioned at the end of the change feed:

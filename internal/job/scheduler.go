@@ -77,10 +77,12 @@ func (r *Runner) RunDueJobs(ctx context.Context) (int, error) {
 			}
 			done, err := r.runJob(ctx, rec, j)
 			if err != nil {
+				r.jobsFailed.Add(1)
 				r.log.Warn("job failed", "job", rec.ID, "err", err)
 				continue
 			}
 			if done {
+				r.jobsRun.Add(1)
 				ran++
 			}
 		}

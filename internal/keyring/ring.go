@@ -28,6 +28,27 @@ type Ring[V any] struct {
 	epoch atomic.Uint64
 
 	flight sync.Map // id -> *call[V]
+
+	// Counters for metrics (Stats): one atomic add per Get.
+	hits, misses, loads, loadErrors atomic.Uint64
+}
+
+// Stats are a Ring's counters since New.
+type Stats struct {
+	// Entries is the number of entries cached now.
+	Entries int
+	// Hits counts Gets answered from the cache without loading; Misses
+	// those that found no fresh entry.
+	Hits, Misses uint64
+	// Loads counts loads run (concurrent Gets of one ID share one), and
+	// LoadErrors those that failed.
+	Loads, LoadErrors uint64
+}
+
+// Stats returns the Ring's counters.
+func (r *Ring[V]) Stats() Stats {
+	return Stats{Entries: r.Len(), Hits: r.hits.Load(), Misses: r.misses.Load(),
+		Loads: r.loads.Load(), LoadErrors: r.loadErrors.Load()}
 }
 
 type entry[V any] struct {
@@ -82,8 +103,10 @@ func (r *Ring[V]) Get(ctx context.Context, id string) (V, error) {
 	r.mu.RUnlock()
 	now := r.now()
 	if e != nil && now.Sub(e.loaded) < r.maxAge {
+		r.hits.Add(1)
 		return e.v, nil
 	}
+	r.misses.Add(1)
 	v, err := r.reload(ctx, id)
 	if err != nil && e != nil && r.unavailable(err) && now.Sub(e.loaded) < r.maxAge+r.grace {
 		return e.v, nil
@@ -104,7 +127,11 @@ func (r *Ring[V]) reload(ctx context.Context, id string) (V, error) {
 			return zero, ctx.Err()
 		}
 	}
+	r.loads.Add(1)
 	c.v, c.ver, c.err = r.load(ctx, id)
+	if c.err != nil {
+		r.loadErrors.Add(1)
+	}
 	if c.err == nil {
 		r.mu.Lock()
 		if !c.stale.Load() {

@@ -214,3 +214,24 @@ func TestInvalidateDuringLoad(t *testing.T) {
 		})
 	}
 }
+
+func TestStats(t *testing.T) {
+	loads := 0
+	r := New(func(_ context.Context, id string) (int, int64, error) {
+		loads++
+		if id == "missing" {
+			return 0, 0, errors.New("not found")
+		}
+		return 1, 1, nil
+	}, Options{})
+	ctx := context.Background()
+	r.Get(ctx, "a") // miss, load
+	r.Get(ctx, "a") // hit
+	r.Get(ctx, "a") // hit
+	r.Get(ctx, "missing")
+	st := r.Stats()
+	want := Stats{Entries: 1, Hits: 2, Misses: 2, Loads: 2, LoadErrors: 1}
+	if st != want || loads != 2 {
+		t.Fatalf("stats %+v (loads %d), want %+v", st, loads, want)
+	}
+}

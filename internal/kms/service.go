@@ -387,3 +387,14 @@ func (s *Service) GetKey(ctx context.Context, id string) (*Key, error) {
 	}
 	return lk, nil
 }
+
+// CacheStats are the counters of the key cache: keys, aliases, and the
+// aliases of each key.
+type CacheStats struct {
+	Keys, Aliases, KeyAliases keyring.Stats
+}
+
+// CacheStats returns the counters of the key cache, for metrics.
+func (s *Service) CacheStats() CacheStats {
+	return CacheStats{Keys: s.keys.Stats(), Aliases: s.aliases.Stats(), KeyAliases: s.keyAliases.Stats()}
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -23,12 +24,15 @@ import (
 	"github.com/trentkms/trent/internal/iam"
 	"github.com/trentkms/trent/internal/iamapi"
 	"github.com/trentkms/trent/internal/job"
+	"github.com/trentkms/trent/internal/k8skms"
 	"github.com/trentkms/trent/internal/keyimport"
 	"github.com/trentkms/trent/internal/keystore"
 	"github.com/trentkms/trent/internal/kms"
+	"github.com/trentkms/trent/internal/metrics"
 	"github.com/trentkms/trent/internal/rootkey"
 	"github.com/trentkms/trent/internal/server"
 	"github.com/trentkms/trent/internal/store"
+	"github.com/trentkms/trent/internal/trailapi"
 )
 
 // Node is a running Trent: its store, root of trust, domain services (the
@@ -47,6 +51,9 @@ type Node struct {
 	Audit     *audit.Log
 	Server    *server.Server
 	Listener  net.Listener
+	// Certs is the HTTPS certificate, reloaded when its files change and
+	// on ReloadTLS (nil without TLS).
+	Certs *server.Certs
 	// Endpoint is the URL clients use (http://ADDR or https://ADDR).
 	Endpoint string
 	// AdminAccessKeyID is the bootstrap administrator's access key ID.
@@ -57,8 +64,16 @@ type Node struct {
 	// RootKeySource says where the root key came from: a key file's path,
 	// TRENT_ROOT_KEY or a PKCS#11 token.
 	RootKeySource string
-	log           *slog.Logger
-	done          chan error
+	// Metrics is the node's Prometheus registry; MetricsEndpoint the URL
+	// it is served at ("" when it is not served).
+	Metrics         *metrics.Metrics
+	MetricsEndpoint string
+	metricsSrv      *http.Server
+	log             *slog.Logger
+	done            chan error
+	stopCerts       chan struct{} // closed to stop watching Certs' files
+	// k8s is the in-process Kubernetes KMS plugin's server, if any.
+	k8s *k8skms.Server
 	// locks are the data directory's (and an outside SQLite database's)
 	// locks, held for the node's lifetime.
 	locks []*dirlock.Lock
@@ -127,7 +142,11 @@ func Start(cfg *config.File, opt Options) (n *Node, err error) {
 	if n.Root, n.RootKeySource, err = openRoot(context.Background(), cfg, n.Store, rootOptions{hex: opt.Env.RootKey, hsm: opt.Env.HSM, create: true, log: log}); err != nil {
 		return nil, err
 	}
-	kcfg := kms.Config{Store: n.Store, Root: n.Root, Region: cfg.Region, Logger: log,
+	n.Metrics = metrics.New()
+	// The domain's calls to the store are measured; the node's own (the
+	// root key check, bootstrap) need not be.
+	st := n.Metrics.Store(n.Store)
+	kcfg := kms.Config{Store: st, Root: n.Root, Region: cfg.Region, Logger: log,
 		CacheMaxAge: cfg.Cache.MaxAge, CacheGrace: cfg.Cache.Grace, EnableSM2: cfg.EnableSM2, Now: opt.Now}
 	jcfg := job.Config{NodeID: cfg.NodeID}
 	applyTestHooks(&kcfg, &jcfg, opt.Env.Test, log)
@@ -160,7 +179,7 @@ func Start(cfg *config.File, opt Options) (n *Node, err error) {
 	n.Service, n.Grants, n.Imports, n.KeyStores, n.Jobs = services.KMS, services.Grants, services.Imports, services.KeyStores, services.Jobs
 	followRootKey(n)
 	partition := n.Service.Partition()
-	n.Directory = iam.New(n.Store, n.Root, partition, opt.Now)
+	n.Directory = iam.New(st, n.Root, partition, opt.Now)
 	// Before any key is loaded: materialize asks the authorizer to prepare
 	// each key's policy.
 	n.Service.SetAuthorizer(authz.New(authz.Config{Identities: n.Directory, Now: kcfg.Now, Logger: log}))
@@ -185,11 +204,10 @@ func Start(cfg *config.File, opt Options) (n *Node, err error) {
 	}
 	var tlsCfg *tls.Config
 	if cfg.TLS.Cert != "" {
-		cert, err := tls.LoadX509KeyPair(cfg.TLS.Cert, cfg.TLS.Key)
-		if err != nil {
-			return nil, fmt.Errorf("tls: %w", err)
+		if n.Certs, err = server.LoadCerts(cfg.TLS.Cert, cfg.TLS.Key, log); err != nil {
+			return nil, err
 		}
-		tlsCfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		tlsCfg = n.Certs.TLSConfig()
 	}
 	nofile := server.FileLimit()
 	limits := server.ConnLimits(cfg.Limits, nofile)
@@ -201,9 +219,11 @@ func Start(cfg *config.File, opt Options) (n *Node, err error) {
 		Burst: cfg.Limits.FailedAuthBurst, Interval: cfg.Limits.FailedAuthInterval,
 		LookupRate: cfg.Limits.FailedAuthLookupRate, MaxTracked: cfg.Limits.FailedAuthSources, Logger: log})
 	n.Server = server.New(server.Config{Services: services, Directory: n.Directory, Audit: n.Audit, Region: cfg.Region,
-		Logger: log, TLS: tlsCfg, Now: opt.Now, Ready: n.ready, Limits: limits, FailedAuth: failed,
+		Logger: log, TLS: tlsCfg, Now: opt.Now, Ready: n.ready, Limits: limits, FailedAuth: failed, Metrics: n.Metrics,
 		Extra: iamapi.New(iamapi.Config{Directory: n.Directory, Region: cfg.Region, Audit: n.Audit, Logger: log, Now: opt.Now,
-			FailedAuth: failed})})
+			FailedAuth: failed, Metrics: n.Metrics}),
+		Protocols: []server.Protocol{trailProtocol(cfg, n, log, opt, failed)}})
+	n.registerCollectors(n.Metrics)
 	if n.Listener, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return nil, err
 	}
@@ -212,7 +232,22 @@ func Start(cfg *config.File, opt Options) (n *Node, err error) {
 		scheme = "https"
 	}
 	n.Endpoint = scheme + "://" + n.Listener.Addr().String()
+	if err := n.startMetrics(cfg, n.Metrics, log); err != nil {
+		n.Listener.Close()
+		return nil, err
+	}
+	if err := n.startK8sKMS(); err != nil {
+		n.Listener.Close()
+		if n.metricsSrv != nil {
+			n.metricsSrv.Close()
+		}
+		return nil, err
+	}
 	n.Jobs.Start()
+	if n.Certs != nil && cfg.TLS.ReloadInterval > 0 {
+		n.stopCerts = make(chan struct{})
+		go n.Certs.Watch(cfg.TLS.ReloadInterval, n.stopCerts)
+	}
 	go func() { n.done <- n.Server.Serve(n.Listener) }()
 	return n, nil
 }
@@ -353,7 +388,7 @@ func openAudit(cfg *config.File, n *Node, log *slog.Logger, opt Options) (*audit
 		Region: cfg.Region, HeartbeatInterval: a.HeartbeatInterval,
 		MinFreeBytes: a.MinFreeMiB << 20, MinFreePercent: a.MinFreePercent, ReserveBytes: a.ReserveMiB << 20,
 		SpaceCheckInterval: a.SpaceCheckInterval, MaxTotalBytes: a.MaxTotalMiB << 20, ArchiveDir: a.ArchiveDir,
-		Anchor: audit.StoreAnchor{Store: n.Store}, AcceptTruncation: opt.AcceptAuditTruncation,
+		Anchor: audit.StoreAnchor{Store: n.Store}, AcceptTruncation: opt.AcceptAuditTruncation, Observer: n.Metrics,
 		ReplaceSigner: replace != "", ReplaceReason: replace}
 	if cfg.Audit.Stdout {
 		opts.Stdout = os.Stdout
@@ -464,11 +499,30 @@ func (n *Node) Wait() error { return <-n.done }
 // is closed.
 func (n *Node) Shutdown(ctx context.Context) error {
 	err := n.Server.Shutdown(ctx)
+	if n.metricsSrv != nil {
+		n.metricsSrv.Close()
+	}
 	n.closeAll()
 	return err
 }
 
+// ReloadTLS reads the TLS certificate and key files again (SIGHUP) and
+// serves them to new connections; connections already open keep the
+// certificate they were opened with. On error the current certificate
+// stays.
+func (n *Node) ReloadTLS() error {
+	if n.Certs == nil {
+		return errors.New("tls: not serving HTTPS (no --tls-cert)")
+	}
+	return n.Certs.Reload()
+}
+
 func (n *Node) closeAll() {
+	if n.stopCerts != nil {
+		close(n.stopCerts)
+		n.stopCerts = nil
+	}
+	n.stopK8sKMS()
 	if n.Jobs != nil {
 		n.Jobs.Close()
 	}
@@ -491,4 +545,25 @@ func (n *Node) closeAll() {
 	for _, l := range n.locks {
 		l.Release()
 	}
+}
+
+// trailProtocol is the CloudTrail LookupEvents API over the node's trail
+// directory. Its index reads the whole trail once, in the background from
+// the start, then follows it; a lookup meanwhile waits for that first read.
+func trailProtocol(cfg *config.File, n *Node, log *slog.Logger, opt Options, failed *authfail.Limiter) server.Protocol {
+	var idx *audit.Index
+	if n.Audit != nil {
+		idx = audit.NewIndex(cfg.Audit.Dir)
+		go func() {
+			start := time.Now()
+			if err := idx.Refresh(); err != nil {
+				log.Error("audit index: reading the trail", "err", err)
+				return
+			}
+			log.Info("audit index ready", "records", idx.Records(), "took", time.Since(start).Round(time.Millisecond).String())
+		}()
+	}
+	h := trailapi.New(trailapi.Config{Directory: n.Directory, Index: idx, Audit: n.Audit, Region: cfg.Region, Logger: log,
+		Now: opt.Now, FailedAuth: failed, Metrics: n.Metrics})
+	return server.Protocol{TargetPrefix: trailapi.TargetPrefix + ".", MaxBody: trailapi.MaxBody, Handler: h}
 }

@@ -2,9 +2,10 @@ package pipeline
 
 import (
 	"context"
-	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/trentkms/trent/internal/logs"
 )
 
 // Deadline is the context an operation runs in: its request's context
@@ -21,9 +22,14 @@ import (
 type Deadline struct {
 	parent   context.Context
 	at       time.Time
-	mu       sync.Mutex
 	built    atomic.Pointer[built]
 	released atomic.Bool
+	// reqID points to the request's ID (Call.ReqID), the context's value
+	// of logs.RequestIDKey: every line logged with the context names it.
+	// A pointer, not a copy: a Call (and the codec's call embedding it)
+	// is allocated per request, and 16 more bytes would move it to the
+	// next size class.
+	reqID *string
 }
 
 type built struct {
@@ -31,8 +37,8 @@ type built struct {
 	cancel context.CancelFunc
 }
 
-func (d *Deadline) init(parent context.Context, at time.Time) {
-	d.parent, d.at = parent, at
+func (d *Deadline) init(parent context.Context, at time.Time, reqID *string) {
+	d.parent, d.at, d.reqID = parent, at, reqID
 	if pd, ok := parent.Deadline(); ok && pd.Before(at) {
 		d.at = pd
 	}
@@ -55,18 +61,17 @@ func (d *Deadline) passed() bool { return !d.at.IsZero() && !time.Now().Before(d
 // Deadline implements context.Context.
 func (d *Deadline) Deadline() (time.Time, bool) { return d.at, true }
 
-// Done implements context.Context.
+// Done implements context.Context. Two first calls at once may both build
+// a context.WithDeadline: one is kept, the other cancelled at once.
 func (d *Deadline) Done() <-chan struct{} {
 	if b := d.built.Load(); b != nil {
 		return b.ctx.Done()
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	b := d.built.Load()
-	if b == nil {
-		ctx, cancel := context.WithDeadline(d.parent, d.at)
-		b = &built{ctx: ctx, cancel: cancel}
-		d.built.Store(b)
+	ctx, cancel := context.WithDeadline(d.parent, d.at)
+	b := &built{ctx: ctx, cancel: cancel}
+	if !d.built.CompareAndSwap(nil, b) {
+		cancel()
+		b = d.built.Load()
 	}
 	return b.ctx.Done()
 }
@@ -90,7 +95,16 @@ func (d *Deadline) Err() error {
 // the built context as its parent to cancel (the standard library looks it
 // up through Value), so it is cancelled with it directly, not by a goroutine
 // that would read the request's context after the request (see release).
+//
+// The request's ID is the value of logs.RequestIDKey, before and after
+// release: it is the Call's own string.
 func (d *Deadline) Value(key any) any {
+	if key == logs.RequestIDKey {
+		if d.reqID == nil {
+			return nil
+		}
+		return *d.reqID
+	}
 	if b := d.built.Load(); b != nil {
 		if d.released.Load() {
 			return nil

@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/trentkms/trent/internal/logs"
 )
 
 type ctxKey struct{}
@@ -16,7 +18,7 @@ func TestDeadline(t *testing.T) {
 	t.Run("ok/reports its deadline and its parent's values", func(t *testing.T) {
 		var d Deadline
 		at := time.Now().Add(time.Hour)
-		d.init(parent, at)
+		d.init(parent, at, nil)
 		defer d.release()
 		if got, ok := d.Deadline(); !ok || !got.Equal(at) {
 			t.Errorf("Deadline() = %v, %v; want %v", got, ok, at)
@@ -32,7 +34,7 @@ func TestDeadline(t *testing.T) {
 		p, cancel := context.WithDeadline(parent, time.Now().Add(time.Minute))
 		defer cancel()
 		var d Deadline
-		d.init(p, time.Now().Add(time.Hour))
+		d.init(p, time.Now().Add(time.Hour), nil)
 		pd, _ := p.Deadline()
 		if got, _ := d.Deadline(); !got.Equal(pd) {
 			t.Errorf("Deadline() = %v, want the parent's %v", got, pd)
@@ -40,7 +42,7 @@ func TestDeadline(t *testing.T) {
 	})
 	t.Run("fail/past its deadline", func(t *testing.T) {
 		var d Deadline
-		d.init(parent, time.Now().Add(20*time.Millisecond))
+		d.init(parent, time.Now().Add(20*time.Millisecond), nil)
 		defer d.release()
 		select {
 		case <-d.Done():
@@ -51,7 +53,7 @@ func TestDeadline(t *testing.T) {
 			t.Errorf("Err() = %v", d.Err())
 		}
 		var e Deadline
-		e.init(parent, time.Now().Add(-time.Second))
+		e.init(parent, time.Now().Add(-time.Second), nil)
 		if !errors.Is(e.Err(), context.DeadlineExceeded) {
 			t.Errorf("Err() without Done = %v", e.Err())
 		}
@@ -59,7 +61,7 @@ func TestDeadline(t *testing.T) {
 	t.Run("fail/parent cancelled", func(t *testing.T) {
 		p, cancel := context.WithCancel(parent)
 		var d Deadline
-		d.init(p, time.Now().Add(time.Hour))
+		d.init(p, time.Now().Add(time.Hour), nil)
 		defer d.release()
 		done := d.Done()
 		cancel()
@@ -72,14 +74,14 @@ func TestDeadline(t *testing.T) {
 			t.Errorf("Err() = %v", d.Err())
 		}
 		var e Deadline
-		e.init(p, time.Now().Add(time.Hour))
+		e.init(p, time.Now().Add(time.Hour), nil)
 		if !errors.Is(e.Err(), context.Canceled) {
 			t.Errorf("Err() without Done = %v", e.Err())
 		}
 	})
 	t.Run("ok/release ends a built context", func(t *testing.T) {
 		var d Deadline
-		d.init(parent, time.Now().Add(time.Hour))
+		d.init(parent, time.Now().Add(time.Hour), nil)
 		done := d.Done()
 		d.release()
 		select {
@@ -97,7 +99,7 @@ func TestDeadlineAllocs(t *testing.T) {
 	parent := context.Background()
 	n := testing.AllocsPerRun(100, func() {
 		d = Deadline{}
-		d.init(parent, time.Now().Add(time.Minute))
+		d.init(parent, time.Now().Add(time.Minute), nil)
 		var ctx context.Context = &d
 		_, _ = ctx.Deadline()
 		_ = ctx.Err()
@@ -158,7 +160,7 @@ func (c *requestCtx) Value(key any) any {
 func TestDeadlineNotReadAfterRelease(t *testing.T) {
 	parent := &requestCtx{Context: context.Background()}
 	var d Deadline
-	d.init(parent, time.Now().Add(time.Hour))
+	d.init(parent, time.Now().Add(time.Hour), nil)
 	child, cancel := context.WithCancel(&d)
 	defer cancel()
 	parent.over.Store(1)
@@ -174,5 +176,27 @@ func TestDeadlineNotReadAfterRelease(t *testing.T) {
 	}
 	if d.Value("anything") != nil {
 		t.Fatal("a released Deadline still carries values")
+	}
+}
+
+// TestDeadlineCarriesRequestID: every line logged with the operation's
+// context, or a context derived from it, names the request; before Done,
+// after it, and after release (a line logged late still names it).
+func TestDeadlineCarriesRequestID(t *testing.T) {
+	var d Deadline
+	id := "req-7"
+	d.init(context.Background(), time.Now().Add(time.Hour), &id)
+	if got := logs.RequestID(&d); got != "req-7" {
+		t.Fatalf("before Done: %q", got)
+	}
+	child, cancel := context.WithTimeout(&d, time.Minute)
+	defer cancel()
+	_ = d.Done() // builds the context.WithDeadline
+	if got := logs.RequestID(child); got != "req-7" {
+		t.Fatalf("derived, after Done: %q", got)
+	}
+	d.release()
+	if got := logs.RequestID(&d); got != "req-7" {
+		t.Fatalf("after release: %q", got)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/trentkms/trent/internal/awserr"
 	"github.com/trentkms/trent/internal/iam"
 	"github.com/trentkms/trent/internal/kms"
+	"github.com/trentkms/trent/internal/metrics"
 	"github.com/trentkms/trent/internal/sigv4"
 	"github.com/trentkms/trent/internal/store"
 )
@@ -129,11 +130,32 @@ type Pipeline struct {
 	// TrailFirst checks the trail's refusal before Open and the failure
 	// budget (the query APIs), not after them (the KMS API).
 	TrailFirst bool
+	// Metrics measures the requests; nil measures nothing.
+	Metrics *metrics.API
 }
 
 // Serve runs the pipeline for the request x, r. The answer is x's Call:
 // Err, or Out.
 func (p *Pipeline) Serve(x Codec, r *Request) {
+	p.serve(x, r)
+	p.done(x.Base(), r)
+}
+
+// done measures and, at debug level, logs a request that was answered.
+func (p *Pipeline) done(c *Call, r *Request) {
+	d := time.Since(c.Start)
+	code := ""
+	if c.Err != nil {
+		code = c.Err.Code
+	}
+	p.Metrics.Request(c.Name, code, code != "" && p.Errors.Status(code) >= 500, d)
+	if p.Log.Enabled(r.Ctx, slog.LevelDebug) {
+		p.Log.Debug("request", "requestId", c.ReqID, "operation", c.Name, "error", code,
+			"durationMs", float64(d.Microseconds())/1000, "source", r.RemoteIP)
+	}
+}
+
+func (p *Pipeline) serve(x Codec, r *Request) {
 	c := x.Base()
 	if p.TrailFirst && p.refusing() {
 		c.Err = p.Errors.Internal
@@ -149,6 +171,7 @@ func (p *Pipeline) Serve(x Codec, r *Request) {
 		// or the limiter grants it a lookup: a flood of made-up keys
 		// costs a bounded number of store lookups.
 		x.Peek(r)
+		p.Metrics.Throttled(metrics.ThrottleSourceLimited)
 		c.Err = p.Errors.Throttled
 		p.failedAuth(x, r)
 		return
@@ -182,6 +205,7 @@ func (p *Pipeline) Serve(x Codec, r *Request) {
 func (p *Pipeline) Reject(x Codec, r *Request, err *awserr.Error) {
 	x.Base().Err = err
 	p.failedAuth(x, r)
+	p.done(x.Base(), r)
 }
 
 // refusing reports whether the trail refuses every record (its volume is
@@ -211,7 +235,7 @@ func (p *Pipeline) run(x Codec, r *Request, body []byte) *awserr.Error {
 	caller.SecureTransport = r.TLS
 	caller.UserAgent = r.UserAgent
 	c.Caller = caller
-	c.deadline.init(r.Ctx, c.Start.Add(x.Deadline()))
+	c.deadline.init(r.Ctx, c.Start.Add(x.Deadline()), &c.ReqID)
 	err = x.Run(&c.deadline)
 	c.deadline.release()
 	if err != nil {
@@ -254,7 +278,13 @@ func (p *Pipeline) failedAuth(x Codec, r *Request) {
 			(p.Directory == nil || !p.Directory.Known(c.AccessKeyID)),
 	}
 	x.Describe(f)
+	if c.Err != p.Errors.Throttled {
+		p.Metrics.AuthenticationFailure(c.Err.Code)
+	}
 	answer, err := p.Failed.Fail(r.Ctx, f, p.Errors.Throttled)
+	if answer == p.Errors.Throttled && c.Err != p.Errors.Throttled {
+		p.Metrics.Throttled(metrics.ThrottleFailureBudget)
+	}
 	if err != nil {
 		p.Log.Error("audit record not written; failing the call", "requestId", c.ReqID, "err", err)
 		answer = p.Errors.Internal

@@ -15,6 +15,14 @@
 // signature) and the KMS codec (call, over the operations table of package
 // api).
 //
+// # Certificates
+//
+// Over HTTPS the certificate is Certs' (certs.go): taken at each handshake
+// from an atomic pointer, replaced when its files change (Watch) or on
+// request (Reload, on SIGHUP), so a rotated certificate needs no restart.
+// A connection keeps the certificate it was opened with; a pair that cannot
+// be loaded replaces nothing.
+//
 // # Connections
 //
 // The listener is wrapped (conn.go) so that no client can exhaust the

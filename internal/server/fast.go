@@ -44,7 +44,7 @@ func (s *Server) newFastServer(l Limits) *fasthttp.Server {
 	return &fasthttp.Server{
 		Handler:               s.serveFast,
 		ErrorHandler:          s.fastError,
-		HeaderReceived:        bodyLimit,
+		HeaderReceived:        s.headerHook(),
 		ConnState:             s.connState,
 		NoDefaultServerHeader: true,
 		// One value for reading a request, waiting for the next one
@@ -116,6 +116,23 @@ func bodyLimit(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
 		return fasthttp.RequestConfig{MaxRequestBodySize: n}
 	}
 	return fasthttp.RequestConfig{MaxRequestBodySize: unknownTargetMaxBody}
+}
+
+// headerHook returns bodyLimit, extended to the limits of Config.Protocols
+// if there are any (a server without them runs bodyLimit alone).
+func (s *Server) headerHook() func(*fasthttp.RequestHeader) fasthttp.RequestConfig {
+	if len(s.cfg.Protocols) == 0 {
+		return bodyLimit
+	}
+	return func(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
+		rc := bodyLimit(h)
+		if rc.MaxRequestBodySize == unknownTargetMaxBody {
+			if p := s.protocol(unsafeString(h.Peek("X-Amz-Target"))); p != nil {
+				rc.MaxRequestBodySize = max(p.MaxBody, minBodyLimit)
+			}
+		}
+		return rc
+	}
 }
 
 // coarseConn moves a deadline only when it changes by a second or more, or
@@ -203,6 +220,10 @@ func (s *Server) serveRequest(ctx *fasthttp.RequestCtx) {
 	target := h.Peek("X-Amz-Target")
 	// A POST of a JSON body is a KMS JSON request even without a target
 	// (it gets the JSON error); anything else without one is not.
+	if s.protocol(unsafeString(target)) != nil {
+		s.slowHandler(ctx) // another JSON API: ServeHTTP hands it over
+		return
+	}
 	if len(target) == 0 && !(h.IsPost() && awsjson.IsJSONContentType(unsafeString(h.ContentType()))) {
 		if !adaptableURI(h.RequestURI()) {
 			// fasthttpadaptor would answer a plain-text 500.
@@ -284,6 +305,12 @@ func (s *Server) tooLarge(ctx *fasthttp.RequestCtx, reqID string) {
 		writeFastError(ctx, c.Err)
 		return
 	}
+	if p := s.protocol(target); p != nil {
+		if j, ok := p.Handler.(jsonAPI); ok {
+			writeFastError(ctx, j.TooLarge(in, reqID))
+			return
+		}
+	}
 	if q, ok := s.cfg.Extra.(queryAPI); ok && target == "" {
 		// The IAM and STS query APIs: the body naming the action is
 		// unread; the signature's scope names the service.
@@ -296,6 +323,14 @@ func (s *Server) tooLarge(ctx *fasthttp.RequestCtx, reqID string) {
 	e := s.tooLargeError(c)
 	s.pipe.Reject(c, in, e)
 	writeFastError(ctx, c.Err)
+}
+
+// jsonAPI is the handler of another JSON API (Config.Protocols) as tooLarge
+// needs it.
+type jsonAPI interface {
+	// TooLarge records a request whose body is over the limit, unread, and
+	// returns its answer.
+	TooLarge(r *pipeline.Request, reqID string) *awserr.Error
 }
 
 // queryAPI is the handler of the IAM and STS query APIs (Config.Extra,

@@ -4,9 +4,12 @@ import (
 	"context"
 	"crypto/tls"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"runtime/debug"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -20,6 +23,7 @@ import (
 	"github.com/trentkms/trent/internal/awsjson"
 	"github.com/trentkms/trent/internal/iam"
 	"github.com/trentkms/trent/internal/kms"
+	"github.com/trentkms/trent/internal/metrics"
 	"github.com/trentkms/trent/internal/pipeline"
 	"github.com/trentkms/trent/internal/sigv4"
 )
@@ -42,12 +46,42 @@ type Config struct {
 	// Extra handles requests that are not KMS JSON requests (the IAM and
 	// STS query APIs); nil answers them with UnknownOperationException.
 	Extra http.Handler
+	// Protocols serve the AWS JSON APIs other than KMS's (the CloudTrail
+	// API), chosen by the prefix of their X-Amz-Target.
+	Protocols []Protocol
 	// Limits bound client connections.
 	Limits Limits
 	// FailedAuth limits and records the requests that fail before their
 	// caller is authenticated; nil gets one with default settings that
 	// writes to Audit. Shutdown closes it.
 	FailedAuth *authfail.Limiter
+	// Metrics, when set, measures the requests (api="kms").
+	Metrics *metrics.Metrics
+}
+
+// Protocol is an AWS JSON API served beside KMS's.
+type Protocol struct {
+	// TargetPrefix selects the requests whose X-Amz-Target begins with
+	// it (up to and including the dot before the operation name).
+	TargetPrefix string
+	// MaxBody bounds the body the HTTP server reads of its requests; the
+	// handler applies its own limit.
+	MaxBody int
+	Handler http.Handler
+}
+
+// protocol returns the Protocol of an X-Amz-Target value, or nil. The
+// KMS API's targets cost one byte comparison.
+func (s *Server) protocol(target string) *Protocol {
+	if len(target) == 0 || target[0] == 'T' { // TrentService.*
+		return nil
+	}
+	for i := range s.cfg.Protocols {
+		if p := &s.cfg.Protocols[i]; strings.HasPrefix(target, p.TargetPrefix) {
+			return p
+		}
+	}
+	return nil
 }
 
 // Server serves the AWS KMS API.
@@ -86,7 +120,8 @@ func New(cfg Config) *Server {
 		cfg.FailedAuth = authfail.New(authfail.Config{Audit: cfg.Audit, Logger: cfg.Logger})
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, failed: cfg.FailedAuth}
-	s.pipe = &pipeline.Pipeline{Directory: cfg.Directory, Audit: cfg.Audit, Failed: cfg.FailedAuth, Log: cfg.Logger, Errors: kmsErrors}
+	s.pipe = &pipeline.Pipeline{Directory: cfg.Directory, Audit: cfg.Audit, Failed: cfg.FailedAuth, Log: cfg.Logger, Errors: kmsErrors,
+		Metrics: cfg.Metrics.API("kms", slices.Sorted(maps.Keys(api.Operations)))}
 	s.verifier = &sigv4.Verifier{Source: cfg.Directory, Region: cfg.Region, Services: []string{"kms"}, Now: cfg.Now}
 	s.fast = s.newFastServer(cfg.Limits)
 	s.slowHandler = fasthttpadaptor.NewFastHTTPHandler(s)
@@ -160,6 +195,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	target := r.Header.Get("X-Amz-Target")
+	if p := s.protocol(target); p != nil {
+		p.Handler.ServeHTTP(w, r)
+		return
+	}
 	if target == "" && s.cfg.Extra != nil && !(r.Method == http.MethodPost && awsjson.IsJSONContentType(r.Header.Get("Content-Type"))) {
 		s.cfg.Extra.ServeHTTP(w, r)
 		return

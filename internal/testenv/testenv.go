@@ -29,6 +29,9 @@ const (
 	// Root is the privilege to mount file systems (a small tmpfs for the
 	// full-volume tests).
 	Root = "root"
+	// Prometheus is the Prometheus server and promtool (Debian
+	// prometheus), which scrape and check the metrics.
+	Prometheus = "prometheus"
 )
 
 // Required reports whether the run requires part.

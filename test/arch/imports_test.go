@@ -48,6 +48,7 @@ func TestDomainLinksNoTransportOrHSM(t *testing.T) {
 		"net/http", "github.com/valyala/fasthttp",
 		"internal/hsm", "internal/xks", "internal/keystore", "internal/rootkey/pkcs11",
 		"internal/server", "internal/iamapi", "internal/api", "internal/audit",
+		"internal/metrics", "github.com/prometheus/client_golang/prometheus",
 	}
 	for _, p := range domain {
 		d := deps(t, p)
@@ -64,6 +65,16 @@ func TestWireIsALeaf(t *testing.T) {
 	for p := range deps(t, "internal/wire") {
 		if strings.HasPrefix(p, mod) && p != path("internal/wire") {
 			t.Errorf("internal/wire depends on %s", p)
+		}
+	}
+}
+
+// The logger is a leaf: any package may log with a request's context
+// without importing the pipeline.
+func TestLogsIsALeaf(t *testing.T) {
+	for p := range deps(t, "internal/logs") {
+		if strings.HasPrefix(p, mod) && p != path("internal/logs") {
+			t.Errorf("internal/logs depends on %s", p)
 		}
 	}
 }
@@ -129,6 +140,30 @@ func TestServerBuildsNoNode(t *testing.T) {
 	for _, f := range []string{"internal/node", "internal/store/sqlite", "internal/store/postgres", "internal/rootkey/pkcs11", "internal/dirlock"} {
 		if d[path(f)] {
 			t.Errorf("internal/server depends on %s", f)
+		}
+	}
+}
+
+// The Kubernetes KMS plugin is a protocol like the others: it serves
+// kube-apiserver over gRPC and reaches Trent through a Backend, never by
+// assembling a node. The binary links k8s.io/kms (the API and its gRPC
+// server) and nothing heavier of Kubernetes: kube-apiserver's own code is
+// only in test/k8s, a module of its own.
+func TestK8sPluginIsAProtocol(t *testing.T) {
+	d := deps(t, "internal/k8skms")
+	for _, f := range []string{"internal/node", "internal/server", "internal/kms", "internal/store"} {
+		if d[path(f)] {
+			t.Errorf("internal/k8skms depends on %s", f)
+		}
+	}
+	if !d["k8s.io/kms/apis/v2"] {
+		t.Error("internal/k8skms does not depend on k8s.io/kms/apis/v2: go list -deps sees nothing?")
+	}
+	for p := range deps(t, "cmd/trent") {
+		for _, heavy := range []string{"k8s.io/apiserver", "k8s.io/apimachinery", "k8s.io/client-go", "k8s.io/api/"} {
+			if strings.HasPrefix(p, heavy) {
+				t.Errorf("cmd/trent links %s", p)
+			}
 		}
 	}
 }
