@@ -180,17 +180,3 @@ func (lr *lineReader) next() (line []byte, off int64, torn bool, err error) {
 	}
 	return b[:len(b)-1], off, false, nil
 }
-
-// syncDir fsyncs a directory so that created, renamed and removed entries
-// are durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}

@@ -7,9 +7,9 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+
 	fastjson "github.com/goccy/go-json"
 
-	"github.com/trentkms/trent/internal/uuid"
 	"io"
 	"log/slog"
 	"os"
@@ -18,6 +18,9 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/trentkms/trent/internal/durable"
+	"github.com/trentkms/trent/internal/uuid"
 )
 
 // Defaults of Options.
@@ -1109,7 +1112,7 @@ func (l *Log) newSegment() error {
 			return fmt.Errorf("audit: creating segment: %w", err)
 		}
 	}
-	if err := syncDir(l.opts.Dir); err != nil {
+	if err := durable.SyncDir(l.opts.Dir); err != nil {
 		f.Close()
 		return fmt.Errorf("audit: syncing trail directory: %w", err)
 	}
@@ -1160,7 +1163,7 @@ func (l *Log) digest(reason string, set func(*Digest)) error {
 		if err != nil {
 			return fmt.Errorf("audit: opening digest file: %w", err)
 		}
-		if err := syncDir(l.opts.Dir); err != nil {
+		if err := durable.SyncDir(l.opts.Dir); err != nil {
 			f.Close()
 			return fmt.Errorf("audit: syncing trail directory: %w", err)
 		}
@@ -1246,5 +1249,5 @@ func (l *Log) writePublicKey() error {
 	if err := os.Rename(tmp, p); err != nil {
 		return fmt.Errorf("audit: writing public key: %w", err)
 	}
-	return syncDir(l.opts.Dir)
+	return durable.SyncDir(l.opts.Dir)
 }

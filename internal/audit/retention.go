@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"github.com/trentkms/trent/internal/durable"
 )
 
 // applyRetention deletes old segments, or moves them to ArchiveDir (never
@@ -106,7 +108,7 @@ func (l *Log) applyRetention() error {
 		}
 		l.pruned.Add(1)
 	}
-	return syncDir(l.opts.Dir)
+	return durable.SyncDir(l.opts.Dir)
 }
 
 // archiveFile moves src into dir: a rename on the same file system, else a
@@ -118,7 +120,7 @@ func archiveFile(src, dir string) error {
 	}
 	err := os.Rename(src, dst)
 	if err == nil {
-		return syncDir(dir)
+		return durable.SyncDir(dir)
 	}
 	if !errors.Is(err, syscall.EXDEV) {
 		return err
@@ -144,7 +146,7 @@ func archiveFile(src, dir string) error {
 		err = os.Rename(tmp, dst)
 	}
 	if err == nil {
-		err = syncDir(dir)
+		err = durable.SyncDir(dir)
 	}
 	if err != nil {
 		os.Remove(tmp)

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/trentkms/trent/internal/durable"
 )
 
 // Space on the trail's volume. Every call is refused when its record
@@ -84,7 +86,7 @@ func (l *Log) makeReserve() error {
 		return err
 	}
 	f.Close()
-	return syncDir(l.opts.Dir)
+	return durable.SyncDir(l.opts.Dir)
 }
 
 // releaseReserve deletes the reserve file, freeing its space for the
@@ -97,7 +99,7 @@ func (l *Log) releaseReserve() {
 		l.log.Error("audit: removing the reserve file", "err", err)
 		return
 	}
-	syncDir(l.opts.Dir)
+	durable.SyncDir(l.opts.Dir)
 }
 
 // watermark returns the free-space level below which the volume is low.

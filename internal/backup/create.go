@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/trentkms/trent/internal/audit"
+	"github.com/trentkms/trent/internal/durable"
 	"github.com/trentkms/trent/internal/reseal"
 	"github.com/trentkms/trent/internal/rootkey"
 	"github.com/trentkms/trent/internal/store"
@@ -125,7 +126,7 @@ func Create(ctx context.Context, src Source, dir string) (*Manifest, error) {
 		return nil, fmt.Errorf("backup: %w", err)
 	}
 	for _, d := range []string{filepath.Join(tmp, "store"), filepath.Join(tmp, auditDir), tmp} {
-		if err := syncDir(d); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := durable.SyncDir(d); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("backup: %w", err)
 		}
 	}
@@ -133,7 +134,7 @@ func Create(ctx context.Context, src Source, dir string) (*Manifest, error) {
 		return nil, fmt.Errorf("backup: %w", err)
 	}
 	ok = true
-	if err := syncDir(filepath.Dir(dir)); err != nil {
+	if err := durable.SyncDir(filepath.Dir(dir)); err != nil {
 		return nil, fmt.Errorf("backup: %w", err)
 	}
 	return m, nil

@@ -111,19 +111,6 @@ func copyLines(from, to string) error {
 	})
 }
 
-// syncDir fsyncs a directory so that the entries made in it are durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
 // emptyDir reports an error unless dir does not exist or is an empty
 // directory.
 func emptyDir(dir, what string) error {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/trentkms/trent/internal/audit"
+	"github.com/trentkms/trent/internal/durable"
 	"github.com/trentkms/trent/internal/reseal"
 	"github.com/trentkms/trent/internal/rootkey"
 	"github.com/trentkms/trent/internal/store"
@@ -136,7 +137,7 @@ func Restore(ctx context.Context, dir string, t Target) (*Result, error) {
 			return nil, partial(err)
 		}
 	}
-	if err := syncDir(t.TrailDir); err != nil {
+	if err := durable.SyncDir(t.TrailDir); err != nil {
 		return nil, partial(err)
 	}
 	if signer != nil {
@@ -144,7 +145,7 @@ func Restore(ctx context.Context, dir string, t Target) (*Result, error) {
 			return nil, partial(err)
 		}
 	}
-	if err := syncDir(t.DataDir); err != nil {
+	if err := durable.SyncDir(t.DataDir); err != nil {
 		return nil, partial(err)
 	}
 
@@ -152,7 +153,7 @@ func Restore(ctx context.Context, dir string, t Target) (*Result, error) {
 		if err := copyFile(src, t.SQLitePath); err != nil {
 			return nil, partial(err)
 		}
-		if err := syncDir(filepath.Dir(t.SQLitePath)); err != nil {
+		if err := durable.SyncDir(filepath.Dir(t.SQLitePath)); err != nil {
 			return nil, partial(err)
 		}
 	}

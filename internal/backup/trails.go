@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/trentkms/trent/internal/audit"
+	"github.com/trentkms/trent/internal/durable"
 	"github.com/trentkms/trent/internal/store"
 )
 
@@ -67,7 +68,7 @@ func CopyTrails(ctx context.Context, st store.Store, dir string, from []string) 
 			}
 		}
 	}
-	if err := syncDir(dir); err != nil {
+	if err := durable.SyncDir(dir); err != nil {
 		return nil, err
 	}
 	facts := &snapshotFacts{}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"filippo.io/age"
+	"github.com/trentkms/trent/internal/durable"
 )
 
 // File is one share file: its name in the escrow directory and its
@@ -77,13 +78,8 @@ func WriteDir(dir string, files []File) (err error) {
 		}
 		written = append(written, p)
 	}
-	d, err := os.Open(dir)
-	if err != nil {
+	if err := durable.SyncDir(dir); err != nil {
 		return fmt.Errorf("escrow: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("escrow: sync %s: %w", dir, err)
 	}
 	return nil
 }

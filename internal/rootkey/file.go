@@ -15,6 +15,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/trentkms/trent/internal/durable"
 )
 
 // FileProvider keeps AES-256 root keys in memory, loaded from a key file.
@@ -150,19 +152,7 @@ func linkNew(path string, data []byte) error {
 		}
 		return fmt.Errorf("rootkey: %w", err)
 	}
-	return syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("rootkey: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("rootkey: sync %s: %w", dir, err)
-	}
-	return nil
+	return durable.SyncDir(dir)
 }
 
 // MoveFile moves the key file at from to to, which must not exist (an
@@ -187,7 +177,7 @@ func MoveFile(from, to string) error {
 		if err := os.Remove(from); err != nil {
 			return fmt.Errorf("rootkey: remove %s: %w", from, err)
 		}
-		return syncDir(filepath.Dir(from))
+		return durable.SyncDir(filepath.Dir(from))
 	}
 	if err := (&FileProvider{path: from, keys: map[string]cipher.AEAD{}}).parse(data); err != nil {
 		return err
@@ -225,7 +215,7 @@ func MoveFile(from, to string) error {
 	if err := os.Remove(from); err != nil {
 		return fmt.Errorf("rootkey: remove %s: %w", from, err)
 	}
-	return syncDir(filepath.Dir(from))
+	return durable.SyncDir(filepath.Dir(from))
 }
 
 // Overwritten reports whether the file at path is non-empty and holds only
