@@ -41,16 +41,26 @@ type inProcessKMS struct {
 	log    *slog.Logger
 }
 
-var errInvalidToken = &awserr.Error{Code: "UnrecognizedClientException", Message: "The security token included in the request is invalid."}
+var (
+	errInvalidToken = &awserr.Error{Code: "UnrecognizedClientException", Message: "The security token included in the request is invalid."}
+	errExpiredToken = &awserr.Error{Code: awserr.ExpiredToken, Message: "The security token included in the request is expired"}
+)
 
 // caller returns the principal of the configured access key, or
-// UnrecognizedClientException if the key is unknown or inactive.
+// UnrecognizedClientException if the key is unknown or inactive, or
+// ExpiredTokenException if it is a temporary credential that has expired
+// (as SigV4 verification refuses it over HTTP: expired sessions stay in
+// the store until a sweep removes them).
 func (b *inProcessKMS) caller(ctx context.Context) (*kms.Caller, error) {
-	if _, err := b.dir.Lookup(ctx, b.akid); err != nil {
+	sec, err := b.dir.Lookup(ctx, b.akid)
+	if err != nil {
 		if awserr.As(err) != nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 			return nil, err
 		}
 		return nil, errInvalidToken
+	}
+	if !sec.Expires.IsZero() && !time.Now().Before(sec.Expires) {
+		return nil, errExpiredToken
 	}
 	c, err := b.dir.Caller(ctx, b.akid)
 	if err != nil {

@@ -4,10 +4,12 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -103,7 +105,16 @@ func (c *Certs) reload() error {
 		return fmt.Errorf("tls: %w", err)
 	}
 	c.seen = stamp
-	pair, err := tls.LoadX509KeyPair(c.certFile, c.keyFile)
+	certPEM, err := readPEM(c.certFile)
+	if err != nil {
+		return err
+	}
+	keyPEM, err := readPEM(c.keyFile)
+	if err != nil {
+		return err
+	}
+	pair, err := tls.X509KeyPair(certPEM, keyPEM)
+	clear(keyPEM)
 	if err != nil {
 		return fmt.Errorf("tls: %s and %s: %w", c.certFile, c.keyFile, err)
 	}
@@ -124,6 +135,39 @@ func (c *Certs) reload() error {
 		c.log.Warn("TLS certificate has expired", attrs...)
 	}
 	return nil
+}
+
+// maxPEMFile bounds a certificate or key file: a chain of a few
+// certificates is a few KiB.
+const maxPEMFile = 1 << 20
+
+// readPEM reads a certificate or key file, which must be a regular file of
+// at most maxPEMFile bytes. It is opened non-blocking and checked after
+// opening, so that a FIFO (or a link to a device such as /dev/zero) put in
+// its place is refused instead of blocking the reload, lock held, or
+// reading without end.
+func readPEM(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, fmt.Errorf("tls: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("tls: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("tls: %s is not a regular file", path)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxPEMFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("tls: %w", err)
+	}
+	if len(data) > maxPEMFile {
+		clear(data)
+		return nil, fmt.Errorf("tls: %s is larger than %d bytes", path, maxPEMFile)
+	}
+	return data, nil
 }
 
 // Watch checks the files every interval until stop is closed and reloads

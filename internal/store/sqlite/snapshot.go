@@ -87,17 +87,28 @@ func (s *Store) CopyTo(ctx context.Context, path string) error {
 	if s.closed() {
 		return ErrClosed
 	}
-	if _, err := os.Lstat(path); err == nil {
-		return fmt.Errorf("sqlite: copy to %s: %w", path, os.ErrExist)
+	// The copy is created empty, mode 0600, before VACUUM INTO fills it
+	// (which it does to an empty file): made by SQLite, it would take the
+	// umask's mode (0644 under the usual 022), readable by every local
+	// user. O_EXCL refuses a file or symbolic link already there.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("sqlite: copy to %s: %w", path, os.ErrExist)
+		}
+		return fmt.Errorf("sqlite: copy: %w", err)
 	}
+	f.Close()
 	conn, err := s.rdb.Conn(ctx)
 	if err != nil {
+		os.Remove(path)
 		return s.wrap("copy", err)
 	}
 	defer conn.Close()
 	// The read pool is query_only, which VACUUM INTO respects although it
 	// does not change this database.
 	if _, err := conn.ExecContext(ctx, `PRAGMA query_only = 0`); err != nil {
+		os.Remove(path)
 		return s.wrap("copy", err)
 	}
 	defer conn.ExecContext(context.Background(), `PRAGMA query_only = 1`)
@@ -105,7 +116,7 @@ func (s *Store) CopyTo(ctx context.Context, path string) error {
 		os.Remove(path)
 		return s.wrap("copy", err)
 	}
-	f, err := os.Open(path)
+	f, err = os.Open(path)
 	if err != nil {
 		return fmt.Errorf("sqlite: copy: %w", err)
 	}
