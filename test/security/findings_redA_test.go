@@ -38,7 +38,9 @@ func TestFindingRedACrossAccountCallsInOwnersHistory(t *testing.T) {
 	s.MustQuery(t, other, "sts", "Action", "AssumeRole", "RoleArn", "arn:aws:iam::"+account+":role/reda-shared", "RoleSessionName", "reda-x")
 
 	find := func(attr, value string) bool {
-		var out struct{ Events []struct{ CloudTrailEvent string } }
+		var out struct {
+			Events []struct{ CloudTrailEvent string }
+		}
 		r := redATrail(t, s, Admin, "LookupEvents", fmt.Sprintf(`{"LookupAttributes":[{"AttributeKey":%q,"AttributeValue":%q}]}`, attr, value))
 		if r.Status != 200 {
 			t.Fatalf("LookupEvents: %d %s %s", r.Status, r.ErrorType, r.Message)
