@@ -4,6 +4,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -59,5 +61,51 @@ func TestFindingRedACrossAccountCallsInOwnersHistory(t *testing.T) {
 	}
 	if !find("EventName", "AssumeRole") {
 		t.Errorf("the role owner's LookupEvents does not show account %s's AssumeRole of its role", isoOther)
+	}
+}
+
+// FINDING (red team A, not fixed: the fix changes audit.Index's ordering
+// structure). audit.Index orders a node's records by a time key, the
+// latest eventTime of the node up to each record, and prunes a query's
+// candidates by that key: a record whose own eventTime is earlier than a
+// record before it (a clock stepped back, a request that ran long, a
+// scheduled job's record written late) has a key later than its time, and
+// a query whose EndTime falls between the two never sees it, although the
+// index's documentation says "its own eventTime still decides whether it
+// is in a query's range" and CloudTrail's EndTime is inclusive. Here a
+// node's clock ran 8 days ahead while a scheduled deletion ran, then was
+// set right: every call after that is missing from a lookup of the hour
+// it was made in.
+func TestFindingRedALookupTimeRangeAfterClockStep(t *testing.T) {
+	clock := filepath.Join(t.TempDir(), "clock")
+	if err := os.WriteFile(clock, []byte("0s"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := Start(t, Opts{Args: []string{"--metrics-listen", "off"},
+		Env: []string{"TRENT_TEST_CLOCK_FILE=" + clock, "TRENT_TEST_SCHEDULER_INTERVAL=100ms"}})
+	victim := s.CreateKey(t, Admin, nil)
+	if r := s.Call(t, Admin, "ScheduleKeyDeletion", map[string]any{"KeyId": victim, "PendingWindowInDays": 7}); r.Status != 200 {
+		t.Fatalf("ScheduleKeyDeletion: %d %s", r.Status, r.Body)
+	}
+	os.WriteFile(clock, []byte("192h"), 0o600)
+	WaitFor(t, 20*time.Second, func() error {
+		r := redATrail(t, s, Admin, "LookupEvents", `{"LookupAttributes":[{"AttributeKey":"EventName","AttributeValue":"DeleteKey"}]}`)
+		if !strings.Contains(string(r.Body), victim) {
+			return fmt.Errorf("no DeleteKey event yet: %d %.300s", r.Status, r.Body)
+		}
+		return nil
+	})
+	os.WriteFile(clock, []byte("0s"), 0o600)
+	time.Sleep(300 * time.Millisecond)
+	now := time.Now()
+	fresh := s.CreateKey(t, Admin, nil)
+	body := fmt.Sprintf(`{"LookupAttributes":[{"AttributeKey":"EventName","AttributeValue":"CreateKey"}],"StartTime":%d,"EndTime":%d}`,
+		now.Add(-time.Hour).Unix(), now.Add(time.Hour).Unix())
+	r := redATrail(t, s, Admin, "LookupEvents", body)
+	if r.Status != 200 {
+		t.Fatalf("LookupEvents: %d %s %s", r.Status, r.ErrorType, r.Message)
+	}
+	if !strings.Contains(string(r.Body), fresh) {
+		t.Errorf("the CreateKey of key %s, made within [StartTime, EndTime], is not in the answer: %.500s", fresh, r.Body)
 	}
 }
