@@ -2,6 +2,7 @@ package security
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -83,4 +84,31 @@ func TestRedARequestedRegionInEveryRequest(t *testing.T) {
 	// It names the server's region, the region every request is signed for.
 	put(region)
 	check(true)
+}
+
+// TestRedAGrantTokenNotRecorded: CreateGrant's record names the grant
+// (responseElements grantId and keyId, as AWS's does), never its grant
+// token: grant tokens are not recorded in requests (grantTokens), and
+// LookupEvents would hand the response's token to every principal allowed
+// cloudtrail:LookupEvents.
+func TestRedAGrantTokenNotRecorded(t *testing.T) {
+	s := Start(t, Opts{Args: []string{"--metrics-listen", "off"}})
+	keyID := s.CreateKey(t, Admin, nil)
+	r := s.Call(t, Admin, "CreateGrant", map[string]any{"KeyId": keyID, "GranteePrincipal": "arn:aws:iam::" + account + ":root", "Operations": []string{"Encrypt"}})
+	var g struct{ GrantToken, GrantId string }
+	if json.Unmarshal(r.Body, &g); r.Status != http.StatusOK || g.GrantToken == "" {
+		t.Fatalf("CreateGrant: %d %s", r.Status, r.Body)
+	}
+	r = redATrail(t, s, Admin, "LookupEvents", `{"LookupAttributes":[{"AttributeKey":"EventName","AttributeValue":"CreateGrant"}]}`)
+	var out struct{ Events []struct{ CloudTrailEvent string } }
+	if json.Unmarshal(r.Body, &out); r.Status != http.StatusOK || len(out.Events) != 1 {
+		t.Fatalf("LookupEvents: %d %s", r.Status, r.Body)
+	}
+	ev := out.Events[0].CloudTrailEvent
+	if strings.Contains(ev, g.GrantToken) || strings.Contains(ev, `"grantToken"`) {
+		t.Errorf("the record of CreateGrant carries its grant token: %s", ev)
+	}
+	if !strings.Contains(ev, g.GrantId) {
+		t.Errorf("the record of CreateGrant does not name its grant: %s", ev)
+	}
 }
