@@ -100,7 +100,9 @@ func TestRedAGrantTokenNotRecorded(t *testing.T) {
 		t.Fatalf("CreateGrant: %d %s", r.Status, r.Body)
 	}
 	r = redATrail(t, s, Admin, "LookupEvents", `{"LookupAttributes":[{"AttributeKey":"EventName","AttributeValue":"CreateGrant"}]}`)
-	var out struct{ Events []struct{ CloudTrailEvent string } }
+	var out struct {
+		Events []struct{ CloudTrailEvent string }
+	}
 	if json.Unmarshal(r.Body, &out); r.Status != http.StatusOK || len(out.Events) != 1 {
 		t.Fatalf("LookupEvents: %d %s", r.Status, r.Body)
 	}
