@@ -130,7 +130,7 @@ var forbidden = map[string]bool{
 	"message": true, "sharedsecret": true, "sharedsecretciphertextblob": true,
 	"keymaterial": true, "encryptedkeymaterial": true, "importtoken": true,
 	"attestationdocument": true, "publickey": true, "secretaccesskey": true,
-	"rawsecretaccesskey": true, "keystorepassword": true, "granttokens": true,
+	"rawsecretaccesskey": true, "keystorepassword": true, "granttokens": true, "granttoken": true,
 	"sessiontoken": true, "password": true,
 }
 

@@ -63,17 +63,23 @@ func (c *reqContext) Get(key string) ([]string, bool) {
 			return nil, false
 		}
 		return c.single(3, c.caller.UserAgent), true
+	case "aws:requestedregion":
+		// The region the request was signed for; an action on a key
+		// without it (a caller built in process) has the key's.
+		r := c.caller.Region
+		if r == "" && c.key != nil {
+			r = arn.Field(c.key.KeyARN, 3)
+		}
+		if r == "" {
+			return nil, false
+		}
+		return c.single(4, r), true
 	}
 	k := c.key
 	if k == nil {
 		return nil, false
 	}
 	switch key {
-	case "aws:requestedregion":
-		if r := arn.Field(k.KeyARN, 3); r != "" {
-			return c.single(4, r), true
-		}
-		return nil, false
 	case "kms:keyspec", "kms:customermasterkeyspec":
 		return c.nonEmpty(5, k.KeySpec)
 	case "kms:keyusage", "kms:customermasterkeyusage":

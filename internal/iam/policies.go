@@ -351,7 +351,8 @@ func (d *Directory) AuthorizeIAM(ctx context.Context, caller *kms.Caller, action
 
 // requestValues returns the global condition keys of an IAM or STS request
 // by caller that do not come from the principal: aws:SourceIp,
-// aws:SecureTransport, aws:UserAgent, aws:CurrentTime and aws:EpochTime, as
+// aws:SecureTransport, aws:UserAgent, aws:RequestedRegion, aws:CurrentTime
+// and aws:EpochTime, as
 // KMS requests have them. Without them a guardrail such as "Deny * if Bool
 // aws:SecureTransport false" or "Deny * if DateGreaterThan aws:CurrentTime
 // EXPIRY" would never apply to IAM actions (a condition on a missing key is
@@ -368,6 +369,9 @@ func (d *Directory) requestValues(caller *kms.Caller) policy.Values {
 	}
 	if caller.UserAgent != "" {
 		v["aws:useragent"] = []string{caller.UserAgent}
+	}
+	if caller.Region != "" {
+		v["aws:requestedregion"] = []string{caller.Region}
 	}
 	return v
 }

@@ -30,6 +30,9 @@ type Caller struct {
 	SecureTransport bool
 	// UserAgent is the client's User-Agent header.
 	UserAgent string
+	// Region is the region the request was signed for (its credential
+	// scope): aws:RequestedRegion, which every AWS request has.
+	Region string
 	// TokenIssueTime is when a temporary credential (a role session) was
 	// issued, in RFC 3339 UTC to the second: aws:TokenIssueTime, which
 	// AWS's way of revoking sessions (a Deny on DateLessThan

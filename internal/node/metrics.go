@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/net/netutil"
 
 	"github.com/trentkms/trent/internal/authfail"
 	"github.com/trentkms/trent/internal/config"
@@ -75,6 +76,10 @@ func b2f(b bool) float64 {
 	return 0
 }
 
+// MaxMetricsConns bounds the connections the metrics listener holds open at
+// once (a Prometheus server needs one).
+const MaxMetricsConns = 8
+
 // startMetrics serves m on the configured metrics address, apart from the
 // API. A default address another process holds is logged and skipped; a
 // configured one that cannot be bound fails the start.
@@ -94,8 +99,14 @@ func (n *Node) startMetrics(cfg *config.File, m *metrics.Metrics, log *slog.Logg
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", m.Handler())
 	n.metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 10 * time.Second,
-		WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second, MaxHeaderBytes: 16 << 10}
+		WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second, MaxHeaderBytes: 16 << 10,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	n.MetricsEndpoint = "http://" + ln.Addr().String() + "/metrics"
+	// No credential guards this listener: its connections must not take
+	// the file descriptors the API's connection limit keeps for the store
+	// and the audit trail. Past the limit, clients wait in the kernel's
+	// backlog, which costs the process nothing.
+	ln = netutil.LimitListener(ln, MaxMetricsConns)
 	go func() {
 		if err := n.metricsSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("metrics listener", "err", err)

@@ -234,6 +234,7 @@ func (p *Pipeline) run(x Codec, r *Request, body []byte) *awserr.Error {
 	caller.SourceIP = r.RemoteIP
 	caller.SecureTransport = r.TLS
 	caller.UserAgent = r.UserAgent
+	caller.Region = res.Region
 	c.Caller = caller
 	c.deadline.init(r.Ctx, c.Start.Add(x.Deadline()), &c.ReqID)
 	err = x.Run(&c.deadline)

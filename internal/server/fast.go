@@ -64,7 +64,11 @@ func (s *Server) newFastServer(l Limits) *fasthttp.Server {
 		// large) before any handler could refuse it.
 		DisablePreParseMultipartForm: true,
 		Logger:                       fastLogger{s},
-		CloseOnShutdown:              true,
+		// Its messages about a request it could not parse would quote
+		// the bytes read: headers (a session token) and the body (a
+		// plaintext) with them.
+		SecureErrorLogMessage: true,
+		CloseOnShutdown:       true,
 	}
 }
 
