@@ -27,10 +27,16 @@ import (
 // obsMetricsURL returns the metrics URL the server printed in its banner.
 func obsMetricsURL(t *testing.T, s *Server) string {
 	t.Helper()
-	m := regexp.MustCompile(`(?m)^\s*metrics:\s+(http://\S+/metrics)$`).FindStringSubmatch(s.Output())
-	if m == nil {
-		t.Fatalf("no metrics URL in the banner:\n%s", s.Output())
-	}
+	// The server is up once its endpoint line is out; the banner's later
+	// lines (the metrics URL among them) may still be on their way.
+	re := regexp.MustCompile(`(?m)^\s*metrics:\s+(http://\S+/metrics)$`)
+	var m []string
+	WaitFor(t, 5*time.Second, func() error {
+		if m = re.FindStringSubmatch(s.Output()); m == nil {
+			return fmt.Errorf("no metrics URL in the banner:\n%s", s.Output())
+		}
+		return nil
+	})
 	return m[1]
 }
 
