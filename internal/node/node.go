@@ -188,7 +188,8 @@ func Start(cfg *config.File, opt Options) (n *Node, err error) {
 	n.Directory = iam.New(st, n.Root, partition, n.directoryClock(opt.Now))
 	// Before any key is loaded: materialize asks the authorizer to prepare
 	// each key's policy.
-	n.Service.SetAuthorizer(authz.New(authz.Config{Identities: n.Directory, Now: kcfg.Now, Logger: log}))
+	az := authz.New(authz.Config{Identities: n.Directory, Now: kcfg.Now, Logger: log})
+	n.Service.SetAuthorizer(az)
 	n.Directory.Watch(n.Service.OnChange)
 	n.Service.OnPurge(n.Directory.Purge)
 	n.followDevClock()
@@ -208,6 +209,9 @@ func Start(cfg *config.File, opt Options) (n *Node, err error) {
 		if err != nil {
 			return nil, err
 		}
+	}
+	if err := n.applyKeysFile(cfg, az, log); err != nil {
+		return nil, err
 	}
 	var tlsCfg *tls.Config
 	if cfg.TLS.Cert != "" {
