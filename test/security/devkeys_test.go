@@ -21,6 +21,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
+
+	"github.com/trentkms/trent/internal/store/postgres/pgtest"
 )
 
 // The development clock (trent serve --dev) and the keys file
@@ -417,5 +419,49 @@ func TestKeysFile(t *testing.T) {
 				t.Fatalf("key material found in the trail or the output")
 			}
 		}
+	}
+}
+
+// TestKeysFileClusterStart: two nodes of one PostgreSQL store started at
+// once with the same keys file create each declared key once (one CreateKey
+// record in both trails together), and both serve it.
+func TestKeysFileClusterStart(t *testing.T) {
+	url := pgtest.FreshSchema(t, "")
+	dir := t.TempDir()
+	keysFile := filepath.Join(dir, "keys.yaml")
+	var b strings.Builder
+	b.WriteString("keys:\n")
+	for i := range 5 {
+		fmt.Fprintf(&b, "  - id: 33333333-2222-4333-8444-%012d\n    aliases: [alias/k%d]\n    tags: {n: \"%d\"}\n", i, i, i)
+	}
+	os.WriteFile(keysFile, []byte(b.String()), 0o600)
+	root := randHex(32)
+	// The store is bootstrapped first, so that the two starts race on the
+	// keys file alone.
+	first := Start(t, Opts{RootKeyHex: root, Args: []string{"--store", url, "--node-id", "n0"}})
+	first.Stop(t)
+	servers := make([]*Server, 2)
+	done := make(chan int, 2)
+	for i := range servers {
+		go func() {
+			defer func() { done <- i }() // also when Start fails the test
+			servers[i] = Start(t, Opts{RootKeyHex: root, Args: []string{"--store", url, "--node-id", fmt.Sprintf("n%d", i+1), "--keys-file", keysFile}})
+		}()
+	}
+	<-done
+	<-done
+	if t.Failed() {
+		return
+	}
+	creates := 0
+	for _, s := range servers {
+		creates += strings.Count(devTrail(t, s), `"eventName":"CreateKey"`)
+		keys, err := s.KMS(Admin).ListKeys(context.Background(), &kms.ListKeysInput{})
+		if err != nil || len(keys.Keys) != 5 {
+			t.Errorf("ListKeys on %s: %v, %d keys, want 5", s.Endpoint, err, len(keys.Keys))
+		}
+	}
+	if creates != 5 {
+		t.Errorf("%d CreateKey records in the two trails, want 5", creates)
 	}
 }
