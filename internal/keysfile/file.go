@@ -95,7 +95,7 @@ func Parse(data []byte, account string) (*File, error) {
 }
 
 func (k *Key) check() error {
-	if !kms.ValidKeyID(k.ID) {
+	if !kms.ValidKeyID(k.ID) || strings.ToLower(k.ID) != k.ID {
 		return fmt.Errorf("the key ID must be a UUID in lower case (1234abcd-12ab-34cd-56ef-1234567890ab), or mrk- and 32 lower-case hex digits for a multi-Region key")
 	}
 	if strings.HasPrefix(k.ID, "mrk-") != k.MultiRegion {
