@@ -27,6 +27,9 @@ while the server is up: running servers see the change within seconds.
   list-accounts      list registered accounts
   apply-principals   --file FILE
                      apply a declarative principals file (as serve --principals)
+  dev-clock          advance STEP | show  --endpoint-url URL
+                     move the domain clock of a server started with --dev
+                     (a signed call to it, as the administrator account's root)
 
 Common flags: --config FILE, --data-dir DIR, --store URL, --region REGION,
 --root-key-file FILE. The root key is found as trent serve finds it:
@@ -45,6 +48,9 @@ func admin(args []string, env config.Env, out io.Writer) error {
 		return nil
 	}
 	sub := args[0]
+	if sub == "dev-clock" {
+		return adminDevClock(args[1:], env, out)
+	}
 	fs := flag.NewFlagSet("admin "+sub, flag.ContinueOnError)
 	cfgPath := fs.String("config", "", "YAML configuration file")
 	dataDir := fs.String("data-dir", "", "state directory (default "+config.DefaultDataDir()+")")

@@ -46,6 +46,8 @@ func runServe(args []string, env config.Env) error {
 	k8sSocket := fs.String("k8s-kms-socket", "", "also serve the Kubernetes KMS v2 plugin in-process on this unix socket (docs/kubernetes.md)")
 	k8sKey := fs.String("k8s-kms-key-id", "", "the in-process plugin's key: key ID, key ARN or alias")
 	k8sCluster := fs.String("k8s-kms-cluster-name", "", "the in-process plugin's cluster name (encryption context k8s-kms-plugin)")
+	keysFile := fs.String("keys-file", "", "YAML file declaring keys (fixed key IDs, aliases, policies, imported material), applied at every start")
+	dev := fs.Bool("dev", false, "development mode: the administrator account's root may advance the domain clock (loopback addresses only)")
 	k8sAKID := fs.String("k8s-kms-access-key-id", "", "the in-process plugin acts as the principal of this access key")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -73,6 +75,10 @@ func runServe(args []string, env config.Env) error {
 	override("log-format", &cfg.LogFormat, *logFormat)
 	override("metrics-listen", &cfg.Metrics.Listen, *metricsListen)
 	override("principals", &cfg.Principals, *principals)
+	override("keys-file", &cfg.KeysFile, *keysFile)
+	if set["dev"] {
+		cfg.Dev = *dev
+	}
 	override("root-key-file", &cfg.RootKey.File, *rootKeyFile)
 	override("k8s-kms-socket", &cfg.K8sKMS.Socket, *k8sSocket)
 	override("k8s-kms-key-id", &cfg.K8sKMS.KeyID, *k8sKey)
@@ -189,6 +195,10 @@ func printBanner(n *node.Node) {
 	fmt.Printf("  root key:    %s (%s)\n", n.Root.CurrentID(), n.RootKeySource)
 	if n.MetricsEndpoint != "" {
 		fmt.Printf("  metrics:     %s\n", n.MetricsEndpoint)
+	}
+	if n.DevClock != nil {
+		fmt.Printf("  DEVELOPMENT: --dev: the root of account %s may advance the domain clock (now %s ahead): trent admin dev-clock advance 7d --endpoint-url %s\n",
+			c.AccountID, n.DevClock.Offset(), n.Endpoint)
 	}
 	fmt.Printf("  access key:  %s\n", n.AdminAccessKeyID)
 	switch {

@@ -112,6 +112,12 @@ type File struct {
 	Limits    LimitsFile  `yaml:"limits"`
 	Metrics   MetricsFile `yaml:"metrics"`
 	K8sKMS    K8sKMSFile  `yaml:"k8s_kms"`
+	// KeysFile is the declarative keys file (--keys-file), applied at
+	// every start (docs/configuration.md, "The keys file").
+	KeysFile string `yaml:"keys_file"`
+	// Dev serves the development API (--dev): the administrator account's
+	// root may advance the domain clock. Loopback listen addresses only.
+	Dev bool `yaml:"dev"`
 }
 
 // K8sKMSFile configures the Kubernetes KMS v2 plugin that trent serve runs
@@ -381,6 +387,9 @@ func (f *File) Validate() error {
 	}
 	if f.TLS.Cert == "" && !f.InsecureHTTP && !isLoopback(host) {
 		return fmt.Errorf("config: refusing to serve plain HTTP on non-loopback address %s; configure --tls-cert/--tls-key or pass --insecure-http", f.Listen)
+	}
+	if f.Dev && !isLoopback(host) {
+		return fmt.Errorf("config: refusing --dev on non-loopback address %s: the development clock is for a developer's own machine; listen on 127.0.0.1 or ::1", f.Listen)
 	}
 	if f.TLS.ReloadInterval == 0 {
 		f.TLS.ReloadInterval = DefaultTLSReloadInterval

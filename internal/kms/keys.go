@@ -155,7 +155,7 @@ func (s *Service) CreateKey(ctx context.Context, in *wire.CreateKeyInput) (*wire
 
 	now := s.now().UTC()
 	d := &KeyDoc{
-		ID: newKeyID(multiRegion), Account: caller.Account, Region: s.region, Created: now,
+		ID: createKeyID(ctx, multiRegion), Account: caller.Account, Region: s.region, Created: now,
 		Spec: spec, Usage: usage, Origin: origin, State: StateEnabled, Manager: "CUSTOMER",
 		MultiRegion: multiRegion,
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/trentkms/trent/internal/authfail"
 	"github.com/trentkms/trent/internal/authz"
 	"github.com/trentkms/trent/internal/config"
+	"github.com/trentkms/trent/internal/devclock"
 	"github.com/trentkms/trent/internal/dirlock"
 	"github.com/trentkms/trent/internal/grant"
 	"github.com/trentkms/trent/internal/iam"
@@ -77,6 +78,8 @@ type Node struct {
 	// locks are the data directory's (and an outside SQLite database's)
 	// locks, held for the node's lifetime.
 	locks []*dirlock.Lock
+	// DevClock is the development clock (--dev), or nil (dev.go).
+	DevClock *devclock.Clock
 }
 
 // Options are the run-time inputs a configuration file cannot hold.
@@ -149,6 +152,9 @@ func Start(cfg *config.File, opt Options) (n *Node, err error) {
 	kcfg := kms.Config{Store: st, Root: n.Root, Region: cfg.Region, Logger: log,
 		CacheMaxAge: cfg.Cache.MaxAge, CacheGrace: cfg.Cache.Grace, EnableSM2: cfg.EnableSM2, Now: opt.Now}
 	jcfg := job.Config{NodeID: cfg.NodeID}
+	if err := n.openDevClock(cfg, &kcfg, log); err != nil {
+		return nil, err
+	}
 	applyTestHooks(&kcfg, &jcfg, opt.Env.Test, log)
 	if opt.KMS != nil {
 		opt.KMS(&kcfg)
@@ -179,12 +185,14 @@ func Start(cfg *config.File, opt Options) (n *Node, err error) {
 	n.Service, n.Grants, n.Imports, n.KeyStores, n.Jobs = services.KMS, services.Grants, services.Imports, services.KeyStores, services.Jobs
 	followRootKey(n)
 	partition := n.Service.Partition()
-	n.Directory = iam.New(st, n.Root, partition, opt.Now)
+	n.Directory = iam.New(st, n.Root, partition, n.directoryClock(opt.Now))
 	// Before any key is loaded: materialize asks the authorizer to prepare
 	// each key's policy.
-	n.Service.SetAuthorizer(authz.New(authz.Config{Identities: n.Directory, Now: kcfg.Now, Logger: log}))
+	az := authz.New(authz.Config{Identities: n.Directory, Now: kcfg.Now, Logger: log})
+	n.Service.SetAuthorizer(az)
 	n.Directory.Watch(n.Service.OnChange)
 	n.Service.OnPurge(n.Directory.Purge)
+	n.followDevClock()
 	if err := n.bootstrap(opt); err != nil {
 		return nil, err
 	}
@@ -202,6 +210,9 @@ func Start(cfg *config.File, opt Options) (n *Node, err error) {
 			return nil, err
 		}
 	}
+	if err := n.applyKeysFile(cfg, az, log); err != nil {
+		return nil, err
+	}
 	var tlsCfg *tls.Config
 	if cfg.TLS.Cert != "" {
 		if n.Certs, err = server.LoadCerts(cfg.TLS.Cert, cfg.TLS.Key, log); err != nil {
@@ -218,11 +229,15 @@ func Start(cfg *config.File, opt Options) (n *Node, err error) {
 	failed := authfail.New(authfail.Config{Audit: n.Audit, Rate: cfg.Limits.FailedAuthRate,
 		Burst: cfg.Limits.FailedAuthBurst, Interval: cfg.Limits.FailedAuthInterval,
 		LookupRate: cfg.Limits.FailedAuthLookupRate, MaxTracked: cfg.Limits.FailedAuthSources, Logger: log})
+	devProtocols, err := n.devProtocols(cfg, log, failed)
+	if err != nil {
+		return nil, err
+	}
 	n.Server = server.New(server.Config{Services: services, Directory: n.Directory, Audit: n.Audit, Region: cfg.Region,
 		Logger: log, TLS: tlsCfg, Now: opt.Now, Ready: n.ready, Limits: limits, FailedAuth: failed, Metrics: n.Metrics,
 		Extra: iamapi.New(iamapi.Config{Directory: n.Directory, Region: cfg.Region, Audit: n.Audit, Logger: log, Now: opt.Now,
 			FailedAuth: failed, Metrics: n.Metrics}),
-		Protocols: []server.Protocol{trailProtocol(cfg, n, log, opt, failed)}})
+		Protocols: append([]server.Protocol{trailProtocol(cfg, n, log, opt, failed)}, devProtocols...)})
 	n.registerCollectors(n.Metrics)
 	if n.Listener, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return nil, err
@@ -468,8 +483,9 @@ func writeFileSync(path string, data []byte, mode os.FileMode) error {
 
 // serviceEvent records a scheduled action in the audit trail.
 func (n *Node) serviceEvent(ctx context.Context, ev job.Event) error {
+	t, dev := n.devEventTime(ev.Time)
 	return n.Audit.Append(ctx, &audit.Event{
-		EventVersion: "1.11", EventTime: ev.Time.Format("2006-01-02T15:04:05Z"),
+		EventVersion: "1.11", EventTime: t.Format("2006-01-02T15:04:05Z"), AdditionalEventData: dev,
 		UserIdentity: &audit.UserIdentity{AccountID: ev.Account, InvokedBy: "kms.amazonaws.com"},
 		EventSource:  "kms.amazonaws.com", EventName: ev.Name, AWSRegion: n.Config.Region,
 		SourceIPAddress: "kms.amazonaws.com", UserAgent: "kms.amazonaws.com",

@@ -71,9 +71,10 @@ type Protocol struct {
 }
 
 // protocol returns the Protocol of an X-Amz-Target value, or nil. The
-// KMS API's targets cost one byte comparison.
+// KMS API's targets cost two byte comparisons.
 func (s *Server) protocol(target string) *Protocol {
-	if len(target) == 0 || target[0] == 'T' { // TrentService.*
+	// TrentService.*; TrentDevelopment.* (--dev) is a Protocol.
+	if len(target) == 0 || (target[0] == 'T' && (len(target) < 6 || target[5] != 'D')) {
 		return nil
 	}
 	for i := range s.cfg.Protocols {
