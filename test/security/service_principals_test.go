@@ -197,3 +197,132 @@ func mustJSON(v any) []byte {
 	b, _ := json.Marshal(v)
 	return b
 }
+
+// policyFor returns a key policy keeping the account root's access and
+// adding stmt.
+func policyFor(acct, stmt string) string {
+	return `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + acct + `:root"},"Action":"kms:*","Resource":"*"},` + stmt + `]}`
+}
+
+func TestServicePrincipalAttacks(t *testing.T) {
+	s := startServices(t)
+
+	// A key policy naming the s3 service, with the aws:SourceAccount and
+	// aws:SourceArn guards AWS recommends, lets the s3 front end of its
+	// account in, with the SourceArn it signs.
+	stmt := `{"Effect":"Allow","Principal":{"Service":"s3.amazonaws.com"},"Action":["kms:Encrypt","kms:GenerateDataKey"],"Resource":"*",` +
+		`"Condition":{"StringEquals":{"aws:SourceAccount":"111122223333","kms:ViaService":"s3.us-east-1.amazonaws.com"},"ArnLike":{"aws:SourceArn":"arn:aws:s3:::bucket-a"}}}`
+	k := svcOK(t, s.Call(t, Admin, "CreateKey", map[string]any{"Policy": policyFor(account, stmt)}), "CreateKey")
+	keyA := k["KeyMetadata"].(map[string]any)["Arn"].(string)
+	enc := map[string]any{"KeyId": keyA, "Plaintext": "aGk="}
+	withSource := func(c Creds, src string) Response {
+		b := mustJSON(enc)
+		req := s.NewKMSRequest(t, "Encrypt", b)
+		if src != "" {
+			req.Header.Set("X-Amz-Source-Arn", src)
+		}
+		Sign(t, req, b, c, "kms")
+		return Do(t, req)
+	}
+	svcOK(t, withSource(svcS3, "arn:aws:s3:::bucket-a"), "s3 front end with its SourceArn")
+	svcRefused(t, withSource(svcS3, "arn:aws:s3:::bucket-b"), "s3 front end, other SourceArn", "AccessDeniedException", "")
+	svcRefused(t, withSource(svcS3, ""), "s3 front end without SourceArn", "AccessDeniedException", "")
+
+	// attack: an ordinary caller claims to be the service. A header it
+	// can set (signed), a User-Agent: nothing makes its request a service
+	// principal's, for a key whose policy names only the service, nor for
+	// a Deny guard on kms:ViaService.
+	svcOnly := svcOK(t, s.Call(t, Admin, "CreateKey", map[string]any{"BypassPolicyLockoutSafetyCheck": true,
+		"Policy": `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"s3.amazonaws.com"},"Action":"kms:*","Resource":"*"}]}`}), "CreateKey service only")
+	keySvcOnly := svcOnly["KeyMetadata"].(map[string]any)["Arn"].(string)
+	restricted := policyFor(account, `{"Effect":"Deny","Principal":"*","Action":"kms:Encrypt","Resource":"*","Condition":{"StringNotEquals":{"kms:ViaService":"s3.us-east-1.amazonaws.com"}}}`)
+	k2 := svcOK(t, s.Call(t, Admin, "CreateKey", map[string]any{"Policy": restricted}), "CreateKey restricted")
+	keyViaOnly := k2["KeyMetadata"].(map[string]any)["Arn"].(string)
+	for _, c := range []Creds{Admin, svcUserA} {
+		for _, key := range []string{keySvcOnly, keyViaOnly} {
+			for _, hdr := range [][2]string{{"X-Amz-Source-Arn", "arn:aws:s3:::bucket-a"}, {"X-Amz-Via-Service", "s3.us-east-1.amazonaws.com"}, {"X-Amz-Source-Account", account}, {"User-Agent", "s3.amazonaws.com"}} {
+				b := mustJSON(map[string]any{"KeyId": key, "Plaintext": "aGk="})
+				req := s.NewKMSRequest(t, "Encrypt", b)
+				req.Header.Set(hdr[0], hdr[1])
+				Sign(t, req, b, c, "kms")
+				svcRefused(t, Do(t, req), "Encrypt claiming the service with "+hdr[0], "AccessDeniedException", "")
+			}
+		}
+	}
+	svcOK(t, s.Call(t, svcS3, "Encrypt", map[string]any{"KeyId": keySvcOnly, "Plaintext": "aGk="}), "s3 front end on the service-only key")
+	// An unsigned X-Amz-Source-Arn added after signing fails the signature.
+	b := mustJSON(enc)
+	req := s.NewKMSRequest(t, "Encrypt", b)
+	Sign(t, req, b, svcS3, "kms")
+	req.Header.Set("X-Amz-Source-Arn", "arn:aws:s3:::bucket-a")
+	if r := Do(t, req); r.Status == http.StatusOK {
+		t.Fatal("an unsigned X-Amz-Source-Arn was accepted")
+	}
+
+	// attack: the s3 front end as an IAM principal: it has no identity
+	// policies, so it creates no keys, lists nothing, manages no IAM.
+	svcRefused(t, s.Call(t, svcS3, "CreateKey", nil), "service CreateKey", "AccessDeniedException", "")
+	svcRefused(t, s.Call(t, svcS3, "ListKeys", nil), "service ListKeys", "AccessDeniedException", "")
+	if st, body := s.Query(t, svcS3, "iam", "Action", "CreateUser", "UserName", "svc-made"); st == http.StatusOK {
+		t.Fatalf("service CreateUser: %s", body)
+	}
+	if st, body := s.Query(t, svcS3, "iam", "Action", "CreateAccessKey"); st == http.StatusOK {
+		t.Fatalf("service CreateAccessKey: %s", body)
+	}
+	// The root may not mint, list or delete the front end's keys.
+	if st, body := s.Query(t, Admin, "iam", "Action", "DeleteAccessKey", "AccessKeyId", svcS3.AKID); st == http.StatusOK {
+		t.Fatalf("root deleted the service's access key: %s", body)
+	}
+	if _, body := s.Query(t, Admin, "iam", "Action", "ListAccessKeys"); strings.Contains(string(body), svcS3.AKID) {
+		t.Fatalf("root lists the service's access key: %s", body)
+	}
+	// The default key policy (the account's root, and IAM) does not
+	// extend to the service: it is not one of the account's IAM
+	// principals.
+	def := svcOK(t, s.Call(t, Admin, "CreateKey", nil), "CreateKey default")
+	svcRefused(t, s.Call(t, svcS3, "Encrypt", map[string]any{"KeyId": keyIDOf(def), "Plaintext": "aGk="}), "service on a default-policy key", "AccessDeniedException", "")
+
+	// attack, across accounts: account B names the s3 service in its key
+	// policy and in a grant, without guards. Account A's s3 front end
+	// gets the one cross-account denial, and its own-account s3 front
+	// end (B's) gets in.
+	kb := svcOK(t, s.Call(t, svcRootB, "CreateKey", map[string]any{"Policy": policyFor(svcAccountB,
+		`{"Effect":"Allow","Principal":{"Service":"s3.amazonaws.com"},"Action":"kms:*","Resource":"*"}`)}), "B CreateKey")
+	keyB := kb["KeyMetadata"].(map[string]any)["Arn"].(string)
+	kg := svcOK(t, s.Call(t, svcRootB, "CreateKey", nil), "B CreateKey default")
+	keyBG := kg["KeyMetadata"].(map[string]any)["Arn"].(string)
+	svcOK(t, s.Call(t, svcRootB, "CreateGrant", map[string]any{"KeyId": keyBG, "GranteePrincipal": "s3.amazonaws.com", "Operations": []string{"Encrypt", "GenerateDataKey"}}), "B grant to s3")
+	for _, key := range []string{keyB, keyBG} {
+		svcRefused(t, s.Call(t, svcS3, "Encrypt", map[string]any{"KeyId": key, "Plaintext": "aGk="}), "A's s3 on B's key",
+			"AccessDeniedException", "User: s3.amazonaws.com is not authorized to perform: kms:Encrypt on this resource because the resource does not exist in this Region, no resource-based policies allow access, or a resource-based policy explicitly denies access")
+		svcOK(t, s.Call(t, svcS3B, "Encrypt", map[string]any{"KeyId": key, "Plaintext": "aGk="}), "B's s3 on B's key")
+	}
+	// A grant to the service is matched for its own account's front end
+	// only, and constraints still hold.
+	kc := svcOK(t, s.Call(t, Admin, "CreateKey", nil), "CreateKey for grant")
+	keyC := kc["KeyMetadata"].(map[string]any)["Arn"].(string)
+	svcOK(t, s.Call(t, Admin, "CreateGrant", map[string]any{"KeyId": keyC, "GranteePrincipal": "s3.amazonaws.com", "Operations": []string{"GenerateDataKey"},
+		"Constraints": map[string]any{"EncryptionContextSubset": map[string]string{"bucket": "a"}}}), "grant to s3")
+	svcOK(t, s.Call(t, svcS3, "GenerateDataKey", map[string]any{"KeyId": keyC, "KeySpec": "AES_256", "EncryptionContext": map[string]string{"bucket": "a"}}), "s3 via grant")
+	svcRefused(t, s.Call(t, svcS3, "GenerateDataKey", map[string]any{"KeyId": keyC, "KeySpec": "AES_256", "EncryptionContext": map[string]string{"bucket": "b"}}), "s3 via grant, wrong context", "AccessDeniedException", "")
+	svcRefused(t, s.Call(t, svcLambdaA, "GenerateDataKey", map[string]any{"KeyId": keyC, "KeySpec": "AES_256", "EncryptionContext": map[string]string{"bucket": "a"}}), "lambda via s3's grant", "AccessDeniedException", "")
+
+	// attack: another account creates nothing in A, and learns nothing.
+	for _, c := range []Creds{svcRootB, svcS3B} {
+		svcRefused(t, s.Call(t, c, "DescribeKey", map[string]any{"KeyId": "arn:aws:kms:us-east-1:111122223333:alias/aws/sqs"}), "B DescribeKey of A's alias/aws/sqs", "AccessDeniedException", "")
+		svcRefused(t, s.Call(t, c, "Encrypt", map[string]any{"KeyId": "arn:aws:kms:us-east-1:111122223333:alias/aws/s3", "Plaintext": "aGk="}), "B Encrypt with A's alias/aws/s3", "AccessDeniedException", "")
+	}
+	als := svcOK(t, s.Call(t, Admin, "ListAliases", nil), "ListAliases")
+	for _, a := range als["Aliases"].([]any) {
+		a := a.(map[string]any)
+		if a["AliasName"] == "alias/aws/sqs" || a["AliasName"] == "alias/aws/s3" {
+			if _, ok := a["TargetKeyId"]; ok {
+				t.Fatalf("another account's request created %v in A", a)
+			}
+		}
+	}
+	// A service's first call creates its own key only.
+	svcRefused(t, s.Call(t, svcS3, "Encrypt", map[string]any{"KeyId": "alias/aws/lambda", "Plaintext": "aGk="}), "s3 first use of lambda's key", "NotFoundException", "")
+	svcOK(t, s.Call(t, svcLambdaA, "Encrypt", map[string]any{"KeyId": "alias/aws/lambda", "Plaintext": "aGk="}), "lambda first use of its key")
+	svcRefused(t, s.Call(t, svcS3, "Encrypt", map[string]any{"KeyId": "alias/aws/lambda", "Plaintext": "aGk="}), "s3 on lambda's key", "AccessDeniedException", "")
+}
