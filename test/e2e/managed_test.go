@@ -178,7 +178,9 @@ func managedCLI(t *testing.T, endpoint string) {
 	if err != nil {
 		t.Fatalf("describe-key: %v\n%s", err, out)
 	}
-	var d struct{ KeyMetadata struct{ KeyId, KeyManager, Arn string } }
+	var d struct {
+		KeyMetadata struct{ KeyId, KeyManager, Arn string }
+	}
 	if err := json.Unmarshal([]byte(out), &d); err != nil || d.KeyMetadata.KeyManager != "AWS" {
 		t.Fatalf("describe-key: %s", out)
 	}
