@@ -307,6 +307,19 @@ func TestServicePrincipalAttacks(t *testing.T) {
 	svcRefused(t, s.Call(t, svcS3, "GenerateDataKey", map[string]any{"KeyId": keyC, "KeySpec": "AES_256", "EncryptionContext": map[string]string{"bucket": "b"}}), "s3 via grant, wrong context", "AccessDeniedException", "")
 	svcRefused(t, s.Call(t, svcLambdaA, "GenerateDataKey", map[string]any{"KeyId": keyC, "KeySpec": "AES_256", "EncryptionContext": map[string]string{"bucket": "a"}}), "lambda via s3's grant", "AccessDeniedException", "")
 
+	// A grant to a service principal constrained to a SourceArn (the
+	// GranteeServicePrincipal form) holds for that resource only.
+	kd := svcOK(t, s.Call(t, Admin, "CreateKey", nil), "CreateKey for service grant")
+	keyD := kd["KeyMetadata"].(map[string]any)["Arn"].(string)
+	svcOK(t, s.Call(t, Admin, "CreateGrant", map[string]any{"KeyId": keyD, "GranteeServicePrincipal": "s3.amazonaws.com",
+		"RetiringPrincipal": "arn:aws:iam::111122223333:root", "Operations": []string{"Encrypt"},
+		"Constraints": map[string]any{"SourceArn": "arn:aws:s3:::bucket-a"}}), "service grant with SourceArn")
+	enc = map[string]any{"KeyId": keyD, "Plaintext": "aGk="}
+	svcOK(t, withSource(svcS3, "arn:aws:s3:::bucket-a"), "s3 with the grant's SourceArn")
+	svcRefused(t, withSource(svcS3, "arn:aws:s3:::bucket-b"), "s3 with another SourceArn", "AccessDeniedException", "")
+	svcRefused(t, withSource(svcS3, ""), "s3 without SourceArn", "AccessDeniedException", "")
+	svcRefused(t, withSource(svcLambdaA, "arn:aws:s3:::bucket-a"), "another service claiming the grant's SourceArn", "AccessDeniedException", "")
+
 	// attack: another account creates nothing in A, and learns nothing.
 	for _, c := range []Creds{svcRootB, svcS3B} {
 		svcRefused(t, s.Call(t, c, "DescribeKey", map[string]any{"KeyId": "arn:aws:kms:us-east-1:111122223333:alias/aws/sqs"}), "B DescribeKey of A's alias/aws/sqs", "AccessDeniedException", "")
