@@ -151,6 +151,12 @@ func (a *Authorizer) AuthorizeKey(ctx context.Context, r *kms.KeyRequest) error 
 	if kp == nil {
 		return policy.DenyNoResourcePolicy(c.ARN, r.Action, r.KeyARN)
 	}
+	if (c.Service != "" || c.Type == string(policy.TypeAWSService)) && c.Account != r.KeyAccount {
+		// A service principal is its account's front end of the service
+		// (docs/services.md): another account's key policy or grant
+		// naming the service does not reach it.
+		return policy.DenyCrossAccount(c.ARN, r.Action)
+	}
 	s := a.get()
 	defer a.put(s)
 	s.ctx = reqContext{a: a, caller: c, conds: r.Conditions, key: r}

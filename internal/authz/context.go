@@ -74,6 +74,8 @@ func (c *reqContext) Get(key string) ([]string, bool) {
 			return nil, false
 		}
 		return c.single(4, r), true
+	case "kms:viaservice", "aws:sourceaccount", "aws:sourcearn":
+		return c.service(key)
 	}
 	k := c.key
 	if k == nil {
@@ -140,4 +142,35 @@ func (c *reqContext) nonEmpty(slot int, v string) ([]string, bool) {
 		return nil, false
 	}
 	return c.single(slot, v), true
+}
+
+// service returns the condition keys of a service principal's request
+// (docs/services.md): kms:ViaService, the service's endpoint in the Region
+// of the key (or of the request); aws:SourceAccount, the account it serves;
+// aws:SourceArn, when it named the resource it acts for. Other callers'
+// requests have none of them, whatever they send.
+func (c *reqContext) service(key string) ([]string, bool) {
+	if c.caller.Service == "" {
+		return nil, false
+	}
+	switch key {
+	case "kms:viaservice":
+		r := ""
+		if c.key != nil {
+			r = arn.Field(c.key.KeyARN, 3)
+		}
+		if r == "" {
+			r = c.caller.Region
+		}
+		if r == "" {
+			return nil, false
+		}
+		return []string{c.caller.Service + "." + r + ".amazonaws.com"}, true
+	case "aws:sourceaccount":
+		return []string{c.caller.Account}, true
+	}
+	if c.caller.SourceARN == "" {
+		return nil, false
+	}
+	return []string{c.caller.SourceARN}, true
 }

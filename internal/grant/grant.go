@@ -314,8 +314,11 @@ func (s *Service) findGrant(ctx context.Context, lk *kms.Key, action string, con
 	var ec map[string]string
 	ecDone := false
 	allows := func(g *grant) bool {
-		if g.doc.SourceArn != "" {
-			return false // service-principal grants need aws:SourceArn, which no Trent caller carries
+		if g.doc.SourceArn != "" && g.doc.SourceArn != c.SourceARN {
+			// A grant constrained to a SourceArn holds only for the
+			// resource it names, which only a service principal
+			// states (kms.Caller.SourceARN, docs/services.md).
+			return false
 		}
 		if !ecDone && (g.pg.EncryptionContextEquals != nil || g.pg.EncryptionContextSubset != nil) {
 			ec, ecDone = contextFromConditions(conds), true

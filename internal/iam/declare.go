@@ -33,6 +33,8 @@ type DeclaredAccount struct {
 	RootAccessKeys []DeclaredKey  `yaml:"root_access_keys"`
 	Users          []DeclaredUser `yaml:"users"`
 	Roles          []DeclaredRole `yaml:"roles"`
+	// Services are the account's service principals (services.go).
+	Services []DeclaredService `yaml:"services"`
 }
 
 // DeclaredUser is an IAM user of a principals file. Adopt lets the file
@@ -100,7 +102,10 @@ func ParsePrincipals(data []byte) (*Principals, error) {
 		if !arn.ValidAccountID(a.ID) {
 			return nil, fmt.Errorf("principals: account ID %q must be 12 digits (quote it in YAML)", a.ID)
 		}
-		for _, k := range append(append([]DeclaredKey{}, a.RootAccessKeys...), usersKeys(a.Users)...) {
+		if err := checkServices(a); err != nil {
+			return nil, err
+		}
+		for _, k := range append(append(append([]DeclaredKey{}, a.RootAccessKeys...), usersKeys(a.Users)...), servicesKeys(a.Services)...) {
 			if (k.SecretEnv == "") == (k.SecretFile == "") {
 				return nil, fmt.Errorf("principals: access key %s: set exactly one of secret_env, secret_file", k.ID)
 			}
@@ -204,6 +209,11 @@ func (d *Directory) ApplyPrincipals(ctx context.Context, p *Principals, getenv f
 		}
 		for _, u := range acc.Users {
 			if err := a.user(ctx, acc.ID, u); err != nil {
+				return a.skipped, err
+			}
+		}
+		for _, sv := range acc.Services {
+			if err := a.service(ctx, acc.ID, sv); err != nil {
 				return a.skipped, err
 			}
 		}

@@ -31,6 +31,10 @@ const (
 	TypeRoot        = "Root"
 	TypeIAMUser     = "IAMUser"
 	TypeAssumedRole = "AssumedRole"
+	// TypeAWSService is a service principal (SERVICE.amazonaws.com)
+	// declared as its account's front end of a service in the principals
+	// file (docs/services.md).
+	TypeAWSService = "AWSService"
 )
 
 // accessKeyDoc is the stored form of an access key.
@@ -58,6 +62,9 @@ type accessKeyDoc struct {
 	// UserPath is the IAM user's path, part of its ARN. Keys stored before
 	// it was recorded have none; load reads it from the user then.
 	UserPath string `json:"userPath,omitempty"`
+
+	// Service is a service principal's service ("s3"; Type AWSService).
+	Service string `json:"service,omitempty"`
 }
 
 // sessionTokenHash is what the store keeps of a session token.
@@ -150,6 +157,8 @@ func (d *Directory) load(ctx context.Context, akid string) (*identity, int64, er
 		role := arn.Name(doc.RoleARN)
 		id.caller.ARN = fmt.Sprintf("arn:%s:sts::%s:assumed-role/%s/%s", d.partition, doc.Account, role, doc.SessionName)
 		id.caller.TokenIssueTime = doc.Created.UTC().Format(time.RFC3339)
+	case TypeAWSService:
+		id.caller.ARN, id.caller.Service = ServicePrincipal(doc.Service), doc.Service
 	}
 	return id, rec.Version, nil
 }
@@ -237,6 +246,8 @@ type AccessKey struct {
 	// Created is when the key was issued (a session's aws:TokenIssueTime);
 	// zero means now.
 	Created time.Time
+	// Service is a service principal's service (Type TypeAWSService).
+	Service string
 }
 
 // ErrExists is returned by CreateAccessKey when the ID is taken.
@@ -272,6 +283,9 @@ func (d *Directory) createAccessKey(ctx context.Context, k AccessKey, extra ...s
 		Status: "Active", Created: created.UTC(), Expires: k.Expires}
 	if k.Type == TypeIAMUser {
 		doc.UserPath = k.UserPath // when empty, load reads it from the user
+	}
+	if k.Type == TypeAWSService {
+		doc.Service = k.Service
 	}
 	if k.SessionToken != "" {
 		doc.SessionTokenHash = sessionTokenHash(k.SessionToken)

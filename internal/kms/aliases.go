@@ -327,12 +327,16 @@ func (s *Service) ListAliases(ctx context.Context, in *wire.ListAliasesInput) (*
 		return nil, s.StoreErr(ctx, err)
 	}
 	out := &wire.ListAliasesOutput{Aliases: []wire.AliasListEntry{}}
+	var predefined []string
+	if filter == "" && s.managed != nil {
+		predefined = s.managed.Predefined()
+	}
 	for _, r := range recs {
 		var a aliasDoc
 		if json.Unmarshal(r.Data, &a) != nil || (filter != "" && a.KeyID != filter) {
 			continue
 		}
-		if len(out.Aliases) == limit {
+		if len(out.Aliases) == limit && predefined == nil {
 			out.Truncated = true
 			out.NextMarker = out.Aliases[len(out.Aliases)-1].AliasName
 			break
@@ -341,6 +345,14 @@ func (s *Service) ListAliases(ctx context.Context, in *wire.ListAliasesInput) (*
 			AliasName: a.Name, AliasArn: s.aliasARN(a.Account, a.Name), TargetKeyID: a.KeyID,
 			CreationDate: wire.TS(a.Created), LastUpdatedDate: wire.TS(a.Updated),
 		})
+	}
+	if predefined != nil {
+		out.Aliases = s.withPredefined(out.Aliases, predefined, caller.Account, in.Marker)
+		if len(out.Aliases) > limit {
+			out.Aliases = out.Aliases[:limit]
+			out.Truncated = true
+			out.NextMarker = out.Aliases[limit-1].AliasName
+		}
 	}
 	sort.SliceStable(out.Aliases, func(i, j int) bool { return out.Aliases[i].AliasName < out.Aliases[j].AliasName })
 	return out, nil

@@ -39,6 +39,16 @@ type Caller struct {
 	// aws:TokenIssueTime in the role's policies) reads. Empty for
 	// long-term access keys, which have none.
 	TokenIssueTime string
+	// Service is, for a service principal (Type AWSService, ARN
+	// "SERVICE.amazonaws.com"), the service it is the front end of in its
+	// account ("s3"): its requests carry kms:ViaService
+	// SERVICE.REGION.amazonaws.com and aws:SourceAccount (docs/services.md).
+	// Only the principals file declares one; no request sets it.
+	Service string
+	// SourceARN is aws:SourceArn, the resource a service principal acts
+	// for, from its signed X-Amz-Source-Arn header; never set for other
+	// callers.
+	SourceARN string
 }
 
 type callerKey struct{}

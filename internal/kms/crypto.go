@@ -207,6 +207,9 @@ func (s *Service) Decrypt(ctx context.Context, in *wire.DecryptInput) (*wire.Dec
 	if in.EncryptionAlgorithm != nil {
 		alg = *in.EncryptionAlgorithm
 	}
+	if IsTrue(in.DryRun) && ignoreCiphertext(in.DryRunModifiers) && in.KeyID != nil {
+		return nil, s.decryptDryRun(ctx, in, alg)
+	}
 	if alg != SymmetricDefault {
 		if in.KeyID == nil {
 			return nil, awserr.New(awserr.Validation, "KeyId is required when the EncryptionAlgorithm is not SYMMETRIC_DEFAULT.")
@@ -243,6 +246,9 @@ func (s *Service) ReEncrypt(ctx context.Context, in *wire.ReEncryptInput) (*wire
 	v.Enum(in.SourceEncryptionAlgorithm, "sourceEncryptionAlgorithm", enumEncAlg)
 	v.Enum(in.DestinationEncryptionAlgorithm, "destinationEncryptionAlgorithm", enumEncAlg)
 	v.GrantTokens(in.GrantTokens)
+	for _, m := range in.DryRunModifiers {
+		v.Enum(&m, "dryRunModifiers", enumDryRunMod)
+	}
 	if err := v.Err(); err != nil {
 		return nil, err
 	}
@@ -260,6 +266,9 @@ func (s *Service) ReEncrypt(ctx context.Context, in *wire.ReEncryptInput) (*wire
 	if dst.doc.Usage != "ENCRYPT_DECRYPT" {
 		return nil, s.beforeAuth(ctx, dst, "kms:ReEncryptTo", encryptionConditions(in.DestinationKeyID, dstAlg, in.DestinationEncryptionContext),
 			in.GrantTokens, invalidUsage(dst, "ReEncrypt"))
+	}
+	if IsTrue(in.DryRun) && ignoreCiphertext(in.DryRunModifiers) {
+		return nil, s.reEncryptDryRun(ctx, in, dst, srcAlg, dstAlg)
 	}
 	var (
 		src    *Key

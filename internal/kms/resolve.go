@@ -118,9 +118,15 @@ func (s *Service) ResolveKey(ctx context.Context, raw *string, kind RefKind, mem
 				if foreign {
 					return nil, policy.DenyCrossAccount(caller.ARN, action)
 				}
-				return nil, awserr.Newf(awserr.NotFound, "Alias %s is not found.", s.aliasARN(account, ref.alias))
+				if target, err = s.resolveManaged(ctx, account, ref.alias, action); err != nil || target == "" {
+					if err != nil {
+						return nil, err
+					}
+					return nil, awserr.Newf(awserr.NotFound, "Alias %s is not found.", s.aliasARN(account, ref.alias))
+				}
+			} else {
+				return nil, s.StoreErr(ctx, err)
 			}
-			return nil, s.StoreErr(ctx, err)
 		}
 		id = target
 	}

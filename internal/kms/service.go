@@ -68,6 +68,9 @@ type Service struct {
 
 	keyStores KeyStores // the cryptography of keys in custom key stores (concerns.go)
 
+	// managed is the AWS managed key concern (awsmanaged.go); nil: none.
+	managed ManagedKeys
+
 	// The concerns' hooks (concerns.go).
 	keyRecords  []KeyRecords
 	jobHandlers map[string]JobHandler

@@ -7,6 +7,7 @@ import (
 	"github.com/trentkms/trent/internal/keyimport"
 	"github.com/trentkms/trent/internal/keystore"
 	"github.com/trentkms/trent/internal/kms"
+	"github.com/trentkms/trent/internal/managed"
 	"github.com/trentkms/trent/internal/reseal"
 )
 
@@ -23,6 +24,7 @@ func newServices(kcfg kms.Config, jcfg job.Config, kscfg keystore.Config) (api.S
 	if err != nil {
 		return api.Services{}, err
 	}
+	managed.New(svc)
 	return api.Services{KMS: svc, Grants: grant.New(svc, grant.Config{}), Imports: keyimport.New(svc),
 		KeyStores: keystore.New(svc, kscfg), Jobs: jobs}, nil
 }

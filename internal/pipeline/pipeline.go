@@ -235,6 +235,14 @@ func (p *Pipeline) run(x Codec, r *Request, body []byte) *awserr.Error {
 	caller.SecureTransport = r.TLS
 	caller.UserAgent = r.UserAgent
 	caller.Region = res.Region
+	if caller.Service != "" {
+		// aws:SourceArn, which only a service principal states
+		// (docs/services.md); the verifier required it signed, as every
+		// X-Amz-* header.
+		if v, ok := r.Sig.Header("X-Amz-Source-Arn", 0); ok && len(v) <= 2048 {
+			caller.SourceARN = strings.Clone(v)
+		}
+	}
 	c.Caller = caller
 	c.deadline.init(r.Ctx, c.Start.Add(x.Deadline()), &c.ReqID)
 	err = x.Run(&c.deadline)

@@ -35,6 +35,11 @@ func UserIdentity(c *kms.Caller) *audit.UserIdentity {
 		Type: c.Type, PrincipalID: c.PrincipalID, ARN: c.ARN,
 		AccountID: c.Account, AccessKeyID: c.AccessKeyID, UserName: c.UserName,
 	}
+	if c.Service != "" {
+		// CloudTrail names a service by invokedBy; the account and access
+		// key say which front end of it called.
+		u.ARN, u.UserName, u.InvokedBy = "", "", c.ARN
+	}
 	if c.Type == "AssumedRole" {
 		u.SessionContext = &audit.SessionContext{SessionIssuer: &audit.SessionIssuer{
 			Type: "Role", ARN: c.RoleARN, AccountID: c.Account, UserName: arn.Name(c.RoleARN),

@@ -39,6 +39,7 @@ func path(p string) string {
 // under internal/keystore, which implement interfaces the core defines.
 var domain = []string{
 	"internal/wire", "internal/kms", "internal/grant", "internal/keyimport", "internal/job",
+	"internal/managed",
 	"internal/policy", "internal/authz", "internal/algo", "internal/ciphertext", "internal/keyring",
 	"internal/arn", "internal/store", "internal/rootkey", "internal/awserr", "internal/reseal", "internal/uuid",
 }
@@ -126,7 +127,7 @@ func TestRulesSeeDependencies(t *testing.T) {
 // concerns depends on the API table or on anything above it.
 func TestCoreBelowItsConcerns(t *testing.T) {
 	d := deps(t, "internal/kms")
-	for _, c := range []string{"internal/grant", "internal/keyimport", "internal/keystore", "internal/job", "internal/api"} {
+	for _, c := range []string{"internal/grant", "internal/keyimport", "internal/keystore", "internal/job", "internal/api", "internal/managed"} {
 		if d[path(c)] {
 			t.Errorf("internal/kms depends on %s: the concerns sit beside the core, over it", c)
 		}
