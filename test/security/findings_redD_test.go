@@ -60,3 +60,39 @@ func TestServiceAccessKeyRevocable(t *testing.T) {
 		t.Fatal("FINDING: a service front end's access key cannot be revoked: removed from the principals file and refused to the root's DeleteAccessKey and UpdateAccessKey, it still uses the account's AWS managed key")
 	}
 }
+
+// TestManagedKeyGrantStaysInAccount: for the services that make grants on
+// their AWS managed key (ebs, rds, dynamodb, ...), the key's policy allows
+// kms:CreateGrant through the service, with no condition on the grantee,
+// as AWS writes it. In AWS the service decides the grant's contents; in
+// Trent the front end does, so its credentials (leaked, or a tenant able
+// to steer it) give another account direct, lasting use of the account's
+// AWS managed key, which docs/services.md says "only the service's front
+// end of the account uses". The safe outcome asserted here: a grant on an
+// AWS managed key to a principal of another account is refused (or, if
+// made, does not let that account encrypt with the key).
+func TestManagedKeyGrantStaysInAccount(t *testing.T) {
+	ec2 := Creds{AKID: "AKIAREDDGRANTEC2A01", Secret: svcSecret}
+	rootB := Creds{AKID: "AKIAREDDGRANTROOTB2", Secret: svcSecret}
+	file := filepath.Join(t.TempDir(), "principals.yaml")
+	doc := fmt.Sprintf(`accounts:
+  - id: "%s"
+    services:
+      - name: ec2
+        access_keys:
+          - {id: %s, secret_env: SVC_SECRET}
+  - id: "%s"
+    root_access_keys:
+      - {id: %s, secret_env: SVC_SECRET}
+`, account, ec2.AKID, svcAccountB, rootB.AKID)
+	if err := os.WriteFile(file, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := Start(t, Opts{Args: []string{"--principals", file}, Env: []string{"SVC_SECRET=" + svcSecret}})
+	ebs := svcOK(t, s.Call(t, Admin, "DescribeKey", map[string]any{"KeyId": "alias/aws/ebs"}), "DescribeKey alias/aws/ebs")["KeyMetadata"].(map[string]any)["Arn"].(string)
+	svcOK(t, s.Call(t, ec2, "Encrypt", map[string]any{"KeyId": ebs, "Plaintext": "aGk="}), "the ec2 front end uses its key")
+	s.Call(t, ec2, "CreateGrant", map[string]any{"KeyId": ebs, "GranteePrincipal": "arn:aws:iam::" + svcAccountB + ":root", "Operations": []string{"Encrypt", "Decrypt"}})
+	if r := s.Call(t, rootB, "Encrypt", map[string]any{"KeyId": ebs, "Plaintext": "aGk="}); r.Status == http.StatusOK {
+		t.Fatal("FINDING: the ec2 front end granted another account direct use of the account's AWS managed key alias/aws/ebs")
+	}
+}
