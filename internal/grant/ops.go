@@ -86,9 +86,15 @@ func invalidGrantID() error {
 	return awserr.New(awserr.InvalidGrantID, "Invalid grant ID.")
 }
 
-// childWithin reports whether a grant with ops and constraints (eq, sub) is
-// no broader than parent: the rule for grants created through a grant.
-func childWithin(parent *grantDoc, ops []string, eq, sub map[string]string) bool {
+// childWithin reports whether a grant with ops and constraints (eq, sub,
+// sourceARN) is no broader than parent: the rule for grants created through
+// a grant. A parent constrained to a SourceArn makes only children
+// constrained to the same one: otherwise the service it was granted to for
+// one resource could grant itself (or anyone) the key for every resource.
+func childWithin(parent *grantDoc, ops []string, eq, sub map[string]string, sourceARN string) bool {
+	if parent.SourceArn != "" && parent.SourceArn != sourceARN {
+		return false
+	}
 	for _, o := range ops {
 		if !slices.Contains(parent.Operations, o) {
 			return false
@@ -213,7 +219,7 @@ func (s *Service) CreateGrant(ctx context.Context, in *wire.CreateGrantInput) (*
 	authErr := s.kms.AuthorizeKeyWithGrant(ctx, lk, "kms:CreateGrant", conds, false)
 	if authErr != nil && awserr.CodeOf(authErr) == awserr.AccessDenied {
 		parent, err = s.findGrant(ctx, lk, "kms:CreateGrant", conds, in.GrantTokens, func(g *grant) bool {
-			return childWithin(&g.doc, ops, eq, sub)
+			return childWithin(&g.doc, ops, eq, sub, sourceARN)
 		})
 		if err != nil {
 			if caller := kms.CallerFrom(ctx); caller != nil && caller.Account != lk.Doc().Account && awserr.CodeOf(err) == awserr.InvalidGrantToken {
@@ -641,7 +647,15 @@ func (s *Service) RetireGrant(ctx context.Context, in *wire.RetireGrantInput) (*
 	}
 	p := policy.Principal{ARN: c.ARN, Account: c.Account, Type: policy.PrincipalType(c.Type), RoleARN: c.RoleARN, UserID: c.PrincipalID}
 	retirer := policy.Grant{GranteePrincipal: g.doc.Retiring, GranteeID: g.doc.RetiringID, Operations: []string{"RetireGrant"}}
-	mayRetire := retirer.Allows(p, "RetireGrant", nil) || g.pg.Allows(p, "RetireGrant", nil)
+	// A service principal is its own account's front end of the service
+	// (docs/services.md): a grant on another account's key that names the
+	// service, as grantee or retiring principal, does not reach it, and
+	// the key's policies decide (the one cross-account denial). As grantee
+	// it holds a grant constrained to a SourceArn only for that resource,
+	// as it does for every other operation (findGrant).
+	foreignService := (c.Service != "" || p.Type == policy.TypeAWSService) && c.Account != lk.Doc().Account
+	mayRetire := !foreignService && (retirer.Allows(p, "RetireGrant", nil) ||
+		((g.doc.SourceArn == "" || g.doc.SourceArn == c.SourceARN) && g.pg.Allows(p, "RetireGrant", nil)))
 	if mayRetire {
 		kms.NoteGrant(ctx, g.doc.ID)
 	} else if err := s.kms.AuthorizeKeyWithGrant(ctx, lk, "kms:RetireGrant", nil, false); err != nil {
