@@ -243,6 +243,15 @@ func (s *Service) CreateGrant(ctx context.Context, in *wire.CreateGrantInput) (*
 	if authErr != nil {
 		return nil, authErr
 	}
+	if lk.Doc().Manager == kms.ManagerAWS && (outsideAccount(grantee, lk.Doc().Account) || outsideAccount(retiring, lk.Doc().Account)) {
+		// In AWS the service itself decides what it grants on its AWS
+		// managed key; in Trent its front end does (docs/services.md).
+		// So that a front end's credentials cannot give another account
+		// lasting use of the account's key, its grants stay in the
+		// account: the refusal the key's policy gives an action it does
+		// not allow.
+		return nil, awserr.Newf(awserr.AccessDenied, "User: %s is not authorized to perform: kms:CreateGrant on resource: %s because no resource-based policy allows the kms:CreateGrant action", caller.ARN, lk.ARN())
+	}
 	// Only now, so that a caller the key's policies do not allow (another
 	// account's above all) learns nothing of the key's spec and usage.
 	if err := grantOperationsFit(lk, in.Operations); err != nil {
@@ -799,4 +808,16 @@ func grantOperationsFit(lk *kms.Key, ops []string) error {
 			strings.Join(bad, ", "), lk.Doc().Spec, lk.Doc().Usage)
 	}
 	return nil
+}
+
+// outsideAccount reports whether the IAM principal p (an ARN, as
+// GranteePrincipal and RetiringPrincipal give it) is of an account other
+// than account. "" (no principal) and a service principal
+// ("ebs.amazonaws.com") are not.
+func outsideAccount(p, account string) bool {
+	if p == "" || !strings.Contains(p, ":") && strings.HasSuffix(p, ".amazonaws.com") {
+		return false
+	}
+	a, ok := arn.Parse(p)
+	return !ok || a.Account != account
 }

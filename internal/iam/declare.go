@@ -218,6 +218,9 @@ func (d *Directory) ApplyPrincipals(ctx context.Context, p *Principals, getenv f
 			}
 		}
 	}
+	if err := a.pruneServices(ctx, p); err != nil {
+		return a.skipped, err
+	}
 	// Every role is judged before any trust policy is applied, so that a
 	// role trusting a squatted role declared after it is not bound to the
 	// squatter.

@@ -3,6 +3,7 @@ package iam
 import (
 	"context"
 	"crypto/subtle"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -141,4 +142,52 @@ func servicesKeys(ss []DeclaredService) []DeclaredKey {
 		out = append(out, s.AccessKeys...)
 	}
 	return out
+}
+
+// pruneServices deletes every access key of a service principal that p
+// does not declare (the same ID, for the same service of the same
+// account). Only the principals file makes service principals, so it is
+// their whole list: removing a service's key from the file and starting
+// again is how an operator revokes a leaked or retired front end's
+// credential. Each node drops the key from its cache through the change
+// feed.
+func (a *applier) pruneServices(ctx context.Context, p *Principals) error {
+	declared := map[string]bool{}
+	for _, acc := range p.Accounts {
+		for _, sv := range acc.Services {
+			for _, k := range sv.AccessKeys {
+				declared[acc.ID+"/"+sv.Name+"/"+k.ID] = true
+			}
+		}
+	}
+	type stale struct {
+		id      string
+		version int64
+	}
+	var gone []stale
+	err := store.Each(ctx, a.d.store, KindAccessKey, func(r store.Record) error {
+		var doc struct {
+			Account string `json:"account"`
+			Type    string `json:"type"`
+			Service string `json:"service"`
+		}
+		if err := json.Unmarshal(r.Data, &doc); err != nil {
+			return fmt.Errorf("principals: access key %s: %w", r.ID, err)
+		}
+		if doc.Type == TypeAWSService && !declared[doc.Account+"/"+doc.Service+"/"+r.ID] {
+			gone = append(gone, stale{r.ID, r.Version})
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, k := range gone {
+		err := a.d.store.Apply(ctx, store.Op{Kind: KindAccessKey, ID: k.id, Delete: true, IfVersion: k.version})
+		if err != nil && !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrConflict) {
+			return fmt.Errorf("principals: removing access key %s of a service no longer declared: %w", k.id, err)
+		}
+		a.d.keys.Invalidate(k.id)
+	}
+	return nil
 }

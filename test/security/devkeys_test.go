@@ -59,7 +59,7 @@ var (
 // start.
 func TestDevClockRefusedOffLoopback(t *testing.T) {
 	s := Start(t, Opts{Args: []string{"--dev", "--insecure-http", "--listen", "0.0.0.0:0"}, ExpectFail: true})
-	if err, _ := s.Exited(0); err == nil || !strings.Contains(s.Output(), "refusing --dev on non-loopback address 0.0.0.0:0") {
+	if err, _ := s.Exited(10 * time.Second); err == nil || !strings.Contains(s.Output(), "refusing --dev on non-loopback address 0.0.0.0:0") {
 		t.Fatalf("--dev on 0.0.0.0: exit %v, output:\n%s", err, s.Output())
 	}
 }
