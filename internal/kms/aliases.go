@@ -336,6 +336,12 @@ func (s *Service) ListAliases(ctx context.Context, in *wire.ListAliasesInput) (*
 		if json.Unmarshal(r.Data, &a) != nil || (filter != "" && a.KeyID != filter) {
 			continue
 		}
+		if len(out.Aliases) == limit+1 && predefined != nil {
+			// Merged with the predefined names below, the first limit
+			// stored aliases decide the page, and one more says that
+			// more follow.
+			break
+		}
 		if len(out.Aliases) == limit && predefined == nil {
 			out.Truncated = true
 			out.NextMarker = out.Aliases[len(out.Aliases)-1].AliasName
