@@ -44,7 +44,8 @@
 //   - What a framework would bring here is small: the pages are forms
 //     and tables redrawn from API answers. web/ui.js is a 60-line element
 //     builder (h) that never parses HTML strings, so text from the API
-//     can never become markup (no innerHTML anywhere).
+//     can never become markup (no HTML string is ever parsed;
+//     TestSourcesStayOnTheOrigin checks).
 //
 // Modern browsers (ES2020 modules, Web Crypto, fetch) are required;
 // SigV4 in the browser needs a secure context (HTTPS, or http://127.0.0.1

@@ -37,12 +37,13 @@ function keyRow(k) {
 const HEADERS = ['Key ID', 'Aliases', 'Description', 'State', 'Spec', 'Usage', 'Created'];
 
 // describe returns {id, meta, aliases, tags} of the keys, with at most
-// CONCURRENCY requests in flight.
-async function describe(c, ids, withTags) {
+// CONCURRENCY requests in flight; aliases only withAliases (a scan looks
+// them up for the keys that match only).
+async function describe(c, ids, withTags, withAliases = true) {
   return pool(ids, CONCURRENCY, async (id) => {
     const [d, a, t] = await Promise.all([
       c.kms('DescribeKey', { KeyId: id }),
-      c.kms('ListAliases', { KeyId: id, Limit: 10 }).catch(() => ({ Aliases: [] })),
+      withAliases ? c.kms('ListAliases', { KeyId: id, Limit: 10 }).catch(() => ({ Aliases: [] })) : { Aliases: [] },
       withTags ? c.kms('ListResourceTags', { KeyId: id, Limit: 50 }).catch(() => ({ Tags: [] })) : null,
     ]);
     return { id, meta: d.KeyMetadata, aliases: (a.Aliases || []).map((x) => x.AliasName), tags: t ? t.Tags || [] : [] };
@@ -134,9 +135,14 @@ export async function keysPage(session) {
     let marker = st.markers[st.page] || undefined, truncated = false, scanned = 0;
     do {
       const r = await c.kms('ListKeys', { Limit: 100, Marker: marker });
-      const ks = await describe(c, (r.Keys || []).map((k) => k.KeyId), !!f.tag);
+      const ks = await describe(c, (r.Keys || []).map((k) => k.KeyId), !!f.tag, false);
       scanned += ks.length;
-      found.push(...ks.filter((k) => matches(k, f)));
+      const hits = ks.filter((k) => matches(k, f));
+      await pool(hits, CONCURRENCY, async (k) => {
+        const a = await c.kms('ListAliases', { KeyId: k.id, Limit: 10 }).catch(() => ({ Aliases: [] }));
+        k.aliases = (a.Aliases || []).map((x) => x.AliasName);
+      });
+      found.push(...hits);
       truncated = !!r.Truncated;
       marker = r.NextMarker;
     } while (truncated && found.length < st.pageSize && scanned < SCAN_BUDGET);

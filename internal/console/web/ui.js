@@ -1,5 +1,5 @@
 // Element builder: h('tag.class#id', {attrs}, ...children). Children are
-// nodes or text; text never becomes markup (no innerHTML anywhere).
+// nodes or text; text never becomes markup (no HTML string is parsed).
 export function h(spec, attrs, ...children) {
   if (attrs === null || typeof attrs !== 'object' || attrs instanceof Node || Array.isArray(attrs)) {
     children.unshift(attrs);
