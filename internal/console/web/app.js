@@ -18,14 +18,14 @@ export const session = { client: null, identity: null, idleMs: 15 * 60 * 1000, t
 function touch() {
   if (!session.client) return;
   clearTimeout(session.timer);
-  session.timer = setTimeout(() => signOut('Signed out after ' + Math.round(session.idleMs / 60000) + ' minutes without activity.'), session.idleMs);
+  session.timer = setTimeout(() => signOut('Signed out after ' + +(session.idleMs / 60000).toFixed(1) + ' minutes without activity.'), session.idleMs);
 }
 for (const ev of ['keydown', 'pointerdown', 'wheel']) document.addEventListener(ev, touch, { passive: true });
 
 function start(creds, region, identity, idleMinutes, keep) {
   session.client = new Client(creds, region, touch);
   session.identity = identity;
-  session.idleMs = Math.max(1, idleMinutes) * 60 * 1000;
+  session.idleMs = Math.max(0.1, idleMinutes) * 60 * 1000;
   session.keep = keep;
   if (keep) sessionStorage.setItem(STORE, JSON.stringify({ creds, region, identity, idleMinutes }));
   else sessionStorage.removeItem(STORE);
@@ -58,7 +58,7 @@ function signInPage(message) {
   const token = h('input', { name: 'sessionToken', type: 'password', autocomplete: 'off' });
   const region = h('input', { name: 'region', value: 'us-east-1', required: true });
   const role = h('input', { name: 'roleArn', placeholder: 'arn:aws:iam::111122223333:role/Admin', spellcheck: 'false' });
-  const idle = h('input', { name: 'idle', type: 'number', min: 1, max: 720, value: 15 });
+  const idle = h('input', { name: 'idle', type: 'number', min: 0.1, max: 720, step: 'any', value: 15 });
   const keep = h('input', { name: 'keep', type: 'checkbox' });
   const out = h('div', { 'aria-live': 'polite' });
   const form = h('form', { 'aria-label': 'Sign in', id: 'signin' },

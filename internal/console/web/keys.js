@@ -165,7 +165,7 @@ export async function keysPage(session) {
 
 export async function createKeyPage(session) {
   const c = session.client;
-  const out = h('div', { 'aria-live': 'polite' });
+  const out = h('div', { 'aria-live': 'polite', id: 'create-key-out' });
   const spec = select('KeySpec', Object.keys(SPECS), 'SYMMETRIC_DEFAULT');
   const usage = select('KeyUsage', SPECS.SYMMETRIC_DEFAULT, 'ENCRYPT_DECRYPT');
   spec.addEventListener('change', () => {
@@ -210,13 +210,16 @@ export async function keyPage(session, keyId) {
   const m = d.KeyMetadata;
   const id = m.KeyId;
   const safe = (p) => p.then((r) => ({ r }), (e) => ({ e }));
+  // Only symmetric encryption keys rotate (KMS answers the others'
+  // rotation calls with UnsupportedOperationException).
+  const rotatable = m.KeySpec === 'SYMMETRIC_DEFAULT';
   const [aliases, tags, grants, policy, rot, rots, usage] = await Promise.all([
     safe(c.kms('ListAliases', { KeyId: id, Limit: 100 })),
     safe(c.kms('ListResourceTags', { KeyId: id, Limit: 50 })),
     safe(c.kms('ListGrants', { KeyId: id, Limit: 100 })),
     safe(c.kms('GetKeyPolicy', { KeyId: id, PolicyName: 'default' })),
-    m.KeySpec === 'SYMMETRIC_DEFAULT' ? safe(c.kms('GetKeyRotationStatus', { KeyId: id })) : null,
-    safe(c.kms('ListKeyRotations', { KeyId: id, Limit: 100 })),
+    rotatable ? safe(c.kms('GetKeyRotationStatus', { KeyId: id })) : null,
+    rotatable ? safe(c.kms('ListKeyRotations', { KeyId: id, Limit: 100 })) : null,
     safe(c.kms('GetKeyLastUsage', { KeyId: id })),
   ]);
   const out = h('div', { 'aria-live': 'polite', id: 'key-out' });
@@ -224,7 +227,7 @@ export async function keyPage(session, keyId) {
   const parts = [h('h1', 'Key ', h('span.mono', id)), out];
 
   parts.push(h('h2', 'Metadata'), dl([
-    ['ARN', m.Arn], ['State', m.KeyState], ['Description', m.Description], ['Key spec', m.KeySpec], ['Key usage', m.KeyUsage],
+    ['ARN', m.Arn], ['State', h('span#key-state', { 'data-state': m.KeyState }, m.KeyState)], ['Description', m.Description], ['Key spec', m.KeySpec], ['Key usage', m.KeyUsage],
     ['Origin', m.Origin], ['Manager', m.KeyManager], ['Created', fmtTime(m.CreationDate)], ['Deletion date', fmtTime(m.DeletionDate)],
     ['Current key material', m.CurrentKeyMaterialId], ['Valid to', fmtTime(m.ValidTo)], ['Expiration model', m.ExpirationModel],
     ['Encryption algorithms', (m.EncryptionAlgorithms || []).join(', ')], ['Signing algorithms', (m.SigningAlgorithms || []).join(', ')],
@@ -266,7 +269,8 @@ export async function keyPage(session, keyId) {
         action('Rotate now', async () => { await c.kms('RotateKeyOnDemand', { KeyId: id }); reload(); }, out, 'secondary')));
     }));
   }
-  parts.push(or(rots, (r) => table(['Key material', 'Type', 'State', 'Rotated', 'Rotation type'], (r.Rotations || []).map((x) =>
+  if (!rotatable) parts.push(h('p', 'Keys of spec ' + m.KeySpec + ' do not rotate.'));
+  if (rots) parts.push(or(rots, (r) => table(['Key material', 'Type', 'State', 'Rotated', 'Rotation type'], (r.Rotations || []).map((x) =>
     h('tr', h('td.mono', x.KeyMaterialId || ''), h('td', x.ImportState ? 'imported' : ''), h('td', x.KeyMaterialState || ''),
       h('td', fmtTime(x.RotationDate)), h('td', x.RotationType || ''))), 'Material versions (ListKeyRotations)')));
   parts.push(h('h2', 'Last usage'), or(usage, (r) => r.KeyLastUsage
