@@ -109,6 +109,50 @@ func TestConsole(t *testing.T) {
 		screenshot(t, ctx, "02-create-key-and-alias")
 	})
 
+	t.Run("grants-tags-filters", func(t *testing.T) {
+		run(t, ctx, "create grant",
+			goTo("#/key/"+keyID, "#grant-form"),
+			setValue("#grant-form input[name=GranteePrincipal]", "arn:aws:iam::"+account+":root"),
+			setValue("#grant-form input[name=Name]", "console-grant"),
+			chromedp.Click(css(`#grant-form input[value="Decrypt"]`)),
+			setValue("#grant-form textarea[name=EncryptionContextSubset]", "purpose=console-test"),
+			chromedp.Click(css("#grant-form button[type=submit]")),
+			chromedp.WaitVisible(css("#grants tbody tr")))
+		if g := get(t, ctx, "grants", chromedp.Text(css("#grants tbody"))); !strings.Contains(g, "console-grant") || !strings.Contains(g, "Decrypt") || !strings.Contains(g, "console-test") {
+			t.Errorf("grant row %q", g)
+		}
+		run(t, ctx, "add tag",
+			setValue("#tag-form input[name=TagKey]", "Team"),
+			setValue("#tag-form input[name=TagValue]", "console"),
+			chromedp.Click(css("#tag-form button[type=submit]")),
+			chromedp.WaitVisible(css("#tags tbody tr")))
+		screenshot(t, ctx, "02b-grant-and-tag")
+		run(t, ctx, "revoke grant",
+			chromedp.Click(css("#grants tbody tr button")),
+			chromedp.WaitNotPresent(css("#grants tbody tr")))
+		// Filters: by alias, by tag, by state.
+		filter := func(alias, tag, state string) chromedp.Action[chromedp.Void] {
+			return chromedp.Steps(goTo("#/scratch", "#encrypt-form"), goTo("#/keys", "#key-filters"),
+				setValue("#key-filters input[name=alias]", alias),
+				setValue("#key-filters input[name=tag]", tag),
+				setSelect("#key-filters select[name=state]", state),
+				chromedp.Click(css("#key-filters button[type=submit]")),
+				chromedp.WaitVisible(css("main table caption")))
+		}
+		for _, f := range [][3]string{{"console-te", "", ""}, {"", "Team=console", ""}, {"", "Team", "Enabled"}} {
+			run(t, ctx, "filter "+strings.Join(f[:], ","), filter(f[0], f[1], f[2]), chromedp.WaitVisible(css(`tr[data-key-id="`+keyID+`"]`)))
+			if n := get(t, ctx, "rows", chromedp.Evaluate[int](`document.querySelectorAll('main tbody tr').length`)); n != 1 {
+				t.Errorf("filter %v: %d rows", f, n)
+			}
+		}
+		run(t, ctx, "filter state", filter("", "", "Disabled"))
+		if c := get(t, ctx, "caption", chromedp.Text(css("main table caption"))); !strings.HasPrefix(c, "0 matching keys among 1 examined") || !strings.Contains(c, "no keys remain") {
+			t.Errorf("state filter caption %q", c)
+		}
+		run(t, ctx, "no filter", filter("", "", ""), chromedp.WaitVisible(css(`tr[data-key-id="`+keyID+`"]`)))
+		screenshot(t, ctx, "02c-filters")
+	})
+
 	t.Run("scratchpad-encrypt-decrypt", func(t *testing.T) {
 		run(t, ctx, "encrypt",
 			goTo("#/scratch", "#encrypt-form"),
@@ -245,6 +289,36 @@ func TestConsole(t *testing.T) {
 		}
 		run(t, ctx, "audit refused", goTo("#/audit", "#digest-state .error"))
 		screenshot(t, ctx, "05-user-sees-only-what-its-policy-allows")
+		signOut(t, ctx)
+		signIn(t, ctx, s.Console, adminAKID, adminSecret)
+	})
+
+	t.Run("assume-role", func(t *testing.T) {
+		run(t, ctx, "create role",
+			goTo("#/principals", "#create-role-form"),
+			setValue("#create-role-form input[name=RoleName]", "console-operator"),
+			chromedp.Click(css("#create-role-form button[type=submit]")),
+			chromedp.WaitVisible(css("#inline-policy-form")),
+			setValue("#inline-policy-form input[name=PolicyName]", "list-keys"),
+			setValue("#inline-policy-text", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["kms:ListKeys","kms:DescribeKey","kms:ListAliases"],"Resource":"*"}]}`),
+			chromedp.Click(css("#inline-policy-form button[type=submit]")),
+			chromedp.WaitVisible(css("#inline-policy-form + div .diff")),
+			chromedp.Click(css("#inline-policy-form + div button")),
+			chromedp.WaitVisible(css("h3")),
+		)
+		signOut(t, ctx)
+		run(t, ctx, "sign in with the role",
+			setValue("#signin input[name=accessKeyId]", adminAKID),
+			setValue("#signin input[name=secretAccessKey]", adminSecret),
+			setValue("#signin input[name=roleArn]", "arn:aws:iam::"+account+":role/console-operator"),
+			chromedp.Click(css("#signin button[type=submit]")),
+			chromedp.WaitVisible(css("#nav:not([hidden])")),
+			goTo("#/keys", `tr[data-key-id="`+keyID+`"]`))
+		if who := get(t, ctx, "identity", chromedp.Text(css("#who"))); !strings.Contains(who, ":assumed-role/console-operator/") {
+			t.Errorf("signed in as %q", who)
+		}
+		run(t, ctx, "role cannot list users", goTo("#/principals", "main .error"))
+		screenshot(t, ctx, "05c-assumed-role")
 		signOut(t, ctx)
 		signIn(t, ctx, s.Console, adminAKID, adminSecret)
 	})

@@ -22,6 +22,8 @@ const CONCURRENCY = 6; // a browser's connections per origin
 // The list's position survives a visit to a key's page.
 const listState = { filters: { state: '', spec: '', usage: '', alias: '', tag: '' }, pageSize: 50, markers: [''], page: 0 };
 
+function withId(el, id) { el.id = id; return el; }
+
 function keyLink(id) { return h('a.mono', { href: '#/key/' + encodeURIComponent(id) }, id); }
 
 function keyRow(k) {
@@ -286,15 +288,15 @@ export async function keyPage(session, keyId) {
 
   // Tags.
   const tk = h('input', { name: 'TagKey' }), tv = h('input', { name: 'TagValue' });
-  parts.push(h('h2', 'Tags'), or(tags, (r) => table(['Key', 'Value', ''], (r.Tags || []).map((t) =>
-    h('tr', h('td', t.TagKey), h('td', t.TagValue), h('td', action('Remove tag', async () => { await c.kms('UntagResource', { KeyId: id, TagKeys: [t.TagKey] }); reload(); }, out, 'secondary')))))),
-  onSubmit(h('form', { 'aria-label': 'Add tag' }, field('Tag key', tk), field('Tag value', tv), h('button', { type: 'submit' }, 'Add tag')), out,
+  parts.push(h('h2', 'Tags'), or(tags, (r) => withId(table(['Key', 'Value', ''], (r.Tags || []).map((t) =>
+    h('tr', h('td', t.TagKey), h('td', t.TagValue), h('td', action('Remove tag', async () => { await c.kms('UntagResource', { KeyId: id, TagKeys: [t.TagKey] }); reload(); }, out, 'secondary'))))), 'tags')),
+  onSubmit(h('form', { 'aria-label': 'Add tag', id: 'tag-form' }, field('Tag key', tk), field('Tag value', tv), h('button', { type: 'submit' }, 'Add tag')), out,
     async () => { await c.kms('TagResource', { KeyId: id, Tags: [{ TagKey: tk.value, TagValue: tv.value }] }); reload(); }));
 
-  parts.push(h('h2', 'Grants'), or(grants, (r) => table(['Grant ID', 'Name', 'Grantee', 'Operations', 'Constraints', ''], (r.Grants || []).map((g) =>
+  parts.push(h('h2', 'Grants'), or(grants, (r) => withId(table(['Grant ID', 'Name', 'Grantee', 'Operations', 'Constraints', ''], (r.Grants || []).map((g) =>
     h('tr', h('td.mono', g.GrantId), h('td', g.Name || ''), h('td.mono', g.GranteePrincipal || ''), h('td', (g.Operations || []).join(', ')),
       h('td.mono', g.Constraints ? JSON.stringify(g.Constraints) : ''),
-      h('td', action('Revoke', async () => { await c.kms('RevokeGrant', { KeyId: id, GrantId: g.GrantId }); reload(); }, out, 'secondary')))))),
+      h('td', action('Revoke', async () => { await c.kms('RevokeGrant', { KeyId: id, GrantId: g.GrantId }); reload(); }, out, 'secondary')))), 'Grants'), 'grants')),
   grantForm(c, m, out));
 
   parts.push(h('h2', 'Key policy'), or(policy, (r) => policyEditor(c, id, r.Policy, out)));
@@ -310,7 +312,7 @@ function grantForm(c, m, out) {
   const name = h('input', { name: 'Name' });
   const ec = h('textarea', { name: 'EncryptionContextSubset', rows: 2, placeholder: 'purpose=test' });
   const ops = GRANT_OPS.map((o) => h('label', h('input', { type: 'checkbox', value: o, name: 'op' }), ' ' + o));
-  const form = h('form', { 'aria-label': 'Create grant' }, field('Grantee principal', grantee), field('Retiring principal (optional)', retiring),
+  const form = h('form', { 'aria-label': 'Create grant', id: 'grant-form' }, field('Grantee principal', grantee), field('Retiring principal (optional)', retiring),
     field('Name (optional)', name),
     h('fieldset.wide', h('legend', 'Operations'), h('div.row', ops)),
     h('div.field.wide', field('Encryption context subset (key=value lines, optional)', ec)),
