@@ -75,7 +75,7 @@ func TestConsole(t *testing.T) {
 
 	t.Run("sign-in", func(t *testing.T) {
 		signIn(t, ctx, s.Console, adminAKID, adminSecret)
-		who := get(t, ctx, "identity", chromedp.Text(css("#who")))
+		who := get(t, ctx, "identity", textOf("#who"))
 		if !strings.HasSuffix(who, ":root") && !strings.Contains(who, account) {
 			t.Errorf("signed in as %q", who)
 		}
@@ -96,9 +96,9 @@ func TestConsole(t *testing.T) {
 			chromedp.Click(css("#create-key-form button[type=submit]")),
 			chromedp.WaitVisible(css("#alias-form")),
 		)
-		h1 := get(t, ctx, "key page", chromedp.Text(css("h1 .mono")))
+		h1 := get(t, ctx, "key page", textOf("h1 .mono"))
 		keyID = strings.TrimSpace(h1)
-		body := get(t, ctx, "key page", chromedp.Text(css("main")))
+		body := get(t, ctx, "key page", textOf("main"))
 		for _, want := range []string{"alias/console-test", "SYMMETRIC_DEFAULT", "Enabled", "console test key"} {
 			if !strings.Contains(body, want) {
 				t.Errorf("key page lacks %q", want)
@@ -118,7 +118,7 @@ func TestConsole(t *testing.T) {
 			setValue("#grant-form textarea[name=EncryptionContextSubset]", "purpose=console-test"),
 			chromedp.Click(css("#grant-form button[type=submit]")),
 			chromedp.WaitVisible(css("#grants tbody tr")))
-		if g := get(t, ctx, "grants", chromedp.Text(css("#grants tbody"))); !strings.Contains(g, "console-grant") || !strings.Contains(g, "Decrypt") || !strings.Contains(g, "console-test") {
+		if g := get(t, ctx, "grants", textOf("#grants tbody")); !strings.Contains(g, "console-grant") || !strings.Contains(g, "Decrypt") || !strings.Contains(g, "console-test") {
 			t.Errorf("grant row %q", g)
 		}
 		run(t, ctx, "add tag",
@@ -146,11 +146,44 @@ func TestConsole(t *testing.T) {
 			}
 		}
 		run(t, ctx, "filter state", filter("", "", "Disabled"))
-		if c := get(t, ctx, "caption", chromedp.Text(css("main table caption"))); !strings.HasPrefix(c, "0 matching keys among 1 examined") || !strings.Contains(c, "no keys remain") {
+		if c := get(t, ctx, "caption", textOf("main table caption")); !strings.HasPrefix(c, "0 matching keys among 1 examined") || !strings.Contains(c, "no keys remain") {
 			t.Errorf("state filter caption %q", c)
 		}
 		run(t, ctx, "no filter", filter("", "", ""), chromedp.WaitVisible(css(`tr[data-key-id="`+keyID+`"]`)))
 		screenshot(t, ctx, "02c-filters")
+	})
+
+	t.Run("state-and-rotation", func(t *testing.T) {
+		state := func(want string) chromedp.Action[chromedp.Void] {
+			return chromedp.WaitVisible(css(`#key-state[data-state="` + want + `"]`))
+		}
+		button := func(label string) chromedp.Action[chromedp.Void] {
+			return chromedp.Click(chromedp.JSPath(`[...document.querySelectorAll('main button')].find((b) => b.textContent === ` + jsString(label) + `)`))
+		}
+		run(t, ctx, "disable, enable",
+			goTo("#/scratch", "#encrypt-form"), goTo("#/key/"+keyID, "#policy-text"), state("Enabled"),
+			button("Disable key"), state("Disabled"), button("Enable key"), state("Enabled"))
+		run(t, ctx, "rotation",
+			setValue("main input[name=RotationPeriodInDays]", "180"),
+			button("Enable automatic rotation"),
+			chromedp.WaitVisible(chromedp.JSPath(`[...document.querySelectorAll('main button')].find((b) => b.textContent === 'Change rotation period')`)),
+			button("Rotate now"),
+			chromedp.WaitVisible(css("main table caption")))
+		body := get(t, ctx, "key page", textOf("main"))
+		if !strings.Contains(body, "Automatic rotation\nenabled") && !strings.Contains(body, "enabled") || !strings.Contains(body, "180") {
+			t.Errorf("rotation not shown as enabled every 180 days:\n%.1500s", body)
+		}
+		rows := get(t, ctx, "rotations", chromedp.Evaluate[int](`document.querySelectorAll('main table')[0].querySelectorAll('tbody tr').length`))
+		if rows < 1 {
+			t.Errorf("no material version after Rotate now")
+		}
+		run(t, ctx, "schedule and cancel deletion",
+			chromedp.Evaluate[chromedp.Void](`window.confirm = () => true; undefined`),
+			setValue("main input[name=PendingWindowInDays]", "7"),
+			button("Schedule key deletion"), state("PendingDeletion"),
+			button("Cancel key deletion"), state("Disabled"),
+			button("Enable key"), state("Enabled"))
+		screenshot(t, ctx, "02d-state-and-rotation")
 	})
 
 	t.Run("scratchpad-encrypt-decrypt", func(t *testing.T) {
@@ -162,7 +195,7 @@ func TestConsole(t *testing.T) {
 			chromedp.Click(css("#encrypt-btn")),
 			chromedp.WaitVisible(css("#scratch-out .note")),
 		)
-		ciphertext = get(t, ctx, "ciphertext", chromedp.Value(css("#scratch-ciphertext")))
+		ciphertext = get(t, ctx, "ciphertext", valueOf("#scratch-ciphertext"))
 		if len(ciphertext) < 100 {
 			t.Fatalf("ciphertext %q", ciphertext)
 		}
@@ -173,7 +206,7 @@ func TestConsole(t *testing.T) {
 			chromedp.Click(css("#decrypt-btn")),
 			chromedp.WaitVisible(css("#scratch-out .error")),
 		)
-		if code := get(t, ctx, "error", chromedp.Text(css("#scratch-out .error .code"))); code != "InvalidCiphertextException" {
+		if code := get(t, ctx, "error", textOf("#scratch-out .error .code")); code != "InvalidCiphertextException" {
 			t.Errorf("decrypt with another context: %q, want InvalidCiphertextException", code)
 		}
 		run(t, ctx, "decrypt",
@@ -181,7 +214,7 @@ func TestConsole(t *testing.T) {
 			chromedp.Click(css("#decrypt-btn")),
 			chromedp.WaitVisible(css("#scratch-out .note")),
 		)
-		if pt := get(t, ctx, "plaintext", chromedp.Value(css("#scratch-plaintext"))); pt != "hello from the console" {
+		if pt := get(t, ctx, "plaintext", valueOf("#scratch-plaintext")); pt != "hello from the console" {
 			t.Errorf("decrypted %q", pt)
 		}
 		screenshot(t, ctx, "03-scratchpad-encrypt-decrypt")
@@ -189,7 +222,7 @@ func TestConsole(t *testing.T) {
 
 	t.Run("deny-in-key-policy", func(t *testing.T) {
 		run(t, ctx, "key page", goTo("#/key/"+keyID, "#policy-text"))
-		cur := get(t, ctx, "policy", chromedp.Value(css("#policy-text")))
+		cur := get(t, ctx, "policy", valueOf("#policy-text"))
 		var pol map[string]any
 		if err := json.Unmarshal([]byte(cur), &pol); err != nil {
 			t.Fatalf("policy %q: %v", cur, err)
@@ -208,7 +241,7 @@ func TestConsole(t *testing.T) {
 			chromedp.Click(css("#policy-review-btn")),
 			chromedp.WaitVisible(css("#policy-review .diff .add")),
 		)
-		diff := get(t, ctx, "diff", chromedp.Text(css("#policy-review .diff")))
+		diff := get(t, ctx, "diff", textOf("#policy-review .diff"))
 		if !strings.Contains(diff, "+ ") || !strings.Contains(diff, "DenyEncrypt") {
 			t.Errorf("diff does not show the new statement:\n%s", diff)
 		}
@@ -218,7 +251,7 @@ func TestConsole(t *testing.T) {
 			chromedp.WaitNotPresent(css("#policy-review .diff")),
 			chromedp.WaitVisible(css("#policy-text")),
 		)
-		if p := get(t, ctx, "policy", chromedp.Value(css("#policy-text"))); !strings.Contains(p, "DenyEncrypt") {
+		if p := get(t, ctx, "policy", valueOf("#policy-text")); !strings.Contains(p, "DenyEncrypt") {
 			t.Fatalf("saved policy lacks the statement:\n%s", p)
 		}
 		run(t, ctx, "encrypt refused",
@@ -228,10 +261,10 @@ func TestConsole(t *testing.T) {
 			chromedp.Click(css("#encrypt-btn")),
 			chromedp.WaitVisible(css("#scratch-out .error")),
 		)
-		if code := get(t, ctx, "error", chromedp.Text(css("#scratch-out .error .code"))); code != "AccessDeniedException" {
+		if code := get(t, ctx, "error", textOf("#scratch-out .error .code")); code != "AccessDeniedException" {
 			t.Errorf("Encrypt after the Deny: %q, want AccessDeniedException", code)
 		}
-		msg := get(t, ctx, "error", chromedp.Text(css("#scratch-out .error .msg")))
+		msg := get(t, ctx, "error", textOf("#scratch-out .error .msg"))
 		if !strings.Contains(msg, "kms:Encrypt") {
 			t.Errorf("AccessDeniedException message %q does not name kms:Encrypt", msg)
 		}
@@ -255,25 +288,25 @@ func TestConsole(t *testing.T) {
 			chromedp.Click(css("#create-access-key")),
 			chromedp.WaitVisible(css("#new-secret")),
 		)
-		userAKID = strings.TrimSpace(get(t, ctx, "akid", chromedp.Text(css("#new-akid"))))
-		userSecret = strings.TrimSpace(get(t, ctx, "secret", chromedp.Text(css("#new-secret"))))
+		userAKID = strings.TrimSpace(get(t, ctx, "akid", textOf("#new-akid")))
+		userSecret = strings.TrimSpace(get(t, ctx, "secret", textOf("#new-secret")))
 		if userAKID == "" || len(userSecret) < 20 {
 			t.Fatalf("access key %q secret of %d characters", userAKID, len(userSecret))
 		}
 		screenshot(t, ctx, "05a-access-key-shown-once")
 		// Shown once: the page drawn again has no secret.
 		run(t, ctx, "reload user", goTo("#/principals", "#create-user-form"), goTo("#/user/console-reader", "#inline-policy-form"))
-		if body := get(t, ctx, "user page", chromedp.Text(css("main"))); strings.Contains(body, userSecret) || !strings.Contains(body, userAKID) {
+		if body := get(t, ctx, "user page", textOf("main")); strings.Contains(body, userSecret) || !strings.Contains(body, userAKID) {
 			t.Errorf("user page after reload: secret shown %v, key listed %v", strings.Contains(body, userSecret), strings.Contains(body, userAKID))
 		}
 		signOut(t, ctx)
 		signIn(t, ctx, s.Console, userAKID, userSecret)
 		run(t, ctx, "keys listed", chromedp.WaitVisible(css(`tr[data-key-id="`+keyID+`"]`)))
-		if who := get(t, ctx, "identity", chromedp.Text(css("#who"))); !strings.HasSuffix(who, ":user/console-reader") {
+		if who := get(t, ctx, "identity", textOf("#who")); !strings.HasSuffix(who, ":user/console-reader") {
 			t.Errorf("signed in as %q", who)
 		}
 		run(t, ctx, "principals refused", goTo("#/principals", "main .error"))
-		if code := get(t, ctx, "error", chromedp.Text(css("main .error .code"))); code != "AccessDenied" {
+		if code := get(t, ctx, "error", textOf("main .error .code")); code != "AccessDenied" {
 			t.Errorf("ListUsers as the reader: %q, want AccessDenied", code)
 		}
 		screenshot(t, ctx, "05b-reader-denied-principals")
@@ -284,7 +317,7 @@ func TestConsole(t *testing.T) {
 			chromedp.Click(css("#encrypt-btn")),
 			chromedp.WaitVisible(css("#scratch-out .error")),
 		)
-		if code := get(t, ctx, "error", chromedp.Text(css("#scratch-out .error .code"))); code != "AccessDeniedException" {
+		if code := get(t, ctx, "error", textOf("#scratch-out .error .code")); code != "AccessDeniedException" {
 			t.Errorf("Encrypt as the reader: %q, want AccessDeniedException", code)
 		}
 		run(t, ctx, "audit refused", goTo("#/audit", "#digest-state .error"))
@@ -314,7 +347,7 @@ func TestConsole(t *testing.T) {
 			chromedp.Click(css("#signin button[type=submit]")),
 			chromedp.WaitVisible(css("#nav:not([hidden])")),
 			goTo("#/keys", `tr[data-key-id="`+keyID+`"]`))
-		if who := get(t, ctx, "identity", chromedp.Text(css("#who"))); !strings.Contains(who, ":assumed-role/console-operator/") {
+		if who := get(t, ctx, "identity", textOf("#who")); !strings.Contains(who, ":assumed-role/console-operator/") {
 			t.Errorf("signed in as %q", who)
 		}
 		run(t, ctx, "role cannot list users", goTo("#/principals", "main .error"))
@@ -331,7 +364,7 @@ func TestConsole(t *testing.T) {
 			chromedp.Click(css("#audit-form button[type=submit]")),
 			chromedp.WaitVisible(css("#audit-results tbody tr a")),
 		)
-		rows := get(t, ctx, "results", chromedp.Text(css("#audit-results tbody")))
+		rows := get(t, ctx, "results", textOf("#audit-results tbody"))
 		if !strings.Contains(rows, "AccessDeniedException") {
 			t.Errorf("the refused Encrypt is not among the results:\n%s", rows)
 		}
@@ -341,7 +374,7 @@ func TestConsole(t *testing.T) {
 			chromedp.Click(css("#audit-results tbody tr:last-child a")),
 			chromedp.WaitVisible(css("#event-record")),
 		)
-		rec := get(t, ctx, "record", chromedp.Text(css("#event-record")))
+		rec := get(t, ctx, "record", textOf("#event-record"))
 		var ev map[string]any
 		if err := json.Unmarshal([]byte(rec), &ev); err != nil {
 			t.Fatalf("record is not JSON: %v\n%s", err, rec)
@@ -357,7 +390,7 @@ func TestConsole(t *testing.T) {
 		run(t, ctx, "digest state", goTo("#/audit", "#digest-state dl"))
 		deadline := time.Now().Add(20 * time.Second)
 		for {
-			st := get(t, ctx, "digest state", chromedp.Text(css("#digest-state")))
+			st := get(t, ctx, "digest state", textOf("#digest-state"))
 			if strings.Contains(st, "Verified") {
 				break
 			}
@@ -378,7 +411,7 @@ func TestConsole(t *testing.T) {
 			chromedp.Click(css("#create-key-form button[type=submit]")),
 			chromedp.WaitVisible(css("#alias-form")),
 		)
-		if body := get(t, ctx, "key page", chromedp.Text(css("main"))); !strings.Contains(body, "RSA_2048") || !strings.Contains(body, "SIGN_VERIFY") {
+		if body := get(t, ctx, "key page", textOf("main")); !strings.Contains(body, "RSA_2048") || !strings.Contains(body, "SIGN_VERIFY") {
 			t.Fatalf("not an RSA signing key:\n%s", body)
 		}
 		run(t, ctx, "sign",
@@ -391,7 +424,7 @@ func TestConsole(t *testing.T) {
 			chromedp.Click(css("#sign-btn")),
 			chromedp.WaitVisible(css("#sign-out .note")),
 		)
-		if sig := get(t, ctx, "signature", chromedp.Value(css("#sign-signature"))); len(sig) < 300 {
+		if sig := get(t, ctx, "signature", valueOf("#sign-signature")); len(sig) < 300 {
 			t.Fatalf("signature %q", sig)
 		}
 		run(t, ctx, "verify",
@@ -404,7 +437,7 @@ func TestConsole(t *testing.T) {
 			chromedp.Click(css("#verify-btn")),
 			chromedp.WaitVisible(css("#sign-out .error")),
 		)
-		if code := get(t, ctx, "error", chromedp.Text(css("#sign-out .error .code"))); code != "KMSInvalidSignatureException" {
+		if code := get(t, ctx, "error", textOf("#sign-out .error .code")); code != "KMSInvalidSignatureException" {
 			t.Errorf("Verify of another message: %q, want KMSInvalidSignatureException", code)
 		}
 		run(t, ctx, "verify again",

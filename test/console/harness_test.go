@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"encoding/hex"
 	"fmt"
 	"net"
@@ -269,4 +270,21 @@ func get[T any](t testing.TB, ctx context.Context, what string, a chromedp.Actio
 		fail(t, ctx, what, err)
 	}
 	return v
+}
+
+// valueOf reads the value of the field sel; textOf the rendered text of
+// the element sel. Both read the live DOM (after waiting for sel), so a
+// page drawn again meanwhile cannot leave them a stale node.
+func valueOf(sel string) chromedp.Action[string] { return readJS(sel, "value") }
+
+func textOf(sel string) chromedp.Action[string] { return readJS(sel, "innerText") }
+
+func readJS(sel, prop string) chromedp.Action[string] {
+	return func(ctx context.Context, t *chromedp.Target) (string, error) {
+		if _, err := chromedp.WaitReady(chromedp.CSS(sel))(ctx, t); err != nil {
+			return "", err
+		}
+		b, _ := json.Marshal(sel)
+		return chromedp.Evaluate[string](`(() => { const e = document.querySelector(` + string(b) + `); return e ? e.` + prop + ` : '' })()`)(ctx, t)
+	}
 }

@@ -93,7 +93,7 @@ func TestNoRequestLeavesTheOrigin(t *testing.T) {
 		setValue("#create-key-form input[name=AliasName]", "alias/isolation"),
 		chromedp.Click(css("#create-key-form button[type=submit]")),
 		chromedp.WaitVisible(css("#alias-form")))
-	keyID := strings.TrimSpace(get(t, ctx, "key ID", chromedp.Text(css("h1 .mono"))))
+	keyID := strings.TrimSpace(get(t, ctx, "key ID", textOf("h1 .mono")))
 	run(t, ctx, "pages",
 		goTo("#/keys", `tr[data-key-id="`+keyID+`"]`),
 		goTo("#/scratch", "#encrypt-form"),

@@ -39,7 +39,7 @@ func TestCreateEverySpecAndImport(t *testing.T) {
 				setSelect("#create-key-form select[name=KeyUsage]", usage),
 				chromedp.Click(css("#create-key-form button[type=submit]")),
 				chromedp.WaitVisible(css("#alias-form, #create-key-out .error")))
-			body := get(t, ctx, "page", chromedp.Text(css("main")))
+			body := get(t, ctx, "page", textOf("main"))
 			if strings.Contains(body, "Exception") {
 				t.Errorf("%s %s:\n%.600s", spec, usage, body)
 				continue
@@ -60,14 +60,14 @@ func TestCreateEverySpecAndImport(t *testing.T) {
 		setValue("#create-key-form input[name=AliasName]", "alias/imported"),
 		chromedp.Click(css("#create-key-form button[type=submit]")),
 		chromedp.WaitVisible(css("#import-form")))
-	if body := get(t, ctx, "page", chromedp.Text(css("main"))); !strings.Contains(body, "PendingImport") {
+	if body := get(t, ctx, "page", textOf("main")); !strings.Contains(body, "PendingImport") {
 		t.Fatalf("EXTERNAL key not pending import:\n%.400s", body)
 	}
 	run(t, ctx, "import",
 		chromedp.Click(css("#import-form input[name=generate]")),
 		chromedp.Click(css("#import-form button[type=submit]")),
 		chromedp.WaitVisible(css("#key-state[data-state=Enabled], #key-out .error")))
-	if body := get(t, ctx, "page", chromedp.Text(css("main"))); !strings.Contains(body, "Enabled") {
+	if body := get(t, ctx, "page", textOf("main")); !strings.Contains(body, "Enabled") {
 		t.Fatalf("imported key not enabled:\n%.600s", body)
 	}
 	run(t, ctx, "use it",
@@ -79,7 +79,7 @@ func TestCreateEverySpecAndImport(t *testing.T) {
 		setValue("#scratch-plaintext", ""),
 		chromedp.Click(css("#decrypt-btn")),
 		chromedp.WaitVisible(css("#scratch-out a")))
-	if pt := get(t, ctx, "plaintext", chromedp.Value(css("#scratch-plaintext"))); pt != "imported material" {
+	if pt := get(t, ctx, "plaintext", valueOf("#scratch-plaintext")); pt != "imported material" {
 		t.Errorf("round trip with imported material: %q", pt)
 	}
 	screenshot(t, ctx, "import-symmetric")
@@ -107,7 +107,7 @@ func TestCreateEverySpecAndImport(t *testing.T) {
 		chromedp.Click(css("#import-form button[type=submit]")),
 		chromedp.WaitVisible(css("#key-state[data-state=Enabled], #key-out .error")),
 	)
-	body := get(t, ctx, "page", chromedp.Text(css("main")))
+	body := get(t, ctx, "page", textOf("main"))
 	if !strings.Contains(body, "Enabled") || strings.Contains(body, "Exception") {
 		t.Fatalf("ECC import:\n%.800s", body)
 	}
@@ -122,7 +122,7 @@ func TestCreateEverySpecAndImport(t *testing.T) {
 		chromedp.Click(css("#verify-btn")),
 		chromedp.WaitVisible(css("#verify-result")))
 	// The signature is the imported key's: it verifies with the key made here.
-	sig := get(t, ctx, "signature", chromedp.Value(css("#sign-signature")))
+	sig := get(t, ctx, "signature", valueOf("#sign-signature"))
 	if !verifyP256(&priv.PublicKey, "made elsewhere", sig) {
 		t.Error("the signature does not verify with the imported key's public key")
 	}

@@ -90,7 +90,7 @@ func TestKeyList100k(t *testing.T) {
 	// Next pages follow the marker.
 	run(t, ctx, "next page", goTo("#/keys", "main table tbody tr:nth-child(50)"), chromedp.Click(css("#next-page")),
 		chromedp.WaitVisible(css("main table caption")))
-	if c := get(t, ctx, "caption", chromedp.Text(css("main table caption"))); !strings.HasPrefix(c, "Page 2: 50 keys") {
+	if c := get(t, ctx, "caption", textOf("main table caption")); !strings.HasPrefix(c, "Page 2: 50 keys") {
 		t.Errorf("second page caption %q", c)
 	}
 	// A filter no key matches examines a bounded number of keys and says
@@ -100,7 +100,7 @@ func TestKeyList100k(t *testing.T) {
 		setSelect("#key-filters select[name=state]", "Disabled"),
 		chromedp.Click(css("#key-filters button[type=submit]")),
 		chromedp.WaitVisible(css("main table caption")))
-	caption := get(t, ctx, "caption", chromedp.Text(css("main table caption")))
+	caption := get(t, ctx, "caption", textOf("main table caption"))
 	t.Logf("filter State=Disabled: %q in %v", caption, time.Since(start).Round(time.Millisecond))
 	if !strings.Contains(caption, "0 matching keys among 1000 examined") || !strings.Contains(caption, "more keys remain") {
 		t.Errorf("filter caption %q", caption)

@@ -55,7 +55,7 @@ func TestSession(t *testing.T) {
 	if d := time.Since(start); d < 4*time.Second {
 		t.Errorf("signed out after %v, want about 6s", d)
 	}
-	if note := get(t, ctx, "note", chromedp.Text(css("main .note"))); !strings.Contains(note, "without activity") {
+	if note := get(t, ctx, "note", textOf("main .note")); !strings.Contains(note, "without activity") {
 		t.Errorf("sign-out note %q", note)
 	}
 	screenshot(t, ctx, "session-idle-sign-out")
