@@ -4,8 +4,8 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -285,6 +285,6 @@ func readJS(sel, prop string) chromedp.Action[string] {
 			return "", err
 		}
 		b, _ := json.Marshal(sel)
-		return chromedp.Evaluate[string](`(() => { const e = document.querySelector(` + string(b) + `); return e ? e.` + prop + ` : '' })()`)(ctx, t)
+		return chromedp.Evaluate[string](`(() => { const e = document.querySelector(`+string(b)+`); return e ? e.`+prop+` : '' })()`)(ctx, t)
 	}
 }

@@ -86,6 +86,9 @@ func TestNoRequestLeavesTheOrigin(t *testing.T) {
 		t.Errorf("first load %.0f bytes, want (1000, %d]", first, maxFirstLoad)
 	}
 	screenshot(t, ctx, "isolation-01-first-load")
+	if bad := get(t, ctx, "labels", chromedp.Evaluate[[]string](unlabeled)); len(bad) > 0 {
+		t.Errorf("sign-in: controls without a label: %v", bad)
+	}
 
 	signIn(t, ctx, s.Console, adminAKID, adminSecret)
 	run(t, ctx, "create key",
@@ -116,6 +119,16 @@ func TestNoRequestLeavesTheOrigin(t *testing.T) {
 		chromedp.WaitVisible(css("#event-record")),
 		goTo("#/key/"+keyID, "#policy-text"),
 	)
+	// Every page again, with the check that every control has a label a
+	// screen reader reads and every button a name.
+	for _, p := range [][2]string{{"#/keys", "#key-filters"}, {"#/keys/new", "#create-key-form"}, {"#/key/" + keyID, "#policy-text"},
+		{"#/principals", "#create-role-form"}, {"#/user/isolation-user", "#inline-policy-form"}, {"#/role/isolation-role", "#inline-policy-form"},
+		{"#/audit", "#digest-state"}, {"#/scratch", "#sign-form"}} {
+		run(t, ctx, p[0], goTo("#/scratch", "#encrypt-form"), goTo(p[0], p[1]))
+		if bad := get(t, ctx, "labels", chromedp.Evaluate[[]string](unlabeled)); len(bad) > 0 {
+			t.Errorf("%s: controls without a label: %v", p[0], bad)
+		}
+	}
 	screenshot(t, ctx, "isolation-02-pages")
 
 	// The browser enforces the CSP: a fetch to another origin never
@@ -175,3 +188,9 @@ func TestNoRequestLeavesTheOrigin(t *testing.T) {
 		t.Errorf("responses set cookies: %v", l.cookies)
 	}
 }
+
+// unlabeled lists the controls of the page that have no accessible name
+// (no <label>, no aria-label) and the buttons with no text.
+const unlabeled = `[...document.querySelectorAll('input, select, textarea, button')].filter((e) =>
+	e.tagName === 'BUTTON' ? !e.textContent.trim() : !((e.labels && e.labels.length) || e.getAttribute('aria-label'))
+).map((e) => e.outerHTML.slice(0, 80))`

@@ -272,9 +272,9 @@ export async function keyPage(session, keyId) {
     }));
   }
   if (!rotatable) parts.push(h('p', 'Keys of spec ' + m.KeySpec + ' do not rotate.'));
-  if (rots) parts.push(or(rots, (r) => table(['Key material', 'Type', 'State', 'Rotated', 'Rotation type'], (r.Rotations || []).map((x) =>
+  if (rots) parts.push(or(rots, (r) => withId(table(['Key material', 'Type', 'State', 'Rotated', 'Rotation type'], (r.Rotations || []).map((x) =>
     h('tr', h('td.mono', x.KeyMaterialId || ''), h('td', x.ImportState ? 'imported' : ''), h('td', x.KeyMaterialState || ''),
-      h('td', fmtTime(x.RotationDate)), h('td', x.RotationType || ''))), 'Material versions (ListKeyRotations)')));
+      h('td', fmtTime(x.RotationDate)), h('td', x.RotationType || ''))), 'Material versions (ListKeyRotations)'), 'rotations')));
   parts.push(h('h2', 'Last usage'), or(usage, (r) => r.KeyLastUsage
     ? dl([['Operation', r.KeyLastUsage.Operation], ['Time', fmtTime(r.KeyLastUsage.Timestamp)], ['Event', r.KeyLastUsage.CloudTrailEventId ? h('a', { href: '#/event/' + encodeURIComponent(r.KeyLastUsage.CloudTrailEventId) }, r.KeyLastUsage.CloudTrailEventId) : ''], ['Tracking since', fmtTime(r.TrackingStartDate)]])
     : h('p', 'Not used since tracking started ' + fmtTime(r.TrackingStartDate) + '.')));
