@@ -149,12 +149,24 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Write(body)
 }
 
+// acceptsGzip reports whether an Accept-Encoding value accepts gzip (named,
+// or by "*", with a q-value above zero).
 func acceptsGzip(ae string) bool {
 	for _, p := range strings.Split(ae, ",") {
-		p = strings.TrimSpace(p)
-		if name, q, _ := strings.Cut(p, ";"); strings.TrimSpace(name) == "gzip" {
-			return !strings.Contains(strings.ReplaceAll(q, " ", ""), "q=0") || strings.Contains(q, "q=0.")
+		name, params, _ := strings.Cut(p, ";")
+		name = strings.TrimSpace(name)
+		if name != "gzip" && name != "*" {
+			continue
 		}
+		q := 1.0
+		for _, kv := range strings.Split(params, ";") {
+			if k, v, ok := strings.Cut(strings.TrimSpace(kv), "="); ok && k == "q" {
+				if f, err := strconv.ParseFloat(v, 64); err == nil {
+					q = f
+				}
+			}
+		}
+		return q > 0
 	}
 	return false
 }

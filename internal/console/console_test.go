@@ -125,3 +125,14 @@ func TestSourcesStayOnTheOrigin(t *testing.T) {
 		}
 	}
 }
+
+func TestAcceptsGzip(t *testing.T) {
+	for ae, want := range map[string]bool{
+		"": false, "gzip": true, "gzip, deflate, br, zstd": true, "br;q=1, gzip;q=0.5": true,
+		"gzip;q=0": false, "gzip; q=0.0": false, "*": true, "identity": false, "deflate, *;q=0": false,
+	} {
+		if got := acceptsGzip(ae); got != want {
+			t.Errorf("acceptsGzip(%q) = %v, want %v", ae, got, want)
+		}
+	}
+}

@@ -16,7 +16,8 @@ export const SPECS = {
 };
 const STATES = ['', 'Enabled', 'Disabled', 'PendingDeletion', 'PendingImport', 'Unavailable', 'Creating'];
 const USAGES = ['', 'ENCRYPT_DECRYPT', 'SIGN_VERIFY', 'GENERATE_VERIFY_MAC', 'KEY_AGREEMENT', 'ENCAPSULATE_DECAPSULATE'];
-const SCAN_BUDGET = 1000; // keys examined per click when a filter needs DescribeKey
+const SCAN_BUDGET = 1000; // keys examined per step when a filter needs DescribeKey
+const SCAN_MS = 2000; // and a step stops after this long, between ListKeys pages
 const CONCURRENCY = 6; // a browser's connections per origin
 
 // The list's position survives a visit to a key's page.
@@ -130,10 +131,14 @@ export async function keysPage(session) {
   }
 
   // Other filters need each key's metadata: keys are examined in
-  // ListKeys order, at most SCAN_BUDGET per step, and the caption says
-  // how many were examined; "Next" continues where the scan stopped.
+  // ListKeys order, 100 at a time, until a page of matches, SCAN_BUDGET
+  // keys or SCAN_MS; the caption says how many were examined and whether
+  // keys remain, and "Next" continues where the scan stopped. So a filter
+  // never claims "no match" for keys it has not looked at, and a step
+  // costs the same with 100 keys or 100,000.
   async function showScan() {
     const found = [];
+    const t0 = performance.now();
     let marker = st.markers[st.page] || undefined, truncated = false, scanned = 0;
     do {
       const r = await c.kms('ListKeys', { Limit: 100, Marker: marker });
@@ -147,7 +152,7 @@ export async function keysPage(session) {
       found.push(...hits);
       truncated = !!r.Truncated;
       marker = r.NextMarker;
-    } while (truncated && found.length < st.pageSize && scanned < SCAN_BUDGET);
+    } while (truncated && found.length < st.pageSize && scanned < SCAN_BUDGET && performance.now() - t0 < SCAN_MS);
     if (truncated) st.markers[st.page + 1] = marker; else st.markers.length = st.page + 1;
     clear(body).append(table(HEADERS, found.map(keyRow),
       `${found.length} matching keys among ${scanned} examined in this step` + (truncated ? '; more keys remain: Next examines them' : '; no keys remain')),
