@@ -88,6 +88,14 @@ stage "go test (unit, storage conformance, end-to-end, attacks)" gotest -count=1
 # test/k8s is a module of its own (k8s.io/apiserver stays out of Trent's).
 k8s_tests() { (cd test/k8s && go vet ./... && go test -count=1 -timeout 15m ./... && go test -count=1 -run '^$' -bench DEKGeneration -benchtime 50x ./...); }
 stage "Kubernetes KMS v2 plugin with kube-apiserver's envelope code (test/k8s)" k8s_tests
+# test/console is a module of its own (chromedp stays out of Trent's); it
+# fails without Chromium. Screenshots go to $TRENT_TEST_ARTIFACTS/console.
+console_tests() { command -v chromium >/dev/null || [[ -n ${TRENT_TEST_CHROMIUM:-} ]] || { echo "chromium is missing (scripts/ci/install-debs.sh)"; return 1; }; (cd test/console && go vet ./... && go test -count=1 -timeout 10m ./...); }
+if (( quick )) && ! command -v chromium >/dev/null && [[ -z ${TRENT_TEST_CHROMIUM:-} ]]; then
+	skip "web console browser tests (test/console: no chromium)"
+else
+	stage "web console in headless Chromium (test/console)" console_tests
+fi
 stage "go test -race (domain and its concerns, cache, authorization, audit, IAM, pipeline, server, node, end-to-end)" go test -race -count=1 -timeout 15m ./internal/kms ./internal/grant ./internal/keyimport ./internal/keystore ./internal/job ./internal/keyring ./internal/authz ./internal/audit ./internal/iam ./internal/iamapi ./internal/pipeline ./internal/server ./internal/node ./test/e2e
 stage "go test (trenttest build: the test-only hooks)" go test -tags trenttest -count=1 -run TestTestHooks ./internal/node
 stage "go build without cgo (HSM stubs)" env CGO_ENABLED=0 go build -o /dev/null ./cmd/trent

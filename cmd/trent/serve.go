@@ -35,6 +35,8 @@ func runServe(args []string, env config.Env) error {
 	logLevel := fs.String("log-level", "", "debug, info, warn or error (default info)")
 	logFormat := fs.String("log-format", "", "text or json: one JSON object a line (default text)")
 	metricsListen := fs.String("metrics-listen", "", "serve Prometheus metrics (GET /metrics) on this address, apart from the API (default "+config.DefaultMetricsListen+"; off: none)")
+	consoleServe := fs.String("console", "", "on or off: serve the web console at /console/ (default on)")
+	consoleListen := fs.String("console-listen", "", "serve the web console (and the APIs it calls) on this address instead of the API's")
 	pprofAddr := fs.String("pprof", "", "serve Go profiling endpoints (net/http/pprof) on this loopback address")
 	principals := fs.String("principals", "", "YAML file declaring accounts, users, roles and policies, applied at every start")
 	acceptTrunc := fs.Bool("accept-audit-truncation", false, "start although the audit trail is shorter than its anchor or its digests, recording the loss in the trail (use once, after investigating)")
@@ -79,6 +81,8 @@ func runServe(args []string, env config.Env) error {
 	if set["dev"] {
 		cfg.Dev = *dev
 	}
+	override("console", &cfg.Console.Serve, *consoleServe)
+	override("console-listen", &cfg.Console.Listen, *consoleListen)
 	override("root-key-file", &cfg.RootKey.File, *rootKeyFile)
 	override("k8s-kms-socket", &cfg.K8sKMS.Socket, *k8sSocket)
 	override("k8s-kms-key-id", &cfg.K8sKMS.KeyID, *k8sKey)
@@ -199,6 +203,9 @@ func printBanner(n *node.Node) {
 	if n.DevClock != nil {
 		fmt.Printf("  DEVELOPMENT: --dev: the root of account %s may advance the domain clock (now %s ahead): trent admin dev-clock advance 7d --endpoint-url %s\n",
 			c.AccountID, n.DevClock.Offset(), n.Endpoint)
+	}
+	if n.ConsoleEndpoint != "" {
+		fmt.Printf("  console:     %s\n", n.ConsoleEndpoint)
 	}
 	fmt.Printf("  access key:  %s\n", n.AdminAccessKeyID)
 	switch {

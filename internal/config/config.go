@@ -117,8 +117,28 @@ type File struct {
 	KeysFile string `yaml:"keys_file"`
 	// Dev serves the development API (--dev): the administrator account's
 	// root may advance the domain clock. Loopback listen addresses only.
-	Dev bool `yaml:"dev"`
+	Dev     bool        `yaml:"dev"`
+	Console ConsoleFile `yaml:"console"`
 }
+
+// ConsoleFile configures the web console (internal/console), served at
+// /console/.
+type ConsoleFile struct {
+	// Serve is "on" (default) or "off" (--console): off, no listener
+	// answers /console/.
+	Serve string `yaml:"serve"`
+	// Listen, when set, serves the console on a listener of its own
+	// (--console-listen) instead of the API's. That listener serves the
+	// APIs too, with the same TLS and limits: the console's requests go
+	// to its own origin.
+	Listen string `yaml:"listen"`
+}
+
+// ConsoleOff, as console.serve, serves no console.
+const ConsoleOff = "off"
+
+// ConsoleOn reports whether the console is served.
+func (f *File) ConsoleOn() bool { return f.Console.Serve != ConsoleOff }
 
 // K8sKMSFile configures the Kubernetes KMS v2 plugin that trent serve runs
 // in-process (docs/kubernetes.md). It is off unless Socket is set.
@@ -396,6 +416,21 @@ func (f *File) Validate() error {
 	}
 	if f.LogFormat != "" && f.LogFormat != "text" && f.LogFormat != "json" {
 		return fmt.Errorf("config: log format %q: want text or json", f.LogFormat)
+	}
+	if f.Console.Serve != "" && f.Console.Serve != "on" && f.Console.Serve != ConsoleOff {
+		return fmt.Errorf("config: console %q: want on or off", f.Console.Serve)
+	}
+	if addr := f.Console.Listen; addr != "" && f.ConsoleOn() {
+		chost, port, err := net.SplitHostPort(addr)
+		if err != nil {
+			return fmt.Errorf("config: console listen address %q: %w", addr, err)
+		}
+		if addr == f.Listen && port != "0" {
+			return fmt.Errorf("config: console listen address %s is the API's: leave --console-listen unset to serve the console there", addr)
+		}
+		if f.TLS.Cert == "" && !f.InsecureHTTP && !isLoopback(chost) {
+			return fmt.Errorf("config: refusing to serve the console over plain HTTP on non-loopback address %s; configure --tls-cert/--tls-key or pass --insecure-http", addr)
+		}
 	}
 	if addr, _ := f.MetricsAddr(); addr != "" {
 		_, port, err := net.SplitHostPort(addr)

@@ -75,6 +75,10 @@ type Node struct {
 	stopCerts       chan struct{} // closed to stop watching Certs' files
 	// k8s is the in-process Kubernetes KMS plugin's server, if any.
 	k8s *k8skms.Server
+	// ConsoleEndpoint is the web console's URL ("" when it is off).
+	ConsoleEndpoint string
+	// consoleSrv serves the console's own listener (--console-listen).
+	consoleSrv *server.Server
 	// locks are the data directory's (and an outside SQLite database's)
 	// locks, held for the node's lifetime.
 	locks []*dirlock.Lock
@@ -233,11 +237,12 @@ func Start(cfg *config.File, opt Options) (n *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
-	n.Server = server.New(server.Config{Services: services, Directory: n.Directory, Audit: n.Audit, Region: cfg.Region,
+	scfg := server.Config{Services: services, Directory: n.Directory, Audit: n.Audit, Region: cfg.Region,
 		Logger: log, TLS: tlsCfg, Now: opt.Now, Ready: n.ready, Limits: limits, FailedAuth: failed, Metrics: n.Metrics,
 		Extra: iamapi.New(iamapi.Config{Directory: n.Directory, Region: cfg.Region, Audit: n.Audit, Logger: log, Now: opt.Now,
 			FailedAuth: failed, Metrics: n.Metrics}),
-		Protocols: append([]server.Protocol{trailProtocol(cfg, n, log, opt, failed)}, devProtocols...)})
+		Protocols: append([]server.Protocol{trailProtocol(cfg, n, log, opt, failed)}, devProtocols...)}
+	n.Server = server.New(apiConsole(cfg, scfg))
 	n.registerCollectors(n.Metrics)
 	if n.Listener, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return nil, err
@@ -256,6 +261,14 @@ func Start(cfg *config.File, opt Options) (n *Node, err error) {
 		if n.metricsSrv != nil {
 			n.metricsSrv.Close()
 		}
+		return nil, err
+	}
+	if err := n.startConsole(cfg, scfg, log); err != nil {
+		n.Listener.Close()
+		if n.metricsSrv != nil {
+			n.metricsSrv.Close()
+		}
+		n.stopK8sKMS()
 		return nil, err
 	}
 	n.Jobs.Start()
@@ -514,6 +527,7 @@ func (n *Node) Wait() error { return <-n.done }
 // work stops, the audit trail is sealed with a final digest, and the store
 // is closed.
 func (n *Node) Shutdown(ctx context.Context) error {
+	n.stopConsole(ctx)
 	err := n.Server.Shutdown(ctx)
 	if n.metricsSrv != nil {
 		n.metricsSrv.Close()
@@ -579,7 +593,11 @@ func trailProtocol(cfg *config.File, n *Node, log *slog.Logger, opt Options, fai
 			log.Info("audit index ready", "records", idx.Records(), "took", time.Since(start).Round(time.Millisecond).String())
 		}()
 	}
+	var verify func(context.Context) (*trailapi.Verification, error)
+	if n.Audit != nil {
+		verify = newTrailVerifier(cfg.Audit.Dir, AuditNode(cfg), n.Store, log).State
+	}
 	h := trailapi.New(trailapi.Config{Directory: n.Directory, Index: idx, Audit: n.Audit, Region: cfg.Region, Logger: log,
-		Now: opt.Now, FailedAuth: failed, Metrics: n.Metrics})
+		Now: opt.Now, FailedAuth: failed, Metrics: n.Metrics, Verification: verify})
 	return server.Protocol{TargetPrefix: trailapi.TargetPrefix + ".", MaxBody: trailapi.MaxBody, Handler: h}
 }

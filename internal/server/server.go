@@ -21,6 +21,7 @@ import (
 	"github.com/trentkms/trent/internal/authfail"
 	"github.com/trentkms/trent/internal/awserr"
 	"github.com/trentkms/trent/internal/awsjson"
+	"github.com/trentkms/trent/internal/console"
 	"github.com/trentkms/trent/internal/iam"
 	"github.com/trentkms/trent/internal/kms"
 	"github.com/trentkms/trent/internal/metrics"
@@ -57,6 +58,10 @@ type Config struct {
 	FailedAuth *authfail.Limiter
 	// Metrics, when set, measures the requests (api="kms").
 	Metrics *metrics.Metrics
+	// Console, when set, serves the requests console.Claims claims (GET
+	// and HEAD under /console/, unsigned, with no query string); they
+	// never reach an API.
+	Console http.Handler
 }
 
 // Protocol is an AWS JSON API served beside KMS's.
@@ -193,6 +198,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case r.Method == http.MethodGet && r.URL.Path == "/readyz":
 		s.readyz(w, r)
+		return
+	case s.cfg.Console != nil && console.Claims(r):
+		s.cfg.Console.ServeHTTP(w, r)
 		return
 	}
 	target := r.Header.Get("X-Amz-Target")

@@ -63,6 +63,10 @@ type Config struct {
 	FailedAuth *authfail.Limiter
 	// Metrics, when set, measures the requests (api="cloudtrail").
 	Metrics *metrics.Metrics
+	// Verification reports the state of the trail's digests for
+	// GetTrailVerification (verification.go); nil answers it with
+	// OperationNotPermittedException.
+	Verification func(context.Context) (*Verification, error)
 }
 
 // Handler serves the CloudTrail API. It is safe for concurrent use.
@@ -83,7 +87,7 @@ func New(cfg Config) *Handler {
 	h := &Handler{cfg: cfg}
 	h.verifier = &sigv4.Verifier{Source: cfg.Directory, Region: cfg.Region, Services: []string{"cloudtrail"}, Now: cfg.Now}
 	h.pipe = &pipeline.Pipeline{Directory: cfg.Directory, Audit: cfg.Audit, Failed: cfg.FailedAuth, Log: cfg.Logger, Errors: trailErrors,
-		Metrics: cfg.Metrics.API("cloudtrail", []string{"LookupEvents"})}
+		Metrics: cfg.Metrics.API("cloudtrail", []string{"LookupEvents", VerificationOperation})}
 	return h
 }
 
@@ -202,7 +206,7 @@ func operation(target string) string {
 // Lookup implements pipeline.Codec.
 func (c *call) Lookup(*pipeline.Request) ([]byte, *awserr.Error) {
 	c.Name = operation(c.target)
-	if c.target != TargetPrefix+".LookupEvents" {
+	if c.target != TargetPrefix+".LookupEvents" && c.target != TargetPrefix+"."+VerificationOperation {
 		return nil, awserr.New(awserr.UnknownOperation, "The requested operation is not recognized by the service: "+c.target)
 	}
 	return c.body, nil
@@ -312,6 +316,9 @@ func (c *call) Run(ctx context.Context) error {
 	h, in := c.h, &c.in
 	if err := h.cfg.Directory.AuthorizeIAM(ctx, c.Caller, Action, "*"); err != nil {
 		return err
+	}
+	if c.Name == VerificationOperation {
+		return c.runVerification(ctx)
 	}
 	q := audit.Query{Account: c.Caller.Account, Limit: maxResults}
 	switch len(in.LookupAttributes) {

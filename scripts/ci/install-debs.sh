@@ -3,10 +3,11 @@
 # boto3 (client tests), PostgreSQL (cluster mode and storage conformance),
 # SoftHSM2 (PKCS#11), OpenSSL (interoperability tests), iproute2 (loopback-only
 # network namespaces for client tests), Prometheus (a real server scrapes
-# trent's metrics; promtool checks them). Idempotent; needs root to install, and
+# trent's metrics; promtool checks them), Chromium (the web console's browser
+# tests, test/console). Idempotent; needs root to install, and
 # fails when something is missing and cannot be installed.
 set -euo pipefail
-pkgs=(awscli python3-boto3 postgresql softhsm2 opensc openssl iproute2 ca-certificates prometheus)
+pkgs=(awscli python3-boto3 postgresql softhsm2 opensc openssl iproute2 ca-certificates prometheus chromium)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -168,3 +168,18 @@ func TestK8sPluginIsAProtocol(t *testing.T) {
 		}
 	}
 }
+
+// The web console has no privilege of its own: its package serves
+// embedded files and imports nothing of Trent's, so it cannot reach the
+// store, the principals or the domain; the browser calls the APIs like
+// any client.
+func TestConsoleIsALeaf(t *testing.T) {
+	for p := range deps(t, "internal/console") {
+		if strings.HasPrefix(p, mod) && p != path("internal/console") {
+			t.Errorf("internal/console depends on %s", p)
+		}
+	}
+	if !deps(t, "internal/server")[path("internal/console")] {
+		t.Error("internal/server does not depend on internal/console: go list -deps sees nothing?")
+	}
+}

@@ -1,0 +1,93 @@
+package node
+
+import (
+	"context"
+	"log/slog"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/trentkms/trent/internal/audit"
+	"github.com/trentkms/trent/internal/store"
+	"github.com/trentkms/trent/internal/trailapi"
+)
+
+// verifyMaxAge is how old the reported verification may be before a call
+// starts a new one (in the background: the call answers at once).
+const verifyMaxAge = time.Minute
+
+// trailVerifier answers GetTrailVerification: it runs audit.Verify over
+// the node's trail, as `trent audit verify --data-dir` does (the digest
+// keys are the trail directory's pubkey-*.pem files, and the store's
+// anchor is checked), at most one run at a time and at most one a
+// minute, whatever the number of callers, so the cost stays bounded.
+type trailVerifier struct {
+	dir, node string
+	anchor    audit.Anchor
+	log       *slog.Logger
+
+	mu      sync.Mutex
+	last    *trailapi.Verification
+	started time.Time
+	running bool
+}
+
+func newTrailVerifier(dir, node string, st store.Store, log *slog.Logger) *trailVerifier {
+	return &trailVerifier{dir: dir, node: node, anchor: audit.StoreAnchor{Store: st}, log: log}
+}
+
+// State returns the last finished verification (Status Checking before
+// the first), starting a new one if it is older than verifyMaxAge.
+func (v *trailVerifier) State(context.Context) (*trailapi.Verification, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if !v.running && (v.last == nil || time.Since(v.started) > verifyMaxAge) {
+		v.running = true
+		v.started = time.Now()
+		go v.run(v.started)
+	}
+	out := &trailapi.Verification{Status: trailapi.VerificationChecking}
+	if v.last != nil {
+		c := *v.last
+		out = &c
+	}
+	out.Running = v.running
+	return out, nil
+}
+
+func (v *trailVerifier) run(start time.Time) {
+	res := &trailapi.Verification{CheckedAt: trailapi.Timestamp(start)}
+	r, err := audit.Verify(v.dir, audit.VerifyOptions{Node: v.node, Anchor: v.anchor, ExpectNodes: []string{v.node}})
+	if err != nil {
+		v.log.Error("trail verification", "err", err)
+		res.Status = trailapi.VerificationFailed
+		res.Problems = []string{"the trail could not be read (the server log says why)"}
+	} else {
+		res.Status = trailapi.VerificationVerified
+		for _, p := range r.Problems {
+			res.Problems = append(res.Problems, p.Node+": "+p.Kind)
+		}
+		for _, n := range r.Nodes {
+			res.Digests += n.Digests
+			if t, err := time.Parse(time.RFC3339Nano, n.DigestsUntil); err == nil {
+				res.DigestsUntil = trailapi.Timestamp(t)
+			}
+			for _, p := range n.Problems {
+				res.Problems = append(res.Problems, p.Node+": "+p.Kind)
+			}
+		}
+		if len(res.Problems) > 0 {
+			res.Status = trailapi.VerificationFailed
+		}
+	}
+	pems, _ := filepath.Glob(filepath.Join(v.dir, "pubkey-*.pem"))
+	for _, p := range pems {
+		res.SigningKeyIDs = append(res.SigningKeyIDs, strings.TrimSuffix(strings.TrimPrefix(filepath.Base(p), "pubkey-"), ".pem"))
+	}
+	slices.Sort(res.SigningKeyIDs)
+	v.mu.Lock()
+	v.last, v.running = res, false
+	v.mu.Unlock()
+}
