@@ -19,6 +19,10 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
+# What tests keep for people to look at (the console tests' screenshots):
+# .ci/artifacts/ in the tree unless the caller says where.
+export TRENT_TEST_ARTIFACTS=${TRENT_TEST_ARTIFACTS:-$root/.ci/artifacts}
+mkdir -p "$TRENT_TEST_ARTIFACTS"
 quick=0
 [[ ${1:-} == --quick ]] && quick=1
 
