@@ -52,6 +52,11 @@ type Event struct {
 	EventType           string         `json:"eventType"`
 	ManagementEvent     bool           `json:"managementEvent"`
 	RecipientAccountID  string         `json:"recipientAccountId"`
+	// SharedEventID is set on the records of a call that crossed
+	// accounts: the caller's record and one per other account whose
+	// resource it used (see OwnerCopies) share it, each with its own
+	// EventID and RecipientAccountID, as CloudTrail's do.
+	SharedEventID       string         `json:"sharedEventID,omitempty"`
 	ServiceEventDetails map[string]any `json:"serviceEventDetails,omitempty"`
 	EventCategory       string         `json:"eventCategory"`
 	TLSDetails          *TLSDetails    `json:"tlsDetails,omitempty"`
