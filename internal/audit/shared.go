@@ -74,6 +74,28 @@ func ownerIdentity(u *UserIdentity) *UserIdentity {
 	return &UserIdentity{Type: "AWSAccount", PrincipalID: u.PrincipalID, AccountID: u.AccountID}
 }
 
+// AppendCall writes e, the record of a call, as Append does; if the call
+// used another account's resource (Crossing) and was not refused for want
+// of permission, it writes the owners' records (OwnerCopies) with it, by
+// AppendAll. A call within one account costs what Append costs.
+func (l *Log) AppendCall(ctx context.Context, e *Event) error {
+	if !Crossing(e) || Refused(e.ErrorCode) {
+		return l.Append(ctx, e)
+	}
+	owners := OwnerCopies(e)
+	all := make([]*Event, 0, 1+len(owners))
+	return l.AppendAll(ctx, append(append(all, e), owners...)...)
+}
+
+// Refused reports whether errorCode refused a call for want of
+// permission (KMS's AccessDeniedException, the query APIs' AccessDenied).
+// AWS records such a cross-account call only in the caller's account: the
+// owner did not let it act, and another account must not be able to fill
+// the owner's history with calls it refused.
+func Refused(errorCode string) bool {
+	return errorCode == "AccessDeniedException" || errorCode == "AccessDenied"
+}
+
 // AppendAll writes the records es to the trail together: in one batch,
 // consecutive, durable together or not at all (a batch is written with one
 // write and rolled back whole). It returns as Append does. The records of

@@ -350,28 +350,9 @@ func (p *Pipeline) record(x Codec, r *Request) error {
 		ev.ErrorCode, ev.ErrorMessage = c.Err.Code, c.Err.Message
 	}
 	x.Record(r, ev)
-	if audit.Crossing(ev) && !denied(c.Err) {
-		return p.recordShared(r, ev)
-	}
-	return p.Audit.Append(r.Ctx, ev)
-}
-
-// recordShared writes the record of a call that used another account's
-// resource, and the record of the call for each account that owns one,
-// durable together (audit.OwnerCopies). Only such calls come here: a call
-// within one account costs no more than its one record.
-func (p *Pipeline) recordShared(r *Request, ev *audit.Event) error {
-	owners := audit.OwnerCopies(ev)
-	all := make([]*audit.Event, 0, 1+len(owners))
-	return p.Audit.AppendAll(r.Ctx, append(append(all, ev), owners...)...)
-}
-
-// denied reports whether err refused the call for want of permission. AWS
-// records such a cross-account call only in the caller's account: the
-// owner did not let it act, and another account must not be able to fill
-// the owner's history with calls it refused.
-func denied(err *awserr.Error) bool {
-	return err != nil && (err.Code == awserr.AccessDenied || err.Code == iam.CodeAccessDenied)
+	// A call on another account's resource is recorded in that account
+	// too (audit.OwnerCopies), unless it was refused.
+	return p.Audit.AppendCall(r.Ctx, ev)
 }
 
 // SourceIP returns the host of a remote address (host:port).
