@@ -101,6 +101,10 @@ type Resource struct {
 	AccountID string `json:"accountId,omitempty"`
 	Type      string `json:"type"`
 	ARN       string `json:"ARN"`
+	// Allowed says that the resource's owner, an account other than the
+	// caller's, allowed the call (its policy or a grant): the call is
+	// recorded in that account too (OwnerCopies). Not part of the record.
+	Allowed bool `json:"-"`
 }
 
 // TLSDetails records the negotiated TLS connection, as CloudTrail does.

@@ -20,27 +20,35 @@ import (
 // another's history what that account did not let it do.
 
 // Crossing reports whether e names a resource of an account other than its
-// recipient: whether the call needs OwnerCopies. It allocates nothing, so
-// that a call within one account pays only this loop.
+// recipient whose owner allowed the call (Resource.Allowed): whether the
+// call needs OwnerCopies. A resource merely named (a key of another
+// account that refused the caller, or that the call failed on before it
+// was authorized) does not count: no account can put a call into
+// another's history that the other did not allow. Crossing allocates
+// nothing, so that a call within one account pays only this loop.
 func Crossing(e *Event) bool {
 	for i := range e.Resources {
-		if a := e.Resources[i].AccountID; a != "" && a != e.RecipientAccountID {
+		if foreignAllowed(e, &e.Resources[i]) {
 			return true
 		}
 	}
 	return false
 }
 
+func foreignAllowed(e *Event, r *Resource) bool {
+	return r.Allowed && r.AccountID != "" && r.AccountID != e.RecipientAccountID
+}
+
 // OwnerCopies returns the records of e for the other accounts whose
-// resources e names (see Crossing), one per account in the order of
-// e.Resources, and sets e.SharedEventID to the ID they share with it. e
+// resources e names and who allowed the call (see Crossing), one per
+// account in the order of e.Resources, and sets e.SharedEventID to the ID they share with it. e
 // must be the caller's record, complete (its eventID set); its nested
 // values are shared with the copies, which must not be modified.
 func OwnerCopies(e *Event) []*Event {
 	var out []*Event
 	for i := range e.Resources {
 		a := e.Resources[i].AccountID
-		if a == "" || a == e.RecipientAccountID || hasRecipient(out, a) {
+		if !foreignAllowed(e, &e.Resources[i]) || hasRecipient(out, a) {
 			continue
 		}
 		if e.SharedEventID == "" {

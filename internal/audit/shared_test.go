@@ -22,11 +22,11 @@ func crossEvent(i int, at time.Time, dup bool) *Event {
 	e.EventID = NewEventID()
 	e.EventName = "ReEncrypt"
 	e.Resources = []Resource{
-		{AccountID: ownerAcct, Type: ResourceTypeKMSKey, ARN: "arn:aws:kms:us-east-1:" + ownerAcct + ":key/a"},
-		{AccountID: thirdAcct, Type: ResourceTypeKMSKey, ARN: "arn:aws:kms:us-east-1:" + thirdAcct + ":key/b"},
+		{AccountID: ownerAcct, Type: ResourceTypeKMSKey, ARN: "arn:aws:kms:us-east-1:" + ownerAcct + ":key/a", Allowed: true},
+		{AccountID: thirdAcct, Type: ResourceTypeKMSKey, ARN: "arn:aws:kms:us-east-1:" + thirdAcct + ":key/b", Allowed: true},
 	}
 	if dup {
-		e.Resources = append(e.Resources, Resource{AccountID: ownerAcct, Type: ResourceTypeKMSKey, ARN: "arn:aws:kms:us-east-1:" + ownerAcct + ":key/c"})
+		e.Resources = append(e.Resources, Resource{AccountID: ownerAcct, Type: ResourceTypeKMSKey, ARN: "arn:aws:kms:us-east-1:" + ownerAcct + ":key/c", Allowed: true})
 	}
 	return e
 }
@@ -44,6 +44,21 @@ func TestOwnerCopies(t *testing.T) { // not parallel: AllocsPerRun
 		}
 		if n := testing.AllocsPerRun(100, func() { Crossing(e) }); n != 0 {
 			t.Errorf("Crossing allocates %v times", n)
+		}
+	})
+	t.Run("ok/named-not-allowed", func(t *testing.T) {
+		// A key of another account that the call named but that did not
+		// allow it (refused, or failed on before authorization).
+		e := crossEvent(3, at, false)
+		e.Resources[1].Allowed = false
+		cs := OwnerCopies(e)
+		if !Crossing(e) || len(cs) != 1 || cs[0].RecipientAccountID != ownerAcct {
+			t.Fatalf("copies for %v", recipients(cs))
+		}
+		e = crossEvent(4, at, false)
+		e.Resources[0].Allowed, e.Resources[1].Allowed = false, false
+		if Crossing(e) || len(OwnerCopies(e)) != 0 || e.SharedEventID != "" {
+			t.Fatal("a call no other account allowed is copied")
 		}
 	})
 	t.Run("ok/two-owners", func(t *testing.T) {

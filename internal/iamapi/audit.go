@@ -44,7 +44,8 @@ func (c *call) Record(_ *pipeline.Request, ev *audit.Event) {
 			// The role is the call's resource, as in CloudTrail's record;
 			// a role of another account puts the call in that account's
 			// history too (the pipeline's audit.OwnerCopies).
-			ev.Resources = []audit.Resource{{AccountID: arn.Field(out.roleARN, 4), Type: "AWS::IAM::Role", ARN: out.roleARN}}
+			// The role's trust policy allowed the call (Allowed).
+			ev.Resources = []audit.Resource{{AccountID: arn.Field(out.roleARN, 4), Type: "AWS::IAM::Role", ARN: out.roleARN, Allowed: true}}
 		case *userResult:
 			if !c.op.readOnly {
 				ev.ResponseElements = map[string]any{"user": map[string]any{"userName": out.User.UserName, "userId": out.User.UserID, "arn": out.User.Arn}}

@@ -2,6 +2,7 @@ package kms
 
 import (
 	"context"
+	"slices"
 	"sync"
 )
 
@@ -86,7 +87,11 @@ type Trace struct {
 	mu       sync.Mutex
 	KeyARNs  []string
 	GrantIDs []string
-	arns     [2]string // KeyARNs' first storage: no call touches more than two keys
+	// Allowed are the key ARNs of KeyARNs that belong to another account
+	// than the caller's and whose policies or grants allowed the call:
+	// the call's record goes to their owners too (audit.OwnerCopies).
+	Allowed []string
+	arns    [2]string // KeyARNs' first storage: no call touches more than two keys
 }
 
 type traceKey struct{}
@@ -116,6 +121,23 @@ func NoteKey(ctx context.Context, arn string) {
 			t.KeyARNs = t.arns[:0]
 		}
 		t.KeyARNs = append(t.KeyARNs, arn)
+		t.mu.Unlock()
+	}
+}
+
+// noteAllowed records in ctx's trace that lk's owner allowed the call, if
+// that is another account than the caller's. A call within one account
+// only compares the two accounts.
+func noteAllowed(ctx context.Context, lk *Key) {
+	c := CallerFrom(ctx)
+	if c == nil || c.Account == lk.doc.Account {
+		return
+	}
+	if t := TraceFrom(ctx); t != nil {
+		t.mu.Lock()
+		if !slices.Contains(t.Allowed, lk.arn) {
+			t.Allowed = append(t.Allowed, lk.arn)
+		}
 		t.mu.Unlock()
 	}
 }

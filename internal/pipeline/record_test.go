@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"log/slog"
+	"slices"
 	"testing"
 	"time"
 
@@ -14,12 +15,15 @@ import (
 type resourceCodec struct {
 	fakeCodec
 	accounts []string
+	// refused lists the accounts whose keys did not allow the call.
+	refused []string
 }
 
 func (c *resourceCodec) Record(_ *Request, ev *audit.Event) {
 	ev.EventSource, ev.EventName, ev.AWSRegion = "kms.amazonaws.com", "Encrypt", "us-east-1"
 	for _, a := range c.accounts {
-		ev.Resources = append(ev.Resources, audit.Resource{AccountID: a, Type: audit.ResourceTypeKMSKey, ARN: "arn:aws:kms:us-east-1:" + a + ":key/k"})
+		ev.Resources = append(ev.Resources, audit.Resource{AccountID: a, Type: audit.ResourceTypeKMSKey, ARN: "arn:aws:kms:us-east-1:" + a + ":key/k",
+			Allowed: a != c.Caller.Account && !slices.Contains(c.refused, a)})
 	}
 }
 
@@ -39,18 +43,20 @@ func TestRecordCrossAccount(t *testing.T) {
 	cases := []struct {
 		name     string
 		accounts []string
+		refused  []string
 		err      *awserr.Error
 		want     []string // recipients, in trail order
 	}{
-		{"ok/same-account", []string{"111122223333"}, nil, []string{"111122223333"}},
-		{"ok/other-account", []string{"444455556666"}, nil, []string{"111122223333", "444455556666"}},
-		{"ok/two-others", []string{"444455556666", "111122223333", "777788889999"}, nil, []string{"111122223333", "444455556666", "777788889999"}},
-		{"ok/failed-after-authorization", []string{"444455556666"}, awserr.New(awserr.KMSInvalidState, "disabled"), []string{"111122223333", "444455556666"}},
-		{"fail/denied-kms", []string{"444455556666"}, awserr.New(awserr.AccessDenied, "no"), []string{"111122223333"}},
-		{"fail/denied-query", []string{"444455556666"}, awserr.New("AccessDenied", "no"), []string{"111122223333"}},
+		{"ok/same-account", []string{"111122223333"}, nil, nil, []string{"111122223333"}},
+		{"ok/other-account", []string{"444455556666"}, nil, nil, []string{"111122223333", "444455556666"}},
+		{"ok/two-others", []string{"444455556666", "111122223333", "777788889999"}, nil, nil, []string{"111122223333", "444455556666", "777788889999"}},
+		{"ok/failed-after-authorization", []string{"444455556666"}, nil, awserr.New(awserr.KMSInvalidState, "disabled"), []string{"111122223333", "444455556666"}},
+		{"fail/denied-kms", []string{"444455556666"}, nil, awserr.New(awserr.AccessDenied, "no"), []string{"111122223333"}},
+		{"fail/denied-query", []string{"444455556666"}, nil, awserr.New("AccessDenied", "no"), []string{"111122223333"}},
+		{"fail/failed-before-authorization", []string{"444455556666"}, []string{"444455556666"}, awserr.New("InvalidCiphertextException", ""), []string{"111122223333"}},
 	}
 	for _, c := range cases {
-		x := &resourceCodec{accounts: c.accounts}
+		x := &resourceCodec{accounts: c.accounts, refused: c.refused}
 		x.Caller, x.ReqID, x.Start, x.Err = caller, c.name, time.Now(), c.err
 		if err := p.record(x, request()); err != nil {
 			t.Fatalf("%s: %v", c.name, err)

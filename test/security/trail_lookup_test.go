@@ -2,6 +2,7 @@ package security
 
 import (
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -199,8 +200,9 @@ func TestTrailCrossAccountCallsInBothHistories(t *testing.T) {
 // on account A's key or role that A did not allow is recorded only in B's
 // history, as AWS does: B cannot fill A's history with calls A refused,
 // whatever it names (A's key by ARN, a key of A that does not exist, B's
-// own key under A's account, a disabled key, a role that does not trust
-// B), and B learns nothing of A's events.
+// own key under A's account, a disabled key, a ciphertext forged to name
+// A's key so that the call fails on it before authorization, a role that
+// does not trust B), and B learns nothing of A's events.
 func TestTrailDeniedCrossAccountCallsNotInOwnersHistory(t *testing.T) {
 	s := Start(t, Opts{Args: []string{"--metrics-listen", "off"}})
 	other := isoCreateAccount(t, s, isoOther)
@@ -211,6 +213,18 @@ func TestTrailDeniedCrossAccountCallsNotInOwnersHistory(t *testing.T) {
 	disabled := s.CreateKey(t, Admin, nil)
 	isoMustCall(t, s, Admin, "DisableKey", map[string]any{"KeyId": disabled}, nil)
 	own := s.CreateKey(t, other, nil)
+	// A ciphertext of B's own key, its header changed to name A's RSA
+	// key: Decrypt finds A's key, and fails on it before any authorization
+	// (not a symmetric key). Such a call must not reach A's history.
+	rsa := s.CreateKey(t, Admin, map[string]any{"KeySpec": "RSA_2048", "KeyUsage": "ENCRYPT_DECRYPT"})
+	var ownEnc struct{ CiphertextBlob string }
+	isoMustCall(t, s, other, "Encrypt", map[string]any{"KeyId": own, "Plaintext": base64.StdEncoding.EncodeToString([]byte("x"))}, &ownEnc)
+	forged, _ := base64.StdEncoding.DecodeString(ownEnc.CiphertextBlob)
+	rsaID, err := hex.DecodeString(strings.ReplaceAll(rsa, "-", ""))
+	if err != nil || len(forged) < 18 || forged[0] != 1 || forged[1] != 0 {
+		t.Fatalf("ciphertext layout: %x, key ID %s", forged[:min(len(forged), 18)], rsa)
+	}
+	copy(forged[2:18], rsaID)
 	s.MustQuery(t, Admin, "iam", "Action", "CreateRole", "RoleName", "tl-private", "AssumeRolePolicyDocument",
 		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::`+account+`:root"},"Action":"sts:AssumeRole"}]}`)
 	pt := base64.StdEncoding.EncodeToString([]byte("x"))
@@ -221,6 +235,8 @@ func TestTrailDeniedCrossAccountCallsNotInOwnersHistory(t *testing.T) {
 		{"Encrypt", map[string]any{"KeyId": keyARN, "Plaintext": pt}},
 		{"Decrypt", map[string]any{"CiphertextBlob": enc.CiphertextBlob}},
 		{"Decrypt", map[string]any{"CiphertextBlob": enc.CiphertextBlob, "KeyId": keyARN}},
+		{"Decrypt", map[string]any{"CiphertextBlob": base64.StdEncoding.EncodeToString(forged)}},
+		{"ReEncrypt", map[string]any{"CiphertextBlob": base64.StdEncoding.EncodeToString(forged), "DestinationKeyId": own}},
 		{"DescribeKey", map[string]any{"KeyId": keyARN}},
 		{"GenerateDataKey", map[string]any{"KeyId": keyARN, "KeySpec": "AES_256"}},
 		{"CreateGrant", map[string]any{"KeyId": keyARN, "GranteePrincipal": "arn:aws:iam::" + isoOther + ":root", "Operations": []string{"Decrypt"}}},
