@@ -87,10 +87,11 @@ type Trace struct {
 	mu       sync.Mutex
 	KeyARNs  []string
 	GrantIDs []string
-	// Allowed are the key ARNs of KeyARNs that belong to another account
-	// than the caller's and whose policies or grants allowed the call:
-	// the call's record goes to their owners too (audit.OwnerCopies).
-	Allowed []string
+	// allowed has bit i set when KeyARNs[i] is a key of another account
+	// than the caller's whose policies or grants allowed the call (see
+	// Allowed). A byte, not a list: the server embeds a Trace in its
+	// per-request state, sized to a size class.
+	allowed uint8
 	arns    [2]string // KeyARNs' first storage: no call touches more than two keys
 }
 
@@ -133,13 +134,26 @@ func noteAllowed(ctx context.Context, lk *Key) {
 	if c == nil || c.Account == lk.doc.Account {
 		return
 	}
+	NoteKey(ctx, lk.arn)
 	if t := TraceFrom(ctx); t != nil {
 		t.mu.Lock()
-		if !slices.Contains(t.Allowed, lk.arn) {
-			t.Allowed = append(t.Allowed, lk.arn)
+		if i := slices.Index(t.KeyARNs, lk.arn); i >= 0 && i < 8 {
+			t.allowed |= 1 << i
 		}
 		t.mu.Unlock()
 	}
+}
+
+// Allowed reports whether arn, one of t.KeyARNs, is a key of another
+// account than the caller's whose policies or grants allowed the call: the
+// call's record goes to that account too (audit.OwnerCopies). Call it once
+// the operation has returned.
+func (t *Trace) Allowed(arn string) bool {
+	if t.allowed == 0 {
+		return false
+	}
+	i := slices.Index(t.KeyARNs, arn)
+	return i >= 0 && i < 8 && t.allowed&(1<<i) != 0
 }
 
 // NoteGrant records in ctx's trace that grant id authorized the

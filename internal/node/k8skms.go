@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"slices"
 	"time"
 
 	"github.com/trentkms/trent/internal/arn"
@@ -143,7 +142,7 @@ func (b *inProcessKMS) call(ctx context.Context, name string, params map[string]
 		}
 		for _, key := range trace.KeyARNs {
 			ev.Resources = append(ev.Resources, audit.Resource{AccountID: arn.Field(key, 4), Type: "AWS::KMS::Key", ARN: key,
-				Allowed: slices.Contains(trace.Allowed, key)})
+				Allowed: trace.Allowed(key)})
 		}
 		if err := b.trail.AppendCall(ctx, ev); err != nil {
 			b.log.Error("k8s-kms-plugin: audit record not written; failing the call", "requestId", reqID, "err", err)

@@ -32,8 +32,8 @@ type Request struct {
 	Body      io.Reader
 	Raw       []byte
 	HasRaw    bool
+	TLS       bool // beside HasRaw: the server's per-request state fills a size class
 	RemoteIP  string
-	TLS       bool
 	Host      string
 	UserAgent string
 }

@@ -2,7 +2,6 @@ package server
 
 import (
 	"encoding/json"
-	"slices"
 
 	"github.com/trentkms/trent/internal/arn"
 	"github.com/trentkms/trent/internal/audit"
@@ -36,7 +35,7 @@ func (c *call) Record(r *pipeline.Request, ev *audit.Event) {
 	for _, key := range resourceOrder(c) {
 		account := arnAccount(key)
 		ev.Resources = append(ev.Resources, audit.Resource{AccountID: account, Type: "AWS::KMS::Key", ARN: key,
-			Allowed: len(c.trace.Allowed) > 0 && slices.Contains(c.trace.Allowed, key)})
+			Allowed: c.trace.Allowed(key)})
 		if ev.RecipientAccountID == "" {
 			ev.RecipientAccountID = account
 		}
