@@ -13,7 +13,9 @@
 // (ErrFailed), because the kernel may have dropped the dirty pages. A
 // record is never acknowledged before it is durable; a record may be
 // durable although its call failed (the process died, or the context
-// ended, between the write and the answer).
+// ended, between the write and the answer). Log.AppendAll writes several
+// records (a call that crossed accounts: the caller's record and each
+// owner's, see OwnerCopies) in one batch, durable together or not at all.
 //
 // # Layout and tamper evidence
 //

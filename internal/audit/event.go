@@ -52,6 +52,11 @@ type Event struct {
 	EventType           string         `json:"eventType"`
 	ManagementEvent     bool           `json:"managementEvent"`
 	RecipientAccountID  string         `json:"recipientAccountId"`
+	// SharedEventID is set on the records of a call that crossed
+	// accounts: the caller's record and one per other account whose
+	// resource it used (see OwnerCopies) share it, each with its own
+	// EventID and RecipientAccountID, as CloudTrail's do.
+	SharedEventID       string         `json:"sharedEventID,omitempty"`
 	ServiceEventDetails map[string]any `json:"serviceEventDetails,omitempty"`
 	EventCategory       string         `json:"eventCategory"`
 	TLSDetails          *TLSDetails    `json:"tlsDetails,omitempty"`
@@ -96,6 +101,10 @@ type Resource struct {
 	AccountID string `json:"accountId,omitempty"`
 	Type      string `json:"type"`
 	ARN       string `json:"ARN"`
+	// Allowed says that the resource's owner, an account other than the
+	// caller's, allowed the call (its policy or a grant): the call is
+	// recorded in that account too (OwnerCopies). Not part of the record.
+	Allowed bool `json:"-"`
 }
 
 // TLSDetails records the negotiated TLS connection, as CloudTrail does.

@@ -28,13 +28,23 @@ import (
 // value (about nine), plus an entry of the event-ID map: about 100 bytes a
 // record, some 100 MB for a million.
 //
-// Records are ordered within a node by sequence number, and across nodes by
-// time: a record's time key is the latest eventTime of its node up to it, so
-// that a clock stepped back does not unsort the node's records (such a
-// record is found where the trail has it, and its own eventTime still
-// decides whether it is in a query's range). Records are indexed under the
-// account that received them (recipientAccountId): a query names one
-// account and sees only its records.
+// Records are ordered by a time key, newest first. A node writes its
+// records in sequence, not quite in eventTime order: a call's record is
+// written when it ends, with the time it began, and a clock may be set
+// back. So a node's records are cut into runs: a run ends where a record's
+// eventTime is more than runBreak before the latest of the run (a clock
+// set back, a record written very late), and within a run a record's key
+// is the latest eventTime of the run up to it, so that keys rise with the
+// sequence and a query finds its candidates by binary search. A record's
+// key is never before its own eventTime and at most the run's lag (the
+// greatest key minus eventTime in it, a few seconds as calls go) after
+// it: a query ending at End looks at the keys up to End plus the lag and
+// keeps those whose own eventTime is in its range, so that StartTime and
+// EndTime select exactly the records whose eventTime they bound, whatever
+// the clock did. A query merges the runs of every node; runs are few (one
+// per clock step back). Records are indexed under the account that
+// received them (recipientAccountId): a query names one account and sees
+// only its records.
 //
 // An Index reads files that the trail's writer appends to concurrently: it
 // consumes only complete lines, stops at the zero-filled space a segment
@@ -63,7 +73,8 @@ type nodeIndex struct {
 	// dupIDs holds the rest when two records share a hash.
 	ids    map[uint64]uint32
 	dupIDs map[uint64][]uint32
-	maxKey uint32
+	// runs cut ents into stretches of rising keys, by first ordinal.
+	runs []indexRun
 	// dead counts the records of removed segments.
 	dead int
 }
@@ -80,10 +91,25 @@ type indexedSeg struct {
 type indexEntry struct {
 	off int64
 	seq uint64
-	key uint32 // Unix seconds: the latest eventTime of the node up to here
+	key uint32 // Unix seconds: the latest eventTime of the run up to here
+	t   uint32 // Unix seconds: the record's own eventTime
 	seg uint32 // index in nodeIndex.segs
 	n   uint32 // length of the line
 }
+
+// indexRun is a stretch of a node's records whose keys rise with their
+// sequence numbers.
+type indexRun struct {
+	first uint32 // ordinal of its first record
+	key   uint32 // key of its last record: the latest eventTime in it
+	lag   uint32 // the greatest key minus eventTime of its records
+}
+
+// runBreak is how far a record's eventTime may fall behind the latest of
+// its run before it starts a new run. It bounds a run's lag, so the extra
+// keys a time-bounded query looks at; calls end well within it (their
+// deadline is 30 s), so runs begin only where a clock was set back.
+const runBreak = 60
 
 // LookupKey names an attribute of LookupEvents' LookupAttributes.
 type LookupKey uint8
@@ -330,10 +356,17 @@ func (x *Index) add(ni *nodeIndex, si uint32, is *indexedSeg, off int64, line []
 	if err != nil || t.Unix() < 0 || t.Unix() > 1<<32-1 {
 		return
 	}
-	key := max(uint32(t.Unix()), ni.maxKey)
-	ni.maxKey = key
 	ord := uint32(len(ni.ents))
-	ni.ents = append(ni.ents, indexEntry{off: off, seq: r.Seq, key: key, seg: si, n: uint32(len(line))})
+	et := uint32(t.Unix())
+	run := len(ni.runs) - 1
+	if run < 0 || uint64(et)+runBreak < uint64(ni.runs[run].key) {
+		ni.runs = append(ni.runs, indexRun{first: ord, key: et})
+		run++
+	}
+	rn := &ni.runs[run]
+	rn.key = max(rn.key, et)
+	rn.lag = max(rn.lag, rn.key-et)
+	ni.ents = append(ni.ents, indexEntry{off: off, seq: r.Seq, key: rn.key, t: et, seg: si, n: uint32(len(line))})
 	is.n++
 	acct := e.Recipient
 	x.post(ni, acct, LookupNone, "", ord)
@@ -483,11 +516,9 @@ func (x *Index) Lookup(q Query) ([]Found, *Cursor, error) {
 	if lo > hi {
 		return nil, nil, nil
 	}
-	var its []*lookupIter
+	var its []lookupIter
 	for _, name := range x.names {
-		if it := x.iter(x.nodes[name], &q, lo, hi); it != nil && it.more() {
-			its = append(its, it)
-		}
+		its = x.iters(its, x.nodes[name], &q, lo, hi)
 	}
 	files := map[string]*os.File{}
 	defer func() {
@@ -498,30 +529,29 @@ func (x *Index) Lookup(q Query) ([]Found, *Cursor, error) {
 	var out []Found
 	for len(out) < q.Limit {
 		// The next record is the greatest (key, node, seq) of the
-		// iterators' heads; nodes are few.
+		// iterators' heads; nodes and their runs are few.
 		best := -1
-		for i, it := range its {
-			if !it.more() {
-				continue
-			}
-			if best < 0 || it.head().key > its[best].head().key ||
-				it.head().key == its[best].head().key && it.ni.node > its[best].ni.node {
+		for i := range its {
+			if its[i].more() && (best < 0 || its[i].before(&its[best])) {
 				best = i
 			}
 		}
 		if best < 0 {
 			break
 		}
-		it := its[best]
+		it := &its[best]
 		ent := it.head()
 		it.pos--
+		if ent.t < lo || ent.t > hi {
+			continue // a key within the run's lag of the range, its time not in it
+		}
 		if f, ok := x.read(it.ni, ent, files, &q); ok {
 			out = append(out, f)
 		}
 	}
 	var next *Cursor
-	for _, it := range its {
-		if it.more() && len(out) > 0 {
+	for i := range its {
+		if its[i].more() && len(out) > 0 {
 			last := out[len(out)-1]
 			next = &Cursor{Key: last.key, Node: last.Node, Seq: last.Seq}
 			break
@@ -530,10 +560,11 @@ func (x *Index) Lookup(q Query) ([]Found, *Cursor, error) {
 	return out, next, nil
 }
 
-// lookupIter walks one node's candidates from its newest down.
+// lookupIter walks the candidates of one run of a node from its newest
+// down.
 type lookupIter struct {
 	ni   *nodeIndex
-	ords []uint32 // ordinals of the candidates, ascending
+	ords []uint32 // ordinals of the run's candidates, ascending
 	low  int      // first position in range
 	pos  int      // current position (walks down to low)
 }
@@ -542,37 +573,71 @@ func (it *lookupIter) more() bool { return it.pos >= it.low }
 
 func (it *lookupIter) head() *indexEntry { return &it.ni.ents[it.ords[it.pos]] }
 
-// iter returns the candidates of q in ni with keys in [lo, hi], after
-// q.After.
-func (x *Index) iter(ni *nodeIndex, q *Query, lo, hi uint32) *lookupIter {
-	it := &lookupIter{ni: ni}
+// before reports whether it's head comes before o's in the order of
+// Lookup: (key, node, seq) descending.
+func (it *lookupIter) before(o *lookupIter) bool {
+	a, b := it.head(), o.head()
+	switch {
+	case a.key != b.key:
+		return a.key > b.key
+	case it.ni != o.ni:
+		return it.ni.node > o.ni.node
+	}
+	return a.seq > b.seq
+}
+
+// iters appends to its an iterator for each run of ni that holds
+// candidates of q: records with the attribute of q, keys in [lo, hi + the
+// run's lag], after q.After.
+func (x *Index) iters(its []lookupIter, ni *nodeIndex, q *Query, lo, hi uint32) []lookupIter {
+	var ords []uint32
 	switch q.Key {
 	case LookupEventID:
 		h := x.hash(q.Account, LookupEventID, q.Value)
 		if o, ok := ni.ids[h]; ok {
-			it.ords = append([]uint32{o}, ni.dupIDs[h]...)
+			ords = append([]uint32{o}, ni.dupIDs[h]...)
 		}
 	default:
-		it.ords = ni.post[x.hash(q.Account, q.Key, q.Value)]
+		ords = ni.post[x.hash(q.Account, q.Key, q.Value)]
 	}
-	n := len(it.ords)
-	key := func(i int) uint32 { return ni.ents[it.ords[i]].key }
-	it.low = sort.Search(n, func(i int) bool { return key(i) >= lo })
-	end := sort.Search(n, func(i int) bool { return key(i) > hi })
-	if c := q.After; c != nil {
-		// Records after the cursor in the order (key, node, seq)
-		// descending.
-		switch {
-		case ni.node < c.Node:
-			end = min(end, sort.Search(n, func(i int) bool { return key(i) > c.Key }))
-		case ni.node > c.Node:
-			end = min(end, sort.Search(n, func(i int) bool { return key(i) >= c.Key }))
-		default:
-			end = min(end, sort.Search(n, func(i int) bool { return ni.ents[it.ords[i]].seq >= c.Seq }))
+	a := 0
+	for r := range ni.runs {
+		if a == len(ords) {
+			break
+		}
+		b := len(ords)
+		if r+1 < len(ni.runs) {
+			next := ni.runs[r+1].first
+			b = a + sort.Search(len(ords)-a, func(i int) bool { return ords[a+i] >= next })
+		}
+		sub := ords[a:b:b]
+		a = b
+		n := len(sub)
+		key := func(i int) uint32 { return ni.ents[sub[i]].key }
+		low := sort.Search(n, func(i int) bool { return key(i) >= lo })
+		top := uint64(hi) + uint64(ni.runs[r].lag)
+		end := sort.Search(n, func(i int) bool { return uint64(key(i)) > top })
+		if c := q.After; c != nil {
+			// Records after the cursor in the order (key, node, seq)
+			// descending. Within a run, key and seq both rise with the
+			// ordinal.
+			switch {
+			case ni.node < c.Node:
+				end = min(end, sort.Search(n, func(i int) bool { return key(i) > c.Key }))
+			case ni.node > c.Node:
+				end = min(end, sort.Search(n, func(i int) bool { return key(i) >= c.Key }))
+			default:
+				end = min(end, sort.Search(n, func(i int) bool {
+					k := key(i)
+					return k > c.Key || k == c.Key && ni.ents[sub[i]].seq >= c.Seq
+				}))
+			}
+		}
+		if low < end {
+			its = append(its, lookupIter{ni: ni, ords: sub, low: low, pos: end - 1})
 		}
 	}
-	it.pos = end - 1
-	return it
+	return its
 }
 
 // read reads the record of ent and returns it if it matches q.

@@ -1,6 +1,7 @@
 package iamapi
 
 import (
+	"github.com/trentkms/trent/internal/arn"
 	"github.com/trentkms/trent/internal/audit"
 	"github.com/trentkms/trent/internal/pipeline"
 )
@@ -40,6 +41,11 @@ func (c *call) Record(_ *pipeline.Request, ev *audit.Event) {
 				"credentials":     map[string]any{"accessKeyId": out.Credentials.AccessKeyID, "expiration": out.Credentials.Expiration},
 				"assumedRoleUser": map[string]any{"assumedRoleId": out.AssumedRoleUser.AssumedRoleID, "arn": out.AssumedRoleUser.Arn},
 			}
+			// The role is the call's resource, as in CloudTrail's record.
+			// Its trust policy allowed the call (Allowed): a role of
+			// another account puts the call in that account's history too
+			// (audit.OwnerCopies).
+			ev.Resources = []audit.Resource{{AccountID: arn.Field(out.roleARN, 4), Type: "AWS::IAM::Role", ARN: out.roleARN, Allowed: true}}
 		case *userResult:
 			if !c.op.readOnly {
 				ev.ResponseElements = map[string]any{"user": map[string]any{"userName": out.User.UserName, "userId": out.User.UserID, "arn": out.User.Arn}}

@@ -418,6 +418,7 @@ var operations = map[string]*operation{
 			Expiration: isoTime(res.Credentials.Expiration)}}
 		out.AssumedRoleUser.AssumedRoleID = res.AssumedRoleID
 		out.AssumedRoleUser.Arn = res.ARN
+		out.roleARN = arn // the role's own ARN: AssumeRole refuses any other spelling
 		return out, nil
 	}},
 }

@@ -107,6 +107,8 @@ type assumeRoleResult struct {
 		AssumedRoleID string `xml:"AssumedRoleId"`
 		Arn           string `xml:"Arn"`
 	} `xml:"AssumedRoleUser"`
+	// roleARN is the role assumed, for the audit record's resources.
+	roleARN string
 }
 
 func (h *Handler) user(u *iam.User) xmlUser {

@@ -123,6 +123,14 @@ func (s *Service) keyRequest(ctx context.Context, lk *Key, action string, conds 
 // authorizeKey asks the authorizer whether the caller may perform action on
 // lk, given request-specific conditions and grant tokens.
 func (s *Service) authorizeKey(ctx context.Context, lk *Key, action string, conds map[string][]string, grantTokens []string) error {
+	err := s.authorizeKeyOnce(ctx, lk, action, conds, grantTokens)
+	if err == nil {
+		noteAllowed(ctx, lk)
+	}
+	return err
+}
+
+func (s *Service) authorizeKeyOnce(ctx context.Context, lk *Key, action string, conds map[string][]string, grantTokens []string) error {
 	req := s.keyRequest(ctx, lk, action, conds)
 	caller := req.Caller
 	// Grant tokens are checked on every request, as AWS does, but grants
@@ -165,7 +173,11 @@ func (s *Service) authorizeKey(ctx context.Context, lk *Key, action string, cond
 func (s *Service) AuthorizeKeyWithGrant(ctx context.Context, k *Key, action string, conds map[string][]string, grantAllows bool) error {
 	req := s.keyRequest(ctx, k, action, conds)
 	req.GrantAllows = grantAllows
-	return s.authz.AuthorizeKey(ctx, req)
+	err := s.authz.AuthorizeKey(ctx, req)
+	if err == nil {
+		noteAllowed(ctx, k)
+	}
+	return err
 }
 
 // AuthorizeAccount asks whether the caller may perform an account action.

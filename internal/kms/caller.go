@@ -2,6 +2,7 @@ package kms
 
 import (
 	"context"
+	"slices"
 	"sync"
 )
 
@@ -96,7 +97,12 @@ type Trace struct {
 	mu       sync.Mutex
 	KeyARNs  []string
 	GrantIDs []string
-	arns     [2]string // KeyARNs' first storage: no call touches more than two keys
+	// allowed has bit i set when KeyARNs[i] is a key of another account
+	// than the caller's whose policies or grants allowed the call (see
+	// Allowed). A byte, not a list: the server embeds a Trace in its
+	// per-request state, sized to a size class.
+	allowed uint8
+	arns    [2]string // KeyARNs' first storage: no call touches more than two keys
 }
 
 type traceKey struct{}
@@ -128,6 +134,36 @@ func NoteKey(ctx context.Context, arn string) {
 		t.KeyARNs = append(t.KeyARNs, arn)
 		t.mu.Unlock()
 	}
+}
+
+// noteAllowed records in ctx's trace that lk's owner allowed the call, if
+// that is another account than the caller's. A call within one account
+// only compares the two accounts.
+func noteAllowed(ctx context.Context, lk *Key) {
+	c := CallerFrom(ctx)
+	if c == nil || c.Account == lk.doc.Account {
+		return
+	}
+	NoteKey(ctx, lk.arn)
+	if t := TraceFrom(ctx); t != nil {
+		t.mu.Lock()
+		if i := slices.Index(t.KeyARNs, lk.arn); i >= 0 && i < 8 {
+			t.allowed |= 1 << i
+		}
+		t.mu.Unlock()
+	}
+}
+
+// Allowed reports whether arn, one of t.KeyARNs, is a key of another
+// account than the caller's whose policies or grants allowed the call: the
+// call's record goes to that account too (audit.OwnerCopies). Call it once
+// the operation has returned.
+func (t *Trace) Allowed(arn string) bool {
+	if t.allowed == 0 {
+		return false
+	}
+	i := slices.Index(t.KeyARNs, arn)
+	return i >= 0 && i < 8 && t.allowed&(1<<i) != 0
 }
 
 // NoteGrant records in ctx's trace that grant id authorized the

@@ -141,9 +141,10 @@ func (b *inProcessKMS) call(ctx context.Context, name string, params map[string]
 			ev.ErrorCode, ev.ErrorMessage = aerr.Code, aerr.Message
 		}
 		for _, key := range trace.KeyARNs {
-			ev.Resources = append(ev.Resources, audit.Resource{AccountID: arn.Field(key, 4), Type: "AWS::KMS::Key", ARN: key})
+			ev.Resources = append(ev.Resources, audit.Resource{AccountID: arn.Field(key, 4), Type: "AWS::KMS::Key", ARN: key,
+				Allowed: trace.Allowed(key)})
 		}
-		if err := b.trail.Append(ctx, ev); err != nil {
+		if err := b.trail.AppendCall(ctx, ev); err != nil {
 			b.log.Error("k8s-kms-plugin: audit record not written; failing the call", "requestId", reqID, "err", err)
 			return &awserr.Error{Code: "KMSInternalException", Message: "The request was rejected because an internal exception occurred."}
 		}

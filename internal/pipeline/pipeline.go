@@ -32,8 +32,8 @@ type Request struct {
 	Body      io.Reader
 	Raw       []byte
 	HasRaw    bool
+	TLS       bool // beside HasRaw: the server's per-request state fills a size class
 	RemoteIP  string
-	TLS       bool
 	Host      string
 	UserAgent string
 }
@@ -358,7 +358,9 @@ func (p *Pipeline) record(x Codec, r *Request) error {
 		ev.ErrorCode, ev.ErrorMessage = c.Err.Code, c.Err.Message
 	}
 	x.Record(r, ev)
-	return p.Audit.Append(r.Ctx, ev)
+	// A call on another account's resource is recorded in that account
+	// too (audit.OwnerCopies), unless it was refused.
+	return p.Audit.AppendCall(r.Ctx, ev)
 }
 
 // SourceIP returns the host of a remote address (host:port).

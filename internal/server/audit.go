@@ -34,7 +34,8 @@ func (c *call) Record(r *pipeline.Request, ev *audit.Event) {
 	}
 	for _, key := range resourceOrder(c) {
 		account := arnAccount(key)
-		ev.Resources = append(ev.Resources, audit.Resource{AccountID: account, Type: "AWS::KMS::Key", ARN: key})
+		ev.Resources = append(ev.Resources, audit.Resource{AccountID: account, Type: "AWS::KMS::Key", ARN: key,
+			Allowed: c.trace.Allowed(key)})
 		if ev.RecipientAccountID == "" {
 			ev.RecipientAccountID = account
 		}

@@ -13,11 +13,15 @@
 //   - The caller needs cloudtrail:LookupEvents (resource "*") in its
 //     identity policies, and sees only the records its account received
 //     (recipientAccountId): never another account's calls, nor records of
-//     requests whose caller was never known.
+//     requests whose caller was never known. A call on another account's
+//     resource is recorded for each account (audit.OwnerCopies): each sees
+//     its own copy, the owner's naming the caller by account and principal
+//     ID only.
 //   - Every lookup attribute of CloudTrail matches exactly (EventId,
 //     EventName, ReadOnly "true"/"false", Username, ResourceType,
 //     ResourceName, EventSource, AccessKeyId); at most one is given.
-//     StartTime and EndTime are inclusive; MaxResults is 1 to 50 (50 by
+//     StartTime and EndTime are inclusive and bound each record's own
+//     eventTime, even where a clock was set back; MaxResults is 1 to 50 (50 by
 //     default); events come newest first, and CloudTrailEvent is the
 //     record's JSON exactly as the trail holds it.
 //   - NextToken names the last event returned (node and sequence number)
