@@ -27,6 +27,11 @@ while the server is up: running servers see the change within seconds.
   list-accounts      list registered accounts
   apply-principals   --file FILE
                      apply a declarative principals file (as serve --principals)
+  replication-identity
+                     print this deployment's public replication identity, as
+                     a peers: entry for the other deployments' configuration
+  replication-status print the peers and the multi-Region key changes not yet
+                     delivered to them (docs/multi-region.md)
 
 Common flags: --config FILE, --data-dir DIR, --store URL, --region REGION,
 --root-key-file FILE. The root key is found as trent serve finds it:
@@ -69,6 +74,8 @@ func admin(args []string, env config.Env, out io.Writer) error {
 		cfg.RootKey.File = *rootKeyFile
 	}
 	switch sub {
+	case "replication-identity", "replication-status":
+		return adminReplication(sub, cfg, env, out)
 	case "create-account", "create-access-key", "list-accounts", "apply-principals":
 	default:
 		return fmt.Errorf("admin: unknown subcommand %q\n\n%s", sub, adminUsage)

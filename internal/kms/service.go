@@ -68,6 +68,8 @@ type Service struct {
 
 	keyStores KeyStores // the cryptography of keys in custom key stores (concerns.go)
 
+	replication Replication // multi-Region keys (multiregion.go); nil: none
+
 	// The concerns' hooks (concerns.go).
 	keyRecords  []KeyRecords
 	jobHandlers map[string]JobHandler
@@ -351,9 +353,18 @@ func (s *Service) UpdateKey(ctx context.Context, id string, fn func(d *KeyDoc, v
 		if err := json.Unmarshal(rec.Data, &d); err != nil {
 			return fmt.Errorf("kms: decode key %s: %w", id, err)
 		}
+		var before []byte
+		var old KeyDoc
+		if d.MultiRegion {
+			before = sharedBytes(&d)
+			_ = json.Unmarshal(rec.Data, &old)
+		}
 		extra, err := fn(&d, rec.Version)
 		if err != nil {
 			return err
+		}
+		if d.MultiRegion {
+			extra = append(extra, s.replicationOps(before, &old, &d)...)
 		}
 		data, err := json.Marshal(&d)
 		if err != nil {

@@ -29,6 +29,7 @@ import (
 	"github.com/trentkms/trent/internal/keystore"
 	"github.com/trentkms/trent/internal/kms"
 	"github.com/trentkms/trent/internal/metrics"
+	"github.com/trentkms/trent/internal/peer"
 	"github.com/trentkms/trent/internal/rootkey"
 	"github.com/trentkms/trent/internal/server"
 	"github.com/trentkms/trent/internal/store"
@@ -177,6 +178,9 @@ func Start(cfg *config.File, opt Options) (n *Node, err error) {
 		return nil, err
 	}
 	n.Service, n.Grants, n.Imports, n.KeyStores, n.Jobs = services.KMS, services.Grants, services.Imports, services.KeyStores, services.Jobs
+	if services.Replicas, err = n.startReplication(cfg, services.KMS, log); err != nil {
+		return nil, err
+	}
 	followRootKey(n)
 	partition := n.Service.Partition()
 	n.Directory = iam.New(st, n.Root, partition, opt.Now)
@@ -222,8 +226,9 @@ func Start(cfg *config.File, opt Options) (n *Node, err error) {
 		Logger: log, TLS: tlsCfg, Now: opt.Now, Ready: n.ready, Limits: limits, FailedAuth: failed, Metrics: n.Metrics,
 		Extra: iamapi.New(iamapi.Config{Directory: n.Directory, Region: cfg.Region, Audit: n.Audit, Logger: log, Now: opt.Now,
 			FailedAuth: failed, Metrics: n.Metrics}),
-		Protocols: []server.Protocol{trailProtocol(cfg, n, log, opt, failed)}})
+		Protocols: []server.Protocol{trailProtocol(cfg, n, log, opt, failed), replicationProtocol(cfg, services.Replicas, failed, log)}})
 	n.registerCollectors(n.Metrics)
+	n.Metrics.RegisterReplication(peer.NewCollector(services.Replicas))
 	if n.Listener, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/trentkms/trent/internal/job"
 	"github.com/trentkms/trent/internal/keystore"
 	"github.com/trentkms/trent/internal/kms"
+	"github.com/trentkms/trent/internal/replica"
 	"github.com/trentkms/trent/internal/reseal"
 )
 
@@ -57,7 +58,7 @@ func RotateRootKey(ctx context.Context, cfg *config.File, o RotateOptions) (rese
 	}
 	dir := iam.New(st, root, services.KMS.Partition(), nil)
 	res, err := reseal.Rotate(ctx, reseal.Options{
-		Store: st, Root: root, Resealers: append(resealers(&services), dir),
+		Store: st, Root: root, Resealers: append(resealers(&services), dir, replica.IdentityResealer{Store: st, Root: root, Locks: services.KMS.Locks()}),
 		Files:  []reseal.File{{Path: filepath.Join(cfg.DataDir, audit.SigningKeyFile), AAD: audit.SigningKeyAAD}},
 		Settle: o.Settle, KeepOld: o.KeepOld, Progress: o.Progress,
 	})

@@ -41,6 +41,7 @@ var domain = []string{
 	"internal/wire", "internal/kms", "internal/grant", "internal/keyimport", "internal/job",
 	"internal/policy", "internal/authz", "internal/algo", "internal/ciphertext", "internal/keyring",
 	"internal/arn", "internal/store", "internal/rootkey", "internal/awserr", "internal/reseal", "internal/uuid",
+	"internal/replica",
 }
 
 func TestDomainLinksNoTransportOrHSM(t *testing.T) {
