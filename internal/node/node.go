@@ -146,7 +146,11 @@ func Start(cfg *config.File, opt Options) (n *Node, err error) {
 	n.Metrics = metrics.New()
 	// The domain's calls to the store are measured; the node's own (the
 	// root key check, bootstrap) need not be.
-	st := n.Metrics.Store(n.Store)
+	regional, home, err := regionStore(context.Background(), n.Store, cfg.Region)
+	if err != nil {
+		return nil, err
+	}
+	st := n.Metrics.Store(regional)
 	kcfg := kms.Config{Store: st, Root: n.Root, Region: cfg.Region, Logger: log,
 		CacheMaxAge: cfg.Cache.MaxAge, CacheGrace: cfg.Cache.Grace, EnableSM2: cfg.EnableSM2, Now: opt.Now}
 	jcfg := job.Config{NodeID: cfg.NodeID}
@@ -178,7 +182,7 @@ func Start(cfg *config.File, opt Options) (n *Node, err error) {
 		return nil, err
 	}
 	n.Service, n.Grants, n.Imports, n.KeyStores, n.Jobs = services.KMS, services.Grants, services.Imports, services.KeyStores, services.Jobs
-	if services.Replicas, err = n.startReplication(cfg, services.KMS, log); err != nil {
+	if services.Replicas, err = n.startReplication(cfg, services.KMS, regional, home, log); err != nil {
 		return nil, err
 	}
 	followRootKey(n)

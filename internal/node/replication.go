@@ -12,14 +12,15 @@ import (
 	"github.com/trentkms/trent/internal/peer"
 	"github.com/trentkms/trent/internal/replica"
 	"github.com/trentkms/trent/internal/server"
+	"github.com/trentkms/trent/internal/store"
 )
 
 // startReplication builds the multi-Region key concern of a node: its
 // replication identity (created at the first start, sealed under the root
 // key), its peers from the configuration, and the client that delivers to
 // them.
-func (n *Node) startReplication(cfg *config.File, svc *kms.Service, log *slog.Logger) (*replica.Service, error) {
-	id, err := replica.LoadIdentity(context.Background(), n.Store, n.Root, cfg.Region)
+func (n *Node) startReplication(cfg *config.File, svc *kms.Service, st store.Store, home string, log *slog.Logger) (*replica.Service, error) {
+	id, err := replica.LoadIdentity(context.Background(), st, n.Root, cfg.Region)
 	if err != nil {
 		return nil, err
 	}
@@ -31,8 +32,10 @@ func (n *Node) startReplication(cfg *config.File, svc *kms.Service, log *slog.Lo
 	if err != nil {
 		return nil, err
 	}
-	r := replica.New(replica.Config{KMS: svc, Identity: id, Peers: peers, Transport: client, Logger: log,
-		Events: n.replicationEvent})
+	ss := &sameStore{n: n, home: home, now: svc.Now, log: log, router: &replica.Router{From: cfg.Region, Remote: client}}
+	r := replica.New(replica.Config{KMS: svc, Identity: id, Peers: peers, Transport: ss.router, Logger: log,
+		Events: n.replicationEvent, Discover: ss.discover})
+	ss.own = r
 	pub := id.Public()
 	log.Info("multi-Region replication", "peers", len(peers), "identity", pub.Fingerprint())
 	return r, nil
@@ -65,15 +68,21 @@ func replicationProtocol(cfg *config.File, r *replica.Service, failed *authfail.
 // replicationEvent records what replication did in this Region's trail,
 // as CloudTrail records KMS's own multi-Region actions.
 func (n *Node) replicationEvent(ctx context.Context, ev replica.Event) error {
+	return n.regionEvent(ctx, n.Config.Region, ev)
+}
+
+// regionEvent records ev of region (this node's, or another Region on its
+// store whose services it runs in-process).
+func (n *Node) regionEvent(ctx context.Context, region string, ev replica.Event) error {
 	if n.Audit == nil {
 		return nil
 	}
 	now := n.Service.Now().UTC()
-	arn := n.Service.KeyARN(ev.Account, ev.KeyID)
+	arn := n.Service.ARNIn(region, ev.Account, ev.KeyID)
 	return n.Audit.Append(ctx, &audit.Event{
 		EventVersion: "1.11", EventTime: now.Format("2006-01-02T15:04:05Z"),
 		UserIdentity: &audit.UserIdentity{AccountID: ev.Account, InvokedBy: "kms.amazonaws.com"},
-		EventSource:  "kms.amazonaws.com", EventName: ev.Name, AWSRegion: n.Config.Region,
+		EventSource:  "kms.amazonaws.com", EventName: ev.Name, AWSRegion: region,
 		SourceIPAddress: "kms.amazonaws.com", UserAgent: "kms.amazonaws.com",
 		EventID: audit.NewEventID(), ReadOnly: false,
 		Resources: []audit.Resource{{AccountID: ev.Account, Type: "AWS::KMS::Key", ARN: arn}},
@@ -89,11 +98,11 @@ func ReplicationIdentity(cfg *config.File, env config.Env) (replica.Public, erro
 	if err := cfg.Validate(); err != nil {
 		return replica.Public{}, err
 	}
-	st, err := OpenStore(cfg)
+	st, closeStore, err := regionalStoreOf(cfg)
 	if err != nil {
 		return replica.Public{}, err
 	}
-	defer st.Close()
+	defer closeStore()
 	root, _, err := openRoot(context.Background(), cfg, st, rootOptions{hex: env.RootKey, hsm: env.HSM})
 	if err != nil {
 		return replica.Public{}, err
@@ -112,10 +121,10 @@ func ReplicationOutbox(cfg *config.File) ([]replica.Pending, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	st, err := OpenStore(cfg)
+	st, closeStore, err := regionalStoreOf(cfg)
 	if err != nil {
 		return nil, err
 	}
-	defer st.Close()
+	defer closeStore()
 	return replica.Outbox(context.Background(), st)
 }

@@ -86,6 +86,11 @@ type Config struct {
 	// MaxBackoff bounds the wait between two deliveries to a peer that
 	// fails (default 1 minute).
 	MaxBackoff time.Duration
+	// Discover, if set, is asked for a Region that no configured peer
+	// serves: a Region on this deployment's own store (store.InRegion),
+	// which node reaches in-process. It returns the peer and true, or
+	// false.
+	Discover func(ctx context.Context, region string) (Peer, bool)
 }
 
 // Service is the multi-Region key concern: ReplicateKey and
@@ -95,7 +100,9 @@ type Service struct {
 	svc    *kms.Service
 	id     *Identity
 	region string
+	pmu    sync.Mutex
 	peers  map[string]Peer
+	disc   func(ctx context.Context, region string) (Peer, bool)
 	tr     Transport
 	events func(ctx context.Context, ev Event) error
 	log    *slog.Logger
@@ -111,7 +118,8 @@ type Service struct {
 // its job action).
 func New(cfg Config) *Service {
 	s := &Service{svc: cfg.KMS, id: cfg.Identity, region: cfg.KMS.Region(), peers: map[string]Peer{},
-		tr: cfg.Transport, events: cfg.Events, log: cfg.Logger, maxBO: cfg.MaxBackoff, nonces: map[string]time.Time{}}
+		tr: cfg.Transport, events: cfg.Events, log: cfg.Logger, maxBO: cfg.MaxBackoff, nonces: map[string]time.Time{},
+		disc: cfg.Discover}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -128,6 +136,31 @@ func New(cfg Config) *Service {
 
 // Region returns the Region of this deployment.
 func (s *Service) Region() string { return s.region }
+
+// peer returns the peer serving region: a configured one, else one that
+// Discover finds (kept from then on).
+func (s *Service) peer(ctx context.Context, region string) (Peer, bool) {
+	s.pmu.Lock()
+	p, ok := s.peers[region]
+	s.pmu.Unlock()
+	if ok || s.disc == nil || region == s.region {
+		return p, ok
+	}
+	if p, ok = s.disc(ctx, region); ok {
+		s.pmu.Lock()
+		s.peers[region] = p
+		s.pmu.Unlock()
+	}
+	return p, ok
+}
+
+// AddPeer makes p a peer (a Region on the same store, reached
+// in-process).
+func (s *Service) AddPeer(p Peer) {
+	s.pmu.Lock()
+	s.peers[p.Region] = p
+	s.pmu.Unlock()
+}
 
 // outboxID names the outbox record of key keyID for region.
 func outboxID(region, keyID string) string { return region + "/" + keyID }
@@ -212,7 +245,7 @@ func (s *Service) ReplicateKey(ctx context.Context, in *wire.ReplicateKeyInput) 
 	if region == s.region {
 		return nil, awserr.Newf(awserr.Validation, "Replica region %s must be different from the primary key's region.", region)
 	}
-	if _, ok := s.peers[region]; !ok {
+	if _, ok := s.peer(ctx, region); !ok {
 		return nil, awserr.Newf(awserr.UnsupportedOperation, "Region %s is not served: this deployment has no peer in it.", region)
 	}
 	policy := kms.DefaultKeyPolicy(s.svc.Partition(), lk.Doc().Account)
@@ -373,7 +406,7 @@ func (s *Service) runSync(ctx context.Context, rec store.Record, j kms.Job) (boo
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return false, err
 	}
-	peer, ok := s.peers[region]
+	peer, ok := s.peer(ctx, region)
 	var ans *Answer
 	var createRec *store.Record
 	if ok {
@@ -509,7 +542,11 @@ var ErrUnauthenticated = errors.New("replica: message not authenticated")
 // authentic but refused (a peer acting on a key it is not the primary of)
 // gets an answer with Error set.
 func (s *Service) Receive(ctx context.Context, from string, body, sig []byte) (answer, answerSig []byte, err error) {
+	// Only a declared peer (or a Region of this store already reached):
+	// an unauthenticated message never makes this node build anything.
+	s.pmu.Lock()
 	peer, ok := s.peers[from]
+	s.pmu.Unlock()
 	if !ok || !verify(peer.Sign, signMessage, body, sig) {
 		return nil, nil, ErrUnauthenticated
 	}
@@ -712,3 +749,42 @@ func (s *Service) applyDeleted(ctx context.Context, msg *Message, cur *kms.KeyDo
 func errNoReplication() error {
 	return awserr.New(awserr.UnsupportedOperation, "This node serves no multi-Region replication.")
 }
+
+// Router is the Transport of a deployment whose store other Regions share:
+// it hands a message for one of them to that Region's Service in-process
+// (Local, signed and checked as over the network), and any other to
+// Remote.
+type Router struct {
+	From   string
+	Remote Transport
+	mu     sync.Mutex
+	local  map[string]*Service
+}
+
+// AddLocal makes s, the Service of another Region on the same store, the
+// receiver of that Region's messages.
+func (r *Router) AddLocal(s *Service) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.local == nil {
+		r.local = map[string]*Service{}
+	}
+	r.local[s.region] = s
+}
+
+// Send implements Transport.
+func (r *Router) Send(ctx context.Context, p Peer, body, sig []byte) ([]byte, []byte, error) {
+	r.mu.Lock()
+	l := r.local[p.Region]
+	r.mu.Unlock()
+	if l != nil {
+		return l.Receive(ctx, r.From, body, sig)
+	}
+	if r.Remote == nil {
+		return nil, nil, errors.New("no transport")
+	}
+	return r.Remote.Send(ctx, p, body, sig)
+}
+
+// Public returns the public identity of this Service's deployment.
+func (s *Service) Public() Public { return s.id.Public() }

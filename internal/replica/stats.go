@@ -87,9 +87,11 @@ func Outbox(ctx context.Context, st store.Store) ([]Pending, error) {
 // Peers returns the configured peer Regions, sorted.
 func (s *Service) Peers() []string {
 	var rs []string
+	s.pmu.Lock()
 	for r := range s.peers {
 		rs = append(rs, r)
 	}
+	s.pmu.Unlock()
 	sort.Strings(rs)
 	return rs
 }

@@ -140,7 +140,9 @@ func (d *deployment) configure(t *testing.T, peers map[*deployment]string) strin
 	if d.store != "" {
 		fmt.Fprintf(&b, "store: %s\n", d.store)
 	}
-	b.WriteString("peers:\n")
+	if len(peers) > 0 {
+		b.WriteString("peers:\n")
+	}
 	for p, endpoint := range peers {
 		entry := strings.Replace(p.pub, "https://HOST:PORT", endpoint, 1)
 		for _, l := range strings.Split(entry, "\n") {

@@ -1,0 +1,129 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/trentkms/trent/internal/authz"
+	"github.com/trentkms/trent/internal/config"
+	"github.com/trentkms/trent/internal/kms"
+	"github.com/trentkms/trent/internal/replica"
+	"github.com/trentkms/trent/internal/store"
+)
+
+// # Several Regions on one store
+//
+// Nodes of different Regions may share one store (PostgreSQL). The first
+// Region to start on it is its home; every other Region's KMS records live
+// under kinds of its own (store.InRegion), so that each Region's keys,
+// aliases, grants and jobs are its own, while principals stay shared (IAM
+// is global). Each Region that starts registers itself; a multi-Region key
+// replicates to another Region of the same store without a peer
+// declaration: the node builds that Region's services in-process over the
+// same store and root key, and delivers through them (replica.Router), with
+// the same messages, checks and audit records as between deployments.
+
+// Global records of the Regions on a store.
+const (
+	kindStoreHome   = "store-home"   // ID "region": the home Region
+	kindStoreRegion = "store-region" // ID: a Region that has started on the store
+)
+
+// regionalKinds are the record kinds of a Region's KMS domain.
+var regionalKinds = map[string]bool{
+	"key": true, "alias": true, "keyaliases": true, "kmsmeta": true, "acctkey": true, kms.KindJob: true,
+	"keyusage": true, "tracking": true, "grant": true, "grantret": true, "grantcount": true,
+	"importparams": true, "keystore": true,
+	replica.KindOutbox: true, "mrk-create": true, replica.KindIdentity: true,
+}
+
+func regionalKind(k string) bool { return regionalKinds[k] }
+
+// regionStore registers region on st and returns st as region's nodes see
+// it, with the store's home Region.
+func regionStore(ctx context.Context, st store.Store, region string) (store.Store, string, error) {
+	err := st.Apply(ctx, store.Op{Kind: kindStoreHome, ID: "region", Data: []byte(region), Create: true})
+	if err != nil && !errors.Is(err, store.ErrExists) {
+		return nil, "", err
+	}
+	rec, err := st.Get(ctx, kindStoreHome, "region")
+	if err != nil {
+		return nil, "", err
+	}
+	home := string(rec.Data)
+	if err := st.Apply(ctx, store.Op{Kind: kindStoreRegion, ID: region, Data: []byte("{}")}); err != nil {
+		return nil, "", err
+	}
+	return storeFor(st, region, home), home, nil
+}
+
+func storeFor(st store.Store, region, home string) store.Store {
+	if region == home {
+		return st
+	}
+	return store.InRegion(st, region, regionalKind)
+}
+
+// sameStore reaches the other Regions of this node's store in-process.
+type sameStore struct {
+	n      *Node
+	home   string
+	now    func() time.Time
+	log    *slog.Logger
+	router *replica.Router
+	own    *replica.Service
+
+	mu sync.Mutex
+}
+
+// discover implements replica.Config.Discover: a Region registered on the
+// store gets its services built here, over its part of the store.
+func (ss *sameStore) discover(ctx context.Context, region string) (replica.Peer, bool) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if _, err := ss.n.Store.Get(ctx, kindStoreRegion, region); err != nil {
+		return replica.Peer{}, false
+	}
+	st := storeFor(ss.n.Store, region, ss.home)
+	svc, err := kms.New(kms.Config{Store: st, Root: ss.n.Root, Region: region, Logger: ss.log, Now: ss.now})
+	if err != nil {
+		ss.log.Error("multi-Region replication: the services of a Region on this store", "region", region, "err", err)
+		return replica.Peer{}, false
+	}
+	svc.SetAuthorizer(authz.New(authz.Config{Identities: ss.n.Directory, Now: ss.now, Logger: ss.log}))
+	id, err := replica.LoadIdentity(ctx, st, ss.n.Root, region)
+	if err != nil {
+		ss.log.Error("multi-Region replication: the identity of a Region on this store", "region", region, "err", err)
+		return replica.Peer{}, false
+	}
+	ownPeer, err := replica.ParsePeer(ss.own.Public(), "store:"+ss.own.Region())
+	if err != nil {
+		return replica.Peer{}, false
+	}
+	r := replica.New(replica.Config{KMS: svc, Identity: id, Peers: []replica.Peer{ownPeer}, Logger: ss.log,
+		Events: func(ctx context.Context, ev replica.Event) error { return ss.n.regionEvent(ctx, region, ev) }})
+	ss.router.AddLocal(r)
+	p, err := replica.ParsePeer(id.Public(), "store:"+region)
+	if err != nil {
+		return replica.Peer{}, false
+	}
+	return p, true
+}
+
+// regionalStoreOf opens cfg's store and returns it as cfg's Region sees it,
+// for the offline commands; close closes it.
+func regionalStoreOf(cfg *config.File) (st store.Store, close func(), err error) {
+	raw, err := OpenStore(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, _, err = regionStore(context.Background(), raw, cfg.Region)
+	if err != nil {
+		raw.Close()
+		return nil, nil, err
+	}
+	return st, func() { raw.Close() }, nil
+}
