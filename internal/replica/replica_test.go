@@ -2,8 +2,8 @@ package replica
 
 import (
 	"bytes"
-	"crypto/ed25519"
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"path/filepath"
 	"testing"
