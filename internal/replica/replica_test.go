@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -41,7 +42,24 @@ func (d *direct) Send(ctx context.Context, p Peer, body, sig []byte) ([]byte, []
 	return s.Receive(ctx, d.from, body, sig)
 }
 
-var clock = &kmstest.Clock{}
+// now is the clock of every region of a test: tests that move it run
+// alone.
+var now = struct {
+	sync.Mutex
+	off time.Duration
+}{}
+
+func clockNow() time.Time {
+	now.Lock()
+	defer now.Unlock()
+	return time.Now().Add(now.off)
+}
+
+func advance(d time.Duration) {
+	now.Lock()
+	now.off += d
+	now.Unlock()
+}
 
 func newRegion(t *testing.T, name string, rootByte byte) (*region, *direct) {
 	t.Helper()
@@ -54,7 +72,7 @@ func newRegion(t *testing.T, name string, rootByte byte) (*region, *direct) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := kmstest.New(t, kmstest.Config{KMS: kms.Config{Store: st, Root: root, Region: name, Now: time.Now}})
+	n := kmstest.New(t, kmstest.Config{KMS: kms.Config{Store: st, Root: root, Region: name, Now: clockNow}})
 	id, err := LoadIdentity(context.Background(), st, root, name)
 	if err != nil {
 		t.Fatal(err)
@@ -229,5 +247,55 @@ func TestWrapBinding(t *testing.T) {
 	}
 	if bytes.Contains(w, m) {
 		t.Fatal("the material is in the wrapped form")
+	}
+}
+
+// TestAutomaticRotation: the primary's automatic rotation reaches its
+// replica, which shows the rotation settings but does not rotate itself.
+func TestAutomaticRotation(t *testing.T) {
+	us, trUS := newRegion(t, "us-east-1", 4)
+	eu, trEU := newRegion(t, "eu-west-1", 5)
+	link(t, []*region{us, eu}, []*direct{trUS, trEU})
+	ck, err := us.node.CreateKey(ctx, &wire.CreateKeyInput{MultiRegion: ptr(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := ck.KeyMetadata.KeyID
+	if _, err := us.r.ReplicateKey(ctx, &wire.ReplicateKeyInput{KeyID: &id, ReplicaRegion: ptr("eu-west-1")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := us.node.EnableKeyRotation(ctx, &wire.EnableKeyRotationInput{KeyID: &id, RotationPeriodInDays: ptr(int64(90))}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := us.node.Jobs.RunDueJobs(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st, err := eu.node.GetKeyRotationStatus(ctx, &wire.KeyIDInput{KeyID: &id})
+	if err != nil || !st.KeyRotationEnabled || *st.RotationPeriodInDays != 90 {
+		t.Fatalf("the replica's rotation status: %+v, %v", st, err)
+	}
+	before, _, _ := eu.node.ReadKey(ctx, id)
+	advance(91 * 24 * time.Hour)
+	defer advance(-91 * 24 * time.Hour)
+	// The replica's own scheduler does nothing; the primary's rotates and
+	// then delivers.
+	if _, err := eu.node.Jobs.RunDueJobs(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if d, _, _ := eu.node.ReadKey(ctx, id); d.CurrentMaterial != before.CurrentMaterial {
+		t.Fatal("the replica rotated on its own")
+	}
+	for range 2 {
+		if _, err := us.node.Jobs.RunDueJobs(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, _, _ := us.node.ReadKey(ctx, id)
+	r, _, _ := eu.node.ReadKey(ctx, id)
+	if p.CurrentMaterial == before.CurrentMaterial || r.CurrentMaterial != p.CurrentMaterial || len(r.Materials) != 2 {
+		t.Fatalf("after the automatic rotation: primary %s, replica %s (%d materials)", p.CurrentMaterial, r.CurrentMaterial, len(r.Materials))
+	}
+	if len(p.ReplicaPending) != 0 {
+		t.Fatalf("the replica is still pending: %v", p.ReplicaPending)
 	}
 }
