@@ -9,8 +9,12 @@ import (
 
 	"github.com/trentkms/trent/internal/authz"
 	"github.com/trentkms/trent/internal/config"
+	"github.com/trentkms/trent/internal/job"
+	"github.com/trentkms/trent/internal/keystore"
 	"github.com/trentkms/trent/internal/kms"
 	"github.com/trentkms/trent/internal/replica"
+	"github.com/trentkms/trent/internal/reseal"
+	"github.com/trentkms/trent/internal/rootkey"
 	"github.com/trentkms/trent/internal/store"
 )
 
@@ -126,4 +130,34 @@ func regionalStoreOf(cfg *config.File) (st store.Store, close func(), err error)
 		return nil, nil, err
 	}
 	return st, func() { raw.Close() }, nil
+}
+
+// regionResealers are the resealers of the KMS records of every Region on
+// st (the home Region's and the others', under their own kinds), and of
+// their replication identities, for a root-key rotation. The home
+// Region's key materials, key store secrets and import parameters are
+// resealed by the caller's services over st itself.
+func regionResealers(ctx context.Context, st store.Store, root rootkey.Provider, region string) ([]reseal.Resealer, error) {
+	home := region
+	if rec, err := st.Get(ctx, kindStoreHome, "region"); err == nil {
+		home = string(rec.Data)
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	var locks store.Locks
+	out := []reseal.Resealer{replica.IdentityResealer{Store: st, Root: root, Locks: &locks}}
+	err := store.Each(ctx, st, kindStoreRegion, func(r store.Record) error {
+		if r.ID == home {
+			return nil
+		}
+		rst := storeFor(st, r.ID, home)
+		services, err := newServices(kms.Config{Store: rst, Root: root, Region: r.ID}, job.Config{}, keystore.Config{})
+		if err != nil {
+			return err
+		}
+		out = append(out, resealers(&services)...)
+		out = append(out, replica.IdentityResealer{Store: rst, Root: root, Locks: services.KMS.Locks()})
+		return nil
+	})
+	return out, err
 }
