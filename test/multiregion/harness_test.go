@@ -83,6 +83,7 @@ type deployment struct {
 	region, addr, dir, store, rootKey, clock string
 	pub                                      string // its peers: entry (replication-identity output)
 	bin                                      string
+	metrics                                  string // metrics listener, "" for none
 
 	mu  sync.Mutex
 	cmd *exec.Cmd
@@ -163,7 +164,11 @@ func (d *deployment) start(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(d.bin, "serve", "--config", filepath.Join(d.dir, "trent.yaml"), "--metrics-listen", "off", "--node-id", "n-"+d.region)
+	metrics := d.metrics
+	if metrics == "" {
+		metrics = "off"
+	}
+	cmd := exec.Command(d.bin, "serve", "--config", filepath.Join(d.dir, "trent.yaml"), "--metrics-listen", metrics, "--node-id", "n-"+d.region)
 	cmd.Env = d.env()
 	cmd.Stdout, cmd.Stderr = f, f
 	if err := cmd.Start(); err != nil {
@@ -186,6 +191,18 @@ func (d *deployment) start(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// admin runs `trent admin ARGS --config` on d and returns its output.
+func (d *deployment) admin(t *testing.T, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(d.bin, append(append([]string{"admin"}, args...), "--config", filepath.Join(d.dir, "trent.yaml"))...)
+	cmd.Env = d.env()
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("trent admin %v: %v\n%s", args, err, out)
+	}
+	return string(out)
 }
 
 // kill sends SIGKILL (kill -9) and reaps the process.

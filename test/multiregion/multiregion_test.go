@@ -3,9 +3,12 @@ package multiregion
 import (
 	"bytes"
 	"context"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -68,6 +71,7 @@ func TestTwoRegions(t *testing.T) {
 	clock := clockFile(t, base)
 	us := newDeployment(t, base, "us-east-1", "", "", clock)
 	eu := newDeployment(t, base, "eu-west-1", "", "", clock)
+	us.metrics = freePort(t)
 	proxies := link(t, us, eu)
 	var secrets [][]byte // plaintexts the wire must never carry
 
@@ -188,6 +192,32 @@ func TestTwoRegions(t *testing.T) {
 	if !bytes.Contains(raw, []byte(`"ReplicationStatus":"PENDING"`)) {
 		t.Fatalf("DescribeKey does not show the replica behind: %s", raw)
 	}
+	// The trail says so, and so do the operator's tools.
+	waitFor(t, 10*time.Second, "the pending replication in us-east-1's trail", func() bool {
+		files, _ := filepath.Glob(filepath.Join(us.dir, "audit", "*.jsonl"))
+		for _, f := range files {
+			b, _ := os.ReadFile(f)
+			for _, l := range bytes.Split(b, []byte("\n")) {
+				if bytes.Contains(l, []byte(`"SynchronizeMultiRegionKey"`)) && bytes.Contains(l, []byte(`"PENDING"`)) && bytes.Contains(l, []byte(id)) {
+					return true
+				}
+			}
+		}
+		return false
+	})
+	if st := us.admin(t, "replication-status"); !strings.Contains(st, "eu-west-1") || !strings.Contains(st, id) {
+		t.Fatalf("replication-status does not show the pending change:\n%s", st)
+	}
+	resp, err := http.Get("http://" + us.metrics + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mb, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !regexp.MustCompile(`trent_replication_failed_total\{region="eu-west-1"\} [1-9]`).Match(mb) ||
+		!regexp.MustCompile(`trent_replication_delivered_total\{region="eu-west-1"\} [1-9]`).Match(mb) {
+		t.Fatalf("metrics do not show the replication state:\n%s", grepLines(mb, "trent_replication"))
+	}
 	eu.start(t)
 	waitFor(t, 30*time.Second, "eu-west-1 to catch up", func() bool {
 		return !bytes.Contains(describeRaw(t, us, id), []byte("PENDING"))
@@ -276,4 +306,12 @@ func describeRaw(t *testing.T, d *deployment, id string) []byte {
 	return raw
 }
 
-var _ = slices.Contains[[]string]
+func grepLines(b []byte, s string) string {
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.Contains(l, s) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
