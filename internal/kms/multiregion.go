@@ -128,6 +128,12 @@ func (s *Service) replicationOps(before []byte, old, d *KeyDoc) []store.Op {
 	if s.replication == nil || !d.MultiRegion || bytes.Equal(before, sharedBytes(d)) {
 		return nil
 	}
+	if PrimaryOf(d) == d.Region {
+		// Every state a primary sends has an epoch of its own, so that a
+		// replica never takes an older state after a newer one (a
+		// delivery overtaken by another, a replayed message).
+		d.MREpoch++
+	}
 	return s.replication.Ops(old, d, false)
 }
 

@@ -210,6 +210,28 @@ func TestReplicationAndAttacks(t *testing.T) {
 			t.Fatal("a peer that is not the primary changed the key")
 		}
 	})
+	// An older state, even authentic and fresh (a delivery overtaken by a
+	// newer one), never rolls the replica back.
+	t.Run("ok/older-state-ignored", func(t *testing.T) {
+		old, _, _ := us.node.ReadKey(ctx, id)
+		if _, err := us.node.RotateKeyOnDemand(ctx, &wire.KeyIDInput{KeyID: &id}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := us.node.Jobs.RunDueJobs(ctx); err != nil {
+			t.Fatal(err)
+		}
+		newer, _, _ := eu.node.ReadKey(ctx, id)
+		if newer.CurrentMaterial == old.CurrentMaterial {
+			t.Fatal("the rotation did not reach the replica")
+		}
+		b := msgFrom("us-east-1", func(m *Message) { m.Shared = kms.SharedOf(old) })
+		if _, _, err := eu.r.Receive(ctx, "us-east-1", b, sign(us, b)); err != nil {
+			t.Fatal(err)
+		}
+		if d, _, _ := eu.node.ReadKey(ctx, id); d.CurrentMaterial != newer.CurrentMaterial {
+			t.Fatal("an older state rolled the replica's current material back")
+		}
+	})
 	t.Run("fail/peer-creates-key-of-another-primary", func(t *testing.T) {
 		b := msgFrom("ap-southeast-2", func(m *Message) {
 			m.KeyID, m.Shared.ID = "mrk-0123456789abcdef0123456789abcdef", "mrk-0123456789abcdef0123456789abcdef"
