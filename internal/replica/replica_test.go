@@ -321,3 +321,46 @@ func TestAutomaticRotation(t *testing.T) {
 		t.Fatalf("the replica is still pending: %v", p.ReplicaPending)
 	}
 }
+
+// TestHandover: UpdatePrimaryRegion moves the primary; the old primary is
+// Updating until the new one answers, then a replica; a resent handover
+// (its first answer raced with a change) is acknowledged and changes
+// nothing.
+func TestHandover(t *testing.T) {
+	us, trUS := newRegion(t, "us-east-1", 6)
+	eu, trEU := newRegion(t, "eu-west-1", 7)
+	link(t, []*region{us, eu}, []*direct{trUS, trEU})
+	ck, err := us.node.CreateKey(ctx, &wire.CreateKeyInput{MultiRegion: ptr(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := ck.KeyMetadata.KeyID
+	if _, err := us.r.ReplicateKey(ctx, &wire.ReplicateKeyInput{KeyID: &id, ReplicaRegion: ptr("eu-west-1")}); err != nil {
+		t.Fatal(err)
+	}
+	us.node.Jobs.RunDueJobs(ctx)
+	if _, err := us.r.UpdatePrimaryRegion(ctx, &wire.UpdatePrimaryRegionInput{KeyID: &id, PrimaryRegion: ptr("eu-west-1")}); err != nil {
+		t.Fatal(err)
+	}
+	if d, _, _ := us.node.ReadKey(ctx, id); d.State != kms.StateUpdating || !kms.IsReplica(d) {
+		t.Fatalf("the old primary: %s, replica %v", d.State, kms.IsReplica(d))
+	}
+	if _, err := us.r.UpdatePrimaryRegion(ctx, &wire.UpdatePrimaryRegionInput{KeyID: &id, PrimaryRegion: ptr("eu-west-1")}); err == nil {
+		t.Fatal("UpdatePrimaryRegion on the old primary succeeded")
+	}
+	us.node.Jobs.RunDueJobs(ctx)
+	d, _, _ := us.node.ReadKey(ctx, id)
+	e, _, _ := eu.node.ReadKey(ctx, id)
+	if d.State != kms.StateEnabled || kms.PrimaryOf(e) != "eu-west-1" || kms.IsReplica(e) {
+		t.Fatalf("after the handover: old %s (primary %s), new primary %s", d.State, kms.PrimaryOf(d), kms.PrimaryOf(e))
+	}
+	b := mustJSON(&Message{V: Version, From: "us-east-1", To: "eu-west-1", Time: clockNow().UTC(), Nonce: newNonce(),
+		KeyID: id, Account: d.Account, Shared: kms.SharedOf(d)})
+	ans, _, err := eu.r.Receive(ctx, "us-east-1", b, us.id.signMessage(b))
+	if err != nil || bytes.Contains(ans, []byte(`"error"`)) {
+		t.Fatalf("resent handover: %s, %v", ans, err)
+	}
+	if e2, _, _ := eu.node.ReadKey(ctx, id); e2.MREpoch != e.MREpoch || kms.PrimaryOf(e2) != "eu-west-1" {
+		t.Fatal("a resent handover changed the new primary")
+	}
+}

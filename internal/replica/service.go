@@ -624,6 +624,12 @@ func (s *Service) apply(ctx context.Context, msg *Message) error {
 		}
 		return s.createReplica(ctx, msg)
 	}
+	if cur.MultiRegion && kms.PrimaryOf(cur) == s.region && slices.Contains(cur.ReplicaRegions, msg.From) {
+		// A former primary resending its handover after this Region took
+		// the role (its first answer raced with a change): nothing to
+		// apply, but its delivery is done.
+		return nil
+	}
 	if !cur.MultiRegion || kms.PrimaryOf(cur) != msg.From {
 		return refused("the sender is not this key's primary Region")
 	}
