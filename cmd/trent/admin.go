@@ -30,6 +30,11 @@ while the server is up: running servers see the change within seconds.
   dev-clock          advance STEP | show  --endpoint-url URL
                      move the domain clock of a server started with --dev
                      (a signed call to it, as the administrator account's root)
+  replication-identity
+                     print this deployment's public replication identity, as
+                     a peers: entry for the other deployments' configuration
+  replication-status print the peers and the multi-Region key changes not yet
+                     delivered to them (docs/multi-region.md)
 
 Common flags: --config FILE, --data-dir DIR, --store URL, --region REGION,
 --root-key-file FILE. The root key is found as trent serve finds it:
@@ -75,6 +80,8 @@ func admin(args []string, env config.Env, out io.Writer) error {
 		cfg.RootKey.File = *rootKeyFile
 	}
 	switch sub {
+	case "replication-identity", "replication-status":
+		return adminReplication(sub, cfg, env, out)
 	case "create-account", "create-access-key", "list-accounts", "apply-principals":
 	default:
 		return fmt.Errorf("admin: unknown subcommand %q\n\n%s", sub, adminUsage)

@@ -12,6 +12,7 @@ import (
 	"github.com/trentkms/trent/internal/keyimport"
 	"github.com/trentkms/trent/internal/keystore"
 	"github.com/trentkms/trent/internal/kms"
+	"github.com/trentkms/trent/internal/replica"
 )
 
 // Operation is one entry of the API table: the operation's contract, which
@@ -75,6 +76,7 @@ type Services struct {
 	Imports   *keyimport.Service
 	KeyStores *keystore.Service
 	Jobs      *job.Runner
+	Replicas  *replica.Service // multi-Region keys; nil: none
 }
 
 // The services an operation may be bound to, as op's pick argument.
@@ -104,7 +106,7 @@ func on[S, I, O any](pick func(*Services) S, f func(S, context.Context, *I) (*O,
 }
 
 // Operations is the API table, by operation name.
-var Operations = build(coreOps, asymmetricOps, lifecycleOps, grantOps, keyStoreOps)
+var Operations = build(coreOps, asymmetricOps, lifecycleOps, grantOps, keyStoreOps, multiRegionOps)
 
 // build indexes the families of operations by name, filling in the body
 // limits and deadlines their entries leave to the defaults.

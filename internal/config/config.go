@@ -119,6 +119,22 @@ type File struct {
 	// root may advance the domain clock. Loopback listen addresses only.
 	Dev     bool        `yaml:"dev"`
 	Console ConsoleFile `yaml:"console"`
+	// Peers are the deployments of other Regions that multi-Region keys
+	// replicate to (docs/multi-region.md).
+	Peers []PeerFile `yaml:"peers"`
+	// PeersCAFile is the PEM bundle that peers' HTTPS certificates chain
+	// to (default: the system's roots).
+	PeersCAFile string `yaml:"peers_ca_file"`
+}
+
+// PeerFile declares one peer deployment: its Region, the endpoint its API
+// listens on, and its public replication identity (what `trent admin
+// replication-identity` prints there).
+type PeerFile struct {
+	Region           string `yaml:"region"`
+	Endpoint         string `yaml:"endpoint"`
+	KEMPublicKey     string `yaml:"kem_public_key"`
+	SigningPublicKey string `yaml:"signing_public_key"`
 }
 
 // ConsoleFile configures the web console (internal/console), served at

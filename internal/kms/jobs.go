@@ -121,19 +121,25 @@ func (s *Service) RunJob(ctx context.Context, rec store.Record, j Job) (JobResul
 		if err != nil {
 			return JobResult{}, err
 		}
+		if d.MultiRegion && s.replication != nil {
+			ops = append(ops, s.replication.Ops(nil, &d, true)...)
+		}
 		res.Event, res.Deleted = EventDeleteKey, true
 	case jobRotate, jobExpire:
+		before, old := sharedBytes(&d), d
 		changed, ev, retry, err := s.lifecycleJob(&d, j, s.now().UTC())
 		if err != nil {
 			return JobResult{}, err
 		}
 		res.Event = ev
 		if changed {
+			repl := s.replicationOps(before, &old, &d) // may mark replicas pending in d
 			data, err := json.Marshal(&d)
 			if err != nil {
 				return JobResult{}, err
 			}
 			ops = []store.Op{{Kind: kindKey, ID: d.ID, Data: data, IfVersion: keyRec.Version}}
+			ops = append(ops, repl...)
 			for _, op := range s.followUpJobs(&d) {
 				if op.ID != rec.ID {
 					ops = append(ops, op)

@@ -25,6 +25,10 @@ const (
 	StatePendingImport   = "PendingImport"
 	StateUnavailable     = "Unavailable"
 	StateUpdating        = "Updating"
+	// StatePendingReplicaDeletion is the state of a multi-Region primary
+	// key scheduled for deletion while it still has replicas
+	// (multiregion.go).
+	StatePendingReplicaDeletion = "PendingReplicaDeletion"
 )
 
 // Material states (KeyMaterialState enum).
@@ -72,9 +76,19 @@ type KeyDoc struct {
 	ExpirationModel string    `json:"expirationModel,omitempty"`
 	ValidTo         time.Time `json:"validTo,omitzero"`
 
-	MultiRegion      bool   `json:"multiRegion,omitempty"`
-	CustomKeyStoreID string `json:"customKeyStoreId,omitempty"`
-	XksKeyID         string `json:"xksKeyId,omitempty"`
+	MultiRegion bool `json:"multiRegion,omitempty"`
+	// The multi-Region configuration (multiregion.go): the primary's
+	// Region ("" for a key made before replication: its own), the other
+	// members' Regions, the configuration's version, the Regions not yet
+	// sent its current shared properties (primary only), and the state a
+	// key in Updating returns to.
+	PrimaryRegion    string   `json:"primaryRegion,omitempty"`
+	ReplicaRegions   []string `json:"replicaRegions,omitempty"`
+	MREpoch          int64    `json:"mrEpoch,omitempty"`
+	ReplicaPending   []string `json:"replicaPending,omitempty"`
+	PriorState       string   `json:"priorState,omitempty"`
+	CustomKeyStoreID string   `json:"customKeyStoreId,omitempty"`
+	XksKeyID         string   `json:"xksKeyId,omitempty"`
 	// HSMKeyLabel names the key inside a CloudHSM-type custom key store,
 	// and CloudHsmClusterID is that store's cluster ID (DescribeKey shows it).
 	HSMKeyLabel       string `json:"hsmKeyLabel,omitempty"`

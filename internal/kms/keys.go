@@ -263,6 +263,10 @@ func (s *Service) metadata(lk *Key) *wire.KeyMetadata {
 		w := d.PendingWindowDays
 		m.PendingDeletionWindowDays = &w
 	}
+	if d.State == StatePendingReplicaDeletion {
+		w := d.PendingWindowDays
+		m.PendingDeletionWindowDays = &w
+	}
 	if d.Origin == "EXTERNAL" && d.ExpirationModel != "" {
 		m.ExpirationModel = d.ExpirationModel
 		if d.ExpirationModel == "KEY_MATERIAL_EXPIRES" {
@@ -273,11 +277,7 @@ func (s *Service) metadata(lk *Key) *wire.KeyMetadata {
 		m.CurrentKeyMaterialID = lk.current
 	}
 	if d.MultiRegion {
-		m.MultiRegionConfiguration = &wire.MultiRegionConfiguration{
-			MultiRegionKeyType: "PRIMARY",
-			PrimaryKey:         &wire.MultiRegionKey{Arn: lk.arn, Region: s.region},
-			ReplicaKeys:        []wire.MultiRegionKey{},
-		}
+		m.MultiRegionConfiguration = s.mrConfig(d)
 	}
 	if d.XksKeyID != "" {
 		m.XksKeyConfiguration = &wire.XksKeyConfiguration{ID: d.XksKeyID}
@@ -414,9 +414,21 @@ func (s *Service) ScheduleKeyDeletion(ctx context.Context, in *wire.ScheduleKeyD
 		days = *in.PendingWindowInDays
 	}
 	var due time.Time
+	state := StatePendingDeletion
 	lk, err := s.ManageKey(ctx, in.KeyID, "kms:ScheduleKeyDeletion", func(d *KeyDoc, arn string) ([]store.Op, error) {
-		if d.State == StatePendingDeletion {
+		if d.State == StatePendingDeletion || d.State == StatePendingReplicaDeletion {
 			return nil, awserr.Newf(awserr.KMSInvalidState, "%s is pending deletion.", arn)
+		}
+		if d.State == StateUpdating || d.State == StateCreating {
+			return nil, RequireUsable(&Key{doc: d, arn: arn})
+		}
+		if d.MultiRegion && !IsReplica(d) && len(d.ReplicaRegions) > 0 {
+			// The waiting period begins when the last replica is gone
+			// (package replica: StartDeletion).
+			state = StatePendingReplicaDeletion
+			d.State = state
+			d.PendingWindowDays = int(days)
+			return nil, nil
 		}
 		due = s.now().UTC().Add(time.Duration(days) * 24 * time.Hour)
 		d.State = StatePendingDeletion
@@ -427,14 +439,14 @@ func (s *Service) ScheduleKeyDeletion(ctx context.Context, in *wire.ScheduleKeyD
 	if err != nil {
 		return nil, err
 	}
-	return &wire.ScheduleKeyDeletionOutput{KeyID: lk.arn, DeletionDate: wire.TS(due), KeyState: StatePendingDeletion, PendingWindowInDays: days}, nil
+	return &wire.ScheduleKeyDeletionOutput{KeyID: lk.arn, DeletionDate: wire.TS(due), KeyState: state, PendingWindowInDays: days}, nil
 }
 
 // CancelKeyDeletion implements the CancelKeyDeletion operation. As in AWS,
 // the key returns to Disabled (PendingImport if it has no material).
 func (s *Service) CancelKeyDeletion(ctx context.Context, in *wire.KeyIDInput) (*wire.KeyIDOutput, error) {
 	lk, err := s.ManageKey(ctx, in.KeyID, "kms:CancelKeyDeletion", func(d *KeyDoc, arn string) ([]store.Op, error) {
-		if d.State != StatePendingDeletion {
+		if d.State != StatePendingDeletion && d.State != StatePendingReplicaDeletion {
 			return nil, awserr.Newf(awserr.KMSInvalidState, "%s is not pending deletion.", arn)
 		}
 		job := jobID(d.DeletionDate, jobDelete, d.ID)

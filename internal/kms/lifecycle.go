@@ -43,7 +43,7 @@ func (s *Service) lifecycleJob(d *KeyDoc, j Job, now time.Time) (changed bool, e
 	switch j.Action {
 	case jobRotate:
 		if !d.RotationEnabled || d.NextRotation.IsZero() || d.NextRotation.After(now) ||
-			d.Origin != "AWS_KMS" || d.Spec != SymmetricDefault {
+			d.Origin != "AWS_KMS" || d.Spec != SymmetricDefault || IsReplica(d) {
 			return false, "", nil, nil
 		}
 		if d.State != StateEnabled {

@@ -165,9 +165,15 @@ func RequireUsable(lk *Key) error {
 	switch lk.doc.State {
 	case StateEnabled:
 		return nil
+	case StateUpdating:
+		// A multi-Region key whose primary Region changes serves as it
+		// did before (the Updating column of the key-state table).
+		if lk.doc.PriorState != "" && lk.doc.PriorState != StateUpdating {
+			return RequireUsable(&Key{doc: &KeyDoc{State: lk.doc.PriorState}, arn: lk.arn})
+		}
 	case StateDisabled:
 		return awserr.Newf(awserr.Disabled, "%s is disabled.", lk.arn)
-	case StatePendingDeletion:
+	case StatePendingDeletion, StatePendingReplicaDeletion:
 		return awserr.Newf(awserr.KMSInvalidState, "%s is pending deletion.", lk.arn)
 	case StatePendingImport:
 		return awserr.Newf(awserr.KMSInvalidState, "%s is pending import.", lk.arn)
@@ -182,7 +188,7 @@ func RequireUsable(lk *Key) error {
 // RequireNotPendingDeletion is the check of management operations that fail
 // only for keys pending deletion (footnote [3] of the key-state table).
 func RequireNotPendingDeletion(d *KeyDoc, arn string) error {
-	if d.State == StatePendingDeletion {
+	if d.State == StatePendingDeletion || d.State == StatePendingReplicaDeletion {
 		return awserr.Newf(awserr.KMSInvalidState, "%s is pending deletion.", arn)
 	}
 	return nil

@@ -55,6 +55,9 @@ func stateErr(d *KeyDoc, arn string) error {
 // only Enabled symmetric keys with KMS-generated material rotate
 // automatically.
 func checkAutoRotation(d *KeyDoc, arn string) error {
+	if IsReplica(d) {
+		return NotPrimary(arn)
+	}
 	if d.Origin != "AWS_KMS" {
 		return OriginUnsupported(d, arn)
 	}
@@ -203,6 +206,9 @@ func (s *Service) RotateKeyOnDemand(ctx context.Context, in *wire.KeyIDInput) (*
 		}
 		if d.Spec != SymmetricDefault {
 			return nil, awserr.New(awserr.UnsupportedOperation, "")
+		}
+		if IsReplica(d) {
+			return nil, NotPrimary(arn)
 		}
 		if d.Origin != "AWS_KMS" && d.Origin != "EXTERNAL" {
 			return nil, OriginUnsupported(d, arn)

@@ -69,7 +69,8 @@ type Service struct {
 	keyStores KeyStores // the cryptography of keys in custom key stores (concerns.go)
 
 	// managed is the AWS managed key concern (awsmanaged.go); nil: none.
-	managed ManagedKeys
+	managed     ManagedKeys
+	replication Replication // multi-Region keys (multiregion.go); nil: none
 
 	// The concerns' hooks (concerns.go).
 	keyRecords  []KeyRecords
@@ -354,9 +355,18 @@ func (s *Service) UpdateKey(ctx context.Context, id string, fn func(d *KeyDoc, v
 		if err := json.Unmarshal(rec.Data, &d); err != nil {
 			return fmt.Errorf("kms: decode key %s: %w", id, err)
 		}
+		var before []byte
+		var old KeyDoc
+		if d.MultiRegion {
+			before = sharedBytes(&d)
+			_ = json.Unmarshal(rec.Data, &old)
+		}
 		extra, err := fn(&d, rec.Version)
 		if err != nil {
 			return err
+		}
+		if d.MultiRegion {
+			extra = append(extra, s.replicationOps(before, &old, &d)...)
 		}
 		data, err := json.Marshal(&d)
 		if err != nil {

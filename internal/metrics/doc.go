@@ -21,9 +21,9 @@
 // observation and one counter increment, all lock-free; the counters of
 // the other packages are plain atomics read only when Prometheus scrapes.
 //
-// # Not yet measured
+// # Replication
 //
-// The replication state of multi-Region keys (issue 13) has no family yet:
-// multi-Region replication is not built. Its place is ReplicationCollector
-// (replication.go), which node registers once a replicator exists.
+// The replication state of multi-Region keys (trent_replication_*, per
+// peer Region) is ReplicationCollector (replication.go), which package
+// peer implements and node registers when the deployment has peers.
 package metrics

@@ -30,6 +30,7 @@ import (
 	"github.com/trentkms/trent/internal/keystore"
 	"github.com/trentkms/trent/internal/kms"
 	"github.com/trentkms/trent/internal/metrics"
+	"github.com/trentkms/trent/internal/peer"
 	"github.com/trentkms/trent/internal/rootkey"
 	"github.com/trentkms/trent/internal/server"
 	"github.com/trentkms/trent/internal/store"
@@ -152,7 +153,11 @@ func Start(cfg *config.File, opt Options) (n *Node, err error) {
 	n.Metrics = metrics.New()
 	// The domain's calls to the store are measured; the node's own (the
 	// root key check, bootstrap) need not be.
-	st := n.Metrics.Store(n.Store)
+	regional, home, err := regionStore(context.Background(), n.Store, cfg.Region)
+	if err != nil {
+		return nil, err
+	}
+	st := n.Metrics.Store(regional)
 	kcfg := kms.Config{Store: st, Root: n.Root, Region: cfg.Region, Logger: log,
 		CacheMaxAge: cfg.Cache.MaxAge, CacheGrace: cfg.Cache.Grace, EnableSM2: cfg.EnableSM2, Now: opt.Now}
 	jcfg := job.Config{NodeID: cfg.NodeID}
@@ -187,6 +192,9 @@ func Start(cfg *config.File, opt Options) (n *Node, err error) {
 		return nil, err
 	}
 	n.Service, n.Grants, n.Imports, n.KeyStores, n.Jobs = services.KMS, services.Grants, services.Imports, services.KeyStores, services.Jobs
+	if services.Replicas, err = n.startReplication(cfg, services.KMS, regional, home, log); err != nil {
+		return nil, err
+	}
 	followRootKey(n)
 	partition := n.Service.Partition()
 	n.Directory = iam.New(st, n.Root, partition, n.directoryClock(opt.Now))
@@ -241,9 +249,10 @@ func Start(cfg *config.File, opt Options) (n *Node, err error) {
 		Logger: log, TLS: tlsCfg, Now: opt.Now, Ready: n.ready, Limits: limits, FailedAuth: failed, Metrics: n.Metrics,
 		Extra: iamapi.New(iamapi.Config{Directory: n.Directory, Region: cfg.Region, Audit: n.Audit, Logger: log, Now: opt.Now,
 			FailedAuth: failed, Metrics: n.Metrics}),
-		Protocols: append([]server.Protocol{trailProtocol(cfg, n, log, opt, failed)}, devProtocols...)}
+		Protocols: append([]server.Protocol{trailProtocol(cfg, n, log, opt, failed), replicationProtocol(cfg, services.Replicas, failed, log)}, devProtocols...)}
 	n.Server = server.New(apiConsole(cfg, scfg))
 	n.registerCollectors(n.Metrics)
+	n.Metrics.RegisterReplication(peer.NewCollector(services.Replicas))
 	if n.Listener, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return nil, err
 	}

@@ -56,8 +56,14 @@ func RotateRootKey(ctx context.Context, cfg *config.File, o RotateOptions) (rese
 		return reseal.Result{}, err
 	}
 	dir := iam.New(st, root, services.KMS.Partition(), nil)
+	// Every Region of the store: the others' records are under kinds of
+	// their own (sharedregions.go).
+	rs, err := regionResealers(ctx, st, root, cfg.Region)
+	if err != nil {
+		return reseal.Result{}, err
+	}
 	res, err := reseal.Rotate(ctx, reseal.Options{
-		Store: st, Root: root, Resealers: append(resealers(&services), dir),
+		Store: st, Root: root, Resealers: append(append(resealers(&services), dir), rs...),
 		Files:  []reseal.File{{Path: filepath.Join(cfg.DataDir, audit.SigningKeyFile), AAD: audit.SigningKeyAAD}},
 		Settle: o.Settle, KeepOld: o.KeepOld, Progress: o.Progress,
 	})

@@ -55,6 +55,11 @@ type Tag struct {
 type MultiRegionKey struct {
 	Arn    string `json:"Arn,omitempty"`
 	Region string `json:"Region,omitempty"`
+	// ReplicationStatus is Trent's, not AWS's: in the primary's
+	// DescribeKey, "PENDING" for a replica that has not yet received the
+	// key's current shared properties (docs/multi-region.md). SDKs ignore
+	// members they do not know.
+	ReplicationStatus string `json:"ReplicationStatus,omitempty"`
 }
 
 // MultiRegionConfiguration describes a multi-Region key.
@@ -261,7 +266,7 @@ type ScheduleKeyDeletionInput struct {
 // ScheduleKeyDeletionOutput is ScheduleKeyDeletion's response.
 type ScheduleKeyDeletionOutput struct {
 	KeyID               string     `json:"KeyId"`
-	DeletionDate        *Timestamp `json:"DeletionDate"`
+	DeletionDate        *Timestamp `json:"DeletionDate,omitempty"`
 	KeyState            string     `json:"KeyState"`
 	PendingWindowInDays int64      `json:"PendingWindowInDays"`
 }

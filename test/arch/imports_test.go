@@ -42,6 +42,7 @@ var domain = []string{
 	"internal/managed",
 	"internal/policy", "internal/authz", "internal/algo", "internal/ciphertext", "internal/keyring",
 	"internal/arn", "internal/store", "internal/rootkey", "internal/awserr", "internal/reseal", "internal/uuid",
+	"internal/replica",
 }
 
 func TestDomainLinksNoTransportOrHSM(t *testing.T) {

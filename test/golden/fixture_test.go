@@ -74,6 +74,13 @@ var keyKinds = map[string]struct {
 	"mldsa":        {create: map[string]any{"KeySpec": "ML_DSA_44", "KeyUsage": "SIGN_VERIFY"}},
 	"mlkem":        {create: map[string]any{"KeySpec": "ML_KEM_768", "KeyUsage": "ENCAPSULATE_DECAPSULATE"}},
 	"multi-region": {create: map[string]any{"Description": "golden multi-region", "MultiRegion": true}},
+	// multi-region-replicated has a replica in eu-west-1 (a peer that never
+	// answers: the replica stays PENDING in the primary's DescribeKey).
+	"multi-region-replicated": {create: map[string]any{"Description": "golden multi-region replicated", "MultiRegion": true},
+		after: func(h *harness, id string) error {
+			_, err := h.call("ReplicateKey", map[string]any{"KeyId": id, "ReplicaRegion": "eu-west-1"})
+			return err
+		}},
 	// no-allow's policy lets the root manage the key but not use it.
 	"no-allow": {create: map[string]any{"BypassPolicyLockoutSafetyCheck": true,
 		"Policy": `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":["kms:DescribeKey","kms:PutKeyPolicy","kms:GetKeyPolicy","kms:ScheduleKeyDeletion"],"Resource":"*"}]}`}},

@@ -52,7 +52,7 @@ func startNode(t *testing.T) *harness {
 	secret := make([]byte, 20)
 	rand.Read(secret)
 	secretHex := "golden-" + hex.EncodeToString(secret)
-	n, err := node.Start(&config.File{Listen: "127.0.0.1:0", DataDir: t.TempDir()},
+	n, err := node.Start(&config.File{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Peers: goldenPeers(t)},
 		node.Options{Env: config.Env{AccessKeyID: adminAKID, SecretAccessKey: secretHex}})
 	if err != nil {
 		t.Fatalf("start node: %v", err)
