@@ -120,6 +120,10 @@ func Start(cfg *config.File, opt Options) (n *Node, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	listen, err := listenAddress(cfg)
+	if err != nil {
+		return nil, err
+	}
 	log := opt.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -239,7 +243,7 @@ func Start(cfg *config.File, opt Options) (n *Node, err error) {
 			FailedAuth: failed, Metrics: n.Metrics}),
 		Protocols: append([]server.Protocol{trailProtocol(cfg, n, log, opt, failed)}, devProtocols...)})
 	n.registerCollectors(n.Metrics)
-	if n.Listener, err = net.Listen("tcp", cfg.Listen); err != nil {
+	if n.Listener, err = net.Listen("tcp", listen); err != nil {
 		return nil, err
 	}
 	scheme := "http"
