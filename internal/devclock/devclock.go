@@ -60,7 +60,9 @@ func decode(data []byte) (time.Duration, error) {
 	if err := json.Unmarshal(data, &d); err != nil {
 		return 0, fmt.Errorf("devclock: decode: %w", err)
 	}
-	if d.OffsetSeconds < 0 || time.Duration(d.OffsetSeconds)*time.Second > MaxOffset {
+	// In seconds: a record of more than 292 years' worth would wrap
+	// around when multiplied into a Duration.
+	if d.OffsetSeconds < 0 || d.OffsetSeconds > int64(MaxOffset/time.Second) {
 		return 0, fmt.Errorf("devclock: stored offset %ds out of range", d.OffsetSeconds)
 	}
 	return time.Duration(d.OffsetSeconds) * time.Second, nil

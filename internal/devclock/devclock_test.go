@@ -68,3 +68,16 @@ func TestParseStep(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeRange: a stored offset out of range is refused, also one that
+// wraps around into a negative Duration when multiplied into nanoseconds.
+func TestDecodeRange(t *testing.T) {
+	for _, data := range []string{`{"offsetSeconds":-1}`, `{"offsetSeconds":3153600001}`, `{"offsetSeconds":9223372037}`, `{"offsetSeconds":18446744074}`} {
+		if d, err := decode([]byte(data)); err == nil {
+			t.Errorf("decode(%s) = %v, want an error", data, d)
+		}
+	}
+	if d, err := decode([]byte(`{"offsetSeconds":3153600000}`)); err != nil || d != MaxOffset {
+		t.Errorf("decode of MaxOffset: %v %v", d, err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/trentkms/trent/internal/audit"
@@ -52,7 +53,8 @@ func (n *Node) openDevClock(cfg *config.File, kcfg *kms.Config, log *slog.Logger
 }
 
 // followDevClock keeps the node's development clock in step with other
-// nodes' advances (the change feed names the clock's record) and makes the
+// nodes' advances (the change feed names the clock's record; a cache purge,
+// when changes may have been missed, reads it again) and makes the
 // principal directory's session expiry follow it.
 func (n *Node) followDevClock() {
 	if n.DevClock == nil {
@@ -64,6 +66,25 @@ func (n *Node) followDevClock() {
 		if err := n.DevClock.Reload(ctx); err != nil {
 			n.log.Error("development clock: reading the offset another node set", "err", err)
 		}
+	})
+	// A purge means changes may have been missed (the feed was truncated
+	// past this node's position, or could not be read): among them an
+	// advance, which would leave this node on an older clock until it
+	// restarts. Read the clock again, off the feed's goroutine (the store
+	// may be unreachable: that is one cause of purges), one read at a time.
+	var reloading atomic.Bool
+	n.Service.OnPurge(func() {
+		if !reloading.CompareAndSwap(false, true) {
+			return
+		}
+		go func() {
+			defer reloading.Store(false)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := n.DevClock.Reload(ctx); err != nil {
+				n.log.Debug("development clock: reading the offset after a cache purge", "err", err)
+			}
+		}()
 	})
 	n.Directory.SetClockOffset(n.DevClock.Offset)
 }

@@ -125,6 +125,10 @@ func Start(cfg *config.File, opt Options) (n *Node, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	listen, err := listenAddress(cfg)
+	if err != nil {
+		return nil, err
+	}
 	log := opt.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -253,7 +257,7 @@ func Start(cfg *config.File, opt Options) (n *Node, err error) {
 	n.Server = server.New(apiConsole(cfg, scfg))
 	n.registerCollectors(n.Metrics)
 	n.Metrics.RegisterReplication(peer.NewCollector(services.Replicas))
-	if n.Listener, err = net.Listen("tcp", cfg.Listen); err != nil {
+	if n.Listener, err = net.Listen("tcp", listen); err != nil {
 		return nil, err
 	}
 	scheme := "http"

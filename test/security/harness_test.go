@@ -276,6 +276,13 @@ func (s *Server) Alive() bool {
 // Exited waits up to d for the process to exit and returns its error (nil
 // for exit status 0); ok is false if it is still running.
 func (s *Server) Exited(d time.Duration) (err error, ok bool) {
+	// First without the timer: with d = 0 both cases of the select below
+	// may be ready, and select picks one at random.
+	select {
+	case <-s.exited:
+		return s.exitErr, true
+	default:
+	}
 	select {
 	case <-s.exited:
 		return s.exitErr, true
