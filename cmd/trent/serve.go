@@ -174,6 +174,11 @@ func runServe(args []string, env config.Env) error {
 			return n.Shutdown(ctx)
 		case err := <-done:
 			return err
+		case err := <-n.Stopped():
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			n.Shutdown(ctx)
+			return err
 		}
 	}
 }

@@ -58,6 +58,7 @@ func (n *Node) openDevClock(cfg *config.File, kcfg *kms.Config, log *slog.Logger
 // principal directory's session expiry follow it.
 func (n *Node) followDevClock() {
 	if n.DevClock == nil {
+		n.refuseAdvancedClock()
 		return
 	}
 	n.Service.OnChange(devclock.Kind, func(string) {
@@ -137,4 +138,26 @@ func (n *Node) devEventTime(t time.Time) (time.Time, map[string]any) {
 	}
 	return t.Add(-off), map[string]any{"developmentClockTime": t.UTC().Format("2006-01-02T15:04:05Z"),
 		"developmentClockOffsetSeconds": int64(off / time.Second)}
+}
+
+// refuseAdvancedClock stops a node without --dev whose store's clock a
+// --dev node of the same store advances, as it would refuse to start on
+// that store: otherwise the cluster would run on two clocks (dates a month
+// apart, sessions issued ahead valid here for the whole offset). The
+// change feed names the clock's record; a purge reads it again.
+func (n *Node) refuseAdvancedClock() {
+	check := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		off, err := devclock.Stored(ctx, n.Store)
+		if err != nil {
+			n.log.Debug("development clock: reading the store's offset", "err", err)
+			return
+		}
+		if off > 0 {
+			n.stop(fmt.Errorf("another node advanced this store's domain clock by %s with trent serve --dev: a node without --dev does not serve such a store (its key dates lie ahead of the wall clock); stopping", off))
+		}
+	}
+	n.Service.OnChange(devclock.Kind, func(string) { go check() })
+	n.Service.OnPurge(func() { go check() })
 }

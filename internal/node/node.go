@@ -73,7 +73,10 @@ type Node struct {
 	metricsSrv      *http.Server
 	log             *slog.Logger
 	done            chan error
-	stopCerts       chan struct{} // closed to stop watching Certs' files
+	// stopped carries why the node must stop serving (stop), to the
+	// program that runs it (Stopped).
+	stopped   chan error
+	stopCerts chan struct{} // closed to stop watching Certs' files
 	// k8s is the in-process Kubernetes KMS plugin's server, if any.
 	k8s *k8skms.Server
 	// ConsoleEndpoint is the web console's URL ("" when it is off).
@@ -133,7 +136,7 @@ func Start(cfg *config.File, opt Options) (n *Node, err error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	n = &Node{Config: cfg, log: log, done: make(chan error, 1)}
+	n = &Node{Config: cfg, log: log, done: make(chan error, 1), stopped: make(chan error, 1)}
 	node := n // "return nil, err" clears n before the deferred cleanup runs
 	defer func() {
 		if err != nil {
@@ -535,6 +538,21 @@ func (n *Node) ready(ctx context.Context) error {
 
 // Wait blocks until the server stops and returns its error.
 func (n *Node) Wait() error { return <-n.done }
+
+// Stopped delivers, once, why the node must stop serving although nothing
+// failed in the server itself (another node advanced the store's
+// development clock): the program shuts the node down and exits with it.
+func (n *Node) Stopped() <-chan error { return n.stopped }
+
+// stop asks the program to shut the node down for err (the first reason
+// wins).
+func (n *Node) stop(err error) {
+	n.log.Error("stopping", "err", err)
+	select {
+	case n.stopped <- err:
+	default:
+	}
+}
 
 // Shutdown stops the node gracefully: in-flight requests finish, background
 // work stops, the audit trail is sealed with a final digest, and the store

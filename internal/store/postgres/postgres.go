@@ -69,6 +69,10 @@ const (
 	lockFeed    = 0x54524e02
 )
 
+// idleInTransaction is the idle_in_transaction_session_timeout of the
+// nodes' sessions (milliseconds), unless the database URL sets one.
+const idleInTransaction = "10000"
+
 // ErrClosed is returned (wrapping store.ErrUnavailable) by calls on a closed
 // Store.
 var ErrClosed = fmt.Errorf("postgres: store closed: %w", store.ErrUnavailable)
@@ -113,6 +117,18 @@ func OpenOptions(ctx context.Context, url string, opt Options) (*Store, error) {
 		return nil, errors.New("postgres: invalid database URL")
 	}
 	cfg.ConnConfig.ConnectTimeout = opt.ConnectTimeout
+	// A node that stops inside a transaction (SIGSTOP, a paused VM, a
+	// partition) would keep its locks for as long as its connection
+	// lives, the change feed's advisory lock among them, and every node's
+	// writes queue behind that lock. Trent's transactions never wait on
+	// anything but the database, so PostgreSQL may end one that sits idle
+	// this long, well below a request's deadline (api.DefaultDeadline).
+	if cfg.ConnConfig.RuntimeParams == nil {
+		cfg.ConnConfig.RuntimeParams = map[string]string{}
+	}
+	if _, set := cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"]; !set {
+		cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = idleInTransaction
+	}
 	cfg.MaxConns = opt.MaxConns
 	cfg.HealthCheckPeriod = 5 * time.Second
 	cfg.PingTimeout = opt.ConnectTimeout

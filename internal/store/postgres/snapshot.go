@@ -25,6 +25,12 @@ func (s *Store) Snapshot(ctx context.Context, fn func(store.Record) error) (stor
 	}
 	var cbErr error
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		// fn writes a backup and may wait on its disk or pipe: this
+		// read-only transaction holds no lock a writer needs, so it is
+		// exempt from the nodes' idle-in-transaction limit.
+		if _, err := tx.Exec(ctx, `SET LOCAL idle_in_transaction_session_timeout = 0`); err != nil {
+			return err
+		}
 		if err := tx.QueryRow(ctx, `SELECT version FROM schema_version`).Scan(&info.Schema); err != nil {
 			return err
 		}

@@ -15,10 +15,13 @@ import (
 	"github.com/trentkms/trent/internal/store/postgres/pgtest"
 )
 
-// Findings of red team C left for the lead: each test performs the attack
-// and asserts the safe outcome, so it fails until the hole is closed.
+// Two findings of red team C in a cluster, closed: a node without --dev
+// stops when another node advances the store's development clock
+// (node.refuseAdvancedClock), and a node stopped inside a transaction
+// no longer stalls every node's writes (PostgreSQL ends its transaction:
+// idle_in_transaction_session_timeout, internal/store/postgres).
 
-// TestRedCFindingProductionNodeFollowsAdvancedStore: "a store whose clock
+// TestRedCProductionNodeStopsOnAdvancedStore: "a store whose clock
 // was advanced is refused by trent serve without --dev" holds only at
 // start. A node without --dev that already serves a PostgreSQL store keeps
 // serving it with the wall clock after a --dev node of the same store
@@ -31,11 +34,9 @@ import (
 // in the dev clock, which the production node compares with the wall clock
 // as it is (no offset), so a 15-minute session is valid there for the
 // whole offset (up to 100 years). The safe outcome asserted: once the
-// store's clock is advanced, the production node stops serving it (it exits,
-// or refuses calls), as it would refuse to start on it. Another acceptable
-// fix would refuse --dev on a store that nodes without --dev serve; the
-// lead decides.
-func TestRedCFindingProductionNodeFollowsAdvancedStore(t *testing.T) {
+// store's clock is advanced, the production node stops serving it (it
+// exits), as it would refuse to start on it.
+func TestRedCProductionNodeStopsOnAdvancedStore(t *testing.T) {
 	url := pgtest.FreshSchema(t, "")
 	root := randHex(32)
 	prod := Start(t, Opts{RootKeyHex: root, Args: []string{"--store", url, "--node-id", "prod", "--metrics-listen", "off"}})
@@ -59,7 +60,7 @@ func TestRedCFindingProductionNodeFollowsAdvancedStore(t *testing.T) {
 	})
 }
 
-// TestRedCFindingStoppedNodeStallsCluster (found while attacking the
+// TestRedCStoppedNodeDoesNotStallCluster (found while attacking the
 // development clock in a cluster; the store's matter, not issue 18's): a
 // node that stops (SIGSTOP, a paused VM, a frozen host; its TCP connections
 // stay open) inside the change feed's horizon transaction keeps the feed's
@@ -72,11 +73,10 @@ func TestRedCFindingProductionNodeFollowsAdvancedStore(t *testing.T) {
 // A node stopped inside any Apply (holding the lock shared) stalls the
 // horizons, and the writers queued behind them, likewise. The safe outcome
 // asserted: a write on node a succeeds while node b stays stopped holding
-// the lock. A likely fix: the nodes' sessions set
-// idle_in_transaction_session_timeout (pgx RuntimeParams), so that
-// PostgreSQL ends a stopped node's transaction and frees its locks (value:
-// the lead's call, below the requests' deadline).
-func TestRedCFindingStoppedNodeStallsCluster(t *testing.T) {
+// the lock: the nodes' sessions set idle_in_transaction_session_timeout
+// (10 s), so PostgreSQL ends a stopped node's transaction and frees its
+// locks.
+func TestRedCStoppedNodeDoesNotStallCluster(t *testing.T) {
 	url := pgtest.FreshSchema(t, "")
 	root := randHex(32)
 	a := Start(t, Opts{RootKeyHex: root, Args: []string{"--store", url, "--node-id", "a", "--metrics-listen", "off"}})
