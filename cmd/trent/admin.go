@@ -27,6 +27,8 @@ while the server is up: running servers see the change within seconds.
   list-accounts      list registered accounts
   apply-principals   --file FILE
                      apply a declarative principals file (as serve --principals)
+  quotas             show|set|classes: an account's resource and rate quotas
+                     (trent admin quotas help)
 
 Common flags: --config FILE, --data-dir DIR, --store URL, --region REGION,
 --root-key-file FILE. The root key is found as trent serve finds it:
@@ -45,6 +47,9 @@ func admin(args []string, env config.Env, out io.Writer) error {
 		return nil
 	}
 	sub := args[0]
+	if sub == "quotas" {
+		return adminQuotas(args[1:], out)
+	}
 	fs := flag.NewFlagSet("admin "+sub, flag.ContinueOnError)
 	cfgPath := fs.String("config", "", "YAML configuration file")
 	dataDir := fs.String("data-dir", "", "state directory (default "+config.DefaultDataDir()+")")

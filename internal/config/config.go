@@ -112,6 +112,7 @@ type File struct {
 	Limits    LimitsFile  `yaml:"limits"`
 	Metrics   MetricsFile `yaml:"metrics"`
 	K8sKMS    K8sKMSFile  `yaml:"k8s_kms"`
+	Quotas    QuotasFile  `yaml:"quotas"`
 }
 
 // K8sKMSFile configures the Kubernetes KMS v2 plugin that trent serve runs
@@ -365,6 +366,9 @@ func (f *File) Validate() error {
 	}
 	if len(f.AccountID) != 12 || strings.Trim(f.AccountID, "0123456789") != "" {
 		return fmt.Errorf("config: account ID %q must be 12 digits", f.AccountID)
+	}
+	if err := f.Quotas.validate(); err != nil {
+		return err
 	}
 	if !validRegion(f.Region) {
 		return fmt.Errorf("config: region %q is not a region name like us-east-1", f.Region)

@@ -213,7 +213,7 @@ func (s *Service) RotateKeyOnDemand(ctx context.Context, in *wire.KeyIDInput) (*
 		if d.Origin == "EXTERNAL" {
 			return nil, s.promotePending(d, arn)
 		}
-		if d.OnDemandRotations >= maxOnDemandRotations {
+		if d.OnDemandRotations >= s.quotas.Resources(d.Account).OnDemandRotations {
 			return nil, awserr.Newf(awserr.LimitExceeded, "The on-demand rotations limit has been reached for the given keyId. No more on-demand rotations can be performed for this key: %s", arn)
 		}
 		if err := s.rotateMaterial(d, rotationOnDemand); err != nil {

@@ -147,7 +147,8 @@ func Start(cfg *config.File, opt Options) (n *Node, err error) {
 	// root key check, bootstrap) need not be.
 	st := n.Metrics.Store(n.Store)
 	kcfg := kms.Config{Store: st, Root: n.Root, Region: cfg.Region, Logger: log,
-		CacheMaxAge: cfg.Cache.MaxAge, CacheGrace: cfg.Cache.Grace, EnableSM2: cfg.EnableSM2, Now: opt.Now}
+		CacheMaxAge: cfg.Cache.MaxAge, CacheGrace: cfg.Cache.Grace, EnableSM2: cfg.EnableSM2, Now: opt.Now,
+		Quotas: QuotaTable(cfg, st, log)}
 	jcfg := job.Config{NodeID: cfg.NodeID}
 	applyTestHooks(&kcfg, &jcfg, opt.Env.Test, log)
 	if opt.KMS != nil {
