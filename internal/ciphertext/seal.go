@@ -172,7 +172,9 @@ func (k *Key) derive(out *[32]byte, h []byte) {
 		clear(msg[5+len(kdfLabel)+offIV : 5+len(kdfLabel)+HeaderSize])
 	}
 	if fipsMode {
-		*out = k.moduleHMAC(msg[:])
+		// A copy: msg itself must not escape (it stays on the stack out
+		// of FIPS mode, the hot path).
+		*out = k.moduleHMAC(append([]byte(nil), msg[:]...))
 		return
 	}
 	*out = hmacSHA256(&k.ipad, &k.opad, msg[:])
