@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
-	"encoding/hex"
 	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"testing"
 )

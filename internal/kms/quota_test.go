@@ -182,4 +182,3 @@ func TestRotationAndPolicyQuotas(t *testing.T) {
 		}
 	})
 }
-
