@@ -96,10 +96,7 @@ func adminQuotas(args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := cfg.Validate(); err != nil {
-		return err
-	}
-	st, err := node.OpenStore(cfg)
+	st, err := node.OpenInitializedStore(cfg)
 	if err != nil {
 		return err
 	}

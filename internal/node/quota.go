@@ -1,6 +1,9 @@
 package node
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 
 	"github.com/trentkms/trent/internal/config"
@@ -21,4 +24,25 @@ func QuotaTable(cfg *config.File, st store.Store, log *slog.Logger) *quota.Table
 		c.Rates = quota.AWSRates
 	}
 	return quota.New(c, st, log)
+}
+
+// OpenInitializedStore opens the store of cfg for an offline command
+// (`trent admin quotas`), refusing one that no node has initialized (a
+// mistyped --store or --data-dir would otherwise create an empty store).
+func OpenInitializedStore(cfg *config.File) (store.Store, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	st, err := OpenStore(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := st.Get(context.Background(), kindBootstrap, "admin"); err != nil {
+		st.Close()
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, fmt.Errorf("the store of data directory %s is not initialized: start `trent serve` once first", cfg.DataDir)
+		}
+		return nil, err
+	}
+	return st, nil
 }

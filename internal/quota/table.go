@@ -226,6 +226,10 @@ func (t *Table) lookup(id string) *account {
 	return v.(*account)
 }
 
+// Active reports whether any rate quota is in force on this node (by
+// default or for some account); when not, Allow always allows.
+func (t *Table) Active() bool { return t.limiting.Load() }
+
 // Allow reports whether account may make one more request of class (an
 // index from Class or SpecClass; -1 is never limited) now, and counts it.
 func (t *Table) Allow(acct string, class int) bool {
