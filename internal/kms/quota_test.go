@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -181,4 +182,74 @@ func TestRotationAndPolicyQuotas(t *testing.T) {
 			t.Fatalf("PutKeyPolicy of %d bytes: %v; want LimitExceededException", len(long), err)
 		}
 	})
+}
+
+// TestRateClasses: every cryptographic operation counts against the class
+// of its key (Decrypt of a symmetric ciphertext too, which names its key
+// only in the blob), GenerateDataKeyPair against its key pair spec's rate
+// and not the wrapping key's, and the caller's account is the one charged.
+func TestRateClasses(t *testing.T) {
+	t.Parallel()
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "trent.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	root, _ := rootkey.NewStatic(bytes.Repeat([]byte{0x5a}, 32))
+	var now atomic.Int64 // frozen: no bucket refills during the test
+	tbl := quota.New(quota.Config{Rates: quota.Rates{quota.ClassSymmetric: 3, quota.ClassRSA: 1, "GenerateDataKeyPair:ECC_NIST_P256": 1},
+		Now: now.Load}, st, nil)
+	n := kmstest.New(t, kmstest.Config{KMS: kms.Config{Store: st, Root: root, Quotas: tbl}})
+	sym, err := n.CreateKey(quotaCtx, &wire.CreateKeyInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := sym.KeyMetadata.KeyID
+	enc, err := n.Encrypt(quotaCtx, &wire.EncryptInput{KeyID: &id, Plaintext: []byte("x")}) // 1 of 3
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.Decrypt(quotaCtx, &wire.DecryptInput{CiphertextBlob: enc.CiphertextBlob}); err != nil { // 2 of 3
+		t.Fatal(err)
+	}
+	if _, err := n.GenerateDataKeyPair(quotaCtx, &wire.GenerateDataKeyPairInput{KeyID: &id, KeyPairSpec: ptr("ECC_NIST_P256")}); err != nil {
+		t.Fatalf("GenerateDataKeyPair: %v", err) // its own class, not the symmetric one
+	}
+	_, err = n.GenerateDataKeyPair(quotaCtx, &wire.GenerateDataKeyPairInput{KeyID: &id, KeyPairSpec: ptr("ECC_NIST_P256")})
+	wantThrottled(t, err, "a second GenerateDataKeyPair ECC_NIST_P256")
+	if _, err := n.GenerateDataKey(quotaCtx, &wire.GenerateDataKeyInput{KeyID: &id, KeySpec: ptr("AES_256")}); err != nil { // 3 of 3
+		t.Fatal(err)
+	}
+	_, err = n.Decrypt(quotaCtx, &wire.DecryptInput{CiphertextBlob: enc.CiphertextBlob})
+	wantThrottled(t, err, "a fourth symmetric request")
+	rsa, err := n.CreateKey(quotaCtx, &wire.CreateKeyInput{KeySpec: ptr("RSA_2048"), KeyUsage: ptr("ENCRYPT_DECRYPT")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rid := rsa.KeyMetadata.KeyID
+	if _, err := n.Encrypt(quotaCtx, &wire.EncryptInput{KeyID: &rid, Plaintext: []byte("x"), EncryptionAlgorithm: ptr("RSAES_OAEP_SHA_256")}); err != nil {
+		t.Fatalf("RSA Encrypt with the symmetric class spent: %v", err)
+	}
+	_, err = n.Encrypt(quotaCtx, &wire.EncryptInput{KeyID: &rid, Plaintext: []byte("x"), EncryptionAlgorithm: ptr("RSAES_OAEP_SHA_256")})
+	wantThrottled(t, err, "a second RSA Encrypt")
+	other := kms.WithCaller(context.Background(), &kms.Caller{Account: "444455556666", ARN: "arn:aws:iam::444455556666:root", Type: "Root"})
+	okey, err := n.CreateKey(other, &wire.CreateKeyInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.Encrypt(other, &wire.EncryptInput{KeyID: &okey.KeyMetadata.KeyID, Plaintext: []byte("x")}); err != nil {
+		t.Fatalf("another account throttled by this one's requests: %v", err)
+	}
+	now.Add(int64(time.Second))
+	if _, err := n.Decrypt(quotaCtx, &wire.DecryptInput{CiphertextBlob: enc.CiphertextBlob}); err != nil {
+		t.Fatalf("Decrypt a second later: %v", err)
+	}
+}
+
+func wantThrottled(t *testing.T, err error, what string) {
+	t.Helper()
+	if e := awserr.As(err); e == nil || e.Code != awserr.Throttling ||
+		e.Message != "You have exceeded the rate at which you may call KMS. Reduce the frequency of your calls." {
+		t.Fatalf("%s: %v; want ThrottlingException", what, err)
+	}
 }
