@@ -14,8 +14,6 @@ import (
 	"github.com/trentkms/trent/internal/wire"
 )
 
-const maxAliasesPerKey = 50
-
 var aliasPattern = regexp.MustCompile(`^[a-zA-Z0-9:/_-]+$`)
 
 // validateAliasName checks an AliasName member the way AWS does.

@@ -47,8 +47,6 @@ type PolicyChecker interface {
 	CheckKeyPolicy(ctx context.Context, doc string, caller *Caller, keyARN string, bypass bool) (map[string]string, error)
 }
 
-const maxPolicyBytes = 32768
-
 // checkPolicy validates a key policy and returns the principals it binds.
 func (s *Service) checkPolicy(ctx context.Context, doc, keyARN string, bypass bool) (map[string]string, error) {
 	if limit := s.policyLimit(keyARN); len(doc) > limit {

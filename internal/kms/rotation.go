@@ -14,9 +14,6 @@ const (
 	minRotationPeriodDays     = 90
 	maxRotationPeriodDays     = 2560
 	defaultRotationPeriodDays = 365
-	// maxOnDemandRotations is AWS's per-key limit on RotateKeyOnDemand for
-	// keys with KMS-generated material.
-	maxOnDemandRotations = 25
 )
 
 // Rotation types (RotationType enum).
