@@ -89,6 +89,8 @@ stage "go vet (trenttest build: the test-only hooks)" go vet -tags trenttest ./i
 stage "gofmt" bash -c 'out=$(gofmt -l $(git ls-files "*.go" 2>/dev/null || find . -name "*.go")); [[ -z $out ]] || { echo "gofmt needed:"; echo "$out"; false; }'
 # The README walkthrough has a stage of its own (below).
 stage "go test (unit, storage conformance, end-to-end, attacks)" gotest -count=1 -timeout 30m -skip '^TestREADME$' ./...
+# FIPS 140-3 mode (docs/fips.md): the end-to-end suite, whose servers run in the test process, under the module in "only" mode; refused specs skip after asserting their refusal (TestFIPSRefusals asserts each).
+stage "FIPS 140-3 mode (GODEBUG=fips140=only): end-to-end suite, ciphertext, SigV4" env GODEBUG=fips140=only go test -count=1 -timeout 15m ./test/e2e ./internal/ciphertext ./internal/sigv4
 # test/k8s is a module of its own (k8s.io/apiserver stays out of Trent's).
 k8s_tests() { (cd test/k8s && go vet ./... && go test -count=1 -timeout 15m ./... && go test -count=1 -run '^$' -bench DEKGeneration -benchtime 50x ./...); }
 stage "Kubernetes KMS v2 plugin with kube-apiserver's envelope code (test/k8s)" k8s_tests

@@ -35,6 +35,8 @@ while the server is up: running servers see the change within seconds.
                      a peers: entry for the other deployments' configuration
   replication-status print the peers and the multi-Region key changes not yet
                      delivered to them (docs/multi-region.md)
+  quotas             show|set|classes: an account's resource and rate quotas
+                     (trent admin quotas help)
 
 Common flags: --config FILE, --data-dir DIR, --store URL, --region REGION,
 --root-key-file FILE. The root key is found as trent serve finds it:
@@ -55,6 +57,9 @@ func admin(args []string, env config.Env, out io.Writer) error {
 	sub := args[0]
 	if sub == "dev-clock" {
 		return adminDevClock(args[1:], env, out)
+	}
+	if sub == "quotas" {
+		return adminQuotas(args[1:], out)
 	}
 	fs := flag.NewFlagSet("admin "+sub, flag.ContinueOnError)
 	cfgPath := fs.String("config", "", "YAML configuration file")

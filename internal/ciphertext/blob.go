@@ -12,6 +12,10 @@ import (
 const (
 	// Version1 is the first byte of every version 1 blob.
 	Version1 = 0x01
+	// Version2 is the first byte of a version 2 blob: the version 1 layout
+	// and sizes, sealed so that Go's FIPS 140-3 module draws the IV (see
+	// fips.go). Nodes in FIPS mode seal version 2; every node opens both.
+	Version2 = 0x02
 	// NonceSize is the size of N, the KDF nonce.
 	NonceSize = 16
 	// IVSize is the size of the AES-GCM IV.
@@ -64,8 +68,10 @@ var (
 	ErrMaterial = errors.New("ciphertext: key material must be 32 bytes")
 )
 
-// Blob is a parsed version 1 ciphertext blob.
+// Blob is a parsed version 1 or 2 ciphertext blob.
 type Blob struct {
+	// Version is Version1 or Version2; zero means Version1.
+	Version byte
 	// KeyID is the key ID of the KMS key (UUID or "mrk-" form, lowercase).
 	KeyID string
 	// MaterialID names the key-material version that sealed the blob.
@@ -86,14 +92,14 @@ func Parse(b []byte) (*Blob, error) {
 	if len(b) < Overhead {
 		return nil, fmt.Errorf("%w: %d bytes is shorter than the minimum %d", ErrMalformed, len(b), Overhead)
 	}
-	if b[0] != Version1 {
+	if b[0] != Version1 && b[0] != Version2 {
 		return nil, fmt.Errorf("%w: unknown version %d", ErrMalformed, b[0])
 	}
 	id, err := formatKeyID(b[offKeyType], b[offKeyID:offMaterial])
 	if err != nil {
 		return nil, err
 	}
-	bl := &Blob{KeyID: id, Body: b[HeaderSize:]}
+	bl := &Blob{Version: b[0], KeyID: id, Body: b[HeaderSize:]}
 	copy(bl.MaterialID[:], b[offMaterial:offNonce])
 	copy(bl.Nonce[:], b[offNonce:offIV])
 	copy(bl.IV[:], b[offIV:HeaderSize])
@@ -117,7 +123,7 @@ func (b *Blob) Marshal() ([]byte, error) {
 
 // putHeader writes the header into h[:HeaderSize].
 func (b *Blob) putHeader(h []byte) error {
-	h[0] = Version1
+	h[0] = b.version()
 	if err := parseKeyID(b.KeyID, h[offKeyType:offMaterial]); err != nil {
 		return err
 	}
@@ -125,6 +131,14 @@ func (b *Blob) putHeader(h []byte) error {
 	copy(h[offNonce:], b.Nonce[:])
 	copy(h[offIV:], b.IV[:])
 	return nil
+}
+
+// version returns the blob's version byte.
+func (b *Blob) version() byte {
+	if b.Version == 0 {
+		return Version1
+	}
+	return b.Version
 }
 
 // parseKeyID writes the 17-byte header encoding (type, 16 raw bytes) of id

@@ -40,7 +40,7 @@ func TestParse(t *testing.T) {
 		{"fail/empty", nil, ""},
 		{"fail/short_by_one", validBlob(TagSize - 1), ""},
 		{"fail/version0", append([]byte{0}, validBlob(20)[1:]...), ""},
-		{"fail/version2", append([]byte{2}, validBlob(20)[1:]...), ""},
+		{"fail/version3", append([]byte{3}, validBlob(20)[1:]...), ""},
 		{"fail/key_type2", func() []byte { b := validBlob(20); b[offKeyType] = 2; return b }(), ""},
 		{"fail/key_type_ff", func() []byte { b := validBlob(20); b[offKeyType] = 0xff; return b }(), ""},
 	}

@@ -88,6 +88,7 @@ func TestDeriveCrossCheck(t *testing.T) {
 		for j := range h {
 			h[j] = byte(r.Uint32())
 		}
+		h[0] = Version1 // version 2 derives from another label and context
 		var k Key
 		setPads(&k.ipad, &k.opad, material)
 		var got [32]byte

@@ -78,6 +78,9 @@ func (k *Key) MaterialID() [32]byte { return k.materialID }
 // IV from rand (normally crypto/rand.Reader) and returns an error if rand
 // fails. The blob is Overhead bytes longer than plaintext.
 func (k *Key) Seal(rand io.Reader, plaintext []byte, ec map[string]string) ([]byte, error) {
+	if fipsMode {
+		return k.sealV2(rand, plaintext, ec)
+	}
 	n := Overhead + len(plaintext)
 	// One allocation holds the blob and, after it, the AAD (a copy of the
 	// header followed by the encoded context); the returned slice is capped
@@ -108,6 +111,9 @@ func (k *Key) Seal(rand io.Reader, plaintext []byte, ec map[string]string) ([]by
 func (k *Key) Open(b *Blob, ec map[string]string) ([]byte, error) {
 	if len(b.Body) < TagSize {
 		return nil, ErrAuth
+	}
+	if fipsMode || b.Version == Version2 {
+		return k.openFIPS(b, ec, fipsMode)
 	}
 	ptLen := len(b.Body) - TagSize
 	// One allocation holds the plaintext and, after it, the AAD.
@@ -159,6 +165,18 @@ func (k *Key) derive(out *[32]byte, h []byte) {
 	msg[4+len(kdfLabel)] = 0x00
 	copy(msg[5+len(kdfLabel):], h[:HeaderSize])
 	binary.BigEndian.PutUint32(msg[kdfMsgLen-4:], 256)
+	if h[0] == Version2 {
+		// Version 2: label "trent symmetric v2"; the IV field is not part
+		// of the context (the module draws it after the key is derived).
+		msg[4+len(kdfLabel)-1] = '2'
+		clear(msg[5+len(kdfLabel)+offIV : 5+len(kdfLabel)+HeaderSize])
+	}
+	if fipsMode {
+		// A copy: msg itself must not escape (it stays on the stack out
+		// of FIPS mode, the hot path).
+		*out = k.moduleHMAC(append([]byte(nil), msg[:]...))
+		return
+	}
 	*out = hmacSHA256(&k.ipad, &k.opad, msg[:])
 }
 

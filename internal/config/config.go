@@ -124,7 +124,8 @@ type File struct {
 	Peers []PeerFile `yaml:"peers"`
 	// PeersCAFile is the PEM bundle that peers' HTTPS certificates chain
 	// to (default: the system's roots).
-	PeersCAFile string `yaml:"peers_ca_file"`
+	PeersCAFile string     `yaml:"peers_ca_file"`
+	Quotas      QuotasFile `yaml:"quotas"`
 }
 
 // PeerFile declares one peer deployment: its Region, the endpoint its API
@@ -407,6 +408,9 @@ func (f *File) Validate() error {
 	}
 	if len(f.AccountID) != 12 || strings.Trim(f.AccountID, "0123456789") != "" {
 		return fmt.Errorf("config: account ID %q must be 12 digits", f.AccountID)
+	}
+	if err := f.Quotas.validate(); err != nil {
+		return err
 	}
 	if !validRegion(f.Region) {
 		return fmt.Errorf("config: region %q is not a region name like us-east-1", f.Region)

@@ -128,10 +128,20 @@ func grantIndexID(retiring, keyID, grantID string) string {
 
 // Config configures a Service.
 type Config struct {
-	// PerKey lowers AWS's quota of 50,000 grants per key, for tests of the
+	// PerKey lowers the quota of grants per key (the account's, from the
+	// node's quotas: AWS's 50,000 unless set otherwise), for tests of the
 	// quota that cannot afford that many grants. 0 (what every deployment
-	// uses) means AWS's quota.
+	// uses) means the account's quota.
 	PerKey int
+}
+
+// grantLimit returns the quota of grants per key of account's keys.
+func (s *Service) grantLimit(account string) int {
+	limit := s.kms.QuotaResources(account).GrantsPerKey
+	if s.perKey > 0 && s.perKey < limit {
+		limit = s.perKey
+	}
+	return limit
 }
 
 // Service implements the grant operations of the AWS KMS API and the grant
@@ -156,8 +166,8 @@ type grantTokenInfo struct{ keyID, grantID string }
 // grant half of its authorization, as a keeper of records that go with a
 // deleted key, and for the change feed's grant changes and purges.
 func New(svc *kms.Service, cfg Config) *Service {
-	if cfg.PerKey <= 0 || cfg.PerKey > maxGrantsPerKey {
-		cfg.PerKey = maxGrantsPerKey
+	if cfg.PerKey < 0 {
+		cfg.PerKey = 0
 	}
 	s := &Service{kms: svc, store: svc.Store(), root: svc.Root(), log: svc.Logger(), perKey: cfg.PerKey}
 	s.cache = &grantCache{s: s, maxAge: svc.CacheMaxAge(), sets: map[string]*grantEntry{}, loading: map[string]*grantLoad{}}

@@ -304,8 +304,8 @@ func (s *Service) CreateGrant(ctx context.Context, in *wire.CreateGrantInput) (*
 		if err != nil {
 			return err
 		}
-		if n >= s.perKey {
-			return awserr.Newf(awserr.LimitExceeded, "The request was rejected because the number of grants on %s exceeds the limit of %d.", lk.ARN(), s.perKey)
+		if limit := s.grantLimit(lk.Doc().Account); n >= limit {
+			return awserr.Newf(awserr.LimitExceeded, "The request was rejected because the number of grants on %s exceeds the limit of %d.", lk.ARN(), limit)
 		}
 		if kms.IsTrue(in.DryRun) {
 			return kms.DryRun()

@@ -200,6 +200,12 @@ func (s *Service) GetParametersForImport(ctx context.Context, in *wire.GetParame
 	case spec == "SM2" && !s.kms.SM2Enabled():
 		return nil, awserr.New(awserr.Validation, "WrappingKeySpec SM2 is supported only in China Regions. Start Trent with --enable-sm2 to serve it elsewhere.")
 	}
+	if err := kms.FIPSAlgorithmError("WrappingAlgorithm", alg); err != nil {
+		return nil, err
+	}
+	if err := kms.FIPSSpecError("WrappingKeySpec", spec); err != nil {
+		return nil, err
+	}
 	priv, pub, err := s.generateWrappingKey(spec)
 	if err != nil {
 		return nil, err

@@ -264,7 +264,7 @@ func (s *Service) CreateCustomKeyStore(ctx context.Context, in *wire.CreateCusto
 	if d.SealedSecret, err = s.root.Seal(secret, keyStoreSecretAAD(d.ID)); err != nil {
 		return nil, err
 	}
-	if err := s.putKeyStore(ctx, d, 0); err != nil {
+	if err := s.createKeyStore(ctx, d); err != nil {
 		return nil, err
 	}
 	return &wire.CreateCustomKeyStoreOutput{CustomKeyStoreID: d.ID}, nil
@@ -439,7 +439,11 @@ func (s *Service) DeleteCustomKeyStore(ctx context.Context, in *wire.CustomKeySt
 	if len(keys) > 0 {
 		return nil, awserr.Newf(awserr.CustomKeyStoreHasCMKs, "Custom key store %s contains KMS keys. Delete them before deleting the custom key store.", d.ID)
 	}
-	err = s.store.Apply(ctx, store.Op{Kind: kindKeyStore, ID: keyStoreRecordID(d.Account, d.ID), Delete: true, IfVersion: version})
+	count, err := s.storeCountDeletionOps(ctx, d.Account)
+	if err != nil {
+		return nil, s.kms.StoreErr(ctx, err)
+	}
+	err = s.store.Apply(ctx, append(count, store.Op{Kind: kindKeyStore, ID: keyStoreRecordID(d.Account, d.ID), Delete: true, IfVersion: version})...)
 	if err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return nil, awserr.Newf(awserr.CustomKeyStoreInvalidState, "Custom key store %s was changed concurrently; retry the request.", d.ID)

@@ -14,8 +14,6 @@ import (
 	"github.com/trentkms/trent/internal/wire"
 )
 
-const maxAliasesPerKey = 50
-
 var aliasPattern = regexp.MustCompile(`^[a-zA-Z0-9:/_-]+$`)
 
 // validateAliasName checks an AliasName member the way AWS does.
@@ -85,8 +83,8 @@ func (s *Service) CreateAlias(ctx context.Context, in *wire.AliasInput) (*struct
 		if err != nil {
 			return err
 		}
-		if len(names) >= maxAliasesPerKey {
-			return awserr.Newf(awserr.LimitExceeded, "Too many aliases for key %s: the limit is %d.", lk.arn, maxAliasesPerKey)
+		if limit := s.quotas.Resources(lk.doc.Account).AliasesPerKey; len(names) >= limit {
+			return awserr.Newf(awserr.LimitExceeded, "Too many aliases for key %s: the limit is %d.", lk.arn, limit)
 		}
 		names = withName(names, *in.AliasName)
 		setOp = keyAliasesOp(setOp, names)
@@ -202,8 +200,8 @@ func (s *Service) UpdateAlias(ctx context.Context, in *wire.AliasInput) (*struct
 			if toNames, toOp, err = s.readKeyAliases(ctx, lk.doc.ID); err != nil {
 				return err
 			}
-			if len(toNames) >= maxAliasesPerKey {
-				return awserr.Newf(awserr.LimitExceeded, "Too many aliases for key %s: the limit is %d.", lk.arn, maxAliasesPerKey)
+			if limit := s.quotas.Resources(lk.doc.Account).AliasesPerKey; len(toNames) >= limit {
+				return awserr.Newf(awserr.LimitExceeded, "Too many aliases for key %s: the limit is %d.", lk.arn, limit)
 			}
 			fromNames, toNames = withoutName(fromNames, a.Name), withName(toNames, a.Name)
 			fromOp, toOp = keyAliasesOp(fromOp, fromNames), keyAliasesOp(toOp, toNames)

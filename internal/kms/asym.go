@@ -95,6 +95,9 @@ func (s *Service) encryptAsymmetric(ctx context.Context, lk *Key, alg string, in
 	if in.EncryptionAlgorithm == nil || alg == SymmetricDefault {
 		return nil, awserr.Newf(awserr.InvalidKeyUsage, "Algorithm %s is incompatible with key spec %s.", alg, lk.doc.Spec)
 	}
+	if err := FIPSAlgorithmError("EncryptionAlgorithm", alg); err != nil {
+		return nil, err
+	}
 	if IsTrue(in.DryRun) {
 		return nil, DryRun()
 	}
@@ -126,6 +129,9 @@ func (s *Service) openAsymmetric(ctx context.Context, ref *string, alg string, c
 	}
 	if lk.doc.Spec == SymmetricDefault {
 		return nil, nil, awserr.New(awserr.InvalidCiphertext, "")
+	}
+	if err := FIPSAlgorithmError("EncryptionAlgorithm", alg); err != nil {
+		return nil, nil, err
 	}
 	k, err := s.asymKey(lk)
 	if err != nil {

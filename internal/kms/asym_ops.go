@@ -282,6 +282,12 @@ func (s *Service) generateDataKeyPair(ctx context.Context, in *wire.GenerateData
 	if *in.KeyPairSpec == "SM2" && !s.enableSM2 {
 		return nil, awserr.New(awserr.Validation, "KeyPairSpec SM2 is supported only in China Regions. Start Trent with --enable-sm2 to serve it elsewhere.")
 	}
+	if err := FIPSSpecError("KeyPairSpec", *in.KeyPairSpec); err != nil {
+		return nil, err
+	}
+	if err := s.throttlePairSpec(ctx, *in.KeyPairSpec); err != nil {
+		return nil, err
+	}
 	conds := encryptionConditions(in.KeyID, SymmetricDefault, in.EncryptionContext)
 	conds["kms:datakeypairspec"] = []string{*in.KeyPairSpec}
 	lk, err := s.dataKeyWrapper(ctx, in.KeyID, op, conds, in.GrantTokens, in.DryRun)

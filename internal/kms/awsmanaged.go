@@ -89,7 +89,7 @@ func (s *Service) CreateAWSManagedKey(ctx context.Context, account, alias, descr
 	epoch := s.aliases.Epoch()
 	err = s.store.Apply(ctx,
 		store.Op{Kind: kindKey, ID: d.ID, Data: data, Create: true},
-		store.Op{Kind: kindAccountKey, ID: d.Account + "/" + d.ID, Data: []byte("{}"), Create: true},
+		store.Op{Kind: kindAccountKey, ID: d.Account + "/" + d.ID, Data: awsManagedIndexEntry, Create: true},
 		store.Op{Kind: kindAlias, ID: aid, Data: adata, Create: true},
 		store.Op{Kind: kindKeyAliases, ID: d.ID, Data: names, Create: true},
 		rotationJobOp(d))

@@ -147,6 +147,9 @@ func (s *Service) openSymmetric(ctx context.Context, blob []byte, ec map[string]
 		}
 		NoteKey(ctx, lk.arn)
 	}
+	if err := s.throttleKey(ctx, lk, action); err != nil {
+		return nil, nil, "", err
+	}
 	if lk.doc.Usage != "ENCRYPT_DECRYPT" || lk.doc.Spec != SymmetricDefault {
 		return nil, nil, "", awserr.New(awserr.InvalidCiphertext, "")
 	}

@@ -47,12 +47,10 @@ type PolicyChecker interface {
 	CheckKeyPolicy(ctx context.Context, doc string, caller *Caller, keyARN string, bypass bool) (map[string]string, error)
 }
 
-const maxPolicyBytes = 32768
-
 // checkPolicy validates a key policy and returns the principals it binds.
 func (s *Service) checkPolicy(ctx context.Context, doc, keyARN string, bypass bool) (map[string]string, error) {
-	if len(doc) > maxPolicyBytes {
-		return nil, awserr.Newf(awserr.LimitExceeded, "Policy document exceeds the maximum size of %d bytes.", maxPolicyBytes)
+	if limit := s.policyLimit(keyARN); len(doc) > limit {
+		return nil, awserr.Newf(awserr.LimitExceeded, "Policy document exceeds the maximum size of %d bytes.", limit)
 	}
 	if pc, ok := s.authz.(PolicyChecker); ok {
 		return pc.CheckKeyPolicy(ctx, doc, CallerFrom(ctx), keyARN, bypass)
@@ -132,6 +130,9 @@ func (s *Service) CreateKey(ctx context.Context, in *wire.CreateKeyInput) (*wire
 	if !usageAllowed(spec, usage) {
 		return nil, awserr.Newf(awserr.Validation, "KeyUsage %s is not compatible with KeySpec %s", usage, spec)
 	}
+	if err := FIPSSpecError("KeySpec", spec); err != nil {
+		return nil, err
+	}
 	origin := "AWS_KMS"
 	if in.Origin != nil {
 		origin = *in.Origin
@@ -197,10 +198,7 @@ func (s *Service) CreateKey(ctx context.Context, in *wire.CreateKeyInput) (*wire
 	if err != nil {
 		return nil, err
 	}
-	err = s.store.Apply(ctx,
-		store.Op{Kind: kindKey, ID: d.ID, Data: data, Create: true},
-		store.Op{Kind: kindAccountKey, ID: d.Account + "/" + d.ID, Data: []byte("{}"), Create: true})
-	if err != nil {
+	if err := s.InsertKey(ctx, d, data); err != nil {
 		return nil, s.StoreErr(ctx, err)
 	}
 	lk, err := s.materialize(d, 1)
@@ -588,6 +586,11 @@ func (s *Service) deleteKeyOps(ctx context.Context, d *KeyDoc, version int64) ([
 	for _, name := range names {
 		ops = append(ops, store.Op{Kind: kindAlias, ID: aliasRecordID(d.Account, name), Delete: true})
 	}
+	count, err := s.keyCountDeletionOp(ctx, d.Account)
+	if err != nil {
+		return nil, err
+	}
+	ops = append(ops, count...)
 	for _, r := range s.keyRecords {
 		more, err := r.KeyDeletionOps(ctx, d.ID)
 		if err != nil {

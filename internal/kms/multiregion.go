@@ -222,11 +222,7 @@ func (s *Service) CreateReplica(ctx context.Context, d *KeyDoc, extra ...store.O
 	if err != nil {
 		return err
 	}
-	ops := append([]store.Op{
-		{Kind: kindKey, ID: d.ID, Data: data, Create: true},
-		{Kind: kindAccountKey, ID: d.Account + "/" + d.ID, Data: []byte("{}"), Create: true},
-	}, extra...)
-	if err := s.store.Apply(ctx, ops...); err != nil {
+	if err := s.insertCounted(ctx, d, data, false, extra...); err != nil {
 		return err
 	}
 	s.keys.Invalidate(d.ID)

@@ -263,6 +263,9 @@ func (s *Service) usableKey(ctx context.Context, ref *string, kind RefKind, acti
 	if err != nil {
 		return nil, err
 	}
+	if err := s.throttleKey(ctx, lk, op); err != nil {
+		return nil, err
+	}
 	if lk.doc.Usage != usage {
 		return nil, s.beforeAuth(ctx, lk, action, conds, tokens, invalidUsage(lk, op))
 	}
@@ -270,6 +273,9 @@ func (s *Service) usableKey(ctx context.Context, ref *string, kind RefKind, acti
 		return nil, err
 	}
 	if err := RequireUsable(lk); err != nil {
+		return nil, err
+	}
+	if err := fipsKeyError(lk); err != nil {
 		return nil, err
 	}
 	return lk, nil

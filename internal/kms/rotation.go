@@ -14,9 +14,6 @@ const (
 	minRotationPeriodDays     = 90
 	maxRotationPeriodDays     = 2560
 	defaultRotationPeriodDays = 365
-	// maxOnDemandRotations is AWS's per-key limit on RotateKeyOnDemand for
-	// keys with KMS-generated material.
-	maxOnDemandRotations = 25
 )
 
 // Rotation types (RotationType enum).
@@ -219,7 +216,7 @@ func (s *Service) RotateKeyOnDemand(ctx context.Context, in *wire.KeyIDInput) (*
 		if d.Origin == "EXTERNAL" {
 			return nil, s.promotePending(d, arn)
 		}
-		if d.OnDemandRotations >= maxOnDemandRotations {
+		if d.OnDemandRotations >= s.quotas.Resources(d.Account).OnDemandRotations {
 			return nil, awserr.Newf(awserr.LimitExceeded, "The on-demand rotations limit has been reached for the given keyId. No more on-demand rotations can be performed for this key: %s", arn)
 		}
 		if err := s.rotateMaterial(d, rotationOnDemand); err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/trentkms/trent/internal/ciphertext"
 	"github.com/trentkms/trent/internal/keyring"
 	"github.com/trentkms/trent/internal/policy"
+	"github.com/trentkms/trent/internal/quota"
 	"github.com/trentkms/trent/internal/rootkey"
 	"github.com/trentkms/trent/internal/store"
 )
@@ -38,6 +39,9 @@ type Config struct {
 	CacheGrace  time.Duration
 	// EnableSM2 serves SM2 keys outside China Regions.
 	EnableSM2 bool
+	// Quotas are the node's quotas (nil: AWS's resource quotas, no rate
+	// quotas, and the accounts' settings in the store).
+	Quotas *quota.Table
 }
 
 // Service implements the AWS KMS API.
@@ -80,6 +84,8 @@ type Service struct {
 	hookMu       sync.RWMutex
 	invalidators map[string][]func(id string)
 	purgers      []func()
+
+	quotas *quota.Table // resource and rate quotas (quota.go)
 }
 
 // New returns a Service. It runs no background work of its own: the change
@@ -121,6 +127,9 @@ func New(cfg Config) (*Service, error) {
 	s.authz = defaultAuthorizer{}
 	if err := s.migrateAliasIndex(context.Background()); err != nil {
 		return nil, fmt.Errorf("kms: index aliases by key: %w", err)
+	}
+	if err := s.initQuotas(cfg.Quotas); err != nil {
+		return nil, err
 	}
 	return s, nil
 }

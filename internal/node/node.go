@@ -166,7 +166,8 @@ func Start(cfg *config.File, opt Options) (n *Node, err error) {
 	}
 	st := n.Metrics.Store(regional)
 	kcfg := kms.Config{Store: st, Root: n.Root, Region: cfg.Region, Logger: log,
-		CacheMaxAge: cfg.Cache.MaxAge, CacheGrace: cfg.Cache.Grace, EnableSM2: cfg.EnableSM2, Now: opt.Now}
+		CacheMaxAge: cfg.Cache.MaxAge, CacheGrace: cfg.Cache.Grace, EnableSM2: cfg.EnableSM2, Now: opt.Now,
+		Quotas: QuotaTable(cfg, st, log)}
 	jcfg := job.Config{NodeID: cfg.NodeID}
 	if err := n.openDevClock(cfg, &kcfg, log); err != nil {
 		return nil, err

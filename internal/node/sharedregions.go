@@ -42,7 +42,7 @@ const (
 var regionalKinds = map[string]bool{
 	"key": true, "alias": true, "keyaliases": true, "kmsmeta": true, "acctkey": true, kms.KindJob: true,
 	"keyusage": true, "tracking": true, "grant": true, "grantret": true, "grantcount": true,
-	"importparams": true, "keystore": true,
+	"importparams": true, "keystore": true, "keycount": true, "kscount": true,
 	replica.KindOutbox: true, "mrk-create": true, replica.KindIdentity: true,
 }
 

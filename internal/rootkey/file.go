@@ -242,7 +242,10 @@ func (p *FileProvider) add(id string, key []byte) error {
 	if err != nil {
 		return err
 	}
-	aead, err := cipher.NewGCM(block)
+	// The module's GCM with random nonces: it draws the nonce, as Go's
+	// FIPS 140-3 mode requires, and writes nonce || ciphertext || tag,
+	// the layout sealed root-key payloads always had.
+	aead, err := cipher.NewGCMWithRandomNonce(block)
 	if err != nil {
 		return err
 	}
@@ -272,13 +275,7 @@ func (p *FileProvider) Seal(plaintext, aad []byte) ([]byte, error) {
 	aead := p.keys[id]
 	p.mu.RUnlock()
 	out := AppendHeader(make([]byte, 0, 2+len(id)+12+len(plaintext)+16), id)
-	header := out
-	nonce := make([]byte, 12)
-	if _, err := rand.Read(nonce); err != nil {
-		return nil, err
-	}
-	out = append(out, nonce...)
-	return aead.Seal(out, nonce, plaintext, HeaderAAD(header, aad)), nil
+	return aead.Seal(out, nil, plaintext, HeaderAAD(out, aad)), nil
 }
 
 // Open implements Provider.
@@ -297,7 +294,7 @@ func (p *FileProvider) Open(sealed, aad []byte) ([]byte, error) {
 		return nil, fmt.Errorf("%w: truncated", ErrOpen)
 	}
 	header := sealed[:len(sealed)-len(payload)]
-	pt, err := aead.Open(nil, payload[:12], payload[12:], HeaderAAD(header, aad))
+	pt, err := aead.Open(nil, nil, payload, HeaderAAD(header, aad))
 	if err != nil {
 		return nil, fmt.Errorf("%w: authentication failed", ErrOpen)
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/trentkms/trent/internal/kms"
 	"github.com/trentkms/trent/internal/metrics"
 	"github.com/trentkms/trent/internal/pipeline"
+	"github.com/trentkms/trent/internal/quota"
 	"github.com/trentkms/trent/internal/sigv4"
 )
 
@@ -319,6 +320,9 @@ func (c *call) Deadline() time.Duration { return c.op.Deadline }
 // carries its caller and the trace of the keys and grants it used.
 func (c *call) Run(ctx context.Context) error {
 	c.kctx = kms.RequestContext{Context: ctx, Caller: c.Caller, Trace: &c.trace}
+	if k := c.s.cfg.Services.KMS; k != nil && c.Caller != nil && !k.Quotas().AllowOperation(c.Caller.Account, c.Name) {
+		return quota.ErrThrottled
+	}
 	in, out, err := c.op.Invoke(&c.kctx, &c.s.cfg.Services, c.Body)
 	c.in = in
 	if err != nil {

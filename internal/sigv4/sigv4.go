@@ -267,6 +267,9 @@ func (v *Verifier) VerifyRequest(ctx context.Context, r Request, body []byte) (R
 		return Result{}, awserr.New(awserr.InvalidSignature, msgSignatureInvalid)
 	}
 
+	if shortSecret(sec.Key) {
+		return Result{}, awserr.New(awserr.InvalidSignature, msgSignatureInvalid)
+	}
 	key := v.cache.signingKey(sec.Key, sc, v.cacheSize())
 	sp.buf = appendCanonicalRequest(sp.buf[:0], r, a.signedHeaders, bodyHash[:])
 	want := signature(sp.buf, &key, amzDate[:], a.scope())

@@ -53,6 +53,7 @@ func TestAsymRSAEncryption(t *testing.T) {
 			limit := rsaLimit[spec][alg]
 			t.Run(fmt.Sprintf("ok/%s/%s/round trip %d bytes", spec, alg, limit), func(t *testing.T) {
 				t.Parallel()
+				skipUnapprovedAlg(t, string(alg))
 				m := pool.get(t, spec, types.KeyUsageTypeEncryptDecrypt)
 				pt := randBytes(t, limit)
 				enc, err := pool.c.Encrypt(ctxT(t), &kms.EncryptInput{KeyId: m.KeyId, Plaintext: pt, EncryptionAlgorithm: alg})
@@ -74,11 +75,13 @@ func TestAsymRSAEncryption(t *testing.T) {
 				if alg == other {
 					other = types.EncryptionAlgorithmSpecRsaesOaepSha1
 				}
+				skipUnapprovedAlg(t, string(other))
 				_, err = pool.c.Decrypt(ctxT(t), &kms.DecryptInput{KeyId: m.KeyId, CiphertextBlob: enc.CiphertextBlob, EncryptionAlgorithm: other})
 				wantAPIError(t, err, "InvalidCiphertextException", anyMessage)
 			})
 			t.Run(fmt.Sprintf("fail/%s/%s/%d bytes", spec, alg, limit+1), func(t *testing.T) {
 				t.Parallel()
+				skipUnapprovedAlg(t, string(alg))
 				m := pool.get(t, spec, types.KeyUsageTypeEncryptDecrypt)
 				_, err := pool.c.Encrypt(ctxT(t), &kms.EncryptInput{KeyId: m.KeyId, Plaintext: randBytes(t, limit+1), EncryptionAlgorithm: alg})
 				wantAPIError(t, err, "ValidationException",
@@ -86,6 +89,7 @@ func TestAsymRSAEncryption(t *testing.T) {
 			})
 			t.Run(fmt.Sprintf("ok/%s/%s/encrypted by crypto/rsa", spec, alg), func(t *testing.T) {
 				t.Parallel()
+				skipUnapprovedAlg(t, string(alg))
 				m := pool.get(t, spec, types.KeyUsageTypeEncryptDecrypt)
 				pk, err := pool.c.GetPublicKey(ctxT(t), &kms.GetPublicKeyInput{KeyId: m.KeyId})
 				if err != nil {
@@ -143,6 +147,7 @@ func TestAsymRSAEncryption(t *testing.T) {
 	})
 	t.Run("ok/ReEncrypt RSA to symmetric and back", func(t *testing.T) {
 		t.Parallel()
+		skipUnapprovedAlg(t, "RSAES_OAEP_SHA_1")
 		m := pool.get(t, types.KeySpecRsa3072, types.KeyUsageTypeEncryptDecrypt)
 		sym := pool.get(t, types.KeySpecSymmetricDefault, types.KeyUsageTypeEncryptDecrypt)
 		pt := randBytes(t, 100)

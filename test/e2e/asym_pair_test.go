@@ -120,6 +120,7 @@ func checkDataKeyPairs(t *testing.T, c *kms.Client, sym *types.KeyMetadata, spec
 		t.Run("ok/"+string(spec)+"/with plaintext", func(t *testing.T) {
 			t.Parallel()
 			out, err := c.GenerateDataKeyPair(ctxT(t), &kms.GenerateDataKeyPairInput{KeyId: sym.KeyId, KeyPairSpec: spec, EncryptionContext: ec})
+			skipIfFIPSRefused(t, err, "KeyPairSpec", string(spec))
 			if err != nil {
 				t.Fatalf("GenerateDataKeyPair: %v", err)
 			}
@@ -143,6 +144,7 @@ func checkDataKeyPairs(t *testing.T, c *kms.Client, sym *types.KeyMetadata, spec
 		t.Run("ok/"+string(spec)+"/without plaintext", func(t *testing.T) {
 			t.Parallel()
 			out, err := c.GenerateDataKeyPairWithoutPlaintext(ctxT(t), &kms.GenerateDataKeyPairWithoutPlaintextInput{KeyId: sym.KeyId, KeyPairSpec: spec, EncryptionContext: ec})
+			skipIfFIPSRefused(t, err, "KeyPairSpec", string(spec))
 			if err != nil {
 				t.Fatalf("GenerateDataKeyPairWithoutPlaintext: %v", err)
 			}

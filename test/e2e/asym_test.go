@@ -183,6 +183,7 @@ func (p *keyPool) get(t testing.TB, spec types.KeySpec, usage types.KeyUsageType
 		}
 		f.m = out.KeyMetadata
 	})
+	skipIfFIPSRefused(t, f.err, "KeySpec", string(spec))
 	if f.err != nil {
 		t.Fatalf("CreateKey %s: %v", name, f.err)
 	}

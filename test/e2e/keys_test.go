@@ -17,6 +17,7 @@ func createKey(t testing.TB, c *kms.Client, in *kms.CreateKeyInput) *types.KeyMe
 		in = &kms.CreateKeyInput{Description: aws.String(uniq("e2e"))}
 	}
 	out, err := c.CreateKey(ctxT(t), in)
+	skipIfFIPSRefused(t, err, "KeySpec", string(in.KeySpec))
 	if err != nil {
 		t.Fatalf("CreateKey: %v", err)
 	}
