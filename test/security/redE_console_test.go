@@ -1,6 +1,7 @@
 package security
 
 import (
+	"fmt"
 	"net"
 	"strings"
 	"sync"
@@ -12,15 +13,21 @@ import (
 // listener (--console-listen), from the banner's "console:" line.
 func redEConsole(t *testing.T, s *Server) *Server {
 	t.Helper()
-	for _, line := range strings.Split(s.Output(), "\n") {
-		if f := strings.Fields(line); len(f) == 2 && f[0] == "console:" {
-			c := *s
-			c.Endpoint = strings.TrimSuffix(f[1], "/console/")
-			return &c
+	var c *Server
+	// The banner's console line follows its endpoint line, which Start
+	// waits for.
+	WaitFor(t, 10*time.Second, func() error {
+		for _, line := range strings.Split(s.Output(), "\n") {
+			if f := strings.Fields(line); len(f) == 2 && f[0] == "console:" {
+				cs := *s
+				cs.Endpoint = strings.TrimSuffix(f[1], "/console/")
+				c = &cs
+				return nil
+			}
 		}
-	}
-	t.Fatalf("no console line in the banner:\n%s", s.Output())
-	return nil
+		return fmt.Errorf("no console line in the banner:\n%s", s.Output())
+	})
+	return c
 }
 
 // redEOpen counts the connections among conns the server still holds
