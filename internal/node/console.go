@@ -25,7 +25,9 @@ func apiConsole(cfg *config.File, scfg server.Config) server.Config {
 // console on a listener of its own. That listener serves the same APIs
 // as the API listener (scfg: same handlers, TLS, limits and failure
 // limiter), because the console calls them on its own origin; the
-// console has no privilege there either.
+// console has no privilege there either. Its connections count against
+// the API server's connection limits: the limit derived from
+// RLIMIT_NOFILE is the process's, not each listener's.
 func (n *Node) startConsole(cfg *config.File, scfg server.Config, log *slog.Logger) error {
 	if !cfg.ConsoleOn() {
 		return nil
@@ -39,6 +41,7 @@ func (n *Node) startConsole(cfg *config.File, scfg server.Config, log *slog.Logg
 		return fmt.Errorf("console listener: %w", err)
 	}
 	scfg.Console = console.New()
+	scfg.ShareConnections = n.Server
 	n.consoleSrv = server.New(scfg)
 	scheme, _, _ := strings.Cut(n.Endpoint, "://")
 	n.ConsoleEndpoint = scheme + "://" + ln.Addr().String() + console.Prefix

@@ -73,7 +73,9 @@ const stateBits = 3
 // at most half of Limits.ReadTimeout.
 const SlowAfter = time.Second
 
-// tracker counts, limits and times out the connections of one listener.
+// tracker counts, limits and times out the connections of the listeners
+// that use it (a Server's, and those of Servers that share its
+// connections).
 // Its bookkeeping is per connection (accept, close) and per state change
 // (two atomic stores per request); nothing takes a lock per request.
 type tracker struct {
@@ -96,6 +98,9 @@ type tracker struct {
 	taken     int
 	// slowMs is SlowAfter (at most half the read timeout) in ms.
 	slowMs int64
+	// users counts the listeners using the tracker; it closes when the
+	// last one does.
+	users  int
 	closed bool
 	done   chan struct{}
 
@@ -172,7 +177,7 @@ func (l *limitListener) Accept() (net.Conn, error) {
 }
 
 func (l *limitListener) Close() error {
-	l.once.Do(l.t.close)
+	l.once.Do(l.t.release)
 	return l.Listener.Close()
 }
 
@@ -415,11 +420,30 @@ func (t *tracker) closeSlow(now int64) {
 	}
 }
 
-func (t *tracker) close() {
+// use counts one more listener using t; it is false if t is closed.
+func (t *tracker) use() bool {
 	t.mu.Lock()
-	t.closed = true
+	defer t.mu.Unlock()
+	if t.closed {
+		return false
+	}
+	t.users++
+	return true
+}
+
+// release counts a listener that no longer uses t; the last one closes
+// it.
+func (t *tracker) release() {
+	t.mu.Lock()
+	t.users--
+	last := t.users <= 0 && !t.closed
+	if last {
+		t.closed = true
+	}
 	t.mu.Unlock()
-	close(t.done)
+	if last {
+		close(t.done)
+	}
 }
 
 // connState follows fasthttp's view of each connection: a request's first

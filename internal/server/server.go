@@ -10,6 +10,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -63,6 +64,12 @@ type Config struct {
 	// and HEAD under /console/, unsigned, with no query string); they
 	// never reach an API.
 	Console http.Handler
+	// ShareConnections, when set, makes the connections of this Server's
+	// listener count against that Server's limits (its Limits, not
+	// this one's): one connection limit and one per-client limit for
+	// the process, whichever listener a client connects to, as the
+	// limit derived from RLIMIT_NOFILE must be.
+	ShareConnections *Server
 }
 
 // Protocol is an AWS JSON API served beside KMS's.
@@ -105,8 +112,10 @@ type Server struct {
 	failed   *authfail.Limiter
 	// pipe serves the KMS JSON requests.
 	pipe *pipeline.Pipeline
-	// tracker is the connection tracker of the listener being served.
-	tracker atomic.Pointer[tracker]
+	// tracker is the connection tracker of the listeners being served;
+	// trackerMu serializes making one.
+	tracker   atomic.Pointer[tracker]
+	trackerMu sync.Mutex
 }
 
 // New returns a Server.
@@ -140,14 +149,32 @@ func New(cfg Config) *Server {
 // Failed accepts (out of file descriptors, aborted connections) are
 // retried, never returned.
 func (s *Server) Serve(ln net.Listener) error {
-	t := newTracker(s.cfg.Limits, s.cfg.TLS != nil, s.log)
+	owner := s
+	if s.cfg.ShareConnections != nil {
+		owner = s.cfg.ShareConnections
+	}
+	t := owner.useTracker()
 	s.tracker.Store(t)
-	go t.reap()
 	ln = &limitListener{Listener: ln, t: t}
 	if s.cfg.TLS != nil {
 		ln = tlsListener(ln, s.cfg.TLS)
 	}
 	return s.fast.Serve(ln)
+}
+
+// useTracker returns the connection tracker of s's listeners, making one
+// if none is in use, for one more listener (whose Close releases it).
+func (s *Server) useTracker() *tracker {
+	s.trackerMu.Lock()
+	defer s.trackerMu.Unlock()
+	t := s.tracker.Load()
+	if t == nil || !t.use() {
+		t = newTracker(s.cfg.Limits, s.cfg.TLS != nil, s.log)
+		t.use()
+		s.tracker.Store(t)
+		go t.reap()
+	}
+	return t
 }
 
 // Shutdown stops accepting requests and waits for in-flight ones to finish,

@@ -17,7 +17,8 @@ export class ApiError extends Error {
 
 export class Client {
   // creds: {accessKeyId, secretAccessKey, sessionToken}; region: the
-  // server's Region; onActivity is called on every request.
+  // server's Region; onActivity is called on every request, which it
+  // stops by returning false (the session has signed out).
   constructor(creds, region, onActivity) {
     this.creds = creds;
     this.region = region;
@@ -25,7 +26,7 @@ export class Client {
   }
 
   async post(service, headers, body) {
-    this.onActivity();
+    if (this.onActivity() === false) throw new ApiError('SignedOut', 'The session has signed out.', 0);
     const bytes = enc.encode(body);
     const signed = await sign({ creds: this.creds, region: this.region, service, host: location.host, headers, body: bytes });
     let res;

@@ -13,23 +13,57 @@ const nav = document.getElementById('nav');
 const who = document.getElementById('who');
 const signoutBtn = document.getElementById('signout');
 
-export const session = { client: null, identity: null, idleMs: 15 * 60 * 1000, timer: 0, keep: false };
+export const session = { client: null, identity: null, idleMs: 15 * 60 * 1000, timer: 0, keep: false, last: 0, saved: 0 };
 
-function touch() {
+// The idle limit is measured on the wall clock from the last activity
+// (session.last): a timer does not run while the tab is elsewhere, frozen
+// or discarded, or the machine sleeps, so the timer only prompts the
+// check, and every activity, and a restore, checks first.
+function idleFor() { return Date.now() - session.last; }
+
+function idleOut() {
+  signOut('Signed out after ' + +(session.idleMs / 60000).toFixed(1) + ' minutes without activity.');
+}
+
+function check() {
   if (!session.client) return;
+  if (idleFor() >= session.idleMs) { idleOut(); return; }
   clearTimeout(session.timer);
-  session.timer = setTimeout(() => signOut('Signed out after ' + +(session.idleMs / 60000).toFixed(1) + ' minutes without activity.'), session.idleMs);
+  session.timer = setTimeout(check, session.idleMs - idleFor());
+}
+
+// touch records activity; it is false if the session was idle past its
+// limit (it has just signed out).
+function touch() {
+  if (!session.client) return true;
+  if (idleFor() >= session.idleMs) { idleOut(); return false; }
+  session.last = Date.now();
+  if (session.keep && session.last - session.saved >= 1000) save();
+  clearTimeout(session.timer);
+  session.timer = setTimeout(check, session.idleMs);
+  return true;
 }
 for (const ev of ['keydown', 'pointerdown', 'wheel']) document.addEventListener(ev, touch, { passive: true });
+document.addEventListener('visibilitychange', check);
+window.addEventListener('focus', check);
 
-function start(creds, region, identity, idleMinutes, keep) {
+// save keeps the session in sessionStorage (only when asked), with the
+// time of its last activity.
+function save() {
+  session.saved = session.last;
+  sessionStorage.setItem(STORE, JSON.stringify({ creds: session.client.creds, region: session.client.region, identity: session.identity,
+    idleMinutes: session.idleMs / 60000, last: session.last }));
+}
+
+function start(creds, region, identity, idleMinutes, keep, last) {
   session.client = new Client(creds, region, touch);
   session.identity = identity;
   session.idleMs = Math.max(0.1, idleMinutes) * 60 * 1000;
   session.keep = keep;
-  if (keep) sessionStorage.setItem(STORE, JSON.stringify({ creds, region, identity, idleMinutes }));
+  session.last = last || Date.now();
+  if (keep) save();
   else sessionStorage.removeItem(STORE);
-  touch();
+  check();
 }
 
 export function signOut(why) {
@@ -41,15 +75,23 @@ export function signOut(why) {
 }
 signoutBtn.addEventListener('click', () => signOut('Signed out.'));
 
+// restore resumes a session kept for the tab, unless it has been idle
+// past its limit (then it is forgotten and the sign-in page says why).
 function restore() {
   const raw = sessionStorage.getItem(STORE);
-  if (!raw) return;
+  if (!raw) return undefined;
   try {
     const s = JSON.parse(raw);
-    start(s.creds, s.region, s.identity, s.idleMinutes, true);
+    const idleMs = Math.max(0.1, Number(s.idleMinutes) || 15) * 60 * 1000;
+    if (!(s.last > 0) || Date.now() - s.last >= idleMs) {
+      sessionStorage.removeItem(STORE);
+      return 'Signed out after ' + +(idleMs / 60000).toFixed(1) + ' minutes without activity.';
+    }
+    start(s.creds, s.region, s.identity, s.idleMinutes, true, s.last);
   } catch {
     sessionStorage.removeItem(STORE);
   }
+  return undefined;
 }
 
 function signInPage(message) {
@@ -146,5 +188,4 @@ export async function route(message) {
 export function refresh() { route(); }
 
 window.addEventListener('hashchange', () => route());
-restore();
-route();
+route(restore());
