@@ -685,6 +685,9 @@ func (s *Service) sealer(msg *Message) func(string) ([]byte, error) {
 			return nil, err
 		}
 		defer clear(pt)
+		if err := kms.CheckMaterial(msg.Shared.Spec, msg.Shared.Usage, mid, pt); err != nil {
+			return nil, refused("a key material is not one of the key's spec")
+		}
 		return s.svc.SealMaterial(msg.KeyID, mid, pt)
 	}
 }
