@@ -166,3 +166,44 @@ func TestRedFPendingReplicaDeletionHolds(t *testing.T) {
 		t.Errorf("after DeleteImportedKeyMaterial the primary is %s, not PendingReplicaDeletion", s)
 	}
 }
+
+// TestRedFReplicaPolicyChecked: ReplicateKey checks its Policy as AWS does,
+// in the primary's Region where the caller is known: a malformed policy is
+// MalformedPolicyDocumentException, and one that locks the caller out is
+// refused unless BypassPolicyLockoutSafetyCheck. Before, any valid JSON was
+// accepted; the replica's Region then replaced a policy it could not take
+// by the default key policy (the whole account through IAM): a restrictive
+// policy with a typo became the broadest one, and the lockout check never
+// ran.
+func TestRedFReplicaPolicyChecked(t *testing.T) {
+	ctx := context.Background()
+	eu, _ := redfReceiver(t)
+	c := eu.client()
+	ck, err := c.CreateKey(ctx, &kms.CreateKeyInput{MultiRegion: aws.Bool(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := *ck.KeyMetadata.KeyId
+	stmt := func(effect, principal string) string {
+		return `{"Version":"2012-10-17","Statement":[{"Effect":"` + effect + `","Principal":{"AWS":"` + principal +
+			`"},"Action":"kms:*","Resource":"*"}]}`
+	}
+	for _, tc := range []struct {
+		name, policy string
+		bypass       bool
+		want         string
+	}{
+		{"fail/malformed effect", stmt("Alow", "arn:aws:iam::"+account+":root"), false, "MalformedPolicyDocumentException"},
+		{"fail/no principal", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]}`, false, "MalformedPolicyDocumentException"},
+		{"fail/lockout", stmt("Allow", "arn:aws:iam::444455556666:root"), false, "MalformedPolicyDocumentException"},
+		{"ok/lockout bypassed", stmt("Allow", "arn:aws:iam::444455556666:root"), true, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := c.ReplicateKey(ctx, &kms.ReplicateKeyInput{KeyId: aws.String(id), ReplicaRegion: aws.String("us-east-1"),
+				Policy: aws.String(tc.policy), BypassPolicyLockoutSafetyCheck: tc.bypass})
+			if errCode(err) != tc.want {
+				t.Fatalf("ReplicateKey: %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
