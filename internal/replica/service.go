@@ -360,6 +360,15 @@ func (s *Service) UpdatePrimaryRegion(ctx context.Context, in *wire.UpdatePrimar
 		if !slices.Contains(d.ReplicaRegions, region) {
 			return nil, awserr.Newf(awserr.NotFound, "Key '%s' does not exist", s.svc.ARNIn(region, d.Account, d.ID))
 		}
+		// A replica that its Region has not yet created (Creating) cannot
+		// take the role: that Region would refuse the handover (it takes a
+		// new key only from its primary), and this key would stay
+		// Updating, with no primary, for ever.
+		if _, err := s.svc.Store().Get(ctx, kindCreate, outboxID(region, d.ID)); err == nil {
+			return nil, awserr.Newf(awserr.KMSInvalidState, "%s is creating.", s.svc.ARNIn(region, d.Account, d.ID))
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
 		rs := []string{s.region}
 		for _, r := range d.ReplicaRegions {
 			if r != region {

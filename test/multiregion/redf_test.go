@@ -207,3 +207,35 @@ func TestRedFReplicaPolicyChecked(t *testing.T) {
 		})
 	}
 }
+
+// TestRedFHandoverToCreatingReplica: UpdatePrimaryRegion to a Region whose
+// replica is still Creating (its Region has not received it yet) is
+// KMSInvalidStateException, and the key stays the primary. Before, the key
+// became a replica, Updating, at once; the Region named refused the
+// handover (it takes a new key only from its primary), so the key stayed
+// Updating with no primary for ever: no rotation, no ReplicateKey, and
+// ScheduleKeyDeletion refused (a caller with kms:UpdatePrimaryRegion made a
+// key undeletable).
+func TestRedFHandoverToCreatingReplica(t *testing.T) {
+	ctx := context.Background()
+	eu, _ := redfReceiver(t)
+	c := eu.client()
+	ck, err := c.CreateKey(ctx, &kms.CreateKeyInput{MultiRegion: aws.Bool(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := *ck.KeyMetadata.KeyId
+	if _, err := c.ReplicateKey(ctx, &kms.ReplicateKeyInput{KeyId: aws.String(id), ReplicaRegion: aws.String("us-east-1")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.UpdatePrimaryRegion(ctx, &kms.UpdatePrimaryRegionInput{KeyId: aws.String(id), PrimaryRegion: aws.String("us-east-1")}); errCode(err) != "KMSInvalidStateException" {
+		t.Errorf("UpdatePrimaryRegion to a Creating replica: %v", err)
+	}
+	md := describe(t, eu, id)
+	if md.KeyState != types.KeyStateEnabled || md.MultiRegionConfiguration.MultiRegionKeyType != types.MultiRegionKeyTypePrimary {
+		t.Fatalf("the key is %s %s", md.KeyState, md.MultiRegionConfiguration.MultiRegionKeyType)
+	}
+	if _, err := c.ScheduleKeyDeletion(ctx, &kms.ScheduleKeyDeletionInput{KeyId: aws.String(id), PendingWindowInDays: aws.Int32(7)}); err != nil {
+		t.Fatalf("ScheduleKeyDeletion: %v", err)
+	}
+}
