@@ -680,7 +680,7 @@ func (s *Service) DeleteImportedKeyMaterial(ctx context.Context, in *wire.Delete
 		}
 		m.Sealed = nil
 		m.ImportState = kms.ImportStatePending
-		if m.State == kms.MaterialCurrent && d.State != kms.StatePendingDeletion {
+		if m.State == kms.MaterialCurrent && d.State != kms.StatePendingDeletion && d.State != kms.StatePendingReplicaDeletion {
 			d.State = kms.StatePendingImport
 		}
 		return nil, nil

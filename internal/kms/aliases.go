@@ -47,7 +47,7 @@ func (s *Service) aliasTarget(ctx context.Context, ref *string, action string) (
 	if err != nil {
 		return nil, err
 	}
-	if lk.doc.State == StatePendingDeletion {
+	if lk.doc.State == StatePendingDeletion || lk.doc.State == StatePendingReplicaDeletion {
 		return nil, awserr.Newf(awserr.KMSInvalidState, "%s is pending deletion.", lk.arn)
 	}
 	return lk, nil

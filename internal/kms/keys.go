@@ -391,7 +391,7 @@ func (s *Service) DisableKey(ctx context.Context, in *wire.KeyIDInput) (*struct{
 func (s *Service) setKeyState(ctx context.Context, ref *string, action, state string) (*struct{}, error) {
 	_, err := s.ManageKey(ctx, ref, action, func(d *KeyDoc, arn string) ([]store.Op, error) {
 		switch d.State {
-		case StatePendingDeletion, StatePendingImport, StateUnavailable:
+		case StatePendingDeletion, StatePendingReplicaDeletion, StatePendingImport, StateUnavailable:
 			return nil, RequireUsable(&Key{doc: d, arn: arn})
 		}
 		d.State = state

@@ -135,7 +135,7 @@ func expireMaterial(d *KeyDoc, now time.Time) bool {
 		m.Sealed = nil
 		m.ImportState = ImportStatePending
 		expired = true
-		if m.State == MaterialCurrent && d.State != StatePendingDeletion {
+		if m.State == MaterialCurrent && d.State != StatePendingDeletion && d.State != StatePendingReplicaDeletion {
 			d.State = StatePendingImport
 		}
 	}

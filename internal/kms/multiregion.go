@@ -9,7 +9,9 @@ import (
 	"slices"
 	"time"
 
+	"github.com/trentkms/trent/internal/algo"
 	"github.com/trentkms/trent/internal/awserr"
+	"github.com/trentkms/trent/internal/ciphertext"
 	"github.com/trentkms/trent/internal/store"
 	"github.com/trentkms/trent/internal/wire"
 )
@@ -144,7 +146,16 @@ func (s *Service) replicationOps(before []byte, old, d *KeyDoc) []store.Op {
 // provide: imported material, which each Region imports itself). It
 // reports whether anything changed. A material d holds and sh does not
 // name stays (its ciphertexts still decrypt).
+//
+// A member's key spec, usage and origin are fixed when it is created (AWS
+// never changes them, and a primary cannot): ApplyShared refuses a state
+// that changes them, or that names ones no multi-Region key has, so that a
+// peer cannot turn a replica into a key of another kind over material made
+// for the first (KMSInvalidStateException).
 func ApplyShared(d *KeyDoc, sh *Shared, seal func(materialID string) ([]byte, error)) (bool, error) {
+	if err := checkShared(d, sh); err != nil {
+		return false, err
+	}
 	before := sharedBytes(d)
 	d.Spec, d.Usage, d.Origin = sh.Spec, sh.Usage, sh.Origin
 	d.RotationEnabled, d.RotationPeriodDays, d.NextRotation = sh.RotationEnabled, sh.RotationPeriodDays, sh.NextRotation
@@ -185,6 +196,38 @@ func ApplyShared(d *KeyDoc, sh *Shared, seal func(materialID string) ([]byte, er
 		}
 	}
 	return changedSeal || !bytes.Equal(before, sharedBytes(d)), nil
+}
+
+func checkShared(d *KeyDoc, sh *Shared) error {
+	if d.Spec != "" {
+		if d.Spec != sh.Spec || d.Usage != sh.Usage || d.Origin != sh.Origin {
+			return awserr.New(awserr.KMSInvalidState, "The key spec, key usage and origin of a multi-Region key do not change.")
+		}
+		return nil
+	}
+	if !slices.Contains(enumKeySpec, sh.Spec) || !usageAllowed(sh.Spec, sh.Usage) ||
+		(sh.Origin != "AWS_KMS" && sh.Origin != "EXTERNAL") ||
+		(sh.Origin == "EXTERNAL" && sh.Spec != SymmetricDefault && !importableSpec(sh.Spec)) {
+		return awserr.New(awserr.KMSInvalidState, "The key spec, key usage or origin is not one of a multi-Region key.")
+	}
+	return nil
+}
+
+// CheckMaterial checks that material (material ID mid) is key material of
+// a key of spec and usage, as a replica receives it from its primary: 32
+// bytes under a material ID a ciphertext can name for SYMMETRIC_DEFAULT,
+// else what package algo parses for the spec.
+func CheckMaterial(spec, usage, mid string, material []byte) error {
+	if spec == SymmetricDefault {
+		if _, err := ciphertext.ParseMaterialID(mid); err != nil || len(material) != 32 {
+			return errors.New("kms: a symmetric key material is 32 bytes under a 64-hex-digit material ID")
+		}
+		return nil
+	}
+	if _, err := algo.ParseKey(spec, usage, material); err != nil {
+		return fmt.Errorf("kms: the key material is not one of a %s key: %w", spec, err)
+	}
+	return nil
 }
 
 // OpenMaterial returns the plaintext of material m of d, which its caller

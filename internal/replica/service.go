@@ -20,6 +20,7 @@ import (
 
 	"github.com/trentkms/trent/internal/awserr"
 	"github.com/trentkms/trent/internal/kms"
+	"github.com/trentkms/trent/internal/policy"
 	"github.com/trentkms/trent/internal/store"
 	"github.com/trentkms/trent/internal/wire"
 )
@@ -206,6 +207,8 @@ func (s *Service) Ops(old, d *kms.KeyDoc, deleted bool) []store.Op {
 	return ops
 }
 
+const policyMsgInvalidPrincipals = policy.MsgInvalidPrincipals
+
 var regionPattern = regexp.MustCompile(`^([a-z]+-){2,3}\d+$`)
 
 // ReplicateKey implements the ReplicateKey operation, called in the
@@ -250,8 +253,18 @@ func (s *Service) ReplicateKey(ctx context.Context, in *wire.ReplicateKeyInput) 
 	}
 	policy := kms.DefaultKeyPolicy(s.svc.Partition(), lk.Doc().Account)
 	if in.Policy != nil {
-		if !json.Valid([]byte(*in.Policy)) {
-			return nil, awserr.New(awserr.MalformedPolicyDocument, "The new key policy will not allow you to update the key policy in the future.")
+		// The policy is checked here, with the caller, as AWS checks it
+		// (MalformedPolicyDocumentException, the lockout safety check
+		// unless bypassed): the replica's Region has no caller to check it
+		// with, and replaces a policy it cannot take by the default one,
+		// which must never be how a malformed policy ends. Only principals
+		// this deployment does not know are left to the replica's Region,
+		// which may have them (docs/multi-region.md).
+		arn := s.svc.ARNIn(region, lk.Doc().Account, lk.Doc().ID)
+		if _, err := s.svc.CheckPolicy(ctx, *in.Policy, arn, bypass); err != nil {
+			if e := awserr.As(err); e == nil || e.Code != awserr.MalformedPolicyDocument || e.Message != policyMsgInvalidPrincipals {
+				return nil, err
+			}
 		}
 		policy = *in.Policy
 	}
@@ -346,6 +359,15 @@ func (s *Service) UpdatePrimaryRegion(ctx context.Context, in *wire.UpdatePrimar
 		}
 		if !slices.Contains(d.ReplicaRegions, region) {
 			return nil, awserr.Newf(awserr.NotFound, "Key '%s' does not exist", s.svc.ARNIn(region, d.Account, d.ID))
+		}
+		// A replica that its Region has not yet created (Creating) cannot
+		// take the role: that Region would refuse the handover (it takes a
+		// new key only from its primary), and this key would stay
+		// Updating, with no primary, for ever.
+		if _, err := s.svc.Store().Get(ctx, kindCreate, outboxID(region, d.ID)); err == nil {
+			return nil, awserr.Newf(awserr.KMSInvalidState, "%s is creating.", s.svc.ARNIn(region, d.Account, d.ID))
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return nil, err
 		}
 		rs := []string{s.region}
 		for _, r := range d.ReplicaRegions {
@@ -685,6 +707,9 @@ func (s *Service) sealer(msg *Message) func(string) ([]byte, error) {
 			return nil, err
 		}
 		defer clear(pt)
+		if err := kms.CheckMaterial(msg.Shared.Spec, msg.Shared.Usage, mid, pt); err != nil {
+			return nil, refused("a key material is not one of the key's spec")
+		}
 		return s.svc.SealMaterial(msg.KeyID, mid, pt)
 	}
 }
