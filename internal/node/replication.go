@@ -2,11 +2,14 @@ package node
 
 import (
 	"context"
+	"crypto/fips140"
+	"errors"
 	"fmt"
 	"log/slog"
 
 	"github.com/trentkms/trent/internal/audit"
 	"github.com/trentkms/trent/internal/authfail"
+	"github.com/trentkms/trent/internal/awserr"
 	"github.com/trentkms/trent/internal/config"
 	"github.com/trentkms/trent/internal/kms"
 	"github.com/trentkms/trent/internal/peer"
@@ -20,6 +23,17 @@ import (
 // key), its peers from the configuration, and the client that delivers to
 // them.
 func (n *Node) startReplication(cfg *config.File, svc *kms.Service, st store.Store, home string, log *slog.Logger) (*replica.Service, error) {
+	if fips140.Enabled() {
+		// The identity's key wrapping is age's ML-KEM-768 + X25519
+		// hybrid, and FIPS 140-3 does not approve X25519 (the module
+		// refuses it): no identity, no replication (docs/fips.md).
+		if len(cfg.Peers) > 0 {
+			return nil, errors.New("config: peers: multi-Region replication between deployments is not available in FIPS mode (its key wrapping uses X25519, which FIPS 140-3 does not approve); remove the peers or run without GODEBUG=fips140=only")
+		}
+		off := awserr.New(awserr.UnsupportedOperation, "Multi-Region key replication is not available in FIPS mode: its key wrapping uses X25519, which FIPS 140-3 does not approve.")
+		log.Info("multi-Region replication: off in FIPS mode")
+		return replica.New(replica.Config{KMS: svc, Logger: log, Events: n.replicationEvent, Unavailable: off}), nil
+	}
 	id, err := replica.LoadIdentity(context.Background(), st, n.Root, cfg.Region)
 	if err != nil {
 		return nil, err

@@ -3,6 +3,7 @@ package replica
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/fips140"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -120,6 +121,11 @@ func LoadIdentity(ctx context.Context, st store.Store, root rootkey.Provider, re
 }
 
 func createIdentity(ctx context.Context, st store.Store, root rootkey.Provider, region string) error {
+	if fips140.Enabled() {
+		// The FIPS 140-3 module refuses X25519, and hpke then retries key
+		// generation for ever.
+		return errors.New("replica: a replication identity uses X25519, which FIPS 140-3 mode does not allow")
+	}
 	kem, err := age.GenerateHybridIdentity()
 	if err != nil {
 		return err

@@ -87,6 +87,11 @@ type Config struct {
 	// MaxBackoff bounds the wait between two deliveries to a peer that
 	// fails (default 1 minute).
 	MaxBackoff time.Duration
+	// Unavailable, if set, is why this node replicates nothing (FIPS
+	// mode: the identity's key wrapping uses X25519): Identity is then
+	// nil, ReplicateKey and UpdatePrimaryRegion answer it, deliveries
+	// wait, and no peer message is taken.
+	Unavailable error
 	// Discover, if set, is asked for a Region that no configured peer
 	// serves: a Region on this deployment's own store (store.InRegion),
 	// which node reaches in-process. It returns the peer and true, or
@@ -108,6 +113,7 @@ type Service struct {
 	events func(ctx context.Context, ev Event) error
 	log    *slog.Logger
 	maxBO  time.Duration
+	off    error // Config.Unavailable
 
 	mu     sync.Mutex
 	nonces map[string]time.Time // seen within Window
@@ -120,7 +126,7 @@ type Service struct {
 func New(cfg Config) *Service {
 	s := &Service{svc: cfg.KMS, id: cfg.Identity, region: cfg.KMS.Region(), peers: map[string]Peer{},
 		tr: cfg.Transport, events: cfg.Events, log: cfg.Logger, maxBO: cfg.MaxBackoff, nonces: map[string]time.Time{},
-		disc: cfg.Discover}
+		disc: cfg.Discover, off: cfg.Unavailable}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -218,6 +224,9 @@ var regionPattern = regexp.MustCompile(`^([a-z]+-){2,3}\d+$`)
 func (s *Service) ReplicateKey(ctx context.Context, in *wire.ReplicateKeyInput) (*wire.ReplicateKeyOutput, error) {
 	if s == nil {
 		return nil, errNoReplication()
+	}
+	if s.off != nil {
+		return nil, s.off
 	}
 	var v kms.Validator
 	if v.Required(in.KeyID != nil, "keyId") {
@@ -331,6 +340,9 @@ func (s *Service) checkPrimary(d *kms.KeyDoc, arn string) error {
 func (s *Service) UpdatePrimaryRegion(ctx context.Context, in *wire.UpdatePrimaryRegionInput) (*struct{}, error) {
 	if s == nil {
 		return nil, errNoReplication()
+	}
+	if s.off != nil {
+		return nil, s.off
 	}
 	var v kms.Validator
 	if v.Required(in.KeyID != nil, "keyId") {
@@ -529,6 +541,9 @@ func (s *Service) deliver(ctx context.Context, peer Peer, msg *Message) (*Answer
 	if s.tr == nil {
 		return nil, errors.New("no transport")
 	}
+	if s.off != nil {
+		return nil, s.off
+	}
 	body := mustJSON(msg)
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -564,6 +579,9 @@ var ErrUnauthenticated = errors.New("replica: message not authenticated")
 // authentic but refused (a peer acting on a key it is not the primary of)
 // gets an answer with Error set.
 func (s *Service) Receive(ctx context.Context, from string, body, sig []byte) (answer, answerSig []byte, err error) {
+	if s.off != nil {
+		return nil, nil, ErrUnauthenticated
+	}
 	// Only a declared peer (or a Region of this store already reached):
 	// an unauthenticated message never makes this node build anything.
 	s.pmu.Lock()
@@ -818,4 +836,9 @@ func (r *Router) Send(ctx context.Context, p Peer, body, sig []byte) ([]byte, []
 }
 
 // Public returns the public identity of this Service's deployment.
-func (s *Service) Public() Public { return s.id.Public() }
+func (s *Service) Public() Public {
+	if s.id == nil {
+		return Public{Region: s.region}
+	}
+	return s.id.Public()
+}

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/smithy-go"
@@ -115,4 +116,9 @@ func TestFIPSRefusals(t *testing.T) {
 	if _, err := c.GetParametersForImport(ctx, &kms.GetParametersForImportInput{KeyId: ext.KeyId, WrappingAlgorithm: types.AlgorithmSpecRsaesOaepSha256, WrappingKeySpec: types.WrappingKeySpecRsa2048}); err != nil {
 		t.Fatalf("GetParametersForImport RSAES_OAEP_SHA_256 in FIPS mode: %v", err)
 	}
+	// Replication wraps material with age's ML-KEM-768 + X25519 hybrid, and
+	// the module refuses X25519: the server starts without replication.
+	mrk := createKey(t, c, &kms.CreateKeyInput{MultiRegion: aws.Bool(true)})
+	_, err = c.ReplicateKey(ctx, &kms.ReplicateKeyInput{KeyId: mrk.KeyId, ReplicaRegion: aws.String("eu-west-1")})
+	wantAPIError(t, err, "UnsupportedOperationException", "Multi-Region key replication is not available in FIPS mode: its key wrapping uses X25519, which FIPS 140-3 does not approve.")
 }
