@@ -253,3 +253,34 @@ func wantThrottled(t *testing.T, err error, what string) {
 		t.Fatalf("%s: %v; want ThrottlingException", what, err)
 	}
 }
+
+// TestKeyQuotaSkipsAWSManagedKeys: AWS managed keys do not count against
+// the key quota (as at AWS), whether they exist before the account's count
+// is first built from its key index or are made after.
+func TestKeyQuotaSkipsAWSManagedKeys(t *testing.T) {
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "trent.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	nodes, _ := quotaNodes(t, st, quota.Resources{Keys: 2})
+	n := nodes[0]
+	// Before the count exists: built from the index, without this one.
+	if _, err := n.CreateAWSManagedKey(quotaCtx, quotaAcct, "alias/aws/s3", "s3", `{"Version":"2012-10-17","Statement":[]}`); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		if _, err := n.CreateKey(quotaCtx, &wire.CreateKeyInput{}); err != nil {
+			t.Fatalf("customer managed key %d of 2: %v", i+1, err)
+		}
+	}
+	// After: the count stays at the quota.
+	if _, err := n.CreateAWSManagedKey(quotaCtx, quotaAcct, "alias/aws/ebs", "ebs", `{"Version":"2012-10-17","Statement":[]}`); err != nil {
+		t.Fatalf("an AWS managed key at the customer key quota: %v", err)
+	}
+	_, err = n.CreateKey(quotaCtx, &wire.CreateKeyInput{})
+	want := "Key quota for this account in this region is 2 but the current usage is 2."
+	if e := awserr.As(err); e == nil || e.Code != awserr.LimitExceeded || e.Message != want {
+		t.Fatalf("a third customer managed key: %v; want LimitExceededException %q", err, want)
+	}
+}
