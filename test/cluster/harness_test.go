@@ -23,6 +23,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/smithy-go"
+
+	"github.com/trentkms/trent/test/internal/trentproc"
 )
 
 const (
@@ -49,34 +51,11 @@ func repoRoot(t testing.TB) string {
 	return d
 }
 
-// buildTrent builds the trent binary once per test binary.
-var (
-	buildOnce sync.Once
-	buildBin  string
-	buildErr  error
-)
-
+// trentBinary builds trent once per test binary, with the test hooks the
+// nodes are started with (TRENT_TEST_CLOCK_FILE, TRENT_TEST_SCHEDULER_INTERVAL).
 func trentBinary(t testing.TB) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "trent-cluster-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		buildBin = filepath.Join(dir, "trent")
-		// The trenttest tag compiles in the test hooks the nodes are
-		// started with (TRENT_TEST_CLOCK_FILE, TRENT_TEST_SCHEDULER_INTERVAL).
-		cmd := exec.Command("go", "build", "-tags", "trenttest", "-o", buildBin, "./cmd/trent")
-		cmd.Dir = repoRoot(t)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build -tags trenttest: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return buildBin
+	return trentproc.Build(t, "trenttest")
 }
 
 func freePort(t testing.TB) string {

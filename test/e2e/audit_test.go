@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -504,18 +503,10 @@ func TestAuditKill9(t *testing.T) {
 	}
 	afterID := requestIDOf(t, after.ResultMetadata, nil)
 	// A graceful stop, so the restarted node seals its trail with a digest.
-	if err := ch2.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- ch2.cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("trent after SIGTERM: %v\n%s", err, ch2.stderr)
-		}
-	case <-time.After(10 * time.Second):
+	if err, ok := ch2.Terminate(10 * time.Second); !ok {
 		t.Fatal("trent did not stop within 10 s of SIGTERM")
+	} else if err != nil {
+		t.Errorf("trent after SIGTERM: %v\n%s", err, ch2.Output())
 	}
 
 	t.Logf("stopped %v", time.Since(t0))

@@ -1,14 +1,12 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -18,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 
 	"github.com/trentkms/trent/internal/node"
+	"github.com/trentkms/trent/test/internal/trentproc"
 )
 
 // worldKey is one key of a world and everything acknowledged about it.
@@ -169,89 +168,43 @@ func TestCleanRestart(t *testing.T) {
 	w.check(t, newClient(n3.Endpoint))
 }
 
-var (
-	trentOnce sync.Once
-	trentBin  string
-	trentErr  error
-)
-
 // trentBinary builds cmd/trent once per test run and returns its path.
 func trentBinary(t testing.TB) string {
 	t.Helper()
-	trentOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "trent-e2e-bin-")
-		if err != nil {
-			trentErr = err
-			return
-		}
-		trentBin = filepath.Join(dir, "trent")
-		cmd := exec.Command("go", "build", "-o", trentBin, "github.com/trentkms/trent/cmd/trent")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			trentErr = fmt.Errorf("go build ./cmd/trent: %v\n%s", err, out)
-		}
-	})
-	if trentErr != nil {
-		t.Fatal(trentErr)
-	}
-	return trentBin
+	return trentproc.Build(t)
 }
 
 // child is a trent process started by a test.
 type child struct {
-	cmd      *exec.Cmd
+	*trentproc.Process
 	endpoint string
-	stderr   *bytes.Buffer
 }
 
 // startChild runs `trent serve` on a random loopback port with dir as its
 // data directory and waits for it to print its endpoint.
 func startChild(t testing.TB, dir string) *child {
 	t.Helper()
-	cmd := exec.Command(trentBinary(t), "serve", "--listen", "127.0.0.1:0", "--data-dir", dir)
-	cmd.Env = append(os.Environ(), "TRENT_ACCESS_KEY_ID="+adminAKID, "TRENT_SECRET_ACCESS_KEY="+adminSecret)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ch := &child{cmd: cmd, stderr: &bytes.Buffer{}}
-	cmd.Stderr = ch.stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
-	})
-	found := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if f := strings.Fields(sc.Text()); len(f) == 2 && f[0] == "endpoint:" {
-				found <- f[1]
-			}
-		}
-	}()
-	select {
-	case ch.endpoint = <-found:
-	case <-time.After(15 * time.Second):
-		t.Fatalf("trent did not print its endpoint; stderr:\n%s", ch.stderr)
-	}
-	if !strings.HasPrefix(ch.endpoint, "http://127.0.0.1:") {
-		t.Fatalf("endpoint %q is not loopback", ch.endpoint)
-	}
-	return ch
+	p := trentproc.Start(t, trentproc.Options{Path: trentBinary(t),
+		Args: []string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dir},
+		// XDG_CONFIG_HOME stays: TestMain points it at a temporary directory.
+		Env:     append(os.Environ(), "TRENT_ACCESS_KEY_ID="+adminAKID, "TRENT_SECRET_ACCESS_KEY="+adminSecret),
+		Timeout: 15 * time.Second})
+	return &child{Process: p, endpoint: p.Endpoint}
 }
 
 // kill sends SIGKILL and reaps the process.
 func (ch *child) kill(t testing.TB) {
 	t.Helper()
-	if err := ch.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
+	if !ch.Alive() {
+		t.Fatalf("trent exited before SIGKILL; output:\n%s", ch.Output())
 	}
-	err := ch.cmd.Wait()
-	if ws, ok := ch.cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+	ch.Kill()
+	err, _ := ch.Exited(0)
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
+		t.Fatalf("trent did not die of SIGKILL: %v", err)
+	}
+	if ws, ok := ee.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
 		t.Fatalf("trent did not die of SIGKILL: %v", err)
 	}
 }

@@ -31,7 +31,7 @@ func TestProductionIgnoresTestHooks(t *testing.T) {
 		t.Errorf("key created at %v, %v after the wall clock: the clock file moved the domain clock", created, created.Sub(before))
 	}
 	ch.kill(t)
-	stderr := ch.stderr.String()
+	stderr := ch.Output()
 	if strings.Contains(stderr, "test hook active") {
 		t.Errorf("the production binary applied a test hook:\n%s", stderr)
 	}

@@ -23,6 +23,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/smithy-go"
+
+	"github.com/trentkms/trent/test/internal/trentproc"
 )
 
 const (
@@ -38,33 +40,11 @@ func randHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-var (
-	buildOnce sync.Once
-	buildBin  string
-	buildErr  error
-)
-
-// trentBinary builds trent once, with the test hooks (scheduler interval,
-// clock file).
+// trentBinary builds trent once per test binary, with the test hooks the
+// nodes are started with (TRENT_TEST_CLOCK_FILE, TRENT_TEST_SCHEDULER_INTERVAL).
 func trentBinary(t testing.TB) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "trent-mrk-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		buildBin = filepath.Join(dir, "trent")
-		cmd := exec.Command("go", "build", "-tags", "trenttest", "-o", buildBin, "./cmd/trent")
-		cmd.Dir = "../.."
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return buildBin
+	return trentproc.Build(t, "trenttest")
 }
 
 func freePort(t testing.TB) string {

@@ -1,22 +1,16 @@
 package recovery
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -25,6 +19,8 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"github.com/trentkms/trent/test/internal/trentproc"
 )
 
 const (
@@ -34,39 +30,12 @@ const (
 
 var adminSecret = "sec-" + randHex(20)
 
-var (
-	binOnce sync.Once
-	binPath string
-	binErr  error
-	binDir  string
-)
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if binDir != "" {
-		os.RemoveAll(binDir)
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { trentproc.Main(m) }
 
 // trentBinary builds cmd/trent once per test run and returns its path.
 func trentBinary(t testing.TB) string {
 	t.Helper()
-	binOnce.Do(func() {
-		binDir, binErr = os.MkdirTemp("", "trent-recovery-bin-")
-		if binErr != nil {
-			return
-		}
-		binPath = filepath.Join(binDir, "trent")
-		out, err := exec.Command("go", "build", "-o", binPath, "github.com/trentkms/trent/cmd/trent").CombinedOutput()
-		if err != nil {
-			binErr = fmt.Errorf("go build ./cmd/trent: %v\n%s", err, out)
-		}
-	})
-	if binErr != nil {
-		t.Fatal(binErr)
-	}
-	return binPath
+	return trentproc.Build(t)
 }
 
 func randHex(n int) string {
@@ -91,17 +60,8 @@ func newInstall(t *testing.T) install {
 }
 
 func (in install) env() []string {
-	env := []string{"TRENT_ACCESS_KEY_ID=" + adminAKID, "TRENT_SECRET_ACCESS_KEY=" + adminSecret,
-		"XDG_CONFIG_HOME=" + in.Home, "HOME=" + in.Home}
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		switch k {
-		case "TRENT_ACCESS_KEY_ID", "TRENT_SECRET_ACCESS_KEY", "TRENT_ROOT_KEY", "XDG_CONFIG_HOME", "HOME":
-			continue
-		}
-		env = append(env, kv)
-	}
-	return env
+	return trentproc.Environ("TRENT_ACCESS_KEY_ID="+adminAKID, "TRENT_SECRET_ACCESS_KEY="+adminSecret,
+		"XDG_CONFIG_HOME="+in.Home, "HOME="+in.Home)
 }
 
 // dirArgs are the flags that name the installation's state.
@@ -114,26 +74,7 @@ func (in install) dirArgs() []string {
 }
 
 // server is a `trent serve` child process.
-type server struct {
-	Endpoint string
-	cmd      *exec.Cmd
-	mu       sync.Mutex
-	out      bytes.Buffer
-	exited   chan struct{}
-	exitErr  error
-}
-
-func (s *server) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.out.Write(p)
-}
-
-func (s *server) Output() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.out.String()
-}
+type server struct{ *trentproc.Process }
 
 // serve starts `trent serve` for in on a random loopback port and waits
 // until it prints its endpoint. It is killed when the test ends.
@@ -143,65 +84,15 @@ func serve(t *testing.T, in install) *server {
 	if in.NodeID != "" {
 		args = append(args, "--node-id", in.NodeID)
 	}
-	cmd := exec.Command(trentBinary(t), args...)
-	cmd.Env = in.env()
-	s := &server{cmd: cmd, exited: make(chan struct{})}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = s
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	found := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			line := sc.Text()
-			s.Write([]byte(line + "\n"))
-			if f := strings.Fields(line); len(f) == 2 && f[0] == "endpoint:" {
-				select {
-				case found <- f[1]:
-				default:
-				}
-			}
-		}
-		s.exitErr = cmd.Wait()
-		close(s.exited)
-	}()
-	t.Cleanup(s.kill)
-	select {
-	case s.Endpoint = <-found:
-	case <-s.exited:
-		t.Fatalf("trent serve exited (%v) before serving; output:\n%s", s.exitErr, s.Output())
-	case <-time.After(60 * time.Second):
-		t.Fatalf("trent serve did not print its endpoint; output:\n%s", s.Output())
-	}
-	return s
+	return &server{trentproc.Start(t, trentproc.Options{Path: trentBinary(t), Args: args, Env: in.env()})}
 }
 
-func (s *server) kill() {
-	select {
-	case <-s.exited:
-	default:
-		s.cmd.Process.Signal(syscall.SIGKILL)
-		<-s.exited
-	}
-}
+func (s *server) kill() { s.Kill() }
 
 // stop sends SIGTERM and waits for a clean exit.
 func (s *server) stop(t *testing.T) {
 	t.Helper()
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.exited:
-		if s.exitErr != nil {
-			t.Fatalf("trent serve exited with %v after SIGTERM; output:\n%s", s.exitErr, s.Output())
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatalf("trent serve did not stop on SIGTERM; output:\n%s", s.Output())
-	}
+	s.Stop(t, 30*time.Second)
 }
 
 // kms returns a KMS client of the administrator, without retries.

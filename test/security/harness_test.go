@@ -1,7 +1,6 @@
 package security
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -17,8 +16,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -27,6 +24,8 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"github.com/trentkms/trent/test/internal/trentproc"
 )
 
 const (
@@ -40,45 +39,12 @@ const (
 // constant in a binary.
 var adminSecret = "sec-" + randHex(20)
 
-var (
-	binOnce sync.Once
-	binPath string
-	binErr  error
-	binDir  string
-	// The binary with the test hooks (the trenttest build tag), for the
-	// tests that set TRENT_TEST_* (Opts.Env); the others run the
-	// production build.
-	hookOnce sync.Once
-	hookPath string
-	hookErr  error
-)
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if binDir != "" {
-		os.RemoveAll(binDir)
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { trentproc.Main(m) }
 
 // trentBinary builds cmd/trent once per test run and returns its path.
 func trentBinary(t testing.TB) string {
 	t.Helper()
-	binOnce.Do(func() {
-		binDir, binErr = os.MkdirTemp("", "trent-security-bin-")
-		if binErr != nil {
-			return
-		}
-		binPath = filepath.Join(binDir, "trent")
-		out, err := exec.Command("go", "build", "-o", binPath, "github.com/trentkms/trent/cmd/trent").CombinedOutput()
-		if err != nil {
-			binErr = fmt.Errorf("go build ./cmd/trent: %v\n%s", err, out)
-		}
-	})
-	if binErr != nil {
-		t.Fatal(binErr)
-	}
-	return binPath
+	return trentproc.Build(t)
 }
 
 // trentHooksBinary builds cmd/trent with the trenttest build tag once per
@@ -86,18 +52,7 @@ func trentBinary(t testing.TB) string {
 // (TRENT_TEST_CLOCK_FILE, TRENT_TEST_SCHEDULER_INTERVAL).
 func trentHooksBinary(t testing.TB) string {
 	t.Helper()
-	prod := trentBinary(t) // for binDir
-	hookOnce.Do(func() {
-		hookPath = filepath.Join(filepath.Dir(prod), "trent-trenttest")
-		out, err := exec.Command("go", "build", "-tags", "trenttest", "-o", hookPath, "github.com/trentkms/trent/cmd/trent").CombinedOutput()
-		if err != nil {
-			hookErr = fmt.Errorf("go build -tags trenttest ./cmd/trent: %v\n%s", err, out)
-		}
-	})
-	if hookErr != nil {
-		t.Fatal(hookErr)
-	}
-	return hookPath
+	return trentproc.Build(t, "trenttest")
 }
 
 func randHex(n int) string {
@@ -139,34 +94,14 @@ type Opts struct {
 	ExpectFail bool
 }
 
-// Server is a `trent serve` child process.
+// Server is a `trent serve` child process. Its Process gives Endpoint,
+// Output, Alive, Exited, Kill, Signal and PID (of the shell that exec'd
+// trent when Opts.NoFile is set, which is the same process).
 type Server struct {
-	Endpoint   string
+	*trentproc.Process
 	DataDir    string
 	ConfigHome string
 	RootKeyHex string
-	cmd        *exec.Cmd
-	out        *lockedBuffer
-	exited     chan struct{}
-	exitErr    error
-}
-
-// lockedBuffer collects a child's output from two pipes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // Start runs `trent serve` on a random loopback port and waits until it
@@ -190,132 +125,31 @@ func Start(t testing.TB, o Opts) *Server {
 			bin = trentHooksBinary(t)
 		}
 	}
-	var cmd *exec.Cmd
 	if o.NoFile > 0 {
-		cmd = exec.Command("sh", append([]string{"-c", fmt.Sprintf(`ulimit -n %d && exec "$0" "$@"`, o.NoFile), bin}, args...)...)
-	} else {
-		cmd = exec.Command(bin, args...)
+		args = append([]string{"-c", fmt.Sprintf(`ulimit -n %d && exec "$0" "$@"`, o.NoFile), bin}, args...)
+		bin = "sh"
 	}
-	env := []string{
+	set := []string{
 		"TRENT_ACCESS_KEY_ID=" + adminAKID, "TRENT_SECRET_ACCESS_KEY=" + adminSecret,
 		"XDG_CONFIG_HOME=" + o.ConfigHome, "HOME=" + o.ConfigHome,
 	}
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		switch k {
-		case "TRENT_ACCESS_KEY_ID", "TRENT_SECRET_ACCESS_KEY", "TRENT_ROOT_KEY", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "HOME":
-			continue
-		}
-		env = append(env, kv)
-	}
 	if !o.NoRootKeyEnv {
-		env = append(env, "TRENT_ROOT_KEY="+o.RootKeyHex)
+		set = append(set, "TRENT_ROOT_KEY="+o.RootKeyHex)
 	}
-	cmd.Env = append(env, o.Env...)
-	s := &Server{DataDir: o.DataDir, ConfigHome: o.ConfigHome, RootKeyHex: o.RootKeyHex, cmd: cmd,
-		out: &lockedBuffer{}, exited: make(chan struct{})}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = s.out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	found := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			line := sc.Text()
-			s.out.Write([]byte(line + "\n"))
-			if f := strings.Fields(line); len(f) == 2 && f[0] == "endpoint:" {
-				select {
-				case found <- f[1]:
-				default:
-				}
-			}
-		}
-		s.exitErr = cmd.Wait()
-		close(s.exited)
-	}()
-	t.Cleanup(func() { s.Kill() })
+	until := trentproc.UntilEndpoint
 	if o.ExpectFail {
-		select {
-		case <-s.exited:
-		case <-time.After(30 * time.Second):
-			t.Fatalf("trent serve did not exit; output:\n%s", s.out)
-		}
-		return s
+		until = trentproc.UntilExit
 	}
-	select {
-	case s.Endpoint = <-found:
-	case <-s.exited:
-		t.Fatalf("trent serve exited (%v) before serving; output:\n%s", s.exitErr, s.out)
-	case <-time.After(30 * time.Second):
-		t.Fatalf("trent serve did not print its endpoint; output:\n%s", s.out)
-	}
-	if !strings.HasPrefix(s.Endpoint, "http://127.0.0.1:") && !strings.HasPrefix(s.Endpoint, "https://127.0.0.1:") {
-		t.Fatalf("endpoint %q is not loopback", s.Endpoint)
-	}
-	return s
-}
-
-// Output is everything the process printed so far (stdout and stderr).
-func (s *Server) Output() string { return s.out.String() }
-
-// Alive reports whether the process is still running.
-func (s *Server) Alive() bool {
-	select {
-	case <-s.exited:
-		return false
-	default:
-		return true
-	}
-}
-
-// Exited waits up to d for the process to exit and returns its error (nil
-// for exit status 0); ok is false if it is still running.
-func (s *Server) Exited(d time.Duration) (err error, ok bool) {
-	// First without the timer: with d = 0 both cases of the select below
-	// may be ready, and select picks one at random.
-	select {
-	case <-s.exited:
-		return s.exitErr, true
-	default:
-	}
-	select {
-	case <-s.exited:
-		return s.exitErr, true
-	case <-time.After(d):
-		return nil, false
-	}
-}
-
-// Kill sends SIGKILL and waits for the process to be reaped.
-func (s *Server) Kill() {
-	if s.Alive() {
-		s.cmd.Process.Signal(syscall.SIGKILL)
-	}
-	<-s.exited
+	p := trentproc.Start(t, trentproc.Options{Path: bin, Args: args,
+		Env: append(trentproc.Environ(set...), o.Env...), Until: until, Timeout: 30 * time.Second})
+	return &Server{Process: p, DataDir: o.DataDir, ConfigHome: o.ConfigHome, RootKeyHex: o.RootKeyHex}
 }
 
 // Stop sends SIGTERM and waits up to 30 s for a clean exit.
 func (s *Server) Stop(t testing.TB) {
 	t.Helper()
-	if !s.Alive() {
-		return
-	}
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	if err, ok := s.Exited(30 * time.Second); !ok {
-		t.Fatalf("trent serve did not stop on SIGTERM; output:\n%s", s.Output())
-	} else if err != nil {
-		t.Fatalf("trent serve exited with %v after SIGTERM; output:\n%s", err, s.Output())
-	}
+	s.Process.Stop(t, 30*time.Second)
 }
-
-// PID is the process ID of the server (of the shell that exec'd it, which
-// is the same process).
-func (s *Server) PID() int { return s.cmd.Process.Pid }
 
 // KMS returns an aws-sdk-go-v2 KMS client for the server, signed with c,
 // without retries (a retry would hide what the server answered).

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/trentkms/trent/test/internal/trentproc"
 )
 
 // redCUnderHosts runs `trent serve args...` in a user and mount namespace
@@ -31,31 +33,25 @@ func redCUnderHosts(t *testing.T, hosts string, args ...string) string {
 		t.Skipf("no unprivileged user and mount namespaces here: %v %s", err, out)
 	}
 	home := t.TempDir()
-	cmd := exec.Command("unshare", append([]string{"-rm", "sh", "-c", wrap, trentBinary(t), "serve", "--data-dir", t.TempDir(),
-		"--metrics-listen", "off"}, args...)...)
-	cmd.Env = append(os.Environ(), "HOSTS_FILE="+hostsFile, "TRENT_ROOT_KEY="+randHex(32), "TRENT_ACCESS_KEY_ID="+adminAKID,
-		"TRENT_SECRET_ACCESS_KEY="+adminSecret, "XDG_CONFIG_HOME="+home, "HOME="+home)
-	var out lockedBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
+	p := trentproc.Start(t, trentproc.Options{Path: "unshare",
+		Args: append([]string{"-rm", "sh", "-c", wrap, trentBinary(t), "serve", "--data-dir", t.TempDir(), "--metrics-listen", "off"}, args...),
+		Env: append(os.Environ(), "HOSTS_FILE="+hostsFile, "TRENT_ROOT_KEY="+randHex(32), "TRENT_ACCESS_KEY_ID="+adminAKID,
+			"TRENT_SECRET_ACCESS_KEY="+adminSecret, "XDG_CONFIG_HOME="+home, "HOME="+home),
+		Until: trentproc.UntilStarted})
 	deadline := time.After(20 * time.Second)
-	for !strings.Contains(out.String(), "endpoint:") {
+	for !strings.Contains(p.Output(), "endpoint:") {
+		if _, ok := p.Exited(0); ok {
+			return p.Output()
+		}
 		select {
-		case <-done:
-			return out.String()
 		case <-deadline:
 		case <-time.After(50 * time.Millisecond):
 			continue
 		}
 		break
 	}
-	cmd.Process.Kill()
-	<-done
-	return out.String()
+	p.Kill()
+	return p.Output()
 }
 
 // TestRedCLocalhostElsewhere: "localhost" passes the loopback check of

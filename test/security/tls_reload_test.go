@@ -247,7 +247,7 @@ func TestTLSCertificateReload(t *testing.T) {
 		}
 		// A broken pair on SIGHUP changes nothing and ends nothing.
 		reloadWriteFile(t, certFile, c.certPEM)
-		if err := s.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		if err := s.Signal(syscall.SIGHUP); err != nil {
 			t.Fatal(err)
 		}
 		WaitFor(t, 10*time.Second, func() error {
@@ -260,7 +260,7 @@ func TestTLSCertificateReload(t *testing.T) {
 			t.Fatalf("after SIGHUP on a broken pair new connections get %d (%v), want %d", got, err, a.serial)
 		}
 		reloadWriteFile(t, certFile, b.certPEM)
-		if err := s.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		if err := s.Signal(syscall.SIGHUP); err != nil {
 			t.Fatal(err)
 		}
 		reloadWaitServed(t, s, b.serial)
