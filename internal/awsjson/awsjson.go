@@ -54,6 +54,35 @@ func ParseTarget(target, want string) (string, error) {
 	return op, nil
 }
 
+// ReadPost reads the body of r, a JSON protocol request, as the KMS API
+// reads one: only POST (UnknownOperationException otherwise), and at most
+// max bytes (ErrTooLarge beyond). It is for the protocols beside KMS's own
+// fast path (the CloudTrail and development APIs).
+func ReadPost(r *http.Request, max int64) ([]byte, *awserr.Error) {
+	if r.Method != http.MethodPost {
+		return nil, awserr.New(awserr.UnknownOperation, "Requests must be POST with an X-Amz-Target header.")
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, max+1))
+	if err != nil {
+		return nil, awserr.New(awserr.Serialization, "The request body could not be read.")
+	}
+	if int64(len(body)) > max {
+		return nil, ErrTooLarge(max)
+	}
+	return body, nil
+}
+
+// Operation returns the operation an X-Amz-Target value names under
+// prefix ("Prefix.Operation" -> "Operation"), or the whole value when it
+// is not under prefix (so that an unknown target is named as sent).
+func Operation(target, prefix string) string {
+	op, ok := strings.CutPrefix(target, prefix+".")
+	if !ok {
+		return target
+	}
+	return op
+}
+
 // MaxDepth is the deepest nesting of objects and arrays a request body may
 // have. No KMS request shape nests deeper than 3 (CreateKey: request >
 // Tags > Tag); the margin leaves room for members AWS may add, which are

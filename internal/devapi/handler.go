@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -164,30 +163,15 @@ func (h *Handler) TooLarge(r *pipeline.Request, reqID string) *awserr.Error {
 
 // Open implements pipeline.Codec: the method, and the body within MaxBody.
 func (c *call) Open(*pipeline.Request) *awserr.Error {
-	if c.r.Method != http.MethodPost {
-		return awserr.New(awserr.UnknownOperation, "Requests must be POST with an X-Amz-Target header.")
-	}
-	body, err := io.ReadAll(io.LimitReader(c.r.Body, MaxBody+1))
-	if err != nil {
-		return awserr.New(awserr.Serialization, "The request body could not be read.")
-	}
-	if len(body) > MaxBody {
-		return awsjson.ErrTooLarge(MaxBody)
-	}
+	body, err := awsjson.ReadPost(c.r, MaxBody)
 	c.body = body
-	return nil
+	return err
 }
 
 // Peek implements pipeline.Codec.
 func (c *call) Peek(*pipeline.Request) { c.Name = operation(c.target) }
 
-func operation(target string) string {
-	op, ok := strings.CutPrefix(target, TargetPrefix+".")
-	if !ok {
-		return target
-	}
-	return op
-}
+func operation(target string) string { return awsjson.Operation(target, TargetPrefix) }
 
 // Lookup implements pipeline.Codec. An unknown operation is answered as
 // the KMS API answers one.

@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -178,30 +177,15 @@ func writeError(w http.ResponseWriter, e *awserr.Error) {
 
 // Open implements pipeline.Codec: the method, and the body within MaxBody.
 func (c *call) Open(*pipeline.Request) *awserr.Error {
-	if c.r.Method != http.MethodPost {
-		return awserr.New(awserr.UnknownOperation, "Requests must be POST with an X-Amz-Target header.")
-	}
-	body, err := io.ReadAll(io.LimitReader(c.r.Body, MaxBody+1))
-	if err != nil {
-		return awserr.New(awserr.Serialization, "The request body could not be read.")
-	}
-	if len(body) > MaxBody {
-		return awsjson.ErrTooLarge(MaxBody)
-	}
+	body, err := awsjson.ReadPost(c.r, MaxBody)
 	c.body = body
-	return nil
+	return err
 }
 
 // Peek implements pipeline.Codec.
 func (c *call) Peek(*pipeline.Request) { c.Name = operation(c.target) }
 
-func operation(target string) string {
-	op, ok := strings.CutPrefix(target, TargetPrefix+".")
-	if !ok {
-		return target
-	}
-	return op
-}
+func operation(target string) string { return awsjson.Operation(target, TargetPrefix) }
 
 // Lookup implements pipeline.Codec.
 func (c *call) Lookup(*pipeline.Request) ([]byte, *awserr.Error) {
