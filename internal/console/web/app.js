@@ -96,7 +96,7 @@ function restore() {
 
 function signInPage(message) {
   const akid = h('input', { name: 'accessKeyId', autocomplete: 'username', required: true, spellcheck: 'false' });
-  const secret = h('input', { name: 'secretAccessKey', type: 'password', autocomplete: 'current-password', required: true });
+  const secret = h('input', { name: 'secretAccessKey', type: 'password', autocomplete: 'off', required: true });
   const token = h('input', { name: 'sessionToken', type: 'password', autocomplete: 'off' });
   const region = h('input', { name: 'region', value: 'us-east-1', required: true });
   const role = h('input', { name: 'roleArn', placeholder: 'arn:aws:iam::111122223333:role/Admin', spellcheck: 'false' });

@@ -86,23 +86,38 @@ export function unb64(s) {
 }
 
 // lineDiff returns the lines of a and b as [op, line] with op ' ', '-' or
-// '+' (a longest-common-subsequence diff; policies are small).
+// '+': a longest-common-subsequence diff of what lies between their
+// common head and tail, bounded in memory for any policy.
 export function lineDiff(a, b) {
   const x = a.split('\n'), y = b.split('\n');
-  const n = x.length, m = y.length;
-  const L = Array.from({ length: n + 1 }, () => new Int32Array(m + 1));
-  for (let i = n - 1; i >= 0; i--) for (let j = m - 1; j >= 0; j--) {
-    L[i][j] = x[i] === y[j] ? L[i + 1][j + 1] + 1 : Math.max(L[i + 1][j], L[i][j + 1]);
+  // The common head and tail need no table; what is left between them is
+  // diffed exactly while its table stays small (a policy is at most 32 KB,
+  // but may be that many lines), else shown as removed then added.
+  let head = 0;
+  while (head < x.length && head < y.length && x[head] === y[head]) head++;
+  let tail = 0;
+  while (tail < x.length - head && tail < y.length - head && x[x.length - 1 - tail] === y[y.length - 1 - tail]) tail++;
+  const xs = x.slice(head, x.length - tail), ys = y.slice(head, y.length - tail);
+  const out = x.slice(0, head).map((l) => [' ', l]);
+  const n = xs.length, m = ys.length;
+  if ((n + 1) * (m + 1) > 4000000) {
+    for (const l of xs) out.push(['-', l]);
+    for (const l of ys) out.push(['+', l]);
+  } else {
+    const L = Array.from({ length: n + 1 }, () => new Int32Array(m + 1));
+    for (let i = n - 1; i >= 0; i--) for (let j = m - 1; j >= 0; j--) {
+      L[i][j] = xs[i] === ys[j] ? L[i + 1][j + 1] + 1 : Math.max(L[i + 1][j], L[i][j + 1]);
+    }
+    let i = 0, j = 0;
+    while (i < n && j < m) {
+      if (xs[i] === ys[j]) { out.push([' ', xs[i]]); i++; j++; }
+      else if (L[i + 1][j] >= L[i][j + 1]) out.push(['-', xs[i++]]);
+      else out.push(['+', ys[j++]]);
+    }
+    while (i < n) out.push(['-', xs[i++]]);
+    while (j < m) out.push(['+', ys[j++]]);
   }
-  const out = [];
-  let i = 0, j = 0;
-  while (i < n && j < m) {
-    if (x[i] === y[j]) { out.push([' ', x[i]]); i++; j++; }
-    else if (L[i + 1][j] >= L[i][j + 1]) out.push(['-', x[i++]]);
-    else out.push(['+', y[j++]]);
-  }
-  while (i < n) out.push(['-', x[i++]]);
-  while (j < m) out.push(['+', y[j++]]);
+  for (const l of x.slice(x.length - tail)) out.push([' ', l]);
   return out;
 }
 
