@@ -38,10 +38,8 @@ const (
 	kindGrant      = "grant"
 	kindGrantIndex = "grantret"
 	kindGrantCount = "grantcount"
-	// maxGrantsPerKey is AWS's quota of grants per KMS key.
-	maxGrantsPerKey = 50000
-	grantTokenAAD   = "trent/grant-token/v1"
-	maxTokenCache   = 4096
+	grantTokenAAD  = "trent/grant-token/v1"
+	maxTokenCache  = 4096
 )
 
 // grantDoc is the stored form of a grant.
