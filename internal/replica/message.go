@@ -42,6 +42,10 @@ type Message struct {
 	Account string      `json:"account"`
 	Deleted bool        `json:"deleted,omitempty"`
 	Shared  *kms.Shared `json:"shared,omitempty"`
+	// Epoch is, with Deleted, the epoch of the last state the deleted
+	// replica had: the primary acts on the notice only if that replica is
+	// the one it has in the sender's Region (kms.KeyDoc.ReplicaSince).
+	Epoch int64 `json:"epoch,omitempty"`
 	// Materials are the key's materials, each age-encrypted to the
 	// receiver (KEM) as "trent mrk material v1\0<keyID>\0<materialID>\0"
 	// followed by the material.
