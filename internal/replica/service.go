@@ -582,7 +582,9 @@ func (s *Service) deliver(ctx context.Context, peer Peer, msg *Message) (*Answer
 		return nil, errors.New("the answer is not the answer to this message")
 	}
 	if a.Error != "" {
-		return nil, fmt.Errorf("the peer refused: %s", a.Error)
+		// The refusal's text is the peer's: only the debug log shows it.
+		s.log.Debug("multi-Region replication: the peer refused", "region", peer.Region, "refusal", Printable(a.Error, 200))
+		return nil, fmt.Errorf("peer %s refused the change (its reason is in this node's debug log)", peer.Region)
 	}
 	return &a, nil
 }
