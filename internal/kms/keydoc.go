@@ -89,6 +89,11 @@ type KeyDoc struct {
 	PriorState       string   `json:"priorState,omitempty"`
 	CustomKeyStoreID string   `json:"customKeyStoreId,omitempty"`
 	XksKeyID         string   `json:"xksKeyId,omitempty"`
+	// ReplicaSince is the MREpoch at which each replica Region was last
+	// made a member (shared, so that a new primary has it): a notice that
+	// a Region's replica was deleted names the epoch of that replica, and
+	// one older than the Region's entry is about an earlier replica there.
+	ReplicaSince map[string]int64 `json:"replicaSince,omitempty"`
 	// HSMKeyLabel names the key inside a CloudHSM-type custom key store,
 	// and CloudHsmClusterID is that store's cluster ID (DescribeKey shows it).
 	HSMKeyLabel       string `json:"hsmKeyLabel,omitempty"`

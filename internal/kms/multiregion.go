@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -98,6 +99,7 @@ type Shared struct {
 	Materials          []SharedMaterial `json:"materials,omitempty"`
 	PrimaryRegion      string           `json:"primaryRegion"`
 	ReplicaRegions     []string         `json:"replicaRegions,omitempty"`
+	ReplicaSince       map[string]int64 `json:"replicaSince,omitempty"`
 	Epoch              int64            `json:"epoch"`
 }
 
@@ -107,7 +109,7 @@ func SharedOf(d *KeyDoc) *Shared {
 		ID: d.ID, Account: d.Account, Spec: d.Spec, Usage: d.Usage, Origin: d.Origin,
 		RotationEnabled: d.RotationEnabled, RotationPeriodDays: d.RotationPeriodDays, NextRotation: d.NextRotation,
 		OnDemandRotations: d.OnDemandRotations, CurrentMaterial: d.CurrentMaterial,
-		PrimaryRegion: PrimaryOf(d), ReplicaRegions: d.ReplicaRegions, Epoch: d.MREpoch,
+		PrimaryRegion: PrimaryOf(d), ReplicaRegions: d.ReplicaRegions, ReplicaSince: maps.Clone(d.ReplicaSince), Epoch: d.MREpoch,
 	}
 	for _, m := range d.Materials {
 		sh.Materials = append(sh.Materials, SharedMaterial{
@@ -161,6 +163,7 @@ func ApplyShared(d *KeyDoc, sh *Shared, seal func(materialID string) ([]byte, er
 	d.RotationEnabled, d.RotationPeriodDays, d.NextRotation = sh.RotationEnabled, sh.RotationPeriodDays, sh.NextRotation
 	d.OnDemandRotations = sh.OnDemandRotations
 	d.PrimaryRegion, d.ReplicaRegions, d.MREpoch = sh.PrimaryRegion, slices.Clone(sh.ReplicaRegions), sh.Epoch
+	d.ReplicaSince = maps.Clone(sh.ReplicaSince)
 	changedSeal := false
 	for _, m := range sh.Materials {
 		i := slices.IndexFunc(d.Materials, func(x MaterialDoc) bool { return x.ID == m.ID })

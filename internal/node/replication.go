@@ -46,6 +46,7 @@ func (n *Node) startReplication(cfg *config.File, svc *kms.Service, st store.Sto
 	if err != nil {
 		return nil, err
 	}
+	client.Logger = log
 	ss := &sameStore{n: n, home: home, now: svc.Now, log: log, router: &replica.Router{From: cfg.Region, Remote: client}}
 	r := replica.New(replica.Config{KMS: svc, Identity: id, Peers: peers, Transport: ss.router, Logger: log,
 		Events: n.replicationEvent, Discover: ss.discover})

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -95,9 +96,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // Client sends replication messages (replica.Transport).
+//
+// Its errors are descriptions Trent chooses (the HTTP status, or that the
+// peer was unreachable or did not answer in time), never text of the
+// answer: they reach the outbox, the audit trail and the log, and a peer,
+// or anyone on the path to an http:// endpoint, chooses the answer's bytes.
 type Client struct {
 	From string
 	HTTP *http.Client
+	// Logger, if set, gets at debug level what a failed delivery saw
+	// (made printable and truncated by replica.Printable).
+	Logger *slog.Logger
 }
 
 // NewClient returns a Client for deployment region; caFile, if set, is
@@ -133,19 +142,36 @@ func (c *Client) Send(ctx context.Context, p replica.Peer, body, sig []byte) ([]
 	req.Header.Set(HeaderSignature, base64.StdEncoding.EncodeToString(sig))
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
-		return nil, nil, err
+		// The transport's error may quote what the peer sent (a malformed
+		// status line, a TLS alert).
+		c.debug(p, "send", err.Error())
+		var ne net.Error
+		if ctx.Err() != nil || (errors.As(err, &ne) && ne.Timeout()) {
+			return nil, nil, fmt.Errorf("peer %s did not answer in time", p.Region)
+		}
+		return nil, nil, fmt.Errorf("peer %s unreachable", p.Region)
 	}
 	defer resp.Body.Close()
 	ans, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if err != nil {
-		return nil, nil, err
+		c.debug(p, "read", err.Error())
+		return nil, nil, fmt.Errorf("peer %s: its answer was cut off", p.Region)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, nil, fmt.Errorf("peer %s answered HTTP %d: %.200s", p.Region, resp.StatusCode, ans)
+		c.debug(p, fmt.Sprintf("HTTP %d", resp.StatusCode), string(ans))
+		return nil, nil, fmt.Errorf("peer %s answered HTTP %d", p.Region, resp.StatusCode)
 	}
 	asig, err := base64.StdEncoding.DecodeString(resp.Header.Get(HeaderSignature))
 	if err != nil {
 		return nil, nil, errors.New("the answer has no signature")
 	}
 	return ans, asig, nil
+}
+
+// debug logs what a failed delivery to p saw: text the peer may choose.
+func (c *Client) debug(p replica.Peer, what, raw string) {
+	if c.Logger != nil {
+		c.Logger.Debug("multi-Region replication: delivery failed", "region", p.Region, "what", what,
+			"detail", replica.Printable(raw, 200))
+	}
 }

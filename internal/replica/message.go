@@ -6,7 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"filippo.io/age"
 
@@ -42,6 +45,10 @@ type Message struct {
 	Account string      `json:"account"`
 	Deleted bool        `json:"deleted,omitempty"`
 	Shared  *kms.Shared `json:"shared,omitempty"`
+	// Epoch is, with Deleted, the epoch of the last state the deleted
+	// replica had: the primary acts on the notice only if that replica is
+	// the one it has in the sender's Region (kms.KeyDoc.ReplicaSince).
+	Epoch int64 `json:"epoch,omitempty"`
 	// Materials are the key's materials, each age-encrypted to the
 	// receiver (KEM) as "trent mrk material v1\0<keyID>\0<materialID>\0"
 	// followed by the material.
@@ -123,6 +130,25 @@ func (id *Identity) signAnswer(body []byte) []byte {
 
 func verify(pub ed25519.PublicKey, domain string, body, sig []byte) bool {
 	return len(sig) == ed25519.SignatureSize && ed25519.Verify(pub, append([]byte(domain), body...), sig)
+}
+
+// Printable returns at most n characters of s, a text that a peer chose,
+// without its control, format (bidirectional overrides) and invalid
+// characters: what a debug log line may show of it.
+func Printable(s string, n int) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r == utf8.RuneError || !unicode.IsGraphic(r) {
+			continue
+		}
+		if n == 0 {
+			b.WriteString("...")
+			break
+		}
+		b.WriteRune(r)
+		n--
+	}
+	return b.String()
 }
 
 func mustJSON(v any) []byte {

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"regexp"
 	"slices"
 	"sort"
@@ -177,6 +178,8 @@ type outboxDoc struct {
 	Since     time.Time `json:"since"`
 	Attempts  int       `json:"attempts,omitempty"`
 	LastError string    `json:"lastError,omitempty"`
+	// Epoch is, for a replica being destroyed, its epoch (Message.Epoch).
+	Epoch int64 `json:"epoch,omitempty"`
 }
 
 // Ops implements kms.Replication: a primary sends its state to every
@@ -202,7 +205,11 @@ func (s *Service) Ops(old, d *kms.KeyDoc, deleted bool) []store.Op {
 		if r == s.region {
 			continue
 		}
-		data := mustJSON(outboxDoc{Account: d.Account, Since: now})
+		od := outboxDoc{Account: d.Account, Since: now}
+		if deleted {
+			od.Epoch = d.MREpoch
+		}
+		data := mustJSON(od)
 		ops = append(ops, store.Op{Kind: KindOutbox, ID: outboxID(r, d.ID), Data: data},
 			kms.Job{Action: jobSync, KeyID: outboxID(r, d.ID), Due: now}.Op())
 		if !deleted && kms.PrimaryOf(d) == s.region && !slices.Contains(d.ReplicaPending, r) {
@@ -295,6 +302,13 @@ func (s *Service) ReplicateKey(ctx context.Context, in *wire.ReplicateKeyInput) 
 		d.ReplicaRegions = append(slices.Clone(d.ReplicaRegions), region)
 		sort.Strings(d.ReplicaRegions)
 		d.MREpoch++
+		// Every state the new replica has is of this epoch or later; any
+		// earlier replica in region had only older ones.
+		d.ReplicaSince = maps.Clone(d.ReplicaSince)
+		if d.ReplicaSince == nil {
+			d.ReplicaSince = map[string]int64{}
+		}
+		d.ReplicaSince[region] = d.MREpoch
 		replica = *d
 		return []store.Op{{Kind: kindCreate, ID: outboxID(region, d.ID), Data: mustJSON(create)}}, nil
 	})
@@ -392,6 +406,12 @@ func (s *Service) UpdatePrimaryRegion(ctx context.Context, in *wire.UpdatePrimar
 		d.PrimaryRegion, d.ReplicaRegions = region, rs
 		d.ReplicaPending = nil
 		d.MREpoch++
+		d.ReplicaSince = maps.Clone(d.ReplicaSince)
+		if d.ReplicaSince == nil {
+			d.ReplicaSince = map[string]int64{}
+		}
+		delete(d.ReplicaSince, region)
+		d.ReplicaSince[s.region] = d.MREpoch
 		// The old primary's rotation job stays and does nothing (a
 		// replica does not rotate); the new primary schedules its own.
 		return nil, nil
@@ -445,7 +465,7 @@ func (s *Service) runSync(ctx context.Context, rec store.Record, j kms.Job) (boo
 	var createRec *store.Record
 	if ok {
 		var msg *Message
-		msg, createRec, err = s.message(ctx, peer, keyID, od.Account, d)
+		msg, createRec, err = s.message(ctx, peer, keyID, &od, d)
 		if err == nil {
 			ans, err = s.deliver(ctx, peer, msg)
 		}
@@ -495,12 +515,12 @@ func ignoreConflict(err error) error {
 }
 
 // message builds the message that tells peer the state of key keyID (d,
-// nil if it is gone here).
-func (s *Service) message(ctx context.Context, peer Peer, keyID, account string, d *kms.KeyDoc) (*Message, *store.Record, error) {
+// nil if it is gone here; od is its outbox record).
+func (s *Service) message(ctx context.Context, peer Peer, keyID string, od *outboxDoc, d *kms.KeyDoc) (*Message, *store.Record, error) {
 	msg := &Message{V: Version, From: s.region, To: peer.Region, Time: s.svc.Now().UTC(), Nonce: newNonce(),
-		KeyID: keyID, Account: account}
+		KeyID: keyID, Account: od.Account}
 	if d == nil {
-		msg.Deleted = true
+		msg.Deleted, msg.Epoch = true, od.Epoch
 		return msg, nil, nil
 	}
 	msg.Account = d.Account
@@ -562,7 +582,9 @@ func (s *Service) deliver(ctx context.Context, peer Peer, msg *Message) (*Answer
 		return nil, errors.New("the answer is not the answer to this message")
 	}
 	if a.Error != "" {
-		return nil, fmt.Errorf("the peer refused: %s", a.Error)
+		// The refusal's text is the peer's: only the debug log shows it.
+		s.log.Debug("multi-Region replication: the peer refused", "region", peer.Region, "refusal", Printable(a.Error, 200))
+		return nil, fmt.Errorf("peer %s refused the change (its reason is in this node's debug log)", peer.Region)
 	}
 	return &a, nil
 }
@@ -771,15 +793,26 @@ func (s *Service) applyDeleted(ctx context.Context, msg *Message, cur *kms.KeyDo
 	if cur == nil {
 		return nil
 	}
-	if kms.PrimaryOf(cur) != s.region || !slices.Contains(cur.ReplicaRegions, msg.From) {
+	// The notice is about the replica of msg.Epoch: one of an earlier
+	// replica in that Region (a notice replayed to a node that has not
+	// seen its nonce, after the Region was replicated again) acts on
+	// nothing.
+	current := func(d *kms.KeyDoc) bool {
+		return kms.PrimaryOf(d) == s.region && slices.Contains(d.ReplicaRegions, msg.From) && msg.Epoch >= d.ReplicaSince[msg.From]
+	}
+	if !current(cur) {
 		return nil // not a replica of a primary here (any more): nothing to do
 	}
+	removed := false
 	_, err := s.svc.UpdateKey(ctx, msg.KeyID, func(d *kms.KeyDoc, _ int64) ([]store.Op, error) {
-		if kms.PrimaryOf(d) != s.region || !slices.Contains(d.ReplicaRegions, msg.From) {
+		if !current(d) {
 			return nil, nil
 		}
+		removed = true
 		d.ReplicaRegions = slices.DeleteFunc(slices.Clone(d.ReplicaRegions), func(r string) bool { return r == msg.From })
 		d.ReplicaPending = slices.DeleteFunc(slices.Clone(d.ReplicaPending), func(r string) bool { return r == msg.From })
+		d.ReplicaSince = maps.Clone(d.ReplicaSince)
+		delete(d.ReplicaSince, msg.From)
 		d.MREpoch++
 		var ops []store.Op
 		if d.State == kms.StatePendingReplicaDeletion && len(d.ReplicaRegions) == 0 {
@@ -787,7 +820,7 @@ func (s *Service) applyDeleted(ctx context.Context, msg *Message, cur *kms.KeyDo
 		}
 		return ops, nil
 	})
-	if err == nil {
+	if err == nil && removed {
 		s.record(ctx, "SynchronizeMultiRegionKey", msg)
 	}
 	return err
