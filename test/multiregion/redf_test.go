@@ -150,7 +150,10 @@ func TestRedFPendingReplicaDeletionHolds(t *testing.T) {
 	}
 	// Its replica is gone: its waiting period begins.
 	m := fp.message(eu, id)
-	m.Deleted = true
+	// The notice names the epoch of the deleted replica's last state,
+	// which is never older than the replica (one of an earlier replica in
+	// that Region is ignored); this peer stands in for it with a later one.
+	m.Deleted, m.Epoch = true, 1<<40
 	if code, ans := fp.send(t, eu, m); code != 200 || ans != "" {
 		t.Fatalf("replica deleted: %d %q", code, ans)
 	}
