@@ -66,6 +66,12 @@ func goTo(route, sel string) chromedp.Action[chromedp.Void] {
 	return chromedp.Steps(chromedp.Evaluate[chromedp.Void]("location.hash = "+jsString(route)+"; undefined"), chromedp.WaitVisible(css(sel)))
 }
 
+// markStale marks the elements sel matches now, so that a later wait
+// for sel+":not([data-stale])" is met only by a page drawn again.
+func markStale(sel string) chromedp.Action[chromedp.Void] {
+	return chromedp.Evaluate[chromedp.Void]("document.querySelectorAll(" + jsString(sel) + ").forEach((e) => e.setAttribute('data-stale', '')); undefined")
+}
+
 // TestConsole walks the flows in one browser against one server,
 // in order; each step ends with a screenshot.
 func TestConsole(t *testing.T) {
@@ -128,7 +134,9 @@ func TestConsole(t *testing.T) {
 			chromedp.WaitVisible(css("#tags tbody tr")))
 		screenshot(t, ctx, "02b-grant-and-tag")
 		run(t, ctx, "revoke grant",
+			markStale("#grants"),
 			chromedp.Click(css("#grants tbody tr button")),
+			chromedp.WaitVisible(css("#grants:not([data-stale])")),
 			chromedp.WaitNotPresent(css("#grants tbody tr")))
 		// Filters: by alias, by tag, by state.
 		filter := func(alias, tag, state string) chromedp.Action[chromedp.Void] {
@@ -253,10 +261,12 @@ func TestConsole(t *testing.T) {
 			t.Errorf("diff does not show the new statement:\n%s", diff)
 		}
 		screenshot(t, ctx, "04a-policy-diff")
+		// Saving redraws the page from the server; the old editor still
+		// shows the edited text, so wait for the new one.
 		run(t, ctx, "save",
+			markStale("#policy-text"),
 			chromedp.Click(css("#policy-review button")),
-			chromedp.WaitNotPresent(css("#policy-review .diff")),
-			chromedp.WaitVisible(css("#policy-text")),
+			chromedp.WaitVisible(css("#policy-text:not([data-stale])")),
 		)
 		if p := get(t, ctx, "policy", valueOf("#policy-text")); !strings.Contains(p, "DenyEncrypt") {
 			t.Fatalf("saved policy lacks the statement:\n%s", p)
