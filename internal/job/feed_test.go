@@ -167,7 +167,7 @@ func TestCacheCoherence(t *testing.T) {
 			if _, err := c.a.DisableKey(c.ctx, &wire.KeyIDInput{KeyID: &id}); err != nil {
 				t.Fatal(err)
 			}
-			took := eventually(t, time.Second, "B refuses the disabled key", func() bool {
+			took := eventually(t, 5*time.Second, "B refuses the disabled key", func() bool {
 				return code(c.encrypt(c.b, id)) == awserr.Disabled
 			})
 			t.Logf("propagated in %v", took)
@@ -180,15 +180,16 @@ func TestCacheCoherence(t *testing.T) {
 			}
 			c.flaky.down.Store(true)
 			// staleAfter = 2 polls; the watchdog purges on its next tick.
-			eventually(t, 10*cohPoll, "B fails closed", func() bool {
+			// The limit leaves room for a loaded 2-core machine under -race.
+			eventually(t, 50*cohPoll, "B fails closed", func() bool {
 				return code(c.encrypt(c.b, id)) == awserr.DependencyTimeout
 			})
 			if _, stale := c.b.Jobs.FeedStatus(); !stale {
 				t.Fatal("FeedStatus does not report the outage")
 			}
 			c.flaky.down.Store(false)
-			eventually(t, time.Second, "B recovers without restart", func() bool { return c.encrypt(c.b, id) == nil })
-			eventually(t, time.Second, "feed confirmed again", func() bool { _, stale := c.b.Jobs.FeedStatus(); return !stale })
+			eventually(t, 5*time.Second, "B recovers without restart", func() bool { return c.encrypt(c.b, id) == nil })
+			eventually(t, 5*time.Second, "feed confirmed again", func() bool { _, stale := c.b.Jobs.FeedStatus(); return !stale })
 		}},
 		{"ok/outage-within-grace-serves-cached-key", func(t *testing.T) {
 			grace := 400 * time.Millisecond
@@ -203,7 +204,7 @@ func TestCacheCoherence(t *testing.T) {
 			if err := c.encrypt(c.b, id); err != nil {
 				t.Fatalf("within grace: %v", err)
 			}
-			eventually(t, grace+10*cohPoll, "B fails after grace", func() bool {
+			eventually(t, grace+50*cohPoll, "B fails after grace", func() bool {
 				return code(c.encrypt(c.b, id)) == awserr.DependencyTimeout
 			})
 			if served := time.Since(cut); served < grace {
@@ -215,7 +216,7 @@ func TestCacheCoherence(t *testing.T) {
 			var purged atomic.Int32
 			c.b.OnPurge(func() { purged.Add(1) })
 			c.flaky.truncate.Store(true)
-			eventually(t, time.Second, "purge after truncation", func() bool { return purged.Load() > 0 })
+			eventually(t, 5*time.Second, "purge after truncation", func() bool { return purged.Load() > 0 })
 			if _, stale := c.b.Jobs.FeedStatus(); stale {
 				t.Fatal("feed reported stale after a successful truncation recovery")
 			}
