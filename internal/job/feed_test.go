@@ -26,6 +26,7 @@ type flakyStore struct {
 	store.Store
 	down     atomic.Bool
 	truncate atomic.Bool
+	leases   atomic.Int32 // TryLease calls
 }
 
 func (f *flakyStore) err(op string) error {
@@ -74,6 +75,7 @@ func (f *flakyStore) LastSeq(ctx context.Context) (int64, error) {
 }
 
 func (f *flakyStore) TryLease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error) {
+	f.leases.Add(1)
 	if err := f.err("lease"); err != nil {
 		return false, err
 	}

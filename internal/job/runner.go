@@ -58,6 +58,8 @@ type Runner struct {
 	wg       sync.WaitGroup
 	closeOne sync.Once
 
+	lease schedulerLeaseState
+
 	jobsRun, jobsFailed atomic.Uint64
 }
 
