@@ -364,3 +364,82 @@ func TestHandover(t *testing.T) {
 		t.Fatal("a resent handover changed the new primary")
 	}
 }
+
+// losing delivers through direct, but loses the answers of the Regions in
+// lose: the sender cannot tell that its message was applied.
+type losing struct {
+	*direct
+	lose map[string]bool
+}
+
+func (l *losing) Send(ctx context.Context, p Peer, body, sig []byte) ([]byte, []byte, error) {
+	ab, as, err := l.direct.Send(ctx, p, body, sig)
+	if err == nil && l.lose[p.Region] {
+		return nil, nil, errors.New("answer lost")
+	}
+	return ab, as, err
+}
+
+// TestLateMessageFromFormerPrimary: a former primary that resends its
+// handover to a replica (its first answer was lost), after the replica
+// took the new primary's newer state, is told it is done (nothing to
+// apply), not refused and left retrying for ever; the replica keeps the
+// newer state.
+func TestLateMessageFromFormerPrimary(t *testing.T) {
+	us, trUS := newRegion(t, "us-east-1", 21)
+	eu, trEU := newRegion(t, "eu-west-1", 22)
+	ap, trAP := newRegion(t, "ap-southeast-2", 23)
+	link(t, []*region{us, eu, ap}, []*direct{trUS, trEU, trAP})
+	lossy := &losing{direct: trUS, lose: map[string]bool{}}
+	us.r = New(Config{KMS: us.node.Service, Identity: us.id, Peers: []Peer{peerOf(t, eu), peerOf(t, ap)}, Transport: lossy})
+	trEU.to["us-east-1"], trAP.to["us-east-1"] = us.r, us.r
+	ck, err := us.node.CreateKey(ctx, &wire.CreateKeyInput{MultiRegion: ptr(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := ck.KeyMetadata.KeyID
+	for _, r := range []string{"eu-west-1", "ap-southeast-2"} {
+		if _, err := us.r.ReplicateKey(ctx, &wire.ReplicateKeyInput{KeyID: &id, ReplicaRegion: ptr(r)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := us.node.Jobs.RunDueJobs(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// us hands over to eu; ap applies it, but its answer is lost.
+	lossy.lose["ap-southeast-2"] = true
+	if _, err := us.r.UpdatePrimaryRegion(ctx, &wire.UpdatePrimaryRegionInput{KeyID: &id, PrimaryRegion: ptr("eu-west-1")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := us.node.Jobs.RunDueJobs(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if pend, _ := Outbox(ctx, us.node.Store()); len(pend) != 1 {
+		t.Fatalf("the former primary's outbox: %+v; want ap pending", pend)
+	}
+	// The new primary rotates; ap takes it.
+	if _, err := eu.node.RotateKeyOnDemand(ctx, &wire.KeyIDInput{KeyID: &id}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eu.node.Jobs.RunDueJobs(ctx); err != nil {
+		t.Fatal(err)
+	}
+	before, _, _ := ap.node.ReadKey(ctx, id)
+	if kms.PrimaryOf(before) != "eu-west-1" || len(before.Materials) != 2 {
+		t.Fatalf("ap after eu's rotation: primary %s, %d materials", kms.PrimaryOf(before), len(before.Materials))
+	}
+	// us retries, and now hears the answer.
+	lossy.lose["ap-southeast-2"] = false
+	advance(time.Minute)
+	if _, err := us.node.Jobs.RunDueJobs(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if pend, err := Outbox(ctx, us.node.Store()); err != nil || len(pend) != 0 {
+		t.Fatalf("the former primary's outbox: %+v, %v; want it delivered", pend, err)
+	}
+	after, _, _ := ap.node.ReadKey(ctx, id)
+	if after.MREpoch != before.MREpoch || kms.PrimaryOf(after) != "eu-west-1" || len(after.Materials) != 2 {
+		t.Fatalf("the late message changed ap: epoch %d → %d, primary %s, %d materials",
+			before.MREpoch, after.MREpoch, kms.PrimaryOf(after), len(after.Materials))
+	}
+}

@@ -692,6 +692,13 @@ func (s *Service) apply(ctx context.Context, msg *Message) error {
 		// apply, but its delivery is done.
 		return nil
 	}
+	if cur.MultiRegion && slices.Contains(cur.ReplicaRegions, msg.From) && sh.Epoch <= cur.MREpoch {
+		// A former primary resending a state this Region already has or
+		// has gone past (its first answer was lost, and the new primary
+		// spoke since): nothing to apply, but its delivery is done, or it
+		// would retry for ever.
+		return nil
+	}
 	if !cur.MultiRegion || kms.PrimaryOf(cur) != msg.From {
 		return refused("the sender is not this key's primary Region")
 	}
