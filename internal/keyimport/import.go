@@ -192,6 +192,9 @@ func (s *Service) GetParametersForImport(ctx context.Context, in *wire.GetParame
 	if err := kms.RequireNotPendingDeletion(d, lk.ARN()); err != nil {
 		return nil, err
 	}
+	if err := kms.RefuseUpdating(d, lk.ARN()); err != nil {
+		return nil, err
+	}
 	switch {
 	case alg == "RSAES_PKCS1_V1_5":
 		return nil, awserr.New(awserr.UnsupportedOperation, "The RSAES_PKCS1_V1_5 wrapping algorithm is no longer supported.")
@@ -659,6 +662,9 @@ func (s *Service) DeleteImportedKeyMaterial(ctx context.Context, in *wire.Delete
 		}
 		if d.Origin != "EXTERNAL" {
 			return nil, kms.OriginUnsupported(d, arn)
+		}
+		if err := kms.RefuseUpdating(d, arn); err != nil {
+			return nil, err
 		}
 		idx := -1
 		for i, m := range d.Materials {

@@ -94,6 +94,10 @@ type KeyDoc struct {
 	// a Region's replica was deleted names the epoch of that replica, and
 	// one older than the Region's entry is about an earlier replica there.
 	ReplicaSince map[string]int64 `json:"replicaSince,omitempty"`
+	// HandoverFrom is, on a new primary in Updating, the former primary's
+	// Region: the handover ends here when that Region has this key's
+	// state as the primary's.
+	HandoverFrom string `json:"handoverFrom,omitempty"`
 	// HSMKeyLabel names the key inside a CloudHSM-type custom key store,
 	// and CloudHsmClusterID is that store's cluster ID (DescribeKey shows it).
 	HSMKeyLabel       string `json:"hsmKeyLabel,omitempty"`

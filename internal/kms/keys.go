@@ -393,6 +393,8 @@ func (s *Service) setKeyState(ctx context.Context, ref *string, action, state st
 		switch d.State {
 		case StatePendingDeletion, StatePendingReplicaDeletion, StatePendingImport, StateUnavailable:
 			return nil, RequireUsable(&Key{doc: d, arn: arn})
+		case StateUpdating:
+			return nil, RefuseUpdating(d, arn)
 		}
 		d.State = state
 		return nil, nil
@@ -417,7 +419,10 @@ func (s *Service) ScheduleKeyDeletion(ctx context.Context, in *wire.ScheduleKeyD
 		if d.State == StatePendingDeletion || d.State == StatePendingReplicaDeletion {
 			return nil, awserr.Newf(awserr.KMSInvalidState, "%s is pending deletion.", arn)
 		}
-		if d.State == StateUpdating || d.State == StateCreating {
+		if err := RefuseUpdating(d, arn); err != nil {
+			return nil, err
+		}
+		if d.State == StateCreating {
 			return nil, RequireUsable(&Key{doc: d, arn: arn})
 		}
 		if d.MultiRegion && !IsReplica(d) && len(d.ReplicaRegions) > 0 {

@@ -185,6 +185,17 @@ func RequireUsable(lk *Key) error {
 	return awserr.Newf(awserr.KMSInvalidState, "%s is %s.", lk.arn, strings.ToLower(lk.doc.State))
 }
 
+// RefuseUpdating is the check of the operations that fail while a
+// multi-Region key's primary Region changes (footnote [15] of the
+// key-state table: EnableKey, DisableKey, ScheduleKeyDeletion,
+// ReplicateKey, GetParametersForImport, DeleteImportedKeyMaterial).
+func RefuseUpdating(d *KeyDoc, arn string) error {
+	if d.State == StateUpdating {
+		return awserr.Newf(awserr.KMSInvalidState, "%s is updating.", arn)
+	}
+	return nil
+}
+
 // RequireNotPendingDeletion is the check of management operations that fail
 // only for keys pending deletion (footnote [3] of the key-state table).
 func RequireNotPendingDeletion(d *KeyDoc, arn string) error {

@@ -6,12 +6,15 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"filippo.io/age"
 
+	"github.com/trentkms/trent/internal/awserr"
 	"github.com/trentkms/trent/internal/kms"
 	"github.com/trentkms/trent/internal/kms/kmstest"
 	"github.com/trentkms/trent/internal/rootkey"
@@ -348,11 +351,46 @@ func TestHandover(t *testing.T) {
 	if _, err := us.r.UpdatePrimaryRegion(ctx, &wire.UpdatePrimaryRegionInput{KeyID: &id, PrimaryRegion: ptr("eu-west-1")}); err == nil {
 		t.Fatal("UpdatePrimaryRegion on the old primary succeeded")
 	}
+	// While Updating, the state changes of footnote [15] are refused;
+	// cryptography works.
+	updating := func(r *region, what string) {
+		t.Helper()
+		arnSuffix := ":key/" + id + " is updating."
+		for name, call := range map[string]func() error{
+			"DisableKey": func() error { _, err := r.node.DisableKey(ctx, &wire.KeyIDInput{KeyID: &id}); return err },
+			"EnableKey":  func() error { _, err := r.node.EnableKey(ctx, &wire.KeyIDInput{KeyID: &id}); return err },
+			"ScheduleKeyDeletion": func() error {
+				_, err := r.node.ScheduleKeyDeletion(ctx, &wire.ScheduleKeyDeletionInput{KeyID: &id, PendingWindowInDays: ptr[int64](7)})
+				return err
+			},
+		} {
+			if e := awserr.As(call()); e == nil || e.Code != awserr.KMSInvalidState || !strings.HasSuffix(e.Message, arnSuffix) {
+				t.Errorf("%s: %s on a key Updating: %v; want KMSInvalidStateException %q", what, name, e, arnSuffix)
+			}
+		}
+		if _, err := r.node.Encrypt(ctx, &wire.EncryptInput{KeyID: &id, Plaintext: []byte("x")}); err != nil {
+			t.Errorf("%s: Encrypt while Updating: %v", what, err)
+		}
+		if d, _, _ := r.node.ReadKey(ctx, id); d.State != kms.StateUpdating {
+			t.Errorf("%s: state %s; want Updating", what, d.State)
+		}
+	}
+	updating(us, "the old primary")
 	us.node.Jobs.RunDueJobs(ctx)
 	d, _, _ := us.node.ReadKey(ctx, id)
 	e, _, _ := eu.node.ReadKey(ctx, id)
 	if d.State != kms.StateEnabled || kms.PrimaryOf(e) != "eu-west-1" || kms.IsReplica(e) {
 		t.Fatalf("after the handover: old %s (primary %s), new primary %s", d.State, kms.PrimaryOf(d), kms.PrimaryOf(e))
+	}
+	// Both keys are Updating while it happens: the new primary until the
+	// old one has its state.
+	updating(eu, "the new primary")
+	if _, err := eu.r.ReplicateKey(ctx, &wire.ReplicateKeyInput{KeyID: &id, ReplicaRegion: ptr("ap-southeast-2")}); awserr.CodeOf(err) != awserr.KMSInvalidState {
+		t.Errorf("ReplicateKey from a primary Updating: %v; want KMSInvalidStateException", err)
+	}
+	eu.node.Jobs.RunDueJobs(ctx)
+	if e, _, _ = eu.node.ReadKey(ctx, id); e.State != kms.StateEnabled || e.HandoverFrom != "" {
+		t.Fatalf("the new primary after the old one answered: %s (handover from %q)", e.State, e.HandoverFrom)
 	}
 	b := mustJSON(&Message{V: Version, From: "us-east-1", To: "eu-west-1", Time: clockNow().UTC(), Nonce: newNonce(),
 		KeyID: id, Account: d.Account, Shared: kms.SharedOf(d)})
@@ -441,5 +479,48 @@ func TestLateMessageFromFormerPrimary(t *testing.T) {
 	if after.MREpoch != before.MREpoch || kms.PrimaryOf(after) != "eu-west-1" || len(after.Materials) != 2 {
 		t.Fatalf("the late message changed ap: epoch %d → %d, primary %s, %d materials",
 			before.MREpoch, after.MREpoch, kms.PrimaryOf(after), len(after.Materials))
+	}
+}
+
+// TestHandoverFormerPrimaryUnreachable: a new primary whose former primary
+// cannot be reached is not left Updating (it could neither rotate
+// automatically nor take a replica): its handover ends at the failed
+// delivery, and the former primary shows as pending until it has the state.
+func TestHandoverFormerPrimaryUnreachable(t *testing.T) {
+	us, trUS := newRegion(t, "us-east-1", 31)
+	eu, trEU := newRegion(t, "eu-west-1", 32)
+	link(t, []*region{us, eu}, []*direct{trUS, trEU})
+	ck, err := us.node.CreateKey(ctx, &wire.CreateKeyInput{MultiRegion: ptr(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := ck.KeyMetadata.KeyID
+	if _, err := us.r.ReplicateKey(ctx, &wire.ReplicateKeyInput{KeyID: &id, ReplicaRegion: ptr("eu-west-1")}); err != nil {
+		t.Fatal(err)
+	}
+	us.node.Jobs.RunDueJobs(ctx)
+	if _, err := us.r.UpdatePrimaryRegion(ctx, &wire.UpdatePrimaryRegionInput{KeyID: &id, PrimaryRegion: ptr("eu-west-1")}); err != nil {
+		t.Fatal(err)
+	}
+	us.node.Jobs.RunDueJobs(ctx)
+	if e, _, _ := eu.node.ReadKey(ctx, id); e.State != kms.StateUpdating {
+		t.Fatalf("the new primary: %s; want Updating", e.State)
+	}
+	usSvc := trEU.to["us-east-1"]
+	delete(trEU.to, "us-east-1")
+	eu.node.Jobs.RunDueJobs(ctx)
+	e, _, _ := eu.node.ReadKey(ctx, id)
+	if e.State != kms.StateEnabled || e.HandoverFrom != "" || !slices.Contains(e.ReplicaPending, "us-east-1") {
+		t.Fatalf("the new primary after a failed delivery to the former: %s, handover from %q, pending %v", e.State, e.HandoverFrom, e.ReplicaPending)
+	}
+	if _, err := eu.node.DisableKey(ctx, &wire.KeyIDInput{KeyID: &id}); err != nil {
+		t.Fatalf("DisableKey after the handover ended: %v", err)
+	}
+	// The former primary returns and catches up; the key stays Disabled.
+	trEU.to["us-east-1"] = usSvc
+	advance(time.Minute)
+	eu.node.Jobs.RunDueJobs(ctx)
+	if e, _, _ := eu.node.ReadKey(ctx, id); e.State != kms.StateDisabled || len(e.ReplicaPending) != 0 {
+		t.Fatalf("after the former primary returned: %s, pending %v", e.State, e.ReplicaPending)
 	}
 }

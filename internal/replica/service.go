@@ -258,7 +258,7 @@ func (s *Service) ReplicateKey(ctx context.Context, in *wire.ReplicateKeyInput) 
 		return nil, err
 	}
 	region := *in.ReplicaRegion
-	if err := s.checkPrimary(lk.Doc(), lk.ARN()); err != nil {
+	if err := s.checkReplicable(lk.Doc(), lk.ARN()); err != nil {
 		return nil, err
 	}
 	if region == s.region {
@@ -290,7 +290,7 @@ func (s *Service) ReplicateKey(ctx context.Context, in *wire.ReplicateKeyInput) 
 	}
 	var replica kms.KeyDoc
 	_, err = s.svc.UpdateKey(ctx, lk.Doc().ID, func(d *kms.KeyDoc, _ int64) ([]store.Op, error) {
-		if err := s.checkPrimary(d, lk.ARN()); err != nil {
+		if err := s.checkReplicable(d, lk.ARN()); err != nil {
 			return nil, err
 		}
 		if slices.Contains(d.ReplicaRegions, region) {
@@ -344,6 +344,15 @@ func (s *Service) checkPrimary(d *kms.KeyDoc, arn string) error {
 		return awserr.Newf(awserr.Disabled, "%s is disabled.", arn)
 	}
 	return kms.RequireUsable(kms.KeyOf(d, arn))
+}
+
+// checkReplicable is ReplicateKey's check of the primary: checkPrimary,
+// and not while its primary Region changes.
+func (s *Service) checkReplicable(d *kms.KeyDoc, arn string) error {
+	if err := s.checkPrimary(d, arn); err != nil {
+		return err
+	}
+	return kms.RefuseUpdating(d, arn)
 }
 
 // UpdatePrimaryRegion implements the UpdatePrimaryRegion operation,
@@ -402,7 +411,10 @@ func (s *Service) UpdatePrimaryRegion(ctx context.Context, in *wire.UpdatePrimar
 			}
 		}
 		sort.Strings(rs)
-		d.PriorState, d.State = d.State, kms.StateUpdating
+		if d.State != kms.StateUpdating { // a new primary still taking over keeps the state it returns to
+			d.PriorState, d.State = d.State, kms.StateUpdating
+		}
+		d.HandoverFrom = ""
 		d.PrimaryRegion, d.ReplicaRegions = region, rs
 		d.ReplicaPending = nil
 		d.MREpoch++
@@ -484,17 +496,34 @@ func (s *Service) runSync(ctx context.Context, rec store.Record, j kms.Job) (boo
 		s.log.Warn("multi-Region replication: delivery failed; will retry", "region", region, "key", keyID,
 			"attempts", od.Attempts, "err", err)
 		next := kms.Job{Action: jobSync, KeyID: j.KeyID, Due: now.Add(s.backoff(od.Attempts))}
-		return false, ignoreConflict(s.svc.Store().Apply(ctx, jobOp, next.Op(),
-			store.Op{Kind: KindOutbox, ID: ob.ID, Data: mustJSON(od), IfVersion: ob.Version}))
+		ops := []store.Op{jobOp, next.Op(), {Kind: KindOutbox, ID: ob.ID, Data: mustJSON(od), IfVersion: ob.Version}}
+		if d != nil && newPrimaryHandover(d, s.region, region) {
+			// A former primary that cannot be reached does not hold the
+			// new primary in Updating (it could not rotate automatically
+			// or take a replica): the handover ends here, and DescribeKey
+			// shows that Region PENDING until it has the state.
+			endHandover(d)
+			ops = append(ops, store.Op{Kind: "key", ID: d.ID, Data: mustJSON(d), IfVersion: keyVersion})
+		}
+		err := ignoreConflict(s.svc.Store().Apply(ctx, ops...))
+		if len(ops) > 3 {
+			s.svc.Invalidate("key", keyID)
+		}
+		return false, err
 	}
 	ops := []store.Op{jobOp, {Kind: KindOutbox, ID: ob.ID, Delete: true, IfVersion: ob.Version}}
 	if createRec != nil {
 		ops = append(ops, store.Op{Kind: kindCreate, ID: createRec.ID, Delete: true, IfVersion: createRec.Version})
 	}
-	if d != nil && (slices.Contains(d.ReplicaPending, region) || (d.State == kms.StateUpdating && region == kms.PrimaryOf(d))) {
+	// A former primary's handover ends when the new primary has it; a new
+	// primary's when the former primary has the new primary's state (or
+	// could not be reached, above).
+	handoverDone := d != nil && d.State == kms.StateUpdating && region == kms.PrimaryOf(d) ||
+		d != nil && newPrimaryHandover(d, s.region, region)
+	if d != nil && (slices.Contains(d.ReplicaPending, region) || handoverDone) {
 		d.ReplicaPending = slices.DeleteFunc(slices.Clone(d.ReplicaPending), func(r string) bool { return r == region })
-		if d.State == kms.StateUpdating && region == kms.PrimaryOf(d) {
-			d.State, d.PriorState = d.PriorState, ""
+		if handoverDone {
+			endHandover(d)
 		}
 		ops = append(ops, store.Op{Kind: "key", ID: d.ID, Data: mustJSON(d), IfVersion: keyVersion})
 	}
@@ -505,6 +534,17 @@ func (s *Service) runSync(ctx context.Context, rec store.Record, j kms.Job) (boo
 	s.stats.delivered(region, now.Sub(od.Since))
 	_ = ans
 	return true, nil
+}
+
+// newPrimaryHandover reports whether d is a new primary in this Region
+// (here) whose handover waits for the former primary, region.
+func newPrimaryHandover(d *kms.KeyDoc, here, region string) bool {
+	return d.State == kms.StateUpdating && kms.PrimaryOf(d) == here && d.HandoverFrom != "" && region == d.HandoverFrom
+}
+
+// endHandover returns d from Updating to the state it had.
+func endHandover(d *kms.KeyDoc) {
+	d.State, d.PriorState, d.HandoverFrom = d.PriorState, "", ""
 }
 
 func ignoreConflict(err error) error {
@@ -718,6 +758,13 @@ func (s *Service) apply(ctx context.Context, msg *Message) error {
 		becamePrimary = !wasPrimary && kms.PrimaryOf(d) == s.region
 		if becamePrimary {
 			ops = append(ops, s.svc.FollowUpJobs(d)...)
+			// Both keys are Updating while the primary changes (AWS):
+			// this one until the former primary has its state as the
+			// new primary (runSync).
+			if d.State == kms.StateEnabled || d.State == kms.StateDisabled {
+				d.PriorState, d.State = d.State, kms.StateUpdating
+				d.HandoverFrom = msg.From
+			}
 		}
 		return ops, nil
 	})
