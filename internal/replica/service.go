@@ -542,6 +542,14 @@ func newPrimaryHandover(d *kms.KeyDoc, here, region string) bool {
 	return d.State == kms.StateUpdating && kms.PrimaryOf(d) == here && d.HandoverFrom != "" && region == d.HandoverFrom
 }
 
+// formerPrimaryHandover reports whether d is a former primary in this
+// Region (here) that is Updating until the Region it handed over to has
+// the handover.
+func formerPrimaryHandover(d *kms.KeyDoc, here string) bool {
+	return d.State == kms.StateUpdating && d.HandoverFrom == "" && kms.PrimaryOf(d) != here &&
+		d.PriorState != "" && d.PriorState != kms.StateUpdating
+}
+
 // endHandover returns d from Updating to the state it had.
 func endHandover(d *kms.KeyDoc) {
 	d.State, d.PriorState, d.HandoverFrom = d.PriorState, "", ""
@@ -751,6 +759,14 @@ func (s *Service) apply(ctx context.Context, msg *Message) error {
 	becamePrimary := false
 	_, err = s.svc.UpdateKey(ctx, msg.KeyID, func(d *kms.KeyDoc, _ int64) ([]store.Op, error) {
 		wasPrimary := kms.PrimaryOf(d) == s.region
+		if formerPrimaryHandover(d, s.region) && kms.PrimaryOf(d) == msg.From && sh.Epoch > d.MREpoch {
+			// A former primary waiting for the Region it handed over to:
+			// a newer state from that Region (it spoke as the primary) is
+			// proof that it has the handover, even if the answer to this
+			// Region's delivery was lost, and the retry can no longer end
+			// it (the primary moved on, or came back here).
+			endHandover(d)
+		}
 		if _, err := kms.ApplyShared(d, sh, s.sealer(msg)); err != nil {
 			return nil, err
 		}
@@ -760,8 +776,9 @@ func (s *Service) apply(ctx context.Context, msg *Message) error {
 			ops = append(ops, s.svc.FollowUpJobs(d)...)
 			// Both keys are Updating while the primary changes (AWS):
 			// this one until the former primary has its state as the
-			// new primary (runSync).
-			if d.State == kms.StateEnabled || d.State == kms.StateDisabled {
+			// new primary (runSync), which only a former primary that
+			// is still a member is sent (else nothing would end it).
+			if (d.State == kms.StateEnabled || d.State == kms.StateDisabled) && slices.Contains(d.ReplicaRegions, msg.From) {
 				d.PriorState, d.State = d.State, kms.StateUpdating
 				d.HandoverFrom = msg.From
 			}
