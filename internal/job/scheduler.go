@@ -77,6 +77,11 @@ func (r *Runner) RunDueJobs(ctx context.Context) (int, error) {
 			if !r.canRecordEvents() {
 				return ran, nil // the trail filled meanwhile: the rest waits
 			}
+			// A long tick (deliveries to peers) can outlast the lease:
+			// each job checks it again (from memory, while it is fresh).
+			if held, err := r.lease.hold(ctx, r); err != nil || !held {
+				return ran, err
+			}
 			done, err := r.runJob(ctx, rec, j)
 			if err != nil {
 				r.jobsFailed.Add(1)
