@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trentkms/trent/internal/awserr"
 	"github.com/trentkms/trent/internal/kms"
 	"github.com/trentkms/trent/internal/wire"
 )
@@ -163,5 +164,80 @@ func TestHandoverWithoutFormerPrimary(t *testing.T) {
 	}
 	if _, err := eu.node.DisableKey(ctx, &wire.KeyIDInput{KeyID: &id}); err != nil {
 		t.Fatalf("DisableKey: %v", err)
+	}
+}
+
+// TestHandoverRefusedWhileAReplicaIsCreating: the primary does not move
+// while any replica is still Creating (its Region has not received it):
+// only the current primary holds that replica's creation parameters, and
+// its Region takes a new key only from the primary, so the replica would
+// never be created. Once it is, the primary moves.
+func TestHandoverRefusedWhileAReplicaIsCreating(t *testing.T) {
+	rs, lossy, _ := handoverSetup(t, []string{"us-east-1", "eu-west-1", "ap-southeast-2"}, 70)
+	us, eu, ap := rs[0], rs[1], rs[2]
+	// A key replicated to eu (delivered) and to ap (unreachable: Creating).
+	ck, err := us.node.CreateKey(ctx, &wire.CreateKeyInput{MultiRegion: ptr(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := ck.KeyMetadata.KeyID
+	if _, err := us.r.ReplicateKey(ctx, &wire.ReplicateKeyInput{KeyID: &id, ReplicaRegion: ptr("eu-west-1")}); err != nil {
+		t.Fatal(err)
+	}
+	run(t, us)
+	apSvc := lossy.to["ap-southeast-2"]
+	delete(lossy.to, "ap-southeast-2")
+	if _, err := us.r.ReplicateKey(ctx, &wire.ReplicateKeyInput{KeyID: &id, ReplicaRegion: ptr("ap-southeast-2")}); err != nil {
+		t.Fatal(err)
+	}
+	run(t, us)
+	_, err = us.r.UpdatePrimaryRegion(ctx, &wire.UpdatePrimaryRegionInput{KeyID: &id, PrimaryRegion: ptr("eu-west-1")})
+	want := "arn:aws:kms:ap-southeast-2:111122223333:key/" + id + " is creating."
+	if e := awserr.As(err); e == nil || e.Code != awserr.KMSInvalidState || e.Message != want {
+		t.Fatalf("UpdatePrimaryRegion while ap's replica is Creating: %v; want KMSInvalidStateException %q", err, want)
+	}
+	if d := state(t, us, id); d.State != kms.StateEnabled || kms.PrimaryOf(d) != "us-east-1" {
+		t.Fatalf("the refused call changed the primary: %s, primary %s", d.State, kms.PrimaryOf(d))
+	}
+	// ap comes back and creates its replica; then the primary moves.
+	lossy.to["ap-southeast-2"] = apSvc
+	settle(t, us)
+	if _, err := us.r.UpdatePrimaryRegion(ctx, &wire.UpdatePrimaryRegionInput{KeyID: &id, PrimaryRegion: ptr("eu-west-1")}); err != nil {
+		t.Fatalf("UpdatePrimaryRegion once every replica exists: %v", err)
+	}
+	settle(t, us, eu, ap)
+	for _, r := range rs {
+		if d := state(t, r, id); kms.PrimaryOf(d) != "eu-west-1" || d.State != kms.StateEnabled {
+			t.Errorf("%s after the handover: %s, primary %s", r.id.Region, d.State, kms.PrimaryOf(d))
+		}
+	}
+}
+
+// TestHandoverToReplicaPendingDeletion: a replica scheduled for deletion
+// (its owner's choice, which the primary's Region cannot see) that becomes
+// the primary waits for its replicas, as a primary with replicas does
+// (PendingReplicaDeletion), instead of being destroyed at the end of its
+// window and leaving them replicas of a key that no longer exists.
+func TestHandoverToReplicaPendingDeletion(t *testing.T) {
+	rs, _, id := handoverSetup(t, []string{"us-east-1", "eu-west-1"}, 80)
+	us, eu := rs[0], rs[1]
+	if _, err := eu.node.ScheduleKeyDeletion(ctx, &wire.ScheduleKeyDeletionInput{KeyID: &id, PendingWindowInDays: ptr(int64(7))}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := us.r.UpdatePrimaryRegion(ctx, &wire.UpdatePrimaryRegionInput{KeyID: &id, PrimaryRegion: ptr("eu-west-1")}); err != nil {
+		t.Fatal(err)
+	}
+	settle(t, us, eu)
+	if d := state(t, eu, id); d.State != kms.StatePendingReplicaDeletion || kms.PrimaryOf(d) != "eu-west-1" || !d.DeletionDate.IsZero() {
+		t.Fatalf("the new primary: %s, primary %s, deletion date %v; want PendingReplicaDeletion with no date", d.State, kms.PrimaryOf(d), d.DeletionDate)
+	}
+	advance(8 * 24 * time.Hour)
+	t.Cleanup(func() { advance(-8 * 24 * time.Hour) })
+	settle(t, us, eu)
+	if d := state(t, eu, id); d.State != kms.StatePendingReplicaDeletion {
+		t.Fatalf("the new primary after its old window: %s; want PendingReplicaDeletion", d.State)
+	}
+	if d := state(t, us, id); kms.PrimaryOf(d) != "eu-west-1" || d.State != kms.StateEnabled {
+		t.Fatalf("the replica: %s, primary %s", d.State, kms.PrimaryOf(d))
 	}
 }

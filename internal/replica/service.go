@@ -395,14 +395,19 @@ func (s *Service) UpdatePrimaryRegion(ctx context.Context, in *wire.UpdatePrimar
 		if !slices.Contains(d.ReplicaRegions, region) {
 			return nil, awserr.Newf(awserr.NotFound, "Key '%s' does not exist", s.svc.ARNIn(region, d.Account, d.ID))
 		}
-		// A replica that its Region has not yet created (Creating) cannot
-		// take the role: that Region would refuse the handover (it takes a
-		// new key only from its primary), and this key would stay
-		// Updating, with no primary, for ever.
-		if _, err := s.svc.Store().Get(ctx, kindCreate, outboxID(region, d.ID)); err == nil {
-			return nil, awserr.Newf(awserr.KMSInvalidState, "%s is creating.", s.svc.ARNIn(region, d.Account, d.ID))
-		} else if !errors.Is(err, store.ErrNotFound) {
-			return nil, err
+		// No replica may be one its Region has not yet created
+		// (Creating). The one named could not take the role: its Region
+		// would refuse the handover (it takes a new key only from its
+		// primary), and this key would stay Updating, with no primary, for
+		// ever. Another would never be created: only this Region holds its
+		// creation parameters, and its Region takes a new key only from the
+		// primary.
+		for _, r := range d.ReplicaRegions {
+			if _, err := s.svc.Store().Get(ctx, kindCreate, outboxID(r, d.ID)); err == nil {
+				return nil, awserr.Newf(awserr.KMSInvalidState, "%s is creating.", s.svc.ARNIn(r, d.Account, d.ID))
+			} else if !errors.Is(err, store.ErrNotFound) {
+				return nil, err
+			}
 		}
 		rs := []string{s.region}
 		for _, r := range d.ReplicaRegions {
@@ -781,6 +786,16 @@ func (s *Service) apply(ctx context.Context, msg *Message) error {
 			if (d.State == kms.StateEnabled || d.State == kms.StateDisabled) && slices.Contains(d.ReplicaRegions, msg.From) {
 				d.PriorState, d.State = d.State, kms.StateUpdating
 				d.HandoverFrom = msg.From
+			}
+			// A replica scheduled for deletion that becomes the primary
+			// (AWS would refuse the handover; the former primary's Region
+			// could not see this independent state) waits, as a primary
+			// with replicas does, for its replicas to go: destroyed at
+			// the end of its window, it would leave them replicas of a
+			// key that no longer exists. Its deletion job finds it no
+			// longer PendingDeletion and does nothing.
+			if d.State == kms.StatePendingDeletion && len(d.ReplicaRegions) > 0 {
+				d.State, d.DeletionDate = kms.StatePendingReplicaDeletion, time.Time{}
 			}
 		}
 		return ops, nil
