@@ -424,26 +424,8 @@ func (l *losing) Send(ctx context.Context, p Peer, body, sig []byte) ([]byte, []
 // apply), not refused and left retrying for ever; the replica keeps the
 // newer state.
 func TestLateMessageFromFormerPrimary(t *testing.T) {
-	us, trUS := newRegion(t, "us-east-1", 21)
-	eu, trEU := newRegion(t, "eu-west-1", 22)
-	ap, trAP := newRegion(t, "ap-southeast-2", 23)
-	link(t, []*region{us, eu, ap}, []*direct{trUS, trEU, trAP})
-	lossy := &losing{direct: trUS, lose: map[string]bool{}}
-	us.r = New(Config{KMS: us.node.Service, Identity: us.id, Peers: []Peer{peerOf(t, eu), peerOf(t, ap)}, Transport: lossy})
-	trEU.to["us-east-1"], trAP.to["us-east-1"] = us.r, us.r
-	ck, err := us.node.CreateKey(ctx, &wire.CreateKeyInput{MultiRegion: ptr(true)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := ck.KeyMetadata.KeyID
-	for _, r := range []string{"eu-west-1", "ap-southeast-2"} {
-		if _, err := us.r.ReplicateKey(ctx, &wire.ReplicateKeyInput{KeyID: &id, ReplicaRegion: ptr(r)}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := us.node.Jobs.RunDueJobs(ctx); err != nil {
-		t.Fatal(err)
-	}
+	rs, lossy, id := handoverSetup(t, []string{"us-east-1", "eu-west-1", "ap-southeast-2"}, 21)
+	us, eu, ap := rs[0], rs[1], rs[2]
 	// us hands over to eu; ap applies it, but its answer is lost.
 	lossy.lose["ap-southeast-2"] = true
 	if _, err := us.r.UpdatePrimaryRegion(ctx, &wire.UpdatePrimaryRegionInput{KeyID: &id, PrimaryRegion: ptr("eu-west-1")}); err != nil {
@@ -487,17 +469,9 @@ func TestLateMessageFromFormerPrimary(t *testing.T) {
 // automatically nor take a replica): its handover ends at the failed
 // delivery, and the former primary shows as pending until it has the state.
 func TestHandoverFormerPrimaryUnreachable(t *testing.T) {
-	us, trUS := newRegion(t, "us-east-1", 31)
-	eu, trEU := newRegion(t, "eu-west-1", 32)
-	link(t, []*region{us, eu}, []*direct{trUS, trEU})
-	ck, err := us.node.CreateKey(ctx, &wire.CreateKeyInput{MultiRegion: ptr(true)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := ck.KeyMetadata.KeyID
-	if _, err := us.r.ReplicateKey(ctx, &wire.ReplicateKeyInput{KeyID: &id, ReplicaRegion: ptr("eu-west-1")}); err != nil {
-		t.Fatal(err)
-	}
+	rs, _, id := handoverSetup(t, []string{"us-east-1", "eu-west-1"}, 31)
+	us, eu := rs[0], rs[1]
+	trEU := eu.r.tr.(*direct)
 	us.node.Jobs.RunDueJobs(ctx)
 	if _, err := us.r.UpdatePrimaryRegion(ctx, &wire.UpdatePrimaryRegionInput{KeyID: &id, PrimaryRegion: ptr("eu-west-1")}); err != nil {
 		t.Fatal(err)
