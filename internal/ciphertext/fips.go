@@ -1,7 +1,6 @@
 package ciphertext
 
 import (
-	"crypto/aes"
 	"crypto/cipher"
 	"crypto/fips140"
 	"crypto/hmac"
@@ -135,16 +134,5 @@ func (k *Key) openFIPS(b *Blob, ec map[string]string, module bool) ([]byte, erro
 // aeadRandomNonce returns the module's AES-256-GCM with random nonces
 // under the per-message key derived for header h.
 func (k *Key) aeadRandomNonce(h []byte) (cipher.AEAD, error) {
-	var dk [32]byte
-	k.derive(&dk, h)
-	block, err := aes.NewCipher(dk[:])
-	clear(dk[:])
-	if err != nil {
-		return nil, fmt.Errorf("ciphertext: %w", err)
-	}
-	aead, err := cipher.NewGCMWithRandomNonce(block)
-	if err != nil {
-		return nil, fmt.Errorf("ciphertext: %w", err)
-	}
-	return aead, nil
+	return k.gcm(h, cipher.NewGCMWithRandomNonce)
 }

@@ -140,7 +140,11 @@ func (k *Key) Open(b *Blob, ec map[string]string) ([]byte, error) {
 }
 
 // aead returns AES-256-GCM under the per-message key derived for header h.
-func (k *Key) aead(h []byte) (cipher.AEAD, error) {
+func (k *Key) aead(h []byte) (cipher.AEAD, error) { return k.gcm(h, cipher.NewGCM) }
+
+// gcm returns the GCM mode made by mode over AES-256 under the
+// per-message key derived for header h; the derived key is cleared.
+func (k *Key) gcm(h []byte, mode func(cipher.Block) (cipher.AEAD, error)) (cipher.AEAD, error) {
 	var dk [32]byte
 	k.derive(&dk, h)
 	block, err := aes.NewCipher(dk[:])
@@ -148,7 +152,7 @@ func (k *Key) aead(h []byte) (cipher.AEAD, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ciphertext: %w", err)
 	}
-	aead, err := cipher.NewGCM(block)
+	aead, err := mode(block)
 	if err != nil {
 		return nil, fmt.Errorf("ciphertext: %w", err)
 	}
