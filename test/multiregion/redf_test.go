@@ -242,3 +242,37 @@ func TestRedFHandoverToCreatingReplica(t *testing.T) {
 		t.Fatalf("ScheduleKeyDeletion: %v", err)
 	}
 }
+
+// TestRedGHandoverCannotPinUpdating: a peer that is a key's primary hands
+// the role to this Region in a signed state that leaves itself out of the
+// members. The new primary would then wait in Updating for a delivery to
+// that peer that nothing ever sends, and its owner could never disable,
+// delete or replicate it. It must take the role without waiting.
+func TestRedGHandoverCannotPinUpdating(t *testing.T) {
+	ctx := context.Background()
+	eu, fp := redfReceiver(t)
+	r := kemOf(t, eu)
+	mat := make([]byte, 32)
+	rand.Read(mat)
+	id, mid := redfKeyID(), tk.NewHexID()
+	msg := fp.message(eu, id)
+	msg.Shared = fp.symShared(eu, id, mid, 1)
+	msg.Materials = map[string][]byte{mid: wrapFor(t, r, id, mid, mat)}
+	msg.Create = &replica.CreateParams{}
+	if code, ans := fp.send(t, eu, msg); code != 200 || ans != "" {
+		t.Fatalf("create: %d %q", code, ans)
+	}
+	h := fp.message(eu, id)
+	h.Shared = fp.symShared(eu, id, mid, 2)
+	h.Shared.PrimaryRegion, h.Shared.ReplicaRegions = "eu-west-1", nil
+	if code, ans := fp.send(t, eu, h); code != 200 || ans != "" {
+		t.Fatalf("handover: %d %q", code, ans)
+	}
+	md := describe(t, eu, id)
+	if md.MultiRegionConfiguration.MultiRegionKeyType != types.MultiRegionKeyTypePrimary || md.KeyState != types.KeyStateEnabled {
+		t.Fatalf("after the handover: %s %s; want an Enabled primary", md.MultiRegionConfiguration.MultiRegionKeyType, md.KeyState)
+	}
+	if _, err := eu.client().DisableKey(ctx, &kms.DisableKeyInput{KeyId: aws.String(id)}); err != nil {
+		t.Fatalf("DisableKey on the new primary: %v", err)
+	}
+}
