@@ -599,6 +599,13 @@ func (l *Log) Append(ctx context.Context, e *Event) error {
 	}
 	kick := n == 1 || n == l.target || n >= l.opts.MaxBatch
 	l.qmu.Unlock()
+	return l.await(ctx, b, kick)
+}
+
+// await wakes the writer if kick, then waits until batch b is durable (or
+// failed) or ctx ends; in that last case b's records may still become
+// durable. Called without qmu held, after adding records to b.
+func (l *Log) await(ctx context.Context, b *batch, kick bool) error {
 	if kick {
 		select {
 		case l.kick <- struct{}{}:
@@ -609,7 +616,6 @@ func (l *Log) Append(ctx context.Context, e *Event) error {
 	case <-b.done:
 		return b.err
 	case <-ctx.Done():
-		// The record may still become durable.
 		return ctx.Err()
 	}
 }

@@ -151,16 +151,5 @@ func (l *Log) AppendAll(ctx context.Context, es ...*Event) error {
 	}
 	kick := n == len(evs) || (l.target > 0 && n >= l.target) || n >= l.opts.MaxBatch
 	l.qmu.Unlock()
-	if kick {
-		select {
-		case l.kick <- struct{}{}:
-		default:
-		}
-	}
-	select {
-	case <-b.done:
-		return b.err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return l.await(ctx, b, kick)
 }
