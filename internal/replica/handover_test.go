@@ -9,10 +9,10 @@ import (
 	"github.com/trentkms/trent/internal/wire"
 )
 
-// handoverSetup builds regions linked with a lossy transport for the first
-// one, a multi-Region key whose primary is in the first and replicas in the
-// others, all delivered.
-func handoverSetup(t *testing.T, names []string, seed byte) ([]*region, *losing, string) {
+// replicatedKey builds regions linked with a lossy transport for the first
+// one, and a multi-Region key whose primary is in the first and replicas in
+// the others, all delivered.
+func replicatedKey(t *testing.T, names []string, seed byte) ([]*region, *losing, string) {
 	t.Helper()
 	var rs []*region
 	var trs []*direct
@@ -77,7 +77,7 @@ func settle(t *testing.T, rs ...*region) {
 // retries. us, primary again, must not stay Updating for ever (its owner
 // could never disable or delete it there).
 func TestHandoverBackAfterLostAnswer(t *testing.T) {
-	rs, lossy, id := handoverSetup(t, []string{"us-east-1", "eu-west-1"}, 40)
+	rs, lossy, id := replicatedKey(t, []string{"us-east-1", "eu-west-1"}, 40)
 	us, eu := rs[0], rs[1]
 	lossy.lose["eu-west-1"] = true
 	if _, err := us.r.UpdatePrimaryRegion(ctx, &wire.UpdatePrimaryRegionInput{KeyID: &id, PrimaryRegion: ptr("eu-west-1")}); err != nil {
@@ -114,7 +114,7 @@ func TestHandoverBackAfterLostAnswer(t *testing.T) {
 // before us retries (its retry is then answered as done by eu, change 1).
 // us must not stay Updating for ever as a replica.
 func TestHandoverOnwardAfterLostAnswer(t *testing.T) {
-	rs, lossy, id := handoverSetup(t, []string{"us-east-1", "eu-west-1", "ap-southeast-2"}, 50)
+	rs, lossy, id := replicatedKey(t, []string{"us-east-1", "eu-west-1", "ap-southeast-2"}, 50)
 	us, eu, ap := rs[0], rs[1], rs[2]
 	lossy.lose["eu-west-1"] = true
 	if _, err := us.r.UpdatePrimaryRegion(ctx, &wire.UpdatePrimaryRegionInput{KeyID: &id, PrimaryRegion: ptr("eu-west-1")}); err != nil {
@@ -148,7 +148,7 @@ func TestHandoverOnwardAfterLostAnswer(t *testing.T) {
 // the new primary has nothing to deliver to it, and must not stay Updating
 // for ever (its owner could neither disable nor delete it).
 func TestHandoverWithoutFormerPrimary(t *testing.T) {
-	rs, _, id := handoverSetup(t, []string{"us-east-1", "eu-west-1"}, 60)
+	rs, _, id := replicatedKey(t, []string{"us-east-1", "eu-west-1"}, 60)
 	us, eu := rs[0], rs[1]
 	d := state(t, us, id)
 	sh := kms.SharedOf(d)
@@ -173,7 +173,7 @@ func TestHandoverWithoutFormerPrimary(t *testing.T) {
 // its Region takes a new key only from the primary, so the replica would
 // never be created. Once it is, the primary moves.
 func TestHandoverRefusedWhileAReplicaIsCreating(t *testing.T) {
-	rs, lossy, _ := handoverSetup(t, []string{"us-east-1", "eu-west-1", "ap-southeast-2"}, 70)
+	rs, lossy, _ := replicatedKey(t, []string{"us-east-1", "eu-west-1", "ap-southeast-2"}, 70)
 	us, eu, ap := rs[0], rs[1], rs[2]
 	// A key replicated to eu (delivered) and to ap (unreachable: Creating).
 	ck, err := us.node.CreateKey(ctx, &wire.CreateKeyInput{MultiRegion: ptr(true)})
@@ -219,7 +219,7 @@ func TestHandoverRefusedWhileAReplicaIsCreating(t *testing.T) {
 // (PendingReplicaDeletion), instead of being destroyed at the end of its
 // window and leaving them replicas of a key that no longer exists.
 func TestHandoverToReplicaPendingDeletion(t *testing.T) {
-	rs, _, id := handoverSetup(t, []string{"us-east-1", "eu-west-1"}, 80)
+	rs, _, id := replicatedKey(t, []string{"us-east-1", "eu-west-1"}, 80)
 	us, eu := rs[0], rs[1]
 	if _, err := eu.node.ScheduleKeyDeletion(ctx, &wire.ScheduleKeyDeletionInput{KeyID: &id, PendingWindowInDays: ptr(int64(7))}); err != nil {
 		t.Fatal(err)

@@ -278,17 +278,8 @@ func TestWrapBinding(t *testing.T) {
 // TestAutomaticRotation: the primary's automatic rotation reaches its
 // replica, which shows the rotation settings but does not rotate itself.
 func TestAutomaticRotation(t *testing.T) {
-	us, trUS := newRegion(t, "us-east-1", 4)
-	eu, trEU := newRegion(t, "eu-west-1", 5)
-	link(t, []*region{us, eu}, []*direct{trUS, trEU})
-	ck, err := us.node.CreateKey(ctx, &wire.CreateKeyInput{MultiRegion: ptr(true)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := ck.KeyMetadata.KeyID
-	if _, err := us.r.ReplicateKey(ctx, &wire.ReplicateKeyInput{KeyID: &id, ReplicaRegion: ptr("eu-west-1")}); err != nil {
-		t.Fatal(err)
-	}
+	rs, _, id := replicatedKey(t, []string{"us-east-1", "eu-west-1"}, 4)
+	us, eu := rs[0], rs[1]
 	if _, err := us.node.EnableKeyRotation(ctx, &wire.EnableKeyRotationInput{KeyID: &id, RotationPeriodInDays: ptr(int64(90))}); err != nil {
 		t.Fatal(err)
 	}
@@ -330,18 +321,8 @@ func TestAutomaticRotation(t *testing.T) {
 // (its first answer raced with a change) is acknowledged and changes
 // nothing.
 func TestHandover(t *testing.T) {
-	us, trUS := newRegion(t, "us-east-1", 6)
-	eu, trEU := newRegion(t, "eu-west-1", 7)
-	link(t, []*region{us, eu}, []*direct{trUS, trEU})
-	ck, err := us.node.CreateKey(ctx, &wire.CreateKeyInput{MultiRegion: ptr(true)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := ck.KeyMetadata.KeyID
-	if _, err := us.r.ReplicateKey(ctx, &wire.ReplicateKeyInput{KeyID: &id, ReplicaRegion: ptr("eu-west-1")}); err != nil {
-		t.Fatal(err)
-	}
-	us.node.Jobs.RunDueJobs(ctx)
+	rs, _, id := replicatedKey(t, []string{"us-east-1", "eu-west-1"}, 6)
+	us, eu := rs[0], rs[1]
 	if _, err := us.r.UpdatePrimaryRegion(ctx, &wire.UpdatePrimaryRegionInput{KeyID: &id, PrimaryRegion: ptr("eu-west-1")}); err != nil {
 		t.Fatal(err)
 	}
@@ -424,7 +405,7 @@ func (l *losing) Send(ctx context.Context, p Peer, body, sig []byte) ([]byte, []
 // apply), not refused and left retrying for ever; the replica keeps the
 // newer state.
 func TestLateMessageFromFormerPrimary(t *testing.T) {
-	rs, lossy, id := handoverSetup(t, []string{"us-east-1", "eu-west-1", "ap-southeast-2"}, 21)
+	rs, lossy, id := replicatedKey(t, []string{"us-east-1", "eu-west-1", "ap-southeast-2"}, 21)
 	us, eu, ap := rs[0], rs[1], rs[2]
 	// us hands over to eu; ap applies it, but its answer is lost.
 	lossy.lose["ap-southeast-2"] = true
@@ -469,7 +450,7 @@ func TestLateMessageFromFormerPrimary(t *testing.T) {
 // automatically nor take a replica): its handover ends at the failed
 // delivery, and the former primary shows as pending until it has the state.
 func TestHandoverFormerPrimaryUnreachable(t *testing.T) {
-	rs, _, id := handoverSetup(t, []string{"us-east-1", "eu-west-1"}, 31)
+	rs, _, id := replicatedKey(t, []string{"us-east-1", "eu-west-1"}, 31)
 	us, eu := rs[0], rs[1]
 	trEU := eu.r.tr.(*direct)
 	us.node.Jobs.RunDueJobs(ctx)

@@ -137,4 +137,21 @@ func (p *redfPeer) symShared(d *deployment, id, mid string, epoch int64) *kms.Sh
 		PrimaryRegion: p.region, ReplicaRegions: []string{d.region}, Epoch: epoch}
 }
 
+// createReplica has p, as the primary, create in d a symmetric replica
+// of a new key with random material; it returns the key and material IDs.
+func (p *redfPeer) createReplica(t *testing.T, d *deployment) (id, mid string) {
+	t.Helper()
+	mat := make([]byte, 32)
+	rand.Read(mat)
+	id, mid = redfKeyID(), kms.NewHexID()
+	msg := p.message(d, id)
+	msg.Shared = p.symShared(d, id, mid, 1)
+	msg.Materials = map[string][]byte{mid: wrapFor(t, kemOf(t, d), id, mid, mat)}
+	msg.Create = &replica.CreateParams{}
+	if code, ans := p.send(t, d, msg); code != 200 || ans != "" {
+		t.Fatalf("create: %d %q", code, ans)
+	}
+	return id, mid
+}
+
 func redfKeyID() string { return "mrk-" + randHex(16) }

@@ -42,14 +42,7 @@ func TestRedFPeerCannotChangeKeyKind(t *testing.T) {
 	mat := make([]byte, 32)
 	rand.Read(mat)
 
-	id, mid := redfKeyID(), tk.NewHexID()
-	msg := fp.message(eu, id)
-	msg.Shared = fp.symShared(eu, id, mid, 1)
-	msg.Materials = map[string][]byte{mid: wrapFor(t, r, id, mid, mat)}
-	msg.Create = &replica.CreateParams{}
-	if code, ans := fp.send(t, eu, msg); code != 200 || ans != "" {
-		t.Fatalf("create: %d %q", code, ans)
-	}
+	id, mid := fp.createReplica(t, eu)
 	for _, sc := range [][3]string{
 		{"HMAC_256", "GENERATE_VERIFY_MAC", "AWS_KMS"},
 		{"RSA_2048", "SIGN_VERIFY", "AWS_KMS"},
@@ -251,17 +244,7 @@ func TestRedFHandoverToCreatingReplica(t *testing.T) {
 func TestRedGHandoverCannotPinUpdating(t *testing.T) {
 	ctx := context.Background()
 	eu, fp := redfReceiver(t)
-	r := kemOf(t, eu)
-	mat := make([]byte, 32)
-	rand.Read(mat)
-	id, mid := redfKeyID(), tk.NewHexID()
-	msg := fp.message(eu, id)
-	msg.Shared = fp.symShared(eu, id, mid, 1)
-	msg.Materials = map[string][]byte{mid: wrapFor(t, r, id, mid, mat)}
-	msg.Create = &replica.CreateParams{}
-	if code, ans := fp.send(t, eu, msg); code != 200 || ans != "" {
-		t.Fatalf("create: %d %q", code, ans)
-	}
+	id, mid := fp.createReplica(t, eu)
 	h := fp.message(eu, id)
 	h.Shared = fp.symShared(eu, id, mid, 2)
 	h.Shared.PrimaryRegion, h.Shared.ReplicaRegions = "eu-west-1", nil
