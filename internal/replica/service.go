@@ -502,7 +502,8 @@ func (s *Service) runSync(ctx context.Context, rec store.Record, j kms.Job) (boo
 			"attempts", od.Attempts, "err", err)
 		next := kms.Job{Action: jobSync, KeyID: j.KeyID, Due: now.Add(s.backoff(od.Attempts))}
 		ops := []store.Op{jobOp, next.Op(), {Kind: KindOutbox, ID: ob.ID, Data: mustJSON(od), IfVersion: ob.Version}}
-		if d != nil && newPrimaryHandover(d, s.region, region) {
+		ended := d != nil && newPrimaryHandover(d, s.region, region)
+		if ended {
 			// A former primary that cannot be reached does not hold the
 			// new primary in Updating (it could not rotate automatically
 			// or take a replica): the handover ends here, and DescribeKey
@@ -511,7 +512,7 @@ func (s *Service) runSync(ctx context.Context, rec store.Record, j kms.Job) (boo
 			ops = append(ops, store.Op{Kind: "key", ID: d.ID, Data: mustJSON(d), IfVersion: keyVersion})
 		}
 		err := ignoreConflict(s.svc.Store().Apply(ctx, ops...))
-		if len(ops) > 3 {
+		if ended {
 			s.svc.Invalidate("key", keyID)
 		}
 		return false, err
@@ -523,8 +524,8 @@ func (s *Service) runSync(ctx context.Context, rec store.Record, j kms.Job) (boo
 	// A former primary's handover ends when the new primary has it; a new
 	// primary's when the former primary has the new primary's state (or
 	// could not be reached, above).
-	handoverDone := d != nil && d.State == kms.StateUpdating && region == kms.PrimaryOf(d) ||
-		d != nil && newPrimaryHandover(d, s.region, region)
+	handoverDone := d != nil &&
+		(d.State == kms.StateUpdating && region == kms.PrimaryOf(d) || newPrimaryHandover(d, s.region, region))
 	if d != nil && (slices.Contains(d.ReplicaPending, region) || handoverDone) {
 		d.ReplicaPending = slices.DeleteFunc(slices.Clone(d.ReplicaPending), func(r string) bool { return r == region })
 		if handoverDone {
@@ -544,7 +545,7 @@ func (s *Service) runSync(ctx context.Context, rec store.Record, j kms.Job) (boo
 // newPrimaryHandover reports whether d is a new primary in this Region
 // (here) whose handover waits for the former primary, region.
 func newPrimaryHandover(d *kms.KeyDoc, here, region string) bool {
-	return d.State == kms.StateUpdating && kms.PrimaryOf(d) == here && d.HandoverFrom != "" && region == d.HandoverFrom
+	return d.State == kms.StateUpdating && kms.PrimaryOf(d) == here && region == d.HandoverFrom
 }
 
 // formerPrimaryHandover reports whether d is a former primary in this
